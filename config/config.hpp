@@ -1,0 +1,150 @@
+// The validated, immutable configuration of one gatiod process.
+//
+// Everything below the daemon reads a Config; nothing downstream sees TOML. A Config only
+// exists once every key has been checked, so consumers may rely on the invariants documented
+// next to each field (ranges, non-empty names, unique CPUs ...).
+#pragma once
+
+#include "config/cpuset.hpp"
+#include "config/source.hpp"
+
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace gatio::config {
+
+using Duration = std::chrono::milliseconds;
+
+enum class LogLevel { trace, debug, info, warn, error, critical, off };
+enum class TopologyMode { automatic, manual };
+enum class MemoryPolicy { bind, preferred, interleave, local };
+enum class DriverRole { io, exec, io_exec };
+enum class Transport { tcp, udp };
+
+constexpr bool does_io(DriverRole r) { return r != DriverRole::exec; }
+constexpr bool does_exec(DriverRole r) { return r != DriverRole::io; }
+
+// A bindable IPv4 or IPv6 socket address, as written and as resolved.
+struct SocketAddress {
+    std::string text; // as written in the file, e.g. "[::1]:8080"
+    sockaddr_storage storage{};
+    socklen_t length = 0;
+    std::uint16_t port = 0;
+
+    int family() const { return storage.ss_family; }
+    const sockaddr* sockaddr_ptr() const { return reinterpret_cast<const sockaddr*>(&storage); }
+    friend bool operator==(const SocketAddress& a, const SocketAddress& b) { return a.text == b.text; }
+};
+
+// Plugin options: the [listener.options] table, kept as a tree of plain values in file order.
+struct OptionValue;
+using OptionArray = std::vector<OptionValue>;
+using OptionTable = std::vector<std::pair<std::string, OptionValue>>;
+struct OptionValue {
+    std::variant<bool, std::int64_t, double, std::string, OptionArray, OptionTable> value;
+    SourcePos pos;
+    friend bool operator==(const OptionValue&, const OptionValue&) = default;
+};
+
+// io_uring feature switches. All on by default; turning one off is for measurement (the
+// ablation benchmarks) and for kernels that misbehave with a feature.
+struct IoUringTuning {
+    bool defer_taskrun = true;      // IORING_SETUP_DEFER_TASKRUN (+ SINGLE_ISSUER)
+    bool direct_descriptors = true; // accept into the registered file table
+    bool multishot_recv = true;     // multishot recv with provided buffer rings
+    bool submit_batching = true;    // one io_uring_enter per loop turn
+    std::uint32_t cq_factor = 4;    // CQ entries = cq_factor x SQ entries, 1..64
+    friend bool operator==(const IoUringTuning&, const IoUringTuning&) = default;
+};
+
+struct DaemonSection {
+    std::filesystem::path plugin_dir;   // absolute once loaded
+    LogLevel log_level = LogLevel::info;
+    Duration shutdown_grace{10'000};
+    std::optional<std::string> user;    // drop privileges to this user after binding
+    friend bool operator==(const DaemonSection&, const DaemonSection&) = default;
+};
+
+struct AdminSection {
+    std::optional<SocketAddress> listen; // absent: no metrics/health endpoint
+    friend bool operator==(const AdminSection&, const AdminSection&) = default;
+};
+
+// Per-driver ring and buffer settings. [topology] holds the defaults; a manual driver may
+// override each one.
+struct RingSettings {
+    std::uint32_t ring_entries = 1024; // SQ entries, power of two, 8..32768
+    std::uint32_t buffer_size = 16384; // provided-buffer size in bytes, 512..1MiB
+    std::uint32_t buffer_count = 1024; // provided buffers per driver, power of two, 1..32768
+    friend bool operator==(const RingSettings&, const RingSettings&) = default;
+};
+
+struct DriverConfig {
+    std::string name; // unique across the whole file
+    int cpu = -1;     // one logical CPU; unique across the whole file
+    DriverRole role = DriverRole::io_exec;
+    RingSettings ring;
+    SourcePos pos;     // the [[tpc.driver]] table
+    SourcePos cpu_pos; // the cpu key
+    friend bool operator==(const DriverConfig&, const DriverConfig&) = default;
+};
+
+struct TpcConfig {
+    std::string name; // unique across the whole file
+    int numa_node = 0;
+    MemoryPolicy memory = MemoryPolicy::bind;
+    std::vector<DriverConfig> drivers; // at least one
+    SourcePos pos;
+    SourcePos numa_node_pos;
+    friend bool operator==(const TpcConfig&, const TpcConfig&) = default;
+};
+
+struct TopologySection {
+    TopologyMode mode = TopologyMode::automatic;
+    std::optional<CpuSet> cpus; // auto only: restrict to these CPUs
+    SourcePos cpus_pos;
+    RingSettings ring;          // defaults for every driver
+    std::vector<TpcConfig> tpcs; // manual only; empty in auto mode
+    friend bool operator==(const TopologySection&, const TopologySection&) = default;
+};
+
+struct ListenerConfig {
+    std::string name; // unique
+    Transport transport = Transport::tcp;
+    SocketAddress address;
+    std::string handler;                 // as written: a plugin name or a path
+    std::filesystem::path handler_path;  // resolved, absolute
+    bool all_drivers = true;             // drivers = "*"
+    std::vector<std::string> drivers;    // driver or TPC names when !all_drivers
+    std::uint32_t backlog = 4096;        // 1..65535
+    std::uint32_t max_connections = 65536;
+    Duration idle_timeout{60'000};       // 0 = never
+    bool steer_to_cpu = false;           // reuseport CBPF program on SO_INCOMING_CPU
+    std::uint32_t send_high_watermark = 1u << 20; // unsent bytes above which reading pauses
+    std::uint32_t send_low_watermark = 256u << 10; // ... and below which it resumes
+    OptionTable options;
+    SourcePos pos;
+    SourcePos drivers_pos;
+    SourcePos handler_pos;
+    friend bool operator==(const ListenerConfig&, const ListenerConfig&) = default;
+};
+
+struct Config {
+    std::filesystem::path file; // the file it was read from, absolute
+    DaemonSection daemon;
+    AdminSection admin;
+    TopologySection topology;
+    IoUringTuning io_uring;
+    std::vector<ListenerConfig> listeners;
+    friend bool operator==(const Config&, const Config&) = default;
+};
+
+} // namespace gatio::config
