@@ -1,0 +1,326 @@
+/*
+ * The Gatio protocol-handler ABI, version 1.
+ *
+ * A handler is a shared object exporting one C function, gatio_plugin_entry(), which returns a
+ * static descriptor. gatiod loads the object once, checks the descriptor's version and size,
+ * calls its init() once, then creates one instance per (listener, driver) that uses it and
+ * delivers that driver's connections and datagrams to that instance, always on the driver's own
+ * thread. The host lends its services through a table (gatio_services) handed to init() and to
+ * every instance.
+ *
+ * Versioning: the descriptor and the services table start with abi_major, abi_minor and
+ * struct_size; the argument structs start with struct_size. A different major is refused. Minor
+ * versions only append fields at the end; a reader treats the fields lying beyond the
+ * struct_size it was given as absent (NULL / 0). Nothing in this header
+ * uses C++ types, and no exception may cross it: C++ handlers catch everything (plugin.hpp does).
+ *
+ * Threads: gatiod runs one driver thread per core. Unless a comment says otherwise, a function
+ * taking a gatio_host may only be called on that host's driver thread, i.e. from a callback of
+ * the instance it was given to (connection, datagram, timer, posted work it receives, task
+ * completion). Nothing here blocks; a handler that blocks stalls every connection of its driver.
+ */
+#ifndef GATIO_PLUGIN_H
+#define GATIO_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GATIO_ABI_MAJOR 1
+#define GATIO_ABI_MINOR 0
+
+/* The one symbol gatiod looks up in a handler object. */
+#define GATIO_PLUGIN_ENTRY_NAME "gatio_plugin_entry"
+
+#if defined(__GNUC__)
+#define GATIO_PLUGIN_EXPORT __attribute__((visibility("default")))
+#else
+#define GATIO_PLUGIN_EXPORT
+#endif
+
+/* ---- Results ------------------------------------------------------------------------------- */
+
+/* Service calls return GATIO_OK or one of these negative codes. */
+enum gatio_result {
+    GATIO_OK = 0,
+    GATIO_ERR_CLOSED = -1,     /* the connection is closed or closing, or the handle is stale */
+    GATIO_ERR_TYPE = -2,       /* an option holds a value of another type */
+    GATIO_ERR_RANGE = -3,      /* a value does not parse or does not fit the asked type */
+    GATIO_ERR_LIMIT = -4,      /* a configured limit would be exceeded; nothing was done */
+    GATIO_ERR_INVALID = -5,    /* an argument is out of its documented domain */
+    GATIO_ERR_UNSUPPORTED = -6 /* the call does not apply here (e.g. send on a UDP host) */
+};
+
+/* ---- Handles ------------------------------------------------------------------------------- */
+
+/* The host side of one instance: one listener on one driver. Opaque; owned by gatiod. */
+typedef struct gatio_host gatio_host;
+
+/* One node of the listener's [listener.options] tree. Opaque; owned by gatiod and valid until the
+ * instance it was given to is destroyed. */
+typedef struct gatio_option gatio_option;
+
+typedef struct gatio_services gatio_services;
+
+/* A TCP connection. Valid from on_open until on_close returns; afterwards every service taking it
+ * returns GATIO_ERR_CLOSED (handles carry a generation and are never reused for another
+ * connection in a way a stale handle could reach). 0 is never a valid handle. */
+typedef uint64_t gatio_conn;
+
+/* A timer started with timer_start; 0 is never a valid handle. */
+typedef uint64_t gatio_timer;
+
+enum gatio_transport { GATIO_TRANSPORT_TCP = 1u << 0, GATIO_TRANSPORT_UDP = 1u << 1 };
+
+enum gatio_log_level {
+    GATIO_LOG_TRACE = 0,
+    GATIO_LOG_DEBUG = 1,
+    GATIO_LOG_INFO = 2,
+    GATIO_LOG_WARN = 3,
+    GATIO_LOG_ERROR = 4,
+    GATIO_LOG_CRITICAL = 5
+};
+
+/* ---- Options (typed accessors over the listener's options tree) ---------------------------- */
+
+enum gatio_option_type {
+    GATIO_OPTION_BOOL = 1,
+    GATIO_OPTION_INT = 2,
+    GATIO_OPTION_DOUBLE = 3,
+    GATIO_OPTION_STRING = 4,
+    GATIO_OPTION_ARRAY = 5,
+    GATIO_OPTION_TABLE = 6
+};
+
+/* ---- Callback arguments -------------------------------------------------------------------- */
+
+/* What an instance is created for. Valid during instance_create only, except `options`, `services`
+ * and the strings, which stay valid until instance_destroy returns. */
+typedef struct gatio_instance_info {
+    uint32_t struct_size;
+    uint32_t transport;             /* one gatio_transport value */
+    const char* listener;           /* the listener's name */
+    const char* driver;             /* the driver's name */
+    uint32_t driver_index;          /* 0-based, unique in the process */
+    uint32_t driver_count;          /* drivers in the process */
+    const gatio_option* options;    /* the root table; an empty table when none was written */
+    const gatio_services* services; /* the same table init() received */
+} gatio_instance_info;
+
+/* A new TCP connection. Valid during on_open only. */
+typedef struct gatio_conn_info {
+    uint32_t struct_size;
+    socklen_t peer_len;
+    const struct sockaddr* peer;
+    socklen_t local_len;
+    const struct sockaddr* local;
+} gatio_conn_info;
+
+/* One received datagram. `data` and `source` are lent for the duration of on_datagram only. */
+typedef struct gatio_datagram {
+    uint32_t struct_size;
+    uint32_t flags; /* GATIO_DATAGRAM_* */
+    const uint8_t* data;
+    size_t len;
+    const struct sockaddr* source;
+    socklen_t source_len;
+} gatio_datagram;
+
+/* The datagram was larger than the receive buffer; `data` holds its first `len` bytes. */
+#define GATIO_DATAGRAM_TRUNCATED (1u << 0)
+
+/* on_data's result, besides a byte count >= 0. */
+#define GATIO_DATA_CLOSE (INT64_C(-1)) /* close after flushing queued output */
+#define GATIO_DATA_RESET (INT64_C(-2)) /* close at once, dropping queued output, peer sees RST */
+
+/* on_eof's result. */
+enum gatio_eof_action {
+    GATIO_EOF_CLOSE = 0, /* flush queued output, then close */
+    GATIO_EOF_KEEP = 1   /* keep the connection open for writing; the handler closes it later */
+};
+
+/* Why on_close is called. */
+enum gatio_close_reason {
+    GATIO_CLOSE_PEER = 1,     /* the peer closed its side and our output was flushed */
+    GATIO_CLOSE_RESET = 2,    /* the peer reset the connection, or a socket error occurred */
+    GATIO_CLOSE_LOCAL = 3,    /* the handler asked (close service, GATIO_DATA_CLOSE/RESET) */
+    GATIO_CLOSE_IDLE = 4,     /* no traffic for the listener's idle_timeout */
+    GATIO_CLOSE_SHUTDOWN = 5, /* gatiod is stopping */
+    GATIO_CLOSE_LIMIT = 6     /* the handler left more than max_unconsumed bytes unconsumed */
+};
+
+/* How the close service closes. */
+enum gatio_close_mode {
+    GATIO_CLOSE_FLUSH = 0, /* send everything queued, then shut down and close */
+    GATIO_CLOSE_ABORT = 1  /* drop queued output and reset the connection */
+};
+
+/* Where a spawned task runs. */
+enum gatio_placement {
+    GATIO_PLACE_SAME_DRIVER = 0,  /* the submitting driver (cache-hot) */
+    GATIO_PLACE_LEAST_LOADED = 1, /* the least loaded exec-capable driver, NUMA-local first */
+    GATIO_PLACE_DRIVER = 2        /* the driver whose index is gatio_task.driver */
+};
+
+enum gatio_priority {
+    GATIO_PRIORITY_LATENCY = 0, /* runs before batch tasks queued on the same driver */
+    GATIO_PRIORITY_BATCH = 1    /* runs when no latency task waits, never starved */
+};
+
+/* A unit of work for spawn. Copied by spawn; `arg` is the caller's and must stay valid until
+ * `done` has been called. */
+typedef struct gatio_task {
+    uint32_t struct_size;
+    uint32_t placement; /* gatio_placement */
+    uint32_t driver;    /* target driver index for GATIO_PLACE_DRIVER */
+    uint32_t priority;  /* gatio_priority */
+    /* Runs on the executing driver's thread. It may not call services: it has no host. */
+    void (*run)(void* arg);
+    /* Runs afterwards on the submitting driver's thread, where the host may be used again.
+     * Optional. Called even when the instance is being destroyed (then before instance_destroy). */
+    void (*done)(gatio_host* host, void* arg);
+    void* arg;
+} gatio_task;
+
+/* ---- Host services ------------------------------------------------------------------------- */
+
+struct gatio_services {
+    uint32_t abi_major;
+    uint32_t abi_minor;
+    uint32_t struct_size;
+
+    /* TCP output. Both copy the bytes before returning, so the caller's buffers are free
+     * afterwards. Output is queued per connection and written in order, coalesced with
+     * everything else produced in the same loop turn. GATIO_ERR_CLOSED after a close was asked;
+     * GATIO_ERR_LIMIT if queueing would exceed the driver's output memory limit. */
+    int (*send)(gatio_host* host, gatio_conn conn, const void* data, size_t len);
+    int (*sendv)(gatio_host* host, gatio_conn conn, const struct iovec* iov, size_t iovcnt);
+
+    /* Starts closing (gatio_close_mode). on_close follows later, never from inside this call. */
+    int (*close)(gatio_host* host, gatio_conn conn, int mode);
+
+    /* Stops / restarts delivering data for conn. Independent of the host's own back-pressure
+     * pause (reading runs only when neither holds it). */
+    int (*pause_read)(gatio_host* host, gatio_conn conn);
+    int (*resume_read)(gatio_host* host, gatio_conn conn);
+
+    /* The per-connection user pointer (initially what on_open stored, else NULL). */
+    int (*set_user)(gatio_host* host, gatio_conn conn, void* user);
+    void* (*get_user)(gatio_host* host, gatio_conn conn);
+
+    /* Bytes queued on conn and not yet acknowledged by the kernel (0 for stale handles). */
+    size_t (*pending_output)(gatio_host* host, gatio_conn conn);
+
+    /* UDP output: copies the datagram and sends it from the listener's socket to `to` within the
+     * same loop turn, batched with the turn's other replies. */
+    int (*send_to)(gatio_host* host, const struct sockaddr* to, socklen_t to_len, const void* data,
+                   size_t len);
+
+    /* Timers on the host's driver (timer wheel resolution). fn runs once on that driver's thread
+     * unless cancelled first. Returns 0 when no timer could be started (limit reached). Timers
+     * still pending at instance teardown are cancelled without running. */
+    gatio_timer (*timer_start)(gatio_host* host, uint64_t delay_ms, void (*fn)(gatio_host* host, void* arg),
+                               void* arg);
+    /* GATIO_OK if it was pending and will not run; GATIO_ERR_INVALID if it already ran or is unknown. */
+    int (*timer_cancel)(gatio_host* host, gatio_timer timer);
+
+    /* Logging through the driver's logger: records carry the TPC, driver, listener and plugin.
+     * `msg` need not be NUL-terminated; it is copied. */
+    void (*log)(gatio_host* host, int level, const char* msg, size_t len);
+    int (*log_enabled)(gatio_host* host, int level);
+
+    /* Runs fn(arg) once on driver `driver`'s thread, FIFO with this driver's other posts there.
+     * fn has no host and may not call services. GATIO_ERR_INVALID for an unknown driver. */
+    int (*post)(gatio_host* host, uint32_t driver, void (*fn)(void* arg), void* arg);
+
+    /* Submits a task (see gatio_task). GATIO_ERR_INVALID for a bad placement or driver. */
+    int (*spawn)(gatio_host* host, const gatio_task* task);
+
+    /* Options. Each may be called from any thread (the tree is immutable). Accessors return
+     * GATIO_ERR_TYPE when the node holds another type, and leave *out untouched on error. */
+    int (*option_type)(const gatio_option* node);                                  /* gatio_option_type */
+    const gatio_option* (*option_get)(const gatio_option* table, const char* key); /* NULL if absent */
+    size_t (*option_count)(const gatio_option* node); /* entries of an array or table, else 0 */
+    const gatio_option* (*option_at)(const gatio_option* node, size_t index); /* NULL if out of range */
+    const char* (*option_key_at)(const gatio_option* table, size_t index);    /* NULL if out of range */
+    int (*option_bool)(const gatio_option* node, int* out);
+    int (*option_int)(const gatio_option* node, int64_t* out);
+    int (*option_double)(const gatio_option* node, double* out); /* integers convert */
+    /* NUL-terminated; *len may be NULL. */
+    int (*option_string)(const gatio_option* node, const char** out, size_t* len);
+    /* A duration string ("250ms", "10s", "5m", "1h") or an integer count of milliseconds. */
+    int (*option_duration_ms)(const gatio_option* node, int64_t* out);
+    /* A size string ("512B", "64KiB", "1MiB", "1GiB") or an integer count of bytes. */
+    int (*option_size)(const gatio_option* node, uint64_t* out);
+};
+
+/* ---- The descriptor a handler exports ------------------------------------------------------ */
+
+typedef struct gatio_plugin {
+    uint32_t abi_major;   /* GATIO_ABI_MAJOR the handler was built with */
+    uint32_t abi_minor;   /* GATIO_ABI_MINOR the handler was built with */
+    uint32_t struct_size; /* sizeof(gatio_plugin) as the handler saw it */
+    uint32_t transports;  /* gatio_transport bits the handler serves */
+    const char* name;     /* short name used in logs, e.g. "echo" */
+    const char* version;  /* the handler's own version, free-form */
+
+    /* The most input bytes on_data may leave unconsumed on a connection. The host keeps them and
+     * presents them again, followed by new data; a connection exceeding it is closed with
+     * GATIO_CLOSE_LIMIT. 0 means on_data always consumes everything it is given. */
+    uint32_t max_unconsumed;
+
+    /* Optional. Called once after loading, on the loading thread, before any instance exists.
+     * `services` stays valid until fini returns. Return 0, or non-zero after writing a
+     * NUL-terminated reason into `error` (at most error_size bytes); gatiod then refuses to
+     * start and reports the reason. */
+    int (*init)(const gatio_services* services, char* error, size_t error_size);
+    /* Optional. Called once before unloading, after every instance is destroyed. */
+    void (*fini)(void);
+
+    /* Required. Creates the instance for one (listener, driver), on that driver's thread, before
+     * the driver accepts traffic. Store it in *instance and return 0, or write a reason into
+     * `error` and return non-zero (the start fails naming the listener, driver and reason). */
+    int (*instance_create)(gatio_host* host, const gatio_instance_info* info, void** instance, char* error,
+                           size_t error_size);
+    /* Required. Destroys the instance on its driver's thread after every connection's on_close. */
+    void (*instance_destroy)(void* instance);
+
+    /* TCP (required when transports has GATIO_TRANSPORT_TCP, except where marked optional). */
+
+    /* Optional. A connection was accepted. Return 0 to keep it, non-zero to reset it at once
+     * (on_close then follows with GATIO_CLOSE_LOCAL). *user is the connection's user slot
+     * (NULL on entry): storing into it and calling set_user are the same thing. */
+    int (*on_open)(void* instance, gatio_conn conn, const gatio_conn_info* info, void** user);
+    /* Bytes arrived. `data` is lent for this call only: it lives in the driver's receive buffer,
+     * returned to the kernel as soon as this returns. It holds the bytes left unconsumed last
+     * time followed by the new ones. Return how many leading bytes were consumed (0..len), or
+     * GATIO_DATA_CLOSE / GATIO_DATA_RESET. */
+    int64_t (*on_data)(void* instance, gatio_conn conn, void* user, const uint8_t* data, size_t len);
+    /* Optional. The peer shut down its sending side (after every byte it sent was delivered).
+     * Return a gatio_eof_action; when absent, GATIO_EOF_CLOSE. */
+    int (*on_eof)(void* instance, gatio_conn conn, void* user);
+    /* Optional. The connection is gone (gatio_close_reason); the handle dies when this returns.
+     * Called exactly once per connection on_open kept (and for rejected ones). */
+    void (*on_close)(void* instance, gatio_conn conn, void* user, int reason);
+
+    /* UDP (required when transports has GATIO_TRANSPORT_UDP). Reply with send_to. */
+    void (*on_datagram)(void* instance, const gatio_datagram* datagram);
+} gatio_plugin;
+
+/* Size of the first layout of major 1; a smaller struct_size is refused. */
+#define GATIO_PLUGIN_SIZE_1_0 (offsetof(gatio_plugin, on_datagram) + sizeof(void (*)(void)))
+
+/* The entry point's type. It must return a pointer to storage that lives as long as the object
+ * stays loaded, and must not fail; validation that can fail belongs in init(). */
+typedef const gatio_plugin* (*gatio_plugin_entry_fn)(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GATIO_PLUGIN_H */
