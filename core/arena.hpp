@@ -1,0 +1,60 @@
+// A TPC's start-up memory: one address range placed on the TPC's NUMA node by the TPC's
+// memory policy (mbind), carved by a bump pointer.
+//
+// Drivers take their buffer rings, slabs and queues from it while they start; the runtime seals
+// it once every driver is up, so any later allocation is a bug caught at once instead of a
+// silent malloc on the hot path. Pages are touched by the allocating thread, so with the `local`
+// policy they land on the node of the driver that uses them.
+#pragma once
+
+#include <cstddef>
+#include <mutex>
+#include <new>
+#include <string>
+#include <type_traits>
+
+#include "config/config.hpp"
+
+namespace gatio::core {
+
+class Arena {
+public:
+    // Reserves `bytes` (rounded up to pages) and applies `policy` for `node` to the range.
+    // Throws std::runtime_error naming the arena and the failed step.
+    Arena(std::string name, std::size_t bytes, int node, config::MemoryPolicy policy);
+    ~Arena();
+    Arena(const Arena&) = delete;
+    Arena& operator=(const Arena&) = delete;
+
+    // Zero-filled memory, prefaulted by the calling thread. Thread-safe (start-up only).
+    // Throws std::runtime_error (naming the arena, the size asked and the space left) when the
+    // arena is exhausted or sealed.
+    void* allocate(std::size_t bytes, std::size_t align = alignof(std::max_align_t));
+
+    template <typename T>
+    T* allocate_array(std::size_t count) {
+        static_assert(std::is_trivially_destructible_v<T> || std::is_default_constructible_v<T>);
+        return static_cast<T*>(allocate(sizeof(T) * count, alignof(T)));
+    }
+
+    void seal();
+
+    const std::string& name() const { return name_; }
+    int node() const { return node_; }
+    config::MemoryPolicy policy() const { return policy_; }
+    std::size_t capacity() const { return capacity_; }
+    std::size_t used() const;
+    const void* base() const { return base_; }
+
+private:
+    std::string name_;
+    int node_;
+    config::MemoryPolicy policy_;
+    std::size_t capacity_ = 0;
+    unsigned char* base_ = nullptr;
+    mutable std::mutex mutex_; // start-up only; never taken once sealed
+    std::size_t used_ = 0;
+    bool sealed_ = false;
+};
+
+} // namespace gatio::core

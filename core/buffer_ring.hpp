@@ -1,0 +1,58 @@
+// A provided-buffer ring registered with one driver's io_uring: `count` buffers of `size`
+// bytes from the TPC arena, identified by a 16-bit id. The kernel picks a buffer for each
+// multishot recv completion (IORING_CQE_F_BUFFER, id in the CQE's upper flag bits); the
+// consumer reads it with data() and hands it back with recycle() once done.
+#pragma once
+
+#include <cassert>
+#include <cstddef>
+#include <cstdint>
+#include <liburing.h>
+#include <span>
+
+#include "core/arena.hpp"
+
+namespace gatio::core {
+
+class BufferRing {
+public:
+    // Registers the ring under `group` (io_uring_register_buf_ring). count: power of two,
+    // 1..32768. Throws std::runtime_error naming the group and errno text.
+    BufferRing(io_uring& ring, Arena& arena, std::uint16_t group, std::uint32_t count, std::uint32_t size);
+    ~BufferRing();
+    BufferRing(const BufferRing&) = delete;
+    BufferRing& operator=(const BufferRing&) = delete;
+
+    std::uint16_t group() const { return group_; }
+    std::uint32_t count() const { return count_; }
+    std::uint32_t buffer_size() const { return size_; }
+
+    // The buffer id a CQE carries, if it carries one.
+    static bool has_buffer(std::uint32_t cqe_flags) { return (cqe_flags & IORING_CQE_F_BUFFER) != 0; }
+    static std::uint16_t buffer_id(std::uint32_t cqe_flags) {
+        return static_cast<std::uint16_t>(cqe_flags >> IORING_CQE_BUFFER_SHIFT);
+    }
+
+    std::byte* data(std::uint16_t id) {
+        assert(id < count_);
+        return buffers_ + static_cast<std::size_t>(id) * size_;
+    }
+    std::span<std::byte> bytes(std::uint16_t id, std::size_t length) {
+        assert(length <= size_);
+        return {data(id), length};
+    }
+
+    // Gives buffer `id` back to the kernel.
+    void recycle(std::uint16_t id);
+
+private:
+    io_uring& ring_;
+    io_uring_buf_ring* br_ = nullptr;
+    std::byte* buffers_ = nullptr;
+    std::uint16_t group_;
+    std::uint32_t count_;
+    std::uint32_t size_;
+    int mask_;
+};
+
+} // namespace gatio::core

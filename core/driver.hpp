@@ -1,0 +1,257 @@
+// A driver: one OS thread pinned to one CPU, owning one io_uring, running one event loop.
+//
+// Everything a Driver offers is for code running on that driver's thread (its modules,
+// completion handlers, tasks, timers), except what is marked "any thread". A turn of the loop:
+// dispatch every CQE to its Completion, take messages from the mailbox, run tasks, poll modules,
+// fire timers, send held-back messages and wake-ups, then one io_uring_enter that submits all
+// queued SQEs and waits for completions when there is nothing else to do.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <liburing.h>
+#include <linux/time_types.h>
+#include <memory>
+#include <spdlog/logger.h>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "config/config.hpp"
+#include "core/arena.hpp"
+#include "core/buffer_ring.hpp"
+#include "core/completion.hpp"
+#include "core/counters.hpp"
+#include "core/ring.hpp"
+#include "core/task.hpp"
+#include "core/timer_wheel.hpp"
+#include "core/topology.hpp"
+
+namespace gatio::core {
+
+class Mailbox;
+class Runtime;
+class Tpc;
+
+// Sizes fixed at start-up for one driver.
+struct DriverLimits {
+    std::uint32_t file_slots = 0;     // sparse registered file table (direct descriptors); 0 = none
+    std::uint32_t task_slots = 4096;  // tasks and messages this driver may have in flight
+    std::uint32_t timer_slots = 4096; // timers pending at once
+};
+
+struct RuntimeOptions {
+    DriverLimits defaults;
+    std::vector<DriverLimits> per_driver;   // by global driver index; missing entries use defaults
+    std::uint32_t mailbox_capacity = 1024;  // entries per (sender, receiver) queue, power of two >= 2
+    std::uint32_t external_capacity = 256;  // entries in the queue fed by non-driver threads, power of two
+    std::uint32_t task_budget = 256;        // tasks run per loop turn before I/O is looked at again
+    std::uint32_t batch_share = 8;          // latency tasks in a row before a waiting batch task runs
+    std::uint32_t spill_threshold = 64;     // least_loaded leaves the submitter's TPC above this load
+    std::uint32_t timer_wheel_slots = 4096; // power of two
+    std::chrono::nanoseconds timer_tick{std::chrono::milliseconds(1)};
+    std::uint32_t buffer_rings_per_driver = 1; // arena budget: rings of RingSettings size per driver
+    std::size_t arena_extra_bytes = 0;         // arena budget per TPC for modules' own allocations
+    std::chrono::milliseconds start_timeout{10'000};
+    bool force_eventfd_wakeup = false; // use the eventfd fallback even where MSG_RING works
+    bool allow_shared_cpus = false;    // several drivers on one CPU (tests on small machines)
+
+    const DriverLimits& limits_for(int driver) const {
+        auto i = static_cast<std::size_t>(driver);
+        return i < per_driver.size() ? per_driver[i] : defaults;
+    }
+};
+
+// Per-driver objects attached by upper layers (net/) before start.
+class DriverModule {
+public:
+    virtual ~DriverModule() = default;
+
+    // On the driver thread once its ring exists, before the start barrier releases: allocate
+    // from driver.arena(), register buffer rings, queue the first SQEs. Throwing a
+    // std::exception fails the whole start; its what() becomes the cause in the error.
+    virtual void start(Driver& driver) = 0;
+    // Every loop turn. Return true when more work is ready now (the driver then does not block
+    // waiting for completions this turn).
+    virtual bool poll(Driver&) { return false; }
+    // Once, when a stop is requested: stop taking new work (cancel accepts, close idle peers).
+    virtual void drain(Driver&) {}
+    // After drain(), every turn until it returns true or the drain deadline passes.
+    virtual bool drained(Driver&) { return true; }
+    // Once, on the driver thread, as the loop ends. The ring is torn down afterwards, which
+    // cancels whatever is still in flight without delivering completions.
+    virtual void stop(Driver&) {}
+};
+
+// Load figures a driver publishes for placement decisions by other drivers.
+struct DriverLoad {
+    std::uint32_t queued = 0;        // tasks waiting in its run queues
+    bool running = false;            // inside a task right now
+    std::uint32_t busy_permille = 0; // recent share of time spent busy
+};
+
+class Driver {
+public:
+    Driver(const Driver&) = delete;
+    Driver& operator=(const Driver&) = delete;
+    ~Driver();
+
+    // ---- Identity (any thread) ----
+    int index() const { return plan_.index; }
+    const std::string& name() const { return plan_.name; }
+    int cpu() const { return plan_.cpu; }
+    config::DriverRole role() const { return plan_.role; }
+    bool does_io() const { return config::does_io(plan_.role); }
+    bool does_exec() const { return config::does_exec(plan_.role); }
+    Tpc& tpc() const { return tpc_; }
+    Runtime& runtime() const { return runtime_; }
+    const config::RingSettings& ring_settings() const { return plan_.ring; }
+    const config::IoUringTuning& tuning() const;
+    const DriverLimits& limits() const { return limits_; }
+    // Valid from DriverModule::start on.
+    const RingFeatures& features() const { return ring_->features(); }
+    spdlog::logger& log() const { return *log_; }
+
+    // ---- Observation (any thread) ----
+    DriverCounters counters() const { return published_.read(); }
+    DriverLoad load() const;
+
+    // ---- Driver thread only ----
+    // The driver whose thread is calling, nullptr on other threads.
+    static Driver* current();
+
+    // A blank SQE whose completion goes to target->on_completion(cqe, tag). Never null: when
+    // the SQ is full the queued SQEs are submitted first. The SQE is submitted by the next
+    // io_uring_enter (end of this loop turn, or earlier when batching is off).
+    io_uring_sqe* get_sqe(Completion* target, unsigned tag);
+    // As above for a request whose completion nobody waits for (failures are counted and logged).
+    io_uring_sqe* get_sqe_untracked();
+    io_uring& ring() { return ring_->raw(); }
+
+    // Node-local memory for modules' slabs and buffers (DriverModule::start only).
+    Arena& arena() const;
+
+    // Registers a provided-buffer ring under `group` with buffers from the TPC arena
+    // (DriverModule::start only). The first form uses ring_settings() (buffer_count x
+    // buffer_size). Throws std::runtime_error naming the driver and group on failure.
+    BufferRing& add_buffer_ring(std::uint16_t group);
+    BufferRing& add_buffer_ring(std::uint16_t group, std::uint32_t count, std::uint32_t size);
+    BufferRing* buffer_ring(std::uint16_t group);
+
+    // CLOCK_MONOTONIC at the start of this loop turn.
+    std::int64_t now_ns() const { return now_ns_; }
+
+    // Timers: the callback runs on this driver's thread, never before now + delay. An invalid
+    // id means every timer slot is in use.
+    TimerId schedule_timer(std::chrono::nanoseconds delay, TimerCallback callback);
+    bool cancel_timer(TimerId id);
+    const TimerWheel& timers() const { return *timers_; }
+
+    // Runs work(executor) on the driver chosen by `where`, then done(*this, result) back on
+    // this driver (done(*this) when work returns void). The closures travel by value inside a
+    // task slot; `full` means every slot is in flight (back-pressure: retry later).
+    template <typename Work, typename Done>
+    SpawnStatus spawn(Placement where, Priority priority, Work&& work, Done&& done) {
+        static_assert(std::is_invocable_v<std::decay_t<Work>&, Driver&>,
+                      "work must be callable as work(Driver&)");
+        Task* task = allocate_task();
+        if (task == nullptr) {
+            return SpawnStatus::full;
+        }
+        task->emplace(std::forward<Work>(work), std::forward<Done>(done));
+        return submit(task, where, priority);
+    }
+
+    // A one-way message: fn(receiver) runs on driver `target`. FIFO with everything else this
+    // driver sends to `target`; never lost (held back while the queue is full).
+    template <typename Fn>
+    SpawnStatus post(int target, Fn&& fn) {
+        return spawn(Placement::driver(target), Priority::latency, std::forward<Fn>(fn), [](Driver&) {});
+    }
+
+    // Stop protocol, for modules: a stop was requested and drain() has been called.
+    bool draining() const { return draining_; }
+    std::int64_t drain_deadline_ns() const { return drain_deadline_ns_; }
+
+private:
+    friend class Runtime;
+    class Internal;
+
+    Driver(Runtime& runtime, Tpc& tpc, const DriverPlan& plan, const DriverLimits& limits);
+
+    void thread_main();
+    void set_up();
+    void run_loop();
+    bool turn();
+    void reap();
+    void dispatch_internal(const io_uring_cqe& cqe, unsigned tag);
+    void drain_mailbox();
+    void accept(Task* task);
+    void run_tasks();
+    void finish(Task* task);
+    bool send_held();
+    bool push_to(int target, Task* task);
+    void flush_wakeups();
+    void arm_timer();
+    void arm_eventfd_read();
+    void enter(bool wait);
+    void publish();
+    void begin_drain();
+    bool quiescent();
+    void destroy_leftovers();
+    Task* allocate_task();
+    void free_task(Task* task);
+    SpawnStatus submit(Task* task, Placement where, Priority priority);
+    void make_ready(Task* task);
+    int place_least_loaded() const;
+
+    Runtime& runtime_;
+    Tpc& tpc_;
+    DriverPlan plan_;
+    DriverLimits limits_;
+    std::shared_ptr<spdlog::logger> log_;
+    std::thread thread_;
+
+    std::unique_ptr<Ring> ring_;
+    std::unique_ptr<Internal> internal_;
+    std::vector<std::unique_ptr<DriverModule>> modules_;
+    std::vector<std::unique_ptr<BufferRing>> buffer_rings_;
+    std::unique_ptr<TimerWheel> timers_;
+    std::unique_ptr<Slab<Task>> tasks_;
+    std::unique_ptr<Mailbox> mailbox_;
+
+    TaskList run_latency_;
+    TaskList run_batch_;
+    std::uint32_t latency_streak_ = 0;
+    std::vector<TaskList> held_;             // [target]: waiting for room in target's queue
+    std::vector<std::uint32_t> inflight_to_; // [target]: tasks sent and not yet back
+    std::vector<int> wake_targets_;          // targets pushed to during this turn
+    std::vector<std::uint8_t> wake_marked_;  // [target]: already in wake_targets_
+    std::uint32_t held_count_ = 0;
+
+    std::int64_t now_ns_ = 0;
+    std::int64_t busy_window_start_ns_ = 0;
+    std::uint64_t busy_window_busy_ns_ = 0;
+    bool batching_ = true;
+    bool eventfd_wakeup_ = false;
+    bool skip_wake_cqe_ = false;
+    std::uint64_t eventfd_value_ = 0;
+    __kernel_timespec timer_ts_{};
+    std::int64_t timer_armed_ns_ = -1;
+    bool timer_in_flight_ = false;
+
+    bool draining_ = false;
+    bool quiesced_ = false;
+    std::int64_t drain_deadline_ns_ = 0;
+
+    DriverCounters counters_;
+    PublishedCounters published_;
+    alignas(64) std::atomic<std::uint32_t> load_queued_{0};
+    std::atomic<bool> load_running_{false};
+    std::atomic<std::uint32_t> load_busy_permille_{0};
+};
+
+} // namespace gatio::core

@@ -1,0 +1,63 @@
+// One io_uring, set up with the best the running kernel offers.
+//
+// Each optional set-up flag is tried and dropped on EINVAL in a fixed order, so an older
+// kernel gets a working ring with fewer features rather than none; RingFeatures records what
+// the ring really got so callers (and the capability summary) never guess.
+#pragma once
+
+#include <cstdint>
+#include <liburing.h>
+#include <string>
+
+#include "config/config.hpp"
+
+namespace gatio::core {
+
+struct RingFeatures {
+    std::uint32_t setup_flags = 0; // IORING_SETUP_* the ring was created with
+    std::uint32_t sq_entries = 0;
+    std::uint32_t cq_entries = 0;
+    bool single_issuer = false;
+    bool defer_taskrun = false;
+    bool coop_taskrun = false;
+    bool submit_all = false;
+    bool registered_ring_fd = false; // io_uring_enter goes through a registered ring index
+    bool direct_descriptors = false; // a sparse registered file table of file_slots entries exists
+    std::uint32_t file_slots = 0;
+    bool multishot_recv = false; // multishot recv/recvmsg with provided buffer rings usable
+    bool msg_ring = false;       // IORING_OP_MSG_RING usable for cross-driver wake-ups
+    bool cqe_skip = false;       // IOSQE_CQE_SKIP_SUCCESS
+    bool nodrop = false;         // the kernel keeps overflowed CQEs instead of dropping them
+    bool ext_arg = false;
+
+    // e.g. "sq=1024 cq=4096 single_issuer defer_taskrun ... -msg_ring"
+    std::string describe() const;
+};
+
+class Ring {
+public:
+    // Creates the ring on the calling thread (with SINGLE_ISSUER it must be the only thread
+    // that submits). file_slots: sparse registered file table size, 0 for none. Throws
+    // std::runtime_error naming the step and errno text.
+    Ring(const config::RingSettings& settings, const config::IoUringTuning& tuning, std::uint32_t file_slots);
+    ~Ring();
+    Ring(const Ring&) = delete;
+    Ring& operator=(const Ring&) = delete;
+
+    io_uring& raw() { return ring_; }
+    const RingFeatures& features() const { return features_; }
+    int fd() const { return ring_.ring_fd; } // the real descriptor, for MSG_RING targets
+
+    // Overflow state: the kernel has CQEs it could not post (NODROP keeps them in a backlog
+    // until the next io_uring_enter with GETEVENTS).
+    bool cq_overflow_pending() const { return io_uring_cq_has_overflow(&ring_); }
+    // CQEs the kernel dropped since the last call (only without NODROP).
+    std::uint32_t take_dropped();
+
+private:
+    io_uring ring_{};
+    RingFeatures features_;
+    std::uint32_t dropped_seen_ = 0;
+};
+
+} // namespace gatio::core
