@@ -5,19 +5,19 @@
 // next to each field (ranges, non-empty names, unique CPUs ...).
 #pragma once
 
-#include "config/cpuset.hpp"
-#include "config/source.hpp"
-
-#include <sys/socket.h>
-
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <sys/socket.h>
 #include <utility>
 #include <variant>
 #include <vector>
+
+#include "config/cpuset.hpp"
+#include "config/source.hpp"
 
 namespace gatio::config {
 
@@ -29,8 +29,19 @@ enum class MemoryPolicy { bind, preferred, interleave, local };
 enum class DriverRole { io, exec, io_exec };
 enum class Transport { tcp, udp };
 
-constexpr bool does_io(DriverRole r) { return r != DriverRole::exec; }
-constexpr bool does_exec(DriverRole r) { return r != DriverRole::io; }
+constexpr bool does_io(DriverRole r) {
+    return r != DriverRole::exec;
+}
+constexpr bool does_exec(DriverRole r) {
+    return r != DriverRole::io;
+}
+
+// The keyword each value is written as in the file ("info", "manual", "io+exec", ...).
+std::string_view to_string(LogLevel level);
+std::string_view to_string(TopologyMode mode);
+std::string_view to_string(MemoryPolicy memory);
+std::string_view to_string(DriverRole role);
+std::string_view to_string(Transport transport);
 
 // A bindable IPv4 or IPv6 socket address, as written and as resolved.
 struct SocketAddress {
@@ -66,15 +77,16 @@ struct IoUringTuning {
 };
 
 struct DaemonSection {
-    std::filesystem::path plugin_dir;   // absolute once loaded
+    std::filesystem::path plugin_dir; // absolute once loaded
     LogLevel log_level = LogLevel::info;
     Duration shutdown_grace{10'000};
-    std::optional<std::string> user;    // drop privileges to this user after binding
+    std::optional<std::string> user; // drop privileges to this user after binding
     friend bool operator==(const DaemonSection&, const DaemonSection&) = default;
 };
 
 struct AdminSection {
     std::optional<SocketAddress> listen; // absent: no metrics/health endpoint
+    SourcePos listen_pos;
     friend bool operator==(const AdminSection&, const AdminSection&) = default;
 };
 
@@ -92,8 +104,9 @@ struct DriverConfig {
     int cpu = -1;     // one logical CPU; unique across the whole file
     DriverRole role = DriverRole::io_exec;
     RingSettings ring;
-    SourcePos pos;     // the [[tpc.driver]] table
-    SourcePos cpu_pos; // the cpu key
+    SourcePos pos;      // the [[tpc.driver]] table
+    SourcePos cpu_pos;  // the cpu key
+    SourcePos name_pos; // the name key
     friend bool operator==(const DriverConfig&, const DriverConfig&) = default;
 };
 
@@ -104,6 +117,7 @@ struct TpcConfig {
     std::vector<DriverConfig> drivers; // at least one
     SourcePos pos;
     SourcePos numa_node_pos;
+    SourcePos name_pos;
     friend bool operator==(const TpcConfig&, const TpcConfig&) = default;
 };
 
@@ -111,7 +125,7 @@ struct TopologySection {
     TopologyMode mode = TopologyMode::automatic;
     std::optional<CpuSet> cpus; // auto only: restrict to these CPUs
     SourcePos cpus_pos;
-    RingSettings ring;          // defaults for every driver
+    RingSettings ring;           // defaults for every driver
     std::vector<TpcConfig> tpcs; // manual only; empty in auto mode
     friend bool operator==(const TopologySection&, const TopologySection&) = default;
 };
@@ -120,20 +134,22 @@ struct ListenerConfig {
     std::string name; // unique
     Transport transport = Transport::tcp;
     SocketAddress address;
-    std::string handler;                 // as written: a plugin name or a path
-    std::filesystem::path handler_path;  // resolved, absolute
-    bool all_drivers = true;             // drivers = "*"
-    std::vector<std::string> drivers;    // driver or TPC names when !all_drivers
-    std::uint32_t backlog = 4096;        // 1..65535
+    std::string handler;                // as written: a plugin name or a path
+    std::filesystem::path handler_path; // resolved, absolute
+    bool all_drivers = true;            // drivers = "*"
+    std::vector<std::string> drivers;   // driver or TPC names when !all_drivers
+    std::uint32_t backlog = 4096;       // 1..65535
     std::uint32_t max_connections = 65536;
-    Duration idle_timeout{60'000};       // 0 = never
-    bool steer_to_cpu = false;           // reuseport CBPF program on SO_INCOMING_CPU
-    std::uint32_t send_high_watermark = 1u << 20; // unsent bytes above which reading pauses
+    Duration idle_timeout{60'000};                 // 0 = never
+    bool steer_to_cpu = false;                     // reuseport CBPF program on SO_INCOMING_CPU
+    std::uint32_t send_high_watermark = 1u << 20;  // unsent bytes above which reading pauses
     std::uint32_t send_low_watermark = 256u << 10; // ... and below which it resumes
     OptionTable options;
     SourcePos pos;
-    SourcePos drivers_pos;
+    SourcePos drivers_pos; // 0 when drivers is left at its default "*"
     SourcePos handler_pos;
+    SourcePos name_pos;
+    SourcePos address_pos;
     friend bool operator==(const ListenerConfig&, const ListenerConfig&) = default;
 };
 
@@ -144,7 +160,13 @@ struct Config {
     TopologySection topology;
     IoUringTuning io_uring;
     std::vector<ListenerConfig> listeners;
+    // Compares positions too: use without_positions to ask whether two configs say the same.
     friend bool operator==(const Config&, const Config&) = default;
 };
+
+// A copy with every SourcePos (options included) reset to "not from the file". Positions say
+// where a setting was written, not what it is: comparing two configs with positions cleared
+// tells whether they mean the same (a reload that only moved lines changes nothing).
+Config without_positions(Config config);
 
 } // namespace gatio::config

@@ -1,13 +1,14 @@
 // Reading a configuration file into a validated Config.
 #pragma once
 
-#include "config/config.hpp"
-#include "config/source.hpp"
-
+#include <cstddef>
 #include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "config/config.hpp"
+#include "config/source.hpp"
 
 namespace gatio::config {
 
@@ -22,6 +23,15 @@ struct LoadResult {
     Diagnostics errors;
 };
 
+// Larger files are refused: a configuration is a few kilobytes, and reading must stay bounded
+// even when pointed at a device or a huge file by mistake.
+inline constexpr std::size_t max_file_bytes = 1u << 20;
+
+// Where bare handler names are looked up when neither the file nor the overrides say otherwise:
+// <libdir>/gatio/plugins of the installation prefix.
+std::filesystem::path default_plugin_dir();
+
+// Diagnostics name the file as given here; Config::file is its absolute form.
 LoadResult load_file(const std::filesystem::path& file, const Overrides& overrides = {});
 
 // For tests and reload: parse text as if it had been read from `file` (relative paths in it
@@ -29,7 +39,8 @@ LoadResult load_file(const std::filesystem::path& file, const Overrides& overrid
 LoadResult load_string(std::string_view text, const std::filesystem::path& file,
                        const Overrides& overrides = {});
 
-// The effective configuration as TOML, every default written out; load_string(dump(c)) == c.
+// The effective configuration as TOML, every default written out, sections in schema order.
+// load_string(dump(c), c.file) yields c again, up to source positions (see without_positions).
 std::string dump(const Config& config);
 
 } // namespace gatio::config

@@ -1,0 +1,139 @@
+// [[listener]]: what gatiod serves, on which address, with which plugin.
+#include <algorithm>
+#include <system_error>
+
+#include "config/sections.hpp"
+#include "config/units.hpp"
+
+namespace gatio::config::detail {
+
+namespace {
+
+// A bare name means <plugin_dir>/<name>.so; anything with a '/' is a path from the file's folder.
+void resolve_handler(TableReader& r, ListenerConfig& l, const std::filesystem::path& folder,
+                     const std::filesystem::path& plugin_dir) {
+    if (l.handler.empty()) {
+        r.error("handler", l.handler_pos, "expected a plugin name or a path, got ''");
+        return;
+    }
+    l.handler_path = l.handler.find('/') != std::string::npos ? normalized(folder / l.handler)
+                                                              : plugin_dir / (l.handler + ".so");
+    std::error_code ec;
+    const auto status = std::filesystem::status(l.handler_path, ec);
+    if (status.type() == std::filesystem::file_type::not_found) {
+        r.error("handler", l.handler_pos, "no plugin file " + in_quotes(l.handler_path.string()));
+    } else if (ec) {
+        r.error("handler", l.handler_pos,
+                "cannot access " + in_quotes(l.handler_path.string()) + ": " + ec.message());
+    } else if (status.type() != std::filesystem::file_type::regular) {
+        r.error("handler", l.handler_pos, in_quotes(l.handler_path.string()) + " is not a regular file");
+    }
+}
+
+void read_drivers(TableReader& r, ListenerConfig& l) {
+    const toml::node* node = r.get("drivers");
+    if (!node) {
+        return;
+    }
+    l.drivers_pos = position(*node);
+    constexpr std::string_view expected = "'*' or a non-empty array of driver or TPC names";
+    if (const auto* s = node->as_string()) {
+        if (s->get() != "*") {
+            r.error("drivers", l.drivers_pos,
+                    "expected " + std::string(expected) + ", got " + in_quotes(s->get()));
+        }
+        return;
+    }
+    const auto* array = node->as_array();
+    if (!array) {
+        r.type_error("drivers", *node, expected);
+        return;
+    }
+    if (array->empty()) {
+        r.error("drivers", l.drivers_pos, "expected " + std::string(expected) + ", got an empty array");
+        return;
+    }
+    l.all_drivers = false;
+    for (std::size_t i = 0; i < array->size(); ++i) {
+        const toml::node& element = *array->get(i);
+        const std::string key = "drivers[" + std::to_string(i) + "]";
+        const auto* s = element.as_string();
+        if (!s) {
+            r.type_error(key, element, "a driver or TPC name");
+        } else if (!valid_name(s->get())) {
+            r.error(key, position(element), name_error(s->get()));
+        } else if (std::find(l.drivers.begin(), l.drivers.end(), s->get()) != l.drivers.end()) {
+            r.error(key, position(element), in_quotes(s->get()) + " is listed twice");
+        } else {
+            l.drivers.push_back(s->get());
+        }
+    }
+}
+
+void read_watermarks(TableReader& r, ListenerConfig& l, const toml::table& table) {
+    const auto high = r.size("send_high_watermark", 1, max_watermark);
+    const auto low = r.size("send_low_watermark", 0, max_watermark);
+    l.send_high_watermark = static_cast<std::uint32_t>(high.value_or(l.send_high_watermark));
+    l.send_low_watermark = static_cast<std::uint32_t>(low.value_or(l.send_low_watermark));
+    const bool high_given = table.get("send_high_watermark") != nullptr;
+    const bool low_given = table.get("send_low_watermark") != nullptr;
+    // Only compare values that are themselves valid; their own errors are already reported.
+    if ((high_given && !high) || (low_given && !low) || l.send_low_watermark < l.send_high_watermark) {
+        return;
+    }
+    const SourcePos at = low_given ? r.pos("send_low_watermark") : r.pos("send_high_watermark");
+    r.error(at, "send_low_watermark " + format_size(l.send_low_watermark) +
+                    " must be less than send_high_watermark " + format_size(l.send_high_watermark));
+}
+
+ListenerConfig read_listener(const toml::table& table, const std::filesystem::path& folder,
+                             const std::filesystem::path& plugin_dir, Reporter& out) {
+    TableReader r(table, "listener",
+                  {"name", "transport", "address", "handler", "drivers", "backlog", "max_connections",
+                   "idle_timeout", "steer_to_cpu", "send_high_watermark", "send_low_watermark", "options"},
+                  out);
+    ListenerConfig l;
+    l.pos = r.pos();
+    if (auto name = r.name("name", Need::required)) {
+        l.name = std::move(*name);
+        r.set_context(named("listener", l.name));
+    }
+    l.name_pos = r.pos("name");
+    l.transport = r.keyword("transport", transports).value_or(l.transport);
+    if (auto address = r.address("address", Need::required)) {
+        l.address = std::move(*address);
+    }
+    l.address_pos = r.pos("address");
+    if (auto handler = r.string("handler", Need::required)) {
+        l.handler = std::move(*handler);
+        l.handler_pos = r.pos("handler");
+        resolve_handler(r, l, folder, plugin_dir);
+    }
+    read_drivers(r, l);
+    l.backlog = static_cast<std::uint32_t>(r.integer("backlog", 1, 65535).value_or(l.backlog));
+    l.max_connections =
+        static_cast<std::uint32_t>(r.integer("max_connections", 1, 1 << 20).value_or(l.max_connections));
+    l.idle_timeout = r.duration("idle_timeout").value_or(l.idle_timeout);
+    l.steer_to_cpu = r.boolean("steer_to_cpu").value_or(l.steer_to_cpu);
+    read_watermarks(r, l, table);
+    if (const toml::table* options = r.table("options")) {
+        l.options = read_options(*options, r.context(), out);
+    }
+    r.finish();
+    return l;
+}
+
+} // namespace
+
+std::vector<ListenerConfig> read_listeners(const std::vector<const toml::table*>& tables,
+                                           const std::filesystem::path& folder,
+                                           const std::filesystem::path& plugin_dir, Reporter& out) {
+    std::vector<ListenerConfig> listeners;
+    listeners.reserve(tables.size());
+    for (const toml::table* table : tables) {
+        listeners.push_back(read_listener(*table, folder, plugin_dir, out));
+    }
+    return listeners;
+}
+
+} // namespace gatio::config::detail

@@ -1,0 +1,89 @@
+// [daemon], [admin] and [io_uring]: the process-wide settings.
+#include "config/sections.hpp"
+
+namespace gatio::config::detail {
+
+std::filesystem::path normalized(const std::filesystem::path& path) {
+    std::filesystem::path out = path.lexically_normal();
+    if (!out.has_filename() && out.has_relative_path()) {
+        out = out.parent_path();
+    }
+    return out;
+}
+
+std::string named(std::string_view kind, std::string_view name) {
+    std::string out(kind);
+    if (!name.empty()) {
+        out += " \"";
+        out += name;
+        out += '"';
+    }
+    return out;
+}
+
+DaemonSection read_daemon(const toml::table& table, const std::filesystem::path& folder,
+                          const Overrides& overrides, Reporter& out) {
+    TableReader r(table, "daemon", {"plugin_dir", "log_level", "shutdown_grace", "user"}, out);
+    DaemonSection d;
+    d.plugin_dir = default_plugin_dir();
+    if (auto dir = r.string("plugin_dir")) {
+        if (dir->empty()) {
+            r.error("plugin_dir", r.pos("plugin_dir"), "expected a non-empty path, got ''");
+        } else {
+            d.plugin_dir = normalized(folder / *dir);
+        }
+    }
+    if (overrides.plugin_dir) {
+        // The command line is relative to where gatiod was started, not to the file.
+        std::error_code ec;
+        auto dir = std::filesystem::absolute(*overrides.plugin_dir, ec);
+        if (overrides.plugin_dir->empty() || ec) {
+            out.error({}, "plugin directory override: expected a non-empty path, got " +
+                              in_quotes(overrides.plugin_dir->string()));
+        } else {
+            d.plugin_dir = normalized(dir);
+        }
+    }
+    if (auto level = r.keyword("log_level", log_levels)) {
+        d.log_level = *level;
+    }
+    if (auto grace = r.duration("shutdown_grace")) {
+        d.shutdown_grace = *grace;
+    }
+    if (auto user = r.string("user")) {
+        if (user->empty()) {
+            r.error("user", r.pos("user"), "expected a non-empty user name, got ''");
+        } else {
+            d.user = std::move(user);
+        }
+    }
+    r.finish();
+    return d;
+}
+
+AdminSection read_admin(const toml::table& table, Reporter& out) {
+    TableReader r(table, "admin", {"listen"}, out);
+    AdminSection a;
+    a.listen = r.address("listen");
+    a.listen_pos = r.pos("listen");
+    r.finish();
+    return a;
+}
+
+IoUringTuning read_io_uring(const toml::table& table, Reporter& out) {
+    TableReader r(table, "io_uring",
+                  {"defer_taskrun", "direct_descriptors", "multishot_recv", "submit_batching", "cq_factor"},
+                  out);
+    IoUringTuning t;
+    t.defer_taskrun = r.boolean("defer_taskrun").value_or(t.defer_taskrun);
+    t.direct_descriptors = r.boolean("direct_descriptors").value_or(t.direct_descriptors);
+    t.multishot_recv = r.boolean("multishot_recv").value_or(t.multishot_recv);
+    t.submit_batching = r.boolean("submit_batching").value_or(t.submit_batching);
+    if (auto factor = r.integer("cq_factor", 1, 64)) {
+        t.cq_factor = static_cast<std::uint32_t>(*factor);
+    }
+    r.finish();
+    return t;
+}
+
+} // namespace gatio::config::detail

@@ -1,0 +1,388 @@
+#include "config/reader.hpp"
+
+#include <algorithm>
+#include <cassert>
+
+#include "config/units.hpp"
+
+namespace gatio::config::detail {
+
+namespace {
+
+constexpr std::size_t max_name_length = 32;
+
+// Optimal string alignment distance: insertions, deletions, substitutions and adjacent
+// transpositions each cost one.
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+    for (std::size_t i = 0; i <= a.size(); ++i) {
+        d[i][0] = i;
+    }
+    for (std::size_t j = 0; j <= b.size(); ++j) {
+        d[0][j] = j;
+    }
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+                d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    return d[a.size()][b.size()];
+}
+
+std::string range_text(std::int64_t min, std::int64_t max) {
+    return "from " + std::to_string(min) + " to " + std::to_string(max);
+}
+
+} // namespace
+
+SourcePos position(const toml::source_region& region) {
+    return {region.begin.line, region.begin.column};
+}
+
+std::string_view type_name(toml::node_type type) {
+    switch (type) {
+    case toml::node_type::table:
+        return "a table";
+    case toml::node_type::array:
+        return "an array";
+    case toml::node_type::string:
+        return "a string";
+    case toml::node_type::integer:
+        return "an integer";
+    case toml::node_type::floating_point:
+        return "a float";
+    case toml::node_type::boolean:
+        return "a boolean";
+    case toml::node_type::date:
+        return "a date";
+    case toml::node_type::time:
+        return "a time";
+    case toml::node_type::date_time:
+        return "a date-time";
+    case toml::node_type::none:
+        break;
+    }
+    assert(false && "a parsed document holds no untyped nodes");
+    return "nothing";
+}
+
+std::string in_quotes(std::string_view text) {
+    std::string out = "'";
+    out += text;
+    out += '\'';
+    return out;
+}
+
+std::optional<std::string_view> closest(std::string_view word, std::span<const std::string_view> candidates) {
+    std::optional<std::string_view> best;
+    std::size_t best_distance = 0;
+    for (std::string_view candidate : candidates) {
+        const std::size_t distance = edit_distance(word, candidate);
+        // A third of the word may be wrong: enough for typos, not for unrelated words.
+        const std::size_t allowed = std::max<std::size_t>(1, candidate.size() / 3);
+        if (distance <= allowed && (!best || distance < best_distance)) {
+            best = candidate;
+            best_distance = distance;
+        }
+    }
+    return best;
+}
+
+std::string prefixed(std::string_view context, std::string_view message) {
+    std::string out;
+    if (!context.empty()) {
+        out += context;
+        out += ": ";
+    }
+    out += message;
+    return out;
+}
+
+bool valid_name(std::string_view name) {
+    if (name.empty() || name.size() > max_name_length) {
+        return false;
+    }
+    return std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+               c == '.' || c == '-';
+    });
+}
+
+std::string name_error(std::string_view name) {
+    return "expected a name of 1 to " + std::to_string(max_name_length) +
+           " letters, digits, '_', '.' or '-', got " + in_quotes(name);
+}
+
+void Reporter::error(SourcePos pos, std::string message) {
+    errors_.push_back({file_, pos, std::move(message)});
+}
+
+Diagnostics Reporter::take_sorted() {
+    std::stable_sort(errors_.begin(), errors_.end(), [](const Diagnostic& a, const Diagnostic& b) {
+        return a.pos.line != b.pos.line ? a.pos.line < b.pos.line : a.pos.column < b.pos.column;
+    });
+    return std::move(errors_);
+}
+
+TableReader::TableReader(const toml::table& table, std::string context,
+                         std::initializer_list<std::string_view> keys, Reporter& out)
+    : table_(table), context_(std::move(context)), keys_(keys), consulted_(keys.size(), false), out_(out) {}
+
+TableReader::~TableReader() {
+    assert(finished_ && "finish() reports unknown keys; every reader must call it");
+}
+
+SourcePos TableReader::pos(std::string_view key) const {
+    const toml::node* node = table_.get(key);
+    return node ? position(*node) : SourcePos{};
+}
+
+const toml::node* TableReader::get(std::string_view key, Need need) {
+    const auto it = std::find(keys_.begin(), keys_.end(), key);
+    assert(it != keys_.end() && "a reader only asks for keys its schema declares");
+    consulted_[static_cast<std::size_t>(it - keys_.begin())] = true;
+    const toml::node* node = table_.get(key);
+    if (!node && need == Need::required) {
+        error(pos(), "missing required key " + in_quotes(key));
+    }
+    return node;
+}
+
+void TableReader::error(std::string_view key, SourcePos at, std::string_view message) {
+    std::string text(key);
+    text += ": ";
+    text += message;
+    out_.error(at, prefixed(context_, text));
+}
+
+void TableReader::error(SourcePos at, std::string_view message) {
+    out_.error(at, prefixed(context_, message));
+}
+
+void TableReader::type_error(std::string_view key, const toml::node& node, std::string_view expected) {
+    error(key, position(node),
+          "expected " + std::string(expected) + ", got " + std::string(type_name(node.type())));
+}
+
+std::optional<std::string> TableReader::string(std::string_view key, Need need) {
+    const toml::node* node = get(key, need);
+    if (!node) {
+        return std::nullopt;
+    }
+    if (const auto* s = node->as_string()) {
+        return s->get();
+    }
+    type_error(key, *node, "a string");
+    return std::nullopt;
+}
+
+std::optional<std::string> TableReader::name(std::string_view key, Need need) {
+    auto text = string(key, need);
+    if (text && !valid_name(*text)) {
+        error(key, pos(key), name_error(*text));
+        return std::nullopt;
+    }
+    return text;
+}
+
+std::optional<bool> TableReader::boolean(std::string_view key) {
+    const toml::node* node = get(key);
+    if (!node) {
+        return std::nullopt;
+    }
+    if (const auto* b = node->as_boolean()) {
+        return b->get();
+    }
+    type_error(key, *node, "a boolean");
+    return std::nullopt;
+}
+
+std::optional<std::int64_t> TableReader::integer(std::string_view key, std::int64_t min, std::int64_t max,
+                                                 Need need) {
+    const toml::node* node = get(key, need);
+    if (!node) {
+        return std::nullopt;
+    }
+    const std::string expected = "an integer " + range_text(min, max);
+    const auto* i = node->as_integer();
+    if (!i) {
+        type_error(key, *node, expected);
+        return std::nullopt;
+    }
+    if (i->get() < min || i->get() > max) {
+        error(key, position(*node), "expected " + expected + ", got " + std::to_string(i->get()));
+        return std::nullopt;
+    }
+    return i->get();
+}
+
+std::optional<std::uint32_t> TableReader::power_of_two(std::string_view key, std::uint32_t min,
+                                                       std::uint32_t max) {
+    const toml::node* node = get(key);
+    if (!node) {
+        return std::nullopt;
+    }
+    const std::string expected = "a power of two " + range_text(min, max);
+    const auto* i = node->as_integer();
+    if (!i) {
+        type_error(key, *node, expected);
+        return std::nullopt;
+    }
+    const std::int64_t v = i->get();
+    if (v < min || v > max || (v & (v - 1)) != 0) {
+        error(key, position(*node), "expected " + expected + ", got " + std::to_string(v));
+        return std::nullopt;
+    }
+    return static_cast<std::uint32_t>(v);
+}
+
+std::optional<std::uint64_t> TableReader::size(std::string_view key, std::uint64_t min, std::uint64_t max) {
+    const toml::node* node = get(key);
+    if (!node) {
+        return std::nullopt;
+    }
+    const std::string expected = "a size from " + format_size(min) + " to " + format_size(max);
+    std::uint64_t bytes = 0;
+    std::string written;
+    if (const auto* i = node->as_integer()) {
+        written = std::to_string(i->get());
+        if (i->get() < 0) {
+            error(key, position(*node), "expected " + expected + ", got " + written);
+            return std::nullopt;
+        }
+        bytes = static_cast<std::uint64_t>(i->get());
+    } else if (const auto* s = node->as_string()) {
+        const auto parsed = parse_size(s->get());
+        if (!parsed) {
+            error(key, position(*node), parsed.error);
+            return std::nullopt;
+        }
+        written = in_quotes(s->get());
+        bytes = *parsed.value;
+    } else {
+        type_error(key, *node, expected);
+        return std::nullopt;
+    }
+    if (bytes < min || bytes > max) {
+        error(key, position(*node), "expected " + expected + ", got " + written);
+        return std::nullopt;
+    }
+    return bytes;
+}
+
+std::optional<Duration> TableReader::duration(std::string_view key) {
+    const toml::node* node = get(key);
+    if (!node) {
+        return std::nullopt;
+    }
+    const auto* s = node->as_string();
+    if (!s) {
+        type_error(key, *node, "a duration such as '10s'");
+        return std::nullopt;
+    }
+    auto parsed = parse_duration(s->get());
+    if (!parsed) {
+        error(key, position(*node), parsed.error);
+    }
+    return parsed.value;
+}
+
+std::optional<SocketAddress> TableReader::address(std::string_view key, Need need) {
+    const toml::node* node = get(key, need);
+    if (!node) {
+        return std::nullopt;
+    }
+    const auto* s = node->as_string();
+    if (!s) {
+        type_error(key, *node, "an address such as '127.0.0.1:80'");
+        return std::nullopt;
+    }
+    auto parsed = parse_socket_address(s->get());
+    if (!parsed) {
+        error(key, position(*node), parsed.error);
+    }
+    return std::move(parsed.value);
+}
+
+const toml::table* TableReader::table(std::string_view key) {
+    const toml::node* node = get(key);
+    if (!node) {
+        return nullptr;
+    }
+    const auto* t = node->as_table();
+    if (!t) {
+        type_error(key, *node, "a table");
+    }
+    return t;
+}
+
+std::vector<const toml::table*> TableReader::tables(std::string_view key, std::string_view header) {
+    std::vector<const toml::table*> out;
+    const toml::node* node = get(key);
+    if (!node) {
+        return out;
+    }
+    const auto* array = node->as_array();
+    if (!array) {
+        type_error(key, *node, "an array of tables (" + std::string(header) + ")");
+        return out;
+    }
+    for (std::size_t i = 0; i < array->size(); ++i) {
+        const toml::node& element = *array->get(i);
+        if (const auto* t = element.as_table()) {
+            out.push_back(t);
+        } else {
+            type_error(std::string(key) + "[" + std::to_string(i) + "]", element, "a table");
+        }
+    }
+    return out;
+}
+
+std::optional<std::size_t> TableReader::keyword_index(std::string_view key,
+                                                      std::span<const std::string_view> texts) {
+    const toml::node* node = get(key);
+    if (!node) {
+        return std::nullopt;
+    }
+    std::string expected;
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+        if (i > 0) {
+            expected += i + 1 == texts.size() ? " or " : ", ";
+        }
+        expected += in_quotes(texts[i]);
+    }
+    const auto* s = node->as_string();
+    if (!s) {
+        type_error(key, *node, expected);
+        return std::nullopt;
+    }
+    const auto it = std::find(texts.begin(), texts.end(), s->get());
+    if (it == texts.end()) {
+        error(key, position(*node), "expected " + expected + ", got " + in_quotes(s->get()));
+        return std::nullopt;
+    }
+    return static_cast<std::size_t>(it - texts.begin());
+}
+
+void TableReader::finish() {
+    assert(!finished_);
+    finished_ = true;
+    assert(std::all_of(consulted_.begin(), consulted_.end(), [](bool c) { return c; }) &&
+           "every declared key is read, so that none can be silently ignored");
+    for (auto&& [key, value] : table_) {
+        if (std::find(keys_.begin(), keys_.end(), key.str()) != keys_.end()) {
+            continue;
+        }
+        std::string message = "unknown key " + in_quotes(key.str());
+        if (auto suggestion = closest(key.str(), keys_)) {
+            message += "; did you mean " + in_quotes(*suggestion) + "?";
+        }
+        error(position(key.source()), message);
+    }
+}
+
+} // namespace gatio::config::detail
