@@ -4,13 +4,14 @@
 // reports errors at the config's source positions.
 #pragma once
 
-#include "config/config.hpp"
-#include "config/source.hpp"
-#include "core/machine.hpp"
-
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "config/config.hpp"
+#include "config/source.hpp"
+#include "core/machine.hpp"
 
 namespace gatio::core {
 
@@ -30,10 +31,19 @@ struct TpcPlan {
     std::vector<DriverPlan> drivers;
 };
 
+// What a listener is, for logs and for the -t report; the full settings stay in the Config.
+struct ListenerPlan {
+    std::string name;
+    config::Transport transport = config::Transport::tcp;
+    std::string address;
+    std::filesystem::path handler_path;
+};
+
 struct Topology {
     std::vector<TpcPlan> tpcs;
     // listener_drivers[i]: global driver indexes serving config.listeners[i], ascending.
     std::vector<std::vector<int>> listener_drivers;
+    std::vector<ListenerPlan> listeners; // listeners[i] describes config.listeners[i]
 
     std::size_t driver_count() const;
     const DriverPlan& driver(int index) const;

@@ -1,0 +1,374 @@
+// Resolution of auto and manual topologies and of listener driver lists, against injected
+// machines. Every error is checked word for word, with its position.
+#include <catch2/catch.hpp>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "core/topology.hpp"
+#include "machines.hpp"
+
+namespace {
+
+using gatio::config::Config;
+using gatio::config::DriverConfig;
+using gatio::config::DriverRole;
+using gatio::config::ListenerConfig;
+using gatio::config::MemoryPolicy;
+using gatio::config::SourcePos;
+using gatio::config::TopologyMode;
+using gatio::config::TpcConfig;
+using gatio::core::resolve_topology;
+using gatio::core::ResolveResult;
+using gatio::core::Topology;
+namespace test = gatio::test;
+
+Config auto_config() {
+    Config c;
+    c.file = "gatio.toml";
+    c.topology.mode = TopologyMode::automatic;
+    return c;
+}
+
+Config manual_config(std::vector<TpcConfig> tpcs) {
+    Config c = auto_config();
+    c.topology.mode = TopologyMode::manual;
+    c.topology.tpcs = std::move(tpcs);
+    return c;
+}
+
+// A driver written on `line`, its cpu key at column 1.
+DriverConfig driver(std::string name, int cpu, DriverRole role, std::uint32_t line) {
+    DriverConfig d;
+    d.name = std::move(name);
+    d.cpu = cpu;
+    d.role = role;
+    d.pos = SourcePos{line - 1, 1};
+    d.cpu_pos = SourcePos{line, 1};
+    return d;
+}
+
+// A TPC written on `line`, its numa_node key on the next one.
+TpcConfig tpc(std::string name, int node, std::uint32_t line, std::vector<DriverConfig> drivers) {
+    TpcConfig t;
+    t.name = std::move(name);
+    t.numa_node = node;
+    t.memory = MemoryPolicy::interleave;
+    t.drivers = std::move(drivers);
+    t.pos = SourcePos{line, 1};
+    t.numa_node_pos = SourcePos{line + 1, 13};
+    return t;
+}
+
+// A listener whose drivers key is on `line` (column 11); no names means drivers = "*" left
+// at its default, which has no position of its own.
+ListenerConfig listener(std::string name, std::vector<std::string> drivers, std::uint32_t line) {
+    ListenerConfig l;
+    l.name = std::move(name);
+    l.address.text = "127.0.0.1:7000";
+    l.handler_path = "plugins/echo.so";
+    l.pos = SourcePos{line - 4, 1};
+    l.all_drivers = drivers.empty();
+    l.drivers = std::move(drivers);
+    l.drivers_pos = l.all_drivers ? SourcePos{} : SourcePos{line, 11};
+    return l;
+}
+
+std::vector<std::string> messages(const ResolveResult& r) {
+    std::vector<std::string> out;
+    for (const auto& d : r.errors) {
+        out.push_back(d.to_string());
+    }
+    return out;
+}
+
+std::vector<std::string> driver_names(const Topology& t, const std::vector<int>& indexes) {
+    std::vector<std::string> out;
+    for (int i : indexes) {
+        out.push_back(t.driver(i).name);
+    }
+    return out;
+}
+
+std::vector<int> driver_cpus(const gatio::core::TpcPlan& tpc) {
+    std::vector<int> out;
+    for (const auto& d : tpc.drivers) {
+        out.push_back(d.cpu);
+    }
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("auto mode makes one TPC per node and one io+exec driver per CPU", "[topology][auto]") {
+    Config c = auto_config();
+    c.topology.ring.ring_entries = 256;
+    c.topology.ring.buffer_count = 64;
+    c.listeners.push_back(listener("web", {}, 20));
+    auto r = resolve_topology(c, test::two_nodes_smt());
+    REQUIRE(messages(r).empty());
+    const Topology& t = *r.topology;
+    REQUIRE(t.tpcs.size() == 2);
+    CHECK(t.tpcs[0].name == "node0");
+    CHECK(t.tpcs[0].index == 0);
+    CHECK(t.tpcs[0].numa_node == 0);
+    CHECK(t.tpcs[0].memory == MemoryPolicy::bind);
+    CHECK(driver_cpus(t.tpcs[0]) == std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7});
+    CHECK(t.tpcs[1].name == "node1");
+    CHECK(t.tpcs[1].index == 1);
+    CHECK(t.tpcs[1].numa_node == 1);
+    CHECK(driver_cpus(t.tpcs[1]) == std::vector<int>{8, 9, 10, 11, 12, 13, 14, 15});
+    REQUIRE(t.driver_count() == 16);
+    for (int i = 0; i < 16; ++i) {
+        const auto& d = t.driver(i);
+        CHECK(d.index == i);
+        CHECK(d.cpu == i);
+        CHECK(d.name == "cpu" + std::to_string(i));
+        CHECK(d.role == DriverRole::io_exec);
+        CHECK(d.ring == c.topology.ring);
+    }
+    REQUIRE(t.listener_drivers.size() == 1);
+    CHECK(t.listener_drivers[0].size() == 16);
+    REQUIRE(t.listeners.size() == 1);
+    CHECK(t.listeners[0].name == "web");
+    CHECK(t.listeners[0].address == "127.0.0.1:7000");
+}
+
+TEST_CASE("auto mode only uses CPUs of the affinity mask", "[topology][auto]") {
+    auto r = resolve_topology(auto_config(), test::two_nodes_restricted());
+    REQUIRE(messages(r).empty());
+    REQUIRE(r.topology->tpcs.size() == 1);
+    CHECK(r.topology->tpcs[0].name == "node0");
+    CHECK(driver_cpus(r.topology->tpcs[0]) == std::vector<int>{0, 1});
+}
+
+TEST_CASE("auto mode on a single node", "[topology][auto]") {
+    auto r = resolve_topology(auto_config(), test::single_node(2));
+    REQUIRE(messages(r).empty());
+    REQUIRE(r.topology->tpcs.size() == 1);
+    CHECK(r.topology->tpcs[0].name == "node0");
+    CHECK(driver_cpus(r.topology->tpcs[0]) == std::vector<int>{0, 1});
+}
+
+TEST_CASE("topology.cpus limits auto mode, and nodes left without CPUs get no TPC", "[topology][auto]") {
+    Config c = auto_config();
+    c.topology.cpus = test::cpu_range(9, 10);
+    c.topology.cpus->add(2);
+    auto r = resolve_topology(c, test::two_nodes_smt());
+    REQUIRE(messages(r).empty());
+    const Topology& t = *r.topology;
+    REQUIRE(t.tpcs.size() == 2);
+    CHECK(driver_cpus(t.tpcs[0]) == std::vector<int>{2});
+    CHECK(driver_cpus(t.tpcs[1]) == std::vector<int>{9, 10});
+    CHECK(t.tpcs[1].drivers[0].index == 1);
+
+    c.topology.cpus = test::cpu_range(12, 13);
+    r = resolve_topology(c, test::two_nodes_smt());
+    REQUIRE(messages(r).empty());
+    REQUIRE(r.topology->tpcs.size() == 1);
+    CHECK(r.topology->tpcs[0].name == "node1");
+    CHECK(r.topology->tpcs[0].index == 0);
+}
+
+TEST_CASE("topology.cpus errors", "[topology][auto][errors]") {
+    Config c = auto_config();
+    c.topology.cpus_pos = SourcePos{4, 8};
+
+    SECTION("a CPU that does not exist") {
+        c.topology.cpus = test::cpu_range(14, 17);
+        CHECK(messages(resolve_topology(c, test::two_nodes_smt())) ==
+              std::vector<std::string>{
+                  "gatio.toml:4:8: topology.cpus: cpus 16-17 do not exist on this machine (online: 0-15)"});
+    }
+    SECTION("a CPU outside the affinity mask") {
+        c.topology.cpus = test::cpu_range(1, 1);
+        c.topology.cpus->add(7);
+        CHECK(messages(resolve_topology(c, test::two_nodes_restricted())) ==
+              std::vector<std::string>{"gatio.toml:4:8: topology.cpus: cpu 7 is not in this process's CPU "
+                                       "affinity (allowed: 0-1)"});
+    }
+    SECTION("both, reported together") {
+        c.topology.cpus = test::cpu_range(2, 3);
+        c.topology.cpus->add(99);
+        CHECK(messages(resolve_topology(c, test::two_nodes_restricted())) ==
+              std::vector<std::string>{
+                  "gatio.toml:4:8: topology.cpus: cpu 99 does not exist on this machine (online: 0-15)",
+                  "gatio.toml:4:8: topology.cpus: cpus 2-3 are not in this process's CPU affinity (allowed: "
+                  "0-1)"});
+    }
+    SECTION("no online CPU in the affinity mask") {
+        auto m = test::single_node(2);
+        m.affinity = test::cpu_range(5, 6);
+        auto r = resolve_topology(auto_config(), m);
+        CHECK_FALSE(r.topology);
+        CHECK(messages(r) == std::vector<std::string>{"gatio.toml: topology: no online CPU is in this "
+                                                      "process's CPU affinity (online: 0-1, allowed: 5-6)"});
+    }
+}
+
+TEST_CASE("manual mode keeps the file's TPCs, drivers, roles and ring settings", "[topology][manual]") {
+    auto d1 = driver("rx", 0, DriverRole::io, 5);
+    d1.ring.ring_entries = 64;
+    d1.ring.buffer_size = 2048;
+    auto d2 = driver("work", 4, DriverRole::exec, 9);
+    auto d3 = driver("far", 8, DriverRole::io_exec, 14);
+    Config c = manual_config({tpc("near", 0, 1, {d1, d2}), tpc("remote", 1, 11, {d3})});
+    auto r = resolve_topology(c, test::two_nodes_smt());
+    REQUIRE(messages(r).empty());
+    const Topology& t = *r.topology;
+    REQUIRE(t.tpcs.size() == 2);
+    CHECK(t.tpcs[0].name == "near");
+    CHECK(t.tpcs[0].memory == MemoryPolicy::interleave);
+    CHECK(t.tpcs[1].name == "remote");
+    CHECK(t.tpcs[1].index == 1);
+    CHECK(t.tpcs[1].numa_node == 1);
+    REQUIRE(t.driver_count() == 3);
+    CHECK(t.driver(0).name == "rx");
+    CHECK(t.driver(0).role == DriverRole::io);
+    CHECK(t.driver(0).ring == d1.ring);
+    CHECK(t.driver(1).name == "work");
+    CHECK(t.driver(1).cpu == 4);
+    CHECK(t.driver(2).name == "far");
+    CHECK(t.driver(2).index == 2);
+    CHECK_THROWS_AS(t.driver(3), std::out_of_range);
+}
+
+TEST_CASE("manual mode errors", "[topology][manual][errors]") {
+    SECTION("a CPU outside the affinity mask") {
+        Config c = manual_config({tpc("node0", 0, 1, {driver("d1", 7, DriverRole::io, 6)})});
+        CHECK(messages(resolve_topology(c, test::two_nodes_restricted())) ==
+              std::vector<std::string>{"gatio.toml:6:1: tpc \"node0\": driver \"d1\": cpu 7 is not in this "
+                                       "process's CPU affinity (allowed: 0-1)"});
+    }
+    SECTION("a CPU that does not exist") {
+        Config c = manual_config({tpc("a", 0, 1, {driver("d0", 42, DriverRole::io, 6)})});
+        CHECK(messages(resolve_topology(c, test::two_nodes_smt())) ==
+              std::vector<std::string>{"gatio.toml:6:1: tpc \"a\": driver \"d0\": cpu 42 does not exist on "
+                                       "this machine (online: 0-15)"});
+    }
+    SECTION("a NUMA node that does not exist; its drivers' placement is not judged") {
+        Config c = manual_config({tpc("a", 3, 1, {driver("d0", 9, DriverRole::io, 6)})});
+        CHECK(messages(resolve_topology(c, test::two_nodes_smt())) ==
+              std::vector<std::string>{
+                  "gatio.toml:2:13: tpc \"a\": numa_node 3 does not exist on this machine (nodes: 0-1)"});
+    }
+    SECTION("a driver CPU on another node than its TPC") {
+        Config c = manual_config({tpc("a", 0, 1, {driver("d9", 9, DriverRole::io, 6)})});
+        CHECK(
+            messages(resolve_topology(c, test::two_nodes_smt())) ==
+            std::vector<std::string>{"gatio.toml:6:1: tpc \"a\": driver \"d9\": cpu 9 is on NUMA node 1, but "
+                                     "the tpc is on NUMA node 0"});
+    }
+    SECTION("every error in one pass, in file order") {
+        Config c = manual_config(
+            {tpc("a", 1, 1, {driver("x", 3, DriverRole::io, 6), driver("y", 99, DriverRole::io, 9)}),
+             tpc("b", 5, 11, {driver("z", 8, DriverRole::io, 16)})});
+        auto r = resolve_topology(c, test::two_nodes_restricted());
+        CHECK_FALSE(r.topology);
+        CHECK(messages(r) ==
+              std::vector<std::string>{
+                  "gatio.toml:6:1: tpc \"a\": driver \"x\": cpu 3 is not in this process's CPU affinity "
+                  "(allowed: "
+                  "0-1)",
+                  "gatio.toml:6:1: tpc \"a\": driver \"x\": cpu 3 is on NUMA node 0, but the tpc is on NUMA "
+                  "node 1",
+                  "gatio.toml:9:1: tpc \"a\": driver \"y\": cpu 99 does not exist on this machine (online: "
+                  "0-15)",
+                  "gatio.toml:12:13: tpc \"b\": numa_node 5 does not exist on this machine (nodes: 0-1)",
+                  "gatio.toml:16:1: tpc \"b\": driver \"z\": cpu 8 is not in this process's CPU affinity "
+                  "(allowed: 0-1)"});
+    }
+}
+
+TEST_CASE("listeners are served by the drivers and TPCs they name", "[topology][listeners]") {
+    Config c =
+        manual_config({tpc("front", 0, 1,
+                           {driver("rx0", 0, DriverRole::io, 4), driver("rx1", 1, DriverRole::io_exec, 7),
+                            driver("work", 2, DriverRole::exec, 10)}),
+                       tpc("back", 1, 12, {driver("rx8", 8, DriverRole::io, 15)})});
+    c.listeners.push_back(listener("all", {}, 20));
+    c.listeners.push_back(listener("named", {"rx8", "front", "rx0"}, 30));
+    c.listeners.push_back(listener("one", {"back"}, 40));
+    auto r = resolve_topology(c, test::two_nodes_smt());
+    REQUIRE(messages(r).empty());
+    const Topology& t = *r.topology;
+    REQUIRE(t.listener_drivers.size() == 3);
+    // "*" leaves out the exec-only driver; lists come back ascending and without repeats.
+    CHECK(t.listener_drivers[0] == std::vector<int>{0, 1, 3});
+    CHECK(t.listener_drivers[1] == std::vector<int>{0, 1, 3});
+    CHECK(driver_names(t, t.listener_drivers[2]) == std::vector<std::string>{"rx8"});
+}
+
+TEST_CASE("listener driver errors", "[topology][listeners][errors]") {
+    Config c = manual_config(
+        {tpc("front", 0, 1,
+             {driver("reader", 0, DriverRole::io, 4), driver("worker", 1, DriverRole::exec, 7)}),
+         tpc("compute", 0, 9, {driver("crunch", 2, DriverRole::exec, 12)})});
+
+    SECTION("an unknown name close to a known one") {
+        c.listeners.push_back(listener("web", {"raeder"}, 30));
+        CHECK(messages(resolve_topology(c, test::two_nodes_smt())) ==
+              std::vector<std::string>{"gatio.toml:30:11: listener \"web\": no driver or tpc is named "
+                                       "\"raeder\"; did you mean \"reader\"?"});
+    }
+    SECTION("an unknown name far from every known one") {
+        c.listeners.push_back(listener("web", {"backend"}, 30));
+        CHECK(messages(resolve_topology(c, test::two_nodes_smt())) ==
+              std::vector<std::string>{
+                  "gatio.toml:30:11: listener \"web\": no driver or tpc is named \"backend\""});
+    }
+    SECTION("an exec-only driver") {
+        c.listeners.push_back(listener("web", {"reader", "worker"}, 30));
+        CHECK(messages(resolve_topology(c, test::two_nodes_smt())) ==
+              std::vector<std::string>{
+                  "gatio.toml:30:11: listener \"web\": driver \"worker\" has role exec and "
+                  "cannot serve a listener (needs io or io+exec)"});
+    }
+    SECTION("a TPC without I/O-capable drivers") {
+        c.listeners.push_back(listener("web", {"compute"}, 30));
+        CHECK(
+            messages(resolve_topology(c, test::two_nodes_smt())) ==
+            std::vector<std::string>{
+                "gatio.toml:30:11: listener \"web\": tpc \"compute\" has no driver with role io or io+exec"});
+    }
+    SECTION("\"*\" when no driver does I/O, reported at the listener") {
+        Config exec_only = manual_config({tpc("compute", 0, 1, {driver("crunch", 2, DriverRole::exec, 4)})});
+        exec_only.listeners.push_back(listener("web", {}, 30));
+        CHECK(
+            messages(resolve_topology(exec_only, test::two_nodes_smt())) ==
+            std::vector<std::string>{
+                "gatio.toml:26:1: listener \"web\": no driver with role io or io+exec serves this listener"});
+    }
+    SECTION("names of auto mode drivers and TPCs") {
+        Config a = auto_config();
+        a.listeners.push_back(listener("web", {"node1", "cpu3"}, 30));
+        a.listeners.push_back(listener("typo", {"nod0"}, 40));
+        auto r = resolve_topology(a, test::two_nodes_smt());
+        CHECK(messages(r) ==
+              std::vector<std::string>{"gatio.toml:40:11: listener \"typo\": no driver or tpc is "
+                                       "named \"nod0\"; did you mean \"node0\"?"});
+        a.listeners.pop_back();
+        r = resolve_topology(a, test::two_nodes_smt());
+        REQUIRE(r.topology);
+        CHECK(r.topology->listener_drivers[0] == std::vector<int>{3, 8, 9, 10, 11, 12, 13, 14, 15});
+    }
+}
+
+TEST_CASE("describe prints TPCs, drivers and listeners", "[topology][describe]") {
+    Config c = manual_config(
+        {tpc("front", 0, 1, {driver("rx0", 0, DriverRole::io, 4), driver("work", 1, DriverRole::exec, 7)})});
+    c.topology.tpcs[0].drivers[0].ring.buffer_size = 65536;
+    c.listeners.push_back(listener("echo", {"rx0"}, 20));
+    auto r = resolve_topology(c, test::two_nodes_smt());
+    REQUIRE(r.topology);
+    CHECK(r.topology->describe() ==
+          "tpc front: NUMA node 0, memory interleave, 2 drivers\n"
+          "  driver rx0: cpu 0, role io, ring 1024 entries, 1024 buffers of 64KiB\n"
+          "  driver work: cpu 1, role exec, ring 1024 entries, 1024 buffers of 16KiB\n"
+          "listener echo: tcp 127.0.0.1:7000, handler plugins/echo.so, drivers rx0\n");
+
+    c.listeners.clear();
+    r = resolve_topology(c, test::two_nodes_smt());
+    REQUIRE(r.topology);
+    CHECK(r.topology->describe().ends_with("no listeners\n"));
+}
