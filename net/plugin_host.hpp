@@ -1,0 +1,35 @@
+// The host side of one plugin instance (one listener on one driver). It completes the C ABI's
+// opaque gatio_host; the services table (plugin_services.hpp) forwards each call here. TCP and
+// UDP endpoints override what applies to them; the rest answers GATIO_ERR_UNSUPPORTED, as the
+// ABI documents.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include <gatio/plugin.h>
+
+struct gatio_host {
+    gatio_host() = default;
+    gatio_host(const gatio_host&) = delete;
+    gatio_host& operator=(const gatio_host&) = delete;
+    virtual ~gatio_host() = default;
+
+    virtual int send(gatio_conn, const iovec*, std::size_t) { return GATIO_ERR_UNSUPPORTED; }
+    virtual int close(gatio_conn, int) { return GATIO_ERR_UNSUPPORTED; }
+    virtual int pause_read(gatio_conn) { return GATIO_ERR_UNSUPPORTED; }
+    virtual int resume_read(gatio_conn) { return GATIO_ERR_UNSUPPORTED; }
+    virtual int set_user(gatio_conn, void*) { return GATIO_ERR_UNSUPPORTED; }
+    virtual void* get_user(gatio_conn) { return nullptr; }
+    virtual std::size_t pending_output(gatio_conn) { return 0; }
+    virtual int send_to(const sockaddr*, socklen_t, const void*, std::size_t) {
+        return GATIO_ERR_UNSUPPORTED;
+    }
+
+    virtual gatio_timer timer_start(std::uint64_t delay_ms, void (*fn)(gatio_host*, void*), void* arg) = 0;
+    virtual int timer_cancel(gatio_timer timer) = 0;
+    virtual void log(int level, const char* msg, std::size_t len) = 0;
+    virtual bool log_enabled(int level) = 0;
+    virtual int post(std::uint32_t driver, void (*fn)(void*), void* arg) = 0;
+    virtual int spawn(const gatio_task& task) = 0;
+};

@@ -1,0 +1,187 @@
+#include "net/plugin_loader.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cassert>
+#include <cerrno>
+#include <cstring>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "net/plugin_file.hpp"
+
+namespace gatio::net {
+
+namespace {
+
+constexpr std::size_t max_error = 512;
+
+// Closes a descriptor on every exit path.
+class FileDescriptor {
+public:
+    explicit FileDescriptor(int fd) : fd_(fd) {}
+    FileDescriptor(const FileDescriptor&) = delete;
+    FileDescriptor& operator=(const FileDescriptor&) = delete;
+    ~FileDescriptor() {
+        if (fd_ >= 0) {
+            ::close(fd_);
+        }
+    }
+    int get() const { return fd_; }
+
+private:
+    int fd_;
+};
+
+std::string fail(const std::filesystem::path& path, std::string_view cause) {
+    return fmt::format("plugin \"{}\": {}", path.string(), cause);
+}
+
+// What a descriptor must provide, beyond its size and version.
+std::string check_descriptor(const gatio_plugin& d) {
+    if (d.name == nullptr || d.name[0] == '\0') {
+        return "descriptor has no name";
+    }
+    if ((d.transports & (GATIO_TRANSPORT_TCP | GATIO_TRANSPORT_UDP)) == 0) {
+        return "descriptor serves no transport (transports has neither TCP nor UDP)";
+    }
+    if (d.instance_create == nullptr || d.instance_destroy == nullptr) {
+        return "descriptor lacks instance_create or instance_destroy";
+    }
+    if ((d.transports & GATIO_TRANSPORT_TCP) != 0 && d.on_data == nullptr) {
+        return "descriptor serves TCP but has no on_data";
+    }
+    if ((d.transports & GATIO_TRANSPORT_UDP) != 0 && d.on_datagram == nullptr) {
+        return "descriptor serves UDP but has no on_datagram";
+    }
+    return {};
+}
+
+const char* transport_name(config::Transport t) {
+    return t == config::Transport::tcp ? "tcp" : "udp";
+}
+
+} // namespace
+
+Plugin::~Plugin() {
+    if (initialised_ && descriptor_.fini != nullptr) {
+        descriptor_.fini();
+    }
+    ::dlclose(handle_);
+}
+
+bool Plugin::serves(config::Transport t) const {
+    auto bit = t == config::Transport::tcp ? GATIO_TRANSPORT_TCP : GATIO_TRANSPORT_UDP;
+    return (descriptor_.transports & static_cast<std::uint32_t>(bit)) != 0;
+}
+
+PluginLoadResult load_plugin(const std::filesystem::path& path, const LoadPolicy& policy,
+                             const gatio_services& services) {
+    FileDescriptor fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+    if (fd.get() < 0) {
+        int err = errno;
+        return {nullptr, fail(path, err == ENOENT ? std::string("file not found")
+                                                  : fmt::format("cannot open: {}", std::strerror(err)))};
+    }
+    if (auto cause = check_plugin_folder(std::filesystem::absolute(path).parent_path(), policy.daemon_uid);
+        !cause.empty()) {
+        return {nullptr, fail(path, cause)};
+    }
+    if (auto cause = check_plugin_file(fd.get(), policy.daemon_uid); !cause.empty()) {
+        return {nullptr, fail(path, cause)};
+    }
+
+    // dlopen takes a path, so make sure it still names the file that was checked (a folder
+    // others cannot write was checked too, so only root or the daemon's user could swap it).
+    struct stat checked {};
+    ::fstat(fd.get(), &checked);
+    auto absolute = std::filesystem::absolute(path);
+    void* handle = ::dlopen(absolute.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (handle == nullptr) {
+        const char* why = ::dlerror();
+        return {nullptr, fail(path, fmt::format("dlopen failed: {}", why ? why : "unknown error"))};
+    }
+    struct stat loaded {};
+    if (::stat(absolute.c_str(), &loaded) != 0 || loaded.st_dev != checked.st_dev ||
+        loaded.st_ino != checked.st_ino) {
+        ::dlclose(handle);
+        return {nullptr, fail(path, "file was replaced while being loaded; refused")};
+    }
+    std::unique_ptr<Plugin> plugin{new Plugin(path, handle)};
+
+    ::dlerror();
+    void* sym = ::dlsym(handle, GATIO_PLUGIN_ENTRY_NAME);
+    if (sym == nullptr) {
+        return {nullptr, fail(path, "entry point " GATIO_PLUGIN_ENTRY_NAME " not found")};
+    }
+    auto entry = reinterpret_cast<gatio_plugin_entry_fn>(sym);
+    const gatio_plugin* d = entry();
+    if (d == nullptr) {
+        return {nullptr, fail(path, "entry point " GATIO_PLUGIN_ENTRY_NAME " returned no descriptor")};
+    }
+    if (d->abi_major != GATIO_ABI_MAJOR) {
+        return {nullptr,
+                fail(path, fmt::format("ABI major version {} is not supported (this gatiod speaks {}.{})",
+                                       d->abi_major, GATIO_ABI_MAJOR, GATIO_ABI_MINOR))};
+    }
+    if (d->struct_size < GATIO_PLUGIN_SIZE_1_0) {
+        return {nullptr, fail(path, fmt::format("descriptor is {} bytes, at least {} expected for ABI {}.0",
+                                                d->struct_size, GATIO_PLUGIN_SIZE_1_0, GATIO_ABI_MAJOR))};
+    }
+    // A newer minor has appended fields this gatiod does not know; an older one lacks some,
+    // which stay zero.
+    std::memcpy(&plugin->descriptor_, d, std::min<std::size_t>(d->struct_size, sizeof(gatio_plugin)));
+    plugin->descriptor_.struct_size = sizeof(gatio_plugin);
+    if (auto cause = check_descriptor(plugin->descriptor_); !cause.empty()) {
+        return {nullptr, fail(path, cause)};
+    }
+
+    if (plugin->descriptor_.init != nullptr) {
+        std::array<char, max_error> error{};
+        if (plugin->descriptor_.init(&services, error.data(), error.size()) != 0) {
+            error.back() = '\0';
+            return {nullptr, fail(path, fmt::format("init failed: {}",
+                                                    error[0] != '\0' ? error.data() : "(no reason given)"))};
+        }
+    }
+    plugin->initialised_ = true;
+    return {std::move(plugin), {}};
+}
+
+const Plugin& PluginSet::for_listener(const config::ListenerConfig& listener) const {
+    auto it = by_path.find(listener.handler_path);
+    assert(it != by_path.end() && it->second);
+    return *it->second;
+}
+
+PluginSetResult load_plugins(const config::Config& config, const LoadPolicy& policy,
+                             const gatio_services& services) {
+    PluginSetResult out;
+    std::map<std::filesystem::path, bool> failed;
+    for (const auto& l : config.listeners) {
+        if (failed.count(l.handler_path) != 0) {
+            continue;
+        }
+        auto it = out.plugins.by_path.find(l.handler_path);
+        if (it == out.plugins.by_path.end()) {
+            auto r = load_plugin(l.handler_path, policy, services);
+            if (!r.plugin) {
+                failed[l.handler_path] = true;
+                out.errors.push_back(std::move(r.error));
+                continue;
+            }
+            it = out.plugins.by_path.emplace(l.handler_path, std::move(r.plugin)).first;
+        }
+        if (!it->second->serves(l.transport)) {
+            out.errors.push_back(fmt::format("listener \"{}\": plugin \"{}\" ({}) does not serve {}", l.name,
+                                             l.handler_path.string(), it->second->name(),
+                                             transport_name(l.transport)));
+        }
+    }
+    return out;
+}
+
+} // namespace gatio::net

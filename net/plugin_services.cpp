@@ -1,0 +1,123 @@
+#include "net/plugin_services.hpp"
+
+#include "net/plugin_host.hpp"
+#include "net/plugin_options.hpp"
+
+namespace gatio::net {
+
+namespace {
+
+int svc_send(gatio_host* h, gatio_conn c, const void* data, std::size_t len) {
+    iovec one{const_cast<void*>(data), len};
+    return h->send(c, &one, 1);
+}
+
+int svc_sendv(gatio_host* h, gatio_conn c, const iovec* iov, std::size_t n) {
+    if (iov == nullptr && n != 0) {
+        return GATIO_ERR_INVALID;
+    }
+    return h->send(c, iov, n);
+}
+
+int svc_close(gatio_host* h, gatio_conn c, int mode) {
+    if (mode != GATIO_CLOSE_FLUSH && mode != GATIO_CLOSE_ABORT) {
+        return GATIO_ERR_INVALID;
+    }
+    return h->close(c, mode);
+}
+
+int svc_pause(gatio_host* h, gatio_conn c) {
+    return h->pause_read(c);
+}
+int svc_resume(gatio_host* h, gatio_conn c) {
+    return h->resume_read(c);
+}
+int svc_set_user(gatio_host* h, gatio_conn c, void* u) {
+    return h->set_user(c, u);
+}
+void* svc_get_user(gatio_host* h, gatio_conn c) {
+    return h->get_user(c);
+}
+std::size_t svc_pending(gatio_host* h, gatio_conn c) {
+    return h->pending_output(c);
+}
+
+int svc_send_to(gatio_host* h, const sockaddr* to, socklen_t to_len, const void* data, std::size_t len) {
+    if (to == nullptr || (data == nullptr && len != 0)) {
+        return GATIO_ERR_INVALID;
+    }
+    return h->send_to(to, to_len, data, len);
+}
+
+gatio_timer svc_timer_start(gatio_host* h, std::uint64_t ms, void (*fn)(gatio_host*, void*), void* arg) {
+    return fn ? h->timer_start(ms, fn, arg) : 0;
+}
+
+int svc_timer_cancel(gatio_host* h, gatio_timer t) {
+    return h->timer_cancel(t);
+}
+
+void svc_log(gatio_host* h, int level, const char* msg, std::size_t len) {
+    if (msg != nullptr) {
+        h->log(level, msg, len);
+    }
+}
+
+int svc_log_enabled(gatio_host* h, int level) {
+    return h->log_enabled(level) ? 1 : 0;
+}
+
+int svc_post(gatio_host* h, std::uint32_t driver, void (*fn)(void*), void* arg) {
+    return fn ? h->post(driver, fn, arg) : GATIO_ERR_INVALID;
+}
+
+int svc_spawn(gatio_host* h, const gatio_task* task) {
+    if (task == nullptr || task->struct_size < sizeof(gatio_task) || task->run == nullptr) {
+        return GATIO_ERR_INVALID;
+    }
+    return h->spawn(*task);
+}
+
+constexpr gatio_services make_table() {
+    gatio_services s{};
+    s.abi_major = GATIO_ABI_MAJOR;
+    s.abi_minor = GATIO_ABI_MINOR;
+    s.struct_size = sizeof(gatio_services);
+    s.send = svc_send;
+    s.sendv = svc_sendv;
+    s.close = svc_close;
+    s.pause_read = svc_pause;
+    s.resume_read = svc_resume;
+    s.set_user = svc_set_user;
+    s.get_user = svc_get_user;
+    s.pending_output = svc_pending;
+    s.send_to = svc_send_to;
+    s.timer_start = svc_timer_start;
+    s.timer_cancel = svc_timer_cancel;
+    s.log = svc_log;
+    s.log_enabled = svc_log_enabled;
+    s.post = svc_post;
+    s.spawn = svc_spawn;
+    s.option_type = options::type;
+    s.option_get = options::get;
+    s.option_count = options::count;
+    s.option_at = options::at;
+    s.option_key_at = options::key_at;
+    s.option_bool = options::as_bool;
+    s.option_int = options::as_int;
+    s.option_double = options::as_double;
+    s.option_string = options::as_string;
+    s.option_duration_ms = options::as_duration_ms;
+    s.option_size = options::as_size;
+    return s;
+}
+
+constexpr gatio_services table = make_table();
+
+} // namespace
+
+const gatio_services& host_services() {
+    return table;
+}
+
+} // namespace gatio::net
