@@ -49,7 +49,9 @@ int seccomp_mode() {
 }
 
 std::string errno_text(int err) {
-    return std::string(strerrorname_np(err)) + " (" + std::strerror(err) + ")";
+    const char* name = strerrorname_np(err); // null for numbers glibc has no name for
+    return (name != nullptr ? std::string(name) : "errno " + std::to_string(err)) + " (" +
+           std::strerror(err) + ")";
 }
 
 std::string format_limit(std::uint64_t bytes) {

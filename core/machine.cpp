@@ -5,8 +5,10 @@
 #include <fstream>
 #include <map>
 #include <numa.h>
+#include <optional>
 #include <sched.h>
 #include <stdexcept>
+#include <string>
 #include <utility>
 
 #include "config/units.hpp"
