@@ -110,7 +110,17 @@ typedef struct gatio_instance_info {
     uint32_t driver_count;          /* drivers in the process */
     const gatio_option* options;    /* the root table; an empty table when none was written */
     const gatio_services* services; /* the same table init() received */
+    /* Appended to the first layout; absent (treat as NULL / 0) when struct_size does not reach
+     * them. The global indexes of the drivers that execute tasks (role exec or io+exec), in
+     * ascending order: the targets that make sense for GATIO_PLACE_DRIVER when work must run
+     * where tasks run (e.g. state sharded across drivers). The same list for every instance;
+     * valid until instance_destroy returns. */
+    const uint32_t* exec_drivers;
+    uint32_t exec_driver_count;
 } gatio_instance_info;
+
+/* Size of the first layout of gatio_instance_info, which has no exec_drivers. */
+#define GATIO_INSTANCE_INFO_SIZE_1_0 (offsetof(gatio_instance_info, services) + sizeof(void*))
 
 /* A new TCP connection. Valid during on_open only. */
 typedef struct gatio_conn_info {

@@ -221,6 +221,8 @@ struct InstanceInfo {
     std::uint32_t driver_index;
     std::uint32_t driver_count;
     Options options;
+    // The drivers that execute tasks, ascending; empty when the host does not say.
+    std::span<const std::uint32_t> exec_drivers;
 };
 
 namespace detail {
@@ -270,7 +272,13 @@ struct Adapter {
                             info->driver,
                             info->driver_index,
                             info->driver_count,
-                            Options{info->services, info->options}};
+                            Options{info->services, info->options},
+                            {}};
+            if (info->struct_size >=
+                    offsetof(gatio_instance_info, exec_driver_count) + sizeof(std::uint32_t) &&
+                info->exec_drivers != nullptr) {
+                ii.exec_drivers = {info->exec_drivers, info->exec_driver_count};
+            }
             *instance = new Instance<H>{h, H(h, ii)};
             return 0;
         } catch (const std::exception& e) {
