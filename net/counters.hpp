@@ -1,0 +1,101 @@
+// Per-driver networking counters.
+//
+// The owning driver bumps a plain NetCounters (no atomics on the hot path) and publishes a copy
+// once per loop turn with relaxed stores; other threads read the published copy. Each field is
+// exact as of some recent loop turn.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace gatio::net {
+
+struct NetCounters {
+    std::uint64_t accepted = 0;            // TCP connections taken into the slab
+    std::uint64_t rejected = 0;            // connections closed at once: max_connections reached
+    std::uint64_t accept_errors = 0;       // failed accept completions (each re-armed)
+    std::uint64_t closed = 0;              // connections fully torn down
+    std::uint64_t peer_resets = 0;         // connections the peer reset or that failed with an error
+    std::uint64_t idle_closes = 0;         // connections closed by idle_timeout
+    std::uint64_t limit_closes = 0;        // connections closed for exceeding an input or output limit
+    std::uint64_t bytes_received = 0;      // TCP payload delivered to handlers
+    std::uint64_t bytes_sent = 0;          // TCP payload acknowledged by the kernel
+    std::uint64_t recv_enobufs = 0;        // receives that found the buffer ring empty
+    std::uint64_t recv_multishot_ends = 0; // multishot receives that ended without an error
+    std::uint64_t recv_rearms = 0;         // receives armed again after either of the two above
+    std::uint64_t read_pauses = 0;         // reads paused at the send high watermark
+    std::uint64_t pressure_pauses = 0;     // reads paused because the driver's output memory ran low
+    std::uint64_t partial_sends = 0;       // sends the kernel took only part of (continued)
+    std::uint64_t output_refused = 0;      // send calls refused: output memory exhausted
+    std::uint64_t datagrams_received = 0;
+    std::uint64_t datagrams_truncated = 0; // larger than a provided buffer; not delivered whole
+    std::uint64_t datagrams_sent = 0;
+    std::uint64_t datagram_drops = 0;  // replies refused (no reply slot, too large) or failed
+    std::uint64_t udp_rearms = 0;      // multishot recvmsg armed again (ENOBUFS or end)
+    std::uint64_t timer_exhausted = 0; // connection timers that found no free timer slot
+
+    NetCounters& operator+=(const NetCounters& other);
+};
+
+// Names and members, in declaration order, for logging and summing.
+struct NetCounterField {
+    std::string_view name;
+    std::uint64_t NetCounters::*member;
+};
+inline constexpr std::array<NetCounterField, 22> net_counter_fields{{
+    {"accepted", &NetCounters::accepted},
+    {"rejected", &NetCounters::rejected},
+    {"accept_errors", &NetCounters::accept_errors},
+    {"closed", &NetCounters::closed},
+    {"peer_resets", &NetCounters::peer_resets},
+    {"idle_closes", &NetCounters::idle_closes},
+    {"limit_closes", &NetCounters::limit_closes},
+    {"bytes_received", &NetCounters::bytes_received},
+    {"bytes_sent", &NetCounters::bytes_sent},
+    {"recv_enobufs", &NetCounters::recv_enobufs},
+    {"recv_multishot_ends", &NetCounters::recv_multishot_ends},
+    {"recv_rearms", &NetCounters::recv_rearms},
+    {"read_pauses", &NetCounters::read_pauses},
+    {"pressure_pauses", &NetCounters::pressure_pauses},
+    {"partial_sends", &NetCounters::partial_sends},
+    {"output_refused", &NetCounters::output_refused},
+    {"datagrams_received", &NetCounters::datagrams_received},
+    {"datagrams_truncated", &NetCounters::datagrams_truncated},
+    {"datagrams_sent", &NetCounters::datagrams_sent},
+    {"datagram_drops", &NetCounters::datagram_drops},
+    {"udp_rearms", &NetCounters::udp_rearms},
+    {"timer_exhausted", &NetCounters::timer_exhausted},
+}};
+static_assert(sizeof(NetCounters) == net_counter_fields.size() * sizeof(std::uint64_t),
+              "every counter must be listed in net_counter_fields");
+
+inline NetCounters& NetCounters::operator+=(const NetCounters& other) {
+    for (const auto& f : net_counter_fields) {
+        this->*f.member += other.*f.member;
+    }
+    return *this;
+}
+
+class PublishedNetCounters {
+public:
+    void publish(const NetCounters& c) {
+        for (std::size_t i = 0; i < net_counter_fields.size(); ++i) {
+            cells_[i].store(c.*net_counter_fields[i].member, std::memory_order_relaxed);
+        }
+    }
+    NetCounters read() const {
+        NetCounters c;
+        for (std::size_t i = 0; i < net_counter_fields.size(); ++i) {
+            c.*net_counter_fields[i].member = cells_[i].load(std::memory_order_relaxed);
+        }
+        return c;
+    }
+
+private:
+    std::array<std::atomic<std::uint64_t>, net_counter_fields.size()> cells_{};
+};
+
+} // namespace gatio::net

@@ -1,0 +1,157 @@
+#include "net/endpoint.hpp"
+
+#include <array>
+#include <fmt/format.h>
+#include <stdexcept>
+
+#include "core/log.hpp"
+#include "core/tpc.hpp"
+#include "net/driver_net.hpp"
+#include "net/plugin_options.hpp"
+#include "net/plugin_services.hpp"
+
+namespace gatio::net {
+
+namespace {
+
+spdlog::level::level_enum to_spdlog(int level) {
+    switch (level) {
+    case GATIO_LOG_TRACE:
+        return spdlog::level::trace;
+    case GATIO_LOG_DEBUG:
+        return spdlog::level::debug;
+    case GATIO_LOG_INFO:
+        return spdlog::level::info;
+    case GATIO_LOG_WARN:
+        return spdlog::level::warn;
+    case GATIO_LOG_ERROR:
+        return spdlog::level::err;
+    default:
+        return spdlog::level::critical;
+    }
+}
+
+gatio_timer encode_timer(core::TimerId id) {
+    return (static_cast<std::uint64_t>(id.generation) << 32) | (static_cast<std::uint64_t>(id.index) + 1);
+}
+
+core::TimerId decode_timer(gatio_timer t) {
+    return core::TimerId{static_cast<std::uint32_t>((t & 0xffffffffu) - 1),
+                         static_cast<std::uint32_t>(t >> 32)};
+}
+
+int spawn_result(core::SpawnStatus s) {
+    switch (s) {
+    case core::SpawnStatus::ok:
+        return GATIO_OK;
+    case core::SpawnStatus::full:
+        return GATIO_ERR_LIMIT;
+    default:
+        return GATIO_ERR_INVALID;
+    }
+}
+
+} // namespace
+
+Endpoint::Endpoint(DriverNet& net, DriverListener& listener)
+    : net_(net), listener_(listener), options_root_{listener.config.options, {}} {}
+
+Endpoint::~Endpoint() = default;
+
+void Endpoint::start(core::Driver& driver) {
+    driver_ = &driver;
+    const auto& l = listener_.config;
+    const gatio_plugin& p = plugin();
+    log_ = log::make_logger({driver.tpc().name(), driver.name(), l.name, p.name});
+
+    gatio_instance_info info{};
+    info.struct_size = sizeof info;
+    info.transport = l.transport == config::Transport::tcp ? GATIO_TRANSPORT_TCP : GATIO_TRANSPORT_UDP;
+    info.listener = l.name.c_str();
+    info.driver = driver.name().c_str();
+    info.driver_index = static_cast<std::uint32_t>(driver.index());
+    info.driver_count = static_cast<std::uint32_t>(driver.runtime().driver_count());
+    info.options = options::handle(options_root_);
+    info.services = &host_services();
+    std::array<char, 512> error{};
+    if (p.instance_create(this, &info, &instance_, error.data(), error.size()) != 0) {
+        error.back() = '\0';
+        throw std::runtime_error(fmt::format("{}: plugin \"{}\" could not create its instance: {}",
+                                             describe_listener(l), p.name,
+                                             error[0] != '\0' ? error.data() : "(no reason given)"));
+    }
+    has_instance_ = true;
+}
+
+void Endpoint::stop() {
+    if (has_instance_) {
+        plugin().instance_destroy(instance_);
+        has_instance_ = false;
+    }
+}
+
+gatio_timer Endpoint::timer_start(std::uint64_t delay_ms, void (*fn)(gatio_host*, void*), void* arg) {
+    core::TimerId id = driver_->schedule_timer(std::chrono::milliseconds(delay_ms), [this, fn, arg] {
+        fn(this, arg);
+        // Timers fire after the turn's flush: send what the callback queued right away.
+        net_.flush();
+    });
+    return id.valid() ? encode_timer(id) : 0;
+}
+
+int Endpoint::timer_cancel(gatio_timer timer) {
+    if (timer == 0) {
+        return GATIO_ERR_INVALID;
+    }
+    return driver_->cancel_timer(decode_timer(timer)) ? GATIO_OK : GATIO_ERR_INVALID;
+}
+
+void Endpoint::log(int level, const char* msg, std::size_t len) {
+    log_->log(to_spdlog(level), "{}", std::string_view{msg, len});
+}
+
+bool Endpoint::log_enabled(int level) {
+    return log_->should_log(to_spdlog(level));
+}
+
+int Endpoint::post(std::uint32_t target, void (*fn)(void*), void* arg) {
+    if (target >= driver_->runtime().driver_count()) {
+        return GATIO_ERR_INVALID;
+    }
+    return spawn_result(driver_->post(static_cast<int>(target), [fn, arg](core::Driver&) { fn(arg); }));
+}
+
+int Endpoint::spawn(const gatio_task& task) {
+    core::Placement where = core::Placement::same_driver();
+    switch (task.placement) {
+    case GATIO_PLACE_SAME_DRIVER:
+        break;
+    case GATIO_PLACE_LEAST_LOADED:
+        where = core::Placement::least_loaded();
+        break;
+    case GATIO_PLACE_DRIVER:
+        if (task.driver >= driver_->runtime().driver_count()) {
+            return GATIO_ERR_INVALID;
+        }
+        where = core::Placement::driver(static_cast<int>(task.driver));
+        break;
+    default:
+        return GATIO_ERR_INVALID;
+    }
+    if (task.priority != GATIO_PRIORITY_LATENCY && task.priority != GATIO_PRIORITY_BATCH) {
+        return GATIO_ERR_INVALID;
+    }
+    auto priority = task.priority == GATIO_PRIORITY_LATENCY ? core::Priority::latency : core::Priority::batch;
+    auto run = task.run;
+    auto done = task.done;
+    void* arg = task.arg;
+    return spawn_result(driver_->spawn(
+        where, priority, [run, arg](core::Driver&) { run(arg); },
+        [this, done, arg](core::Driver&) {
+            if (done != nullptr) {
+                done(this, arg);
+            }
+        }));
+}
+
+} // namespace gatio::net

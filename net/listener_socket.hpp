@@ -1,0 +1,50 @@
+// The sockets a listener is served from: one per serving driver, each with SO_REUSEPORT and
+// identical options, so the kernel spreads connections and datagrams across drivers without a
+// shared accept queue.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+
+namespace gatio::net {
+
+// Owns one socket descriptor.
+class SocketFd {
+public:
+    SocketFd() = default;
+    explicit SocketFd(int fd) : fd_(fd) {}
+    SocketFd(SocketFd&& other) noexcept : fd_(other.release()) {}
+    SocketFd& operator=(SocketFd&& other) noexcept;
+    SocketFd(const SocketFd&) = delete;
+    SocketFd& operator=(const SocketFd&) = delete;
+    ~SocketFd() { reset(); }
+
+    int get() const { return fd_; }
+    int release() {
+        int fd = fd_;
+        fd_ = -1;
+        return fd;
+    }
+    void reset();
+
+private:
+    int fd_ = -1;
+};
+
+// "listener "web" (tcp 127.0.0.1:7000)": how errors name a listener.
+std::string describe_listener(const config::ListenerConfig& l);
+
+// Creates, configures and binds one socket of `l` (and listens, for TCP). IPv6 addresses are
+// IPv6-only, so "*:80" and "[::]:80" can be separate listeners. Throws std::runtime_error
+// naming the listener, the step and the errno text.
+SocketFd open_listener_socket(const config::ListenerConfig& l);
+
+// Attaches a reuseport program to the group `sockets` belong to (sockets[i] was bound i-th):
+// the socket of the driver on the CPU that received a connection or datagram gets it, i.e.
+// sockets[i] for a packet handled on cpus[i]; other CPUs fall back to the kernel's hash.
+// Throws std::runtime_error naming the listener.
+void steer_to_cpus(const config::ListenerConfig& l, int socket, const std::vector<int>& cpus);
+
+} // namespace gatio::net

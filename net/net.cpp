@@ -1,0 +1,190 @@
+#include "net/net.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fmt/format.h>
+#include <map>
+#include <spdlog/spdlog.h>
+#include <stdexcept>
+#include <sys/resource.h>
+
+#include "net/driver_net.hpp"
+#include "net/fingerprint.hpp"
+#include "net/listener_socket.hpp"
+
+namespace gatio::net {
+
+namespace {
+
+// Listener indexes served by each driver, from the topology's listener -> drivers map.
+std::vector<std::vector<std::size_t>> listeners_by_driver(const config::Config& config,
+                                                          const core::Topology& topology) {
+    std::vector<std::vector<std::size_t>> out(topology.driver_count());
+    for (std::size_t i = 0; i < config.listeners.size() && i < topology.listener_drivers.size(); ++i) {
+        for (int d : topology.listener_drivers[i]) {
+            out.at(static_cast<std::size_t>(d)).push_back(i);
+        }
+    }
+    return out;
+}
+
+// Returns the soft limit in force afterwards.
+std::uint64_t raise_nofile(std::uint64_t needed) {
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) {
+        return needed;
+    }
+    if (lim.rlim_cur >= needed) {
+        return lim.rlim_cur;
+    }
+    // Privileged processes may lift the hard limit too; others get as close as it allows.
+    rlimit want{static_cast<rlim_t>(needed), std::max<rlim_t>(lim.rlim_max, needed)};
+    if (::setrlimit(RLIMIT_NOFILE, &want) == 0) {
+        return needed;
+    }
+    want = {std::min<rlim_t>(needed, lim.rlim_max), lim.rlim_max};
+    if (::setrlimit(RLIMIT_NOFILE, &want) != 0) {
+        spdlog::warn("raising RLIMIT_NOFILE to {}: {}", want.rlim_cur, std::strerror(errno));
+        return lim.rlim_cur;
+    }
+    return want.rlim_cur;
+}
+
+} // namespace
+
+void reserve(core::RuntimeOptions& options, const config::Config& config, const core::Topology& topology,
+             const PluginSet& plugins, const NetOptions& net) {
+    auto served = listeners_by_driver(config, topology);
+    const std::size_t drivers = topology.driver_count();
+    options.per_driver.resize(drivers, options.defaults);
+    std::vector<std::size_t> tpc_bytes(topology.tpcs.size(), 0);
+    std::uint64_t descriptors = 1024; // the daemon's own files, sockets, journal
+    for (const auto& tpc : topology.tpcs) {
+        for (const auto& d : tpc.drivers) {
+            const auto& mine = served.at(static_cast<std::size_t>(d.index));
+            if (mine.empty()) {
+                continue;
+            }
+            std::vector<DriverNet::ServedListener> listeners;
+            std::uint64_t connections = 0;
+            for (std::size_t i : mine) {
+                const auto& l = config.listeners[i];
+                listeners.emplace_back(&l, &plugins.for_listener(l));
+                if (l.transport == config::Transport::tcp) {
+                    connections += l.max_connections;
+                }
+            }
+            auto& limits = options.per_driver[static_cast<std::size_t>(d.index)];
+            if (connections > 0) {
+                limits.file_slots += static_cast<std::uint32_t>(connections) + net.file_slot_slack;
+            }
+            // One timer per connection (idle timeout or closing linger), plus the plugins'.
+            limits.timer_slots += static_cast<std::uint32_t>(connections) + net.plugin_timer_slots;
+            tpc_bytes[static_cast<std::size_t>(tpc.index)] += DriverNet::arena_bytes(net, d.ring, listeners);
+            descriptors += connections + mine.size() + net.file_slot_slack;
+        }
+    }
+    options.arena_extra_bytes += *std::max_element(tpc_bytes.begin(), tpc_bytes.end());
+    // Each driver's registered file table must fit RLIMIT_NOFILE, like regular descriptors.
+    std::uint64_t allowed = raise_nofile(descriptors);
+    for (std::size_t d = 0; d < drivers; ++d) {
+        auto& slots = options.per_driver[d].file_slots;
+        if (slots > allowed) {
+            spdlog::warn(
+                "driver {}: its listeners' max_connections want {} direct descriptors but RLIMIT_NOFILE "
+                "allows {}; connections beyond that wait in the listen backlog (raise LimitNOFILE=)",
+                topology.driver(static_cast<int>(d)).name, slots, allowed);
+            slots = static_cast<std::uint32_t>(allowed);
+        }
+    }
+}
+
+NetCounters Network::counters(int driver) const {
+    auto i = static_cast<std::size_t>(driver);
+    return i < by_driver_.size() && by_driver_[i] != nullptr ? by_driver_[i]->counters() : NetCounters{};
+}
+
+NetCounters Network::total() const {
+    NetCounters sum;
+    for (const auto* d : by_driver_) {
+        if (d != nullptr) {
+            sum += d->counters();
+        }
+    }
+    return sum;
+}
+
+std::string compare_fingerprints(const std::vector<const config::ListenerConfig*>& copies,
+                                 const std::vector<std::string>& drivers, const Plugin& plugin) {
+    if (copies.empty()) {
+        return {};
+    }
+    std::uint64_t first = listener_fingerprint(*copies[0], plugin);
+    for (std::size_t i = 1; i < copies.size(); ++i) {
+        std::uint64_t f = listener_fingerprint(*copies[i], plugin);
+        if (f != first) {
+            return fmt::format("{}: drivers {} and {} hold different configurations (fingerprints {} and {})",
+                               describe_listener(*copies[0]), drivers[0], drivers[i], fingerprint_text(first),
+                               fingerprint_text(f));
+        }
+    }
+    return {};
+}
+
+AttachResult attach_listeners(core::Runtime& runtime, const config::Config& config,
+                              const core::Topology& topology, const PluginSet& plugins,
+                              const NetOptions& net) {
+    const std::size_t drivers = topology.driver_count();
+    std::vector<std::vector<std::unique_ptr<DriverListener>>> per_driver(drivers);
+    try {
+        for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+            const auto& l = config.listeners[i];
+            const auto& serving = topology.listener_drivers.at(i);
+            const Plugin& plugin = plugins.for_listener(l);
+            auto shared = std::make_shared<ListenerShared>();
+            shared->plugin = &plugin;
+            shared->fingerprint = listener_fingerprint(l, plugin);
+
+            std::vector<const config::ListenerConfig*> copies;
+            std::vector<std::string> names;
+            std::vector<int> cpus;
+            int first_socket = -1;
+            // In driver order, so that the reuseport group's socket indexes follow it.
+            for (int d : serving) {
+                auto dl = std::make_unique<DriverListener>();
+                dl->config = l;
+                dl->shared = shared;
+                dl->socket = open_listener_socket(dl->config);
+                if (first_socket < 0) {
+                    first_socket = dl->socket.get();
+                }
+                copies.push_back(&dl->config);
+                names.push_back(topology.driver(d).name);
+                cpus.push_back(topology.driver(d).cpu);
+                per_driver.at(static_cast<std::size_t>(d)).push_back(std::move(dl));
+            }
+            if (auto mismatch = compare_fingerprints(copies, names, plugin); !mismatch.empty()) {
+                return {nullptr, mismatch};
+            }
+            if (l.steer_to_cpu && first_socket >= 0) {
+                steer_to_cpus(l, first_socket, cpus);
+            }
+        }
+    } catch (const std::exception& e) {
+        return {nullptr, e.what()};
+    }
+
+    std::vector<const DriverNet*> modules(drivers, nullptr);
+    for (std::size_t d = 0; d < drivers; ++d) {
+        if (per_driver[d].empty()) {
+            continue;
+        }
+        auto module = std::make_unique<DriverNet>(net, std::move(per_driver[d]));
+        modules[d] = module.get();
+        runtime.attach(static_cast<int>(d), std::move(module));
+    }
+    return {std::make_unique<Network>(std::move(modules)), {}};
+}
+
+} // namespace gatio::net

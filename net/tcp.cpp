@@ -1,0 +1,751 @@
+#include "net/tcp.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <cerrno>
+#include <cstring>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "net/driver_net.hpp"
+
+namespace gatio::net {
+
+namespace {
+
+// How long a failed accept waits before it is armed again (EMFILE and the like clear slowly).
+constexpr auto accept_retry_delay = std::chrono::milliseconds(10);
+
+// Requests that end this way were cancelled by us or had nothing left to cancel.
+bool benign_cancel(int res) {
+    return res == 0 || res == -ENOENT || res == -EALREADY;
+}
+
+} // namespace
+
+void Connection::on_completion(const io_uring_cqe& cqe, unsigned tag) {
+    endpoint.on_connection(*this, cqe, tag);
+}
+
+// ---------------------------------------------------------------- listening socket
+
+void TcpEndpoint::start(core::Driver& d) {
+    Endpoint::start(d);
+    direct_ = net_.direct_descriptors();
+    if (plugin().max_unconsumed > 0) {
+        carry_capacity_ = plugin().max_unconsumed + d.ring_settings().buffer_size;
+        carry_pool_ = std::make_unique<ChunkPool>(
+            d.arena(), std::min(config().max_connections, net_.options().carry_buffers), carry_capacity_);
+    }
+    arm_accept();
+}
+
+void TcpEndpoint::arm_accept() {
+    io_uring_sqe* sqe = driver().get_sqe(static_cast<core::Completion*>(this), tag_accept);
+    if (direct_) {
+        io_uring_prep_multishot_accept_direct(sqe, listener_.socket.get(), nullptr, nullptr, 0);
+    } else {
+        io_uring_prep_multishot_accept(sqe, listener_.socket.get(), nullptr, nullptr, SOCK_CLOEXEC);
+    }
+    accept_active_ = true;
+}
+
+void TcpEndpoint::on_completion(const io_uring_cqe& cqe, unsigned tag) {
+    switch (tag) {
+    case tag_accept:
+        if ((cqe.flags & IORING_CQE_F_MORE) == 0) {
+            accept_active_ = false;
+        }
+        if (cqe.res >= 0) {
+            accepted(cqe.res);
+        } else if (cqe.res != -ECANCELED) {
+            ++net_.stats().accept_errors;
+            // Logged once per burst: a full descriptor table fails every accept alike.
+            if (accept_error_logged_++ == 0) {
+                log().warn("{}: accept failed: {} (retrying; further failures are only counted)",
+                           describe_listener(config()), std::strerror(-cqe.res));
+            }
+        }
+        if (!accept_active_ && !draining_) {
+            if (cqe.res < 0) {
+                // Let the cause clear instead of spinning on it.
+                accept_retry_ = true;
+                core::TimerId retry = driver().schedule_timer(accept_retry_delay, [this] {
+                    if (accept_retry_ && !draining_ && !accept_active_) {
+                        accept_retry_ = false;
+                        arm_accept();
+                    }
+                });
+                if (!retry.valid()) {
+                    ++net_.stats().timer_exhausted;
+                    accept_retry_ = false;
+                    arm_accept();
+                }
+            } else {
+                arm_accept();
+            }
+        }
+        if (!accept_active_ && draining_) {
+            listener_.socket.reset();
+        }
+        break;
+    case tag_cancel_accept:
+        accept_cancelling_ = false;
+        if (!benign_cancel(cqe.res)) {
+            log().error("{}: cancelling the accept failed: {}", describe_listener(config()),
+                        std::strerror(-cqe.res));
+        }
+        break;
+    case tag_reject:
+        --reject_ops_;
+        if (cqe.res < 0) {
+            log().error("{}: closing a refused connection failed: {}", describe_listener(config()),
+                        std::strerror(-cqe.res));
+        }
+        break;
+    default:
+        assert(false && "unknown listener tag");
+    }
+}
+
+void TcpEndpoint::reject(int fd) {
+    ++net_.stats().rejected;
+    if (!direct_) {
+        ::close(fd);
+        return;
+    }
+    io_uring_sqe* sqe = driver().get_sqe(static_cast<core::Completion*>(this), tag_reject);
+    io_uring_prep_close_direct(sqe, static_cast<unsigned>(fd));
+    ++reject_ops_;
+}
+
+void TcpEndpoint::accepted(int fd) {
+    accept_error_logged_ = 0;
+    ListenerShared& s = shared();
+    if (draining_ || s.connections.fetch_add(1, std::memory_order_relaxed) >= config().max_connections) {
+        if (!draining_) {
+            s.connections.fetch_sub(1, std::memory_order_relaxed);
+        }
+        reject(fd);
+        return;
+    }
+    Connection* c = net_.create_connection(*this, fd);
+    if (c == nullptr) {
+        s.connections.fetch_sub(1, std::memory_order_relaxed);
+        reject(fd);
+        return;
+    }
+    ++live_;
+    ++net_.stats().accepted;
+    c->last_active_ns = driver().now_ns();
+    c->opened = true;
+
+    gatio_conn_info info{};
+    info.struct_size = sizeof info;
+    sockaddr_storage peer{}, local{};
+    if (!direct_) {
+        // A direct descriptor has no file descriptor to ask; the handler then gets no addresses.
+        socklen_t peer_len = sizeof peer, local_len = sizeof local;
+        if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) == 0) {
+            info.peer = reinterpret_cast<const sockaddr*>(&peer);
+            info.peer_len = peer_len;
+        }
+        if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) == 0) {
+            info.local = reinterpret_cast<const sockaddr*>(&local);
+            info.local_len = local_len;
+        }
+    }
+    if (plugin().on_open != nullptr && plugin().on_open(instance(), c->handle(), &info, &c->user) != 0) {
+        abort(*c, GATIO_CLOSE_LOCAL, true);
+        return;
+    }
+    if (c->phase != Connection::Phase::open) {
+        return; // the handler closed it from on_open
+    }
+    if (config().idle_timeout.count() > 0) {
+        arm_timer(*c, c->last_active_ns + std::chrono::nanoseconds(config().idle_timeout).count());
+    }
+    update_reading(*c);
+}
+
+void TcpEndpoint::drain() {
+    draining_ = true;
+    accept_retry_ = false;
+    if (accept_active_ && !accept_cancelling_) {
+        io_uring_sqe* sqe = driver().get_sqe(static_cast<core::Completion*>(this), tag_cancel_accept);
+        io_uring_prep_cancel64(sqe, core::encode_completion(static_cast<core::Completion*>(this), tag_accept),
+                               0);
+        accept_cancelling_ = true;
+    } else if (!accept_active_) {
+        listener_.socket.reset();
+    }
+    for (std::uint32_t i = 0; i < net_.connection_slots(); ++i) {
+        Connection* c = net_.at_slot(i);
+        if (c != nullptr && &c->endpoint == this) {
+            begin_close(*c, GATIO_CLOSE_SHUTDOWN);
+        }
+    }
+}
+
+bool TcpEndpoint::drained() const {
+    return live_ == 0 && !accept_active_ && !accept_cancelling_ && reject_ops_ == 0;
+}
+
+void TcpEndpoint::stop() {
+    // The grace period is over: whatever is still open goes now. Requests still in flight die
+    // with the ring, so nothing completes into the freed slots.
+    for (std::uint32_t i = 0; i < net_.connection_slots(); ++i) {
+        Connection* c = net_.at_slot(i);
+        if (c == nullptr || &c->endpoint != this) {
+            continue;
+        }
+        if (!c->fixed && c->phase != Connection::Phase::closed) {
+            ::close(c->fd); // once a close was submitted, the descriptor may belong to someone else
+        }
+        if (c->reason == 0) {
+            c->reason = GATIO_CLOSE_SHUTDOWN;
+        }
+        c->recv_active = c->send_active = c->close_active = false;
+        c->side_ops = 0;
+        c->out.clear(net_.chunks());
+        finalize(*c);
+    }
+    listener_.socket.reset();
+    Endpoint::stop();
+}
+
+// ---------------------------------------------------------------- services
+
+Connection* TcpEndpoint::find(gatio_conn conn) {
+    auto slot = static_cast<std::uint32_t>(conn & 0xffffffffu);
+    if (slot == 0) {
+        return nullptr;
+    }
+    Connection* c = net_.find(slot - 1, static_cast<std::uint32_t>(conn >> 32));
+    return c != nullptr && &c->endpoint == this ? c : nullptr;
+}
+
+int TcpEndpoint::send(gatio_conn conn, const iovec* iov, std::size_t count) {
+    Connection* c = find(conn);
+    if (c == nullptr || c->phase != Connection::Phase::open) {
+        return GATIO_ERR_CLOSED;
+    }
+    std::size_t total = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+        if (iov[i].iov_base == nullptr && iov[i].iov_len != 0) {
+            return GATIO_ERR_INVALID;
+        }
+        total += iov[i].iov_len;
+    }
+    if (total == 0) {
+        return GATIO_OK;
+    }
+    if (!c->out.append(net_.chunks(), iov, count, total)) {
+        ++net_.stats().output_refused;
+        return GATIO_ERR_LIMIT;
+    }
+    net_.queue_flush(*c);
+    check_backpressure(*c);
+    return GATIO_OK;
+}
+
+int TcpEndpoint::close(gatio_conn conn, int mode) {
+    Connection* c = find(conn);
+    if (c == nullptr || c->phase >= Connection::Phase::closing) {
+        return GATIO_ERR_CLOSED;
+    }
+    if (mode == GATIO_CLOSE_ABORT) {
+        abort(*c, GATIO_CLOSE_LOCAL, true);
+    } else if (c->phase == Connection::Phase::open) {
+        begin_close(*c, GATIO_CLOSE_LOCAL);
+    }
+    return GATIO_OK;
+}
+
+int TcpEndpoint::pause_read(gatio_conn conn) {
+    Connection* c = find(conn);
+    if (c == nullptr || c->phase != Connection::Phase::open) {
+        return GATIO_ERR_CLOSED;
+    }
+    c->paused_by_plugin = true;
+    update_reading(*c);
+    return GATIO_OK;
+}
+
+int TcpEndpoint::resume_read(gatio_conn conn) {
+    Connection* c = find(conn);
+    if (c == nullptr || c->phase != Connection::Phase::open) {
+        return GATIO_ERR_CLOSED;
+    }
+    c->paused_by_plugin = false;
+    if (!c->queued_rearm) {
+        update_reading(*c);
+    }
+    return GATIO_OK;
+}
+
+int TcpEndpoint::set_user(gatio_conn conn, void* user) {
+    Connection* c = find(conn);
+    if (c == nullptr) {
+        return GATIO_ERR_CLOSED;
+    }
+    c->user = user;
+    return GATIO_OK;
+}
+
+void* TcpEndpoint::get_user(gatio_conn conn) {
+    Connection* c = find(conn);
+    return c != nullptr ? c->user : nullptr;
+}
+
+std::size_t TcpEndpoint::pending_output(gatio_conn conn) {
+    Connection* c = find(conn);
+    return c != nullptr ? c->out.pending() : 0;
+}
+
+// ---------------------------------------------------------------- connection events
+
+void TcpEndpoint::on_connection(Connection& c, const io_uring_cqe& cqe, unsigned tag) {
+    switch (tag) {
+    case Connection::tag_recv:
+        recv_done(c, cqe);
+        break;
+    case Connection::tag_send:
+        send_done(c, cqe.res);
+        break;
+    case Connection::tag_cancel:
+        --c.side_ops;
+        if (!benign_cancel(cqe.res)) {
+            log().error("{}: connection {}: cancel failed: {}", describe_listener(config()), c.handle(),
+                        std::strerror(-cqe.res));
+        }
+        break;
+    case Connection::tag_shutdown:
+        --c.side_ops;
+        // The peer may have gone already (ENOTCONN): nothing to wait for then.
+        if (cqe.res < 0 && c.phase == Connection::Phase::shutting) {
+            to_closing(c);
+        }
+        break;
+    case Connection::tag_close:
+        c.close_active = false;
+        if (cqe.res < 0) {
+            log().error("{}: connection {}: close failed: {}", describe_listener(config()), c.handle(),
+                        std::strerror(-cqe.res));
+        }
+        break;
+    default:
+        assert(false && "unknown connection tag");
+    }
+    settle(c);
+}
+
+void TcpEndpoint::recv_done(Connection& c, const io_uring_cqe& cqe) {
+    const bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
+    if (!more) {
+        c.recv_active = false;
+        c.recv_cancelling = false;
+    }
+    const bool has_buffer = core::BufferRing::has_buffer(cqe.flags);
+    const std::uint16_t id = has_buffer ? core::BufferRing::buffer_id(cqe.flags) : 0;
+    if (cqe.res > 0) {
+        if (!has_buffer) {
+            log().error("{}: connection {}: receive completed without a provided buffer",
+                        describe_listener(config()), c.handle());
+            abort(c, GATIO_CLOSE_RESET, true);
+            return;
+        }
+        if (c.phase == Connection::Phase::open && !c.eof) {
+            c.last_active_ns = driver().now_ns();
+            deliver(c, reinterpret_cast<const std::uint8_t*>(net_.buffers().data(id)),
+                    static_cast<std::size_t>(cqe.res));
+        }
+        net_.buffers().recycle(id);
+        if (!more && !c.recv_active) {
+            if (net_.multishot_recv()) {
+                ++net_.stats().recv_multishot_ends;
+                net_.queue_rearm(c);
+            }
+        }
+        return;
+    }
+    if (has_buffer) {
+        net_.buffers().recycle(id);
+    }
+    if (cqe.res == 0) {
+        c.eof = true;
+        if (c.phase == Connection::Phase::open) {
+            int action = plugin().on_eof != nullptr ? plugin().on_eof(instance(), c.handle(), c.user)
+                                                    : GATIO_EOF_CLOSE;
+            if (action != GATIO_EOF_KEEP && c.phase == Connection::Phase::open) {
+                begin_close(c, GATIO_CLOSE_PEER);
+            }
+        } else if (c.phase == Connection::Phase::shutting) {
+            to_closing(c);
+        }
+        return;
+    }
+    switch (-cqe.res) {
+    case ENOBUFS:
+        // Every buffer was in use; they come back as handlers return, so try again next turn.
+        ++net_.stats().recv_enobufs;
+        net_.queue_rearm(c);
+        break;
+    case ECANCELED:
+        break;
+    default:
+        if (c.phase < Connection::Phase::closing) {
+            ++net_.stats().peer_resets;
+            abort(c, GATIO_CLOSE_RESET, false);
+        }
+        break;
+    }
+}
+
+void TcpEndpoint::deliver(Connection& c, const std::uint8_t* data, std::size_t len) {
+    net_.stats().bytes_received += len;
+    const std::uint8_t* p = data;
+    std::size_t n = len;
+    if (c.carry_len > 0) {
+        // Left over last time: the new bytes go behind them, contiguous for the handler.
+        assert(c.carry != ChunkPool::none && c.carry_len + len <= carry_capacity_);
+        std::byte* carry = carry_pool_->data(c.carry);
+        std::memcpy(carry + c.carry_len, data, len);
+        p = reinterpret_cast<const std::uint8_t*>(carry);
+        n = c.carry_len + len;
+    }
+    std::int64_t r = plugin().on_data(instance(), c.handle(), c.user, p, n);
+    if (c.phase != Connection::Phase::open) {
+        release_carry(c);
+        return; // the handler closed it while handling the data
+    }
+    if (r == GATIO_DATA_CLOSE) {
+        release_carry(c);
+        begin_close(c, GATIO_CLOSE_LOCAL);
+        return;
+    }
+    if (r < 0 || static_cast<std::uint64_t>(r) > n) {
+        if (r != GATIO_DATA_RESET) {
+            log().error("{}: connection {}: on_data returned {} for {} bytes; resetting it",
+                        describe_listener(config()), c.handle(), r, n);
+        }
+        release_carry(c);
+        abort(c, GATIO_CLOSE_LOCAL, true);
+        return;
+    }
+    std::size_t rest = n - static_cast<std::size_t>(r);
+    if (rest == 0) {
+        release_carry(c);
+        return;
+    }
+    if (rest > plugin().max_unconsumed) {
+        ++net_.stats().limit_closes;
+        release_carry(c);
+        abort(c, GATIO_CLOSE_LIMIT, true);
+        return;
+    }
+    if (c.carry == ChunkPool::none) {
+        c.carry = carry_pool_->take();
+        if (c.carry == ChunkPool::none) {
+            ++net_.stats().limit_closes;
+            log().warn("{}: every carry buffer is in use; closing connection {}", describe_listener(config()),
+                       c.handle());
+            abort(c, GATIO_CLOSE_LIMIT, true);
+            return;
+        }
+    }
+    std::memmove(carry_pool_->data(c.carry), p + r, rest);
+    c.carry_len = static_cast<std::uint32_t>(rest);
+}
+
+void TcpEndpoint::release_carry(Connection& c) {
+    if (c.carry != ChunkPool::none) {
+        carry_pool_->give(c.carry);
+        c.carry = ChunkPool::none;
+    }
+    c.carry_len = 0;
+}
+
+void TcpEndpoint::send_done(Connection& c, int res) {
+    c.send_active = false;
+    if (res > 0) {
+        auto n = static_cast<std::size_t>(res);
+        net_.stats().bytes_sent += n;
+        if (n < c.in_flight) {
+            ++net_.stats().partial_sends;
+        }
+        c.out.consume(net_.chunks(), n);
+        c.last_active_ns = driver().now_ns();
+    } else if (res != -ECANCELED && c.phase < Connection::Phase::closing) {
+        // EPIPE, ECONNRESET and the like: the peer is gone.
+        ++net_.stats().peer_resets;
+        abort(c, GATIO_CLOSE_RESET, false);
+    }
+    c.in_flight = 0;
+    if (c.phase >= Connection::Phase::closing) {
+        c.out.clear(net_.chunks());
+        return;
+    }
+    if (c.out.pending() > 0) {
+        net_.queue_flush(c);
+    }
+    if (c.paused_by_watermark && c.out.pending() <= config().send_low_watermark) {
+        c.paused_by_watermark = false;
+    }
+    if (c.phase == Connection::Phase::flushing) {
+        progress(c);
+    }
+}
+
+// ---------------------------------------------------------------- reading
+
+bool TcpEndpoint::reading_wanted(const Connection& c) const {
+    switch (c.phase) {
+    case Connection::Phase::open:
+        return !c.eof && !c.paused_by_plugin && !c.paused_by_watermark && !c.paused_by_pressure;
+    case Connection::Phase::flushing:
+    case Connection::Phase::shutting:
+        return !c.eof; // discard input so that closing does not turn into a reset
+    default:
+        return false;
+    }
+}
+
+void TcpEndpoint::update_reading(Connection& c) {
+    bool want = reading_wanted(c);
+    if (want && !c.recv_active) {
+        arm_recv(c);
+    } else if (!want && c.recv_active && !c.recv_cancelling) {
+        cancel(c, Connection::tag_recv);
+        c.recv_cancelling = true;
+    }
+}
+
+void TcpEndpoint::arm_recv(Connection& c) {
+    io_uring_sqe* sqe = driver().get_sqe(&c, Connection::tag_recv);
+    if (net_.multishot_recv()) {
+        io_uring_prep_recv_multishot(sqe, c.fd, nullptr, 0, 0);
+    } else {
+        io_uring_prep_recv(sqe, c.fd, nullptr, 0, 0);
+    }
+    sqe->flags |= IOSQE_BUFFER_SELECT | (c.fixed ? IOSQE_FIXED_FILE : 0);
+    sqe->buf_group = DriverNet::buffer_group;
+    c.recv_active = true;
+    c.recv_cancelling = false;
+}
+
+void TcpEndpoint::rearm_one(Connection& c) {
+    if (reading_wanted(c) && !c.recv_active) {
+        ++net_.stats().recv_rearms;
+    }
+    settle(c);
+}
+
+void TcpEndpoint::cancel(Connection& c, unsigned tag) {
+    io_uring_sqe* sqe = driver().get_sqe(&c, Connection::tag_cancel);
+    io_uring_prep_cancel64(sqe, core::encode_completion(&c, tag), 0);
+    ++c.side_ops;
+}
+
+void TcpEndpoint::check_backpressure(Connection& c) {
+    if (!c.paused_by_watermark && c.out.pending() > config().send_high_watermark) {
+        c.paused_by_watermark = true;
+        ++net_.stats().read_pauses;
+        update_reading(c);
+    }
+    if (!c.paused_by_pressure && net_.output_pressure()) {
+        c.paused_by_pressure = true;
+        ++net_.stats().pressure_pauses;
+        net_.queue_pressure(c);
+        update_reading(c);
+    }
+}
+
+void TcpEndpoint::resume_after_pressure(Connection& c) {
+    c.paused_by_pressure = false;
+    if (!c.queued_rearm && c.phase == Connection::Phase::open) {
+        update_reading(c);
+    }
+}
+
+// ---------------------------------------------------------------- writing
+
+void TcpEndpoint::flush_one(Connection& c) {
+    if ((c.phase == Connection::Phase::open || c.phase == Connection::Phase::flushing) && !c.send_active &&
+        c.out.pending() > 0) {
+        std::size_t bytes = 0;
+        std::size_t n = c.out.gather(net_.chunks(), c.iov, Connection::max_iov, bytes);
+        c.msg = msghdr{};
+        c.msg.msg_iov = c.iov;
+        c.msg.msg_iovlen = n;
+        io_uring_sqe* sqe = driver().get_sqe(&c, Connection::tag_send);
+        io_uring_prep_sendmsg(sqe, c.fd, &c.msg, MSG_NOSIGNAL);
+        if (c.fixed) {
+            sqe->flags |= IOSQE_FIXED_FILE;
+        }
+        c.send_active = true;
+        c.in_flight = bytes;
+    }
+    if (c.phase == Connection::Phase::flushing) {
+        progress(c);
+    }
+}
+
+// ---------------------------------------------------------------- closing
+
+void TcpEndpoint::begin_close(Connection& c, int reason) {
+    if (c.phase != Connection::Phase::open) {
+        return;
+    }
+    c.reason = reason;
+    c.phase = Connection::Phase::flushing;
+    release_carry(c);
+    progress(c);
+}
+
+void TcpEndpoint::abort(Connection& c, int reason, bool reset) {
+    if (c.phase >= Connection::Phase::closing) {
+        return;
+    }
+    if (c.reason == 0 || c.phase == Connection::Phase::open) {
+        c.reason = reason;
+    }
+    if (reset && !c.fixed) {
+        // Zero linger: the close sends a reset and drops unsent data. (A direct descriptor has
+        // no file descriptor to set it on; its close is an ordinary one.)
+        linger l{1, 0};
+        ::setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    }
+    release_carry(c);
+    to_closing(c);
+}
+
+// An orderly close moves on once output is flushed: FIN, then wait for the peer's.
+void TcpEndpoint::progress(Connection& c) {
+    if (c.phase != Connection::Phase::flushing || c.send_active || c.out.pending() > 0) {
+        return;
+    }
+    if (c.eof) {
+        to_closing(c);
+        return;
+    }
+    c.phase = Connection::Phase::shutting;
+    io_uring_sqe* sqe = driver().get_sqe(&c, Connection::tag_shutdown);
+    io_uring_prep_shutdown(sqe, c.fd, SHUT_WR);
+    if (c.fixed) {
+        sqe->flags |= IOSQE_FIXED_FILE;
+    }
+    ++c.side_ops;
+    c.shut_deadline_ns = driver().now_ns() + std::chrono::nanoseconds(net_.options().close_linger).count();
+    arm_timer(c, c.shut_deadline_ns);
+    update_reading(c);
+}
+
+void TcpEndpoint::to_closing(Connection& c) {
+    c.phase = Connection::Phase::closing;
+    if (c.recv_active && !c.recv_cancelling) {
+        cancel(c, Connection::tag_recv);
+        c.recv_cancelling = true;
+    }
+    if (c.send_active) {
+        cancel(c, Connection::tag_send);
+    } else {
+        c.out.clear(net_.chunks());
+    }
+}
+
+// After every event: take the next step the connection's state allows.
+void TcpEndpoint::settle(Connection& c) {
+    switch (c.phase) {
+    case Connection::Phase::open:
+    case Connection::Phase::flushing:
+    case Connection::Phase::shutting:
+        if (!c.queued_rearm) {
+            update_reading(c);
+        }
+        break;
+    case Connection::Phase::closing:
+        if (!c.recv_active && !c.send_active && c.side_ops == 0) {
+            c.phase = Connection::Phase::closed;
+            io_uring_sqe* sqe = driver().get_sqe(&c, Connection::tag_close);
+            if (c.fixed) {
+                io_uring_prep_close_direct(sqe, static_cast<unsigned>(c.fd));
+            } else {
+                io_uring_prep_close(sqe, c.fd);
+            }
+            c.close_active = true;
+        }
+        break;
+    case Connection::Phase::closed:
+        if (!c.close_active && !c.recv_active && !c.send_active && c.side_ops == 0) {
+            finalize(c);
+        }
+        break;
+    }
+}
+
+void TcpEndpoint::finalize(Connection& c) {
+    if (c.timer_armed) {
+        driver().cancel_timer(c.timer);
+        c.timer_armed = false;
+    }
+    release_carry(c);
+    c.out.clear(net_.chunks());
+    --live_;
+    shared().connections.fetch_sub(1, std::memory_order_relaxed);
+    ++net_.stats().closed;
+    if (c.opened && plugin().on_close != nullptr) {
+        plugin().on_close(instance(), c.handle(), c.user, c.reason != 0 ? c.reason : GATIO_CLOSE_LOCAL);
+    }
+    net_.destroy_connection(c);
+}
+
+// ---------------------------------------------------------------- timers
+
+void TcpEndpoint::arm_timer(Connection& c, std::int64_t at_ns) {
+    if (c.timer_armed) {
+        driver().cancel_timer(c.timer);
+        c.timer_armed = false;
+    }
+    std::int64_t delay = std::max<std::int64_t>(at_ns - driver().now_ns(), 0);
+    DriverNet* net = &net_;
+    std::uint32_t slot = c.slot, generation = c.generation;
+    c.timer = driver().schedule_timer(std::chrono::nanoseconds(delay), [net, slot, generation] {
+        if (Connection* conn = net->find(slot, generation)) {
+            conn->endpoint.timer_fired(*conn);
+        }
+        net->flush();
+    });
+    c.timer_armed = c.timer.valid();
+    if (!c.timer_armed) {
+        ++net_.stats().timer_exhausted;
+    }
+}
+
+void TcpEndpoint::timer_fired(Connection& c) {
+    c.timer_armed = false;
+    const std::int64_t now = driver().now_ns();
+    const std::int64_t idle = std::chrono::nanoseconds(config().idle_timeout).count();
+    if (c.phase == Connection::Phase::shutting) {
+        if (now >= c.shut_deadline_ns) {
+            to_closing(c); // the peer never sent its FIN
+        } else {
+            arm_timer(c, c.shut_deadline_ns);
+        }
+    } else if ((c.phase == Connection::Phase::open || c.phase == Connection::Phase::flushing) && idle > 0) {
+        if (now - c.last_active_ns >= idle) {
+            ++net_.stats().idle_closes;
+            if (c.phase == Connection::Phase::open && c.out.pending() == 0 && !c.send_active) {
+                begin_close(c, GATIO_CLOSE_IDLE);
+            } else {
+                abort(c, GATIO_CLOSE_IDLE, true); // output the peer is not taking: give up on it
+            }
+        } else {
+            arm_timer(c, c.last_active_ns + idle);
+        }
+    }
+    settle(c);
+}
+
+} // namespace gatio::net
