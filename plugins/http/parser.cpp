@@ -1,0 +1,727 @@
+#include "parser.hpp"
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cassert>
+
+namespace gatio::http {
+
+namespace {
+
+constexpr std::uint8_t CR = '\r';
+constexpr std::uint8_t LF = '\n';
+constexpr std::uint8_t SP = ' ';
+constexpr std::uint8_t HTAB = '\t';
+
+// RFC 9110 token characters.
+constexpr std::array<bool, 256> make_tchar() {
+    std::array<bool, 256> t{};
+    for (int c = '0'; c <= '9'; ++c) {
+        t[c] = true;
+    }
+    for (int c = 'a'; c <= 'z'; ++c) {
+        t[c] = true;
+        t[c - 'a' + 'A'] = true;
+    }
+    for (char c : std::string_view{"!#$%&'*+-.^_`|~"}) {
+        t[static_cast<std::uint8_t>(c)] = true;
+    }
+    return t;
+}
+constexpr std::array<bool, 256> tchar = make_tchar();
+
+bool is_tchar(std::uint8_t c) {
+    return tchar[c];
+}
+bool is_digit(std::uint8_t c) {
+    return c >= '0' && c <= '9';
+}
+bool is_alpha(std::uint8_t c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+bool is_vchar(std::uint8_t c) {
+    return c > SP && c < 0x7f;
+}
+// A byte a field value may hold besides whitespace (VCHAR and obs-text).
+bool is_field_vchar(std::uint8_t c) {
+    return is_vchar(c) || c >= 0x80;
+}
+bool is_space(std::uint8_t c) {
+    return c == SP || c == HTAB;
+}
+int hex_value(std::uint8_t c) {
+    if (is_digit(c)) {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+std::uint8_t lower(std::uint8_t c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<std::uint8_t>(c + ('a' - 'A')) : c;
+}
+
+// Indexed like Method.
+constexpr std::array<std::string_view, 9> methods{"GET",     "HEAD",  "POST",  "PUT",    "DELETE",
+                                                  "OPTIONS", "PATCH", "TRACE", "CONNECT"};
+// Lower case, indexed like the parser's Field.
+constexpr std::array<std::string_view, 5> field_names{"connection", "content-length", "transfer-encoding",
+                                                      "host", "expect"};
+constexpr std::array<std::string_view, 2> connection_options{"close", "keep-alive"};
+constexpr std::array<std::string_view, 1> transfer_codings{"chunked"};
+constexpr std::array<std::string_view, 1> expectations{"100-continue"};
+
+} // namespace
+
+void LiteralMatcher::feed(std::span<const std::string_view> literals, std::uint8_t c) {
+    for (unsigned m = mask_; m != 0; m &= m - 1) {
+        const int i = std::countr_zero(m);
+        const std::string_view lit = literals[static_cast<std::size_t>(i)];
+        if (len_ >= lit.size() || static_cast<std::uint8_t>(lit[len_]) != c) {
+            mask_ = static_cast<std::uint16_t>(mask_ & ~(1u << i));
+        }
+    }
+    // Every literal is shorter than 255 bytes, so a token this long matches none of them.
+    if (len_ == UINT8_MAX) {
+        mask_ = 0;
+    } else {
+        ++len_;
+    }
+}
+
+int LiteralMatcher::match(std::span<const std::string_view> literals) const {
+    for (unsigned m = mask_; m != 0; m &= m - 1) {
+        const int i = std::countr_zero(m);
+        if (literals[static_cast<std::size_t>(i)].size() == len_) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+void Parser::start() {
+    p_ = Progress{};
+    p_.route_hi = static_cast<std::uint32_t>(routes_.size());
+}
+
+Parser::Result Parser::fail(std::size_t consumed, int status) {
+    p_.state = State::failed;
+    p_.error = status;
+    return {consumed, Event::error};
+}
+
+Parser::Result Parser::feed(std::span<const std::uint8_t> data) {
+    if (p_.state == State::failed) {
+        return {0, Event::error};
+    }
+    if (p_.state == State::done) {
+        start();
+    }
+    std::size_t i = 0;
+    const std::size_t n = data.size();
+    while (i < n) {
+        if (p_.state == State::body_fixed || p_.state == State::chunk_data) {
+            const std::uint64_t take = std::min<std::uint64_t>(p_.remaining, n - i);
+            i += static_cast<std::size_t>(take);
+            p_.remaining -= take;
+            if (p_.remaining == 0) {
+                if (p_.state == State::body_fixed) {
+                    p_.state = State::done;
+                    return {i, Event::complete};
+                }
+                p_.state = State::chunk_data_cr;
+            }
+            continue;
+        }
+        if (p_.state < State::body_fixed && ++p_.head_bytes > limits_->max_header_bytes) {
+            return fail(i, 431);
+        }
+        if (!step(data[i++])) {
+            return fail(i, p_.error);
+        }
+        if (p_.state == State::done) {
+            return {i, Event::complete};
+        }
+        if (p_.head_ready) {
+            p_.head_ready = false;
+            return {i, Event::head};
+        }
+    }
+    return {n, Event::need_more};
+}
+
+bool Parser::step(std::uint8_t c) {
+    switch (p_.state) {
+    case State::line_start:
+        // Empty lines before a request line are ignored (RFC 9112 section 2.2).
+        if (c == CR || c == LF) {
+            return true;
+        }
+        if (!is_tchar(c)) {
+            return error(400);
+        }
+        p_.matcher.reset(methods.size());
+        p_.matcher.feed(methods, c);
+        p_.state = State::method;
+        return true;
+    case State::method:
+        if (is_tchar(c)) {
+            p_.matcher.feed(methods, c);
+            return true;
+        }
+        if (c != SP) {
+            return error(400);
+        }
+        {
+            const int m = p_.matcher.match(methods);
+            p_.request.method = m < 0 ? Method::other : static_cast<Method>(m);
+        }
+        p_.state = State::target_start;
+        return true;
+    case State::target_start:
+    case State::target_asterisk:
+    case State::target_scheme:
+    case State::target_slash1:
+    case State::target_slash2:
+    case State::target_authority:
+    case State::path:
+    case State::path_pct1:
+    case State::path_pct2:
+    case State::query:
+        return step_target(c);
+    case State::version:
+        if (c != static_cast<std::uint8_t>("HTTP/"[p_.version_pos])) {
+            return error(400);
+        }
+        if (++p_.version_pos == 5) {
+            p_.state = State::version_major;
+        }
+        return true;
+    case State::version_major:
+        if (!is_digit(c)) {
+            return error(400);
+        }
+        p_.version_major = static_cast<std::uint8_t>(c - '0');
+        p_.state = State::version_dot;
+        return true;
+    case State::version_dot:
+        if (c != '.') {
+            return error(400);
+        }
+        p_.state = State::version_minor;
+        return true;
+    case State::version_minor:
+        if (!is_digit(c)) {
+            return error(400);
+        }
+        if (p_.version_major != 1) {
+            return error(505);
+        }
+        p_.request.version = c == '0' ? Version::http10 : Version::http11;
+        p_.state = State::request_line_cr;
+        return true;
+    case State::request_line_cr:
+        if (c == LF) {
+            p_.state = State::field_start;
+            return true;
+        }
+        if (c != CR) {
+            return error(400);
+        }
+        p_.state = State::request_line_lf;
+        return true;
+    case State::request_line_lf:
+        if (c != LF) {
+            return error(400);
+        }
+        p_.state = State::field_start;
+        return true;
+    case State::field_start:
+    case State::field_name:
+    case State::field_value_ows:
+    case State::field_value:
+    case State::field_lf:
+    case State::head_end_lf:
+        return step_field(c);
+    case State::chunk_size:
+    case State::chunk_ext:
+    case State::chunk_size_lf:
+    case State::chunk_data_cr:
+    case State::chunk_data_lf:
+        return step_chunk(c);
+    case State::body_fixed:
+    case State::chunk_data:
+    case State::done:
+    case State::failed:
+        break;
+    }
+    assert(false && "feed handles the body, done and failed states itself");
+    return error(400);
+}
+
+bool Parser::step_target(std::uint8_t c) {
+    switch (p_.state) {
+    case State::target_start:
+        if (c == '/') {
+            path_byte(c);
+            p_.state = State::path;
+        } else if (c == '*') {
+            p_.route_hi = p_.route_lo;
+            p_.state = State::target_asterisk;
+        } else if (is_alpha(c)) {
+            p_.state = State::target_scheme;
+        } else {
+            return error(400);
+        }
+        return true;
+    case State::target_asterisk:
+        if (c != SP) {
+            return error(400);
+        }
+        end_target();
+        return true;
+    case State::target_scheme:
+        if (c == ':') {
+            p_.state = State::target_slash1;
+        } else if (!is_alpha(c) && !is_digit(c) && c != '+' && c != '-' && c != '.') {
+            return error(400);
+        }
+        return true;
+    case State::target_slash1:
+    case State::target_slash2:
+        if (c != '/') {
+            return error(400);
+        }
+        p_.state = p_.state == State::target_slash1 ? State::target_slash2 : State::target_authority;
+        return true;
+    case State::target_authority:
+        // An absolute-form target without a path means "/" (RFC 9112 section 3.2.2).
+        if (c == '/') {
+            path_byte(c);
+            p_.state = State::path;
+        } else if (c == '?' || c == '#') {
+            path_byte('/');
+            p_.state = State::query;
+        } else if (c == SP) {
+            path_byte('/');
+            end_target();
+        } else if (!is_vchar(c)) {
+            return error(400);
+        }
+        return true;
+    case State::path:
+        if (c == '%') {
+            p_.state = State::path_pct1;
+        } else if (c == '?' || c == '#') {
+            p_.state = State::query;
+        } else if (c == SP) {
+            end_target();
+        } else if (is_vchar(c)) {
+            path_byte(c);
+        } else {
+            return error(400);
+        }
+        return true;
+    case State::path_pct1:
+    case State::path_pct2: {
+        const int v = hex_value(c);
+        if (v < 0) {
+            return error(400);
+        }
+        if (p_.state == State::path_pct1) {
+            p_.pct_high = static_cast<std::uint8_t>(v);
+            p_.state = State::path_pct2;
+        } else {
+            path_byte(static_cast<std::uint8_t>(p_.pct_high * 16 + v));
+            p_.state = State::path;
+        }
+        return true;
+    }
+    case State::query:
+        if (c == SP) {
+            end_target();
+        } else if (!is_vchar(c)) {
+            return error(400);
+        }
+        return true;
+    default:
+        break;
+    }
+    assert(false && "step_target called outside the request target");
+    return error(400);
+}
+
+// Narrows [route_lo, route_hi) to the routes whose byte at path_len is c. The routes are sorted
+// and share their first path_len bytes, so those ending there come first and the rest are
+// ordered by that byte: two binary searches find the new range.
+void Parser::path_byte(std::uint8_t c) {
+    if (p_.route_lo == p_.route_hi) {
+        return;
+    }
+    const std::uint32_t d = p_.path_len++;
+    auto key = [d](std::string_view route) {
+        return route.size() > d ? static_cast<int>(static_cast<std::uint8_t>(route[d])) : -1;
+    };
+    const auto first = routes_.begin() + p_.route_lo;
+    const auto last = routes_.begin() + p_.route_hi;
+    const auto lo = std::partition_point(first, last, [&](std::string_view r) { return key(r) < c; });
+    const auto hi = std::partition_point(lo, last, [&](std::string_view r) { return key(r) == c; });
+    p_.route_lo = static_cast<std::uint32_t>(lo - routes_.begin());
+    p_.route_hi = static_cast<std::uint32_t>(hi - routes_.begin());
+}
+
+void Parser::end_target() {
+    if (p_.route_lo < p_.route_hi && routes_[p_.route_lo].size() == p_.path_len) {
+        p_.request.route = static_cast<int>(p_.route_lo);
+    }
+    p_.state = State::version;
+}
+
+bool Parser::step_field(std::uint8_t c) {
+    switch (p_.state) {
+    case State::field_start:
+        if (c == CR) {
+            p_.state = State::head_end_lf;
+            return true;
+        }
+        if (c == LF) {
+            return end_head();
+        }
+        // Leading whitespace would be an obsolete line folding (RFC 9112 section 5.2): refused.
+        if (!is_tchar(c)) {
+            return error(400);
+        }
+        if (++p_.field_count > limits_->max_headers) {
+            return error(431);
+        }
+        p_.matcher.reset(p_.in_trailer ? 0 : field_names.size());
+        p_.matcher.feed(field_names, lower(c));
+        p_.state = State::field_name;
+        return true;
+    case State::field_name:
+        if (is_tchar(c)) {
+            p_.matcher.feed(field_names, lower(c));
+            return true;
+        }
+        // Whitespace before the colon is refused (RFC 9112 section 5.1).
+        if (c != ':') {
+            return error(400);
+        }
+        {
+            const int f = p_.matcher.match(field_names);
+            p_.field = f < 0 ? Field::other : static_cast<Field>(f);
+        }
+        begin_field_value();
+        p_.state = State::field_value_ows;
+        return true;
+    case State::field_value_ows:
+    case State::field_value:
+        if (c == CR || c == LF) {
+            if (!end_field_value()) {
+                return false;
+            }
+            p_.state = c == CR ? State::field_lf : State::field_start;
+            return true;
+        }
+        if (p_.state == State::field_value_ows && is_space(c)) {
+            return true;
+        }
+        if (!is_field_vchar(c) && !is_space(c)) {
+            return error(400);
+        }
+        p_.state = State::field_value;
+        return field_value_byte(c);
+    case State::field_lf:
+        if (c != LF) {
+            return error(400);
+        }
+        p_.state = State::field_start;
+        return true;
+    case State::head_end_lf:
+        if (c != LF) {
+            return error(400);
+        }
+        return end_head();
+    default:
+        break;
+    }
+    assert(false && "step_field called outside the field section");
+    return error(400);
+}
+
+std::span<const std::string_view> Parser::list_literals(Field field) {
+    switch (field) {
+    case Field::connection:
+        return connection_options;
+    case Field::transfer_encoding:
+        return transfer_codings;
+    case Field::expect:
+        return expectations;
+    case Field::content_length:
+    case Field::host:
+    case Field::other:
+        break;
+    }
+    return {};
+}
+
+void Parser::begin_field_value() {
+    switch (p_.field) {
+    case Field::connection:
+    case Field::expect:
+    case Field::transfer_encoding:
+        p_.te_seen = p_.te_seen || p_.field == Field::transfer_encoding;
+        p_.element_started = false;
+        p_.element_gap = false;
+        p_.matcher.reset(list_literals(p_.field).size());
+        break;
+    case Field::content_length:
+        p_.cl_value = 0;
+        p_.cl_digits = false;
+        p_.cl_space = false;
+        break;
+    case Field::host:
+        p_.host_count = static_cast<std::uint8_t>(std::min(p_.host_count + 1, 2));
+        break;
+    case Field::other:
+        break;
+    }
+}
+
+bool Parser::field_value_byte(std::uint8_t c) {
+    switch (p_.field) {
+    case Field::content_length:
+        if (is_space(c)) {
+            p_.cl_space = true;
+            return true;
+        }
+        if (!is_digit(c) || p_.cl_space) {
+            return error(400);
+        }
+        p_.cl_digits = true;
+        // Saturating keeps the value far from overflow while still telling "too large" apart.
+        p_.cl_value = std::min(p_.cl_value * 10 + (c - '0'), limits_->max_body + 1);
+        return true;
+    case Field::connection:
+    case Field::expect:
+    case Field::transfer_encoding: {
+        const auto literals = list_literals(p_.field);
+        if (c == ',') {
+            end_element();
+        } else if (is_space(c)) {
+            p_.element_gap = p_.element_started;
+        } else {
+            if (p_.element_gap) {
+                // Inner whitespace: no literal holds a space, so this element matches none.
+                p_.matcher.feed(literals, SP);
+                p_.element_gap = false;
+            }
+            p_.element_started = true;
+            p_.matcher.feed(literals, lower(c));
+        }
+        return true;
+    }
+    case Field::host:
+    case Field::other:
+        return true;
+    }
+    return true;
+}
+
+bool Parser::end_field_value() {
+    switch (p_.field) {
+    case Field::content_length:
+        if (!p_.cl_digits) {
+            return error(400);
+        }
+        // Repeated fields must agree (RFC 9112 section 6.3).
+        if (p_.cl_seen && p_.cl_value != p_.content_length) {
+            return error(400);
+        }
+        p_.cl_seen = true;
+        p_.content_length = p_.cl_value;
+        return true;
+    case Field::connection:
+    case Field::expect:
+    case Field::transfer_encoding:
+        end_element();
+        return true;
+    case Field::host:
+    case Field::other:
+        return true;
+    }
+    return true;
+}
+
+void Parser::end_element() {
+    const auto literals = list_literals(p_.field);
+    if (p_.element_started) {
+        const int m = p_.matcher.match(literals);
+        switch (p_.field) {
+        case Field::connection:
+            p_.close = p_.close || m == 0;
+            p_.keep_alive = p_.keep_alive || m == 1;
+            break;
+        case Field::expect:
+            p_.expect_continue = p_.expect_continue || m == 0;
+            p_.expect_other = p_.expect_other || m != 0;
+            break;
+        case Field::transfer_encoding:
+            if (m == 0) {
+                p_.chunked_twice = p_.chunked_twice || p_.chunked_seen;
+                p_.chunked_seen = true;
+                p_.chunked_last = true;
+            } else {
+                p_.te_other = true;
+                p_.chunked_last = false;
+            }
+            break;
+        default:
+            break;
+        }
+    }
+    p_.element_started = false;
+    p_.element_gap = false;
+    p_.matcher.reset(literals.size());
+}
+
+bool Parser::end_head() {
+    if (p_.in_trailer) {
+        p_.state = State::done;
+        return true;
+    }
+    Request& r = p_.request;
+    const bool http11 = r.version == Version::http11;
+    if (p_.te_seen) {
+        // Both framings at once is the signature of request smuggling; HTTP/1.0 has no
+        // chunked coding at all (RFC 9112 section 6.1 and 6.3).
+        if (p_.cl_seen || !http11 || p_.chunked_twice || (p_.chunked_seen && !p_.chunked_last)) {
+            return error(400);
+        }
+        if (p_.te_other) {
+            return error(501);
+        }
+        if (!p_.chunked_last) {
+            return error(400);
+        }
+    }
+    if (p_.host_count > 1 || (http11 && p_.host_count == 0)) {
+        return error(400);
+    }
+    // HTTP/1.0 clients cannot have meant an expectation (RFC 9110 section 10.1.1).
+    if (http11 && p_.expect_other) {
+        return error(417);
+    }
+    if (p_.cl_seen && p_.content_length > limits_->max_body) {
+        return error(413);
+    }
+    r.keep_alive = !p_.close && (http11 || p_.keep_alive);
+    r.has_body = p_.chunked_last || p_.content_length > 0;
+    r.expect_continue = http11 && p_.expect_continue && r.has_body;
+    if (p_.chunked_last) {
+        p_.state = State::chunk_size;
+        p_.head_ready = true;
+    } else if (p_.content_length > 0) {
+        p_.remaining = p_.content_length;
+        p_.state = State::body_fixed;
+        p_.head_ready = true;
+    } else {
+        p_.state = State::done;
+    }
+    return true;
+}
+
+bool Parser::step_chunk(std::uint8_t c) {
+    switch (p_.state) {
+    case State::chunk_size:
+    case State::chunk_ext:
+    case State::chunk_size_lf:
+        // A chunk-size line is metadata like a header line and gets the same bound.
+        if (++p_.chunk_line_bytes > limits_->max_header_bytes) {
+            return error(400);
+        }
+        break;
+    default:
+        break;
+    }
+    switch (p_.state) {
+    case State::chunk_size: {
+        const int v = hex_value(c);
+        if (v >= 0) {
+            p_.chunk_digits = true;
+            p_.remaining = p_.remaining * 16 + static_cast<std::uint64_t>(v);
+            if (p_.remaining > limits_->max_body - p_.body_total) {
+                return error(413);
+            }
+            return true;
+        }
+        if (!p_.chunk_digits) {
+            return error(400);
+        }
+        if (c == ';' || is_space(c)) {
+            p_.state = State::chunk_ext;
+        } else if (c == CR) {
+            p_.state = State::chunk_size_lf;
+        } else if (c == LF) {
+            end_chunk_size_line();
+        } else {
+            return error(400);
+        }
+        return true;
+    }
+    case State::chunk_ext:
+        // Extensions are skipped unread; only their bytes are checked.
+        if (c == CR) {
+            p_.state = State::chunk_size_lf;
+        } else if (c == LF) {
+            end_chunk_size_line();
+        } else if (!is_field_vchar(c) && !is_space(c)) {
+            return error(400);
+        }
+        return true;
+    case State::chunk_size_lf:
+        if (c != LF) {
+            return error(400);
+        }
+        end_chunk_size_line();
+        return true;
+    case State::chunk_data_cr:
+        if (c == LF) {
+            p_.state = State::chunk_size;
+        } else if (c == CR) {
+            p_.state = State::chunk_data_lf;
+        } else {
+            return error(400);
+        }
+        return true;
+    case State::chunk_data_lf:
+        if (c != LF) {
+            return error(400);
+        }
+        p_.state = State::chunk_size;
+        return true;
+    default:
+        break;
+    }
+    assert(false && "step_chunk called outside the chunked framing");
+    return error(400);
+}
+
+void Parser::end_chunk_size_line() {
+    p_.body_total += p_.remaining;
+    p_.chunk_line_bytes = 0;
+    p_.chunk_digits = false;
+    if (p_.remaining == 0) {
+        p_.in_trailer = true;
+        p_.state = State::field_start;
+    } else {
+        p_.state = State::chunk_data;
+    }
+}
+
+} // namespace gatio::http

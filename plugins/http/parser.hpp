@@ -1,0 +1,190 @@
+// An incremental HTTP/1.x request parser that never allocates and never buffers.
+//
+// The parser is a state machine fed with whatever bytes arrived; a request may be split across
+// any number of receives, down to one byte each. Nothing of the request is copied: the method,
+// the header names and the few header values that matter (Connection, Content-Length,
+// Transfer-Encoding, Host, Expect) are matched against fixed literals as their bytes go by, and
+// the path is matched against the sorted route table by narrowing a range of candidates one
+// byte at a time. The body is framed (Content-Length or chunked) and skipped.
+//
+// feed() stops after each event so the caller can answer in request order:
+//   head      the head is complete and a body follows (for "Expect: 100-continue")
+//   complete  the whole request, body included, has been read; the next feed starts the next one
+//   error     the request is unusable; error_status() says which answer to send before closing.
+// An error is final: later feeds consume nothing and report it again.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace gatio::http {
+
+struct Limits {
+    std::uint32_t max_header_bytes = 8192; // request line + header section, and each chunk-size line
+    std::uint32_t max_headers = 100;       // header fields, trailer fields included
+    std::uint64_t max_body = 1u << 20;     // bytes of body, before or after chunked decoding
+};
+
+// The upper bound on Limits::max_body: keeps chunk-size and Content-Length arithmetic far from
+// overflow without per-digit checks against the type's range.
+inline constexpr std::uint64_t max_body_ceiling = std::uint64_t{1} << 50;
+
+enum class Method : std::uint8_t { get, head, post, put, del, options, patch, trace, connect, other };
+
+enum class Version : std::uint8_t { http10, http11 };
+
+// A match against a small set of literals (at most 16, each under 256 bytes) as the bytes of a
+// token arrive, without keeping the token.
+class LiteralMatcher {
+public:
+    void reset(std::size_t count) {
+        mask_ = static_cast<std::uint16_t>((1u << count) - 1);
+        len_ = 0;
+    }
+    void feed(std::span<const std::string_view> literals, std::uint8_t c);
+    // The index of the literal equal to the whole token fed since reset, or -1.
+    int match(std::span<const std::string_view> literals) const;
+
+private:
+    std::uint16_t mask_ = 0;
+    std::uint8_t len_ = 0;
+};
+
+// The routes' paths in strictly increasing byte order; the parser reports an index into it.
+using RoutePaths = std::span<const std::string_view>;
+
+struct Request {
+    Method method = Method::other;
+    Version version = Version::http11;
+    bool keep_alive = true;
+    bool expect_continue = false; // an HTTP/1.1 client waits for "100 Continue" before the body
+    bool has_body = false;
+    int route = -1; // index into RoutePaths, -1 when no route has exactly this path
+};
+
+class Parser {
+public:
+    enum class Event : std::uint8_t { need_more, head, complete, error };
+    struct Result {
+        std::size_t consumed;
+        Event event;
+    };
+
+    // Both arguments must outlive the parser; routes must be sorted and free of duplicates.
+    Parser(const Limits& limits, RoutePaths routes) : limits_(&limits), routes_(routes) { start(); }
+
+    Result feed(std::span<const std::uint8_t> data);
+
+    // The request whose head was parsed; valid after head and complete, until the next feed.
+    const Request& request() const { return p_.request; }
+    // The status to answer with after Event::error: 400, 413, 417, 431, 501 or 505.
+    int error_status() const { return p_.error; }
+
+private:
+    enum class State : std::uint8_t {
+        line_start,
+        method,
+        target_start,
+        target_asterisk,
+        target_scheme,
+        target_slash1,
+        target_slash2,
+        target_authority,
+        path,
+        path_pct1,
+        path_pct2,
+        query,
+        version,
+        version_major,
+        version_dot,
+        version_minor,
+        request_line_cr,
+        request_line_lf,
+        field_start,
+        field_name,
+        field_value_ows,
+        field_value,
+        field_lf,
+        head_end_lf,
+        // Every state above counts its bytes against max_header_bytes, trailers included.
+        body_fixed,
+        chunk_size,
+        chunk_ext,
+        chunk_size_lf,
+        chunk_data,
+        chunk_data_cr,
+        chunk_data_lf,
+        done,
+        failed
+    };
+    // The header fields whose values the parser interprets.
+    enum class Field : std::uint8_t { connection, content_length, transfer_encoding, host, expect, other };
+
+    // Everything that starts afresh with each request.
+    struct Progress {
+        Request request;
+        State state = State::line_start;
+        Field field = Field::other;
+        bool head_ready = false;      // end of head reached with a body to follow
+        bool in_trailer = false;      // the field states are reading a chunked trailer section
+        bool element_started = false; // the current list element has a non-space byte
+        bool element_gap = false;     // ... followed by whitespace
+        bool close = false;           // Connection: close
+        bool keep_alive = false;      // Connection: keep-alive
+        bool expect_continue = false; // Expect: 100-continue
+        bool expect_other = false;    // any other expectation
+        bool te_seen = false;         // a Transfer-Encoding field
+        bool chunked_seen = false;    // ... naming chunked
+        bool chunked_last = false;    // ... as the last coding so far
+        bool chunked_twice = false;
+        bool te_other = false;        // ... naming a coding other than chunked
+        bool cl_seen = false;         // a Content-Length field
+        bool cl_digits = false;       // the current Content-Length value has a digit
+        bool cl_space = false;        // ... followed by whitespace
+        bool chunk_digits = false;    // the current chunk-size line has a digit
+        std::uint8_t version_pos = 0; // bytes of "HTTP/" matched
+        std::uint8_t version_major = 0;
+        std::uint8_t pct_high = 0;
+        std::uint8_t host_count = 0; // saturates at 2
+        int error = 0;
+        std::uint32_t head_bytes = 0;
+        std::uint32_t field_count = 0;
+        std::uint32_t chunk_line_bytes = 0;
+        std::uint32_t route_lo = 0; // routes [route_lo, route_hi) start with the path seen so far
+        std::uint32_t route_hi = 0;
+        std::uint32_t path_len = 0;
+        std::uint64_t cl_value = 0; // the current Content-Length value, saturated at max_body + 1
+        std::uint64_t content_length = 0;
+        std::uint64_t remaining = 0;  // body or chunk bytes still to skip
+        std::uint64_t body_total = 0; // chunk bytes announced so far
+        LiteralMatcher matcher;       // the token in progress: method, field name or list element
+    };
+
+    static std::span<const std::string_view> list_literals(Field field);
+    void start();
+    Result fail(std::size_t consumed, int status);
+    bool step(std::uint8_t c);
+    bool step_target(std::uint8_t c);
+    bool step_field(std::uint8_t c);
+    bool step_chunk(std::uint8_t c);
+    void path_byte(std::uint8_t c);
+    void end_target();
+    void begin_field_value();
+    bool field_value_byte(std::uint8_t c);
+    bool end_field_value();
+    void end_element();
+    bool end_head();
+    void end_chunk_size_line();
+    bool error(int status) {
+        p_.error = status;
+        return false;
+    }
+
+    const Limits* limits_;
+    RoutePaths routes_;
+    Progress p_;
+};
+
+} // namespace gatio::http

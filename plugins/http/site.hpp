@@ -1,0 +1,101 @@
+// What one http instance serves, with every response rendered when the instance is created.
+//
+// A response is sent as up to four slices, none of them built per request: the status line
+// and Server header ending in "Date: ", the Date text, the remaining headers (one variant per
+// connection outcome) and the body (left out for HEAD). Answers to the requests found in one
+// receive are gathered and handed to the output together, in request order.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <sys/uio.h>
+#include <vector>
+
+#include "parser.hpp"
+
+namespace gatio::http {
+
+struct Route {
+    std::string path; // as compared with the percent-decoded request path; starts with '/'
+    int status = 200; // 200..599 except 204 and 304, which cannot carry Content-Length
+    std::string content_type;
+    std::string body;
+};
+
+struct Settings {
+    std::string server = "gatio"; // the Server header, printable ASCII
+    Limits limits;
+    std::uint32_t max_connections = 16384; // per instance: parser slots taken at creation
+    std::vector<Route> routes;             // distinct paths
+};
+
+// Where answers go. write() takes the slices in order and copies them before returning; false
+// means the output refused them and the connection cannot continue.
+class Output {
+public:
+    virtual ~Output() = default;
+    virtual bool write(std::span<const iovec> slices) = 0;
+};
+
+enum class Verdict {
+    keep,  // everything was consumed; wait for more
+    close, // the last answer is queued; close after sending it
+    reset  // the output failed; drop the connection
+};
+
+// The standard reason phrase of an HTTP status, or "" for codes without one.
+std::string_view reason_phrase(int status);
+
+class Site {
+public:
+    explicit Site(Settings settings);
+    Site(const Site&) = delete;
+    Site& operator=(const Site&) = delete;
+
+    const Limits& limits() const { return settings_.limits; }
+    const Settings& settings() const { return settings_; }
+    RoutePaths paths() const { return paths_; }
+    Parser make_parser() const { return Parser(settings_.limits, paths_); }
+
+    // Feeds one connection's received bytes to its parser and writes the answers to every
+    // request they complete. Bytes after a request that ends the connection are ignored.
+    Verdict serve(Parser& parser, std::span<const std::uint8_t> data, std::string_view date, Output& out);
+
+private:
+    enum Tail { keep_alive_11, keep_alive_10, close_connection, tail_count };
+    struct Response {
+        std::string head; // status line, Server, "Date: "
+        std::array<std::string, tail_count> tails;
+        std::string_view body;
+    };
+
+    Response render(int status, std::string_view content_type, std::string_view body,
+                    std::string_view extra_headers) const;
+    const Response& choose(const Request& request) const;
+    const Response& error_response(int status) const;
+    bool add(const Response& response, Tail tail, bool with_body, std::string_view date, Output& out);
+    bool flush(Output& out);
+
+    Settings settings_; // routes sorted by path
+    std::vector<std::string_view> paths_;
+    std::vector<Response> routes_; // indexed like paths_
+    Response not_found_;
+    Response method_not_allowed_;
+    Response not_implemented_;
+    Response bad_request_;
+    Response payload_too_large_;
+    Response expectation_failed_;
+    Response header_too_large_;
+    Response version_not_supported_;
+
+    // Answers of one serve() call; 64 responses of four slices before an intermediate write.
+    static constexpr std::size_t batch_capacity = 256;
+    std::array<iovec, batch_capacity> batch_{};
+    std::size_t batch_len_ = 0;
+};
+
+} // namespace gatio::http
