@@ -1,0 +1,621 @@
+#include "commands.hpp"
+
+#include <array>
+#include <cassert>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "parser.hpp"
+#include "reply.hpp"
+
+namespace gatio::resp {
+
+namespace {
+
+// The version of redis-server whose replies this plugin reproduces; HELLO and INFO report it
+// so that clients enable what that version offers.
+constexpr std::string_view compatible_version = "7.0.0";
+
+using enum Cmd;
+using enum Route;
+
+// clang-format off
+constexpr std::array table{
+    CommandSpec{"ping", ping, -1, connection, 0, 0, 0, false, "fast", "@fast @connection"},
+    CommandSpec{"echo", echo, 2, connection, 0, 0, 0, false, "fast", "@fast @connection"},
+    CommandSpec{"set", set, -3, one_key, 1, 1, 1, true, "write denyoom", "@write @string @slow"},
+    CommandSpec{"get", get, 2, one_key, 1, 1, 1, false, "readonly fast", "@read @string @fast"},
+    CommandSpec{"getset", getset, 3, one_key, 1, 1, 1, true, "write denyoom fast", "@write @string @fast"},
+    CommandSpec{"del", del, -2, keys, 1, -1, 1, false, "write", "@keyspace @write @slow"},
+    CommandSpec{"exists", exists, -2, keys, 1, -1, 1, false, "readonly fast", "@keyspace @read @fast"},
+    CommandSpec{"incr", incr, 2, one_key, 1, 1, 1, true, "write denyoom fast", "@write @string @fast"},
+    CommandSpec{"decr", decr, 2, one_key, 1, 1, 1, true, "write denyoom fast", "@write @string @fast"},
+    CommandSpec{"incrby", incrby, 3, one_key, 1, 1, 1, true, "write denyoom fast", "@write @string @fast"},
+    CommandSpec{"decrby", decrby, 3, one_key, 1, 1, 1, true, "write denyoom fast", "@write @string @fast"},
+    CommandSpec{"append", append, 3, one_key, 1, 1, 1, true, "write denyoom", "@write @string @fast"},
+    CommandSpec{"strlen", strlen, 2, one_key, 1, 1, 1, false, "readonly fast", "@read @string @fast"},
+    CommandSpec{"mget", mget, -2, keys, 1, -1, 1, false, "readonly fast", "@read @string @fast"},
+    CommandSpec{"mset", mset, -3, keys, 1, -1, 2, true, "write denyoom", "@write @string @slow"},
+    CommandSpec{"expire", expire, -3, one_key, 1, 1, 1, false, "write fast", "@keyspace @write @fast"},
+    CommandSpec{"pexpire", pexpire, -3, one_key, 1, 1, 1, false, "write fast", "@keyspace @write @fast"},
+    CommandSpec{"ttl", ttl, 2, one_key, 1, 1, 1, false, "readonly fast", "@keyspace @read @fast"},
+    CommandSpec{"pttl", pttl, 2, one_key, 1, 1, 1, false, "readonly fast", "@keyspace @read @fast"},
+    CommandSpec{"persist", persist, 2, one_key, 1, 1, 1, false, "write fast", "@keyspace @write @fast"},
+    CommandSpec{"type", type, 2, one_key, 1, 1, 1, false, "readonly fast", "@keyspace @read @fast"},
+    CommandSpec{"dbsize", dbsize, 1, all_shards, 0, 0, 0, false, "readonly fast", "@keyspace @read @fast"},
+    CommandSpec{"flushall", flushall, -1, all_shards, 0, 0, 0, false, "write", "@keyspace @write @slow @dangerous"},
+    CommandSpec{"flushdb", flushdb, -1, all_shards, 0, 0, 0, false, "write", "@keyspace @write @slow @dangerous"},
+    CommandSpec{"select", select, 2, connection, 0, 0, 0, false, "loading stale fast", "@fast @connection"},
+    CommandSpec{"info", info, -1, all_shards, 0, 0, 0, false, "loading stale", "@slow @dangerous"},
+    CommandSpec{"command", command, -1, connection, 0, 0, 0, false, "loading stale", "@slow @connection"},
+    CommandSpec{"config", config, -2, connection, 0, 0, 0, false, "", "@slow"},
+    CommandSpec{"quit", quit, -1, connection, 0, 0, 0, false, "loading stale fast no_auth", "@fast @connection"},
+    CommandSpec{"hello", hello, -1, connection, 0, 0, 0, false, "loading stale fast no_auth", "@fast @connection"},
+};
+// clang-format on
+
+char lower(char c) {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+bool equal_nocase(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (lower(a[i]) != lower(b[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+// printf's %s stops at a NUL byte; the messages below are built the way redis-server builds
+// them with printf, so they stop there too.
+std::string_view c_string(std::string_view s) {
+    return s.substr(0, s.find('\0'));
+}
+
+// Error lines may not contain CR or LF; redis-server turns them into spaces.
+void error_line(std::string& out, std::size_t from) {
+    for (std::size_t i = from; i < out.size(); ++i) {
+        if (out[i] == '\r' || out[i] == '\n') {
+            out[i] = ' ';
+        }
+    }
+    reply::crlf(out);
+}
+
+void words_reply(std::string& out, std::string_view words) {
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < words.size();) {
+        auto end = words.find(' ', i);
+        end = end == std::string_view::npos ? words.size() : end;
+        ++n;
+        i = end + 1;
+    }
+    reply::array(out, n);
+    for (std::size_t i = 0; i < words.size();) {
+        auto end = words.find(' ', i);
+        end = end == std::string_view::npos ? words.size() : end;
+        reply::simple(out, words.substr(i, end - i));
+        i = end + 1;
+    }
+}
+
+// COMMAND's description of one command (redis-server 7.0's ten fields; no key specs).
+void command_info(const CommandSpec& c, std::string& out) {
+    reply::array(out, 10);
+    reply::bulk(out, c.name);
+    reply::integer(out, c.arity);
+    words_reply(out, c.flags);
+    reply::integer(out, c.first_key);
+    reply::integer(out, c.last_key);
+    reply::integer(out, c.step);
+    words_reply(out, c.acl);
+    reply::array(out, 0); // tips
+    reply::array(out, 0); // key specs
+    reply::array(out, 0); // subcommands
+}
+
+void unknown_subcommand(std::string_view sub, std::string_view container, std::string& out) {
+    std::size_t from = out.size();
+    out.append("-ERR unknown subcommand '");
+    out.append(c_string(sub).substr(0, 128));
+    out.append("'. Try ");
+    out.append(container);
+    out.append(" HELP.");
+    error_line(out, from);
+}
+
+void command_command(std::span<const std::string_view> args, std::string& out) {
+    if (args.size() == 1) {
+        reply::array(out, table.size());
+        for (const auto& c : table) {
+            command_info(c, out);
+        }
+        return;
+    }
+    std::string_view sub = args[1];
+    if (equal_nocase(sub, "count")) {
+        if (args.size() != 2) {
+            arity_error("command|count", out);
+            return;
+        }
+        reply::integer(out, static_cast<std::int64_t>(table.size()));
+    } else if (equal_nocase(sub, "info")) {
+        reply::array(out, args.size() - 2);
+        for (std::size_t i = 2; i < args.size(); ++i) {
+            if (const CommandSpec* c = find_command(args[i])) {
+                command_info(*c, out);
+            } else {
+                reply::nil(out);
+            }
+        }
+    } else if (equal_nocase(sub, "docs")) {
+        // No documentation is kept; clients fall back to their own help.
+        reply::array(out, 0);
+    } else if (equal_nocase(sub, "list")) {
+        if (args.size() != 2) {
+            reply::error(out, reply::syntax_error);
+            return;
+        }
+        reply::array(out, table.size());
+        for (const auto& c : table) {
+            reply::bulk(out, c.name);
+        }
+    } else {
+        unknown_subcommand(sub, "COMMAND", out);
+    }
+}
+
+// Redis glob matching (stringmatchlen) without letter case: * ? [set] [^set] [a-z] and \x.
+bool glob_match(std::string_view p, std::string_view s) {
+    while (!p.empty()) {
+        switch (p[0]) {
+        case '*':
+            while (p.size() > 1 && p[1] == '*') {
+                p.remove_prefix(1);
+            }
+            if (p.size() == 1) {
+                return true;
+            }
+            for (std::size_t i = 0; i <= s.size(); ++i) {
+                if (glob_match(p.substr(1), s.substr(i))) {
+                    return true;
+                }
+            }
+            return false;
+        case '?':
+            if (s.empty()) {
+                return false;
+            }
+            s.remove_prefix(1);
+            p.remove_prefix(1);
+            break;
+        case '[': {
+            if (s.empty()) {
+                return false;
+            }
+            p.remove_prefix(1);
+            bool negate = !p.empty() && p[0] == '^';
+            if (negate) {
+                p.remove_prefix(1);
+            }
+            bool match = false;
+            while (!p.empty() && p[0] != ']') {
+                if (p[0] == '\\' && p.size() >= 2) {
+                    p.remove_prefix(1);
+                    match |= lower(p[0]) == lower(s[0]);
+                } else if (p.size() >= 3 && p[1] == '-') {
+                    char lo = lower(p[0]);
+                    char hi = lower(p[2]);
+                    if (lo > hi) {
+                        std::swap(lo, hi);
+                    }
+                    char c = lower(s[0]);
+                    match |= c >= lo && c <= hi;
+                    p.remove_prefix(2);
+                } else {
+                    match |= lower(p[0]) == lower(s[0]);
+                }
+                p.remove_prefix(1);
+            }
+            if (!p.empty()) {
+                p.remove_prefix(1); // the ']'
+            }
+            if (match == negate) {
+                return false;
+            }
+            s.remove_prefix(1);
+            break;
+        }
+        case '\\':
+            if (p.size() >= 2) {
+                p.remove_prefix(1);
+            }
+            [[fallthrough]];
+        default:
+            if (s.empty() || lower(p[0]) != lower(s[0])) {
+                return false;
+            }
+            s.remove_prefix(1);
+            p.remove_prefix(1);
+            break;
+        }
+    }
+    return s.empty();
+}
+
+std::string_view policy_name(EvictionPolicy p) {
+    return p == EvictionPolicy::allkeys_lru ? "allkeys-lru" : "noeviction";
+}
+
+void config_command(std::span<const std::string_view> args, const ConnectionFacts& facts, std::string& out) {
+    if (!equal_nocase(args[1], "get")) {
+        unknown_subcommand(args[1], "CONFIG", out);
+        return;
+    }
+    if (args.size() < 3) {
+        arity_error("config|get", out);
+        return;
+    }
+    const ServerSettings& s = *facts.settings;
+    const std::array<std::pair<std::string_view, std::string>, 8> params{{
+        {"save", ""},
+        {"appendonly", "no"},
+        {"databases", "1"},
+        {"maxmemory", std::to_string(s.max_memory)},
+        {"maxmemory-policy", std::string(policy_name(s.policy))},
+        {"proto-max-bulk-len", std::to_string(s.proto_max_bulk_len)},
+        {"port", std::to_string(facts.port)},
+        {"io-threads", "1"},
+    }};
+    std::array<bool, params.size()> hit{};
+    std::size_t n = 0;
+    for (std::size_t a = 2; a < args.size(); ++a) {
+        for (std::size_t i = 0; i < params.size(); ++i) {
+            if (!hit[i] && glob_match(args[a], params[i].first)) {
+                hit[i] = true;
+                ++n;
+            }
+        }
+    }
+    reply::array(out, 2 * n);
+    for (std::size_t i = 0; i < params.size(); ++i) {
+        if (hit[i]) {
+            reply::bulk(out, params[i].first);
+            reply::bulk(out, params[i].second);
+        }
+    }
+}
+
+void hello_command(std::span<const std::string_view> args, const ConnectionFacts& facts, std::string& out) {
+    if (args.size() >= 2) {
+        auto version = parse_int(args[1]);
+        if (!version) {
+            reply::error(out, "ERR Protocol version is not an integer or out of range");
+            return;
+        }
+        // RESP3 is not spoken: only version 2 is accepted.
+        if (*version != 2) {
+            reply::error(out, "NOPROTO unsupported protocol version");
+            return;
+        }
+        for (std::size_t j = 2; j < args.size(); ++j) {
+            std::size_t more = args.size() - 1 - j;
+            if (equal_nocase(args[j], "auth") && more >= 2) {
+                // No users exist besides redis-server's passwordless "default".
+                if (args[j + 1] != "default") {
+                    reply::error(out, "WRONGPASS invalid username-password pair or user is disabled.");
+                    return;
+                }
+                j += 2;
+            } else if (equal_nocase(args[j], "setname") && more >= 1) {
+                for (char c : args[j + 1]) {
+                    if (c < '!' || c > '~') {
+                        reply::error(
+                            out, "ERR Client names cannot contain spaces, newlines or special characters.");
+                        return;
+                    }
+                }
+                ++j;
+            } else {
+                std::size_t from = out.size();
+                out.append("-ERR Syntax error in HELLO option '");
+                out.append(c_string(args[j]));
+                out.push_back('\'');
+                error_line(out, from);
+                return;
+            }
+        }
+    }
+    reply::array(out, 14);
+    reply::bulk(out, "server");
+    reply::bulk(out, "redis");
+    reply::bulk(out, "version");
+    reply::bulk(out, compatible_version);
+    reply::bulk(out, "proto");
+    reply::integer(out, 2);
+    reply::bulk(out, "id");
+    reply::integer(out, static_cast<std::int64_t>(facts.client_id));
+    reply::bulk(out, "mode");
+    reply::bulk(out, "standalone");
+    reply::bulk(out, "role");
+    reply::bulk(out, "master");
+    reply::bulk(out, "modules");
+    reply::array(out, 0);
+}
+
+void field(std::string& out, std::string_view name, std::string_view value) {
+    out.append(name);
+    out.push_back(':');
+    out.append(value);
+    reply::crlf(out);
+}
+
+void field(std::string& out, std::string_view name, std::int64_t value) {
+    out.append(name);
+    out.push_back(':');
+    reply::number(out, value);
+    reply::crlf(out);
+}
+
+void info_reply(std::span<const std::string_view> args, std::span<ShardShare* const> shares,
+                const ConnectionFacts& facts, std::string& out) {
+    bool server = false;
+    bool memory = false;
+    bool stats = false;
+    bool keyspace = false;
+    if (args.size() == 1) {
+        server = memory = stats = keyspace = true;
+    }
+    for (std::size_t i = 1; i < args.size(); ++i) {
+        std::string_view s = args[i];
+        if (equal_nocase(s, "default") || equal_nocase(s, "all") || equal_nocase(s, "everything")) {
+            server = memory = stats = keyspace = true;
+        } else if (equal_nocase(s, "server")) {
+            server = true;
+        } else if (equal_nocase(s, "memory")) {
+            memory = true;
+        } else if (equal_nocase(s, "stats")) {
+            stats = true;
+        } else if (equal_nocase(s, "keyspace")) {
+            keyspace = true;
+        }
+    }
+    ShardShare total;
+    for (const ShardShare* s : shares) {
+        if (s != nullptr) {
+            total.count += s->count;
+            total.expires += s->expires;
+            total.memory += s->memory;
+            total.evicted += s->evicted;
+            total.expired += s->expired;
+        }
+    }
+    std::string text;
+    int sections = 0;
+    auto section = [&](std::string_view title) {
+        if (sections++ > 0) {
+            reply::crlf(text);
+        }
+        text.append("# ");
+        text.append(title);
+        reply::crlf(text);
+    };
+    if (server) {
+        section("Server");
+        field(text, "redis_version", compatible_version);
+        field(text, "gatio_resp_version", facts.settings->version);
+        field(text, "redis_mode", "standalone");
+        utsname u{};
+        if (::uname(&u) == 0) {
+            field(text, "os", std::string(u.sysname) + " " + u.release + " " + u.machine);
+        }
+        field(text, "arch_bits", static_cast<std::int64_t>(sizeof(void*) * 8));
+        field(text, "multiplexing_api", "io_uring");
+        field(text, "process_id", static_cast<std::int64_t>(::getpid()));
+        field(text, "tcp_port", facts.port);
+        field(text, "uptime_in_seconds", facts.uptime_s);
+        field(text, "uptime_in_days", facts.uptime_s / 86400);
+    }
+    if (memory) {
+        section("Memory");
+        field(text, "used_memory", static_cast<std::int64_t>(total.memory));
+        field(text, "maxmemory", static_cast<std::int64_t>(facts.settings->max_memory));
+        field(text, "maxmemory_policy", policy_name(facts.settings->policy));
+    }
+    if (stats) {
+        section("Stats");
+        field(text, "expired_keys", static_cast<std::int64_t>(total.expired));
+        field(text, "evicted_keys", static_cast<std::int64_t>(total.evicted));
+    }
+    if (keyspace) {
+        section("Keyspace");
+        if (total.count > 0) {
+            text.append("db0:keys=");
+            reply::number(text, total.count);
+            text.append(",expires=");
+            reply::number(text, total.expires);
+            text.append(",avg_ttl=0\r\n");
+        }
+    }
+    reply::bulk(out, text);
+}
+
+} // namespace
+
+std::span<const CommandSpec> command_table() {
+    return table;
+}
+
+const CommandSpec* find_command(std::string_view name) {
+    for (const auto& c : table) {
+        if (equal_nocase(c.name, name)) {
+            return &c;
+        }
+    }
+    return nullptr;
+}
+
+bool arity_ok(const CommandSpec& spec, std::size_t argc) {
+    auto n = static_cast<long>(argc);
+    bool ok = spec.arity > 0 ? n == spec.arity : n >= -spec.arity;
+    // Two commands check more than their declared arity, with the same message.
+    if (spec.id == Cmd::mset) {
+        ok = ok && argc % 2 == 1;
+    } else if (spec.id == Cmd::ping) {
+        ok = ok && argc <= 2;
+    }
+    return ok;
+}
+
+void unknown_command_error(std::span<const std::string_view> args, std::string& out) {
+    std::size_t from = out.size();
+    out.append("-ERR unknown command '");
+    out.append(c_string(args[0]).substr(0, 128));
+    out.append("', with args beginning with: ");
+    std::size_t listed = 0; // length of the argument list so far, capped at 128 like redis-server
+    for (std::size_t i = 1; i < args.size() && listed < 128; ++i) {
+        std::string_view a = c_string(args[i]).substr(0, 128 - listed);
+        out.push_back('\'');
+        out.append(a);
+        out.append("' ");
+        listed += a.size() + 3;
+    }
+    error_line(out, from);
+}
+
+void arity_error(std::string_view name, std::string& out) {
+    out.append("-ERR wrong number of arguments for '");
+    out.append(name);
+    out.append("' command\r\n");
+}
+
+void ShardShare::clear() {
+    out.clear();
+    count = 0;
+    expires = 0;
+    memory = 0;
+    evicted = 0;
+    expired = 0;
+    oom = false;
+    cursor = 0;
+}
+
+LocalOutcome run_local(const CommandSpec& spec, std::span<const std::string_view> args,
+                       const ConnectionFacts& facts, std::string& out) {
+    switch (spec.id) {
+    case Cmd::ping:
+        if (args.size() == 1) {
+            reply::simple(out, "PONG");
+        } else {
+            reply::bulk(out, args[1]);
+        }
+        break;
+    case Cmd::echo:
+        reply::bulk(out, args[1]);
+        break;
+    case Cmd::select: {
+        auto db = parse_int(args[1]);
+        if (!db || *db < INT32_MIN || *db > INT32_MAX) {
+            reply::error(out, reply::not_integer);
+        } else if (*db != 0) {
+            reply::error(out, "ERR DB index is out of range");
+        } else {
+            reply::ok(out);
+        }
+        break;
+    }
+    case Cmd::command:
+        command_command(args, out);
+        break;
+    case Cmd::config:
+        config_command(args, facts, out);
+        break;
+    case Cmd::hello:
+        hello_command(args, facts, out);
+        break;
+    case Cmd::quit:
+        reply::ok(out);
+        return LocalOutcome::reply_then_close;
+    default:
+        assert(!"not a connection command");
+        break;
+    }
+    return LocalOutcome::reply;
+}
+
+bool check_fanout(const CommandSpec& spec, std::span<const std::string_view> args, std::string& out) {
+    if (spec.id == Cmd::flushall || spec.id == Cmd::flushdb) {
+        if (args.size() > 2 ||
+            (args.size() == 2 && !equal_nocase(args[1], "sync") && !equal_nocase(args[1], "async"))) {
+            reply::error(out, reply::syntax_error);
+            return false;
+        }
+    }
+    return true;
+}
+
+std::size_t bulk_reply_size(std::string_view at) {
+    assert(at.size() >= 5 && at[0] == '$');
+    if (at[1] == '-') {
+        return 5; // "$-1\r\n"
+    }
+    std::size_t cr = at.find('\r');
+    assert(cr != std::string_view::npos);
+    auto len = parse_int(at.substr(1, cr - 1));
+    assert(len && *len >= 0);
+    return cr + 2 + static_cast<std::size_t>(*len) + 2;
+}
+
+void gather(const CommandSpec& spec, std::span<const std::string_view> args,
+            std::span<const std::uint32_t> owner, std::span<ShardShare* const> shares,
+            const ConnectionFacts& facts, std::string& out) {
+    switch (spec.id) {
+    case Cmd::mget:
+        reply::array(out, args.size() - 1);
+        for (std::size_t i = 1; i < args.size(); ++i) {
+            ShardShare& s = *shares[owner[i]];
+            std::size_t n = bulk_reply_size(std::string_view(s.out).substr(s.cursor));
+            out.append(s.out, s.cursor, n);
+            s.cursor += n;
+        }
+        break;
+    case Cmd::del:
+    case Cmd::exists:
+    case Cmd::dbsize: {
+        std::int64_t sum = 0;
+        for (const ShardShare* s : shares) {
+            sum += s != nullptr ? s->count : 0;
+        }
+        reply::integer(out, sum);
+        break;
+    }
+    case Cmd::mset: {
+        bool oom = false;
+        for (const ShardShare* s : shares) {
+            oom = oom || (s != nullptr && s->oom);
+        }
+        if (oom) {
+            reply::error(out, reply::oom);
+        } else {
+            reply::ok(out);
+        }
+        break;
+    }
+    case Cmd::flushall:
+    case Cmd::flushdb:
+        reply::ok(out);
+        break;
+    case Cmd::info:
+        info_reply(args, shares, facts, out);
+        break;
+    default:
+        assert(!"not a fan-out command");
+        break;
+    }
+}
+
+} // namespace gatio::resp

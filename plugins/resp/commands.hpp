@@ -1,0 +1,147 @@
+// The command table and the execution of each command.
+//
+// Every command has a route. `connection` commands (PING, ECHO, SELECT, HELLO, COMMAND, CONFIG,
+// QUIT) are answered by the connection's driver alone. `one_key` commands run whole on the
+// shard that owns their key. `keys` commands (MGET, MSET, DEL, EXISTS) are split: each shard
+// runs its share over the keys it owns (run_part) and the connection's driver gathers the
+// shares in argument order (gather). `all_shards` commands (DBSIZE, FLUSHALL, FLUSHDB, INFO)
+// run a share on every shard.
+//
+// Replies and errors are those of redis-server 7.0, byte for byte, except where a difference
+// is inherent (one database, RESP2 only, no ACL users).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "keyspace.hpp"
+
+namespace gatio::resp {
+
+enum class Cmd : std::uint8_t {
+    ping,
+    echo,
+    set,
+    get,
+    getset,
+    del,
+    exists,
+    incr,
+    decr,
+    incrby,
+    decrby,
+    append,
+    strlen,
+    mget,
+    mset,
+    expire,
+    pexpire,
+    ttl,
+    pttl,
+    persist,
+    type,
+    dbsize,
+    flushall,
+    flushdb,
+    select,
+    info,
+    command,
+    config,
+    quit,
+    hello,
+};
+
+enum class Route : std::uint8_t { connection, one_key, keys, all_shards };
+
+struct CommandSpec {
+    std::string_view name; // lower case, as COMMAND lists it
+    Cmd id;
+    int arity; // redis-server's convention: n exactly, -n at least n (name included)
+    Route route;
+    int first_key; // COMMAND's key positions (0 = none)
+    int last_key;  // -1 = the last argument
+    int step;
+    bool denyoom;           // refused (noeviction) or preceded by eviction when memory is full
+    std::string_view flags; // COMMAND's flags, space-separated
+    std::string_view acl;   // COMMAND's ACL categories, space-separated
+};
+
+// The command named `name` in any letter case, or nullptr.
+const CommandSpec* find_command(std::string_view name);
+std::span<const CommandSpec> command_table();
+
+// Whether args (name first) fit spec's arity, and the extra rules of MSET (pairs) and PING
+// (at most one argument).
+bool arity_ok(const CommandSpec& spec, std::size_t argc);
+
+// redis-server's error lines for a request it cannot run (no '-', no CRLF).
+void unknown_command_error(std::span<const std::string_view> args, std::string& out);
+void arity_error(std::string_view name, std::string& out);
+
+// The settings commands report and obey; fixed for the life of a listener.
+struct ServerSettings {
+    std::uint64_t proto_max_bulk_len = 512ull << 20;
+    std::uint64_t max_multibulk = 1u << 20;
+    std::uint64_t max_inline = 64u << 10;
+    std::uint64_t max_memory = 0; // the whole keyspace's; each shard gets an equal share
+    EvictionPolicy policy = EvictionPolicy::noeviction;
+    std::string_view version; // the plugin's own version, shown by INFO
+};
+
+// ---- Shard side (runs on the shard's driver) ----
+
+// One shard's contribution to a `keys` or `all_shards` command.
+struct ShardShare {
+    std::string out;           // MGET: one bulk reply per key of this shard, in argument order
+    std::int64_t count = 0;    // DEL, EXISTS, DBSIZE: this shard's count; INFO: its keys
+    std::int64_t expires = 0;  // INFO: keys with an expiry
+    std::uint64_t memory = 0;  // INFO: used_memory
+    std::uint64_t evicted = 0; // INFO: keys evicted so far
+    std::uint64_t expired = 0; // INFO: keys expired so far
+    bool oom = false;          // MSET: refused for lack of memory
+    std::size_t cursor = 0;    // gather's read position in `out`
+    void clear();
+};
+
+// Runs a one_key command; appends its reply to out.
+void run_one_key(Shard& shard, const CommandSpec& spec, std::span<const std::string_view> args,
+                 const ServerSettings& settings, std::int64_t now_ms, std::string& out);
+
+// Runs a shard's share of a keys/all_shards command. `keys` are the argument positions of the
+// keys this shard owns, ascending (MSET: each key's value follows it).
+void run_part(Shard& shard, const CommandSpec& spec, std::span<const std::string_view> args,
+              std::span<const std::uint32_t> keys, std::int64_t now_ms, ShardShare& share);
+
+// ---- Connection side ----
+
+// What a connection knows about itself and its server, for connection commands and INFO.
+struct ConnectionFacts {
+    const ServerSettings* settings = nullptr;
+    std::uint64_t client_id = 0;
+    std::uint16_t port = 0; // the listener's local port
+    std::int64_t uptime_s = 0;
+};
+
+enum class LocalOutcome : std::uint8_t { reply, reply_then_close };
+
+// Answers a `connection` command.
+LocalOutcome run_local(const CommandSpec& spec, std::span<const std::string_view> args,
+                       const ConnectionFacts& facts, std::string& out);
+
+// Checks the options of a keys/all_shards command before it fans out; appends an error reply
+// and returns false when the command must not run (FLUSHALL with a bad option).
+bool check_fanout(const CommandSpec& spec, std::span<const std::string_view> args, std::string& out);
+
+// Combines the shares (indexed by shard) into the reply. `owner[i]` is the shard of argument i
+// (meaningful at key positions only) for MGET.
+void gather(const CommandSpec& spec, std::span<const std::string_view> args,
+            std::span<const std::uint32_t> owner, std::span<ShardShare* const> shares,
+            const ConnectionFacts& facts, std::string& out);
+
+// The size of the bulk reply (or nil) at the start of `at`, which must hold a whole one.
+std::size_t bulk_reply_size(std::string_view at);
+
+} // namespace gatio::resp

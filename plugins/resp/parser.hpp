@@ -1,0 +1,98 @@
+// An incremental parser for client requests in the Redis serialization protocol (RESP2): the
+// multibulk form (`*<n>\r\n$<len>\r\n<bytes>\r\n...`) and the inline form (one line of
+// space-separated, optionally quoted words). It never allocates per request once its buffers
+// have grown to the largest request seen, and never examines a byte twice across calls.
+//
+// It follows redis-server's reading rules where they are observable by a client, so that the
+// same bytes produce the same commands and the same protocol errors; only the multibulk count
+// limit is our own (max_multibulk) instead of INT_MAX.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gatio::resp {
+
+struct ParserLimits {
+    std::uint64_t max_bulk_len = 512ull << 20; // one argument's length (proto-max-bulk-len)
+    std::uint64_t max_multibulk = 1u << 20;    // arguments in one multibulk request
+    std::size_t max_inline = 64u << 10;        // an inline line, and a `*`/`$` header line
+};
+
+enum class ProtocolError : std::uint8_t {
+    none,
+    invalid_multibulk_length,
+    invalid_bulk_length,
+    expected_dollar,
+    too_big_inline,
+    too_big_mbulk_count,
+    too_big_bulk_count,
+    unbalanced_quotes,
+};
+
+enum class ParseStatus : std::uint8_t {
+    incomplete, // every byte given is part of an unfinished request: call again with more
+    command,    // a request is complete: see args() and consumed(); it may have no argument
+    error,      // the input violates the protocol: see error(); the connection must close
+};
+
+// Redis's integer syntax (string2ll): optional '-', no '+', no leading zeros, no spaces,
+// within int64. Used for protocol lengths and for every integer argument and value.
+std::optional<std::int64_t> parse_int(std::string_view text);
+
+class Parser {
+public:
+    explicit Parser(const ParserLimits& limits) : limits_(limits) {}
+
+    // Parses the request that starts at data[0]. After `incomplete`, call again with the same
+    // bytes at the start followed by more; the bytes already examined are not examined again.
+    // After `command` the parser is ready for the next request (which starts at consumed()).
+    ParseStatus parse(std::span<const std::uint8_t> data);
+
+    // Valid after `command`, until the next parse(): the length of the request in bytes, and
+    // its arguments, which point into `data` (multibulk) or into the parser (inline).
+    std::size_t consumed() const { return consumed_; }
+    std::span<const std::string_view> args() const { return {args_.data(), argc_}; }
+
+    // Valid after `error`: the error reply's text without '-' and CRLF, e.g.
+    // "ERR Protocol error: invalid bulk length".
+    std::string error_text() const;
+    ProtocolError error() const { return error_; }
+
+    // Forgets a partly parsed request (after an error, or when the input is discarded).
+    void reset();
+
+private:
+    enum class Phase : std::uint8_t { start, multibulk_header, bulk_header, bulk_data, inline_line };
+
+    ParseStatus fail(ProtocolError e);
+    ParseStatus finish(std::size_t end);
+    ParseStatus parse_inline(std::span<const std::uint8_t> data);
+    bool split_inline(std::string_view line);
+    // Position of the next '\r' at or after search_, or npos; advances search_.
+    std::size_t find_cr(std::span<const std::uint8_t> data);
+
+    ParserLimits limits_;
+    Phase phase_ = Phase::start;
+    std::size_t pos_ = 0;    // bytes of the current request fully parsed
+    std::size_t search_ = 0; // where the search for a line end resumes
+    std::uint64_t remaining_ = 0;
+    std::uint64_t bulk_len_ = 0;
+    // Multibulk arguments as (offset, length) until the request completes, since the bytes may
+    // move between calls; turned into views by finish().
+    std::vector<std::pair<std::size_t, std::size_t>> spans_;
+    std::vector<std::string_view> args_;
+    std::size_t argc_ = 0;
+    std::string inline_; // decoded inline words, back to back
+    std::vector<std::pair<std::size_t, std::size_t>> inline_spans_;
+    std::size_t consumed_ = 0;
+    ProtocolError error_ = ProtocolError::none;
+    char got_ = 0; // the byte found instead of '$'
+};
+
+} // namespace gatio::resp

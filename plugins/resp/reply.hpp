@@ -1,0 +1,69 @@
+// Appending RESP2 replies to a buffer. The buffer keeps its capacity between requests, so
+// building a reply allocates only while it grows past the largest reply seen.
+#pragma once
+
+#include <charconv>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace gatio::resp::reply {
+
+inline void crlf(std::string& out) {
+    out.append("\r\n", 2);
+}
+
+inline void number(std::string& out, std::int64_t v) {
+    char buf[24];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, static_cast<std::size_t>(r.ptr - buf));
+}
+
+inline void simple(std::string& out, std::string_view text) {
+    out.push_back('+');
+    out.append(text);
+    crlf(out);
+}
+
+inline void ok(std::string& out) {
+    out.append("+OK\r\n", 5);
+}
+
+// `text` is the whole error line without '-' and CRLF, e.g. "ERR syntax error".
+inline void error(std::string& out, std::string_view text) {
+    out.push_back('-');
+    out.append(text);
+    crlf(out);
+}
+
+inline void integer(std::string& out, std::int64_t v) {
+    out.push_back(':');
+    number(out, v);
+    crlf(out);
+}
+
+inline void bulk(std::string& out, std::string_view data) {
+    out.push_back('$');
+    number(out, static_cast<std::int64_t>(data.size()));
+    crlf(out);
+    out.append(data);
+    crlf(out);
+}
+
+inline void nil(std::string& out) {
+    out.append("$-1\r\n", 5);
+}
+
+inline void array(std::string& out, std::size_t count) {
+    out.push_back('*');
+    number(out, static_cast<std::int64_t>(count));
+    crlf(out);
+}
+
+// The messages redis-server uses, word for word, for errors more than one command can give.
+inline constexpr std::string_view syntax_error = "ERR syntax error";
+inline constexpr std::string_view not_integer = "ERR value is not an integer or out of range";
+inline constexpr std::string_view overflow = "ERR increment or decrement would overflow";
+inline constexpr std::string_view oom = "OOM command not allowed when used memory > 'maxmemory'.";
+
+} // namespace gatio::resp::reply

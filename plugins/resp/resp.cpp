@@ -1,0 +1,758 @@
+// The resp handler: a Redis-protocol key-value server sharded across the drivers that execute
+// tasks (shared-nothing: each shard is touched only on its own driver's thread).
+//
+// A request's life: on_data parses it on the connection's driver and takes one of the
+// connection's request slots (max_pipeline of them, so a connection's work in flight is
+// bounded). Connection commands are answered at once. A key command becomes a task placed on
+// the driver owning the key's shard (a multi-key command one task per shard involved); the
+// task runs the command there and its `done` comes back to the connection's driver, which
+// writes replies strictly in request order. When the shard is local and nothing of the
+// connection is in flight, the command runs on the spot instead.
+//
+// The keyspace of a listener (its shards) is shared by that listener's instances. Memory that
+// a task may still reach when gatiod stops (keyspaces, connections with tasks in flight) is
+// only freed when the plugin is unloaded, once every driver thread is gone: at shutdown a task
+// may be dropped without its `done`, so its arguments cannot be freed by it.
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cassert>
+#include <chrono>
+#include <cstdint>
+#include <ctime>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <netinet/in.h>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <gatio/plugin.hpp>
+
+#include "commands.hpp"
+#include "keyspace.hpp"
+#include "parser.hpp"
+#include "reply.hpp"
+#include "settings.hpp"
+
+namespace gatio::resp {
+namespace {
+
+// Buffers that grew past this for one large request are released afterwards rather than
+// kept for the connection's lifetime.
+constexpr std::size_t retain_limit = 64u << 10;
+// Keys examined per round of the active sweep; another round follows while more than a
+// quarter of them had expired (redis-server's adaptive rule).
+constexpr std::size_t sweep_round = 20;
+// How soon tasks refused for lack of a task slot are offered again when no completion of
+// ours comes first.
+constexpr std::chrono::milliseconds spawn_retry{1};
+
+std::int64_t wall_ms() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+}
+
+void trim(std::string& s) {
+    if (s.capacity() > retain_limit) {
+        std::string().swap(s);
+    } else {
+        s.clear();
+    }
+}
+
+std::int64_t g_start_ms = 0;
+std::atomic<std::uint64_t> g_client_ids{0};
+
+// One shard and what its driver alone touches. Padded so that shards of different drivers
+// never share a cache line.
+struct alignas(64) ShardState {
+    ShardState(const ShardLimits& limits, const ServerSettings& server, std::uint64_t seed)
+        : shard(limits, seed), settings(&server) {}
+    Shard shard;
+    const ServerSettings* settings; // immutable, readable from any thread
+    std::int64_t last_sweep_ms = 0;
+};
+
+// The task asking one shard for an active expiry sweep, one per (instance driver, shard):
+// `in_flight` is touched only on the instance's driver, the rest is immutable.
+struct SweepJob {
+    ShardState* state = nullptr;
+    std::int64_t interval_ms = 0;
+    std::uint32_t budget = 0;
+    bool in_flight = false;
+};
+
+struct Keyspace {
+    PluginSettings settings;
+    std::vector<std::uint32_t> drivers; // shard -> driver index
+    std::vector<std::unique_ptr<ShardState>> shards;
+    std::vector<SweepJob> sweeps; // [driver * shards + shard]
+    int instances = 0;            // guarded by g_keyspaces_mutex
+
+    std::uint32_t shard_of(std::string_view key) const {
+        // Mixed so that the shard does not correlate with the bucket inside the shard's table.
+        std::uint64_t h = std::hash<std::string_view>{}(key)*0x9E3779B97F4A7C15ULL;
+        return static_cast<std::uint32_t>((h >> 32) % shards.size());
+    }
+};
+
+// Freed when the plugin is unloaded (see above).
+std::mutex g_keyspaces_mutex;
+std::map<std::string, std::unique_ptr<Keyspace>, std::less<>> g_keyspaces; // by listener
+
+class Resp;
+struct Conn;
+struct Slot;
+
+// One task: a one_key command, or one shard's share of a fan-out command.
+struct Job {
+    Slot* slot = nullptr;
+    std::uint32_t shard = 0;
+    ShardState* state = nullptr;
+    Job* next = nullptr;             // in the instance's queue of tasks waiting for a task slot
+    std::vector<std::uint32_t> keys; // argument positions this shard owns (fan-out)
+    ShardShare share;                // this shard's result (fan-out)
+};
+
+// One request of a connection, from parsing until its reply is written.
+struct Slot {
+    Conn* conn = nullptr;
+    const CommandSpec* spec = nullptr;
+    std::string bytes;                  // the arguments, back to back, while tasks need them
+    std::vector<std::string_view> args; // into `bytes`
+    std::string reply;
+    std::vector<Job> jobs;            // by shard; sized on first use
+    std::vector<std::uint32_t> owner; // by argument: the shard of a key (MGET gathering)
+    std::vector<ShardShare*> shares;  // by shard: the shares to gather, null if uninvolved
+    std::uint32_t waiting = 0;        // tasks not yet done
+    bool ready = false;               // `reply` is final
+    bool close_after = false;         // QUIT or a protocol error: close once it is written
+};
+
+struct Conn {
+    Conn(Resp& owner, const ParserLimits& limits, std::uint32_t slot_count)
+        : inst(&owner), parser(limits), slots(slot_count), depth(slot_count) {
+        for (auto& s : slots) {
+            s.conn = this;
+        }
+    }
+
+    Resp* inst;
+    gatio_conn id = 0;
+    Parser parser;
+    std::vector<Slot> slots; // a ring of `depth` slots
+    std::uint32_t depth;
+    std::uint32_t head = 0;
+    std::uint32_t used = 0;
+    std::uint32_t busy = 0;  // slots whose tasks are not all done
+    std::uint32_t tasks = 0; // tasks of this connection in flight
+    std::string input;       // bytes received but not yet taken into a slot
+    std::uint64_t client_id = 0;
+    std::uint16_t port = 0;
+    bool open = false;
+    bool closing = false; // no more requests are read
+    bool eof = false;     // the peer is done sending: close once every reply is written
+    bool paused = false;  // we paused reading: every slot is taken
+    Conn* next_free = nullptr;
+
+    bool full() const { return used == depth; }
+    Slot& back() { return slots[(head + used - 1) % depth]; }
+};
+
+// Connections of destroyed instances that had tasks in flight; guarded by g_keyspaces_mutex.
+std::vector<std::unique_ptr<Conn>> g_orphans;
+
+void run_job(void* arg);
+void job_done(gatio_host* host, void* arg);
+void run_sweep(void* arg);
+void sweep_done(gatio_host* host, void* arg);
+
+class Resp {
+public:
+    static bool init(const gatio_services&, std::string&) {
+        g_start_ms = wall_ms();
+        return true;
+    }
+
+    Resp(gatio::Host host, const gatio::InstanceInfo& info) : host_(host), driver_(info.driver_index) {
+        if (info.exec_drivers.empty()) {
+            throw gatio::PluginError(
+                "the host lists no exec-capable drivers (gatio_instance_info.exec_drivers): "
+                "the resp plugin needs them to place its shards");
+        }
+        PluginSettings settings = read_settings(info.options);
+        {
+            std::lock_guard lock(g_keyspaces_mutex);
+            auto& slot = g_keyspaces[std::string(info.listener)];
+            // One left by an earlier run of the runtime (no instance alive) starts afresh.
+            if (!slot || slot->instances == 0) {
+                slot = make_keyspace(settings, info.exec_drivers, info.driver_count);
+            }
+            keyspace_ = slot.get();
+            ++keyspace_->instances;
+            listener_ = std::string(info.listener);
+        }
+        const ServerSettings& server = keyspace_->settings.server;
+        parser_limits_ = ParserLimits{server.proto_max_bulk_len, server.max_multibulk, server.max_inline};
+        for (std::uint32_t s = 0; s < keyspace_->drivers.size(); ++s) {
+            if (keyspace_->drivers[s] == driver_) {
+                local_shard_ = static_cast<std::int64_t>(s);
+            }
+        }
+        if (driver_ >= info.driver_count ||
+            keyspace_->sweeps.size() / keyspace_->shards.size() != info.driver_count) {
+            throw gatio::PluginError("driver index " + std::to_string(driver_) + " does not fit the " +
+                                     std::to_string(info.driver_count) +
+                                     " drivers the keyspace was made for");
+        }
+    }
+
+    Resp(Resp&& other) = delete;
+    Resp(const Resp&) = delete;
+    Resp& operator=(const Resp&) = delete;
+
+    ~Resp() {
+        std::lock_guard lock(g_keyspaces_mutex);
+        for (auto& k : conns_) {
+            if (k->tasks > 0) {
+                g_orphans.push_back(std::move(k));
+            }
+        }
+        --keyspace_->instances;
+    }
+
+    static constexpr std::uint32_t max_unconsumed = 0;
+
+    bool on_open(gatio::Connection c, const gatio_conn_info& info) {
+        Conn* k = free_;
+        if (k != nullptr) {
+            free_ = k->next_free;
+        } else {
+            conns_.push_back(std::make_unique<Conn>(*this, parser_limits_, keyspace_->settings.max_pipeline));
+            k = conns_.back().get();
+        }
+        k->id = c.id();
+        k->open = true;
+        k->client_id = ++g_client_ids;
+        k->port = 0;
+        if (info.local != nullptr && info.local->sa_family == AF_INET) {
+            k->port = ntohs(reinterpret_cast<const sockaddr_in*>(info.local)->sin_port);
+        } else if (info.local != nullptr && info.local->sa_family == AF_INET6) {
+            k->port = ntohs(reinterpret_cast<const sockaddr_in6*>(info.local)->sin6_port);
+        }
+        c.set_user(k);
+        // Sweeping starts with the first connection: keys only come through connections.
+        if (sweep_timer_ == 0) {
+            arm_sweep_timer();
+        }
+        return true;
+    }
+
+    std::int64_t on_data(gatio::Connection c, std::span<const std::uint8_t> data) {
+        Conn& k = *c.user<Conn>();
+        if (k.closing) {
+            return static_cast<std::int64_t>(data.size());
+        }
+        if (!k.input.empty()) {
+            k.input.append(reinterpret_cast<const char*>(data.data()), data.size());
+            take_input(k);
+        } else {
+            std::size_t used = process(k, data);
+            if (used < data.size()) {
+                k.input.assign(reinterpret_cast<const char*>(data.data()) + used, data.size() - used);
+            }
+        }
+        if (!k.input.empty() && k.full() && !k.closing && !k.paused) {
+            k.paused = c.pause_read() == GATIO_OK;
+        }
+        flush(k);
+        return static_cast<std::int64_t>(data.size());
+    }
+
+    // Replies still being computed are written before the connection closes.
+    gatio_eof_action on_eof(gatio::Connection c) {
+        Conn& k = *c.user<Conn>();
+        // With no request in a slot, what input remains is an unfinished request.
+        if (k.used == 0) {
+            return GATIO_EOF_CLOSE;
+        }
+        k.eof = true;
+        return GATIO_EOF_KEEP;
+    }
+
+    void on_close(gatio::Connection c, gatio_close_reason) {
+        Conn& k = *c.user<Conn>();
+        k.open = false;
+        k.closing = true;
+        if (k.tasks == 0) {
+            release(k);
+        }
+    }
+
+    // ---- Task plumbing (on this instance's driver) ----
+
+    void job_finished(Job& job) {
+        Slot& s = *job.slot;
+        Conn& k = *s.conn;
+        --k.tasks;
+        if (--s.waiting == 0) {
+            if (s.spec->route != Route::one_key) {
+                FactsBuilder facts(*this, k);
+                gather(*s.spec, s.args, s.owner, s.shares, facts.facts, s.reply);
+            }
+            s.ready = true;
+            --k.busy;
+        }
+        if (k.open) {
+            if (!k.input.empty() && !k.closing && !k.full()) {
+                take_input(k);
+            }
+            if (k.paused && !k.full()) {
+                k.paused = host_.services().resume_read(host_.handle(), k.id) != GATIO_OK;
+            }
+            flush(k);
+        } else if (k.tasks == 0) {
+            release(k);
+        }
+        submit_queued();
+    }
+
+    void sweep(std::uint32_t shard) {
+        SweepJob& j = keyspace_->sweeps[driver_ * keyspace_->shards.size() + shard];
+        if (j.in_flight) {
+            return;
+        }
+        gatio_task t{sizeof(gatio_task),
+                     GATIO_PLACE_DRIVER,
+                     keyspace_->drivers[shard],
+                     GATIO_PRIORITY_BATCH,
+                     &run_sweep,
+                     &sweep_done,
+                     &j};
+        // A refusal (no task slot free) just skips this round; the next tick tries again.
+        j.in_flight = host_.spawn(t) == GATIO_OK;
+    }
+
+    void submit_queued() {
+        while (queue_head_ != nullptr) {
+            if (!try_spawn(*queue_head_)) {
+                arm_retry_timer();
+                return;
+            }
+            queue_head_ = queue_head_->next;
+            if (queue_head_ == nullptr) {
+                queue_tail_ = nullptr;
+            }
+        }
+    }
+
+private:
+    struct FactsBuilder {
+        FactsBuilder(const Resp& r, const Conn& k) {
+            facts.settings = &r.keyspace_->settings.server;
+            facts.client_id = k.client_id;
+            facts.port = k.port;
+            facts.uptime_s = (wall_ms() - g_start_ms) / 1000;
+        }
+        ConnectionFacts facts;
+    };
+
+    static std::unique_ptr<Keyspace> make_keyspace(const PluginSettings& settings,
+                                                   std::span<const std::uint32_t> exec,
+                                                   std::uint32_t driver_count) {
+        auto ks = std::make_unique<Keyspace>();
+        ks->settings = settings;
+        ks->settings.server.version = "1.0";
+        ks->drivers.assign(exec.begin(), exec.end());
+        ShardLimits limits;
+        // maxmemory is split evenly: each shard enforces its share on its own.
+        limits.max_memory = settings.server.max_memory == 0
+                                ? 0
+                                : std::max<std::uint64_t>(1, settings.server.max_memory / exec.size());
+        limits.policy = settings.server.policy;
+        limits.lru_samples = settings.maxmemory_samples;
+        for (std::size_t s = 0; s < exec.size(); ++s) {
+            ks->shards.push_back(
+                std::make_unique<ShardState>(limits, ks->settings.server, 0x9E3779B97F4A7C15ULL * (s + 1)));
+        }
+        ks->sweeps.resize(std::size_t{driver_count} * exec.size());
+        for (std::size_t i = 0; i < ks->sweeps.size(); ++i) {
+            SweepJob& j = ks->sweeps[i];
+            j.state = ks->shards[i % exec.size()].get();
+            j.interval_ms = settings.active_expire_interval.count();
+            j.budget = settings.active_expire_keys;
+        }
+        return ks;
+    }
+
+    static void on_sweep_timer(gatio_host*, void* arg) {
+        auto* self = static_cast<Resp*>(arg);
+        self->sweep_timer_ = 0;
+        for (std::uint32_t s = 0; s < self->keyspace_->shards.size(); ++s) {
+            self->sweep(s);
+        }
+        self->submit_queued();
+        self->arm_sweep_timer();
+    }
+
+    void arm_sweep_timer() {
+        sweep_timer_ = host_.start_timer(keyspace_->settings.active_expire_interval, &on_sweep_timer, this);
+        if (sweep_timer_ == 0) {
+            host_.warn(
+                "resp: no timer slot for the active expiry sweep; expired keys are removed on access only");
+        }
+    }
+
+    static void on_retry_timer(gatio_host*, void* arg) {
+        auto* self = static_cast<Resp*>(arg);
+        self->retry_timer_ = 0;
+        self->submit_queued();
+    }
+
+    void arm_retry_timer() {
+        if (retry_timer_ == 0) {
+            retry_timer_ = host_.start_timer(spawn_retry, &on_retry_timer, this);
+        }
+    }
+
+    bool try_spawn(Job& job) {
+        gatio_task t{sizeof(gatio_task),
+                     GATIO_PLACE_DRIVER,
+                     keyspace_->drivers[job.shard],
+                     GATIO_PRIORITY_LATENCY,
+                     &run_job,
+                     &job_done,
+                     &job};
+        int rc = host_.spawn(t);
+        // Only a full task table is worth waiting for: the drivers come from the host's own
+        // exec list, so any other refusal is a broken invariant.
+        if (rc != GATIO_OK && rc != GATIO_ERR_LIMIT) {
+            host_.error("resp: spawning a task on driver " + std::to_string(keyspace_->drivers[job.shard]) +
+                        " failed with " + std::to_string(rc));
+            assert(!"spawn refused a shard task");
+        }
+        return rc == GATIO_OK;
+    }
+
+    // Tasks leave in request order: once one waits for a task slot, later ones queue behind
+    // it, or a later command on the same key could overtake an earlier one.
+    void submit(Job& job) {
+        job.next = nullptr;
+        if (queue_head_ == nullptr && try_spawn(job)) {
+            return;
+        }
+        if (queue_tail_ != nullptr) {
+            queue_tail_->next = &job;
+        } else {
+            queue_head_ = &job;
+        }
+        queue_tail_ = &job;
+        arm_retry_timer();
+    }
+
+    void release(Conn& k) {
+        for (auto& s : k.slots) {
+            reset_slot(s);
+        }
+        k.head = k.used = k.busy = 0;
+        trim(k.input);
+        k.parser.reset();
+        k.closing = k.eof = k.paused = false;
+        k.next_free = free_;
+        free_ = &k;
+    }
+
+    static void reset_slot(Slot& s) {
+        trim(s.reply);
+        trim(s.bytes);
+        s.args.clear();
+        s.spec = nullptr;
+        s.waiting = 0;
+        s.ready = false;
+        s.close_after = false;
+        for (auto& j : s.jobs) {
+            trim(j.share.out);
+        }
+    }
+
+    Slot& take_slot(Conn& k) {
+        assert(!k.full());
+        ++k.used;
+        Slot& s = k.back();
+        assert(!s.ready && s.waiting == 0);
+        s.reply.clear();
+        return s;
+    }
+
+    void take_input(Conn& k) {
+        std::size_t used =
+            process(k, std::span(reinterpret_cast<const std::uint8_t*>(k.input.data()), k.input.size()));
+        if (k.closing || used == k.input.size()) {
+            trim(k.input);
+        } else {
+            k.input.erase(0, used);
+        }
+    }
+
+    // Parses and starts requests from `data` while slots are free; returns the bytes taken
+    // (the rest is an unfinished request, or waits for a slot).
+    std::size_t process(Conn& k, std::span<const std::uint8_t> data) {
+        std::size_t pos = 0;
+        while (pos < data.size() && !k.closing && !k.full()) {
+            ParseStatus st = k.parser.parse(data.subspan(pos));
+            if (st == ParseStatus::incomplete) {
+                break;
+            }
+            if (st == ParseStatus::error) {
+                Slot& s = take_slot(k);
+                reply::error(s.reply, k.parser.error_text());
+                s.ready = true;
+                s.close_after = true;
+                k.closing = true;
+                if (host_.log_enabled(GATIO_LOG_DEBUG)) {
+                    host_.debug("resp: connection " + std::to_string(k.id) + ": " + k.parser.error_text() +
+                                "; closing it");
+                }
+                return data.size();
+            }
+            auto args = k.parser.args();
+            pos += k.parser.consumed();
+            if (!args.empty()) {
+                dispatch(k, args);
+            }
+        }
+        return k.closing ? data.size() : pos;
+    }
+
+    void dispatch(Conn& k, std::span<const std::string_view> args) {
+        Slot& s = take_slot(k);
+        const CommandSpec* spec = find_command(args[0]);
+        if (spec == nullptr) {
+            unknown_command_error(args, s.reply);
+            s.ready = true;
+            return;
+        }
+        if (!arity_ok(*spec, args.size())) {
+            arity_error(spec->name, s.reply);
+            s.ready = true;
+            return;
+        }
+        s.spec = spec;
+        if (spec->route == Route::connection) {
+            FactsBuilder facts(*this, k);
+            if (run_local(*spec, args, facts.facts, s.reply) == LocalOutcome::reply_then_close) {
+                s.close_after = true;
+                k.closing = true;
+            }
+            s.ready = true;
+            return;
+        }
+        if (spec->route != Route::one_key && !check_fanout(*spec, args, s.reply)) {
+            s.ready = true;
+            return;
+        }
+        const Keyspace& ks = *keyspace_;
+        const std::size_t shard_count = ks.shards.size();
+        if (s.jobs.size() != shard_count) {
+            s.jobs.resize(shard_count);
+            s.shares.assign(shard_count, nullptr);
+            for (std::uint32_t i = 0; i < shard_count; ++i) {
+                s.jobs[i].slot = &s;
+                s.jobs[i].shard = i;
+                s.jobs[i].state = ks.shards[i].get();
+            }
+        }
+        if (spec->route == Route::one_key) {
+            std::uint32_t shard = ks.shard_of(args[1]);
+            if (shard == local_shard_ && k.busy == 0) {
+                // Nothing of this connection is in flight, so running now keeps its order.
+                run_one_key(ks.shards[shard]->shard, *spec, args, ks.settings.server, wall_ms(), s.reply);
+                s.ready = true;
+                return;
+            }
+            copy_args(s, args);
+            start(k, s, &s.jobs[shard], 1);
+            return;
+        }
+        // Fan-out: which shards are involved, and which keys each owns.
+        for (auto& j : s.jobs) {
+            j.keys.clear();
+        }
+        std::fill(s.shares.begin(), s.shares.end(), nullptr);
+        std::uint32_t involved = 0;
+        if (spec->route == Route::all_shards) {
+            for (std::uint32_t i = 0; i < shard_count; ++i) {
+                s.shares[i] = &s.jobs[i].share;
+            }
+            involved = static_cast<std::uint32_t>(shard_count);
+        } else {
+            s.owner.resize(args.size());
+            const auto step = static_cast<std::size_t>(spec->step);
+            for (std::size_t a = 1; a < args.size(); a += step) {
+                std::uint32_t shard = ks.shard_of(args[a]);
+                s.owner[a] = shard;
+                s.jobs[shard].keys.push_back(static_cast<std::uint32_t>(a));
+                if (s.shares[shard] == nullptr) {
+                    s.shares[shard] = &s.jobs[shard].share;
+                    ++involved;
+                }
+            }
+        }
+        bool all_local =
+            involved == 1 && local_shard_ >= 0 && s.shares[static_cast<std::size_t>(local_shard_)];
+        if (all_local && k.busy == 0) {
+            Job& j = s.jobs[static_cast<std::size_t>(local_shard_)];
+            run_part(j.state->shard, *spec, args, j.keys, wall_ms(), j.share);
+            FactsBuilder facts(*this, k);
+            gather(*spec, args, s.owner, s.shares, facts.facts, s.reply);
+            s.ready = true;
+            return;
+        }
+        copy_args(s, args);
+        s.waiting = involved;
+        ++k.busy;
+        k.tasks += involved;
+        for (std::uint32_t i = 0; i < shard_count; ++i) {
+            if (s.shares[i] != nullptr) {
+                submit(s.jobs[i]);
+            }
+        }
+    }
+
+    void start(Conn& k, Slot& s, Job* job, std::uint32_t count) {
+        s.waiting = count;
+        ++k.busy;
+        k.tasks += count;
+        submit(*job);
+    }
+
+    static void copy_args(Slot& s, std::span<const std::string_view> args) {
+        std::size_t total = 0;
+        for (auto a : args) {
+            total += a.size();
+        }
+        s.bytes.clear();
+        s.bytes.reserve(total);
+        for (auto a : args) {
+            s.bytes.append(a);
+        }
+        s.args.resize(args.size());
+        std::size_t at = 0;
+        for (std::size_t i = 0; i < args.size(); ++i) {
+            s.args[i] = std::string_view(s.bytes).substr(at, args[i].size());
+            at += args[i].size();
+        }
+    }
+
+    // Writes the replies that are final, in request order, up to the first that is not.
+    void flush(Conn& k) {
+        constexpr std::size_t batch = 64;
+        std::array<iovec, batch> iov{};
+        while (k.used > 0 && k.slots[k.head].ready) {
+            std::size_t n = 0;
+            bool close = false;
+            for (std::uint32_t i = 0; i < k.used && n < batch; ++i) {
+                Slot& s = k.slots[(k.head + i) % k.depth];
+                if (!s.ready) {
+                    break;
+                }
+                iov[n++] = iovec{s.reply.data(), s.reply.size()};
+                if (s.close_after) {
+                    close = true;
+                    break;
+                }
+            }
+            int rc = host_.services().sendv(host_.handle(), k.id, iov.data(), n);
+            for (std::size_t i = 0; i < n; ++i) {
+                Slot& s = k.slots[k.head];
+                s.ready = false;
+                s.close_after = false;
+                trim(s.reply);
+                if (s.bytes.capacity() > retain_limit) {
+                    trim(s.bytes);
+                }
+                k.head = (k.head + 1) % k.depth;
+                --k.used;
+            }
+            if (rc == GATIO_ERR_LIMIT) {
+                // The driver's output memory is exhausted; a reply cannot be dropped.
+                host_.warn("resp: connection " + std::to_string(k.id) +
+                           ": output memory limit reached; resetting the connection");
+                host_.services().close(host_.handle(), k.id, GATIO_CLOSE_ABORT);
+                k.closing = true;
+                return;
+            }
+            if (close) {
+                host_.services().close(host_.handle(), k.id, GATIO_CLOSE_FLUSH);
+                return;
+            }
+        }
+        if (k.eof && k.used == 0) {
+            k.eof = false;
+            host_.services().close(host_.handle(), k.id, GATIO_CLOSE_FLUSH);
+        }
+    }
+
+    gatio::Host host_;
+    std::uint32_t driver_;
+    std::string listener_;
+    Keyspace* keyspace_ = nullptr;
+    ParserLimits parser_limits_;
+    std::int64_t local_shard_ = -1;
+    Conn* free_ = nullptr;
+    Job* queue_head_ = nullptr;
+    Job* queue_tail_ = nullptr;
+    std::vector<std::unique_ptr<Conn>> conns_; // every connection state this instance made
+    gatio_timer sweep_timer_ = 0;
+    gatio_timer retry_timer_ = 0;
+};
+
+void run_job(void* arg) {
+    Job& j = *static_cast<Job*>(arg);
+    Slot& s = *j.slot;
+    if (s.spec->route == Route::one_key) {
+        // The settings are immutable; the slot's arguments stay put until done.
+        run_one_key(j.state->shard, *s.spec, s.args, *j.state->settings, wall_ms(), s.reply);
+    } else {
+        run_part(j.state->shard, *s.spec, s.args, j.keys, wall_ms(), j.share);
+    }
+}
+
+void job_done(gatio_host*, void* arg) {
+    Job& j = *static_cast<Job*>(arg);
+    j.slot->conn->inst->job_finished(j);
+}
+
+void run_sweep(void* arg) {
+    auto& j = *static_cast<SweepJob*>(arg);
+    ShardState& st = *j.state;
+    std::int64_t now = wall_ms();
+    // Every instance asks every shard; the shard sweeps at most about once per interval.
+    if (now - st.last_sweep_ms < j.interval_ms / 2) {
+        return;
+    }
+    st.last_sweep_ms = now;
+    std::size_t examined = 0;
+    while (examined < j.budget) {
+        std::size_t round = std::min<std::size_t>(sweep_round, j.budget - examined);
+        std::size_t deleted = st.shard.sweep(now, round);
+        examined += round;
+        if (deleted * 4 <= round) {
+            break;
+        }
+    }
+}
+
+void sweep_done(gatio_host*, void* arg) {
+    auto& j = *static_cast<SweepJob*>(arg);
+    j.in_flight = false;
+}
+
+} // namespace
+} // namespace gatio::resp
+
+GATIO_EXPORT_PLUGIN(gatio::resp::Resp, "resp", "1.0", GATIO_TRANSPORT_TCP)

@@ -1,0 +1,25 @@
+// The resp plugin's [listener.options], read and checked once per instance.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+#include <gatio/plugin.hpp>
+
+#include "commands.hpp"
+
+namespace gatio::resp {
+
+struct PluginSettings {
+    ServerSettings server;
+    std::uint32_t maxmemory_samples = 5; // keys sampled per allkeys-lru eviction
+    std::uint32_t max_pipeline = 128;    // requests in flight per connection
+    std::chrono::milliseconds active_expire_interval{100};
+    std::uint32_t active_expire_keys = 200; // keys with an expiry examined per shard per sweep
+};
+
+// Reads every option, applying defaults; throws gatio::PluginError naming the option and
+// what is wrong with it (an unknown key included).
+PluginSettings read_settings(const gatio::Options& options);
+
+} // namespace gatio::resp

@@ -1,0 +1,408 @@
+// The commands that run on a shard: everything that reads or writes keys.
+#include <cassert>
+#include <cstdint>
+
+#include "commands.hpp"
+#include "parser.hpp"
+#include "reply.hpp"
+
+namespace gatio::resp {
+
+namespace {
+
+char lower(char c) {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+bool is(std::string_view arg, std::string_view word) {
+    if (arg.size() != word.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < arg.size(); ++i) {
+        if (lower(arg[i]) != word[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void expire_time_error(std::string& out, std::string_view command) {
+    out.append("-ERR invalid expire time in '");
+    out.append(command);
+    out.append("' command\r\n");
+}
+
+// Replaces the value of a live entry (or a fresh one), keeping the memory account right.
+void assign(Shard& shard, Shard::Entry& e, std::string_view value) {
+    std::size_t before = e.value.capacity();
+    e.value.assign(value);
+    shard.value_changed(e, before);
+}
+
+Shard::Entry& find_or_insert(Shard& shard, std::string_view key, std::int64_t now_ms) {
+    Shard::Entry* e = shard.find(key, now_ms);
+    return e != nullptr ? *e : shard.insert(key, now_ms);
+}
+
+// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL], with redis-server's rules
+// for which options may combine (a repeated EX/PX keeps the last one).
+void set_command(Shard& shard, std::span<const std::string_view> args, std::int64_t now_ms,
+                 std::string& out) {
+    enum : unsigned { nx = 1, xx = 2, get = 4, keepttl = 8, ex = 16, px = 32, exat = 64, pxat = 128 };
+    unsigned flags = 0;
+    std::string_view expire_arg;
+    for (std::size_t j = 3; j < args.size(); ++j) {
+        std::string_view opt = args[j];
+        bool has_next = j + 1 < args.size();
+        if (is(opt, "nx") && !(flags & xx)) {
+            flags |= nx;
+        } else if (is(opt, "xx") && !(flags & nx)) {
+            flags |= xx;
+        } else if (is(opt, "get")) {
+            flags |= get;
+        } else if (is(opt, "keepttl") && !(flags & (ex | px | exat | pxat))) {
+            flags |= keepttl;
+        } else if (is(opt, "ex") && !(flags & (keepttl | exat | px | pxat)) && has_next) {
+            flags |= ex;
+            expire_arg = args[++j];
+        } else if (is(opt, "px") && !(flags & (keepttl | ex | exat | pxat)) && has_next) {
+            flags |= px;
+            expire_arg = args[++j];
+        } else if (is(opt, "exat") && !(flags & (keepttl | ex | px | pxat)) && has_next) {
+            flags |= exat;
+            expire_arg = args[++j];
+        } else if (is(opt, "pxat") && !(flags & (keepttl | ex | exat | px)) && has_next) {
+            flags |= pxat;
+            expire_arg = args[++j];
+        } else {
+            reply::error(out, reply::syntax_error);
+            return;
+        }
+    }
+    std::int64_t expire_at = 0;
+    if (flags & (ex | px | exat | pxat)) {
+        auto v = parse_int(expire_arg);
+        if (!v) {
+            reply::error(out, reply::not_integer);
+            return;
+        }
+        std::int64_t ms = *v;
+        bool seconds = (flags & (ex | exat)) != 0;
+        if (ms <= 0 || (seconds && ms > INT64_MAX / 1000)) {
+            expire_time_error(out, "set");
+            return;
+        }
+        if (seconds) {
+            ms *= 1000;
+        }
+        if (flags & (ex | px)) {
+            if (ms > INT64_MAX - now_ms) {
+                expire_time_error(out, "set");
+                return;
+            }
+            ms += now_ms;
+        }
+        expire_at = ms;
+    }
+    Shard::Entry* e = shard.find(args[1], now_ms);
+    if (flags & get) {
+        if (e != nullptr) {
+            reply::bulk(out, e->value);
+        } else {
+            reply::nil(out);
+        }
+    }
+    if (((flags & nx) && e != nullptr) || ((flags & xx) && e == nullptr)) {
+        if (!(flags & get)) {
+            reply::nil(out);
+        }
+        return;
+    }
+    if (e == nullptr) {
+        e = &shard.insert(args[1], now_ms);
+    }
+    assign(shard, *e, args[2]);
+    if (expire_at != 0) {
+        shard.set_expire(*e, expire_at);
+    } else if (!(flags & keepttl)) {
+        shard.set_expire(*e, 0);
+    }
+    // An absolute time already past still creates the key, which the next access expires.
+    if (!(flags & get)) {
+        reply::ok(out);
+    }
+}
+
+void incr_command(Shard& shard, std::span<const std::string_view> args, Cmd id, std::int64_t now_ms,
+                  std::string& out) {
+    std::int64_t by = 1;
+    if (id == Cmd::decr) {
+        by = -1;
+    } else if (id == Cmd::incrby || id == Cmd::decrby) {
+        auto v = parse_int(args[2]);
+        if (!v) {
+            reply::error(out, reply::not_integer);
+            return;
+        }
+        by = *v;
+        if (id == Cmd::decrby) {
+            if (by == INT64_MIN) {
+                reply::error(out, "ERR decrement would overflow");
+                return;
+            }
+            by = -by;
+        }
+    }
+    Shard::Entry* e = shard.find(args[1], now_ms);
+    std::int64_t old = 0;
+    if (e != nullptr) {
+        auto v = parse_int(e->value);
+        if (!v) {
+            reply::error(out, reply::not_integer);
+            return;
+        }
+        old = *v;
+    }
+    if ((by < 0 && old < 0 && by < INT64_MIN - old) || (by > 0 && old > 0 && by > INT64_MAX - old)) {
+        reply::error(out, reply::overflow);
+        return;
+    }
+    std::int64_t now_value = old + by;
+    char buf[24];
+    auto r = std::to_chars(buf, buf + sizeof buf, now_value);
+    if (e == nullptr) {
+        e = &shard.insert(args[1], now_ms);
+    }
+    // The expiry, if any, stays: INCR changes the value, not the key's lifetime.
+    assign(shard, *e, std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
+    reply::integer(out, now_value);
+}
+
+// EXPIRE/PEXPIRE key time [NX|XX|GT|LT].
+void expire_command(Shard& shard, std::span<const std::string_view> args, bool seconds, std::int64_t now_ms,
+                    std::string& out) {
+    enum : unsigned { nx = 1, xx = 2, gt = 4, lt = 8 };
+    unsigned flags = 0;
+    for (std::size_t j = 3; j < args.size(); ++j) {
+        if (is(args[j], "nx")) {
+            flags |= nx;
+        } else if (is(args[j], "xx")) {
+            flags |= xx;
+        } else if (is(args[j], "gt")) {
+            flags |= gt;
+        } else if (is(args[j], "lt")) {
+            flags |= lt;
+        } else {
+            out.append("-ERR Unsupported option ");
+            out.append(args[j].substr(0, args[j].find('\0')));
+            for (std::size_t i = out.size() - args[j].size(); i < out.size(); ++i) {
+                if (out[i] == '\r' || out[i] == '\n') {
+                    out[i] = ' ';
+                }
+            }
+            reply::crlf(out);
+            return;
+        }
+    }
+    if ((flags & nx) && (flags & (xx | gt | lt))) {
+        reply::error(out, "ERR NX and XX, GT or LT options at the same time are not compatible");
+        return;
+    }
+    if ((flags & gt) && (flags & lt)) {
+        reply::error(out, "ERR GT and LT options at the same time are not compatible");
+        return;
+    }
+    auto v = parse_int(args[2]);
+    if (!v) {
+        reply::error(out, reply::not_integer);
+        return;
+    }
+    std::int64_t when = *v;
+    std::string_view name = seconds ? "expire" : "pexpire";
+    if (seconds) {
+        if (when > INT64_MAX / 1000 || when < INT64_MIN / 1000) {
+            expire_time_error(out, name);
+            return;
+        }
+        when *= 1000;
+    }
+    if (when > INT64_MAX - now_ms) {
+        expire_time_error(out, name);
+        return;
+    }
+    when += now_ms;
+    Shard::Entry* e = shard.find(args[1], now_ms);
+    if (e == nullptr) {
+        reply::integer(out, 0);
+        return;
+    }
+    const std::int64_t current = e->expire_at; // 0: none, i.e. infinite
+    if (((flags & nx) && current != 0) || ((flags & xx) && current == 0) ||
+        ((flags & gt) && (current == 0 || when <= current)) ||
+        ((flags & lt) && current != 0 && when >= current)) {
+        reply::integer(out, 0);
+        return;
+    }
+    if (when <= now_ms) {
+        shard.erase(args[1]);
+    } else {
+        shard.set_expire(*e, when);
+    }
+    reply::integer(out, 1);
+}
+
+void ttl_command(Shard& shard, std::string_view key, bool seconds, std::int64_t now_ms, std::string& out) {
+    Shard::Entry* e = shard.find(key, now_ms, false);
+    if (e == nullptr) {
+        reply::integer(out, -2);
+    } else if (e->expire_at == 0) {
+        reply::integer(out, -1);
+    } else {
+        std::int64_t left = e->expire_at > now_ms ? e->expire_at - now_ms : 0;
+        reply::integer(out, seconds ? (left + 500) / 1000 : left);
+    }
+}
+
+} // namespace
+
+void run_one_key(Shard& shard, const CommandSpec& spec, std::span<const std::string_view> args,
+                 const ServerSettings& settings, std::int64_t now_ms, std::string& out) {
+    if (spec.denyoom && !shard.make_room(now_ms)) {
+        reply::error(out, reply::oom);
+        return;
+    }
+    std::string_view key = args[1];
+    switch (spec.id) {
+    case Cmd::set:
+        set_command(shard, args, now_ms, out);
+        break;
+    case Cmd::get:
+        if (Shard::Entry* e = shard.find(key, now_ms)) {
+            reply::bulk(out, e->value);
+        } else {
+            reply::nil(out);
+        }
+        break;
+    case Cmd::getset: {
+        Shard::Entry* e = shard.find(key, now_ms);
+        if (e != nullptr) {
+            reply::bulk(out, e->value);
+        } else {
+            reply::nil(out);
+            e = &shard.insert(key, now_ms);
+        }
+        assign(shard, *e, args[2]);
+        shard.set_expire(*e, 0);
+        break;
+    }
+    case Cmd::incr:
+    case Cmd::decr:
+    case Cmd::incrby:
+    case Cmd::decrby:
+        incr_command(shard, args, spec.id, now_ms, out);
+        break;
+    case Cmd::append: {
+        Shard::Entry* e = shard.find(key, now_ms);
+        if (e != nullptr && e->value.size() + args[2].size() > settings.proto_max_bulk_len) {
+            reply::error(out, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+            break;
+        }
+        if (e == nullptr) {
+            e = &shard.insert(key, now_ms);
+        }
+        std::size_t before = e->value.capacity();
+        e->value.append(args[2]);
+        shard.value_changed(*e, before);
+        reply::integer(out, static_cast<std::int64_t>(e->value.size()));
+        break;
+    }
+    case Cmd::strlen: {
+        Shard::Entry* e = shard.find(key, now_ms);
+        reply::integer(out, e != nullptr ? static_cast<std::int64_t>(e->value.size()) : 0);
+        break;
+    }
+    case Cmd::expire:
+    case Cmd::pexpire:
+        expire_command(shard, args, spec.id == Cmd::expire, now_ms, out);
+        break;
+    case Cmd::ttl:
+    case Cmd::pttl:
+        ttl_command(shard, key, spec.id == Cmd::ttl, now_ms, out);
+        break;
+    case Cmd::persist: {
+        Shard::Entry* e = shard.find(key, now_ms);
+        if (e != nullptr && e->expire_at != 0) {
+            shard.set_expire(*e, 0);
+            reply::integer(out, 1);
+        } else {
+            reply::integer(out, 0);
+        }
+        break;
+    }
+    case Cmd::type:
+        reply::simple(out, shard.find(key, now_ms, false) != nullptr ? "string" : "none");
+        break;
+    default:
+        assert(!"not a one-key command");
+        break;
+    }
+}
+
+void run_part(Shard& shard, const CommandSpec& spec, std::span<const std::string_view> args,
+              std::span<const std::uint32_t> keys, std::int64_t now_ms, ShardShare& share) {
+    share.clear();
+    switch (spec.id) {
+    case Cmd::mget:
+        for (std::uint32_t k : keys) {
+            if (Shard::Entry* e = shard.find(args[k], now_ms)) {
+                reply::bulk(share.out, e->value);
+            } else {
+                reply::nil(share.out);
+            }
+        }
+        break;
+    case Cmd::del:
+        for (std::uint32_t k : keys) {
+            // An expired key counts as absent, so look it up (which expires it) first.
+            if (shard.find(args[k], now_ms, false) != nullptr) {
+                shard.erase(args[k]);
+                ++share.count;
+            }
+        }
+        break;
+    case Cmd::exists:
+        for (std::uint32_t k : keys) {
+            share.count += shard.find(args[k], now_ms, false) != nullptr ? 1 : 0;
+        }
+        break;
+    case Cmd::mset:
+        if (!shard.make_room(now_ms)) {
+            share.oom = true;
+            break;
+        }
+        for (std::uint32_t k : keys) {
+            Shard::Entry& e = find_or_insert(shard, args[k], now_ms);
+            assign(shard, e, args[k + 1]);
+            shard.set_expire(e, 0);
+        }
+        break;
+    case Cmd::dbsize:
+    case Cmd::info:
+        // Keys already expired but not yet swept are counted, as redis-server counts them.
+        share.count = static_cast<std::int64_t>(shard.size());
+        share.expires = static_cast<std::int64_t>(shard.expiring());
+        share.memory = shard.used_memory();
+        share.evicted = shard.evicted();
+        share.expired = shard.expired();
+        break;
+    case Cmd::flushall:
+    case Cmd::flushdb:
+        shard.clear();
+        break;
+    default:
+        assert(!"not a fan-out command");
+        break;
+    }
+}
+
+} // namespace gatio::resp
