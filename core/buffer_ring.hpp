@@ -17,7 +17,8 @@ namespace gatio::core {
 class BufferRing {
 public:
     // Registers the ring under `group` (io_uring_register_buf_ring). count: power of two,
-    // 1..32768. Throws std::runtime_error naming the group and errno text.
+    // 1..32768. Throws naming the group and errno text. The registration lasts as long as
+    // the io_uring: unregistering would have to happen on the ring's own thread.
     BufferRing(io_uring& ring, Arena& arena, std::uint16_t group, std::uint32_t count, std::uint32_t size);
     ~BufferRing();
     BufferRing(const BufferRing&) = delete;
@@ -46,7 +47,6 @@ public:
     void recycle(std::uint16_t id);
 
 private:
-    io_uring& ring_;
     io_uring_buf_ring* br_ = nullptr;
     std::byte* buffers_ = nullptr;
     std::uint16_t group_;

@@ -26,6 +26,7 @@
 #include "core/completion.hpp"
 #include "core/counters.hpp"
 #include "core/ring.hpp"
+#include "core/slab.hpp"
 #include "core/task.hpp"
 #include "core/timer_wheel.hpp"
 #include "core/topology.hpp"
@@ -88,9 +89,9 @@ public:
 
 // Load figures a driver publishes for placement decisions by other drivers.
 struct DriverLoad {
-    std::uint32_t queued = 0;        // tasks waiting in its run queues
-    bool running = false;            // inside a task right now
-    std::uint32_t busy_permille = 0; // recent share of time spent busy
+    std::uint32_t queued = 0;          // tasks waiting in its run queues
+    std::int64_t running_since_ns = 0; // CLOCK_MONOTONIC when its current task batch began; 0: none
+    std::uint32_t busy_permille = 0;   // share of the last ~10 ms spent busy
 };
 
 class Driver {
@@ -112,7 +113,7 @@ public:
     const config::IoUringTuning& tuning() const;
     const DriverLimits& limits() const { return limits_; }
     // Valid from DriverModule::start on.
-    const RingFeatures& features() const { return ring_->features(); }
+    const RingFeatures& features() const { return features_; }
     spdlog::logger& log() const { return *log_; }
 
     // ---- Observation (any thread) ----
@@ -179,78 +180,93 @@ public:
 private:
     friend class Runtime;
     class Internal;
+    class WakeSent;
+    enum class Wait { none, brief, block };
 
     Driver(Runtime& runtime, Tpc& tpc, const DriverPlan& plan, const DriverLimits& limits);
 
     void thread_main();
     void set_up();
+    void stop_modules();
     void run_loop();
-    bool turn();
+    Wait turn();
     void reap();
     void dispatch_internal(const io_uring_cqe& cqe, unsigned tag);
-    void drain_mailbox();
-    void accept(Task* task);
-    void run_tasks();
-    void finish(Task* task);
-    bool send_held();
-    bool push_to(int target, Task* task);
-    void flush_wakeups();
-    void arm_timer();
-    void arm_eventfd_read();
-    void enter(bool wait);
+    void wake_sent(int target, int res);
+    std::int64_t enter(Wait wait); // returns ns spent blocked
     void publish();
+    io_uring_sqe* next_sqe();
+    void submit_queued();
+    void arm_eventfd_read();
+    void arm_timer();
     void begin_drain();
     bool quiescent();
     void destroy_leftovers();
+
     Task* allocate_task();
     void free_task(Task* task);
     SpawnStatus submit(Task* task, Placement where, Priority priority);
-    void make_ready(Task* task);
     int place_least_loaded() const;
+    void make_ready(Task* task);
+    void mark_wake(int target);
+    bool push_to(int target, Task* task);
+    bool send_held();
+    void flush_wakeups();
+    bool drain_mailbox(); // true: entries were left for the next turn
+    void accept(Task* task);
+    void run_tasks();
+    void finish(Task* task);
 
     Runtime& runtime_;
     Tpc& tpc_;
     DriverPlan plan_;
     DriverLimits limits_;
-    std::shared_ptr<spdlog::logger> log_;
     std::thread thread_;
 
+    // Created on the driver thread by set_up(), immutable afterwards unless noted.
+    std::shared_ptr<spdlog::logger> log_;
     std::unique_ptr<Ring> ring_;
+    RingFeatures features_;
+    int ring_fd_ = -1; // other drivers aim MSG_RING wake-ups at it
     std::unique_ptr<Internal> internal_;
+    std::unique_ptr<WakeSent[]> wake_sent_; // [target]
     std::vector<std::unique_ptr<DriverModule>> modules_;
+    std::size_t modules_started_ = 0;
     std::vector<std::unique_ptr<BufferRing>> buffer_rings_;
     std::unique_ptr<TimerWheel> timers_;
     std::unique_ptr<Slab<Task>> tasks_;
     std::unique_ptr<Mailbox> mailbox_;
+    bool batching_ = true;
+    bool eventfd_wakeup_ = false;
 
+    // Loop state, driver thread only.
     TaskList run_latency_;
     TaskList run_batch_;
     std::uint32_t latency_streak_ = 0;
-    std::vector<TaskList> held_;             // [target]: waiting for room in target's queue
-    std::vector<std::uint32_t> inflight_to_; // [target]: tasks sent and not yet back
-    std::vector<int> wake_targets_;          // targets pushed to during this turn
-    std::vector<std::uint8_t> wake_marked_;  // [target]: already in wake_targets_
+    std::vector<TaskList> held_; // [target]: waiting for room in target's queue
     std::uint32_t held_count_ = 0;
-
-    std::int64_t now_ns_ = 0;
-    std::int64_t busy_window_start_ns_ = 0;
-    std::uint64_t busy_window_busy_ns_ = 0;
-    bool batching_ = true;
-    bool eventfd_wakeup_ = false;
-    bool skip_wake_cqe_ = false;
+    std::vector<std::uint32_t> inflight_to_; // [target]: tasks sent there and not yet back
+    std::uint32_t inflight_total_ = 0;
+    std::vector<int> wake_targets_;         // targets pushed to during this turn
+    std::vector<std::uint8_t> wake_marked_; // [target]: already in wake_targets_
+    bool wake_cleared_ = false;             // a wake flag was cleared: fence before draining
+    bool wake_retry_ = false;               // a wake-up failed: turn again without blocking
     std::uint64_t eventfd_value_ = 0;
     __kernel_timespec timer_ts_{};
     std::int64_t timer_armed_ns_ = -1;
     bool timer_in_flight_ = false;
-
+    std::int64_t now_ns_ = 0;
+    std::int64_t busy_window_start_ns_ = 0;
+    std::uint64_t busy_window_busy_ns_ = 0;
     bool draining_ = false;
     bool quiesced_ = false;
     std::int64_t drain_deadline_ns_ = 0;
-
     DriverCounters counters_;
+
+    // Read by other threads.
     PublishedCounters published_;
     alignas(64) std::atomic<std::uint32_t> load_queued_{0};
-    std::atomic<bool> load_running_{false};
+    std::atomic<std::int64_t> load_running_since_ns_{0};
     std::atomic<std::uint32_t> load_busy_permille_{0};
 };
 

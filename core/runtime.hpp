@@ -12,6 +12,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -84,9 +85,12 @@ private:
     // Start-barrier bookkeeping, called by driver threads.
     void driver_ready(int index);
     void driver_failed(int index, const std::string& cause);
-    bool wait_release(); // false: the start was aborted
+    bool wait_release();  // false: the start was aborted
+    void driver_exited(); // returns once every driver's loop has ended
     void driver_fatal(int index, const std::string& cause);
     void driver_quiesced();
+    std::string describe(int index) const;
+    void join_threads();
     bool all_quiesced() const {
         return quiesced_.load(std::memory_order_acquire) == static_cast<int>(drivers_.size());
     }
@@ -101,14 +105,17 @@ private:
     enum class Phase { created, starting, running, stopping, joined };
     Phase phase_ = Phase::created; // daemon thread only
 
-    std::mutex start_mutex_; // start-up and failure reporting only
+    mutable std::mutex start_mutex_; // start-up, shutdown and failure reporting only
     std::condition_variable start_cv_;
+    std::vector<std::uint8_t> reported_; // [driver]: ready or failed
     int ready_ = 0;
     int failed_ = 0;
+    int exited_ = 0;
     bool released_ = false;
     bool aborted_ = false;
-    std::vector<std::string> start_errors_;
+    std::vector<std::pair<int, std::string>> start_errors_; // (driver, message)
     std::string failure_;
+    std::atomic<bool> running_{false};
 
     std::atomic<bool> stop_{false};
     std::atomic<std::int64_t> stop_deadline_ns_{0};

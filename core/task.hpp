@@ -147,6 +147,14 @@ public:
         tail_ = t;
         ++size_;
     }
+    void push_front(Task* t) {
+        t->next = head_;
+        head_ = t;
+        if (tail_ == nullptr) {
+            tail_ = t;
+        }
+        ++size_;
+    }
     Task* pop_front() {
         Task* t = head_;
         assert(t != nullptr);

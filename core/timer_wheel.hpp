@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 
@@ -48,6 +49,9 @@ public:
     // A time at or before the earliest pending deadline, none when nothing is pending.
     std::optional<std::int64_t> next_deadline_ns() const;
 
+    // Arena bytes a wheel of this shape takes (without alignment padding).
+    static std::size_t memory_for(std::uint32_t capacity, std::uint32_t slots);
+
     std::uint32_t size() const { return nodes_.size(); }
     std::uint32_t capacity() const { return nodes_.capacity(); }
     std::chrono::nanoseconds tick() const { return std::chrono::nanoseconds(tick_ns_); }
@@ -63,7 +67,6 @@ private:
         std::uint64_t sequence = 0;
         std::uint32_t prev = nil;
         std::uint32_t next = nil;
-        std::uint32_t generation = 0;
         State state = State::pending;
     };
 

@@ -1,0 +1,52 @@
+#include "core/buffer_ring.hpp"
+
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <unistd.h>
+
+namespace gatio::core {
+
+BufferRing::BufferRing(io_uring& ring, Arena& arena, std::uint16_t group, std::uint32_t count,
+                       std::uint32_t size)
+    : group_(group), count_(count), size_(size) {
+    if (count == 0 || count > 32768 || (count & (count - 1)) != 0) {
+        throw std::invalid_argument("buffer group " + std::to_string(group) + ": count " +
+                                    std::to_string(count) + " is not a power of two in 1..32768");
+    }
+    if (size == 0) {
+        throw std::invalid_argument("buffer group " + std::to_string(group) + ": buffer size is 0");
+    }
+    // The kernel maps the ring itself, so it must start on a page.
+    auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    br_ = static_cast<io_uring_buf_ring*>(arena.allocate(sizeof(io_uring_buf) * count, page));
+    buffers_ = static_cast<std::byte*>(arena.allocate(static_cast<std::size_t>(count) * size, 64));
+
+    io_uring_buf_reg reg{};
+    reg.ring_addr = reinterpret_cast<std::uintptr_t>(br_);
+    reg.ring_entries = count;
+    reg.bgid = group;
+    int ret = io_uring_register_buf_ring(&ring, &reg, 0);
+    if (ret < 0) {
+        throw std::runtime_error("registering buffer group " + std::to_string(group) + " (" +
+                                 std::to_string(count) + " x " + std::to_string(size) +
+                                 " bytes): " + std::strerror(-ret));
+    }
+    io_uring_buf_ring_init(br_);
+    mask_ = io_uring_buf_ring_mask(count);
+    for (std::uint32_t i = 0; i < count; ++i) {
+        io_uring_buf_ring_add(br_, data(static_cast<std::uint16_t>(i)), size, static_cast<unsigned short>(i),
+                              mask_, static_cast<int>(i));
+    }
+    io_uring_buf_ring_advance(br_, static_cast<int>(count));
+}
+
+BufferRing::~BufferRing() = default;
+
+void BufferRing::recycle(std::uint16_t id) {
+    assert(id < count_);
+    io_uring_buf_ring_add(br_, data(id), size_, id, mask_, 0);
+    io_uring_buf_ring_advance(br_, 1);
+}
+
+} // namespace gatio::core

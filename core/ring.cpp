@@ -1,0 +1,131 @@
+#include "core/ring.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace gatio::core {
+
+namespace {
+
+std::string errno_text(int negative_errno) {
+    return std::strerror(-negative_errno);
+}
+
+struct SetupAttempt {
+    std::uint32_t flags;
+};
+
+} // namespace
+
+std::string RingFeatures::describe() const {
+    std::string out = "sq=" + std::to_string(sq_entries) + " cq=" + std::to_string(cq_entries);
+    auto add = [&out](bool on, const char* name) {
+        out += on ? " " : " -";
+        out += name;
+    };
+    add(single_issuer, "single_issuer");
+    add(defer_taskrun, "defer_taskrun");
+    add(coop_taskrun, "coop_taskrun");
+    add(submit_all, "submit_all");
+    add(registered_ring_fd, "registered_ring_fd");
+    add(direct_descriptors, "direct_descriptors");
+    if (direct_descriptors) {
+        out += "(" + std::to_string(file_slots) + ")";
+    }
+    add(multishot_recv, "multishot_recv");
+    add(msg_ring, "msg_ring");
+    add(cqe_skip, "cqe_skip");
+    add(nodrop, "nodrop");
+    add(ext_arg, "ext_arg");
+    return out;
+}
+
+Ring::Ring(const config::RingSettings& settings, const config::IoUringTuning& tuning,
+           std::uint32_t file_slots) {
+    const std::uint32_t sq = settings.ring_entries;
+    const std::uint32_t cq = sq * tuning.cq_factor;
+    // Best first; each step drops what an older kernel rejects with EINVAL. DEFER_TASKRUN
+    // (6.1) needs SINGLE_ISSUER (6.0); COOP_TASKRUN and SUBMIT_ALL came in 5.18/5.19.
+    const std::uint32_t attempts[] = {
+        IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+        IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN |
+            IORING_SETUP_TASKRUN_FLAG,
+        IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+        IORING_SETUP_SUBMIT_ALL,
+        0,
+    };
+    int ret = -EINVAL;
+    io_uring_params params{};
+    for (std::uint32_t extra : attempts) {
+        if (!tuning.defer_taskrun && (extra & IORING_SETUP_DEFER_TASKRUN) != 0) {
+            continue;
+        }
+        params = io_uring_params{};
+        params.flags = IORING_SETUP_CQSIZE | extra;
+        params.cq_entries = cq;
+        ret = io_uring_queue_init_params(sq, &ring_, &params);
+        if (ret != -EINVAL) {
+            break;
+        }
+    }
+    if (ret < 0) {
+        throw std::runtime_error("io_uring setup (" + std::to_string(sq) + " SQ / " + std::to_string(cq) +
+                                 " CQ entries): " + errno_text(ret));
+    }
+
+    features_.setup_flags = params.flags;
+    features_.sq_entries = params.sq_entries;
+    features_.cq_entries = params.cq_entries;
+    features_.single_issuer = (params.flags & IORING_SETUP_SINGLE_ISSUER) != 0;
+    features_.defer_taskrun = (params.flags & IORING_SETUP_DEFER_TASKRUN) != 0;
+    features_.coop_taskrun = (params.flags & IORING_SETUP_COOP_TASKRUN) != 0;
+    features_.submit_all = (params.flags & IORING_SETUP_SUBMIT_ALL) != 0;
+    features_.nodrop = (params.features & IORING_FEAT_NODROP) != 0;
+    features_.ext_arg = (params.features & IORING_FEAT_EXT_ARG) != 0;
+    features_.cqe_skip = (params.features & IORING_FEAT_CQE_SKIP) != 0;
+
+    if (io_uring_probe* probe = io_uring_get_probe_ring(&ring_)) {
+        features_.msg_ring = io_uring_opcode_supported(probe, IORING_OP_MSG_RING) != 0;
+        // Multishot recv and zero-copy send both arrived in 6.0; the opcode table cannot show
+        // the recv flag itself, so the send opcode stands for the kernel generation.
+        features_.multishot_recv =
+            tuning.multishot_recv && io_uring_opcode_supported(probe, IORING_OP_SEND_ZC) != 0;
+        io_uring_free_probe(probe);
+    }
+
+    // A registered ring fd saves the fd lookup on every io_uring_enter; without it we still work.
+    features_.registered_ring_fd = io_uring_register_ring_fd(&ring_) == 1;
+
+    if (file_slots > 0 && tuning.direct_descriptors) {
+        ret = io_uring_register_files_sparse(&ring_, file_slots);
+        if (ret == 0) {
+            features_.direct_descriptors = true;
+            features_.file_slots = file_slots;
+        } else if (ret == -EMFILE) {
+            io_uring_queue_exit(&ring_);
+            throw std::runtime_error("registering " + std::to_string(file_slots) +
+                                     " direct descriptors: above RLIMIT_NOFILE (raise LimitNOFILE= or lower "
+                                     "max_connections)");
+        } else if (ret != -EINVAL && ret != -EOPNOTSUPP) {
+            io_uring_queue_exit(&ring_);
+            throw std::runtime_error("registering " + std::to_string(file_slots) +
+                                     " direct descriptors: " + errno_text(ret));
+        }
+    }
+    dropped_seen_ = *ring_.cq.koverflow;
+}
+
+Ring::~Ring() {
+    io_uring_queue_exit(&ring_);
+}
+
+std::uint32_t Ring::take_dropped() {
+    std::uint32_t now = IO_URING_READ_ONCE(*ring_.cq.koverflow);
+    std::uint32_t delta = now - dropped_seen_;
+    dropped_seen_ = now;
+    return delta;
+}
+
+} // namespace gatio::core

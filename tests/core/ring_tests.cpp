@@ -1,0 +1,242 @@
+// The ring a driver owns: probed features, tagged completions, CQ overflow handling, provided
+// buffer rings and the registered file table.
+#include <atomic>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/completion.hpp"
+#include "harness.hpp"
+
+using namespace gatio;
+using namespace gatio::core;
+
+namespace {
+
+// Counts NOP completions on the driver thread; published for the test thread.
+class NopCounter final : public Completion {
+public:
+    void on_completion(const io_uring_cqe& cqe, unsigned tag) override {
+        if (cqe.res != 0 || tag != expected_tag) {
+            bad.fetch_add(1);
+        }
+        seen.fetch_add(1);
+    }
+    unsigned expected_tag = 0;
+    std::atomic<int> seen{0};
+    std::atomic<int> bad{0};
+};
+
+} // namespace
+
+TEST_CASE("user_data carries an object pointer and a tag", "[ring]") {
+    NopCounter a;
+    for (unsigned tag = 0; tag <= max_completion_tag; ++tag) {
+        std::uint64_t ud = encode_completion(&a, tag);
+        CHECK(completion_target(ud) == &a);
+        CHECK(completion_tag(ud) == tag);
+        CHECK(ud != no_completion);
+    }
+}
+
+TEST_CASE("rings get the features the kernel offers, and tuning turns them off", "[ring]") {
+    config::IoUringTuning on;
+    config::IoUringTuning off;
+    off.defer_taskrun = false;
+    off.direct_descriptors = false;
+    off.multishot_recv = false;
+    RuntimeOptions o = test::options_for(1);
+    o.defaults.file_slots = 32;
+
+    Runtime a(test::topology(1), test::machine(), on, o);
+    REQUIRE(a.start().empty());
+    RingFeatures fa = a.driver(0).features();
+    a.request_stop();
+    a.join();
+    Runtime b(test::topology(1), test::machine(), off, o);
+    REQUIRE(b.start().empty());
+    RingFeatures fb = b.driver(0).features();
+    b.request_stop();
+    b.join();
+
+    INFO(fa.describe() << " / " << fb.describe());
+    // This suite runs on kernels >= 6.1, which have all of these.
+    CHECK(fa.single_issuer);
+    CHECK(fa.defer_taskrun);
+    CHECK(fa.msg_ring);
+    CHECK(fa.multishot_recv);
+    CHECK(fa.direct_descriptors);
+    CHECK(fa.file_slots == 32);
+    CHECK(fa.cq_entries == 4 * fa.sq_entries);
+    CHECK(fa.describe().find(" defer_taskrun") != std::string::npos);
+    CHECK_FALSE(fb.defer_taskrun);
+    CHECK(fb.coop_taskrun);
+    CHECK_FALSE(fb.direct_descriptors);
+    CHECK_FALSE(fb.multishot_recv);
+    CHECK(fb.describe().find("-defer_taskrun") != std::string::npos);
+}
+
+TEST_CASE("a CQ overflow is detected, flushed and counted, and no completion is lost", "[ring]") {
+    config::RingSettings tiny = test::small_ring();
+    tiny.ring_entries = 8;
+    config::IoUringTuning tuning;
+    tuning.cq_factor = 1; // 8 CQEs: the 9th completion overflows
+    Runtime rt(test::topology({config::DriverRole::io_exec}, config::MemoryPolicy::bind, tiny),
+               test::machine(), tuning, test::options_for(1));
+    REQUIRE(rt.start().empty());
+    NopCounter counter;
+    counter.expected_tag = 5;
+    constexpr int nops = 64;
+    // NOPs complete while they are submitted; get_sqe submits every 8, so without reaping the
+    // completions pile up far beyond the CQ.
+    REQUIRE(rt.post(0, [&](Driver& d) {
+        for (int i = 0; i < nops; ++i) {
+            io_uring_prep_nop(d.get_sqe(&counter, 5));
+        }
+    }));
+    REQUIRE(test::wait_until([&] { return counter.seen.load() == nops; }));
+    REQUIRE(test::wait_until([&] { return rt.counters(0).cqes >= nops; }));
+    DriverCounters c = rt.counters(0);
+    rt.request_stop();
+    rt.join();
+    CHECK(counter.bad.load() == 0);
+    CHECK(c.cq_overflows >= 1);
+    CHECK(c.cq_dropped == 0);
+    CHECK(counter.seen.load() == nops);
+}
+
+TEST_CASE("with submit batching off every SQE is submitted on its own", "[ring]") {
+    config::IoUringTuning tuning;
+    tuning.submit_batching = false;
+    Runtime rt(test::topology(1), test::machine(), tuning, test::options_for(1));
+    REQUIRE(rt.start().empty());
+    NopCounter counter;
+    constexpr int nops = 32;
+    std::atomic<std::uint64_t> enters_before{0};
+    REQUIRE(rt.post(0, [&](Driver& d) {
+        enters_before = d.counters().enter_calls;
+        for (int i = 0; i < nops; ++i) {
+            io_uring_prep_nop(d.get_sqe(&counter, 0));
+        }
+    }));
+    REQUIRE(test::wait_until([&] { return counter.seen.load() == nops; }));
+    REQUIRE(test::wait_until([&] { return rt.counters(0).enter_calls >= enters_before.load() + nops; }));
+    rt.request_stop();
+    rt.join();
+    CHECK(counter.bad.load() == 0);
+}
+
+namespace {
+
+// Receives a stream with multishot recv into a provided-buffer ring and collects the bytes.
+class Receiver final : public Completion, public DriverModule {
+public:
+    explicit Receiver(int fd) : fd_(fd) {}
+
+    void start(Driver& d) override {
+        ring_ = &d.add_buffer_ring(group, 4, 64);
+        arm(d);
+    }
+    void on_completion(const io_uring_cqe& cqe, unsigned) override {
+        Driver& d = *Driver::current();
+        if (cqe.res > 0) {
+            if (!BufferRing::has_buffer(cqe.flags)) {
+                errors.fetch_add(1);
+                return;
+            }
+            std::uint16_t id = BufferRing::buffer_id(cqe.flags);
+            auto bytes = ring_->bytes(id, static_cast<std::size_t>(cqe.res));
+            {
+                std::lock_guard lock(mutex);
+                received.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+            }
+            ring_->recycle(id);
+        } else if (cqe.res != -ENOBUFS) {
+            if (cqe.res != 0 && cqe.res != -ECANCELED) {
+                errors.fetch_add(1);
+            }
+            return; // end of stream
+        }
+        // Out of buffers or the kernel ended the multishot request: ask again.
+        if ((cqe.flags & IORING_CQE_F_MORE) == 0) {
+            rearms.fetch_add(1);
+            arm(d);
+        }
+    }
+    std::string text() {
+        std::lock_guard lock(mutex);
+        return received;
+    }
+
+    static constexpr std::uint16_t group = 7;
+    std::atomic<int> errors{0};
+    std::atomic<int> rearms{0};
+
+private:
+    void arm(Driver& d) {
+        io_uring_sqe* sqe = d.get_sqe(this, 1);
+        io_uring_prep_recv_multishot(sqe, fd_, nullptr, 0, 0);
+        sqe->flags |= IOSQE_BUFFER_SELECT;
+        sqe->buf_group = group;
+    }
+
+    int fd_;
+    BufferRing* ring_ = nullptr;
+    std::mutex mutex;
+    std::string received;
+};
+
+} // namespace
+
+TEST_CASE("multishot recv fills provided buffers that are recycled", "[ring]") {
+    int fds[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0);
+    Runtime rt(test::topology(1), test::machine(), {}, test::options_for(1));
+    auto module = std::make_unique<Receiver>(fds[0]);
+    Receiver& receiver = *module;
+    rt.attach(0, std::move(module));
+    REQUIRE(rt.start().empty());
+
+    // 4 buffers of 64 bytes hold 256 bytes: 2000 bytes only arrive if buffers are recycled.
+    std::string sent;
+    for (int i = 0; i < 100; ++i) {
+        std::string chunk = "message " + std::to_string(i) + " ----------|";
+        sent += chunk;
+        REQUIRE(::write(fds[1], chunk.data(), chunk.size()) == static_cast<ssize_t>(chunk.size()));
+        if (i % 10 == 9) {
+            REQUIRE(test::wait_until([&] { return receiver.text().size() == sent.size(); }));
+        }
+    }
+    REQUIRE(test::wait_until([&] { return receiver.text().size() == sent.size(); }));
+    ::close(fds[1]);
+    rt.request_stop();
+    rt.join();
+    ::close(fds[0]);
+    CHECK(receiver.text() == sent);
+    CHECK(receiver.errors.load() == 0);
+}
+
+TEST_CASE("the registered file table takes direct descriptors", "[ring]") {
+    RuntimeOptions o = test::options_for(1);
+    o.defaults.file_slots = 8;
+    Runtime rt(test::topology(1), test::machine(), {}, o);
+    REQUIRE(rt.start().empty());
+    int fds[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0);
+    std::atomic<int> installed{-100};
+    std::atomic<int> outside{-100};
+    REQUIRE(rt.post(0, [&](Driver& d) {
+        installed = io_uring_register_files_update(&d.ring(), 7, &fds[0], 1);
+        outside = io_uring_register_files_update(&d.ring(), 8, &fds[0], 1);
+    }));
+    REQUIRE(test::wait_until([&] { return installed.load() != -100 && outside.load() != -100; }));
+    rt.request_stop();
+    rt.join();
+    ::close(fds[0]);
+    ::close(fds[1]);
+    CHECK(installed.load() == 1);
+    CHECK(outside.load() < 0);
+}
