@@ -36,6 +36,7 @@ struct NetCounters {
     std::uint64_t datagram_drops = 0;  // replies refused (no reply slot, too large) or failed
     std::uint64_t udp_rearms = 0;      // multishot recvmsg armed again (ENOBUFS or end)
     std::uint64_t timer_exhausted = 0; // connection timers that found no free timer slot
+    std::uint64_t output_memory = 0;   // gauge: bytes of output chunks held right now
 
     NetCounters& operator+=(const NetCounters& other);
 };
@@ -45,7 +46,7 @@ struct NetCounterField {
     std::string_view name;
     std::uint64_t NetCounters::*member;
 };
-inline constexpr std::array<NetCounterField, 22> net_counter_fields{{
+inline constexpr std::array<NetCounterField, 23> net_counter_fields{{
     {"accepted", &NetCounters::accepted},
     {"rejected", &NetCounters::rejected},
     {"accept_errors", &NetCounters::accept_errors},
@@ -68,6 +69,7 @@ inline constexpr std::array<NetCounterField, 22> net_counter_fields{{
     {"datagram_drops", &NetCounters::datagram_drops},
     {"udp_rearms", &NetCounters::udp_rearms},
     {"timer_exhausted", &NetCounters::timer_exhausted},
+    {"output_memory", &NetCounters::output_memory},
 }};
 static_assert(sizeof(NetCounters) == net_counter_fields.size() * sizeof(std::uint64_t),
               "every counter must be listed in net_counter_fields");

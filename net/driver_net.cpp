@@ -140,6 +140,13 @@ bool DriverNet::poll(core::Driver&) {
     return false;
 }
 
+void DriverNet::publish() {
+    stats_.output_memory =
+        chunks_ ? static_cast<std::uint64_t>(chunks_->count() - chunks_->available()) * chunks_->chunk_size()
+                : 0;
+    published_.publish(stats_);
+}
+
 std::vector<DriverNet::Ref>& DriverNet::take(std::vector<Ref>& list, std::vector<Ref>& scratch) {
     // Handlers may queue more while the taken entries are processed; those wait for the next pass.
     scratch.clear();

@@ -77,7 +77,7 @@ private:
         std::uint32_t slot;
         std::uint32_t generation;
     };
-    void publish() { published_.publish(stats_); }
+    void publish();
     void relieve_pressure();
     std::vector<Ref>& take(std::vector<Ref>& list, std::vector<Ref>& scratch);
 

@@ -73,6 +73,15 @@ void Endpoint::start(core::Driver& driver) {
     info.driver_count = static_cast<std::uint32_t>(driver.runtime().driver_count());
     info.options = options::handle(options_root_);
     info.services = &host_services();
+    auto& runtime = driver.runtime();
+    exec_drivers_.clear();
+    for (std::size_t i = 0; i < runtime.driver_count(); ++i) {
+        if (runtime.driver(static_cast<int>(i)).does_exec()) {
+            exec_drivers_.push_back(static_cast<std::uint32_t>(i));
+        }
+    }
+    info.exec_drivers = exec_drivers_.data();
+    info.exec_driver_count = static_cast<std::uint32_t>(exec_drivers_.size());
     std::array<char, 512> error{};
     if (p.instance_create(this, &info, &instance_, error.data(), error.size()) != 0) {
         error.back() = '\0';

@@ -8,6 +8,7 @@
 #include <memory>
 #include <spdlog/logger.h>
 #include <string>
+#include <vector>
 
 #include "config/config.hpp"
 #include "core/driver.hpp"
@@ -67,6 +68,7 @@ protected:
 
 private:
     config::OptionValue options_root_;
+    std::vector<std::uint32_t> exec_drivers_; // lent to the instance
     std::shared_ptr<spdlog::logger> log_;
     core::Driver* driver_ = nullptr;
     void* instance_ = nullptr;

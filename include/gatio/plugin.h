@@ -122,7 +122,9 @@ typedef struct gatio_instance_info {
 /* Size of the first layout of gatio_instance_info, which has no exec_drivers. */
 #define GATIO_INSTANCE_INFO_SIZE_1_0 (offsetof(gatio_instance_info, services) + sizeof(void*))
 
-/* A new TCP connection. Valid during on_open only. */
+/* A new TCP connection. Valid during on_open only. peer and local are NULL (lengths 0) when
+ * the host cannot know them: connections accepted into direct descriptors have no file
+ * descriptor to ask. */
 typedef struct gatio_conn_info {
     uint32_t struct_size;
     socklen_t peer_len;
@@ -167,7 +169,8 @@ enum gatio_close_reason {
 /* How the close service closes. */
 enum gatio_close_mode {
     GATIO_CLOSE_FLUSH = 0, /* send everything queued, then shut down and close */
-    GATIO_CLOSE_ABORT = 1  /* drop queued output and reset the connection */
+    GATIO_CLOSE_ABORT = 1  /* drop queued output and reset the connection (a plain close for
+                            * direct descriptors, which have no socket option to ask for a reset) */
 };
 
 /* Where a spawned task runs. */
@@ -192,7 +195,8 @@ typedef struct gatio_task {
     /* Runs on the executing driver's thread. It may not call services: it has no host. */
     void (*run)(void* arg);
     /* Runs afterwards on the submitting driver's thread, where the host may be used again.
-     * Optional. Called even when the instance is being destroyed (then before instance_destroy). */
+     * Optional. When gatiod stops before the task has come back, neither run nor done may be
+     * called: memory owned by `arg` must not rely on them to be freed at shutdown. */
     void (*done)(gatio_host* host, void* arg);
     void* arg;
 } gatio_task;
@@ -215,7 +219,10 @@ struct gatio_services {
     int (*close)(gatio_host* host, gatio_conn conn, int mode);
 
     /* Stops / restarts delivering data for conn. Independent of the host's own back-pressure
-     * pause (reading runs only when neither holds it). */
+     * pause (reading runs only when neither holds it). Bytes the kernel had already received
+     * for the connection may still be delivered right after pause_read (the receive in flight
+     * is being cancelled); then nothing until resume_read. Bytes of the current on_data call
+     * are the caller's to handle. */
     int (*pause_read)(gatio_host* host, gatio_conn conn);
     int (*resume_read)(gatio_host* host, gatio_conn conn);
 
