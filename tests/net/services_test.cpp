@@ -1,0 +1,87 @@
+// The host services of the plugin ABI, used by a real plugin (tests/net/services_plugin.cpp)
+// through real connections: timers, posting across drivers, tasks, the user pointer, pausing,
+// closing, options, and keeping a half-closed connection open.
+#include <catch2/catch.hpp>
+#include <string>
+
+#include "tests/net/client.hpp"
+#include "tests/net/configs.hpp"
+#include "tests/net/server.hpp"
+
+using gatio::tests::free_port;
+using gatio::tests::Server;
+using gatio::tests::Socket;
+
+namespace {
+
+std::string services_config(std::uint16_t port) {
+    return gatio::tests::listener_config(port, (gatio::tests::test_plugin_dir / "services.so").string(),
+                                         "tcp", "[listener.options]\ngreeting = \"hello\"\nlimit = \"2KiB\"");
+}
+
+std::string line(const Socket& s) {
+    std::string out;
+    for (;;) {
+        std::string c = s.recv_exact(1);
+        if (c == "\n") {
+            return out;
+        }
+        out += c;
+    }
+}
+
+} // namespace
+
+TEST_CASE("plugins use timers, posts, tasks and the user pointer", "[services]") {
+    auto port = free_port();
+    Server server(services_config(port));
+    Socket s = Socket::tcp(port);
+
+    s.send_all("opt\n");
+    CHECK(line(s) == "opt hello 2048");
+    s.send_all("user\n");
+    CHECK(line(s) == "user ok");
+    s.send_all("timer 30\n");
+    CHECK(line(s) == "timer");
+    for (std::size_t d = 0; d < server.drivers(); ++d) {
+        s.send_all("post " + std::to_string(d) + "\n");
+        CHECK(line(s) == "posted");
+    }
+    s.send_all("post 4096\n");
+    CHECK(line(s) == "post refused");
+    s.send_all("spawn\n");
+    CHECK(line(s) == "spawned 500500");
+}
+
+TEST_CASE("a paused connection delivers nothing until resumed", "[services]") {
+    auto port = free_port();
+    Server server(services_config(port));
+    Socket s = Socket::tcp(port);
+    s.send_all("pause 100\n");
+    CHECK(line(s) == "paused");
+    // Sent while reading is paused: answered only after "resumed".
+    s.send_all("user\n");
+    CHECK(line(s) == "resumed");
+    CHECK(line(s) == "user ok");
+}
+
+TEST_CASE("a handler's orderly close flushes its output first", "[services]") {
+    auto port = free_port();
+    Server server(services_config(port));
+    Socket s = Socket::tcp(port);
+    s.send_all("bye\n");
+    std::string rest;
+    CHECK(s.recv_until_eof(rest));
+    CHECK(rest == "bye\n");
+}
+
+TEST_CASE("a handler may keep a half-closed connection and answer later", "[services]") {
+    auto port = free_port();
+    Server server(services_config(port));
+    Socket s = Socket::tcp(port);
+    s.send_all("user\n");
+    REQUIRE(::shutdown(s.fd(), SHUT_WR) == 0);
+    std::string rest;
+    CHECK(s.recv_until_eof(rest));
+    CHECK(rest == "user ok\nlate\n");
+}

@@ -1,0 +1,382 @@
+// TCP through the whole stack in one process: the echo plugin behind real listeners on a real
+// core::Runtime, driven by loopback clients.
+#include <catch2/catch.hpp>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <poll.h>
+#include <random>
+#include <sched.h>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/net/client.hpp"
+#include "tests/net/configs.hpp"
+#include "tests/net/server.hpp"
+
+using gatio::tests::free_port;
+using gatio::tests::Server;
+using gatio::tests::Socket;
+
+namespace {
+
+std::string echo_config(std::uint16_t port, const std::string& listener_keys = "",
+                        const std::string& topology_keys = "") {
+    return gatio::tests::listener_config(port, "echo", "tcp", listener_keys, topology_keys);
+}
+
+std::string random_bytes(std::size_t n, std::mt19937_64& rng) {
+    std::string s(n, '\0');
+    for (auto& c : s) {
+        c = static_cast<char>(rng());
+    }
+    return s;
+}
+
+} // namespace
+
+TEST_CASE("echo returns every byte, in order, for several connections at once", "[tcp]") {
+    auto port = free_port();
+    Server server(echo_config(port));
+    std::mt19937_64 rng(1);
+    std::vector<Socket> clients;
+    std::vector<std::string> sent;
+    for (int i = 0; i < 20; ++i) {
+        clients.push_back(Socket::tcp(port));
+        sent.push_back(random_bytes(1 + rng() % 200'000, rng));
+    }
+    // Writers on their own threads: a client writing more than the socket buffers hold must be
+    // read from concurrently.
+    std::vector<std::thread> writers;
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+        writers.emplace_back([&, i] { clients[i].send_all(sent[i]); });
+    }
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+        CHECK(clients[i].recv_exact(sent[i].size()) == sent[i]);
+    }
+    for (auto& w : writers) {
+        w.join();
+    }
+    auto c = server.network().total();
+    CHECK(c.accepted == 20);
+    CHECK(c.rejected == 0);
+}
+
+TEST_CASE("a listener served by every driver gets connections on each of them", "[tcp]") {
+    auto port = free_port();
+    Server server(echo_config(port));
+    if (server.drivers() < 2) {
+        WARN("this machine offers one CPU: one driver, nothing to spread over");
+        return;
+    }
+    std::vector<Socket> clients;
+    // Each connection lands on a driver by the hash of its ports; 64 all on one of two drivers
+    // would take a 2^-63 chance.
+    for (int i = 0; i < 64; ++i) {
+        clients.push_back(Socket::tcp(port));
+        clients.back().send_all("x");
+        CHECK(clients.back().recv_exact(1) == "x");
+    }
+    for (std::size_t d = 0; d < server.drivers(); ++d) {
+        INFO("driver " << d);
+        CHECK(server.network().counters(static_cast<int>(d)).accepted > 0);
+    }
+}
+
+TEST_CASE("pipelined small messages come back whole and in order", "[tcp]") {
+    auto port = free_port();
+    Server server(echo_config(port));
+    Socket s = Socket::tcp(port);
+    std::string all;
+    for (int i = 0; i < 20'000; ++i) {
+        all += fmt::format("msg{:05}|", i);
+    }
+    std::thread writer([&] {
+        // Many small writes: each may arrive as its own segment or coalesced.
+        for (std::size_t off = 0; off < all.size(); off += 10) {
+            s.send_all(all.data() + off, std::min<std::size_t>(10, all.size() - off));
+        }
+    });
+    CHECK(s.recv_exact(all.size()) == all);
+    writer.join();
+}
+
+TEST_CASE("a client's half-close gets every byte echoed, then the server's FIN", "[tcp]") {
+    auto port = free_port();
+    Server server(echo_config(port));
+    Socket s = Socket::tcp(port);
+    std::mt19937_64 rng(2);
+    std::string data = random_bytes(300'000, rng);
+    s.send_all(data);
+    REQUIRE(::shutdown(s.fd(), SHUT_WR) == 0);
+    std::string back;
+    REQUIRE(s.recv_until_eof(back));
+    CHECK(back == data);
+    CHECK(server.wait_for([](const auto& c) { return c.closed == 1; }));
+}
+
+TEST_CASE("a reset in mid-stream is cleaned up without harming other connections", "[tcp]") {
+    auto port = free_port();
+    Server server(echo_config(port));
+    Socket keeper = Socket::tcp(port);
+    {
+        Socket victim = Socket::tcp(port);
+        std::string chunk(100'000, 'r');
+        victim.send_all(chunk);
+        victim.recv_exact(1000);
+        linger l{1, 0};
+        REQUIRE(::setsockopt(victim.fd(), SOL_SOCKET, SO_LINGER, &l, sizeof l) == 0);
+    } // closed with a reset while echo output is still on its way
+    CHECK(server.wait_for([](const auto& c) { return c.closed == 1; }));
+    keeper.send_all("still here");
+    CHECK(keeper.recv_exact(10) == "still here");
+}
+
+TEST_CASE("max_connections closes the excess at once and counts it", "[tcp]") {
+    auto port = free_port();
+    Server server(echo_config(port, "max_connections = 3"));
+    std::vector<Socket> kept;
+    for (int i = 0; i < 3; ++i) {
+        kept.push_back(Socket::tcp(port));
+        kept.back().send_all("k");
+        REQUIRE(kept.back().recv_exact(1) == "k");
+    }
+    for (int i = 0; i < 4; ++i) {
+        Socket extra = Socket::tcp(port);
+        std::string got;
+        // Closed by the server without an answer (EOF or reset, depending on timing).
+        ::send(extra.fd(), "e", 1, MSG_NOSIGNAL);
+        bool eof = extra.recv_until_eof(got);
+        CHECK(got.empty());
+        (void)eof;
+    }
+    CHECK(server.wait_for([](const auto& c) { return c.rejected == 4; }));
+    // The kept ones still work, and closing one frees a place.
+    kept[0].send_all("again");
+    CHECK(kept[0].recv_exact(5) == "again");
+    kept.pop_back();
+    CHECK(server.wait_for([](const auto& c) { return c.closed == 1; }));
+    Socket next = Socket::tcp(port);
+    next.send_all("n");
+    CHECK(next.recv_exact(1) == "n");
+    CHECK(server.network().total().rejected == 4);
+}
+
+TEST_CASE("idle_timeout closes a connection nobody uses", "[tcp]") {
+    auto port = free_port();
+    Server server(echo_config(port, "idle_timeout = \"200ms\""));
+    Socket idle = Socket::tcp(port);
+    idle.send_all("hi");
+    REQUIRE(idle.recv_exact(2) == "hi");
+    std::string rest;
+    CHECK(idle.recv_until_eof(rest)); // the server's FIN, within the 10 s receive timeout
+    CHECK(rest.empty());
+    idle.close(); // answering the FIN completes the server's orderly close
+    CHECK(server.wait_for([](const auto& c) { return c.idle_closes == 1 && c.closed == 1; }));
+}
+
+TEST_CASE("a tiny buffer ring shared by many clients still echoes every byte", "[tcp]") {
+    auto port = free_port();
+    // Two 512-byte buffers per driver for 32 busy connections: receives keep finding the ring
+    // empty and must be re-armed once buffers are back.
+    Server server(echo_config(port, "", "buffer_count = 2\nbuffer_size = 512"));
+    std::mt19937_64 rng(3);
+    std::vector<Socket> clients;
+    std::vector<std::string> sent;
+    for (int i = 0; i < 32; ++i) {
+        clients.push_back(Socket::tcp(port));
+        sent.push_back(random_bytes(65536 + rng() % 65536, rng));
+    }
+    std::vector<std::thread> writers;
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+        writers.emplace_back([&, i] { clients[i].send_all(sent[i]); });
+    }
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+        CHECK(clients[i].recv_exact(sent[i].size()) == sent[i]);
+    }
+    for (auto& w : writers) {
+        w.join();
+    }
+    auto c = server.network().total();
+    INFO("enobufs " << c.recv_enobufs << ", multishot ends " << c.recv_multishot_ends << ", re-arms "
+                    << c.recv_rearms);
+    CHECK(c.recv_enobufs > 0);
+    CHECK(c.recv_rearms >= c.recv_enobufs);
+    CHECK(c.peer_resets == 0);
+    CHECK(c.closed == 0);
+}
+
+TEST_CASE("a client that never reads is held at the watermark and resumes when it reads", "[tcp]") {
+    auto port = free_port();
+    const std::size_t high = 64 * 1024;
+    Server server(echo_config(port, "send_high_watermark = \"64KiB\"\nsend_low_watermark = \"16KiB\"",
+                              "buffer_count = 16\nbuffer_size = \"16KiB\""));
+    Socket s = Socket::tcp(port);
+    REQUIRE(::fcntl(s.fd(), F_SETFL, O_NONBLOCK) == 0);
+    std::mt19937_64 rng(4);
+    const std::string pattern = random_bytes(1 << 20, rng);
+
+    // Write without reading until the connection stops taking data for half a second.
+    std::size_t written = 0;
+    const std::size_t attempt = 256u << 20;
+    while (written < attempt) {
+        ssize_t w =
+            ::send(s.fd(), pattern.data() + written % pattern.size(),
+                   std::min(pattern.size() - written % pattern.size(), attempt - written), MSG_NOSIGNAL);
+        if (w > 0) {
+            written += static_cast<std::size_t>(w);
+            continue;
+        }
+        REQUIRE(errno == EAGAIN);
+        pollfd p{s.fd(), POLLOUT, 0};
+        if (::poll(&p, 1, 500) == 0) {
+            break;
+        }
+    }
+    INFO("written before the server stopped reading: " << written);
+    // Without the pause the server would have read everything; with it, what got in is the
+    // watermark plus what the kernel's socket buffers hold on both sides.
+    CHECK(written < attempt);
+    auto c = server.network().total();
+    CHECK(c.read_pauses >= 1);
+    // The server holds about one watermark of output, not what the client pushed.
+    CHECK(c.output_memory <= high + 16 * 16384 + 4096);
+
+    // Now read: every byte comes back in order, and the connection keeps working.
+    REQUIRE(::fcntl(s.fd(), F_SETFL, 0) == 0);
+    std::string back;
+    back.reserve(written);
+    std::thread reader([&] {
+        char buf[1 << 16];
+        while (back.size() < written) {
+            ssize_t r = ::recv(s.fd(), buf, sizeof buf, 0);
+            if (r <= 0) {
+                return;
+            }
+            back.append(buf, static_cast<std::size_t>(r));
+        }
+    });
+    reader.join();
+    REQUIRE(back.size() == written);
+    bool same = true;
+    for (std::size_t off = 0; off < written && same; off += pattern.size()) {
+        std::size_t n = std::min(pattern.size(), written - off);
+        same = back.compare(off, n, pattern, 0, n) == 0;
+    }
+    CHECK(same);
+    s.send_all("more");
+    CHECK(s.recv_exact(4) == "more");
+    // Chunks go back when the send completes, which the client may see before the driver does.
+    CHECK(server.wait_for([](const auto& now) { return now.output_memory == 0; }));
+}
+
+TEST_CASE("input a handler leaves unconsumed is carried to the next receive", "[tcp]") {
+    auto port = free_port();
+    Server server(gatio::tests::listener_config(port, (gatio::tests::test_plugin_dir / "frame.so").string(),
+                                                "tcp", "", "buffer_size = 512\nbuffer_count = 8"));
+    auto frame = [](const std::string& payload) {
+        auto n = static_cast<std::uint32_t>(payload.size());
+        std::string f{static_cast<char>(n >> 24), static_cast<char>(n >> 16), static_cast<char>(n >> 8),
+                      static_cast<char>(n)};
+        return f + payload;
+    };
+    std::mt19937_64 rng(5);
+    std::string stream;
+    for (int i = 0; i < 50; ++i) {
+        stream += frame(random_bytes(rng() % 20000, rng));
+    }
+    Socket s = Socket::tcp(port);
+    // Byte-sized and odd-sized pieces, so frames straddle every receive boundary.
+    std::thread writer([&] {
+        std::size_t off = 0;
+        for (std::size_t step = 1; off < stream.size(); step = step % 977 + 1) {
+            std::size_t n = std::min(step, stream.size() - off);
+            s.send_all(stream.data() + off, n);
+            off += n;
+        }
+    });
+    CHECK(s.recv_exact(stream.size()) == stream);
+    writer.join();
+
+    SECTION("a frame beyond max_unconsumed closes the connection") {
+        Socket big = Socket::tcp(port);
+        big.send_all(frame(std::string(70000, 'x')).substr(0, 69000));
+        std::string got;
+        big.recv_until_eof(got);
+        CHECK(got.empty());
+        CHECK(server.wait_for([](const auto& c) { return c.limit_closes == 1; }));
+    }
+}
+
+TEST_CASE("attach names the listener when its address is taken", "[tcp]") {
+    auto port = free_port();
+    // A socket without SO_REUSEPORT holds the port.
+    Socket holder{::socket(AF_INET, SOCK_STREAM, 0)};
+    auto a = gatio::tests::loopback(port);
+    REQUIRE(::bind(holder.fd(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::listen(holder.fd(), 1) == 0);
+
+    auto loaded = gatio::config::load_string(echo_config(port), "/nonexistent/gatio.toml",
+                                             gatio::config::Overrides{gatio::tests::plugin_output_dir});
+    REQUIRE(loaded.config);
+    auto machine = gatio::core::Machine::discover();
+    auto topology = gatio::core::resolve_topology(*loaded.config, machine);
+    REQUIRE(topology.topology);
+    auto plugins = gatio::net::load_plugins(*loaded.config, {}, gatio::net::host_services());
+    REQUIRE(plugins.errors.empty());
+    gatio::core::RuntimeOptions options;
+    gatio::net::reserve(options, *loaded.config, *topology.topology, plugins.plugins);
+    gatio::core::Runtime runtime(*topology.topology, machine, loaded.config->io_uring, options);
+    auto r = gatio::net::attach_listeners(runtime, *loaded.config, *topology.topology, plugins.plugins);
+    CHECK_FALSE(r.network);
+    CHECK(r.error == fmt::format("listener \"test\" (tcp 127.0.0.1:{}): bind: Address already in use", port));
+}
+
+TEST_CASE("drivers holding different listener configurations are named", "[tcp]") {
+    auto loaded = gatio::config::load_string(echo_config(free_port()), "/nonexistent/gatio.toml",
+                                             gatio::config::Overrides{gatio::tests::plugin_output_dir});
+    REQUIRE(loaded.config);
+    auto plugins = gatio::net::load_plugins(*loaded.config, {}, gatio::net::host_services());
+    REQUIRE(plugins.errors.empty());
+    const auto& plugin = plugins.plugins.for_listener(loaded.config->listeners[0]);
+    auto a = loaded.config->listeners[0];
+    auto b = a;
+    CHECK(gatio::net::compare_fingerprints({&a, &b}, {"d0", "d1"}, plugin).empty());
+    b.send_high_watermark += 1;
+    auto error = gatio::net::compare_fingerprints({&a, &b, &a}, {"d0", "d1", "d2"}, plugin);
+    CHECK_THAT(error,
+               Catch::Matches("listener \"test\" \\(tcp 127\\.0\\.0\\.1:[0-9]+\\): drivers d0 and d1 hold "
+                              "different configurations \\(fingerprints [0-9a-f]{16} and [0-9a-f]{16}\\)"));
+    b = a;
+    b.options.emplace_back("extra", gatio::config::OptionValue{true, {}});
+    CHECK_FALSE(gatio::net::compare_fingerprints({&a, &b}, {"d0", "d1"}, plugin).empty());
+}
+
+TEST_CASE("steer_to_cpu hands each connection to the driver on the CPU that received it", "[tcp]") {
+    auto port = free_port();
+    Server server(echo_config(port, "steer_to_cpu = true"));
+    if (server.drivers() < 2) {
+        WARN("one CPU: nothing to steer between");
+        return;
+    }
+    // Loopback traffic is received on the sending CPU, so pin the client and watch which driver
+    // accepts.
+    for (std::size_t d = 0; d < server.drivers(); ++d) {
+        int cpu = server.topology().driver(static_cast<int>(d)).cpu;
+        auto before = server.network().counters(static_cast<int>(d)).accepted;
+        std::thread client([&] {
+            cpu_set_t set;
+            CPU_ZERO(&set);
+            CPU_SET(cpu, &set);
+            REQUIRE(::sched_setaffinity(0, sizeof set, &set) == 0);
+            for (int i = 0; i < 16; ++i) {
+                Socket s = Socket::tcp(port);
+                s.send_all("s");
+                REQUIRE(s.recv_exact(1) == "s");
+            }
+        });
+        client.join();
+        INFO("driver " << d << " on CPU " << cpu);
+        CHECK(server.network().counters(static_cast<int>(d)).accepted - before == 16);
+    }
+}
