@@ -367,6 +367,7 @@ void info_reply(std::span<const std::string_view> args, std::span<ShardShare* co
     bool memory = false;
     bool stats = false;
     bool keyspace = false;
+    bool per_shard = false; // not redis-server's: only when asked by name
     if (args.size() == 1) {
         server = memory = stats = keyspace = true;
     }
@@ -382,6 +383,8 @@ void info_reply(std::span<const std::string_view> args, std::span<ShardShare* co
             stats = true;
         } else if (equal_nocase(s, "keyspace")) {
             keyspace = true;
+        } else if (equal_nocase(s, "shards")) {
+            per_shard = true;
         }
     }
     ShardShare total;
@@ -439,6 +442,20 @@ void info_reply(std::span<const std::string_view> args, std::span<ShardShare* co
             text.append(",expires=");
             reply::number(text, total.expires);
             text.append(",avg_ttl=0\r\n");
+        }
+    }
+    if (per_shard) {
+        section("Shards");
+        for (std::size_t i = 0; i < shares.size(); ++i) {
+            text.append("shard");
+            reply::number(text, static_cast<std::int64_t>(i));
+            text.append(":keys=");
+            reply::number(text, shares[i]->count);
+            text.append(",expires=");
+            reply::number(text, shares[i]->expires);
+            text.append(",used_memory=");
+            reply::number(text, static_cast<std::int64_t>(shares[i]->memory));
+            reply::crlf(text);
         }
     }
     reply::bulk(out, text);

@@ -178,7 +178,7 @@ TEST_CASE("counters", "[resp][commands]") {
     CHECK(s.run("ttl e") == ":100\r\n");
 }
 
-TEST_CASE("strings: GETSET, APPEND, STRLEN, TYPE", "[resp][commands]") {
+TEST_CASE("string commands GETSET APPEND STRLEN and TYPE", "[resp][commands]") {
     Server s(2);
     CHECK(s.run("set a 1 ex 100") == "+OK\r\n");
     CHECK(s.run("getset a 2") == "$1\r\n1\r\n");

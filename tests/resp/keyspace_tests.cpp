@@ -74,7 +74,7 @@ TEST_CASE("memory is accounted per entry and returns to zero", "[resp][keyspace]
     CHECK(s.size() == 0);
 }
 
-TEST_CASE("allkeys-lru evicts keys not touched recently, and keeps those in use", "[resp][keyspace]") {
+TEST_CASE("allkeys-lru evicts keys not touched recently and keeps those in use", "[resp][keyspace]") {
     ShardLimits limits;
     limits.max_memory = 64 * 1024;
     limits.policy = EvictionPolicy::allkeys_lru;

@@ -104,7 +104,7 @@ TEST_CASE("empty multibulk requests and blank lines are requests without argumen
     CHECK(out.commands == Cmds{{}, {}, {}, {}, {"PING"}});
 }
 
-TEST_CASE("the two bytes after bulk data are skipped unchecked, as redis-server does", "[resp][parser]") {
+TEST_CASE("the two bytes after bulk data are skipped unchecked as redis-server does", "[resp][parser]") {
     auto out = run("*1\r\n$4\r\npingxx\r\n", 100);
     CHECK(out.commands == Cmds{{"ping"}, {}});
 }

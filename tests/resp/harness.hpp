@@ -1,0 +1,114 @@
+// End-to-end pieces for the resp tests: a real gatiod serving the resp plugin and a real
+// redis-server, both child processes on loopback ports, and a RESP client with deadlines so
+// that a broken server fails a test instead of hanging it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+#include <vector>
+
+namespace gatio::resp::test {
+
+using namespace std::chrono_literals;
+
+// A loopback TCP port nobody listens on right now.
+std::uint16_t free_port();
+
+// A child process whose output goes to a log file; stopped with SIGTERM (then SIGKILL) when
+// destroyed.
+class Process {
+public:
+    Process(const std::vector<std::string>& argv, const std::filesystem::path& log);
+    Process(const Process&) = delete;
+    Process& operator=(const Process&) = delete;
+    ~Process();
+
+    // SIGTERM, then waits (bounded) for the exit: the exit status, 128 + signal, or -1 when it
+    // had to be killed.
+    int stop(std::chrono::milliseconds grace = 10s);
+    bool running();
+    std::string log() const;
+
+private:
+    pid_t pid_ = -1;
+    int status_ = -1;
+    std::filesystem::path log_;
+};
+
+// A private scratch folder, removed with its contents.
+class TempDir {
+public:
+    TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    ~TempDir();
+    const std::filesystem::path& path() const { return path_; }
+
+private:
+    std::filesystem::path path_;
+};
+
+// gatiod with two io+exec drivers on CPUs 0 and 1 and one resp listener; `options` is the body
+// of [listener.options] (TOML lines). Returns once the port accepts connections.
+class Gatiod {
+public:
+    explicit Gatiod(std::string_view options = "");
+    std::uint16_t port() const { return port_; }
+    Process& process() { return *process_; }
+
+private:
+    TempDir dir_;
+    std::uint16_t port_;
+    std::unique_ptr<Process> process_;
+};
+
+// redis-server from the Debian package, without persistence.
+class RedisServer {
+public:
+    RedisServer();
+    std::uint16_t port() const { return port_; }
+
+private:
+    TempDir dir_;
+    std::uint16_t port_;
+    std::unique_ptr<Process> process_;
+};
+
+// Runs a program to completion (bounded) and returns its exit status and standard output.
+struct Ran {
+    int status = -1;
+    std::string out;
+};
+Ran run(const std::vector<std::string>& argv, std::chrono::milliseconds limit = 60s);
+
+// The length of the complete RESP reply at the start of `data`, or 0 when it is unfinished.
+std::size_t reply_length(std::string_view data);
+
+class Client {
+public:
+    explicit Client(std::uint16_t port);
+    Client(const Client&) = delete;
+    Client& operator=(const Client&) = delete;
+    ~Client();
+
+    // Sends `request` whole while reading, and returns the first `replies` complete replies
+    // (raw bytes, concatenated). Fails the test after `limit`.
+    std::string exchange(std::string_view request, std::size_t replies,
+                         std::chrono::milliseconds limit = 20s);
+    // Everything the server sends until it closes the connection.
+    std::string read_to_close(std::chrono::milliseconds limit = 10s);
+    void send_all(std::string_view data);
+
+private:
+    int fd_ = -1;
+    std::string pending_; // bytes read past the replies returned so far
+};
+
+// A multibulk request.
+std::string request(const std::vector<std::string>& args);
+
+} // namespace gatio::resp::test
