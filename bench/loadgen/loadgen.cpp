@@ -9,7 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <arpa/inet.h>
-#include <atomic>
+#include <barrier>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -22,6 +22,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <random>
+#include <sched.h>
 #include <string>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -51,6 +52,7 @@ struct Settings {
     double duration_s = 10;
     double warmup_s = 1;
     unsigned threads = 1;
+    bool pin = false;
     bool json = false;
 };
 
@@ -290,24 +292,41 @@ int run(const Settings& s) {
     }
 
     unsigned threads = std::min(s.threads, s.connections);
-    std::vector<std::unique_ptr<Worker>> workers;
-    for (unsigned t = 0, first = 0; t < threads; ++t) {
-        unsigned count = s.connections / threads + (t < s.connections % threads ? 1 : 0);
-        workers.push_back(std::make_unique<Worker>(s, pattern, addr, addr_len, first, count));
-        if (!workers.back()->error().empty()) {
-            std::fprintf(stderr, "gatio-loadgen: %s\n", workers.back()->error().c_str());
-            return 1;
+    std::vector<int> cpus;
+    if (s.pin) {
+        cpu_set_t allowed;
+        CPU_ZERO(&allowed);
+        ::sched_getaffinity(0, sizeof allowed, &allowed);
+        for (int c = 0; c < CPU_SETSIZE; ++c) {
+            if (CPU_ISSET(c, &allowed)) {
+                cpus.push_back(c);
+            }
         }
-        first += count;
     }
-
-    auto start = now_ns();
-    auto from = start + static_cast<std::int64_t>(s.warmup_s * 1e9);
-    auto until = from + static_cast<std::int64_t>(s.duration_s * 1e9);
+    // Each worker connects from its own thread (and CPU, when pinned), as a client spread over
+    // cores would; the measured window opens once every connection is up.
+    std::int64_t from = 0, until = 0;
+    auto open_window = [&]() noexcept {
+        from = now_ns() + static_cast<std::int64_t>(s.warmup_s * 1e9);
+        until = from + static_cast<std::int64_t>(s.duration_s * 1e9);
+    };
+    std::barrier connected(static_cast<std::ptrdiff_t>(threads), open_window);
     std::vector<Result> results(threads);
     std::vector<std::thread> pool;
-    for (unsigned t = 0; t < threads; ++t) {
-        pool.emplace_back([&, t] { results[t] = workers[t]->run(from, until); });
+    for (unsigned t = 0, first = 0; t < threads; ++t) {
+        unsigned count = s.connections / threads + (t < s.connections % threads ? 1 : 0);
+        pool.emplace_back([&, t, first, count] {
+            if (!cpus.empty()) {
+                cpu_set_t one;
+                CPU_ZERO(&one);
+                CPU_SET(cpus[t % cpus.size()], &one);
+                ::sched_setaffinity(0, sizeof one, &one);
+            }
+            Worker w(s, pattern, addr, addr_len, first, count);
+            connected.arrive_and_wait();
+            results[t] = w.error().empty() ? w.run(from, until) : Result{{}, 0, 0, w.error()};
+        });
+        first += count;
     }
     for (auto& th : pool) {
         th.join();
@@ -369,6 +388,7 @@ int main(int argc, char** argv) {
     app.add_option("-t,--threads", s.threads, "client threads")
         ->check(CLI::Range(1u, 256u))
         ->capture_default_str();
+    app.add_flag("--pin", s.pin, "pin worker thread i to the i-th CPU this process may use");
     app.add_flag("--json", s.json, "print one JSON object instead of a text line");
     CLI11_PARSE(app, argc, argv);
     return gatio::loadgen::run(s);
