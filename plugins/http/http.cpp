@@ -82,11 +82,17 @@ public:
             // Logged at 1, 2, 4, 8 ... refusals so a flood cannot flood the journal too.
             ++s.refused;
             if ((s.refused & (s.refused - 1)) == 0) {
-                s.host.warn("http: refused a connection on " + s.where + ": all " +
+                s.host.warn("http: answered 503 to a connection on " + s.where + ": all " +
                             std::to_string(s.parsers.size()) + " slots (max_connections) are in use; " +
                             std::to_string(s.refused) + " refused so far");
             }
-            return false;
+            // A client told "503" knows to retry later; a bare reset looks like a crash.
+            SendOutput out(c);
+            if (!s.site.refuse(date(s), out)) {
+                return false;
+            }
+            c.close(GATIO_CLOSE_FLUSH);
+            return true;
         }
         const std::uint32_t slot = s.free_slots.back();
         s.free_slots.pop_back();
@@ -101,11 +107,12 @@ public:
 
     std::int64_t on_data(gatio::Connection c, std::span<const std::uint8_t> data) {
         State& s = *s_;
-        if (s.clock_from_data) {
-            gatio::http::DateClock::local().refresh();
+        Parser* parser = c.user<Parser>();
+        if (parser == nullptr) {
+            return static_cast<std::int64_t>(data.size()); // refused with 503 and closing
         }
         SendOutput out(c);
-        switch (s.site.serve(*c.user<Parser>(), data, gatio::http::DateClock::local().text(), out)) {
+        switch (s.site.serve(*parser, data, date(s), out)) {
         case gatio::http::Verdict::keep:
             return static_cast<std::int64_t>(data.size());
         case gatio::http::Verdict::close:
@@ -125,6 +132,13 @@ public:
     }
 
 private:
+    static std::string_view date(const State& s) {
+        if (s.clock_from_data) {
+            gatio::http::DateClock::local().refresh();
+        }
+        return gatio::http::DateClock::local().text();
+    }
+
     std::unique_ptr<State> s_;
 };
 

@@ -130,6 +130,7 @@ Site::Site(Settings settings) : settings_(std::move(settings)) {
     expectation_failed_ = render(417, text_plain, "Expectation Failed\n", {});
     header_too_large_ = render(431, text_plain, "Request Header Fields Too Large\n", {});
     version_not_supported_ = render(505, text_plain, "HTTP Version Not Supported\n", {});
+    service_unavailable_ = render(503, text_plain, "Service Unavailable\n", {});
 }
 
 Site::Response Site::render(int status, std::string_view content_type, std::string_view body,
@@ -198,6 +199,11 @@ bool Site::add(const Response& response, Tail tail, bool with_body, std::string_
         batch_[batch_len_++] = slice(response.body);
     }
     return true;
+}
+
+bool Site::refuse(std::string_view date, Output& out) {
+    assert(batch_len_ == 0);
+    return add(service_unavailable_, close_connection, true, date, out) && flush(out);
 }
 
 Verdict Site::serve(Parser& parser, std::span<const std::uint8_t> data, std::string_view date, Output& out) {

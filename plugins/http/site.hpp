@@ -29,8 +29,9 @@ struct Route {
 struct Settings {
     std::string server = "gatio"; // the Server header, printable ASCII
     Limits limits;
-    std::uint32_t max_connections = 16384; // per instance: parser slots taken at creation
-    std::vector<Route> routes;             // distinct paths
+    std::uint32_t max_connections =
+        65536;                 // per instance (listener and driver): parser slots taken at creation
+    std::vector<Route> routes; // distinct paths
 };
 
 // Where answers go. write() takes the slices in order and copies them before returning; false
@@ -65,6 +66,10 @@ public:
     // request they complete. Bytes after a request that ends the connection are ignored.
     Verdict serve(Parser& parser, std::span<const std::uint8_t> data, std::string_view date, Output& out);
 
+    // Writes the 503 answer for a connection that cannot be served (no parser slot left); the
+    // caller closes the connection after it. False when the output refused it.
+    bool refuse(std::string_view date, Output& out);
+
 private:
     enum Tail { keep_alive_11, keep_alive_10, close_connection, tail_count };
     struct Response {
@@ -91,6 +96,7 @@ private:
     Response expectation_failed_;
     Response header_too_large_;
     Response version_not_supported_;
+    Response service_unavailable_;
 
     // Answers of one serve() call; 64 responses of four slices before an intermediate write.
     static constexpr std::size_t batch_capacity = 256;

@@ -2,45 +2,20 @@
 // by the config layer, seen through the services table's option accessors.
 #include <catch2/catch.hpp>
 #include <filesystem>
-#include <fstream>
-#include <stdlib.h>
 
 #include <gatio/plugin.hpp>
 
 #include "config/load.hpp"
+#include "gatiod.hpp"
 #include "net/plugin_options.hpp"
 #include "net/plugin_services.hpp"
 #include "settings.hpp"
 
 using namespace gatio::http;
+using gatio::http::test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
-
-class TempDir {
-public:
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "gatio-http-XXXXXX").string();
-        REQUIRE(mkdtemp(pattern.data()) != nullptr);
-        path_ = pattern;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-
-    const fs::path& path() const { return path_; }
-    fs::path write(const std::string& name, std::string_view content) const {
-        const fs::path p = path_ / name;
-        std::ofstream(p, std::ios::binary) << content;
-        return p;
-    }
-
-private:
-    fs::path path_;
-};
 
 // Settings read from a listener whose [listener.options] body is `options`.
 Settings read(std::string_view options) {
@@ -74,7 +49,7 @@ TEST_CASE("no options: the documented defaults and no routes", "[settings]") {
     CHECK(s.limits.max_header_bytes == 8192);
     CHECK(s.limits.max_headers == 100);
     CHECK(s.limits.max_body == 1024 * 1024);
-    CHECK(s.max_connections == 16384);
+    CHECK(s.max_connections == 65536);
     CHECK(s.routes.empty());
 }
 

@@ -268,3 +268,18 @@ TEST_CASE("an output that refuses the answers resets the connection", "[site]") 
     CHECK(site.serve(r, bytes(get("/")), date, fine) == Verdict::keep);
     CHECK(split_responses(fine.text).size() == 1);
 }
+
+TEST_CASE("a connection without a parser slot is told 503 and closed", "[site]") {
+    Site site(sample_settings());
+    Collect out;
+    CHECK(site.refuse(date, out));
+    const auto r = split_responses(out.text);
+    REQUIRE(r.size() == 1);
+    CHECK(r[0].status == 503);
+    CHECK(r[0].reason == "Service Unavailable");
+    CHECK(r[0].header("Connection") == "close");
+    CHECK(r[0].header("Date") == date);
+    Collect refusing;
+    refusing.refuse = true;
+    CHECK_FALSE(site.refuse(date, refusing));
+}

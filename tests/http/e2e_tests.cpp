@@ -1,0 +1,315 @@
+// The http plugin inside a real gatiod on loopback: curl, raw sockets (pipelining in one write
+// and byte by byte), every limit, and a short wrk run.
+#include <catch2/catch.hpp>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gatiod.hpp"
+
+using namespace gatio::http::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string index_html = "<!doctype html>\n<title>gatio</title>\n<p>served by the http plugin</p>\n";
+
+// "web": default limits on both drivers. "tight": small limits on d0 only.
+std::vector<Listener> listeners(const TempDir& files) {
+    const auto page = files.write("index.html", index_html);
+    return {
+        {"web", "",
+         "server = \"gatio-e2e\"\n"
+         "[[listener.options.route]]\npath = \"/\"\nbody = \"hello\\n\"\n"
+         "[[listener.options.route]]\npath = \"/index.html\"\nfile = \"" +
+             page.string() +
+             "\"\n"
+             "[[listener.options.route]]\npath = \"/teapot\"\nstatus = 418\nbody = \"short and stout\\n\"\n",
+         0},
+        {"tight", "drivers = [\"d0\"]",
+         "server = \"gatio-tight\"\nmax_header_bytes = 256\nmax_headers = 5\nmax_body = 64\nmax_connections "
+         "= 2\n"
+         "[[listener.options.route]]\npath = \"/\"\nbody = \"ok\\n\"\n",
+         0},
+    };
+}
+
+std::string url(std::uint16_t port, std::string_view path) {
+    return "http://127.0.0.1:" + std::to_string(port) + std::string(path);
+}
+
+std::string get(std::string_view path, std::string_view fields = "") {
+    return "GET " + std::string(path) + " HTTP/1.1\r\nHost: test\r\n" + std::string(fields) + "\r\n";
+}
+
+const std::regex imf_fixdate(R"([A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT)");
+
+} // namespace
+
+TEST_CASE("curl: keep-alive, HEAD, 404 and HTTP/1.0", "[e2e][curl]") {
+    TempDir files;
+    Gatiod gatiod(listeners(files));
+    const std::uint16_t port = gatiod.port("web");
+
+    // Two URLs in one curl run share the connection: the second needs no new connect.
+    const auto reuse =
+        run_command({"curl", "-sS", "--max-time", "10", "-w", "%{http_code} %{num_connects}\\n", "-o",
+                     "/dev/null", url(port, "/"), "-o", "/dev/null", url(port, "/index.html")},
+                    30s);
+    CHECK(reuse.status == 0);
+    CHECK(reuse.output == "200 1\n200 0\n");
+
+    const auto body =
+        run_command({"curl", "-sS", "--max-time", "10", "-D", "-", url(port, "/index.html")}, 30s);
+    REQUIRE(body.status == 0);
+    const auto page = split_responses(body.output);
+    REQUIRE(page.size() == 1);
+    CHECK(page[0].status == 200);
+    CHECK(page[0].body == index_html);
+    CHECK(page[0].header("Content-Type") == "text/html; charset=utf-8");
+    CHECK(page[0].header("Server") == "gatio-e2e");
+    CHECK(std::regex_match(page[0].header("Date"), imf_fixdate));
+
+    const auto head = run_command({"curl", "-sS", "--max-time", "10", "-I", url(port, "/index.html")}, 30s);
+    REQUIRE(head.status == 0);
+    const auto h = split_responses(head.output, {true});
+    REQUIRE(h.size() == 1);
+    CHECK(h[0].status == 200);
+    CHECK(h[0].header("Content-Length") == std::to_string(index_html.size()));
+    CHECK(head.output.find("served by") == std::string::npos);
+
+    const auto missing = run_command(
+        {"curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}", url(port, "/nope")},
+        30s);
+    CHECK(missing.status == 0);
+    CHECK(missing.output == "404");
+
+    const auto old =
+        run_command({"curl", "-sS", "--max-time", "10", "--http1.0", "-D", "-", url(port, "/")}, 30s);
+    REQUIRE(old.status == 0);
+    const auto o = split_responses(old.output);
+    REQUIRE(o.size() == 1);
+    CHECK(o[0].status == 200);
+    CHECK(o[0].header("Connection") == "close");
+    CHECK(o[0].body == "hello\n");
+
+    // curl sends "Expect: 100-continue" with a body this large and waits for the interim answer.
+    const auto upload = files.write("upload.bin", std::string(100 * 1024, 'u'));
+    const auto put = run_command({"curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}",
+                                  "-T", upload.string(), "-H", "Expect: 100-continue", url(port, "/teapot")},
+                                 30s);
+    CHECK(put.status == 0);
+    CHECK(put.output == "405");
+
+    CHECK(gatiod.stop() == 0);
+}
+
+TEST_CASE("100 pipelined requests in one write are answered in order", "[e2e][pipelining]") {
+    TempDir files;
+    Gatiod gatiod(listeners(files));
+    Client c(gatiod.port("web"));
+    const std::vector<std::string> paths{"/", "/teapot", "/index.html", "/nope"};
+    std::string stream;
+    std::vector<bool> head;
+    for (std::size_t i = 0; i < 100; ++i) {
+        const bool is_head = i % 9 == 4;
+        stream += (is_head ? "HEAD " : "GET ") + paths[i % paths.size()] + " HTTP/1.1\r\nHost: test\r\n\r\n";
+        head.push_back(is_head);
+    }
+    c.send(stream);
+    const auto r = c.read(100, head);
+    REQUIRE(r.size() == 100);
+    CHECK(c.pending().empty());
+    const std::vector<int> statuses{200, 418, 200, 404};
+    const std::vector<std::string> bodies{"hello\n", "short and stout\n", index_html, "Not Found\n"};
+    for (std::size_t i = 0; i < r.size(); ++i) {
+        INFO("response " << i);
+        CHECK(r[i].status == statuses[i % 4]);
+        CHECK(r[i].body == (head[i] ? "" : bodies[i % 4]));
+        CHECK(r[i].header("Server") == "gatio-e2e");
+    }
+    // Still open for more.
+    c.send(get("/"));
+    const auto more = c.read(1);
+    REQUIRE(more.size() == 1);
+    CHECK(more[0].body == "hello\n");
+    CHECK(gatiod.stop() == 0);
+}
+
+TEST_CASE("100 pipelined requests sent byte by byte are answered in order", "[e2e][pipelining]") {
+    TempDir files;
+    Gatiod gatiod(listeners(files));
+    Client c(gatiod.port("web"));
+    std::string stream;
+    for (int i = 0; i < 100; ++i) {
+        stream += get(i % 2 == 0 ? "/" : "/teapot");
+    }
+    c.send_bytewise(stream);
+    const auto r = c.read(100);
+    REQUIRE(r.size() == 100);
+    for (std::size_t i = 0; i < r.size(); ++i) {
+        INFO("response " << i);
+        CHECK(r[i].status == (i % 2 == 0 ? 200 : 418));
+    }
+    // Pauses between bytes make every byte arrive in a receive of its own.
+    const std::string body_request = "POST /teapot HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                     "3;x=y\r\nabc\r\n0\r\nTrailer: z\r\n\r\n";
+    c.send_bytewise(body_request + get("/"), 500us);
+    const auto last = c.read(2);
+    REQUIRE(last.size() == 2);
+    CHECK(last[0].status == 405);
+    CHECK(last[0].header("Allow") == "GET, HEAD");
+    CHECK(last[1].status == 200);
+    CHECK(gatiod.stop() == 0);
+}
+
+TEST_CASE("every limit: at the limit served, past it refused and closed", "[e2e][limits]") {
+    TempDir files;
+    Gatiod gatiod(listeners(files));
+    const std::uint16_t port = gatiod.port("tight");
+
+    // Answers `request` with one response of `status`; a refusal must also close.
+    auto expect = [&](const std::string& request, int status) {
+        INFO(request);
+        Client c(port);
+        c.send(request);
+        const auto r = c.read(1);
+        REQUIRE(r.size() == 1);
+        CHECK(r[0].status == status);
+        CHECK(r[0].header("Server") == "gatio-tight");
+        if (status >= 400) {
+            CHECK(r[0].header("Connection") == "close");
+            CHECK(c.closed_by_peer());
+            CHECK(c.pending().empty());
+        }
+    };
+
+    const std::string base = get("/", "X-Pad: \r\n");
+    expect(get("/", "X-Pad: " + std::string(256 - base.size(), 'p') + "\r\n"), 200);
+    expect(get("/", "X-Pad: " + std::string(257 - base.size(), 'p') + "\r\n"), 431);
+    expect(get("/", "A: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n"), 200);
+    expect(get("/", "A: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n"), 431);
+    expect(get("/", "Content-Length: 64\r\n") + std::string(64, 'b'), 200);
+    expect(get("/", "Content-Length: 65\r\n") + std::string(65, 'b'), 413);
+    const std::string chunked = get("/", "Transfer-Encoding: chunked\r\n");
+    expect(chunked + "20\r\n" + std::string(32, 'c') + "\r\n20\r\n" + std::string(32, 'c') + "\r\n0\r\n\r\n",
+           200);
+    expect(chunked + "20\r\n" + std::string(32, 'c') + "\r\n21\r\n" + std::string(33, 'c') + "\r\n0\r\n\r\n",
+           413);
+    expect("GET / HTTP/1.1\r\nHost: test\r\nBad Field: x\r\n\r\n", 400);
+    expect("GET / HTTP/1.1\r\n\r\n", 400);
+    expect("GET / HTTP/2.0\r\nHost: test\r\n\r\n", 505);
+    expect(get("/", "Transfer-Encoding: gzip\r\n"), 501);
+    expect(get("/", "Expect: 200-ok\r\n"), 417);
+    // The default listener takes what the tight one refuses.
+    Client web(gatiod.port("web"));
+    web.send(get("/", "X-Pad: " + std::string(4000, 'p') + "\r\n") + get("/", "Content-Length: 1000\r\n") +
+             std::string(1000, 'b'));
+    const auto r = web.read(2);
+    REQUIRE(r.size() == 2);
+    CHECK(r[0].status == 200);
+    CHECK(r[1].status == 200);
+    CHECK(gatiod.stop() == 0);
+}
+
+TEST_CASE("max_connections: a connection beyond the parser slots is refused until one closes",
+          "[e2e][limits]") {
+    TempDir files;
+    Gatiod gatiod(listeners(files));
+    const std::uint16_t port = gatiod.port("tight");
+
+    // A connection that got an answer, or nullptr when it was refused.
+    auto served = [&]() -> std::unique_ptr<Client> {
+        auto c = std::make_unique<Client>(port);
+        c->send(get("/"));
+        const auto r = c->read(1);
+        return r.size() == 1 && r[0].status == 200 ? std::move(c) : nullptr;
+    };
+    // The start-up probes' connections may still hold slots for a moment.
+    auto eventually_served = [&]() {
+        for (int attempt = 0; attempt < 200; ++attempt) {
+            if (auto c = served()) {
+                return c;
+            }
+            std::this_thread::sleep_for(25ms);
+        }
+        FAIL("no connection was served within 5 s:\n" << gatiod.log());
+        return std::unique_ptr<Client>{};
+    };
+    auto first = eventually_served();
+    auto second = eventually_served();
+
+    Client third(port);
+    third.send(get("/"));
+    const auto refused = third.read(1);
+    REQUIRE(refused.size() == 1);
+    CHECK(refused[0].status == 503);
+    CHECK(refused[0].header("Connection") == "close");
+    CHECK(third.closed_by_peer());
+    CHECK(third.pending().empty());
+
+    first.reset();
+    auto again = eventually_served();
+    CHECK(again != nullptr);
+    CHECK(gatiod.log().find("all 2 slots (max_connections) are in use") != std::string::npos);
+    CHECK(gatiod.stop() == 0);
+}
+
+TEST_CASE("Connection: close, unknown methods and malformed requests", "[e2e]") {
+    TempDir files;
+    Gatiod gatiod(listeners(files));
+    const std::uint16_t port = gatiod.port("web");
+    {
+        Client c(port);
+        c.send(get("/", "Connection: close\r\n") + get("/teapot"));
+        const auto r = c.read(2);
+        REQUIRE(r.size() == 1);
+        CHECK(r[0].header("Connection") == "close");
+        CHECK(c.closed_by_peer());
+        CHECK(c.pending().empty());
+    }
+    {
+        Client c(port);
+        c.send("BREW /teapot HTTP/1.1\r\nHost: t\r\n\r\nDELETE / HTTP/1.1\r\nHost: t\r\n\r\n" +
+               get("/teapot"));
+        const auto r = c.read(3);
+        REQUIRE(r.size() == 3);
+        CHECK(r[0].status == 501);
+        CHECK(r[1].status == 405);
+        CHECK(r[1].header("Allow") == "GET, HEAD");
+        CHECK(r[2].status == 418);
+    }
+    {
+        Client c(port);
+        c.send("GET /\x01 HTTP/1.1\r\nHost: t\r\n\r\n" + get("/"));
+        const auto r = c.read(2);
+        REQUIRE(r.size() == 1);
+        CHECK(r[0].status == 400);
+        CHECK(c.closed_by_peer());
+    }
+    {
+        Client c(port);
+        c.send("GET / HTTP/1.0\r\n\r\n");
+        const auto r = c.read(1);
+        REQUIRE(r.size() == 1);
+        CHECK(r[0].header("Connection") == "close");
+        CHECK(c.closed_by_peer());
+    }
+    CHECK(gatiod.stop() == 0);
+}
+
+TEST_CASE("wrk: a short run with no errors and only 2xx answers", "[e2e][wrk]") {
+    TempDir files;
+    Gatiod gatiod(listeners(files));
+    const auto run = run_command(
+        {"wrk", "-t2", "-c32", "-d2s", "--timeout", "5s", url(gatiod.port("web"), "/index.html")}, 60s);
+    INFO(run.output);
+    REQUIRE(run.status == 0);
+    CHECK(run.output.find("Socket errors") == std::string::npos);
+    CHECK(run.output.find("Non-2xx") == std::string::npos);
+    std::smatch m;
+    REQUIRE(std::regex_search(run.output, m, std::regex(R"((\d+) requests in)")));
+    CHECK(std::stoull(m[1]) > 100);
+    CHECK(gatiod.stop() == 0);
+}
