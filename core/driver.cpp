@@ -320,6 +320,9 @@ void Driver::reap() {
         io_uring_cq_advance(&r, n);
         for (unsigned i = 0; i < n; ++i) {
             const io_uring_cqe& c = batch[i];
+            if (c.user_data == LIBURING_UDATA_TIMEOUT) {
+                continue; // liburing's own wait timeout on kernels without EXT_ARG
+            }
             ++counters_.cqes;
             if (c.user_data == no_completion) {
                 if (c.res < 0) {

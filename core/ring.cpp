@@ -32,7 +32,7 @@ std::string RingFeatures::describe() const {
     add(registered_ring_fd, "registered_ring_fd");
     add(direct_descriptors, "direct_descriptors");
     if (direct_descriptors) {
-        out += "(" + std::to_string(file_slots) + ")";
+        out.append("(").append(std::to_string(file_slots)).append(")");
     }
     add(multishot_recv, "multishot_recv");
     add(msg_ring, "msg_ring");
