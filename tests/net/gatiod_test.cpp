@@ -1,0 +1,486 @@
+// End to end: gatiod started as a process on a generated configuration, the echo plugin loaded
+// through the loader, real clients on loopback. Counters are read from the summary each driver
+// logs as it stops.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <fstream>
+#include <map>
+#include <poll.h>
+#include <random>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <thread>
+#include <vector>
+
+#include "tests/net/client.hpp"
+#include "tests/net/process.hpp"
+#include "tests/net/temp_dir.hpp"
+
+using gatio::tests::free_port;
+using gatio::tests::Process;
+using gatio::tests::Socket;
+using gatio::tests::TempDir;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path gatiod_path{GATIOD_PATH};
+const fs::path plugin_dir{GATIO_PLUGIN_OUTPUT_DIR};
+const fs::path test_plugins{GATIO_TEST_PLUGIN_DIR};
+
+std::string config_text(std::uint16_t port, const std::string& transport, const std::string& handler,
+                        const std::string& listener_keys, const std::string& topology_keys) {
+    return fmt::format(R"([daemon]
+log_level = "info"
+shutdown_grace = "3s"
+[topology]
+mode = "auto"
+{}
+[[listener]]
+name = "e2e"
+transport = "{}"
+address = "127.0.0.1:{}"
+handler = "{}"
+{}
+)",
+                       topology_keys, transport, port, handler, listener_keys);
+}
+
+// Per driver, the counters of its stop summary ("driver cpu0: network counters: accepted=3 ...").
+using Counters = std::map<std::string, std::map<std::string, std::uint64_t>>;
+
+Counters parse_counters(const std::string& log) {
+    Counters out;
+    std::regex line_re(R"(driver (\S+): network counters:(.*))");
+    std::regex kv_re(R"(([a-z_]+)=([0-9]+))");
+    std::istringstream in(log);
+    std::string line;
+    while (std::getline(in, line)) {
+        std::smatch m;
+        if (!std::regex_search(line, m, line_re)) {
+            continue;
+        }
+        auto& driver = out[m[1].str()];
+        std::string rest = m[2].str();
+        for (std::sregex_iterator it(rest.begin(), rest.end(), kv_re), end; it != end; ++it) {
+            driver[(*it)[1].str()] = std::stoull((*it)[2].str());
+        }
+    }
+    return out;
+}
+
+std::uint64_t total(const Counters& c, const std::string& name) {
+    std::uint64_t sum = 0;
+    for (const auto& [driver, values] : c) {
+        auto it = values.find(name);
+        sum += it == values.end() ? 0 : it->second;
+    }
+    return sum;
+}
+
+class Gatiod {
+public:
+    Gatiod(const std::string& transport = "tcp", const std::string& listener_keys = "",
+           const std::string& topology_keys = "", const std::string& handler = "echo")
+        : port_(free_port(transport == "tcp" ? SOCK_STREAM : SOCK_DGRAM)) {
+        auto file =
+            dir_.write("gatio.toml", config_text(port_, transport, handler, listener_keys, topology_keys));
+        process_ = std::make_unique<Process>(
+            std::vector<std::string>{gatiod_path.string(), "-c", file.string(), "--plugin-dir",
+                                     plugin_dir.string(), "--log-target", "console"},
+            dir_.path() / "gatiod.log");
+        auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        while (process_->log().find("running") == std::string::npos) {
+            INFO(process_->log());
+            REQUIRE(process_->running());
+            REQUIRE(std::chrono::steady_clock::now() < end);
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+    }
+
+    std::uint16_t port() const { return port_; }
+    pid_t pid() const { return process_->pid(); }
+
+    // SIGTERM; checks the clean exit and returns the drivers' counters.
+    Counters stop() {
+        int code = process_->stop();
+        INFO(process_->log());
+        CHECK(code == 0);
+        return parse_counters(process_->log());
+    }
+
+private:
+    TempDir dir_;
+    std::uint16_t port_;
+    std::unique_ptr<Process> process_;
+};
+
+std::uint64_t fnv1a(std::uint64_t h, const char* p, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+        h = (h ^ static_cast<unsigned char>(p[i])) * 0x100000001b3ull;
+    }
+    return h;
+}
+
+std::string random_bytes(std::size_t n, std::mt19937_64& rng) {
+    std::string s(n, '\0');
+    for (auto& c : s) {
+        c = static_cast<char>(rng());
+    }
+    return s;
+}
+
+std::uint64_t rss_kib(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("VmRSS:", 0) == 0) {
+            return std::stoull(line.substr(6));
+        }
+    }
+    return 0;
+}
+
+} // namespace
+
+TEST_CASE("gatiod echoes 1,000 concurrent connections of 1 B to 1 MiB intact", "[gatiod]") {
+    Gatiod server("tcp", "max_connections = 2048");
+    constexpr std::size_t n = 1000;
+    std::mt19937_64 rng(10);
+    const std::string pattern = random_bytes((1 << 20) + 4096, rng);
+
+    struct Conn {
+        Socket s;
+        std::size_t size = 0, offset = 0, sent = 0, received = 0;
+        std::uint64_t sent_sum = 0xcbf29ce484222325ull, received_sum = 0xcbf29ce484222325ull;
+    };
+    std::vector<Conn> conns(n);
+    std::uniform_real_distribution<double> log_size(0.0, std::log(1024.0 * 1024.0));
+    std::uint64_t expected_bytes = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        // Log-uniform sizes: every order of magnitude, including both ends exactly.
+        conns[i].size = i == 0 ? 1 : i == 1 ? (1u << 20) : static_cast<std::size_t>(std::exp(log_size(rng)));
+        conns[i].offset = rng() % 4096;
+        conns[i].sent_sum = fnv1a(conns[i].sent_sum, pattern.data() + conns[i].offset, conns[i].size);
+        expected_bytes += conns[i].size;
+        conns[i].s = Socket::tcp(server.port());
+        REQUIRE(::fcntl(conns[i].s.fd(), F_SETFL, O_NONBLOCK) == 0);
+    }
+
+    int ep = ::epoll_create1(0);
+    REQUIRE(ep >= 0);
+    for (std::size_t i = 0; i < n; ++i) {
+        epoll_event ev{EPOLLIN | EPOLLOUT | EPOLLET, {}};
+        ev.data.u64 = i;
+        REQUIRE(::epoll_ctl(ep, EPOLL_CTL_ADD, conns[i].s.fd(), &ev) == 0);
+    }
+    std::size_t done = 0;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
+    std::vector<char> buf(1 << 16);
+    epoll_event events[256];
+    while (done < n && std::chrono::steady_clock::now() < deadline) {
+        int k = ::epoll_wait(ep, events, 256, 100);
+        for (int e = 0; e < k; ++e) {
+            Conn& c = conns[events[e].data.u64];
+            while (c.sent < c.size) {
+                ssize_t w =
+                    ::send(c.s.fd(), pattern.data() + c.offset + c.sent, c.size - c.sent, MSG_NOSIGNAL);
+                if (w <= 0) {
+                    break;
+                }
+                c.sent += static_cast<std::size_t>(w);
+            }
+            for (;;) {
+                ssize_t r = ::recv(c.s.fd(), buf.data(), buf.size(), 0);
+                if (r <= 0) {
+                    REQUIRE((r < 0 && errno == EAGAIN));
+                    break;
+                }
+                c.received_sum = fnv1a(c.received_sum, buf.data(), static_cast<std::size_t>(r));
+                c.received += static_cast<std::size_t>(r);
+                REQUIRE(c.received <= c.size);
+                if (c.received == c.size) {
+                    ++done;
+                }
+            }
+        }
+    }
+    ::close(ep);
+    REQUIRE(done == n);
+    for (std::size_t i = 0; i < n; ++i) {
+        INFO("connection " << i << " of " << conns[i].size << " bytes");
+        CHECK(conns[i].received_sum == conns[i].sent_sum);
+    }
+    conns.clear();
+    auto c = server.stop();
+    CHECK(total(c, "accepted") == n);
+    CHECK(total(c, "bytes_received") == expected_bytes);
+    CHECK(total(c, "bytes_sent") == expected_bytes);
+}
+
+TEST_CASE("gatiod answers pipelined small messages in order", "[gatiod]") {
+    Gatiod server;
+    Socket s = Socket::tcp(server.port());
+    std::string all;
+    for (int i = 0; i < 50'000; ++i) {
+        all += fmt::format("{:07}|", i);
+    }
+    std::thread writer([&] {
+        for (std::size_t off = 0; off < all.size(); off += 64) {
+            s.send_all(all.data() + off, std::min<std::size_t>(64, all.size() - off));
+        }
+    });
+    CHECK(s.recv_exact(all.size()) == all);
+    writer.join();
+    s.close();
+    server.stop();
+}
+
+TEST_CASE("gatiod answers 10,000 datagrams, each to its sender", "[gatiod]") {
+    Gatiod server("udp");
+    constexpr int clients = 10, per_client = 1000, window = 25;
+    std::vector<Socket> sockets;
+    for (int i = 0; i < clients; ++i) {
+        sockets.push_back(Socket::udp());
+    }
+    auto to = gatio::tests::loopback(server.port());
+    std::size_t matched = 0;
+    for (int round = 0; round < per_client / window; ++round) {
+        std::vector<std::set<std::string>> expected(clients);
+        for (int c = 0; c < clients; ++c) {
+            for (int k = 0; k < window; ++k) {
+                auto payload = fmt::format("sender {} datagram {}", c, round * window + k);
+                REQUIRE(::sendto(sockets[static_cast<std::size_t>(c)].fd(), payload.data(), payload.size(), 0,
+                                 reinterpret_cast<sockaddr*>(&to),
+                                 sizeof to) == static_cast<ssize_t>(payload.size()));
+                expected[static_cast<std::size_t>(c)].insert(payload);
+            }
+        }
+        for (int c = 0; c < clients; ++c) {
+            for (int k = 0; k < window; ++k) {
+                char buf[256];
+                ssize_t r = ::recv(sockets[static_cast<std::size_t>(c)].fd(), buf, sizeof buf, 0);
+                REQUIRE(r > 0);
+                std::string got(buf, static_cast<std::size_t>(r));
+                INFO("sender " << c << " got \"" << got << "\"");
+                CHECK(expected[static_cast<std::size_t>(c)].erase(got) == 1);
+                ++matched;
+            }
+        }
+    }
+    CHECK(matched == clients * per_client);
+    auto c = server.stop();
+    CHECK(total(c, "datagrams_received") == clients * per_client);
+    CHECK(total(c, "datagrams_sent") == clients * per_client);
+}
+
+TEST_CASE("gatiod spreads a listener's connections over both of its drivers", "[gatiod]") {
+    if (std::thread::hardware_concurrency() < 2) {
+        WARN("one CPU: a single driver");
+        return;
+    }
+    Gatiod server;
+    for (int i = 0; i < 64; ++i) {
+        Socket s = Socket::tcp(server.port());
+        s.send_all("p");
+        REQUIRE(s.recv_exact(1) == "p");
+    }
+    auto c = server.stop();
+    REQUIRE(c.size() >= 2);
+    for (const auto& [driver, values] : c) {
+        INFO("driver " << driver);
+        CHECK(values.count("accepted") == 1); // summaries leave out counters that stayed zero
+    }
+}
+
+TEST_CASE("gatiod with a two-buffer ring echoes every byte to many clients", "[gatiod]") {
+    Gatiod server("tcp", "", "buffer_count = 2\nbuffer_size = 512");
+    std::mt19937_64 rng(11);
+    std::vector<Socket> clients;
+    std::vector<std::string> sent;
+    for (int i = 0; i < 48; ++i) {
+        clients.push_back(Socket::tcp(server.port()));
+        sent.push_back(random_bytes(32768 + rng() % 32768, rng));
+    }
+    std::vector<std::thread> writers;
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+        writers.emplace_back([&, i] { clients[i].send_all(sent[i]); });
+    }
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+        CHECK(clients[i].recv_exact(sent[i].size()) == sent[i]);
+    }
+    for (auto& w : writers) {
+        w.join();
+    }
+    clients.clear();
+    auto c = server.stop();
+    CHECK(total(c, "recv_enobufs") > 0);
+    CHECK(total(c, "recv_rearms") >= total(c, "recv_enobufs"));
+}
+
+TEST_CASE("gatiod holds a client that never reads at the watermark, then resumes", "[gatiod]") {
+    Gatiod server("tcp", "send_high_watermark = \"64KiB\"\nsend_low_watermark = \"16KiB\"");
+    Socket s = Socket::tcp(server.port());
+    s.send_all("warm");
+    REQUIRE(s.recv_exact(4) == "warm");
+    const std::uint64_t rss_before = rss_kib(server.pid());
+    REQUIRE(::fcntl(s.fd(), F_SETFL, O_NONBLOCK) == 0);
+    std::mt19937_64 rng(12);
+    const std::string pattern = random_bytes(1 << 20, rng);
+    std::size_t written = 0;
+    const std::size_t attempt = 256u << 20;
+    while (written < attempt) {
+        ssize_t w =
+            ::send(s.fd(), pattern.data() + written % pattern.size(),
+                   std::min(pattern.size() - written % pattern.size(), attempt - written), MSG_NOSIGNAL);
+        if (w > 0) {
+            written += static_cast<std::size_t>(w);
+            continue;
+        }
+        REQUIRE(errno == EAGAIN);
+        pollfd p{s.fd(), POLLOUT, 0};
+        if (::poll(&p, 1, 500) == 0) {
+            break;
+        }
+    }
+    const std::uint64_t rss_blocked = rss_kib(server.pid());
+    INFO("written " << written << " bytes; gatiod RSS " << rss_before << " KiB -> " << rss_blocked << " KiB");
+    CHECK(written < attempt);
+    CHECK(rss_blocked < rss_before + 16 * 1024);
+
+    REQUIRE(::fcntl(s.fd(), F_SETFL, 0) == 0);
+    std::string back = s.recv_exact(written);
+    bool same = true;
+    for (std::size_t off = 0; off < written && same; off += pattern.size()) {
+        std::size_t n = std::min(pattern.size(), written - off);
+        same = back.compare(off, n, pattern, 0, n) == 0;
+    }
+    CHECK(same);
+    s.send_all("after");
+    CHECK(s.recv_exact(5) == "after");
+    s.close();
+    auto c = server.stop();
+    CHECK(total(c, "read_pauses") >= 1);
+}
+
+TEST_CASE("gatiod enforces max_connections, idle_timeout, resets and half-closes", "[gatiod]") {
+    SECTION("max_connections") {
+        Gatiod server("tcp", "max_connections = 3");
+        std::vector<Socket> kept;
+        for (int i = 0; i < 3; ++i) {
+            kept.push_back(Socket::tcp(server.port()));
+            kept.back().send_all("k");
+            REQUIRE(kept.back().recv_exact(1) == "k");
+        }
+        for (int i = 0; i < 4; ++i) {
+            Socket extra = Socket::tcp(server.port());
+            std::string got;
+            extra.recv_until_eof(got);
+            CHECK(got.empty());
+        }
+        kept[2].send_all("still");
+        CHECK(kept[2].recv_exact(5) == "still");
+        kept.clear();
+        auto c = server.stop();
+        CHECK(total(c, "rejected") == 4);
+        CHECK(total(c, "accepted") == 3);
+    }
+    SECTION("idle_timeout") {
+        Gatiod server("tcp", "idle_timeout = \"300ms\"");
+        Socket s = Socket::tcp(server.port());
+        s.send_all("i");
+        REQUIRE(s.recv_exact(1) == "i");
+        std::string rest;
+        CHECK(s.recv_until_eof(rest));
+        CHECK(rest.empty());
+        s.close();
+        auto c = server.stop();
+        CHECK(total(c, "idle_closes") == 1);
+    }
+    SECTION("reset mid-stream") {
+        Gatiod server;
+        Socket keeper = Socket::tcp(server.port());
+        {
+            Socket victim = Socket::tcp(server.port());
+            victim.send_all(std::string(200'000, 'v'));
+            victim.recv_exact(100);
+            linger l{1, 0};
+            REQUIRE(::setsockopt(victim.fd(), SOL_SOCKET, SO_LINGER, &l, sizeof l) == 0);
+        }
+        keeper.send_all("alive");
+        CHECK(keeper.recv_exact(5) == "alive");
+        keeper.close();
+        auto c = server.stop();
+        CHECK(total(c, "peer_resets") >= 1);
+        CHECK(total(c, "closed") == 2);
+    }
+    SECTION("half-close") {
+        Gatiod server;
+        Socket s = Socket::tcp(server.port());
+        std::mt19937_64 rng(13);
+        std::string data = random_bytes(500'000, rng);
+        s.send_all(data);
+        REQUIRE(::shutdown(s.fd(), SHUT_WR) == 0);
+        std::string back;
+        CHECK(s.recv_until_eof(back));
+        CHECK(back == data);
+        s.close();
+        server.stop();
+    }
+}
+
+TEST_CASE("gatiod refuses each bad plugin with its message and exit code 78", "[gatiod]") {
+    TempDir dir;
+    auto copy = [&](const fs::path& from, const std::string& name, mode_t mode) {
+        auto to = dir.path() / name;
+        fs::copy_file(from, to, fs::copy_options::overwrite_existing);
+        REQUIRE(::chmod(to.c_str(), mode) == 0);
+        return to;
+    };
+    struct Case {
+        fs::path handler;
+        std::string cause; // after `plugin "<path>": `, or the whole message when it starts with "!"
+    };
+    std::vector<Case> cases{
+        // The configuration layer already requires the file to exist, and says so first.
+        {dir.path() / "absent.so",
+         "!listener \"e2e\": handler: no plugin file '" + (dir.path() / "absent.so").string() + "'"},
+        {dir.write("text.so", "not ELF\n"), "not a shared object (no ELF header)"},
+        {test_plugins / "no_entry.so", "entry point gatio_plugin_entry not found"},
+        {test_plugins / "bad_major.so", "ABI major version 2 is not supported (this gatiod speaks 1.0)"},
+        {test_plugins / "small_descriptor.so", "descriptor is 16 bytes, at least 112 expected for ABI 1.0"},
+        {test_plugins / "exec_stack.so",
+         "requires an executable stack (PT_GNU_STACK is executable); refused"},
+        {test_plugins / "init_fail.so", "init failed: license file missing (host ABI 1.0)"},
+        {copy(plugin_dir / "echo.so", "writable.so", 0664),
+         "writable by group or others (mode 0664); refused"},
+    };
+    if (::geteuid() == 0) {
+        auto owned = copy(plugin_dir / "echo.so", "owned.so", 0755);
+        REQUIRE(::chown(owned.c_str(), 4242, 4242) == 0);
+        cases.push_back({owned,
+                         "owned by uid 4242, but only root or the daemon's user (uid 0) may own a plugin; "
+                         "refused"});
+    } else {
+        WARN("not root: the ownership refusal is not exercised");
+    }
+    for (const auto& c : cases) {
+        auto file = dir.write("gatio.toml", config_text(free_port(), "tcp", c.handler.string(), "", ""));
+        Process p({gatiod_path.string(), "-c", file.string(), "--plugin-dir", plugin_dir.string(),
+                   "--log-target", "console"},
+                  dir.path() / "gatiod.log");
+        int code = p.wait();
+        INFO(p.log());
+        CHECK(code == 78);
+        auto expected =
+            c.cause[0] == '!' ? c.cause.substr(1) : "plugin \"" + c.handler.string() + "\": " + c.cause;
+        CHECK_THAT(p.log(), Catch::Contains(expected));
+    }
+}
