@@ -5,7 +5,6 @@
 #include <cstdlib>
 #include <mutex>
 #include <optional>
-#include <regex>
 #include <spdlog/async.h>
 #include <spdlog/details/log_msg.h>
 #include <spdlog/sinks/base_sink.h>
@@ -87,6 +86,21 @@ std::string format(std::string_view logger, spdlog::level::level_enum level, std
     return std::string(out.data(), out.size());
 }
 
+// "YYYY-MM-DD HH:MM:SS.mmm" followed by exactly `rest`.
+bool timestamped(const std::string& line, const std::string& rest) {
+    constexpr std::string_view shape = "0000-00-00 00:00:00.000";
+    if (line.size() != shape.size() + rest.size() || line.compare(shape.size(), rest.size(), rest) != 0) {
+        return false;
+    }
+    for (std::size_t i = 0; i < shape.size(); ++i) {
+        const bool digit = line[i] >= '0' && line[i] <= '9';
+        if (shape[i] == '0' ? !digit : line[i] != shape[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
 } // namespace
 
 TEST_CASE("JOURNAL_STREAM is compared with stderr's device and inode", "[logging]") {
@@ -127,11 +141,10 @@ TEST_CASE("console lines show time, level and context", "[logging]") {
     const std::string line =
         format(gatio::log::context_name({"node0", "cpu1", {}, {}}), spdlog::level::warn, "hi");
     INFO(line);
-    CHECK(std::regex_match(line, std::regex(R"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} warning  )"
-                                            R"(\[tpc=node0 driver=cpu1\] hi\n)")));
+    CHECK(timestamped(line, " warning  [tpc=node0 driver=cpu1] hi\n"));
     const std::string plain = format("", spdlog::level::info, "started");
     INFO(plain);
-    CHECK(std::regex_match(plain, std::regex(R"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} info     started\n)")));
+    CHECK(timestamped(plain, " info     started\n"));
 }
 
 TEST_CASE("a full log queue drops the oldest messages instead of blocking the caller", "[logging]") {
