@@ -1,6 +1,8 @@
 // The http plugin inside a real gatiod on loopback: curl, raw sockets (pipelining in one write
 // and byte by byte), every limit, and a short wrk run.
 #include <catch2/catch.hpp>
+#include <cstdlib>
+#include <ctime>
 #include <regex>
 #include <string>
 #include <thread>
@@ -311,5 +313,29 @@ TEST_CASE("wrk: a short run with no errors and only 2xx answers", "[e2e][wrk]") 
     std::smatch m;
     REQUIRE(std::regex_search(run.output, m, std::regex(R"((\d+) requests in)")));
     CHECK(std::stoull(m[1]) > 100);
+    CHECK(gatiod.stop() == 0);
+}
+
+TEST_CASE("the Date header follows the clock, refreshed by the driver's timer", "[e2e][date]") {
+    TempDir files;
+    Gatiod gatiod(listeners(files));
+    Client c(gatiod.port("web"));
+    auto date_now = [&] {
+        c.send(get("/"));
+        const auto r = c.read(1);
+        REQUIRE(r.size() == 1);
+        const std::string d = r[0].header("Date");
+        REQUIRE(std::regex_match(d, imf_fixdate));
+        std::tm tm{};
+        REQUIRE(strptime(d.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm) != nullptr);
+        return timegm(&tm);
+    };
+    const std::time_t first = date_now();
+    CHECK(std::abs(first - std::time(nullptr)) <= 5);
+    // Two timer periods later the text must have been reformatted.
+    std::this_thread::sleep_for(2100ms);
+    const std::time_t second = date_now();
+    CHECK(second > first);
+    CHECK(std::abs(second - std::time(nullptr)) <= 5);
     CHECK(gatiod.stop() == 0);
 }
