@@ -43,7 +43,6 @@ public:
 
     // Any thread.
     NetCounters counters() const { return published_.read(); }
-    const std::vector<std::unique_ptr<DriverListener>>& listeners() const { return listeners_; }
 
     // ---- For the endpoints, on the driver thread ----
     core::Driver& driver() { return *driver_; }

@@ -653,6 +653,9 @@ void TcpEndpoint::to_closing(Connection& c) {
     } else {
         c.out.clear(net_.chunks());
     }
+    // Nothing in flight (a paused or half-closed connection closed from a timer, say): no
+    // completion would move it on, so close now.
+    settle(c);
 }
 
 // After every event: take the next step the connection's state allows.

@@ -252,10 +252,12 @@ struct gatio_services {
     int (*log_enabled)(gatio_host* host, int level);
 
     /* Runs fn(arg) once on driver `driver`'s thread, FIFO with this driver's other posts there.
-     * fn has no host and may not call services. GATIO_ERR_INVALID for an unknown driver. */
+     * fn has no host and may not call services. GATIO_ERR_INVALID for an unknown driver;
+     * GATIO_ERR_LIMIT when every task slot of this driver is in flight (retry later). */
     int (*post)(gatio_host* host, uint32_t driver, void (*fn)(void* arg), void* arg);
 
-    /* Submits a task (see gatio_task). GATIO_ERR_INVALID for a bad placement or driver. */
+    /* Submits a task (see gatio_task). GATIO_ERR_INVALID for a bad placement, priority or
+     * driver; GATIO_ERR_LIMIT when every task slot of this driver is in flight (retry later). */
     int (*spawn)(gatio_host* host, const gatio_task* task);
 
     /* Options. Each may be called from any thread (the tree is immutable). Accessors return

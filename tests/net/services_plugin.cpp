@@ -5,8 +5,10 @@
 //   user         answer "user ok\n" if the user pointer set in on_open is still there
 //   pause MS     stop reading and answer "paused\n", resume after MS milliseconds, answer "resumed\n"
 //   bye          answer "bye\n", then close (orderly)
+//   stall MS     stop reading, answer "stalled\n", abort the connection MS milliseconds later
 //   opt          answer the options as "opt GREETING LIMIT\n"
 // After the client's FIN it keeps the connection open, answers "late\n" 20 ms later and closes.
+// With the option reject = true it refuses every connection in on_open.
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -44,13 +46,14 @@ public:
     Services(gatio::Host host, const gatio::InstanceInfo& info)
         : host_(host), index_(info.driver_index),
           greeting_(info.options.get("greeting", std::string_view{"none"})),
-          limit_(info.options["limit"].as_size("limit").value_or(0)) {
+          limit_(info.options["limit"].as_size("limit").value_or(0)),
+          reject_(info.options.get("reject", false)) {
         hosts.at(info.driver_index).store(host.handle());
     }
 
     bool on_open(gatio::Connection c, const gatio_conn_info&) {
         c.set_user(&marker);
-        return true;
+        return !reject_;
     }
 
     std::int64_t on_data(gatio::Connection c, std::span<const std::uint8_t> data) {
@@ -119,6 +122,11 @@ private:
             c.send(std::string_view{"paused\n"});
             host_.start_timer(std::chrono::milliseconds(arg(line)), resume,
                               new Reply{host_.handle(), c.id(), index_, 0, 0});
+        } else if (line.starts_with("stall ")) {
+            c.pause_read();
+            c.send(std::string_view{"stalled\n"});
+            host_.start_timer(std::chrono::milliseconds(arg(line)), stall_over,
+                              new Reply{host_.handle(), c.id(), index_, 0, 0});
         } else if (line == "bye") {
             c.send(std::string_view{"bye\n"});
             c.close();
@@ -138,6 +146,11 @@ private:
         auto* r = static_cast<Reply*>(a);
         gatio::services()->resume_read(h, r->conn);
         send_text(h, r->conn, "resumed\n");
+        delete r;
+    }
+    static void stall_over(gatio_host* h, void* a) {
+        auto* r = static_cast<Reply*>(a);
+        gatio::services()->close(h, r->conn, GATIO_CLOSE_ABORT);
         delete r;
     }
     static void late(gatio_host* h, void* a) {
@@ -161,6 +174,7 @@ private:
     std::uint32_t index_;
     std::string_view greeting_;
     std::uint64_t limit_;
+    bool reject_;
 };
 
 } // namespace

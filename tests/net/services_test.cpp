@@ -14,9 +14,10 @@ using gatio::tests::Socket;
 
 namespace {
 
-std::string services_config(std::uint16_t port) {
-    return gatio::tests::listener_config(port, (gatio::tests::test_plugin_dir / "services.so").string(),
-                                         "tcp", "[listener.options]\ngreeting = \"hello\"\nlimit = \"2KiB\"");
+std::string services_config(std::uint16_t port, const std::string& more_options = "") {
+    return gatio::tests::listener_config(
+        port, (gatio::tests::test_plugin_dir / "services.so").string(), "tcp",
+        "[listener.options]\ngreeting = \"hello\"\nlimit = \"2KiB\"\n" + more_options);
 }
 
 std::string line(const Socket& s) {
@@ -84,4 +85,26 @@ TEST_CASE("a handler may keep a half-closed connection and answer later", "[serv
     std::string rest;
     CHECK(s.recv_until_eof(rest));
     CHECK(rest == "user ok\nlate\n");
+}
+
+TEST_CASE("a connection with nothing in flight can be aborted from a timer", "[services]") {
+    auto port = free_port();
+    Server server(services_config(port));
+    Socket s = Socket::tcp(port);
+    s.send_all("stall 30\n");
+    CHECK(line(s) == "stalled");
+    std::string rest;
+    s.recv_until_eof(rest); // EOF or reset: either way the server let go
+    CHECK(rest.empty());
+    CHECK(server.wait_for([](const auto& c) { return c.closed == 1; }));
+}
+
+TEST_CASE("a connection refused by on_open is closed and reported closed", "[services]") {
+    auto port = free_port();
+    Server server(services_config(port, "reject = true"));
+    Socket s = Socket::tcp(port);
+    std::string rest;
+    s.recv_until_eof(rest);
+    CHECK(rest.empty());
+    CHECK(server.wait_for([](const auto& c) { return c.accepted == 1 && c.closed == 1; }));
 }
