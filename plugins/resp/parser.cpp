@@ -1,5 +1,6 @@
 #include "parser.hpp"
 
+#include <algorithm>
 #include <cassert>
 #include <cstring>
 
@@ -114,16 +115,17 @@ ParseStatus Parser::fail(ProtocolError e) {
     return ParseStatus::error;
 }
 
-std::size_t Parser::find_cr(std::span<const std::uint8_t> data) {
-    if (search_ < pos_) {
-        search_ = pos_;
+std::size_t Parser::find_end(std::span<const std::uint8_t> data, std::size_t start, char end) {
+    if (search_ < start) {
+        search_ = start;
     }
-    if (search_ >= data.size()) {
+    const std::size_t window = std::min(data.size(), start + limits_.max_inline);
+    if (search_ >= window) {
         return std::string_view::npos;
     }
-    const void* hit = std::memchr(data.data() + search_, '\r', data.size() - search_);
+    const void* hit = std::memchr(data.data() + search_, end, window - search_);
     if (hit == nullptr) {
-        search_ = data.size();
+        search_ = window;
         return std::string_view::npos;
     }
     auto at = static_cast<std::size_t>(static_cast<const std::uint8_t*>(hit) - data.data());
@@ -173,10 +175,10 @@ ParseStatus Parser::parse(std::span<const std::uint8_t> data) {
     }
 
     if (phase_ == Phase::multibulk_header) {
-        std::size_t cr = find_cr(data);
+        std::size_t cr = find_end(data, 0, '\r');
         if (cr == std::string_view::npos) {
-            return n > limits_.max_inline ? fail(ProtocolError::too_big_mbulk_count)
-                                          : ParseStatus::incomplete;
+            return n >= limits_.max_inline ? fail(ProtocolError::too_big_mbulk_count)
+                                           : ParseStatus::incomplete;
         }
         // The header counts as complete only once the byte after '\r' is there too; like
         // redis-server, that byte is skipped without being looked at.
@@ -197,10 +199,10 @@ ParseStatus Parser::parse(std::span<const std::uint8_t> data) {
 
     while (remaining_ > 0) {
         if (phase_ == Phase::bulk_header) {
-            std::size_t cr = find_cr(data);
+            std::size_t cr = find_end(data, pos_, '\r');
             if (cr == std::string_view::npos) {
-                return n - pos_ > limits_.max_inline ? fail(ProtocolError::too_big_bulk_count)
-                                                     : ParseStatus::incomplete;
+                return n - pos_ >= limits_.max_inline ? fail(ProtocolError::too_big_bulk_count)
+                                                      : ParseStatus::incomplete;
             }
             if (cr + 2 > n) {
                 return ParseStatus::incomplete;
@@ -237,15 +239,10 @@ ParseStatus Parser::parse(std::span<const std::uint8_t> data) {
 
 ParseStatus Parser::parse_inline(std::span<const std::uint8_t> data) {
     const std::size_t n = data.size();
-    if (search_ >= n) {
-        return n > limits_.max_inline ? fail(ProtocolError::too_big_inline) : ParseStatus::incomplete;
+    std::size_t nl = find_end(data, 0, '\n');
+    if (nl == std::string_view::npos) {
+        return n >= limits_.max_inline ? fail(ProtocolError::too_big_inline) : ParseStatus::incomplete;
     }
-    const void* hit = std::memchr(data.data() + search_, '\n', n - search_);
-    if (hit == nullptr) {
-        search_ = n;
-        return n > limits_.max_inline ? fail(ProtocolError::too_big_inline) : ParseStatus::incomplete;
-    }
-    auto nl = static_cast<std::size_t>(static_cast<const std::uint8_t*>(hit) - data.data());
     std::size_t end = nl;
     if (end > 0 && data[end - 1] == '\r') {
         --end;

@@ -4,8 +4,10 @@
 // have grown to the largest request seen, and never examines a byte twice across calls.
 //
 // It follows redis-server's reading rules where they are observable by a client, so that the
-// same bytes produce the same commands and the same protocol errors; only the multibulk count
-// limit is our own (max_multibulk) instead of INT_MAX.
+// same bytes produce the same commands and the same protocol errors, with two differences: the
+// multibulk count limit is our own (max_multibulk) instead of INT_MAX, and a line (inline
+// request, `*` or `$` header) whose end lies past max_inline bytes is always refused, where
+// redis-server's verdict depends on how much of it had arrived at once.
 #pragma once
 
 #include <cstddef>
@@ -74,8 +76,10 @@ private:
     ParseStatus finish(std::size_t end);
     ParseStatus parse_inline(std::span<const std::uint8_t> data);
     bool split_inline(std::string_view line);
-    // Position of the next '\r' at or after search_, or npos; advances search_.
-    std::size_t find_cr(std::span<const std::uint8_t> data);
+    // Position of the next `end` byte at or after search_ within the max_inline bytes that
+    // start at `start`, or npos; advances search_. Bounding the search by the limit rather than
+    // by what has arrived makes the outcome independent of how the input was cut.
+    std::size_t find_end(std::span<const std::uint8_t> data, std::size_t start, char end);
 
     ParserLimits limits_;
     Phase phase_ = Phase::start;

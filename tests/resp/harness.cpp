@@ -16,7 +16,7 @@
 #include <thread>
 #include <unistd.h>
 
-#include "parser.hpp"
+#include "check.hpp"
 
 namespace gatio::resp::test {
 
@@ -190,48 +190,6 @@ Ran run(const std::vector<std::string>& argv, std::chrono::milliseconds limit) {
     return r;
 }
 
-std::size_t reply_length(std::string_view d) {
-    if (d.empty()) {
-        return 0;
-    }
-    std::size_t cr = d.find("\r\n");
-    if (cr == std::string_view::npos) {
-        return 0;
-    }
-    const std::size_t header = cr + 2;
-    switch (d[0]) {
-    case '+':
-    case '-':
-    case ':':
-        return header;
-    case '$': {
-        auto n = parse_int(d.substr(1, cr - 1));
-        REQUIRE(n);
-        if (*n < 0) {
-            return header;
-        }
-        auto total = header + static_cast<std::size_t>(*n) + 2;
-        return d.size() >= total ? total : 0;
-    }
-    case '*': {
-        auto n = parse_int(d.substr(1, cr - 1));
-        REQUIRE(n);
-        std::size_t at = header;
-        for (std::int64_t i = 0; i < *n; ++i) {
-            std::size_t len = reply_length(d.substr(at));
-            if (len == 0) {
-                return 0;
-            }
-            at += len;
-        }
-        return at;
-    }
-    default:
-        FAIL("not a RESP reply: " << d.substr(0, 40));
-    }
-    return 0;
-}
-
 Client::Client(std::uint16_t port) {
     fd_ = connect_to(port);
     REQUIRE(fd_ >= 0);
@@ -253,7 +211,7 @@ std::string Client::exchange(std::string_view request, std::size_t replies, std:
     while (complete < replies || sent < request.size()) {
         // Count what has arrived before waiting for more.
         while (complete < replies) {
-            std::size_t n = reply_length(std::string_view(pending_).substr(parsed));
+            std::size_t n = check::reply_length(std::string_view(pending_).substr(parsed));
             if (n == 0) {
                 break;
             }

@@ -85,9 +85,6 @@ struct Ran {
 };
 Ran run(const std::vector<std::string>& argv, std::chrono::milliseconds limit = 60s);
 
-// The length of the complete RESP reply at the start of `data`, or 0 when it is unfinished.
-std::size_t reply_length(std::string_view data);
-
 class Client {
 public:
     explicit Client(std::uint16_t port);

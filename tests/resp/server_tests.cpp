@@ -6,6 +6,7 @@
 #include <thread>
 #include <vector>
 
+#include "check.hpp"
 #include "harness.hpp"
 
 using namespace gatio::resp::test;
@@ -150,8 +151,8 @@ TEST_CASE("replies are byte for byte those of redis-server", "[resp][server]") {
     std::size_t ia = 0;
     std::size_t ib = 0;
     for (const auto& cmd : script) {
-        std::size_t la = reply_length(std::string_view(a).substr(ia));
-        std::size_t lb = reply_length(std::string_view(b).substr(ib));
+        std::size_t la = gatio::resp::check::reply_length(std::string_view(a).substr(ia));
+        std::size_t lb = gatio::resp::check::reply_length(std::string_view(b).substr(ib));
         INFO("command: " << cmd[0] << (cmd.size() > 1 ? " " + cmd[1] : std::string()));
         REQUIRE(la > 0);
         REQUIRE(lb > 0);
