@@ -49,6 +49,13 @@ constexpr std::size_t sweep_round = 20;
 // How soon tasks refused for lack of a task slot are offered again when no completion of
 // ours comes first.
 constexpr std::chrono::milliseconds spawn_retry{1};
+// Replies above large_reply are written reply_piece bytes at a time, each while the
+// connection's unsent output is below output_budget; output_retry is how soon a reply waiting
+// for room looks again.
+constexpr std::size_t large_reply = 256u << 10;
+constexpr std::size_t reply_piece = 256u << 10;
+constexpr std::size_t output_budget = 1u << 20;
+constexpr std::chrono::milliseconds output_retry{1};
 
 std::int64_t wall_ms() {
     timespec ts{};
@@ -148,9 +155,11 @@ struct Conn {
     std::uint32_t depth;
     std::uint32_t head = 0;
     std::uint32_t used = 0;
-    std::uint32_t busy = 0;  // slots whose tasks are not all done
-    std::uint32_t tasks = 0; // tasks of this connection in flight
-    std::string input;       // bytes received but not yet taken into a slot
+    std::uint32_t busy = 0;      // slots whose tasks are not all done
+    std::uint32_t tasks = 0;     // tasks of this connection in flight
+    std::size_t head_sent = 0;   // bytes of the head slot's reply already written
+    gatio_timer drain_timer = 0; // armed while waiting for output room
+    std::string input;           // bytes received but not yet taken into a slot
     std::uint64_t client_id = 0;
     std::uint16_t port = 0;
     bool open = false;
@@ -455,6 +464,11 @@ private:
     }
 
     void release(Conn& k) {
+        if (k.drain_timer != 0) {
+            host_.cancel_timer(k.drain_timer);
+            k.drain_timer = 0;
+        }
+        k.head_sent = 0;
         for (auto& s : k.slots) {
             reset_slot(s);
         }
@@ -648,16 +662,79 @@ private:
         }
     }
 
-    // Writes the replies that are final, in request order, up to the first that is not.
+    void pop_head(Conn& k) {
+        Slot& s = k.slots[k.head];
+        s.ready = false;
+        s.close_after = false;
+        trim(s.reply);
+        if (s.bytes.capacity() > retain_limit) {
+            trim(s.bytes);
+        }
+        k.head = (k.head + 1) % k.depth;
+        --k.used;
+        k.head_sent = 0;
+    }
+
+    // Output refused or over budget: try again shortly (the peer is reading, or the idle
+    // timeout will end the connection).
+    void wait_for_output(Conn& k) {
+        if (k.drain_timer != 0) {
+            return;
+        }
+        k.drain_timer = host_.start_timer(output_retry, &on_drain_timer, &k);
+        if (k.drain_timer == 0) {
+            host_.warn("resp: connection " + std::to_string(k.id) +
+                       ": no timer slot to wait for output room; resetting the connection");
+            host_.services().close(host_.handle(), k.id, GATIO_CLOSE_ABORT);
+            k.closing = true;
+        }
+    }
+
+    static void on_drain_timer(gatio_host*, void* arg) {
+        Conn& k = *static_cast<Conn*>(arg);
+        k.drain_timer = 0;
+        if (k.open) {
+            k.inst->flush(k);
+        }
+    }
+
+    // Writes the replies that are final, in request order, up to the first that is not. Small
+    // replies go out together; a large one goes in pieces, each only while the connection's
+    // unsent output is under budget, so one reply never needs more output memory than that.
     void flush(Conn& k) {
         constexpr std::size_t batch = 64;
         std::array<iovec, batch> iov{};
-        while (k.used > 0 && k.slots[k.head].ready) {
+        const auto& svc = host_.services();
+        while (k.used > 0 && k.slots[k.head].ready && k.drain_timer == 0) {
+            Slot& head = k.slots[k.head];
+            if (head.reply.size() > large_reply) {
+                if (svc.pending_output(host_.handle(), k.id) >= output_budget) {
+                    wait_for_output(k);
+                    return;
+                }
+                std::size_t n = std::min(reply_piece, head.reply.size() - k.head_sent);
+                int rc = svc.send(host_.handle(), k.id, head.reply.data() + k.head_sent, n);
+                if (rc == GATIO_ERR_LIMIT) {
+                    wait_for_output(k);
+                    return;
+                }
+                k.head_sent += n;
+                if (k.head_sent < head.reply.size()) {
+                    continue;
+                }
+                bool close = head.close_after;
+                pop_head(k);
+                if (close) {
+                    svc.close(host_.handle(), k.id, GATIO_CLOSE_FLUSH);
+                    return;
+                }
+                continue;
+            }
             std::size_t n = 0;
             bool close = false;
             for (std::uint32_t i = 0; i < k.used && n < batch; ++i) {
                 Slot& s = k.slots[(k.head + i) % k.depth];
-                if (!s.ready) {
+                if (!s.ready || s.reply.size() > large_reply) {
                     break;
                 }
                 iov[n++] = iovec{s.reply.data(), s.reply.size()};
@@ -666,34 +743,22 @@ private:
                     break;
                 }
             }
-            int rc = host_.services().sendv(host_.handle(), k.id, iov.data(), n);
-            for (std::size_t i = 0; i < n; ++i) {
-                Slot& s = k.slots[k.head];
-                s.ready = false;
-                s.close_after = false;
-                trim(s.reply);
-                if (s.bytes.capacity() > retain_limit) {
-                    trim(s.bytes);
-                }
-                k.head = (k.head + 1) % k.depth;
-                --k.used;
-            }
-            if (rc == GATIO_ERR_LIMIT) {
-                // The driver's output memory is exhausted; a reply cannot be dropped.
-                host_.warn("resp: connection " + std::to_string(k.id) +
-                           ": output memory limit reached; resetting the connection");
-                host_.services().close(host_.handle(), k.id, GATIO_CLOSE_ABORT);
-                k.closing = true;
+            // Nothing was queued when the driver's output memory is exhausted.
+            if (svc.sendv(host_.handle(), k.id, iov.data(), n) == GATIO_ERR_LIMIT) {
+                wait_for_output(k);
                 return;
             }
+            for (std::size_t i = 0; i < n; ++i) {
+                pop_head(k);
+            }
             if (close) {
-                host_.services().close(host_.handle(), k.id, GATIO_CLOSE_FLUSH);
+                svc.close(host_.handle(), k.id, GATIO_CLOSE_FLUSH);
                 return;
             }
         }
         if (k.eof && k.used == 0) {
             k.eof = false;
-            host_.services().close(host_.handle(), k.id, GATIO_CLOSE_FLUSH);
+            svc.close(host_.handle(), k.id, GATIO_CLOSE_FLUSH);
         }
     }
 
