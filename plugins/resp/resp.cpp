@@ -194,6 +194,10 @@ public:
                 "the resp plugin needs them to place its shards");
         }
         PluginSettings settings = read_settings(info.options);
+        if (driver_ >= info.driver_count) {
+            throw gatio::PluginError("driver index " + std::to_string(driver_) +
+                                     " is not below the driver count " + std::to_string(info.driver_count));
+        }
         {
             std::lock_guard lock(g_keyspaces_mutex);
             auto& slot = g_keyspaces[std::string(info.listener)];
@@ -201,9 +205,11 @@ public:
             if (!slot || slot->instances == 0) {
                 slot = make_keyspace(settings, info.exec_drivers, info.driver_count);
             }
+            if (slot->sweeps.size() != std::size_t{info.driver_count} * slot->shards.size()) {
+                throw gatio::PluginError("the listener's keyspace was made for another number of drivers");
+            }
             keyspace_ = slot.get();
             ++keyspace_->instances;
-            listener_ = std::string(info.listener);
         }
         const ServerSettings& server = keyspace_->settings.server;
         parser_limits_ = ParserLimits{server.proto_max_bulk_len, server.max_multibulk, server.max_inline};
@@ -211,12 +217,6 @@ public:
             if (keyspace_->drivers[s] == driver_) {
                 local_shard_ = static_cast<std::int64_t>(s);
             }
-        }
-        if (driver_ >= info.driver_count ||
-            keyspace_->sweeps.size() / keyspace_->shards.size() != info.driver_count) {
-            throw gatio::PluginError("driver index " + std::to_string(driver_) + " does not fit the " +
-                                     std::to_string(info.driver_count) +
-                                     " drivers the keyspace was made for");
         }
     }
 
@@ -764,7 +764,6 @@ private:
 
     gatio::Host host_;
     std::uint32_t driver_;
-    std::string listener_;
     Keyspace* keyspace_ = nullptr;
     ParserLimits parser_limits_;
     std::int64_t local_shard_ = -1;
