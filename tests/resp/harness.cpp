@@ -148,23 +148,39 @@ TempDir::~TempDir() {
     std::filesystem::remove_all(path_, ec);
 }
 
-Gatiod::Gatiod(std::string_view options) : port_(free_port()) {
-    std::ofstream conf(dir_.path() / "gatio.toml");
+namespace {
+
+std::filesystem::path write_config(const std::filesystem::path& dir, std::uint16_t port,
+                                   std::string_view options) {
+    auto path = dir / "gatio.toml";
+    std::ofstream conf(path);
     conf << "[daemon]\nlog_level = \"info\"\nshutdown_grace = \"2s\"\n"
          << "[topology]\nmode = \"manual\"\n"
          << "[[tpc]]\nname = \"node0\"\nnuma_node = 0\n"
          << "[[tpc.driver]]\nname = \"d0\"\ncpu = 0\nrole = \"io+exec\"\n"
          << "[[tpc.driver]]\nname = \"d1\"\ncpu = 1\nrole = \"io+exec\"\n"
-         << "[[listener]]\nname = \"kv\"\ntransport = \"tcp\"\naddress = \"127.0.0.1:" << port_ << "\"\n"
+         << "[[listener]]\nname = \"kv\"\ntransport = \"tcp\"\naddress = \"127.0.0.1:" << port << "\"\n"
          << "handler = \"resp\"\nmax_connections = 1024\n"
          << "[listener.options]\n"
          << options << "\n";
-    conf.close();
-    process_ = std::make_unique<Process>(std::vector<std::string>{GATIOD_PATH, "-c",
-                                                                  (dir_.path() / "gatio.toml").string(),
-                                                                  "--plugin-dir", GATIO_PLUGIN_OUTPUT_DIR},
-                                         dir_.path() / "gatiod.log");
+    return path;
+}
+
+std::vector<std::string> gatiod_argv(const std::filesystem::path& config) {
+    return {GATIOD_PATH, "-c", config.string(), "--plugin-dir", GATIO_PLUGIN_OUTPUT_DIR};
+}
+
+} // namespace
+
+Gatiod::Gatiod(std::string_view options) : port_(free_port()) {
+    auto config = write_config(dir_.path(), port_, options);
+    process_ = std::make_unique<Process>(gatiod_argv(config), dir_.path() / "gatiod.log");
     wait_for_port(port_, *process_, "gatiod");
+}
+
+Ran gatiod_exits(std::string_view options) {
+    TempDir dir;
+    return run(gatiod_argv(write_config(dir.path(), free_port(), options)), 20s);
 }
 
 RedisServer::RedisServer() : port_(free_port()) {

@@ -18,6 +18,11 @@ using namespace std::chrono_literals;
 // A loopback TCP port nobody listens on right now.
 std::uint16_t free_port();
 
+struct Ran {
+    int status = -1;
+    std::string out;
+};
+
 // A child process whose output goes to a log file; stopped with SIGTERM (then SIGKILL) when
 // destroyed.
 class Process {
@@ -66,6 +71,10 @@ private:
     std::unique_ptr<Process> process_;
 };
 
+// Starts gatiod as Gatiod does and expects it to exit on its own: returns its exit status and
+// everything it wrote.
+Ran gatiod_exits(std::string_view options);
+
 // redis-server from the Debian package, without persistence.
 class RedisServer {
 public:
@@ -79,10 +88,6 @@ private:
 };
 
 // Runs a program to completion (bounded) and returns its exit status and standard output.
-struct Ran {
-    int status = -1;
-    std::string out;
-};
 Ran run(const std::vector<std::string>& argv, std::chrono::milliseconds limit = 60s);
 
 class Client {

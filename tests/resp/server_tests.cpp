@@ -393,3 +393,17 @@ TEST_CASE("gatiod stops cleanly while clients are connected", "[resp][server]") 
     CHECK(c.exchange(request({"set", "a", "1"}), 1) == "+OK\r\n");
     CHECK(gatiod.process().stop() == 0);
 }
+
+TEST_CASE("a bad option stops gatiod with a message naming it", "[resp][server]") {
+    auto policy = gatiod_exits("maxmemory_policy = \"lru\"");
+    CHECK(policy.status != 0);
+    CHECK(policy.out.find(
+              "option \"maxmemory_policy\": must be \"noeviction\" or \"allkeys-lru\", got \"lru\"") !=
+          std::string::npos);
+    auto unknown = gatiod_exits("max_pipelines = 4");
+    CHECK(unknown.status != 0);
+    CHECK(unknown.out.find("option \"max_pipelines\": unknown to the resp plugin") != std::string::npos);
+    auto range = gatiod_exits("max_pipeline = 0");
+    CHECK(range.status != 0);
+    CHECK(range.out.find("option \"max_pipeline\": must be between 1 and 65536, got 0") != std::string::npos);
+}
