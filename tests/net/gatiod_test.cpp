@@ -9,7 +9,6 @@
 #include <map>
 #include <poll.h>
 #include <random>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -58,19 +57,23 @@ using Counters = std::map<std::string, std::map<std::string, std::uint64_t>>;
 
 Counters parse_counters(const std::string& log) {
     Counters out;
-    std::regex line_re(R"(driver (\S+): network counters:(.*))");
-    std::regex kv_re(R"(([a-z_]+)=([0-9]+))");
+    const std::string marker = ": network counters:";
     std::istringstream in(log);
     std::string line;
     while (std::getline(in, line)) {
-        std::smatch m;
-        if (!std::regex_search(line, m, line_re)) {
+        auto at = line.find(marker);
+        auto name = line.rfind("driver ", at);
+        if (at == std::string::npos || name == std::string::npos) {
             continue;
         }
-        auto& driver = out[m[1].str()];
-        std::string rest = m[2].str();
-        for (std::sregex_iterator it(rest.begin(), rest.end(), kv_re), end; it != end; ++it) {
-            driver[(*it)[1].str()] = std::stoull((*it)[2].str());
+        auto& driver = out[line.substr(name + 7, at - name - 7)];
+        std::istringstream fields(line.substr(at + marker.size()));
+        std::string field;
+        while (fields >> field) {
+            auto eq = field.find('=');
+            if (eq != std::string::npos) {
+                driver[field.substr(0, eq)] = std::stoull(field.substr(eq + 1));
+            }
         }
     }
     return out;
