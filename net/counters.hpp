@@ -23,6 +23,7 @@ struct NetCounters {
     std::uint64_t limit_closes = 0;        // connections closed for exceeding an input or output limit
     std::uint64_t bytes_received = 0;      // TCP payload delivered to handlers
     std::uint64_t bytes_sent = 0;          // TCP payload acknowledged by the kernel
+    std::uint64_t dispatched = 0;          // input handed to handlers: on_data and on_datagram calls
     std::uint64_t recv_enobufs = 0;        // receives that found the buffer ring empty
     std::uint64_t recv_multishot_ends = 0; // multishot receives that ended without an error
     std::uint64_t recv_rearms = 0;         // receives armed again after either of the two above
@@ -46,7 +47,7 @@ struct NetCounterField {
     std::string_view name;
     std::uint64_t NetCounters::*member;
 };
-inline constexpr std::array<NetCounterField, 23> net_counter_fields{{
+inline constexpr std::array<NetCounterField, 24> net_counter_fields{{
     {"accepted", &NetCounters::accepted},
     {"rejected", &NetCounters::rejected},
     {"accept_errors", &NetCounters::accept_errors},
@@ -56,6 +57,7 @@ inline constexpr std::array<NetCounterField, 23> net_counter_fields{{
     {"limit_closes", &NetCounters::limit_closes},
     {"bytes_received", &NetCounters::bytes_received},
     {"bytes_sent", &NetCounters::bytes_sent},
+    {"dispatched", &NetCounters::dispatched},
     {"recv_enobufs", &NetCounters::recv_enobufs},
     {"recv_multishot_ends", &NetCounters::recv_multishot_ends},
     {"recv_rearms", &NetCounters::recv_rearms},

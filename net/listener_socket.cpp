@@ -1,7 +1,9 @@
 #include "net/listener_socket.hpp"
 
+#include <arpa/inet.h>
 #include <cerrno>
 #include <cstring>
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <linux/filter.h>
 #include <netinet/in.h>
@@ -22,6 +24,52 @@ void set_int(const config::ListenerConfig& l, int fd, int level, int name, int v
     if (::setsockopt(fd, level, name, &value, sizeof value) != 0) {
         fail(l, what, errno);
     }
+}
+
+int get_int(const config::ListenerConfig& l, int fd, int level, int name, std::string_view what) {
+    int value = 0;
+    socklen_t len = sizeof value;
+    if (::getsockopt(fd, level, name, &value, &len) != 0) {
+        fail(l, what, errno);
+    }
+    return value;
+}
+
+std::string_view family_name(int family) {
+    return family == AF_INET ? "IPv4" : family == AF_INET6 ? "IPv6" : "non-IP";
+}
+
+std::string address_text(const sockaddr_storage& a) {
+    char host[INET6_ADDRSTRLEN] = "?";
+    if (a.ss_family == AF_INET) {
+        const auto& in = reinterpret_cast<const sockaddr_in&>(a);
+        ::inet_ntop(AF_INET, &in.sin_addr, host, sizeof host);
+        return fmt::format("{}:{}", host, ntohs(in.sin_port));
+    }
+    if (a.ss_family == AF_INET6) {
+        const auto& in6 = reinterpret_cast<const sockaddr_in6&>(a);
+        ::inet_ntop(AF_INET6, &in6.sin6_addr, host, sizeof host);
+        return fmt::format("[{}]:{}", host, ntohs(in6.sin6_port));
+    }
+    return fmt::format("an address of family {}", a.ss_family);
+}
+
+bool same_address(const sockaddr_storage& a, const sockaddr_storage& b) {
+    if (a.ss_family != b.ss_family) {
+        return false;
+    }
+    if (a.ss_family == AF_INET) {
+        const auto& x = reinterpret_cast<const sockaddr_in&>(a);
+        const auto& y = reinterpret_cast<const sockaddr_in&>(b);
+        return x.sin_port == y.sin_port && x.sin_addr.s_addr == y.sin_addr.s_addr;
+    }
+    if (a.ss_family == AF_INET6) {
+        const auto& x = reinterpret_cast<const sockaddr_in6&>(a);
+        const auto& y = reinterpret_cast<const sockaddr_in6&>(b);
+        return x.sin6_port == y.sin6_port && x.sin6_scope_id == y.sin6_scope_id &&
+               std::memcmp(&x.sin6_addr, &y.sin6_addr, sizeof x.sin6_addr) == 0;
+    }
+    return false;
 }
 
 } // namespace
@@ -68,6 +116,43 @@ SocketFd open_listener_socket(const config::ListenerConfig& l) {
     }
     if (tcp && ::listen(s.get(), static_cast<int>(l.backlog)) != 0) {
         fail(l, "listen", errno);
+    }
+    return s;
+}
+
+SocketFd adopt_listener_socket(const config::ListenerConfig& l, int fd, std::string_view origin) {
+    const bool tcp = l.transport == config::Transport::tcp;
+    auto refuse = [&](const std::string& why) {
+        throw std::runtime_error(fmt::format("{}: {} {}", describe_listener(l), origin, why));
+    };
+    const int type = get_int(l, fd, SOL_SOCKET, SO_TYPE, "getsockopt(SO_TYPE) of the inherited socket");
+    if (type != (tcp ? SOCK_STREAM : SOCK_DGRAM)) {
+        refuse(fmt::format("is not a {} socket", tcp ? "stream (TCP)" : "datagram (UDP)"));
+    }
+    const int family = get_int(l, fd, SOL_SOCKET, SO_DOMAIN, "getsockopt(SO_DOMAIN) of the inherited socket");
+    if (family != l.address.family()) {
+        refuse(fmt::format("is an {} socket, the listener's address is {}", family_name(family),
+                           family_name(l.address.family())));
+    }
+    if (tcp &&
+        get_int(l, fd, SOL_SOCKET, SO_ACCEPTCONN, "getsockopt(SO_ACCEPTCONN) of the inherited socket") == 0) {
+        refuse("is not listening");
+    }
+    sockaddr_storage bound{};
+    socklen_t length = sizeof bound;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &length) != 0) {
+        fail(l, "getsockname of the inherited socket", errno);
+    }
+    if (!same_address(bound, l.address.storage)) {
+        refuse(fmt::format("is bound to {}, not to the configured address {}", address_text(bound),
+                           l.address.text));
+    }
+    SocketFd s{::fcntl(fd, F_DUPFD_CLOEXEC, 0)};
+    if (s.get() < 0) {
+        fail(l, "dup of the inherited socket", errno);
+    }
+    if (tcp) {
+        set_int(l, s.get(), IPPROTO_TCP, TCP_NODELAY, 1, "setsockopt(TCP_NODELAY) on the inherited socket");
     }
     return s;
 }

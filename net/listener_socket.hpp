@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/config.hpp"
@@ -40,6 +41,13 @@ std::string describe_listener(const config::ListenerConfig& l);
 // IPv6-only, so "*:80" and "[::]:80" can be separate listeners. Throws std::runtime_error
 // naming the listener, the step and the errno text.
 SocketFd open_listener_socket(const config::ListenerConfig& l);
+
+// A socket of `l` made from `fd`, an already bound (and, for TCP, listening) socket the process
+// inherited: a dup() of it, so that each serving driver owns its own descriptor while the caller
+// keeps `fd`. Checks that it is a socket of the listener's transport and family bound to its
+// address (nothing else may answer in its name) and sets TCP_NODELAY as on sockets gatiod
+// opens. Throws std::runtime_error naming the listener and `origin` (where the socket came from).
+SocketFd adopt_listener_socket(const config::ListenerConfig& l, int fd, std::string_view origin);
 
 // Attaches a reuseport program to the group `sockets` belong to (sockets[i] was bound i-th):
 // the socket of the driver on the CPU that received a connection or datagram gets it, i.e.

@@ -133,8 +133,8 @@ std::string compare_fingerprints(const std::vector<const config::ListenerConfig*
 }
 
 AttachResult attach_listeners(core::Runtime& runtime, const config::Config& config,
-                              const core::Topology& topology, const PluginSet& plugins,
-                              const NetOptions& net) {
+                              const core::Topology& topology, const PluginSet& plugins, const NetOptions& net,
+                              const InheritedSockets& inherited) {
     const std::size_t drivers = topology.driver_count();
     std::vector<std::vector<std::unique_ptr<DriverListener>>> per_driver(drivers);
     try {
@@ -150,12 +150,17 @@ AttachResult attach_listeners(core::Runtime& runtime, const config::Config& conf
             std::vector<std::string> names;
             std::vector<int> cpus;
             int first_socket = -1;
+            const auto passed = inherited.find(l.name);
+            const bool adopted = passed != inherited.end();
+            const std::string origin =
+                adopted ? fmt::format("the socket passed as \"{}\" (fd {})", l.name, passed->second) : "";
             // In driver order, so that the reuseport group's socket indexes follow it.
             for (int d : serving) {
                 auto dl = std::make_unique<DriverListener>();
                 dl->config = l;
                 dl->shared = shared;
-                dl->socket = open_listener_socket(dl->config);
+                dl->socket = adopted ? adopt_listener_socket(dl->config, passed->second, origin)
+                                     : open_listener_socket(dl->config);
                 if (first_socket < 0) {
                     first_socket = dl->socket.get();
                 }
@@ -167,7 +172,9 @@ AttachResult attach_listeners(core::Runtime& runtime, const config::Config& conf
             if (auto mismatch = compare_fingerprints(copies, names, plugin); !mismatch.empty()) {
                 return {nullptr, mismatch};
             }
-            if (l.steer_to_cpu && first_socket >= 0) {
+            if (l.steer_to_cpu && adopted) {
+                spdlog::warn("{}: steer_to_cpu ignored: its drivers share {}", describe_listener(l), origin);
+            } else if (l.steer_to_cpu && first_socket >= 0) {
                 steer_to_cpus(l, first_socket, cpus);
             }
         }

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -57,6 +58,10 @@ private:
     std::vector<const DriverNet*> by_driver_; // by global driver index; nullptr = none
 };
 
+// Listening sockets the process inherited (systemd socket activation: LISTEN_FDS with
+// FileDescriptorName= = the listener's name), by listener name. The caller keeps ownership.
+using InheritedSockets = std::map<std::string, int>;
+
 struct AttachResult {
     std::unique_ptr<Network> network; // set on success
     std::string error;                // set on failure; nothing is attached then
@@ -66,9 +71,13 @@ struct AttachResult {
 // identical options, optionally steered by CPU), checks that every driver holds the same
 // listener configuration (fingerprints) and attaches one module per serving driver. Errors
 // name the listener (and the drivers, for a fingerprint mismatch).
+//
+// A listener found in `inherited` binds nothing: each of its drivers gets a dup() of that
+// socket, so they share its one accept queue (no reuseport group, hence no steer_to_cpu), and
+// the socket keeps queueing connections while gatiod restarts.
 AttachResult attach_listeners(core::Runtime& runtime, const config::Config& config,
                               const core::Topology& topology, const PluginSet& plugins,
-                              const NetOptions& net = {});
+                              const NetOptions& net = {}, const InheritedSockets& inherited = {});
 
 // The check attach_listeners makes, for one listener: `copies[i]` is the configuration driver
 // `drivers[i]` holds. Returns "" or an error naming the listener and two disagreeing drivers.

@@ -415,6 +415,7 @@ void TcpEndpoint::deliver(Connection& c, const std::uint8_t* data, std::size_t l
         p = reinterpret_cast<const std::uint8_t*>(carry);
         n = c.carry_len + len;
     }
+    ++net_.stats().dispatched;
     std::int64_t r = plugin().on_data(instance(), c.handle(), c.user, p, n);
     if (c.phase != Connection::Phase::open) {
         release_carry(c);

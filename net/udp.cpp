@@ -98,6 +98,7 @@ void UdpEndpoint::datagram(std::uint16_t buffer, int length) {
     d.source = static_cast<const sockaddr*>(io_uring_recvmsg_name(out));
     d.source_len = std::min<socklen_t>(out->namelen, recv_msg_.msg_namelen);
     error_logged_ = 0;
+    ++net_.stats().dispatched;
     plugin().on_datagram(instance(), &d);
 }
 
