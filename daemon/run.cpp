@@ -1,14 +1,14 @@
 #include "daemon/run.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstring>
-#include <ctime>
 #include <exception>
 #include <iostream>
 #include <pthread.h>
 #include <spdlog/spdlog.h>
-#include <systemd/sd-daemon.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "core/capabilities.hpp"
@@ -17,15 +17,13 @@
 #include "daemon/exit_codes.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/privileges.hpp"
+#include "daemon/service.hpp"
+#include "daemon/socket_activation.hpp"
 #include "net/net.hpp"
 
 namespace gatio::daemon {
 
 namespace {
-
-// How often the main thread, while waiting for a signal, looks whether the runtime stopped
-// by itself (a driver's fatal error).
-constexpr std::time_t failure_check_seconds = 1;
 
 std::uint32_t largest_ring(const core::Topology& topology) {
     std::uint32_t entries = 0;
@@ -37,19 +35,7 @@ std::uint32_t largest_ring(const core::Topology& topology) {
     return entries;
 }
 
-// Returns the signal that asked us to stop, or 0 when the runtime stopped on its own.
-int wait_for_stop(const sigset_t& signals, const core::Runtime& runtime) {
-    const timespec period{failure_check_seconds, 0};
-    while (!runtime.stop_requested()) {
-        int sig = sigtimedwait(&signals, nullptr, &period);
-        if (sig > 0) {
-            return sig;
-        }
-    }
-    return 0;
-}
-
-int run_loaded(Loaded& loaded, const sigset_t& stop_signals) {
+int run_loaded(const Options& options, Loaded& loaded, InheritedSockets& sockets, int signal_fd) {
     auto log = spdlog::default_logger();
     if (auto problem = core::check_io_uring_usable(largest_ring(loaded.topology))) {
         log->critical("{}", *problem);
@@ -64,11 +50,21 @@ int run_loaded(Loaded& loaded, const sigset_t& stop_signals) {
     log->info("configuration {}: tpcs {}, drivers {}, listeners {}", loaded.config.file.string(),
               loaded.topology.tpcs.size(), loaded.topology.driver_count(), loaded.topology.listeners.size());
 
+    for (const auto& unused : sockets.close_unmatched(loaded.config)) {
+        log->warn("socket activation: the socket passed as {} matches no listener's name; closed", unused);
+    }
+    for (const auto& [name, fd] : sockets.by_name()) {
+        log->info("socket activation: listener \"{}\" serves the socket passed as fd {}", name, fd);
+    }
+
     core::RuntimeOptions runtime_options;
     net::reserve(runtime_options, loaded.config, loaded.topology, loaded.plugins);
     core::Runtime runtime(loaded.topology, loaded.machine, loaded.config.io_uring, runtime_options);
     // Declared after the runtime: the Network handle must go before the Runtime does.
-    auto attached = net::attach_listeners(runtime, loaded.config, loaded.topology, loaded.plugins);
+    auto attached =
+        net::attach_listeners(runtime, loaded.config, loaded.topology, loaded.plugins, {}, sockets.by_name());
+    // Each serving driver holds its own duplicate now.
+    sockets.close_all();
     if (!attached.network) {
         log->critical("listeners: {}", attached.error);
         return exit_software;
@@ -84,51 +80,45 @@ int run_loaded(Loaded& loaded, const sigset_t& stop_signals) {
         log->critical("runtime: start failed: {}", failed);
         return exit_software;
     }
-    sd_notify(0, "READY=1");
-    log->info("gatiod {} running; SIGTERM or SIGINT stops it", GATIO_VERSION);
-
-    const int sig = wait_for_stop(stop_signals, runtime);
-    sd_notify(0, "STOPPING=1");
-    if (sig != 0) {
-        log->info("SIG{} received: stopping (grace {} ms)", sigabbrev_np(sig),
-                  loaded.config.daemon.shutdown_grace.count());
-    }
-    runtime.request_stop(loaded.config.daemon.shutdown_grace);
-    runtime.join();
-    if (auto failure = runtime.failure(); !failure.empty()) {
-        log->critical("runtime: stopped after a fatal error: {}", failure);
-        return exit_software;
-    }
-    log->info("stopped");
-    return exit_ok;
+    log->info("gatiod {} running; SIGTERM or SIGINT stops it, SIGHUP reloads {}, SIGUSR1 logs the counters",
+              GATIO_VERSION, options.config_file.string());
+    return serve(ServiceContext{options, loaded.config, runtime, *attached.network, signal_fd});
 }
 
 } // namespace
 
 int run(const Options& options) {
     // Blocked before any thread exists, so that every thread inherits the mask and only the
-    // main thread, in sigtimedwait, ever takes these signals.
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGINT);
-    if (pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr) != 0) {
-        std::cerr << "gatiod: internal error: pthread_sigmask could not block SIGTERM and SIGINT\n";
+    // control loop, through its signalfd, ever takes these signals.
+    const sigset_t signals = service_signals();
+    if (pthread_sigmask(SIG_BLOCK, &signals, nullptr) != 0) {
+        std::cerr << "gatiod: internal error: pthread_sigmask could not block SIGTERM, SIGINT, SIGHUP and "
+                     "SIGUSR1\n";
         return exit_software;
     }
-
+    auto sockets = InheritedSockets::take_from_environment();
     auto loaded = load_and_resolve(options, std::cerr);
     if (!loaded) {
         return exit_config;
     }
+    if (!sockets.error().empty()) {
+        std::cerr << sockets.error() << '\n';
+        return exit_config;
+    }
+    const int signal_fd = ::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (signal_fd < 0) {
+        std::cerr << "gatiod: internal error: signalfd: " << std::strerror(errno) << '\n';
+        return exit_software;
+    }
     start_logging(options.log_target, options.log_level.value_or(loaded->config.daemon.log_level));
     int code = exit_software;
     try {
-        code = run_loaded(*loaded, stop_signals);
+        code = run_loaded(options, *loaded, sockets, signal_fd);
     } catch (const std::exception& e) {
         spdlog::critical("internal error: {}", e.what());
     }
     stop_logging();
+    ::close(signal_fd);
     return code;
 }
 

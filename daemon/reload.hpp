@@ -1,0 +1,46 @@
+// SIGHUP: reading the configuration file again while running.
+//
+// The whole new file is read and validated as at start (the file's own checks, then its
+// topology on this machine). A file with errors changes nothing. A valid one is compared with
+// the configuration in force: daemon.shutdown_grace applies at once, listener changes go to
+// apply_listener_changes, and every other difference is reported as needing a restart.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "daemon/cli.hpp"
+
+namespace gatio::daemon {
+
+struct ReloadCheck {
+    std::optional<config::Config> config; // set when the file is valid
+    std::vector<std::string> errors;      // "FILE:LINE:COLUMN: message" each, when it is not
+};
+
+// Loads options.config_file (with the command line's overrides) and resolves its topology on
+// this machine as found now.
+ReloadCheck check_reload_file(const Options& options);
+
+// Listeners by name: in `next` only, in `running` only, and in both with different settings.
+struct ListenerChanges {
+    std::vector<std::string> added;
+    std::vector<std::string> removed;
+    std::vector<std::string> changed;
+    bool empty() const { return added.empty() && removed.empty() && changed.empty(); }
+};
+ListenerChanges diff_listeners(const config::Config& running, const config::Config& next);
+
+// The settings that differ and that only a restart can apply, named as in the file
+// ("topology", "io_uring", "admin", "daemon.plugin_dir", "daemon.log_level", "daemon.user").
+// Listeners are not among them: see apply_listener_changes.
+std::vector<std::string> restart_needed(const config::Config& running, const config::Config& next);
+
+// Where a reload's listener changes take effect. Listeners keep serving with the settings and
+// sockets they started with, so every change applies on the next restart: each is logged as
+// such and the changes are returned as still pending.
+ListenerChanges apply_listener_changes(const config::Config& running, const config::Config& next);
+
+} // namespace gatio::daemon

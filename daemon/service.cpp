@@ -1,0 +1,371 @@
+#include "daemon/service.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <ctime>
+#include <fmt/format.h>
+#include <memory>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <stdexcept>
+#include <string>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <systemd/sd-daemon.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+#include "core/log.hpp"
+#include "daemon/exit_codes.hpp"
+#include "daemon/heartbeat.hpp"
+#include "daemon/logging.hpp"
+#include "daemon/reload.hpp"
+#include "daemon/status.hpp"
+
+namespace gatio::daemon {
+
+namespace {
+
+std::int64_t monotonic_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+std::int64_t ms_between(std::int64_t from_ns, std::int64_t to_ns) {
+    return (to_ns - from_ns) / 1'000'000;
+}
+
+std::string joined(const std::vector<std::string>& items, std::string_view separator) {
+    std::string out;
+    for (const auto& item : items) {
+        out += (out.empty() ? "" : std::string(separator)) + item;
+    }
+    return out;
+}
+
+class Descriptor {
+public:
+    explicit Descriptor(int fd) : fd_(fd) {}
+    Descriptor(const Descriptor&) = delete;
+    Descriptor& operator=(const Descriptor&) = delete;
+    ~Descriptor() {
+        if (fd_ >= 0) {
+            ::close(fd_);
+        }
+    }
+    int get() const { return fd_; }
+
+private:
+    int fd_;
+};
+
+int periodic_timer(std::chrono::nanoseconds period, std::string_view what) {
+    const int fd = ::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    if (fd < 0) {
+        throw std::runtime_error(
+            fmt::format("control loop: timerfd_create for the {} timer: {}", what, std::strerror(errno)));
+    }
+    itimerspec spec{};
+    spec.it_interval.tv_sec = static_cast<time_t>(period.count() / 1'000'000'000);
+    spec.it_interval.tv_nsec = static_cast<long>(period.count() % 1'000'000'000);
+    spec.it_value = spec.it_interval;
+    if (::timerfd_settime(fd, 0, &spec, nullptr) != 0) {
+        const int err = errno;
+        ::close(fd);
+        throw std::runtime_error(
+            fmt::format("control loop: timerfd_settime for the {} timer: {}", what, std::strerror(err)));
+    }
+    return fd;
+}
+
+// Reads a timerfd's or eventfd's counter; false when there was nothing to read.
+bool consume(int fd) {
+    std::uint64_t value = 0;
+    return ::read(fd, &value, sizeof value) == static_cast<ssize_t>(sizeof value);
+}
+
+class Service {
+public:
+    Service(const ServiceContext& context, const ServiceLimits& limits);
+    Service(const Service&) = delete;
+    Service& operator=(const Service&) = delete;
+    ~Service() {
+        // Only after an exception: run() joins it on every other path.
+        if (joiner_.joinable()) {
+            joiner_.join();
+        }
+    }
+    int run();
+
+private:
+    void on_signal(int sig);
+    void liveness_tick();
+    void status_tick();
+    void probe_all(std::int64_t now);
+    void reload();
+    void dump_counters();
+    void begin_stop(int sig);
+    std::string status() const;
+    void notify(const std::string& state);
+
+    const ServiceContext& ctx_;
+    ServiceLimits limits_;
+    std::shared_ptr<spdlog::logger> log_;
+    std::vector<std::shared_ptr<spdlog::logger>> driver_logs_; // context loggers: GATIO_DRIVER=...
+    std::vector<std::string> names_;
+    HeartbeatMonitor monitor_;
+    std::vector<std::int64_t> heartbeats_;
+    bool watchdog_ = false;
+    std::chrono::nanoseconds liveness_period_;
+    Snapshot previous_, current_, dump_;
+    double requests_per_second_ = 0;
+    std::string note_; // the last reload's outcome, while it matters
+    bool stopping_ = false;
+    bool notify_failed_ = false;
+    Descriptor joined_;
+    std::thread joiner_;
+};
+
+Service::Service(const ServiceContext& context, const ServiceLimits& limits)
+    : ctx_(context), limits_(limits), log_(spdlog::default_logger()),
+      monitor_(context.runtime.driver_count()), heartbeats_(context.runtime.driver_count(), 0),
+      liveness_period_(limits.liveness_interval), joined_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+    if (joined_.get() < 0) {
+        throw std::runtime_error(fmt::format("control loop: eventfd: {}", std::strerror(errno)));
+    }
+    for (std::size_t i = 0; i < ctx_.runtime.driver_count(); ++i) {
+        core::Driver& d = ctx_.runtime.driver(static_cast<int>(i));
+        names_.push_back(d.name());
+        driver_logs_.push_back(log::make_logger({d.tpc().name(), d.name(), {}, {}}));
+    }
+    std::uint64_t usec = 0;
+    if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
+        // Half the interval, as systemd advises: one late ping never fires the watchdog.
+        watchdog_ = true;
+        liveness_period_ = std::max(std::chrono::nanoseconds(std::chrono::microseconds(usec / 2)),
+                                    std::chrono::nanoseconds(std::chrono::milliseconds(1)));
+    }
+}
+
+void Service::notify(const std::string& state) {
+    const int r = sd_notify(0, state.c_str());
+    if (r < 0 && !notify_failed_) {
+        notify_failed_ = true; // once: the service manager went away, it will not come back
+        log_->warn("sd_notify to $NOTIFY_SOCKET failed: {}", std::strerror(-r));
+    }
+}
+
+std::string Service::status() const {
+    StatusFigures f;
+    f.drivers = names_.size();
+    for (std::size_t i = 0; i < names_.size(); ++i) {
+        if (monitor_.stalled(i)) {
+            f.stalled.push_back(names_[i]);
+        }
+    }
+    f.connections = current_.at_ns >= 0 ? open_connections(current_.total) : 0;
+    f.requests_per_second = requests_per_second_;
+    f.stopping = stopping_;
+    f.note = note_;
+    return status_text(f, limits_.status_max_bytes);
+}
+
+void Service::probe_all(std::int64_t now) {
+    for (std::size_t i = 0; i < names_.size(); ++i) {
+        // A no-op: running it is what makes the driver turn its loop and publish a heartbeat.
+        if (monitor_.wants_probe(i) && ctx_.runtime.post(static_cast<int>(i), [](core::Driver&) {})) {
+            monitor_.probed(i, now);
+        }
+    }
+}
+
+void Service::liveness_tick() {
+    const std::int64_t now = monotonic_ns();
+    for (std::size_t i = 0; i < heartbeats_.size(); ++i) {
+        heartbeats_[i] = ctx_.runtime.counters(static_cast<int>(i)).heartbeat_ns;
+    }
+    const auto& changes = monitor_.check(heartbeats_);
+    for (const auto& c : changes) {
+        const core::Driver& d = ctx_.runtime.driver(static_cast<int>(c.driver));
+        if (c.stalled) {
+            driver_logs_[c.driver]->error("driver {} (CPU {}) stalled: no loop turn for {} ms{}", d.name(),
+                                          d.cpu(), ms_between(c.since_ns, now),
+                                          watchdog_ ? "; withholding WATCHDOG=1" : "");
+        } else {
+            driver_logs_[c.driver]->warn(
+                "driver {} (CPU {}) is turning its loop again, {} ms after it was probed", d.name(), d.cpu(),
+                ms_between(c.since_ns, now));
+        }
+    }
+    if (!changes.empty()) {
+        notify("STATUS=" + status());
+    }
+    probe_all(now);
+    if (watchdog_ && monitor_.stalled_count() == 0) {
+        notify("WATCHDOG=1");
+    }
+}
+
+void Service::status_tick() {
+    std::swap(previous_, current_);
+    read_snapshot(ctx_.runtime, ctx_.network, monotonic_ns(), current_);
+    requests_per_second_ = requests_per_second(previous_, current_);
+    notify("STATUS=" + status());
+}
+
+void Service::reload() {
+    const std::string file = ctx_.options.config_file.string();
+    if (stopping_) {
+        log_->info("SIGHUP received while stopping: {} not reloaded", file);
+        return;
+    }
+    notify(fmt::format("RELOADING=1\nMONOTONIC_USEC={}\nSTATUS=reloading {}", monotonic_ns() / 1000, file));
+    log_->info("SIGHUP received: reloading {}", file);
+    auto check = check_reload_file(ctx_.options);
+    if (!check.config) {
+        for (const auto& e : check.errors) {
+            log_->error("reload: {}", e);
+        }
+        log_->error("reload: {} has {} error(s); still running with the configuration loaded before", file,
+                    check.errors.size());
+        note_ = "reload failed: " + joined(check.errors, "; ");
+    } else {
+        const config::Config& next = *check.config;
+        auto restart = restart_needed(ctx_.config, next);
+        for (const auto& what : restart) {
+            log_->warn("reload: {} changed; it applies on restart", what);
+        }
+        if (next.daemon.shutdown_grace != ctx_.config.daemon.shutdown_grace) {
+            ctx_.config.daemon.shutdown_grace = next.daemon.shutdown_grace;
+            log_->info("reload: daemon.shutdown_grace is now {} ms", next.daemon.shutdown_grace.count());
+        }
+        if (!apply_listener_changes(ctx_.config, next).empty()) {
+            restart.emplace_back("listeners");
+        }
+        note_ = restart.empty() ? "" : "restart needed for: " + joined(restart, ", ");
+        log_->info("reload: {} is valid{}", file, restart.empty() ? "" : "; " + note_);
+    }
+    notify("READY=1\nSTATUS=" + status());
+}
+
+void Service::dump_counters() {
+    read_snapshot(ctx_.runtime, ctx_.network, monotonic_ns(), dump_);
+    log_->info("SIGUSR1 received: counters of {} drivers ({} stalled)", names_.size(),
+               monitor_.stalled_count());
+    for (const auto& line : counter_lines(dump_, names_)) {
+        log_->info("{}", line);
+    }
+}
+
+void Service::begin_stop(int sig) {
+    stopping_ = true;
+    const auto grace = ctx_.config.daemon.shutdown_grace;
+    if (sig != 0) {
+        log_->info("SIG{} received: stopping (grace {} ms)", sigabbrev_np(sig), grace.count());
+    }
+    notify("STOPPING=1\nSTATUS=" + status());
+    ctx_.runtime.request_stop(grace);
+    // join() blocks until every driver has drained; on its own thread the loop stays free to
+    // take a second signal meanwhile.
+    joiner_ = std::thread([this] {
+        ctx_.runtime.join();
+        const std::uint64_t one = 1;
+        [[maybe_unused]] auto n = ::write(joined_.get(), &one, sizeof one);
+    });
+}
+
+void Service::on_signal(int sig) {
+    switch (sig) {
+    case SIGTERM:
+    case SIGINT:
+        if (!stopping_) {
+            begin_stop(sig);
+            return;
+        }
+        read_snapshot(ctx_.runtime, ctx_.network, monotonic_ns(), dump_);
+        log_->warn("SIG{} received again: exiting at once, {} connections still open", sigabbrev_np(sig),
+                   open_connections(dump_.total));
+        stop_logging();
+        ::_exit(exit_ok);
+    case SIGHUP:
+        reload();
+        return;
+    case SIGUSR1:
+        dump_counters();
+        return;
+    default:
+        log_->warn("control loop: unexpected signal {} ignored", sig);
+        return;
+    }
+}
+
+int Service::run() {
+    Descriptor liveness(periodic_timer(liveness_period_, "liveness"));
+    Descriptor status_timer(periodic_timer(limits_.status_interval, "status"));
+    read_snapshot(ctx_.runtime, ctx_.network, monotonic_ns(), current_);
+    notify("READY=1\nSTATUS=" + status());
+    probe_all(monotonic_ns());
+    if (watchdog_) {
+        log_->info("watchdog: WATCHDOG=1 every {} ms while every driver turns its loop",
+                   std::chrono::duration_cast<std::chrono::milliseconds>(liveness_period_).count());
+    }
+
+    for (;;) {
+        pollfd fds[4] = {{ctx_.signal_fd, POLLIN, 0},
+                         {liveness.get(), POLLIN, 0},
+                         {status_timer.get(), POLLIN, 0},
+                         {joined_.get(), POLLIN, 0}};
+        if (::poll(fds, 4, -1) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            throw std::runtime_error(fmt::format("control loop: poll: {}", std::strerror(errno)));
+        }
+        if (consume(joined_.get())) {
+            break;
+        }
+        signalfd_siginfo info{};
+        while (::read(ctx_.signal_fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+            on_signal(static_cast<int>(info.ssi_signo));
+        }
+        if (consume(liveness.get()) && !stopping_) {
+            liveness_tick();
+        }
+        if (consume(status_timer.get())) {
+            status_tick();
+        }
+        if (!stopping_ && ctx_.runtime.stop_requested()) {
+            begin_stop(0); // a driver's fatal error, already logged
+        }
+    }
+    joiner_.join();
+    if (auto failure = ctx_.runtime.failure(); !failure.empty()) {
+        log_->critical("runtime: stopped after a fatal error: {}", failure);
+        return exit_software;
+    }
+    log_->info("stopped");
+    return exit_ok;
+}
+
+} // namespace
+
+sigset_t service_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGUSR1}) {
+        sigaddset(&set, sig);
+    }
+    return set;
+}
+
+int serve(const ServiceContext& context, const ServiceLimits& limits) {
+    Service service(context, limits);
+    return service.run();
+}
+
+} // namespace gatio::daemon
