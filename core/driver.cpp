@@ -787,7 +787,9 @@ void Driver::run_tasks() {
     if (run_latency_.empty() && run_batch_.empty()) {
         return;
     }
-    load_running_since_ns_.store(monotonic_ns(), std::memory_order_relaxed);
+    // The batch start time, so a task that runs long makes this driver look loaded; cleared
+    // before each result leaves, so its submitter never sees a finished task as running.
+    const std::int64_t batch_start = monotonic_ns();
     while (budget-- > 0 && !(run_latency_.empty() && run_batch_.empty())) {
         bool batch = !run_batch_.empty() && (run_latency_.empty() || latency_streak_ >= options.batch_share);
         Task* t = nullptr;
@@ -798,11 +800,12 @@ void Driver::run_tasks() {
             t = run_latency_.pop_front();
             ++latency_streak_;
         }
+        load_running_since_ns_.store(batch_start, std::memory_order_relaxed);
         t->run(*this);
+        load_running_since_ns_.store(0, std::memory_order_relaxed);
         ++counters_.tasks_run;
         finish(t);
     }
-    load_running_since_ns_.store(0, std::memory_order_relaxed);
 }
 
 void Driver::finish(Task* task) {

@@ -1,6 +1,7 @@
 // Task placement and priorities: least_loaded avoids a busy driver, results come back to the
 // submitter, latency tasks go first without starving batch tasks, hints for io-only drivers.
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -177,4 +178,102 @@ TEST_CASE("placement hints: io-only submitters, unknown drivers, exhausted slots
     CHECK(third.load() == static_cast<int>(SpawnStatus::full));
     CHECK(invalid.load() == static_cast<int>(SpawnStatus::invalid_target));
     CHECK(rt.counters(0).spawn_refused == 1);
+}
+
+TEST_CASE("least_loaded stays on the submitter's node until it is loaded, then goes to the nearest node",
+          "[tasks][numa]") {
+    // Three TPCs on three described nodes (policy local, so no memory is bound to the fake ones):
+    // node 0 is 20 from node 2 and 30 from node 1.
+    auto driver = [](const char* name, int index, int cpu, config::DriverRole role) {
+        DriverPlan d;
+        d.name = name;
+        d.index = index;
+        d.cpu = cpu;
+        d.role = role;
+        d.ring = test::small_ring();
+        return d;
+    };
+    auto tpc = [](const char* name, int index, int node, std::vector<DriverPlan> drivers) {
+        TpcPlan t;
+        t.name = name;
+        t.index = index;
+        t.numa_node = node;
+        t.memory = config::MemoryPolicy::local;
+        t.drivers = std::move(drivers);
+        return t;
+    };
+    Topology topology;
+    topology.tpcs.push_back(tpc("n0", 0, 0,
+                                {driver("exec0", 0, test::cpu_for(0), config::DriverRole::exec),
+                                 driver("io0", 1, test::cpu_for(1), config::DriverRole::io)}));
+    topology.tpcs.push_back(
+        tpc("n1", 1, 1, {driver("exec1", 2, test::cpu_for(0), config::DriverRole::exec)}));
+    topology.tpcs.push_back(
+        tpc("n2", 2, 2, {driver("exec2", 3, test::cpu_for(1), config::DriverRole::exec)}));
+    Machine machine = test::machine();
+    machine.nodes = {0, 1, 2};
+    machine.distance = {{10, 30, 20}, {30, 10, 25}, {20, 25, 10}};
+    RuntimeOptions o = test::options_for(4);
+    o.allow_shared_cpus = true;
+    o.spill_threshold = 1;
+    Runtime rt(topology, machine, {}, o);
+    CHECK(rt.tpc(0).nearest() == std::vector<int>{0, 2, 1});
+    CHECK(rt.tpc(1).nearest() == std::vector<int>{1, 2, 0});
+    CHECK(rt.tpc(2).nearest() == std::vector<int>{2, 0, 1});
+    REQUIRE(rt.start().empty());
+
+    // Driver io0 submits one task at a time and records where each ran.
+    std::vector<std::atomic<int>> ran_on(4);
+    std::atomic<int> finished{0};
+    int left = 0; // io0's thread only
+    std::function<void(Driver&)> next = [&](Driver& d) {
+        auto s = d.spawn(
+            Placement::least_loaded(), Priority::latency,
+            [&](Driver& e) { ran_on[static_cast<std::size_t>(e.index())]++; },
+            [&](Driver& back) {
+                if (--left > 0) {
+                    next(back);
+                } else {
+                    ++finished;
+                }
+            });
+        if (s != SpawnStatus::ok) {
+            ++finished;
+        }
+    };
+    auto run_batch = [&](int tasks) {
+        int before = finished.load();
+        REQUIRE(rt.post(1, [&, tasks](Driver& d) {
+            left = tasks;
+            next(d);
+        }));
+        REQUIRE(test::wait_until([&] { return finished.load() == before + 1; }));
+    };
+
+    run_batch(50); // exec0, on io0's own node, is idle: everything stays local
+    CHECK(ran_on[0].load() == 50);
+    CHECK(ran_on[2].load() + ran_on[3].load() == 0);
+
+    std::atomic<bool> release{false}, busy{false};
+    REQUIRE(rt.post(0, [&](Driver& d) {
+        (void)d.spawn(
+            Placement::same_driver(), Priority::latency,
+            [&](Driver&) {
+                auto began = std::chrono::steady_clock::now();
+                while (!release.load()) {
+                    if (std::chrono::steady_clock::now() - began > std::chrono::milliseconds(5)) {
+                        busy = true;
+                    }
+                }
+            },
+            [](Driver&) {});
+    }));
+    REQUIRE(test::wait_until([&] { return busy.load(); }));
+    run_batch(50); // exec0 is stuck in a long task: spill to node 2 (distance 20), not node 1 (30)
+    release = true;
+    rt.request_stop();
+    rt.join();
+    CHECK(ran_on[0].load() == 50);
+    CHECK(ran_on[3].load() == 50);
+    CHECK(ran_on[2].load() == 0);
 }

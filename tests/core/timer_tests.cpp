@@ -196,13 +196,18 @@ TEST_CASE("an earlier timer moves the armed ring timeout forward", "[timers]") {
     std::atomic<std::int64_t> near_fired_at{0};
     std::atomic<bool> far_fired{false};
     TimerId far; // driver thread only
+    std::atomic<std::uint64_t> arming_turn{0};
     REQUIRE(rt.post(0, [&](Driver& d) {
         far_deadline = monotonic_ns() + 5'000 * ms;
         far = d.schedule_timer(nanoseconds(5'000 * ms), [&] { far_fired = true; });
+        // Counters are published at the end of each turn: this turn is the next one.
+        arming_turn = d.counters().loop_turns + 1;
     }));
-    // Let the driver arm the far timeout and go to sleep on it.
-    auto turns = rt.counters(0).loop_turns;
-    REQUIRE(test::wait_until([&] { return rt.counters(0).loop_turns > turns; }));
+    // Once that turn has been published it has armed the far timeout and gone to sleep on it.
+    REQUIRE(test::wait_until([&] {
+        auto t = arming_turn.load();
+        return t != 0 && rt.counters(0).loop_turns >= t;
+    }));
     REQUIRE(rt.post(0, [&](Driver& d) {
         d.schedule_timer(nanoseconds(20 * ms), [&] { near_fired_at = monotonic_ns(); });
     }));
