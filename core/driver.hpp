@@ -166,8 +166,9 @@ public:
         return submit(task, where, priority);
     }
 
-    // A one-way message: fn(receiver) runs on driver `target`. FIFO with everything else this
-    // driver sends to `target`; never lost (held back while the queue is full).
+    // A one-way message: fn(receiver) runs on driver `target`. Arrives in FIFO order with
+    // everything else this driver sends to `target` (and runs in that order among latency
+    // tasks); never lost once accepted (held back while the target's queue is full).
     template <typename Fn>
     SpawnStatus post(int target, Fn&& fn) {
         return spawn(Placement::driver(target), Priority::latency, std::forward<Fn>(fn), [](Driver&) {});

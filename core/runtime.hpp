@@ -4,7 +4,8 @@
 // (which returns once every driver is up, or fails as a whole), later request_stop() and join().
 //
 // NUMA placement: least_loaded tasks go to exec-capable drivers of the submitter's TPC first,
-// then to TPCs in increasing NUMA distance taken from Machine::distance (node ids index the
+// and leave it only when its least loaded driver is above RuntimeOptions::spill_threshold, for
+// the TPCs in increasing NUMA distance taken from Machine::distance (node ids index the
 // matrix; a node missing from it counts as farthest).
 #pragma once
 
@@ -50,8 +51,10 @@ public:
     // and the cause, e.g. "driver cpu1 (CPU 1, TPC node0): io_uring setup: Cannot allocate memory".
     [[nodiscard]] std::string start();
 
-    // Any thread, idempotent: drivers call DriverModule::drain, finish in-flight work until
-    // everyone is idle or `grace` has passed, then leave their loops.
+    // Any thread, idempotent (the first grace counts): drivers call DriverModule::drain, keep
+    // running tasks and messages until every driver is idle (modules drained, no task of
+    // theirs in flight) or `grace` has passed, then leave their loops together. Tasks still
+    // queued at that point are destroyed without running; their done callbacks never run.
     void request_stop(std::chrono::milliseconds grace = std::chrono::milliseconds(0));
     bool stop_requested() const { return stop_.load(std::memory_order_acquire); }
     // Waits for every driver thread and releases rings and memory. Idempotent.
