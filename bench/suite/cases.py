@@ -1,0 +1,255 @@
+"""The cases, and how each is run: servers started once per family, the one not under test
+paused, a warm-up, then repetitions alternating the servers (A B A B ...)."""
+
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from . import clients, probes
+from .common import BenchError, log
+from .servers import Gatiod, Nginx, Redis, check_http, check_resp
+
+# The io_uring switches of gatiod's [io_uring] table, each turned off in turn by the ablation.
+ABLATION = [
+    ("all on", {}),
+    ("defer_taskrun off", {"defer_taskrun": False}),
+    ("direct_descriptors off", {"direct_descriptors": False}),
+    ("multishot_recv off", {"multishot_recv": False}),
+    ("submit_batching off", {"submit_batching": False}),
+]
+
+REDIS_TESTS = [("SET", "set"), ("GET", "get"), ("INCR", "incr"), ("PING", "ping_mbulk")]
+
+
+@dataclass
+class Settings:
+    quick: bool
+    reps: int
+    seconds: float  # one measured run
+    syscall_seconds: float  # the run perf is attached to
+    warmup_seconds: float
+    idle_counts: list
+    idle_reps: int
+    max_connections: int  # every server's connection limit
+    fd_limit: int
+
+
+@dataclass
+class Case:
+    id: str
+    title: str
+    pipelined: bool
+    # (server, seconds, rate measured in the warm-up or None) -> ClientResult
+    run: Callable
+    calibrate: bool = False  # the tool runs a request count: a second warm-up sets it from the rate
+
+
+@dataclass
+class Context:
+    placement: object
+    build: object
+    workdir: object
+    settings: Settings
+    syscalls: probes.SyscallCounter
+
+
+def _metrics(delta, result):
+    req = result.requests
+    ticks = delta.user_s + delta.system_s
+    return {
+        "requests": req,
+        "rps": result.rps,
+        "cpu_us_per_req": delta.cpu_ns / req / 1000,
+        "user_share": delta.user_s / ticks if ticks > 0 else None,
+        "vol_cs_per_req": delta.voluntary / req,
+        "invol_cs_per_req": delta.involuntary / req,
+        "server_cpu": delta.cpu_ns / delta.t_ns,
+        # The server's busiest thread, running or waiting for the CPU: near 1 means the server
+        # never ran out of work, whatever took the CPU from it.
+        "server_busy": delta.busiest(),
+        "client_cpu": result.client_cpu_s / result.wall_s if result.wall_s > 0 else None,
+        "p50_us": result.p50_us,
+        "p99_us": result.p99_us,
+    }
+
+
+def measure(ctx, server, case, rate):
+    """One repetition on one server: the measured run, then the run perf counts."""
+    pids = server.pids()
+    before = probes.usage(pids)
+    result = case.run(server, ctx.settings.seconds, rate)
+    delta = probes.usage(pids) - before
+    m = _metrics(delta, result)
+    if ctx.syscalls.available:
+        ctx.syscalls.start(pids)
+        try:
+            counted = case.run(server, ctx.settings.syscall_seconds, rate)
+        finally:
+            calls = ctx.syscalls.stop()
+        m["syscalls_per_req"] = calls / counted.requests
+    else:
+        m["syscalls_per_req"] = None
+    return m
+
+
+def summarize(runs):
+    out = {}
+    for key in runs[0]:
+        values = [r[key] for r in runs if r[key] is not None]
+        if values:
+            out[key] = {"median": statistics.median(values), "min": min(values), "max": max(values)}
+    return out
+
+
+def run_family(ctx, name, servers, cases, check):
+    """Runs every case on every server; returns the case records."""
+    s = ctx.settings
+    records = []
+    answers = {}
+    try:
+        for server in servers:
+            log(f"{name}: starting {server.name}")
+            server.start()
+            answers[server.name] = check(server) if check else None
+            server.pause()
+        for case in cases:
+            rates = {}
+            for server in servers:
+                server.resume()
+                warm = case.run(server, s.warmup_seconds, None)
+                if case.calibrate:
+                    warm = case.run(server, s.warmup_seconds, warm.rps)
+                rates[server.name] = warm.rps
+                server.pause()
+            runs = {server.name: [] for server in servers}
+            for rep in range(s.reps):
+                for server in servers:
+                    server.resume()
+                    runs[server.name].append(measure(ctx, server, case, rates[server.name]))
+                    server.pause()
+                    r = runs[server.name][-1]
+                    log(f"{case.id} rep {rep + 1}/{s.reps} {server.name}: {r['rps']:,.0f} req/s, "
+                        f"{r['cpu_us_per_req']:.2f} us CPU/req, busy {r['server_busy']:.2f}")
+            records.append({
+                "id": case.id,
+                "family": name,
+                "title": case.title,
+                "pipelined": case.pipelined,
+                "sides": {srv.name: {"server": srv.kind, "runs": runs[srv.name], "summary": summarize(runs[srv.name])}
+                          for srv in servers},
+            })
+    finally:
+        for server in servers:
+            server.stop()
+    return records, answers
+
+
+def http_family(ctx):
+    s, pl = ctx.settings, ctx.placement
+    servers = [Gatiod("gatiod-http", ctx.workdir, pl, ctx.build, "http", s.max_connections),
+               Nginx("nginx", ctx.workdir, pl, s.max_connections, s.fd_limit)]
+    cases = []
+    for conns, depth in ((64, 1), (64, 16), (256, 16)):
+        title = f"HTTP, {conns} connections, " + ("no pipelining" if depth == 1 else f"pipelined depth {depth}")
+        cases.append(Case(f"http-c{conns}-d{depth}", title, depth > 1,
+                          lambda srv, secs, rate, c=conns, d=depth: clients.wrk(pl, srv.port, c, d, secs)))
+    return run_family(ctx, "http", servers, cases, check_http)
+
+
+def resp_family(ctx):
+    s, pl = ctx.settings, ctx.placement
+    servers = [Gatiod("gatiod-resp", ctx.workdir, pl, ctx.build, "resp", s.max_connections),
+               Redis("redis-server", ctx.workdir, pl, s.max_connections)]
+    cases = []
+    for pipeline in (1, 16):
+        for label, test in REDIS_TESTS:
+            def run(srv, secs, rate, t=test, p=pipeline):
+                # redis-benchmark runs a request count, not a duration: the warm-up's rate
+                # turns the duration into a count (the first warm-up guesses one).
+                n = int(rate * secs) if rate else 20000 * p
+                return clients.redis_benchmark(pl, srv.port, t, p, 50, max(n, 1000))
+            title = f"RESP {label}, 50 connections, " + ("no pipelining" if pipeline == 1 else f"-P {pipeline}")
+            cases.append(Case(f"resp-{label.lower()}-p{pipeline}", title, pipeline > 1, run, calibrate=True))
+    return run_family(ctx, "resp", servers, cases, check_resp)
+
+
+def echo_family(ctx):
+    s, pl = ctx.settings, ctx.placement
+    servers = [Gatiod("gatiod-echo", ctx.workdir, pl, ctx.build, "echo", s.max_connections)]
+    cases = []
+    for size in (64, 4096):
+        for depth in (1, 16):
+            title = f"echo {size} B, 100 connections, " + ("depth 1" if depth == 1 else f"depth {depth}")
+            cases.append(Case(f"echo-{size}-d{depth}", title, depth > 1,
+                              lambda srv, secs, rate, z=size, d=depth: clients.loadgen(pl, ctx.build, srv.port, 100,
+                                                                                        z, d, secs)))
+    return run_family(ctx, "echo", servers, cases, None)
+
+
+def ablation_family(ctx):
+    s, pl = ctx.settings, ctx.placement
+    servers = []
+    for label, switches in ABLATION:
+        name = "gatiod " + label
+        server = Gatiod(name.replace(" ", "-"), ctx.workdir, pl, ctx.build, "http", s.max_connections, switches)
+        server.name = name
+        servers.append(server)
+    case = Case("ablation-http-c64-d1", "HTTP, 64 connections, no pipelining", False,
+                lambda srv, secs, rate: clients.wrk(pl, srv.port, 64, 1, secs))
+    records, _ = run_family(ctx, "ablation", servers, [case], check_http)
+    return records
+
+
+def idle_family(ctx):
+    """Resident memory per idle connection: a fresh server per measurement."""
+    s, pl = ctx.settings, ctx.placement
+    makers = [
+        ("gatiod-http", "http", lambda: Gatiod("gatiod-http", ctx.workdir, pl, ctx.build, "http", s.max_connections)),
+        ("nginx", "http", lambda: Nginx("nginx", ctx.workdir, pl, s.max_connections, s.fd_limit)),
+        ("gatiod-resp", "resp", lambda: Gatiod("gatiod-resp", ctx.workdir, pl, ctx.build, "resp", s.max_connections)),
+        ("redis-server", "resp", lambda: Redis("redis-server", ctx.workdir, pl, s.max_connections)),
+    ]
+    records = []
+    for name, protocol, make in makers:
+        for count in s.idle_counts:
+            samples = []
+            for _ in range(s.idle_reps):
+                server = make()
+                held = None
+                try:
+                    server.start()
+                    time.sleep(0.5)
+                    empty = server.rss()
+                    held = clients.IdleConnections(pl, server.port, protocol, count)
+                    held.wait_ready()
+                    time.sleep(1.0)  # let the server finish whatever the last answers started
+                    full = server.rss()
+                finally:
+                    if held is not None:
+                        held.close()
+                    server.stop()
+                samples.append({"empty_rss": empty, "rss": full, "bytes_per_conn": (full - empty) / count})
+            per = [x["bytes_per_conn"] for x in samples]
+            log(f"idle {name} {count}: {statistics.median(per):.0f} B per connection")
+            records.append({"server": name, "kind": server.kind, "protocol": protocol, "connections": count,
+                            "sources": held.sources, "samples": samples,
+                            "bytes_per_conn": {"median": statistics.median(per), "min": min(per), "max": max(per)},
+                            "empty_rss": statistics.median(x["empty_rss"] for x in samples)})
+    return records
+
+
+FAMILIES = {
+    "http": http_family,
+    "resp": resp_family,
+    "echo": echo_family,
+    "ablation": ablation_family,
+    "idle": idle_family,
+}
+
+
+def check_runs(records):
+    for rec in records:
+        for name, side in rec["sides"].items():
+            if not side["runs"]:
+                raise BenchError(f"{rec['id']}: no run recorded for {name}")

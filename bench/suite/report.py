@@ -1,0 +1,260 @@
+"""Targets, the Markdown tables, the gnuplot chart, and the generated part of docs/performance.md."""
+
+import json
+from pathlib import Path
+
+from .common import BenchError, run_checked
+
+BEGIN = "<!-- bench/run results: begin (generated; a full run replaces everything up to the end marker) -->"
+END = "<!-- bench/run results: end -->"
+
+PEERS = {"http": ("gatiod-http", "nginx"), "resp": ("gatiod-resp", "redis-server")}
+
+
+def _median(rec, side, metric):
+    m = rec["sides"][side]["summary"].get(metric)
+    return None if m is None else m["median"]
+
+
+def _saturated(rec, side):
+    busy = _median(rec, side, "server_busy")
+    return busy is not None and busy >= 0.9
+
+
+def ratios(rec):
+    """gatiod / peer for CPU and system calls per request, peer / gatiod for throughput (the
+    latter only when both servers were saturated): below 1 favours gatiod in every column."""
+    g, p = PEERS[rec["family"]]
+    out = {"gatiod": g, "peer": p}
+    for metric in ("cpu_us_per_req", "syscalls_per_req"):
+        a, b = _median(rec, g, metric), _median(rec, p, metric)
+        out[metric] = a / b if a is not None and b else None
+    both = _saturated(rec, g) and _saturated(rec, p)
+    out["both_saturated"] = both
+    out["rps"] = _median(rec, p, "rps") / _median(rec, g, "rps") if both else None
+    return out
+
+
+def evaluate_targets(results):
+    cases = {r["id"]: r for r in results["cases"]}
+    targets = []
+
+    def cpu_target(case_id, limit, text):
+        rec = cases.get(case_id)
+        if rec is None:
+            return
+        r = ratios(rec)
+        g, p = _median(rec, r["gatiod"], "cpu_us_per_req"), _median(rec, r["peer"], "cpu_us_per_req")
+        targets.append({"target": text, "case": rec["title"], "limit": limit, "value": r["cpu_us_per_req"],
+                        "met": r["cpu_us_per_req"] <= limit,
+                        "figures": f"{g:.2f} vs {p:.2f} us"})
+
+    cpu_target("http-c64-d1", 0.6, "CPU/request <= 0.6 x nginx, no pipelining")
+    for rid in ("set", "get", "incr", "ping"):
+        cpu_target(f"resp-{rid}-p1", 0.6, "CPU/request <= 0.6 x redis-server, no pipelining")
+    for rid in ("http-c64-d16", "http-c256-d16"):
+        cpu_target(rid, 0.9, "CPU/request <= 0.9 x nginx, depth 16")
+    for rid in ("set", "get", "incr", "ping"):
+        cpu_target(f"resp-{rid}-p16", 0.9, "CPU/request <= 0.9 x redis-server, -P 16")
+    rec = cases.get("http-c64-d1")
+    if rec is not None:
+        v = _median(rec, "gatiod-http", "syscalls_per_req")
+        targets.append({"target": "syscalls/request <= 0.1, 64 connections, no pipelining", "case": rec["title"],
+                        "limit": 0.1, "value": v, "met": None if v is None else v <= 0.1,
+                        "figures": "n/a: " + results["syscall_counting"] if v is None else f"{v:.3f}"})
+    for idle in results.get("idle", []):
+        if idle["kind"] == "gatiod":
+            v = idle["bytes_per_conn"]["median"]
+            targets.append({"target": "resident memory <= 2 KiB per idle connection",
+                            "case": f"{idle['server']}, {idle['connections']:,} connections", "limit": 2048,
+                            "value": v, "met": v <= 2048, "figures": f"{v:,.0f} B"})
+    return targets
+
+
+# ---- formatting ----
+
+def _num(v, digits=2):
+    if v is None:
+        return "n/a"
+    if abs(v) >= 100000:
+        return f"{v / 1000:,.0f}k"
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    return f"{v:.{digits}f}"
+
+
+def _span(summary, metric, digits=2, scale=1.0):
+    m = summary.get(metric)
+    if m is None:
+        return "n/a"
+    med, lo, hi = (m[k] * scale for k in ("median", "min", "max"))
+    if lo == hi:
+        return _num(med, digits)
+    return f"{_num(med, digits)} ({_num(lo, digits)}-{_num(hi, digits)})"
+
+
+def _pct(summary, metric):
+    m = summary.get(metric)
+    return "n/a" if m is None else f"{m['median'] * 100:.0f}%"
+
+
+def _latency(summary):
+    a, b = summary.get("p50_us"), summary.get("p99_us")
+    if a is None or b is None:
+        return "n/a"
+    return f"{a['median']:,.0f} / {b['median']:,.0f}"
+
+
+def _ratio(v):
+    return "n/a" if v is None else f"{v:.2f}"
+
+
+def details_table(records, first_column="Case"):
+    rows = [f"| {first_column} | Server | req/s | CPU us/req | syscalls/req | vol. cs/req | invol. cs/req | "
+            "user share | p50 / p99 us | server busy | client CPU |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for rec in records:
+        for name, side in rec["sides"].items():
+            s = side["summary"]
+            label = rec["title"] if first_column == "Case" else name
+            who = name if first_column == "Case" else rec["title"]
+            rows.append(f"| {label} | {who} | {_span(s, 'rps', 0)} | {_span(s, 'cpu_us_per_req')} | "
+                        f"{_span(s, 'syscalls_per_req', 3)} | {_span(s, 'vol_cs_per_req', 3)} | "
+                        f"{_span(s, 'invol_cs_per_req', 4)} | {_pct(s, 'user_share')} | {_latency(s)} | "
+                        f"{_pct(s, 'server_busy')} | {_pct(s, 'client_cpu')} |")
+    return "\n".join(rows)
+
+
+def markdown(results, chart_name):
+    host, m = results["host"], results["method"]
+    out = [BEGIN, ""]
+    out.append(f"Run of {results['date']} ({'quick' if results['quick'] else 'full'} mode), "
+               f"`{results['file']}`: {host['cpu_model']}, {host['cpus_online']} CPUs, kernel "
+               f"{host['kernel']}. Server on CPU {m['server_cpu']}, load generator on CPU {m['client_cpu']}, "
+               f"{'SCHED_FIFO priority 1' if m['fifo'] else 'normal priority'}; {m['reps']} repetitions of "
+               f"{m['seconds']:g} s per case and server after a warm-up; system calls counted in separate "
+               f"{m['syscall_seconds']:g} s runs ({results['syscall_counting']}). Load average before "
+               f"{results['load_before'][0]}, after {results['load_after'][0]} (other work shared the machine "
+               f"when above about 2). Figures are medians, (min-max) over the repetitions.")
+    out.append("")
+    out.append("### Headline ratios")
+    out.append("")
+    out.append("gatiod / peer for CPU time and system calls per request, peer / gatiod for requests per second "
+               "(quoted only when both servers were saturated): below 1 favours gatiod.")
+    out.append("")
+    out.append("| Case | Peer | CPU/req | syscalls/req | req/s (peer / gatiod) |")
+    out.append("|---|---|---|---|---|")
+    for rec in results["cases"]:
+        if rec["family"] in PEERS:
+            r = ratios(rec)
+            if r["rps"] is not None:
+                thr = _ratio(r["rps"])
+            else:
+                idle = [n for n in (r["gatiod"], r["peer"]) if not _saturated(rec, n)]
+                thr = "not quoted: " + ", ".join(idle) + " not saturated"
+            out.append(f"| {rec['title']} | {r['peer']} | {_ratio(r['cpu_us_per_req'])} | "
+                       f"{_ratio(r['syscalls_per_req'])} | {thr} |")
+    out.append("")
+    out.append("### Targets")
+    out.append("")
+    out.append("| Target | Case | Figures | Ratio or value | Met |")
+    out.append("|---|---|---|---|---|")
+    for t in results["targets"]:
+        met = "n/a" if t["met"] is None else ("met" if t["met"] else "**not met**")
+        value = "n/a" if t["value"] is None else (f"{t['value']:,.0f} B" if t["limit"] > 1 else f"{t['value']:.3f}")
+        out.append(f"| {t['target']} | {t['case']} | {t['figures']} | {value} | {met} |")
+    out.append("")
+    if chart_name:
+        out.append(f"![CPU time per request and throughput, gatiod and its peers]({chart_name})")
+        out.append("")
+    out.append("### Every case")
+    out.append("")
+    out.append(details_table([r for r in results["cases"] if r["family"] != "echo"]))
+    echo = [r for r in results["cases"] if r["family"] == "echo"]
+    if echo:
+        out.append("")
+        out.append("Echo (gatiod alone: the in-tree load generator checks every echoed byte; no peer is run):")
+        out.append("")
+        out.append(details_table(echo))
+    if results.get("ablation"):
+        rec = results["ablation"][0]
+        base = rec["sides"]["gatiod all on"]["summary"]
+        out.append("")
+        out.append(f"### Ablation: {rec['title']}, one io_uring switch off at a time")
+        out.append("")
+        out.append("| Configuration | req/s | CPU us/req | syscalls/req | vol. cs/req | CPU vs all on |")
+        out.append("|---|---|---|---|---|---|")
+        for name, side in rec["sides"].items():
+            s = side["summary"]
+            rel = s["cpu_us_per_req"]["median"] / base["cpu_us_per_req"]["median"]
+            out.append(f"| {name.removeprefix('gatiod ')} | {_span(s, 'rps', 0)} | {_span(s, 'cpu_us_per_req')} | "
+                       f"{_span(s, 'syscalls_per_req', 3)} | {_span(s, 'vol_cs_per_req', 3)} | {rel:.2f} |")
+    if results.get("idle"):
+        out.append("")
+        out.append("### Idle connections")
+        out.append("")
+        out.append("Each connection makes one request, reads the answer, and stays open. Resident memory (VmRSS, "
+                   "every process of the server) with the connections open, minus that of the same fresh "
+                   "process before them; kernel socket memory is not part of it.")
+        out.append("")
+        out.append("| Server | Connections | Source addresses | Empty process RSS | Bytes per connection |")
+        out.append("|---|---|---|---|---|")
+        for i in results["idle"]:
+            out.append(f"| {i['server']} | {i['connections']:,} | {i['sources']} | "
+                       f"{i['empty_rss'] / 1048576:.1f} MiB | {_span(i, 'bytes_per_conn', 0)} |")
+        if results.get("idle_note"):
+            out.append("")
+            out.append(results["idle_note"])
+    out.append("")
+    out.append(END)
+    return "\n".join(out) + "\n"
+
+
+def chart(results, png, workdir):
+    comparisons = [r for r in results["cases"] if r["family"] in PEERS]
+    if not comparisons:
+        return False
+    data = Path(workdir) / "chart.dat"
+    lines = []
+    for rec in comparisons:
+        g, p = PEERS[rec["family"]]
+        label = rec["id"].replace("resp-", "").replace("http-", "http ").replace("-", " ")
+        lines.append(f'"{label}" {_median(rec, g, "cpu_us_per_req"):.4f} {_median(rec, p, "cpu_us_per_req"):.4f} '
+                     f'{_median(rec, g, "rps") / 1000:.2f} {_median(rec, p, "rps") / 1000:.2f}')
+    data.write_text("\n".join(lines) + "\n")
+    script = Path(workdir) / "chart.gp"
+    script.write_text(f"""set terminal pngcairo size 1100,820 font "DejaVu Sans,10"
+set output "{png}"
+set multiplot layout 2,1 title "gatiod (one driver) vs nginx / redis-server (one worker), {results['date']}"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set key top left
+set grid ytics
+set xtics rotate by -25 scale 0
+set yrange [0:*]
+set ylabel "server CPU time per request (us)"
+plot "{data}" using 2:xtic(1) title "gatiod" lc rgb "#1f77b4", "" using 3 title "peer" lc rgb "#d62728"
+set ylabel "requests per second (thousands)"
+plot "{data}" using 4:xtic(1) title "gatiod" lc rgb "#1f77b4", "" using 5 title "peer" lc rgb "#d62728"
+unset multiplot
+""")
+    run_checked(["gnuplot", script], "drawing the chart", timeout=60)
+    return True
+
+
+def replace_in_doc(doc, block):
+    text = doc.read_text() if doc.exists() else "# Performance\n"
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        tail = rest.split(END, 1)[1]
+        text = head + block.rstrip("\n") + tail
+    elif BEGIN in text or END in text:
+        raise BenchError(f"{doc}: only one of the two result markers is present; fix the file by hand")
+    else:
+        text = text.rstrip("\n") + "\n\n## Benchmark results\n\n" + block
+    doc.write_text(text)
+
+
+def write_json(results, path):
+    path.write_text(json.dumps(results, indent=1, sort_keys=False) + "\n")
