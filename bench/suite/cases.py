@@ -201,21 +201,36 @@ def ablation_family(ctx):
     return records
 
 
+SMALL_LIMIT = 1000  # connection limit of the reference process for memory reserved per slot
+
+
+def _empty_rss(server):
+    try:
+        server.start()
+        time.sleep(0.5)
+        return server.rss()
+    finally:
+        server.stop()
+
+
 def idle_family(ctx):
-    """Resident memory per idle connection: a fresh server per measurement."""
+    """Resident memory per idle connection: a fresh server per measurement. Servers that
+    reserve memory for their connection limit up front hold it in the empty process already;
+    a second fresh process with a small limit tells how much that is per slot."""
     s, pl = ctx.settings, ctx.placement
     makers = [
-        ("gatiod-http", "http", lambda: Gatiod("gatiod-http", ctx.workdir, pl, ctx.build, "http", s.max_connections)),
-        ("nginx", "http", lambda: Nginx("nginx", ctx.workdir, pl, s.max_connections, s.fd_limit)),
-        ("gatiod-resp", "resp", lambda: Gatiod("gatiod-resp", ctx.workdir, pl, ctx.build, "resp", s.max_connections)),
-        ("redis-server", "resp", lambda: Redis("redis-server", ctx.workdir, pl, s.max_connections)),
+        ("gatiod-http", "http", lambda m: Gatiod("gatiod-http", ctx.workdir, pl, ctx.build, "http", m)),
+        ("nginx", "http", lambda m: Nginx("nginx", ctx.workdir, pl, m, s.fd_limit)),
+        ("gatiod-resp", "resp", lambda m: Gatiod("gatiod-resp", ctx.workdir, pl, ctx.build, "resp", m)),
+        ("redis-server", "resp", lambda m: Redis("redis-server", ctx.workdir, pl, m)),
     ]
     records = []
     for name, protocol, make in makers:
+        small_empty = _empty_rss(make(SMALL_LIMIT))
         for count in s.idle_counts:
             samples = []
             for _ in range(s.idle_reps):
-                server = make()
+                server = make(s.max_connections)
                 held = None
                 try:
                     server.start()
@@ -231,11 +246,15 @@ def idle_family(ctx):
                     server.stop()
                 samples.append({"empty_rss": empty, "rss": full, "bytes_per_conn": (full - empty) / count})
             per = [x["bytes_per_conn"] for x in samples]
-            log(f"idle {name} {count}: {statistics.median(per):.0f} B per connection")
+            empty = statistics.median(x["empty_rss"] for x in samples)
+            reserved = (empty - small_empty) / (s.max_connections - SMALL_LIMIT)
+            log(f"idle {name} {count}: {statistics.median(per):.0f} B per connection, {reserved:.0f} B reserved per slot")
             records.append({"server": name, "kind": server.kind, "protocol": protocol, "connections": count,
                             "sources": held.sources, "samples": samples,
                             "bytes_per_conn": {"median": statistics.median(per), "min": min(per), "max": max(per)},
-                            "empty_rss": statistics.median(x["empty_rss"] for x in samples)})
+                            "empty_rss": empty, "connection_limit": s.max_connections,
+                            "empty_rss_small_limit": small_empty, "small_limit": SMALL_LIMIT,
+                            "reserved_per_slot": reserved})
     return records
 
 

@@ -197,11 +197,18 @@ def markdown(results, chart_name):
                    "every process of the server) with the connections open, minus that of the same fresh "
                    "process before them; kernel socket memory is not part of it.")
         out.append("")
-        out.append("| Server | Connections | Source addresses | Empty process RSS | Bytes per connection |")
-        out.append("|---|---|---|---|---|")
+        out.append("Every server was started with the same connection limit "
+                   f"({results['idle'][0]['connection_limit']:,}). What a server reserves for that limit up "
+                   "front is in its empty process already; the last column estimates it per slot, from a second "
+                   f"fresh process with a limit of {results['idle'][0]['small_limit']:,}.")
+        out.append("")
+        out.append("| Server | Connections | Source addresses | Empty process RSS | Bytes per connection above it "
+                   "| Reserved per slot |")
+        out.append("|---|---|---|---|---|---|")
         for i in results["idle"]:
             out.append(f"| {i['server']} | {i['connections']:,} | {i['sources']} | "
-                       f"{i['empty_rss'] / 1048576:.1f} MiB | {_span(i, 'bytes_per_conn', 0)} |")
+                       f"{i['empty_rss'] / 1048576:.1f} MiB | {_span(i, 'bytes_per_conn', 0)} | "
+                       f"{i['reserved_per_slot']:,.0f} B |")
         if results.get("idle_note"):
             out.append("")
             out.append(results["idle_note"])
