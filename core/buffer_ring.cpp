@@ -3,9 +3,22 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace gatio::core {
+
+namespace {
+
+// Linux 6.8's IORING_REGISTER_PBUF_STATUS, which Debian 12's headers predate.
+constexpr unsigned register_pbuf_status = 26;
+struct PbufStatus {
+    std::uint32_t buf_group;
+    std::uint32_t head; // the kernel's consumer index, modulo 2^16
+    std::uint32_t resv[8];
+};
+
+} // namespace
 
 BufferRing::BufferRing(io_uring& ring, Arena& arena, std::uint16_t group, std::uint32_t count,
                        std::uint32_t size)
@@ -47,6 +60,16 @@ void BufferRing::recycle(std::uint16_t id) {
     assert(id < count_);
     io_uring_buf_ring_add(br_, data(id), size_, id, mask_, 0);
     io_uring_buf_ring_advance(br_, 1);
+}
+
+int BufferRing::available(io_uring& ring) const {
+    PbufStatus status{};
+    status.buf_group = group_;
+    if (::syscall(__NR_io_uring_register, ring.ring_fd, register_pbuf_status, &status, 1) < 0) {
+        return -1;
+    }
+    // Both indexes wrap at 2^16; the ring never holds more than 32768 buffers.
+    return static_cast<std::uint16_t>(br_->tail - static_cast<std::uint16_t>(status.head));
 }
 
 } // namespace gatio::core

@@ -46,6 +46,11 @@ public:
     // Gives buffer `id` back to the kernel.
     void recycle(std::uint16_t id);
 
+    // Buffers the kernel can still pick right now (given back and not yet filled), or -1 when
+    // the kernel cannot tell (IORING_REGISTER_PBUF_STATUS came with Linux 6.8). One system
+    // call on the ring's own thread: sample it now and then, never per completion.
+    int available(io_uring& ring) const;
+
 private:
     io_uring_buf_ring* br_ = nullptr;
     std::byte* buffers_ = nullptr;

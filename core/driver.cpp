@@ -168,6 +168,43 @@ void Driver::set_up() {
     }
 }
 
+void Driver::adopt(std::unique_ptr<DriverModule> module) {
+    if (draining_) {
+        log_->warn("driver {}: a module handed over while stopping was discarded", name());
+        return;
+    }
+    try {
+        module->start(*this);
+    } catch (const std::exception& e) {
+        log_->error("driver {} (CPU {}): a module attached while running failed to start: {}", name(), cpu(),
+                    e.what());
+        return;
+    }
+    modules_.push_back(std::move(module));
+    ++modules_started_;
+}
+
+void Driver::detach(DriverModule& module) {
+    assert(current() == this);
+    if (std::find(detached_.begin(), detached_.end(), &module) == detached_.end()) {
+        detached_.push_back(&module);
+    }
+}
+
+void Driver::remove_detached() {
+    // Every module is started while the loop runs, so positions and the started count agree.
+    assert(modules_started_ == modules_.size());
+    for (DriverModule* m : detached_) {
+        auto it = std::find_if(modules_.begin(), modules_.end(), [m](const auto& p) { return p.get() == m; });
+        assert(it != modules_.end());
+        std::unique_ptr<DriverModule> leaving = std::move(*it);
+        modules_.erase(it);
+        --modules_started_;
+        leaving->stop(*this);
+    }
+    detached_.clear();
+}
+
 void Driver::stop_modules() {
     for (std::size_t i = 0; i < modules_started_; ++i) {
         modules_[i]->stop(*this);
@@ -257,6 +294,9 @@ Driver::Wait Driver::turn() {
     run_tasks();
     for (auto& module : modules_) {
         more = module->poll(*this) || more;
+    }
+    if (!detached_.empty()) {
+        remove_detached();
     }
     now_ns_ = monotonic_ns();
     counters_.timers_fired += timers_->expire(now_ns_);
@@ -512,6 +552,37 @@ BufferRing& Driver::add_buffer_ring(std::uint16_t group, std::uint32_t count, st
         throw std::runtime_error("driver " + name() + ": " + e.what());
     }
     return *buffer_rings_.back();
+}
+
+BufferRing& Driver::add_buffer_ring(std::uint16_t group, std::uint32_t count, std::uint32_t size,
+                                    Arena& memory) {
+    assert(current() == this);
+    if (buffer_ring(group) != nullptr) {
+        throw std::invalid_argument("driver " + name() + ": buffer group " + std::to_string(group) +
+                                    " is already registered");
+    }
+    try {
+        buffer_rings_.push_back(std::make_unique<BufferRing>(ring_->raw(), memory, group, count, size));
+    } catch (const std::exception& e) {
+        throw std::runtime_error("driver " + name() + ": " + e.what());
+    }
+    return *buffer_rings_.back();
+}
+
+void Driver::remove_buffer_ring(std::uint16_t group) {
+    assert(current() == this);
+    auto it = std::find_if(buffer_rings_.begin(), buffer_rings_.end(),
+                           [group](const auto& b) { return b->group() == group; });
+    if (it == buffer_rings_.end()) {
+        throw std::invalid_argument("driver " + name() + ": buffer group " + std::to_string(group) +
+                                    " is not registered");
+    }
+    int ret = io_uring_unregister_buf_ring(&ring_->raw(), group);
+    if (ret < 0) {
+        throw std::runtime_error("driver " + name() + ": unregistering buffer group " +
+                                 std::to_string(group) + ": " + std::strerror(-ret));
+    }
+    buffer_rings_.erase(it);
 }
 
 BufferRing* Driver::buffer_ring(std::uint16_t group) {

@@ -74,6 +74,9 @@ public:
     // On the driver thread once its ring exists, before the start barrier releases: allocate
     // from driver.arena(), register buffer rings, queue the first SQEs. Throwing a
     // std::exception fails the whole start; its what() becomes the cause in the error.
+    // A module handed over while running (Runtime::attach_running) starts at the beginning of
+    // a loop turn instead: the TPC arena is sealed by then, so it brings its own memory, and
+    // when it throws, it must leave nothing in flight (it is destroyed at once).
     virtual void start(Driver& driver) = 0;
     // Every loop turn. Return true when more work is ready now (the driver then does not block
     // waiting for completions this turn).
@@ -140,7 +143,18 @@ public:
     // buffer_size). Throws std::runtime_error naming the driver and group on failure.
     BufferRing& add_buffer_ring(std::uint16_t group);
     BufferRing& add_buffer_ring(std::uint16_t group, std::uint32_t count, std::uint32_t size);
+    // For a module attached while running: the same, with the ring and buffers taken from
+    // `memory`, which must stay mapped until remove_buffer_ring(group) has returned.
+    BufferRing& add_buffer_ring(std::uint16_t group, std::uint32_t count, std::uint32_t size, Arena& memory);
     BufferRing* buffer_ring(std::uint16_t group);
+    // Unregisters `group` from the ring and forgets it; no receive that may still pick one of
+    // its buffers may be in flight. Throws std::runtime_error naming the driver and group (the
+    // kernel then still holds the ring: its memory must stay mapped).
+    void remove_buffer_ring(std::uint16_t group);
+
+    // Called by a module (from poll(), a completion, a task or a timer): at the end of this
+    // loop turn its stop() runs and it is destroyed. Other modules are not affected.
+    void detach(DriverModule& module);
 
     // CLOCK_MONOTONIC at the start of this loop turn.
     std::int64_t now_ns() const { return now_ns_; }
@@ -188,6 +202,8 @@ private:
 
     void thread_main();
     void set_up();
+    void adopt(std::unique_ptr<DriverModule> module); // Runtime::attach_running, on this thread
+    void remove_detached();
     void stop_modules();
     void run_loop();
     Wait turn();
@@ -233,6 +249,7 @@ private:
     std::unique_ptr<WakeSent[]> wake_sent_; // [target]
     std::vector<std::unique_ptr<DriverModule>> modules_;
     std::size_t modules_started_ = 0;
+    std::vector<DriverModule*> detached_; // leave at the end of this turn
     std::vector<std::unique_ptr<BufferRing>> buffer_rings_;
     std::unique_ptr<TimerWheel> timers_;
     std::unique_ptr<Slab<Task>> tasks_;

@@ -1,6 +1,7 @@
 #include "core/runtime.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <climits>
 #include <ctime>
 #include <numeric>
@@ -148,6 +149,19 @@ DriverModule& Runtime::attach(int driver, std::unique_ptr<DriverModule> module) 
     auto& modules = drivers_.at(static_cast<std::size_t>(driver))->modules_;
     modules.push_back(std::move(module));
     return *modules.back();
+}
+
+bool Runtime::attach_running(int driver, std::unique_ptr<DriverModule>& module) {
+    assert(module);
+    // Shared between the message and this call: if the message is not queued, nobody else
+    // ever sees it and the module goes back to the caller.
+    auto slot = std::make_shared<std::unique_ptr<DriverModule>>(std::move(module));
+    ExternalMessage message([slot](Driver& d) { d.adopt(std::move(*slot)); });
+    if (post_external(driver, message)) {
+        return true;
+    }
+    module = std::move(*slot);
+    return false;
 }
 
 std::string Runtime::describe(int index) const {

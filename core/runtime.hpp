@@ -45,6 +45,12 @@ public:
     // Before start(): `module` gets start/poll/drain/stop on driver `driver`'s thread, in
     // attachment order.
     DriverModule& attach(int driver, std::unique_ptr<DriverModule> module);
+    // From a non-driver thread while running: hands `module` to driver `driver`, which starts
+    // it at the beginning of a loop turn (see DriverModule::start) and from then on treats it
+    // like the others. False, with `module` left to the caller, when the runtime is not
+    // running or that driver's external queue is full. A module arriving once the driver is
+    // draining is destroyed unstarted; one whose start() throws is logged and destroyed.
+    bool attach_running(int driver, std::unique_ptr<DriverModule>& module);
 
     // Starts every driver and waits until all are up. Returns "" on success; otherwise every
     // driver has been stopped and joined again, and the text names each failed driver, its CPU
