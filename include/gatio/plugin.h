@@ -32,7 +32,7 @@ extern "C" {
 #endif
 
 #define GATIO_ABI_MAJOR 1
-#define GATIO_ABI_MINOR 0
+#define GATIO_ABI_MINOR 1
 
 /* The one symbol gatiod looks up in a handler object. */
 #define GATIO_PLUGIN_ENTRY_NAME "gatio_plugin_entry"
@@ -110,7 +110,7 @@ typedef struct gatio_instance_info {
     uint32_t driver_count;          /* drivers in the process */
     const gatio_option* options;    /* the root table; an empty table when none was written */
     const gatio_services* services; /* the same table init() received */
-    /* Appended to the first layout; absent (treat as NULL / 0) when struct_size does not reach
+    /* Since 1.1, appended to the first layout; absent (treat as NULL / 0) when struct_size does not reach
      * them. The global indexes of the drivers that execute tasks (role exec or io+exec), in
      * ascending order: the targets that make sense for GATIO_PLACE_DRIVER when work must run
      * where tasks run (e.g. state sharded across drivers). The same list for every instance;
