@@ -444,7 +444,7 @@ TEST_CASE("load_file reads a real file and reports unreadable ones", "[load][fil
 }
 
 TEST_CASE("the example configuration in the repository loads", "[load][example]") {
-    // The example names its handler "echo" and expects --plugin-dir; any folder with an echo.so works.
+    // The example expects --plugin-dir; any folder holding echo.so, http.so and resp.so works.
     Sandbox box;
     const LoadResult r = load_file(GATIO_SOURCE_DIR "/gatio.toml.example", Overrides{box.dir() / "plugins"});
     for (const Diagnostic& d : r.errors) {
@@ -464,7 +464,7 @@ TEST_CASE("the example configuration in the repository loads", "[load][example]"
     CHECK(c.topology.tpcs[0].drivers[1].cpu == 1);
     CHECK(c.topology.tpcs[0].drivers[1].role == DriverRole::io);
     CHECK_FALSE(c.admin.listen);
-    REQUIRE(c.listeners.size() == 2);
+    REQUIRE(c.listeners.size() == 4);
     CHECK(c.listeners[0].name == "echo-tcp");
     CHECK(c.listeners[0].transport == Transport::tcp);
     CHECK(c.listeners[0].address.text == "127.0.0.1:7000");
@@ -473,4 +473,8 @@ TEST_CASE("the example configuration in the repository loads", "[load][example]"
     CHECK(c.listeners[1].transport == Transport::udp);
     CHECK(c.listeners[1].address.text == "127.0.0.1:7001");
     CHECK(c.listeners[1].drivers == std::vector<std::string>{"d1"});
+    CHECK(c.listeners[2].name == "web");
+    CHECK(c.listeners[2].handler_path == box.dir() / "plugins" / "http.so");
+    CHECK(c.listeners[3].name == "kv");
+    CHECK(c.listeners[3].handler_path == box.dir() / "plugins" / "resp.so");
 }

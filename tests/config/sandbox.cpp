@@ -20,7 +20,7 @@ Sandbox::Sandbox() {
     std::filesystem::create_directories(dir_ / "plugins" / "folder.so");
     std::filesystem::create_directories(dir_ / "handlers");
     std::filesystem::create_directories(dir_ / "conf");
-    for (const char* name : {"plugins/echo.so", "plugins/http.so", "handlers/custom.so"}) {
+    for (const char* name : {"plugins/echo.so", "plugins/http.so", "plugins/resp.so", "handlers/custom.so"}) {
         std::ofstream(dir_ / name).flush();
         REQUIRE(std::filesystem::is_regular_file(dir_ / name));
     }
