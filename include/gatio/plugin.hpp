@@ -95,6 +95,8 @@ public:
     std::string_view get(const char* key, std::string_view def) const {
         return (*this)[key].as_string(key).value_or(def);
     }
+    // Without this, a string literal default would convert to bool and pick the bool overload.
+    std::string_view get(const char* key, const char* def) const { return get(key, std::string_view{def}); }
 
 private:
     template <typename T>
