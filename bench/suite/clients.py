@@ -3,6 +3,7 @@ holders. Each run returns what the tool measured plus the CPU time the tool itse
 
 import csv
 import io
+import itertools
 import json
 import os
 import subprocess
@@ -109,24 +110,26 @@ class IdleConnections:
     reads the answer, then stays silent."""
 
     PER_HOLDER = 10000
+    _sources = itertools.count()  # every holder of the run gets its own source address
 
     def __init__(self, placement, port, protocol, count):
         self.procs = []
         sizes = [min(self.PER_HOLDER, count - i) for i in range(0, count, self.PER_HOLDER)]
-        for n, size in enumerate(sizes):
-            source = f"127.0.{1 + n // 250}.{1 + n % 250}"
+        for size in sizes:
+            n = next(self._sources) % 62500
+            source = f"127.{1 + n // 250 // 250}.{n // 250 % 250}.{1 + n % 250}"
             cmd = placement.client([sys.executable, HOLDER, "--port", port, "--protocol", protocol, "--count", size,
                                     "--source", source])
             self.procs.append(subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                                stderr=subprocess.PIPE, text=True))
         self.sources = len(sizes)
 
-    def wait_ready(self, timeout=300):
-        deadline = time.monotonic() + timeout
+    def wait_ready(self):
         for proc in self.procs:
-            line = proc.stdout.readline()  # the holder prints "ready N" or exits with an error
+            # The holder prints "ready N", or exits with an error (its sockets time out).
+            line = proc.stdout.readline()
             if not line.startswith("ready"):
-                proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+                proc.wait()
                 raise BenchError(f"idle connection holder failed: {proc.stderr.read().strip()}")
 
     def close(self):

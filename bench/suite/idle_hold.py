@@ -10,6 +10,8 @@ import resource
 import socket
 import sys
 
+IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)  # linux/in.h
+
 REQUESTS = {
     "http": b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n",
     "resp": b"*1\r\n$4\r\nPING\r\n",
@@ -50,6 +52,9 @@ def main():
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.settimeout(30)
         try:
+            # The port is chosen at connect(), unique per (source, destination) pair, rather than
+            # at bind(), where every port still in TIME_WAIT from an earlier run is off limits.
+            s.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
             s.bind((a.source, 0))
             s.connect(("127.0.0.1", a.port))
             s.sendall(REQUESTS[a.protocol])

@@ -111,6 +111,14 @@ def tool_versions(build):
     }
 
 
+def source_revision():
+    """The commit the binaries were built from, marked when the work tree had local changes."""
+    rev = _first_line(["git", "-C", REPO, "rev-parse", "--short", "HEAD"])
+    dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout.strip()
+    return rev + (" with local changes" if dirty else "")
+
+
 def install_packages():
     run_checked([REPO / "scripts" / "install-deps", "--bench"], "installing packages", timeout=1800)
 

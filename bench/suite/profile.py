@@ -24,6 +24,9 @@ PROFILES = {
                  lambda pl, build, port, secs, rate: clients.wrk(pl, port, 64, 16, secs)),
     "resp": ("resp", "redis-benchmark -t get, 50 connections, no pipelining",
              lambda pl, build, port, secs, rate: clients.redis_benchmark(pl, port, "get", 1, 50, int(secs * rate))),
+    "resp-p16": ("resp", "redis-benchmark -t get -P 16, 50 connections",
+                 lambda pl, build, port, secs, rate: clients.redis_benchmark(pl, port, "get", 16, 50,
+                                                                             int(secs * rate * 10))),
     "echo": ("echo", "gatio-loadgen, 100 connections, 64 B, depth 1",
              lambda pl, build, port, secs, rate: clients.loadgen(pl, build, port, 100, 64, 1, secs)),
 }

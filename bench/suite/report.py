@@ -136,6 +136,13 @@ def markdown(results, chart_name):
                f"{m['syscall_seconds']:g} s runs ({results['syscall_counting']}). Load average before "
                f"{results['load_before'][0]}, after {results['load_after'][0]} (other work shared the machine "
                f"when above about 2). Figures are medians, (min-max) over the repetitions.")
+    v = results["versions"]
+    out.append("")
+    out.append(f"Versions: {v['gatiod']} (commit {results['source']}); {v['nginx']}; {v['redis-server']}; {v['wrk']}; {v['redis-benchmark']}.")
+    answers = {k: a for k, a in results.get("answers", {}).items() if "header_count" in a}
+    if answers:
+        out.append("HTTP answers: " + "; ".join(f"{k} {a['header_count']} headers ({', '.join(a['headers'])}), "
+                                                f"{a['bytes']} bytes" for k, a in answers.items()) + ".")
     out.append("")
     out.append("### Headline ratios")
     out.append("")
