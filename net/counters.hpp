@@ -38,16 +38,24 @@ struct NetCounters {
     std::uint64_t udp_rearms = 0;      // multishot recvmsg armed again (ENOBUFS or end)
     std::uint64_t timer_exhausted = 0; // connection timers that found no free timer slot
     std::uint64_t output_memory = 0;   // gauge: bytes of output chunks held right now
+    std::uint64_t plugin_errors = 0;   // on_data results out of range, instances that could not be made
+    std::uint64_t buffers = 0;         // gauge: provided receive buffers registered with the ring
+    std::uint64_t buffers_used = 0;    // gauge: of those, filled by the kernel and not yet given back
+                                       // (sampled; 0 where the kernel cannot tell, before Linux 6.8)
 
     NetCounters& operator+=(const NetCounters& other);
 };
 
-// Names and members, in declaration order, for logging and summing.
-struct NetCounterField {
+// A counter's name and member, for logging, summing and publishing.
+template <typename Counters>
+struct CounterField {
     std::string_view name;
-    std::uint64_t NetCounters::*member;
+    std::uint64_t Counters::*member;
 };
-inline constexpr std::array<NetCounterField, 24> net_counter_fields{{
+using NetCounterField = CounterField<NetCounters>;
+
+// Names and members, in declaration order.
+inline constexpr std::array<NetCounterField, 27> net_counter_fields{{
     {"accepted", &NetCounters::accepted},
     {"rejected", &NetCounters::rejected},
     {"accept_errors", &NetCounters::accept_errors},
@@ -72,6 +80,9 @@ inline constexpr std::array<NetCounterField, 24> net_counter_fields{{
     {"udp_rearms", &NetCounters::udp_rearms},
     {"timer_exhausted", &NetCounters::timer_exhausted},
     {"output_memory", &NetCounters::output_memory},
+    {"plugin_errors", &NetCounters::plugin_errors},
+    {"buffers", &NetCounters::buffers},
+    {"buffers_used", &NetCounters::buffers_used},
 }};
 static_assert(sizeof(NetCounters) == net_counter_fields.size() * sizeof(std::uint64_t),
               "every counter must be listed in net_counter_fields");
@@ -83,23 +94,66 @@ inline NetCounters& NetCounters::operator+=(const NetCounters& other) {
     return *this;
 }
 
-class PublishedNetCounters {
+// One listener on one driver. The same record carries on across reloads that change the
+// listener, so its counters never go back.
+struct ListenerCounters {
+    std::uint64_t accepted = 0;       // TCP connections handed to the handler
+    std::uint64_t refused = 0;        // TCP connections closed at once: max_connections reached
+    std::uint64_t closed = 0;         // TCP connections torn down
+    std::uint64_t bytes_received = 0; // TCP payload delivered to the handler
+    std::uint64_t bytes_sent = 0;     // TCP payload acknowledged by the kernel
+    std::uint64_t dispatched = 0;     // on_data and on_datagram calls
+    std::uint64_t datagrams_received = 0;
+    std::uint64_t datagrams_sent = 0;
+    std::uint64_t datagram_drops = 0;
+    std::uint64_t plugin_errors = 0; // on_data results out of range, instances that could not be made
+};
+
+inline constexpr std::array<CounterField<ListenerCounters>, 10> listener_counter_fields{{
+    {"accepted", &ListenerCounters::accepted},
+    {"refused", &ListenerCounters::refused},
+    {"closed", &ListenerCounters::closed},
+    {"bytes_received", &ListenerCounters::bytes_received},
+    {"bytes_sent", &ListenerCounters::bytes_sent},
+    {"dispatched", &ListenerCounters::dispatched},
+    {"datagrams_received", &ListenerCounters::datagrams_received},
+    {"datagrams_sent", &ListenerCounters::datagrams_sent},
+    {"datagram_drops", &ListenerCounters::datagram_drops},
+    {"plugin_errors", &ListenerCounters::plugin_errors},
+}};
+static_assert(sizeof(ListenerCounters) == listener_counter_fields.size() * sizeof(std::uint64_t),
+              "every counter must be listed in listener_counter_fields");
+
+// The copy other threads read: written with relaxed stores by the owning driver, once per turn.
+template <typename Counters, const auto& Fields>
+class PublishedCounterSet {
 public:
-    void publish(const NetCounters& c) {
-        for (std::size_t i = 0; i < net_counter_fields.size(); ++i) {
-            cells_[i].store(c.*net_counter_fields[i].member, std::memory_order_relaxed);
+    void publish(const Counters& c) {
+        for (std::size_t i = 0; i < Fields.size(); ++i) {
+            cells_[i].store(c.*Fields[i].member, std::memory_order_relaxed);
         }
     }
-    NetCounters read() const {
-        NetCounters c;
-        for (std::size_t i = 0; i < net_counter_fields.size(); ++i) {
-            c.*net_counter_fields[i].member = cells_[i].load(std::memory_order_relaxed);
+    Counters read() const {
+        Counters c;
+        for (std::size_t i = 0; i < Fields.size(); ++i) {
+            c.*Fields[i].member = cells_[i].load(std::memory_order_relaxed);
         }
         return c;
     }
 
 private:
-    std::array<std::atomic<std::uint64_t>, net_counter_fields.size()> cells_{};
+    std::array<std::atomic<std::uint64_t>, Fields.size()> cells_{};
+};
+
+using PublishedNetCounters = PublishedCounterSet<NetCounters, net_counter_fields>;
+using PublishedListenerCounters = PublishedCounterSet<ListenerCounters, listener_counter_fields>;
+
+// One listener on one driver: counted by that driver's endpoints of the listener (the
+// listener's old and new instances during a reload), read by anyone.
+struct ListenerStats {
+    ListenerCounters counters; // the driver's thread only
+    PublishedListenerCounters published;
+    void publish() { published.publish(counters); }
 };
 
 } // namespace gatio::net

@@ -4,6 +4,7 @@
 #include <cassert>
 #include <fmt/format.h>
 #include <stdexcept>
+#include <unistd.h>
 
 #include "net/fingerprint.hpp"
 #include "net/tcp.hpp"
@@ -38,8 +39,9 @@ std::uint32_t tcp_slots(const std::vector<const config::ListenerConfig*>& listen
 
 } // namespace
 
-DriverNet::DriverNet(const NetOptions& options, std::vector<std::unique_ptr<DriverListener>> listeners)
-    : options_(options), listeners_(std::move(listeners)) {
+DriverNet::DriverNet(const NetOptions& options, std::vector<std::unique_ptr<DriverListener>> listeners,
+                     std::shared_ptr<DriverNetShared> shared)
+    : options_(options), listeners_(std::move(listeners)), shared_(std::move(shared)) {
     for (auto& l : listeners_) {
         if (l->config.transport == config::Transport::tcp) {
             endpoints_.push_back(std::make_unique<TcpEndpoint>(*this, *l));
@@ -49,7 +51,20 @@ DriverNet::DriverNet(const NetOptions& options, std::vector<std::unique_ptr<Driv
     }
 }
 
+std::unique_ptr<DriverNet> DriverNet::while_running(const NetOptions& options,
+                                                    std::vector<std::unique_ptr<DriverListener>> listeners,
+                                                    std::shared_ptr<DriverNetShared> shared, bool direct) {
+    auto net = std::make_unique<DriverNet>(options, std::move(listeners), std::move(shared));
+    net->while_running_ = true;
+    net->allow_direct_ = direct;
+    return net;
+}
+
 DriverNet::~DriverNet() = default;
+
+core::Arena& DriverNet::memory() {
+    return memory_ ? *memory_ : driver_->arena();
+}
 
 std::size_t DriverNet::arena_bytes(const NetOptions& o, const config::RingSettings& ring,
                                    const std::vector<ServedListener>& listeners) {
@@ -81,8 +96,7 @@ std::size_t DriverNet::arena_bytes(const NetOptions& o, const config::RingSettin
     return bytes;
 }
 
-void DriverNet::start(core::Driver& d) {
-    driver_ = &d;
+void DriverNet::set_up(core::Driver& d) {
     for (const auto& l : listeners_) {
         std::uint64_t mine = listener_fingerprint(l->config, *l->shared->plugin);
         if (mine != l->shared->fingerprint) {
@@ -93,21 +107,43 @@ void DriverNet::start(core::Driver& d) {
                             fingerprint_text(l->shared->fingerprint)));
         }
     }
-    direct_ = d.features().direct_descriptors;
+    direct_ = d.features().direct_descriptors && allow_direct_;
     multishot_ = d.features().multishot_recv;
-    buffers_ = &d.add_buffer_ring(buffer_group);
-
     std::vector<const config::ListenerConfig*> configs;
+    std::vector<ServedListener> served;
     for (const auto& l : listeners_) {
         configs.push_back(&l->config);
+        served.emplace_back(&l->config, l->shared->plugin);
     }
+    const config::RingSettings& ring = d.ring_settings();
+    if (while_running_) {
+        // The TPC arena is sealed once the drivers run: this module brings its own, placed
+        // like the TPC's, and its own buffer group next to those already registered.
+        const std::size_t ring_bytes =
+            static_cast<std::size_t>(ring.buffer_count) * (ring.buffer_size + sizeof(io_uring_buf)) +
+            2 * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+        memory_ = std::make_unique<core::Arena>(fmt::format("net {}", d.name()),
+                                                arena_bytes(options_, ring, served) + ring_bytes,
+                                                d.tpc().numa_node(), d.tpc().memory());
+        group_ = 1;
+        while (d.buffer_ring(group_) != nullptr) {
+            if (group_ == UINT16_MAX) {
+                throw std::runtime_error(fmt::format("driver {}: every buffer group is in use", d.name()));
+            }
+            ++group_;
+        }
+        buffers_ = &d.add_buffer_ring(group_, ring.buffer_count, ring.buffer_size, *memory_);
+    } else {
+        buffers_ = &d.add_buffer_ring(group_);
+    }
+
     capacity_ = tcp_slots(configs);
     if (capacity_ > 0) {
-        slab_ = std::make_unique<core::Slab<Connection>>(d.arena(), capacity_);
-        generations_ = d.arena().allocate_array<std::uint32_t>(capacity_);
-        std::uint32_t reserve = pressure_reserve_chunks(options_, d.ring_settings());
+        slab_ = std::make_unique<core::Slab<Connection>>(memory(), capacity_);
+        generations_ = memory().allocate_array<std::uint32_t>(capacity_);
+        std::uint32_t reserve = pressure_reserve_chunks(options_, ring);
         std::uint32_t chunks = chunks_for(options_.output_memory, options_.output_chunk_size) + reserve;
-        chunks_ = std::make_unique<ChunkPool>(d.arena(), chunks, options_.output_chunk_size);
+        chunks_ = std::make_unique<ChunkPool>(memory(), chunks, options_.output_chunk_size);
         pressure_reserve_ = reserve;
         // Hysteresis: resume only once a second reserve's worth is free again.
         pressure_resume_ = std::min(chunks, 2 * reserve);
@@ -116,10 +152,93 @@ void DriverNet::start(core::Driver& d) {
             list->reserve(2 * static_cast<std::size_t>(capacity_));
         }
     }
-    for (auto& e : endpoints_) {
-        e->start(d);
+    if (direct_) {
+        direct_claim_ = std::min<std::uint64_t>(capacity_, d.features().file_slots);
+        shared_->direct_claimed.fetch_add(direct_claim_, std::memory_order_relaxed);
+    }
+}
+
+void DriverNet::start(core::Driver& d) {
+    driver_ = &d;
+    if (!while_running_) {
+        set_up(d);
+        shared_->members.push_back(this);
+        for (auto& e : endpoints_) {
+            e->start(d);
+        }
+        publish();
+        return;
+    }
+    shared_->members.push_back(this);
+    try {
+        set_up(d);
+    } catch (const std::exception& e) {
+        // Nothing is armed yet: every listener of this module fails on this driver, and the
+        // reload retires them.
+        for (auto& l : listeners_) {
+            l->shared->report_start(d.index(), e.what());
+        }
+        return;
+    }
+    for (std::size_t i = 0; i < endpoints_.size(); ++i) {
+        try {
+            endpoints_[i]->start(d);
+            listeners_[i]->shared->report_start(d.index(), {});
+        } catch (const std::exception& e) {
+            listeners_[i]->shared->report_start(d.index(), e.what());
+        }
     }
     publish();
+}
+
+void DriverNet::retire(ListenerShared& generation) {
+    for (std::size_t i = 0; i < endpoints_.size(); ++i) {
+        if (listeners_[i]->shared.get() == &generation && !endpoints_[i]->retiring()) {
+            endpoints_[i]->retire();
+            ++retiring_;
+        }
+    }
+    flush();
+}
+
+void DriverNet::release_retired() {
+    for (std::size_t i = endpoints_.size(); i-- > 0;) {
+        Endpoint& e = *endpoints_[i];
+        if (!e.retiring() || !e.drained() || e.tasks_pending() > 0) {
+            continue;
+        }
+        // Its last connection is gone and no task of it is out: the instance goes now.
+        e.Endpoint::stop();
+        if (e.callbacks_pending()) {
+            continue; // timers of the gone instance, which run nothing, have yet to expire
+        }
+        ListenerShared* generation = listeners_[i]->shared.get();
+        endpoints_.erase(endpoints_.begin() + static_cast<std::ptrdiff_t>(i));
+        listeners_.erase(listeners_.begin() + static_cast<std::ptrdiff_t>(i));
+        --retiring_;
+        // Whoever retired it holds a reference until it sees the count reach 0.
+        generation->holders.fetch_sub(1, std::memory_order_release);
+    }
+    if (while_running_ && endpoints_.empty()) {
+        leave();
+    }
+}
+
+void DriverNet::leave() {
+    leaving_ = true;
+    if (buffers_ != nullptr) {
+        try {
+            driver_->remove_buffer_ring(group_);
+        } catch (const std::exception& e) {
+            // The kernel still holds the ring: its memory stays mapped until gatiod exits.
+            driver_->log().error("{}; its memory is kept until gatiod exits", e.what());
+            [[maybe_unused]] core::Arena* kept = memory_.release();
+        }
+        buffers_ = nullptr;
+    }
+    shared_->direct_claimed.fetch_sub(direct_claim_, std::memory_order_relaxed);
+    direct_claim_ = 0;
+    driver_->detach(*this);
 }
 
 bool DriverNet::poll(core::Driver&) {
@@ -136,15 +255,43 @@ bool DriverNet::poll(core::Driver&) {
     }
     relieve_pressure();
     flush();
+    if (retiring_ > 0 && !leaving_) {
+        release_retired();
+    }
     publish();
     return false;
 }
 
 void DriverNet::publish() {
-    stats_.output_memory =
-        chunks_ ? static_cast<std::uint64_t>(chunks_->count() - chunks_->available()) * chunks_->chunk_size()
-                : 0;
-    published_.publish(stats_);
+    NetCounters& c = shared_->counters;
+    c.output_memory = 0;
+    c.buffers = 0;
+    for (const DriverNet* m : shared_->members) {
+        if (m->chunks_) {
+            c.output_memory += static_cast<std::uint64_t>(m->chunks_->count() - m->chunks_->available()) *
+                               m->chunks_->chunk_size();
+        }
+        if (m->buffers_ != nullptr) {
+            c.buffers += m->buffers_->count();
+        }
+    }
+    if (driver_->now_ns() >= shared_->next_buffer_sample_ns) {
+        // A system call per ring: sampled, not read every turn.
+        shared_->next_buffer_sample_ns =
+            driver_->now_ns() + std::chrono::nanoseconds(options_.buffer_sample_interval).count();
+        std::uint64_t used = 0;
+        for (const DriverNet* m : shared_->members) {
+            if (m->buffers_ != nullptr) {
+                int free = m->buffers_->available(driver_->ring());
+                used += free >= 0 ? m->buffers_->count() - static_cast<std::uint32_t>(free) : 0;
+            }
+        }
+        c.buffers_used = used;
+    }
+    shared_->published.publish(c);
+    for (const auto& l : listeners_) {
+        l->stats->publish();
+    }
 }
 
 std::vector<DriverNet::Ref>& DriverNet::take(std::vector<Ref>& list, std::vector<Ref>& scratch) {
@@ -194,10 +341,16 @@ void DriverNet::stop(core::Driver& d) {
         e->stop();
     }
     publish();
+    auto& members = shared_->members;
+    members.erase(std::remove(members.begin(), members.end(), this), members.end());
+    if (leaving_ || !members.empty()) {
+        return; // the driver's counters are told once, by the last module to stop
+    }
+    const NetCounters& c = shared_->counters;
     std::string summary;
     for (const auto& f : net_counter_fields) {
-        if (stats_.*f.member != 0) {
-            summary += fmt::format(" {}={}", f.name, stats_.*f.member);
+        if (c.*f.member != 0) {
+            summary += fmt::format(" {}={}", f.name, c.*f.member);
         }
     }
     d.log().info("driver {}: network counters:{}", d.name(), summary.empty() ? " none" : summary);

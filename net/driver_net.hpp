@@ -1,8 +1,13 @@
 // The networking module of one driver: every listener this driver serves, the connection slab,
 // the output chunk pool and the provided-buffer ring they share, and the per-turn work lists
 // (sends to gather, receives to re-arm, reads to resume).
+//
+// A driver gets one at start. A reload that opens or changes listeners hands each of their
+// drivers one more, opened while running, with memory and a buffer ring of its own; it leaves
+// its driver once every listener it served has been retired and has finished.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -20,17 +25,36 @@
 namespace gatio::net {
 
 struct Connection;
+class DriverNet;
 class TcpEndpoint;
+
+// What every networking module of one driver shares: the driver's network counters, which go
+// on across reloads, and the modules themselves.
+struct DriverNetShared {
+    NetCounters counters;            // the driver's thread only
+    PublishedNetCounters published;  // anyone
+    std::vector<DriverNet*> members; // the driver's thread only
+    std::int64_t next_buffer_sample_ns = 0;
+    // Direct-descriptor slots the driver's modules may fill (their connection slots, at most
+    // the ring's table). Written by the driver, read by whoever opens a module while running.
+    std::atomic<std::uint64_t> direct_claimed{0};
+};
 
 class DriverNet final : public core::DriverModule {
 public:
-    static constexpr std::uint16_t buffer_group = 0;
-
-    DriverNet(const NetOptions& options, std::vector<std::unique_ptr<DriverListener>> listeners);
+    // At start: memory from the TPC arena, buffer group 0.
+    DriverNet(const NetOptions& options, std::vector<std::unique_ptr<DriverListener>> listeners,
+              std::shared_ptr<DriverNetShared> shared);
+    // For Runtime::attach_running: its own memory, the lowest free buffer group, and direct
+    // descriptors only when `direct` (the table is shared with the driver's other modules).
+    // start() never throws: each listener's outcome goes to its ListenerShared::report_start.
+    static std::unique_ptr<DriverNet> while_running(const NetOptions& options,
+                                                    std::vector<std::unique_ptr<DriverListener>> listeners,
+                                                    std::shared_ptr<DriverNetShared> shared, bool direct);
     ~DriverNet() override;
 
     // Arena bytes start() takes for these listeners (and their plugins) on a driver with
-    // `ring` settings.
+    // `ring` settings, the buffer ring aside.
     using ServedListener = std::pair<const config::ListenerConfig*, const Plugin*>;
     static std::size_t arena_bytes(const NetOptions& options, const config::RingSettings& ring,
                                    const std::vector<ServedListener>& listeners);
@@ -41,14 +65,21 @@ public:
     bool drained(core::Driver& driver) override;
     void stop(core::Driver& driver) override;
 
-    // Any thread.
-    NetCounters counters() const { return published_.read(); }
+    // Any thread: the driver's counters (every module of it).
+    NetCounters counters() const { return shared_->published.read(); }
+
+    // On the driver thread (a message from the reloading thread): the endpoint of `generation`
+    // stops taking new connections; once it has finished it is destroyed and
+    // generation.holders is counted down.
+    void retire(ListenerShared& generation);
 
     // ---- For the endpoints, on the driver thread ----
     core::Driver& driver() { return *driver_; }
     const NetOptions& options() const { return options_; }
-    NetCounters& stats() { return stats_; }
+    NetCounters& stats() { return shared_->counters; }
     core::BufferRing& buffers() { return *buffers_; }
+    std::uint16_t buffer_group() const { return group_; }
+    core::Arena& memory(); // for slabs and pools, during start only
     ChunkPool& chunks() { return *chunks_; }
     bool direct_descriptors() const { return direct_; }
     bool multishot_recv() const { return multishot_; }
@@ -76,17 +107,29 @@ private:
         std::uint32_t slot;
         std::uint32_t generation;
     };
+    void set_up(core::Driver& d);
     void publish();
     void relieve_pressure();
+    void release_retired();
+    void leave();
     std::vector<Ref>& take(std::vector<Ref>& list, std::vector<Ref>& scratch);
 
     NetOptions options_;
     std::vector<std::unique_ptr<DriverListener>> listeners_;
-    std::vector<std::unique_ptr<Endpoint>> endpoints_;
+    std::vector<std::unique_ptr<Endpoint>> endpoints_; // endpoints_[i] serves listeners_[i]
+    std::shared_ptr<DriverNetShared> shared_;
     core::Driver* driver_ = nullptr;
     core::BufferRing* buffers_ = nullptr;
+    std::uint16_t group_ = 0;
     bool direct_ = false;
     bool multishot_ = false;
+
+    bool while_running_ = false;
+    bool allow_direct_ = true;
+    std::unique_ptr<core::Arena> memory_; // while_running_ only
+    std::uint64_t direct_claim_ = 0;
+    std::size_t retiring_ = 0;
+    bool leaving_ = false;
 
     std::uint32_t capacity_ = 0; // connection slots
     std::unique_ptr<core::Slab<Connection>> slab_;
@@ -96,9 +139,6 @@ private:
     std::uint32_t pressure_resume_ = 0;
 
     std::vector<Ref> flush_list_, rearm_list_, pressure_list_, scratch_;
-
-    NetCounters stats_;
-    PublishedNetCounters published_;
 };
 
 } // namespace gatio::net

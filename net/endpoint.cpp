@@ -53,6 +53,11 @@ int spawn_result(core::SpawnStatus s) {
 
 } // namespace
 
+void ListenerShared::report_start(int driver, std::string error) {
+    start_errors.at(static_cast<std::size_t>(driver)) = std::move(error);
+    pending_starts.fetch_sub(1, std::memory_order_release);
+}
+
 Endpoint::Endpoint(DriverNet& net, DriverListener& listener)
     : net_(net), listener_(listener), options_root_{listener.config.options, {}} {}
 
@@ -85,6 +90,7 @@ void Endpoint::start(core::Driver& driver) {
     std::array<char, 512> error{};
     if (p.instance_create(this, &info, &instance_, error.data(), error.size()) != 0) {
         error.back() = '\0';
+        plugin_error();
         throw std::runtime_error(fmt::format("{}: plugin \"{}\" could not create its instance: {}",
                                              describe_listener(l), p.name,
                                              error[0] != '\0' ? error.data() : "(no reason given)"));
@@ -99,20 +105,40 @@ void Endpoint::stop() {
     }
 }
 
+void Endpoint::plugin_error() {
+    ++counters().plugin_errors;
+    ++net_.stats().plugin_errors;
+}
+
 gatio_timer Endpoint::timer_start(std::uint64_t delay_ms, void (*fn)(gatio_host*, void*), void* arg) {
     core::TimerId id = driver_->schedule_timer(std::chrono::milliseconds(delay_ms), [this, fn, arg] {
-        fn(this, arg);
-        // Timers fire after the turn's flush: send what the callback queued right away.
-        net_.flush();
+        --timers_pending_;
+        // A timer outliving its instance is cancelled without running, as the ABI promises.
+        if (has_instance_) {
+            fn(this, arg);
+            // Timers fire after the turn's flush: send what the callback queued right away.
+            net_.flush();
+        }
     });
-    return id.valid() ? encode_timer(id) : 0;
+    if (!id.valid()) {
+        return 0;
+    }
+    ++timers_pending_;
+    return encode_timer(id);
 }
 
 int Endpoint::timer_cancel(gatio_timer timer) {
     if (timer == 0) {
         return GATIO_ERR_INVALID;
     }
-    return driver_->cancel_timer(decode_timer(timer)) ? GATIO_OK : GATIO_ERR_INVALID;
+    if (!driver_->cancel_timer(decode_timer(timer))) {
+        return GATIO_ERR_INVALID;
+    }
+    // Guarded: a handle of another instance on this driver cancels that instance's timer.
+    if (timers_pending_ > 0) {
+        --timers_pending_;
+    }
+    return GATIO_OK;
 }
 
 void Endpoint::log(int level, const char* msg, std::size_t len) {
@@ -154,13 +180,18 @@ int Endpoint::spawn(const gatio_task& task) {
     auto run = task.run;
     auto done = task.done;
     void* arg = task.arg;
-    return spawn_result(driver_->spawn(
+    core::SpawnStatus status = driver_->spawn(
         where, priority, [run, arg](core::Driver&) { run(arg); },
         [this, done, arg](core::Driver&) {
-            if (done != nullptr) {
+            --tasks_pending_;
+            if (done != nullptr && has_instance_) {
                 done(this, arg);
             }
-        }));
+        });
+    if (status == core::SpawnStatus::ok) {
+        ++tasks_pending_;
+    }
+    return spawn_result(status);
 }
 
 } // namespace gatio::net

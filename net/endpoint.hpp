@@ -8,29 +8,46 @@
 #include <memory>
 #include <spdlog/logger.h>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/config.hpp"
 #include "core/driver.hpp"
+#include "net/counters.hpp"
 #include "net/listener_socket.hpp"
 #include "net/plugin_host.hpp"
 #include "net/plugin_loader.hpp"
 
 namespace gatio::net {
 
+struct AdminBoard;
 class DriverNet;
 
-// What the drivers serving one listener share.
+// What the drivers serving one listener share. A reload that changes a listener makes a new
+// one: its instances take the new connections while those of the old one finish theirs.
 struct ListenerShared {
     const Plugin* plugin = nullptr;
+    std::shared_ptr<const Plugin> plugin_ref;  // keeps the object loaded while any driver needs it
     std::uint64_t fingerprint = 0;             // of the configuration as loaded
     std::atomic<std::uint32_t> connections{0}; // TCP connections open on all its drivers
+    std::shared_ptr<AdminBoard> admin;         // the admin endpoint's (net/admin.hpp); else null
+
+    // Opened while running: each serving driver writes its slot of start_errors ("" when its
+    // instance started), then counts pending_starts down with release order.
+    std::vector<std::string> start_errors; // by global driver index
+    std::atomic<int> pending_starts{0};
+    // Drivers still holding an endpoint of it; each counts down (release) once its retired
+    // endpoint is gone, so whoever sees 0 (acquire) may let go of it.
+    std::atomic<int> holders{0};
+
+    void report_start(int driver, std::string error);
 };
 
 // A listener as handed to one driver: its own copy of the configuration and its own socket.
 struct DriverListener {
     config::ListenerConfig config;
     std::shared_ptr<ListenerShared> shared;
+    std::shared_ptr<ListenerStats> stats; // this listener on this driver, across reloads
     SocketFd socket;
 };
 
@@ -45,12 +62,23 @@ public:
     spdlog::logger& log() { return *log_; }
 
     // On the driver thread, in this order. start() creates the plugin instance and arms the
-    // socket; it throws std::runtime_error naming the listener on failure.
+    // socket; it throws std::runtime_error naming the listener on failure. stop() destroys the
+    // instance and may be called again.
     virtual void start(core::Driver& driver);
     virtual void poll() {}
     virtual void drain() = 0;
     virtual bool drained() const = 0;
     virtual void stop();
+
+    // Reload: stop taking new connections or datagrams while those open go on; drained()
+    // then tells when nothing of it is left in flight.
+    virtual void retire() = 0;
+    bool retiring() const { return retiring_; }
+    bool has_instance() const { return has_instance_; }
+    // Timers and tasks the instance started that will still call back into this object.
+    bool callbacks_pending() const { return timers_pending_ > 0 || tasks_pending_ > 0; }
+    std::uint32_t tasks_pending() const { return tasks_pending_; }
+    ListenerCounters& counters() { return listener_.stats->counters; }
 
     gatio_timer timer_start(std::uint64_t delay_ms, void (*fn)(gatio_host*, void*), void* arg) override;
     int timer_cancel(gatio_timer timer) override;
@@ -63,8 +91,12 @@ protected:
     void* instance() const { return instance_; }
     core::Driver& driver() const { return *driver_; }
 
+    // A handler fault: counted for the listener and the driver.
+    void plugin_error();
+
     DriverNet& net_;
     DriverListener& listener_;
+    bool retiring_ = false;
 
 private:
     config::OptionValue options_root_;
@@ -73,6 +105,8 @@ private:
     core::Driver* driver_ = nullptr;
     void* instance_ = nullptr;
     bool has_instance_ = false;
+    std::uint32_t timers_pending_ = 0; // started by the instance, neither fired nor cancelled
+    std::uint32_t tasks_pending_ = 0;  // spawned by the instance, not yet back
 };
 
 } // namespace gatio::net

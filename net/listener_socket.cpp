@@ -173,4 +173,12 @@ void steer_to_cpus(const config::ListenerConfig& l, int socket, const std::vecto
     }
 }
 
+void unsteer(const config::ListenerConfig& l, int socket) {
+    int unused = 0;
+    if (::setsockopt(socket, SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, &unused, sizeof unused) != 0 &&
+        errno != ENOENT) {
+        fail(l, "setsockopt(SO_DETACH_REUSEPORT_BPF)", errno);
+    }
+}
+
 } // namespace gatio::net

@@ -54,5 +54,8 @@ SocketFd adopt_listener_socket(const config::ListenerConfig& l, int fd, std::str
 // sockets[i] for a packet handled on cpus[i]; other CPUs fall back to the kernel's hash.
 // Throws std::runtime_error naming the listener.
 void steer_to_cpus(const config::ListenerConfig& l, int socket, const std::vector<int>& cpus);
+// Takes such a program off the group `socket` belongs to (none attached is fine). Throws
+// std::runtime_error naming the listener.
+void unsteer(const config::ListenerConfig& l, int socket);
 
 } // namespace gatio::net

@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <sys/resource.h>
 
+#include "net/admin.hpp"
 #include "net/driver_net.hpp"
 #include "net/fingerprint.hpp"
 #include "net/listener_socket.hpp"
@@ -60,10 +61,13 @@ void reserve(core::RuntimeOptions& options, const config::Config& config, const 
     options.per_driver.resize(drivers, options.defaults);
     std::vector<std::size_t> tpc_bytes(topology.tpcs.size(), 0);
     std::uint64_t descriptors = 1024; // the daemon's own files, sockets, journal
+    const int admin_at = config.admin.listen ? admin_driver(topology) : -1;
+    const auto admin =
+        admin_at >= 0 ? admin_listener(config, topology.driver(admin_at), net) : config::ListenerConfig{};
     for (const auto& tpc : topology.tpcs) {
         for (const auto& d : tpc.drivers) {
             const auto& mine = served.at(static_cast<std::size_t>(d.index));
-            if (mine.empty()) {
+            if (mine.empty() && d.index != admin_at) {
                 continue;
             }
             std::vector<DriverNet::ServedListener> listeners;
@@ -75,6 +79,10 @@ void reserve(core::RuntimeOptions& options, const config::Config& config, const 
                     connections += l.max_connections;
                 }
             }
+            if (d.index == admin_at) {
+                listeners.emplace_back(&admin, admin_plugin().get());
+                connections += admin.max_connections;
+            }
             auto& limits = options.per_driver[static_cast<std::size_t>(d.index)];
             if (connections > 0) {
                 limits.file_slots += static_cast<std::uint32_t>(connections) + net.file_slot_slack;
@@ -82,7 +90,7 @@ void reserve(core::RuntimeOptions& options, const config::Config& config, const 
             // One timer per connection (idle timeout or closing linger), plus the plugins'.
             limits.timer_slots += static_cast<std::uint32_t>(connections) + net.plugin_timer_slots;
             tpc_bytes[static_cast<std::size_t>(tpc.index)] += DriverNet::arena_bytes(net, d.ring, listeners);
-            descriptors += connections + mine.size() + net.file_slot_slack;
+            descriptors += connections + listeners.size() + net.file_slot_slack;
         }
     }
     options.arena_extra_bytes += *std::max_element(tpc_bytes.begin(), tpc_bytes.end());
@@ -100,19 +108,33 @@ void reserve(core::RuntimeOptions& options, const config::Config& config, const 
     }
 }
 
+Network::Network(core::Runtime& runtime, const NetOptions& options) : runtime_(runtime), options_(options) {
+    for (std::size_t i = 0; i < runtime.driver_count(); ++i) {
+        drivers_.push_back(std::make_shared<DriverNetShared>());
+    }
+}
+
+Network::~Network() = default;
+
 NetCounters Network::counters(int driver) const {
     auto i = static_cast<std::size_t>(driver);
-    return i < by_driver_.size() && by_driver_[i] != nullptr ? by_driver_[i]->counters() : NetCounters{};
+    return i < drivers_.size() ? drivers_[i]->published.read() : NetCounters{};
 }
 
 NetCounters Network::total() const {
     NetCounters sum;
-    for (const auto* d : by_driver_) {
-        if (d != nullptr) {
-            sum += d->counters();
-        }
+    for (const auto& d : drivers_) {
+        sum += d->published.read();
     }
     return sum;
+}
+
+std::shared_ptr<ListenerStats> Network::stats_for(const std::string& listener, int driver) {
+    auto& stats = stats_[{listener, driver}];
+    if (!stats) {
+        stats = std::make_shared<ListenerStats>();
+    }
+    return stats;
 }
 
 std::string compare_fingerprints(const std::vector<const config::ListenerConfig*>& copies,
@@ -136,15 +158,21 @@ AttachResult attach_listeners(core::Runtime& runtime, const config::Config& conf
                               const core::Topology& topology, const PluginSet& plugins, const NetOptions& net,
                               const InheritedSockets& inherited) {
     const std::size_t drivers = topology.driver_count();
+    std::unique_ptr<Network> network{new Network(runtime, net)};
     std::vector<std::vector<std::unique_ptr<DriverListener>>> per_driver(drivers);
+    // Where each listener's copies go: (listener, position among its drivers) per driver.
+    std::vector<std::vector<std::pair<std::size_t, std::size_t>>> placed(drivers);
     try {
         for (std::size_t i = 0; i < config.listeners.size(); ++i) {
             const auto& l = config.listeners[i];
             const auto& serving = topology.listener_drivers.at(i);
-            const Plugin& plugin = plugins.for_listener(l);
+            const auto& plugin = plugins.by_path.at(l.handler_path);
             auto shared = std::make_shared<ListenerShared>();
-            shared->plugin = &plugin;
-            shared->fingerprint = listener_fingerprint(l, plugin);
+            shared->plugin = plugin.get();
+            shared->plugin_ref = plugin;
+            shared->fingerprint = listener_fingerprint(l, *plugin);
+            shared->holders.store(static_cast<int>(serving.size()), std::memory_order_relaxed);
+            Network::Serving entry{l, shared, serving, {}, {}};
 
             std::vector<const config::ListenerConfig*> copies;
             std::vector<std::string> names;
@@ -159,17 +187,21 @@ AttachResult attach_listeners(core::Runtime& runtime, const config::Config& conf
                 auto dl = std::make_unique<DriverListener>();
                 dl->config = l;
                 dl->shared = shared;
+                dl->stats = network->stats_for(l.name, d);
                 dl->socket = adopted ? adopt_listener_socket(dl->config, passed->second, origin)
                                      : open_listener_socket(dl->config);
                 if (first_socket < 0) {
                     first_socket = dl->socket.get();
                 }
+                entry.sockets.push_back(dl->socket.get());
                 copies.push_back(&dl->config);
                 names.push_back(topology.driver(d).name);
                 cpus.push_back(topology.driver(d).cpu);
+                placed.at(static_cast<std::size_t>(d)).emplace_back(i, entry.modules.size());
+                entry.modules.push_back(nullptr);
                 per_driver.at(static_cast<std::size_t>(d)).push_back(std::move(dl));
             }
-            if (auto mismatch = compare_fingerprints(copies, names, plugin); !mismatch.empty()) {
+            if (auto mismatch = compare_fingerprints(copies, names, *plugin); !mismatch.empty()) {
                 return {nullptr, mismatch};
             }
             if (l.steer_to_cpu && adopted) {
@@ -177,21 +209,45 @@ AttachResult attach_listeners(core::Runtime& runtime, const config::Config& conf
             } else if (l.steer_to_cpu && first_socket >= 0) {
                 steer_to_cpus(l, first_socket, cpus);
             }
+            network->serving_.push_back(std::move(entry));
+        }
+        if (config.admin.listen) {
+            const int at = admin_driver(topology);
+            if (at < 0) {
+                return {nullptr, "[admin] listen: no driver does I/O to serve it"};
+            }
+            auto board = std::make_shared<AdminBoard>();
+            board->runtime = &runtime;
+            board->options = net;
+            auto dl = std::make_unique<DriverListener>();
+            dl->config = admin_listener(config, topology.driver(at), net);
+            dl->shared = std::make_shared<ListenerShared>();
+            dl->shared->plugin_ref = admin_plugin();
+            dl->shared->plugin = dl->shared->plugin_ref.get();
+            dl->shared->fingerprint = listener_fingerprint(dl->config, *dl->shared->plugin);
+            dl->shared->admin = board;
+            dl->stats = std::make_shared<ListenerStats>();
+            dl->socket = open_listener_socket(dl->config);
+            per_driver.at(static_cast<std::size_t>(at)).push_back(std::move(dl));
+            network->admin_ = std::move(board);
+            network->admin_driver_ = at;
         }
     } catch (const std::exception& e) {
         return {nullptr, e.what()};
     }
 
-    std::vector<const DriverNet*> modules(drivers, nullptr);
     for (std::size_t d = 0; d < drivers; ++d) {
         if (per_driver[d].empty()) {
             continue;
         }
-        auto module = std::make_unique<DriverNet>(net, std::move(per_driver[d]));
-        modules[d] = module.get();
+        auto module = std::make_unique<DriverNet>(net, std::move(per_driver[d]), network->drivers_[d]);
+        for (const auto& [listener, position] : placed[d]) {
+            network->serving_[listener].modules[position] = module.get();
+        }
         runtime.attach(static_cast<int>(d), std::move(module));
     }
-    return {std::make_unique<Network>(std::move(modules)), {}};
+    network->publish_catalog();
+    return {std::move(network), {}};
 }
 
 } // namespace gatio::net

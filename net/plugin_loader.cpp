@@ -31,6 +31,11 @@ public:
         }
     }
     int get() const { return fd_; }
+    int release() {
+        int fd = fd_;
+        fd_ = -1;
+        return fd;
+    }
 
 private:
     int fd_;
@@ -64,13 +69,38 @@ const char* transport_name(config::Transport t) {
     return t == config::Transport::tcp ? "tcp" : "udp";
 }
 
+PluginFileId file_id_of(const struct stat& st) {
+    return PluginFileId{st.st_dev, st.st_ino, st.st_size,
+                        static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
+}
+
 } // namespace
+
+std::optional<PluginFileId> plugin_file_id(const std::filesystem::path& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+        return std::nullopt;
+    }
+    return file_id_of(st);
+}
 
 Plugin::~Plugin() {
     if (initialised_ && descriptor_.fini != nullptr) {
         descriptor_.fini();
     }
-    ::dlclose(handle_);
+    if (handle_ != nullptr) {
+        ::dlclose(handle_);
+    }
+    if (fd_ >= 0) {
+        ::close(fd_);
+    }
+}
+
+std::shared_ptr<Plugin> Plugin::builtin(std::string label, const gatio_plugin& descriptor) {
+    std::shared_ptr<Plugin> p{new Plugin(std::move(label), nullptr)};
+    p->descriptor_ = descriptor;
+    p->initialised_ = true;
+    return p;
 }
 
 bool Plugin::serves(config::Transport t) const {
@@ -79,7 +109,7 @@ bool Plugin::serves(config::Transport t) const {
 }
 
 PluginLoadResult load_plugin(const std::filesystem::path& path, const LoadPolicy& policy,
-                             const gatio_services& services) {
+                             const gatio_services& services, LoadAs as) {
     FileDescriptor fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
     if (fd.get() < 0) {
         int err = errno;
@@ -99,18 +129,26 @@ PluginLoadResult load_plugin(const std::filesystem::path& path, const LoadPolicy
     struct stat checked {};
     ::fstat(fd.get(), &checked);
     auto absolute = std::filesystem::absolute(path);
-    void* handle = ::dlopen(absolute.c_str(), RTLD_NOW | RTLD_LOCAL);
+    // Alongside: the descriptor's /proc name is new to the dynamic loader, which would hand
+    // back the object already loaded from `absolute` instead of reading the new file. The
+    // descriptor stays open while the object is loaded, so its name stays unique.
+    const std::string by_descriptor = fmt::format("/proc/self/fd/{}", fd.get());
+    const char* name = as == LoadAs::alongside ? by_descriptor.c_str() : absolute.c_str();
+    void* handle = ::dlopen(name, RTLD_NOW | RTLD_LOCAL);
     if (handle == nullptr) {
         const char* why = ::dlerror();
         return {nullptr, fail(path, fmt::format("dlopen failed: {}", why ? why : "unknown error"))};
     }
     struct stat loaded {};
-    if (::stat(absolute.c_str(), &loaded) != 0 || loaded.st_dev != checked.st_dev ||
-        loaded.st_ino != checked.st_ino) {
+    if (::stat(name, &loaded) != 0 || loaded.st_dev != checked.st_dev || loaded.st_ino != checked.st_ino) {
         ::dlclose(handle);
         return {nullptr, fail(path, "file was replaced while being loaded; refused")};
     }
     std::unique_ptr<Plugin> plugin{new Plugin(path, handle)};
+    plugin->file_id_ = file_id_of(checked);
+    if (as == LoadAs::alongside) {
+        plugin->fd_ = fd.release();
+    }
 
     ::dlerror();
     void* sym = ::dlsym(handle, GATIO_PLUGIN_ENTRY_NAME);

@@ -5,9 +5,11 @@
 // `plugin "<path>": ` and names the cause.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <sys/types.h>
@@ -26,6 +28,26 @@ struct LoadPolicy {
 
 struct PluginLoadResult;
 
+// Which file a handler was loaded from: a path that names another file now (a new version
+// installed by renaming over it) or the same file rewritten gives another identity.
+struct PluginFileId {
+    dev_t device = 0;
+    ino_t inode = 0;
+    off_t size = 0;
+    std::int64_t modified_ns = 0;
+    friend bool operator==(const PluginFileId&, const PluginFileId&) = default;
+};
+
+// The identity of the file `path` names now; nullopt when it cannot be looked at.
+std::optional<PluginFileId> plugin_file_id(const std::filesystem::path& path);
+
+// How load_plugin hands the file to the dynamic loader.
+enum class LoadAs {
+    path,      // by its path (the loader shares an object already loaded from that path)
+    alongside, // by its open descriptor: a new object even while one loaded from the same path
+               // is still in use (a reload that finds the file replaced)
+};
+
 // One loaded handler object. Unloads (fini, then dlclose) on destruction, which must happen
 // after every instance made from it is destroyed.
 class Plugin {
@@ -34,19 +56,25 @@ public:
     Plugin& operator=(const Plugin&) = delete;
     ~Plugin();
 
+    // A handler compiled into gatiod itself (the admin endpoint): `label` stands for its path.
+    static std::shared_ptr<Plugin> builtin(std::string label, const gatio_plugin& descriptor);
+
     const std::filesystem::path& path() const { return path_; }
     // The descriptor, copied into the current layout: fields the object did not have are zero.
     const gatio_plugin& descriptor() const { return descriptor_; }
     std::string_view name() const { return descriptor_.name; }
     bool serves(config::Transport t) const;
+    const PluginFileId& file_id() const { return file_id_; }
 
 private:
     friend PluginLoadResult load_plugin(const std::filesystem::path&, const LoadPolicy&,
-                                        const gatio_services&);
+                                        const gatio_services&, LoadAs);
     Plugin(std::filesystem::path path, void* handle) : path_(std::move(path)), handle_(handle) {}
 
     std::filesystem::path path_;
-    void* handle_;
+    void* handle_; // null for a built-in handler
+    int fd_ = -1;  // kept open while loaded LoadAs::alongside (it names the object)
+    PluginFileId file_id_;
     gatio_plugin descriptor_{};
     bool initialised_ = false;
 };
@@ -59,11 +87,12 @@ struct PluginLoadResult {
 // Checks, loads and initialises one handler object. `services` is handed to its init() and
 // must outlive the Plugin.
 PluginLoadResult load_plugin(const std::filesystem::path& path, const LoadPolicy& policy,
-                             const gatio_services& services);
+                             const gatio_services& services, LoadAs as = LoadAs::path);
 
 // The handlers of a whole configuration, each file loaded once however many listeners use it.
+// Listeners hold references of their own, so a set may go before the runtime it served.
 struct PluginSet {
-    std::map<std::filesystem::path, std::unique_ptr<Plugin>> by_path;
+    std::map<std::filesystem::path, std::shared_ptr<Plugin>> by_path;
 
     // The plugin serving config.listeners[i]'s handler_path; it must have been loaded.
     const Plugin& for_listener(const config::ListenerConfig& listener) const;

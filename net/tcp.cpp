@@ -36,7 +36,7 @@ void TcpEndpoint::start(core::Driver& d) {
     if (plugin().max_unconsumed > 0) {
         carry_capacity_ = plugin().max_unconsumed + d.ring_settings().buffer_size;
         carry_pool_ = std::make_unique<ChunkPool>(
-            d.arena(), std::min(config().max_connections, net_.options().carry_buffers), carry_capacity_);
+            net_.memory(), std::min(config().max_connections, net_.options().carry_buffers), carry_capacity_);
     }
     arm_accept();
 }
@@ -67,26 +67,25 @@ void TcpEndpoint::on_completion(const io_uring_cqe& cqe, unsigned tag) {
                            describe_listener(config()), std::strerror(-cqe.res));
             }
         }
-        if (!accept_active_ && !draining_) {
+        if (!accept_active_ && !draining_ && !retiring_) {
             if (cqe.res < 0) {
                 // Let the cause clear instead of spinning on it.
-                accept_retry_ = true;
-                core::TimerId retry = driver().schedule_timer(accept_retry_delay, [this] {
-                    if (accept_retry_ && !draining_ && !accept_active_) {
-                        accept_retry_ = false;
+                accept_retry_timer_ = driver().schedule_timer(accept_retry_delay, [this] {
+                    accept_retry_ = false;
+                    if (!draining_ && !retiring_ && !accept_active_) {
                         arm_accept();
                     }
                 });
-                if (!retry.valid()) {
+                accept_retry_ = accept_retry_timer_.valid();
+                if (!accept_retry_) {
                     ++net_.stats().timer_exhausted;
-                    accept_retry_ = false;
                     arm_accept();
                 }
             } else {
                 arm_accept();
             }
         }
-        if (!accept_active_ && draining_) {
+        if (!accept_active_ && (draining_ || retiring_)) {
             listener_.socket.reset();
         }
         break;
@@ -111,6 +110,7 @@ void TcpEndpoint::on_completion(const io_uring_cqe& cqe, unsigned tag) {
 
 void TcpEndpoint::reject(int fd) {
     ++net_.stats().rejected;
+    ++counters().refused;
     if (!direct_) {
         ::close(fd);
         return;
@@ -138,6 +138,7 @@ void TcpEndpoint::accepted(int fd) {
     }
     ++live_;
     ++net_.stats().accepted;
+    ++counters().accepted;
     c->last_active_ns = driver().now_ns();
     c->opened = true;
 
@@ -169,9 +170,12 @@ void TcpEndpoint::accepted(int fd) {
     update_reading(*c);
 }
 
-void TcpEndpoint::drain() {
-    draining_ = true;
-    accept_retry_ = false;
+void TcpEndpoint::cancel_accept() {
+    if (accept_retry_) {
+        // Pending, so the cancel succeeds: no callback can reach this endpoint afterwards.
+        driver().cancel_timer(accept_retry_timer_);
+        accept_retry_ = false;
+    }
     if (accept_active_ && !accept_cancelling_) {
         io_uring_sqe* sqe = driver().get_sqe(static_cast<core::Completion*>(this), tag_cancel_accept);
         io_uring_prep_cancel64(sqe, core::encode_completion(static_cast<core::Completion*>(this), tag_accept),
@@ -180,6 +184,17 @@ void TcpEndpoint::drain() {
     } else if (!accept_active_) {
         listener_.socket.reset();
     }
+}
+
+void TcpEndpoint::retire() {
+    // Connections the kernel accepted before the cancel took effect are still served here.
+    retiring_ = true;
+    cancel_accept();
+}
+
+void TcpEndpoint::drain() {
+    draining_ = true;
+    cancel_accept();
     for (std::uint32_t i = 0; i < net_.connection_slots(); ++i) {
         Connection* c = net_.at_slot(i);
         if (c != nullptr && &c->endpoint == this) {
@@ -405,6 +420,7 @@ void TcpEndpoint::recv_done(Connection& c, const io_uring_cqe& cqe) {
 
 void TcpEndpoint::deliver(Connection& c, const std::uint8_t* data, std::size_t len) {
     net_.stats().bytes_received += len;
+    counters().bytes_received += len;
     const std::uint8_t* p = data;
     std::size_t n = len;
     if (c.carry_len > 0) {
@@ -416,6 +432,7 @@ void TcpEndpoint::deliver(Connection& c, const std::uint8_t* data, std::size_t l
         n = c.carry_len + len;
     }
     ++net_.stats().dispatched;
+    ++counters().dispatched;
     std::int64_t r = plugin().on_data(instance(), c.handle(), c.user, p, n);
     if (c.phase != Connection::Phase::open) {
         release_carry(c);
@@ -428,6 +445,7 @@ void TcpEndpoint::deliver(Connection& c, const std::uint8_t* data, std::size_t l
     }
     if (r < 0 || static_cast<std::uint64_t>(r) > n) {
         if (r != GATIO_DATA_RESET) {
+            plugin_error();
             log().error("{}: connection {}: on_data returned {} for {} bytes; resetting it",
                         describe_listener(config()), c.handle(), r, n);
         }
@@ -473,6 +491,7 @@ void TcpEndpoint::send_done(Connection& c, int res) {
     if (res > 0) {
         auto n = static_cast<std::size_t>(res);
         net_.stats().bytes_sent += n;
+        counters().bytes_sent += n;
         if (n < c.in_flight) {
             ++net_.stats().partial_sends;
         }
@@ -531,7 +550,7 @@ void TcpEndpoint::arm_recv(Connection& c) {
         io_uring_prep_recv(sqe, c.fd, nullptr, 0, 0);
     }
     sqe->flags |= IOSQE_BUFFER_SELECT | (c.fixed ? IOSQE_FIXED_FILE : 0);
-    sqe->buf_group = DriverNet::buffer_group;
+    sqe->buf_group = net_.buffer_group();
     c.recv_active = true;
     c.recv_cancelling = false;
 }
@@ -699,6 +718,7 @@ void TcpEndpoint::finalize(Connection& c) {
     --live_;
     shared().connections.fetch_sub(1, std::memory_order_relaxed);
     ++net_.stats().closed;
+    ++counters().closed;
     if (c.opened && plugin().on_close != nullptr) {
         plugin().on_close(instance(), c.handle(), c.user, c.reason != 0 ? c.reason : GATIO_CLOSE_LOCAL);
     }

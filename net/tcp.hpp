@@ -77,6 +77,7 @@ public:
     void drain() override;
     bool drained() const override;
     void stop() override;
+    void retire() override;
 
     // The listening socket's completions.
     void on_completion(const io_uring_cqe& cqe, unsigned tag) override;
@@ -101,6 +102,7 @@ private:
 
     Connection* find(gatio_conn conn);
     void arm_accept();
+    void cancel_accept();
     void accepted(int fd);
     void reject(int fd);
 
@@ -127,7 +129,8 @@ private:
     bool direct_ = false;
     bool accept_active_ = false;
     bool accept_cancelling_ = false;
-    bool accept_retry_ = false; // re-arm the accept in the next poll
+    bool accept_retry_ = false; // accept_retry_timer_ is pending: it arms the accept again
+    core::TimerId accept_retry_timer_;
     bool draining_ = false;
     std::uint32_t reject_ops_ = 0;
     std::uint64_t accept_error_logged_ = 0;

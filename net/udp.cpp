@@ -22,9 +22,9 @@ void UdpEndpoint::start(core::Driver& d) {
     Endpoint::start(d);
     const std::uint32_t slots = net_.options().udp_reply_slots;
     reply_capacity_ = d.ring_settings().buffer_size;
-    replies_ = std::make_unique<core::Slab<UdpReply>>(d.arena(), slots);
-    reply_data_ =
-        static_cast<std::byte*>(d.arena().allocate(static_cast<std::size_t>(slots) * reply_capacity_, 64));
+    replies_ = std::make_unique<core::Slab<UdpReply>>(net_.memory(), slots);
+    reply_data_ = static_cast<std::byte*>(
+        net_.memory().allocate(static_cast<std::size_t>(slots) * reply_capacity_, 64));
     // Each buffer receives an io_uring_recvmsg_out header, the source address, then the payload.
     recv_msg_.msg_namelen = sizeof(sockaddr_storage);
     recv_msg_.msg_controllen = 0;
@@ -39,7 +39,7 @@ void UdpEndpoint::arm_recv() {
         io_uring_prep_recvmsg(sqe, listener_.socket.get(), &recv_msg_, 0);
     }
     sqe->flags |= IOSQE_BUFFER_SELECT;
-    sqe->buf_group = DriverNet::buffer_group;
+    sqe->buf_group = net_.buffer_group();
     recv_active_ = true;
 }
 
@@ -72,7 +72,7 @@ void UdpEndpoint::on_completion(const io_uring_cqe& cqe, unsigned tag) {
         }
         ++net_.stats().datagram_drops;
     }
-    if (!recv_active_ && !draining_) {
+    if (!recv_active_ && !draining_ && !retiring_) {
         // Buffers come back as handlers return: arm again in this turn's poll.
         rearm_ = true;
     }
@@ -87,6 +87,7 @@ void UdpEndpoint::datagram(std::uint16_t buffer, int length) {
         return;
     }
     ++net_.stats().datagrams_received;
+    ++counters().datagrams_received;
     gatio_datagram d{};
     d.struct_size = sizeof d;
     if ((out->flags & MSG_TRUNC) != 0) {
@@ -99,6 +100,7 @@ void UdpEndpoint::datagram(std::uint16_t buffer, int length) {
     d.source_len = std::min<socklen_t>(out->namelen, recv_msg_.msg_namelen);
     error_logged_ = 0;
     ++net_.stats().dispatched;
+    ++counters().dispatched;
     plugin().on_datagram(instance(), &d);
 }
 
@@ -109,6 +111,7 @@ int UdpEndpoint::send_to(const sockaddr* to, socklen_t to_len, const void* data,
     UdpReply* r = len <= reply_capacity_ ? replies_->create(*this) : nullptr;
     if (r == nullptr) {
         ++net_.stats().datagram_drops;
+        ++counters().datagram_drops;
         return GATIO_ERR_LIMIT;
     }
     std::byte* payload = reply_data_ + static_cast<std::size_t>(replies_->index_of(r)) * reply_capacity_;
@@ -127,8 +130,10 @@ int UdpEndpoint::send_to(const sockaddr* to, socklen_t to_len, const void* data,
 void UdpEndpoint::reply_done(UdpReply& r, int res) {
     if (res >= 0) {
         ++net_.stats().datagrams_sent;
+        ++counters().datagrams_sent;
     } else {
         ++net_.stats().datagram_drops;
+        ++counters().datagram_drops;
         if (error_logged_++ == 0) {
             log().warn("{}: sending a reply failed: {}", describe_listener(config()), std::strerror(-res));
         }
@@ -137,7 +142,7 @@ void UdpEndpoint::reply_done(UdpReply& r, int res) {
 }
 
 void UdpEndpoint::poll() {
-    if (rearm_ && !recv_active_ && !draining_) {
+    if (rearm_ && !recv_active_ && !draining_ && !retiring_) {
         rearm_ = false;
         if (net_.multishot_recv()) {
             ++net_.stats().udp_rearms;
@@ -148,6 +153,16 @@ void UdpEndpoint::poll() {
 
 void UdpEndpoint::drain() {
     draining_ = true;
+    cancel_recv();
+}
+
+void UdpEndpoint::retire() {
+    // Datagrams the receive still delivers are answered; the socket closes with this endpoint.
+    retiring_ = true;
+    cancel_recv();
+}
+
+void UdpEndpoint::cancel_recv() {
     if (recv_active_ && !recv_cancelling_) {
         io_uring_sqe* sqe = driver().get_sqe(static_cast<core::Completion*>(this), tag_cancel);
         io_uring_prep_cancel64(sqe, core::encode_completion(static_cast<core::Completion*>(this), tag_recv),
@@ -157,7 +172,8 @@ void UdpEndpoint::drain() {
 }
 
 bool UdpEndpoint::drained() const {
-    return !recv_active_ && !recv_cancelling_ && replies_->size() == 0;
+    // An endpoint whose start failed has no reply slab and nothing in flight.
+    return !recv_active_ && !recv_cancelling_ && (!replies_ || replies_->size() == 0);
 }
 
 } // namespace gatio::net

@@ -36,6 +36,7 @@ public:
     void poll() override;
     void drain() override;
     bool drained() const override;
+    void retire() override;
 
     void on_completion(const io_uring_cqe& cqe, unsigned tag) override;
     void reply_done(UdpReply& r, int res);
@@ -46,6 +47,7 @@ private:
     enum Tag : unsigned { tag_recv = 0, tag_cancel = 1 };
 
     void arm_recv();
+    void cancel_recv();
     void datagram(std::uint16_t buffer, int length);
 
     std::unique_ptr<core::Slab<UdpReply>> replies_;
