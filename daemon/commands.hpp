@@ -17,7 +17,7 @@ struct Loaded {
     config::Config config;
     core::Machine machine;
     core::Topology topology;
-    net::PluginSet plugins; // must outlive any Runtime built from this
+    net::PluginSet plugins; // listeners attached from it keep their own references
 };
 
 // Loads the file, resolves its topology on this machine and loads the listeners' handlers.

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include "config/load.hpp"
 #include "core/machine.hpp"
 #include "core/topology.hpp"
 #include "net/listener_socket.hpp"
+#include "net/plugin_services.hpp"
 
 namespace gatio::daemon {
 
@@ -88,21 +90,27 @@ std::vector<std::string> restart_needed(const config::Config& running, const con
     return out;
 }
 
-ListenerChanges apply_listener_changes(const config::Config& running, const config::Config& next) {
-    ListenerChanges pending = diff_listeners(running, next);
-    for (const auto& name : pending.added) {
-        spdlog::warn("reload: {} added; it opens on restart",
-                     net::describe_listener(*find_listener(next, name)));
+std::vector<std::string> apply_listener_changes(config::Config& running, const config::Config& next,
+                                                net::Network& network) {
+    // Handlers may belong to the user gatiod runs as now (privileges are dropped by then).
+    auto result = network.reload(next, net::LoadPolicy{::geteuid()}, net::host_services());
+    for (const auto& name : result.added) {
+        spdlog::info("reload: {} added", net::describe_listener(*find_listener(next, name)));
     }
-    for (const auto& name : pending.removed) {
-        spdlog::warn("reload: {} removed; it keeps serving until restart",
+    for (const auto& name : result.removed) {
+        spdlog::info("reload: {} removed; it stops accepting, its open connections finish",
                      net::describe_listener(*find_listener(running, name)));
     }
-    for (const auto& name : pending.changed) {
-        spdlog::warn("reload: {} changed; the new settings apply on restart",
-                     net::describe_listener(*find_listener(next, name)));
+    for (const auto& name : result.changed) {
+        spdlog::info(
+            "reload: {} changed; new connections get the new settings, open ones finish with the old",
+            net::describe_listener(*find_listener(next, name)));
     }
-    return pending;
+    for (const auto& e : result.errors) {
+        spdlog::error("reload: {}; the listener is left as it was", e);
+    }
+    running.listeners = std::move(result.in_force);
+    return result.errors;
 }
 
 } // namespace gatio::daemon

@@ -3,7 +3,8 @@
 // The whole new file is read and validated as at start (the file's own checks, then its
 // topology on this machine). A file with errors changes nothing. A valid one is compared with
 // the configuration in force: daemon.shutdown_grace applies at once, listener changes go to
-// apply_listener_changes, and every other difference is reported as needing a restart.
+// apply_listener_changes, which applies them without dropping a connection, and every other
+// difference is reported as needing a restart.
 #pragma once
 
 #include <optional>
@@ -12,6 +13,7 @@
 
 #include "config/config.hpp"
 #include "daemon/cli.hpp"
+#include "net/net.hpp"
 
 namespace gatio::daemon {
 
@@ -38,9 +40,12 @@ ListenerChanges diff_listeners(const config::Config& running, const config::Conf
 // Listeners are not among them: see apply_listener_changes.
 std::vector<std::string> restart_needed(const config::Config& running, const config::Config& next);
 
-// Where a reload's listener changes take effect. Listeners keep serving with the settings and
-// sockets they started with, so every change applies on the next restart: each is logged as
-// such and the changes are returned as still pending.
-ListenerChanges apply_listener_changes(const config::Config& running, const config::Config& next);
+// Applies `next`'s listeners to the running network (net::Network::reload): unchanged ones keep
+// their sockets, new ones open, removed ones stop accepting while their connections finish,
+// changed ones get new instances for new connections while open ones finish on the old. Logs
+// each change at info and each listener that could not be applied (it keeps what it had) at
+// err; `running.listeners` becomes what is served now. Returns those errors.
+std::vector<std::string> apply_listener_changes(config::Config& running, const config::Config& next,
+                                                net::Network& network);
 
 } // namespace gatio::daemon

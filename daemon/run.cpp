@@ -65,6 +65,8 @@ int run_loaded(const Options& options, Loaded& loaded, InheritedSockets& sockets
         net::attach_listeners(runtime, loaded.config, loaded.topology, loaded.plugins, {}, sockets.by_name());
     // Each serving driver holds its own duplicate now.
     sockets.close_all();
+    // The listeners hold their handlers now: one a reload leaves unused can then be unloaded.
+    loaded.plugins.by_path.clear();
     if (!attached.network) {
         log->critical("listeners: {}", attached.error);
         return exit_software;

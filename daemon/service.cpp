@@ -212,6 +212,7 @@ void Service::liveness_tick() {
 }
 
 void Service::status_tick() {
+    ctx_.network.collect();
     std::swap(previous_, current_);
     read_snapshot(ctx_.runtime, ctx_.network, monotonic_ns(), current_);
     requests_per_second_ = requests_per_second(previous_, current_);
@@ -244,11 +245,16 @@ void Service::reload() {
             ctx_.config.daemon.shutdown_grace = next.daemon.shutdown_grace;
             log_->info("reload: daemon.shutdown_grace is now {} ms", next.daemon.shutdown_grace.count());
         }
-        if (!apply_listener_changes(ctx_.config, next).empty()) {
-            restart.emplace_back("listeners");
+        const auto failed = apply_listener_changes(ctx_.config, next, ctx_.network);
+        std::vector<std::string> notes;
+        if (!restart.empty()) {
+            notes.push_back("restart needed for: " + joined(restart, ", "));
         }
-        note_ = restart.empty() ? "" : "restart needed for: " + joined(restart, ", ");
-        log_->info("reload: {} is valid{}", file, restart.empty() ? "" : "; " + note_);
+        if (!failed.empty()) {
+            notes.push_back("reload failed for: " + joined(failed, "; "));
+        }
+        note_ = joined(notes, "; ");
+        log_->info("reload: {} is valid{}", file, note_.empty() ? "" : "; " + note_);
     }
     notify("READY=1\nSTATUS=" + status());
 }

@@ -3,12 +3,14 @@
 // It waits on a signalfd and two timers, never on anything a driver holds:
 //   - SIGTERM, SIGINT: STOPPING=1, stop accepting, let in-flight work finish within
 //     daemon.shutdown_grace, close the rest; a second one exits at once.
-//   - SIGHUP: RELOADING=1 (with MONOTONIC_USEC=), read and validate the whole file again
-//     (reload.hpp), READY=1; errors are logged and kept in STATUS= until a reload succeeds.
+//   - SIGHUP: RELOADING=1 (with MONOTONIC_USEC=), read and validate the whole file again and
+//     apply its listeners (reload.hpp), READY=1; errors are logged and kept in STATUS= until a
+//     reload succeeds.
 //   - SIGUSR1: log every driver's counters.
 //   - the liveness timer: probe each driver and check its heartbeat (heartbeat.hpp); send
 //     WATCHDOG=1 only while every driver is turning its loop.
-//   - the status timer: STATUS= with drivers up, open connections and requests per second.
+//   - the status timer: STATUS= with drivers up, open connections and requests per second;
+//     retired listeners whose drivers have finished with them are let go (net::Network::collect).
 #pragma once
 
 #include <chrono>
@@ -33,8 +35,8 @@ struct ServiceContext {
     const Options& options;
     config::Config& config; // in force; a reload updates the parts it applies
     core::Runtime& runtime; // started
-    const net::Network& network;
-    int signal_fd; // a signalfd of service_signals(), which every thread has blocked
+    net::Network& network;  // reloads apply listener changes through it
+    int signal_fd;          // a signalfd of service_signals(), which every thread has blocked
 };
 
 // The signals the control loop takes through its signalfd.
