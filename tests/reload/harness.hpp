@@ -1,0 +1,134 @@
+// What the reload and metrics tests share: gatiod as a child process with a configuration file
+// the test rewrites, the AF_UNIX socket it notifies, and blocking loopback clients bounded in
+// time.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tests/daemon/process.hpp"
+
+namespace gatio::reload_test {
+
+using namespace std::chrono_literals;
+
+inline const std::string gatiod_path = GATIOD_PATH;
+inline const std::string plugin_dir = GATIO_PLUGIN_OUTPUT_DIR;
+inline const std::string shout_plugin = SHOUT_PLUGIN; // shout_plugin.cpp, built
+
+class TempDir {
+public:
+    TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    ~TempDir();
+
+    const std::filesystem::path& path() const { return path_; }
+    // Written to a temporary name, then renamed over `name`: readers see the old or the new.
+    std::filesystem::path write(std::string_view name, std::string_view content) const;
+
+private:
+    std::filesystem::path path_;
+};
+
+// A loopback TCP port nobody is bound to right now.
+int free_port();
+
+// The path of executable `name` from PATH ("" when there is none).
+std::string find_program(std::string_view name);
+
+// A [[listener]] table; `extra` goes inside it (more keys, then option tables).
+std::string listener(std::string_view name, int port, std::string_view handler, std::string_view extra = "");
+// An http listener with one route "/" answering `body`.
+std::string http_listener(std::string_view name, int port, std::string_view body);
+// A whole file: two drivers (d0 and d1 on the first two allowed CPUs, both io+exec), small
+// rings, [admin] on `admin_port` unless it is 0, then `listeners`.
+std::string config_text(std::string_view listeners, int admin_port = 0);
+
+// The socket a service manager listens on (NOTIFY_SOCKET for gatiod).
+class NotifySocket {
+public:
+    explicit NotifySocket(const std::filesystem::path& path);
+    NotifySocket(const NotifySocket&) = delete;
+    NotifySocket& operator=(const NotifySocket&) = delete;
+    ~NotifySocket();
+
+    std::string env() const { return "NOTIFY_SOCKET=" + path_.string(); }
+    // Receives until a message satisfies `match` (returned) or the timeout passes.
+    std::optional<std::string> wait_for(const std::function<bool(const std::string&)>& match,
+                                        std::chrono::milliseconds timeout);
+
+private:
+    std::filesystem::path path_;
+    int fd_ = -1;
+};
+
+// The value of NAME= in a notification, if present.
+std::optional<std::string> field(const std::string& message, std::string_view name);
+
+// gatiod on `config_file`, logging to the console, started by the constructor, which returns
+// once it runs (REQUIRE). The destructor kills it if stop() was not called.
+class Gatiod {
+public:
+    explicit Gatiod(const std::filesystem::path& config_file, const std::vector<std::string>& env = {});
+
+    // SIGHUP, then waits until the reload has been handled; true when it was.
+    bool reload(std::chrono::milliseconds timeout = 30s);
+    // Reads output for up to `timeout` until it holds `needle` `times` times.
+    bool wait_for_log(std::string_view needle, std::chrono::milliseconds timeout, std::size_t times = 1);
+    std::size_t count(std::string_view needle) const;
+    const std::string& log() const { return child_.err(); }
+    pid_t pid() const { return child_.pid(); }
+    // SIGTERM; the exit status.
+    int stop();
+
+private:
+    test::Child child_;
+    std::size_t reloads_ = 0;
+};
+
+// ---- Loopback TCP, every call bounded by `timeout` ----
+
+// A connected socket, or -1 with errno set (ECONNREFUSED when nothing listens).
+int connect_tcp(int port);
+class Connection {
+public:
+    explicit Connection(int port);
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+    ~Connection();
+
+    bool connected() const { return fd_ >= 0; }
+    bool send(std::string_view bytes);
+    // Reads until `n` bytes arrived; fewer on close or timeout.
+    std::string receive(std::size_t n, std::chrono::milliseconds timeout = 10s);
+    // One HTTP/1.1 request on this connection and its answer (status 0 when none came).
+    struct Http {
+        int status = 0;
+        std::string head; // status line and headers
+        std::string body;
+    };
+    Http http(std::string_view method, std::string_view path, std::string_view extra_headers = "",
+              std::chrono::milliseconds timeout = 10s);
+    // Reads one answer that was already asked for.
+    Http read_http(bool head_only = false, std::chrono::milliseconds timeout = 10s);
+    // True when the peer closes within the timeout.
+    bool closed_by_peer(std::chrono::milliseconds timeout = 10s);
+
+private:
+    bool fill(std::chrono::steady_clock::time_point deadline); // false on close or timeout
+
+    int fd_ = -1;
+    std::string buffer_;
+};
+
+// GET on a fresh connection.
+Connection::Http http_get(int port, std::string_view path);
+
+} // namespace gatio::reload_test

@@ -1,0 +1,317 @@
+// SIGHUP on a running gatiod: the new file's listeners are applied while clients keep
+// connecting, and not one connection is refused or request failed along the way.
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <cerrno>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "harness.hpp"
+
+using namespace gatio::reload_test;
+
+namespace {
+
+// Opens connection after connection on a thread, one round trip each, until stopped.
+class Prober {
+public:
+    Prober(int port, std::function<bool(Connection&)> round_trip)
+        : thread_([this, port, round_trip = std::move(round_trip)] {
+              while (!stop_.load()) {
+                  Connection c(port);
+                  if (c.connected() && round_trip(c)) {
+                      ok_.fetch_add(1);
+                  } else {
+                      failed_.fetch_add(1);
+                  }
+                  std::this_thread::sleep_for(2ms);
+              }
+          }) {}
+    Prober(const Prober&) = delete;
+    Prober& operator=(const Prober&) = delete;
+    ~Prober() { stop(); }
+
+    void stop() {
+        stop_.store(true);
+        if (thread_.joinable()) {
+            thread_.join();
+        }
+    }
+    int ok() const { return ok_.load(); }
+    int failed() const { return failed_.load(); }
+
+private:
+    std::atomic<bool> stop_{false};
+    std::atomic<int> ok_{0};
+    std::atomic<int> failed_{0};
+    std::thread thread_;
+};
+
+bool echoes(Connection& c, std::string_view text) {
+    return c.send(text) && c.receive(text.size()) == text;
+}
+
+std::function<bool(Connection&)> echo_round_trip() {
+    return [](Connection& c) { return echoes(c, "ping"); };
+}
+
+std::function<bool(Connection&)> http_round_trip() {
+    return [](Connection& c) { return c.http("GET", "/").status == 200; };
+}
+
+// Lets the prober make a few round trips before and after what the test does meanwhile.
+void let_probe(const Prober& p) {
+    const int start = p.ok() + p.failed();
+    for (int i = 0; i < 2000 && p.ok() + p.failed() < start + 5; ++i) {
+        std::this_thread::sleep_for(1ms);
+    }
+}
+
+std::string maps_of(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/maps");
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+} // namespace
+
+TEST_CASE("a reload that changes nothing keeps every socket and connection", "[reload]") {
+    TempDir dir;
+    const int port = free_port();
+    const std::string listeners = listener("e", port, "echo");
+    const auto file = dir.write("gatio.toml", config_text(listeners));
+    Gatiod g(file);
+    Connection open(port);
+    REQUIRE(echoes(open, "before"));
+
+    Prober prober(port, echo_round_trip());
+    let_probe(prober);
+    // The same settings, written elsewhere in the file.
+    dir.write("gatio.toml", "# moved down\n\n" + config_text(listeners));
+    REQUIRE(g.reload());
+    let_probe(prober);
+    prober.stop();
+
+    INFO(g.log());
+    CHECK(g.count(") added") + g.count(") removed;") + g.count(") changed;") == 0);
+    CHECK(g.count("reload: " + file.string() + " is valid") == 1);
+    CHECK(prober.failed() == 0);
+    CHECK(prober.ok() >= 10);
+    CHECK(echoes(open, "after"));
+}
+
+TEST_CASE("a file with errors changes nothing and STATUS= shows its errors until a good reload", "[reload]") {
+    TempDir dir;
+    NotifySocket notify(dir.path() / "notify");
+    const int port = free_port();
+    const std::string listeners = listener("e", port, "echo");
+    const auto file = dir.write("gatio.toml", config_text(listeners));
+    Gatiod g(file, {notify.env()});
+    auto ready = [](const std::string& m) { return m.find("READY=1") != std::string::npos; };
+    REQUIRE(notify.wait_for(ready, 30s));
+    Connection open(port);
+    REQUIRE(echoes(open, "before"));
+
+    dir.write("gatio.toml", config_text(listeners + "backlgo = 10\n"));
+    REQUIRE(g.reload());
+    auto after = notify.wait_for(ready, 30s);
+    REQUIRE(after);
+    auto status = field(*after, "STATUS");
+    REQUIRE(status);
+    INFO(*status);
+    CHECK(status->find("reload failed: " + file.string() + ":") != std::string::npos);
+    CHECK(status->find("backlgo") != std::string::npos);
+    INFO(g.log());
+    CHECK(g.count(" error    reload: " + file.string()) >= 1);
+    // Still the configuration loaded before.
+    CHECK(echoes(open, "unchanged"));
+    Connection fresh(port);
+    CHECK(echoes(fresh, "fresh"));
+
+    dir.write("gatio.toml", config_text(listeners));
+    REQUIRE(g.reload());
+    after = notify.wait_for(ready, 30s);
+    REQUIRE(after);
+    status = field(*after, "STATUS");
+    REQUIRE(status);
+    CHECK(status->find("reload failed") == std::string::npos);
+}
+
+TEST_CASE("a listener added by a reload accepts connections on every driver", "[reload]") {
+    TempDir dir;
+    const int port = free_port();
+    const int added = free_port();
+    const auto file = dir.write("gatio.toml", config_text(listener("e", port, "echo")));
+    Gatiod g(file);
+    errno = 0;
+    CHECK(connect_tcp(added) == -1);
+    CHECK(errno == ECONNREFUSED);
+
+    Prober prober(port, echo_round_trip());
+    dir.write("gatio.toml", config_text(listener("e", port, "echo") + listener("new", added, shout_plugin)));
+    REQUIRE(g.reload());
+    let_probe(prober);
+    prober.stop();
+    INFO(g.log());
+    CHECK(g.count("reload: listener \"new\" (tcp 127.0.0.1:" + std::to_string(added) + ") added") == 1);
+    CHECK(prober.failed() == 0);
+
+    // Connections spread over both drivers' sockets: several in a row all answer.
+    for (int i = 0; i < 8; ++i) {
+        Connection c(added);
+        REQUIRE(c.connected());
+        CHECK(c.send("hello"));
+        CHECK(c.receive(5) == "HELLO");
+    }
+}
+
+TEST_CASE("a listener removed by a reload refuses new connections while an open one finishes", "[reload]") {
+    TempDir dir;
+    const int port = free_port();
+    const int removed = free_port();
+    const auto file =
+        dir.write("gatio.toml", config_text(listener("e", port, "echo") + listener("gone", removed, "echo")));
+    Gatiod g(file);
+    Connection open(removed);
+    REQUIRE(echoes(open, "before"));
+
+    dir.write("gatio.toml", config_text(listener("e", port, "echo")));
+    REQUIRE(g.reload());
+    INFO(g.log());
+    CHECK(g.count("reload: listener \"gone\" (tcp 127.0.0.1:" + std::to_string(removed) + ") removed") == 1);
+    // Each driver stops accepting as it takes the reload's message: wait for both.
+    bool refused = false;
+    for (int i = 0; i < 200 && !refused; ++i) {
+        const int fd = connect_tcp(removed);
+        refused = fd < 0 && errno == ECONNREFUSED;
+        if (fd >= 0) {
+            ::close(fd);
+            std::this_thread::sleep_for(10ms);
+        }
+    }
+    CHECK(refused);
+    // The connection opened before goes on with its instance, several exchanges long.
+    CHECK(echoes(open, "still served"));
+    CHECK(echoes(open, "and again"));
+    Connection other(port);
+    CHECK(echoes(other, "the other listener"));
+}
+
+TEST_CASE("a changed listener answers open connections the old way and new ones the new way", "[reload]") {
+    TempDir dir;
+    const int port = free_port();
+    const auto file = dir.write("gatio.toml", config_text(http_listener("web", port, "old")));
+    Gatiod g(file);
+    Connection kept(port);
+    REQUIRE(kept.http("GET", "/").body == "old");
+
+    Prober prober(port, http_round_trip());
+    let_probe(prober);
+    dir.write("gatio.toml", config_text(http_listener("web", port, "new")));
+    REQUIRE(g.reload());
+    let_probe(prober);
+    prober.stop();
+    INFO(g.log());
+    CHECK(g.count("reload: listener \"web\" (tcp 127.0.0.1:" + std::to_string(port) + ") changed") == 1);
+    CHECK(prober.failed() == 0);
+
+    CHECK(kept.http("GET", "/").body == "old");
+    CHECK(kept.http("GET", "/").body == "old");
+    for (int i = 0; i < 4; ++i) {
+        CHECK(http_get(port, "/").body == "new");
+    }
+
+    // A second change: the first instances still serve `kept`, the second ones go unused.
+    dir.write("gatio.toml", config_text(http_listener("web", port, "newer")));
+    REQUIRE(g.reload());
+    CHECK(http_get(port, "/").body == "newer");
+    CHECK(kept.http("GET", "/").body == "old");
+}
+
+TEST_CASE("a handler file replaced on disk is loaded beside the old object, which goes with its last "
+          "connection",
+          "[reload]") {
+    TempDir dir;
+    const int port = free_port();
+    const auto handler = dir.path() / "h.so";
+    // shout is built without GNU unique symbols, which would make the dynamic loader keep it
+    // mapped after dlclose: its mapping going away shows it was unloaded.
+    std::filesystem::copy_file(shout_plugin, handler);
+    const auto file = dir.write("gatio.toml", config_text(listener("h", port, handler.string())));
+    Gatiod g(file);
+    std::optional<Connection> old_conn(port);
+    REQUIRE(old_conn->send("loud"));
+    REQUIRE(old_conn->receive(4) == "LOUD");
+
+    // Installed the way packages do it: a new file renamed over the old name.
+    std::filesystem::copy_file(plugin_dir + "/echo.so", dir.path() / "h.so.new");
+    std::filesystem::rename(dir.path() / "h.so.new", handler);
+    REQUIRE(g.reload());
+    INFO(g.log());
+    CHECK(g.count("reload: listener \"h\" (tcp 127.0.0.1:" + std::to_string(port) + ") changed") == 1);
+
+    Connection new_conn(port);
+    CHECK(echoes(new_conn, "quiet"));
+    REQUIRE(old_conn->send("still loud"));
+    CHECK(old_conn->receive(10) == "STILL LOUD");
+    // Both objects are mapped; the old one's file is no longer in the folder.
+    CHECK(maps_of(g.pid()).find(handler.string() + " (deleted)") != std::string::npos);
+
+    old_conn.reset();
+    // Its instances go with the connection; the control loop lets go of the object soon after.
+    bool unloaded = false;
+    for (int i = 0; i < 200 && !unloaded; ++i) {
+        std::this_thread::sleep_for(50ms);
+        unloaded = maps_of(g.pid()).find(handler.string() + " (deleted)") == std::string::npos;
+    }
+    CHECK(unloaded);
+    CHECK(echoes(new_conn, "quiet again"));
+}
+
+TEST_CASE("under wrk load, three reloads that change the listener fail no request", "[reload][load]") {
+    TempDir dir;
+    const int port = free_port();
+    const int extra = free_port();
+    const auto file = dir.write("gatio.toml", config_text(http_listener("web", port, "zero")));
+    Gatiod g(file);
+
+    const std::string wrk_path = find_program("wrk");
+    REQUIRE(!wrk_path.empty()); // scripts/install-deps installs it
+    gatio::test::RunResult wrk;
+    std::thread load([&] {
+        wrk = gatio::test::run(
+            {wrk_path, "-t2", "-c16", "-d6s", "http://127.0.0.1:" + std::to_string(port) + "/"}, {}, 60s);
+    });
+    // New connections throughout, besides wrk's sixteen that live the whole run.
+    Prober prober(port, http_round_trip());
+    const char* bodies[] = {"one", "two", "three"};
+    for (int i = 0; i < 3; ++i) {
+        std::this_thread::sleep_for(1500ms);
+        std::string listeners = http_listener("web", port, bodies[i]);
+        if (i % 2 == 0) {
+            listeners += listener("extra", extra, "echo");
+        }
+        dir.write("gatio.toml", config_text(listeners));
+        CHECK(g.reload());
+    }
+    load.join();
+    prober.stop();
+
+    INFO(wrk.out << wrk.err);
+    INFO(g.log());
+    REQUIRE(wrk.code == 0);
+    CHECK(wrk.out.find(" requests in ") != std::string::npos);
+    CHECK(wrk.out.find("Socket errors") == std::string::npos);
+    CHECK(wrk.out.find("Non-2xx or 3xx responses") == std::string::npos);
+    CHECK(g.count(") changed; ") == 3);
+    CHECK(prober.failed() == 0);
+    CHECK(prober.ok() > 100);
+    CHECK(http_get(port, "/").body == "three");
+}
