@@ -463,7 +463,8 @@ TEST_CASE("the example configuration in the repository loads", "[load][example]"
     CHECK(c.topology.tpcs[0].drivers[1].name == "d1");
     CHECK(c.topology.tpcs[0].drivers[1].cpu == 1);
     CHECK(c.topology.tpcs[0].drivers[1].role == DriverRole::io);
-    CHECK_FALSE(c.admin.listen);
+    REQUIRE(c.admin.listen);
+    CHECK(c.admin.listen->text == "127.0.0.1:9100");
     REQUIRE(c.listeners.size() == 4);
     CHECK(c.listeners[0].name == "echo-tcp");
     CHECK(c.listeners[0].transport == Transport::tcp);
