@@ -1,6 +1,7 @@
 """The servers under test: gatiod with a generated one-driver configuration, nginx and redis-server
 with generated configurations, each started on the server CPU and stopped by the suite."""
 
+import abc
 import os
 import signal
 import socket
@@ -21,7 +22,7 @@ def _toml_string(s):
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-class Server:
+class Server(abc.ABC):
     """One server process tree, started on the server CPU; paused (SIGSTOP) while its rival runs."""
 
     kind = ""  # "gatiod", "nginx" or "redis-server"
@@ -37,8 +38,9 @@ class Server:
         self.proc = None
         self._log = None
 
+    @abc.abstractmethod
     def command(self):
-        raise NotImplementedError
+        """The server's command line, without the CPU placement."""
 
     def start(self):
         self._log = open(self.dir / "output.log", "w")
@@ -76,8 +78,15 @@ class Server:
         self.signal_all(signal.SIGCONT)
 
     def stop(self, grace=15.0):
-        if self.proc is not None:
+        if self.proc is not None and self.proc.poll() is None:
+            pids = self.pids()
+            self.resume()  # a paused worker could not act on its master's request to stop
             stop_process(self.proc, self.stop_signal, grace)
+            for pid in pids[1:]:
+                try:
+                    os.kill(pid, signal.SIGKILL)  # a worker that outlived its master
+                except ProcessLookupError:
+                    pass
         if self._log is not None:
             self._log.close()
             self._log = None
