@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import clients, probes
-from .common import BenchError, log
+from .common import log
 from .servers import Gatiod, Nginx, Redis, check_http, check_resp
 
 # The io_uring switches of gatiod's [io_uring] table, each turned off in turn by the ablation.
@@ -24,7 +24,6 @@ REDIS_TESTS = [("SET", "set"), ("GET", "get"), ("INCR", "incr"), ("PING", "ping_
 
 @dataclass
 class Settings:
-    quick: bool
     reps: int
     seconds: float  # one measured run
     syscall_seconds: float  # the run perf is attached to
@@ -266,9 +265,3 @@ FAMILIES = {
     "idle": idle_family,
 }
 
-
-def check_runs(records):
-    for rec in records:
-        for name, side in rec["sides"].items():
-            if not side["runs"]:
-                raise BenchError(f"{rec['id']}: no run recorded for {name}")
