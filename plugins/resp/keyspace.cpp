@@ -108,14 +108,13 @@ bool Shard::make_room(std::int64_t now_ms) {
     }
     while (used_ > limits_.max_memory && !all_.empty()) {
         // Approximate LRU as redis-server does: the oldest of a few random keys goes.
-        Node* victim = nullptr;
-        for (std::uint32_t i = 0; i < limits_.lru_samples; ++i) {
+        Node* victim = all_[next_random() % all_.size()];
+        for (std::uint32_t i = 1; i < limits_.lru_samples; ++i) {
             Node* candidate = all_[next_random() % all_.size()];
-            if (victim == nullptr || candidate->second.last_access < victim->second.last_access) {
+            if (candidate->second.last_access < victim->second.last_access) {
                 victim = candidate;
             }
         }
-        assert(victim != nullptr);
         // An already expired victim counts as expired, not evicted.
         if (victim->second.expire_at != 0 && victim->second.expire_at <= now_ms) {
             ++expired_;
