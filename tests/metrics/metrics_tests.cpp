@@ -232,6 +232,7 @@ TEST_CASE("/metrics parses as Prometheus text and its counters follow echo traff
     CHECK(moved("gatio_driver_io_uring_enter_total") > 0);
     CHECK(moved("gatio_driver_completions_total") > 0);
     CHECK(after.sum("gatio_driver_cq_overflows_total") == 0);
+    CHECK(g.stop() == 0);
 }
 
 TEST_CASE("/healthz answers ok while every driver turns its loop and 503 naming a stalled one", "[metrics]") {
@@ -263,6 +264,7 @@ TEST_CASE("/healthz answers ok while every driver turns its loop and 503 naming 
         recovered = http_get(admin, "/healthz");
     }
     CHECK(recovered.status == 200);
+    CHECK(g.stop() == 0);
 }
 
 TEST_CASE("the admin endpoint speaks enough HTTP/1.1: keep-alive, pipelining, HEAD, errors", "[metrics]") {
@@ -300,6 +302,7 @@ TEST_CASE("the admin endpoint speaks enough HTTP/1.1: keep-alive, pipelining, HE
     REQUIRE(bad.send("NONSENSE\r\n\r\n"));
     CHECK(bad.read_http().status == 400);
     CHECK(bad.closed_by_peer());
+    CHECK(g.stop() == 0);
 }
 
 TEST_CASE("listener counters carry on across reloads, and removed listeners leave /metrics",
@@ -345,4 +348,5 @@ TEST_CASE("listener counters carry on across reloads, and removed listeners leav
           1);
     // The drivers' totals do not go back when listeners go.
     CHECK(p.sum("gatio_connections_accepted_total") >= 5);
+    CHECK(g.stop() == 0);
 }

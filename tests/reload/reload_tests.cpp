@@ -105,6 +105,7 @@ TEST_CASE("a reload that changes nothing keeps every socket and connection", "[r
     CHECK(prober.failed() == 0);
     CHECK(prober.ok() >= 10);
     CHECK(echoes(open, "after"));
+    CHECK(g.stop() == 0);
 }
 
 TEST_CASE("a file with errors changes nothing and STATUS= shows its errors until a good reload", "[reload]") {
@@ -142,6 +143,7 @@ TEST_CASE("a file with errors changes nothing and STATUS= shows its errors until
     status = field(*after, "STATUS");
     REQUIRE(status);
     CHECK(status->find("reload failed") == std::string::npos);
+    CHECK(g.stop() == 0);
 }
 
 TEST_CASE("a listener added by a reload accepts connections on every driver", "[reload]") {
@@ -170,6 +172,7 @@ TEST_CASE("a listener added by a reload accepts connections on every driver", "[
         CHECK(c.send("hello"));
         CHECK(c.receive(5) == "HELLO");
     }
+    CHECK(g.stop() == 0);
 }
 
 TEST_CASE("a listener removed by a reload refuses new connections while an open one finishes", "[reload]") {
@@ -202,6 +205,7 @@ TEST_CASE("a listener removed by a reload refuses new connections while an open 
     CHECK(echoes(open, "and again"));
     Connection other(port);
     CHECK(echoes(other, "the other listener"));
+    CHECK(g.stop() == 0);
 }
 
 TEST_CASE("a changed listener answers open connections the old way and new ones the new way", "[reload]") {
@@ -233,6 +237,7 @@ TEST_CASE("a changed listener answers open connections the old way and new ones 
     REQUIRE(g.reload());
     CHECK(http_get(port, "/").body == "newer");
     CHECK(kept.http("GET", "/").body == "old");
+    CHECK(g.stop() == 0);
 }
 
 TEST_CASE("a handler file replaced on disk is loaded beside the old object, which goes with its last "
@@ -273,6 +278,7 @@ TEST_CASE("a handler file replaced on disk is loaded beside the old object, whic
     }
     CHECK(unloaded);
     CHECK(echoes(new_conn, "quiet again"));
+    CHECK(g.stop() == 0);
 }
 
 TEST_CASE("under wrk load, three reloads that change the listener fail no request", "[reload][load]") {
@@ -314,4 +320,5 @@ TEST_CASE("under wrk load, three reloads that change the listener fail no reques
     CHECK(prober.failed() == 0);
     CHECK(prober.ok() > 100);
     CHECK(http_get(port, "/").body == "three");
+    CHECK(g.stop() == 0);
 }
