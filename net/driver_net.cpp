@@ -201,6 +201,14 @@ void DriverNet::retire(ListenerShared& generation) {
     flush();
 }
 
+void DriverNet::look_again(std::uint64_t socket) {
+    for (DriverNet* m : shared_->members) {
+        for (auto& e : m->endpoints_) {
+            e->look_again(socket);
+        }
+    }
+}
+
 void DriverNet::release_retired() {
     for (std::size_t i = endpoints_.size(); i-- > 0;) {
         Endpoint& e = *endpoints_[i];

@@ -102,6 +102,10 @@ public:
     // Starts the sends queued since the last flush.
     void flush();
 
+    // Every endpoint of this driver's modules that accepts from the listening socket whose
+    // inode is `socket` looks at its queue again (Endpoint::look_again).
+    void look_again(std::uint64_t socket);
+
 private:
     struct Ref {
         std::uint32_t slot;

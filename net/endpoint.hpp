@@ -73,6 +73,9 @@ public:
     // Reload: stop taking new connections or datagrams while those open go on; drained()
     // then tells when nothing of it is left in flight.
     virtual void retire() = 0;
+    // Another endpoint of this driver stopped accepting from the listening socket whose inode
+    // is `socket`: one accepting from it too looks at its queue again.
+    virtual void look_again(std::uint64_t /*socket*/) {}
     bool retiring() const { return retiring_; }
     bool has_instance() const { return has_instance_; }
     // Timers and tasks the instance started that will still call back into this object.

@@ -246,7 +246,7 @@ AttachResult attach_listeners(core::Runtime& runtime, const config::Config& conf
         }
         runtime.attach(static_cast<int>(d), std::move(module));
     }
-    network->publish_catalog();
+    network->publish_catalog(false);
     return {std::move(network), {}};
 }
 

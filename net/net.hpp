@@ -132,7 +132,9 @@ private:
     void retire(const std::vector<Serving>& listeners);
     template <typename Fn>
     bool post_patiently(int driver, const Fn& fn);
-    void publish_catalog();
+    // Hands /metrics the listeners served now: directly before the runtime starts, else
+    // through a message to the admin driver, the only thread that reads it then.
+    void publish_catalog(bool running);
 
     core::Runtime& runtime_;
     NetOptions options_;

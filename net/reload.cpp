@@ -128,7 +128,7 @@ void Network::retire(const std::vector<Serving>& listeners) {
     }
 }
 
-void Network::publish_catalog() {
+void Network::publish_catalog(bool running) {
     if (!admin_) {
         return;
     }
@@ -146,8 +146,8 @@ void Network::publish_catalog() {
         return a.name != b.name ? a.name < b.name : a.driver < b.driver;
     });
     std::shared_ptr<const MetricsCatalog> published = std::move(catalog);
-    if (!admin_->catalog) {
-        admin_->catalog = published; // before start: the start barrier hands it over
+    if (!running) {
+        admin_->catalog = published; // the start barrier hands it over
         return;
     }
     auto message = [board = admin_, published](core::Driver&) { board->catalog = published; };
@@ -454,7 +454,7 @@ ReloadResult Network::reload(const config::Config& next, const LoadPolicy& polic
         });
     });
     if (!result.added.empty() || !result.removed.empty() || !result.changed.empty()) {
-        publish_catalog();
+        publish_catalog(true);
     }
     for (const auto& s : serving_) {
         result.in_force.push_back(s.config);

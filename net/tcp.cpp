@@ -6,6 +6,7 @@
 #include <cstring>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "net/driver_net.hpp"
@@ -33,6 +34,10 @@ void Connection::on_completion(const io_uring_cqe& cqe, unsigned tag) {
 void TcpEndpoint::start(core::Driver& d) {
     Endpoint::start(d);
     direct_ = net_.direct_descriptors();
+    struct stat st {};
+    if (::fstat(listener_.socket.get(), &st) == 0) {
+        socket_inode_ = st.st_ino;
+    }
     if (plugin().max_unconsumed > 0) {
         carry_capacity_ = plugin().max_unconsumed + d.ring_settings().buffer_size;
         carry_pool_ = std::make_unique<ChunkPool>(
@@ -68,7 +73,7 @@ void TcpEndpoint::on_completion(const io_uring_cqe& cqe, unsigned tag) {
             }
         }
         if (!accept_active_ && !draining_ && !retiring_) {
-            if (cqe.res < 0) {
+            if (cqe.res < 0 && cqe.res != -ECANCELED) {
                 // Let the cause clear instead of spinning on it.
                 accept_retry_timer_ = driver().schedule_timer(accept_retry_delay, [this] {
                     accept_retry_ = false;
@@ -87,6 +92,11 @@ void TcpEndpoint::on_completion(const io_uring_cqe& cqe, unsigned tag) {
         }
         if (!accept_active_ && (draining_ || retiring_)) {
             listener_.socket.reset();
+            if (!draining_) {
+                // Accept waiters are woken one at a time: the cancelled accept may have taken
+                // the wake-up of a connection still queued, which no other waiter then sees.
+                net_.look_again(socket_inode_);
+            }
         }
         break;
     case tag_cancel_accept:
@@ -184,6 +194,17 @@ void TcpEndpoint::cancel_accept() {
     } else if (!accept_active_) {
         listener_.socket.reset();
     }
+}
+
+void TcpEndpoint::look_again(std::uint64_t socket) {
+    if (socket != socket_inode_ || !accept_active_ || accept_cancelling_ || draining_ || retiring_) {
+        return;
+    }
+    // Cancelled, then armed again at once (-ECANCELED above): arming starts with an accept
+    // attempt, which takes whatever is queued.
+    io_uring_sqe* sqe = driver().get_sqe(static_cast<core::Completion*>(this), tag_cancel_accept);
+    io_uring_prep_cancel64(sqe, core::encode_completion(static_cast<core::Completion*>(this), tag_accept), 0);
+    accept_cancelling_ = true;
 }
 
 void TcpEndpoint::retire() {

@@ -78,6 +78,7 @@ public:
     bool drained() const override;
     void stop() override;
     void retire() override;
+    void look_again(std::uint64_t socket) override;
 
     // The listening socket's completions.
     void on_completion(const io_uring_cqe& cqe, unsigned tag) override;
@@ -131,6 +132,7 @@ private:
     bool accept_cancelling_ = false;
     bool accept_retry_ = false; // accept_retry_timer_ is pending: it arms the accept again
     core::TimerId accept_retry_timer_;
+    std::uint64_t socket_inode_ = 0; // of the listening socket, which dup()s share
     bool draining_ = false;
     std::uint32_t reject_ops_ = 0;
     std::uint64_t accept_error_logged_ = 0;

@@ -255,7 +255,7 @@ int connect_tcp(int port) {
     return fd;
 }
 
-Connection::Connection(int port) : fd_(connect_tcp(port)) {}
+Connection::Connection(int port) : fd_(connect_tcp(port)), connect_errno_(fd_ < 0 ? errno : 0) {}
 
 Connection::~Connection() {
     if (fd_ >= 0) {

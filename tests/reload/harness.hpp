@@ -105,6 +105,7 @@ public:
     ~Connection();
 
     bool connected() const { return fd_ >= 0; }
+    int connect_error() const { return connect_errno_; } // errno of a failed connect
     bool send(std::string_view bytes);
     // Reads until `n` bytes arrived; fewer on close or timeout.
     std::string receive(std::size_t n, std::chrono::milliseconds timeout = 10s);
@@ -125,6 +126,7 @@ private:
     bool fill(std::chrono::steady_clock::time_point deadline); // false on close or timeout
 
     int fd_ = -1;
+    int connect_errno_ = 0;
     std::string buffer_;
 };
 
