@@ -188,6 +188,8 @@ void DriverNet::start(core::Driver& d) {
             listeners_[i]->shared->report_start(d.index(), e.what());
         }
     }
+    // Like the TPC arenas once the drivers run: a later allocation is a bug, caught at once.
+    memory_->seal();
     publish();
 }
 
