@@ -14,9 +14,11 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <gatio/plugin.hpp>
 
@@ -72,8 +74,10 @@ public:
     }
 
     gatio_eof_action on_eof(gatio::Connection c) {
-        auto* r = new Reply{host_.handle(), c.id(), index_, 0, 0};
-        host_.start_timer(std::chrono::milliseconds(20), late, r);
+        // Owned by the instance: a timer still pending at teardown is cancelled without running.
+        auto& r =
+            late_replies_.emplace_back(std::make_unique<Reply>(Reply{host_.handle(), c.id(), index_, 0, 0}));
+        host_.start_timer(std::chrono::milliseconds(20), late, r.get());
         return GATIO_EOF_KEEP;
     }
 
@@ -157,7 +161,6 @@ private:
         auto* r = static_cast<Reply*>(a);
         send_text(h, r->conn, "late\n");
         gatio::services()->close(h, r->conn, GATIO_CLOSE_FLUSH);
-        delete r;
     }
     // On the target driver, with no host of its own: post back through that driver's instance.
     static void hop(void* a) {
@@ -171,6 +174,7 @@ private:
     }
 
     gatio::Host host_;
+    std::vector<std::unique_ptr<Reply>> late_replies_;
     std::uint32_t index_;
     std::string_view greeting_;
     std::uint64_t limit_;
