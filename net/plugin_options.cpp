@@ -119,44 +119,35 @@ int as_string(const gatio_option* node, const char** out, std::size_t* len) {
     return GATIO_OK;
 }
 
-int as_duration_ms(const gatio_option* node, std::int64_t* out) {
+// Durations and sizes are written either as a plain non-negative integer (milliseconds, bytes)
+// or as a string in the config's unit syntax; both accessors share that rule.
+template <typename Out, typename Parse, typename Count>
+int integer_or_units(const gatio_option* node, Out* out, Parse parse, Count count) {
     if (const auto* i = as<std::int64_t>(node)) {
         if (*i < 0) {
             return GATIO_ERR_RANGE;
         }
-        *out = *i;
+        *out = static_cast<Out>(*i);
         return GATIO_OK;
     }
     const auto* s = as<std::string>(node);
     if (s == nullptr) {
         return GATIO_ERR_TYPE;
     }
-    auto parsed = config::parse_duration(*s);
+    auto parsed = parse(*s);
     if (!parsed) {
         return GATIO_ERR_RANGE;
     }
-    *out = parsed.value->count();
+    *out = count(*parsed.value);
     return GATIO_OK;
 }
 
+int as_duration_ms(const gatio_option* node, std::int64_t* out) {
+    return integer_or_units(node, out, config::parse_duration, [](config::Duration d) { return d.count(); });
+}
+
 int as_size(const gatio_option* node, std::uint64_t* out) {
-    if (const auto* i = as<std::int64_t>(node)) {
-        if (*i < 0) {
-            return GATIO_ERR_RANGE;
-        }
-        *out = static_cast<std::uint64_t>(*i);
-        return GATIO_OK;
-    }
-    const auto* s = as<std::string>(node);
-    if (s == nullptr) {
-        return GATIO_ERR_TYPE;
-    }
-    auto parsed = config::parse_size(*s);
-    if (!parsed) {
-        return GATIO_ERR_RANGE;
-    }
-    *out = *parsed.value;
-    return GATIO_OK;
+    return integer_or_units(node, out, config::parse_size, [](std::uint64_t bytes) { return bytes; });
 }
 
 } // namespace gatio::net::options
