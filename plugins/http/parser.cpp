@@ -50,6 +50,16 @@ bool is_field_vchar(std::uint8_t c) {
 bool is_space(std::uint8_t c) {
     return c == SP || c == HTAB;
 }
+// RFC 3986 reg-name characters besides pct-encoded: unreserved and sub-delims.
+bool is_reg_name(std::uint8_t c) {
+    return is_alpha(c) || is_digit(c) ||
+           std::string_view{"-._~!$&'()*+,;="}.find(static_cast<char>(c)) != std::string_view::npos;
+}
+// RFC 9110 qdtext: a quoted-string byte that needs no backslash.
+bool is_qdtext(std::uint8_t c) {
+    return c == HTAB || c == SP || c == 0x21 || (c >= 0x23 && c <= 0x5b) || (c >= 0x5d && c <= 0x7e) ||
+           c >= 0x80;
+}
 int hex_value(std::uint8_t c) {
     if (is_digit(c)) {
         return c - '0';
@@ -249,7 +259,15 @@ bool Parser::step(std::uint8_t c) {
     case State::head_end_lf:
         return step_field(c);
     case State::chunk_size:
-    case State::chunk_ext:
+    case State::chunk_ext_bws:
+    case State::chunk_ext_name_start:
+    case State::chunk_ext_name:
+    case State::chunk_ext_name_bws:
+    case State::chunk_ext_value_start:
+    case State::chunk_ext_token:
+    case State::chunk_ext_quoted:
+    case State::chunk_ext_quoted_pair:
+    case State::chunk_ext_quoted_end:
     case State::chunk_size_lf:
     case State::chunk_data_cr:
     case State::chunk_data_lf:
@@ -300,18 +318,24 @@ bool Parser::step_target(std::uint8_t c) {
         p_.state = p_.state == State::target_slash1 ? State::target_slash2 : State::target_authority;
         return true;
     case State::target_authority:
+        if (c != '/' && c != '?' && c != '#' && c != SP) {
+            return host_byte(c);
+        }
+        // The authority is a host as in the Host field: no userinfo, never empty (RFC 9110
+        // section 4.2).
+        if (p_.host == HostState::start || !host_end()) {
+            return error(400);
+        }
         // An absolute-form target without a path means "/" (RFC 9112 section 3.2.2).
         if (c == '/') {
             path_byte(c);
             p_.state = State::path;
-        } else if (c == '?' || c == '#') {
-            path_byte('/');
-            p_.state = State::query;
         } else if (c == SP) {
             path_byte('/');
             end_target();
-        } else if (!is_vchar(c)) {
-            return error(400);
+        } else {
+            path_byte('/');
+            p_.state = State::query;
         }
         return true;
     case State::path:
@@ -390,7 +414,7 @@ bool Parser::step_field(std::uint8_t c) {
             return true;
         }
         if (c == LF) {
-            return end_head();
+            return p_.in_trailer ? error(400) : end_head();
         }
         // Leading whitespace would be an obsolete line folding (RFC 9112 section 5.2): refused.
         if (!is_tchar(c)) {
@@ -422,6 +446,9 @@ bool Parser::step_field(std::uint8_t c) {
     case State::field_value_ows:
     case State::field_value:
         if (c == CR || c == LF) {
+            if (c == LF && p_.in_trailer) {
+                return error(400);
+            }
             if (!end_field_value()) {
                 return false;
             }
@@ -487,6 +514,7 @@ void Parser::begin_field_value() {
         break;
     case Field::host:
         p_.host_count = static_cast<std::uint8_t>(std::min(p_.host_count + 1, 2));
+        p_.host = HostState::start;
         break;
     case Field::other:
         break;
@@ -527,10 +555,82 @@ bool Parser::field_value_byte(std::uint8_t c) {
         return true;
     }
     case Field::host:
+        return host_byte(c);
     case Field::other:
         return true;
     }
     return true;
+}
+
+// Host = uri-host [ ":" port ] (RFC 9110 section 7.2), uri-host being an IP-literal in brackets
+// or a reg-name (RFC 3986 section 3.2.2); an IPv4 address is a reg-name as far as its bytes go.
+// Only whitespace may follow the value, which field_value_ows already stripped in front.
+bool Parser::host_byte(std::uint8_t c) {
+    switch (p_.host) {
+    case HostState::start:
+    case HostState::reg_name:
+        if (c == '[' && p_.host == HostState::start) {
+            p_.host = HostState::ip_literal_start;
+        } else if (is_reg_name(c)) {
+            p_.host = HostState::reg_name;
+        } else if (c == '%') {
+            p_.host = HostState::pct1;
+        } else if (c == ':' && p_.host == HostState::reg_name) {
+            p_.host = HostState::port;
+        } else if (is_space(c) && p_.host == HostState::reg_name) {
+            p_.host = HostState::trailing_space;
+        } else {
+            return error(400);
+        }
+        return true;
+    case HostState::pct1:
+    case HostState::pct2:
+        if (hex_value(c) < 0) {
+            return error(400);
+        }
+        p_.host = p_.host == HostState::pct1 ? HostState::pct2 : HostState::reg_name;
+        return true;
+    case HostState::ip_literal_start:
+    case HostState::ip_literal:
+        // IPv6 addresses and IPvFuture use no other bytes; their finer grammar is not checked.
+        if (c == ']' && p_.host == HostState::ip_literal) {
+            p_.host = HostState::ip_literal_end;
+        } else if (is_reg_name(c) || c == ':') {
+            p_.host = HostState::ip_literal;
+        } else {
+            return error(400);
+        }
+        return true;
+    case HostState::ip_literal_end:
+    case HostState::port:
+        if (c == ':' && p_.host == HostState::ip_literal_end) {
+            p_.host = HostState::port;
+        } else if (is_space(c)) {
+            p_.host = HostState::trailing_space;
+        } else if (!is_digit(c) || p_.host != HostState::port) {
+            return error(400);
+        }
+        return true;
+    case HostState::trailing_space:
+        if (!is_space(c)) {
+            return error(400);
+        }
+        return true;
+    }
+    return error(400);
+}
+
+// An empty Host is allowed (RFC 9110 section 7.2); half a percent-encoding or IP-literal is not.
+bool Parser::host_end() const {
+    switch (p_.host) {
+    case HostState::pct1:
+    case HostState::pct2:
+    case HostState::ip_literal_start:
+    case HostState::ip_literal:
+        return false;
+    default:
+        return true;
+    }
 }
 
 bool Parser::end_field_value() {
@@ -552,6 +652,7 @@ bool Parser::end_field_value() {
         end_element();
         return true;
     case Field::host:
+        return host_end() || error(400);
     case Field::other:
         return true;
     }
@@ -637,17 +738,11 @@ bool Parser::end_head() {
 }
 
 bool Parser::step_chunk(std::uint8_t c) {
-    switch (p_.state) {
-    case State::chunk_size:
-    case State::chunk_ext:
-    case State::chunk_size_lf:
+    if (p_.state <= State::chunk_size_lf) {
         // A chunk-size line is metadata like a header line and gets the same bound.
         if (++p_.chunk_line_bytes > limits_->max_header_bytes) {
             return error(400);
         }
-        break;
-    default:
-        break;
     }
     switch (p_.state) {
     case State::chunk_size: {
@@ -663,27 +758,13 @@ bool Parser::step_chunk(std::uint8_t c) {
         if (!p_.chunk_digits) {
             return error(400);
         }
-        if (c == ';' || is_space(c)) {
-            p_.state = State::chunk_ext;
-        } else if (c == CR) {
-            p_.state = State::chunk_size_lf;
-        } else if (c == LF) {
-            end_chunk_size_line();
-        } else {
-            return error(400);
-        }
-        return true;
-    }
-    case State::chunk_ext:
-        // Extensions are skipped unread; only their bytes are checked.
         if (c == CR) {
             p_.state = State::chunk_size_lf;
-        } else if (c == LF) {
-            end_chunk_size_line();
-        } else if (!is_field_vchar(c) && !is_space(c)) {
-            return error(400);
+            return true;
         }
-        return true;
+        p_.state = State::chunk_ext_bws;
+        return step_chunk_ext(c);
+    }
     case State::chunk_size_lf:
         if (c != LF) {
             return error(400);
@@ -691,13 +772,10 @@ bool Parser::step_chunk(std::uint8_t c) {
         end_chunk_size_line();
         return true;
     case State::chunk_data_cr:
-        if (c == LF) {
-            p_.state = State::chunk_size;
-        } else if (c == CR) {
-            p_.state = State::chunk_data_lf;
-        } else {
+        if (c != CR) {
             return error(400);
         }
+        p_.state = State::chunk_data_lf;
         return true;
     case State::chunk_data_lf:
         if (c != LF) {
@@ -706,9 +784,88 @@ bool Parser::step_chunk(std::uint8_t c) {
         p_.state = State::chunk_size;
         return true;
     default:
+        return step_chunk_ext(c);
+    }
+}
+
+// chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ), the value a token or
+// a quoted-string (RFC 9112 section 7.1.1). Extensions are checked and skipped unread.
+bool Parser::step_chunk_ext(std::uint8_t c) {
+    switch (p_.state) {
+    case State::chunk_ext_bws:
+        if (c == ';') {
+            p_.state = State::chunk_ext_name_start;
+        } else if (!is_space(c)) {
+            return error(400);
+        }
+        return true;
+    case State::chunk_ext_name_start:
+        if (is_tchar(c)) {
+            p_.state = State::chunk_ext_name;
+        } else if (!is_space(c)) {
+            return error(400);
+        }
+        return true;
+    case State::chunk_ext_name:
+    case State::chunk_ext_name_bws:
+        if (is_tchar(c) && p_.state == State::chunk_ext_name) {
+            return true;
+        }
+        if (c == CR && p_.state == State::chunk_ext_name) {
+            p_.state = State::chunk_size_lf;
+        } else if (c == ';') {
+            p_.state = State::chunk_ext_name_start;
+        } else if (c == '=') {
+            p_.state = State::chunk_ext_value_start;
+        } else if (is_space(c)) {
+            p_.state = State::chunk_ext_name_bws;
+        } else {
+            return error(400);
+        }
+        return true;
+    case State::chunk_ext_value_start:
+        if (is_tchar(c)) {
+            p_.state = State::chunk_ext_token;
+        } else if (c == '"') {
+            p_.state = State::chunk_ext_quoted;
+        } else if (!is_space(c)) {
+            return error(400);
+        }
+        return true;
+    case State::chunk_ext_token:
+    case State::chunk_ext_quoted_end:
+        if (is_tchar(c) && p_.state == State::chunk_ext_token) {
+            return true;
+        }
+        if (c == CR) {
+            p_.state = State::chunk_size_lf;
+        } else if (c == ';') {
+            p_.state = State::chunk_ext_name_start;
+        } else if (is_space(c)) {
+            p_.state = State::chunk_ext_bws;
+        } else {
+            return error(400);
+        }
+        return true;
+    case State::chunk_ext_quoted:
+        if (c == '"') {
+            p_.state = State::chunk_ext_quoted_end;
+        } else if (c == '\\') {
+            p_.state = State::chunk_ext_quoted_pair;
+        } else if (!is_qdtext(c)) {
+            return error(400);
+        }
+        return true;
+    case State::chunk_ext_quoted_pair:
+        if (!is_field_vchar(c) && !is_space(c)) {
+            return error(400);
+        }
+        p_.state = State::chunk_ext_quoted;
+        return true;
+    default:
         break;
     }
-    assert(false && "step_chunk called outside the chunked framing");
+    assert(false && "step_chunk_ext called outside a chunk-size line");
     return error(400);
 }
 

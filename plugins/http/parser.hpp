@@ -12,6 +12,14 @@
 //   complete  the whole request, body included, has been read; the next feed starts the next one
 //   error     the request is unusable; error_status() says which answer to send before closing.
 // An error is final: later feeds consume nothing and report it again.
+//
+// Framing that two parsers on one path could read differently is how requests are smuggled,
+// so the body's framing is strict: chunk-size lines, chunk data ends and trailer fields end in
+// CRLF, and a chunk-size line holds the size and well-formed extensions only. The request line
+// and header fields also accept a bare LF (RFC 9112 section 2.2): a front end that does not end
+// lines there sees an LF inside a field value, which it must refuse (RFC 9110 section 5.5), so
+// no request hides behind it. Host values and absolute-form authorities must be
+// uri-host [":" port]. docs/plugins.md lists what is refused.
 #pragma once
 
 #include <cstddef>
@@ -111,13 +119,33 @@ private:
         // Every state above counts its bytes against max_header_bytes, trailers included.
         body_fixed,
         chunk_size,
-        chunk_ext,
+        chunk_ext_bws,        // whitespace after the size or a value, before ';'
+        chunk_ext_name_start, // after ';'
+        chunk_ext_name,
+        chunk_ext_name_bws,    // whitespace after a name, before '=' or ';'
+        chunk_ext_value_start, // after '='
+        chunk_ext_token,
+        chunk_ext_quoted,
+        chunk_ext_quoted_pair,
+        chunk_ext_quoted_end,
         chunk_size_lf,
         chunk_data,
         chunk_data_cr,
         chunk_data_lf,
         done,
         failed
+    };
+    // Where a Host value or an absolute-form authority (uri-host [":" port]) stands.
+    enum class HostState : std::uint8_t {
+        start,
+        reg_name,
+        pct1,
+        pct2,
+        ip_literal_start,
+        ip_literal,
+        ip_literal_end,
+        port,
+        trailing_space
     };
     // The header fields whose values the parser interprets.
     enum class Field : std::uint8_t { connection, content_length, transfer_encoding, host, expect, other };
@@ -148,6 +176,7 @@ private:
         std::uint8_t version_major = 0;
         std::uint8_t pct_high = 0;
         std::uint8_t host_count = 0; // saturates at 2
+        HostState host = HostState::start;
         int error = 0;
         std::uint32_t head_bytes = 0;
         std::uint32_t field_count = 0;
@@ -169,6 +198,9 @@ private:
     bool step_target(std::uint8_t c);
     bool step_field(std::uint8_t c);
     bool step_chunk(std::uint8_t c);
+    bool step_chunk_ext(std::uint8_t c);
+    bool host_byte(std::uint8_t c);
+    bool host_end() const;
     void path_byte(std::uint8_t c);
     void end_target();
     void begin_field_value();

@@ -346,3 +346,39 @@ TEST_CASE("the Date header follows the clock, refreshed by the driver's timer", 
     CHECK(std::abs(second - std::time(nullptr)) <= 5);
     CHECK(gatiod.stop() == 0);
 }
+
+TEST_CASE("strict framing and Host: bare LF and junk in chunked framing, bad Host values", "[e2e][strict]") {
+    TempDir files;
+    Gatiod gatiod(listeners(files));
+    const std::uint16_t port = gatiod.port("web");
+    auto refused = [&](const std::string& request) {
+        INFO(request);
+        Client c(port);
+        c.send(request + get("/"));
+        const auto r = c.read(2);
+        REQUIRE(r.size() == 1);
+        CHECK(r[0].status == 400);
+        CHECK(r[0].header("Connection") == "close");
+        CHECK(c.closed_by_peer());
+    };
+    const std::string chunked = "POST / HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n";
+    refused(chunked + "5\nhello\n0\n\n");
+    refused(chunked + "5 x\r\nhello\r\n0\r\n\r\n");
+    refused("GET / HTTP/1.1\r\nHost: a b\r\n\r\n");
+    refused("GET / HTTP/1.1\r\nHost: u@x\r\n\r\n");
+    {
+        // Extensions stay legal: the body is read and the POST answered 405, keeping the connection.
+        Client c(port);
+        c.send(chunked + "5;name=value;q=\"a b\"\r\nhello\r\n0\r\n\r\n" + get("/"));
+        const auto r = c.read(2);
+        REQUIRE(r.size() == 2);
+        CHECK(r[0].status == 405);
+        CHECK(r[1].status == 200);
+    }
+    const auto host = run_command({"curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}",
+                                   "-H", "Host: u@x", url(port, "/")},
+                                  30s);
+    CHECK(host.status == 0);
+    CHECK(host.output == "400");
+    CHECK(gatiod.stop() == 0);
+}

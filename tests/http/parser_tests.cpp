@@ -113,7 +113,13 @@ TEST_CASE("the path must equal a route after percent-decoding; the query is igno
 TEST_CASE("absolute-form and asterisk-form targets", "[parser]") {
     CHECK(only(get("http://example.com/ab?q=1")) == "complete GET route=2 HTTP/1.1 keep-alive");
     CHECK(only(get("http://example.com:8080")) == "complete GET route=0 HTTP/1.1 keep-alive");
-    CHECK(only(get("https://user@example.com?x")) == "complete GET route=0 HTTP/1.1 keep-alive");
+    CHECK(only(get("https://example.com?x")) == "complete GET route=0 HTTP/1.1 keep-alive");
+    CHECK(only(get("http://[::1]:80#f")) == "complete GET route=0 HTTP/1.1 keep-alive");
+    // The authority is checked like a Host value: no userinfo, not empty.
+    CHECK(status(get("https://user@example.com?x")) == 400);
+    CHECK(status(get("http:///a")) == 400);
+    CHECK(status(get("http://a b/")) == 400);
+    CHECK(status(get("http://[::1/")) == 400);
     CHECK(only(get("HTTP://h/b/c")) == "complete GET route=3 HTTP/1.1 keep-alive");
     CHECK(only("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n") == "complete OPTIONS route=-1 HTTP/1.1 keep-alive");
     CHECK(status(get("http:/x/a")) == 400);
@@ -151,8 +157,6 @@ TEST_CASE("chunked bodies are framed by their chunk sizes, extensions and traile
     CHECK(events(head + trailers).size() == 2);
     CHECK(events(head + "1 \t;ext\r\nx\r\n0\r\n\r\n").size() == 2);
     CHECK(events(head + "000\r\n\r\n").size() == 2);
-    // Bare LF line ends are accepted in the framing as in the head.
-    CHECK(events(head + "2\nab\n0\n\n").size() == 2);
     // Codings are case-insensitive and the list may hold empty elements and whitespace.
     CHECK(events(post("Transfer-Encoding: , CHUNKED \r\n", "0\r\n\r\n")).size() == 2);
 
@@ -162,6 +166,87 @@ TEST_CASE("chunked bodies are framed by their chunk sizes, extensions and traile
     CHECK(status(head + "2\r\nab\rX") == 400);
     CHECK(status(head + "2\r\nab\r\n0\r\nbad trailer\r\n\r\n") == 400);
     CHECK(status(head + "1;\x01\r\n") == 400);
+}
+
+TEST_CASE("chunked framing: bare LF, junk after the size and malformed extensions get 400", "[parser]") {
+    const std::string head = "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    // Extensions are legal (RFC 9112 section 7.1.1): tokens, quoted strings, whitespace around ';'
+    // and '='.
+    for (const std::string ext : {";a", ";a=b", "; a = b ;c", " \t;a", ";a=\"q \\\" ;\"", ";a=\"\"",
+                                  ";a=b;c=d", ";a=\"x\" ;b", ";a ;b", ";a=b ;c"}) {
+        INFO(ext);
+        CHECK(status(head + "5" + ext + "\r\nhello\r\n0" + ext + "\r\n\r\n") == 0);
+    }
+    const std::vector<std::string> bad{
+        "5\nhello\n0\n\n",                    // bare LF everywhere
+        "5\nhello\r\n0\r\n\r\n",              // after the size
+        "5\r\nhello\n0\r\n\r\n",              // after the data
+        "5\r\nhello\r\n0\n\r\n",              // after the last chunk's size
+        "5\r\nhello\r\n0\r\n\n",              // ending the trailer section
+        "5\r\nhello\r\n0\r\nT: v\n\r\n",      // ending a trailer field
+        "5;a=b\nhello\r\n0\r\n\r\n",          // after an extension
+        "5\r\nhello\r0\r\n\r\n",              // bare CR after the data
+        "5 x\r\nhello\r\n0\r\n\r\n",          // junk after the size
+        "5x\r\nhello\r\n0\r\n\r\n",           // a non-hex digit
+        "5 \r\nhello\r\n0\r\n\r\n",           // whitespace not followed by ';'
+        "5;\r\nhello\r\n0\r\n\r\n",           // no extension name
+        "5;a \r\nhello\r\n0\r\n\r\n",         // whitespace ending the line
+        "5;a=\r\nhello\r\n0\r\n\r\n",         // no value
+        "5;a=b c\r\nhello\r\n0\r\n\r\n",      // two values
+        "5;a b\r\nhello\r\n0\r\n\r\n",        // two names
+        "5;a=\"b\r\nhello\r\n0\r\n\r\n",      // unterminated quoted string
+        "5;a=\"b\"c\r\nhello\r\n0\r\n\r\n",   // junk after a quoted string
+        "5;a=b=c\r\nhello\r\n0\r\n\r\n",      // '=' twice
+        "5;a@b\r\nhello\r\n0\r\n\r\n",        // not a token
+        "5;a=\"\x01\"\r\nhello\r\n0\r\n\r\n", // control byte in a quoted string
+        "-5\r\nhello\r\n0\r\n\r\n",           // a sign
+        "0x5\r\nhello\r\n0\r\n\r\n",          // a prefix
+    };
+    for (const std::string& body : bad) {
+        INFO(body);
+        CHECK(status(head + body) == 400);
+    }
+}
+
+TEST_CASE("Host must be uri-host [\":\" port]", "[parser]") {
+    auto host = [](std::string_view value) {
+        return status(get("/", "HTTP/1.1", "Host: " + std::string(value) + "\r\n"));
+    };
+    for (const char* good :
+         {"x", "example.com", "example.com:8080", "127.0.0.1", "127.0.0.1:80", "[::1]", "[::1]:8080",
+          "[v1.x]", "a-b_c~d!$&'()*+,;=", "x%2Dy", "x:", "x  ", "x:1\t", ""}) {
+        INFO(good);
+        CHECK(host(good) == 0);
+    }
+    for (const char* bad : {"a b",
+                            "u@x",
+                            "user:pw@x",
+                            "x/y",
+                            "x?y",
+                            "x#y",
+                            "x:8a",
+                            "x:80:81",
+                            "x:80 9",
+                            ":80",
+                            "[::1",
+                            "[]",
+                            "[::1]x",
+                            "[::1]:a",
+                            "[::1]]",
+                            "x%2",
+                            "x%zz",
+                            "x]",
+                            "\xc3\xa9.example",
+                            "x\"y",
+                            "x\\y",
+                            "x{y}",
+                            "x<y>",
+                            "a\tb"}) {
+        INFO(bad);
+        CHECK(host(bad) == 400);
+    }
+    // The check applies to each Host field of an HTTP/1.0 request too.
+    CHECK(status(get("/", "HTTP/1.0", "Host: a b\r\n")) == 400);
 }
 
 TEST_CASE("Expect: 100-continue is reported only when an HTTP/1.1 body follows", "[parser]") {
