@@ -3,7 +3,11 @@
 // Each instance (one listener on one driver) renders its responses and takes one parser slot
 // per connection up front (max_connections of them), so serving a request allocates nothing:
 // the parser keeps no request bytes and the answers are slices of pre-rendered text handed to
-// sendv. docs/plugins.md lists the options.
+// sendv. A request must complete its head within header_timeout of its first byte and its body
+// within body_timeout of its head: the slots in each phase form a list in deadline order, and
+// one host timer per instance waits for the earliest. docs/plugins.md lists the options.
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -19,6 +23,10 @@
 namespace {
 
 using gatio::http::Parser;
+using Clock = std::chrono::steady_clock;
+using Phase = Parser::Phase;
+
+constexpr std::uint32_t nil = UINT32_MAX;
 
 class SendOutput final : public gatio::http::Output {
 public:
@@ -29,18 +37,38 @@ private:
     const gatio::Connection& c_;
 };
 
-// Lives on the heap so the timer argument and the parsers' pointers into the site stay valid
+// One connection's parser and its place on a deadline list.
+struct Slot {
+    explicit Slot(Parser p) : parser(p) {}
+    Parser parser;
+    gatio_conn conn = 0;
+    Clock::time_point deadline{};
+    std::uint32_t prev = nil;
+    std::uint32_t next = nil;
+    Phase phase = Phase::idle;   // the phase `deadline` was set for; idle: on no list
+    std::uint32_t completed = 0; // the parser's count when `deadline` was set
+    bool timed_out = false;      // answered 408 and closing
+};
+
+// The slots whose request is in one phase, earliest deadline first: each deadline is the same
+// timeout after the moment it was set, and slots are appended as that moment moves forward.
+struct DeadlineList {
+    std::uint32_t first = nil;
+    std::uint32_t last = nil;
+};
+
+// Lives on the heap so the timer arguments and the parsers' pointers into the site stay valid
 // however the handler object itself is moved.
 struct State {
     State(gatio::Host h, const gatio::InstanceInfo& info)
         : host(h), where("listener " + std::string(info.listener) + " on driver " + std::string(info.driver)),
           site(gatio::http::read_settings(info.options)) {
-        const std::uint32_t slots = site.settings().max_connections;
-        parsers.reserve(slots);
-        free_slots.reserve(slots);
-        for (std::uint32_t i = 0; i < slots; ++i) {
-            parsers.push_back(site.make_parser());
-            free_slots.push_back(slots - 1 - i);
+        const std::uint32_t count = site.settings().max_connections;
+        slots.reserve(count);
+        free_slots.reserve(count);
+        for (std::uint32_t i = 0; i < count; ++i) {
+            slots.emplace_back(site.make_parser());
+            free_slots.push_back(count - 1 - i);
         }
         gatio::http::DateClock::local().refresh();
         if (host.start_timer(std::chrono::milliseconds(gatio::http::next_second_delay_ms()), &tick, this) ==
@@ -63,12 +91,116 @@ struct State {
         }
     }
 
+    std::string_view date() const {
+        if (clock_from_data) {
+            gatio::http::DateClock::local().refresh();
+        }
+        return gatio::http::DateClock::local().text();
+    }
+
+    std::uint32_t index(const Slot& slot) const { return static_cast<std::uint32_t>(&slot - slots.data()); }
+    DeadlineList& list(Phase phase) { return phase == Phase::head ? heads : bodies; }
+
+    void unlink(Slot& slot) {
+        if (slot.phase == Phase::idle) {
+            return;
+        }
+        DeadlineList& l = list(slot.phase);
+        (slot.prev == nil ? l.first : slots[slot.prev].next) = slot.next;
+        (slot.next == nil ? l.last : slots[slot.next].prev) = slot.prev;
+        slot.prev = nil;
+        slot.next = nil;
+        slot.phase = Phase::idle;
+    }
+
+    // Called after each receive the connection survives: a request that reached another phase,
+    // or a new request, gets its phase's full timeout from now.
+    void track(Slot& slot) {
+        const Phase phase = slot.parser.phase();
+        const std::uint32_t completed = slot.parser.completed();
+        if (phase == slot.phase && completed == slot.completed) {
+            return;
+        }
+        unlink(slot);
+        slot.completed = completed;
+        if (phase == Phase::idle) {
+            return;
+        }
+        const Clock::time_point now = Clock::now();
+        const auto& settings = site.settings();
+        slot.phase = phase;
+        slot.deadline = now + (phase == Phase::head ? settings.header_timeout : settings.body_timeout);
+        DeadlineList& l = list(phase);
+        const std::uint32_t i = index(slot);
+        slot.prev = l.last;
+        (l.last == nil ? l.first : slots[l.last].next) = i;
+        l.last = i;
+        arm(slot.deadline, now);
+    }
+
+    // One host timer per instance, due at the earliest deadline of both lists.
+    void arm(Clock::time_point due, Clock::time_point now) {
+        if (deadline_timer != 0) {
+            if (timer_due <= due) {
+                return;
+            }
+            host.cancel_timer(deadline_timer);
+        }
+        const auto delay =
+            std::max(std::chrono::ceil<std::chrono::milliseconds>(due - now), std::chrono::milliseconds(1));
+        deadline_timer = host.start_timer(delay, &expire, this);
+        timer_due = due;
+        if (deadline_timer == 0) {
+            // Logged at 1, 2, 4, 8 ... failures; the next receive tries again, and the
+            // listener's idle_timeout still closes connections that stay silent.
+            ++timer_failures;
+            if ((timer_failures & (timer_failures - 1)) == 0) {
+                host.warn("http: cannot start the request deadline timer of " + where +
+                          ": the driver's timer limit is reached; " + std::to_string(timer_failures) +
+                          " times so far");
+            }
+        }
+    }
+
+    static void expire(gatio_host*, void* arg) {
+        auto* self = static_cast<State*>(arg);
+        self->deadline_timer = 0;
+        const Clock::time_point now = Clock::now();
+        self->expire_list(self->heads, now);
+        self->expire_list(self->bodies, now);
+        const std::uint32_t h = self->heads.first;
+        const std::uint32_t b = self->bodies.first;
+        if (h != nil || b != nil) {
+            const Clock::time_point due = h == nil ? self->slots[b].deadline
+                                          : b == nil
+                                              ? self->slots[h].deadline
+                                              : std::min(self->slots[h].deadline, self->slots[b].deadline);
+            self->arm(due, now);
+        }
+    }
+
+    void expire_list(DeadlineList& l, Clock::time_point now) {
+        while (l.first != nil && slots[l.first].deadline <= now) {
+            Slot& slot = slots[l.first];
+            unlink(slot);
+            slot.timed_out = true;
+            const gatio::Connection c(host, slot.conn, &slot);
+            SendOutput out(c);
+            c.close(site.time_out(date(), out) ? GATIO_CLOSE_FLUSH : GATIO_CLOSE_ABORT);
+        }
+    }
+
     gatio::Host host;
     std::string where;
     gatio::http::Site site;
-    std::vector<Parser> parsers;
+    std::vector<Slot> slots;
     std::vector<std::uint32_t> free_slots;
+    DeadlineList heads;  // requests whose head is incomplete
+    DeadlineList bodies; // requests whose body is incomplete
+    gatio_timer deadline_timer = 0;
+    Clock::time_point timer_due{};
     std::uint64_t refused = 0;
+    std::uint64_t timer_failures = 0;
     bool clock_from_data = false;
 };
 
@@ -83,23 +215,24 @@ public:
             ++s.refused;
             if ((s.refused & (s.refused - 1)) == 0) {
                 s.host.warn("http: answered 503 to a connection on " + s.where + ": all " +
-                            std::to_string(s.parsers.size()) + " slots (max_connections) are in use; " +
+                            std::to_string(s.slots.size()) + " slots (max_connections) are in use; " +
                             std::to_string(s.refused) + " refused so far");
             }
             // A client told "503" knows to retry later; a bare reset looks like a crash.
             SendOutput out(c);
-            if (!s.site.refuse(date(s), out)) {
+            if (!s.site.refuse(s.date(), out)) {
                 return false;
             }
             c.close(GATIO_CLOSE_FLUSH);
             return true;
         }
-        const std::uint32_t slot = s.free_slots.back();
+        const std::uint32_t index = s.free_slots.back();
         s.free_slots.pop_back();
-        Parser& p = s.parsers[slot];
-        p = s.site.make_parser();
-        if (c.set_user(&p) != GATIO_OK) {
-            s.free_slots.push_back(slot);
+        Slot& slot = s.slots[index];
+        slot = Slot(s.site.make_parser());
+        slot.conn = c.id();
+        if (c.set_user(&slot) != GATIO_OK) {
+            s.free_slots.push_back(index);
             return false;
         }
         return true;
@@ -107,38 +240,35 @@ public:
 
     std::int64_t on_data(gatio::Connection c, std::span<const std::uint8_t> data) {
         State& s = *s_;
-        Parser* parser = c.user<Parser>();
-        if (parser == nullptr) {
-            return static_cast<std::int64_t>(data.size()); // refused with 503 and closing
+        Slot* slot = c.user<Slot>();
+        if (slot == nullptr || slot->timed_out) {
+            return static_cast<std::int64_t>(data.size()); // answered 503 or 408 and closing
         }
         SendOutput out(c);
-        switch (s.site.serve(*parser, data, date(s), out)) {
+        switch (s.site.serve(slot->parser, data, s.date(), out)) {
         case gatio::http::Verdict::keep:
+            s.track(*slot);
             return static_cast<std::int64_t>(data.size());
         case gatio::http::Verdict::close:
+            s.unlink(*slot);
             return GATIO_DATA_CLOSE;
         case gatio::http::Verdict::reset:
             break;
         }
         // The driver's output memory is exhausted: a partial answer would corrupt the stream.
+        s.unlink(*slot);
         return GATIO_DATA_RESET;
     }
 
     void on_close(gatio::Connection c, gatio_close_reason) {
         State& s = *s_;
-        if (auto* p = c.user<Parser>()) {
-            s.free_slots.push_back(static_cast<std::uint32_t>(p - s.parsers.data()));
+        if (auto* slot = c.user<Slot>()) {
+            s.unlink(*slot);
+            s.free_slots.push_back(s.index(*slot));
         }
     }
 
 private:
-    static std::string_view date(const State& s) {
-        if (s.clock_from_data) {
-            gatio::http::DateClock::local().refresh();
-        }
-        return gatio::http::DateClock::local().text();
-    }
-
     std::unique_ptr<State> s_;
 };
 

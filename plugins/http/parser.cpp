@@ -125,6 +125,26 @@ Parser::Result Parser::fail(std::size_t consumed, int status) {
     return {consumed, Event::error};
 }
 
+Parser::Result Parser::complete(std::size_t consumed) {
+    p_.state = State::done;
+    ++completed_;
+    return {consumed, Event::complete};
+}
+
+Parser::Phase Parser::phase() const {
+    switch (p_.state) {
+    case State::done:
+    case State::failed:
+        return Phase::idle;
+    case State::line_start:
+        // Leading empty lines are part of the request they precede.
+        return p_.head_bytes == 0 ? Phase::idle : Phase::head;
+    default:
+        break;
+    }
+    return p_.state >= State::body_fixed || p_.in_trailer ? Phase::body : Phase::head;
+}
+
 Parser::Result Parser::feed(std::span<const std::uint8_t> data) {
     if (p_.state == State::failed) {
         return {0, Event::error};
@@ -141,8 +161,7 @@ Parser::Result Parser::feed(std::span<const std::uint8_t> data) {
             p_.remaining -= take;
             if (p_.remaining == 0) {
                 if (p_.state == State::body_fixed) {
-                    p_.state = State::done;
-                    return {i, Event::complete};
+                    return complete(i);
                 }
                 p_.state = State::chunk_data_cr;
             }
@@ -155,7 +174,7 @@ Parser::Result Parser::feed(std::span<const std::uint8_t> data) {
             return fail(i, p_.error);
         }
         if (p_.state == State::done) {
-            return {i, Event::complete};
+            return complete(i);
         }
         if (p_.head_ready) {
             p_.head_ready = false;

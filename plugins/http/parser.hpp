@@ -85,6 +85,15 @@ public:
 
     Result feed(std::span<const std::uint8_t> data);
 
+    // Where the request in progress stands, for deadlines: idle before its first byte (also after
+    // complete and after error), head until the head is complete, body until the whole body,
+    // trailer fields included, is read.
+    enum class Phase : std::uint8_t { idle, head, body };
+    Phase phase() const;
+    // Requests completed so far: tells a new request from the one seen at the previous feed when
+    // the phase is the same.
+    std::uint32_t completed() const { return completed_; }
+
     // The request whose head was parsed; valid after head and complete, until the next feed.
     const Request& request() const { return p_.request; }
     // The status to answer with after Event::error: 400, 413, 417, 431, 501 or 505.
@@ -209,6 +218,7 @@ private:
     void end_element();
     bool end_head();
     void end_chunk_size_line();
+    Result complete(std::size_t consumed);
     bool error(int status) {
         p_.error = status;
         return false;
@@ -217,6 +227,7 @@ private:
     const Limits* limits_;
     RoutePaths routes_;
     Progress p_;
+    std::uint32_t completed_ = 0;
 };
 
 } // namespace gatio::http

@@ -16,8 +16,9 @@ constexpr std::uint64_t KiB = 1024;
 constexpr std::uint64_t MiB = 1024 * KiB;
 constexpr std::uint64_t GiB = 1024 * MiB;
 
-constexpr std::array<std::string_view, 7> root_keys{
-    "server", "max_header_bytes", "max_headers", "max_body", "max_connections", "max_file_size", "route"};
+constexpr std::array<std::string_view, 9> root_keys{"server",         "max_header_bytes", "max_headers",
+                                                    "max_body",       "max_connections",  "max_file_size",
+                                                    "header_timeout", "body_timeout",     "route"};
 constexpr std::array<std::string_view, 5> route_keys{"path", "status", "content_type", "body", "file"};
 
 [[noreturn]] void fail(std::string_view option, std::string_view problem) {
@@ -44,6 +45,17 @@ std::uint64_t size_option(const gatio::Options& root, const char* key, std::uint
     const std::uint64_t v = root[key].as_size(key).value_or(def);
     if (v < lo || v > hi) {
         fail(key, std::to_string(v) + " bytes is outside " + std::to_string(lo) + ".." + std::to_string(hi));
+    }
+    return v;
+}
+
+std::chrono::milliseconds duration_option(const gatio::Options& root, const char* key,
+                                          std::chrono::milliseconds def, std::chrono::milliseconds lo,
+                                          std::chrono::milliseconds hi) {
+    const std::chrono::milliseconds v = root[key].as_duration(key).value_or(def);
+    if (v < lo || v > hi) {
+        fail(key, std::to_string(v.count()) + " ms is outside " + std::to_string(lo.count()) + ".." +
+                      std::to_string(hi.count()) + " ms");
     }
     return v;
 }
@@ -219,6 +231,11 @@ Settings read_settings(const gatio::Options& options) {
     s.max_connections = static_cast<std::uint32_t>(
         int_option(options["max_connections"], "max_connections", s.max_connections, 1, 1 << 20));
     const std::uint64_t max_file_size = size_option(options, "max_file_size", 16 * MiB, 0, GiB);
+    // No "off": a request that may take forever holds its parser slot forever.
+    constexpr std::chrono::milliseconds shortest{1};
+    constexpr std::chrono::hours longest{24};
+    s.header_timeout = duration_option(options, "header_timeout", s.header_timeout, shortest, longest);
+    s.body_timeout = duration_option(options, "body_timeout", s.body_timeout, shortest, longest);
 
     const gatio::Options routes = options["route"];
     if (routes.present() && routes.type() != GATIO_OPTION_ARRAY) {

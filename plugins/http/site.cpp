@@ -131,6 +131,7 @@ Site::Site(Settings settings) : settings_(std::move(settings)) {
     header_too_large_ = render(431, text_plain, "Request Header Fields Too Large\n", {});
     version_not_supported_ = render(505, text_plain, "HTTP Version Not Supported\n", {});
     service_unavailable_ = render(503, text_plain, "Service Unavailable\n", {});
+    request_timeout_ = render(408, text_plain, "Request Timeout\n", {});
 }
 
 Site::Response Site::render(int status, std::string_view content_type, std::string_view body,
@@ -201,9 +202,17 @@ bool Site::add(const Response& response, Tail tail, bool with_body, std::string_
     return true;
 }
 
-bool Site::refuse(std::string_view date, Output& out) {
+bool Site::answer_alone(const Response& response, std::string_view date, Output& out) {
     assert(batch_len_ == 0);
-    return add(service_unavailable_, close_connection, true, date, out) && flush(out);
+    return add(response, close_connection, true, date, out) && flush(out);
+}
+
+bool Site::refuse(std::string_view date, Output& out) {
+    return answer_alone(service_unavailable_, date, out);
+}
+
+bool Site::time_out(std::string_view date, Output& out) {
+    return answer_alone(request_timeout_, date, out);
 }
 
 Verdict Site::serve(Parser& parser, std::span<const std::uint8_t> data, std::string_view date, Output& out) {

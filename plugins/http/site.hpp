@@ -7,6 +7,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -29,8 +30,12 @@ struct Route {
 struct Settings {
     std::string server = "gatio"; // the Server header, printable ASCII
     Limits limits;
-    std::uint32_t max_connections =
-        65536;                 // per instance (listener and driver): parser slots taken at creation
+    // Per instance (listener and driver): parser slots taken at creation.
+    std::uint32_t max_connections = 65536;
+    // From a request's first byte to the end of its head, and from there to the end of its body;
+    // past either the request is answered 408 and the connection closed (docs/plugins.md).
+    std::chrono::milliseconds header_timeout{std::chrono::seconds(20)};
+    std::chrono::milliseconds body_timeout{std::chrono::seconds(60)};
     std::vector<Route> routes; // distinct paths
 };
 
@@ -70,6 +75,10 @@ public:
     // caller closes the connection after it. False when the output refused it.
     bool refuse(std::string_view date, Output& out);
 
+    // Writes the 408 answer for a request that missed its header_timeout or body_timeout; the
+    // caller closes the connection after it. False when the output refused it.
+    bool time_out(std::string_view date, Output& out);
+
 private:
     enum Tail { keep_alive_11, keep_alive_10, close_connection, tail_count };
     struct Response {
@@ -84,6 +93,7 @@ private:
     const Response& error_response(int status) const;
     bool add(const Response& response, Tail tail, bool with_body, std::string_view date, Output& out);
     bool flush(Output& out);
+    bool answer_alone(const Response& response, std::string_view date, Output& out);
 
     Settings settings_; // routes sorted by path
     std::vector<std::string_view> paths_;
@@ -97,6 +107,7 @@ private:
     Response header_too_large_;
     Response version_not_supported_;
     Response service_unavailable_;
+    Response request_timeout_;
 
     // Answers of one serve() call; 64 responses of four slices before an intermediate write.
     static constexpr std::size_t batch_capacity = 256;

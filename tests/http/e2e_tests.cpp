@@ -347,6 +347,95 @@ TEST_CASE("the Date header follows the clock, refreshed by the driver's timer", 
     CHECK(gatiod.stop() == 0);
 }
 
+TEST_CASE("header_timeout and body_timeout: a trickled request gets 408 and is closed", "[e2e][deadline]") {
+    // Deadlines of one second; each trickled byte restarts the listener's idle_timeout (60 s), so
+    // only the deadlines can end these connections within the tests' bounds.
+    Gatiod gatiod({{"slow", "",
+                    "header_timeout = \"1s\"\nbody_timeout = \"1s\"\n"
+                    "[[listener.options.route]]\npath = \"/\"\nbody = \"ok\\n\"\n",
+                    0}});
+    const std::uint16_t port = gatiod.port("slow");
+
+    // Sends `bytes` one every 200 ms, reading in between, until an answer arrives; at most 15 s.
+    auto trickle = [](Client& c, const std::string& bytes) {
+        std::vector<Response> r;
+        for (std::size_t i = 0; i < bytes.size() && r.empty(); ++i) {
+            c.send(bytes.substr(i, 1));
+            r = c.read(1, {}, 200ms);
+        }
+        return r;
+    };
+    const std::string endless = "GET / HTTP/1.1\r\nHost: test\r\nX-Slow: " + std::string(75, 's');
+    {
+        INFO("a head that never ends");
+        Client c(port);
+        const auto r = trickle(c, endless);
+        REQUIRE(r.size() == 1);
+        CHECK(r[0].status == 408);
+        CHECK(r[0].header("Connection") == "close");
+        CHECK(r[0].body == "Request Timeout\n");
+        CHECK(c.closed_by_peer());
+    }
+    {
+        INFO("a body that never ends, after a head sent at once");
+        Client c(port);
+        c.send("POST / HTTP/1.1\r\nHost: test\r\nContent-Length: 100\r\n\r\n");
+        const auto r = trickle(c, std::string(75, 'b'));
+        REQUIRE(r.size() == 1);
+        CHECK(r[0].status == 408);
+        CHECK(c.closed_by_peer());
+    }
+    {
+        INFO("a chunked body trickled chunk by chunk");
+        Client c(port);
+        c.send("POST / HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n");
+        std::string chunks;
+        for (int i = 0; i < 25; ++i) {
+            chunks += "1\r\nc\r\n";
+        }
+        const auto r = trickle(c, chunks);
+        REQUIRE(r.size() == 1);
+        CHECK(r[0].status == 408);
+        CHECK(c.closed_by_peer());
+    }
+    {
+        INFO("time between requests is not part of either deadline");
+        Client c(port);
+        c.send(get("/"));
+        REQUIRE(c.read(1).size() == 1);
+        std::this_thread::sleep_for(1500ms);
+        c.send(get("/"));
+        const auto r = c.read(1);
+        REQUIRE(r.size() == 1);
+        CHECK(r[0].status == 200);
+    }
+    {
+        INFO("a stream of requests, each receive ending inside one, for longer than the deadline");
+        Client c(port);
+        const std::string one = get("/");
+        std::string stream;
+        for (int i = 0; i < 26; ++i) {
+            stream += one;
+        }
+        // Every piece completes a request and starts the next; the head in progress after each
+        // receive is always a new one.
+        std::size_t sent = 0;
+        for (int i = 0; i < 25; ++i) {
+            const std::size_t end = static_cast<std::size_t>(i) * one.size() + one.size() / 2;
+            c.send(stream.substr(sent, end - sent));
+            sent = end;
+            std::this_thread::sleep_for(100ms);
+        }
+        c.send(stream.substr(sent));
+        const auto r = c.read(26);
+        REQUIRE(r.size() == 26);
+        for (const Response& each : r) {
+            CHECK(each.status == 200);
+        }
+    }
+    CHECK(gatiod.stop() == 0);
+}
+
 TEST_CASE("strict framing and Host: bare LF and junk in chunked framing, bad Host values", "[e2e][strict]") {
     TempDir files;
     Gatiod gatiod(listeners(files));

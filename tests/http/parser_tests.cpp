@@ -249,6 +249,32 @@ TEST_CASE("Host must be uri-host [\":\" port]", "[parser]") {
     CHECK(status(get("/", "HTTP/1.0", "Host: a b\r\n")) == 400);
 }
 
+TEST_CASE("phase and completed follow the request for deadlines", "[parser]") {
+    Limits limits;
+    Parser p(limits, paths);
+    auto feed = [&](std::string_view in) { return p.feed(bytes(in)).event; };
+    CHECK(p.phase() == Parser::Phase::idle);
+    CHECK(p.completed() == 0);
+    CHECK(feed("\r\n") == Parser::Event::need_more);
+    CHECK(p.phase() == Parser::Phase::head); // an empty line starts the request
+    CHECK(feed("POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n") == Parser::Event::need_more);
+    CHECK(p.phase() == Parser::Phase::head);
+    CHECK(feed("\r\n") == Parser::Event::head);
+    CHECK(p.phase() == Parser::Phase::body);
+    CHECK(feed("1\r\nx\r\n0\r\nT: v\r\n") == Parser::Event::need_more);
+    CHECK(p.phase() == Parser::Phase::body); // trailer fields belong to the body
+    CHECK(feed("\r\n") == Parser::Event::complete);
+    CHECK(p.phase() == Parser::Phase::idle);
+    CHECK(p.completed() == 1);
+    CHECK(feed("GET / HTTP/1.1\r\nHost: x\r\n\r\n") == Parser::Event::complete);
+    CHECK(p.completed() == 2);
+    CHECK(feed("G") == Parser::Event::need_more);
+    CHECK(p.phase() == Parser::Phase::head);
+    CHECK(p.completed() == 2);
+    CHECK(feed("ET / HTTP/1.1\r\n\r\n") == Parser::Event::error);
+    CHECK(p.phase() == Parser::Phase::idle);
+}
+
 TEST_CASE("Expect: 100-continue is reported only when an HTTP/1.1 body follows", "[parser]") {
     const std::string r = post("Expect: 100-Continue\r\nContent-Length: 2\r\n", "ok");
     CHECK(events(r).front().ends_with("body 100-continue"));

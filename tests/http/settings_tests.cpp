@@ -50,6 +50,8 @@ TEST_CASE("no options: the documented defaults and no routes", "[settings]") {
     CHECK(s.limits.max_headers == 100);
     CHECK(s.limits.max_body == 1024 * 1024);
     CHECK(s.max_connections == 65536);
+    CHECK(s.header_timeout == std::chrono::seconds(20));
+    CHECK(s.body_timeout == std::chrono::seconds(60));
     CHECK(s.routes.empty());
 }
 
@@ -63,6 +65,8 @@ TEST_CASE("every option is read, routes in file order, file bodies at creation",
                             "max_body = 4096\n"
                             "max_connections = 128\n"
                             "max_file_size = \"1KiB\"\n"
+                            "header_timeout = \"1500ms\"\n"
+                            "body_timeout = \"2m\"\n"
                             "[[listener.options.route]]\n"
                             "path = \"/\"\n"
                             "body = \"hello\\n\"\n"
@@ -86,6 +90,8 @@ TEST_CASE("every option is read, routes in file order, file bodies at creation",
     CHECK(s.limits.max_headers == 50);
     CHECK(s.limits.max_body == 4096);
     CHECK(s.max_connections == 128);
+    CHECK(s.header_timeout == std::chrono::milliseconds(1500));
+    CHECK(s.body_timeout == std::chrono::minutes(2));
     REQUIRE(s.routes.size() == 4);
     CHECK(s.routes[0].path == "/");
     CHECK(s.routes[0].status == 200);
@@ -116,6 +122,12 @@ TEST_CASE("each bad option is refused with its name and the reason", "[settings]
           "option \"max_header_bytes\": 32 bytes is outside 64..16777216");
     CHECK_THAT(error_of("max_body = -1\n"), Catch::StartsWith("option \"max_body\": value out of range"));
     CHECK(error_of("max_connections = 0\n") == "option \"max_connections\": 0 is outside 1..1048576");
+    CHECK(error_of("header_timeout = \"0s\"\n") ==
+          "option \"header_timeout\": 0 ms is outside 1..86400000 ms");
+    CHECK(error_of("body_timeout = \"25h\"\n") ==
+          "option \"body_timeout\": 90000000 ms is outside 1..86400000 ms");
+    CHECK(error_of("body_timeout = true\n") ==
+          "option \"body_timeout\": expected a duration such as \"250ms\" or \"10s\"");
     CHECK(error_of("server = \"\"\n") ==
           "option \"server\": must be non-empty without leading or trailing spaces");
     CHECK(error_of("server = \"a\\r\\nX-Injected: 1\"\n") ==
