@@ -151,8 +151,8 @@ struct State {
         deadline_timer = host.start_timer(delay, &expire, this);
         timer_due = due;
         if (deadline_timer == 0) {
-            // Logged at 1, 2, 4, 8 ... failures; the next receive tries again, and the
-            // listener's idle_timeout still closes connections that stay silent.
+            // Logged at 1, 2, 4, 8 ... failures; the next request to start or reach its body
+            // tries again, and the listener's idle_timeout still closes silent connections.
             ++timer_failures;
             if ((timer_failures & (timer_failures - 1)) == 0) {
                 host.warn("http: cannot start the request deadline timer of " + where +
