@@ -6,7 +6,6 @@
 #include <stdexcept>
 #include <unistd.h>
 
-#include "net/fingerprint.hpp"
 #include "net/tcp.hpp"
 #include "net/udp.hpp"
 
@@ -97,16 +96,6 @@ std::size_t DriverNet::arena_bytes(const NetOptions& o, const config::RingSettin
 }
 
 void DriverNet::set_up(core::Driver& d) {
-    for (const auto& l : listeners_) {
-        std::uint64_t mine = listener_fingerprint(l->config, *l->shared->plugin);
-        if (mine != l->shared->fingerprint) {
-            throw std::runtime_error(
-                fmt::format("{}: this driver's copy of the configuration has fingerprint {}, "
-                            "the configuration as loaded has {}",
-                            describe_listener(l->config), fingerprint_text(mine),
-                            fingerprint_text(l->shared->fingerprint)));
-        }
-    }
     direct_ = d.features().direct_descriptors && allow_direct_;
     multishot_ = d.features().multishot_recv;
     std::vector<const config::ListenerConfig*> configs;

@@ -28,7 +28,6 @@ class DriverNet;
 struct ListenerShared {
     const Plugin* plugin = nullptr;
     std::shared_ptr<const Plugin> plugin_ref;  // keeps the object loaded while any driver needs it
-    std::uint64_t fingerprint = 0;             // of the configuration as loaded
     std::atomic<std::uint32_t> connections{0}; // TCP connections open on all its drivers
     std::shared_ptr<AdminBoard> admin;         // the admin endpoint's (net/admin.hpp); else null
 

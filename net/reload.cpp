@@ -15,7 +15,6 @@
 #include "core/tpc.hpp"
 #include "net/admin.hpp"
 #include "net/driver_net.hpp"
-#include "net/fingerprint.hpp"
 #include "net/listener_socket.hpp"
 #include "net/net.hpp"
 
@@ -259,7 +258,6 @@ ReloadResult Network::reload(const config::Config& next, const LoadPolicy& polic
         auto shared = std::make_shared<ListenerShared>();
         shared->plugin = plugin.get();
         shared->plugin_ref = plugin;
-        shared->fingerprint = listener_fingerprint(l, *plugin);
         shared->start_errors.assign(n, {});
         shared->pending_starts.store(static_cast<int>(drivers.size()), std::memory_order_relaxed);
         shared->holders.store(static_cast<int>(drivers.size()), std::memory_order_relaxed);
