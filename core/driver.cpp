@@ -133,7 +133,7 @@ void Driver::set_up() {
     apply_thread_policy(tpc_.memory(), tpc_.numa_node());
 
     log_ = log::make_logger({tpc_.name(), name(), {}, {}});
-    ring_ = std::make_unique<Ring>(plan_.ring, tuning(), limits_.file_slots);
+    ring_ = std::make_unique<Ring>(plan_.ring, tuning(), runtime_.options().kernel, limits_.file_slots);
     features_ = ring_->features();
     ring_fd_ = ring_->fd();
     internal_ = std::make_unique<Internal>(*this);
