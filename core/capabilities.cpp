@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "config/units.hpp"
+#include "core/fd.hpp"
 #include "core/machine.hpp"
 #include "core/ring.hpp"
 
@@ -58,22 +59,6 @@ std::string errno_text(int err) {
 std::string format_limit(std::uint64_t bytes) {
     return bytes == RLIM_INFINITY ? std::string("unlimited") : config::format_size(bytes);
 }
-
-class Fd {
-public:
-    explicit Fd(int fd) : fd_(fd) {}
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    ~Fd() {
-        if (fd_ >= 0) {
-            ::close(fd_);
-        }
-    }
-    int get() const { return fd_; }
-
-private:
-    int fd_;
-};
 
 // A probe ring in `ring`, or the -errno io_uring_setup returned.
 int open_ring(std::optional<Ring>& ring, unsigned entries, io_uring_params& params) {

@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <stdexcept>
 
+#include "core/clock.hpp"
 #include "core/log.hpp"
 #include "core/mailbox.hpp"
 #include "core/numa_policy.hpp"
@@ -20,12 +21,6 @@ namespace gatio::core {
 namespace {
 
 thread_local Driver* this_thread_driver = nullptr;
-
-std::int64_t monotonic_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 // Tags of the driver's own requests.
 enum InternalTag : unsigned {

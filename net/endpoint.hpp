@@ -47,7 +47,7 @@ struct DriverListener {
     config::ListenerConfig config;
     std::shared_ptr<ListenerShared> shared;
     std::shared_ptr<ListenerStats> stats; // this listener on this driver, across reloads
-    SocketFd socket;
+    core::Fd socket;
 };
 
 class Endpoint : public gatio_host {

@@ -281,7 +281,7 @@ ReloadResult Network::reload(const config::Config& next, const LoadPolicy& polic
                 }
                 if (kept >= 0) {
                     // The same socket, so nothing queued on it is lost and nothing is refused.
-                    dl->socket = SocketFd{::fcntl(kept, F_DUPFD_CLOEXEC, 0)};
+                    dl->socket = core::Fd{::fcntl(kept, F_DUPFD_CLOEXEC, 0)};
                     if (dl->socket.get() < 0) {
                         throw std::runtime_error(fmt::format("{}: dup of its socket on driver {}: {}",
                                                              describe_listener(l), runtime_.driver(d).name(),
