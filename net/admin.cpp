@@ -21,6 +21,10 @@ namespace {
 // partial one between receives.
 constexpr std::uint32_t max_request_head = 8192;
 
+// Scrapers and health checks connect a few at a time: a short accept queue is plenty, and a
+// burst beyond it is refused by the kernel rather than queued.
+constexpr std::uint32_t admin_backlog = 64;
+
 // ---------------------------------------------------------------- metrics text
 
 // Writes one family: HELP, TYPE, then a sample per call of `each(emit)`.
@@ -507,7 +511,7 @@ config::ListenerConfig admin_listener(const config::Config& config, const core::
     l.handler_path = l.handler;
     l.all_drivers = false;
     l.drivers = {driver.name};
-    l.backlog = 64;
+    l.backlog = admin_backlog;
     l.max_connections = options.admin_max_connections;
     l.idle_timeout = std::chrono::seconds(60);
     return l;

@@ -13,8 +13,6 @@ namespace gatio::net {
 
 namespace {
 
-constexpr std::size_t align_slack = 64;
-
 std::uint32_t chunks_for(std::size_t bytes, std::uint32_t chunk_size) {
     return static_cast<std::uint32_t>((bytes + chunk_size - 1) / chunk_size);
 }
@@ -74,8 +72,9 @@ std::size_t DriverNet::arena_bytes(const NetOptions& o, const config::RingSettin
     std::size_t bytes = 0;
     std::uint32_t slots = tcp_slots(configs);
     if (slots > 0) {
+        // The connection slab's objects and free list, and the generation of each slot.
         bytes += static_cast<std::size_t>(slots) * (sizeof(Connection) + 2 * sizeof(std::uint32_t)) +
-                 3 * align_slack;
+                 core::alignment_slack(3);
         std::uint32_t chunks =
             chunks_for(o.output_memory, o.output_chunk_size) + pressure_reserve_chunks(o, ring);
         bytes += ChunkPool::memory_for(chunks, o.output_chunk_size);
