@@ -45,26 +45,6 @@ ReloadCheck check_reload_file(const Options& options) {
     return out;
 }
 
-ListenerChanges diff_listeners(const config::Config& running, const config::Config& next) {
-    const config::Config a = config::without_positions(running);
-    const config::Config b = config::without_positions(next);
-    ListenerChanges out;
-    for (const auto& l : b.listeners) {
-        const auto* before = find_listener(a, l.name);
-        if (before == nullptr) {
-            out.added.push_back(l.name);
-        } else if (!(*before == l)) {
-            out.changed.push_back(l.name);
-        }
-    }
-    for (const auto& l : a.listeners) {
-        if (find_listener(b, l.name) == nullptr) {
-            out.removed.push_back(l.name);
-        }
-    }
-    return out;
-}
-
 std::vector<std::string> restart_needed(const config::Config& running, const config::Config& next) {
     const config::Config a = config::without_positions(running);
     const config::Config b = config::without_positions(next);

@@ -71,6 +71,17 @@ struct AttachResult {
     std::string error;                // set on failure; nothing is attached then
 };
 
+// How the listeners of `next` relate to those of `running`, matched by name. Network::reload
+// decides from it which listeners stay as they are.
+struct ListenerDiff {
+    std::vector<std::string> added;   // in `next` only, in its order
+    std::vector<std::string> removed; // in `running` only, in its order
+    std::vector<std::string> changed; // in both, with different settings, in `next`'s order
+    bool empty() const { return added.empty() && removed.empty() && changed.empty(); }
+};
+ListenerDiff diff_listeners(const std::vector<config::ListenerConfig>& running,
+                            const std::vector<config::ListenerConfig>& next);
+
 // What a reload did. Listeners named in `errors` keep serving as before (or stay closed when
 // they are new); every other listener of the new file is in force.
 struct ReloadResult {
