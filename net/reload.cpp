@@ -25,14 +25,6 @@ namespace {
 // How long a message to a driver may wait for room in its queue from the main thread.
 constexpr auto post_patience = std::chrono::seconds(1);
 
-bool same_settings(const config::ListenerConfig& a, const config::ListenerConfig& b) {
-    config::Config x, y;
-    x.listeners = {a};
-    y.listeners = {b};
-    return config::without_positions(std::move(x)).listeners ==
-           config::without_positions(std::move(y)).listeners;
-}
-
 bool named(const std::vector<std::string>& names, const std::string& name) {
     return std::find(names.begin(), names.end(), name) != names.end();
 }
@@ -60,7 +52,7 @@ ListenerDiff diff_listeners(const std::vector<config::ListenerConfig>& running,
         const auto* before = find_listener(running, l.name);
         if (before == nullptr) {
             out.added.push_back(l.name);
-        } else if (!same_settings(*before, l)) {
+        } else if (!(*before == l)) {
             out.changed.push_back(l.name);
         }
     }
@@ -461,9 +453,6 @@ ReloadResult Network::reload(const config::Config& next, const LoadPolicy& polic
         }
         if (prev != nullptr) {
             in_force.push_back(*prev); // unchanged, or kept after the error reported above
-            if (fate[i] == Fate::keep) {
-                in_force.back().config = l; // the same settings, written where the new file has them
-            }
         }
     }
     for (const auto& s : serving_) {
