@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/capabilities.hpp"
 #include "core/runtime.hpp"
 
 using namespace gatio;
@@ -154,7 +155,9 @@ Result run_gatio(int cpu0, int cpu1, bool eventfd, std::uint64_t messages, std::
     Machine machine;
     machine.nodes = {0};
     machine.distance = {{10}};
+    static const KernelSupport kernel = probe_kernel().support;
     RuntimeOptions options;
+    options.kernel = kernel;
     options.force_eventfd_wakeup = eventfd;
     options.allow_shared_cpus = cpu0 == cpu1;
 

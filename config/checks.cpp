@@ -74,36 +74,42 @@ std::string clash(const SocketAddress& a, const SocketAddress& b) {
 
 void check_names(const Config& config, Reporter& out) {
     // TPC and driver names share one namespace: a listener's drivers list may name either.
+    const Positions& at = config.positions;
     std::map<std::string, Owner, std::less<>> units;
-    for (const TpcConfig& tpc : config.topology.tpcs) {
+    for (std::size_t t = 0; t < config.topology.tpcs.size(); ++t) {
+        const TpcConfig& tpc = config.topology.tpcs[t];
         const std::string tpc_what = named("tpc", tpc.name);
-        claim_name(units, tpc.name, tpc_what, tpc.name_pos, tpc_what, out);
-        for (const DriverConfig& driver : tpc.drivers) {
-            const std::string driver_what = named("driver", driver.name);
-            claim_name(units, driver.name, driver_what, driver.name_pos, tpc_what + ": " + driver_what, out);
+        claim_name(units, tpc.name, tpc_what, at.tpc(t).name, tpc_what, out);
+        for (std::size_t d = 0; d < tpc.drivers.size(); ++d) {
+            const std::string driver_what = named("driver", tpc.drivers[d].name);
+            claim_name(units, tpc.drivers[d].name, driver_what, at.driver(t, d).name,
+                       tpc_what + ": " + driver_what, out);
         }
     }
     std::map<std::string, Owner, std::less<>> listeners;
-    for (const ListenerConfig& l : config.listeners) {
+    for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+        const ListenerConfig& l = config.listeners[i];
         const std::string what = named("listener", l.name);
-        claim_name(listeners, l.name, what, l.name_pos, what, out);
+        claim_name(listeners, l.name, what, at.listener(i).name, what, out);
     }
 }
 
 void check_cpus(const Config& config, Reporter& out) {
     std::map<int, Owner> cpus;
-    for (const TpcConfig& tpc : config.topology.tpcs) {
-        for (const DriverConfig& driver : tpc.drivers) {
+    for (std::size_t t = 0; t < config.topology.tpcs.size(); ++t) {
+        const TpcConfig& tpc = config.topology.tpcs[t];
+        for (std::size_t d = 0; d < tpc.drivers.size(); ++d) {
+            const DriverConfig& driver = tpc.drivers[d];
             if (driver.cpu < 0) {
                 continue;
             }
+            const SourcePos cpu_pos = config.positions.driver(t, d).cpu;
             const std::string what = named("driver", driver.name);
-            const auto [it, inserted] = cpus.try_emplace(driver.cpu, Owner{what, driver.cpu_pos});
+            const auto [it, inserted] = cpus.try_emplace(driver.cpu, Owner{what, cpu_pos});
             if (!inserted) {
-                out.error(driver.cpu_pos,
-                          prefixed(named("tpc", tpc.name) + ": " + what,
-                                   "cpu " + std::to_string(driver.cpu) + " is already used by " +
-                                       it->second.what + " " + line_of(it->second.pos)));
+                out.error(cpu_pos, prefixed(named("tpc", tpc.name) + ": " + what,
+                                            "cpu " + std::to_string(driver.cpu) + " is already used by " +
+                                                it->second.what + " " + line_of(it->second.pos)));
             }
         }
     }
@@ -111,6 +117,7 @@ void check_cpus(const Config& config, Reporter& out) {
 
 void check_addresses(const Config& config, Reporter& out) {
     const auto& ls = config.listeners;
+    const Positions& at = config.positions;
     for (std::size_t i = 0; i < ls.size(); ++i) {
         for (std::size_t j = 0; j < i; ++j) {
             if (ls[j].transport != ls[i].transport) {
@@ -118,11 +125,11 @@ void check_addresses(const Config& config, Reporter& out) {
             }
             const std::string how = clash(ls[j].address, ls[i].address);
             if (!how.empty()) {
-                out.error(ls[i].address_pos,
+                out.error(at.listener(i).address,
                           prefixed(named("listener", ls[i].name),
                                    std::string(to_string(ls[i].transport)) + " address " +
                                        ls[i].address.text + " " + how + " " + named("listener", ls[j].name) +
-                                       " " + line_of(ls[j].address_pos)));
+                                       " " + line_of(at.listener(j).address)));
                 break; // one clash per listener is enough to act on
             }
         }
@@ -130,15 +137,16 @@ void check_addresses(const Config& config, Reporter& out) {
     if (!config.admin.listen) {
         return;
     }
-    for (const ListenerConfig& l : ls) {
+    for (std::size_t i = 0; i < ls.size(); ++i) {
+        const ListenerConfig& l = ls[i];
         if (l.transport != Transport::tcp) {
             continue;
         }
         const std::string how = clash(l.address, *config.admin.listen);
         if (!how.empty()) {
-            out.error(config.admin.listen_pos, "admin: listen address " + config.admin.listen->text + " " +
-                                                   how + " " + named("listener", l.name) + " " +
-                                                   line_of(l.address_pos));
+            out.error(at.admin_listen, "admin: listen address " + config.admin.listen->text + " " + how +
+                                           " " + named("listener", l.name) + " " +
+                                           line_of(at.listener(i).address));
             return;
         }
     }

@@ -20,51 +20,20 @@ std::string_view to_string(Transport transport) {
     return detail::keyword_of(detail::transports, transport);
 }
 
-namespace {
-
-void clear(OptionValue& value);
-
-void clear(OptionTable& table) {
-    for (auto& entry : table) {
-        clear(entry.second);
-    }
+const TpcPositions& Positions::tpc(std::size_t index) const {
+    static const TpcPositions none;
+    return index < tpcs.size() ? tpcs[index] : none;
 }
 
-void clear(OptionValue& value) {
-    value.pos = {};
-    if (auto* array = std::get_if<OptionArray>(&value.value)) {
-        for (auto& element : *array) {
-            clear(element);
-        }
-    } else if (auto* table = std::get_if<OptionTable>(&value.value)) {
-        clear(*table);
-    }
+const DriverPositions& Positions::driver(std::size_t tpc_index, std::size_t index) const {
+    static const DriverPositions none;
+    const TpcPositions& t = tpc(tpc_index);
+    return index < t.drivers.size() ? t.drivers[index] : none;
 }
 
-} // namespace
-
-Config without_positions(Config config) {
-    config.admin.listen_pos = {};
-    config.topology.cpus_pos = {};
-    for (auto& tpc : config.topology.tpcs) {
-        tpc.pos = {};
-        tpc.numa_node_pos = {};
-        tpc.name_pos = {};
-        for (auto& driver : tpc.drivers) {
-            driver.pos = {};
-            driver.cpu_pos = {};
-            driver.name_pos = {};
-        }
-    }
-    for (auto& listener : config.listeners) {
-        listener.pos = {};
-        listener.drivers_pos = {};
-        listener.handler_pos = {};
-        listener.name_pos = {};
-        listener.address_pos = {};
-        clear(listener.options);
-    }
-    return config;
+const ListenerPositions& Positions::listener(std::size_t index) const {
+    static const ListenerPositions none;
+    return index < listeners.size() ? listeners[index] : none;
 }
 
 } // namespace gatio::config

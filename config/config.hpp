@@ -61,7 +61,6 @@ using OptionArray = std::vector<OptionValue>;
 using OptionTable = std::vector<std::pair<std::string, OptionValue>>;
 struct OptionValue {
     std::variant<bool, std::int64_t, double, std::string, OptionArray, OptionTable> value;
-    SourcePos pos;
     friend bool operator==(const OptionValue&, const OptionValue&) = default;
 };
 
@@ -86,7 +85,6 @@ struct DaemonSection {
 
 struct AdminSection {
     std::optional<SocketAddress> listen; // absent: no metrics/health endpoint
-    SourcePos listen_pos;
     friend bool operator==(const AdminSection&, const AdminSection&) = default;
 };
 
@@ -104,9 +102,6 @@ struct DriverConfig {
     int cpu = -1;     // one logical CPU; unique across the whole file
     DriverRole role = DriverRole::io_exec;
     RingSettings ring;
-    SourcePos pos;      // the [[tpc.driver]] table
-    SourcePos cpu_pos;  // the cpu key
-    SourcePos name_pos; // the name key
     friend bool operator==(const DriverConfig&, const DriverConfig&) = default;
 };
 
@@ -115,16 +110,12 @@ struct TpcConfig {
     int numa_node = 0;
     MemoryPolicy memory = MemoryPolicy::bind;
     std::vector<DriverConfig> drivers; // at least one
-    SourcePos pos;
-    SourcePos numa_node_pos;
-    SourcePos name_pos;
     friend bool operator==(const TpcConfig&, const TpcConfig&) = default;
 };
 
 struct TopologySection {
     TopologyMode mode = TopologyMode::automatic;
-    std::optional<CpuSet> cpus; // auto only: restrict to these CPUs
-    SourcePos cpus_pos;
+    std::optional<CpuSet> cpus;  // auto only: restrict to these CPUs
     RingSettings ring;           // defaults for every driver
     std::vector<TpcConfig> tpcs; // manual only; empty in auto mode
     friend bool operator==(const TopologySection&, const TopologySection&) = default;
@@ -145,12 +136,44 @@ struct ListenerConfig {
     std::uint32_t send_high_watermark = 1u << 20;  // unsent bytes above which reading pauses
     std::uint32_t send_low_watermark = 256u << 10; // ... and below which it resumes
     OptionTable options;
-    SourcePos pos;
-    SourcePos drivers_pos; // 0 when drivers is left at its default "*"
-    SourcePos handler_pos;
-    SourcePos name_pos;
-    SourcePos address_pos;
     friend bool operator==(const ListenerConfig&, const ListenerConfig&) = default;
+};
+
+// Where settings were written in the file, for the errors that name FILE:LINE:COLUMN. Kept
+// beside the values (Config::positions), not in them: a setting compares equal to the same
+// setting written elsewhere, so a reload that only moved lines changes nothing. A SourcePos
+// with line 0 means "not written" (a default, or a Config built in code).
+struct DriverPositions {
+    SourcePos table; // the [[tpc.driver]] table
+    SourcePos name;
+    SourcePos cpu;
+};
+
+struct TpcPositions {
+    SourcePos table; // the [[tpc]] table
+    SourcePos name;
+    SourcePos numa_node;
+    std::vector<DriverPositions> drivers; // by index in TpcConfig::drivers
+};
+
+struct ListenerPositions {
+    SourcePos table; // the [[listener]] table
+    SourcePos name;
+    SourcePos address;
+    SourcePos handler;
+    SourcePos drivers; // line 0 when drivers is left at its default "*"
+};
+
+struct Positions {
+    SourcePos admin_listen;
+    SourcePos topology_cpus;
+    std::vector<TpcPositions> tpcs;           // by index in TopologySection::tpcs
+    std::vector<ListenerPositions> listeners; // by index in Config::listeners
+
+    // Those of one entry; all "not written" for an index the file did not give positions for.
+    const TpcPositions& tpc(std::size_t index) const;
+    const DriverPositions& driver(std::size_t tpc, std::size_t index) const;
+    const ListenerPositions& listener(std::size_t index) const;
 };
 
 struct Config {
@@ -160,13 +183,13 @@ struct Config {
     TopologySection topology;
     IoUringTuning io_uring;
     std::vector<ListenerConfig> listeners;
-    // Compares positions too: use without_positions to ask whether two configs say the same.
-    friend bool operator==(const Config&, const Config&) = default;
-};
+    Positions positions; // where the above were written; not part of what the file says
 
-// A copy with every SourcePos (options included) reset to "not from the file". Positions say
-// where a setting was written, not what it is: comparing two configs with positions cleared
-// tells whether they mean the same (a reload that only moved lines changes nothing).
-Config without_positions(Config config);
+    // What the two files say, wherever they say it: every member except positions.
+    friend bool operator==(const Config& a, const Config& b) {
+        return a.file == b.file && a.daemon == b.daemon && a.admin == b.admin && a.topology == b.topology &&
+               a.io_uring == b.io_uring && a.listeners == b.listeners;
+    }
+};
 
 } // namespace gatio::config

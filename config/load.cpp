@@ -52,13 +52,13 @@ LoadResult load_string(std::string_view text, const std::filesystem::path& file,
 
     TableReader top(doc, "", {"daemon", "admin", "topology", "tpc", "io_uring", "listener"}, out);
     config.daemon = read_daemon(section(top, "daemon"), folder, overrides, out);
-    config.admin = read_admin(section(top, "admin"), out);
+    config.admin = read_admin(section(top, "admin"), config.positions.admin_listen, out);
     const toml::table& topology = section(top, "topology");
     const auto tpcs = top.tables("tpc", "[[tpc]]");
-    config.topology = read_topology(topology, doc.get("tpc"), tpcs, out);
+    config.topology = read_topology(topology, doc.get("tpc"), tpcs, config.positions, out);
     config.io_uring = read_io_uring(section(top, "io_uring"), out);
-    config.listeners =
-        read_listeners(top.tables("listener", "[[listener]]"), folder, config.daemon.plugin_dir, out);
+    config.listeners = read_listeners(top.tables("listener", "[[listener]]"), folder,
+                                      config.daemon.plugin_dir, config.positions.listeners, out);
     top.finish();
     cross_check(config, out);
 

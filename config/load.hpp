@@ -40,7 +40,7 @@ LoadResult load_string(std::string_view text, const std::filesystem::path& file,
                        const Overrides& overrides = {});
 
 // The effective configuration as TOML, every default written out, sections in schema order.
-// load_string(dump(c), c.file) yields c again, up to source positions (see without_positions).
+// load_string(dump(c), c.file) yields c again, and == holds (it compares values, not positions).
 std::string dump(const Config& config);
 
 } // namespace gatio::config

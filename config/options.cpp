@@ -36,7 +36,6 @@ OptionTable convert_table(const toml::table& table, const std::string& path, con
 std::optional<OptionValue> convert(const toml::node& node, const std::string& path,
                                    const std::string& context, Reporter& out) {
     OptionValue v;
-    v.pos = position(node);
     if (const auto* b = node.as_boolean()) {
         v.value = b->get();
     } else if (const auto* n = node.as_integer()) {
@@ -57,7 +56,7 @@ std::optional<OptionValue> convert(const toml::node& node, const std::string& pa
     } else if (const auto* t = node.as_table()) {
         v.value = convert_table(*t, path, context, out);
     } else {
-        out.error(v.pos,
+        out.error(position(node),
                   prefixed(context, path +
                                         ": expected a string, integer, float, boolean, array or table, got " +
                                         std::string(type_name(node.type()))));

@@ -10,10 +10,10 @@ namespace gatio::config::detail {
 namespace {
 
 // A bare name means <plugin_dir>/<name>.so; anything with a '/' is a path from the file's folder.
-void resolve_handler(TableReader& r, ListenerConfig& l, const std::filesystem::path& folder,
+void resolve_handler(TableReader& r, ListenerConfig& l, SourcePos at, const std::filesystem::path& folder,
                      const std::filesystem::path& plugin_dir) {
     if (l.handler.empty()) {
-        r.error("handler", l.handler_pos, "expected a plugin name or a path, got ''");
+        r.error("handler", at, "expected a plugin name or a path, got ''");
         return;
     }
     l.handler_path = l.handler.find('/') != std::string::npos ? normalized(folder / l.handler)
@@ -21,26 +21,24 @@ void resolve_handler(TableReader& r, ListenerConfig& l, const std::filesystem::p
     std::error_code ec;
     const auto status = std::filesystem::status(l.handler_path, ec);
     if (status.type() == std::filesystem::file_type::not_found) {
-        r.error("handler", l.handler_pos, "no plugin file " + in_quotes(l.handler_path.string()));
+        r.error("handler", at, "no plugin file " + in_quotes(l.handler_path.string()));
     } else if (ec) {
-        r.error("handler", l.handler_pos,
-                "cannot access " + in_quotes(l.handler_path.string()) + ": " + ec.message());
+        r.error("handler", at, "cannot access " + in_quotes(l.handler_path.string()) + ": " + ec.message());
     } else if (status.type() != std::filesystem::file_type::regular) {
-        r.error("handler", l.handler_pos, in_quotes(l.handler_path.string()) + " is not a regular file");
+        r.error("handler", at, in_quotes(l.handler_path.string()) + " is not a regular file");
     }
 }
 
-void read_drivers(TableReader& r, ListenerConfig& l) {
+void read_drivers(TableReader& r, ListenerConfig& l, SourcePos& at) {
     const toml::node* node = r.get("drivers");
     if (!node) {
         return;
     }
-    l.drivers_pos = position(*node);
+    at = position(*node);
     constexpr std::string_view expected = "'*' or a non-empty array of driver or TPC names";
     if (const auto* s = node->as_string()) {
         if (s->get() != "*") {
-            r.error("drivers", l.drivers_pos,
-                    "expected " + std::string(expected) + ", got " + in_quotes(s->get()));
+            r.error("drivers", at, "expected " + std::string(expected) + ", got " + in_quotes(s->get()));
         }
         return;
     }
@@ -50,7 +48,7 @@ void read_drivers(TableReader& r, ListenerConfig& l) {
         return;
     }
     if (array->empty()) {
-        r.error("drivers", l.drivers_pos, "expected " + std::string(expected) + ", got an empty array");
+        r.error("drivers", at, "expected " + std::string(expected) + ", got an empty array");
         return;
     }
     l.all_drivers = false;
@@ -87,29 +85,29 @@ void read_watermarks(TableReader& r, ListenerConfig& l, const toml::table& table
 }
 
 ListenerConfig read_listener(const toml::table& table, const std::filesystem::path& folder,
-                             const std::filesystem::path& plugin_dir, Reporter& out) {
+                             const std::filesystem::path& plugin_dir, ListenerPositions& at, Reporter& out) {
     TableReader r(table, "listener",
                   {"name", "transport", "address", "handler", "drivers", "backlog", "max_connections",
                    "idle_timeout", "steer_to_cpu", "send_high_watermark", "send_low_watermark", "options"},
                   out);
     ListenerConfig l;
-    l.pos = r.pos();
+    at.table = r.pos();
     if (auto name = r.name("name", Need::required)) {
         l.name = std::move(*name);
         r.set_context(named("listener", l.name));
     }
-    l.name_pos = r.pos("name");
+    at.name = r.pos("name");
     l.transport = r.keyword("transport", transports).value_or(l.transport);
     if (auto address = r.address("address", Need::required)) {
         l.address = std::move(*address);
     }
-    l.address_pos = r.pos("address");
+    at.address = r.pos("address");
     if (auto handler = r.string("handler", Need::required)) {
         l.handler = std::move(*handler);
-        l.handler_pos = r.pos("handler");
-        resolve_handler(r, l, folder, plugin_dir);
+        at.handler = r.pos("handler");
+        resolve_handler(r, l, at.handler, folder, plugin_dir);
     }
-    read_drivers(r, l);
+    read_drivers(r, l, at.drivers);
     l.backlog = static_cast<std::uint32_t>(r.integer("backlog", 1, 65535).value_or(l.backlog));
     l.max_connections =
         static_cast<std::uint32_t>(r.integer("max_connections", 1, 1 << 20).value_or(l.max_connections));
@@ -127,11 +125,12 @@ ListenerConfig read_listener(const toml::table& table, const std::filesystem::pa
 
 std::vector<ListenerConfig> read_listeners(const std::vector<const toml::table*>& tables,
                                            const std::filesystem::path& folder,
-                                           const std::filesystem::path& plugin_dir, Reporter& out) {
+                                           const std::filesystem::path& plugin_dir,
+                                           std::vector<ListenerPositions>& at, Reporter& out) {
     std::vector<ListenerConfig> listeners;
     listeners.reserve(tables.size());
     for (const toml::table* table : tables) {
-        listeners.push_back(read_listener(*table, folder, plugin_dir, out));
+        listeners.push_back(read_listener(*table, folder, plugin_dir, at.emplace_back(), out));
     }
     return listeners;
 }

@@ -61,11 +61,11 @@ DaemonSection read_daemon(const toml::table& table, const std::filesystem::path&
     return d;
 }
 
-AdminSection read_admin(const toml::table& table, Reporter& out) {
+AdminSection read_admin(const toml::table& table, SourcePos& listen_at, Reporter& out) {
     TableReader r(table, "admin", {"listen"}, out);
     AdminSection a;
     a.listen = r.address("listen");
-    a.listen_pos = r.pos("listen");
+    listen_at = r.pos("listen");
     r.finish();
     return a;
 }

@@ -20,46 +20,46 @@ RingSettings read_ring(TableReader& r, RingSettings ring) {
 }
 
 DriverConfig read_driver(const toml::table& table, const std::string& tpc_context,
-                         const RingSettings& defaults, Reporter& out) {
+                         const RingSettings& defaults, DriverPositions& at, Reporter& out) {
     TableReader r(table, tpc_context + ": driver",
                   {"name", "cpu", "role", "ring_entries", "buffer_size", "buffer_count"}, out);
     DriverConfig d;
-    d.pos = r.pos();
+    at.table = r.pos();
     if (auto name = r.name("name", Need::required)) {
         d.name = std::move(*name);
         r.set_context(tpc_context + ": " + named("driver", d.name));
     }
-    d.name_pos = r.pos("name");
+    at.name = r.pos("name");
     if (auto cpu = r.integer("cpu", 0, CpuSet::max_cpus - 1, Need::required)) {
         d.cpu = static_cast<int>(*cpu);
     }
-    d.cpu_pos = r.pos("cpu");
+    at.cpu = r.pos("cpu");
     d.role = r.keyword("role", driver_roles).value_or(d.role);
     d.ring = read_ring(r, defaults);
     r.finish();
     return d;
 }
 
-TpcConfig read_tpc(const toml::table& table, const RingSettings& defaults, Reporter& out) {
+TpcConfig read_tpc(const toml::table& table, const RingSettings& defaults, TpcPositions& at, Reporter& out) {
     TableReader r(table, "tpc", {"name", "numa_node", "memory", "driver"}, out);
     TpcConfig tpc;
-    tpc.pos = r.pos();
+    at.table = r.pos();
     if (auto name = r.name("name", Need::required)) {
         tpc.name = std::move(*name);
         r.set_context(named("tpc", tpc.name));
     }
-    tpc.name_pos = r.pos("name");
+    at.name = r.pos("name");
     if (auto node = r.integer("numa_node", 0, max_numa_node, Need::required)) {
         tpc.numa_node = static_cast<int>(*node);
     }
-    tpc.numa_node_pos = r.pos("numa_node");
+    at.numa_node = r.pos("numa_node");
     tpc.memory = r.keyword("memory", memory_policies).value_or(tpc.memory);
     for (const toml::table* driver : r.tables("driver", "[[tpc.driver]]")) {
-        tpc.drivers.push_back(read_driver(*driver, r.context(), defaults, out));
+        tpc.drivers.push_back(read_driver(*driver, r.context(), defaults, at.drivers.emplace_back(), out));
     }
     const toml::node* drivers = table.get("driver");
     if (!drivers || (drivers->is_array() && drivers->as_array()->empty())) {
-        r.error(tpc.pos, "needs at least one [[tpc.driver]]");
+        r.error(at.table, "needs at least one [[tpc.driver]]");
     }
     r.finish();
     return tpc;
@@ -68,21 +68,21 @@ TpcConfig read_tpc(const toml::table& table, const RingSettings& defaults, Repor
 } // namespace
 
 TopologySection read_topology(const toml::table& table, const toml::node* tpc,
-                              const std::vector<const toml::table*>& tpcs, Reporter& out) {
+                              const std::vector<const toml::table*>& tpcs, Positions& at, Reporter& out) {
     TableReader r(table, "topology", {"mode", "cpus", "ring_entries", "buffer_size", "buffer_count"}, out);
     TopologySection t;
     const auto mode = r.keyword("mode", topology_modes);
     t.mode = mode.value_or(t.mode);
     const bool mode_known = mode || !table.get("mode");
     if (auto cpus = r.string("cpus")) {
-        t.cpus_pos = r.pos("cpus");
+        at.topology_cpus = r.pos("cpus");
         if (t.mode == TopologyMode::manual) {
-            r.error("cpus", t.cpus_pos,
+            r.error("cpus", at.topology_cpus,
                     "only allowed when mode is 'auto' (in manual mode each driver names its cpu)");
         } else if (auto parsed = parse_cpulist(*cpus)) {
             t.cpus = *parsed.value;
         } else {
-            r.error("cpus", t.cpus_pos, parsed.error);
+            r.error("cpus", at.topology_cpus, parsed.error);
         }
     }
     t.ring = read_ring(r, t.ring);
@@ -95,7 +95,7 @@ TopologySection read_topology(const toml::table& table, const toml::node* tpc,
             r.error(r.pos("mode"), "mode 'manual' needs at least one [[tpc]]");
         }
         for (const toml::table* entry : tpcs) {
-            t.tpcs.push_back(read_tpc(*entry, t.ring, out));
+            t.tpcs.push_back(read_tpc(*entry, t.ring, at.tpcs.emplace_back(), out));
         }
     }
     r.finish();

@@ -24,16 +24,18 @@ std::filesystem::path normalized(const std::filesystem::path& path);
 // `folder` is the absolute folder of the configuration file.
 DaemonSection read_daemon(const toml::table& table, const std::filesystem::path& folder,
                           const Overrides& overrides, Reporter& out);
-AdminSection read_admin(const toml::table& table, Reporter& out);
+// Each reader records where its settings were written in the Positions given to it.
+AdminSection read_admin(const toml::table& table, SourcePos& listen_at, Reporter& out);
 IoUringTuning read_io_uring(const toml::table& table, Reporter& out);
 
 // `tpc` is the top-level [[tpc]] array, if any (nullptr when absent); `tpcs` its tables.
 TopologySection read_topology(const toml::table& table, const toml::node* tpc,
-                              const std::vector<const toml::table*>& tpcs, Reporter& out);
+                              const std::vector<const toml::table*>& tpcs, Positions& at, Reporter& out);
 
 std::vector<ListenerConfig> read_listeners(const std::vector<const toml::table*>& tables,
                                            const std::filesystem::path& folder,
-                                           const std::filesystem::path& plugin_dir, Reporter& out);
+                                           const std::filesystem::path& plugin_dir,
+                                           std::vector<ListenerPositions>& at, Reporter& out);
 
 // [listener.options] as an OptionTable in file order; `context` prefixes messages.
 OptionTable read_options(const toml::table& table, const std::string& context, Reporter& out);

@@ -17,6 +17,17 @@
 
 namespace gatio::core {
 
+// The cache line of the CPUs gatiod runs on (x86-64 and arm64 server parts). Buffers the
+// kernel fills start on a line of their own, and indexes two threads write (mailbox.hpp) sit
+// on separate lines, so no two writers share one.
+inline constexpr std::size_t cache_line = 64;
+
+// What `allocations` allocations aligned to at most cache_line can lose to alignment: each may
+// start up to one line past the end of the one before. Sizing adds it to the bytes asked for.
+constexpr std::size_t alignment_slack(std::size_t allocations) {
+    return allocations * cache_line;
+}
+
 class Arena {
 public:
     // Reserves `bytes` (rounded up to pages) and applies `policy` for `node` to the range.

@@ -33,7 +33,7 @@ BufferRing::BufferRing(io_uring& ring, Arena& arena, std::uint16_t group, std::u
     // The kernel maps the ring itself, so it must start on a page.
     auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
     br_ = static_cast<io_uring_buf_ring*>(arena.allocate(sizeof(io_uring_buf) * count, page));
-    buffers_ = static_cast<std::byte*>(arena.allocate(static_cast<std::size_t>(count) * size, 64));
+    buffers_ = static_cast<std::byte*>(arena.allocate(static_cast<std::size_t>(count) * size, cache_line));
 
     io_uring_buf_reg reg{};
     reg.ring_addr = reinterpret_cast<std::uintptr_t>(br_);

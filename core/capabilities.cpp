@@ -18,7 +18,9 @@
 #include <unistd.h>
 
 #include "config/units.hpp"
+#include "core/fd.hpp"
 #include "core/machine.hpp"
+#include "core/ring.hpp"
 
 namespace gatio::core {
 
@@ -58,44 +60,15 @@ std::string format_limit(std::uint64_t bytes) {
     return bytes == RLIM_INFINITY ? std::string("unlimited") : config::format_size(bytes);
 }
 
-class Fd {
-public:
-    explicit Fd(int fd) : fd_(fd) {}
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    ~Fd() {
-        if (fd_ >= 0) {
-            ::close(fd_);
-        }
+// A probe ring in `ring`, or the -errno io_uring_setup returned.
+int open_ring(std::optional<Ring>& ring, unsigned entries, io_uring_params& params) {
+    try {
+        ring.emplace(entries, params);
+        return 0;
+    } catch (const RingSetupError& e) {
+        return -e.error();
     }
-    int get() const { return fd_; }
-
-private:
-    int fd_;
-};
-
-class Ring {
-public:
-    Ring() = default;
-    Ring(const Ring&) = delete;
-    Ring& operator=(const Ring&) = delete;
-    ~Ring() {
-        if (ok_) {
-            io_uring_queue_exit(&ring_);
-        }
-    }
-    // 0 or -errno from io_uring_setup.
-    int init(unsigned entries, io_uring_params& params) {
-        int ret = io_uring_queue_init_params(entries, &ring_, &params);
-        ok_ = ret == 0;
-        return ret;
-    }
-    io_uring* get() { return &ring_; }
-
-private:
-    io_uring ring_{};
-    bool ok_ = false;
-};
+}
 
 // Waits for one completion; false on timeout or error, so a probe never hangs.
 bool wait_one(io_uring* ring, io_uring_cqe** cqe) {
@@ -109,8 +82,8 @@ Capability setup_flag(const char* name, unsigned flags, unsigned cq_entries = 0)
     io_uring_params p{};
     p.flags = flags;
     p.cq_entries = cq_entries;
-    Ring ring;
-    int ret = ring.init(probe_entries, p);
+    std::optional<Ring> ring;
+    int ret = open_ring(ring, probe_entries, p);
     if (ret == 0) {
         return {name, true, ""};
     }
@@ -329,8 +302,8 @@ constexpr std::array opcodes_used{
 
 void probe_rings(KernelReport& r) {
     io_uring_params p{};
-    Ring ring;
-    int ret = ring.init(probe_entries, p);
+    std::optional<Ring> ring;
+    int ret = open_ring(ring, probe_entries, p);
     if (ret != 0) {
         r.setup_error = "io_uring_setup: " + errno_text(-ret);
         for (const auto& op : opcodes_used) {
@@ -339,8 +312,8 @@ void probe_rings(KernelReport& r) {
         return;
     }
 
-    std::unique_ptr<io_uring_probe, decltype(&io_uring_free_probe)> probe(io_uring_get_probe_ring(ring.get()),
-                                                                          &io_uring_free_probe);
+    std::unique_ptr<io_uring_probe, decltype(&io_uring_free_probe)> probe(
+        io_uring_get_probe_ring(&ring->raw()), &io_uring_free_probe);
     for (const auto& op : opcodes_used) {
         if (!probe) {
             r.opcodes.push_back({op.name, false, "IORING_REGISTER_PROBE failed"});
@@ -348,6 +321,7 @@ void probe_rings(KernelReport& r) {
             r.opcodes.push_back({op.name, io_uring_opcode_supported(probe.get(), op.op) != 0, ""});
         }
     }
+    r.support.msg_ring = probe && io_uring_opcode_supported(probe.get(), IORING_OP_MSG_RING) != 0;
 
     r.features.push_back({"FEAT_FAST_POLL", (p.features & IORING_FEAT_FAST_POLL) != 0, ""});
     r.features.push_back({"FEAT_NODROP", (p.features & IORING_FEAT_NODROP) != 0, ""});
@@ -359,19 +333,22 @@ void probe_rings(KernelReport& r) {
     r.features.push_back(setup_flag("SUBMIT_ALL", IORING_SETUP_SUBMIT_ALL));
     r.features.push_back(setup_flag("CQSIZE", IORING_SETUP_CQSIZE, probe_entries * 4));
 
-    ret = io_uring_register_ring_fd(ring.get());
+    io_uring* raw = &ring->raw();
+    ret = io_uring_register_ring_fd(raw);
     r.features.push_back(
         {"registered ring fd", ret == 1,
          ret == 1 || ret == -EINVAL ? "" : "io_uring_register_ring_fd: " + errno_text(-ret)});
-    ret = io_uring_register_files_sparse(ring.get(), probe_entries);
+    ret = io_uring_register_files_sparse(raw, probe_entries);
     r.features.push_back(
         {"sparse files", ret == 0,
          ret == 0 || ret == -EINVAL ? "" : "io_uring_register_files_sparse: " + errno_text(-ret)});
 
-    BufferRingProbe buffers(ring.get());
+    BufferRingProbe buffers(raw);
     r.features.push_back(buffers.register_ring());
-    r.features.push_back(multishot_accept(ring.get()));
+    r.features.push_back(multishot_accept(raw));
+    // The opcode table cannot show the multishot flag of RECV: only a real submission can.
     r.features.push_back(buffers.multishot_recv());
+    r.support.multishot_recv = r.features.back().supported;
 }
 
 void append_capabilities(std::string& out, const std::vector<Capability>& caps) {
@@ -464,8 +441,8 @@ std::string KernelReport::missing_summary() const {
 
 std::optional<std::string> check_io_uring_usable(std::uint32_t ring_entries) {
     io_uring_params p{};
-    Ring ring;
-    const int ret = ring.init(ring_entries, p);
+    std::optional<Ring> ring;
+    const int ret = open_ring(ring, ring_entries, p);
     if (ret == 0) {
         return std::nullopt;
     }

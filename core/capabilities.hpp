@@ -17,6 +17,14 @@ struct Capability {
     std::string detail; // why it is missing, when the probe learnt more than "no"
 };
 
+// What the probe found that decides how a driver's ring is used. Probed once per process and
+// handed to every ring (RuntimeOptions::kernel), so the drivers use exactly what the capability
+// report shows.
+struct KernelSupport {
+    bool msg_ring = false;       // IORING_OP_MSG_RING is in the kernel's opcode table
+    bool multishot_recv = false; // a multishot recv into a buffer ring completed and stayed armed
+};
+
 struct KernelReport {
     std::string kernel_release; // uname -r
     int io_uring_disabled = -1; // kernel.io_uring_disabled; -1: the sysctl does not exist
@@ -25,7 +33,8 @@ struct KernelReport {
     std::vector<Capability> features; // setup flags, registration and multishot features
     std::uint64_t memlock_soft = 0;   // RLIMIT_MEMLOCK in bytes; RLIM_INFINITY when unlimited
     std::uint64_t memlock_hard = 0;
-    std::string machine; // Machine::describe() of this process
+    std::string machine;   // Machine::describe() of this process
+    KernelSupport support; // from the same probes as opcodes and features
 
     std::string to_string() const; // the report printed by gatiod --version
 

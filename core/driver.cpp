@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <stdexcept>
 
+#include "core/clock.hpp"
 #include "core/log.hpp"
 #include "core/mailbox.hpp"
 #include "core/numa_policy.hpp"
@@ -20,12 +21,6 @@ namespace gatio::core {
 namespace {
 
 thread_local Driver* this_thread_driver = nullptr;
-
-std::int64_t monotonic_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 // Tags of the driver's own requests.
 enum InternalTag : unsigned {
@@ -44,6 +39,15 @@ constexpr long held_retry_ns = 50'000;
 constexpr long drain_poll_ns = 1'000'000;
 constexpr int sqe_retry_limit = 1000;
 constexpr std::int64_t running_weight_ns = 100'000;
+// place_least_loaded's score counts a queued task as load_per_task, and adds the busy share
+// (0..1000 permille) divided by permille_per_load: at most 15, so recent busy time only breaks
+// ties between equal queues and never outweighs one queued task.
+constexpr std::uint64_t load_per_task = 16;
+constexpr std::uint32_t permille_per_load = 64;
+static_assert(1000 / permille_per_load < load_per_task);
+// A task running for ages counts as at most this many queued tasks, so the score cannot
+// overflow; far above any real queue, it still marks the driver as the most loaded.
+constexpr std::int64_t max_running_weight = 1 << 20;
 
 } // namespace
 
@@ -133,7 +137,7 @@ void Driver::set_up() {
     apply_thread_policy(tpc_.memory(), tpc_.numa_node());
 
     log_ = log::make_logger({tpc_.name(), name(), {}, {}});
-    ring_ = std::make_unique<Ring>(plan_.ring, tuning(), limits_.file_slots);
+    ring_ = std::make_unique<Ring>(plan_.ring, tuning(), runtime_.options().kernel, limits_.file_slots);
     features_ = ring_->features();
     ring_fd_ = ring_->fd();
     internal_ = std::make_unique<Internal>(*this);
@@ -674,25 +678,26 @@ SpawnStatus Driver::submit(Task* task, Placement where, Priority priority) {
 }
 
 int Driver::place_least_loaded() const {
-    // In sixteenths of a queued task: queue length and tasks in flight dominate; a task that
-    // has been running long counts as one more queued task per running_weight_ns, so a driver
-    // stuck in a long task looks loaded; recent busy time breaks ties.
+    // In 1/load_per_task of a queued task: queue length and tasks in flight dominate; a task
+    // that has been running long counts as one more queued task per running_weight_ns, so a
+    // driver stuck in a long task looks loaded; recent busy time breaks ties.
     const std::int64_t now = monotonic_ns();
     auto score_of = [this, now](int d) -> std::uint64_t {
         if (d == index()) {
-            return 16 * (run_latency_.size() + run_batch_.size()) +
-                   load_busy_permille_.load(std::memory_order_relaxed) / 64;
+            return load_per_task * (run_latency_.size() + run_batch_.size()) +
+                   load_busy_permille_.load(std::memory_order_relaxed) / permille_per_load;
         }
         DriverLoad l = runtime_.driver(d).load();
         std::uint64_t queued = l.queued + inflight_to_[static_cast<std::size_t>(d)];
         if (l.running_since_ns != 0) {
             auto running = std::max<std::int64_t>(now - l.running_since_ns, 0);
-            queued +=
-                1 + static_cast<std::uint64_t>(std::min<std::int64_t>(running / running_weight_ns, 1 << 20));
+            queued += 1 + static_cast<std::uint64_t>(
+                              std::min<std::int64_t>(running / running_weight_ns, max_running_weight));
         }
-        return 16 * queued + l.busy_permille / 64;
+        return load_per_task * queued + l.busy_permille / permille_per_load;
     };
-    const std::uint64_t spill = 16 * static_cast<std::uint64_t>(runtime_.options().spill_threshold);
+    const std::uint64_t spill =
+        load_per_task * static_cast<std::uint64_t>(runtime_.options().spill_threshold);
     int best = -1;
     std::uint64_t best_score = UINT64_MAX;
     for (int t : tpc_.nearest()) {

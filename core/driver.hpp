@@ -45,6 +45,9 @@ struct DriverLimits {
 };
 
 struct RuntimeOptions {
+    // What probe_kernel() found, handed to every driver's ring. The default assumes no optional
+    // feature, so a runtime built without the probe takes the fallbacks.
+    KernelSupport kernel;
     DriverLimits defaults;
     std::vector<DriverLimits> per_driver;   // by global driver index; missing entries use defaults
     std::uint32_t mailbox_capacity = 1024;  // entries per (sender, receiver) queue, power of two >= 2

@@ -26,8 +26,6 @@ namespace gatio::core {
 
 class Driver;
 
-inline constexpr std::size_t cache_line = 64;
-
 template <typename T>
 class SpscQueue {
 public:

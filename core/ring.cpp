@@ -13,9 +13,10 @@ std::string errno_text(int negative_errno) {
     return std::strerror(-negative_errno);
 }
 
-struct SetupAttempt {
-    std::uint32_t flags;
-};
+std::string setup_failed(unsigned sq, unsigned cq, int negative_errno) {
+    return "io_uring setup (" + std::to_string(sq) + " SQ / " + std::to_string(cq) +
+           " CQ entries): " + errno_text(negative_errno);
+}
 
 } // namespace
 
@@ -42,8 +43,30 @@ std::string RingFeatures::describe() const {
     return out;
 }
 
+Ring::Ring(unsigned entries, io_uring_params& params) {
+    const int ret = io_uring_queue_init_params(entries, &ring_, &params);
+    if (ret < 0) {
+        throw RingSetupError(setup_failed(entries, params.cq_entries, ret), -ret);
+    }
+    record(params);
+    dropped_seen_ = *ring_.cq.koverflow;
+}
+
+void Ring::record(const io_uring_params& params) {
+    features_.setup_flags = params.flags;
+    features_.sq_entries = params.sq_entries;
+    features_.cq_entries = params.cq_entries;
+    features_.single_issuer = (params.flags & IORING_SETUP_SINGLE_ISSUER) != 0;
+    features_.defer_taskrun = (params.flags & IORING_SETUP_DEFER_TASKRUN) != 0;
+    features_.coop_taskrun = (params.flags & IORING_SETUP_COOP_TASKRUN) != 0;
+    features_.submit_all = (params.flags & IORING_SETUP_SUBMIT_ALL) != 0;
+    features_.nodrop = (params.features & IORING_FEAT_NODROP) != 0;
+    features_.ext_arg = (params.features & IORING_FEAT_EXT_ARG) != 0;
+    features_.cqe_skip = (params.features & IORING_FEAT_CQE_SKIP) != 0;
+}
+
 Ring::Ring(const config::RingSettings& settings, const config::IoUringTuning& tuning,
-           std::uint32_t file_slots) {
+           const KernelSupport& kernel, std::uint32_t file_slots) {
     const std::uint32_t sq = settings.ring_entries;
     const std::uint32_t cq = sq * tuning.cq_factor;
     // Best first; each step drops what an older kernel rejects with EINVAL. DEFER_TASKRUN
@@ -71,29 +94,11 @@ Ring::Ring(const config::RingSettings& settings, const config::IoUringTuning& tu
         }
     }
     if (ret < 0) {
-        throw std::runtime_error("io_uring setup (" + std::to_string(sq) + " SQ / " + std::to_string(cq) +
-                                 " CQ entries): " + errno_text(ret));
+        throw RingSetupError(setup_failed(sq, cq, ret), -ret);
     }
-
-    features_.setup_flags = params.flags;
-    features_.sq_entries = params.sq_entries;
-    features_.cq_entries = params.cq_entries;
-    features_.single_issuer = (params.flags & IORING_SETUP_SINGLE_ISSUER) != 0;
-    features_.defer_taskrun = (params.flags & IORING_SETUP_DEFER_TASKRUN) != 0;
-    features_.coop_taskrun = (params.flags & IORING_SETUP_COOP_TASKRUN) != 0;
-    features_.submit_all = (params.flags & IORING_SETUP_SUBMIT_ALL) != 0;
-    features_.nodrop = (params.features & IORING_FEAT_NODROP) != 0;
-    features_.ext_arg = (params.features & IORING_FEAT_EXT_ARG) != 0;
-    features_.cqe_skip = (params.features & IORING_FEAT_CQE_SKIP) != 0;
-
-    if (io_uring_probe* probe = io_uring_get_probe_ring(&ring_)) {
-        features_.msg_ring = io_uring_opcode_supported(probe, IORING_OP_MSG_RING) != 0;
-        // Multishot recv and zero-copy send both arrived in 6.0; the opcode table cannot show
-        // the recv flag itself, so the send opcode stands for the kernel generation.
-        features_.multishot_recv =
-            tuning.multishot_recv && io_uring_opcode_supported(probe, IORING_OP_SEND_ZC) != 0;
-        io_uring_free_probe(probe);
-    }
+    record(params);
+    features_.msg_ring = kernel.msg_ring;
+    features_.multishot_recv = tuning.multishot_recv && kernel.multishot_recv;
 
     // A registered ring fd saves the fd lookup on every io_uring_enter; without it we still work.
     features_.registered_ring_fd = io_uring_register_ring_fd(&ring_) == 1;

@@ -2,14 +2,17 @@
 //
 // Each optional set-up flag is tried and dropped on EINVAL in a fixed order, so an older
 // kernel gets a working ring with fewer features rather than none; RingFeatures records what
-// the ring really got so callers (and the capability summary) never guess.
+// the ring really got so callers never guess. Features that set-up cannot show (opcodes,
+// multishot recv) come from the one kernel probe (core/capabilities.hpp).
 #pragma once
 
 #include <cstdint>
 #include <liburing.h>
+#include <stdexcept>
 #include <string>
 
 #include "config/config.hpp"
+#include "core/capabilities.hpp"
 
 namespace gatio::core {
 
@@ -34,12 +37,27 @@ struct RingFeatures {
     std::string describe() const;
 };
 
+// io_uring_setup refused a ring; error() is its errno.
+class RingSetupError : public std::runtime_error {
+public:
+    RingSetupError(const std::string& what, int error) : std::runtime_error(what), error_(error) {}
+    int error() const { return error_; }
+
+private:
+    int error_;
+};
+
 class Ring {
 public:
-    // Creates the ring on the calling thread (with SINGLE_ISSUER it must be the only thread
-    // that submits). file_slots: sparse registered file table size, 0 for none. Throws
-    // std::runtime_error naming the step and errno text.
-    Ring(const config::RingSettings& settings, const config::IoUringTuning& tuning, std::uint32_t file_slots);
+    // Creates a driver's ring on the calling thread (with SINGLE_ISSUER it must be the only
+    // thread that submits). kernel: what the probe found; file_slots: sparse registered file
+    // table size, 0 for none. Throws RingSetupError when no set-up works, std::runtime_error
+    // naming the step and errno text for a later step.
+    Ring(const config::RingSettings& settings, const config::IoUringTuning& tuning,
+         const KernelSupport& kernel, std::uint32_t file_slots);
+    // A ring of exactly `entries` entries and params.flags, nothing dropped or registered: the
+    // probes' rings. The kernel fills the rest of `params`. Throws RingSetupError.
+    Ring(unsigned entries, io_uring_params& params);
     ~Ring();
     Ring(const Ring&) = delete;
     Ring& operator=(const Ring&) = delete;
@@ -55,6 +73,8 @@ public:
     std::uint32_t take_dropped();
 
 private:
+    void record(const io_uring_params& params);
+
     io_uring ring_{};
     RingFeatures features_;
     std::uint32_t dropped_seen_ = 0;

@@ -3,11 +3,12 @@
 #include <algorithm>
 #include <cassert>
 #include <climits>
-#include <ctime>
 #include <numeric>
 #include <spdlog/spdlog.h>
 #include <stdexcept>
 #include <system_error>
+
+#include "core/clock.hpp"
 
 namespace gatio::core {
 
@@ -15,12 +16,6 @@ namespace {
 
 bool power_of_two(std::uint64_t v) {
     return v != 0 && (v & (v - 1)) == 0;
-}
-
-std::int64_t monotonic_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
 int distance(const Machine& machine, int a, int b) {

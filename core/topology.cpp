@@ -125,14 +125,15 @@ private:
                 }
             }
             if (!absent.empty()) {
-                error(section.cpus_pos, "topology.cpus: " + cpus_phrase(absent, "does", "do") +
-                                            " not exist on this machine (online: " + list_or_none(online_) +
-                                            ")");
+                error(config_.positions.topology_cpus,
+                      "topology.cpus: " + cpus_phrase(absent, "does", "do") +
+                          " not exist on this machine (online: " + list_or_none(online_) + ")");
             }
             if (!forbidden.empty()) {
-                error(section.cpus_pos, "topology.cpus: " + cpus_phrase(forbidden, "is", "are") +
-                                            " not in this process's CPU affinity (allowed: " +
-                                            machine_.affinity.to_string() + ")");
+                error(config_.positions.topology_cpus,
+                      "topology.cpus: " + cpus_phrase(forbidden, "is", "are") +
+                          " not in this process's CPU affinity (allowed: " + machine_.affinity.to_string() +
+                          ")");
             }
             if (!absent.empty() || !forbidden.empty()) {
                 return;
@@ -140,9 +141,9 @@ private:
             usable = chosen;
         }
         if (usable.empty()) {
-            error(section.cpus_pos, "topology: no online CPU is in this process's CPU affinity (online: " +
-                                        list_or_none(online_) +
-                                        ", allowed: " + machine_.affinity.to_string() + ")");
+            error(config_.positions.topology_cpus,
+                  "topology: no online CPU is in this process's CPU affinity (online: " +
+                      list_or_none(online_) + ", allowed: " + machine_.affinity.to_string() + ")");
             return;
         }
 
@@ -169,17 +170,20 @@ private:
 
     void resolve_manual(Topology& topology) {
         int driver_index = 0;
-        for (const auto& tc : config_.topology.tpcs) {
+        for (std::size_t t = 0; t < config_.topology.tpcs.size(); ++t) {
+            const auto& tc = config_.topology.tpcs[t];
             const std::string where = "tpc " + in_quotes(tc.name) + ": ";
             const bool node_ok = machine_.has_node(tc.numa_node);
             if (!node_ok) {
-                error(tc.numa_node_pos, where + "numa_node " + std::to_string(tc.numa_node) +
-                                            " does not exist on this machine (nodes: " + nodes_list() + ")");
+                error(config_.positions.tpc(t).numa_node,
+                      where + "numa_node " + std::to_string(tc.numa_node) +
+                          " does not exist on this machine (nodes: " + nodes_list() + ")");
             }
             TpcPlan tpc{tc.name, static_cast<int>(topology.tpcs.size()), tc.numa_node, tc.memory, {}};
-            for (const auto& dc : tc.drivers) {
+            for (std::size_t d = 0; d < tc.drivers.size(); ++d) {
+                const auto& dc = tc.drivers[d];
                 check_manual_driver(where + "driver " + in_quotes(dc.name) + ": ", dc,
-                                    node_ok ? tc.numa_node : -1);
+                                    config_.positions.driver(t, d).cpu, node_ok ? tc.numa_node : -1);
                 tpc.drivers.push_back(DriverPlan{dc.name, driver_index++, dc.cpu, dc.role, dc.ring});
             }
             topology.tpcs.push_back(std::move(tpc));
@@ -187,22 +191,23 @@ private:
     }
 
     // tpc_node < 0: the TPC's node is itself wrong (already reported), so placement is not checked.
-    void check_manual_driver(const std::string& where, const config::DriverConfig& dc, int tpc_node) {
+    void check_manual_driver(const std::string& where, const config::DriverConfig& dc,
+                             config::SourcePos cpu_pos, int tpc_node) {
         const MachineCpu* cpu = machine_.cpu(dc.cpu);
         if (cpu == nullptr) {
-            error(dc.cpu_pos, where + "cpu " + std::to_string(dc.cpu) +
-                                  " does not exist on this machine (online: " + list_or_none(online_) + ")");
+            error(cpu_pos, where + "cpu " + std::to_string(dc.cpu) +
+                               " does not exist on this machine (online: " + list_or_none(online_) + ")");
             return;
         }
         if (!machine_.affinity.contains(dc.cpu)) {
-            error(dc.cpu_pos, where + "cpu " + std::to_string(dc.cpu) +
-                                  " is not in this process's CPU affinity (allowed: " +
-                                  machine_.affinity.to_string() + ")");
+            error(cpu_pos, where + "cpu " + std::to_string(dc.cpu) +
+                               " is not in this process's CPU affinity (allowed: " +
+                               machine_.affinity.to_string() + ")");
         }
         if (tpc_node >= 0 && cpu->node != tpc_node) {
-            error(dc.cpu_pos, where + "cpu " + std::to_string(dc.cpu) + " is on NUMA node " +
-                                  std::to_string(cpu->node) + ", but the tpc is on NUMA node " +
-                                  std::to_string(tpc_node));
+            error(cpu_pos, where + "cpu " + std::to_string(dc.cpu) + " is on NUMA node " +
+                               std::to_string(cpu->node) + ", but the tpc is on NUMA node " +
+                               std::to_string(tpc_node));
         }
     }
 
@@ -215,10 +220,12 @@ private:
             }
         }
 
-        for (const auto& lc : config_.listeners) {
+        for (std::size_t li = 0; li < config_.listeners.size(); ++li) {
+            const auto& lc = config_.listeners[li];
             topology.listeners.push_back(
                 ListenerPlan{lc.name, lc.transport, lc.address.text, lc.handler_path});
-            const config::SourcePos pos = lc.drivers_pos.line != 0 ? lc.drivers_pos : lc.pos;
+            const config::ListenerPositions& at = config_.positions.listener(li);
+            const config::SourcePos pos = at.drivers.line != 0 ? at.drivers : at.table;
             const std::string where = "listener " + in_quotes(lc.name) + ": ";
             std::vector<bool> chosen(static_cast<std::size_t>(driver_total(topology)), false);
             bool named_error = false;

@@ -45,46 +45,24 @@ ReloadCheck check_reload_file(const Options& options) {
     return out;
 }
 
-ListenerChanges diff_listeners(const config::Config& running, const config::Config& next) {
-    const config::Config a = config::without_positions(running);
-    const config::Config b = config::without_positions(next);
-    ListenerChanges out;
-    for (const auto& l : b.listeners) {
-        const auto* before = find_listener(a, l.name);
-        if (before == nullptr) {
-            out.added.push_back(l.name);
-        } else if (!(*before == l)) {
-            out.changed.push_back(l.name);
-        }
-    }
-    for (const auto& l : a.listeners) {
-        if (find_listener(b, l.name) == nullptr) {
-            out.removed.push_back(l.name);
-        }
-    }
-    return out;
-}
-
 std::vector<std::string> restart_needed(const config::Config& running, const config::Config& next) {
-    const config::Config a = config::without_positions(running);
-    const config::Config b = config::without_positions(next);
     std::vector<std::string> out;
-    if (!(a.topology == b.topology)) {
+    if (!(running.topology == next.topology)) {
         out.emplace_back("topology");
     }
-    if (!(a.io_uring == b.io_uring)) {
+    if (!(running.io_uring == next.io_uring)) {
         out.emplace_back("io_uring");
     }
-    if (!(a.admin == b.admin)) {
+    if (!(running.admin == next.admin)) {
         out.emplace_back("admin");
     }
-    if (a.daemon.plugin_dir != b.daemon.plugin_dir) {
+    if (running.daemon.plugin_dir != next.daemon.plugin_dir) {
         out.emplace_back("daemon.plugin_dir");
     }
-    if (a.daemon.log_level != b.daemon.log_level) {
+    if (running.daemon.log_level != next.daemon.log_level) {
         out.emplace_back("daemon.log_level");
     }
-    if (a.daemon.user != b.daemon.user) {
+    if (running.daemon.user != next.daemon.user) {
         out.emplace_back("daemon.user");
     }
     return out;
@@ -110,6 +88,8 @@ std::vector<std::string> apply_listener_changes(config::Config& running, const c
         spdlog::error("reload: {}; the listener is left as it was", e);
     }
     running.listeners = std::move(result.in_force);
+    // In force now: listeners of two files, where no one file's positions apply.
+    running.positions.listeners.clear();
     return result.errors;
 }
 

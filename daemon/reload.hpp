@@ -26,15 +26,6 @@ struct ReloadCheck {
 // this machine as found now.
 ReloadCheck check_reload_file(const Options& options);
 
-// Listeners by name: in `next` only, in `running` only, and in both with different settings.
-struct ListenerChanges {
-    std::vector<std::string> added;
-    std::vector<std::string> removed;
-    std::vector<std::string> changed;
-    bool empty() const { return added.empty() && removed.empty() && changed.empty(); }
-};
-ListenerChanges diff_listeners(const config::Config& running, const config::Config& next);
-
 // The settings that differ and that only a restart can apply, named as in the file
 // ("topology", "io_uring", "admin", "daemon.plugin_dir", "daemon.log_level", "daemon.user").
 // Listeners are not among them: see apply_listener_changes.

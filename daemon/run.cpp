@@ -58,6 +58,7 @@ int run_loaded(const Options& options, Loaded& loaded, InheritedSockets& sockets
     }
 
     core::RuntimeOptions runtime_options;
+    runtime_options.kernel = report.support;
     net::reserve(runtime_options, loaded.config, loaded.topology, loaded.plugins);
     core::Runtime runtime(loaded.topology, loaded.machine, loaded.config.io_uring, runtime_options);
     // Declared after the runtime: the Network handle must go before the Runtime does.

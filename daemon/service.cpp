@@ -19,6 +19,8 @@
 #include <unistd.h>
 #include <vector>
 
+#include "core/clock.hpp"
+#include "core/fd.hpp"
 #include "core/log.hpp"
 #include "daemon/exit_codes.hpp"
 #include "daemon/heartbeat.hpp"
@@ -29,12 +31,6 @@
 namespace gatio::daemon {
 
 namespace {
-
-std::int64_t monotonic_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 std::int64_t ms_between(std::int64_t from_ns, std::int64_t to_ns) {
     return (to_ns - from_ns) / 1'000'000;
@@ -47,22 +43,6 @@ std::string joined(const std::vector<std::string>& items, std::string_view separ
     }
     return out;
 }
-
-class Descriptor {
-public:
-    explicit Descriptor(int fd) : fd_(fd) {}
-    Descriptor(const Descriptor&) = delete;
-    Descriptor& operator=(const Descriptor&) = delete;
-    ~Descriptor() {
-        if (fd_ >= 0) {
-            ::close(fd_);
-        }
-    }
-    int get() const { return fd_; }
-
-private:
-    int fd_;
-};
 
 int periodic_timer(std::chrono::nanoseconds period, std::string_view what) {
     const int fd = ::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -127,7 +107,7 @@ private:
     std::string note_; // the last reload's outcome, while it matters
     bool stopping_ = false;
     bool notify_failed_ = false;
-    Descriptor joined_;
+    core::Fd joined_;
     std::thread joiner_;
 };
 
@@ -185,7 +165,7 @@ void Service::probe_all(std::int64_t now) {
 }
 
 void Service::liveness_tick() {
-    const std::int64_t now = monotonic_ns();
+    const std::int64_t now = core::monotonic_ns();
     for (std::size_t i = 0; i < heartbeats_.size(); ++i) {
         heartbeats_[i] = ctx_.runtime.counters(static_cast<int>(i)).heartbeat_ns;
     }
@@ -214,7 +194,7 @@ void Service::liveness_tick() {
 void Service::status_tick() {
     ctx_.network.collect();
     std::swap(previous_, current_);
-    read_snapshot(ctx_.runtime, ctx_.network, monotonic_ns(), current_);
+    read_snapshot(ctx_.runtime, ctx_.network, core::monotonic_ns(), current_);
     requests_per_second_ = requests_per_second(previous_, current_);
     notify("STATUS=" + status());
 }
@@ -225,7 +205,8 @@ void Service::reload() {
         log_->info("SIGHUP received while stopping: {} not reloaded", file);
         return;
     }
-    notify(fmt::format("RELOADING=1\nMONOTONIC_USEC={}\nSTATUS=reloading {}", monotonic_ns() / 1000, file));
+    notify(fmt::format("RELOADING=1\nMONOTONIC_USEC={}\nSTATUS=reloading {}", core::monotonic_ns() / 1000,
+                       file));
     log_->info("SIGHUP received: reloading {}", file);
     auto check = check_reload_file(ctx_.options);
     if (!check.config) {
@@ -260,7 +241,7 @@ void Service::reload() {
 }
 
 void Service::dump_counters() {
-    read_snapshot(ctx_.runtime, ctx_.network, monotonic_ns(), dump_);
+    read_snapshot(ctx_.runtime, ctx_.network, core::monotonic_ns(), dump_);
     log_->info("SIGUSR1 received: counters of {} drivers ({} stalled)", names_.size(),
                monitor_.stalled_count());
     for (const auto& line : counter_lines(dump_, names_)) {
@@ -293,7 +274,7 @@ void Service::on_signal(int sig) {
             begin_stop(sig);
             return;
         }
-        read_snapshot(ctx_.runtime, ctx_.network, monotonic_ns(), dump_);
+        read_snapshot(ctx_.runtime, ctx_.network, core::monotonic_ns(), dump_);
         log_->warn("SIG{} received again: exiting at once, {} connections still open", sigabbrev_np(sig),
                    open_connections(dump_.total));
         stop_logging();
@@ -311,11 +292,11 @@ void Service::on_signal(int sig) {
 }
 
 int Service::run() {
-    Descriptor liveness(periodic_timer(liveness_period_, "liveness"));
-    Descriptor status_timer(periodic_timer(limits_.status_interval, "status"));
-    read_snapshot(ctx_.runtime, ctx_.network, monotonic_ns(), current_);
+    core::Fd liveness(periodic_timer(liveness_period_, "liveness"));
+    core::Fd status_timer(periodic_timer(limits_.status_interval, "status"));
+    read_snapshot(ctx_.runtime, ctx_.network, core::monotonic_ns(), current_);
     notify("READY=1\nSTATUS=" + status());
-    probe_all(monotonic_ns());
+    probe_all(core::monotonic_ns());
     if (watchdog_) {
         log_->info("watchdog: WATCHDOG=1 every {} ms while every driver turns its loop",
                    std::chrono::duration_cast<std::chrono::milliseconds>(liveness_period_).count());

@@ -5,11 +5,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <iterator>
 #include <new>
 #include <string_view>
 
+#include "core/clock.hpp"
 #include "net/driver_net.hpp"
 #include "net/endpoint.hpp"
 
@@ -21,11 +21,9 @@ namespace {
 // partial one between receives.
 constexpr std::uint32_t max_request_head = 8192;
 
-std::int64_t monotonic_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
+// Scrapers and health checks connect a few at a time: a short accept queue is plenty, and a
+// burst beyond it is refused by the kernel rather than queued.
+constexpr std::uint32_t admin_backlog = 64;
 
 // ---------------------------------------------------------------- metrics text
 
@@ -360,7 +358,7 @@ private:
         }
         if (r.path == "/metrics") {
             body_.clear();
-            render_metrics(*board_.runtime, *board_.catalog, monotonic_ns(), body_);
+            render_metrics(*board_.runtime, *board_.catalog, core::monotonic_ns(), body_);
             if (body_.size() > board_.options.admin_response_limit) {
                 answer(conn, 503, "Service Unavailable", "metrics exceed admin_response_limit\n", head,
                        r.keep_alive);
@@ -376,7 +374,7 @@ private:
     }
 
     void health(gatio_conn conn, bool head, bool keep_alive) {
-        const std::int64_t now = monotonic_ns();
+        const std::int64_t now = core::monotonic_ns();
         const std::int64_t limit = std::chrono::nanoseconds(board_.options.health_stall_after).count();
         std::string stalled;
         for (std::uint32_t i = 0; i < probe_sent_ns_.size(); ++i) {
@@ -428,7 +426,7 @@ private:
     }
 
     void tick() {
-        const std::int64_t now = monotonic_ns();
+        const std::int64_t now = core::monotonic_ns();
         for (std::uint32_t i = 0; i < probes_.size(); ++i) {
             if (i == own_ || probe_sent_ns_[i] >= 0) {
                 continue;
@@ -513,7 +511,7 @@ config::ListenerConfig admin_listener(const config::Config& config, const core::
     l.handler_path = l.handler;
     l.all_drivers = false;
     l.drivers = {driver.name};
-    l.backlog = 64;
+    l.backlog = admin_backlog;
     l.max_connections = options.admin_max_connections;
     l.idle_timeout = std::chrono::seconds(60);
     return l;

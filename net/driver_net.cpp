@@ -6,15 +6,12 @@
 #include <stdexcept>
 #include <unistd.h>
 
-#include "net/fingerprint.hpp"
 #include "net/tcp.hpp"
 #include "net/udp.hpp"
 
 namespace gatio::net {
 
 namespace {
-
-constexpr std::size_t align_slack = 64;
 
 std::uint32_t chunks_for(std::size_t bytes, std::uint32_t chunk_size) {
     return static_cast<std::uint32_t>((bytes + chunk_size - 1) / chunk_size);
@@ -75,8 +72,9 @@ std::size_t DriverNet::arena_bytes(const NetOptions& o, const config::RingSettin
     std::size_t bytes = 0;
     std::uint32_t slots = tcp_slots(configs);
     if (slots > 0) {
+        // The connection slab's objects and free list, and the generation of each slot.
         bytes += static_cast<std::size_t>(slots) * (sizeof(Connection) + 2 * sizeof(std::uint32_t)) +
-                 3 * align_slack;
+                 core::alignment_slack(3);
         std::uint32_t chunks =
             chunks_for(o.output_memory, o.output_chunk_size) + pressure_reserve_chunks(o, ring);
         bytes += ChunkPool::memory_for(chunks, o.output_chunk_size);
@@ -97,16 +95,6 @@ std::size_t DriverNet::arena_bytes(const NetOptions& o, const config::RingSettin
 }
 
 void DriverNet::set_up(core::Driver& d) {
-    for (const auto& l : listeners_) {
-        std::uint64_t mine = listener_fingerprint(l->config, *l->shared->plugin);
-        if (mine != l->shared->fingerprint) {
-            throw std::runtime_error(
-                fmt::format("{}: this driver's copy of the configuration has fingerprint {}, "
-                            "the configuration as loaded has {}",
-                            describe_listener(l->config), fingerprint_text(mine),
-                            fingerprint_text(l->shared->fingerprint)));
-        }
-    }
     direct_ = d.features().direct_descriptors && allow_direct_;
     multishot_ = d.features().multishot_recv;
     std::vector<const config::ListenerConfig*> configs;

@@ -59,7 +59,7 @@ void ListenerShared::report_start(int driver, std::string error) {
 }
 
 Endpoint::Endpoint(DriverNet& net, DriverListener& listener)
-    : net_(net), listener_(listener), options_root_{listener.config.options, {}} {}
+    : net_(net), listener_(listener), options_root_{listener.config.options} {}
 
 Endpoint::~Endpoint() = default;
 

@@ -28,7 +28,6 @@ class DriverNet;
 struct ListenerShared {
     const Plugin* plugin = nullptr;
     std::shared_ptr<const Plugin> plugin_ref;  // keeps the object loaded while any driver needs it
-    std::uint64_t fingerprint = 0;             // of the configuration as loaded
     std::atomic<std::uint32_t> connections{0}; // TCP connections open on all its drivers
     std::shared_ptr<AdminBoard> admin;         // the admin endpoint's (net/admin.hpp); else null
 
@@ -48,7 +47,7 @@ struct DriverListener {
     config::ListenerConfig config;
     std::shared_ptr<ListenerShared> shared;
     std::shared_ptr<ListenerStats> stats; // this listener on this driver, across reloads
-    SocketFd socket;
+    core::Fd socket;
 };
 
 class Endpoint : public gatio_host {

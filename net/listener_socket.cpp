@@ -74,29 +74,14 @@ bool same_address(const sockaddr_storage& a, const sockaddr_storage& b) {
 
 } // namespace
 
-SocketFd& SocketFd::operator=(SocketFd&& other) noexcept {
-    if (this != &other) {
-        reset();
-        fd_ = other.release();
-    }
-    return *this;
-}
-
-void SocketFd::reset() {
-    if (fd_ >= 0) {
-        ::close(fd_);
-        fd_ = -1;
-    }
-}
-
 std::string describe_listener(const config::ListenerConfig& l) {
     return fmt::format("listener \"{}\" ({} {})", l.name,
                        l.transport == config::Transport::tcp ? "tcp" : "udp", l.address.text);
 }
 
-SocketFd open_listener_socket(const config::ListenerConfig& l) {
+core::Fd open_listener_socket(const config::ListenerConfig& l) {
     const bool tcp = l.transport == config::Transport::tcp;
-    SocketFd s{::socket(l.address.family(), (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0)};
+    core::Fd s{::socket(l.address.family(), (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0)};
     if (s.get() < 0) {
         fail(l, "socket", errno);
     }
@@ -120,7 +105,7 @@ SocketFd open_listener_socket(const config::ListenerConfig& l) {
     return s;
 }
 
-SocketFd adopt_listener_socket(const config::ListenerConfig& l, int fd, std::string_view origin) {
+core::Fd adopt_listener_socket(const config::ListenerConfig& l, int fd, std::string_view origin) {
     const bool tcp = l.transport == config::Transport::tcp;
     auto refuse = [&](const std::string& why) {
         throw std::runtime_error(fmt::format("{}: {} {}", describe_listener(l), origin, why));
@@ -147,7 +132,7 @@ SocketFd adopt_listener_socket(const config::ListenerConfig& l, int fd, std::str
         refuse(fmt::format("is bound to {}, not to the configured address {}", address_text(bound),
                            l.address.text));
     }
-    SocketFd s{::fcntl(fd, F_DUPFD_CLOEXEC, 0)};
+    core::Fd s{::fcntl(fd, F_DUPFD_CLOEXEC, 0)};
     if (s.get() < 0) {
         fail(l, "dup of the inherited socket", errno);
     }

@@ -8,31 +8,9 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "core/fd.hpp"
 
 namespace gatio::net {
-
-// Owns one socket descriptor.
-class SocketFd {
-public:
-    SocketFd() = default;
-    explicit SocketFd(int fd) : fd_(fd) {}
-    SocketFd(SocketFd&& other) noexcept : fd_(other.release()) {}
-    SocketFd& operator=(SocketFd&& other) noexcept;
-    SocketFd(const SocketFd&) = delete;
-    SocketFd& operator=(const SocketFd&) = delete;
-    ~SocketFd() { reset(); }
-
-    int get() const { return fd_; }
-    int release() {
-        int fd = fd_;
-        fd_ = -1;
-        return fd;
-    }
-    void reset();
-
-private:
-    int fd_ = -1;
-};
 
 // "listener "web" (tcp 127.0.0.1:7000)": how errors name a listener.
 std::string describe_listener(const config::ListenerConfig& l);
@@ -40,14 +18,14 @@ std::string describe_listener(const config::ListenerConfig& l);
 // Creates, configures and binds one socket of `l` (and listens, for TCP). IPv6 addresses are
 // IPv6-only, so "*:80" and "[::]:80" can be separate listeners. Throws std::runtime_error
 // naming the listener, the step and the errno text.
-SocketFd open_listener_socket(const config::ListenerConfig& l);
+core::Fd open_listener_socket(const config::ListenerConfig& l);
 
 // A socket of `l` made from `fd`, an already bound (and, for TCP, listening) socket the process
 // inherited: a dup() of it, so that each serving driver owns its own descriptor while the caller
 // keeps `fd`. Checks that it is a socket of the listener's transport and family bound to its
 // address (nothing else may answer in its name) and sets TCP_NODELAY as on sockets gatiod
 // opens. Throws std::runtime_error naming the listener and `origin` (where the socket came from).
-SocketFd adopt_listener_socket(const config::ListenerConfig& l, int fd, std::string_view origin);
+core::Fd adopt_listener_socket(const config::ListenerConfig& l, int fd, std::string_view origin);
 
 // Attaches a reuseport program to the group `sockets` belong to (sockets[i] was bound i-th):
 // the socket of the driver on the CPU that received a connection or datagram gets it, i.e.

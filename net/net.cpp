@@ -11,7 +11,6 @@
 
 #include "net/admin.hpp"
 #include "net/driver_net.hpp"
-#include "net/fingerprint.hpp"
 #include "net/listener_socket.hpp"
 
 namespace gatio::net {
@@ -137,23 +136,6 @@ std::shared_ptr<ListenerStats> Network::stats_for(const std::string& listener, i
     return stats;
 }
 
-std::string compare_fingerprints(const std::vector<const config::ListenerConfig*>& copies,
-                                 const std::vector<std::string>& drivers, const Plugin& plugin) {
-    if (copies.empty()) {
-        return {};
-    }
-    std::uint64_t first = listener_fingerprint(*copies[0], plugin);
-    for (std::size_t i = 1; i < copies.size(); ++i) {
-        std::uint64_t f = listener_fingerprint(*copies[i], plugin);
-        if (f != first) {
-            return fmt::format("{}: drivers {} and {} hold different configurations (fingerprints {} and {})",
-                               describe_listener(*copies[0]), drivers[0], drivers[i], fingerprint_text(first),
-                               fingerprint_text(f));
-        }
-    }
-    return {};
-}
-
 AttachResult attach_listeners(core::Runtime& runtime, const config::Config& config,
                               const core::Topology& topology, const PluginSet& plugins, const NetOptions& net,
                               const InheritedSockets& inherited) {
@@ -170,12 +152,9 @@ AttachResult attach_listeners(core::Runtime& runtime, const config::Config& conf
             auto shared = std::make_shared<ListenerShared>();
             shared->plugin = plugin.get();
             shared->plugin_ref = plugin;
-            shared->fingerprint = listener_fingerprint(l, *plugin);
             shared->holders.store(static_cast<int>(serving.size()), std::memory_order_relaxed);
             Network::Serving entry{l, shared, serving, {}, {}};
 
-            std::vector<const config::ListenerConfig*> copies;
-            std::vector<std::string> names;
             std::vector<int> cpus;
             int first_socket = -1;
             const auto passed = inherited.find(l.name);
@@ -194,15 +173,10 @@ AttachResult attach_listeners(core::Runtime& runtime, const config::Config& conf
                     first_socket = dl->socket.get();
                 }
                 entry.sockets.push_back(dl->socket.get());
-                copies.push_back(&dl->config);
-                names.push_back(topology.driver(d).name);
                 cpus.push_back(topology.driver(d).cpu);
                 placed.at(static_cast<std::size_t>(d)).emplace_back(i, entry.modules.size());
                 entry.modules.push_back(nullptr);
                 per_driver.at(static_cast<std::size_t>(d)).push_back(std::move(dl));
-            }
-            if (auto mismatch = compare_fingerprints(copies, names, *plugin); !mismatch.empty()) {
-                return {nullptr, mismatch};
             }
             if (l.steer_to_cpu && adopted) {
                 spdlog::warn("{}: steer_to_cpu ignored: its drivers share {}", describe_listener(l), origin);
@@ -224,7 +198,6 @@ AttachResult attach_listeners(core::Runtime& runtime, const config::Config& conf
             dl->shared = std::make_shared<ListenerShared>();
             dl->shared->plugin_ref = admin_plugin();
             dl->shared->plugin = dl->shared->plugin_ref.get();
-            dl->shared->fingerprint = listener_fingerprint(dl->config, *dl->shared->plugin);
             dl->shared->admin = board;
             dl->stats = std::make_shared<ListenerStats>();
             dl->socket = open_listener_socket(dl->config);

@@ -71,6 +71,17 @@ struct AttachResult {
     std::string error;                // set on failure; nothing is attached then
 };
 
+// How the listeners of `next` relate to those of `running`, matched by name. Network::reload
+// decides from it which listeners stay as they are.
+struct ListenerDiff {
+    std::vector<std::string> added;   // in `next` only, in its order
+    std::vector<std::string> removed; // in `running` only, in its order
+    std::vector<std::string> changed; // in both, with different settings, in `next`'s order
+    bool empty() const { return added.empty() && removed.empty() && changed.empty(); }
+};
+ListenerDiff diff_listeners(const std::vector<config::ListenerConfig>& running,
+                            const std::vector<config::ListenerConfig>& next);
+
 // What a reload did. Listeners named in `errors` keep serving as before (or stay closed when
 // they are new); every other listener of the new file is in force.
 struct ReloadResult {
@@ -148,10 +159,9 @@ private:
 };
 
 // Opens every listener's sockets (one per serving driver, in driver order, SO_REUSEPORT,
-// identical options, optionally steered by CPU), checks that every driver holds the same
-// listener configuration (fingerprints) and attaches one module per serving driver. With
+// identical options, optionally steered by CPU) and attaches one module per serving driver. With
 // [admin] listen, the admin endpoint (net/admin.hpp) goes to the first driver that does I/O.
-// Errors name the listener (and the drivers, for a fingerprint mismatch).
+// Errors name the listener.
 //
 // A listener found in `inherited` binds nothing: each of its drivers gets a dup() of that
 // socket, so they share its one accept queue (no reuseport group, hence no steer_to_cpu), and
@@ -159,10 +169,5 @@ private:
 AttachResult attach_listeners(core::Runtime& runtime, const config::Config& config,
                               const core::Topology& topology, const PluginSet& plugins,
                               const NetOptions& net = {}, const InheritedSockets& inherited = {});
-
-// The check attach_listeners makes, for one listener: `copies[i]` is the configuration driver
-// `drivers[i]` holds. Returns "" or an error naming the listener and two disagreeing drivers.
-std::string compare_fingerprints(const std::vector<const config::ListenerConfig*>& copies,
-                                 const std::vector<std::string>& drivers, const Plugin& plugin);
 
 } // namespace gatio::net

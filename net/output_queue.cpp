@@ -7,7 +7,8 @@
 namespace gatio::net {
 
 ChunkPool::ChunkPool(core::Arena& arena, std::uint32_t count, std::uint32_t chunk_size)
-    : memory_(static_cast<std::byte*>(arena.allocate(static_cast<std::size_t>(count) * chunk_size, 64))),
+    : memory_(static_cast<std::byte*>(
+          arena.allocate(static_cast<std::size_t>(count) * chunk_size, core::cache_line))),
       next_(arena.allocate_array<std::uint32_t>(count)), used_(arena.allocate_array<std::uint32_t>(count)),
       count_(count), chunk_size_(chunk_size) {
     assert(chunk_size > 0);
@@ -17,7 +18,9 @@ ChunkPool::ChunkPool(core::Arena& arena, std::uint32_t count, std::uint32_t chun
 }
 
 std::size_t ChunkPool::memory_for(std::uint32_t count, std::uint32_t chunk_size) {
-    return static_cast<std::size_t>(count) * (chunk_size + 2 * sizeof(std::uint32_t)) + 3 * 64;
+    // Three allocations: the chunks, their next links and their fill counts.
+    return static_cast<std::size_t>(count) * (chunk_size + 2 * sizeof(std::uint32_t)) +
+           core::alignment_slack(3);
 }
 
 std::uint32_t ChunkPool::take() {

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/fd.hpp"
 #include "net/plugin_file.hpp"
 
 namespace gatio::net {
@@ -18,28 +19,6 @@ namespace gatio::net {
 namespace {
 
 constexpr std::size_t max_error = 512;
-
-// Closes a descriptor on every exit path.
-class FileDescriptor {
-public:
-    explicit FileDescriptor(int fd) : fd_(fd) {}
-    FileDescriptor(const FileDescriptor&) = delete;
-    FileDescriptor& operator=(const FileDescriptor&) = delete;
-    ~FileDescriptor() {
-        if (fd_ >= 0) {
-            ::close(fd_);
-        }
-    }
-    int get() const { return fd_; }
-    int release() {
-        int fd = fd_;
-        fd_ = -1;
-        return fd;
-    }
-
-private:
-    int fd_;
-};
 
 std::string fail(const std::filesystem::path& path, std::string_view cause) {
     return fmt::format("plugin \"{}\": {}", path.string(), cause);
@@ -110,7 +89,7 @@ bool Plugin::serves(config::Transport t) const {
 
 PluginLoadResult load_plugin(const std::filesystem::path& path, const LoadPolicy& policy,
                              const gatio_services& services, LoadAs as) {
-    FileDescriptor fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+    core::Fd fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
     if (fd.get() < 0) {
         int err = errno;
         return {nullptr, fail(path, err == ENOENT ? std::string("file not found")

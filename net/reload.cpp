@@ -15,7 +15,6 @@
 #include "core/tpc.hpp"
 #include "net/admin.hpp"
 #include "net/driver_net.hpp"
-#include "net/fingerprint.hpp"
 #include "net/listener_socket.hpp"
 #include "net/net.hpp"
 
@@ -26,12 +25,15 @@ namespace {
 // How long a message to a driver may wait for room in its queue from the main thread.
 constexpr auto post_patience = std::chrono::seconds(1);
 
-bool same_settings(const config::ListenerConfig& a, const config::ListenerConfig& b) {
-    config::Config x, y;
-    x.listeners = {a};
-    y.listeners = {b};
-    return config::without_positions(std::move(x)).listeners ==
-           config::without_positions(std::move(y)).listeners;
+bool named(const std::vector<std::string>& names, const std::string& name) {
+    return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+const config::ListenerConfig* find_listener(const std::vector<config::ListenerConfig>& listeners,
+                                            const std::string& name) {
+    auto it = std::find_if(listeners.begin(), listeners.end(),
+                           [&](const config::ListenerConfig& l) { return l.name == name; });
+    return it == listeners.end() ? nullptr : &*it;
 }
 
 // `error` as a reload reports it: naming the listener first.
@@ -42,6 +44,25 @@ std::string about(const config::ListenerConfig& l, const std::string& error) {
 }
 
 } // namespace
+
+ListenerDiff diff_listeners(const std::vector<config::ListenerConfig>& running,
+                            const std::vector<config::ListenerConfig>& next) {
+    ListenerDiff out;
+    for (const auto& l : next) {
+        const auto* before = find_listener(running, l.name);
+        if (before == nullptr) {
+            out.added.push_back(l.name);
+        } else if (!(*before == l)) {
+            out.changed.push_back(l.name);
+        }
+    }
+    for (const auto& l : running) {
+        if (find_listener(next, l.name) == nullptr) {
+            out.removed.push_back(l.name);
+        }
+    }
+    return out;
+}
 
 // A listener the reload opens: its new generation, the one it replaces (if any), and its
 // per-driver copies until they are handed to modules.
@@ -208,9 +229,12 @@ ReloadResult Network::reload(const config::Config& next, const LoadPolicy& polic
     ReloadResult result;
     const std::size_t n = runtime_.driver_count();
     std::map<std::string, std::size_t> old_index;
+    std::vector<config::ListenerConfig> running;
     for (std::size_t i = 0; i < serving_.size(); ++i) {
         old_index[serving_[i].config.name] = i;
+        running.push_back(serving_[i].config);
     }
+    const ListenerDiff diff = diff_listeners(running, next.listeners);
 
     // What becomes of each listener of the new file: kept as it is, opened anew, or (on error)
     // left as it was.
@@ -218,13 +242,11 @@ ReloadResult Network::reload(const config::Config& next, const LoadPolicy& polic
     std::vector<Fate> fate(next.listeners.size(), Fate::fail);
     std::vector<const Serving*> previous(next.listeners.size(), nullptr);
     std::vector<std::unique_ptr<Opening>> openings(next.listeners.size());
-    std::vector<bool> still_named(serving_.size(), false);
 
     for (std::size_t i = 0; i < next.listeners.size(); ++i) {
         const auto& l = next.listeners[i];
         if (auto it = old_index.find(l.name); it != old_index.end()) {
             previous[i] = &serving_[it->second];
-            still_named[it->second] = true;
         }
         std::string unknown;
         std::vector<int> drivers = running_drivers(l, unknown);
@@ -236,7 +258,8 @@ ReloadResult Network::reload(const config::Config& next, const LoadPolicy& polic
             continue;
         }
         const Serving* prev = previous[i];
-        if (prev != nullptr && same_settings(prev->config, l) && prev->drivers == drivers &&
+        // Unchanged settings alone do not keep it: its drivers and its handler file must be too.
+        if (prev != nullptr && !named(diff.changed, l.name) && prev->drivers == drivers &&
             !handler_replaced(*prev)) {
             fate[i] = Fate::keep;
             continue;
@@ -259,7 +282,6 @@ ReloadResult Network::reload(const config::Config& next, const LoadPolicy& polic
         auto shared = std::make_shared<ListenerShared>();
         shared->plugin = plugin.get();
         shared->plugin_ref = plugin;
-        shared->fingerprint = listener_fingerprint(l, *plugin);
         shared->start_errors.assign(n, {});
         shared->pending_starts.store(static_cast<int>(drivers.size()), std::memory_order_relaxed);
         shared->holders.store(static_cast<int>(drivers.size()), std::memory_order_relaxed);
@@ -283,7 +305,7 @@ ReloadResult Network::reload(const config::Config& next, const LoadPolicy& polic
                 }
                 if (kept >= 0) {
                     // The same socket, so nothing queued on it is lost and nothing is refused.
-                    dl->socket = SocketFd{::fcntl(kept, F_DUPFD_CLOEXEC, 0)};
+                    dl->socket = core::Fd{::fcntl(kept, F_DUPFD_CLOEXEC, 0)};
                     if (dl->socket.get() < 0) {
                         throw std::runtime_error(fmt::format("{}: dup of its socket on driver {}: {}",
                                                              describe_listener(l), runtime_.driver(d).name(),
@@ -431,15 +453,12 @@ ReloadResult Network::reload(const config::Config& next, const LoadPolicy& polic
         }
         if (prev != nullptr) {
             in_force.push_back(*prev); // unchanged, or kept after the error reported above
-            if (fate[i] == Fate::keep) {
-                in_force.back().config = l; // the same settings, written where the new file has them
-            }
         }
     }
-    for (std::size_t i = 0; i < serving_.size(); ++i) {
-        if (!still_named[i]) {
-            result.removed.push_back(serving_[i].config.name);
-            retiring.push_back(serving_[i]);
+    for (const auto& s : serving_) {
+        if (named(diff.removed, s.config.name)) {
+            result.removed.push_back(s.config.name);
+            retiring.push_back(s);
         }
     }
     retire(retiring);

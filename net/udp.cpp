@@ -14,8 +14,9 @@ void UdpReply::on_completion(const io_uring_cqe& cqe, unsigned) {
 }
 
 std::size_t UdpEndpoint::arena_bytes(std::uint32_t reply_slots, std::uint32_t buffer_size) {
+    // Three allocations: the reply slab's objects and free list, and the reply buffers.
     return static_cast<std::size_t>(reply_slots) * (sizeof(UdpReply) + sizeof(std::uint32_t) + buffer_size) +
-           4 * 64;
+           core::alignment_slack(3);
 }
 
 void UdpEndpoint::start(core::Driver& d) {
@@ -24,7 +25,7 @@ void UdpEndpoint::start(core::Driver& d) {
     reply_capacity_ = d.ring_settings().buffer_size;
     replies_ = std::make_unique<core::Slab<UdpReply>>(net_.memory(), slots);
     reply_data_ = static_cast<std::byte*>(
-        net_.memory().allocate(static_cast<std::size_t>(slots) * reply_capacity_, 64));
+        net_.memory().allocate(static_cast<std::size_t>(slots) * reply_capacity_, core::cache_line));
     // Each buffer receives an io_uring_recvmsg_out header, the source address, then the payload.
     recv_msg_.msg_namelen = sizeof(sockaddr_storage);
     recv_msg_.msg_controllen = 0;

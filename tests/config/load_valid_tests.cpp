@@ -45,7 +45,7 @@ handler = "echo"
     CHECK(l.handler_path == box.dir() / "plugins" / "echo.so");
     CHECK(l.all_drivers);
     CHECK(l.drivers.empty());
-    CHECK(l.drivers_pos == SourcePos{});
+    CHECK(c.positions.listener(0).drivers == SourcePos{});
     CHECK(l.backlog == 4096);
     CHECK(l.max_connections == 65536);
     CHECK(l.idle_timeout == Duration(60'000));
@@ -53,10 +53,11 @@ handler = "echo"
     CHECK(l.send_high_watermark == 1u << 20);
     CHECK(l.send_low_watermark == 256u << 10);
     CHECK(l.options.empty());
-    CHECK(l.pos == SourcePos{3, 1});
-    CHECK(l.name_pos == SourcePos{4, 8});
-    CHECK(l.address_pos == SourcePos{5, 11});
-    CHECK(l.handler_pos == SourcePos{6, 11});
+    const ListenerPositions& at = c.positions.listener(0);
+    CHECK(at.table == SourcePos{3, 1});
+    CHECK(at.name == SourcePos{4, 8});
+    CHECK(at.address == SourcePos{5, 11});
+    CHECK(at.handler == SourcePos{6, 11});
 }
 
 TEST_CASE("a manual topology with every key set", "[load]") {
@@ -129,7 +130,7 @@ send_low_watermark = "1KiB"
     CHECK(c.daemon.user == "gatio");
     REQUIRE(c.admin.listen);
     CHECK(c.admin.listen->port == 9100);
-    CHECK(c.admin.listen_pos == SourcePos{8, 10});
+    CHECK(c.positions.admin_listen == SourcePos{8, 10});
 
     const TopologySection& t = c.topology;
     CHECK(t.mode == TopologyMode::manual);
@@ -139,16 +140,16 @@ send_low_watermark = "1KiB"
     CHECK(t.tpcs[0].name == "node0");
     CHECK(t.tpcs[0].numa_node == 0);
     CHECK(t.tpcs[0].memory == MemoryPolicy::interleave);
-    CHECK(t.tpcs[0].pos == SourcePos{16, 1});
-    CHECK(t.tpcs[0].numa_node_pos == SourcePos{18, 13});
+    CHECK(c.positions.tpc(0).table == SourcePos{16, 1});
+    CHECK(c.positions.tpc(0).numa_node == SourcePos{18, 13});
     REQUIRE(t.tpcs[0].drivers.size() == 2);
     const DriverConfig& d0 = t.tpcs[0].drivers[0];
     CHECK(d0.name == "d0");
     CHECK(d0.cpu == 0);
     CHECK(d0.role == DriverRole::io_exec);
     CHECK(d0.ring == RingSettings{256, 4096, 512}); // inherited from [topology]
-    CHECK(d0.pos == SourcePos{21, 3});
-    CHECK(d0.cpu_pos == SourcePos{23, 9});
+    CHECK(c.positions.driver(0, 0).table == SourcePos{21, 3});
+    CHECK(c.positions.driver(0, 0).cpu == SourcePos{23, 9});
     const DriverConfig& d1 = t.tpcs[0].drivers[1];
     CHECK(d1.role == DriverRole::io);
     CHECK(d1.ring == RingSettings{32768, 1u << 20, 1});
@@ -166,7 +167,7 @@ send_low_watermark = "1KiB"
     CHECK(l.handler_path == box.dir() / "handlers" / "custom.so");
     CHECK_FALSE(l.all_drivers);
     CHECK(l.drivers == std::vector<std::string>{"d1", "node1"});
-    CHECK(l.drivers_pos == SourcePos{54, 11});
+    CHECK(c.positions.listener(0).drivers == SourcePos{54, 11});
     CHECK(l.backlog == 1);
     CHECK(l.max_connections == 1048576);
     CHECK(l.idle_timeout == Duration(0));
@@ -186,7 +187,7 @@ buffer_size = "512B"
     CHECK(c.topology.mode == TopologyMode::automatic);
     REQUIRE(c.topology.cpus);
     CHECK(c.topology.cpus->cpus() == std::vector<int>{0, 1, 2, 3, 8});
-    CHECK(c.topology.cpus_pos == SourcePos{3, 8});
+    CHECK(c.positions.topology_cpus == SourcePos{3, 8});
     CHECK(c.topology.ring.buffer_size == 512);
     CHECK(c.topology.tpcs.empty());
 }
@@ -361,7 +362,6 @@ path = "/b"
     CHECK(keys == std::vector<std::string>{"zeta", "alpha", "ratio", "on", "list", "inline", "dotted",
                                            "quoted key", "sub", "routes"});
     CHECK(std::get<std::string>(o[0].second.value) == "first");
-    CHECK(o[0].second.pos == SourcePos{8, 8});
     CHECK(std::get<std::int64_t>(o[1].second.value) == 42);
     CHECK(std::get<double>(o[2].second.value) == 0.5);
     CHECK(std::get<bool>(o[3].second.value) == false);
@@ -375,7 +375,6 @@ path = "/b"
     const auto& inner = std::get<OptionTable>(list[4].value);
     REQUIRE(inner.size() == 1);
     CHECK(inner[0].first == "k");
-    CHECK(list[1].pos == SourcePos{12, 12});
 
     const auto& inline_table = std::get<OptionTable>(o[5].second.value);
     REQUIRE(inline_table.size() == 2);
@@ -390,7 +389,6 @@ path = "/b"
     const auto& sub = std::get<OptionTable>(o[8].second.value);
     REQUIRE(sub.size() == 2);
     CHECK(sub[0].first == "y");
-    CHECK(o[8].second.pos == SourcePos{17, 1});
 
     const auto& routes = std::get<OptionArray>(o[9].second.value);
     REQUIRE(routes.size() == 2);

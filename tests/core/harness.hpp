@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/capabilities.hpp"
 #include "core/runtime.hpp"
 
 namespace gatio::test {
@@ -82,8 +83,15 @@ inline core::Machine machine() {
     return m;
 }
 
+// What this kernel offers, probed once per test process as gatiod does once per run.
+inline const core::KernelSupport& kernel() {
+    static const core::KernelSupport support = core::probe_kernel().support;
+    return support;
+}
+
 inline core::RuntimeOptions options_for(std::size_t drivers) {
     core::RuntimeOptions o;
+    o.kernel = kernel();
     o.defaults.task_slots = 1024;
     o.defaults.timer_slots = 1024;
     o.timer_wheel_slots = 256;

@@ -79,6 +79,53 @@ TEST_CASE("rings get the features the kernel offers, and tuning turns them off",
     CHECK(fb.describe().find("-defer_taskrun") != std::string::npos);
 }
 
+TEST_CASE("multishot recv and MSG_RING are used only where the kernel probe found them", "[ring]") {
+    const KernelSupport& probed = test::kernel();
+    RuntimeOptions o = test::options_for(2);
+    o.kernel = KernelSupport{}; // a kernel that offers neither
+    Runtime rt(test::topology(2), test::machine(), {}, o);
+    REQUIRE(rt.start().empty());
+    RingFeatures none = rt.driver(0).features();
+    // Without MSG_RING the drivers wake each other through their eventfds: messages still flow.
+    std::atomic<bool> delivered{false};
+    REQUIRE(rt.post(0, [&](Driver& d) { d.post(1, [&](Driver&) { delivered = true; }); }));
+    REQUIRE(test::wait_until([&] { return delivered.load(); }));
+    rt.request_stop();
+    rt.join();
+    INFO(none.describe());
+    CHECK_FALSE(none.multishot_recv);
+    CHECK_FALSE(none.msg_ring);
+
+    Runtime with_probe(test::topology(1), test::machine(), {}, test::options_for(1));
+    REQUIRE(with_probe.start().empty());
+    RingFeatures found = with_probe.driver(0).features();
+    with_probe.request_stop();
+    with_probe.join();
+    INFO(found.describe());
+    CHECK(found.multishot_recv == probed.multishot_recv);
+    CHECK(found.msg_ring == probed.msg_ring);
+}
+
+TEST_CASE("a probe ring is created exactly as asked, or names io_uring_setup's errno", "[ring]") {
+    io_uring_params params{};
+    params.flags = IORING_SETUP_CQSIZE;
+    params.cq_entries = 32;
+    Ring ring(8, params);
+    CHECK(ring.features().sq_entries == 8);
+    CHECK(ring.features().cq_entries == 32);
+    CHECK(ring.features().setup_flags == IORING_SETUP_CQSIZE);
+    CHECK_FALSE(ring.features().multishot_recv); // no probe handed to it
+
+    io_uring_params zero{};
+    try {
+        Ring refused(0, zero);
+        FAIL("a ring of 0 entries was created");
+    } catch (const RingSetupError& e) {
+        CHECK(e.error() == EINVAL);
+        CHECK(std::string(e.what()).find("io_uring setup (0 SQ") == 0);
+    }
+}
+
 TEST_CASE("a CQ overflow is detected, flushed and counted, and no completion is lost", "[ring]") {
     config::RingSettings tiny = test::small_ring();
     tiny.ring_entries = 8;

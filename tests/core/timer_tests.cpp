@@ -7,6 +7,7 @@
 #include <time.h>
 #include <vector>
 
+#include "core/clock.hpp"
 #include "core/timer_wheel.hpp"
 #include "harness.hpp"
 
@@ -18,12 +19,6 @@ using std::chrono::nanoseconds;
 namespace {
 
 constexpr std::int64_t ms = 1'000'000;
-
-std::int64_t monotonic_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 struct WheelFixture {
     Arena arena{"timer test", 1u << 20, 0, config::MemoryPolicy::local};

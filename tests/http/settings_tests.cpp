@@ -28,7 +28,7 @@ Settings read(std::string_view options) {
     INFO(text);
     REQUIRE(loaded.errors.empty());
     REQUIRE(loaded.config->listeners.size() == 1);
-    const gatio::config::OptionValue root{loaded.config->listeners[0].options, {}};
+    const gatio::config::OptionValue root{loaded.config->listeners[0].options};
     return read_settings(gatio::Options{&gatio::net::host_services(), gatio::net::options::handle(root)});
 }
 

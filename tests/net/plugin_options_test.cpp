@@ -17,7 +17,7 @@ using gatio::config::OptionValue;
 namespace {
 
 OptionValue v(auto x) {
-    return OptionValue{x, {}};
+    return OptionValue{x};
 }
 
 // [listener.options] as the config layer hands it over.

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config/load.hpp"
+#include "core/capabilities.hpp"
 #include "core/machine.hpp"
 #include "core/runtime.hpp"
 #include "core/topology.hpp"
@@ -50,7 +51,9 @@ public:
         REQUIRE(plugins.errors.empty());
         plugins_ = std::move(plugins.plugins);
 
+        static const core::KernelSupport kernel = core::probe_kernel().support;
         core::RuntimeOptions runtime_options;
+        runtime_options.kernel = kernel;
         net::reserve(runtime_options, config_, topology_, plugins_, options);
         runtime_ = std::make_unique<core::Runtime>(topology_, machine_, config_.io_uring, runtime_options);
         auto attached = net::attach_listeners(*runtime_, config_, topology_, plugins_, options);

@@ -332,26 +332,6 @@ TEST_CASE("attach names the listener when its address is taken", "[tcp]") {
     CHECK(r.error == fmt::format("listener \"test\" (tcp 127.0.0.1:{}): bind: Address already in use", port));
 }
 
-TEST_CASE("drivers holding different listener configurations are named", "[tcp]") {
-    auto loaded = gatio::config::load_string(echo_config(free_port()), "/nonexistent/gatio.toml",
-                                             gatio::config::Overrides{gatio::tests::plugin_output_dir});
-    REQUIRE(loaded.config);
-    auto plugins = gatio::net::load_plugins(*loaded.config, {}, gatio::net::host_services());
-    REQUIRE(plugins.errors.empty());
-    const auto& plugin = plugins.plugins.for_listener(loaded.config->listeners[0]);
-    auto a = loaded.config->listeners[0];
-    auto b = a;
-    CHECK(gatio::net::compare_fingerprints({&a, &b}, {"d0", "d1"}, plugin).empty());
-    b.send_high_watermark += 1;
-    auto error = gatio::net::compare_fingerprints({&a, &b, &a}, {"d0", "d1", "d2"}, plugin);
-    CHECK_THAT(error,
-               Catch::Matches("listener \"test\" \\(tcp 127\\.0\\.0\\.1:[0-9]+\\): drivers d0 and d1 hold "
-                              "different configurations \\(fingerprints [0-9a-f]{16} and [0-9a-f]{16}\\)"));
-    b = a;
-    b.options.emplace_back("extra", gatio::config::OptionValue{true, {}});
-    CHECK_FALSE(gatio::net::compare_fingerprints({&a, &b}, {"d0", "d1"}, plugin).empty());
-}
-
 TEST_CASE("steer_to_cpu hands each connection to the driver on the CPU that received it", "[tcp]") {
     auto port = free_port();
     Server server(echo_config(port, "steer_to_cpu = true"));

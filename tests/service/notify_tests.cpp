@@ -4,10 +4,10 @@
 // while a driver is stalled.
 #include <catch2/catch.hpp>
 #include <csignal>
-#include <ctime>
 #include <thread>
 #include <unistd.h>
 
+#include "core/clock.hpp"
 #include "harness.hpp"
 
 using namespace gatio::service_test;
@@ -23,12 +23,6 @@ std::function<bool(const std::string&)> status_with(std::string text) {
         auto s = field(m, "STATUS");
         return s && s->find(text) != std::string::npos;
     };
-}
-
-std::int64_t monotonic_usec() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
 }
 
 std::vector<std::string> env_with(std::vector<std::string> extra) {
@@ -111,7 +105,7 @@ TEST_CASE("SIGHUP: RELOADING=1 with MONOTONIC_USEC, then READY=1, and a bad file
         const auto usec = field(notify.messages()[*reloading], "MONOTONIC_USEC");
         REQUIRE(usec);
         // The same clock as ours: systemd orders reloads by it.
-        CHECK(std::llabs(std::stoll(*usec) - monotonic_usec()) < 60'000'000);
+        CHECK(std::llabs(std::stoll(*usec) - gatio::core::monotonic_ns() / 1000) < 60'000'000);
         auto done = notify.wait_for(child, ready, 60s);
         REQUIRE(done);
         const auto status = field(notify.messages()[*done], "STATUS");

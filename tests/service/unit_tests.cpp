@@ -143,14 +143,14 @@ TEST_CASE("reload comparison: listeners added, removed and changed, and what nee
 
     SECTION("the same settings written elsewhere in the file change nothing") {
         const auto next = load("\n\n# moved down\n" + old_text);
-        CHECK(daemon::diff_listeners(running, next).empty());
+        CHECK(net::diff_listeners(running.listeners, next.listeners).empty());
         CHECK(daemon::restart_needed(running, next).empty());
     }
     SECTION("added, removed and changed listeners are told apart") {
         const auto next = load(config_text("shutdown_grace = \"10s\"\n",
                                            tcp_listener("web", 7000, "echo", "idle_timeout = \"5s\"") +
                                                tcp_listener("new", 7002, "echo")));
-        const auto changes = daemon::diff_listeners(running, next);
+        const auto changes = net::diff_listeners(running.listeners, next.listeners);
         CHECK(changes.added == std::vector<std::string>{"new"});
         CHECK(changes.removed == std::vector<std::string>{"old"});
         CHECK(changes.changed == std::vector<std::string>{"web"});
@@ -165,7 +165,7 @@ TEST_CASE("reload comparison: listeners added, removed and changed, and what nee
                                web + tcp_listener("old", 7001, "echo"));
         CHECK(daemon::restart_needed(running, next) ==
               std::vector<std::string>{"topology", "io_uring", "admin", "daemon.log_level"});
-        CHECK(daemon::diff_listeners(running, next).empty());
+        CHECK(net::diff_listeners(running.listeners, next.listeners).empty());
     }
 }
 

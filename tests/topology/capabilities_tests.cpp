@@ -63,6 +63,17 @@ TEST_CASE("multishot probes agree with the opcode probe", "[capabilities]") {
     }
 }
 
+TEST_CASE("what the rings are handed is what the report shows", "[capabilities]") {
+    KernelReport r = gatio::core::probe_kernel();
+    REQUIRE(r.setup_error.empty());
+    const Capability* msg_ring = find(r.opcodes, "MSG_RING");
+    const Capability* multishot_recv = find(r.features, "multishot recv");
+    REQUIRE(msg_ring != nullptr);
+    REQUIRE(multishot_recv != nullptr);
+    CHECK(r.support.msg_ring == msg_ring->supported);
+    CHECK(r.support.multishot_recv == multishot_recv->supported);
+}
+
 TEST_CASE("missing_summary lists exactly the unsupported entries", "[capabilities]") {
     KernelReport r;
     r.kernel_release = "Linux 5.10.0";

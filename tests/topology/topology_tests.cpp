@@ -12,12 +12,15 @@ namespace {
 
 using gatio::config::Config;
 using gatio::config::DriverConfig;
+using gatio::config::DriverPositions;
 using gatio::config::DriverRole;
 using gatio::config::ListenerConfig;
+using gatio::config::ListenerPositions;
 using gatio::config::MemoryPolicy;
 using gatio::config::SourcePos;
 using gatio::config::TopologyMode;
 using gatio::config::TpcConfig;
+using gatio::config::TpcPositions;
 using gatio::core::resolve_topology;
 using gatio::core::ResolveResult;
 using gatio::core::Topology;
@@ -30,47 +33,69 @@ Config auto_config() {
     return c;
 }
 
-Config manual_config(std::vector<TpcConfig> tpcs) {
+// A setting built in code, and where the test says it was written.
+template <typename Value, typename Where>
+struct Written {
+    Value value;
+    Where at;
+};
+using WrittenDriver = Written<DriverConfig, DriverPositions>;
+using WrittenTpc = Written<TpcConfig, TpcPositions>;
+using WrittenListener = Written<ListenerConfig, ListenerPositions>;
+
+Config manual_config(std::vector<WrittenTpc> tpcs) {
     Config c = auto_config();
     c.topology.mode = TopologyMode::manual;
-    c.topology.tpcs = std::move(tpcs);
+    for (auto& t : tpcs) {
+        c.topology.tpcs.push_back(std::move(t.value));
+        c.positions.tpcs.push_back(std::move(t.at));
+    }
     return c;
 }
 
+void add(Config& c, WrittenListener l) {
+    c.positions.listeners.resize(c.listeners.size());
+    c.listeners.push_back(std::move(l.value));
+    c.positions.listeners.push_back(l.at);
+}
+
 // A driver written on `line`, its cpu key at column 1.
-DriverConfig driver(std::string name, int cpu, DriverRole role, std::uint32_t line) {
-    DriverConfig d;
-    d.name = std::move(name);
-    d.cpu = cpu;
-    d.role = role;
-    d.pos = SourcePos{line - 1, 1};
-    d.cpu_pos = SourcePos{line, 1};
+WrittenDriver driver(std::string name, int cpu, DriverRole role, std::uint32_t line) {
+    WrittenDriver d;
+    d.value.name = std::move(name);
+    d.value.cpu = cpu;
+    d.value.role = role;
+    d.at.table = SourcePos{line - 1, 1};
+    d.at.cpu = SourcePos{line, 1};
     return d;
 }
 
 // A TPC written on `line`, its numa_node key on the next one.
-TpcConfig tpc(std::string name, int node, std::uint32_t line, std::vector<DriverConfig> drivers) {
-    TpcConfig t;
-    t.name = std::move(name);
-    t.numa_node = node;
-    t.memory = MemoryPolicy::interleave;
-    t.drivers = std::move(drivers);
-    t.pos = SourcePos{line, 1};
-    t.numa_node_pos = SourcePos{line + 1, 13};
+WrittenTpc tpc(std::string name, int node, std::uint32_t line, std::vector<WrittenDriver> drivers) {
+    WrittenTpc t;
+    t.value.name = std::move(name);
+    t.value.numa_node = node;
+    t.value.memory = MemoryPolicy::interleave;
+    for (auto& d : drivers) {
+        t.value.drivers.push_back(std::move(d.value));
+        t.at.drivers.push_back(d.at);
+    }
+    t.at.table = SourcePos{line, 1};
+    t.at.numa_node = SourcePos{line + 1, 13};
     return t;
 }
 
 // A listener whose drivers key is on `line` (column 11); no names means drivers = "*" left
 // at its default, which has no position of its own.
-ListenerConfig listener(std::string name, std::vector<std::string> drivers, std::uint32_t line) {
-    ListenerConfig l;
-    l.name = std::move(name);
-    l.address.text = "127.0.0.1:7000";
-    l.handler_path = "plugins/echo.so";
-    l.pos = SourcePos{line - 4, 1};
-    l.all_drivers = drivers.empty();
-    l.drivers = std::move(drivers);
-    l.drivers_pos = l.all_drivers ? SourcePos{} : SourcePos{line, 11};
+WrittenListener listener(std::string name, std::vector<std::string> drivers, std::uint32_t line) {
+    WrittenListener l;
+    l.value.name = std::move(name);
+    l.value.address.text = "127.0.0.1:7000";
+    l.value.handler_path = "plugins/echo.so";
+    l.at.table = SourcePos{line - 4, 1};
+    l.value.all_drivers = drivers.empty();
+    l.value.drivers = std::move(drivers);
+    l.at.drivers = l.value.all_drivers ? SourcePos{} : SourcePos{line, 11};
     return l;
 }
 
@@ -104,7 +129,7 @@ TEST_CASE("auto mode makes one TPC per node and one io+exec driver per CPU", "[t
     Config c = auto_config();
     c.topology.ring.ring_entries = 256;
     c.topology.ring.buffer_count = 64;
-    c.listeners.push_back(listener("web", {}, 20));
+    add(c, listener("web", {}, 20));
     auto r = resolve_topology(c, test::two_nodes_smt());
     REQUIRE(messages(r).empty());
     const Topology& t = *r.topology;
@@ -172,7 +197,7 @@ TEST_CASE("topology.cpus limits auto mode, and nodes left without CPUs get no TP
 
 TEST_CASE("topology.cpus errors", "[topology][auto][errors]") {
     Config c = auto_config();
-    c.topology.cpus_pos = SourcePos{4, 8};
+    c.positions.topology_cpus = SourcePos{4, 8};
 
     SECTION("a CPU that does not exist") {
         c.topology.cpus = test::cpu_range(14, 17);
@@ -208,8 +233,8 @@ TEST_CASE("topology.cpus errors", "[topology][auto][errors]") {
 
 TEST_CASE("manual mode keeps the file's TPCs, drivers, roles and ring settings", "[topology][manual]") {
     auto d1 = driver("rx", 0, DriverRole::io, 5);
-    d1.ring.ring_entries = 64;
-    d1.ring.buffer_size = 2048;
+    d1.value.ring.ring_entries = 64;
+    d1.value.ring.buffer_size = 2048;
     auto d2 = driver("work", 4, DriverRole::exec, 9);
     auto d3 = driver("far", 8, DriverRole::io_exec, 14);
     Config c = manual_config({tpc("near", 0, 1, {d1, d2}), tpc("remote", 1, 11, {d3})});
@@ -225,7 +250,7 @@ TEST_CASE("manual mode keeps the file's TPCs, drivers, roles and ring settings",
     REQUIRE(t.driver_count() == 3);
     CHECK(t.driver(0).name == "rx");
     CHECK(t.driver(0).role == DriverRole::io);
-    CHECK(t.driver(0).ring == d1.ring);
+    CHECK(t.driver(0).ring == d1.value.ring);
     CHECK(t.driver(1).name == "work");
     CHECK(t.driver(1).cpu == 4);
     CHECK(t.driver(2).name == "far");
@@ -286,9 +311,9 @@ TEST_CASE("listeners are served by the drivers and TPCs they name", "[topology][
                            {driver("rx0", 0, DriverRole::io, 4), driver("rx1", 1, DriverRole::io_exec, 7),
                             driver("work", 2, DriverRole::exec, 10)}),
                        tpc("back", 1, 12, {driver("rx8", 8, DriverRole::io, 15)})});
-    c.listeners.push_back(listener("all", {}, 20));
-    c.listeners.push_back(listener("named", {"rx8", "front", "rx0"}, 30));
-    c.listeners.push_back(listener("one", {"back"}, 40));
+    add(c, listener("all", {}, 20));
+    add(c, listener("named", {"rx8", "front", "rx0"}, 30));
+    add(c, listener("one", {"back"}, 40));
     auto r = resolve_topology(c, test::two_nodes_smt());
     REQUIRE(messages(r).empty());
     const Topology& t = *r.topology;
@@ -306,26 +331,26 @@ TEST_CASE("listener driver errors", "[topology][listeners][errors]") {
          tpc("compute", 0, 9, {driver("crunch", 2, DriverRole::exec, 12)})});
 
     SECTION("an unknown name close to a known one") {
-        c.listeners.push_back(listener("web", {"raeder"}, 30));
+        add(c, listener("web", {"raeder"}, 30));
         CHECK(messages(resolve_topology(c, test::two_nodes_smt())) ==
               std::vector<std::string>{"gatio.toml:30:11: listener \"web\": no driver or tpc is named "
                                        "\"raeder\"; did you mean \"reader\"?"});
     }
     SECTION("an unknown name far from every known one") {
-        c.listeners.push_back(listener("web", {"backend"}, 30));
+        add(c, listener("web", {"backend"}, 30));
         CHECK(messages(resolve_topology(c, test::two_nodes_smt())) ==
               std::vector<std::string>{
                   "gatio.toml:30:11: listener \"web\": no driver or tpc is named \"backend\""});
     }
     SECTION("an exec-only driver") {
-        c.listeners.push_back(listener("web", {"reader", "worker"}, 30));
+        add(c, listener("web", {"reader", "worker"}, 30));
         CHECK(messages(resolve_topology(c, test::two_nodes_smt())) ==
               std::vector<std::string>{
                   "gatio.toml:30:11: listener \"web\": driver \"worker\" has role exec and "
                   "cannot serve a listener (needs io or io+exec)"});
     }
     SECTION("a TPC without I/O-capable drivers") {
-        c.listeners.push_back(listener("web", {"compute"}, 30));
+        add(c, listener("web", {"compute"}, 30));
         CHECK(
             messages(resolve_topology(c, test::two_nodes_smt())) ==
             std::vector<std::string>{
@@ -333,7 +358,7 @@ TEST_CASE("listener driver errors", "[topology][listeners][errors]") {
     }
     SECTION("\"*\" when no driver does I/O, reported at the listener") {
         Config exec_only = manual_config({tpc("compute", 0, 1, {driver("crunch", 2, DriverRole::exec, 4)})});
-        exec_only.listeners.push_back(listener("web", {}, 30));
+        add(exec_only, listener("web", {}, 30));
         CHECK(
             messages(resolve_topology(exec_only, test::two_nodes_smt())) ==
             std::vector<std::string>{
@@ -341,8 +366,8 @@ TEST_CASE("listener driver errors", "[topology][listeners][errors]") {
     }
     SECTION("names of auto mode drivers and TPCs") {
         Config a = auto_config();
-        a.listeners.push_back(listener("web", {"node1", "cpu3"}, 30));
-        a.listeners.push_back(listener("typo", {"nod0"}, 40));
+        add(a, listener("web", {"node1", "cpu3"}, 30));
+        add(a, listener("typo", {"nod0"}, 40));
         auto r = resolve_topology(a, test::two_nodes_smt());
         CHECK(messages(r) ==
               std::vector<std::string>{"gatio.toml:40:11: listener \"typo\": no driver or tpc is "
@@ -358,7 +383,7 @@ TEST_CASE("describe prints TPCs, drivers and listeners", "[topology][describe]")
     Config c = manual_config(
         {tpc("front", 0, 1, {driver("rx0", 0, DriverRole::io, 4), driver("work", 1, DriverRole::exec, 7)})});
     c.topology.tpcs[0].drivers[0].ring.buffer_size = 65536;
-    c.listeners.push_back(listener("echo", {"rx0"}, 20));
+    add(c, listener("echo", {"rx0"}, 20));
     auto r = resolve_topology(c, test::two_nodes_smt());
     REQUIRE(r.topology);
     CHECK(r.topology->describe() ==
