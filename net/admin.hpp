@@ -22,7 +22,6 @@
 #include "core/topology.hpp"
 #include "net/counters.hpp"
 #include "net/net.hpp"
-#include "net/plugin_loader.hpp"
 
 namespace gatio::net {
 
