@@ -85,6 +85,9 @@ struct DaemonSection {
 
 struct AdminSection {
     std::optional<SocketAddress> listen; // absent: no metrics/health endpoint
+    // Enough that a few idle or slow clients leave room for health checks; idle ones go soon.
+    std::uint32_t max_connections = 64; // 1..65536
+    Duration idle_timeout{10'000};      // 0 = never
     friend bool operator==(const AdminSection&, const AdminSection&) = default;
 };
 

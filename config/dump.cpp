@@ -154,6 +154,8 @@ std::string dump(const Config& c) {
     } else {
         w.comment("listen: not set (no admin endpoint)");
     }
+    w.number("max_connections", c.admin.max_connections);
+    w.quoted("idle_timeout", format_duration(c.admin.idle_timeout));
 
     w.header("[topology]");
     w.quoted("mode", to_string(c.topology.mode));

@@ -62,10 +62,13 @@ DaemonSection read_daemon(const toml::table& table, const std::filesystem::path&
 }
 
 AdminSection read_admin(const toml::table& table, SourcePos& listen_at, Reporter& out) {
-    TableReader r(table, "admin", {"listen"}, out);
+    TableReader r(table, "admin", {"listen", "max_connections", "idle_timeout"}, out);
     AdminSection a;
     a.listen = r.address("listen");
     listen_at = r.pos("listen");
+    a.max_connections =
+        static_cast<std::uint32_t>(r.integer("max_connections", 1, 1 << 16).value_or(a.max_connections));
+    a.idle_timeout = r.duration("idle_timeout").value_or(a.idle_timeout);
     r.finish();
     return a;
 }

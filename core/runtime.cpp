@@ -128,6 +128,22 @@ Runtime::Runtime(const Topology& topology, const Machine& machine, const config:
         }
     }
     reported_.assign(n, 0);
+    liveness_ = std::make_unique<LivenessMonitor>(n);
+    heartbeats_.assign(n, 0);
+}
+
+const std::vector<LivenessMonitor::Change>& Runtime::check_liveness(std::int64_t now_ns) {
+    for (std::size_t i = 0; i < drivers_.size(); ++i) {
+        heartbeats_[i] = drivers_[i]->counters().heartbeat_ns;
+    }
+    const auto& changes = liveness_->check(heartbeats_);
+    for (std::size_t i = 0; i < drivers_.size(); ++i) {
+        // A no-op: running it is what makes the driver turn its loop and publish a heartbeat.
+        if (liveness_->wants_probe(i) && post(static_cast<int>(i), [](Driver&) {})) {
+            liveness_->probed(i, now_ns);
+        }
+    }
+    return changes;
 }
 
 Runtime::~Runtime() {

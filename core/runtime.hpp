@@ -24,6 +24,7 @@
 #include "config/config.hpp"
 #include "core/counters.hpp"
 #include "core/driver.hpp"
+#include "core/liveness.hpp"
 #include "core/machine.hpp"
 #include "core/mailbox.hpp"
 #include "core/topology.hpp"
@@ -79,6 +80,13 @@ public:
     const RuntimeOptions& options() const { return options_; }
     const config::IoUringTuning& tuning() const { return tuning_; }
 
+    // The process's one liveness monitor (core/liveness.hpp); any thread may read its verdicts.
+    const LivenessMonitor& liveness() const { return *liveness_; }
+    // One liveness period, on the one thread that ticks the monitor while running: checks every
+    // driver's heartbeat against its probe, then probes each driver that answered. `now_ns` is
+    // CLOCK_MONOTONIC. Returns the drivers that stalled or recovered since the last call.
+    const std::vector<LivenessMonitor::Change>& check_liveness(std::int64_t now_ns);
+
     // From a non-driver thread while running: fn(driver) runs on driver `index`. False when
     // that driver's external queue is full or the runtime is not running.
     template <typename Fn>
@@ -110,6 +118,8 @@ private:
     RuntimeOptions options_;
     std::vector<std::unique_ptr<Tpc>> tpcs_;
     std::vector<std::unique_ptr<Driver>> drivers_;
+    std::unique_ptr<LivenessMonitor> liveness_;
+    std::vector<std::int64_t> heartbeats_; // check_liveness's scratch, by driver
 
     enum class Phase { created, starting, running, stopping, joined };
     Phase phase_ = Phase::created; // daemon thread only

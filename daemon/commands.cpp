@@ -7,7 +7,9 @@
 #include "config/load.hpp"
 #include "core/capabilities.hpp"
 #include "daemon/exit_codes.hpp"
+#include "net/admin.hpp"
 #include "net/plugin_services.hpp"
+#include "plugins/admin/admin.hpp"
 
 namespace gatio::daemon {
 
@@ -50,6 +52,9 @@ std::optional<Loaded> load_and_resolve(const Options& options, std::ostream& err
             problems.push_back({loaded.config->file.string(), {}, std::move(message)});
         }
         plugins = std::move(set.plugins);
+    }
+    if (loaded.config->admin.listen) {
+        plugins.admin = net::Plugin::builtin(std::string(net::admin_handler_label), admin::descriptor());
     }
     if (!problems.empty()) {
         for (auto& e : problems) {

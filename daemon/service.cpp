@@ -23,7 +23,6 @@
 #include "core/fd.hpp"
 #include "core/log.hpp"
 #include "daemon/exit_codes.hpp"
-#include "daemon/heartbeat.hpp"
 #include "daemon/logging.hpp"
 #include "daemon/reload.hpp"
 #include "daemon/status.hpp"
@@ -86,7 +85,6 @@ private:
     void on_signal(int sig);
     void liveness_tick();
     void status_tick();
-    void probe_all(std::int64_t now);
     void reload();
     void dump_counters();
     void begin_stop(int sig);
@@ -98,8 +96,6 @@ private:
     std::shared_ptr<spdlog::logger> log_;
     std::vector<std::shared_ptr<spdlog::logger>> driver_logs_; // context loggers: GATIO_DRIVER=...
     std::vector<std::string> names_;
-    HeartbeatMonitor monitor_;
-    std::vector<std::int64_t> heartbeats_;
     bool watchdog_ = false;
     std::chrono::nanoseconds liveness_period_;
     Snapshot previous_, current_, dump_;
@@ -113,7 +109,6 @@ private:
 
 Service::Service(const ServiceContext& context, const ServiceLimits& limits)
     : ctx_(context), limits_(limits), log_(spdlog::default_logger()),
-      monitor_(context.runtime.driver_count()), heartbeats_(context.runtime.driver_count(), 0),
       liveness_period_(limits.liveness_interval), joined_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
     if (joined_.get() < 0) {
         throw std::runtime_error(fmt::format("control loop: eventfd: {}", std::strerror(errno)));
@@ -144,7 +139,7 @@ std::string Service::status() const {
     StatusFigures f;
     f.drivers = names_.size();
     for (std::size_t i = 0; i < names_.size(); ++i) {
-        if (monitor_.stalled(i)) {
+        if (ctx_.runtime.liveness().stalled(i)) {
             f.stalled.push_back(names_[i]);
         }
     }
@@ -155,21 +150,9 @@ std::string Service::status() const {
     return status_text(f, limits_.status_max_bytes);
 }
 
-void Service::probe_all(std::int64_t now) {
-    for (std::size_t i = 0; i < names_.size(); ++i) {
-        // A no-op: running it is what makes the driver turn its loop and publish a heartbeat.
-        if (monitor_.wants_probe(i) && ctx_.runtime.post(static_cast<int>(i), [](core::Driver&) {})) {
-            monitor_.probed(i, now);
-        }
-    }
-}
-
 void Service::liveness_tick() {
     const std::int64_t now = core::monotonic_ns();
-    for (std::size_t i = 0; i < heartbeats_.size(); ++i) {
-        heartbeats_[i] = ctx_.runtime.counters(static_cast<int>(i)).heartbeat_ns;
-    }
-    const auto& changes = monitor_.check(heartbeats_);
+    const auto& changes = ctx_.runtime.check_liveness(now);
     for (const auto& c : changes) {
         const core::Driver& d = ctx_.runtime.driver(static_cast<int>(c.driver));
         if (c.stalled) {
@@ -185,8 +168,7 @@ void Service::liveness_tick() {
     if (!changes.empty()) {
         notify("STATUS=" + status());
     }
-    probe_all(now);
-    if (watchdog_ && monitor_.stalled_count() == 0) {
+    if (watchdog_ && ctx_.runtime.liveness().stalled_count() == 0) {
         notify("WATCHDOG=1");
     }
 }
@@ -243,7 +225,7 @@ void Service::reload() {
 void Service::dump_counters() {
     read_snapshot(ctx_.runtime, ctx_.network, core::monotonic_ns(), dump_);
     log_->info("SIGUSR1 received: counters of {} drivers ({} stalled)", names_.size(),
-               monitor_.stalled_count());
+               ctx_.runtime.liveness().stalled_count());
     for (const auto& line : counter_lines(dump_, names_)) {
         log_->info("{}", line);
     }
@@ -296,7 +278,7 @@ int Service::run() {
     core::Fd status_timer(periodic_timer(limits_.status_interval, "status"));
     read_snapshot(ctx_.runtime, ctx_.network, core::monotonic_ns(), current_);
     notify("READY=1\nSTATUS=" + status());
-    probe_all(core::monotonic_ns());
+    ctx_.runtime.check_liveness(core::monotonic_ns()); // the first probes: nothing to check yet
     if (watchdog_) {
         log_->info("watchdog: WATCHDOG=1 every {} ms while every driver turns its loop",
                    std::chrono::duration_cast<std::chrono::milliseconds>(liveness_period_).count());

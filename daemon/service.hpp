@@ -7,7 +7,7 @@
 //     apply its listeners (reload.hpp), READY=1; errors are logged and kept in STATUS= until a
 //     reload succeeds.
 //   - SIGUSR1: log every driver's counters.
-//   - the liveness timer: probe each driver and check its heartbeat (heartbeat.hpp); send
+//   - the liveness timer: tick the runtime's liveness monitor (core/liveness.hpp); send
 //     WATCHDOG=1 only while every driver is turning its loop.
 //   - the status timer: STATUS= with drivers up, open connections and requests per second;
 //     retired listeners whose drivers have finished with them are let go (net::Network::collect).

@@ -2,28 +2,16 @@
 
 #include <algorithm>
 #include <array>
-#include <chrono>
-#include <cstdio>
-#include <cstring>
 #include <iterator>
-#include <new>
 #include <string_view>
 
 #include "core/clock.hpp"
 #include "net/driver_net.hpp"
-#include "net/endpoint.hpp"
 
 namespace gatio::net {
 
 namespace {
 
-// The longest request head (request line and headers) the endpoint reads; the host keeps a
-// partial one between receives.
-constexpr std::uint32_t max_request_head = 8192;
-
-// Scrapers and health checks connect a few at a time: a short accept queue is plenty, and a
-// burst beyond it is refused by the kernel rather than queued.
-constexpr std::uint32_t admin_backlog = 64;
 
 // ---------------------------------------------------------------- metrics text
 
@@ -222,284 +210,19 @@ void render_metrics(const core::Runtime& runtime, const MetricsCatalog& catalog,
     }
 }
 
-namespace {
-
-// ---------------------------------------------------------------- the HTTP/1.1 responder
-
-bool equal_nocase(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               auto lower = [](char c) {
-                   return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-               };
-               return lower(x) == lower(y);
-           });
+int render_metrics_text(AdminBoard& board, char* buf, std::size_t capacity, std::size_t* len) {
+    if (board.runtime == nullptr || !board.catalog) {
+        return GATIO_ERR_UNSUPPORTED;
+    }
+    board.text.clear();
+    render_metrics(*board.runtime, *board.catalog, core::monotonic_ns(), board.text);
+    *len = board.text.size();
+    if (board.text.size() > capacity) {
+        return GATIO_ERR_LIMIT;
+    }
+    std::copy(board.text.begin(), board.text.end(), buf);
+    return GATIO_OK;
 }
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
-
-struct Request {
-    std::string_view method;
-    std::string_view path; // without the query
-    bool keep_alive = true;
-    bool has_body = false; // Content-Length other than 0, or Transfer-Encoding: not served
-    bool valid = false;
-};
-
-// `head`: the request line and headers, without the blank line ending them.
-Request parse_head(std::string_view head) {
-    Request r;
-    std::size_t line_end = head.find("\r\n");
-    std::string_view line = head.substr(0, line_end);
-    std::size_t sp1 = line.find(' ');
-    std::size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
-    if (sp1 == std::string_view::npos || sp2 == std::string_view::npos) {
-        return r;
-    }
-    r.method = line.substr(0, sp1);
-    std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-    std::string_view version = line.substr(sp2 + 1);
-    if (version != "HTTP/1.1" && version != "HTTP/1.0") {
-        return r;
-    }
-    r.path = target.substr(0, target.find('?'));
-    r.keep_alive = version == "HTTP/1.1";
-    std::string_view rest =
-        line_end == std::string_view::npos ? std::string_view{} : head.substr(line_end + 2);
-    while (!rest.empty()) {
-        std::size_t end = rest.find("\r\n");
-        std::string_view field = rest.substr(0, end);
-        rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 2);
-        std::size_t colon = field.find(':');
-        if (colon == std::string_view::npos) {
-            return r;
-        }
-        std::string_view name = field.substr(0, colon);
-        std::string_view value = trim(field.substr(colon + 1));
-        if (equal_nocase(name, "connection")) {
-            if (equal_nocase(value, "close")) {
-                r.keep_alive = false;
-            } else if (equal_nocase(value, "keep-alive")) {
-                r.keep_alive = true;
-            }
-        } else if (equal_nocase(name, "transfer-encoding") ||
-                   (equal_nocase(name, "content-length") && value != "0")) {
-            r.has_body = true;
-        }
-    }
-    r.valid = !r.method.empty() && !r.path.empty() && r.path.front() == '/';
-    return r;
-}
-
-class AdminInstance;
-
-struct Probe {
-    AdminInstance* owner = nullptr;
-    std::uint32_t driver = 0;
-};
-
-class AdminInstance {
-public:
-    AdminInstance(gatio_host* host, const gatio_instance_info& info, AdminBoard& board)
-        : host_(host), board_(board), own_(info.driver_index), probe_sent_ns_(info.driver_count, -1),
-          probes_(info.driver_count) {
-        body_.reserve(board_.options.admin_response_limit);
-        for (std::uint32_t i = 0; i < info.driver_count; ++i) {
-            probes_[i] = Probe{this, i};
-        }
-        schedule_tick();
-    }
-    AdminInstance(const AdminInstance&) = delete;
-    AdminInstance& operator=(const AdminInstance&) = delete;
-
-    std::int64_t on_data(gatio_conn conn, const std::uint8_t* data, std::size_t len) {
-        std::string_view in(reinterpret_cast<const char*>(data), len);
-        std::size_t consumed = 0;
-        while (consumed < in.size()) {
-            std::size_t end = in.find("\r\n\r\n", consumed);
-            if (end == std::string_view::npos) {
-                if (in.size() - consumed >= max_request_head) {
-                    answer(conn, 431, "Request Header Fields Too Large", "request head too large\n", false,
-                           true);
-                    return GATIO_DATA_CLOSE;
-                }
-                break; // the rest of the head is still to come
-            }
-            Request r = parse_head(in.substr(consumed, end - consumed));
-            consumed = end + 4;
-            if (!serve(conn, r)) {
-                return GATIO_DATA_CLOSE;
-            }
-        }
-        return static_cast<std::int64_t>(consumed);
-    }
-
-    void answered(std::uint32_t driver) { probe_sent_ns_[driver] = -1; }
-
-private:
-    // False: the connection closes once the answer is out.
-    bool serve(gatio_conn conn, const Request& r) {
-        if (!r.valid || r.has_body) {
-            answer(conn, 400, "Bad Request", "bad request\n", false, true);
-            return false;
-        }
-        const bool head = r.method == "HEAD";
-        if (r.method != "GET" && !head) {
-            answer(conn, 405, "Method Not Allowed", "GET or HEAD only\n", head, false,
-                   "Allow: GET, HEAD\r\n");
-            return r.keep_alive;
-        }
-        if (r.path == "/metrics") {
-            body_.clear();
-            render_metrics(*board_.runtime, *board_.catalog, core::monotonic_ns(), body_);
-            if (body_.size() > board_.options.admin_response_limit) {
-                answer(conn, 503, "Service Unavailable", "metrics exceed admin_response_limit\n", head,
-                       r.keep_alive);
-            } else {
-                respond(conn, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", head, r.keep_alive, {});
-            }
-        } else if (r.path == "/healthz") {
-            health(conn, head, r.keep_alive);
-        } else {
-            answer(conn, 404, "Not Found", "not found: try /metrics or /healthz\n", head, r.keep_alive);
-        }
-        return r.keep_alive;
-    }
-
-    void health(gatio_conn conn, bool head, bool keep_alive) {
-        const std::int64_t now = core::monotonic_ns();
-        const std::int64_t limit = std::chrono::nanoseconds(board_.options.health_stall_after).count();
-        std::string stalled;
-        for (std::uint32_t i = 0; i < probe_sent_ns_.size(); ++i) {
-            if (i == own_ || probe_sent_ns_[i] < 0 || now - probe_sent_ns_[i] <= limit) {
-                continue;
-            }
-            if (now - board_.runtime->counters(static_cast<int>(i)).heartbeat_ns > limit) {
-                stalled += (stalled.empty() ? "" : " ") + board_.catalog->drivers.at(i).name;
-            }
-        }
-        body_.clear();
-        if (stalled.empty()) {
-            fmt::format_to(std::back_inserter(body_), "ok\n");
-            respond(conn, 200, "OK", "text/plain; charset=utf-8", head, keep_alive, {});
-        } else {
-            fmt::format_to(std::back_inserter(body_), "stalled: {}\n", stalled);
-            respond(conn, 503, "Service Unavailable", "text/plain; charset=utf-8", head, keep_alive, {});
-        }
-    }
-
-    void answer(gatio_conn conn, int status, std::string_view reason, std::string_view text, bool head,
-                bool keep_alive, std::string_view extra = {}) {
-        body_.clear();
-        body_.append(text.data(), text.data() + text.size());
-        respond(conn, status, reason, "text/plain; charset=utf-8", head, keep_alive, extra);
-    }
-
-    // Sends body_ under a status line and headers.
-    void respond(gatio_conn conn, int status, std::string_view reason, std::string_view type, bool head,
-                 bool keep_alive, std::string_view extra) {
-        head_.clear();
-        fmt::format_to(
-            std::back_inserter(head_),
-            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\n{}{}\r\n",
-            status, reason, type, body_.size(), extra, keep_alive ? "" : "Connection: close\r\n");
-        std::array<iovec, 2> iov{iovec{head_.data(), head_.size()},
-                                 iovec{body_.data(), head ? 0 : body_.size()}};
-        if (host_->send(conn, iov.data(), iov.size()) != GATIO_OK) {
-            host_->close(conn, GATIO_CLOSE_ABORT);
-        }
-    }
-
-    // Every half stall period: a no-op to each other driver that has answered its last one.
-    void schedule_tick() {
-        auto period = std::max<std::uint64_t>(
-            static_cast<std::uint64_t>(board_.options.health_stall_after.count()) / 2, 1);
-        host_->timer_start(
-            period, [](gatio_host*, void* self) { static_cast<AdminInstance*>(self)->tick(); }, this);
-    }
-
-    void tick() {
-        const std::int64_t now = core::monotonic_ns();
-        for (std::uint32_t i = 0; i < probes_.size(); ++i) {
-            if (i == own_ || probe_sent_ns_[i] >= 0) {
-                continue;
-            }
-            gatio_task task{};
-            task.struct_size = sizeof task;
-            task.placement = GATIO_PLACE_DRIVER;
-            task.driver = i;
-            task.priority = GATIO_PRIORITY_LATENCY;
-            task.run = [](void*) {};
-            task.done = [](gatio_host*, void* arg) {
-                auto* p = static_cast<Probe*>(arg);
-                p->owner->answered(p->driver);
-            };
-            task.arg = &probes_[i];
-            // A refused probe (every task slot in use) is sent on a later tick.
-            if (host_->spawn(task) == GATIO_OK) {
-                probe_sent_ns_[i] = now;
-            }
-        }
-        schedule_tick();
-    }
-
-    gatio_host* host_;
-    AdminBoard& board_;
-    std::uint32_t own_;
-    std::vector<std::int64_t> probe_sent_ns_; // by driver; -1: no probe out
-    std::vector<Probe> probes_;               // task arguments, by driver
-    fmt::memory_buffer head_;
-    fmt::memory_buffer body_;
-};
-
-int admin_create(gatio_host* host, const gatio_instance_info* info, void** instance, char* error,
-                 std::size_t error_size) {
-    // Built in: the host is always an Endpoint, whose listener carries the board.
-    auto* endpoint = static_cast<Endpoint*>(host);
-    AdminBoard* board = endpoint->shared().admin.get();
-    if (board == nullptr || board->runtime == nullptr || !board->catalog) {
-        std::snprintf(error, error_size, "the admin endpoint has no metrics source");
-        return 1;
-    }
-    *instance = new (std::nothrow) AdminInstance(host, *info, *board);
-    if (*instance == nullptr) {
-        std::snprintf(error, error_size, "out of memory");
-        return 1;
-    }
-    return 0;
-}
-
-void admin_destroy(void* instance) {
-    delete static_cast<AdminInstance*>(instance);
-}
-
-std::int64_t admin_data(void* instance, gatio_conn conn, void*, const std::uint8_t* data, std::size_t len) {
-    return static_cast<AdminInstance*>(instance)->on_data(conn, data, len);
-}
-
-constexpr gatio_plugin admin_descriptor() {
-    gatio_plugin d{};
-    d.abi_major = GATIO_ABI_MAJOR;
-    d.abi_minor = GATIO_ABI_MINOR;
-    d.struct_size = sizeof(gatio_plugin);
-    d.transports = GATIO_TRANSPORT_TCP;
-    d.name = "admin";
-    d.version = "1";
-    d.max_unconsumed = max_request_head;
-    d.instance_create = admin_create;
-    d.instance_destroy = admin_destroy;
-    d.on_data = admin_data;
-    return d;
-}
-
-} // namespace
 
 config::ListenerConfig admin_listener(const config::Config& config, const core::DriverPlan& driver,
                                       const NetOptions& options) {
@@ -507,13 +230,18 @@ config::ListenerConfig admin_listener(const config::Config& config, const core::
     l.name = std::string(admin_listener_name);
     l.transport = config::Transport::tcp;
     l.address = config.admin.listen.value();
-    l.handler = "(built-in admin)";
+    l.handler = std::string(admin_handler_label);
     l.handler_path = l.handler;
     l.all_drivers = false;
     l.drivers = {driver.name};
     l.backlog = admin_backlog;
-    l.max_connections = options.admin_max_connections;
-    l.idle_timeout = std::chrono::seconds(60);
+    l.max_connections = config.admin.max_connections;
+    l.idle_timeout = config.admin.idle_timeout;
+    // What the handler sizes itself by, read through the options services like any handler's.
+    l.options.emplace_back("max_connections",
+                           config::OptionValue{static_cast<std::int64_t>(l.max_connections)});
+    l.options.emplace_back("response_limit",
+                           config::OptionValue{static_cast<std::int64_t>(options.admin_response_limit)});
     return l;
 }
 
@@ -524,12 +252,6 @@ int admin_driver(const core::Topology& topology) {
         }
     }
     return -1;
-}
-
-std::shared_ptr<const Plugin> admin_plugin() {
-    static const std::shared_ptr<const Plugin> plugin =
-        Plugin::builtin("(built-in admin)", admin_descriptor());
-    return plugin;
 }
 
 } // namespace gatio::net

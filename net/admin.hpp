@@ -1,14 +1,16 @@
 // The [admin] endpoint: GET /metrics (the Prometheus text exposition format, version 0.0.4) and
-// GET /healthz, answered by a handler built into gatiod that is served like any TCP listener,
-// on the first driver that does I/O.
+// GET /healthz, answered by gatiod's built-in admin handler (plugins/admin), served like any TCP
+// listener on the first driver that does I/O.
 //
-// Everything it reports comes from counters the drivers publish (relaxed atomic copies made
-// once per loop turn), so answering never takes a lock and never stops another driver. Health
-// is judged from heartbeats: the handler posts each other driver a no-op every half
-// health_stall_after, which makes an idle driver turn its loop; a driver whose heartbeat and
-// whose unanswered probe are both older than health_stall_after is stalled.
+// The handler is a plugin in all but packaging: net hands it the same descriptor, host and
+// services as a loaded object, and it reaches health and metrics only through the services
+// table (stalled_drivers, driver_name, metrics_text). What net keeps here is the listener it is
+// served as and the metrics text: counters the drivers publish (relaxed atomic copies made once
+// per loop turn), so answering never takes a lock and never stops another driver. Health is
+// the runtime's liveness monitor (core/liveness.hpp), the one the watchdog reads.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <fmt/format.h>
 #include <memory>
@@ -20,7 +22,6 @@
 #include "core/topology.hpp"
 #include "net/counters.hpp"
 #include "net/net.hpp"
-#include "net/plugin_loader.hpp"
 
 namespace gatio::net {
 
@@ -28,15 +29,18 @@ struct DriverNetShared;
 
 // The name the admin endpoint goes by in logs; no configured listener can have it.
 inline constexpr std::string_view admin_listener_name = "[admin]";
+// What stands for the built-in handler's path (PluginSet::admin).
+inline constexpr std::string_view admin_handler_label = "(built-in admin)";
+// Connections the kernel queues for it before they are accepted.
+inline constexpr std::uint32_t admin_backlog = 64;
 
-// The listener the endpoint is served as: config.admin.listen on `driver`, at most
-// admin_max_connections connections, closed after 60 s idle. Requires config.admin.listen.
+// The listener the endpoint is served as: config.admin.listen on `driver`, with [admin]'s
+// max_connections and idle_timeout, and the options the handler reads (max_connections,
+// response_limit). Requires config.admin.listen.
 config::ListenerConfig admin_listener(const config::Config& config, const core::DriverPlan& driver,
                                       const NetOptions& options);
 // The first driver of `topology` that does I/O, or -1.
 int admin_driver(const core::Topology& topology);
-// The built-in handler.
-std::shared_ptr<const Plugin> admin_plugin();
 
 // What /metrics reads. Immutable: a reload that opens or closes listeners makes a new one.
 struct MetricsCatalog {
@@ -55,16 +59,20 @@ struct MetricsCatalog {
 };
 
 // Shared by the Network, which fills it before the runtime starts and then replaces the
-// catalog through messages to the admin driver, and the handler's instance on that driver.
+// catalog through messages to the admin driver, and that driver's endpoint, whose
+// metrics_text service reads it.
 struct AdminBoard {
     const core::Runtime* runtime = nullptr;
-    NetOptions options;
     std::shared_ptr<const MetricsCatalog> catalog; // the admin driver's thread once running
+    fmt::memory_buffer text;                       // metrics_text's scratch, same thread
 };
 
 // Appends the metrics text for every driver and listener of `catalog` to `out`. `now_ns` is
 // CLOCK_MONOTONIC, for heartbeat ages.
 void render_metrics(const core::Runtime& runtime, const MetricsCatalog& catalog, std::int64_t now_ns,
                     fmt::memory_buffer& out);
+
+// The metrics_text service of the admin listener's host (include/gatio/plugin.h).
+int render_metrics_text(AdminBoard& board, char* buf, std::size_t capacity, std::size_t* len);
 
 } // namespace gatio::net

@@ -6,6 +6,7 @@
 
 #include "core/log.hpp"
 #include "core/tpc.hpp"
+#include "net/admin.hpp"
 #include "net/driver_net.hpp"
 #include "net/plugin_options.hpp"
 #include "net/plugin_services.hpp"
@@ -192,6 +193,30 @@ int Endpoint::spawn(const gatio_task& task) {
         ++tasks_pending_;
     }
     return spawn_result(status);
+}
+
+std::size_t Endpoint::stalled_drivers(std::uint32_t* drivers, std::size_t capacity) {
+    const core::LivenessMonitor& liveness = driver().runtime().liveness();
+    std::size_t stalled = 0;
+    for (std::size_t i = 0; i < liveness.size(); ++i) {
+        if (liveness.stalled(i)) {
+            if (stalled < capacity) {
+                drivers[stalled] = static_cast<std::uint32_t>(i);
+            }
+            ++stalled;
+        }
+    }
+    return stalled;
+}
+
+const char* Endpoint::driver_name(std::uint32_t index) {
+    core::Runtime& runtime = driver().runtime();
+    return index < runtime.driver_count() ? runtime.driver(static_cast<int>(index)).name().c_str() : nullptr;
+}
+
+int Endpoint::metrics_text(char* buf, std::size_t capacity, std::size_t* len) {
+    return listener_.shared->admin ? render_metrics_text(*listener_.shared->admin, buf, capacity, len)
+                                   : GATIO_ERR_UNSUPPORTED;
 }
 
 } // namespace gatio::net

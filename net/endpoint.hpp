@@ -88,6 +88,9 @@ public:
     bool log_enabled(int level) override;
     int post(std::uint32_t driver, void (*fn)(void*), void* arg) override;
     int spawn(const gatio_task& task) override;
+    std::size_t stalled_drivers(std::uint32_t* drivers, std::size_t capacity) override;
+    const char* driver_name(std::uint32_t driver) override;
+    int metrics_text(char* buf, std::size_t capacity, std::size_t* len) override;
 
 protected:
     void* instance() const { return instance_; }

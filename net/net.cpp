@@ -78,8 +78,8 @@ void reserve(core::RuntimeOptions& options, const config::Config& config, const 
                     connections += l.max_connections;
                 }
             }
-            if (d.index == admin_at) {
-                listeners.emplace_back(&admin, admin_plugin().get());
+            if (d.index == admin_at && plugins.admin) {
+                listeners.emplace_back(&admin, plugins.admin.get());
                 connections += admin.max_connections;
             }
             auto& limits = options.per_driver[static_cast<std::size_t>(d.index)];
@@ -190,13 +190,15 @@ AttachResult attach_listeners(core::Runtime& runtime, const config::Config& conf
             if (at < 0) {
                 return {nullptr, "[admin] listen: no driver does I/O to serve it"};
             }
+            if (!plugins.admin) {
+                return {nullptr, "[admin] listen: no admin handler was supplied to serve it"};
+            }
             auto board = std::make_shared<AdminBoard>();
             board->runtime = &runtime;
-            board->options = net;
             auto dl = std::make_unique<DriverListener>();
             dl->config = admin_listener(config, topology.driver(at), net);
             dl->shared = std::make_shared<ListenerShared>();
-            dl->shared->plugin_ref = admin_plugin();
+            dl->shared->plugin_ref = plugins.admin;
             dl->shared->plugin = dl->shared->plugin_ref.get();
             dl->shared->admin = board;
             dl->stats = std::make_shared<ListenerStats>();

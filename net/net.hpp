@@ -41,11 +41,7 @@ struct NetOptions {
     std::uint32_t plugin_timer_slots = 1024;               // per driver, besides one per connection
     std::uint32_t file_slot_slack = 64;                    // direct descriptors beyond max_connections
     std::chrono::milliseconds buffer_sample_interval{100}; // buffer-ring occupancy sampling period
-    std::uint32_t admin_max_connections = 16;              // the [admin] endpoint's connections
-    std::uint32_t admin_response_limit = 1u << 20;         // the largest answer it builds, in bytes
-    // /healthz: a driver whose heartbeat is older than this and that does not answer a probe
-    // within it either is stalled.
-    std::chrono::milliseconds health_stall_after{1000};
+    std::uint32_t admin_response_limit = 1u << 20;         // the largest answer [admin] builds, in bytes
     // A reload waits this long for the drivers to start the instances of new listeners.
     std::chrono::milliseconds reload_start_timeout{10'000};
 };
@@ -160,8 +156,8 @@ private:
 
 // Opens every listener's sockets (one per serving driver, in driver order, SO_REUSEPORT,
 // identical options, optionally steered by CPU) and attaches one module per serving driver. With
-// [admin] listen, the admin endpoint (net/admin.hpp) goes to the first driver that does I/O.
-// Errors name the listener.
+// [admin] listen, the admin endpoint (net/admin.hpp) goes to the first driver that does I/O,
+// served by plugins.admin (an error when it is missing). Errors name the listener.
 //
 // A listener found in `inherited` binds nothing: each of its drivers gets a dup() of that
 // socket, so they share its one accept queue (no reuseport group, hence no steer_to_cpu), and

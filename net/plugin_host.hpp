@@ -32,4 +32,8 @@ struct gatio_host {
     virtual bool log_enabled(int level) = 0;
     virtual int post(std::uint32_t driver, void (*fn)(void*), void* arg) = 0;
     virtual int spawn(const gatio_task& task) = 0;
+
+    virtual std::size_t stalled_drivers(std::uint32_t* drivers, std::size_t capacity) = 0;
+    virtual const char* driver_name(std::uint32_t driver) = 0;
+    virtual int metrics_text(char*, std::size_t, std::size_t*) { return GATIO_ERR_UNSUPPORTED; }
 };

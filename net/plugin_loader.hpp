@@ -93,6 +93,9 @@ PluginLoadResult load_plugin(const std::filesystem::path& path, const LoadPolicy
 // Listeners hold references of their own, so a set may go before the runtime it served.
 struct PluginSet {
     std::map<std::filesystem::path, std::shared_ptr<Plugin>> by_path;
+    // The [admin] endpoint's handler, built into gatiod (Plugin::builtin): the daemon supplies
+    // it, since net knows no handler's code. Needed with [admin] listen only.
+    std::shared_ptr<const Plugin> admin;
 
     // The plugin serving config.listeners[i]'s handler_path; it must have been loaded.
     const Plugin& for_listener(const config::ListenerConfig& listener) const;

@@ -78,6 +78,21 @@ int svc_spawn(gatio_host* h, const gatio_task* task) {
     return h->spawn(*task);
 }
 
+std::size_t svc_stalled_drivers(gatio_host* h, std::uint32_t* drivers, std::size_t capacity) {
+    return h->stalled_drivers(drivers, drivers == nullptr ? 0 : capacity);
+}
+
+const char* svc_driver_name(gatio_host* h, std::uint32_t driver) {
+    return h->driver_name(driver);
+}
+
+int svc_metrics_text(gatio_host* h, char* buf, std::size_t capacity, std::size_t* len) {
+    if (len == nullptr || (buf == nullptr && capacity != 0)) {
+        return GATIO_ERR_INVALID;
+    }
+    return h->metrics_text(buf, capacity, len);
+}
+
 constexpr gatio_services make_table() {
     gatio_services s{};
     s.abi_major = GATIO_ABI_MAJOR;
@@ -109,6 +124,9 @@ constexpr gatio_services make_table() {
     s.option_string = options::as_string;
     s.option_duration_ms = options::as_duration_ms;
     s.option_size = options::as_size;
+    s.stalled_drivers = svc_stalled_drivers;
+    s.driver_name = svc_driver_name;
+    s.metrics_text = svc_metrics_text;
     return s;
 }
 

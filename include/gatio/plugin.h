@@ -32,7 +32,7 @@ extern "C" {
 #endif
 
 #define GATIO_ABI_MAJOR 1
-#define GATIO_ABI_MINOR 1
+#define GATIO_ABI_MINOR 2
 
 /* The one symbol gatiod looks up in a handler object. */
 #define GATIO_PLUGIN_ENTRY_NAME "gatio_plugin_entry"
@@ -276,7 +276,30 @@ struct gatio_services {
     int (*option_duration_ms)(const gatio_option* node, int64_t* out);
     /* A size string ("512B", "64KiB", "1MiB", "1GiB") or an integer count of bytes. */
     int (*option_size)(const gatio_option* node, uint64_t* out);
+
+    /* Since 1.2, appended: the process's health and metrics, for handlers that report them to
+     * operators (gatiod's built-in [admin] handler is one). Absent when struct_size does not
+     * reach them (GATIO_SERVICES_SIZE_1_1). */
+
+    /* The drivers the process's liveness monitor holds stalled now: each left a no-op posted
+     * to it unanswered for a whole liveness period, so its thread is blocked. It is the same
+     * judgement that withholds systemd's WATCHDOG=1. Writes the indexes of up to `capacity` of
+     * them, ascending, into `drivers` (NULL allowed when capacity is 0) and returns how many are
+     * stalled in all. */
+    size_t (*stalled_drivers)(gatio_host* host, uint32_t* drivers, size_t capacity);
+    /* The configured name of driver `driver` (0-based, as gatio_instance_info counts them),
+     * NUL-terminated and valid until instance_destroy returns; NULL for an unknown index. */
+    const char* (*driver_name)(gatio_host* host, uint32_t driver);
+    /* Renders the process's counters (every driver and listener) in the Prometheus text
+     * exposition format, version 0.0.4, into buf: *len gets the length of the whole text and
+     * at most `capacity` bytes of it are written. GATIO_ERR_LIMIT when the text is longer than
+     * capacity (nothing is written then). Only the host of gatiod's [admin] listener holds the
+     * catalog of listeners it reports: every other host answers GATIO_ERR_UNSUPPORTED. */
+    int (*metrics_text)(gatio_host* host, char* buf, size_t capacity, size_t* len);
 };
+
+/* Size of the services table of 1.1, which ends with option_size. */
+#define GATIO_SERVICES_SIZE_1_1 (offsetof(gatio_services, option_size) + sizeof(void (*)(void)))
 
 /* ---- The descriptor a handler exports ------------------------------------------------------ */
 

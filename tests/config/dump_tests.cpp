@@ -37,6 +37,8 @@ TEST_CASE("dump writes every default, sections in schema order", "[dump]") {
         "log_level = \"info\"\n",
         "shutdown_grace = \"10s\"\n",
         "[admin]\n",
+        "max_connections = 64\n",
+        "idle_timeout = \"10s\"\n",
         "[topology]\n",
         "mode = \"auto\"\n",
         "ring_entries = 1024\n",

@@ -119,6 +119,18 @@ TEST_CASE("[admin] listen", "[errors][admin]") {
           Errors{"2:10: admin: listen address *:80 overlaps 127.0.0.1:80 of listener \"web\" (line 7)"});
 }
 
+TEST_CASE("[admin] max_connections and idle_timeout", "[errors][admin]") {
+    Sandbox box;
+    CHECK(box.errors("[admin]\nmax_connections = 0\n") ==
+          Errors{"2:19: admin: max_connections: expected an integer from 1 to 65536, got 0"});
+    CHECK(box.errors("[admin]\nmax_connections = 65537\n") ==
+          Errors{"2:19: admin: max_connections: expected an integer from 1 to 65536, got 65537"});
+    CHECK(box.errors("[admin]\nidle_timeout = \"1.5s\"\n") ==
+          Errors{
+              "2:16: admin: idle_timeout: expected a whole number followed by ms, s, m or h, such as '250ms' "
+              "or '10s', got '1.5s'"});
+}
+
 TEST_CASE("[topology] values", "[errors][topology]") {
     Sandbox box;
     CHECK(box.errors("[topology]\nmode = \"automatic\"\n") ==

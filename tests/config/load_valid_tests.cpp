@@ -17,6 +17,8 @@ TEST_CASE("an empty file yields every default", "[load]") {
     CHECK(c.daemon.shutdown_grace == Duration(10'000));
     CHECK_FALSE(c.daemon.user);
     CHECK_FALSE(c.admin.listen);
+    CHECK(c.admin.max_connections == 64);
+    CHECK(c.admin.idle_timeout == Duration(10'000));
     CHECK(c.topology.mode == TopologyMode::automatic);
     CHECK_FALSE(c.topology.cpus);
     CHECK(c.topology.ring.ring_entries == 1024);
@@ -58,6 +60,15 @@ handler = "echo"
     CHECK(at.name == SourcePos{4, 8});
     CHECK(at.address == SourcePos{5, 11});
     CHECK(at.handler == SourcePos{6, 11});
+}
+
+TEST_CASE("[admin] with its limits set", "[load][admin]") {
+    Sandbox box;
+    const Config c =
+        box.valid("[admin]\nlisten = \"127.0.0.1:9100\"\nmax_connections = 8\nidle_timeout = \"2s\"\n");
+    REQUIRE(c.admin.listen);
+    CHECK(c.admin.max_connections == 8);
+    CHECK(c.admin.idle_timeout == Duration(2'000));
 }
 
 TEST_CASE("a manual topology with every key set", "[load]") {

@@ -1,9 +1,11 @@
 // The [admin] endpoint of a running gatiod: /metrics read by the reference Prometheus parser
 // (python3-prometheus-client) while echo traffic moves the counters, /healthz while a driver
-// stalls, and the little HTTP/1.1 it speaks.
+// stalls (and in step with the watchdog), the little HTTP/1.1 it speaks, and its limits under
+// idle clients and oversized heads.
 #include <arpa/inet.h>
 #include <catch2/catch.hpp>
 #include <map>
+#include <memory>
 #include <netinet/in.h>
 #include <sched.h>
 #include <sstream>
@@ -108,8 +110,9 @@ bool udp_round_trip(int port, std::string_view datagram) {
     return ok;
 }
 
-// Two drivers on the first two CPUs this process may use, [admin] on the first.
-std::string two_drivers(int admin, const std::string& listeners) {
+// Two drivers on the first two CPUs this process may use, [admin] on the first (with
+// `admin_keys` inside its table).
+std::string two_drivers(int admin, const std::string& listeners, const std::string& admin_keys = "") {
     cpu_set_t set;
     CPU_ZERO(&set);
     ::sched_getaffinity(0, sizeof set, &set);
@@ -121,7 +124,8 @@ std::string two_drivers(int admin, const std::string& listeners) {
     }
     REQUIRE(cpus.size() == 2);
     return "[daemon]\nshutdown_grace = \"2s\"\n[admin]\nlisten = \"127.0.0.1:" + std::to_string(admin) +
-           "\"\n[topology]\nmode = \"manual\"\nring_entries = 256\nbuffer_size = \"4KiB\"\nbuffer_count = "
+           "\"\n" + admin_keys +
+           "[topology]\nmode = \"manual\"\nring_entries = 256\nbuffer_size = \"4KiB\"\nbuffer_count = "
            "256\n"
            "[[tpc]]\nname = \"node0\"\nnuma_node = 0\nmemory = \"local\"\n"
            "[[tpc.driver]]\nname = \"d0\"\ncpu = " +
@@ -348,5 +352,137 @@ TEST_CASE("listener counters carry on across reloads, and removed listeners leav
           1);
     // The drivers' totals do not go back when listeners go.
     CHECK(p.sum("gatio_connections_accepted_total") >= 5);
+    CHECK(g.stop() == 0);
+}
+
+TEST_CASE("/healthz and the watchdog agree while a driver stalls: both read one liveness monitor",
+          "[metrics][watchdog]") {
+    TempDir dir;
+    NotifySocket notify(dir.path() / "notify");
+    const int admin = free_port();
+    const int port = free_port();
+    const auto file = dir.write(
+        "gatio.toml", two_drivers(admin, listener("stall", port, shout_plugin, "drivers = [\"d1\"]")));
+    // A liveness period of 200 ms (half WATCHDOG_USEC), far from any period /healthz could
+    // keep on its own.
+    Gatiod g(file, {notify.env(), "WATCHDOG_USEC=400000"});
+    const auto ping = [](const std::string& m) { return m.find("WATCHDOG=1") != std::string::npos; };
+    REQUIRE(notify.wait_for(ping, 30s));
+    CHECK(http_get(admin, "/healthz").status == 200);
+
+    Connection c(port);
+    REQUIRE(c.send("stall 3000\n")); // d1's thread sleeps in the handler for 3 s
+    const auto withheld = notify.wait_for(
+        [](const std::string& m) {
+            auto s = field(m, "STATUS");
+            return s && s->find("(stalled: d1)") != std::string::npos;
+        },
+        30s);
+    REQUIRE(withheld);
+    // The watchdog is withheld from now on: /healthz says the same at once, without polling.
+    const auto during = http_get(admin, "/healthz");
+    CHECK(during.status == 503);
+    CHECK(during.body == "stalled: d1\n");
+
+    CHECK(c.receive(8, 10s) == "stalled\n");
+    const auto recovered = notify.wait_for(
+        [](const std::string& m) {
+            auto s = field(m, "STATUS");
+            return s && s->find("stalled") == std::string::npos;
+        },
+        30s);
+    REQUIRE(recovered);
+    const auto after = http_get(admin, "/healthz");
+    CHECK(after.status == 200);
+    CHECK(after.body == "ok\n");
+    CHECK(g.stop() == 0);
+}
+
+TEST_CASE("16 idle connections to the admin port leave /healthz and /metrics reachable",
+          "[metrics][limits]") {
+    TempDir dir;
+    const int admin = free_port();
+    Gatiod g(dir.write("gatio.toml", two_drivers(admin, "")));
+    std::vector<std::unique_ptr<Connection>> idle;
+    for (int i = 0; i < 16; ++i) {
+        idle.push_back(std::make_unique<Connection>(admin));
+        REQUIRE(idle.back()->connected());
+    }
+    // Each idle one is accepted (it answers), so the next ones compete for what is left.
+    for (auto& c : idle) {
+        CHECK(c->http("GET", "/healthz").status == 200);
+    }
+    const auto health = http_get(admin, "/healthz");
+    CHECK(health.status == 200);
+    CHECK(health.body == "ok\n");
+    CHECK(http_get(admin, "/metrics").status == 200);
+    CHECK(g.stop() == 0);
+}
+
+TEST_CASE("[admin] max_connections and idle_timeout: idle clients are closed and make room",
+          "[metrics][limits]") {
+    TempDir dir;
+    const int admin = free_port();
+    Gatiod g(
+        dir.write("gatio.toml", two_drivers(admin, "", "max_connections = 3\nidle_timeout = \"300ms\"\n")));
+    std::vector<std::unique_ptr<Connection>> idle;
+    for (int i = 0; i < 3; ++i) {
+        idle.push_back(std::make_unique<Connection>(admin));
+        REQUIRE(idle.back()->connected());
+        REQUIRE(idle.back()->http("GET", "/healthz").status == 200);
+    }
+    // Every slot is taken; left idle, each is closed by gatiod (which then waits for the client's
+    // FIN before it lets the slot go), and health checks get through again.
+    for (auto& c : idle) {
+        CHECK(c->closed_by_peer(30s));
+    }
+    idle.clear();
+    Connection::Http health;
+    for (int i = 0; i < 100 && health.status != 200; ++i) {
+        health = http_get(admin, "/healthz");
+        if (health.status != 200) {
+            std::this_thread::sleep_for(50ms);
+        }
+    }
+    CHECK(health.status == 200);
+    CHECK(g.stop() == 0);
+}
+
+TEST_CASE("a request head over 8 KiB is refused with 431 and a close, however it arrives",
+          "[metrics][limits]") {
+    TempDir dir;
+    const int admin = free_port();
+    // Receive buffers larger than the head, so that it can reach the handler in one piece.
+    std::string text = two_drivers(admin, "");
+    const std::string small = "buffer_size = \"4KiB\"";
+    REQUIRE(text.find(small) != std::string::npos);
+    text.replace(text.find(small), small.size(), "buffer_size = \"32KiB\"");
+    Gatiod g(dir.write("gatio.toml", text));
+    const std::string pad = "X-Pad: " + std::string(16 * 1024, 'p') + "\r\n";
+    SECTION("in one piece") {
+        Connection c(admin);
+        REQUIRE(c.send("GET /healthz HTTP/1.1\r\nHost: a\r\n" + pad + "\r\n"));
+        CHECK(c.read_http().status == 431);
+        CHECK(c.closed_by_peer());
+    }
+    SECTION("in pieces") {
+        Connection c(admin);
+        REQUIRE(c.send("GET /healthz HTTP/1.1\r\nHost: a\r\n"));
+        std::this_thread::sleep_for(20ms);
+        REQUIRE(c.send(pad.substr(0, 6000)));
+        std::this_thread::sleep_for(20ms);
+        c.send(pad.substr(6000) + "\r\n"); // gatiod may have closed already
+        CHECK(c.read_http().status == 431);
+        CHECK(c.closed_by_peer());
+    }
+    SECTION("a request with a body") {
+        Connection c(admin);
+        REQUIRE(c.send("GET /healthz HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nbody"));
+        CHECK(c.read_http().status == 400);
+        CHECK(c.closed_by_peer());
+    }
+    // A head just under the limit is still served.
+    Connection ok(admin);
+    CHECK(ok.http("GET", "/healthz", "X-Pad: " + std::string(7000, 'p') + "\r\n").status == 200);
     CHECK(g.stop() == 0);
 }

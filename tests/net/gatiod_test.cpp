@@ -457,11 +457,11 @@ TEST_CASE("gatiod refuses each bad plugin with its message and exit code 78", "[
          "!listener \"e2e\": handler: no plugin file '" + (dir.path() / "absent.so").string() + "'"},
         {dir.write("text.so", "not ELF\n"), "not a shared object (no ELF header)"},
         {test_plugins / "no_entry.so", "entry point gatio_plugin_entry not found"},
-        {test_plugins / "bad_major.so", "ABI major version 2 is not supported (this gatiod speaks 1.1)"},
+        {test_plugins / "bad_major.so", "ABI major version 2 is not supported (this gatiod speaks 1.2)"},
         {test_plugins / "small_descriptor.so", "descriptor is 16 bytes, at least 112 expected for ABI 1.0"},
         {test_plugins / "exec_stack.so",
          "requires an executable stack (PT_GNU_STACK is executable); refused"},
-        {test_plugins / "init_fail.so", "init failed: license file missing (host ABI 1.1)"},
+        {test_plugins / "init_fail.so", "init failed: license file missing (host ABI 1.2)"},
         {copy(plugin_dir / "echo.so", "writable.so", 0664),
          "writable by group or others (mode 0664); refused"},
     };

@@ -7,6 +7,8 @@
 //   bye          answer "bye\n", then close (orderly)
 //   stall MS     stop reading, answer "stalled\n", abort the connection MS milliseconds later
 //   opt          answer the options as "opt GREETING LIMIT\n"
+//   health D     answer "health STALLED NAME METRICS\n": how many drivers are stalled, driver D's
+//                name ("-" for none) and what metrics_text returns on this (non-admin) host
 // After the client's FIN it keeps the connection open, answers "late\n" 20 ms later and closes.
 // With the option reject = true it refuses every connection in on_open.
 #include <array>
@@ -134,6 +136,14 @@ private:
         } else if (line == "bye") {
             c.send(std::string_view{"bye\n"});
             c.close();
+        } else if (line.starts_with("health ")) {
+            const gatio_services& s = host_.services();
+            const char* name = s.driver_name(host_.handle(), static_cast<std::uint32_t>(arg(line)));
+            std::size_t len = 0;
+            char text[16];
+            c.send("health " + std::to_string(s.stalled_drivers(host_.handle(), nullptr, 0)) + " " +
+                   (name != nullptr ? name : "-") + " " +
+                   std::to_string(s.metrics_text(host_.handle(), text, sizeof text, &len)) + "\n");
         } else if (line == "opt") {
             c.send("opt " + std::string(greeting_) + " " + std::to_string(limit_) + "\n");
         } else {

@@ -1,6 +1,6 @@
 // The host services of the plugin ABI, used by a real plugin (tests/net/services_plugin.cpp)
 // through real connections: timers, posting across drivers, tasks, the user pointer, pausing,
-// closing, options, and keeping a half-closed connection open.
+// closing, options, keeping a half-closed connection open, and the health services.
 #include <catch2/catch.hpp>
 #include <string>
 
@@ -52,6 +52,19 @@ TEST_CASE("plugins use timers, posts, tasks and the user pointer", "[services]")
     CHECK(line(s) == "post refused");
     s.send_all("spawn\n");
     CHECK(line(s) == "spawned 500500");
+}
+
+TEST_CASE("any handler may ask which drivers are stalled and their names; metrics only on [admin]",
+          "[services]") {
+    auto port = free_port();
+    Server server(services_config(port));
+    Socket s = Socket::tcp(port);
+    // Nobody ticks the liveness monitor here (no control loop): no driver is held stalled.
+    s.send_all("health 0\n");
+    CHECK(line(s) ==
+          "health 0 " + server.topology().driver(0).name + " " + std::to_string(GATIO_ERR_UNSUPPORTED));
+    s.send_all("health 4096\n");
+    CHECK(line(s) == "health 0 - " + std::to_string(GATIO_ERR_UNSUPPORTED));
 }
 
 TEST_CASE("a paused connection delivers nothing until resumed", "[services]") {

@@ -1,4 +1,4 @@
-// The control loop's parts on their own: the heartbeat monitor, STATUS= text, the reload
+// The control loop's parts on their own: the liveness monitor, STATUS= text, the reload
 // comparison, the inherited-socket bookkeeping and net's checks of an inherited socket.
 #include <arpa/inet.h>
 #include <catch2/catch.hpp>
@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "config/load.hpp"
-#include "daemon/heartbeat.hpp"
+#include "core/liveness.hpp"
 #include "daemon/reload.hpp"
 #include "daemon/socket_activation.hpp"
 #include "daemon/status.hpp"
@@ -39,9 +39,9 @@ config::Config load(const std::string& text) {
 
 } // namespace
 
-TEST_CASE("heartbeat monitor: a driver that leaves a probe unanswered for a period is stalled until it turns",
+TEST_CASE("liveness monitor: a driver that leaves a probe unanswered for a period is stalled until it turns",
           "[service][unit]") {
-    daemon::HeartbeatMonitor m(2);
+    core::LivenessMonitor m(2);
     const std::int64_t idle[] = {5, 5};
     // An old heartbeat alone is no stall: nobody asked the driver to turn.
     CHECK(m.check(idle).empty());
