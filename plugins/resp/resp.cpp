@@ -3,11 +3,12 @@
 //
 // A request's life: on_data parses it on the connection's driver and takes one of the
 // connection's request slots (at most max_pipeline of them, so a connection's work in flight
-// is bounded; they are made as the connection's pipeline first needs them). Connection commands are answered
-// at once. A key command becomes a task placed on the driver owning the key's shard (a multi-key command one
-// task per shard involved); the task runs the command there and its `done` comes back to the connection's
-// driver, which writes replies strictly in request order. When the shard is local and nothing of the
-// connection is in flight, the command runs on the spot instead.
+// is bounded; they are made as its pipeline first needs them). Connection commands are
+// answered at once. A key command becomes a task placed on the driver owning the key's shard
+// (a multi-key command one task per shard involved); the task runs the command there and its
+// `done` comes back to the connection's driver, which writes replies strictly in request
+// order. When the shard is local and nothing of the connection is in flight, the command
+// runs on the spot instead.
 //
 // The keyspace of a listener (its shards) is shared by that listener's instances. Memory that
 // a task may still reach when gatiod stops (keyspaces, connections with tasks in flight) is
