@@ -269,6 +269,33 @@ std::string Client::exchange(std::string_view request, std::size_t replies, std:
     return out;
 }
 
+std::string Client::receive(std::size_t bytes, std::chrono::milliseconds limit) {
+    auto end = Clock::now() + limit;
+    std::string out = std::move(pending_);
+    pending_.clear();
+    char buf[65536];
+    while (out.size() < bytes) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now()).count();
+        if (left <= 0) {
+            FAIL("timed out with " << out.size() << " of " << bytes << " bytes received");
+        }
+        pollfd p{fd_, POLLIN, 0};
+        REQUIRE(::poll(&p, 1, static_cast<int>(std::min<long>(left, 1000))) >= 0);
+        if (p.revents == 0) {
+            continue;
+        }
+        ssize_t r = ::recv(fd_, buf, std::min(sizeof buf, bytes - out.size()), 0);
+        if (r == 0) {
+            FAIL("the server closed the connection after " << out.size() << " of " << bytes << " bytes");
+        }
+        REQUIRE((r > 0 || errno == EAGAIN));
+        out.append(buf, r > 0 ? static_cast<std::size_t>(r) : 0);
+    }
+    pending_ = out.substr(bytes);
+    out.resize(bytes);
+    return out;
+}
+
 void Client::send_all(std::string_view data) {
     std::size_t sent = 0;
     auto end = Clock::now() + 10s;

@@ -109,6 +109,9 @@ public:
     // (raw bytes, concatenated). Fails the test after `limit`.
     std::string exchange(std::string_view request, std::size_t replies,
                          std::chrono::milliseconds limit = 20s);
+    // Exactly `bytes` bytes from the server, without looking into them: for replies too large
+    // to be counted cheaply. Fails the test after `limit`.
+    std::string receive(std::size_t bytes, std::chrono::milliseconds limit = 20s);
     // Everything the server sends until it closes the connection.
     std::string read_to_close(std::chrono::milliseconds limit = 10s);
     void send_all(std::string_view data);
