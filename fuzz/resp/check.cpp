@@ -1,12 +1,14 @@
 #include "check.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace gatio::resp::check {
 
 namespace {
 
-void require(bool ok, const std::string& what) {
+// The message is built only for a failure: checks run on every event of every input.
+void require(bool ok, const char* what) {
     if (!ok) {
         throw std::logic_error(what);
     }
@@ -30,18 +32,38 @@ std::string printable(std::string_view s) {
 
 } // namespace
 
-std::vector<std::string> parse_trace(const ParserLimits& limits, std::span<const std::uint8_t> input,
-                                     std::span<const std::size_t> cuts) {
-    Parser parser(limits);
-    std::vector<std::string> trace;
-    std::vector<std::uint8_t> buffer; // received and not yet consumed, as a connection keeps it
-    std::size_t base = 0;             // offset of buffer[0] in input
+namespace {
+
+// Where the receives of a parse end: at the given offsets, or every `step` bytes.
+struct Cuts {
+    std::span<const std::size_t> at;
+    std::size_t step = 0;
+
+    std::size_t receives(std::size_t size) const {
+        return step == 0 ? at.size() + 1 : std::max<std::size_t>(1, (size + step - 1) / step);
+    }
+    std::size_t end(std::size_t i, std::size_t size) const {
+        if (step != 0) {
+            return std::min(size, (i + 1) * step);
+        }
+        return i < at.size() ? at[i] : size;
+    }
+};
+
+// Feeds `input` to `parser` in the receives `cuts` gives, keeping the unconsumed bytes in
+// `buffer` as a connection does, and reports each event: on_command(end offset, args) and
+// on_error(offset, parser), after which it stops. Checks the parser's invariants on the way.
+template <class OnCommand, class OnError>
+void feed(Parser& parser, std::vector<std::uint8_t>& buffer, const ParserLimits& limits,
+          std::span<const std::uint8_t> input, const Cuts& cuts, OnCommand&& on_command, OnError&& on_error) {
+    parser.reset();
+    buffer.clear();
+    std::size_t base = 0; // offset of buffer[0] in input
     std::size_t received = 0;
-    std::size_t last_cut = 0;
-    for (std::size_t i = 0; i <= cuts.size(); ++i) {
-        std::size_t end = i < cuts.size() ? cuts[i] : input.size();
-        require(end >= last_cut && end <= input.size(), "cuts must increase within the input");
-        last_cut = end;
+    const std::size_t receives = cuts.receives(input.size());
+    for (std::size_t i = 0; i < receives; ++i) {
+        const std::size_t end = cuts.end(i, input.size());
+        require(end >= received && end <= input.size(), "cuts must increase within the input");
         buffer.insert(buffer.end(), input.begin() + static_cast<std::ptrdiff_t>(received),
                       input.begin() + static_cast<std::ptrdiff_t>(end));
         received = end;
@@ -52,8 +74,8 @@ std::vector<std::string> parse_trace(const ParserLimits& limits, std::span<const
                 break;
             }
             if (st == ParseStatus::error) {
-                trace.push_back("error@" + std::to_string(base + pos) + " " + parser.error_text());
-                return trace;
+                on_error(base + pos, parser);
+                return;
             }
             std::size_t n = parser.consumed();
             require(n > 0 && n <= buffer.size() - pos, "a request's length is outside the bytes given");
@@ -61,19 +83,65 @@ std::vector<std::string> parse_trace(const ParserLimits& limits, std::span<const
             // Inline requests are bounded by their line length only, as in redis-server.
             const bool multibulk = buffer[pos] == '*';
             require(!multibulk || args.size() <= limits.max_multibulk, "more arguments than max_multibulk");
-            std::string line =
-                "command@" + std::to_string(base + pos + n) + " " + std::to_string(args.size());
             for (auto a : args) {
                 require(!multibulk || a.size() <= limits.max_bulk_len,
                         "an argument longer than max_bulk_len");
-                line += " " + printable(a);
             }
-            trace.push_back(std::move(line));
+            on_command(base + pos + n, args);
             pos += n;
         }
         buffer.erase(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(pos));
         base += pos;
     }
+}
+
+template <class T>
+void put(std::string& out, T value) {
+    out.append(reinterpret_cast<const char*>(&value), sizeof value);
+}
+
+// The events of one parse as bytes, for comparing parses without building text: what the fuzz
+// target compares on every input.
+void compact_trace(Parser& parser, std::vector<std::uint8_t>& buffer, const ParserLimits& limits,
+                   std::span<const std::uint8_t> input, const Cuts& cuts, std::string& out) {
+    out.clear();
+    feed(
+        parser, buffer, limits, input, cuts,
+        [&](std::size_t end, std::span<const std::string_view> args) {
+            out.push_back('c');
+            put(out, end);
+            put(out, args.size());
+            for (auto a : args) {
+                put(out, a.size());
+                out.append(a);
+            }
+        },
+        [&](std::size_t at, const Parser& p) {
+            out.push_back('e');
+            put(out, at);
+            out += p.error_text();
+        });
+}
+
+} // namespace
+
+std::vector<std::string> parse_trace(const ParserLimits& limits, std::span<const std::uint8_t> input,
+                                     std::span<const std::size_t> cuts) {
+    Parser parser(limits);
+    std::vector<std::uint8_t> buffer;
+    std::vector<std::string> trace;
+    feed(
+        parser, buffer, limits, input, Cuts{cuts},
+        [&](std::size_t end, std::span<const std::string_view> args) {
+            std::string line = "command@" + std::to_string(end) + " " + std::to_string(args.size());
+            for (auto a : args) {
+                line += " " + printable(a);
+            }
+            trace.push_back(std::move(line));
+        },
+        [&](std::size_t at, const Parser& p) {
+            trace.push_back("error@" + std::to_string(at) + " " + p.error_text());
+        });
     return trace;
 }
 
@@ -85,13 +153,21 @@ std::vector<std::size_t> every_byte(std::size_t size) {
     return cuts;
 }
 
-LocalServer::LocalServer(std::size_t shards, const ShardLimits& limits) {
+LocalServer::LocalServer(std::size_t shards, const ShardLimits& limits)
+    : keys_(shards), shares_(shards), involved_(shards) {
     for (std::size_t i = 0; i < shards; ++i) {
         shards_.push_back(std::make_unique<Shard>(limits, i + 1));
     }
     facts_.settings = &settings;
     facts_.client_id = 7;
     facts_.port = 6379;
+}
+
+void LocalServer::reset() {
+    for (auto& s : shards_) {
+        s->reset();
+    }
+    now_ms = start_ms;
 }
 
 std::uint32_t LocalServer::shard_of(std::string_view key) const {
@@ -101,20 +177,27 @@ std::uint32_t LocalServer::shard_of(std::string_view key) const {
 std::string LocalServer::run_line(std::string_view line) {
     Parser parser(ParserLimits{});
     std::string input = std::string(line) + "\r\n";
-    require(parser.parse(bytes(input)) == ParseStatus::command, "not one inline request: " + input);
+    if (parser.parse(bytes(input)) != ParseStatus::command) {
+        throw std::logic_error("not one inline request: " + input);
+    }
     return run(parser.args());
 }
 
 std::string LocalServer::run(std::span<const std::string_view> args) {
     std::string out;
+    run(args, out);
+    return out;
+}
+
+void LocalServer::run(std::span<const std::string_view> args, std::string& out) {
     const CommandSpec* spec = find_command(args[0]);
     if (spec == nullptr) {
         unknown_command_error(args, out);
-        return out;
+        return;
     }
     if (!arity_ok(*spec, args.size())) {
         arity_error(spec->name, out);
-        return out;
+        return;
     }
     switch (spec->route) {
     case Route::connection:
@@ -128,31 +211,32 @@ std::string LocalServer::run(std::span<const std::string_view> args) {
         if (!check_fanout(*spec, args, out)) {
             break;
         }
-        std::vector<std::vector<std::uint32_t>> keys(shards_.size());
-        std::vector<std::uint32_t> owner(args.size());
-        std::vector<ShardShare> shares(shards_.size());
-        std::vector<ShardShare*> involved(shards_.size(), nullptr);
+        // Reused from request to request, as a connection's slot reuses them.
+        for (auto& k : keys_) {
+            k.clear();
+        }
+        owner_.assign(args.size(), 0);
+        std::fill(involved_.begin(), involved_.end(), nullptr);
         if (spec->route == Route::keys) {
             for (std::size_t a = 1; a < args.size(); a += static_cast<std::size_t>(spec->step)) {
-                owner[a] = shard_of(args[a]);
-                keys[owner[a]].push_back(static_cast<std::uint32_t>(a));
-                involved[owner[a]] = &shares[owner[a]];
+                owner_[a] = shard_of(args[a]);
+                keys_[owner_[a]].push_back(static_cast<std::uint32_t>(a));
+                involved_[owner_[a]] = &shares_[owner_[a]];
             }
         } else {
             for (std::size_t s = 0; s < shards_.size(); ++s) {
-                involved[s] = &shares[s];
+                involved_[s] = &shares_[s];
             }
         }
         for (std::size_t s = 0; s < shards_.size(); ++s) {
-            if (involved[s] != nullptr) {
-                run_part(*shards_[s], *spec, args, keys[s], now_ms, shares[s]);
+            if (involved_[s] != nullptr) {
+                run_part(*shards_[s], *spec, args, keys_[s], now_ms, shares_[s]);
             }
         }
-        gather(*spec, args, owner, involved, facts_, out);
+        gather(*spec, args, owner_, involved_, facts_, out);
         break;
     }
     }
-    return out;
 }
 
 std::size_t reply_length(std::string_view d) {
@@ -199,32 +283,53 @@ std::size_t reply_length(std::string_view d) {
     }
 }
 
+namespace {
+
+// What the fuzz target needs, built once and reset per input: the parsers and buffers of the
+// three parses, the keyspace, and the reply buffer.
+struct CaseState {
+    CaseState() : small_parser(small_limits()), default_parser(ParserLimits{}), server(3) {
+        server.settings.proto_max_bulk_len = 64;
+    }
+    static ParserLimits small_limits() {
+        ParserLimits limits;
+        limits.max_bulk_len = 16;
+        limits.max_multibulk = 4;
+        limits.max_inline = 24;
+        return limits;
+    }
+    Parser small_parser;
+    Parser default_parser;
+    std::vector<std::uint8_t> buffer;
+    std::string whole;
+    std::string other;
+    LocalServer server;
+    std::string reply;
+};
+
+} // namespace
+
 void run_case(std::span<const std::uint8_t> input) {
     if (input.empty()) {
         return;
     }
+    static CaseState state;
     const std::uint8_t pick = input[0];
     const auto rest = input.subspan(1);
-    ParserLimits limits;
-    if (pick & 1) {
-        limits.max_bulk_len = 16;
-        limits.max_multibulk = 4;
-        limits.max_inline = 24;
-    }
+    const bool small = (pick & 1) != 0;
+    const ParserLimits limits = small ? CaseState::small_limits() : ParserLimits{};
+    Parser& parser = small ? state.small_parser : state.default_parser;
     const std::size_t piece = 1 + (pick >> 1) % 64;
-    std::vector<std::size_t> cuts;
-    for (std::size_t at = piece; at < rest.size(); at += piece) {
-        cuts.push_back(at);
-    }
-    const auto whole = parse_trace(limits, rest, {});
-    require(parse_trace(limits, rest, cuts) == whole, "the events differ when the input is cut into pieces");
-    require(parse_trace(limits, rest, every_byte(rest.size())) == whole,
-            "the events differ when the input arrives byte by byte");
+    compact_trace(parser, state.buffer, limits, rest, Cuts{{}, rest.size() + 1}, state.whole);
+    compact_trace(parser, state.buffer, limits, rest, Cuts{{}, piece}, state.other);
+    require(state.other == state.whole, "the events differ when the input is cut into pieces");
+    compact_trace(parser, state.buffer, limits, rest, Cuts{{}, 1}, state.other);
+    require(state.other == state.whole, "the events differ when the input arrives byte by byte");
 
     // Run what was read: one well-formed reply per request.
-    LocalServer server(3);
-    server.settings.proto_max_bulk_len = 64;
-    Parser parser(limits);
+    LocalServer& server = state.server;
+    server.reset();
+    parser.reset();
     std::size_t pos = 0;
     while (pos < rest.size()) {
         auto st = parser.parse(rest.subspan(pos));
@@ -235,11 +340,18 @@ void run_case(std::span<const std::uint8_t> input) {
         if (parser.args().empty()) {
             continue;
         }
-        std::string reply = server.run(parser.args());
-        require(!reply.empty() && reply_length(reply) == reply.size(),
-                "not one well-formed reply: " + printable(reply.substr(0, 200)));
+        state.reply.clear();
+        server.run(parser.args(), state.reply);
+        if (state.reply.empty() || reply_length(state.reply) != state.reply.size()) {
+            throw std::logic_error("not one well-formed reply: " + printable(state.reply.substr(0, 200)));
+        }
         server.now_ms += 7;
     }
+    // What the input stored is freed with it (libFuzzer takes an input that frees less than it
+    // allocated for a possible leak and checks it at length), and a large input leaves no
+    // large buffers behind for the next ones.
+    server.reset();
+    parser.release_large(64u << 10);
 }
 
 } // namespace gatio::resp::check

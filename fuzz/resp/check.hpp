@@ -32,12 +32,17 @@ std::vector<std::size_t> every_byte(std::size_t size);
 // a clock the caller moves.
 class LocalServer {
 public:
+    static constexpr std::int64_t start_ms = 1'700'000'000'000;
     explicit LocalServer(std::size_t shards, const ShardLimits& limits = {});
-    std::int64_t now_ms = 1'700'000'000'000;
+    std::int64_t now_ms = start_ms;
     ServerSettings settings;
     Shard& shard(std::size_t i) { return *shards_[i]; }
+    // Back to an empty keyspace at start_ms, keeping the memory it grew.
+    void reset();
     // The reply to one request (arguments, name first); several when it is a fan-out.
     std::string run(std::span<const std::string_view> args);
+    // The same, appended to `out`.
+    void run(std::span<const std::string_view> args, std::string& out);
     // The same for one inline request line.
     std::string run_line(std::string_view line);
 
@@ -45,6 +50,11 @@ private:
     std::uint32_t shard_of(std::string_view key) const;
     std::vector<std::unique_ptr<Shard>> shards_;
     ConnectionFacts facts_;
+    // A fan-out's working space, reused: keys by shard, the shard of each argument, shares.
+    std::vector<std::vector<std::uint32_t>> keys_;
+    std::vector<std::uint32_t> owner_;
+    std::vector<ShardShare> shares_;
+    std::vector<ShardShare*> involved_;
 };
 
 // The length of the complete RESP2 reply at the start of data, 0 when it is not one.
@@ -54,7 +64,7 @@ std::size_t reply_length(std::string_view data);
 // byte picks the limits (small ones reach every limit branch) and the size of the pieces the
 // rest is cut into; the rest must give the same parser events whole, in those pieces and byte
 // by byte, and each request must get exactly one well-formed reply. Throws std::logic_error
-// otherwise.
+// otherwise. What it needs is built on the first call and reset on each (not thread-safe).
 void run_case(std::span<const std::uint8_t> input);
 
 inline std::span<const std::uint8_t> bytes(std::string_view s) {

@@ -4,7 +4,7 @@
 
 namespace gatio::resp {
 
-Shard::Shard(const ShardLimits& limits, std::uint64_t seed) : limits_(limits), rng_(seed | 1) {}
+Shard::Shard(const ShardLimits& limits, std::uint64_t seed) : limits_(limits), seed_(seed | 1), rng_(seed_) {}
 
 std::uint64_t Shard::next_random() {
     // xorshift64*: cheap, and eviction sampling needs no more than spread.
@@ -97,6 +97,13 @@ void Shard::clear() {
     expiring_.clear();
     used_ = 0;
     sweep_cursor_ = 0;
+}
+
+void Shard::reset() {
+    clear();
+    evicted_ = 0;
+    expired_ = 0;
+    rng_ = seed_;
 }
 
 bool Shard::make_room(std::int64_t now_ms) {

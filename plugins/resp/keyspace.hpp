@@ -51,6 +51,9 @@ public:
     Entry& insert(std::string_view key, std::int64_t now_ms);
     bool erase(std::string_view key);
     void clear();
+    // Back to the state of a new shard (no keys, counters at zero, the same random sequence),
+    // keeping the memory its table grew.
+    void reset();
 
     // Sets or clears (0) the expiry of an entry returned by find/insert.
     void set_expire(Entry& e, std::int64_t at_ms);
@@ -97,6 +100,7 @@ private:
     std::uint64_t evicted_ = 0;
     std::uint64_t expired_ = 0;
     std::size_t sweep_cursor_ = 0; // next position of expiring_ the sweep examines
+    std::uint64_t seed_;
     std::uint64_t rng_;
 };
 

@@ -87,6 +87,35 @@ void Parser::reset() {
     consumed_ = 0;
 }
 
+std::size_t Parser::announced() const {
+    if (phase_ == Phase::bulk_data) {
+        return pos_ + static_cast<std::size_t>(bulk_len_) + 2;
+    }
+    return pos_;
+}
+
+namespace {
+
+template <class T>
+void release_if_over(T& buffer, std::size_t keep_bytes) {
+    if (buffer.capacity() * sizeof(buffer[0]) > keep_bytes) {
+        T().swap(buffer);
+    }
+}
+
+} // namespace
+
+void Parser::release_large(std::size_t keep_bytes) {
+    argc_ = 0;
+    release_if_over(args_, keep_bytes);
+    release_if_over(inline_, keep_bytes);
+    release_if_over(inline_spans_, keep_bytes);
+    // Mid-request, spans_ holds the arguments parsed so far.
+    if (phase_ == Phase::start) {
+        release_if_over(spans_, keep_bytes);
+    }
+}
+
 std::string Parser::error_text() const {
     switch (error_) {
     case ProtocolError::invalid_multibulk_length:

@@ -1,7 +1,8 @@
 // An incremental parser for client requests in the Redis serialization protocol (RESP2): the
 // multibulk form (`*<n>\r\n$<len>\r\n<bytes>\r\n...`) and the inline form (one line of
 // space-separated, optionally quoted words). It never allocates per request once its buffers
-// have grown to the largest request seen, and never examines a byte twice across calls.
+// have grown to the largest request seen (release_large() gives back what one large request
+// grew), and never examines a byte twice across calls.
 //
 // It follows redis-server's reading rules where they are observable by a client, so that the
 // same bytes produce the same commands and the same protocol errors, with two differences: the
@@ -68,6 +69,15 @@ public:
 
     // Forgets a partly parsed request (after an error, or when the input is discarded).
     void reset();
+
+    // The bytes the unfinished request is known to need, counted from its first byte: what is
+    // parsed so far plus the announced length of the argument being received (and its CRLF).
+    // 0 between requests.
+    std::size_t announced() const;
+
+    // Frees the argument buffers that grew past keep_bytes, keeping what the request being
+    // parsed needs. Invalidates args().
+    void release_large(std::size_t keep_bytes);
 
 private:
     enum class Phase : std::uint8_t { start, multibulk_header, bulk_header, bulk_data, inline_line };

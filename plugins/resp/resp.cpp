@@ -2,12 +2,13 @@
 // tasks (shared-nothing: each shard is touched only on its own driver's thread).
 //
 // A request's life: on_data parses it on the connection's driver and takes one of the
-// connection's request slots (max_pipeline of them, so a connection's work in flight is
-// bounded). Connection commands are answered at once. A key command becomes a task placed on
-// the driver owning the key's shard (a multi-key command one task per shard involved); the
-// task runs the command there and its `done` comes back to the connection's driver, which
-// writes replies strictly in request order. When the shard is local and nothing of the
-// connection is in flight, the command runs on the spot instead.
+// connection's request slots (at most max_pipeline of them, so a connection's work in flight
+// is bounded; they are made as its pipeline first needs them). Connection commands are
+// answered at once. A key command becomes a task placed on the driver owning the key's shard
+// (a multi-key command one task per shard involved); the task runs the command there and its
+// `done` comes back to the connection's driver, which writes replies strictly in request
+// order. When the shard is local and nothing of the connection is in flight, the command
+// runs on the spot instead.
 //
 // The keyspace of a listener (its shards) is shared by that listener's instances. Memory that
 // a task may still reach when gatiod stops (keyspaces, connections with tasks in flight) is
@@ -21,6 +22,7 @@
 #include <cstdint>
 #include <ctime>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -43,6 +45,9 @@ namespace {
 // Buffers that grew past this for one large request are released afterwards rather than
 // kept for the connection's lifetime.
 constexpr std::size_t retain_limit = 64u << 10;
+// Request slots a connection gets when it first needs one, and keeps when its state goes
+// back to the free list; more are made, doubling, as its pipeline deepens.
+constexpr std::size_t initial_slots = 4;
 // Keys examined per round of the active sweep; another round follows while more than a
 // quarter of them had expired (redis-server's adaptive rule).
 constexpr std::size_t sweep_round = 20;
@@ -63,11 +68,13 @@ std::int64_t wall_ms() {
     return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
 }
 
-void trim(std::string& s) {
-    if (s.capacity() > retain_limit) {
-        std::string().swap(s);
+// Empties a string or vector, giving its memory back if it grew past retain_limit.
+template <class Buffer>
+void trim(Buffer& b) {
+    if (b.capacity() * sizeof(typename Buffer::value_type) > retain_limit) {
+        Buffer().swap(b);
     } else {
-        s.clear();
+        b.clear();
     }
 }
 
@@ -141,25 +148,24 @@ struct Slot {
 };
 
 struct Conn {
-    Conn(Resp& owner, const ParserLimits& limits, std::uint32_t slot_count)
-        : inst(&owner), parser(limits), slots(slot_count), depth(slot_count) {
-        for (auto& s : slots) {
-            s.conn = this;
-        }
-    }
+    Conn(Resp& owner, const ParserLimits& limits, std::uint32_t max_pipeline)
+        : inst(&owner), parser(limits), pipeline(max_pipeline) {}
 
     Resp* inst;
     gatio_conn id = 0;
     Parser parser;
-    std::vector<Slot> slots; // a ring of `depth` slots
-    std::uint32_t depth;
+    // A ring of slots, the oldest request at `head`. Each slot is allocated on its own because
+    // tasks in flight point to it while the ring grows.
+    std::vector<std::unique_ptr<Slot>> slots;
+    std::uint32_t pipeline; // max_pipeline: slots that requests may take
     std::uint32_t head = 0;
     std::uint32_t used = 0;
-    std::uint32_t busy = 0;      // slots whose tasks are not all done
-    std::uint32_t tasks = 0;     // tasks of this connection in flight
-    std::size_t head_sent = 0;   // bytes of the head slot's reply already written
-    gatio_timer drain_timer = 0; // armed while waiting for output room
-    std::string input;           // bytes received but not yet taken into a slot
+    std::uint32_t busy = 0;          // slots whose tasks are not all done
+    std::uint32_t tasks = 0;         // tasks of this connection in flight
+    std::size_t head_sent = 0;       // bytes of the head slot's reply already written
+    gatio_timer drain_timer = 0;     // armed while waiting for output room
+    std::vector<std::uint8_t> input; // bytes received but not yet taken into a slot
+    std::size_t charged = 0;         // what `input` counts against max_partial_memory
     std::uint64_t client_id = 0;
     std::uint16_t port = 0;
     bool open = false;
@@ -168,8 +174,9 @@ struct Conn {
     bool paused = false;  // we paused reading: every slot is taken
     Conn* next_free = nullptr;
 
-    bool full() const { return used == depth; }
-    Slot& back() { return slots[(head + used - 1) % depth]; }
+    bool full() const { return used >= pipeline; }
+    Slot& at(std::uint32_t i) { return *slots[(head + i) % slots.size()]; }
+    Slot& back() { return at(used - 1); }
 };
 
 // Connections of destroyed instances that had tasks in flight; guarded by g_keyspaces_mutex.
@@ -267,18 +274,23 @@ public:
             return static_cast<std::int64_t>(data.size());
         }
         if (!k.input.empty()) {
-            k.input.append(reinterpret_cast<const char*>(data.data()), data.size());
-            take_input(k);
+            if (admit(k, k.input.size() + data.size())) {
+                k.input.insert(k.input.end(), data.begin(), data.end());
+                take_input(k);
+            } else {
+                refuse(k);
+            }
         } else {
             std::size_t used = process(k, data);
             if (used < data.size()) {
-                k.input.assign(reinterpret_cast<const char*>(data.data()) + used, data.size() - used);
+                if (admit(k, data.size() - used)) {
+                    k.input.assign(data.begin() + static_cast<std::ptrdiff_t>(used), data.end());
+                } else {
+                    refuse(k);
+                }
             }
         }
-        if (!k.input.empty() && k.full() && !k.closing && !k.paused) {
-            k.paused = c.pause_read() == GATIO_OK;
-        }
-        flush(k);
+        advance(k);
         return static_cast<std::int64_t>(data.size());
     }
 
@@ -317,13 +329,7 @@ public:
             --k.busy;
         }
         if (k.open) {
-            if (!k.input.empty() && !k.closing && !k.full()) {
-                take_input(k);
-            }
-            if (k.paused && !k.full()) {
-                k.paused = host_.services().resume_read(host_.handle(), k.id) != GATIO_OK;
-            }
-            flush(k);
+            advance(k);
         } else if (k.tasks == 0) {
             release(k);
         }
@@ -470,31 +476,61 @@ private:
         }
         k.head_sent = 0;
         for (auto& s : k.slots) {
-            reset_slot(s);
+            reset_slot(*s);
         }
+        // A state on the free list costs little whatever pipeline its last connection had.
+        k.slots.resize(std::min(k.slots.size(), initial_slots));
         k.head = k.used = k.busy = 0;
-        trim(k.input);
+        drop_input(k);
         k.parser.reset();
+        k.parser.release_large(retain_limit);
         k.closing = k.eof = k.paused = false;
         k.next_free = free_;
         free_ = &k;
     }
 
-    static void reset_slot(Slot& s) {
-        trim(s.reply);
-        trim(s.bytes);
-        s.args.clear();
-        s.spec = nullptr;
-        s.waiting = 0;
+    // Empties a slot whose reply is written, releasing what a large request grew.
+    static void recycle(Slot& s) {
         s.ready = false;
         s.close_after = false;
+        trim(s.reply);
+        trim(s.bytes);
+        trim(s.args);
+        trim(s.owner);
         for (auto& j : s.jobs) {
+            trim(j.keys);
             trim(j.share.out);
         }
     }
 
+    static void reset_slot(Slot& s) {
+        recycle(s);
+        s.spec = nullptr;
+        s.waiting = 0;
+    }
+
+    // Makes room for one more slot when every slot is taken: the ring doubles, up to
+    // max_pipeline and one more for the reply refusing a request (see refuse). The new slots
+    // go in at `head`, which is right after the newest request of a full ring.
+    static void grow_slots(Conn& k) {
+        const std::size_t old = k.slots.size();
+        const std::size_t size = std::min(std::max(old * 2, initial_slots), std::size_t{k.pipeline} + 1);
+        assert(size > old);
+        const std::size_t added = size - old;
+        std::vector<std::unique_ptr<Slot>> fresh(added);
+        for (auto& s : fresh) {
+            s = std::make_unique<Slot>();
+            s->conn = &k;
+        }
+        k.slots.insert(k.slots.begin() + k.head, std::make_move_iterator(fresh.begin()),
+                       std::make_move_iterator(fresh.end()));
+        k.head = k.used == 0 ? 0 : k.head + static_cast<std::uint32_t>(added);
+    }
+
     Slot& take_slot(Conn& k) {
-        assert(!k.full());
+        if (k.used == k.slots.size()) {
+            grow_slots(k);
+        }
         ++k.used;
         Slot& s = k.back();
         assert(!s.ready && s.waiting == 0);
@@ -503,12 +539,99 @@ private:
     }
 
     void take_input(Conn& k) {
-        std::size_t used =
-            process(k, std::span(reinterpret_cast<const std::uint8_t*>(k.input.data()), k.input.size()));
+        std::size_t used = process(k, k.input);
         if (k.closing || used == k.input.size()) {
-            trim(k.input);
-        } else {
-            k.input.erase(0, used);
+            drop_input(k);
+            return;
+        }
+        if (used > 0) {
+            k.input.erase(k.input.begin(), k.input.begin() + static_cast<std::ptrdiff_t>(used));
+            // What stays is much smaller than what a large request left behind.
+            const std::size_t want = std::max(k.input.size(), k.parser.announced());
+            if (k.input.capacity() > retain_limit && want * 2 < k.input.capacity()) {
+                std::vector<std::uint8_t>(k.input.begin(), k.input.end()).swap(k.input);
+            }
+        }
+        // Parsing may have read the length of a new argument.
+        if (!admit(k, k.input.size())) {
+            refuse(k);
+        }
+    }
+
+    void drop_input(Conn& k) {
+        trim(k.input);
+        partial_bytes_ -= k.charged;
+        k.charged = 0;
+    }
+
+    // Room in k.input for `size` bytes and for everything its unfinished request has
+    // announced, counted against the instance's max_partial_memory: false, with nothing
+    // changed, when that would go over it. An announced large argument gets exactly its room at
+    // once, so that it is neither copied as it grows nor given twice the memory.
+    bool admit(Conn& k, std::size_t size) {
+        const std::size_t want = std::max(size, k.parser.announced());
+        const std::uint64_t others = partial_bytes_ - k.charged;
+        if (want > k.charged && others + want > keyspace_->settings.max_partial_memory) {
+            return false;
+        }
+        partial_bytes_ = others + want;
+        k.charged = want;
+        if (want > k.input.capacity()) {
+            k.input.reserve(std::max(want, k.input.capacity() + k.input.capacity() / 2));
+        }
+        return true;
+    }
+
+    // The connection's next request would take more memory for partly received requests than
+    // this driver has left: it is answered with an error after every earlier reply, and the
+    // connection closes, like after a protocol error.
+    void refuse(Conn& k) {
+        const std::size_t want = std::max(k.input.size(), k.parser.announced());
+        drop_input(k);
+        k.parser.reset();
+        k.closing = true;
+        Slot& s = take_slot(k);
+        reply::error(s.reply,
+                     "ERR max_partial_memory reached: partly received requests on this driver would hold "
+                     "more than " +
+                         std::to_string(keyspace_->settings.max_partial_memory) + " bytes");
+        s.ready = true;
+        s.close_after = true;
+        if (host_.log_enabled(GATIO_LOG_DEBUG)) {
+            host_.debug("resp: connection " + std::to_string(k.id) + ": a request needing " +
+                        std::to_string(want) + " bytes is over max_partial_memory; closing it");
+        }
+    }
+
+    // Writes what is ready and takes the waiting input into the slots that frees, until
+    // neither moves; reading is paused exactly while complete input waits for a slot. Every
+    // place where slots can free up ends here: the input of a connection with nothing in
+    // flight has no other way to be read.
+    void advance(Conn& k) {
+        while (true) {
+            flush(k);
+            if (!k.open || k.closing || k.input.empty() || k.full()) {
+                break;
+            }
+            const std::size_t before = k.input.size();
+            take_input(k);
+            if (k.input.size() == before) {
+                break; // an unfinished request: it waits for more bytes
+            }
+        }
+        if (!k.open) {
+            return;
+        }
+        const auto& svc = host_.services();
+        const bool waiting = !k.input.empty() && k.full() && !k.closing;
+        if (waiting && !k.paused) {
+            k.paused = svc.pause_read(host_.handle(), k.id) == GATIO_OK;
+        } else if (!waiting && k.paused) {
+            k.paused = svc.resume_read(host_.handle(), k.id) != GATIO_OK;
+        }
+        if (k.eof && k.used == 0) {
+            k.eof = false;
+            svc.close(host_.handle(), k.id, GATIO_CLOSE_FLUSH);
         }
     }
 
@@ -538,6 +661,7 @@ private:
             if (!args.empty()) {
                 dispatch(k, args);
             }
+            k.parser.release_large(retain_limit);
         }
         return k.closing ? data.size() : pos;
     }
@@ -663,14 +787,8 @@ private:
     }
 
     void pop_head(Conn& k) {
-        Slot& s = k.slots[k.head];
-        s.ready = false;
-        s.close_after = false;
-        trim(s.reply);
-        if (s.bytes.capacity() > retain_limit) {
-            trim(s.bytes);
-        }
-        k.head = (k.head + 1) % k.depth;
+        recycle(*k.slots[k.head]);
+        k.head = (k.head + 1) % static_cast<std::uint32_t>(k.slots.size());
         --k.used;
         k.head_sent = 0;
     }
@@ -694,7 +812,7 @@ private:
         Conn& k = *static_cast<Conn*>(arg);
         k.drain_timer = 0;
         if (k.open) {
-            k.inst->flush(k);
+            k.inst->advance(k);
         }
     }
 
@@ -705,8 +823,8 @@ private:
         constexpr std::size_t batch = 64;
         std::array<iovec, batch> iov{};
         const auto& svc = host_.services();
-        while (k.used > 0 && k.slots[k.head].ready && k.drain_timer == 0) {
-            Slot& head = k.slots[k.head];
+        while (k.used > 0 && k.slots[k.head]->ready && k.drain_timer == 0) {
+            Slot& head = *k.slots[k.head];
             if (head.reply.size() > large_reply) {
                 if (svc.pending_output(host_.handle(), k.id) >= output_budget) {
                     wait_for_output(k);
@@ -725,6 +843,7 @@ private:
                 bool close = head.close_after;
                 pop_head(k);
                 if (close) {
+                    k.eof = false;
                     svc.close(host_.handle(), k.id, GATIO_CLOSE_FLUSH);
                     return;
                 }
@@ -733,7 +852,7 @@ private:
             std::size_t n = 0;
             bool close = false;
             for (std::uint32_t i = 0; i < k.used && n < batch; ++i) {
-                Slot& s = k.slots[(k.head + i) % k.depth];
+                Slot& s = k.at(i);
                 if (!s.ready || s.reply.size() > large_reply) {
                     break;
                 }
@@ -752,13 +871,10 @@ private:
                 pop_head(k);
             }
             if (close) {
+                k.eof = false;
                 svc.close(host_.handle(), k.id, GATIO_CLOSE_FLUSH);
                 return;
             }
-        }
-        if (k.eof && k.used == 0) {
-            k.eof = false;
-            svc.close(host_.handle(), k.id, GATIO_CLOSE_FLUSH);
         }
     }
 
@@ -767,6 +883,7 @@ private:
     Keyspace* keyspace_ = nullptr;
     ParserLimits parser_limits_;
     std::int64_t local_shard_ = -1;
+    std::uint64_t partial_bytes_ = 0; // charged by every connection's unfinished input
     Conn* free_ = nullptr;
     Job* queue_head_ = nullptr;
     Job* queue_tail_ = nullptr;

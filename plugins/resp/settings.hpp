@@ -14,6 +14,9 @@ struct PluginSettings {
     ServerSettings server;
     std::uint32_t maxmemory_samples = 5; // keys sampled per allkeys-lru eviction
     std::uint32_t max_pipeline = 128;    // requests in flight per connection
+    // Bytes that the partly received requests of one instance (one driver) may hold or
+    // announce; a request that would take more is refused.
+    std::uint64_t max_partial_memory = 1ull << 30;
     std::chrono::milliseconds active_expire_interval{100};
     std::uint32_t active_expire_keys = 200; // keys with an expiry examined per shard per sweep
 };

@@ -73,7 +73,10 @@ std::uint16_t free_port() {
     return ntohs(a.sin_port);
 }
 
-Process::Process(const std::vector<std::string>& argv, const std::filesystem::path& log) : log_(log) {
+Process::Process(const std::vector<std::string>& argv, const std::filesystem::path& log,
+                 const std::filesystem::path& input)
+    : log_(log) {
+    const std::string in_path = input.empty() ? std::string("/dev/null") : input.string();
     std::vector<char*> args;
     for (const auto& a : argv) {
         args.push_back(const_cast<char*>(a.c_str()));
@@ -83,7 +86,7 @@ Process::Process(const std::vector<std::string>& argv, const std::filesystem::pa
     REQUIRE(pid_ >= 0);
     if (pid_ == 0) {
         int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int in = ::open("/dev/null", O_RDONLY);
+        int in = ::open(in_path.c_str(), O_RDONLY);
         if (out < 0 || in < 0 || ::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(out, 2) < 0) {
             ::_exit(126);
         }
@@ -151,15 +154,16 @@ TempDir::~TempDir() {
 namespace {
 
 std::filesystem::path write_config(const std::filesystem::path& dir, std::uint16_t port,
-                                   std::string_view options) {
+                                   std::string_view options, int drivers = 2) {
     auto path = dir / "gatio.toml";
     std::ofstream conf(path);
     conf << "[daemon]\nlog_level = \"info\"\nshutdown_grace = \"2s\"\n"
          << "[topology]\nmode = \"manual\"\n"
-         << "[[tpc]]\nname = \"node0\"\nnuma_node = 0\n"
-         << "[[tpc.driver]]\nname = \"d0\"\ncpu = 0\nrole = \"io+exec\"\n"
-         << "[[tpc.driver]]\nname = \"d1\"\ncpu = 1\nrole = \"io+exec\"\n"
-         << "[[listener]]\nname = \"kv\"\ntransport = \"tcp\"\naddress = \"127.0.0.1:" << port << "\"\n"
+         << "[[tpc]]\nname = \"node0\"\nnuma_node = 0\n";
+    for (int d = 0; d < drivers; ++d) {
+        conf << "[[tpc.driver]]\nname = \"d" << d << "\"\ncpu = " << d << "\nrole = \"io+exec\"\n";
+    }
+    conf << "[[listener]]\nname = \"kv\"\ntransport = \"tcp\"\naddress = \"127.0.0.1:" << port << "\"\n"
          << "handler = \"resp\"\nmax_connections = 1024\n"
          << "[listener.options]\n"
          << options << "\n";
@@ -172,8 +176,8 @@ std::vector<std::string> gatiod_argv(const std::filesystem::path& config) {
 
 } // namespace
 
-Gatiod::Gatiod(std::string_view options) : port_(free_port()) {
-    auto config = write_config(dir_.path(), port_, options);
+Gatiod::Gatiod(std::string_view options, int drivers) : port_(free_port()) {
+    auto config = write_config(dir_.path(), port_, options, drivers);
     process_ = std::make_unique<Process>(gatiod_argv(config), dir_.path() / "gatiod.log");
     wait_for_port(port_, *process_, "gatiod");
 }
@@ -192,10 +196,11 @@ RedisServer::RedisServer() : port_(free_port()) {
     wait_for_port(port_, *process_, "redis-server");
 }
 
-Ran run(const std::vector<std::string>& argv, std::chrono::milliseconds limit) {
+Ran run(const std::vector<std::string>& argv, std::chrono::milliseconds limit,
+        const std::filesystem::path& input) {
     TempDir dir;
     auto out = dir.path() / "out";
-    Process p(argv, out);
+    Process p(argv, out, input);
     auto end = Clock::now() + limit;
     while (p.running() && Clock::now() < end) {
         std::this_thread::sleep_for(5ms);
@@ -264,6 +269,33 @@ std::string Client::exchange(std::string_view request, std::size_t replies, std:
     return out;
 }
 
+std::string Client::receive(std::size_t bytes, std::chrono::milliseconds limit) {
+    auto end = Clock::now() + limit;
+    std::string out = std::move(pending_);
+    pending_.clear();
+    char buf[65536];
+    while (out.size() < bytes) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now()).count();
+        if (left <= 0) {
+            FAIL("timed out with " << out.size() << " of " << bytes << " bytes received");
+        }
+        pollfd p{fd_, POLLIN, 0};
+        REQUIRE(::poll(&p, 1, static_cast<int>(std::min<long>(left, 1000))) >= 0);
+        if (p.revents == 0) {
+            continue;
+        }
+        ssize_t r = ::recv(fd_, buf, std::min(sizeof buf, bytes - out.size()), 0);
+        if (r == 0) {
+            FAIL("the server closed the connection after " << out.size() << " of " << bytes << " bytes");
+        }
+        REQUIRE((r > 0 || errno == EAGAIN));
+        out.append(buf, r > 0 ? static_cast<std::size_t>(r) : 0);
+    }
+    pending_ = out.substr(bytes);
+    out.resize(bytes);
+    return out;
+}
+
 void Client::send_all(std::string_view data) {
     std::size_t sent = 0;
     auto end = Clock::now() + 10s;
@@ -299,6 +331,18 @@ std::string Client::read_to_close(std::chrono::milliseconds limit) {
         REQUIRE((r > 0 || errno == EAGAIN));
         out.append(buf, r > 0 ? static_cast<std::size_t>(r) : 0);
     }
+}
+
+std::size_t resident_bytes(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("VmRSS:", 0) == 0) {
+            return std::stoull(line.substr(6)) * 1024; // "VmRSS:   1234 kB"
+        }
+    }
+    FAIL("no VmRSS in /proc/" << pid << "/status");
+    return 0;
 }
 
 std::string request(const std::vector<std::string>& args) {

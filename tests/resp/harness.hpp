@@ -23,11 +23,12 @@ struct Ran {
     std::string out;
 };
 
-// A child process whose output goes to a log file; stopped with SIGTERM (then SIGKILL) when
-// destroyed.
+// A child process whose output goes to a log file and whose input comes from `input` (or
+// /dev/null); stopped with SIGTERM (then SIGKILL) when destroyed.
 class Process {
 public:
-    Process(const std::vector<std::string>& argv, const std::filesystem::path& log);
+    Process(const std::vector<std::string>& argv, const std::filesystem::path& log,
+            const std::filesystem::path& input = {});
     Process(const Process&) = delete;
     Process& operator=(const Process&) = delete;
     ~Process();
@@ -37,6 +38,7 @@ public:
     int stop(std::chrono::milliseconds grace = 10s);
     bool running();
     std::string log() const;
+    pid_t pid() const { return pid_; }
 
 private:
     pid_t pid_ = -1;
@@ -57,11 +59,12 @@ private:
     std::filesystem::path path_;
 };
 
-// gatiod with two io+exec drivers on CPUs 0 and 1 and one resp listener; `options` is the body
-// of [listener.options] (TOML lines). Returns once the port accepts connections.
+// gatiod with `drivers` io+exec drivers (on CPUs 0 and 1 when two) and one resp listener;
+// `options` is the body of [listener.options] (TOML lines). Returns once the port accepts
+// connections.
 class Gatiod {
 public:
-    explicit Gatiod(std::string_view options = "");
+    explicit Gatiod(std::string_view options = "", int drivers = 2);
     std::uint16_t port() const { return port_; }
     Process& process() { return *process_; }
 
@@ -87,8 +90,13 @@ private:
     std::unique_ptr<Process> process_;
 };
 
-// Runs a program to completion (bounded) and returns its exit status and standard output.
-Ran run(const std::vector<std::string>& argv, std::chrono::milliseconds limit = 60s);
+// Runs a program to completion (bounded), its standard input read from `input` (or
+// /dev/null), and returns its exit status and standard output.
+Ran run(const std::vector<std::string>& argv, std::chrono::milliseconds limit = 60s,
+        const std::filesystem::path& input = {});
+
+// A process's resident memory (VmRSS of /proc/<pid>/status), in bytes.
+std::size_t resident_bytes(pid_t pid);
 
 class Client {
 public:
@@ -101,6 +109,9 @@ public:
     // (raw bytes, concatenated). Fails the test after `limit`.
     std::string exchange(std::string_view request, std::size_t replies,
                          std::chrono::milliseconds limit = 20s);
+    // Exactly `bytes` bytes from the server, without looking into them: for replies too large
+    // to be counted cheaply. Fails the test after `limit`.
+    std::string receive(std::size_t bytes, std::chrono::milliseconds limit = 20s);
     // Everything the server sends until it closes the connection.
     std::string read_to_close(std::chrono::milliseconds limit = 10s);
     void send_all(std::string_view data);

@@ -1,0 +1,235 @@
+// The resp plugin's bounds, served by a real gatiod: pipelines deeper than max_pipeline that
+// arrive at once, the memory of large requests given back, the memory of partly received
+// requests bounded per driver, and what an idle connection costs.
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "harness.hpp"
+
+using namespace gatio::resp::test;
+
+namespace {
+
+std::string repeat(std::string_view s, std::size_t n) {
+    std::string out;
+    out.reserve(s.size() * n);
+    for (std::size_t i = 0; i < n; ++i) {
+        out += s;
+    }
+    return out;
+}
+
+// Whether redis-benchmark's quiet output has "<label><number> requests per second".
+bool reports_rate(const std::string& out, const std::string& label) {
+    for (std::size_t at = out.find(label); at != std::string::npos; at = out.find(label, at + 1)) {
+        std::size_t end = out.find_first_not_of("0123456789.", at + label.size());
+        if (end > at + label.size() && out.compare(end, 20, " requests per second") == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// The start of a SET whose value is announced as `len` bytes and not sent yet.
+std::string set_header(const std::string& key, std::size_t len) {
+    return "*3\r\n$3\r\nSET\r\n$" + std::to_string(key.size()) + "\r\n" + key + "\r\n$" +
+           std::to_string(len) + "\r\n";
+}
+
+constexpr std::size_t MiB = 1u << 20;
+
+// gatiod's resident memory once it has stopped moving: right after start its drivers are still
+// touching their arenas.
+std::size_t settled_rss(pid_t pid) {
+    std::size_t last = resident_bytes(pid);
+    for (int i = 0; i < 50; ++i) {
+        std::this_thread::sleep_for(100ms);
+        std::size_t now = resident_bytes(pid);
+        if (now == last) {
+            break;
+        }
+        last = now;
+    }
+    return last;
+}
+
+std::size_t grown_since(pid_t pid, std::size_t baseline) {
+    const std::size_t now = resident_bytes(pid);
+    return now > baseline ? now - baseline : 0;
+}
+
+} // namespace
+
+TEST_CASE("more requests than max_pipeline in one receive are all answered", "[resp][limits]") {
+    // Every reply is computed on the spot (PING), so no task completion comes to read the
+    // requests left over once the slots are full.
+    Gatiod gatiod;
+    for (std::size_t n : {129u, 1000u}) {
+        INFO(n << " PINGs in one write");
+        Client c(gatiod.port());
+        const std::string pings = repeat("PING\r\n", n);
+        CHECK(c.exchange(pings, n, 10s) == repeat("+PONG\r\n", n));
+        // The connection still reads.
+        CHECK(c.exchange("PING\r\n", 1, 10s) == "+PONG\r\n");
+    }
+}
+
+TEST_CASE("redis-benchmark pipelines deeper than max_pipeline on one connection", "[resp][limits]") {
+    Gatiod gatiod;
+    auto r = run({"/usr/bin/redis-benchmark", "-p", std::to_string(gatiod.port()), "-t", "ping", "-P", "200",
+                  "-c", "1", "-n", "20000", "-q"},
+                 60s);
+    INFO(r.out);
+    CHECK(r.status == 0);
+    CHECK(reports_rate(r.out, "PING_INLINE: "));
+    CHECK(reports_rate(r.out, "PING_MBULK: "));
+}
+
+TEST_CASE("redis-cli --pipe gets every reply", "[resp][limits]") {
+    TempDir dir;
+    const auto input = dir.path() / "commands";
+    SECTION("200 PINGs") {
+        Gatiod gatiod;
+        std::ofstream(input) << repeat("PING\r\n", 200);
+        auto r =
+            run({"/usr/bin/redis-cli", "-p", std::to_string(gatiod.port()), "--pipe", "--pipe-timeout", "20"},
+                40s, input);
+        INFO(r.out);
+        CHECK(r.status == 0);
+        CHECK(r.out.find("errors: 0, replies: 200") != std::string::npos);
+    }
+    SECTION("100,000 SETs on one driver") {
+        // One driver: every SET runs on the spot on the connection's own shard.
+        Gatiod gatiod("", 1);
+        {
+            std::ofstream out(input);
+            for (int i = 0; i < 100'000; ++i) {
+                out << request({"SET", "key:" + std::to_string(i), std::to_string(i)});
+            }
+        }
+        auto r =
+            run({"/usr/bin/redis-cli", "-p", std::to_string(gatiod.port()), "--pipe", "--pipe-timeout", "30"},
+                60s, input);
+        INFO(r.out);
+        CHECK(r.status == 0);
+        CHECK(r.out.find("errors: 0, replies: 100000") != std::string::npos);
+        Client c(gatiod.port());
+        CHECK(c.exchange(request({"DBSIZE"}), 1) == ":100000\r\n");
+        CHECK(c.exchange(request({"GET", "key:99999"}), 1) == "$5\r\n99999\r\n");
+    }
+}
+
+TEST_CASE("the memory of large requests is given back", "[resp][limits]") {
+    Gatiod gatiod;
+    const pid_t pid = gatiod.process().pid();
+    // MGET of one key repeated up to max_multibulk arguments: ~7 MiB to send, ~5 MiB of
+    // nil replies, and per-argument vectors of ~40 MiB on the way.
+    constexpr std::size_t keys = (1u << 20) - 1;
+    std::string big = "*" + std::to_string(keys + 1) + "\r\n$4\r\nMGET\r\n" + repeat("$1\r\nk\r\n", keys);
+    const std::string nils = "*" + std::to_string(keys) + "\r\n" + repeat("$-1\r\n", keys);
+    {
+        Client warm(gatiod.port());
+        CHECK(warm.exchange(request({"MGET", "k", "k"}), 1) == "*2\r\n$-1\r\n$-1\r\n");
+    }
+    const std::size_t baseline = settled_rss(pid);
+    {
+        // Each request lands in the next slot of the connection's ring.
+        Client c(gatiod.port());
+        for (int i = 0; i < 8; ++i) {
+            INFO("request " << i);
+            // The server reads the whole request before it replies.
+            c.send_all(big);
+            REQUIRE(c.receive(nils.size(), 60s) == nils);
+        }
+    }
+    // The connection's state is kept for reuse; what it grew is not. Eight requests keeping
+    // their buffers would hold well over 100 MiB. The close reaches gatiod in its own time.
+    std::size_t grown = 0;
+    for (int i = 0; i < 200; ++i) {
+        grown = grown_since(pid, baseline);
+        if (grown < 32 * MiB) {
+            break;
+        }
+        std::this_thread::sleep_for(50ms);
+    }
+    INFO("RSS baseline " << baseline << " bytes, grown by " << grown);
+    CHECK(grown < 32 * MiB);
+}
+
+TEST_CASE("partly received requests are bounded per driver by max_partial_memory", "[resp][limits]") {
+    // One driver, so that every connection draws on the same bound.
+    Gatiod gatiod("max_partial_memory = \"32MiB\"", 1);
+    const pid_t pid = gatiod.process().pid();
+    const std::size_t len = 10 * MiB;
+    const std::string refusal = "-ERR max_partial_memory reached: partly received requests on this driver "
+                                "would hold more than 33554432 bytes\r\n";
+    {
+        // The receive path sees as much traffic before the baseline as after it.
+        Client warm(gatiod.port());
+        CHECK(warm.exchange(request({"SET", "warm", std::string(3 * len, 'w')}), 1, 30s) == "+OK\r\n");
+    }
+    std::vector<std::unique_ptr<Client>> held;
+    const std::size_t baseline = settled_rss(pid);
+    // The PING's reply shows that the announcement in the same write was read.
+    for (int i = 0; i < 3; ++i) {
+        held.push_back(std::make_unique<Client>(gatiod.port()));
+        CHECK(held.back()->exchange("PING\r\n" + set_header("k" + std::to_string(i), len), 1) == "+PONG\r\n");
+    }
+    {
+        // A fourth 10 MiB would go over 32 MiB: refused at once, the connection closed.
+        Client refused(gatiod.port());
+        CHECK(refused.exchange("PING\r\n" + set_header("k3", len), 2) == "+PONG\r\n" + refusal);
+        CHECK(refused.read_to_close() == "");
+    }
+    {
+        // Requests that arrive whole need no such memory.
+        Client small(gatiod.port());
+        CHECK(small.exchange(request({"SET", "small", "1"}), 1) == "+OK\r\n");
+    }
+    // Most of the values arrive: memory grows by what was sent, within the bound.
+    const std::string part(len - MiB, 'v');
+    for (auto& c : held) {
+        c->send_all(part);
+    }
+    {
+        Client probe(gatiod.port());
+        CHECK(probe.exchange(request({"PING"}), 1) == "+PONG\r\n");
+    }
+    const std::size_t grown = grown_since(pid, baseline);
+    INFO("RSS baseline " << baseline << " bytes, grown by " << grown);
+    CHECK(grown < 32 * MiB + 16 * MiB);
+    for (auto& c : held) {
+        CHECK(c->exchange(std::string(MiB, 'v') + "\r\n", 1, 30s) == "+OK\r\n");
+    }
+    held.clear();
+    // The memory is free again for the next large request.
+    Client next(gatiod.port());
+    CHECK(next.exchange(request({"SET", "k3", std::string(len, 'w')}), 1, 30s) == "+OK\r\n");
+    CHECK(next.exchange(request({"STRLEN", "k0"}), 1) == ":" + std::to_string(len) + "\r\n");
+    CHECK(next.exchange(request({"STRLEN", "k3"}), 1) == ":" + std::to_string(len) + "\r\n");
+}
+
+TEST_CASE("an idle connection costs little", "[resp][limits]") {
+    Gatiod gatiod;
+    const pid_t pid = gatiod.process().pid();
+    constexpr std::size_t count = 500;
+    std::vector<std::unique_ptr<Client>> idle;
+    {
+        Client warm(gatiod.port());
+        CHECK(warm.exchange(request({"PING"}), 1) == "+PONG\r\n");
+    }
+    const std::size_t baseline = settled_rss(pid);
+    for (std::size_t i = 0; i < count; ++i) {
+        idle.push_back(std::make_unique<Client>(gatiod.port()));
+        // A reply shows the connection is open on the plugin's side.
+        REQUIRE(idle.back()->exchange(request({"PING"}), 1) == "+PONG\r\n");
+    }
+    const std::size_t per_connection = grown_since(pid, baseline) / count;
+    // Printed for the record; the bound is what each connection's state may take at most.
+    WARN("RSS per idle connection: " << per_connection << " bytes");
+    CHECK(per_connection < 16u << 10);
+}
