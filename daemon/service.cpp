@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "config/config.hpp"
 #include "core/log.hpp"
 #include "daemon/exit_codes.hpp"
 #include "daemon/heartbeat.hpp"
@@ -314,6 +315,12 @@ int Service::run() {
     Descriptor liveness(periodic_timer(liveness_period_, "liveness"));
     Descriptor status_timer(periodic_timer(limits_.status_interval, "status"));
     read_snapshot(ctx_.runtime, ctx_.network, monotonic_ns(), current_);
+    // One line per driver in its context, so the journal can be filtered by GATIO_DRIVER= from start-up on.
+    for (std::size_t i = 0; i < names_.size(); ++i) {
+        const core::Driver& d = ctx_.runtime.driver(static_cast<int>(i));
+        driver_logs_[i]->info("driver {} running on CPU {} ({})", d.name(), d.cpu(),
+                              config::to_string(d.role()));
+    }
     notify("READY=1\nSTATUS=" + status());
     probe_all(monotonic_ns());
     if (watchdog_) {
