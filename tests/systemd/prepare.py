@@ -22,6 +22,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 
 import nspawn
 
@@ -105,6 +106,13 @@ def build_base(cache, packages, work):
     shutil.rmtree(tmp)
 
 
+START = time.monotonic()
+
+
+def step(what):
+    print(f"[{time.monotonic() - START:6.1f} s] {what}", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary-dir", required=True)
@@ -136,6 +144,7 @@ def main():
         if nspawn.which(tool) is None:
             unavailable(f"{tool} not found")
 
+    step("finding the runtime libraries' packages")
     packages = sorted(set(BASE_PACKAGES) | set(runtime_packages([args.gatiod, args.test_plugin, *args.plugin])))
     key = hashlib.sha256(f"{SUITE} minbase {' '.join(packages)}".encode()).hexdigest()[:16]
     cache = os.path.join(args.work, f"rootfs-{SUITE}-{key}.tar.zst")
@@ -145,12 +154,14 @@ def main():
         build_base(cache, packages, args.work)
 
     root = os.path.join(args.work, "root")
+    step(f"unpacking {cache}")
     nspawn.reap_stale(args.work)
     shutil.rmtree(root, ignore_errors=True)
     os.makedirs(root)
     subprocess.run(["tar", "-C", root, "--numeric-owner", "--xattrs", "-I", "zstd", "-xf", cache], check=True,
                    timeout=600)
 
+    step("cmake --install")
     env = dict(os.environ, DESTDIR=root)
     subprocess.run([args.cmake, "--install", args.binary_dir], check=True, env=env, timeout=600,
                    stdout=subprocess.DEVNULL)
@@ -166,6 +177,7 @@ def main():
     subprocess.run(["systemd-machine-id-setup", f"--root={root}"], check=True, timeout=60,
                    stdout=subprocess.DEVNULL)
 
+    step("booting it once")
     try:
         with nspawn.Container(root, args.work) as c:
             print(f"{c.name}: booted, systemd {c.run(['systemctl', '--version']).stdout.split()[1]}", flush=True)
