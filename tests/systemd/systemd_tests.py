@@ -320,6 +320,14 @@ class Suite:
         expect(held[0] in self.socket_inodes(pid), "gatiod still serves systemd's socket")
         expect(self.tcp(7000, "after") == ["after\n"], "answered after the reload")
 
+        # Stopped again, the service is started again by the next connection to its socket.
+        self.c.systemctl("stop", UNIT, timeout=BOUND)
+        expect(self.c.show(UNIT, "ActiveState") == "inactive", "stopped")
+        expect(self.listening_inodes(7000) == held, "systemd still holds the socket")
+        expect(self.tcp(7000, "again") == ["again\n"], "a connection to the stopped service is answered")
+        again = self.c.show(UNIT, "ActiveState", "MainPID")
+        expect(again["ActiveState"] == "active" and int(again["MainPID"]) != pid, f"started anew: {again}")
+
     def test_security(self):
         r = self.c.run(["systemd-analyze", "security", "--no-pager", UNIT], check=False)
         m = re.search(r"Overall exposure level for gatiod\.service: (\d+\.\d+)", r.stdout)
