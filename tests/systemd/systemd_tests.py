@@ -139,12 +139,6 @@ class Suite:
         expect(p["ActiveState"] == "active" and p["SubState"] == "running", f"gatiod active: {p}")
         return int(p["MainPID"])
 
-    def gatiod_entries(self, *args):
-        return self.c.journal("-u", UNIT, f"_COMM=gatiod", *args)
-
-    def messages(self, *args):
-        return [e.get("MESSAGE", "") for e in self.c.journal("-u", UNIT, *args)]
-
     # ---- tests
 
     def test_start(self):
