@@ -146,9 +146,20 @@ class Suite:
         st = self.c.run(["stat", "-c", "%U:%G %a", "/run/gatio"]).stdout.split()
         expect(st == ["gatio:gatio", "750"], f"/run/gatio from tmpfiles.d: {st}")
         expect(self.c.show(UNIT, "Type") == "notify", "Type=notify")
-        self.start()
-        # Type=notify: `systemctl start` returned once gatiod said READY=1, which it does after
-        # every listener is serving, so each answers right away.
+        # At debug level systemd logs each notification it gets and each state change.
+        self.c.run(["systemd-analyze", "log-level", "debug"])
+        pid = self.start()
+        self.c.wait_for_journal(lambda e: e.get("MESSAGE") == "gatiod.service: Changed start -> running",
+                                "-u", UNIT, "_PID=1")
+        states = [e["MESSAGE"] for e in self.c.journal("-u", UNIT, "_PID=1")
+                  if re.match(r"gatiod\.service: (Changed \S+ -> \S+|Got notification message)", e.get("MESSAGE", ""))]
+        ready = next((i for i, m in enumerate(states)
+                      if m.startswith(f"gatiod.service: Got notification message from PID {pid} (READY=1")), None)
+        expect(ready is not None and ready > 0 and states[ready - 1] == "gatiod.service: Changed start-pre -> start"
+               and states[ready + 1] == "gatiod.service: Changed start -> running",
+               f"activating until gatiod's READY=1, running from it: {states}")
+        # So `systemctl start` returned once gatiod said READY=1, which it does after every
+        # listener is serving: each answers right away.
         self.answers()
         text = self.c.show(UNIT, "StatusText")
         expect(re.match(r"drivers 2/2 up, \d+ connections open", text), f"STATUS= text: {text!r}")
