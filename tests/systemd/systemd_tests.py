@@ -189,13 +189,18 @@ class Suite:
         # A warning: steer_to_cpu cannot apply to a socket systemd passed (see test_socket for
         # activation itself).
         self.c.systemctl("stop", UNIT)
+        # And debug lines, at log_level = "debug". (Errors, PRIORITY=3: test_reload, test_watchdog.)
         steered = self.example.replace("\nsteer_to_cpu = false", "\nsteer_to_cpu = true", 1)
-        expect(steered != self.example, "the example has echo-tcp's steer_to_cpu")
+        steered = steered.replace('\nlog_level = "info"', '\nlog_level = "debug"', 1)
+        expect(steered.count("steer_to_cpu = true") == 1 and 'log_level = "debug"' in steered,
+               "the example has echo-tcp's steer_to_cpu and log_level")
         self.c.write(self.config, steered)
         self.c.systemctl("start", "gatiod.socket")
         expect(self.tcp(7000, "warn") == ["warn\n"], "socket-activated echo answers")
         e = self.c.wait_for_journal(lambda e: "steer_to_cpu ignored" in e.get("MESSAGE", ""), "-u", UNIT)
         expect(e.get("PRIORITY") == "4", f"a warning has PRIORITY=4: {e}")
+        e = self.c.wait_for_journal(lambda e: e.get("MESSAGE", "").startswith("driver d1 on CPU 1: ring"), "-u", UNIT)
+        expect(e.get("PRIORITY") == "7" and e.get("GATIO_DRIVER") == "d1", f"a debug line has PRIORITY=7: {e}")
 
     def test_reload(self):
         pid = self.start()
