@@ -94,7 +94,7 @@ def build_base(cache, packages, work):
     print(f"debootstrap {SUITE} from {mirror}: {' '.join(packages)}", flush=True)
     subprocess.run(["debootstrap", "--variant=minbase", "--include=" + ",".join(packages), SUITE, tmp, mirror],
                    check=True, timeout=1800)
-    # Nothing left over from the build that a boot would trip over.
+    # The downloaded packages and indexes are not needed in the root: the tarball stays small.
     for leftover in ("var/cache/apt/archives", "var/lib/apt/lists"):
         for p in glob.glob(os.path.join(tmp, leftover, "*")):
             if os.path.isfile(p):
@@ -170,12 +170,12 @@ def main():
     shutil.copyfile(args.test_plugin, os.path.join(test_dir, "service.so"))
     os.chmod(os.path.join(test_dir, "service.so"), 0o644)
 
-    # The gatio user, as the package's postinst would create it; the journal kept on disk so
-    # it can be read from outside while the container runs.
-    subprocess.run(["systemd-sysusers", f"--root={root}"], check=True, timeout=120)
+    # The gatio user, as a package's postinst creates it, by the root's own systemd-sysusers
+    # (tmpfiles.d applies at boot: it only makes /run/gatio); a fixed machine id, and the
+    # journal kept on disk, so it can be read from outside while the container runs.
+    subprocess.run(["chroot", root, "systemd-sysusers"], check=True, timeout=120)
+    subprocess.run(["chroot", root, "systemd-machine-id-setup"], check=True, timeout=60, stdout=subprocess.DEVNULL)
     os.makedirs(os.path.join(root, "var/log/journal"), exist_ok=True)
-    subprocess.run(["systemd-machine-id-setup", f"--root={root}"], check=True, timeout=60,
-                   stdout=subprocess.DEVNULL)
 
     step("booting it once")
     try:
