@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "config/config.hpp"
 #include "core/clock.hpp"
 #include "core/fd.hpp"
 #include "core/log.hpp"
@@ -277,6 +278,12 @@ int Service::run() {
     core::Fd liveness(periodic_timer(liveness_period_, "liveness"));
     core::Fd status_timer(periodic_timer(limits_.status_interval, "status"));
     read_snapshot(ctx_.runtime, ctx_.network, core::monotonic_ns(), current_);
+    // One line per driver in its context, so the journal can be filtered by GATIO_DRIVER= from start-up on.
+    for (std::size_t i = 0; i < names_.size(); ++i) {
+        const core::Driver& d = ctx_.runtime.driver(static_cast<int>(i));
+        driver_logs_[i]->info("driver {} running on CPU {} ({})", d.name(), d.cpu(),
+                              config::to_string(d.role()));
+    }
     notify("READY=1\nSTATUS=" + status());
     ctx_.runtime.check_liveness(core::monotonic_ns()); // the first probes: nothing to check yet
     if (watchdog_) {

@@ -97,6 +97,8 @@ void Endpoint::start(core::Driver& driver) {
                                              error[0] != '\0' ? error.data() : "(no reason given)"));
     }
     has_instance_ = true;
+    // In the listener's context: the journal finds each listener by GATIO_LISTENER= from start-up on.
+    log_->info("{}: serving on driver {} with plugin {}", describe_listener(l), driver.name(), p.name);
 }
 
 void Endpoint::stop() {
