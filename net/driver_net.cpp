@@ -255,7 +255,7 @@ bool DriverNet::poll(core::Driver&) {
     if (!rearm_list_.empty()) {
         for (const Ref& r : take(rearm_list_, scratch_)) {
             if (Connection* c = find(r.slot, r.generation)) {
-                c->queued_rearm = false;
+                c->set_queued(Connection::queued_rearm, false);
                 c->endpoint.rearm_one(*c);
             }
         }
@@ -317,7 +317,7 @@ void DriverNet::relieve_pressure() {
     }
     for (const Ref& r : take(pressure_list_, scratch_)) {
         if (Connection* c = find(r.slot, r.generation)) {
-            c->queued_pressure = false;
+            c->set_queued(Connection::queued_pressure, false);
             c->endpoint.resume_after_pressure(*c);
         }
     }
@@ -327,7 +327,7 @@ void DriverNet::flush() {
     while (!flush_list_.empty()) {
         for (const Ref& r : take(flush_list_, scratch_)) {
             if (Connection* c = find(r.slot, r.generation)) {
-                c->queued_flush = false;
+                c->set_queued(Connection::queued_flush, false);
                 c->endpoint.flush_one(*c);
             }
         }
@@ -394,22 +394,22 @@ Connection* DriverNet::at_slot(std::uint32_t slot) {
 }
 
 void DriverNet::queue_flush(Connection& c) {
-    if (!c.queued_flush) {
-        c.queued_flush = true;
+    if (!c.queued(Connection::queued_flush)) {
+        c.set_queued(Connection::queued_flush, true);
         flush_list_.push_back({c.slot, c.generation});
     }
 }
 
 void DriverNet::queue_rearm(Connection& c) {
-    if (!c.queued_rearm) {
-        c.queued_rearm = true;
+    if (!c.queued(Connection::queued_rearm)) {
+        c.set_queued(Connection::queued_rearm, true);
         rearm_list_.push_back({c.slot, c.generation});
     }
 }
 
 void DriverNet::queue_pressure(Connection& c) {
-    if (!c.queued_pressure) {
-        c.queued_pressure = true;
+    if (!c.queued(Connection::queued_pressure)) {
+        c.set_queued(Connection::queued_pressure, true);
         pressure_list_.push_back({c.slot, c.generation});
     }
 }
