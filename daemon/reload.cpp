@@ -78,6 +78,9 @@ std::vector<std::string> restart_needed(const config::Config& running, const con
     if (!(a.admin == b.admin)) {
         out.emplace_back("admin");
     }
+    if (!(a.network == b.network)) {
+        out.emplace_back("network");
+    }
     if (a.daemon.plugin_dir != b.daemon.plugin_dir) {
         out.emplace_back("daemon.plugin_dir");
     }
