@@ -40,11 +40,11 @@ void Connection::assert_invariants() const {
     assert(phase != Phase::shutting || (send == Send::idle && out.pending() == 0));
     assert(phase < Phase::closing || send == Send::in_flight || out.pending() == 0);
     // Closing only ever waits for requests: it never arms a receive.
-    assert(phase < Phase::closing || read != Read::armed);
+    assert(phase < Phase::closing || (read != Read::armed && read != Read::bounded));
     // The close goes out only once nothing else can complete into the slot.
     assert(phase < Phase::close_sent || (!reading() && send == Send::idle && side_ops == 0));
-    assert((pauses & ~(pause_plugin | pause_watermark | pause_pressure)) == 0);
-    assert((lists & ~(queued_flush | queued_rearm | queued_pressure)) == 0);
+    assert((pauses & ~(pause_plugin | pause_watermark)) == 0);
+    assert((lists & ~(queued_flush | queued_rearm)) == 0);
 }
 
 // ---------------------------------------------------------------- listening socket
@@ -52,6 +52,10 @@ void Connection::assert_invariants() const {
 void TcpEndpoint::start(core::Driver& d) {
     Endpoint::start(d);
     direct_ = net_.direct_descriptors();
+    reserve_ =
+        std::max<std::uint32_t>(1, static_cast<std::uint32_t>((std::uint64_t{config().send_buffer_reserve} +
+                                                               net_.chunks().chunk_size() - 1) /
+                                                              net_.chunks().chunk_size()));
     struct stat st {};
     if (::fstat(listener_.socket.get(), &st) == 0) {
         socket_inode_ = st.st_ino;
@@ -158,8 +162,16 @@ void TcpEndpoint::accepted(int fd) {
         reject(fd);
         return;
     }
+    if (!net_.budget().admit(reserve_)) {
+        // Its reserve would eat into what connections already open were promised.
+        s.connections.fetch_sub(1, std::memory_order_relaxed);
+        ++net_.stats().output_admissions_refused;
+        reject(fd);
+        return;
+    }
     Connection* c = net_.create_connection(*this, fd);
     if (c == nullptr) {
+        net_.budget().leave(reserve_);
         s.connections.fetch_sub(1, std::memory_order_relaxed);
         reject(fd);
         return;
@@ -260,7 +272,7 @@ void TcpEndpoint::stop() {
         if (c->reason == 0) {
             c->reason = GATIO_CLOSE_SHUTDOWN;
         }
-        c->out.clear(net_.chunks());
+        drop_output(*c);
         c->read = Connection::Read::idle;
         c->send = Connection::Send::idle;
         c->in_flight = 0;
@@ -298,10 +310,25 @@ int TcpEndpoint::send(gatio_conn conn, const iovec* iov, std::size_t count) {
     if (total == 0) {
         return GATIO_OK;
     }
-    if (!c->out.append(net_.chunks(), iov, count, total)) {
+    if (total >
+        config().send_buffer_limit - std::min<std::size_t>(c->out.pending(), config().send_buffer_limit)) {
         ++net_.stats().output_refused;
         return GATIO_ERR_LIMIT;
     }
+    const std::uint32_t more = c->out.chunks_needed(net_.chunks(), total);
+    OutputBudget& budget = net_.budget();
+    const bool was_tight = budget.tight();
+    const bool granted = more == 0 || budget.grow(reserve_, c->out.chunks(), more);
+    if (!was_tight && budget.tight()) {
+        net_.tighten();
+    }
+    if (!granted) {
+        ++net_.stats().output_refused;
+        return GATIO_ERR_LIMIT;
+    }
+    [[maybe_unused]] const bool appended = c->out.append(net_.chunks(), iov, count, total);
+    assert(appended); // the budget never promises more chunks than the pool has
+    assert(net_.chunks().count() - net_.chunks().available() <= budget.committed());
     net_.queue_flush(*c);
     check_backpressure(*c);
     c->assert_invariants();
@@ -404,6 +431,7 @@ void TcpEndpoint::on_connection(Connection& c, const io_uring_cqe& cqe, unsigned
 
 void TcpEndpoint::recv_done(Connection& c, const io_uring_cqe& cqe) {
     const bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
+    const bool multishot = c.read == Connection::Read::armed && net_.multishot_recv();
     if (!more) {
         c.read = Connection::Read::idle;
     }
@@ -423,7 +451,7 @@ void TcpEndpoint::recv_done(Connection& c, const io_uring_cqe& cqe) {
         }
         net_.buffers().recycle(id);
         if (!more && c.read == Connection::Read::idle) {
-            if (net_.multishot_recv()) {
+            if (multishot) {
                 ++net_.stats().recv_multishot_ends;
                 net_.queue_rearm(c);
             }
@@ -542,11 +570,11 @@ void TcpEndpoint::send_done(Connection& c, int res) {
         if (n < sent) {
             ++net_.stats().partial_sends;
         }
-        c.out.consume(net_.chunks(), n);
+        consume_output(c, n);
         c.last_active_ns = driver().now_ns();
     }
     if (c.phase >= Connection::Phase::closing) {
-        c.out.clear(net_.chunks());
+        drop_output(c);
         return;
     }
     if (res < 0 && res != -ECANCELED) {
@@ -571,7 +599,7 @@ void TcpEndpoint::send_done(Connection& c, int res) {
 bool TcpEndpoint::reading_wanted(const Connection& c) const {
     switch (c.phase) {
     case Connection::Phase::open:
-        return !c.eof() && c.pauses == 0;
+        return !c.eof() && c.pauses == 0 && (!net_.budget().tight() || read_room(c) > 0);
     case Connection::Phase::flushing:
     case Connection::Phase::shutting:
         return !c.eof(); // discard input so that closing does not turn into a reset
@@ -580,26 +608,50 @@ bool TcpEndpoint::reading_wanted(const Connection& c) const {
     }
 }
 
+std::size_t TcpEndpoint::read_room(const Connection& c) const {
+    const std::uint32_t held = c.out.chunks();
+    const std::size_t room = c.out.room(net_.chunks(), held < reserve_ ? reserve_ - held : 0);
+    const std::size_t limit = config().send_buffer_limit;
+    return std::min(room, limit - std::min(limit, c.out.pending()));
+}
+
 void TcpEndpoint::update_reading(Connection& c) {
-    bool want = reading_wanted(c);
+    const bool want = reading_wanted(c);
+    // Once the budget is tight an open connection reads only what its charge has room for.
+    const bool bound = c.phase == Connection::Phase::open && net_.budget().tight();
     if (want && c.read == Connection::Read::idle) {
         arm_recv(c);
-    } else if (!want && c.read == Connection::Read::armed) {
+    } else if ((c.read == Connection::Read::armed && (!want || bound)) ||
+               (c.read == Connection::Read::bounded && !want)) {
         cancel(c, Connection::tag_recv);
         c.read = Connection::Read::cancelling;
     }
 }
 
+void TcpEndpoint::bound_reads(Connection& c) {
+    update_reading(c);
+    c.assert_invariants();
+}
+
 void TcpEndpoint::arm_recv(Connection& c) {
     io_uring_sqe* sqe = driver().get_sqe(&c, Connection::tag_recv);
-    if (net_.multishot_recv()) {
-        io_uring_prep_recv_multishot(sqe, c.fd, nullptr, 0, 0);
+    if (c.phase == Connection::Phase::open && net_.budget().tight()) {
+        // One buffer at most, and no more of it than the output the handler may then queue
+        // (a length caps what the kernel copies into a provided buffer).
+        const std::size_t len = std::min<std::size_t>(read_room(c), net_.buffers().buffer_size());
+        assert(len > 0); // reading_wanted
+        io_uring_prep_recv(sqe, c.fd, nullptr, static_cast<unsigned>(len), 0);
+        c.read = Connection::Read::bounded;
     } else {
-        io_uring_prep_recv(sqe, c.fd, nullptr, 0, 0);
+        if (net_.multishot_recv()) {
+            io_uring_prep_recv_multishot(sqe, c.fd, nullptr, 0, 0);
+        } else {
+            io_uring_prep_recv(sqe, c.fd, nullptr, 0, 0);
+        }
+        c.read = Connection::Read::armed;
     }
     sqe->flags |= IOSQE_BUFFER_SELECT | (c.fixed ? IOSQE_FIXED_FILE : 0);
     sqe->buf_group = net_.buffer_group();
-    c.read = Connection::Read::armed;
 }
 
 void TcpEndpoint::rearm_one(Connection& c) {
@@ -621,20 +673,18 @@ void TcpEndpoint::check_backpressure(Connection& c) {
         ++net_.stats().read_pauses;
         update_reading(c);
     }
-    if (!c.paused(Connection::pause_pressure) && net_.output_pressure()) {
-        c.pause(Connection::pause_pressure, true);
-        ++net_.stats().pressure_pauses;
-        net_.queue_pressure(c);
-        update_reading(c);
-    }
 }
 
-void TcpEndpoint::resume_after_pressure(Connection& c) {
-    c.pause(Connection::pause_pressure, false);
-    if (!c.queued(Connection::queued_rearm) && c.phase == Connection::Phase::open) {
-        update_reading(c);
-    }
-    c.assert_invariants();
+void TcpEndpoint::consume_output(Connection& c, std::size_t bytes) {
+    const std::uint32_t before = c.out.chunks();
+    c.out.consume(net_.chunks(), bytes);
+    net_.budget().shrink(reserve_, before, c.out.chunks());
+}
+
+void TcpEndpoint::drop_output(Connection& c) {
+    const std::uint32_t before = c.out.chunks();
+    c.out.clear(net_.chunks());
+    net_.budget().shrink(reserve_, before, 0);
 }
 
 // ---------------------------------------------------------------- writing
@@ -712,14 +762,14 @@ void TcpEndpoint::progress(Connection& c) {
 }
 
 void TcpEndpoint::to_closing(Connection& c) {
-    if (c.read == Connection::Read::armed) {
+    if (c.read == Connection::Read::armed || c.read == Connection::Read::bounded) {
         cancel(c, Connection::tag_recv);
         c.read = Connection::Read::cancelling;
     }
     if (c.send == Connection::Send::in_flight) {
         cancel(c, Connection::tag_send);
     } else {
-        c.out.clear(net_.chunks());
+        drop_output(c);
     }
     c.phase = Connection::Phase::closing;
     // Nothing in flight (a paused or half-closed connection closed from a timer, say): no
@@ -763,7 +813,8 @@ void TcpEndpoint::finalize(Connection& c) {
         c.timer = {};
     }
     release_carry(c);
-    c.out.clear(net_.chunks());
+    drop_output(c);
+    net_.budget().leave(reserve_);
     --live_;
     shared().connections.fetch_sub(1, std::memory_order_relaxed);
     ++net_.stats().closed;

@@ -3,7 +3,8 @@
 // A connection's life, all on its driver's thread:
 //   open      multishot recv with buffer select; data goes to the handler and the buffer back to
 //             the ring as soon as on_data returns; output is queued and sent by one gathered
-//             sendmsg at a time, continued after partial sends.
+//             sendmsg at a time, continued after partial sends. While the driver's output budget
+//             is tight, one-shot receives of at most the room in the connection's charge.
 //   flushing  an orderly close was asked: input is discarded, queued output still goes out.
 //   shutting  output is flushed and our FIN sent (shutdown SHUT_WR); input is discarded until
 //             the peer's FIN or close_linger, so unread input cannot turn our close into a reset.
@@ -29,15 +30,16 @@ struct Connection final : core::Completion {
     // How far closing has come (the header comment). close_sent: the close is in flight;
     // closed: it completed and the slot is about to be freed.
     enum class Phase : std::uint8_t { open, flushing, shutting, closing, close_sent, closed };
-    // The receive request: none, one armed, one being cancelled, or none ever again (the
-    // peer's FIN arrived).
-    enum class Read : std::uint8_t { idle, armed, cancelling, ended };
+    // The receive request: none, one armed (unbounded: multishot, or one-shot of a whole
+    // buffer), one bounded by the connection's output room, one being cancelled, or none ever
+    // again (the peer's FIN arrived).
+    enum class Read : std::uint8_t { idle, armed, bounded, cancelling, ended };
     // The one gathered sendmsg: none, or one in flight with `in_flight` bytes.
     enum class Send : std::uint8_t { idle, in_flight };
     // Why reading is held back while open (a set of bits).
-    enum Pause : std::uint8_t { pause_plugin = 1, pause_watermark = 2, pause_pressure = 4 };
+    enum Pause : std::uint8_t { pause_plugin = 1, pause_watermark = 2 };
     // Which of DriverNet's deferred lists hold the connection (a set of bits).
-    enum Queued : std::uint8_t { queued_flush = 1, queued_rearm = 2, queued_pressure = 4 };
+    enum Queued : std::uint8_t { queued_flush = 1, queued_rearm = 2 };
     static constexpr std::size_t max_iov = 16;
 
     Connection(TcpEndpoint& ep, std::uint32_t slot_index, std::uint32_t gen, int descriptor, bool direct)
@@ -48,7 +50,7 @@ struct Connection final : core::Completion {
     gatio_conn handle() const { return (static_cast<std::uint64_t>(generation) << 32) | (slot + 1u); }
 
     bool eof() const { return read == Read::ended; }
-    bool reading() const { return read == Read::armed || read == Read::cancelling; }
+    bool reading() const { return read == Read::armed || read == Read::bounded || read == Read::cancelling; }
     bool paused(Pause why) const { return (pauses & why) != 0; }
     void pause(Pause why, bool on) { pauses = on ? pauses | why : pauses & ~why; }
     bool queued(Queued list) const { return (lists & list) != 0; }
@@ -100,7 +102,8 @@ public:
     // Deferred work queued on DriverNet.
     void flush_one(Connection& c);
     void rearm_one(Connection& c);
-    void resume_after_pressure(Connection& c);
+    // The output budget became tight (DriverNet::tighten).
+    void bound_reads(Connection& c);
     void timer_fired(Connection& c);
 
     int send(gatio_conn conn, const iovec* iov, std::size_t count) override;
@@ -128,6 +131,11 @@ private:
     void arm_recv(Connection& c);
     void cancel(Connection& c, unsigned tag);
     void check_backpressure(Connection& c);
+    // Bytes `c` may still queue within its charge without growing it.
+    std::size_t read_room(const Connection& c) const;
+    // Every change to a queue goes through these, so that the budget always matches.
+    void consume_output(Connection& c, std::size_t bytes);
+    void drop_output(Connection& c);
     void begin_close(Connection& c, int reason);
     void abort(Connection& c, int reason, bool reset);
     void progress(Connection& c);
@@ -139,7 +147,8 @@ private:
 
     std::unique_ptr<ChunkPool> carry_pool_; // handlers with max_unconsumed > 0 only
     std::uint32_t carry_capacity_ = 0;
-    std::uint32_t live_ = 0; // connections of this endpoint in the slab
+    std::uint32_t reserve_ = 0; // chunks of output budget each connection is admitted with
+    std::uint32_t live_ = 0;    // connections of this endpoint in the slab
     bool direct_ = false;
     bool accept_active_ = false;
     bool accept_cancelling_ = false;
