@@ -495,9 +495,10 @@ TEST_CASE("60 clients that never read leave a reading client's 1 MiB echo whole"
 
 TEST_CASE("however many clients stop reading, a reading client is served (the default pool)",
           "[gatiod][fairness]") {
-    // Steps of non-readers under the default limits; a reading client's echo after each. The
-    // pool as it was (one shared 32 MiB per driver) stalled or reset the reading client once a
-    // few dozen non-readers had filled it.
+    // Steps of non-readers under the default limits, a reading client's 1 MiB echo after each.
+    // The pool as it was (one free list of 32 MiB per driver, reads paused under pressure until
+    // twice the reserve was free again) stalled the reading client from 64 non-readers on two
+    // drivers: they held the pool, so the pause never ended.
     const std::uint16_t admin = free_port();
     Gatiod server("tcp", "max_connections = 1024", fmt::format("[admin]\nlisten = \"127.0.0.1:{}\"", admin));
     std::mt19937_64 rng(14);
@@ -516,7 +517,7 @@ TEST_CASE("however many clients stop reading, a reading client is served (the de
         INFO(step << " non-readers: a driver holds at most " << most << " bytes of output; " << hogs_reset
                   << " reset over their own limit");
         CHECK(most <= output_bound(32u << 20, 1024));
-        echo_while_reading(server.port(), 256 << 10, rng);
+        echo_while_reading(server.port(), 1 << 20, rng);
     }
     hogs.clear();
     auto c = server.stop();
