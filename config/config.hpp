@@ -154,7 +154,7 @@ struct ListenerConfig {
     bool steer_to_cpu = false;                     // reuseport CBPF program on SO_INCOMING_CPU
     std::uint32_t send_high_watermark = 1u << 20;  // unsent bytes above which reading pauses
     std::uint32_t send_low_watermark = 256u << 10; // ... and below which it resumes
-    std::uint32_t send_buffer_limit = 4u << 20;    // unsent bytes a connection may hold at most
+    std::uint32_t send_buffer_limit = 32u << 20;   // unsent bytes a connection may hold at most
     std::uint32_t send_buffer_reserve = 4u << 10;  // of the driver's output memory, set aside for
                                                    // each connection while it is open
     OptionTable options;

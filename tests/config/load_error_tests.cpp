@@ -309,13 +309,16 @@ TEST_CASE("[network] values", "[errors][network]") {
 
 TEST_CASE("[[listener]] send buffer limit and reserve", "[errors][listener]") {
     Sandbox box;
-    CHECK(box.errors(web("send_buffer_limit = \"1MiB\"\n")) ==
-          Errors{"7:21: listener \"web\": send_buffer_limit 1MiB must be more than send_high_watermark 1MiB"});
-    // The limit keeps its default (4MiB): the error points at the watermark that was written.
-    CHECK(box.errors(web("send_high_watermark = \"8MiB\"\n")) ==
-          Errors{"7:23: listener \"web\": send_buffer_limit 4MiB must be more than send_high_watermark 8MiB"});
-    CHECK(box.errors(web("send_buffer_reserve = \"8MiB\"\n")) ==
-          Errors{"7:23: listener \"web\": send_buffer_reserve 8MiB must not be more than send_buffer_limit 4MiB"});
+    CHECK(
+        box.errors(web("send_buffer_limit = \"1MiB\"\n")) ==
+        Errors{"7:21: listener \"web\": send_buffer_limit 1MiB must be more than send_high_watermark 1MiB"});
+    // The limit keeps its default (32MiB): the error points at the watermark that was written.
+    CHECK(box.errors(web("send_high_watermark = \"64MiB\"\n")) ==
+          Errors{
+              "7:23: listener \"web\": send_buffer_limit 32MiB must be more than send_high_watermark 64MiB"});
+    CHECK(box.errors(web("send_buffer_reserve = \"64MiB\"\n")) ==
+          Errors{"7:23: listener \"web\": send_buffer_reserve 64MiB must not be more than send_buffer_limit "
+                 "32MiB"});
     CHECK(box.errors(web("send_buffer_reserve = 0\n")) ==
           Errors{"7:23: listener \"web\": send_buffer_reserve: expected a size from 1B to 1GiB, got 0"});
 }
