@@ -83,6 +83,16 @@ struct DaemonSection {
     friend bool operator==(const DaemonSection&, const DaemonSection&) = default;
 };
 
+// Limits of the networking layer ([network]). Changing them needs a restart.
+struct NetworkSection {
+    std::uint64_t output_memory = std::uint64_t{32} << 20; // per driver: unsent TCP output, 1MiB..64GiB
+    std::uint32_t carry_buffers = 1024;   // per listener and driver, for handlers that leave input
+                                          // unconsumed; 1..1048576
+    std::uint32_t udp_reply_slots = 1024; // per UDP listener and driver: replies in flight, 1..65536
+    Duration close_linger{5000};          // orderly close: wait this long for the peer's FIN, 0..1h
+    friend bool operator==(const NetworkSection&, const NetworkSection&) = default;
+};
+
 struct AdminSection {
     std::optional<SocketAddress> listen; // absent: no metrics/health endpoint
     // Enough that a few idle or slow clients leave room for health checks; idle ones go soon.
@@ -138,6 +148,9 @@ struct ListenerConfig {
     bool steer_to_cpu = false;                     // reuseport CBPF program on SO_INCOMING_CPU
     std::uint32_t send_high_watermark = 1u << 20;  // unsent bytes above which reading pauses
     std::uint32_t send_low_watermark = 256u << 10; // ... and below which it resumes
+    std::uint32_t send_buffer_limit = 32u << 20;   // unsent bytes a connection may hold at most
+    std::uint32_t send_buffer_reserve = 4u << 10;  // of the driver's output memory, set aside for
+                                                   // each connection while it is open
     OptionTable options;
     friend bool operator==(const ListenerConfig&, const ListenerConfig&) = default;
 };
@@ -185,6 +198,7 @@ struct Config {
     AdminSection admin;
     TopologySection topology;
     IoUringTuning io_uring;
+    NetworkSection network;
     std::vector<ListenerConfig> listeners;
     Positions positions; // where the above were written; not part of what the file says
 

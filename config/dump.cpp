@@ -187,6 +187,12 @@ std::string dump(const Config& c) {
     w.boolean("submit_batching", c.io_uring.submit_batching);
     w.number("cq_factor", c.io_uring.cq_factor);
 
+    w.header("[network]");
+    w.quoted("output_memory", format_size(c.network.output_memory));
+    w.number("carry_buffers", c.network.carry_buffers);
+    w.number("udp_reply_slots", c.network.udp_reply_slots);
+    w.quoted("close_linger", format_duration(c.network.close_linger));
+
     for (const ListenerConfig& l : c.listeners) {
         w.header("[[listener]]");
         w.quoted("name", l.name);
@@ -210,6 +216,8 @@ std::string dump(const Config& c) {
         w.boolean("steer_to_cpu", l.steer_to_cpu);
         w.quoted("send_high_watermark", format_size(l.send_high_watermark));
         w.quoted("send_low_watermark", format_size(l.send_low_watermark));
+        w.quoted("send_buffer_limit", format_size(l.send_buffer_limit));
+        w.quoted("send_buffer_reserve", format_size(l.send_buffer_reserve));
         if (!l.options.empty()) {
             w.header("[listener.options]");
             for (const auto& [key, value] : l.options) {

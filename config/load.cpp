@@ -50,13 +50,14 @@ LoadResult load_string(std::string_view text, const std::filesystem::path& file,
     }
     const std::filesystem::path folder = config.file.parent_path();
 
-    TableReader top(doc, "", {"daemon", "admin", "topology", "tpc", "io_uring", "listener"}, out);
+    TableReader top(doc, "", {"daemon", "admin", "topology", "tpc", "io_uring", "network", "listener"}, out);
     config.daemon = read_daemon(section(top, "daemon"), folder, overrides, out);
     config.admin = read_admin(section(top, "admin"), config.positions.admin_listen, out);
     const toml::table& topology = section(top, "topology");
     const auto tpcs = top.tables("tpc", "[[tpc]]");
     config.topology = read_topology(topology, doc.get("tpc"), tpcs, config.positions, out);
     config.io_uring = read_io_uring(section(top, "io_uring"), out);
+    config.network = read_network(section(top, "network"), out);
     config.listeners = read_listeners(top.tables("listener", "[[listener]]"), folder,
                                       config.daemon.plugin_dir, config.positions.listeners, out);
     top.finish();

@@ -84,11 +84,35 @@ void read_watermarks(TableReader& r, ListenerConfig& l, const toml::table& table
                     " must be less than send_high_watermark " + format_size(l.send_high_watermark));
 }
 
+// The per-connection output budget: the reserve fits in the limit, and the limit lies above the
+// high watermark, so that reading pauses before a connection reaches it.
+void read_send_buffer(TableReader& r, ListenerConfig& l) {
+    const auto limit = r.size("send_buffer_limit", 1, max_watermark);
+    const auto reserve = r.size("send_buffer_reserve", 1, max_watermark);
+    l.send_buffer_limit = static_cast<std::uint32_t>(limit.value_or(l.send_buffer_limit));
+    l.send_buffer_reserve = static_cast<std::uint32_t>(reserve.value_or(l.send_buffer_reserve));
+    const bool limit_given = r.pos("send_buffer_limit").line != 0;
+    const bool reserve_given = r.pos("send_buffer_reserve").line != 0;
+    if ((limit_given && !limit) || (reserve_given && !reserve)) {
+        return; // already reported
+    }
+    const SourcePos at = limit_given ? r.pos("send_buffer_limit") : r.pos("send_high_watermark");
+    if (l.send_buffer_limit <= l.send_high_watermark) {
+        r.error(at, "send_buffer_limit " + format_size(l.send_buffer_limit) +
+                        " must be more than send_high_watermark " + format_size(l.send_high_watermark));
+    } else if (l.send_buffer_reserve > l.send_buffer_limit) {
+        r.error(reserve_given ? r.pos("send_buffer_reserve") : at,
+                "send_buffer_reserve " + format_size(l.send_buffer_reserve) +
+                    " must not be more than send_buffer_limit " + format_size(l.send_buffer_limit));
+    }
+}
+
 ListenerConfig read_listener(const toml::table& table, const std::filesystem::path& folder,
                              const std::filesystem::path& plugin_dir, ListenerPositions& at, Reporter& out) {
     TableReader r(table, "listener",
                   {"name", "transport", "address", "handler", "drivers", "backlog", "max_connections",
-                   "idle_timeout", "steer_to_cpu", "send_high_watermark", "send_low_watermark", "options"},
+                   "idle_timeout", "steer_to_cpu", "send_high_watermark", "send_low_watermark",
+                   "send_buffer_limit", "send_buffer_reserve", "options"},
                   out);
     ListenerConfig l;
     at.table = r.pos();
@@ -114,6 +138,7 @@ ListenerConfig read_listener(const toml::table& table, const std::filesystem::pa
     l.idle_timeout = r.duration("idle_timeout").value_or(l.idle_timeout);
     l.steer_to_cpu = r.boolean("steer_to_cpu").value_or(l.steer_to_cpu);
     read_watermarks(r, l, table);
+    read_send_buffer(r, l);
     if (const toml::table* options = r.table("options")) {
         l.options = read_options(*options, r.context(), out);
     }

@@ -1,5 +1,6 @@
 // [daemon], [admin] and [io_uring]: the process-wide settings.
 #include "config/sections.hpp"
+#include "config/units.hpp"
 
 namespace gatio::config::detail {
 
@@ -87,6 +88,28 @@ IoUringTuning read_io_uring(const toml::table& table, Reporter& out) {
     }
     r.finish();
     return t;
+}
+
+NetworkSection read_network(const toml::table& table, Reporter& out) {
+    TableReader r(table, "network", {"output_memory", "carry_buffers", "udp_reply_slots", "close_linger"},
+                  out);
+    NetworkSection n;
+    n.output_memory = r.size("output_memory", min_output_memory, max_output_memory).value_or(n.output_memory);
+    n.carry_buffers = static_cast<std::uint32_t>(
+        r.integer("carry_buffers", 1, max_carry_buffers).value_or(n.carry_buffers));
+    n.udp_reply_slots = static_cast<std::uint32_t>(
+        r.integer("udp_reply_slots", 1, max_udp_reply_slots).value_or(n.udp_reply_slots));
+    if (auto linger = r.duration("close_linger")) {
+        if (*linger > max_close_linger) {
+            r.error("close_linger", r.pos("close_linger"),
+                    "expected a duration from 0s to " + format_duration(max_close_linger) + ", got " +
+                        in_quotes(format_duration(*linger)));
+        } else {
+            n.close_linger = *linger;
+        }
+    }
+    r.finish();
+    return n;
 }
 
 } // namespace gatio::config::detail

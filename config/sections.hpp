@@ -17,6 +17,11 @@ inline constexpr std::int64_t max_numa_node = 1023;
 
 inline constexpr std::uint64_t max_buffer_size = 1u << 20;
 inline constexpr std::uint64_t max_watermark = 1u << 30;
+inline constexpr std::uint64_t min_output_memory = 1u << 20;
+inline constexpr std::uint64_t max_output_memory = std::uint64_t{64} << 30;
+inline constexpr std::int64_t max_carry_buffers = 1 << 20;
+inline constexpr std::int64_t max_udp_reply_slots = 1 << 16;
+inline constexpr Duration max_close_linger = std::chrono::hours(1);
 
 // Lexically normal, without a trailing separator (except for "/").
 std::filesystem::path normalized(const std::filesystem::path& path);
@@ -27,6 +32,7 @@ DaemonSection read_daemon(const toml::table& table, const std::filesystem::path&
 // Each reader records where its settings were written in the Positions given to it.
 AdminSection read_admin(const toml::table& table, SourcePos& listen_at, Reporter& out);
 IoUringTuning read_io_uring(const toml::table& table, Reporter& out);
+NetworkSection read_network(const toml::table& table, Reporter& out);
 
 // `tpc` is the top-level [[tpc]] array, if any (nullptr when absent); `tpcs` its tables.
 TopologySection read_topology(const toml::table& table, const toml::node* tpc,

@@ -56,6 +56,9 @@ std::vector<std::string> restart_needed(const config::Config& running, const con
     if (!(running.admin == next.admin)) {
         out.emplace_back("admin");
     }
+    if (!(running.network == next.network)) {
+        out.emplace_back("network");
+    }
     if (running.daemon.plugin_dir != next.daemon.plugin_dir) {
         out.emplace_back("daemon.plugin_dir");
     }

@@ -59,11 +59,12 @@ int run_loaded(const Options& options, Loaded& loaded, InheritedSockets& sockets
 
     core::RuntimeOptions runtime_options;
     runtime_options.kernel = report.support;
-    net::reserve(runtime_options, loaded.config, loaded.topology, loaded.plugins);
+    const net::NetOptions net_options = net::net_options(loaded.config);
+    net::reserve(runtime_options, loaded.config, loaded.topology, loaded.plugins, net_options);
     core::Runtime runtime(loaded.topology, loaded.machine, loaded.config.io_uring, runtime_options);
     // Declared after the runtime: the Network handle must go before the Runtime does.
-    auto attached =
-        net::attach_listeners(runtime, loaded.config, loaded.topology, loaded.plugins, {}, sockets.by_name());
+    auto attached = net::attach_listeners(runtime, loaded.config, loaded.topology, loaded.plugins,
+                                          net_options, sockets.by_name());
     // Each serving driver holds its own duplicate now.
     sockets.close_all();
     // The listeners hold their handlers now: one a reload leaves unused can then be unloaded.

@@ -87,7 +87,7 @@ struct NetMetric {
     std::uint64_t (*value)(const NetCounters&);
 };
 
-constexpr std::array<NetMetric, 12> net_metrics{{
+constexpr std::array<NetMetric, 15> net_metrics{{
     {"gatio_connections_open", "gauge", "TCP connections open.",
      [](const NetCounters& c) { return c.accepted > c.closed ? c.accepted - c.closed : 0; }},
     {"gatio_connections_accepted_total", "counter", "TCP connections accepted.",
@@ -112,6 +112,15 @@ constexpr std::array<NetMetric, 12> net_metrics{{
      [](const NetCounters& c) { return c.buffers_used; }},
     {"gatio_output_memory_bytes", "gauge", "Output chunk memory held by unsent TCP data.",
      [](const NetCounters& c) { return c.output_memory; }},
+    {"gatio_output_refused_total", "counter",
+     "Sends refused: over the connection's send_buffer_limit or the driver's output budget.",
+     [](const NetCounters& c) { return c.output_refused; }},
+    {"gatio_output_admissions_refused_total", "counter",
+     "TCP connections closed at once: the driver's output memory had no reserve left for them.",
+     [](const NetCounters& c) { return c.output_admissions_refused; }},
+    {"gatio_output_tight_total", "counter",
+     "Times a driver's output budget got down to its floor (reads bounded).",
+     [](const NetCounters& c) { return c.output_tight; }},
     {"gatio_plugin_errors_total", "counter",
      "Handler faults: on_data results out of range, instances that could not be created.",
      [](const NetCounters& c) { return c.plugin_errors; }},

@@ -28,9 +28,11 @@ struct NetCounters {
     std::uint64_t recv_multishot_ends = 0; // multishot receives that ended without an error
     std::uint64_t recv_rearms = 0;         // receives armed again after either of the two above
     std::uint64_t read_pauses = 0;         // reads paused at the send high watermark
-    std::uint64_t pressure_pauses = 0;     // reads paused because the driver's output memory ran low
+    std::uint64_t output_tight = 0;        // times the output budget got down to its floor: reads bounded
+    std::uint64_t output_relaxed = 0;      // times it recovered: reads unbounded again
     std::uint64_t partial_sends = 0;       // sends the kernel took only part of (continued)
-    std::uint64_t output_refused = 0;      // send calls refused: output memory exhausted
+    std::uint64_t output_refused = 0;      // send calls refused: send_buffer_limit or the output budget
+    std::uint64_t output_admissions_refused = 0; // connections closed at once: no output reserve left
     std::uint64_t datagrams_received = 0;
     std::uint64_t datagrams_truncated = 0; // larger than a provided buffer; not delivered whole
     std::uint64_t datagrams_sent = 0;
@@ -55,7 +57,7 @@ struct CounterField {
 using NetCounterField = CounterField<NetCounters>;
 
 // Names and members, in declaration order.
-inline constexpr std::array<NetCounterField, 27> net_counter_fields{{
+inline constexpr std::array<NetCounterField, 29> net_counter_fields{{
     {"accepted", &NetCounters::accepted},
     {"rejected", &NetCounters::rejected},
     {"accept_errors", &NetCounters::accept_errors},
@@ -70,9 +72,11 @@ inline constexpr std::array<NetCounterField, 27> net_counter_fields{{
     {"recv_multishot_ends", &NetCounters::recv_multishot_ends},
     {"recv_rearms", &NetCounters::recv_rearms},
     {"read_pauses", &NetCounters::read_pauses},
-    {"pressure_pauses", &NetCounters::pressure_pauses},
+    {"output_tight", &NetCounters::output_tight},
+    {"output_relaxed", &NetCounters::output_relaxed},
     {"partial_sends", &NetCounters::partial_sends},
     {"output_refused", &NetCounters::output_refused},
+    {"output_admissions_refused", &NetCounters::output_admissions_refused},
     {"datagrams_received", &NetCounters::datagrams_received},
     {"datagrams_truncated", &NetCounters::datagrams_truncated},
     {"datagrams_sent", &NetCounters::datagrams_sent},

@@ -17,11 +17,11 @@ std::uint32_t chunks_for(std::size_t bytes, std::uint32_t chunk_size) {
     return static_cast<std::uint32_t>((bytes + chunk_size - 1) / chunk_size);
 }
 
-// Data that can still arrive for connections after they were asked to pause: every provided
-// buffer, plus what their handlers may leave unconsumed and then send.
-std::uint32_t pressure_reserve_chunks(const NetOptions& o, const config::RingSettings& ring) {
+// The output budget's floor: what unbounded receives still in flight when it becomes tight can
+// bring, at most every provided buffer's data, each buffer starting a part-filled chunk.
+std::uint32_t floor_chunks(const NetOptions& o, const config::RingSettings& ring) {
     return chunks_for(static_cast<std::size_t>(ring.buffer_count) * ring.buffer_size, o.output_chunk_size) +
-           1;
+           ring.buffer_count;
 }
 
 std::uint32_t tcp_slots(const std::vector<const config::ListenerConfig*>& listeners) {
@@ -75,8 +75,7 @@ std::size_t DriverNet::arena_bytes(const NetOptions& o, const config::RingSettin
         // The connection slab's objects and free list, and the generation of each slot.
         bytes += static_cast<std::size_t>(slots) * (sizeof(Connection) + 2 * sizeof(std::uint32_t)) +
                  core::alignment_slack(3);
-        std::uint32_t chunks =
-            chunks_for(o.output_memory, o.output_chunk_size) + pressure_reserve_chunks(o, ring);
+        std::uint32_t chunks = chunks_for(o.output_memory, o.output_chunk_size) + floor_chunks(o, ring);
         bytes += ChunkPool::memory_for(chunks, o.output_chunk_size);
     }
     for (const auto* l : configs) {
@@ -129,14 +128,23 @@ void DriverNet::set_up(core::Driver& d) {
     if (capacity_ > 0) {
         slab_ = std::make_unique<core::Slab<Connection>>(memory(), capacity_);
         generations_ = memory().allocate_array<std::uint32_t>(capacity_);
-        std::uint32_t reserve = pressure_reserve_chunks(options_, ring);
-        std::uint32_t chunks = chunks_for(options_.output_memory, options_.output_chunk_size) + reserve;
+        std::uint32_t floor = floor_chunks(options_, ring);
+        std::uint32_t chunks = chunks_for(options_.output_memory, options_.output_chunk_size) + floor;
         chunks_ = std::make_unique<ChunkPool>(memory(), chunks, options_.output_chunk_size);
-        pressure_reserve_ = reserve;
-        // Hysteresis: resume only once a second reserve's worth is free again.
-        pressure_resume_ = std::min(chunks, 2 * reserve);
+        // Reserves take at most half of output_memory, so that growth always has the other half.
+        std::uint64_t reserves = 0;
+        for (const auto& l : listeners_) {
+            if (l->config.transport == config::Transport::tcp) {
+                reserves += static_cast<std::uint64_t>(l->config.max_connections) *
+                            chunks_for(l->config.send_buffer_reserve, options_.output_chunk_size);
+            }
+        }
+        const std::uint32_t shared_min = chunks_for(options_.output_memory, options_.output_chunk_size) / 2;
+        budget_ = std::make_unique<OutputBudget>(
+            chunks, floor,
+            static_cast<std::uint32_t>(std::min<std::uint64_t>(reserves, chunks - floor - shared_min)));
         // One entry per connection, plus stale ones of connections gone since they were queued.
-        for (auto* list : {&flush_list_, &rearm_list_, &pressure_list_, &scratch_}) {
+        for (auto* list : {&flush_list_, &rearm_list_, &scratch_}) {
             list->reserve(2 * static_cast<std::size_t>(capacity_));
         }
     }
@@ -243,7 +251,7 @@ bool DriverNet::poll(core::Driver&) {
     if (!rearm_list_.empty()) {
         for (const Ref& r : take(rearm_list_, scratch_)) {
             if (Connection* c = find(r.slot, r.generation)) {
-                c->queued_rearm = false;
+                c->set_queued(Connection::queued_rearm, false);
                 c->endpoint.rearm_one(*c);
             }
         }
@@ -251,7 +259,9 @@ bool DriverNet::poll(core::Driver&) {
     for (auto& e : endpoints_) {
         e->poll();
     }
-    relieve_pressure();
+    if (budget_ && budget_->relax()) {
+        ++stats().output_relaxed;
+    }
     flush();
     if (retiring_ > 0 && !leaving_) {
         release_retired();
@@ -299,14 +309,12 @@ std::vector<DriverNet::Ref>& DriverNet::take(std::vector<Ref>& list, std::vector
     return scratch;
 }
 
-void DriverNet::relieve_pressure() {
-    if (pressure_list_.empty() || chunks_->available() < pressure_resume_) {
-        return;
-    }
-    for (const Ref& r : take(pressure_list_, scratch_)) {
-        if (Connection* c = find(r.slot, r.generation)) {
-            c->queued_pressure = false;
-            c->endpoint.resume_after_pressure(*c);
+void DriverNet::tighten() {
+    ++stats().output_tight;
+    for (std::uint32_t i = 0; i < capacity_; ++i) {
+        Connection* c = at_slot(i);
+        if (c != nullptr && c->read == Connection::Read::armed) {
+            c->endpoint.bound_reads(*c);
         }
     }
 }
@@ -315,7 +323,7 @@ void DriverNet::flush() {
     while (!flush_list_.empty()) {
         for (const Ref& r : take(flush_list_, scratch_)) {
             if (Connection* c = find(r.slot, r.generation)) {
-                c->queued_flush = false;
+                c->set_queued(Connection::queued_flush, false);
                 c->endpoint.flush_one(*c);
             }
         }
@@ -382,23 +390,16 @@ Connection* DriverNet::at_slot(std::uint32_t slot) {
 }
 
 void DriverNet::queue_flush(Connection& c) {
-    if (!c.queued_flush) {
-        c.queued_flush = true;
+    if (!c.queued(Connection::queued_flush)) {
+        c.set_queued(Connection::queued_flush, true);
         flush_list_.push_back({c.slot, c.generation});
     }
 }
 
 void DriverNet::queue_rearm(Connection& c) {
-    if (!c.queued_rearm) {
-        c.queued_rearm = true;
+    if (!c.queued(Connection::queued_rearm)) {
+        c.set_queued(Connection::queued_rearm, true);
         rearm_list_.push_back({c.slot, c.generation});
-    }
-}
-
-void DriverNet::queue_pressure(Connection& c) {
-    if (!c.queued_pressure) {
-        c.queued_pressure = true;
-        pressure_list_.push_back({c.slot, c.generation});
     }
 }
 

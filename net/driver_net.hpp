@@ -81,6 +81,7 @@ public:
     std::uint16_t buffer_group() const { return group_; }
     core::Arena& memory(); // for slabs and pools, during start only
     ChunkPool& chunks() { return *chunks_; }
+    OutputBudget& budget() { return *budget_; }
     bool direct_descriptors() const { return direct_; }
     bool multishot_recv() const { return multishot_; }
 
@@ -94,10 +95,10 @@ public:
     // Deferred to this turn's poll (or the next flush): each is queued once.
     void queue_flush(Connection& c);
     void queue_rearm(Connection& c);
-    void queue_pressure(Connection& c);
 
-    // The chunk pool is low: connections that add output stop reading until it recovers.
-    bool output_pressure() const { return chunks_->available() < pressure_reserve_; }
+    // The output budget just became tight: every unbounded receive of an open connection is
+    // cancelled, to be armed again bounded by the connection's room.
+    void tighten();
 
     // Starts the sends queued since the last flush.
     void flush();
@@ -113,7 +114,6 @@ private:
     };
     void set_up(core::Driver& d);
     void publish();
-    void relieve_pressure();
     void release_retired();
     void leave();
     std::vector<Ref>& take(std::vector<Ref>& list, std::vector<Ref>& scratch);
@@ -139,10 +139,9 @@ private:
     std::unique_ptr<core::Slab<Connection>> slab_;
     std::uint32_t* generations_ = nullptr; // per slot, survives reuse
     std::unique_ptr<ChunkPool> chunks_;
-    std::uint32_t pressure_reserve_ = 0;
-    std::uint32_t pressure_resume_ = 0;
+    std::unique_ptr<OutputBudget> budget_; // of chunks_
 
-    std::vector<Ref> flush_list_, rearm_list_, pressure_list_, scratch_;
+    std::vector<Ref> flush_list_, rearm_list_, scratch_;
 };
 
 } // namespace gatio::net

@@ -53,6 +53,15 @@ std::uint64_t raise_nofile(std::uint64_t needed) {
 
 } // namespace
 
+NetOptions net_options(const config::Config& config) {
+    NetOptions o;
+    o.output_memory = static_cast<std::size_t>(config.network.output_memory);
+    o.carry_buffers = config.network.carry_buffers;
+    o.udp_reply_slots = config.network.udp_reply_slots;
+    o.close_linger = config.network.close_linger;
+    return o;
+}
+
 void reserve(core::RuntimeOptions& options, const config::Config& config, const core::Topology& topology,
              const PluginSet& plugins, const NetOptions& net) {
     auto served = listeners_by_driver(config, topology);

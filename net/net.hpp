@@ -30,7 +30,8 @@
 
 namespace gatio::net {
 
-// Limits of the networking layer that the configuration file does not carry.
+// Limits of the networking layer. The first four come from [network] (net_options); the rest
+// are not in the configuration file.
 struct NetOptions {
     std::uint32_t output_chunk_size = 4096;                // unit of the per-driver output pool
     std::size_t output_memory = std::size_t{32} << 20;     // per driver: unsent TCP output
@@ -45,6 +46,9 @@ struct NetOptions {
     // A reload waits this long for the drivers to start the instances of new listeners.
     std::chrono::milliseconds reload_start_timeout{10'000};
 };
+
+// The defaults with [network] applied.
+NetOptions net_options(const config::Config& config);
 
 // Adds what the listeners need to the runtime's start parameters: direct-descriptor slots and
 // timer slots per driver, and arena bytes per TPC. Raises the soft RLIMIT_NOFILE towards the

@@ -42,14 +42,26 @@ void ChunkPool::give(std::uint32_t chunk) {
     ++available_;
 }
 
+std::uint32_t OutputQueue::chunks_needed(const ChunkPool& pool, std::size_t bytes) const {
+    const std::size_t size = pool.chunk_size();
+    const std::size_t tail_room = room(pool, 0);
+    if (bytes <= tail_room) {
+        return 0;
+    }
+    const std::size_t extra = (bytes - tail_room + size - 1) / size;
+    return extra > UINT32_MAX ? UINT32_MAX : static_cast<std::uint32_t>(extra);
+}
+
+std::size_t OutputQueue::room(const ChunkPool& pool, std::uint32_t chunks) const {
+    const std::size_t size = pool.chunk_size();
+    const std::size_t tail_room = tail_ == ChunkPool::none ? 0 : size - pool.used(tail_);
+    return tail_room + static_cast<std::size_t>(chunks) * size;
+}
+
 bool OutputQueue::append(ChunkPool& pool, const iovec* iov, std::size_t count, std::size_t total) {
     const std::uint32_t size = pool.chunk_size();
-    std::size_t room = tail_ == ChunkPool::none ? 0 : size - pool.used(tail_);
-    if (total > room) {
-        std::size_t extra = (total - room + size - 1) / size;
-        if (extra > pool.available()) {
-            return false;
-        }
+    if (chunks_needed(pool, total) > pool.available()) {
+        return false;
     }
     for (std::size_t i = 0; i < count; ++i) {
         const auto* src = static_cast<const std::byte*>(iov[i].iov_base);
@@ -58,6 +70,7 @@ bool OutputQueue::append(ChunkPool& pool, const iovec* iov, std::size_t count, s
             if (tail_ == ChunkPool::none || pool.used(tail_) == size) {
                 std::uint32_t c = pool.take();
                 assert(c != ChunkPool::none); // counted above
+                ++chunks_;
                 if (tail_ == ChunkPool::none) {
                     head_ = c;
                     head_offset_ = 0;
@@ -104,6 +117,7 @@ void OutputQueue::consume(ChunkPool& pool, std::size_t bytes) {
         if (head_offset_ == pool.used(head_) && head_ != tail_) {
             std::uint32_t next = pool.next(head_);
             pool.give(head_);
+            --chunks_;
             head_ = next;
             head_offset_ = 0;
         }
@@ -113,6 +127,7 @@ void OutputQueue::consume(ChunkPool& pool, std::size_t bytes) {
         // connection.
         assert(head_ == tail_);
         pool.give(head_);
+        --chunks_;
         head_ = tail_ = ChunkPool::none;
         head_offset_ = 0;
     }
@@ -126,7 +141,56 @@ void OutputQueue::clear(ChunkPool& pool) {
     }
     tail_ = ChunkPool::none;
     head_offset_ = 0;
+    chunks_ = 0;
     pending_ = 0;
+}
+
+OutputBudget::OutputBudget(std::uint32_t total, std::uint32_t floor, std::uint32_t reserves)
+    : total_(total), floor_(floor), reserves_(reserves), shared_(total - floor - reserves) {
+    assert(static_cast<std::uint64_t>(floor) + reserves <= total);
+}
+
+bool OutputBudget::admit(std::uint32_t reserve) {
+    if (reserved_ + reserve > reserves_) {
+        return false;
+    }
+    reserved_ += reserve;
+    return true;
+}
+
+void OutputBudget::leave(std::uint32_t reserve) {
+    assert(reserved_ >= reserve);
+    reserved_ -= reserve;
+}
+
+bool OutputBudget::grow(std::uint32_t reserve, std::uint32_t held, std::uint32_t more) {
+    const std::uint64_t growth =
+        above(reserve, static_cast<std::uint64_t>(held) + more) - above(reserve, held);
+    if (!tight_ && grown_ + growth > shared_) {
+        // Past this point only the floor is left: every receive must be bounded from now on.
+        tight_ = true;
+    }
+    if (grown_ + growth > static_cast<std::uint64_t>(shared_) + (tight_ ? floor_ : 0)) {
+        return false;
+    }
+    grown_ += growth;
+    assert(reserved_ <= reserves_ && committed() <= total_);
+    return true;
+}
+
+void OutputBudget::shrink(std::uint32_t reserve, std::uint32_t before, std::uint32_t after) {
+    assert(after <= before);
+    const std::uint64_t freed = above(reserve, before) - above(reserve, after);
+    assert(grown_ >= freed);
+    grown_ -= freed;
+}
+
+bool OutputBudget::relax() {
+    if (tight_ && grown_ + floor_ <= shared_) {
+        tight_ = false;
+        return true;
+    }
+    return false;
 }
 
 } // namespace gatio::net

@@ -1,5 +1,5 @@
 // Unsent TCP output: fixed-size chunks from a per-driver pool taken at start-up, queued per
-// connection as a singly linked list.
+// connection as a singly linked list, and the budget that says who may take chunks.
 //
 // A send copies into the tail chunk and fresh chunks behind it; the connection's one send in
 // flight gathers chunks from the head, and acknowledged bytes free chunks from the head. Bytes
@@ -31,6 +31,7 @@ public:
     std::byte* data(std::uint32_t chunk) { return memory_ + static_cast<std::size_t>(chunk) * chunk_size_; }
     std::uint32_t& next(std::uint32_t chunk) { return next_[chunk]; }
     std::uint32_t& used(std::uint32_t chunk) { return used_[chunk]; }
+    std::uint32_t used(std::uint32_t chunk) const { return used_[chunk]; }
 
     std::uint32_t chunk_size() const { return chunk_size_; }
     std::uint32_t count() const { return count_; }
@@ -48,6 +49,11 @@ private:
 
 class OutputQueue {
 public:
+    // Fresh chunks that appending `bytes` would take.
+    std::uint32_t chunks_needed(const ChunkPool& pool, std::size_t bytes) const;
+    // Bytes that fit in the tail chunk and `chunks` fresh ones.
+    std::size_t room(const ChunkPool& pool, std::uint32_t chunks) const;
+
     // Appends every byte of iov, or nothing when the pool lacks the chunks (returns false).
     bool append(ChunkPool& pool, const iovec* iov, std::size_t count, std::size_t total);
 
@@ -62,12 +68,63 @@ public:
     void clear(ChunkPool& pool);
 
     std::size_t pending() const { return pending_; }
+    std::uint32_t chunks() const { return chunks_; } // chunks held
 
 private:
     std::uint32_t head_ = ChunkPool::none;
     std::uint32_t tail_ = ChunkPool::none;
     std::uint32_t head_offset_ = 0; // bytes of the head chunk already sent
+    std::uint32_t chunks_ = 0;
     std::size_t pending_ = 0;
+};
+
+// Which connection may take how many chunks of one pool, so that connections that stop reading
+// cannot take the memory of those that do.
+//
+// The pool is three parts: reserves, shared, floor. Every open connection has `reserve` chunks
+// of the reserve part set aside from admission to close; a connection holding `held` chunks
+// is charged max(held, reserve), the part above its reserve coming from the shared part. The
+// charges never add up to more than the pool (`committed() <= total()`), so whatever a
+// connection holds within its charge is there for it, and growth never takes the reserves of
+// connections yet to come. Growth that would go past the shared part makes the budget tight:
+// from then on it may use the floor, and the caller bounds every receive by the room in the
+// connection's charge. The floor covers what unbounded receives already in flight still bring,
+// at most the provided-buffer ring's data (see docs/architecture.md). The budget stops being
+// tight once a floor's worth of the shared part is free again.
+class OutputBudget {
+public:
+    OutputBudget(std::uint32_t total, std::uint32_t floor, std::uint32_t reserves);
+
+    // A new connection's reserve; false when the reserve part is used up.
+    bool admit(std::uint32_t reserve);
+    // A closing connection that holds no chunk any more gives its reserve back.
+    void leave(std::uint32_t reserve);
+    // A connection of `reserve` holding `held` wants `more` chunks; when granted, its charge
+    // is raised at once. May make the budget tight, granted or not.
+    bool grow(std::uint32_t reserve, std::uint32_t held, std::uint32_t more);
+    // A connection of `reserve` went from `before` to `after` chunks held (after <= before).
+    void shrink(std::uint32_t reserve, std::uint32_t before, std::uint32_t after);
+    // Called once per loop turn: true when the budget just stopped being tight.
+    bool relax();
+
+    bool tight() const { return tight_; }
+    std::uint32_t total() const { return total_; }
+    std::uint64_t committed() const { return reserved_ + grown_; }
+    std::uint64_t reserved() const { return reserved_; }
+    std::uint64_t grown() const { return grown_; }
+
+private:
+    static std::uint64_t above(std::uint32_t reserve, std::uint64_t held) {
+        return held > reserve ? held - reserve : 0;
+    }
+
+    std::uint32_t total_;
+    std::uint32_t floor_;
+    std::uint32_t reserves_;     // the reserve part
+    std::uint32_t shared_;       // the shared part: total - floor - reserves
+    std::uint64_t reserved_ = 0; // of the reserve part, set aside for open connections
+    std::uint64_t grown_ = 0;    // held above reserves, from the shared part (and the floor)
+    bool tight_ = false;
 };
 
 } // namespace gatio::net

@@ -29,11 +29,33 @@ void Connection::on_completion(const io_uring_cqe& cqe, unsigned tag) {
     endpoint.on_connection(*this, cqe, tag);
 }
 
+void Connection::assert_invariants() const {
+    // One send at a time, and only of bytes still queued.
+    assert((send == Send::in_flight) == (in_flight > 0));
+    assert(in_flight <= out.pending());
+    // Left-over input exists only while open, and always in a carry buffer.
+    assert(carry_len == 0 || carry != ChunkPool::none);
+    assert(phase == Phase::open || (carry == ChunkPool::none && carry_len == 0));
+    // Output is flushed before our FIN, and dropped once closing unless a send still holds it.
+    assert(phase != Phase::shutting || (send == Send::idle && out.pending() == 0));
+    assert(phase < Phase::closing || send == Send::in_flight || out.pending() == 0);
+    // Closing only ever waits for requests: it never arms a receive.
+    assert(phase < Phase::closing || (read != Read::armed && read != Read::bounded));
+    // The close goes out only once nothing else can complete into the slot.
+    assert(phase < Phase::close_sent || (!reading() && send == Send::idle && side_ops == 0));
+    assert((pauses & ~(pause_plugin | pause_watermark)) == 0);
+    assert((lists & ~(queued_flush | queued_rearm)) == 0);
+}
+
 // ---------------------------------------------------------------- listening socket
 
 void TcpEndpoint::start(core::Driver& d) {
     Endpoint::start(d);
     direct_ = net_.direct_descriptors();
+    reserve_ =
+        std::max<std::uint32_t>(1, static_cast<std::uint32_t>((std::uint64_t{config().send_buffer_reserve} +
+                                                               net_.chunks().chunk_size() - 1) /
+                                                              net_.chunks().chunk_size()));
     struct stat st {};
     if (::fstat(listener_.socket.get(), &st) == 0) {
         socket_inode_ = st.st_ino;
@@ -140,8 +162,16 @@ void TcpEndpoint::accepted(int fd) {
         reject(fd);
         return;
     }
+    if (!net_.budget().admit(reserve_)) {
+        // Its reserve would eat into what connections already open were promised.
+        s.connections.fetch_sub(1, std::memory_order_relaxed);
+        ++net_.stats().output_admissions_refused;
+        reject(fd);
+        return;
+    }
     Connection* c = net_.create_connection(*this, fd);
     if (c == nullptr) {
+        net_.budget().leave(reserve_);
         s.connections.fetch_sub(1, std::memory_order_relaxed);
         reject(fd);
         return;
@@ -150,7 +180,6 @@ void TcpEndpoint::accepted(int fd) {
     ++net_.stats().accepted;
     ++counters().accepted;
     c->last_active_ns = driver().now_ns();
-    c->opened = true;
 
     gatio_conn_info info{};
     info.struct_size = sizeof info;
@@ -178,6 +207,7 @@ void TcpEndpoint::accepted(int fd) {
         arm_timer(*c, c->last_active_ns + std::chrono::nanoseconds(config().idle_timeout).count());
     }
     update_reading(*c);
+    c->assert_invariants();
 }
 
 void TcpEndpoint::cancel_accept() {
@@ -236,15 +266,18 @@ void TcpEndpoint::stop() {
         if (c == nullptr || &c->endpoint != this) {
             continue;
         }
-        if (!c->fixed && c->phase != Connection::Phase::closed) {
+        if (!c->fixed && c->phase < Connection::Phase::close_sent) {
             ::close(c->fd); // once a close was submitted, the descriptor may belong to someone else
         }
         if (c->reason == 0) {
             c->reason = GATIO_CLOSE_SHUTDOWN;
         }
-        c->recv_active = c->send_active = c->close_active = false;
+        drop_output(*c);
+        c->read = Connection::Read::idle;
+        c->send = Connection::Send::idle;
+        c->in_flight = 0;
         c->side_ops = 0;
-        c->out.clear(net_.chunks());
+        c->phase = Connection::Phase::closed;
         finalize(*c);
     }
     listener_.socket.reset();
@@ -277,12 +310,28 @@ int TcpEndpoint::send(gatio_conn conn, const iovec* iov, std::size_t count) {
     if (total == 0) {
         return GATIO_OK;
     }
-    if (!c->out.append(net_.chunks(), iov, count, total)) {
+    if (total >
+        config().send_buffer_limit - std::min<std::size_t>(c->out.pending(), config().send_buffer_limit)) {
         ++net_.stats().output_refused;
         return GATIO_ERR_LIMIT;
     }
+    const std::uint32_t more = c->out.chunks_needed(net_.chunks(), total);
+    OutputBudget& budget = net_.budget();
+    const bool was_tight = budget.tight();
+    const bool granted = more == 0 || budget.grow(reserve_, c->out.chunks(), more);
+    if (!was_tight && budget.tight()) {
+        net_.tighten();
+    }
+    if (!granted) {
+        ++net_.stats().output_refused;
+        return GATIO_ERR_LIMIT;
+    }
+    [[maybe_unused]] const bool appended = c->out.append(net_.chunks(), iov, count, total);
+    assert(appended); // the budget never promises more chunks than the pool has
+    assert(net_.chunks().count() - net_.chunks().available() <= budget.committed());
     net_.queue_flush(*c);
     check_backpressure(*c);
+    c->assert_invariants();
     return GATIO_OK;
 }
 
@@ -295,6 +344,7 @@ int TcpEndpoint::close(gatio_conn conn, int mode) {
         abort(*c, GATIO_CLOSE_LOCAL, true);
     } else if (c->phase == Connection::Phase::open) {
         begin_close(*c, GATIO_CLOSE_LOCAL);
+        c->assert_invariants();
     }
     return GATIO_OK;
 }
@@ -304,8 +354,9 @@ int TcpEndpoint::pause_read(gatio_conn conn) {
     if (c == nullptr || c->phase != Connection::Phase::open) {
         return GATIO_ERR_CLOSED;
     }
-    c->paused_by_plugin = true;
+    c->pause(Connection::pause_plugin, true);
     update_reading(*c);
+    c->assert_invariants();
     return GATIO_OK;
 }
 
@@ -314,10 +365,11 @@ int TcpEndpoint::resume_read(gatio_conn conn) {
     if (c == nullptr || c->phase != Connection::Phase::open) {
         return GATIO_ERR_CLOSED;
     }
-    c->paused_by_plugin = false;
-    if (!c->queued_rearm) {
+    c->pause(Connection::pause_plugin, false);
+    if (!c->queued(Connection::queued_rearm)) {
         update_reading(*c);
     }
+    c->assert_invariants();
     return GATIO_OK;
 }
 
@@ -365,7 +417,7 @@ void TcpEndpoint::on_connection(Connection& c, const io_uring_cqe& cqe, unsigned
         }
         break;
     case Connection::tag_close:
-        c.close_active = false;
+        c.phase = Connection::Phase::closed;
         if (cqe.res < 0) {
             log().error("{}: connection {}: close failed: {}", describe_listener(config()), c.handle(),
                         std::strerror(-cqe.res));
@@ -379,9 +431,9 @@ void TcpEndpoint::on_connection(Connection& c, const io_uring_cqe& cqe, unsigned
 
 void TcpEndpoint::recv_done(Connection& c, const io_uring_cqe& cqe) {
     const bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
+    const bool multishot = c.read == Connection::Read::armed && net_.multishot_recv();
     if (!more) {
-        c.recv_active = false;
-        c.recv_cancelling = false;
+        c.read = Connection::Read::idle;
     }
     const bool has_buffer = core::BufferRing::has_buffer(cqe.flags);
     const std::uint16_t id = has_buffer ? core::BufferRing::buffer_id(cqe.flags) : 0;
@@ -392,14 +444,14 @@ void TcpEndpoint::recv_done(Connection& c, const io_uring_cqe& cqe) {
             abort(c, GATIO_CLOSE_RESET, true);
             return;
         }
-        if (c.phase == Connection::Phase::open && !c.eof) {
+        if (c.phase == Connection::Phase::open) {
             c.last_active_ns = driver().now_ns();
             deliver(c, reinterpret_cast<const std::uint8_t*>(net_.buffers().data(id)),
                     static_cast<std::size_t>(cqe.res));
         }
         net_.buffers().recycle(id);
-        if (!more && !c.recv_active) {
-            if (net_.multishot_recv()) {
+        if (!more && c.read == Connection::Read::idle) {
+            if (multishot) {
                 ++net_.stats().recv_multishot_ends;
                 net_.queue_rearm(c);
             }
@@ -410,7 +462,7 @@ void TcpEndpoint::recv_done(Connection& c, const io_uring_cqe& cqe) {
         net_.buffers().recycle(id);
     }
     if (cqe.res == 0) {
-        c.eof = true;
+        c.read = Connection::Read::ended;
         if (c.phase == Connection::Phase::open) {
             int action = plugin().on_eof != nullptr ? plugin().on_eof(instance(), c.handle(), c.user)
                                                     : GATIO_EOF_CLOSE;
@@ -508,31 +560,34 @@ void TcpEndpoint::release_carry(Connection& c) {
 }
 
 void TcpEndpoint::send_done(Connection& c, int res) {
-    c.send_active = false;
+    const std::size_t sent = c.in_flight;
+    c.send = Connection::Send::idle;
+    c.in_flight = 0;
     if (res > 0) {
         auto n = static_cast<std::size_t>(res);
         net_.stats().bytes_sent += n;
         counters().bytes_sent += n;
-        if (n < c.in_flight) {
+        if (n < sent) {
             ++net_.stats().partial_sends;
         }
-        c.out.consume(net_.chunks(), n);
+        consume_output(c, n);
         c.last_active_ns = driver().now_ns();
-    } else if (res != -ECANCELED && c.phase < Connection::Phase::closing) {
+    }
+    if (c.phase >= Connection::Phase::closing) {
+        drop_output(c);
+        return;
+    }
+    if (res < 0 && res != -ECANCELED) {
         // EPIPE, ECONNRESET and the like: the peer is gone.
         ++net_.stats().peer_resets;
         abort(c, GATIO_CLOSE_RESET, false);
-    }
-    c.in_flight = 0;
-    if (c.phase >= Connection::Phase::closing) {
-        c.out.clear(net_.chunks());
         return;
     }
     if (c.out.pending() > 0) {
         net_.queue_flush(c);
     }
-    if (c.paused_by_watermark && c.out.pending() <= config().send_low_watermark) {
-        c.paused_by_watermark = false;
+    if (c.paused(Connection::pause_watermark) && c.out.pending() <= config().send_low_watermark) {
+        c.pause(Connection::pause_watermark, false);
     }
     if (c.phase == Connection::Phase::flushing) {
         progress(c);
@@ -544,40 +599,63 @@ void TcpEndpoint::send_done(Connection& c, int res) {
 bool TcpEndpoint::reading_wanted(const Connection& c) const {
     switch (c.phase) {
     case Connection::Phase::open:
-        return !c.eof && !c.paused_by_plugin && !c.paused_by_watermark && !c.paused_by_pressure;
+        return !c.eof() && c.pauses == 0 && (!net_.budget().tight() || read_room(c) > 0);
     case Connection::Phase::flushing:
     case Connection::Phase::shutting:
-        return !c.eof; // discard input so that closing does not turn into a reset
+        return !c.eof(); // discard input so that closing does not turn into a reset
     default:
         return false;
     }
 }
 
+std::size_t TcpEndpoint::read_room(const Connection& c) const {
+    const std::uint32_t held = c.out.chunks();
+    const std::size_t room = c.out.room(net_.chunks(), held < reserve_ ? reserve_ - held : 0);
+    const std::size_t limit = config().send_buffer_limit;
+    return std::min(room, limit - std::min(limit, c.out.pending()));
+}
+
 void TcpEndpoint::update_reading(Connection& c) {
-    bool want = reading_wanted(c);
-    if (want && !c.recv_active) {
+    const bool want = reading_wanted(c);
+    // Once the budget is tight an open connection reads only what its charge has room for.
+    const bool bound = c.phase == Connection::Phase::open && net_.budget().tight();
+    if (want && c.read == Connection::Read::idle) {
         arm_recv(c);
-    } else if (!want && c.recv_active && !c.recv_cancelling) {
+    } else if ((c.read == Connection::Read::armed && (!want || bound)) ||
+               (c.read == Connection::Read::bounded && !want)) {
         cancel(c, Connection::tag_recv);
-        c.recv_cancelling = true;
+        c.read = Connection::Read::cancelling;
     }
+}
+
+void TcpEndpoint::bound_reads(Connection& c) {
+    update_reading(c);
+    c.assert_invariants();
 }
 
 void TcpEndpoint::arm_recv(Connection& c) {
     io_uring_sqe* sqe = driver().get_sqe(&c, Connection::tag_recv);
-    if (net_.multishot_recv()) {
-        io_uring_prep_recv_multishot(sqe, c.fd, nullptr, 0, 0);
+    if (c.phase == Connection::Phase::open && net_.budget().tight()) {
+        // One buffer at most, and no more of it than the output the handler may then queue
+        // (a length caps what the kernel copies into a provided buffer).
+        const std::size_t len = std::min<std::size_t>(read_room(c), net_.buffers().buffer_size());
+        assert(len > 0); // reading_wanted
+        io_uring_prep_recv(sqe, c.fd, nullptr, static_cast<unsigned>(len), 0);
+        c.read = Connection::Read::bounded;
     } else {
-        io_uring_prep_recv(sqe, c.fd, nullptr, 0, 0);
+        if (net_.multishot_recv()) {
+            io_uring_prep_recv_multishot(sqe, c.fd, nullptr, 0, 0);
+        } else {
+            io_uring_prep_recv(sqe, c.fd, nullptr, 0, 0);
+        }
+        c.read = Connection::Read::armed;
     }
     sqe->flags |= IOSQE_BUFFER_SELECT | (c.fixed ? IOSQE_FIXED_FILE : 0);
     sqe->buf_group = net_.buffer_group();
-    c.recv_active = true;
-    c.recv_cancelling = false;
 }
 
 void TcpEndpoint::rearm_one(Connection& c) {
-    if (reading_wanted(c) && !c.recv_active) {
+    if (reading_wanted(c) && c.read == Connection::Read::idle) {
         ++net_.stats().recv_rearms;
     }
     settle(c);
@@ -590,31 +668,30 @@ void TcpEndpoint::cancel(Connection& c, unsigned tag) {
 }
 
 void TcpEndpoint::check_backpressure(Connection& c) {
-    if (!c.paused_by_watermark && c.out.pending() > config().send_high_watermark) {
-        c.paused_by_watermark = true;
+    if (!c.paused(Connection::pause_watermark) && c.out.pending() > config().send_high_watermark) {
+        c.pause(Connection::pause_watermark, true);
         ++net_.stats().read_pauses;
-        update_reading(c);
-    }
-    if (!c.paused_by_pressure && net_.output_pressure()) {
-        c.paused_by_pressure = true;
-        ++net_.stats().pressure_pauses;
-        net_.queue_pressure(c);
         update_reading(c);
     }
 }
 
-void TcpEndpoint::resume_after_pressure(Connection& c) {
-    c.paused_by_pressure = false;
-    if (!c.queued_rearm && c.phase == Connection::Phase::open) {
-        update_reading(c);
-    }
+void TcpEndpoint::consume_output(Connection& c, std::size_t bytes) {
+    const std::uint32_t before = c.out.chunks();
+    c.out.consume(net_.chunks(), bytes);
+    net_.budget().shrink(reserve_, before, c.out.chunks());
+}
+
+void TcpEndpoint::drop_output(Connection& c) {
+    const std::uint32_t before = c.out.chunks();
+    c.out.clear(net_.chunks());
+    net_.budget().shrink(reserve_, before, 0);
 }
 
 // ---------------------------------------------------------------- writing
 
 void TcpEndpoint::flush_one(Connection& c) {
-    if ((c.phase == Connection::Phase::open || c.phase == Connection::Phase::flushing) && !c.send_active &&
-        c.out.pending() > 0) {
+    if ((c.phase == Connection::Phase::open || c.phase == Connection::Phase::flushing) &&
+        c.send == Connection::Send::idle && c.out.pending() > 0) {
         std::size_t bytes = 0;
         std::size_t n = c.out.gather(net_.chunks(), c.iov, Connection::max_iov, bytes);
         c.msg = msghdr{};
@@ -625,12 +702,13 @@ void TcpEndpoint::flush_one(Connection& c) {
         if (c.fixed) {
             sqe->flags |= IOSQE_FIXED_FILE;
         }
-        c.send_active = true;
+        c.send = Connection::Send::in_flight;
         c.in_flight = bytes;
     }
     if (c.phase == Connection::Phase::flushing) {
         progress(c);
     }
+    c.assert_invariants();
 }
 
 // ---------------------------------------------------------------- closing
@@ -664,10 +742,10 @@ void TcpEndpoint::abort(Connection& c, int reason, bool reset) {
 
 // An orderly close moves on once output is flushed: FIN, then wait for the peer's.
 void TcpEndpoint::progress(Connection& c) {
-    if (c.phase != Connection::Phase::flushing || c.send_active || c.out.pending() > 0) {
+    if (c.phase != Connection::Phase::flushing || c.send != Connection::Send::idle || c.out.pending() > 0) {
         return;
     }
-    if (c.eof) {
+    if (c.eof()) {
         to_closing(c);
         return;
     }
@@ -684,16 +762,16 @@ void TcpEndpoint::progress(Connection& c) {
 }
 
 void TcpEndpoint::to_closing(Connection& c) {
-    c.phase = Connection::Phase::closing;
-    if (c.recv_active && !c.recv_cancelling) {
+    if (c.read == Connection::Read::armed || c.read == Connection::Read::bounded) {
         cancel(c, Connection::tag_recv);
-        c.recv_cancelling = true;
+        c.read = Connection::Read::cancelling;
     }
-    if (c.send_active) {
+    if (c.send == Connection::Send::in_flight) {
         cancel(c, Connection::tag_send);
     } else {
-        c.out.clear(net_.chunks());
+        drop_output(c);
     }
+    c.phase = Connection::Phase::closing;
     // Nothing in flight (a paused or half-closed connection closed from a timer, say): no
     // completion would move it on, so close now.
     settle(c);
@@ -705,42 +783,44 @@ void TcpEndpoint::settle(Connection& c) {
     case Connection::Phase::open:
     case Connection::Phase::flushing:
     case Connection::Phase::shutting:
-        if (!c.queued_rearm) {
+        if (!c.queued(Connection::queued_rearm)) {
             update_reading(c);
         }
         break;
     case Connection::Phase::closing:
-        if (!c.recv_active && !c.send_active && c.side_ops == 0) {
-            c.phase = Connection::Phase::closed;
+        if (!c.reading() && c.send == Connection::Send::idle && c.side_ops == 0) {
+            c.phase = Connection::Phase::close_sent;
             io_uring_sqe* sqe = driver().get_sqe(&c, Connection::tag_close);
             if (c.fixed) {
                 io_uring_prep_close_direct(sqe, static_cast<unsigned>(c.fd));
             } else {
                 io_uring_prep_close(sqe, c.fd);
             }
-            c.close_active = true;
         }
+        break;
+    case Connection::Phase::close_sent:
         break;
     case Connection::Phase::closed:
-        if (!c.close_active && !c.recv_active && !c.send_active && c.side_ops == 0) {
-            finalize(c);
-        }
-        break;
+        finalize(c);
+        return;
     }
+    c.assert_invariants();
 }
 
 void TcpEndpoint::finalize(Connection& c) {
-    if (c.timer_armed) {
+    if (c.timer.valid()) {
         driver().cancel_timer(c.timer);
-        c.timer_armed = false;
+        c.timer = {};
     }
     release_carry(c);
-    c.out.clear(net_.chunks());
+    drop_output(c);
+    net_.budget().leave(reserve_);
     --live_;
     shared().connections.fetch_sub(1, std::memory_order_relaxed);
     ++net_.stats().closed;
     ++counters().closed;
-    if (c.opened && plugin().on_close != nullptr) {
+    c.assert_invariants();
+    if (plugin().on_close != nullptr) {
         plugin().on_close(instance(), c.handle(), c.user, c.reason != 0 ? c.reason : GATIO_CLOSE_LOCAL);
     }
     net_.destroy_connection(c);
@@ -749,9 +829,9 @@ void TcpEndpoint::finalize(Connection& c) {
 // ---------------------------------------------------------------- timers
 
 void TcpEndpoint::arm_timer(Connection& c, std::int64_t at_ns) {
-    if (c.timer_armed) {
+    if (c.timer.valid()) {
         driver().cancel_timer(c.timer);
-        c.timer_armed = false;
+        c.timer = {};
     }
     std::int64_t delay = std::max<std::int64_t>(at_ns - driver().now_ns(), 0);
     DriverNet* net = &net_;
@@ -762,14 +842,13 @@ void TcpEndpoint::arm_timer(Connection& c, std::int64_t at_ns) {
         }
         net->flush();
     });
-    c.timer_armed = c.timer.valid();
-    if (!c.timer_armed) {
+    if (!c.timer.valid()) {
         ++net_.stats().timer_exhausted;
     }
 }
 
 void TcpEndpoint::timer_fired(Connection& c) {
-    c.timer_armed = false;
+    c.timer = {};
     const std::int64_t now = driver().now_ns();
     const std::int64_t idle = std::chrono::nanoseconds(config().idle_timeout).count();
     if (c.phase == Connection::Phase::shutting) {
@@ -781,7 +860,8 @@ void TcpEndpoint::timer_fired(Connection& c) {
     } else if ((c.phase == Connection::Phase::open || c.phase == Connection::Phase::flushing) && idle > 0) {
         if (now - c.last_active_ns >= idle) {
             ++net_.stats().idle_closes;
-            if (c.phase == Connection::Phase::open && c.out.pending() == 0 && !c.send_active) {
+            if (c.phase == Connection::Phase::open && c.out.pending() == 0 &&
+                c.send == Connection::Send::idle) {
                 begin_close(c, GATIO_CLOSE_IDLE);
             } else {
                 abort(c, GATIO_CLOSE_IDLE, true); // output the peer is not taking: give up on it

@@ -3,13 +3,14 @@
 // A connection's life, all on its driver's thread:
 //   open      multishot recv with buffer select; data goes to the handler and the buffer back to
 //             the ring as soon as on_data returns; output is queued and sent by one gathered
-//             sendmsg at a time, continued after partial sends.
+//             sendmsg at a time, continued after partial sends. While the driver's output budget
+//             is tight, one-shot receives of at most the room in the connection's charge.
 //   flushing  an orderly close was asked: input is discarded, queued output still goes out.
 //   shutting  output is flushed and our FIN sent (shutdown SHUT_WR); input is discarded until
 //             the peer's FIN or close_linger, so unread input cannot turn our close into a reset.
 //   closing   waiting for the receive and send in flight to end (cancelled) before closing.
-//   closed    the close was submitted; when it completes the handler's on_close runs and the
-//             slot is freed.
+//   close_sent the close was submitted; when it completes (closed) the handler's on_close runs
+//             and the slot is freed.
 // Nothing is freed while the kernel may still complete a request naming the connection.
 #pragma once
 
@@ -26,7 +27,19 @@ class TcpEndpoint;
 
 struct Connection final : core::Completion {
     enum Tag : unsigned { tag_recv = 0, tag_send = 1, tag_cancel = 2, tag_shutdown = 3, tag_close = 4 };
-    enum class Phase : std::uint8_t { open, flushing, shutting, closing, closed };
+    // How far closing has come (the header comment). close_sent: the close is in flight;
+    // closed: it completed and the slot is about to be freed.
+    enum class Phase : std::uint8_t { open, flushing, shutting, closing, close_sent, closed };
+    // The receive request: none, one armed (unbounded: multishot, or one-shot of a whole
+    // buffer), one bounded by the connection's output room, one being cancelled, or none ever
+    // again (the peer's FIN arrived).
+    enum class Read : std::uint8_t { idle, armed, bounded, cancelling, ended };
+    // The one gathered sendmsg: none, or one in flight with `in_flight` bytes.
+    enum class Send : std::uint8_t { idle, in_flight };
+    // Why reading is held back while open (a set of bits).
+    enum Pause : std::uint8_t { pause_plugin = 1, pause_watermark = 2 };
+    // Which of DriverNet's deferred lists hold the connection (a set of bits).
+    enum Queued : std::uint8_t { queued_flush = 1, queued_rearm = 2 };
     static constexpr std::size_t max_iov = 16;
 
     Connection(TcpEndpoint& ep, std::uint32_t slot_index, std::uint32_t gen, int descriptor, bool direct)
@@ -36,33 +49,35 @@ struct Connection final : core::Completion {
 
     gatio_conn handle() const { return (static_cast<std::uint64_t>(generation) << 32) | (slot + 1u); }
 
+    bool eof() const { return read == Read::ended; }
+    bool reading() const { return read == Read::armed || read == Read::bounded || read == Read::cancelling; }
+    bool paused(Pause why) const { return (pauses & why) != 0; }
+    void pause(Pause why, bool on) { pauses = on ? pauses | why : pauses & ~why; }
+    bool queued(Queued list) const { return (lists & list) != 0; }
+    void set_queued(Queued list, bool on) { lists = on ? lists | list : lists & ~list; }
+
+    // What holds between any two events; checked after every state change. Fails loudly: a
+    // broken invariant means a request could complete into a freed slot or output be lost.
+    void assert_invariants() const;
+
     TcpEndpoint& endpoint;
     std::uint32_t slot;       // set by DriverNet::create_connection
     std::uint32_t generation; // likewise
     const int fd;             // a direct-descriptor index when `fixed`, else a file descriptor
     const bool fixed;
     Phase phase = Phase::open;
-    int reason = 0; // gatio_close_reason, set when closing starts
-    bool opened = false;
-    bool eof = false; // the peer's FIN arrived
-    bool recv_active = false;
-    bool recv_cancelling = false;
-    bool send_active = false;
-    bool close_active = false;
-    bool paused_by_plugin = false;
-    bool paused_by_watermark = false;
-    bool paused_by_pressure = false;
-    bool queued_flush = false;
-    bool queued_rearm = false;
-    bool queued_pressure = false;
-    bool timer_armed = false;
+    Read read = Read::idle;
+    Send send = Send::idle;
+    std::uint8_t pauses = 0;   // Pause bits
+    std::uint8_t lists = 0;    // Queued bits
     std::uint8_t side_ops = 0; // cancels and the shutdown in flight
+    int reason = 0;            // gatio_close_reason, set when closing starts
     void* user = nullptr;
     OutputQueue out;
     std::size_t in_flight = 0; // bytes of the send in flight
     std::uint32_t carry = ChunkPool::none;
     std::uint32_t carry_len = 0;
-    core::TimerId timer;
+    core::TimerId timer; // valid while armed
     std::int64_t last_active_ns = 0;
     std::int64_t shut_deadline_ns = 0;
     msghdr msg{};
@@ -87,7 +102,8 @@ public:
     // Deferred work queued on DriverNet.
     void flush_one(Connection& c);
     void rearm_one(Connection& c);
-    void resume_after_pressure(Connection& c);
+    // The output budget became tight (DriverNet::tighten).
+    void bound_reads(Connection& c);
     void timer_fired(Connection& c);
 
     int send(gatio_conn conn, const iovec* iov, std::size_t count) override;
@@ -115,6 +131,11 @@ private:
     void arm_recv(Connection& c);
     void cancel(Connection& c, unsigned tag);
     void check_backpressure(Connection& c);
+    // Bytes `c` may still queue within its charge without growing it.
+    std::size_t read_room(const Connection& c) const;
+    // Every change to a queue goes through these, so that the budget always matches.
+    void consume_output(Connection& c, std::size_t bytes);
+    void drop_output(Connection& c);
     void begin_close(Connection& c, int reason);
     void abort(Connection& c, int reason, bool reset);
     void progress(Connection& c);
@@ -126,7 +147,8 @@ private:
 
     std::unique_ptr<ChunkPool> carry_pool_; // handlers with max_unconsumed > 0 only
     std::uint32_t carry_capacity_ = 0;
-    std::uint32_t live_ = 0; // connections of this endpoint in the slab
+    std::uint32_t reserve_ = 0; // chunks of output budget each connection is admitted with
+    std::uint32_t live_ = 0;    // connections of this endpoint in the slab
     bool direct_ = false;
     bool accept_active_ = false;
     bool accept_cancelling_ = false;

@@ -25,8 +25,9 @@ public:
     }
 
     std::int64_t on_data(gatio::Connection c, std::span<const std::uint8_t> data) {
-        // The host pauses reading above the send high watermark, so a refusal here means the
-        // driver's output memory is exhausted: dropping bytes would break the echo, so reset.
+        // The host pauses reading above the send high watermark and, when output memory runs
+        // low, reads no more than the connection's share holds: a refusal means this client
+        // sent far more than it read back. Dropping bytes would break the echo, so reset.
         if (c.send(data) != GATIO_OK) {
             return GATIO_DATA_RESET;
         }

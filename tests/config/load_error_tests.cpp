@@ -304,6 +304,37 @@ TEST_CASE("[io_uring] values", "[errors][io_uring]") {
     CHECK(box.errors("[io_uring]\nsqpoll = true\n") == Errors{"2:1: io_uring: unknown key 'sqpoll'"});
 }
 
+TEST_CASE("[network] values", "[errors][network]") {
+    Sandbox box;
+    CHECK(box.errors("[network]\noutput_memory = \"512KiB\"\n") ==
+          Errors{"2:17: network: output_memory: expected a size from 1MiB to 64GiB, got '512KiB'"});
+    CHECK(box.errors("[network]\ncarry_buffers = 0\n") ==
+          Errors{"2:17: network: carry_buffers: expected an integer from 1 to 1048576, got 0"});
+    CHECK(box.errors("[network]\nudp_reply_slots = 65537\n") ==
+          Errors{"2:19: network: udp_reply_slots: expected an integer from 1 to 65536, got 65537"});
+    CHECK(box.errors("[network]\nclose_linger = \"2h\"\n") ==
+          Errors{"2:16: network: close_linger: expected a duration from 0s to 1h, got '2h'"});
+    CHECK(box.errors("[network]\nclose_linger = 5\n") ==
+          Errors{"2:16: network: close_linger: expected a duration such as '10s', got an integer"});
+    CHECK(box.errors("[network]\noutput_chunk = 1\n") == Errors{"2:1: network: unknown key 'output_chunk'"});
+}
+
+TEST_CASE("[[listener]] send buffer limit and reserve", "[errors][listener]") {
+    Sandbox box;
+    CHECK(
+        box.errors(web("send_buffer_limit = \"1MiB\"\n")) ==
+        Errors{"7:21: listener \"web\": send_buffer_limit 1MiB must be more than send_high_watermark 1MiB"});
+    // The limit keeps its default (32MiB): the error points at the watermark that was written.
+    CHECK(box.errors(web("send_high_watermark = \"64MiB\"\n")) ==
+          Errors{
+              "7:23: listener \"web\": send_buffer_limit 32MiB must be more than send_high_watermark 64MiB"});
+    CHECK(box.errors(web("send_buffer_reserve = \"64MiB\"\n")) ==
+          Errors{"7:23: listener \"web\": send_buffer_reserve 64MiB must not be more than send_buffer_limit "
+                 "32MiB"});
+    CHECK(box.errors(web("send_buffer_reserve = 0\n")) ==
+          Errors{"7:23: listener \"web\": send_buffer_reserve: expected a size from 1B to 1GiB, got 0"});
+}
+
 TEST_CASE("[[listener]] required keys, name, transport and address", "[errors][listener]") {
     Sandbox box;
     CHECK(box.errors("[[listener]]\ntransport = \"udp\"\n") ==

@@ -26,7 +26,33 @@ TEST_CASE("an empty file yields every default", "[load]") {
     CHECK(c.topology.ring.buffer_count == 1024);
     CHECK(c.topology.tpcs.empty());
     CHECK(c.io_uring == IoUringTuning{true, true, true, true, 4});
+    CHECK(c.network == NetworkSection{std::uint64_t{32} << 20, 1024, 1024, Duration(5000)});
     CHECK(c.listeners.empty());
+}
+
+TEST_CASE("[network] and the per-connection output budget are read", "[load]") {
+    Sandbox box;
+    const Config c = box.valid(std::string(daemon_section) + doc(R"(
+[network]
+output_memory = "64MiB"
+carry_buffers = 16
+udp_reply_slots = 8
+close_linger = "0s"
+[[listener]]
+name = "web"
+address = "127.0.0.1:8080"
+handler = "echo"
+send_buffer_limit = "2MiB"
+send_buffer_reserve = "16KiB"
+)"));
+    CHECK(c.network == NetworkSection{std::uint64_t{64} << 20, 16, 8, Duration(0)});
+    REQUIRE(c.listeners.size() == 1);
+    CHECK(c.listeners[0].send_buffer_limit == 2u << 20);
+    CHECK(c.listeners[0].send_buffer_reserve == 16u << 10);
+    const std::string text = dump(c);
+    CHECK(text.find("[network]\noutput_memory = \"64MiB\"\ncarry_buffers = 16\nudp_reply_slots = 8\n"
+                    "close_linger = \"0s\"\n") != std::string::npos);
+    CHECK(text.find("send_buffer_limit = \"2MiB\"\nsend_buffer_reserve = \"16KiB\"\n") != std::string::npos);
 }
 
 TEST_CASE("a listener with only its required keys gets every default", "[load]") {

@@ -110,6 +110,7 @@ public:
 
     std::uint16_t port() const { return port_; }
     pid_t pid() const { return process_->pid(); }
+    std::string log() const { return process_->log(); }
 
     // SIGTERM; checks the clean exit and returns the drivers' counters.
     Counters stop() {
@@ -371,6 +372,162 @@ TEST_CASE("gatiod holds a client that never reads at the watermark, then resumes
     s.close();
     auto c = server.stop();
     CHECK(total(c, "read_pauses") >= 1);
+}
+
+namespace {
+
+// A client that sends and never reads, with small kernel buffers of its own so that what gatiod
+// cannot send piles up in gatiod rather than in the client's socket.
+Socket non_reader(std::uint16_t port) {
+    Socket s{::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+    REQUIRE(s.fd() >= 0);
+    int small = 4096;
+    ::setsockopt(s.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    ::setsockopt(s.fd(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    auto a = gatio::tests::loopback(port);
+    REQUIRE(::connect(s.fd(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::fcntl(s.fd(), F_SETFL, O_NONBLOCK) == 0);
+    return s;
+}
+
+// Writes to every non-reader until gatiod takes no more from any of them for 300 ms. Those
+// gatiod resets (over their own send_buffer_limit) are closed and counted.
+std::size_t fill(std::vector<Socket>& clients, const std::string& pattern) {
+    std::size_t reset = 0;
+    for (;;) {
+        bool progress = false;
+        for (auto& s : clients) {
+            while (s.fd() >= 0) {
+                ssize_t w = ::send(s.fd(), pattern.data(), pattern.size(), MSG_NOSIGNAL);
+                if (w > 0) {
+                    progress = true;
+                } else {
+                    if (errno != EAGAIN) {
+                        s.close();
+                        ++reset;
+                    }
+                    break;
+                }
+            }
+        }
+        if (progress) {
+            continue;
+        }
+        std::vector<pollfd> polled;
+        for (auto& s : clients) {
+            if (s.fd() >= 0) {
+                polled.push_back({s.fd(), POLLOUT, 0});
+            }
+        }
+        if (polled.empty() || ::poll(polled.data(), polled.size(), 300) == 0) {
+            return reset;
+        }
+    }
+}
+
+// A client that reads while it writes: its echo of `n` bytes comes back whole (recv_exact fails
+// the test on a reset, an early EOF or 10 s without a byte).
+void echo_while_reading(std::uint16_t port, std::size_t n, std::mt19937_64& rng) {
+    Socket s = Socket::tcp(port);
+    const std::string data = random_bytes(n, rng);
+    std::thread writer([&] { s.send_all(data); });
+    const std::string back = s.recv_exact(n);
+    writer.join();
+    CHECK(back == data);
+}
+
+// Per driver, the value of a /metrics gauge.
+std::vector<std::uint64_t> gauge(const Gatiod& server, std::uint16_t admin_port, const std::string& name) {
+    INFO(server.log());
+    Socket s = Socket::tcp(admin_port);
+    s.send_all("GET /metrics HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    std::string text;
+    const bool eof = s.recv_until_eof(text);
+    INFO("/metrics: " << text.size() << " bytes, errno " << errno);
+    CHECK(eof);
+    std::vector<std::uint64_t> out;
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind(name + "{", 0) == 0) {
+            out.push_back(std::stoull(line.substr(line.rfind(' ') + 1)));
+        }
+    }
+    CHECK(!out.empty());
+    return out;
+}
+
+// The most output memory a driver may hold: output_memory plus the floor for a ring of
+// `buffers` buffers of 16 KiB, in 4 KiB chunks (net/driver_net.cpp).
+std::uint64_t output_bound(std::uint64_t output_memory, std::uint64_t buffers) {
+    return output_memory + (buffers * 16384 / 4096 + buffers) * 4096;
+}
+
+} // namespace
+
+TEST_CASE("60 clients that never read leave a reading client's 1 MiB echo whole", "[gatiod][fairness]") {
+    const std::uint16_t admin = free_port();
+    Gatiod server("tcp",
+                  "max_connections = 256\nsend_high_watermark = \"256KiB\"\nsend_low_watermark = \"64KiB\"\n"
+                  "send_buffer_limit = \"512KiB\"",
+                  fmt::format("buffer_count = 64\n[network]\noutput_memory = \"4MiB\"\n[admin]\nlisten = "
+                              "\"127.0.0.1:{}\"",
+                              admin));
+    std::mt19937_64 rng(13);
+    const std::string pattern = random_bytes(1 << 16, rng);
+    std::vector<Socket> hogs;
+    for (int i = 0; i < 60; ++i) {
+        hogs.push_back(non_reader(server.port()));
+    }
+    const std::size_t hogs_reset = fill(hogs, pattern);
+    const auto held = gauge(server, admin, "gatio_output_memory_bytes");
+    for (std::uint64_t bytes : held) {
+        INFO("a driver holds " << bytes << " bytes of output");
+        CHECK(bytes <= output_bound(4u << 20, 64));
+    }
+    echo_while_reading(server.port(), 1 << 20, rng);
+    hogs.clear();
+    auto c = server.stop();
+    INFO("non-readers reset over their own limit: " << hogs_reset);
+    CHECK(total(c, "output_tight") >= 1);
+    CHECK(total(c, "output_admissions_refused") == 0);
+}
+
+TEST_CASE("however many clients stop reading, a reading client is served (the default pool)",
+          "[gatiod][fairness]") {
+    // Steps of non-readers under the default limits, a reading client's 1 MiB echo after each.
+    // The pool as it was (one free list of 32 MiB per driver, reads paused under pressure until
+    // twice the reserve was free again) stalled the reading client from 64 non-readers on two
+    // drivers: they held the pool, so the pause never ended.
+    const std::uint16_t admin = free_port();
+    Gatiod server("tcp", "max_connections = 1024", fmt::format("[admin]\nlisten = \"127.0.0.1:{}\"", admin));
+    std::mt19937_64 rng(14);
+    const std::string pattern = random_bytes(1 << 16, rng);
+    std::vector<Socket> hogs;
+    std::size_t hogs_reset = 0;
+    for (std::size_t step : {16, 32, 48, 64, 96, 128, 192}) {
+        while (hogs.size() < step) {
+            hogs.push_back(non_reader(server.port()));
+        }
+        hogs_reset += fill(hogs, pattern);
+        std::uint64_t most = 0;
+        for (std::uint64_t bytes : gauge(server, admin, "gatio_output_memory_bytes")) {
+            most = std::max(most, bytes);
+        }
+        INFO(step << " non-readers: a driver holds at most " << most << " bytes of output; " << hogs_reset
+                  << " reset over their own limit");
+        CHECK(most <= output_bound(32u << 20, 1024));
+        echo_while_reading(server.port(), 1 << 20, rng);
+    }
+    hogs.clear();
+    auto c = server.stop();
+    for (const auto& [d, values] : c) {
+        for (const auto& [k, v] : values) {
+            UNSCOPED_INFO(d << " " << k << "=" << v);
+        }
+    }
+    CHECK(total(c, "rejected") == 0);
+    CHECK(total(c, "output_admissions_refused") == 0);
 }
 
 TEST_CASE("gatiod enforces max_connections, idle_timeout, resets and half-closes", "[gatiod]") {

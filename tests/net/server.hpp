@@ -6,6 +6,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unistd.h>
@@ -28,7 +29,8 @@ inline const std::filesystem::path test_plugin_dir{GATIO_TEST_PLUGIN_DIR};
 class Server {
 public:
     // `toml` is a whole configuration; bare handler names resolve in the build's plugin folder.
-    explicit Server(const std::string& toml, const net::NetOptions& options = {}) {
+    // Without `net_options`, those of the configuration's [network].
+    explicit Server(const std::string& toml, std::optional<net::NetOptions> net_options = std::nullopt) {
         auto loaded =
             config::load_string(toml, dir_.path() / "gatio.toml", config::Overrides{plugin_output_dir});
         for (const auto& e : loaded.errors) {
@@ -52,6 +54,7 @@ public:
         plugins_ = std::move(plugins.plugins);
 
         static const core::KernelSupport kernel = core::probe_kernel().support;
+        const net::NetOptions options = net_options.value_or(net::net_options(config_));
         core::RuntimeOptions runtime_options;
         runtime_options.kernel = kernel;
         net::reserve(runtime_options, config_, topology_, plugins_, options);
