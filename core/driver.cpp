@@ -594,15 +594,15 @@ BufferRing* Driver::buffer_ring(std::uint16_t group) {
     return nullptr;
 }
 
-TimerId Driver::schedule_timer(std::chrono::nanoseconds delay, TimerCallback callback) {
+TimerId Driver::schedule_timer(std::chrono::nanoseconds delay, TimerCallback callback, const void* owner) {
     assert(current() == this);
     // From the current time, not the turn's start, so a timer is never early.
-    return timers_->schedule(monotonic_ns(), delay, std::move(callback));
+    return timers_->schedule(monotonic_ns(), delay, std::move(callback), owner);
 }
 
-bool Driver::cancel_timer(TimerId id) {
+bool Driver::cancel_timer(TimerId id, const void* owner) {
     assert(current() == this);
-    return timers_->cancel(id);
+    return timers_->cancel(id, owner);
 }
 
 void Driver::arm_timer() {
