@@ -6,6 +6,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <exception>
+#include <string_view>
 
 #include <gatio/plugin.h>
 
@@ -33,3 +35,18 @@ struct gatio_host {
     virtual int post(std::uint32_t driver, void (*fn)(void*), void* arg) = 0;
     virtual int spawn(const gatio_task& task) = 0;
 };
+
+namespace gatio::net {
+
+// Inside a catch handler: what the exception in flight says, for messages about plugin faults.
+inline std::string_view current_exception_text() noexcept {
+    try {
+        throw;
+    } catch (const std::exception& e) {
+        return e.what();
+    } catch (...) {
+        return "an exception not derived from std::exception";
+    }
+}
+
+} // namespace gatio::net

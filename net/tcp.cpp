@@ -39,7 +39,7 @@ void TcpEndpoint::start(core::Driver& d) {
         socket_inode_ = st.st_ino;
     }
     if (plugin().max_unconsumed > 0) {
-        carry_capacity_ = plugin().max_unconsumed + d.ring_settings().buffer_size;
+        carry_capacity_ = carry_bytes(plugin(), d.ring_settings());
         carry_pool_ = std::make_unique<ChunkPool>(
             net_.memory(), std::min(config().max_connections, net_.options().carry_buffers), carry_capacity_);
     }

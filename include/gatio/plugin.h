@@ -56,6 +56,16 @@ enum gatio_result {
     GATIO_ERR_UNSUPPORTED = -6 /* the call does not apply here (e.g. send on a UDP host) */
 };
 
+/* ---- Limits -------------------------------------------------------------------------------- */
+
+/* The largest max_unconsumed a descriptor may declare: 16 MiB. */
+#define GATIO_MAX_UNCONSUMED_LIMIT (UINT32_C(16) << 20)
+
+/* The longest descriptor name (letters, digits, '_', '-', '.') and version (printable ASCII), in
+ * bytes without the terminating NUL. */
+#define GATIO_PLUGIN_NAME_MAX 64
+#define GATIO_PLUGIN_VERSION_MAX 64
+
 /* ---- Handles ------------------------------------------------------------------------------- */
 
 /* The host side of one instance: one listener on one driver. Opaque; owned by gatiod. */
@@ -284,13 +294,18 @@ typedef struct gatio_plugin {
     uint32_t abi_major;   /* GATIO_ABI_MAJOR the handler was built with */
     uint32_t abi_minor;   /* GATIO_ABI_MINOR the handler was built with */
     uint32_t struct_size; /* sizeof(gatio_plugin) as the handler saw it */
-    uint32_t transports;  /* gatio_transport bits the handler serves */
-    const char* name;     /* short name used in logs, e.g. "echo" */
-    const char* version;  /* the handler's own version, free-form */
+    uint32_t transports;  /* gatio_transport bits the handler serves; no others may be set */
+    /* Short name used in logs, e.g. "echo": 1 to GATIO_PLUGIN_NAME_MAX letters, digits, '_',
+     * '-' or '.'. */
+    const char* name;
+    /* The handler's own version, free-form printable ASCII up to GATIO_PLUGIN_VERSION_MAX
+     * bytes; may be NULL. */
+    const char* version;
 
-    /* The most input bytes on_data may leave unconsumed on a connection. The host keeps them and
-     * presents them again, followed by new data; a connection exceeding it is closed with
-     * GATIO_CLOSE_LIMIT. 0 means on_data always consumes everything it is given. */
+    /* The most input bytes on_data may leave unconsumed on a connection, at most
+     * GATIO_MAX_UNCONSUMED_LIMIT. The host keeps them and presents them again, followed by new
+     * data; a connection exceeding it is closed with GATIO_CLOSE_LIMIT. 0 means on_data always
+     * consumes everything it is given. */
     uint32_t max_unconsumed;
 
     /* Optional. Called once after loading, on the loading thread, before any instance exists.

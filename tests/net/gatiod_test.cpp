@@ -462,6 +462,8 @@ TEST_CASE("gatiod refuses each bad plugin with its message and exit code 78", "[
         {test_plugins / "exec_stack.so",
          "requires an executable stack (PT_GNU_STACK is executable); refused"},
         {test_plugins / "init_fail.so", "init failed: license file missing (host ABI 1.1)"},
+        {test_plugins / "huge_unconsumed.so",
+         "descriptor field max_unconsumed is 4294967280, above the limit of 16777216"},
         {copy(plugin_dir / "echo.so", "writable.so", 0664),
          "writable by group or others (mode 0664); refused"},
     };
