@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <stdexcept>
 
+#include "core/handle.hpp"
 #include "core/log.hpp"
 #include "core/tpc.hpp"
 #include "net/driver_net.hpp"
@@ -29,15 +30,6 @@ spdlog::level::level_enum to_spdlog(int level) {
     default:
         return spdlog::level::critical;
     }
-}
-
-gatio_timer encode_timer(core::TimerId id) {
-    return (static_cast<std::uint64_t>(id.generation) << 32) | (static_cast<std::uint64_t>(id.index) + 1);
-}
-
-core::TimerId decode_timer(gatio_timer t) {
-    return core::TimerId{static_cast<std::uint32_t>((t & 0xffffffffu) - 1),
-                         static_cast<std::uint32_t>(t >> 32)};
 }
 
 int spawn_result(core::SpawnStatus s) {
@@ -111,33 +103,33 @@ void Endpoint::plugin_error() {
 }
 
 gatio_timer Endpoint::timer_start(std::uint64_t delay_ms, void (*fn)(gatio_host*, void*), void* arg) {
-    core::TimerId id = driver_->schedule_timer(std::chrono::milliseconds(delay_ms), [this, fn, arg] {
-        --timers_pending_;
-        // A timer outliving its instance is cancelled without running, as the ABI promises.
-        if (has_instance_) {
-            fn(this, arg);
-            // Timers fire after the turn's flush: send what the callback queued right away.
-            net_.flush();
-        }
-    });
+    core::TimerId id = driver_->schedule_timer(
+        std::chrono::milliseconds(delay_ms),
+        [this, fn, arg] {
+            --timers_pending_;
+            // A timer outliving its instance is cancelled without running, as the ABI promises.
+            if (has_instance_) {
+                fn(this, arg);
+                // Timers fire after the turn's flush: send what the callback queued right away.
+                net_.flush();
+            }
+        },
+        this);
     if (!id.valid()) {
         return 0;
     }
     ++timers_pending_;
-    return encode_timer(id);
+    return core::Handle{id.index, id.generation}.pack();
 }
 
 int Endpoint::timer_cancel(gatio_timer timer) {
-    if (timer == 0) {
+    auto handle = core::Handle::unpack(timer);
+    // Scoped to this instance: another one's handle cannot cancel its timer and leave its
+    // pending count (which keeps a retired listener's object loaded) too high.
+    if (!handle || !driver_->cancel_timer(core::TimerId{handle->slot, handle->generation}, this)) {
         return GATIO_ERR_INVALID;
     }
-    if (!driver_->cancel_timer(decode_timer(timer))) {
-        return GATIO_ERR_INVALID;
-    }
-    // Guarded: a handle of another instance on this driver cancels that instance's timer.
-    if (timers_pending_ > 0) {
-        --timers_pending_;
-    }
+    --timers_pending_;
     return GATIO_OK;
 }
 

@@ -254,11 +254,8 @@ void TcpEndpoint::stop() {
 // ---------------------------------------------------------------- services
 
 Connection* TcpEndpoint::find(gatio_conn conn) {
-    auto slot = static_cast<std::uint32_t>(conn & 0xffffffffu);
-    if (slot == 0) {
-        return nullptr;
-    }
-    Connection* c = net_.find(slot - 1, static_cast<std::uint32_t>(conn >> 32));
+    auto h = core::Handle::unpack(conn);
+    Connection* c = h ? net_.find(h->slot, h->generation) : nullptr;
     return c != nullptr && &c->endpoint == this ? c : nullptr;
 }
 

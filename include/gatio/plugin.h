@@ -82,7 +82,8 @@ typedef struct gatio_services gatio_services;
  * connection in a way a stale handle could reach). 0 is never a valid handle. */
 typedef uint64_t gatio_conn;
 
-/* A timer started with timer_start; 0 is never a valid handle. */
+/* A timer started with timer_start; 0 is never a valid handle. A handle belongs to the instance
+ * whose host started it: no other instance can cancel that timer with it. */
 typedef uint64_t gatio_timer;
 
 enum gatio_transport { GATIO_TRANSPORT_TCP = 1u << 0, GATIO_TRANSPORT_UDP = 1u << 1 };
@@ -253,7 +254,9 @@ struct gatio_services {
      * still pending at instance teardown are cancelled without running. */
     gatio_timer (*timer_start)(gatio_host* host, uint64_t delay_ms, void (*fn)(gatio_host* host, void* arg),
                                void* arg);
-    /* GATIO_OK if it was pending and will not run; GATIO_ERR_INVALID if it already ran or is unknown. */
+    /* GATIO_OK if it was pending and will not run; GATIO_ERR_INVALID if it already ran, was
+     * cancelled, is unknown, or was started by another instance (another listener, or the same
+     * listener on another driver): a handle is only good on the host that started it. */
     int (*timer_cancel)(gatio_host* host, gatio_timer timer);
 
     /* Logging through the driver's logger: records carry the TPC, driver, listener and plugin.
