@@ -50,7 +50,11 @@ int svc_send_to(gatio_host* h, const sockaddr* to, socklen_t to_len, const void*
 }
 
 gatio_timer svc_timer_start(gatio_host* h, std::uint64_t ms, void (*fn)(gatio_host*, void*), void* arg) {
-    return fn ? h->timer_start(ms, fn, arg) : 0;
+    // Bounded so the conversion to nanoseconds cannot overflow.
+    if (fn == nullptr || ms > GATIO_TIMER_MAX_DELAY_MS) {
+        return 0;
+    }
+    return h->timer_start(ms, fn, arg);
 }
 
 int svc_timer_cancel(gatio_host* h, gatio_timer t) {

@@ -58,6 +58,9 @@ enum gatio_result {
 
 /* ---- Limits -------------------------------------------------------------------------------- */
 
+/* The longest delay timer_start accepts: 30 days. */
+#define GATIO_TIMER_MAX_DELAY_MS UINT64_C(2592000000)
+
 /* The largest max_unconsumed a descriptor may declare: 16 MiB. */
 #define GATIO_MAX_UNCONSUMED_LIMIT (UINT32_C(16) << 20)
 
@@ -250,8 +253,9 @@ struct gatio_services {
                    size_t len);
 
     /* Timers on the host's driver (timer wheel resolution). fn runs once on that driver's thread
-     * unless cancelled first. Returns 0 when no timer could be started (limit reached). Timers
-     * still pending at instance teardown are cancelled without running. */
+     * unless cancelled first. Returns 0 when no timer could be started: fn is NULL, delay_ms is
+     * above GATIO_TIMER_MAX_DELAY_MS, or every timer slot is in use. Timers still pending at
+     * instance teardown are cancelled without running. */
     gatio_timer (*timer_start)(gatio_host* host, uint64_t delay_ms, void (*fn)(gatio_host* host, void* arg),
                                void* arg);
     /* GATIO_OK if it was pending and will not run; GATIO_ERR_INVALID if it already ran, was
