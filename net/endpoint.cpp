@@ -80,6 +80,7 @@ void Endpoint::start(core::Driver& driver) {
     info.exec_drivers = exec_drivers_.data();
     info.exec_driver_count = static_cast<std::uint32_t>(exec_drivers_.size());
     std::array<char, 512> error{};
+    home = &driver;
     if (p.instance_create(this, &info, &instance_, error.data(), error.size()) != 0) {
         error.back() = '\0';
         plugin_error();
@@ -100,6 +101,16 @@ void Endpoint::stop() {
 void Endpoint::plugin_error() {
     ++counters().plugin_errors;
     ++net_.stats().plugin_errors;
+}
+
+void Endpoint::foreign_thread(const char* service) {
+    if (foreign_reported_.exchange(true, std::memory_order_relaxed)) {
+        return;
+    }
+    // On the calling thread: the logger is safe there, the counters are not.
+    log_->error("{}: the handler called {} from a thread other than its driver's ({}); refused with "
+                "GATIO_ERR_INVALID, and so is every such call (only this first one is logged)",
+                describe_listener(config()), service, driver_->name());
 }
 
 gatio_timer Endpoint::timer_start(std::uint64_t delay_ms, void (*fn)(gatio_host*, void*), void* arg) {

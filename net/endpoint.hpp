@@ -89,6 +89,7 @@ public:
     bool log_enabled(int level) override;
     int post(std::uint32_t driver, void (*fn)(void*), void* arg) override;
     int spawn(const gatio_task& task) override;
+    void foreign_thread(const char* service) override;
 
 protected:
     void* instance() const { return instance_; }
@@ -110,6 +111,7 @@ private:
     bool has_instance_ = false;
     std::uint32_t timers_pending_ = 0; // started by the instance, neither fired nor cancelled
     std::uint32_t tasks_pending_ = 0;  // spawned by the instance, not yet back
+    std::atomic<bool> foreign_reported_{false};
 };
 
 } // namespace gatio::net

@@ -11,11 +11,21 @@
 
 #include <gatio/plugin.h>
 
+namespace gatio::core {
+class Driver;
+}
+
 struct gatio_host {
     gatio_host() = default;
     gatio_host(const gatio_host&) = delete;
     gatio_host& operator=(const gatio_host&) = delete;
     virtual ~gatio_host() = default;
+
+    // The driver whose thread alone may use this host; the services table checks every call
+    // against it (plugin_services.cpp), release builds included.
+    gatio::core::Driver* home = nullptr;
+    // A service was called from another thread and refused. Any thread.
+    virtual void foreign_thread(const char* service) = 0;
 
     virtual int send(gatio_conn, const iovec*, std::size_t) { return GATIO_ERR_UNSUPPORTED; }
     virtual int close(gatio_conn, int) { return GATIO_ERR_UNSUPPORTED; }

@@ -17,7 +17,10 @@
  * Threads: gatiod runs one driver thread per core. Unless a comment says otherwise, a function
  * taking a gatio_host may only be called on that host's driver thread, i.e. from a callback of
  * the instance it was given to (connection, datagram, timer, posted work it receives, task
- * completion). Nothing here blocks; a handler that blocks stalls every connection of its driver.
+ * completion). A call from any other thread is refused without touching anything: the
+ * services answer GATIO_ERR_INVALID (NULL, 0 or nothing where they return no gatio_result),
+ * and the first such call of an instance is logged. Nothing here blocks; a handler that blocks
+ * stalls every connection of its driver.
  */
 #ifndef GATIO_PLUGIN_H
 #define GATIO_PLUGIN_H
