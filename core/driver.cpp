@@ -299,7 +299,8 @@ Driver::Wait Driver::turn() {
         remove_detached();
     }
     now_ns_ = monotonic_ns();
-    counters_.timers_fired += timers_->expire(now_ns_);
+    const std::uint32_t fired = timers_->expire(now_ns_);
+    counters_.timers_fired += fired;
     bool held = send_held();
     if (draining_ && !quiesced_ && quiescent()) {
         quiesced_ = true;
@@ -309,7 +310,9 @@ Driver::Wait Driver::turn() {
     arm_timer();
     publish();
 
-    if (more || !run_latency_.empty() || !run_batch_.empty() || wake_retry_) {
+    // Timers fire after the modules' poll: one more turn without blocking lets them see (and
+    // publish) what the callbacks did.
+    if (more || fired > 0 || !run_latency_.empty() || !run_batch_.empty() || wake_retry_) {
         wake_retry_ = false;
         return Wait::none;
     }
