@@ -1,5 +1,6 @@
 #include "net/endpoint.hpp"
 
+#include <algorithm>
 #include <array>
 #include <fmt/format.h>
 #include <stdexcept>
@@ -30,6 +31,29 @@ spdlog::level::level_enum to_spdlog(int level) {
     default:
         return spdlog::level::critical;
     }
+}
+
+// At most one record per listener and driver per interval: a handler that throws on every
+// request must not flood the log; the faults in between are counted and summed up next time.
+constexpr std::int64_t fault_log_interval_ns = 1'000'000'000;
+
+// What a task's run threw on the executing driver, carried back to the submitting one, where
+// the listener's counters and logger live.
+struct TaskOutcome {
+    bool threw = false;
+    std::array<char, 80> what{};
+};
+
+TaskOutcome run_plugin_code(void (*fn)(void*), void* arg) noexcept {
+    TaskOutcome o;
+    try {
+        fn(arg);
+    } catch (...) {
+        o.threw = true;
+        std::string_view text = current_exception_text();
+        std::copy_n(text.data(), std::min(text.size(), o.what.size() - 1), o.what.data());
+    }
+    return o;
 }
 
 int spawn_result(core::SpawnStatus s) {
@@ -81,7 +105,15 @@ void Endpoint::start(core::Driver& driver) {
     info.exec_driver_count = static_cast<std::uint32_t>(exec_drivers_.size());
     std::array<char, 512> error{};
     home = &driver;
-    if (p.instance_create(this, &info, &instance_, error.data(), error.size()) != 0) {
+    int failed = 0;
+    try {
+        failed = p.instance_create(this, &info, &instance_, error.data(), error.size());
+    } catch (...) {
+        plugin_error();
+        throw std::runtime_error(fmt::format("{}: plugin \"{}\" could not create its instance: it threw: {}",
+                                             describe_listener(l), p.name, current_exception_text()));
+    }
+    if (failed != 0) {
         error.back() = '\0';
         plugin_error();
         throw std::runtime_error(fmt::format("{}: plugin \"{}\" could not create its instance: {}",
@@ -93,14 +125,41 @@ void Endpoint::start(core::Driver& driver) {
 
 void Endpoint::stop() {
     if (has_instance_) {
-        plugin().instance_destroy(instance_);
         has_instance_ = false;
+        guarded("instance_destroy", "the instance is gone all the same", 0, plugin().instance_destroy,
+                instance_);
     }
 }
 
 void Endpoint::plugin_error() {
     ++counters().plugin_errors;
     ++net_.stats().plugin_errors;
+}
+
+void Endpoint::plugin_threw(const char* callback, const char* outcome, gatio_conn conn) noexcept {
+    plugin_fault(callback, outcome, conn, current_exception_text());
+}
+
+void Endpoint::plugin_fault(const char* callback, const char* outcome, gatio_conn conn,
+                            std::string_view what) noexcept {
+    plugin_error();
+    const std::int64_t now = driver_->now_ns();
+    if (fault_logged_ns_ != 0 && now - fault_logged_ns_ < fault_log_interval_ns) {
+        ++faults_unlogged_;
+        return;
+    }
+    try {
+        log_->error(
+            "{}: {}{} threw: {}; {}{}", describe_listener(config()), callback,
+            conn != 0 ? fmt::format(" of connection {}", conn) : std::string(), what, outcome,
+            faults_unlogged_ > 0
+                ? fmt::format(" ({} more faults since the last record were only counted)", faults_unlogged_)
+                : std::string());
+    } catch (...) {
+        // Out of memory while formatting: the fault stays counted.
+    }
+    fault_logged_ns_ = now;
+    faults_unlogged_ = 0;
 }
 
 void Endpoint::foreign_thread(const char* service) {
@@ -120,7 +179,7 @@ gatio_timer Endpoint::timer_start(std::uint64_t delay_ms, void (*fn)(gatio_host*
             --timers_pending_;
             // A timer outliving its instance is cancelled without running, as the ABI promises.
             if (has_instance_) {
-                fn(this, arg);
+                guarded("a timer callback", "carrying on", 0, fn, this, arg);
                 // Timers fire after the turn's flush: send what the callback queued right away.
                 net_.flush();
             }
@@ -156,7 +215,21 @@ int Endpoint::post(std::uint32_t target, void (*fn)(void*), void* arg) {
     if (target >= driver_->runtime().driver_count()) {
         return GATIO_ERR_INVALID;
     }
-    return spawn_result(driver_->post(static_cast<int>(target), [fn, arg](core::Driver&) { fn(arg); }));
+    // A message that comes back, like a task: a fault of fn is reported here, where the
+    // listener's counters are, and the instance stays until it is back.
+    core::SpawnStatus status = driver_->spawn(
+        core::Placement::driver(static_cast<int>(target)), core::Priority::latency,
+        [fn, arg](core::Driver&) { return run_plugin_code(fn, arg); },
+        [this](core::Driver&, TaskOutcome outcome) {
+            --tasks_pending_;
+            if (outcome.threw) {
+                plugin_fault("a posted function", "carrying on", 0, outcome.what.data());
+            }
+        });
+    if (status == core::SpawnStatus::ok) {
+        ++tasks_pending_;
+    }
+    return spawn_result(status);
 }
 
 int Endpoint::spawn(const gatio_task& task) {
@@ -184,11 +257,14 @@ int Endpoint::spawn(const gatio_task& task) {
     auto done = task.done;
     void* arg = task.arg;
     core::SpawnStatus status = driver_->spawn(
-        where, priority, [run, arg](core::Driver&) { run(arg); },
-        [this, done, arg](core::Driver&) {
+        where, priority, [run, arg](core::Driver&) { return run_plugin_code(run, arg); },
+        [this, done, arg](core::Driver&, TaskOutcome outcome) {
             --tasks_pending_;
-            if (done != nullptr && has_instance_) {
-                done(this, arg);
+            if (outcome.threw) {
+                plugin_fault("a task's run", "the task is dropped (its done is not called)", 0,
+                             outcome.what.data());
+            } else if (done != nullptr && has_instance_) {
+                guarded("a task's done", "carrying on", 0, done, this, arg);
             }
         });
     if (status == core::SpawnStatus::ok) {

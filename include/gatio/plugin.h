@@ -13,6 +13,11 @@
  * versions only append fields at the end; a reader treats the fields lying beyond the
  * struct_size it was given as absent (NULL / 0). Nothing in this header
  * uses C++ types, and no exception may cross it: C++ handlers catch everything (plugin.hpp does).
+ * gatiod still catches whatever escapes a call into the handler (a callback, a timer, a task's
+ * run or done, a posted function): it counts the fault in the listener's plugin_errors, logs it
+ * (at most one record per second per listener and driver), and resets only the connection
+ * concerned (on_open, on_data, on_eof), drops the task (run: done is not called) or carries on
+ * (on_close, on_datagram, timers, done, posted functions). The process never stops for it.
  *
  * Threads: gatiod runs one driver thread per core. Unless a comment says otherwise, a function
  * taking a gatio_host may only be called on that host's driver thread, i.e. from a callback of
