@@ -103,9 +103,12 @@ struct AdminSection {
 
 // Per-driver ring and buffer settings. [topology] holds the defaults; a manual driver may
 // override each one.
+// The largest provided-buffer size the loader accepts (buffer_size).
+inline constexpr std::uint64_t max_buffer_size = 1u << 20;
+
 struct RingSettings {
     std::uint32_t ring_entries = 1024; // SQ entries, power of two, 8..32768
-    std::uint32_t buffer_size = 16384; // provided-buffer size in bytes, 512..1MiB
+    std::uint32_t buffer_size = 16384; // provided-buffer size in bytes, 512..max_buffer_size
     std::uint32_t buffer_count = 1024; // provided buffers per driver, power of two, 1..32768
     friend bool operator==(const RingSettings&, const RingSettings&) = default;
 };

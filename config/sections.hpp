@@ -15,7 +15,6 @@ namespace gatio::config::detail {
 // Upper bound of numa_node: Linux's MAX_NUMNODES with the largest NODES_SHIFT (10).
 inline constexpr std::int64_t max_numa_node = 1023;
 
-inline constexpr std::uint64_t max_buffer_size = 1u << 20;
 inline constexpr std::uint64_t max_watermark = 1u << 30;
 inline constexpr std::uint64_t min_output_memory = 1u << 20;
 inline constexpr std::uint64_t max_output_memory = std::uint64_t{64} << 30;

@@ -303,7 +303,8 @@ Driver::Wait Driver::turn() {
         remove_detached();
     }
     now_ns_ = monotonic_ns();
-    counters_.timers_fired += timers_->expire(now_ns_);
+    const std::uint32_t fired = timers_->expire(now_ns_);
+    counters_.timers_fired += fired;
     bool held = send_held();
     if (draining_ && !quiesced_ && quiescent()) {
         quiesced_ = true;
@@ -313,7 +314,9 @@ Driver::Wait Driver::turn() {
     arm_timer();
     publish();
 
-    if (more || !run_latency_.empty() || !run_batch_.empty() || wake_retry_) {
+    // Timers fire after the modules' poll: one more turn without blocking lets them see (and
+    // publish) what the callbacks did.
+    if (more || fired > 0 || !run_latency_.empty() || !run_batch_.empty() || wake_retry_) {
         wake_retry_ = false;
         return Wait::none;
     }
@@ -598,15 +601,15 @@ BufferRing* Driver::buffer_ring(std::uint16_t group) {
     return nullptr;
 }
 
-TimerId Driver::schedule_timer(std::chrono::nanoseconds delay, TimerCallback callback) {
+TimerId Driver::schedule_timer(std::chrono::nanoseconds delay, TimerCallback callback, const void* owner) {
     assert(current() == this);
     // From the current time, not the turn's start, so a timer is never early.
-    return timers_->schedule(monotonic_ns(), delay, std::move(callback));
+    return timers_->schedule(monotonic_ns(), delay, std::move(callback), owner);
 }
 
-bool Driver::cancel_timer(TimerId id) {
+bool Driver::cancel_timer(TimerId id, const void* owner) {
     assert(current() == this);
-    return timers_->cancel(id);
+    return timers_->cancel(id, owner);
 }
 
 void Driver::arm_timer() {

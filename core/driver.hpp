@@ -5,6 +5,10 @@
 // dispatch every CQE to its Completion, take messages from the mailbox, run tasks, poll modules,
 // fire timers, send held-back messages and wake-ups, then one io_uring_enter that submits all
 // queued SQEs and waits for completions when there is nothing else to do.
+//
+// Nothing the loop calls (completions, tasks, messages, timers, modules' poll) may throw: an
+// exception escaping into the loop ends the process. Plugin code is the one caller that cannot
+// promise it, so net/ catches at each of its calls into a plugin (net/endpoint.hpp).
 #pragma once
 
 #include <atomic>
@@ -163,9 +167,11 @@ public:
     std::int64_t now_ns() const { return now_ns_; }
 
     // Timers: the callback runs on this driver's thread, never before now + delay. An invalid
-    // id means every timer slot is in use.
-    TimerId schedule_timer(std::chrono::nanoseconds delay, TimerCallback callback);
-    bool cancel_timer(TimerId id);
+    // id means every timer slot is in use. A timer scheduled for an `owner` is cancelled only
+    // by naming the same owner (ids handed to plugins cannot reach other timers).
+    TimerId schedule_timer(std::chrono::nanoseconds delay, TimerCallback callback,
+                           const void* owner = nullptr);
+    bool cancel_timer(TimerId id, const void* owner = nullptr);
     const TimerWheel& timers() const { return *timers_; }
 
     // Runs work(executor) on the driver chosen by `where`, then done(*this, result) back on

@@ -83,13 +83,15 @@ void TimerWheel::unlink(std::uint32_t index) {
     n->prev = n->next = nil;
 }
 
-TimerId TimerWheel::schedule(std::int64_t now_ns, std::chrono::nanoseconds delay, TimerCallback cb) {
+TimerId TimerWheel::schedule(std::int64_t now_ns, std::chrono::nanoseconds delay, TimerCallback cb,
+                             const void* owner) {
     Node* n = nodes_.create();
     if (n == nullptr) {
         return {};
     }
     std::uint32_t index = nodes_.index_of(n);
     n->callback = std::move(cb);
+    n->owner = owner;
     n->deadline_ns = now_ns + std::max<std::int64_t>(delay.count(), 0);
     // A tick already expired cannot be visited again: such a timer waits for the next one.
     n->expiry_tick = std::max(tick_of_ceil(n->deadline_ns), done_tick_ + 1);
@@ -99,11 +101,14 @@ TimerId TimerWheel::schedule(std::int64_t now_ns, std::chrono::nanoseconds delay
     return TimerId{index, generations_[index]};
 }
 
-bool TimerWheel::cancel(TimerId id) {
+bool TimerWheel::cancel(TimerId id, const void* owner) {
     if (!id.valid() || !nodes_.in_use(id.index) || generations_[id.index] != id.generation) {
         return false;
     }
     Node* n = nodes_.at(id.index);
+    if (n->owner != owner) {
+        return false;
+    }
     if (n->state == State::pending) {
         unlink(id.index);
         ++generations_[id.index];

@@ -36,11 +36,14 @@ public:
     ~TimerWheel();
 
     // Fires cb at the first expire() at or after now_ns + delay. Returns an invalid id when
-    // every timer slot is in use (the caller decides; nothing is scheduled).
-    TimerId schedule(std::int64_t now_ns, std::chrono::nanoseconds delay, TimerCallback cb);
+    // every timer slot is in use (the caller decides; nothing is scheduled). `owner` scopes the
+    // id: only a cancel naming the same owner reaches the timer.
+    TimerId schedule(std::int64_t now_ns, std::chrono::nanoseconds delay, TimerCallback cb,
+                     const void* owner = nullptr);
 
-    // True when the timer was pending and will not fire. Stale or fired ids return false.
-    bool cancel(TimerId id);
+    // True when the timer was pending and will not fire. Stale or fired ids, and ids of another
+    // owner's timers, return false.
+    bool cancel(TimerId id, const void* owner = nullptr);
 
     // Runs the callbacks of every timer whose deadline is <= now_ns; returns how many fired.
     // Callbacks may schedule and cancel timers.
@@ -62,6 +65,7 @@ private:
 
     struct Node {
         TimerCallback callback;
+        const void* owner = nullptr;
         std::int64_t deadline_ns = 0;
         std::uint64_t expiry_tick = 0;
         std::uint64_t sequence = 0;

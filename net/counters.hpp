@@ -40,7 +40,8 @@ struct NetCounters {
     std::uint64_t udp_rearms = 0;      // multishot recvmsg armed again (ENOBUFS or end)
     std::uint64_t timer_exhausted = 0; // connection timers that found no free timer slot
     std::uint64_t output_memory = 0;   // gauge: bytes of output chunks held right now
-    std::uint64_t plugin_errors = 0;   // on_data results out of range, instances that could not be made
+    std::uint64_t plugin_errors = 0;   // handler faults: exceptions, on_data results out of range,
+                                       // instances that could not be made
     std::uint64_t buffers = 0;         // gauge: provided receive buffers registered with the ring
     std::uint64_t buffers_used = 0;    // gauge: of those, filled by the kernel and not yet given back
                                        // (sampled; 0 where the kernel cannot tell, before Linux 6.8)
@@ -110,7 +111,8 @@ struct ListenerCounters {
     std::uint64_t datagrams_received = 0;
     std::uint64_t datagrams_sent = 0;
     std::uint64_t datagram_drops = 0;
-    std::uint64_t plugin_errors = 0; // on_data results out of range, instances that could not be made
+    std::uint64_t plugin_errors = 0; // handler faults: exceptions, on_data results out of range,
+                                     // instances that could not be made
 };
 
 inline constexpr std::array<CounterField<ListenerCounters>, 10> listener_counter_fields{{

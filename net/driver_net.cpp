@@ -36,6 +36,15 @@ std::uint32_t tcp_slots(const std::vector<const config::ListenerConfig*>& listen
 
 } // namespace
 
+// The loader bounds max_unconsumed and the configuration bounds buffer_size, which makes the
+// sum safe in 32 bits for every handler that can be loaded.
+static_assert(std::uint64_t{GATIO_MAX_UNCONSUMED_LIMIT} + config::max_buffer_size <= UINT32_MAX,
+              "a carry buffer's size must fit in 32 bits");
+
+std::uint32_t carry_bytes(const gatio_plugin& plugin, const config::RingSettings& ring) {
+    return plugin.max_unconsumed + ring.buffer_size;
+}
+
 DriverNet::DriverNet(const NetOptions& options, std::vector<std::unique_ptr<DriverListener>> listeners,
                      std::shared_ptr<DriverNetShared> shared)
     : options_(options), listeners_(std::move(listeners)), shared_(std::move(shared)) {
@@ -84,10 +93,9 @@ std::size_t DriverNet::arena_bytes(const NetOptions& o, const config::RingSettin
         }
     }
     for (const auto& [l, plugin] : listeners) {
-        std::uint32_t unconsumed = plugin->descriptor().max_unconsumed;
-        if (l->transport == config::Transport::tcp && unconsumed > 0) {
+        if (l->transport == config::Transport::tcp && plugin->descriptor().max_unconsumed > 0) {
             bytes += ChunkPool::memory_for(std::min(l->max_connections, o.carry_buffers),
-                                           unconsumed + ring.buffer_size);
+                                           carry_bytes(plugin->descriptor(), ring));
         }
     }
     return bytes;

@@ -28,6 +28,10 @@ struct Connection;
 class DriverNet;
 class TcpEndpoint;
 
+// Bytes of one carry buffer of a handler with max_unconsumed > 0: what it may leave
+// unconsumed, plus one receive buffer behind it.
+std::uint32_t carry_bytes(const gatio_plugin& plugin, const config::RingSettings& ring);
+
 // What every networking module of one driver shares: the driver's network counters, which go
 // on across reloads, and the modules themselves.
 struct DriverNetShared {

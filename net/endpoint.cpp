@@ -1,9 +1,11 @@
 #include "net/endpoint.hpp"
 
+#include <algorithm>
 #include <array>
 #include <fmt/format.h>
 #include <stdexcept>
 
+#include "core/handle.hpp"
 #include "core/log.hpp"
 #include "core/tpc.hpp"
 #include "net/admin.hpp"
@@ -32,13 +34,27 @@ spdlog::level::level_enum to_spdlog(int level) {
     }
 }
 
-gatio_timer encode_timer(core::TimerId id) {
-    return (static_cast<std::uint64_t>(id.generation) << 32) | (static_cast<std::uint64_t>(id.index) + 1);
-}
+// At most one record per listener and driver per interval: a handler that throws on every
+// request must not flood the log; the faults in between are counted and summed up next time.
+constexpr std::int64_t fault_log_interval_ns = 1'000'000'000;
 
-core::TimerId decode_timer(gatio_timer t) {
-    return core::TimerId{static_cast<std::uint32_t>((t & 0xffffffffu) - 1),
-                         static_cast<std::uint32_t>(t >> 32)};
+// What a task's run threw on the executing driver, carried back to the submitting one, where
+// the listener's counters and logger live.
+struct TaskOutcome {
+    bool threw = false;
+    std::array<char, 80> what{};
+};
+
+TaskOutcome run_plugin_code(void (*fn)(void*), void* arg) noexcept {
+    TaskOutcome o;
+    try {
+        fn(arg);
+    } catch (...) {
+        o.threw = true;
+        std::string_view text = current_exception_text();
+        std::copy_n(text.data(), std::min(text.size(), o.what.size() - 1), o.what.data());
+    }
+    return o;
 }
 
 int spawn_result(core::SpawnStatus s) {
@@ -89,7 +105,16 @@ void Endpoint::start(core::Driver& driver) {
     info.exec_drivers = exec_drivers_.data();
     info.exec_driver_count = static_cast<std::uint32_t>(exec_drivers_.size());
     std::array<char, 512> error{};
-    if (p.instance_create(this, &info, &instance_, error.data(), error.size()) != 0) {
+    home = &driver;
+    int failed = 0;
+    try {
+        failed = p.instance_create(this, &info, &instance_, error.data(), error.size());
+    } catch (...) {
+        plugin_error();
+        throw std::runtime_error(fmt::format("{}: plugin \"{}\" could not create its instance: it threw: {}",
+                                             describe_listener(l), p.name, current_exception_text()));
+    }
+    if (failed != 0) {
         error.back() = '\0';
         plugin_error();
         throw std::runtime_error(fmt::format("{}: plugin \"{}\" could not create its instance: {}",
@@ -103,8 +128,9 @@ void Endpoint::start(core::Driver& driver) {
 
 void Endpoint::stop() {
     if (has_instance_) {
-        plugin().instance_destroy(instance_);
         has_instance_ = false;
+        guarded("instance_destroy", "the instance is gone all the same", 0, plugin().instance_destroy,
+                instance_);
     }
 }
 
@@ -113,34 +139,70 @@ void Endpoint::plugin_error() {
     ++net_.stats().plugin_errors;
 }
 
+void Endpoint::plugin_threw(const char* callback, const char* outcome, gatio_conn conn) noexcept {
+    plugin_fault(callback, outcome, conn, current_exception_text());
+}
+
+void Endpoint::plugin_fault(const char* callback, const char* outcome, gatio_conn conn,
+                            std::string_view what) noexcept {
+    plugin_error();
+    const std::int64_t now = driver_->now_ns();
+    if (fault_logged_ns_ != 0 && now - fault_logged_ns_ < fault_log_interval_ns) {
+        ++faults_unlogged_;
+        return;
+    }
+    try {
+        log_->error(
+            "{}: {}{} threw: {}; {}{}", describe_listener(config()), callback,
+            conn != 0 ? fmt::format(" of connection {}", conn) : std::string(), what, outcome,
+            faults_unlogged_ > 0
+                ? fmt::format(" ({} more faults since the last record were only counted)", faults_unlogged_)
+                : std::string());
+    } catch (...) {
+        // Out of memory while formatting: the fault stays counted.
+    }
+    fault_logged_ns_ = now;
+    faults_unlogged_ = 0;
+}
+
+void Endpoint::foreign_thread(const char* service) {
+    if (foreign_reported_.exchange(true, std::memory_order_relaxed)) {
+        return;
+    }
+    // On the calling thread: the logger is safe there, the counters are not.
+    log_->error("{}: the handler called {} from a thread other than its driver's ({}); refused with "
+                "GATIO_ERR_INVALID, and so is every such call (only this first one is logged)",
+                describe_listener(config()), service, driver_->name());
+}
+
 gatio_timer Endpoint::timer_start(std::uint64_t delay_ms, void (*fn)(gatio_host*, void*), void* arg) {
-    core::TimerId id = driver_->schedule_timer(std::chrono::milliseconds(delay_ms), [this, fn, arg] {
-        --timers_pending_;
-        // A timer outliving its instance is cancelled without running, as the ABI promises.
-        if (has_instance_) {
-            fn(this, arg);
-            // Timers fire after the turn's flush: send what the callback queued right away.
-            net_.flush();
-        }
-    });
+    core::TimerId id = driver_->schedule_timer(
+        std::chrono::milliseconds(delay_ms),
+        [this, fn, arg] {
+            --timers_pending_;
+            // A timer outliving its instance is cancelled without running, as the ABI promises.
+            if (has_instance_) {
+                guarded("a timer callback", "carrying on", 0, fn, this, arg);
+                // Timers fire after the turn's flush: send what the callback queued right away.
+                net_.flush();
+            }
+        },
+        this);
     if (!id.valid()) {
         return 0;
     }
     ++timers_pending_;
-    return encode_timer(id);
+    return core::Handle{id.index, id.generation}.pack();
 }
 
 int Endpoint::timer_cancel(gatio_timer timer) {
-    if (timer == 0) {
+    auto handle = core::Handle::unpack(timer);
+    // Scoped to this instance: another one's handle cannot cancel its timer and leave its
+    // pending count (which keeps a retired listener's object loaded) too high.
+    if (!handle || !driver_->cancel_timer(core::TimerId{handle->slot, handle->generation}, this)) {
         return GATIO_ERR_INVALID;
     }
-    if (!driver_->cancel_timer(decode_timer(timer))) {
-        return GATIO_ERR_INVALID;
-    }
-    // Guarded: a handle of another instance on this driver cancels that instance's timer.
-    if (timers_pending_ > 0) {
-        --timers_pending_;
-    }
+    --timers_pending_;
     return GATIO_OK;
 }
 
@@ -156,7 +218,21 @@ int Endpoint::post(std::uint32_t target, void (*fn)(void*), void* arg) {
     if (target >= driver_->runtime().driver_count()) {
         return GATIO_ERR_INVALID;
     }
-    return spawn_result(driver_->post(static_cast<int>(target), [fn, arg](core::Driver&) { fn(arg); }));
+    // A message that comes back, like a task: a fault of fn is reported here, where the
+    // listener's counters are, and the instance stays until it is back.
+    core::SpawnStatus status = driver_->spawn(
+        core::Placement::driver(static_cast<int>(target)), core::Priority::latency,
+        [fn, arg](core::Driver&) { return run_plugin_code(fn, arg); },
+        [this](core::Driver&, TaskOutcome outcome) {
+            --tasks_pending_;
+            if (outcome.threw) {
+                plugin_fault("a posted function", "carrying on", 0, outcome.what.data());
+            }
+        });
+    if (status == core::SpawnStatus::ok) {
+        ++tasks_pending_;
+    }
+    return spawn_result(status);
 }
 
 int Endpoint::spawn(const gatio_task& task) {
@@ -184,11 +260,14 @@ int Endpoint::spawn(const gatio_task& task) {
     auto done = task.done;
     void* arg = task.arg;
     core::SpawnStatus status = driver_->spawn(
-        where, priority, [run, arg](core::Driver&) { run(arg); },
-        [this, done, arg](core::Driver&) {
+        where, priority, [run, arg](core::Driver&) { return run_plugin_code(run, arg); },
+        [this, done, arg](core::Driver&, TaskOutcome outcome) {
             --tasks_pending_;
-            if (done != nullptr && has_instance_) {
-                done(this, arg);
+            if (outcome.threw) {
+                plugin_fault("a task's run", "the task is dropped (its done is not called)", 0,
+                             outcome.what.data());
+            } else if (done != nullptr && has_instance_) {
+                guarded("a task's done", "carrying on", 0, done, this, arg);
             }
         });
     if (status == core::SpawnStatus::ok) {

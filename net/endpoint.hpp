@@ -6,8 +6,11 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <spdlog/logger.h>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -91,6 +94,7 @@ public:
     std::size_t stalled_drivers(std::uint32_t* drivers, std::size_t capacity) override;
     const char* driver_name(std::uint32_t driver) override;
     int metrics_text(char* buf, std::size_t capacity, std::size_t* len) override;
+    void foreign_thread(const char* service) override;
 
 protected:
     void* instance() const { return instance_; }
@@ -98,6 +102,36 @@ protected:
 
     // A handler fault: counted for the listener and the driver.
     void plugin_error();
+
+    // Every call into plugin code goes through here. What it throws is a fault: counted,
+    // logged (rate-limited) and swallowed; `outcome` says what the host does about it ("the
+    // connection is reset"), `conn` names the connection concerned (0: none). Returns the
+    // callback's result, nullopt (false for void callbacks) when it threw.
+    template <typename Fn, typename... Args>
+    auto guarded(const char* callback, const char* outcome, gatio_conn conn, Fn fn, Args... args) noexcept {
+        using Result = std::invoke_result_t<Fn, Args...>;
+        if constexpr (std::is_void_v<Result>) {
+            try {
+                fn(args...);
+                return true;
+            } catch (...) {
+                plugin_threw(callback, outcome, conn);
+                return false;
+            }
+        } else {
+            try {
+                return std::optional<Result>{fn(args...)};
+            } catch (...) {
+                plugin_threw(callback, outcome, conn);
+                return std::optional<Result>{};
+            }
+        }
+    }
+    // Inside a catch handler: the exception in flight came out of plugin code.
+    void plugin_threw(const char* callback, const char* outcome, gatio_conn conn) noexcept;
+    // A fault already described (what a task's run threw on another driver).
+    void plugin_fault(const char* callback, const char* outcome, gatio_conn conn,
+                      std::string_view what) noexcept;
 
     DriverNet& net_;
     DriverListener& listener_;
@@ -110,8 +144,11 @@ private:
     core::Driver* driver_ = nullptr;
     void* instance_ = nullptr;
     bool has_instance_ = false;
-    std::uint32_t timers_pending_ = 0; // started by the instance, neither fired nor cancelled
-    std::uint32_t tasks_pending_ = 0;  // spawned by the instance, not yet back
+    std::uint32_t timers_pending_ = 0;  // started by the instance, neither fired nor cancelled
+    std::uint32_t tasks_pending_ = 0;   // spawned or posted by the instance, not yet back
+    std::int64_t fault_logged_ns_ = 0;  // when the last fault record was written; 0: never
+    std::uint64_t faults_unlogged_ = 0; // faults since then that were only counted
+    std::atomic<bool> foreign_reported_{false};
 };
 
 } // namespace gatio::net

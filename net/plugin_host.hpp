@@ -6,14 +6,26 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <exception>
+#include <string_view>
 
 #include <gatio/plugin.h>
+
+namespace gatio::core {
+class Driver;
+}
 
 struct gatio_host {
     gatio_host() = default;
     gatio_host(const gatio_host&) = delete;
     gatio_host& operator=(const gatio_host&) = delete;
     virtual ~gatio_host() = default;
+
+    // The driver whose thread alone may use this host; the services table checks every call
+    // against it (plugin_services.cpp), release builds included.
+    gatio::core::Driver* home = nullptr;
+    // A service was called from another thread and refused. Any thread.
+    virtual void foreign_thread(const char* service) = 0;
 
     virtual int send(gatio_conn, const iovec*, std::size_t) { return GATIO_ERR_UNSUPPORTED; }
     virtual int close(gatio_conn, int) { return GATIO_ERR_UNSUPPORTED; }
@@ -37,3 +49,18 @@ struct gatio_host {
     virtual const char* driver_name(std::uint32_t driver) = 0;
     virtual int metrics_text(char*, std::size_t, std::size_t*) { return GATIO_ERR_UNSUPPORTED; }
 };
+
+namespace gatio::net {
+
+// Inside a catch handler: what the exception in flight says, for messages about plugin faults.
+inline std::string_view current_exception_text() noexcept {
+    try {
+        throw;
+    } catch (const std::exception& e) {
+        return e.what();
+    } catch (...) {
+        return "an exception not derived from std::exception";
+    }
+}
+
+} // namespace gatio::net

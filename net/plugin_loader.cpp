@@ -8,11 +8,13 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/fd.hpp"
 #include "net/plugin_file.hpp"
+#include "net/plugin_host.hpp"
 
 namespace gatio::net {
 
@@ -24,13 +26,59 @@ std::string fail(const std::filesystem::path& path, std::string_view cause) {
     return fmt::format("plugin \"{}\": {}", path.string(), cause);
 }
 
-// What a descriptor must provide, beyond its size and version.
+bool name_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.';
+}
+
+bool printable(char c) {
+    return c >= 0x20 && c < 0x7f;
+}
+
+// A NUL-terminated string of at most `limit` bytes whose every byte passes `allowed`; the
+// cause ("" when it is) names the field and the limit. Reads at most limit + 1 bytes.
+std::string check_text(const char* text, const char* field, std::size_t limit, bool (*allowed)(char),
+                       const char* alphabet) {
+    const std::size_t n = ::strnlen(text, limit + 1);
+    if (n > limit) {
+        return fmt::format("descriptor field {} is longer than the limit of {} bytes", field, limit);
+    }
+    if (!std::all_of(text, text + n, allowed)) {
+        return fmt::format("descriptor field {} may only hold {}", field, alphabet);
+    }
+    return {};
+}
+
+// What a descriptor must provide, beyond its size and version, and the bounds of its fields
+// (include/gatio/plugin.h): nothing the host later sizes memory or log records by is trusted.
 std::string check_descriptor(const gatio_plugin& d) {
     if (d.name == nullptr || d.name[0] == '\0') {
         return "descriptor has no name";
     }
-    if ((d.transports & (GATIO_TRANSPORT_TCP | GATIO_TRANSPORT_UDP)) == 0) {
+    if (auto cause =
+            check_text(d.name, "name", GATIO_PLUGIN_NAME_MAX, name_char, "letters, digits, '_', '-' and '.'");
+        !cause.empty()) {
+        return cause;
+    }
+    if (d.version != nullptr) {
+        if (auto cause =
+                check_text(d.version, "version", GATIO_PLUGIN_VERSION_MAX, printable, "printable ASCII");
+            !cause.empty()) {
+            return cause;
+        }
+    }
+    constexpr std::uint32_t known = GATIO_TRANSPORT_TCP | GATIO_TRANSPORT_UDP;
+    if ((d.transports & ~known) != 0) {
+        return fmt::format("descriptor field transports has unknown bits {:#x} (TCP is {:#x}, UDP {:#x})",
+                           d.transports & ~known, static_cast<unsigned>(GATIO_TRANSPORT_TCP),
+                           static_cast<unsigned>(GATIO_TRANSPORT_UDP));
+    }
+    if ((d.transports & known) == 0) {
         return "descriptor serves no transport (transports has neither TCP nor UDP)";
+    }
+    if (d.max_unconsumed > GATIO_MAX_UNCONSUMED_LIMIT) {
+        return fmt::format("descriptor field max_unconsumed is {}, above the limit of {}", d.max_unconsumed,
+                           GATIO_MAX_UNCONSUMED_LIMIT);
     }
     if (d.instance_create == nullptr || d.instance_destroy == nullptr) {
         return "descriptor lacks instance_create or instance_destroy";
@@ -65,7 +113,11 @@ std::optional<PluginFileId> plugin_file_id(const std::filesystem::path& path) {
 
 Plugin::~Plugin() {
     if (initialised_ && descriptor_.fini != nullptr) {
-        descriptor_.fini();
+        try {
+            descriptor_.fini();
+        } catch (...) {
+            spdlog::error("plugin \"{}\": fini threw: {}", path_.string(), current_exception_text());
+        }
     }
     if (handle_ != nullptr) {
         ::dlclose(handle_);
@@ -76,6 +128,8 @@ Plugin::~Plugin() {
 }
 
 std::shared_ptr<Plugin> Plugin::builtin(std::string label, const gatio_plugin& descriptor) {
+    // Compiled in, so a descriptor outside the bounds is a bug of gatiod's own.
+    assert(check_descriptor(descriptor).empty());
     std::shared_ptr<Plugin> p{new Plugin(std::move(label), nullptr)};
     p->descriptor_ = descriptor;
     p->initialised_ = true;
@@ -135,7 +189,13 @@ PluginLoadResult load_plugin(const std::filesystem::path& path, const LoadPolicy
         return {nullptr, fail(path, "entry point " GATIO_PLUGIN_ENTRY_NAME " not found")};
     }
     auto entry = reinterpret_cast<gatio_plugin_entry_fn>(sym);
-    const gatio_plugin* d = entry();
+    const gatio_plugin* d = nullptr;
+    try {
+        d = entry();
+    } catch (...) {
+        return {nullptr, fail(path, fmt::format("entry point " GATIO_PLUGIN_ENTRY_NAME " threw: {}",
+                                                current_exception_text()))};
+    }
     if (d == nullptr) {
         return {nullptr, fail(path, "entry point " GATIO_PLUGIN_ENTRY_NAME " returned no descriptor")};
     }
@@ -158,7 +218,13 @@ PluginLoadResult load_plugin(const std::filesystem::path& path, const LoadPolicy
 
     if (plugin->descriptor_.init != nullptr) {
         std::array<char, max_error> error{};
-        if (plugin->descriptor_.init(&services, error.data(), error.size()) != 0) {
+        int failed = 0;
+        try {
+            failed = plugin->descriptor_.init(&services, error.data(), error.size());
+        } catch (...) {
+            return {nullptr, fail(path, fmt::format("init threw: {}", current_exception_text()))};
+        }
+        if (failed != 0) {
             error.back() = '\0';
             return {nullptr, fail(path, fmt::format("init failed: {}",
                                                     error[0] != '\0' ? error.data() : "(no reason given)"))};

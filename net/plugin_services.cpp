@@ -1,5 +1,6 @@
 #include "net/plugin_services.hpp"
 
+#include "core/driver.hpp"
 #include "net/plugin_host.hpp"
 #include "net/plugin_options.hpp"
 
@@ -7,12 +8,32 @@ namespace gatio::net {
 
 namespace {
 
+// Every service taking a host runs on that host's driver thread only: the slabs, queues and
+// timer wheel behind it have no locks. One thread-local load and a compare, so it stays in
+// release builds, where asserts are gone.
+bool at_home(gatio_host* h, const char* service) {
+    if (h == nullptr || h->home == nullptr) {
+        return false;
+    }
+    if (core::Driver::current() == h->home) [[likely]] {
+        return true;
+    }
+    h->foreign_thread(service);
+    return false;
+}
+
 int svc_send(gatio_host* h, gatio_conn c, const void* data, std::size_t len) {
+    if (!at_home(h, "send")) {
+        return GATIO_ERR_INVALID;
+    }
     iovec one{const_cast<void*>(data), len};
     return h->send(c, &one, 1);
 }
 
 int svc_sendv(gatio_host* h, gatio_conn c, const iovec* iov, std::size_t n) {
+    if (!at_home(h, "sendv")) {
+        return GATIO_ERR_INVALID;
+    }
     if (iov == nullptr && n != 0) {
         return GATIO_ERR_INVALID;
     }
@@ -20,6 +41,9 @@ int svc_sendv(gatio_host* h, gatio_conn c, const iovec* iov, std::size_t n) {
 }
 
 int svc_close(gatio_host* h, gatio_conn c, int mode) {
+    if (!at_home(h, "close")) {
+        return GATIO_ERR_INVALID;
+    }
     if (mode != GATIO_CLOSE_FLUSH && mode != GATIO_CLOSE_ABORT) {
         return GATIO_ERR_INVALID;
     }
@@ -27,22 +51,40 @@ int svc_close(gatio_host* h, gatio_conn c, int mode) {
 }
 
 int svc_pause(gatio_host* h, gatio_conn c) {
+    if (!at_home(h, "pause_read")) {
+        return GATIO_ERR_INVALID;
+    }
     return h->pause_read(c);
 }
 int svc_resume(gatio_host* h, gatio_conn c) {
+    if (!at_home(h, "resume_read")) {
+        return GATIO_ERR_INVALID;
+    }
     return h->resume_read(c);
 }
 int svc_set_user(gatio_host* h, gatio_conn c, void* u) {
+    if (!at_home(h, "set_user")) {
+        return GATIO_ERR_INVALID;
+    }
     return h->set_user(c, u);
 }
 void* svc_get_user(gatio_host* h, gatio_conn c) {
+    if (!at_home(h, "get_user")) {
+        return nullptr;
+    }
     return h->get_user(c);
 }
 std::size_t svc_pending(gatio_host* h, gatio_conn c) {
+    if (!at_home(h, "pending_output")) {
+        return 0;
+    }
     return h->pending_output(c);
 }
 
 int svc_send_to(gatio_host* h, const sockaddr* to, socklen_t to_len, const void* data, std::size_t len) {
+    if (!at_home(h, "send_to")) {
+        return GATIO_ERR_INVALID;
+    }
     if (to == nullptr || (data == nullptr && len != 0)) {
         return GATIO_ERR_INVALID;
     }
@@ -50,28 +92,47 @@ int svc_send_to(gatio_host* h, const sockaddr* to, socklen_t to_len, const void*
 }
 
 gatio_timer svc_timer_start(gatio_host* h, std::uint64_t ms, void (*fn)(gatio_host*, void*), void* arg) {
-    return fn ? h->timer_start(ms, fn, arg) : 0;
+    // Bounded so the conversion to nanoseconds cannot overflow.
+    if (!at_home(h, "timer_start") || fn == nullptr || ms > GATIO_TIMER_MAX_DELAY_MS) {
+        return 0;
+    }
+    return h->timer_start(ms, fn, arg);
 }
 
 int svc_timer_cancel(gatio_host* h, gatio_timer t) {
+    if (!at_home(h, "timer_cancel")) {
+        return GATIO_ERR_INVALID;
+    }
     return h->timer_cancel(t);
 }
 
 void svc_log(gatio_host* h, int level, const char* msg, std::size_t len) {
+    if (!at_home(h, "log")) {
+        return;
+    }
     if (msg != nullptr) {
         h->log(level, msg, len);
     }
 }
 
 int svc_log_enabled(gatio_host* h, int level) {
+    if (!at_home(h, "log_enabled")) {
+        return 0;
+    }
     return h->log_enabled(level) ? 1 : 0;
 }
 
 int svc_post(gatio_host* h, std::uint32_t driver, void (*fn)(void*), void* arg) {
+    if (!at_home(h, "post")) {
+        return GATIO_ERR_INVALID;
+    }
     return fn ? h->post(driver, fn, arg) : GATIO_ERR_INVALID;
 }
 
 int svc_spawn(gatio_host* h, const gatio_task* task) {
+    if (!at_home(h, "spawn")) {
+        return GATIO_ERR_INVALID;
+    }
     if (task == nullptr || task->struct_size < sizeof(gatio_task) || task->run == nullptr) {
         return GATIO_ERR_INVALID;
     }

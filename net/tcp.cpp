@@ -61,7 +61,7 @@ void TcpEndpoint::start(core::Driver& d) {
         socket_inode_ = st.st_ino;
     }
     if (plugin().max_unconsumed > 0) {
-        carry_capacity_ = plugin().max_unconsumed + d.ring_settings().buffer_size;
+        carry_capacity_ = carry_bytes(plugin(), d.ring_settings());
         carry_pool_ = std::make_unique<ChunkPool>(
             net_.memory(), std::min(config().max_connections, net_.options().carry_buffers), carry_capacity_);
     }
@@ -196,7 +196,9 @@ void TcpEndpoint::accepted(int fd) {
             info.local_len = local_len;
         }
     }
-    if (plugin().on_open != nullptr && plugin().on_open(instance(), c->handle(), &info, &c->user) != 0) {
+    if (plugin().on_open != nullptr && guarded("on_open", "the connection is reset", c->handle(),
+                                               plugin().on_open, instance(), c->handle(), &info, &c->user)
+                                               .value_or(1) != 0) {
         abort(*c, GATIO_CLOSE_LOCAL, true);
         return;
     }
@@ -287,11 +289,8 @@ void TcpEndpoint::stop() {
 // ---------------------------------------------------------------- services
 
 Connection* TcpEndpoint::find(gatio_conn conn) {
-    auto slot = static_cast<std::uint32_t>(conn & 0xffffffffu);
-    if (slot == 0) {
-        return nullptr;
-    }
-    Connection* c = net_.find(slot - 1, static_cast<std::uint32_t>(conn >> 32));
+    auto h = core::Handle::unpack(conn);
+    Connection* c = h ? net_.find(h->slot, h->generation) : nullptr;
     return c != nullptr && &c->endpoint == this ? c : nullptr;
 }
 
@@ -464,9 +463,14 @@ void TcpEndpoint::recv_done(Connection& c, const io_uring_cqe& cqe) {
     if (cqe.res == 0) {
         c.read = Connection::Read::ended;
         if (c.phase == Connection::Phase::open) {
-            int action = plugin().on_eof != nullptr ? plugin().on_eof(instance(), c.handle(), c.user)
-                                                    : GATIO_EOF_CLOSE;
-            if (action != GATIO_EOF_KEEP && c.phase == Connection::Phase::open) {
+            std::optional<int> action = GATIO_EOF_CLOSE;
+            if (plugin().on_eof != nullptr) {
+                action = guarded("on_eof", "the connection is reset", c.handle(), plugin().on_eof, instance(),
+                                 c.handle(), c.user);
+            }
+            if (!action) {
+                abort(c, GATIO_CLOSE_LOCAL, true);
+            } else if (*action != GATIO_EOF_KEEP && c.phase == Connection::Phase::open) {
                 begin_close(c, GATIO_CLOSE_PEER);
             }
         } else if (c.phase == Connection::Phase::shutting) {
@@ -506,7 +510,10 @@ void TcpEndpoint::deliver(Connection& c, const std::uint8_t* data, std::size_t l
     }
     ++net_.stats().dispatched;
     ++counters().dispatched;
-    std::int64_t r = plugin().on_data(instance(), c.handle(), c.user, p, n);
+    // A throw counts as a fault already: it resets the connection like GATIO_DATA_RESET.
+    std::int64_t r = guarded("on_data", "the connection is reset", c.handle(), plugin().on_data, instance(),
+                             c.handle(), c.user, p, n)
+                         .value_or(GATIO_DATA_RESET);
     if (c.phase != Connection::Phase::open) {
         release_carry(c);
         return; // the handler closed it while handling the data
@@ -821,7 +828,8 @@ void TcpEndpoint::finalize(Connection& c) {
     ++counters().closed;
     c.assert_invariants();
     if (plugin().on_close != nullptr) {
-        plugin().on_close(instance(), c.handle(), c.user, c.reason != 0 ? c.reason : GATIO_CLOSE_LOCAL);
+        guarded("on_close", "the connection is gone all the same", c.handle(), plugin().on_close, instance(),
+                c.handle(), c.user, c.reason != 0 ? c.reason : GATIO_CLOSE_LOCAL);
     }
     net_.destroy_connection(c);
 }

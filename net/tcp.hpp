@@ -18,6 +18,7 @@
 #include <memory>
 #include <sys/socket.h>
 
+#include "core/handle.hpp"
 #include "net/endpoint.hpp"
 #include "net/output_queue.hpp"
 
@@ -47,7 +48,7 @@ struct Connection final : core::Completion {
 
     void on_completion(const io_uring_cqe& cqe, unsigned tag) override;
 
-    gatio_conn handle() const { return (static_cast<std::uint64_t>(generation) << 32) | (slot + 1u); }
+    gatio_conn handle() const { return core::Handle{slot, generation}.pack(); }
 
     bool eof() const { return read == Read::ended; }
     bool reading() const { return read == Read::armed || read == Read::bounded || read == Read::cancelling; }

@@ -102,7 +102,7 @@ void UdpEndpoint::datagram(std::uint16_t buffer, int length) {
     error_logged_ = 0;
     ++net_.stats().dispatched;
     ++counters().dispatched;
-    plugin().on_datagram(instance(), &d);
+    guarded("on_datagram", "the datagram is dropped", 0, plugin().on_datagram, instance(), &d);
 }
 
 int UdpEndpoint::send_to(const sockaddr* to, socklen_t to_len, const void* data, std::size_t len) {

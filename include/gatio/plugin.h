@@ -13,11 +13,19 @@
  * versions only append fields at the end; a reader treats the fields lying beyond the
  * struct_size it was given as absent (NULL / 0). Nothing in this header
  * uses C++ types, and no exception may cross it: C++ handlers catch everything (plugin.hpp does).
+ * gatiod still catches whatever escapes a call into the handler (a callback, a timer, a task's
+ * run or done, a posted function): it counts the fault in the listener's plugin_errors, logs it
+ * (at most one record per second per listener and driver), and resets only the connection
+ * concerned (on_open, on_data, on_eof), drops the task (run: done is not called) or carries on
+ * (on_close, on_datagram, timers, done, posted functions). The process never stops for it.
  *
  * Threads: gatiod runs one driver thread per core. Unless a comment says otherwise, a function
  * taking a gatio_host may only be called on that host's driver thread, i.e. from a callback of
  * the instance it was given to (connection, datagram, timer, posted work it receives, task
- * completion). Nothing here blocks; a handler that blocks stalls every connection of its driver.
+ * completion). A call from any other thread is refused without touching anything: the
+ * services answer GATIO_ERR_INVALID (NULL, 0 or nothing where they return no gatio_result),
+ * and the first such call of an instance is logged. Nothing here blocks; a handler that blocks
+ * stalls every connection of its driver.
  */
 #ifndef GATIO_PLUGIN_H
 #define GATIO_PLUGIN_H
@@ -56,6 +64,19 @@ enum gatio_result {
     GATIO_ERR_UNSUPPORTED = -6 /* the call does not apply here (e.g. send on a UDP host) */
 };
 
+/* ---- Limits -------------------------------------------------------------------------------- */
+
+/* The longest delay timer_start accepts: 30 days. */
+#define GATIO_TIMER_MAX_DELAY_MS UINT64_C(2592000000)
+
+/* The largest max_unconsumed a descriptor may declare: 16 MiB. */
+#define GATIO_MAX_UNCONSUMED_LIMIT (UINT32_C(16) << 20)
+
+/* The longest descriptor name (letters, digits, '_', '-', '.') and version (printable ASCII), in
+ * bytes without the terminating NUL. */
+#define GATIO_PLUGIN_NAME_MAX 64
+#define GATIO_PLUGIN_VERSION_MAX 64
+
 /* ---- Handles ------------------------------------------------------------------------------- */
 
 /* The host side of one instance: one listener on one driver. Opaque; owned by gatiod. */
@@ -72,7 +93,8 @@ typedef struct gatio_services gatio_services;
  * connection in a way a stale handle could reach). 0 is never a valid handle. */
 typedef uint64_t gatio_conn;
 
-/* A timer started with timer_start; 0 is never a valid handle. */
+/* A timer started with timer_start; 0 is never a valid handle. A handle belongs to the instance
+ * whose host started it: no other instance can cancel that timer with it. */
 typedef uint64_t gatio_timer;
 
 enum gatio_transport { GATIO_TRANSPORT_TCP = 1u << 0, GATIO_TRANSPORT_UDP = 1u << 1 };
@@ -239,11 +261,14 @@ struct gatio_services {
                    size_t len);
 
     /* Timers on the host's driver (timer wheel resolution). fn runs once on that driver's thread
-     * unless cancelled first. Returns 0 when no timer could be started (limit reached). Timers
-     * still pending at instance teardown are cancelled without running. */
+     * unless cancelled first. Returns 0 when no timer could be started: fn is NULL, delay_ms is
+     * above GATIO_TIMER_MAX_DELAY_MS, or every timer slot is in use. Timers still pending at
+     * instance teardown are cancelled without running. */
     gatio_timer (*timer_start)(gatio_host* host, uint64_t delay_ms, void (*fn)(gatio_host* host, void* arg),
                                void* arg);
-    /* GATIO_OK if it was pending and will not run; GATIO_ERR_INVALID if it already ran or is unknown. */
+    /* GATIO_OK if it was pending and will not run; GATIO_ERR_INVALID if it already ran, was
+     * cancelled, is unknown, or was started by another instance (another listener, or the same
+     * listener on another driver): a handle is only good on the host that started it. */
     int (*timer_cancel)(gatio_host* host, gatio_timer timer);
 
     /* Logging through the driver's logger: records carry the TPC, driver, listener and plugin.
@@ -307,13 +332,18 @@ typedef struct gatio_plugin {
     uint32_t abi_major;   /* GATIO_ABI_MAJOR the handler was built with */
     uint32_t abi_minor;   /* GATIO_ABI_MINOR the handler was built with */
     uint32_t struct_size; /* sizeof(gatio_plugin) as the handler saw it */
-    uint32_t transports;  /* gatio_transport bits the handler serves */
-    const char* name;     /* short name used in logs, e.g. "echo" */
-    const char* version;  /* the handler's own version, free-form */
+    uint32_t transports;  /* gatio_transport bits the handler serves; no others may be set */
+    /* Short name used in logs, e.g. "echo": 1 to GATIO_PLUGIN_NAME_MAX letters, digits, '_',
+     * '-' or '.'. */
+    const char* name;
+    /* The handler's own version, free-form printable ASCII up to GATIO_PLUGIN_VERSION_MAX
+     * bytes; may be NULL. */
+    const char* version;
 
-    /* The most input bytes on_data may leave unconsumed on a connection. The host keeps them and
-     * presents them again, followed by new data; a connection exceeding it is closed with
-     * GATIO_CLOSE_LIMIT. 0 means on_data always consumes everything it is given. */
+    /* The most input bytes on_data may leave unconsumed on a connection, at most
+     * GATIO_MAX_UNCONSUMED_LIMIT. The host keeps them and presents them again, followed by new
+     * data; a connection exceeding it is closed with GATIO_CLOSE_LIMIT. 0 means on_data always
+     * consumes everything it is given. */
     uint32_t max_unconsumed;
 
     /* Optional. Called once after loading, on the loading thread, before any instance exists.

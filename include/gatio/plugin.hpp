@@ -12,9 +12,11 @@
 //     static constexpr std::uint32_t max_unconsumed = ...;
 //     static bool init(const gatio_services& services, std::string& error);
 //
-// Exceptions never cross into gatiod: one thrown by the constructor fails the instance with its
-// what() as the reason; one thrown by a connection callback is logged and resets the connection;
-// one thrown by on_close or on_datagram is logged.
+// Exceptions never cross into gatiod from what this layer wraps: one thrown by the constructor
+// fails the instance with its what() as the reason; one thrown by a connection callback is
+// logged and resets the connection; one thrown by on_close or on_datagram is logged. The plain
+// function pointers handed to start_timer, spawn and post are not wrapped: gatiod catches what
+// they throw, counts it in plugin_errors and logs it (docs/plugins.md, "When a handler faults").
 #pragma once
 
 #include <chrono>

@@ -69,6 +69,20 @@ TEST_CASE("cancellation is exact and stale ids are harmless", "[timers]") {
     CHECK_FALSE(f.wheel.cancel(b));
 }
 
+TEST_CASE("a timer scheduled for an owner is cancelled only by that owner", "[timers]") {
+    WheelFixture f;
+    int mine = 0, theirs = 0;
+    TimerId a = f.wheel.schedule(
+        f.t0, nanoseconds(10 * ms), [&] { f.fired.push_back(1); }, &mine);
+    TimerId b = f.wheel.schedule(f.t0, nanoseconds(10 * ms), [&] { f.fired.push_back(2); });
+    CHECK_FALSE(f.wheel.cancel(a, &theirs));
+    CHECK_FALSE(f.wheel.cancel(a)); // no owner named: not the owner either
+    CHECK_FALSE(f.wheel.cancel(b, &mine));
+    CHECK(f.wheel.cancel(a, &mine));
+    CHECK(f.wheel.expire(f.t0 + 20 * ms) == 1);
+    CHECK(f.fired == std::vector<int>{2});
+}
+
 TEST_CASE("callbacks may cancel and schedule timers", "[timers]") {
     WheelFixture f;
     TimerId victim;

@@ -110,6 +110,7 @@ public:
 
     std::uint16_t port() const { return port_; }
     pid_t pid() const { return process_->pid(); }
+    bool running() { return process_->running(); }
     std::string log() const { return process_->log(); }
 
     // SIGTERM; checks the clean exit and returns the drivers' counters.
@@ -596,6 +597,30 @@ TEST_CASE("gatiod enforces max_connections, idle_timeout, resets and half-closes
     }
 }
 
+TEST_CASE("gatiod outlives a handler that throws, counting every fault and logging one record", "[gatiod]") {
+    // One driver: every fault lands on the same listener and driver, within one loop turn.
+    Gatiod server("tcp", "", "cpus = \"0\"", (test_plugins / "faults.so").string());
+    Socket s = Socket::tcp(server.port());
+    std::string burst;
+    for (int i = 0; i < 50; ++i) {
+        burst += "throw done\n";
+    }
+    s.send_all(burst + "ping\n");
+    // The tasks' done callbacks run in the turn that received them, before the reply leaves.
+    CHECK(s.recv_exact(5) == "pong\n");
+    CHECK(server.running());
+    auto counters = server.stop(); // exits 0; the log is complete afterwards
+    CHECK(total(counters, "plugin_errors") == 50);
+    const std::string log = server.log();
+    std::size_t records = 0;
+    for (auto at = log.find("a task's done threw: done fault"); at != std::string::npos;
+         at = log.find("a task's done threw: done fault", at + 1)) {
+        ++records;
+    }
+    INFO(log);
+    CHECK(records == 1);
+}
+
 TEST_CASE("gatiod refuses each bad plugin with its message and exit code 78", "[gatiod]") {
     TempDir dir;
     auto copy = [&](const fs::path& from, const std::string& name, mode_t mode) {
@@ -619,6 +644,8 @@ TEST_CASE("gatiod refuses each bad plugin with its message and exit code 78", "[
         {test_plugins / "exec_stack.so",
          "requires an executable stack (PT_GNU_STACK is executable); refused"},
         {test_plugins / "init_fail.so", "init failed: license file missing (host ABI 1.2)"},
+        {test_plugins / "huge_unconsumed.so",
+         "descriptor field max_unconsumed is 4294967280, above the limit of 16777216"},
         {copy(plugin_dir / "echo.so", "writable.so", 0664),
          "writable by group or others (mode 0664); refused"},
     };

@@ -128,6 +128,21 @@ TEST_CASE("a descriptor smaller than the 1.0 layout is refused", "[plugin]") {
     CHECK(load_error(p) == quoted(p) + "descriptor is 16 bytes, at least 112 expected for ABI 1.0");
 }
 
+TEST_CASE("descriptor fields beyond their bounds are refused, naming field and limit", "[plugin]") {
+    auto huge = test_plugins / "huge_unconsumed.so";
+    CHECK(load_error(huge) ==
+          quoted(huge) + "descriptor field max_unconsumed is 4294967280, above the limit of 16777216");
+    auto transport = test_plugins / "unknown_transport.so";
+    CHECK(load_error(transport) ==
+          quoted(transport) + "descriptor field transports has unknown bits 0x8 (TCP is 0x1, UDP 0x2)");
+    auto name = test_plugins / "bad_name.so";
+    CHECK(load_error(name) ==
+          quoted(name) + "descriptor field name may only hold letters, digits, '_', '-' and '.'");
+    auto version = test_plugins / "long_version.so";
+    CHECK(load_error(version) ==
+          quoted(version) + "descriptor field version is longer than the limit of 64 bytes");
+}
+
 TEST_CASE("an object requiring an executable stack is refused before it is loaded", "[plugin]") {
     auto p = test_plugins / "exec_stack.so";
     CHECK(load_error(p) == quoted(p) + "requires an executable stack (PT_GNU_STACK is executable); refused");
