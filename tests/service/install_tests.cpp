@@ -128,7 +128,7 @@ TEST_CASE("cmake --install with DESTDIR: gatiod, plugins, a configuration that l
           std::string(GATIO_INSTALL_INCLUDEDIR) + "/gatio/plugin.h",
           std::string(GATIO_INSTALL_INCLUDEDIR) + "/gatio/plugin.hpp",
           libdir + "/cmake/Gatio/GatioConfig.cmake", libdir + "/cmake/Gatio/GatioConfigVersion.cmake",
-          libdir + "/pkgconfig/gatio-plugin.pc"}) {
+          libdir + "/cmake/Gatio/GatioPlugin.cmake", libdir + "/pkgconfig/gatio-plugin.pc"}) {
         INFO(p);
         CHECK(fs::is_regular_file(inst.at(p)));
     }
