@@ -1,6 +1,7 @@
 // End to end: gatiod started as a process on a generated configuration, the echo plugin loaded
 // through the loader, real clients on loopback. Counters are read from the summary each driver
 // logs as it stops.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <fcntl.h>
@@ -236,13 +237,15 @@ TEST_CASE("gatiod answers pipelined small messages in order", "[gatiod]") {
     for (int i = 0; i < 50'000; ++i) {
         all += fmt::format("{:07}|", i);
     }
+    bool written = true;
     std::thread writer([&] {
-        for (std::size_t off = 0; off < all.size(); off += 64) {
-            s.send_all(all.data() + off, std::min<std::size_t>(64, all.size() - off));
+        for (std::size_t off = 0; off < all.size() && written; off += 64) {
+            written = s.try_send_all(all.data() + off, std::min<std::size_t>(64, all.size() - off));
         }
     });
     CHECK(s.recv_exact(all.size()) == all);
     writer.join();
+    CHECK(written);
     s.close();
     server.stop();
 }
@@ -313,8 +316,9 @@ TEST_CASE("gatiod with a two-buffer ring echoes every byte to many clients", "[g
         sent.push_back(random_bytes(32768 + rng() % 32768, rng));
     }
     std::vector<std::thread> writers;
+    std::vector<char> written(clients.size(), 0); // not vector<bool>: one byte per writer thread
     for (std::size_t i = 0; i < clients.size(); ++i) {
-        writers.emplace_back([&, i] { clients[i].send_all(sent[i]); });
+        writers.emplace_back([&, i] { written[i] = clients[i].try_send_all(sent[i]); });
     }
     for (std::size_t i = 0; i < clients.size(); ++i) {
         CHECK(clients[i].recv_exact(sent[i].size()) == sent[i]);
@@ -322,6 +326,7 @@ TEST_CASE("gatiod with a two-buffer ring echoes every byte to many clients", "[g
     for (auto& w : writers) {
         w.join();
     }
+    CHECK(std::count(written.begin(), written.end(), 1) == static_cast<std::ptrdiff_t>(clients.size()));
     clients.clear();
     auto c = server.stop();
     CHECK(total(c, "recv_enobufs") > 0);
