@@ -61,6 +61,6 @@ configure_package_config_file(cmake/GatioConfig.cmake.in ${PROJECT_BINARY_DIR}/c
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/cmake/GatioConfigVersion.cmake
                                  COMPATIBILITY SameMajorVersion ARCH_INDEPENDENT)
 install(FILES ${PROJECT_BINARY_DIR}/cmake/GatioConfig.cmake ${PROJECT_BINARY_DIR}/cmake/GatioConfigVersion.cmake
-        DESTINATION ${package_dir})
+              cmake/GatioPlugin.cmake DESTINATION ${package_dir})
 configure_file(cmake/gatio-plugin.pc.in ${PROJECT_BINARY_DIR}/cmake/gatio-plugin.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/cmake/gatio-plugin.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

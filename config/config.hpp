@@ -56,12 +56,22 @@ struct SocketAddress {
 };
 
 // Plugin options: the [listener.options] table, kept as a tree of plain values in file order.
+// A table entry is a struct rather than a std::pair: clang, with libstdc++, rejects a
+// std::pair<std::string, OptionValue> inside OptionValue's own variant (the fuzz targets build
+// this header with clang).
 struct OptionValue;
+struct OptionEntry;
 using OptionArray = std::vector<OptionValue>;
-using OptionTable = std::vector<std::pair<std::string, OptionValue>>;
+using OptionTable = std::vector<OptionEntry>;
 struct OptionValue {
     std::variant<bool, std::int64_t, double, std::string, OptionArray, OptionTable> value;
     friend bool operator==(const OptionValue&, const OptionValue&) = default;
+};
+// A key and its value, named as std::pair names them so that map-style code reads the same.
+struct OptionEntry {
+    std::string first;
+    OptionValue second;
+    friend bool operator==(const OptionEntry&, const OptionEntry&) = default;
 };
 
 // io_uring feature switches. All on by default; turning one off is for measurement (the

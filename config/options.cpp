@@ -27,7 +27,7 @@ OptionTable convert_table(const toml::table& table, const std::string& path, con
     result.reserve(entries.size());
     for (const auto& [key, value] : entries) {
         if (auto converted = convert(*value, path + "." + std::string(key->str()), context, out)) {
-            result.emplace_back(std::string(key->str()), std::move(*converted));
+            result.push_back({std::string(key->str()), std::move(*converted)});
         }
     }
     return result;

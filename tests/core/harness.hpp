@@ -55,8 +55,7 @@ inline core::Topology topology(std::vector<config::DriverRole> roles,
     tpc.memory = memory;
     for (std::size_t i = 0; i < roles.size(); ++i) {
         core::DriverPlan d;
-        d.name = "d";
-        d.name += std::to_string(i);
+        d.name = 'd' + std::to_string(i);
         d.index = static_cast<int>(i);
         d.cpu = cpu_for(i);
         d.role = roles[i];

@@ -19,6 +19,7 @@
 #include "config/load.hpp"
 #include "daemon/exit_codes.hpp"
 #include "process.hpp"
+#include "tests/support/skip.hpp"
 
 namespace fs = std::filesystem;
 using gatio::test::run;
@@ -244,8 +245,7 @@ TEST_CASE("an unusable io_uring exits with 70 and says why", "[gatiod][seccomp]"
 
 TEST_CASE("the journal target without journald logs to the console and says so", "[gatiod][seccomp]") {
     if (fs::exists("/run/systemd/journal/socket")) {
-        WARN("journald is running here: the console fallback cannot be observed, skipped");
-        return;
+        GATIO_SKIP("journald is running here: the console fallback cannot be observed");
     }
     TempDir dir;
     const auto file = dir.write("gatio.toml", valid_config());
@@ -282,8 +282,7 @@ TEST_CASE("gatiod runs until SIGTERM or SIGINT and then exits with 0", "[gatiod]
 
 TEST_CASE("daemon.user: gatiod gives up root once its sockets are bound", "[gatiod][run]") {
     if (::geteuid() != 0) {
-        WARN("not running as root: the privilege drop cannot be observed, skipped");
-        return;
+        GATIO_SKIP("not running as root: the privilege drop cannot be observed");
     }
     const passwd* nobody = ::getpwnam("nobody");
     REQUIRE(nobody != nullptr);

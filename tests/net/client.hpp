@@ -83,16 +83,24 @@ public:
         return s;
     }
 
-    void send_all(const void* data, std::size_t n) const {
+    void send_all(const void* data, std::size_t n) const { REQUIRE(try_send_all(data, n)); }
+    void send_all(const std::string& s) const { send_all(s.data(), s.size()); }
+
+    // For threads other than the test's: Catch2 2's assertions are not thread-safe, so a writer
+    // thread reports failure instead, and the test checks it after join().
+    bool try_send_all(const void* data, std::size_t n) const {
         const auto* p = static_cast<const char*>(data);
         while (n > 0) {
             ssize_t w = ::send(fd_, p, n, MSG_NOSIGNAL);
-            REQUIRE(w > 0);
+            if (w <= 0) {
+                return false;
+            }
             p += w;
             n -= static_cast<std::size_t>(w);
         }
+        return true;
     }
-    void send_all(const std::string& s) const { send_all(s.data(), s.size()); }
+    bool try_send_all(const std::string& s) const { return try_send_all(s.data(), s.size()); }
 
     // Exactly n bytes, failing the test on EOF, error or timeout.
     std::string recv_exact(std::size_t n) const {

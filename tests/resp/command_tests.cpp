@@ -116,7 +116,7 @@ TEST_CASE("multi-key commands gather across shards in argument order", "[resp][c
     for (int i = 0; i < 40; ++i) {
         mset += " k" + std::to_string(i) + " v" + std::to_string(i);
         mget += " k" + std::to_string(i);
-        expected += "$" + std::to_string(std::to_string(i).size() + 1) + "\r\nv" + std::to_string(i) + "\r\n";
+        expected += '$' + std::to_string(std::to_string(i).size() + 1) + "\r\nv" + std::to_string(i) + "\r\n";
     }
     mget += " nosuch";
     expected += "$-1\r\n";

@@ -346,9 +346,9 @@ std::size_t resident_bytes(pid_t pid) {
 }
 
 std::string request(const std::vector<std::string>& args) {
-    std::string out = "*" + std::to_string(args.size()) + "\r\n";
+    std::string out = '*' + std::to_string(args.size()) + "\r\n";
     for (const auto& a : args) {
-        out += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";
+        out += '$' + std::to_string(a.size()) + "\r\n" + a + "\r\n";
     }
     return out;
 }

@@ -9,6 +9,7 @@
 
 #include "core/clock.hpp"
 #include "harness.hpp"
+#include "tests/support/skip.hpp"
 
 using namespace gatio::service_test;
 
@@ -172,8 +173,7 @@ TEST_CASE("SIGHUP: RELOADING=1 with MONOTONIC_USEC, then READY=1, and a bad file
 TEST_CASE("watchdog: WATCHDOG=1 while every driver turns its loop, withheld while one is stalled",
           "[service][notify][watchdog]") {
     if (::sysconf(_SC_NPROCESSORS_ONLN) < 2) {
-        WARN("fewer than 2 CPUs: the two-driver topology cannot be pinned, skipped");
-        return;
+        GATIO_SKIP("fewer than 2 CPUs: the two-driver topology cannot be pinned");
     }
     TempDir dir;
     NotifySocket notify(dir.path() / "notify");
