@@ -20,5 +20,6 @@ endfunction()
 gatio_layer(config config)
 gatio_layer(core config core)
 gatio_layer(net config core net include/gatio)
-gatio_layer(daemon config core net daemon)
+# The daemon also wires in the built-in [admin] handler (plugins/admin), seen as "admin/...".
+gatio_layer(daemon config core net daemon plugins/admin)
 set(GATIO_plugin_INCLUDE_DIR ${PROJECT_SOURCE_DIR}/include)

@@ -9,7 +9,7 @@
 #include "daemon/exit_codes.hpp"
 #include "net/admin.hpp"
 #include "net/plugin_services.hpp"
-#include "plugins/admin/admin.hpp"
+#include "admin/admin.hpp"
 
 namespace gatio::daemon {
 
