@@ -4,7 +4,7 @@
 //
 // feeds one fixed request the given number of times, each in one piece as a receive would carry
 // it, and prints how many were complete. wrk is the 41-byte request wrk sends in bench/run;
-// browser is a 400-odd-byte GET with the header fields a browser sends. Running it with N and 2N
+// browser is a 439-byte GET with the header fields a browser sends. Running it with N and 2N
 // requests and dividing the difference of the two counts by N gives instructions per request
 // without the start-up (docs/performance.md).
 #include <cstdint>
