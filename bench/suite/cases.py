@@ -8,7 +8,7 @@ from typing import Callable
 
 from . import clients, probes
 from .common import log
-from .servers import Gatiod, Nginx, Redis, check_http, check_resp
+from .servers import Gatiod, H2o, Nginx, Redis, check_http, check_resp
 
 # The io_uring switches of gatiod's [io_uring] table, each turned off in turn by the ablation.
 ABLATION = [
@@ -147,7 +147,8 @@ def run_family(ctx, name, servers, cases, check):
 def http_family(ctx):
     s, pl = ctx.settings, ctx.placement
     servers = [Gatiod("gatiod-http", ctx.workdir, pl, ctx.build, "http", s.max_connections),
-               Nginx("nginx", ctx.workdir, pl, s.max_connections, s.fd_limit)]
+               Nginx("nginx", ctx.workdir, pl, s.max_connections, s.fd_limit),
+               H2o("h2o", ctx.workdir, pl, s.max_connections)]
     cases = []
     for conns, depth in ((64, 1), (64, 16), (256, 16)):
         title = f"HTTP, {conns} connections, " + ("no pipelining" if depth == 1 else f"pipelined depth {depth}")
@@ -220,6 +221,7 @@ def idle_family(ctx):
     makers = [
         ("gatiod-http", "http", lambda m: Gatiod("gatiod-http", ctx.workdir, pl, ctx.build, "http", m)),
         ("nginx", "http", lambda m: Nginx("nginx", ctx.workdir, pl, m, s.fd_limit)),
+        ("h2o", "http", lambda m: H2o("h2o", ctx.workdir, pl, m)),
         ("gatiod-resp", "resp", lambda m: Gatiod("gatiod-resp", ctx.workdir, pl, ctx.build, "resp", m)),
         ("redis-server", "resp", lambda m: Redis("redis-server", ctx.workdir, pl, m)),
     ]

@@ -104,6 +104,7 @@ def tool_versions(build):
     return {
         "gatiod": _first_line([build.gatiod, "--version"]),
         "nginx": _first_line(["nginx", "-v"]),
+        "h2o": _first_line(["h2o", "--version"]),
         "redis-server": _first_line(["redis-server", "--version"]),
         "redis-benchmark": _first_line(["redis-benchmark", "--version"]),
         "wrk": _first_line(["wrk", "-v"]),

@@ -1,7 +1,7 @@
 """`bench/run --profile CASE`: where one case's CPU time goes.
 
 Two passes. callgrind runs gatiod while the case's load runs and gives exact user-space
-instruction counts per function and per request. perf record then samples gatiod and its peer,
+instruction counts per function and per request. perf record then samples gatiod and its peers,
 each at full speed under the same load, for the share of kernel and user time and the hottest
 symbols on both sides of the system call boundary."""
 
@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from . import clients
 from .common import BenchError, log, run_checked
-from .servers import Gatiod, Nginx, Redis
+from .servers import Gatiod, H2o, Nginx, Redis
 
 # name: (handler, description, load(placement, build, port, seconds, rate)); rate is the
 # request rate to expect, for redis-benchmark, which runs a request count.
@@ -98,6 +98,7 @@ def perf_pass(ctx, name, seconds, top):
     servers = [Gatiod(f"perf-gatiod-{name}", ctx.workdir, pl, ctx.build, handler, s.max_connections)]
     if handler == "http":
         servers.append(Nginx(f"perf-nginx-{name}", ctx.workdir, pl, s.max_connections, s.fd_limit))
+        servers.append(H2o(f"perf-h2o-{name}", ctx.workdir, pl, s.max_connections))
     elif handler == "resp":
         servers.append(Redis(f"perf-redis-{name}", ctx.workdir, pl, s.max_connections))
     lines = []

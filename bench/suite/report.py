@@ -8,7 +8,14 @@ from .common import BenchError, run_checked
 BEGIN = "<!-- bench/run results: begin (generated; a full run replaces everything up to the end marker) -->"
 END = "<!-- bench/run results: end -->"
 
-PEERS = {"http": ("gatiod-http", "nginx"), "resp": ("gatiod-resp", "redis-server")}
+# Each family's gatiod and its peers, each peer compared with gatiod on its own.
+PEERS = {"http": ("gatiod-http", ("nginx", "h2o")), "resp": ("gatiod-resp", ("redis-server",))}
+
+
+def peers(rec):
+    """gatiod's name and the peers this record measured (results from before h2o lack it)."""
+    g, names = PEERS[rec["family"]]
+    return g, [p for p in names if p in rec["sides"]]
 
 
 def _median(rec, side, metric):
@@ -21,10 +28,10 @@ def _saturated(rec, side):
     return busy is not None and busy >= 0.9
 
 
-def ratios(rec):
-    """gatiod / peer for CPU and system calls per request, peer / gatiod for throughput (the
+def ratios(rec, p):
+    """gatiod / peer p for CPU and system calls per request, peer / gatiod for throughput (the
     latter only when both servers were saturated): below 1 favours gatiod in every column."""
-    g, p = PEERS[rec["family"]]
+    g = PEERS[rec["family"]][0]
     out = {"gatiod": g, "peer": p}
     for metric in ("cpu_us_per_req", "syscalls_per_req"):
         a, b = _median(rec, g, metric), _median(rec, p, metric)
@@ -40,22 +47,24 @@ def evaluate_targets(results):
     targets = []
 
     def cpu_target(case_id, limit, text):
+        """One target row per peer: "ahead of every peer" means each of them."""
         rec = cases.get(case_id)
         if rec is None:
             return
-        r = ratios(rec)
-        g, p = _median(rec, r["gatiod"], "cpu_us_per_req"), _median(rec, r["peer"], "cpu_us_per_req")
-        targets.append({"target": text, "case": rec["title"], "limit": limit, "value": r["cpu_us_per_req"],
-                        "met": r["cpu_us_per_req"] <= limit,
-                        "figures": f"{g:.2f} vs {p:.2f} us"})
+        for peer in peers(rec)[1]:
+            r = ratios(rec, peer)
+            g, p = _median(rec, r["gatiod"], "cpu_us_per_req"), _median(rec, peer, "cpu_us_per_req")
+            targets.append({"target": text.format(peer=peer), "case": rec["title"], "limit": limit,
+                            "value": r["cpu_us_per_req"], "met": r["cpu_us_per_req"] <= limit,
+                            "figures": f"{g:.2f} vs {p:.2f} us"})
 
-    cpu_target("http-c64-d1", 0.6, "CPU/request <= 0.6 x nginx, no pipelining")
+    cpu_target("http-c64-d1", 0.6, "CPU/request <= 0.6 x {peer}, no pipelining")
     for rid in ("set", "get", "incr", "ping"):
-        cpu_target(f"resp-{rid}-p1", 0.6, "CPU/request <= 0.6 x redis-server, no pipelining")
+        cpu_target(f"resp-{rid}-p1", 0.6, "CPU/request <= 0.6 x {peer}, no pipelining")
     for rid in ("http-c64-d16", "http-c256-d16"):
-        cpu_target(rid, 0.9, "CPU/request <= 0.9 x nginx, depth 16")
+        cpu_target(rid, 0.9, "CPU/request <= 0.9 x {peer}, depth 16")
     for rid in ("set", "get", "incr", "ping"):
-        cpu_target(f"resp-{rid}-p16", 0.9, "CPU/request <= 0.9 x redis-server, -P 16")
+        cpu_target(f"resp-{rid}-p16", 0.9, "CPU/request <= 0.9 x {peer}, -P 16")
     rec = cases.get("http-c64-d1")
     if rec is not None:
         v = _median(rec, "gatiod-http", "syscalls_per_req")
@@ -138,7 +147,8 @@ def markdown(results, chart_name):
                f"when above about 2). Figures are medians, (min-max) over the repetitions.")
     v = results["versions"]
     out.append("")
-    out.append(f"Versions: {v['gatiod']} (commit {results['source']}); {v['nginx']}; {v['redis-server']}; {v['wrk']}; {v['redis-benchmark']}.")
+    out.append(f"Versions: {v['gatiod']} (commit {results['source']}); {v['nginx']}; {v.get('h2o', 'h2o n/a')}; "
+               f"{v['redis-server']}; {v['wrk']}; {v['redis-benchmark']}.")
     answers = {k: a for k, a in results.get("answers", {}).items() if "header_count" in a}
     if answers:
         out.append("HTTP answers: " + "; ".join(f"{k} {a['header_count']} headers ({', '.join(a['headers'])}), "
@@ -152,8 +162,10 @@ def markdown(results, chart_name):
     out.append("| Case | Peer | CPU/req | syscalls/req | req/s (peer / gatiod) |")
     out.append("|---|---|---|---|---|")
     for rec in results["cases"]:
-        if rec["family"] in PEERS:
-            r = ratios(rec)
+        if rec["family"] not in PEERS:
+            continue
+        for peer in peers(rec)[1]:
+            r = ratios(rec, peer)
             if r["rps"] is not None:
                 thr = _ratio(r["rps"])
             else:
@@ -231,15 +243,20 @@ def chart(results, png, workdir):
     data = Path(workdir) / "chart.dat"
     lines = []
     for rec in comparisons:
-        g, p = PEERS[rec["family"]]
+        # Columns: gatiod, then the first and the second peer (NaN, no bar, where there is none).
+        g, names = peers(rec)
+        sides = [g] + names[:2] + [None] * (2 - len(names[:2]))
+
+        def col(side, metric, scale=1.0):
+            return "NaN" if side is None else f"{_median(rec, side, metric) * scale:.4f}"
         label = rec["id"].replace("resp-", "").replace("http-", "http ").replace("-", " ")
-        lines.append(f'"{label}" {_median(rec, g, "cpu_us_per_req"):.4f} {_median(rec, p, "cpu_us_per_req"):.4f} '
-                     f'{_median(rec, g, "rps") / 1000:.2f} {_median(rec, p, "rps") / 1000:.2f}')
+        lines.append(f'"{label}" ' + " ".join(col(x, "cpu_us_per_req") for x in sides) + " " +
+                     " ".join(col(x, "rps", 0.001) for x in sides))
     data.write_text("\n".join(lines) + "\n")
     script = Path(workdir) / "chart.gp"
     script.write_text(f"""set terminal pngcairo size 1100,820 font "DejaVu Sans,10"
 set output "{png}"
-set multiplot layout 2,1 title "gatiod (one driver) vs nginx / redis-server (one worker), {results['date']}"
+set multiplot layout 2,1 title "gatiod (one driver) vs nginx and h2o / redis-server (one worker), {results['date']}"
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
@@ -248,9 +265,9 @@ set grid ytics
 set xtics rotate by -25 scale 0
 set yrange [0:*]
 set ylabel "server CPU time per request (us)"
-plot "{data}" using 2:xtic(1) title "gatiod" lc rgb "#1f77b4", "" using 3 title "peer" lc rgb "#d62728"
+plot "{data}" using 2:xtic(1) title "gatiod" lc rgb "#1f77b4", "" using 3 title "nginx / redis-server" lc rgb "#d62728", "" using 4 title "h2o" lc rgb "#2ca02c"
 set ylabel "requests per second (thousands)"
-plot "{data}" using 4:xtic(1) title "gatiod" lc rgb "#1f77b4", "" using 5 title "peer" lc rgb "#d62728"
+plot "{data}" using 5:xtic(1) title "gatiod" lc rgb "#1f77b4", "" using 6 title "nginx / redis-server" lc rgb "#d62728", "" using 7 title "h2o" lc rgb "#2ca02c"
 unset multiplot
 """)
     run_checked(["gnuplot", script], "drawing the chart", timeout=60)

@@ -4,6 +4,7 @@
 #include <array>
 #include <bit>
 #include <cassert>
+#include <cstring>
 
 namespace gatio::http {
 
@@ -51,9 +52,21 @@ bool is_space(std::uint8_t c) {
     return c == SP || c == HTAB;
 }
 // RFC 3986 reg-name characters besides pct-encoded: unreserved and sub-delims.
+// A table, since a Host value is checked byte by byte.
+constexpr std::array<bool, 256> make_reg_name() {
+    std::array<bool, 256> t{};
+    for (int c = 0; c < 256; ++c) {
+        t[c] = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    }
+    for (char c : std::string_view{"-._~!$&'()*+,;="}) {
+        t[static_cast<std::uint8_t>(c)] = true;
+    }
+    return t;
+}
+constexpr std::array<bool, 256> reg_name = make_reg_name();
+
 bool is_reg_name(std::uint8_t c) {
-    return is_alpha(c) || is_digit(c) ||
-           std::string_view{"-._~!$&'()*+,;="}.find(static_cast<char>(c)) != std::string_view::npos;
+    return reg_name[c];
 }
 // RFC 9110 qdtext: a quoted-string byte that needs no backslash.
 bool is_qdtext(std::uint8_t c) {
@@ -74,6 +87,60 @@ int hex_value(std::uint8_t c) {
 }
 std::uint8_t lower(std::uint8_t c) {
     return (c >= 'A' && c <= 'Z') ? static_cast<std::uint8_t>(c + ('a' - 'A')) : c;
+}
+
+// Whether the n bytes at p, all token characters, equal the lower-case literal lit of the same
+// length, ignoring case. For token characters c | 0x20 is a lower-case letter only when c is a
+// letter, and leaves '-' alone, so one OR per word folds the case of eight bytes at a time.
+bool equals_lower(const std::uint8_t* p, std::string_view lit) {
+    constexpr std::uint64_t fold = 0x2020202020202020;
+    std::size_t k = 0;
+    for (; k + 8 <= lit.size(); k += 8) {
+        std::uint64_t a = 0;
+        std::uint64_t b = 0;
+        std::memcpy(&a, p + k, 8);
+        std::memcpy(&b, lit.data() + k, 8);
+        if ((a | fold) != b) {
+            return false;
+        }
+    }
+    for (; k < lit.size(); ++k) {
+        if ((p[k] | 0x20) != static_cast<std::uint8_t>(lit[k])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+// The length of the run of token characters at [p, end).
+std::size_t token_run(const std::uint8_t* p, const std::uint8_t* end) {
+    const std::uint8_t* q = p;
+    while (q < end && is_tchar(*q)) {
+        ++q;
+    }
+    return static_cast<std::size_t>(q - p);
+}
+
+// The first byte at [p, end) a field value may not hold (a control byte other than HTAB, or
+// DEL; CR and LF among them), or end. Eight bytes at a time: a word with none of them is
+// skipped whole, and only a word flagged as holding one (HTAB flags too) is looked at bytewise.
+const std::uint8_t* field_value_end(const std::uint8_t* p, const std::uint8_t* end) {
+    constexpr std::uint64_t ones = 0x0101010101010101;
+    constexpr std::uint64_t highs = 0x8080808080808080;
+    while (end - p >= 8) {
+        std::uint64_t w = 0;
+        std::memcpy(&w, p, 8);
+        const std::uint64_t del = w ^ (0x7f * ones);
+        // A high bit set where some byte is below 0x20, or where some byte is DEL.
+        if ((((w - 0x20 * ones) & ~w) | ((del - ones) & ~del)) & highs) {
+            break;
+        }
+        p += 8;
+    }
+    while (p < end && (is_field_vchar(*p) || is_space(*p))) {
+        ++p;
+    }
+    return p;
 }
 
 // Indexed like Method.
@@ -167,6 +234,22 @@ Parser::Result Parser::feed(std::span<const std::uint8_t> data) {
             }
             continue;
         }
+        if (p_.state < State::body_fixed) {
+            // Runs of the head that need no byte-by-byte state go in one stride, within what
+            // is left of max_header_bytes so that the byte past it still fails where it did.
+            const std::size_t end =
+                i + std::min<std::size_t>(n - i, limits_->max_header_bytes - p_.head_bytes);
+            std::size_t j = i;
+            const bool ok = scan_head(data.data(), j, end);
+            p_.head_bytes += static_cast<std::uint32_t>(j - i);
+            i = j;
+            if (!ok) {
+                return fail(i, p_.error);
+            }
+            if (i == n) {
+                break;
+            }
+        }
         if (p_.state < State::body_fixed && ++p_.head_bytes > limits_->max_header_bytes) {
             return fail(i, 431);
         }
@@ -182,6 +265,148 @@ Parser::Result Parser::feed(std::span<const std::uint8_t> data) {
         }
     }
     return {n, Event::need_more};
+}
+
+// The head's common case without one state-machine step per byte: a method, a path or query, the
+// version, a field name and a field value, each taken whole when it lies complete in [j, end),
+// and the lines' CRLF with them. Whatever it does not take whole (a token cut by the end of the
+// data, percent-encoding, a bare LF, the end of the head, anything refused) it leaves to step(),
+// which reads it byte by byte as before; both make the same decisions, so where a request is cut
+// does not change what it gives. On an error j is one past the refused byte, as after step().
+bool Parser::scan_head(const std::uint8_t* data, std::size_t& j, std::size_t end) {
+    const std::uint8_t* const base = data;
+    for (;;) {
+        const std::uint8_t* p = base + j;
+        const std::uint8_t* const stop = base + end;
+        if (p == stop) {
+            return true;
+        }
+        switch (p_.state) {
+        case State::line_start: {
+            const std::size_t len = token_run(p, stop);
+            if (len == 0 || p + len == stop || p[len] != SP) {
+                return true;
+            }
+            p_.request.method = Method::other;
+            for (std::size_t m = 0; m < methods.size(); ++m) {
+                if (methods[m].size() == len && std::memcmp(p, methods[m].data(), len) == 0) {
+                    p_.request.method = static_cast<Method>(m);
+                    break;
+                }
+            }
+            p_.state = State::target_start;
+            j += len + 1;
+            break;
+        }
+        case State::target_start:
+            if (*p != '/') {
+                return true;
+            }
+            path_byte(*p);
+            p_.state = State::path;
+            j += 1;
+            break;
+        case State::path: {
+            const std::uint8_t* q = p;
+            while (q < stop && is_vchar(*q) && *q != '%' && *q != '?' && *q != '#') {
+                path_byte(*q++);
+            }
+            j += static_cast<std::size_t>(q - p);
+            if (q == stop || *q != SP) {
+                return true;
+            }
+            end_target();
+            j += 1;
+            break;
+        }
+        case State::query: {
+            const std::uint8_t* q = p;
+            while (q < stop && is_vchar(*q)) {
+                ++q;
+            }
+            j += static_cast<std::size_t>(q - p);
+            if (q == stop || *q != SP) {
+                return true;
+            }
+            end_target();
+            j += 1;
+            break;
+        }
+        case State::version:
+            if (p_.version_pos != 0 || stop - p < 10 || std::memcmp(p, "HTTP/1.", 7) != 0 ||
+                !is_digit(p[7]) || p[8] != CR || p[9] != LF) {
+                return true;
+            }
+            p_.request.version = p[7] == '0' ? Version::http10 : Version::http11;
+            p_.state = State::field_start;
+            j += 10;
+            break;
+        case State::field_start: {
+            const std::size_t len = token_run(p, stop);
+            if (len == 0 || p + len == stop || p[len] != ':') {
+                return true;
+            }
+            if (++p_.field_count > limits_->max_headers) {
+                j += 1;
+                return error(431);
+            }
+            // The names differ in length, so the length picks the one candidate to compare.
+            p_.field = Field::other;
+            if (!p_.in_trailer) {
+                for (std::size_t f = 0; f < field_names.size(); ++f) {
+                    if (field_names[f].size() == len && equals_lower(p, field_names[f])) {
+                        p_.field = static_cast<Field>(f);
+                        break;
+                    }
+                }
+            }
+            begin_field_value();
+            p_.state = State::field_value_ows;
+            j += len + 1;
+            break;
+        }
+        case State::field_value_ows:
+        case State::field_value: {
+            const std::uint8_t* q = p;
+            if (p_.field == Field::other) {
+                // Any value is as good as another here, leading whitespace included.
+                q = field_value_end(p, stop);
+                p_.state = State::field_value;
+            } else {
+                if (p_.field == Field::host) {
+                    q = host_run(q, stop);
+                }
+                for (; q < stop && *q != CR && *q != LF; ++q) {
+                    if (p_.state == State::field_value_ows && is_space(*q)) {
+                        continue;
+                    }
+                    if (!is_field_vchar(*q) && !is_space(*q)) {
+                        break;
+                    }
+                    p_.state = State::field_value;
+                    if (!field_value_byte(*q)) {
+                        j += static_cast<std::size_t>(q - p) + 1;
+                        return false;
+                    }
+                }
+            }
+            j += static_cast<std::size_t>(q - p);
+            // Only CRLF is taken here; a bare LF, a refused byte and a cut CRLF go to step().
+            if (stop - q < 2 || q[0] != CR || q[1] != LF) {
+                return true;
+            }
+            if (!end_field_value()) {
+                j += 1;
+                return false;
+            }
+            p_.state = State::field_start;
+            j += 2;
+            break;
+        }
+        default:
+            return true;
+        }
+    }
 }
 
 bool Parser::step(std::uint8_t c) {
@@ -637,6 +862,33 @@ bool Parser::host_byte(std::uint8_t c) {
         return true;
     }
     return error(400);
+}
+
+// The common shape of a Host value, a reg-name and a port, taken as runs instead of through
+// host_byte(), with the same transitions; the rest of the value is left to host_byte().
+const std::uint8_t* Parser::host_run(const std::uint8_t* q, const std::uint8_t* stop) {
+    if (p_.state == State::field_value_ows) {
+        while (q < stop && is_space(*q)) {
+            ++q;
+        }
+    }
+    if (q < stop && (p_.host == HostState::start || p_.host == HostState::reg_name) && is_reg_name(*q)) {
+        p_.state = State::field_value;
+        p_.host = HostState::reg_name;
+        while (q < stop && is_reg_name(*q)) {
+            ++q;
+        }
+    }
+    if (q < stop && *q == ':' && p_.host == HostState::reg_name) {
+        p_.host = HostState::port;
+        ++q;
+    }
+    if (p_.host == HostState::port) {
+        while (q < stop && is_digit(*q)) {
+            ++q;
+        }
+    }
+    return q;
 }
 
 // An empty Host is allowed (RFC 9110 section 7.2); half a percent-encoding or IP-literal is not.

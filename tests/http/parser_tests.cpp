@@ -496,3 +496,73 @@ TEST_CASE("every request gives the same events however its bytes are cut", "[par
         }
     }
 }
+
+// A request fed whole goes through the parser's strides over runs of the head; fed byte by byte
+// it goes one state-machine step per byte. Both must agree on every event and offset.
+namespace {
+void require_same_in_one_piece_and_byte_by_byte(const std::string& r) {
+    INFO(r);
+    CHECK(events(r) == check::parse_trace(Limits{}, paths, bytes(r), check::every_byte(r.size())));
+}
+} // namespace
+
+TEST_CASE("a refused byte anywhere in a long field value gives 400 at that byte", "[parser][split]") {
+    const std::string value = "abcdefghijklmnopqrstuvwxyz0123456789";
+    for (const char bad : {'\0', '\x01', '\x08', '\x0b', '\x1f', '\x7f', '\r', '\n'}) {
+        for (std::size_t at = 0; at < value.size(); ++at) {
+            std::string v = value;
+            v.insert(at, 1, bad);
+            const std::string r = get("/", "HTTP/1.1", "Host: x\r\nX-Long-Name: " + v + "\r\n");
+            require_same_in_one_piece_and_byte_by_byte(r);
+            const auto e = events(r);
+            INFO("byte " << int(bad) << " at " << at);
+            REQUIRE_FALSE(e.empty());
+            // A bare LF ends the field early, leaving the rest of the value to be read as a
+            // field line of its own, which a value holding no colon is not.
+            CHECK(e.back().rfind("error@", 0) == 0);
+            // A bare CR is refused at the byte after it, which is not the LF it needs.
+            if (bad != '\n') {
+                const std::size_t offset = r.find(v) + at + (bad == '\r' ? 2 : 1);
+                CHECK(e.back() == "error@" + std::to_string(offset) + " 400");
+            }
+        }
+    }
+}
+
+TEST_CASE("long field values may hold HTAB, SP and obs-text", "[parser][split]") {
+    for (const std::string v : {"a\tb c\x80\xff"
+                                "defghijklmnop",
+                                "\t  leading and trailing whitespace \t",
+                                "\x80\x81\x82\x83\x84\x85\x86\x87\x88\x89\x8a", "exactly8"}) {
+        const std::string r = get("/", "HTTP/1.1", "Host: x\r\nX: " + v + "\r\n");
+        require_same_in_one_piece_and_byte_by_byte(r);
+        CHECK(only(r) == "complete GET route=0 HTTP/1.1 keep-alive");
+    }
+}
+
+TEST_CASE("field names are matched whatever their case, and only in full", "[parser][split]") {
+    CHECK(only(get("/", "HTTP/1.1", "HOST: x\r\nCONTENT-length: 0\r\n")) ==
+          "complete GET route=0 HTTP/1.1 keep-alive");
+    CHECK(only(get("/", "HTTP/1.1", "host: x\r\nCoNnEcTiOn: close\r\n")) ==
+          "complete GET route=0 HTTP/1.1 close");
+    for (const std::string& r :
+         {post("TRANSFER-Encoding: chunked\r\n", "0\r\n\r\n"), post("Content-length: 2\r\n", "ab")}) {
+        INFO(r);
+        CHECK(events(r).back() == at(r.size(), "complete", "POST route=1 HTTP/1.1 keep-alive body"));
+    }
+    // Names of the same length as a known one, differing in one byte, are other fields; a
+    // known name as a prefix of a longer one too.
+    CHECK(only(get("/", "HTTP/1.1", "Host: x\r\nConnectiom: close\r\n")) ==
+          "complete GET route=0 HTTP/1.1 keep-alive");
+    CHECK(only(get("/", "HTTP/1.1", "Host: x\r\nConnection-x: close\r\n")) ==
+          "complete GET route=0 HTTP/1.1 keep-alive");
+    CHECK(only(get("/", "HTTP/1.1", "Host: x\r\nContent_Length: x\r\n")) ==
+          "complete GET route=0 HTTP/1.1 keep-alive");
+    CHECK(status(get("/", "HTTP/1.1", "Hosu: x\r\n")) == 400); // no Host at all
+    for (const std::string fields : {"HOST: x\r\nCONTENT-length: 0\r\n", "host: x\r\nCoNnEcTiOn: close\r\n",
+                                     "Host: x\r\nConnectiom: close\r\n", "Host: x\r\nContent_Length: x\r\n",
+                                     "Host:\t[::1]:80\t\r\nExpect: 100-continue\r\n", "Host: a%41b:\r\n"}) {
+        require_same_in_one_piece_and_byte_by_byte(get("/a?q=1", "HTTP/1.0", fields));
+        require_same_in_one_piece_and_byte_by_byte(get("/hello%20world", "HTTP/1.1", fields));
+    }
+}
