@@ -115,6 +115,15 @@ public:
         return out;
     }
 
+    // One line without its '\n', a byte at a time so nothing after it is consumed.
+    std::string recv_line() const {
+        std::string out;
+        for (std::string c = recv_exact(1); c != "\n"; c = recv_exact(1)) {
+            out += c;
+        }
+        return out;
+    }
+
     // Reads until EOF (true) or error/timeout (false), appending to `into`.
     bool recv_until_eof(std::string& into) const {
         char buf[65536];

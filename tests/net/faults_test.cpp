@@ -23,20 +23,9 @@ std::string one_driver(std::uint16_t port) {
     return gatio::tests::listener_config(port, faults_so, "tcp", "", "cpus = \"0\"");
 }
 
-std::string line(const Socket& s) {
-    std::string out;
-    for (;;) {
-        std::string c = s.recv_exact(1);
-        if (c == "\n") {
-            return out;
-        }
-        out += c;
-    }
-}
-
 std::string ask(const Socket& s, const std::string& command) {
     s.send_all(command + "\n");
-    return line(s);
+    return s.recv_line();
 }
 
 } // namespace
@@ -132,7 +121,7 @@ max_connections = 16
 
     // Another instance's handle: refused, and the timer still runs for its owner.
     CHECK(ask(b, "cancel " + handle) == fmt::format("cancel {}", static_cast<int>(GATIO_ERR_INVALID)));
-    CHECK(line(a) == "timer");
+    CHECK(a.recv_line() == "timer");
     // Stale once it has fired.
     CHECK(ask(a, "cancel " + handle) == fmt::format("cancel {}", static_cast<int>(GATIO_ERR_INVALID)));
     // A handle that never was one.

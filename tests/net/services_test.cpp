@@ -20,17 +20,6 @@ std::string services_config(std::uint16_t port, const std::string& more_options 
         "[listener.options]\ngreeting = \"hello\"\nlimit = \"2KiB\"\n" + more_options);
 }
 
-std::string line(const Socket& s) {
-    std::string out;
-    for (;;) {
-        std::string c = s.recv_exact(1);
-        if (c == "\n") {
-            return out;
-        }
-        out += c;
-    }
-}
-
 } // namespace
 
 TEST_CASE("plugins use timers, posts, tasks and the user pointer", "[services]") {
@@ -39,19 +28,19 @@ TEST_CASE("plugins use timers, posts, tasks and the user pointer", "[services]")
     Socket s = Socket::tcp(port);
 
     s.send_all("opt\n");
-    CHECK(line(s) == "opt hello 2048");
+    CHECK(s.recv_line() == "opt hello 2048");
     s.send_all("user\n");
-    CHECK(line(s) == "user ok");
+    CHECK(s.recv_line() == "user ok");
     s.send_all("timer 30\n");
-    CHECK(line(s) == "timer");
+    CHECK(s.recv_line() == "timer");
     for (std::size_t d = 0; d < server.drivers(); ++d) {
         s.send_all("post " + std::to_string(d) + "\n");
-        CHECK(line(s) == "posted");
+        CHECK(s.recv_line() == "posted");
     }
     s.send_all("post 4096\n");
-    CHECK(line(s) == "post refused");
+    CHECK(s.recv_line() == "post refused");
     s.send_all("spawn\n");
-    CHECK(line(s) == "spawned 500500");
+    CHECK(s.recv_line() == "spawned 500500");
 }
 
 TEST_CASE("any handler may ask which drivers are stalled and their names; metrics only on [admin]",
@@ -61,10 +50,10 @@ TEST_CASE("any handler may ask which drivers are stalled and their names; metric
     Socket s = Socket::tcp(port);
     // Nobody ticks the liveness monitor here (no control loop): no driver is held stalled.
     s.send_all("health 0\n");
-    CHECK(line(s) ==
+    CHECK(s.recv_line() ==
           "health 0 " + server.topology().driver(0).name + " " + std::to_string(GATIO_ERR_UNSUPPORTED));
     s.send_all("health 4096\n");
-    CHECK(line(s) == "health 0 - " + std::to_string(GATIO_ERR_UNSUPPORTED));
+    CHECK(s.recv_line() == "health 0 - " + std::to_string(GATIO_ERR_UNSUPPORTED));
 }
 
 TEST_CASE("a paused connection delivers nothing until resumed", "[services]") {
@@ -72,11 +61,11 @@ TEST_CASE("a paused connection delivers nothing until resumed", "[services]") {
     Server server(services_config(port));
     Socket s = Socket::tcp(port);
     s.send_all("pause 100\n");
-    CHECK(line(s) == "paused");
+    CHECK(s.recv_line() == "paused");
     // Sent while reading is paused: answered only after "resumed".
     s.send_all("user\n");
-    CHECK(line(s) == "resumed");
-    CHECK(line(s) == "user ok");
+    CHECK(s.recv_line() == "resumed");
+    CHECK(s.recv_line() == "user ok");
 }
 
 TEST_CASE("a handler's orderly close flushes its output first", "[services]") {
@@ -105,7 +94,7 @@ TEST_CASE("a connection with nothing in flight can be aborted from a timer", "[s
     Server server(services_config(port));
     Socket s = Socket::tcp(port);
     s.send_all("stall 30\n");
-    CHECK(line(s) == "stalled");
+    CHECK(s.recv_line() == "stalled");
     std::string rest;
     s.recv_until_eof(rest); // EOF or reset: either way the server let go
     CHECK(rest.empty());

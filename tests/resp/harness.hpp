@@ -124,4 +124,7 @@ private:
 // A multibulk request.
 std::string request(const std::vector<std::string>& args);
 
+// Whether redis-benchmark's quiet output has "<label><number> requests per second".
+bool reports_rate(const std::string& out, const std::string& label);
+
 } // namespace gatio::resp::test

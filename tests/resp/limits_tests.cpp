@@ -23,17 +23,6 @@ std::string repeat(std::string_view s, std::size_t n) {
     return out;
 }
 
-// Whether redis-benchmark's quiet output has "<label><number> requests per second".
-bool reports_rate(const std::string& out, const std::string& label) {
-    for (std::size_t at = out.find(label); at != std::string::npos; at = out.find(label, at + 1)) {
-        std::size_t end = out.find_first_not_of("0123456789.", at + label.size());
-        if (end > at + label.size() && out.compare(end, 20, " requests per second") == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
 // The start of a SET whose value is announced as `len` bytes and not sent yet.
 std::string set_header(const std::string& key, std::size_t len) {
     return "*3\r\n$3\r\nSET\r\n$" + std::to_string(key.size()) + "\r\n" + key + "\r\n$" +

@@ -37,17 +37,6 @@ std::vector<long> shard_keys(std::uint16_t port) {
     return keys;
 }
 
-// Whether redis-benchmark's quiet output has "<label><number> requests per second".
-bool reports_rate(const std::string& out, const std::string& label) {
-    for (std::size_t at = out.find(label); at != std::string::npos; at = out.find(label, at + 1)) {
-        std::size_t end = out.find_first_not_of("0123456789.", at + label.size());
-        if (end > at + label.size() && out.compare(end, 20, " requests per second") == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
 // A command script whose replies do not depend on time or on the server's identity.
 const std::vector<std::vector<std::string>> script{
     {"flushall"},
