@@ -319,7 +319,8 @@ std::vector<DriverNet::Ref>& DriverNet::take(std::vector<Ref>& list, std::vector
 
 void DriverNet::tighten() {
     ++stats().output_tight;
-    for (std::uint32_t i = 0; i < capacity_; ++i) {
+    // Slots above the high water were never used: reading them would only map pages.
+    for (std::uint32_t i = 0; i < slab_->high_water(); ++i) {
         Connection* c = at_slot(i);
         if (c != nullptr && c->read == Connection::Read::armed) {
             c->endpoint.bound_reads(*c);
