@@ -372,10 +372,10 @@ void DriverNet::stop(core::Driver& d) {
 }
 
 Connection* DriverNet::create_connection(TcpEndpoint& endpoint, int fd) {
-    if (!slab_ || slab_->full()) {
-        return nullptr;
+    Connection* c = slab_ ? slab_->create(endpoint, 0u, 0u, fd, direct_) : nullptr;
+    if (c == nullptr) {
+        return nullptr; // every slot is in use
     }
-    Connection* c = slab_->create(endpoint, 0u, 0u, fd, direct_);
     c->slot = slab_->index_of(c);
     c->generation = ++generations_[c->slot];
     return c;
