@@ -12,7 +12,6 @@ namespace gatio::net {
 
 namespace {
 
-
 // ---------------------------------------------------------------- metrics text
 
 // Writes one family: HELP, TYPE, then a sample per call of `each(emit)`.
@@ -247,10 +246,12 @@ config::ListenerConfig admin_listener(const config::Config& config, const core::
     l.max_connections = config.admin.max_connections;
     l.idle_timeout = config.admin.idle_timeout;
     // What the handler sizes itself by, read through the options services like any handler's.
-    l.options.emplace_back("max_connections",
-                           config::OptionValue{static_cast<std::int64_t>(l.max_connections)});
-    l.options.emplace_back("response_limit",
-                           config::OptionValue{static_cast<std::int64_t>(options.admin_response_limit)});
+    for (auto [key, value] : {std::pair<const char*, std::int64_t>{"max_connections", l.max_connections},
+                              {"response_limit", static_cast<std::int64_t>(options.admin_response_limit)}}) {
+        config::OptionEntry& entry = l.options.emplace_back();
+        entry.first = key;
+        entry.second.value = value;
+    }
     return l;
 }
 

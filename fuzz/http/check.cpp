@@ -18,7 +18,7 @@ void require(bool ok, const char* what) {
 
 std::string describe(const TraceEvent& e) {
     if (e.event == Parser::Event::error) {
-        return "error@" + std::to_string(e.offset) + " " + std::to_string(e.status);
+        return "error@" + std::to_string(e.offset) + ' ' + std::to_string(e.status);
     }
     const Request& r = e.request;
     return std::string(e.event == Parser::Event::head ? "head" : "complete") + "@" +

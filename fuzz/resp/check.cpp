@@ -133,9 +133,9 @@ std::vector<std::string> parse_trace(const ParserLimits& limits, std::span<const
     feed(
         parser, buffer, limits, input, Cuts{cuts},
         [&](std::size_t end, std::span<const std::string_view> args) {
-            std::string line = "command@" + std::to_string(end) + " " + std::to_string(args.size());
+            std::string line = "command@" + std::to_string(end) + ' ' + std::to_string(args.size());
             for (auto a : args) {
-                line += " " + printable(a);
+                line += ' ' + printable(a);
             }
             trace.push_back(std::move(line));
         },

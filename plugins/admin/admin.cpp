@@ -158,7 +158,7 @@ private:
             if (rc != GATIO_OK) {
                 return answer(c, 503, "metrics are not available here\n", head, r.keep_alive);
             }
-            return respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", len, head, r.keep_alive, {});
+            return respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", len, head, r.keep_alive, "");
         }
         case Route::healthz:
             return health(c, head, r.keep_alive);
@@ -181,7 +181,7 @@ private:
             append(len, name != nullptr ? name : "?");
         }
         append(len, "\n");
-        return respond(c, 503, "text/plain; charset=utf-8", len, head, keep_alive, {});
+        return respond(c, 503, "text/plain; charset=utf-8", len, head, keep_alive, "");
     }
 
     // Appends to body_ what fits of it.
@@ -192,7 +192,7 @@ private:
     }
 
     bool answer(Connection c, int status, std::string_view text, bool head, bool keep_alive,
-                std::string_view extra = {}) {
+                std::string_view extra = "") {
         std::size_t len = 0;
         append(len, text);
         return respond(c, status, "text/plain; charset=utf-8", len, head, keep_alive, extra);

@@ -42,7 +42,7 @@ std::vector<std::string> Sandbox::errors(std::string_view text) const {
     std::vector<std::string> out;
     for (const Diagnostic& d : result.errors) {
         CHECK(d.file == file().string());
-        std::string line = std::to_string(d.pos.line) + ":" + std::to_string(d.pos.column) + ": " + d.message;
+        std::string line = std::to_string(d.pos.line) + ':' + std::to_string(d.pos.column) + ": " + d.message;
         const std::string shown = dir_.string();
         for (std::size_t at = line.find(shown); at != std::string::npos; at = line.find(shown)) {
             line.replace(at, shown.size(), "<dir>");

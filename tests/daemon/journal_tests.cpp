@@ -90,7 +90,7 @@ TEST_CASE("entries written by the sink read back from the journal with their fie
     spdlog::logger logger(gatio::log::context_name({"node0", "cpu1", "web", "echo"}), sink);
     std::random_device random;
     const std::string text =
-        "gatio journal test " + std::to_string(::getpid()) + "-" + std::to_string(random());
+        "gatio journal test " + std::to_string(::getpid()) + '-' + std::to_string(random());
     logger.error("{}", text);
     REQUIRE(sink->failed_writes() == 0);
 

@@ -118,8 +118,8 @@ TEST_CASE("JOURNAL_STREAM is compared with stderr's device and inode", "[logging
 TEST_CASE("auto picks the journal exactly when stderr is journald's stream", "[logging]") {
     struct stat st {};
     REQUIRE(::fstat(STDERR_FILENO, &st) == 0);
-    const std::string ours = std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
-    const std::string other = std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino + 1);
+    const std::string ours = std::to_string(st.st_dev) + ':' + std::to_string(st.st_ino);
+    const std::string other = std::to_string(st.st_dev) + ':' + std::to_string(st.st_ino + 1);
     {
         ScopedEnv env("JOURNAL_STREAM", nullptr);
         CHECK(effective_log_target(LogTarget::automatic) == LogTarget::console);

@@ -49,7 +49,7 @@ std::string post(std::string_view fields, std::string_view body) {
 }
 
 std::string at(std::size_t offset, std::string_view event, std::string_view rest) {
-    return std::string(event) + "@" + std::to_string(offset) + " " + std::string(rest);
+    return std::string(event) + '@' + std::to_string(offset) + " " + std::string(rest);
 }
 
 } // namespace

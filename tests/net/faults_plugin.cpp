@@ -119,8 +119,8 @@ void command(Instance& in, gatio_conn conn, std::string_view line) {
         });
         other.join();
         send_text(in.host, conn,
-                  "foreign " + std::to_string(sent) + " " + std::to_string(started) + " " +
-                      std::to_string(cancelled) + " " + std::to_string(user != nullptr) + "\n");
+                  "foreign " + std::to_string(sent) + ' ' + std::to_string(started) + " " +
+                      std::to_string(cancelled) + ' ' + std::to_string(user != nullptr) + "\n");
     } else {
         send_text(in.host, conn, "unknown " + std::string(line) + "\n");
     }

@@ -145,7 +145,7 @@ private:
                    (name != nullptr ? name : "-") + " " +
                    std::to_string(s.metrics_text(host_.handle(), text, sizeof text, &len)) + "\n");
         } else if (line == "opt") {
-            c.send("opt " + std::string(greeting_) + " " + std::to_string(limit_) + "\n");
+            c.send("opt " + std::string(greeting_) + ' ' + std::to_string(limit_) + "\n");
         } else {
             c.send("unknown " + std::string(line) + "\n");
         }

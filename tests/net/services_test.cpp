@@ -51,7 +51,7 @@ TEST_CASE("any handler may ask which drivers are stalled and their names; metric
     // Nobody ticks the liveness monitor here (no control loop): no driver is held stalled.
     s.send_all("health 0\n");
     CHECK(s.recv_line() ==
-          "health 0 " + server.topology().driver(0).name + " " + std::to_string(GATIO_ERR_UNSUPPORTED));
+          "health 0 " + server.topology().driver(0).name + ' ' + std::to_string(GATIO_ERR_UNSUPPORTED));
     s.send_all("health 4096\n");
     CHECK(s.recv_line() == "health 0 - " + std::to_string(GATIO_ERR_UNSUPPORTED));
 }

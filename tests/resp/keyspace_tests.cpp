@@ -37,9 +37,9 @@ TEST_CASE("expired keys vanish on access and are counted", "[resp][keyspace]") {
 TEST_CASE("the active sweep deletes expired keys within its budget", "[resp][keyspace]") {
     Shard s(ShardLimits{});
     for (int i = 0; i < 100; ++i) {
-        put(s, "k" + std::to_string(i), "v", 0);
+        put(s, 'k' + std::to_string(i), "v", 0);
         // Even keys expire at 50, odd ones at 500.
-        s.set_expire(*s.find("k" + std::to_string(i), 0), i % 2 == 0 ? 50 : 500);
+        s.set_expire(*s.find('k' + std::to_string(i), 0), i % 2 == 0 ? 50 : 500);
     }
     put(s, "persistent", "v", 0);
     CHECK(s.sweep(100, 10) <= 10);
@@ -105,7 +105,7 @@ TEST_CASE("noeviction refuses room instead of deleting", "[resp][keyspace]") {
     limits.max_memory = 1024;
     Shard s(limits);
     for (int i = 0; i < 10; ++i) {
-        put(s, "k" + std::to_string(i), std::string(200, 'v'), 0);
+        put(s, 'k' + std::to_string(i), std::string(200, 'v'), 0);
     }
     CHECK_FALSE(s.make_room(0));
     CHECK(s.size() == 10);

@@ -154,8 +154,8 @@ TEST_CASE("the memory of large requests is given back", "[resp][limits]") {
     // MGET of one key repeated up to max_multibulk arguments: ~7 MiB to send, ~5 MiB of
     // nil replies, and per-argument vectors of ~40 MiB on the way.
     constexpr std::size_t keys = (1u << 20) - 1;
-    std::string big = "*" + std::to_string(keys + 1) + "\r\n$4\r\nMGET\r\n" + repeat("$1\r\nk\r\n", keys);
-    const std::string nils = "*" + std::to_string(keys) + "\r\n" + repeat("$-1\r\n", keys);
+    std::string big = '*' + std::to_string(keys + 1) + "\r\n$4\r\nMGET\r\n" + repeat("$1\r\nk\r\n", keys);
+    const std::string nils = '*' + std::to_string(keys) + "\r\n" + repeat("$-1\r\n", keys);
     {
         Client warm(gatiod.port());
         CHECK(warm.exchange(request({"MGET", "k", "k"}), 1) == "*2\r\n$-1\r\n$-1\r\n");
@@ -202,7 +202,7 @@ TEST_CASE("partly received requests are bounded per driver by max_partial_memory
     // The PING's reply shows that the announcement in the same write was read.
     for (int i = 0; i < 3; ++i) {
         held.push_back(std::make_unique<Client>(gatiod.port()));
-        CHECK(held.back()->exchange("PING\r\n" + set_header("k" + std::to_string(i), len), 1) == "+PONG\r\n");
+        CHECK(held.back()->exchange("PING\r\n" + set_header('k' + std::to_string(i), len), 1) == "+PONG\r\n");
     }
     {
         // A fourth 10 MiB would go over 32 MiB: refused at once, the connection closed.
@@ -234,8 +234,8 @@ TEST_CASE("partly received requests are bounded per driver by max_partial_memory
     // The memory is free again for the next large request.
     Client next(gatiod.port());
     CHECK(next.exchange(request({"SET", "k3", std::string(len, 'w')}), 1, 30s) == "+OK\r\n");
-    CHECK(next.exchange(request({"STRLEN", "k0"}), 1) == ":" + std::to_string(len) + "\r\n");
-    CHECK(next.exchange(request({"STRLEN", "k3"}), 1) == ":" + std::to_string(len) + "\r\n");
+    CHECK(next.exchange(request({"STRLEN", "k0"}), 1) == ':' + std::to_string(len) + "\r\n");
+    CHECK(next.exchange(request({"STRLEN", "k3"}), 1) == ':' + std::to_string(len) + "\r\n");
 }
 
 TEST_CASE("an idle connection costs little", "[resp][limits]") {

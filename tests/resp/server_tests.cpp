@@ -264,9 +264,9 @@ TEST_CASE("pipelined replies keep request order across shards", "[resp][server]"
         req += request({"set", k, v});
         expected += "+OK\r\n";
         req += request({"get", k});
-        expected += "$" + std::to_string(v.size()) + "\r\n" + v + "\r\n";
+        expected += '$' + std::to_string(v.size()) + "\r\n" + v + "\r\n";
         req += request({"incr", "counter:" + std::to_string(i % 10)});
-        expected += ":" + std::to_string(i / 10 + 1) + "\r\n";
+        expected += ':' + std::to_string(i / 10 + 1) + "\r\n";
         if (i % 100 == 99) {
             req += request({"mget", "key:" + std::to_string(i), "key:" + std::to_string(i - 50), "nokey"});
             std::string v1 = "value-" + std::to_string(i * 7);
@@ -274,7 +274,7 @@ TEST_CASE("pipelined replies keep request order across shards", "[resp][server]"
             expected += "*3\r\n$" + std::to_string(v1.size()) + "\r\n" + v1 + "\r\n$" +
                         std::to_string(v2.size()) + "\r\n" + v2 + "\r\n$-1\r\n";
             req += request({"dbsize"});
-            expected += ":" + std::to_string(i + 1 + 10) + "\r\n";
+            expected += ':' + std::to_string(i + 1 + 10) + "\r\n";
         }
     }
     std::size_t replies = 3 * n + 2 * (n / 100);
@@ -293,10 +293,10 @@ TEST_CASE("the same pipeline sent byte by byte gives the same replies", "[resp][
     std::string req;
     std::string expected;
     for (int i = 0; i < 40; ++i) {
-        req += request({"set", "k" + std::to_string(i), std::to_string(i)});
+        req += request({"set", 'k' + std::to_string(i), std::to_string(i)});
         expected += "+OK\r\n";
         req += "get k" + std::to_string(i) + "\r\n";
-        expected += "$" + std::to_string(std::to_string(i).size()) + "\r\n" + std::to_string(i) + "\r\n";
+        expected += '$' + std::to_string(std::to_string(i).size()) + "\r\n" + std::to_string(i) + "\r\n";
     }
     for (char ch : req) {
         c.send_all(std::string_view(&ch, 1));
@@ -314,8 +314,8 @@ TEST_CASE("large values travel whole in both directions", "[resp][server]") {
         big[i] = static_cast<char>('a' + i % 26);
     }
     CHECK(c.exchange(request({"set", "big", big}), 1) == "+OK\r\n");
-    CHECK(c.exchange(request({"get", "big"}), 1) == "$" + std::to_string(big.size()) + "\r\n" + big + "\r\n");
-    CHECK(c.exchange(request({"append", "big", "!"}), 1) == ":" + std::to_string(big.size() + 1) + "\r\n");
+    CHECK(c.exchange(request({"get", "big"}), 1) == '$' + std::to_string(big.size()) + "\r\n" + big + "\r\n");
+    CHECK(c.exchange(request({"append", "big", "!"}), 1) == ':' + std::to_string(big.size() + 1) + "\r\n");
 }
 
 TEST_CASE("redis-benchmark completes without errors", "[resp][server]") {
@@ -339,7 +339,7 @@ TEST_CASE("expired keys are swept without being accessed", "[resp][server]") {
     Client c(gatiod.port());
     std::string req;
     for (int i = 0; i < 200; ++i) {
-        req += request({"set", "e" + std::to_string(i), "v", "px", "1000"});
+        req += request({"set", 'e' + std::to_string(i), "v", "px", "1000"});
     }
     req += request({"set", "kept", "v"});
     c.exchange(req, 201);
@@ -362,7 +362,7 @@ TEST_CASE("maxmemory answers -OOM under noeviction and evicts under allkeys-lru"
         std::string reply;
         int stored = 0;
         for (; stored < 2000; ++stored) {
-            reply = c.exchange(request({"set", "k" + std::to_string(stored), value}), 1);
+            reply = c.exchange(request({"set", 'k' + std::to_string(stored), value}), 1);
             if (reply != "+OK\r\n") {
                 break;
             }
@@ -376,7 +376,7 @@ TEST_CASE("maxmemory answers -OOM under noeviction and evicts under allkeys-lru"
         Client c(gatiod.port());
         std::string req;
         for (int i = 0; i < 2000; ++i) {
-            req += request({"set", "k" + std::to_string(i), value});
+            req += request({"set", 'k' + std::to_string(i), value});
         }
         std::string replies = c.exchange(req, 2000);
         CHECK(replies.find('-') == std::string::npos);
