@@ -15,22 +15,20 @@ constexpr std::uint8_t LF = '\n';
 constexpr std::uint8_t SP = ' ';
 constexpr std::uint8_t HTAB = '\t';
 
-// RFC 9110 token characters.
-constexpr std::array<bool, 256> make_tchar() {
+// A byte table: letters, digits and the `extra` characters. Tables, since header bytes are
+// checked one at a time.
+constexpr std::array<bool, 256> alnum_and(std::string_view extra) {
     std::array<bool, 256> t{};
-    for (int c = '0'; c <= '9'; ++c) {
-        t[c] = true;
+    for (int c = 0; c < 256; ++c) {
+        t[c] = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
     }
-    for (int c = 'a'; c <= 'z'; ++c) {
-        t[c] = true;
-        t[c - 'a' + 'A'] = true;
-    }
-    for (char c : std::string_view{"!#$%&'*+-.^_`|~"}) {
+    for (char c : extra) {
         t[static_cast<std::uint8_t>(c)] = true;
     }
     return t;
 }
-constexpr std::array<bool, 256> tchar = make_tchar();
+// RFC 9110 token characters.
+constexpr std::array<bool, 256> tchar = alnum_and("!#$%&'*+-.^_`|~");
 
 bool is_tchar(std::uint8_t c) {
     return tchar[c];
@@ -52,18 +50,7 @@ bool is_space(std::uint8_t c) {
     return c == SP || c == HTAB;
 }
 // RFC 3986 reg-name characters besides pct-encoded: unreserved and sub-delims.
-// A table, since a Host value is checked byte by byte.
-constexpr std::array<bool, 256> make_reg_name() {
-    std::array<bool, 256> t{};
-    for (int c = 0; c < 256; ++c) {
-        t[c] = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    }
-    for (char c : std::string_view{"-._~!$&'()*+,;="}) {
-        t[static_cast<std::uint8_t>(c)] = true;
-    }
-    return t;
-}
-constexpr std::array<bool, 256> reg_name = make_reg_name();
+constexpr std::array<bool, 256> reg_name = alnum_and("-._~!$&'()*+,;=");
 
 bool is_reg_name(std::uint8_t c) {
     return reg_name[c];
