@@ -57,11 +57,17 @@ class Server(abc.ABC):
     def wait_ready(self):
         pass
 
+    # Files in the server's folder whose tails output() shows, after its console output.
+    logs = ("output.log",)
+
     def output(self):
-        try:
-            return (self.dir / "output.log").read_text()[-4000:]
-        except FileNotFoundError:
-            return ""
+        text = ""
+        for name in self.logs:
+            try:
+                text += (self.dir / name).read_text()[-4000:]
+            except FileNotFoundError:
+                pass
+        return text
 
     def pids(self):
         if self.proc is None or self.proc.poll() is not None:
@@ -134,6 +140,7 @@ class Gatiod(Server):
 
 
 class Nginx(Server):
+    logs = ("output.log", "error.log")
     kind = "nginx"
 
     def __init__(self, name, workdir, placement, max_connections, fd_limit):
@@ -168,16 +175,9 @@ class Nginx(Server):
     def pids(self):
         return super().pids() + probes.children(self.proc.pid)
 
-    def output(self):
-        text = super().output()
-        try:
-            text += (self.dir / "error.log").read_text()[-4000:]
-        except FileNotFoundError:
-            pass
-        return text
-
 
 class H2o(Server):
+    logs = ("output.log", "error.log")
     kind = "h2o"
 
     def __init__(self, name, workdir, placement, max_connections):
@@ -201,14 +201,6 @@ class H2o(Server):
 
     def command(self):
         return ["h2o", "-c", self.dir / "h2o.conf"]
-
-    def output(self):
-        text = super().output()
-        try:
-            text += (self.dir / "error.log").read_text()[-4000:]
-        except FileNotFoundError:
-            pass
-        return text
 
 
 class Redis(Server):
