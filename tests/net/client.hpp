@@ -102,12 +102,32 @@ public:
     }
     bool try_send_all(const std::string& s) const { return try_send_all(s.data(), s.size()); }
 
+    // recv(2), retried when a signal interrupts it: with SO_RCVTIMEO set, Linux fails the call with
+    // EINTR even for a signal without a handler, e.g. when the process is stopped and continued.
+    ssize_t receive(void* buf, std::size_t n) const {
+        for (;;) {
+            ssize_t r = ::recv(fd_, buf, n, 0);
+            if (r >= 0 || errno != EINTR) {
+                return r;
+            }
+        }
+    }
+
+    // One datagram, failing the test on error or timeout.
+    std::string recv_datagram() const {
+        char buf[65536];
+        ssize_t r = receive(buf, sizeof buf);
+        INFO("recv: " << (r < 0 ? std::strerror(errno) : "ok"));
+        REQUIRE(r >= 0);
+        return std::string(buf, static_cast<std::size_t>(r));
+    }
+
     // Exactly n bytes, failing the test on EOF, error or timeout.
     std::string recv_exact(std::size_t n) const {
         std::string out(n, '\0');
         std::size_t got = 0;
         while (got < n) {
-            ssize_t r = ::recv(fd_, out.data() + got, n - got, 0);
+            ssize_t r = receive(out.data() + got, n - got);
             INFO("received " << got << " of " << n << " bytes; errno " << errno);
             REQUIRE(r > 0);
             got += static_cast<std::size_t>(r);
@@ -128,7 +148,7 @@ public:
     bool recv_until_eof(std::string& into) const {
         char buf[65536];
         for (;;) {
-            ssize_t r = ::recv(fd_, buf, sizeof buf, 0);
+            ssize_t r = receive(buf, sizeof buf);
             if (r == 0) {
                 return true;
             }

@@ -25,13 +25,6 @@ void send_to(const Socket& s, std::uint16_t port, const std::string& payload) {
             static_cast<ssize_t>(payload.size()));
 }
 
-std::string receive(const Socket& s) {
-    char buf[65536];
-    ssize_t r = ::recv(s.fd(), buf, sizeof buf, 0);
-    REQUIRE(r >= 0);
-    return std::string(buf, static_cast<std::size_t>(r));
-}
-
 } // namespace
 
 TEST_CASE("every datagram is answered to its own sender", "[udp]") {
@@ -54,7 +47,7 @@ TEST_CASE("every datagram is answered to its own sender", "[udp]") {
         }
         for (int c = 0; c < clients; ++c) {
             for (int k = 0; k < window; ++k) {
-                auto got = receive(sockets[static_cast<std::size_t>(c)]);
+                auto got = sockets[static_cast<std::size_t>(c)].recv_datagram();
                 INFO("client " << c << " got \"" << got << "\"");
                 CHECK(expected[static_cast<std::size_t>(c)].erase(got) == 1);
             }
@@ -76,5 +69,5 @@ TEST_CASE("a datagram larger than a buffer is counted as truncated and not echoe
     send_to(s, port, std::string(2000, 'T'));
     CHECK(server.wait_for([](const auto& c) { return c.datagrams_truncated == 1; }));
     send_to(s, port, "small");
-    CHECK(receive(s) == "small"); // the truncated one got no answer, or it would come first
+    CHECK(s.recv_datagram() == "small"); // the truncated one got no answer, or it would come first
 }
