@@ -169,9 +169,10 @@ struct Conn {
     std::uint64_t client_id = 0;
     std::uint16_t port = 0;
     bool open = false;
-    bool closing = false; // no more requests are read
-    bool eof = false;     // the peer is done sending: close once every reply is written
-    bool paused = false;  // we paused reading: every slot is taken
+    bool closing = false;  // no more requests are read
+    bool eof = false;      // the peer is done sending: close once every reply is written
+    bool paused = false;   // we paused reading: every slot is taken
+    bool draining = false; // gatiod is stopping: close once every request received is answered
     Conn* next_free = nullptr;
 
     bool full() const { return used >= pipeline; }
@@ -303,6 +304,15 @@ public:
         }
         k.eof = true;
         return GATIO_EOF_KEEP;
+    }
+
+    // gatiod is stopping: the requests received go on (the host reads no more), and the
+    // connection closes once the last of their replies is queued.
+    gatio_drain_action on_drain(gatio::Connection c) {
+        Conn& k = *c.user<Conn>();
+        k.draining = true;
+        advance(k);
+        return GATIO_DRAIN_FINISH;
     }
 
     void on_close(gatio::Connection c, gatio_close_reason) {
@@ -484,7 +494,7 @@ private:
         drop_input(k);
         k.parser.reset();
         k.parser.release_large(retain_limit);
-        k.closing = k.eof = k.paused = false;
+        k.closing = k.eof = k.paused = k.draining = false;
         k.next_free = free_;
         free_ = &k;
     }
@@ -629,8 +639,9 @@ private:
         } else if (!waiting && k.paused) {
             k.paused = svc.resume_read(host_.handle(), k.id) != GATIO_OK;
         }
-        if (k.eof && k.used == 0) {
+        if ((k.eof || k.draining) && k.used == 0) {
             k.eof = false;
+            k.draining = false;
             svc.close(host_.handle(), k.id, GATIO_CLOSE_FLUSH);
         }
     }
