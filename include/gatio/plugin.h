@@ -331,10 +331,34 @@ struct gatio_services {
      * capacity (nothing is written then). Only the host of gatiod's [admin] listener holds the
      * catalog of listeners it reports: every other host answers GATIO_ERR_UNSUPPORTED. */
     int (*metrics_text)(gatio_host* host, char* buf, size_t capacity, size_t* len);
+
+    /* Since 1.3, appended; absent when struct_size does not reach it (GATIO_SERVICES_SIZE_1_2).
+     *
+     * The listener's state: one object per listener name that gatiod keeps across reloads, both
+     * those that change the listener's options and those that find its handler file replaced
+     * (a new object of the same ABI loaded beside the old one). The first call for a listener
+     * name calls create(arg) on the calling thread and keeps what it returns with `layout` and
+     * `release`; every later call, from any instance of a listener of that name in this
+     * generation or a later one, returns that same object, provided `layout` is the same
+     * string. A different layout, a NULL create or a create that returns NULL answers NULL
+     * (the handler then fails instance_create: a reload keeps the running listener). May be
+     * called from instance_create; the host serializes the calls.
+     *
+     * The object is used in place by whichever code asks for it, so `layout` must name its
+     * in-memory layout exactly (type, version, build) and change whenever that does. The object
+     * that created it stays loaded as long as it lives, so function pointers and vtables into
+     * that object's code stay valid, but its globals are not those of a replaced copy. The
+     * instances of every driver share it: the handler synchronizes access to it. gatiod calls
+     * release(data) once no generation of the listener is left (a reload removed it and its
+     * last instance is destroyed, or gatiod stops after destroying every instance). */
+    void* (*listener_state)(gatio_host* host, const char* layout, void* (*create)(void* arg), void* arg,
+                            void (*release)(void* data));
 };
 
 /* Size of the services table of 1.1, which ends with option_size. */
 #define GATIO_SERVICES_SIZE_1_1 (offsetof(gatio_services, option_size) + sizeof(void (*)(void)))
+/* Size of the services table of 1.2, which ends with metrics_text. */
+#define GATIO_SERVICES_SIZE_1_2 (offsetof(gatio_services, metrics_text) + sizeof(void (*)(void)))
 
 /* ---- The descriptor a handler exports ------------------------------------------------------ */
 
