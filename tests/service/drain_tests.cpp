@@ -193,3 +193,47 @@ TEST_CASE("SIGTERM: a client pipelining INCRs without reading gets a reply for e
     ::shutdown(reader, SHUT_WR);
     CHECK(child.wait(60s) == 0);
 }
+
+TEST_CASE("SIGTERM: an http request partly received completes and is answered, an idle connection closes at "
+          "once",
+          "[service][shutdown][drain]") {
+    TempDir dir;
+    const int port = free_port();
+    const auto file = dir.write(
+        "gatio.toml",
+        config_text(
+            "shutdown_grace = \"30s\"\n",
+            tcp_listener("web", port, std::string(GATIO_PLUGIN_OUTPUT_DIR) + "/http.so",
+                         "[listener.options]\n[[listener.options.route]]\npath = \"/\"\nbody = \"hi\"\n")));
+    Child child({gatiod, "-c", file.string()}, clean_env());
+    REQUIRE(child.wait_for_output(" running; SIGTERM or SIGINT stops it", 60s));
+
+    const int idle = connect_tcp(port);
+    REQUIRE(idle >= 0);
+    send_all(idle, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    const std::string first = receive(idle, 1);
+    REQUIRE(first == "H");
+    const int partial = connect_tcp(port);
+    REQUIRE(partial >= 0);
+    send_all(partial, "GET / HTTP/1.1\r\nHo");
+    // Whether the half head has reached the handler or is still in the kernel when the signal
+    // lands (the drain's last receive then delivers it), the request may complete.
+
+    child.signal(SIGTERM);
+    REQUIRE(child.wait_for_output("SIGTERM received: stopping", 30s));
+    // The idle keep-alive connection: the rest of its answer, then EOF.
+    std::string rest = receive(idle, 1u << 20);
+    CHECK(rest.find("hi") != std::string::npos);
+    char byte = 0;
+    CHECK(::recv(idle, &byte, 1, 0) == 0);
+    // The request under way completes and gets its answer, then the connection closes.
+    send_all(partial, "st: x\r\n\r\n");
+    const std::string answer = receive(partial, 1u << 20);
+    INFO(answer);
+    CHECK(answer.rfind("HTTP/1.1 200", 0) == 0);
+    CHECK(answer.find("\r\n\r\nhi") != std::string::npos);
+    CHECK(::recv(partial, &byte, 1, 0) == 0);
+    ::close(idle);
+    ::close(partial);
+    CHECK(child.wait(60s) == 0);
+}
