@@ -26,7 +26,6 @@
 #include <ctime>
 #include <functional>
 #include <iterator>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <netinet/in.h>

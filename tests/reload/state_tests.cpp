@@ -136,6 +136,7 @@ void replace_file(const std::filesystem::path& from, const std::filesystem::path
 struct Descriptors {
     std::size_t handlers = 0;
     std::size_t others = 0;
+    std::string targets; // what each names, for the failure message
 };
 
 Descriptors open_descriptors(pid_t pid, const std::filesystem::path& handlers) {
@@ -144,6 +145,7 @@ Descriptors open_descriptors(pid_t pid, const std::filesystem::path& handlers) {
         std::error_code ec;
         const auto target = std::filesystem::read_symlink(e.path(), ec).string();
         ++(target.rfind(handlers.string(), 0) == 0 ? d.handlers : d.others);
+        d.targets += e.path().filename().string() + " -> " + target + "\n";
     }
     return d;
 }
@@ -281,13 +283,14 @@ TEST_CASE("50 reloads in 10 s, alternating changed options and replaced handler 
 
     // Retired generations go once their last connection has; the control loop lets go of them.
     Descriptors fds_after;
-    for (int i = 0; i < 200; ++i) {
+    for (int i = 0; i < 600; ++i) {
         fds_after = open_descriptors(g.pid(), dir.path());
         if (fds_after.others == fds_before.others && fds_after.handlers <= 2) {
             break;
         }
         std::this_thread::sleep_for(50ms);
     }
+    INFO("before:\n" << fds_before.targets << "after:\n" << fds_after.targets);
     CHECK(fds_after.others == fds_before.others);
     // At most the objects serving now (web.so and kv.so) hold their files open.
     CHECK(fds_after.handlers <= 2);
