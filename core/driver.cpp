@@ -116,6 +116,9 @@ void Driver::thread_main() {
     if (runtime_.wait_release()) {
         run_loop();
     }
+    // Instances go only once no driver runs anything any more: a task of this driver's
+    // instance may still be running on another driver until its loop has ended.
+    runtime_.loop_ended();
     stop_modules();
     // Nobody may send to this ring once it is closed: wait until every loop has ended.
     runtime_.driver_exited();
@@ -295,7 +298,10 @@ Driver::Wait Driver::turn() {
     }
     reap();
     bool more = drain_mailbox();
-    run_tasks();
+    // Past the grace deadline no task starts any more: what is left is dropped unrun.
+    if (!(quiesced_ && now_ns_ >= drain_deadline_ns_)) {
+        run_tasks();
+    }
     for (auto& module : modules_) {
         more = module->poll(*this) || more;
     }

@@ -254,6 +254,14 @@ bool Runtime::wait_release() {
     return !aborted_;
 }
 
+void Runtime::loop_ended() {
+    std::unique_lock lock(start_mutex_);
+    ++loops_ended_;
+    start_cv_.notify_all();
+    const int n = static_cast<int>(drivers_.size());
+    start_cv_.wait(lock, [&] { return aborted_ || loops_ended_ + failed_ >= n; });
+}
+
 void Runtime::driver_exited() {
     std::unique_lock lock(start_mutex_);
     ++exited_;

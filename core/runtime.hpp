@@ -103,7 +103,8 @@ private:
     void driver_ready(int index);
     void driver_failed(int index, const std::string& cause);
     bool wait_release();  // false: the start was aborted
-    void driver_exited(); // returns once every driver's loop has ended
+    void loop_ended();    // returns once every driver's loop has ended
+    void driver_exited(); // returns once every driver has stopped its modules
     void driver_fatal(int index, const std::string& cause);
     void driver_quiesced();
     std::string describe(int index) const;
@@ -130,6 +131,7 @@ private:
     int ready_ = 0;
     int failed_ = 0;
     int exited_ = 0;
+    int loops_ended_ = 0;
     bool released_ = false;
     bool aborted_ = false;
     std::vector<std::pair<int, std::string>> start_errors_; // (driver, message)

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <stdexcept>
 
 #include "core/handle.hpp"
@@ -69,6 +70,17 @@ int spawn_result(core::SpawnStatus s) {
 }
 
 } // namespace
+
+ListenerState::~ListenerState() {
+    if (data != nullptr && release != nullptr) {
+        try {
+            release(data);
+        } catch (...) {
+            spdlog::error("plugin \"{}\": releasing a listener's state threw: {}",
+                          creator ? creator->path().string() : std::string("?"), current_exception_text());
+        }
+    }
+}
 
 void ListenerShared::report_start(int driver, std::string error) {
     start_errors.at(static_cast<std::size_t>(driver)) = std::move(error);
@@ -298,6 +310,33 @@ const char* Endpoint::driver_name(std::uint32_t index) {
 int Endpoint::metrics_text(char* buf, std::size_t capacity, std::size_t* len) {
     return listener_.shared->admin ? render_metrics_text(*listener_.shared->admin, buf, capacity, len)
                                    : GATIO_ERR_UNSUPPORTED;
+}
+
+void* Endpoint::listener_state(const char* layout, void* (*create)(void*), void* arg,
+                               void (*release)(void*)) {
+    if (!listener_.shared->state) {
+        return nullptr; // gatiod's own admin endpoint keeps none
+    }
+    ListenerState& st = *listener_.shared->state;
+    std::lock_guard lock(st.mutex);
+    if (st.data != nullptr) {
+        if (st.layout != layout) {
+            log_->error(
+                "{}: the handler asks for its listener state with layout \"{}\", but the state kept "
+                "across reloads has layout \"{}\"; it cannot be handed over (a restart starts afresh)",
+                describe_listener(config()), layout, st.layout);
+            return nullptr;
+        }
+        return st.data;
+    }
+    void* made = guarded("listener_state's create", "no state is kept", 0, create, arg).value_or(nullptr);
+    if (made != nullptr) {
+        st.layout = layout;
+        st.data = made;
+        st.release = release;
+        st.creator = listener_.shared->plugin_ref;
+    }
+    return made;
 }
 
 } // namespace gatio::net

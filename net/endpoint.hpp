@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <spdlog/logger.h>
 #include <string>
@@ -26,6 +27,22 @@ namespace gatio::net {
 struct AdminBoard;
 class DriverNet;
 
+// The state a handler keeps for a listener name across its generations (gatio_services'
+// listener_state): made by the first instance that asks, released once no generation is left,
+// while the object that made it is still loaded.
+struct ListenerState {
+    ListenerState() = default;
+    ListenerState(const ListenerState&) = delete;
+    ListenerState& operator=(const ListenerState&) = delete;
+    ~ListenerState();
+
+    std::mutex mutex; // instances of several drivers ask at once
+    std::string layout;
+    void* data = nullptr;
+    void (*release)(void*) = nullptr;
+    std::shared_ptr<const Plugin> creator; // keeps `release` and the object's code loaded
+};
+
 // What the drivers serving one listener share. A reload that changes a listener makes a new
 // one: its instances take the new connections while those of the old one finish theirs.
 struct ListenerShared {
@@ -33,6 +50,7 @@ struct ListenerShared {
     std::shared_ptr<const Plugin> plugin_ref;  // keeps the object loaded while any driver needs it
     std::atomic<std::uint32_t> connections{0}; // TCP connections open on all its drivers
     std::shared_ptr<AdminBoard> admin;         // the admin endpoint's (net/admin.hpp); else null
+    std::shared_ptr<ListenerState> state;      // the same for every generation of the listener name
 
     // Opened while running: each serving driver writes its slot of start_errors ("" when its
     // instance started), then counts pending_starts down with release order.
@@ -94,6 +112,8 @@ public:
     std::size_t stalled_drivers(std::uint32_t* drivers, std::size_t capacity) override;
     const char* driver_name(std::uint32_t driver) override;
     int metrics_text(char* buf, std::size_t capacity, std::size_t* len) override;
+    void* listener_state(const char* layout, void* (*create)(void*), void* arg,
+                         void (*release)(void*)) override;
     void foreign_thread(const char* service) override;
 
 protected:

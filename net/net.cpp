@@ -145,6 +145,14 @@ std::shared_ptr<ListenerStats> Network::stats_for(const std::string& listener, i
     return stats;
 }
 
+std::shared_ptr<ListenerState> Network::state_for(const std::string& listener) {
+    auto& state = states_[listener];
+    if (!state) {
+        state = std::make_shared<ListenerState>();
+    }
+    return state;
+}
+
 AttachResult attach_listeners(core::Runtime& runtime, const config::Config& config,
                               const core::Topology& topology, const PluginSet& plugins, const NetOptions& net,
                               const InheritedSockets& inherited) {
@@ -161,6 +169,9 @@ AttachResult attach_listeners(core::Runtime& runtime, const config::Config& conf
             auto shared = std::make_shared<ListenerShared>();
             shared->plugin = plugin.get();
             shared->plugin_ref = plugin;
+            shared->state = network->state_for(l.name);
+            // A reload finds the object loaded here (its init has run) while the file is unchanged.
+            network->plugins_[l.handler_path] = plugin;
             shared->holders.store(static_cast<int>(serving.size()), std::memory_order_relaxed);
             Network::Serving entry{l, shared, serving, {}, {}};
 

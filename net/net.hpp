@@ -60,6 +60,7 @@ struct AdminBoard;
 class DriverNet;
 struct DriverNetShared;
 struct ListenerShared;
+struct ListenerState;
 
 // Listening sockets the process inherited (systemd socket activation: LISTEN_FDS with
 // FileDescriptorName= = the listener's name), by listener name. The caller keeps ownership.
@@ -134,6 +135,8 @@ private:
     struct Opening;
 
     std::shared_ptr<ListenerStats> stats_for(const std::string& listener, int driver);
+    // The handler state of a listener name, shared by all its generations.
+    std::shared_ptr<ListenerState> state_for(const std::string& listener);
     // `l`'s drivers among the running ones (global indexes, ascending); empty with `unknown`
     // set to the first name that names no running driver or TPC that does I/O.
     std::vector<int> running_drivers(const config::ListenerConfig& l, std::string& unknown);
@@ -154,7 +157,8 @@ private:
     std::vector<std::shared_ptr<ListenerShared>> retired_;
     std::map<std::pair<std::string, int>, std::shared_ptr<ListenerStats>> stats_;
     std::map<std::filesystem::path, std::weak_ptr<const Plugin>> plugins_;
-    std::shared_ptr<AdminBoard> admin_; // with [admin] listen only
+    std::map<std::string, std::shared_ptr<ListenerState>> states_; // by listener name, while configured
+    std::shared_ptr<AdminBoard> admin_;                            // with [admin] listen only
     int admin_driver_ = -1;
 };
 

@@ -48,6 +48,7 @@ struct gatio_host {
     virtual std::size_t stalled_drivers(std::uint32_t* drivers, std::size_t capacity) = 0;
     virtual const char* driver_name(std::uint32_t driver) = 0;
     virtual int metrics_text(char*, std::size_t, std::size_t*) { return GATIO_ERR_UNSUPPORTED; }
+    virtual void* listener_state(const char*, void* (*)(void*), void*, void (*)(void*)) { return nullptr; }
 };
 
 namespace gatio::net {

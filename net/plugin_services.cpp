@@ -154,6 +154,14 @@ int svc_metrics_text(gatio_host* h, char* buf, std::size_t capacity, std::size_t
     return h->metrics_text(buf, capacity, len);
 }
 
+void* svc_listener_state(gatio_host* h, const char* layout, void* (*create)(void*), void* arg,
+                         void (*release)(void*)) {
+    if (!at_home(h, "listener_state") || layout == nullptr || create == nullptr) {
+        return nullptr;
+    }
+    return h->listener_state(layout, create, arg, release);
+}
+
 constexpr gatio_services make_table() {
     gatio_services s{};
     s.abi_major = GATIO_ABI_MAJOR;
@@ -188,6 +196,7 @@ constexpr gatio_services make_table() {
     s.stalled_drivers = svc_stalled_drivers;
     s.driver_name = svc_driver_name;
     s.metrics_text = svc_metrics_text;
+    s.listener_state = svc_listener_state;
     return s;
 }
 

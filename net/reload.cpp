@@ -117,6 +117,11 @@ std::shared_ptr<const Plugin> Network::plugin_for(const config::ListenerConfig& 
 void Network::collect() {
     // The drivers have let go of these; dropping the last references may unload handlers.
     std::erase_if(retired_, [](const auto& g) { return g->holders.load(std::memory_order_acquire) == 0; });
+    // A listener no longer configured keeps its state only while a retiring generation holds it.
+    std::erase_if(states_, [this](const auto& entry) {
+        return std::none_of(serving_.begin(), serving_.end(),
+                            [&](const Serving& s) { return s.config.name == entry.first; });
+    });
 }
 
 void Network::retire(const std::vector<Serving>& listeners) {
@@ -282,6 +287,7 @@ ReloadResult Network::reload(const config::Config& next, const LoadPolicy& polic
         auto shared = std::make_shared<ListenerShared>();
         shared->plugin = plugin.get();
         shared->plugin_ref = plugin;
+        shared->state = state_for(l.name);
         shared->start_errors.assign(n, {});
         shared->pending_starts.store(static_cast<int>(drivers.size()), std::memory_order_relaxed);
         shared->holders.store(static_cast<int>(drivers.size()), std::memory_order_relaxed);

@@ -43,7 +43,7 @@ void Connection::assert_invariants() const {
     assert(phase < Phase::closing || (read != Read::armed && read != Read::bounded));
     // The close goes out only once nothing else can complete into the slot.
     assert(phase < Phase::close_sent || (!reading() && send == Send::idle && side_ops == 0));
-    assert((pauses & ~(pause_plugin | pause_watermark)) == 0);
+    assert((pauses & ~(pause_plugin | pause_watermark | pause_drain)) == 0);
     assert((lists & ~(queued_flush | queued_rearm)) == 0);
 }
 
@@ -250,8 +250,87 @@ void TcpEndpoint::drain() {
     cancel_accept();
     for (std::uint32_t i = 0; i < net_.connection_slots(); ++i) {
         Connection* c = net_.at_slot(i);
-        if (c != nullptr && &c->endpoint == this) {
+        if (c != nullptr && &c->endpoint == this && c->phase == Connection::Phase::open) {
+            c->drain = Connection::Drain::notice;
+            c->pause(Connection::pause_drain, true);
+            update_reading(*c);
+            drain_progress(*c);
+        }
+    }
+}
+
+void TcpEndpoint::drain_progress(Connection& c) {
+    if (c.drain != Connection::Drain::notice || c.phase != Connection::Phase::open || c.reading()) {
+        return; // the receive being cancelled, or the last one, completes first
+    }
+    // Requests the kernel already holds were sent before the drain began: one last non-blocking
+    // receive takes them (a buffer's worth), unless the handler or the output held reading back.
+    if (!c.eof() && !c.drain_read && (c.pauses & ~Connection::pause_drain) == 0) {
+        io_uring_sqe* sqe = driver().get_sqe(&c, Connection::tag_recv);
+        io_uring_prep_recv(sqe, c.fd, nullptr, 0, MSG_DONTWAIT);
+        sqe->flags |= IOSQE_BUFFER_SELECT | (c.fixed ? IOSQE_FIXED_FILE : 0);
+        sqe->buf_group = net_.buffer_group();
+        c.read = Connection::Read::last;
+        return;
+    }
+    drain_notice(c);
+}
+
+void TcpEndpoint::drain_notice(Connection& c) {
+    // Work already received goes on: replies still to come are sent before the close.
+    c.drain = Connection::Drain::none;
+    int action = GATIO_DRAIN_FINISH;
+    if (plugin().on_drain != nullptr) {
+        std::optional<int> r = guarded("on_drain", "the connection is reset", c.handle(), plugin().on_drain,
+                                       instance(), c.handle(), c.user);
+        if (!r) {
+            abort(c, GATIO_CLOSE_LOCAL, true);
+            return;
+        }
+        if (c.phase != Connection::Phase::open) {
+            return; // the handler closed it from on_drain
+        }
+        action = *r;
+    }
+    switch (action) {
+    case GATIO_DRAIN_READ:
+        c.drain = Connection::Drain::handler;
+        c.pause(Connection::pause_drain, false);
+        update_reading(c);
+        break;
+    case GATIO_DRAIN_FINISH:
+        if (plugin().on_drain != nullptr) {
+            c.drain = Connection::Drain::handler;
+        } else {
+            c.drain = Connection::Drain::host;
+            ++host_drains_;
+        }
+        break;
+    default:
+        begin_close(c, GATIO_CLOSE_SHUTDOWN);
+        break;
+    }
+}
+
+void TcpEndpoint::poll() {
+    // A handler without on_drain: its connections close once the instance has no task or
+    // posted function in flight and nothing more can arrive from the kernel.
+    if (host_drains_ == 0 || tasks_pending() > 0) {
+        return;
+    }
+    for (std::uint32_t i = 0; i < net_.connection_slots() && host_drains_ > 0; ++i) {
+        Connection* c = net_.at_slot(i);
+        if (c == nullptr || &c->endpoint != this || c->drain != Connection::Drain::host) {
+            continue;
+        }
+        if (c->phase != Connection::Phase::open) {
+            c->drain = Connection::Drain::none;
+            --host_drains_;
+        } else if (!c->reading()) {
+            c->drain = Connection::Drain::none;
+            --host_drains_;
             begin_close(*c, GATIO_CLOSE_SHUTDOWN);
+            c->assert_invariants();
         }
     }
 }
@@ -431,6 +510,9 @@ void TcpEndpoint::on_connection(Connection& c, const io_uring_cqe& cqe, unsigned
 void TcpEndpoint::recv_done(Connection& c, const io_uring_cqe& cqe) {
     const bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
     const bool multishot = c.read == Connection::Read::armed && net_.multishot_recv();
+    if (c.read == Connection::Read::last) {
+        c.drain_read = true; // one buffer at most: a peer still sending cannot keep the drain reading
+    }
     if (!more) {
         c.read = Connection::Read::idle;
     }
@@ -479,6 +561,8 @@ void TcpEndpoint::recv_done(Connection& c, const io_uring_cqe& cqe) {
         return;
     }
     switch (-cqe.res) {
+    case EAGAIN:
+        break; // the drain's last receive: nothing more was received
     case ENOBUFS:
         // Every buffer was in use; they come back as handlers return, so try again next turn.
         ++net_.stats().recv_enobufs;
@@ -793,6 +877,7 @@ void TcpEndpoint::settle(Connection& c) {
         if (!c.queued(Connection::queued_rearm)) {
             update_reading(c);
         }
+        drain_progress(c);
         break;
     case Connection::Phase::closing:
         if (!c.reading() && c.send == Connection::Send::idle && c.side_ops == 0) {
@@ -822,6 +907,9 @@ void TcpEndpoint::finalize(Connection& c) {
     release_carry(c);
     drop_output(c);
     net_.budget().leave(reserve_);
+    if (c.drain == Connection::Drain::host) {
+        --host_drains_;
+    }
     --live_;
     shared().connections.fetch_sub(1, std::memory_order_relaxed);
     ++net_.stats().closed;

@@ -33,12 +33,18 @@ struct Connection final : core::Completion {
     enum class Phase : std::uint8_t { open, flushing, shutting, closing, close_sent, closed };
     // The receive request: none, one armed (unbounded: multishot, or one-shot of a whole
     // buffer), one bounded by the connection's output room, one being cancelled, or none ever
-    // again (the peer's FIN arrived).
-    enum class Read : std::uint8_t { idle, armed, bounded, cancelling, ended };
+    // again (the peer's FIN arrived); last: the one-shot non-blocking receive of a drain, which
+    // takes what the kernel already holds for the connection.
+    enum class Read : std::uint8_t { idle, armed, bounded, cancelling, ended, last };
     // The one gathered sendmsg: none, or one in flight with `in_flight` bytes.
     enum class Send : std::uint8_t { idle, in_flight };
     // Why reading is held back while open (a set of bits).
-    enum Pause : std::uint8_t { pause_plugin = 1, pause_watermark = 2 };
+    enum Pause : std::uint8_t { pause_plugin = 1, pause_watermark = 2, pause_drain = 4 };
+    // While gatiod drains. notice: reading stops, what the kernel already received is still
+    // delivered, then on_drain is called. Then who closes the connection once its work is done:
+    // host, once the instance has nothing in flight (a handler without on_drain), or handler,
+    // which answered GATIO_DRAIN_FINISH or GATIO_DRAIN_READ.
+    enum class Drain : std::uint8_t { none, notice, host, handler };
     // Which of DriverNet's deferred lists hold the connection (a set of bits).
     enum Queued : std::uint8_t { queued_flush = 1, queued_rearm = 2 };
     static constexpr std::size_t max_iov = 16;
@@ -51,7 +57,9 @@ struct Connection final : core::Completion {
     gatio_conn handle() const { return core::Handle{slot, generation}.pack(); }
 
     bool eof() const { return read == Read::ended; }
-    bool reading() const { return read == Read::armed || read == Read::bounded || read == Read::cancelling; }
+    bool reading() const {
+        return read == Read::armed || read == Read::bounded || read == Read::cancelling || read == Read::last;
+    }
     bool paused(Pause why) const { return (pauses & why) != 0; }
     void pause(Pause why, bool on) { pauses = on ? pauses | why : pauses & ~why; }
     bool queued(Queued list) const { return (lists & list) != 0; }
@@ -72,7 +80,9 @@ struct Connection final : core::Completion {
     std::uint8_t pauses = 0;   // Pause bits
     std::uint8_t lists = 0;    // Queued bits
     std::uint8_t side_ops = 0; // cancels and the shutdown in flight
-    int reason = 0;            // gatio_close_reason, set when closing starts
+    Drain drain = Drain::none;
+    bool drain_read = false; // the drain's last receive found nothing more (EAGAIN)
+    int reason = 0;          // gatio_close_reason, set when closing starts
     void* user = nullptr;
     OutputQueue out;
     std::size_t in_flight = 0; // bytes of the send in flight
@@ -92,6 +102,7 @@ public:
     void start(core::Driver& driver) override;
     void drain() override;
     bool drained() const override;
+    void poll() override;
     void stop() override;
     void retire() override;
     void look_again(std::uint64_t socket) override;
@@ -145,6 +156,10 @@ private:
     void finalize(Connection& c);
     void arm_timer(Connection& c, std::int64_t at_ns);
     void release_carry(Connection& c);
+    // Drain: once what the kernel received is delivered, what the handler says the connection
+    // still needs, and the host's part of it.
+    void drain_progress(Connection& c);
+    void drain_notice(Connection& c);
 
     std::unique_ptr<ChunkPool> carry_pool_; // handlers with max_unconsumed > 0 only
     std::uint32_t carry_capacity_ = 0;
@@ -157,6 +172,7 @@ private:
     core::TimerId accept_retry_timer_;
     std::uint64_t socket_inode_ = 0; // of the listening socket, which dup()s share
     bool draining_ = false;
+    std::uint32_t host_drains_ = 0; // connections the host closes once the instance is idle
     std::uint32_t reject_ops_ = 0;
     std::uint64_t accept_error_logged_ = 0;
 };

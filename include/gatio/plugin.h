@@ -40,7 +40,7 @@ extern "C" {
 #endif
 
 #define GATIO_ABI_MAJOR 1
-#define GATIO_ABI_MINOR 2
+#define GATIO_ABI_MINOR 3
 
 /* The one symbol gatiod looks up in a handler object. */
 #define GATIO_PLUGIN_ENTRY_NAME "gatio_plugin_entry"
@@ -188,6 +188,16 @@ enum gatio_close_reason {
     GATIO_CLOSE_LIMIT = 6     /* the handler left more than max_unconsumed bytes unconsumed */
 };
 
+/* on_drain's result (since 1.3): what the connection still needs once gatiod is stopping. */
+enum gatio_drain_action {
+    GATIO_DRAIN_CLOSE = 0,  /* nothing of it is in progress: flush queued output, then close */
+    GATIO_DRAIN_FINISH = 1, /* replies to requests already received are still to come: the host
+                             * reads no more; the handler closes (close service) once they are
+                             * queued */
+    GATIO_DRAIN_READ = 2    /* a request is partly received: the host keeps reading so that it can
+                             * complete; the handler closes once it is answered */
+};
+
 /* How the close service closes. */
 enum gatio_close_mode {
     GATIO_CLOSE_FLUSH = 0, /* send everything queued, then shut down and close */
@@ -321,10 +331,34 @@ struct gatio_services {
      * capacity (nothing is written then). Only the host of gatiod's [admin] listener holds the
      * catalog of listeners it reports: every other host answers GATIO_ERR_UNSUPPORTED. */
     int (*metrics_text)(gatio_host* host, char* buf, size_t capacity, size_t* len);
+
+    /* Since 1.3, appended; absent when struct_size does not reach it (GATIO_SERVICES_SIZE_1_2).
+     *
+     * The listener's state: one object per listener name that gatiod keeps across reloads, both
+     * those that change the listener's options and those that find its handler file replaced
+     * (a new object of the same ABI loaded beside the old one). The first call for a listener
+     * name calls create(arg) on the calling thread and keeps what it returns with `layout` and
+     * `release`; every later call, from any instance of a listener of that name in this
+     * generation or a later one, returns that same object, provided `layout` is the same
+     * string. A different layout, a NULL create or a create that returns NULL answers NULL
+     * (the handler then fails instance_create: a reload keeps the running listener). May be
+     * called from instance_create; the host serializes the calls.
+     *
+     * The object is used in place by whichever code asks for it, so `layout` must name its
+     * in-memory layout exactly (type, version, build) and change whenever that does. The object
+     * that created it stays loaded as long as it lives, so function pointers and vtables into
+     * that object's code stay valid, but its globals are not those of a replaced copy. The
+     * instances of every driver share it: the handler synchronizes access to it. gatiod calls
+     * release(data) once no generation of the listener is left (a reload removed it and its
+     * last instance is destroyed, or gatiod stops after destroying every instance). */
+    void* (*listener_state)(gatio_host* host, const char* layout, void* (*create)(void* arg), void* arg,
+                            void (*release)(void* data));
 };
 
 /* Size of the services table of 1.1, which ends with option_size. */
 #define GATIO_SERVICES_SIZE_1_1 (offsetof(gatio_services, option_size) + sizeof(void (*)(void)))
+/* Size of the services table of 1.2, which ends with metrics_text. */
+#define GATIO_SERVICES_SIZE_1_2 (offsetof(gatio_services, metrics_text) + sizeof(void (*)(void)))
 
 /* ---- The descriptor a handler exports ------------------------------------------------------ */
 
@@ -382,10 +416,24 @@ typedef struct gatio_plugin {
 
     /* UDP (required when transports has GATIO_TRANSPORT_UDP). Reply with send_to. */
     void (*on_datagram)(void* instance, const gatio_datagram* datagram);
+
+    /* Since 1.3, appended; absent (NULL) when struct_size does not reach it (GATIO_PLUGIN_SIZE_1_2).
+     *
+     * Optional. The drain notice: gatiod is stopping (SIGTERM) and has stopped accepting. Called
+     * once for each connection still open, on its driver's thread; the connection stays open
+     * and send works as before. The handler may queue a protocol-level "shutting down" answer
+     * or close from inside. Returns a gatio_drain_action (anything else counts as
+     * GATIO_DRAIN_CLOSE). Without on_drain the host reads no more from the connection and closes
+     * it once no task or posted function of the instance is in flight, after flushing what is
+     * queued. Whatever is still open when shutdown_grace ends is closed with
+     * GATIO_CLOSE_SHUTDOWN, and tasks not yet run by then are dropped (neither run nor done). */
+    int (*on_drain)(void* instance, gatio_conn conn, void* user);
 } gatio_plugin;
 
 /* Size of the first layout of major 1; a smaller struct_size is refused. */
 #define GATIO_PLUGIN_SIZE_1_0 (offsetof(gatio_plugin, on_datagram) + sizeof(void (*)(void)))
+/* Size of the descriptor of 1.0 to 1.2, which ends with on_datagram (the same layout). */
+#define GATIO_PLUGIN_SIZE_1_2 GATIO_PLUGIN_SIZE_1_0
 
 /* The entry point's type. It must return a pointer to storage that lives as long as the object
  * stays loaded, and must not fail; validation that can fail belongs in init(). */

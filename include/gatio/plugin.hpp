@@ -9,6 +9,7 @@
 //     gatio_eof_action on_eof(gatio::Connection c);
 //     void on_close(gatio::Connection c, gatio_close_reason reason);
 //     void on_datagram(const gatio::Datagram& d);                         // UDP
+//     gatio_drain_action on_drain(gatio::Connection c);                   // gatiod is stopping
 //     static constexpr std::uint32_t max_unconsumed = ...;
 //     static bool init(const gatio_services& services, std::string& error);
 //
@@ -347,6 +348,16 @@ struct Adapter {
         }
     }
 
+    static int drain(void* instance, gatio_conn conn, void* user) {
+        auto& in = self(instance);
+        try {
+            return in.handler.on_drain(Connection{in.host, conn, user});
+        } catch (...) {
+            report(in, "on_drain");
+            return GATIO_DRAIN_CLOSE;
+        }
+    }
+
     static void datagram(void* instance, const gatio_datagram* d) {
         auto& in = self(instance);
         try {
@@ -394,6 +405,9 @@ constexpr gatio_plugin make_descriptor(const char* name, const char* version, st
     }
     if constexpr (requires(H & h, const Datagram& dg) { h.on_datagram(dg); }) {
         d.on_datagram = &A::datagram;
+    }
+    if constexpr (requires(H & h, Connection c) { h.on_drain(c); }) {
+        d.on_drain = &A::drain;
     }
     return d;
 }

@@ -48,6 +48,7 @@ struct Slot {
     Phase phase = Phase::idle;   // the phase `deadline` was set for; idle: on no list
     std::uint32_t completed = 0; // the parser's count when `deadline` was set
     bool timed_out = false;      // answered 408 and closing
+    bool draining = false;       // gatiod is stopping: close once the request under way is answered
 };
 
 // The slots whose request is in one phase, earliest deadline first: each deadline is the same
@@ -248,6 +249,9 @@ public:
         switch (s.site.serve(slot->parser, data, s.date(), out)) {
         case gatio::http::Verdict::keep:
             s.track(*slot);
+            if (slot->draining && slot->parser.phase() == Phase::idle) {
+                return GATIO_DATA_CLOSE; // the request that was under way when the drain began is answered
+            }
             return static_cast<std::int64_t>(data.size());
         case gatio::http::Verdict::close:
             s.unlink(*slot);
@@ -258,6 +262,17 @@ public:
         // The driver's output memory is exhausted: a partial answer would corrupt the stream.
         s.unlink(*slot);
         return GATIO_DATA_RESET;
+    }
+
+    // gatiod is stopping: an idle connection closes now; one with a request under way (part of
+    // its head or body received) may finish it, and closes once it is answered.
+    gatio_drain_action on_drain(gatio::Connection c) {
+        Slot* slot = c.user<Slot>();
+        if (slot == nullptr || slot->timed_out || slot->parser.phase() == Phase::idle) {
+            return GATIO_DRAIN_CLOSE;
+        }
+        slot->draining = true;
+        return GATIO_DRAIN_READ;
     }
 
     void on_close(gatio::Connection c, gatio_close_reason) {

@@ -75,6 +75,8 @@ public:
     std::uint64_t evicted() const { return evicted_; }
     std::uint64_t expired() const { return expired_; }
     const ShardLimits& limits() const { return limits_; }
+    // New limits (a reload changed maxmemory or its policy); they apply from the next command.
+    void set_limits(const ShardLimits& limits) { limits_ = limits; }
 
 private:
     struct Hash {

@@ -10,8 +10,11 @@
 // order. When the shard is local and nothing of the connection is in flight, the command
 // runs on the spot instead.
 //
-// The keyspace of a listener (its shards) is shared by that listener's instances. Memory that
-// a task may still reach when gatiod stops (keyspaces, connections with tasks in flight) is
+// The keyspace of a listener (its shards) is shared by that listener's instances. gatiod keeps
+// it for the listener name (listener_state): every reload's instances take it over, a handler
+// file replaced by one of the same keyspace layout included, and gatiod frees it once the
+// listener is gone. Options are each instance's own; new shard limits reach each shard through
+// a task on its driver. Connections with tasks in flight when their instance is destroyed are
 // only freed when the plugin is unloaded, once every driver thread is gone: at shutdown a task
 // may be dropped without its `done`, so its arguments cannot be freed by it.
 #include <algorithm>
@@ -23,7 +26,6 @@
 #include <ctime>
 #include <functional>
 #include <iterator>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <netinet/in.h>
@@ -85,14 +87,14 @@ std::atomic<std::uint64_t> g_client_ids{0};
 // never share a cache line.
 struct alignas(64) ShardState {
     ShardState(const ShardLimits& limits, const ServerSettings& server, std::uint64_t seed)
-        : shard(limits, seed), settings(&server) {}
+        : shard(limits, seed), settings(server) {}
     Shard shard;
-    const ServerSettings* settings; // immutable, readable from any thread
+    ServerSettings settings; // the newest instance's, set on the shard's driver
     std::int64_t last_sweep_ms = 0;
 };
 
 // The task asking one shard for an active expiry sweep, one per (instance driver, shard):
-// `in_flight` is touched only on the instance's driver, the rest is immutable.
+// touched only on the instance's driver, except while in flight (then read on the shard's).
 struct SweepJob {
     ShardState* state = nullptr;
     std::int64_t interval_ms = 0;
@@ -101,11 +103,9 @@ struct SweepJob {
 };
 
 struct Keyspace {
-    PluginSettings settings;
     std::vector<std::uint32_t> drivers; // shard -> driver index
     std::vector<std::unique_ptr<ShardState>> shards;
     std::vector<SweepJob> sweeps; // [driver * shards + shard]
-    int instances = 0;            // guarded by g_keyspaces_mutex
 
     std::uint32_t shard_of(std::string_view key) const {
         // Mixed so that the shard does not correlate with the bucket inside the shard's table.
@@ -114,9 +114,12 @@ struct Keyspace {
     }
 };
 
-// Freed when the plugin is unloaded (see above).
-std::mutex g_keyspaces_mutex;
-std::map<std::string, std::unique_ptr<Keyspace>, std::less<>> g_keyspaces; // by listener
+// What the keyspace handed over across reloads is: another layout is refused rather than
+// misread (gatio_services.listener_state).
+const std::string g_keyspace_layout = "gatio.resp.keyspace/1 keyspace=" + std::to_string(sizeof(Keyspace)) +
+                                      " shard=" + std::to_string(sizeof(ShardState)) + " " + __VERSION__;
+
+std::mutex g_orphans_mutex;
 
 class Resp;
 struct Conn;
@@ -169,9 +172,10 @@ struct Conn {
     std::uint64_t client_id = 0;
     std::uint16_t port = 0;
     bool open = false;
-    bool closing = false; // no more requests are read
-    bool eof = false;     // the peer is done sending: close once every reply is written
-    bool paused = false;  // we paused reading: every slot is taken
+    bool closing = false;  // no more requests are read
+    bool eof = false;      // the peer is done sending: close once every reply is written
+    bool paused = false;   // we paused reading: every slot is taken
+    bool draining = false; // gatiod is stopping: close once every request received is answered
     Conn* next_free = nullptr;
 
     bool full() const { return used >= pipeline; }
@@ -179,13 +183,36 @@ struct Conn {
     Slot& back() { return at(used - 1); }
 };
 
-// Connections of destroyed instances that had tasks in flight; guarded by g_keyspaces_mutex.
+// Connections of destroyed instances that had tasks in flight; guarded by g_orphans_mutex.
 std::vector<std::unique_ptr<Conn>> g_orphans;
 
 void run_job(void* arg);
 void job_done(gatio_host* host, void* arg);
 void run_sweep(void* arg);
 void sweep_done(gatio_host* host, void* arg);
+
+// maxmemory is split evenly: each shard enforces its share on its own.
+ShardLimits shard_limits(const PluginSettings& settings, std::size_t shards) {
+    ShardLimits limits;
+    limits.max_memory =
+        settings.server.max_memory == 0 ? 0 : std::max<std::uint64_t>(1, settings.server.max_memory / shards);
+    limits.policy = settings.server.policy;
+    limits.lru_samples = settings.maxmemory_samples;
+    return limits;
+}
+
+// New settings for one shard, from an instance that took over a running keyspace.
+struct ShardConfig {
+    ShardState* state = nullptr;
+    ShardLimits limits;
+    ServerSettings server;
+};
+
+void run_configure(void* arg) {
+    auto& c = *static_cast<ShardConfig*>(arg);
+    c.state->shard.set_limits(c.limits);
+    c.state->settings = c.server;
+}
 
 class Resp {
 public:
@@ -200,30 +227,36 @@ public:
                 "the host lists no exec-capable drivers (gatio_instance_info.exec_drivers): "
                 "the resp plugin needs them to place its shards");
         }
-        PluginSettings settings = read_settings(info.options);
+        settings_ = read_settings(info.options);
+        settings_.server.version = "1.0";
         if (driver_ >= info.driver_count) {
             throw gatio::PluginError("driver index " + std::to_string(driver_) +
                                      " is not below the driver count " + std::to_string(info.driver_count));
         }
-        {
-            std::lock_guard lock(g_keyspaces_mutex);
-            auto& slot = g_keyspaces[std::string(info.listener)];
-            // One left by an earlier run of the runtime (no instance alive) starts afresh.
-            if (!slot || slot->instances == 0) {
-                slot = make_keyspace(settings, info.exec_drivers, info.driver_count);
-            }
-            if (slot->sweeps.size() != std::size_t{info.driver_count} * slot->shards.size()) {
-                throw gatio::PluginError("the listener's keyspace was made for another number of drivers");
-            }
-            keyspace_ = slot.get();
-            ++keyspace_->instances;
+        const auto& svc = host_.services();
+        if (svc.struct_size < offsetof(gatio_services, listener_state) + sizeof(void*) ||
+            svc.listener_state == nullptr) {
+            throw gatio::PluginError(
+                "the host keeps no listener state (gatio_services.listener_state, ABI 1.3)");
         }
-        const ServerSettings& server = keyspace_->settings.server;
+        KeyspaceOrigin origin{&settings_, info.exec_drivers, info.driver_count, false};
+        keyspace_ = static_cast<Keyspace*>(svc.listener_state(host_.handle(), g_keyspace_layout.c_str(),
+                                                              &make_keyspace, &origin, &free_keyspace));
+        if (keyspace_ == nullptr) {
+            throw gatio::PluginError("the listener's keyspace could not be made or taken over (see the log)");
+        }
+        if (keyspace_->sweeps.size() != std::size_t{info.driver_count} * keyspace_->shards.size()) {
+            throw gatio::PluginError("the listener's keyspace was made for another number of drivers");
+        }
+        const ServerSettings& server = settings_.server;
         parser_limits_ = ParserLimits{server.proto_max_bulk_len, server.max_multibulk, server.max_inline};
         for (std::uint32_t s = 0; s < keyspace_->drivers.size(); ++s) {
             if (keyspace_->drivers[s] == driver_) {
                 local_shard_ = static_cast<std::int64_t>(s);
             }
+        }
+        if (!origin.made) {
+            configure_shards();
         }
     }
 
@@ -232,13 +265,12 @@ public:
     Resp& operator=(const Resp&) = delete;
 
     ~Resp() {
-        std::lock_guard lock(g_keyspaces_mutex);
+        std::lock_guard lock(g_orphans_mutex);
         for (auto& k : conns_) {
             if (k->tasks > 0) {
                 g_orphans.push_back(std::move(k));
             }
         }
-        --keyspace_->instances;
     }
 
     static constexpr std::uint32_t max_unconsumed = 0;
@@ -248,7 +280,7 @@ public:
         if (k != nullptr) {
             free_ = k->next_free;
         } else {
-            conns_.push_back(std::make_unique<Conn>(*this, parser_limits_, keyspace_->settings.max_pipeline));
+            conns_.push_back(std::make_unique<Conn>(*this, parser_limits_, settings_.max_pipeline));
             k = conns_.back().get();
         }
         k->id = c.id();
@@ -305,6 +337,15 @@ public:
         return GATIO_EOF_KEEP;
     }
 
+    // gatiod is stopping: the requests received go on (the host reads no more), and the
+    // connection closes once the last of their replies is queued.
+    gatio_drain_action on_drain(gatio::Connection c) {
+        Conn& k = *c.user<Conn>();
+        k.draining = true;
+        advance(k);
+        return GATIO_DRAIN_FINISH;
+    }
+
     void on_close(gatio::Connection c, gatio_close_reason) {
         Conn& k = *c.user<Conn>();
         k.open = false;
@@ -341,6 +382,9 @@ public:
         if (j.in_flight) {
             return;
         }
+        // Not in flight, so only this driver touches it: the newest instance's settings apply.
+        j.interval_ms = settings_.active_expire_interval.count();
+        j.budget = settings_.active_expire_keys;
         gatio_task t{sizeof(gatio_task),
                      GATIO_PLACE_DRIVER,
                      keyspace_->drivers[shard],
@@ -368,7 +412,7 @@ public:
 private:
     struct FactsBuilder {
         FactsBuilder(const Resp& r, const Conn& k) {
-            facts.settings = &r.keyspace_->settings.server;
+            facts.settings = &r.settings_.server;
             facts.client_id = k.client_id;
             facts.port = k.port;
             facts.uptime_s = (wall_ms() - g_start_ms) / 1000;
@@ -376,32 +420,53 @@ private:
         ConnectionFacts facts;
     };
 
-    static std::unique_ptr<Keyspace> make_keyspace(const PluginSettings& settings,
-                                                   std::span<const std::uint32_t> exec,
-                                                   std::uint32_t driver_count) {
+    // What make_keyspace needs, and whether it ran (a keyspace taken over needs the new settings).
+    struct KeyspaceOrigin {
+        const PluginSettings* settings;
+        std::span<const std::uint32_t> exec;
+        std::uint32_t driver_count;
+        bool made;
+    };
+
+    static void* make_keyspace(void* arg) {
+        auto& origin = *static_cast<KeyspaceOrigin*>(arg);
+        const PluginSettings& settings = *origin.settings;
         auto ks = std::make_unique<Keyspace>();
-        ks->settings = settings;
-        ks->settings.server.version = "1.0";
-        ks->drivers.assign(exec.begin(), exec.end());
-        ShardLimits limits;
-        // maxmemory is split evenly: each shard enforces its share on its own.
-        limits.max_memory = settings.server.max_memory == 0
-                                ? 0
-                                : std::max<std::uint64_t>(1, settings.server.max_memory / exec.size());
-        limits.policy = settings.server.policy;
-        limits.lru_samples = settings.maxmemory_samples;
-        for (std::size_t s = 0; s < exec.size(); ++s) {
+        ks->drivers.assign(origin.exec.begin(), origin.exec.end());
+        const ShardLimits limits = shard_limits(settings, origin.exec.size());
+        for (std::size_t s = 0; s < origin.exec.size(); ++s) {
             ks->shards.push_back(
-                std::make_unique<ShardState>(limits, ks->settings.server, 0x9E3779B97F4A7C15ULL * (s + 1)));
+                std::make_unique<ShardState>(limits, settings.server, 0x9E3779B97F4A7C15ULL * (s + 1)));
         }
-        ks->sweeps.resize(std::size_t{driver_count} * exec.size());
+        ks->sweeps.resize(std::size_t{origin.driver_count} * origin.exec.size());
         for (std::size_t i = 0; i < ks->sweeps.size(); ++i) {
             SweepJob& j = ks->sweeps[i];
-            j.state = ks->shards[i % exec.size()].get();
+            j.state = ks->shards[i % origin.exec.size()].get();
             j.interval_ms = settings.active_expire_interval.count();
             j.budget = settings.active_expire_keys;
         }
-        return ks;
+        origin.made = true;
+        return ks.release();
+    }
+
+    static void free_keyspace(void* data) { delete static_cast<Keyspace*>(data); }
+
+    // A keyspace taken over from an earlier generation: each shard gets this instance's limits
+    // and settings on its own driver, in order with the commands queued there.
+    void configure_shards() {
+        const ShardLimits limits = shard_limits(settings_, keyspace_->shards.size());
+        configs_.resize(keyspace_->shards.size());
+        for (std::uint32_t s = 0; s < keyspace_->shards.size(); ++s) {
+            configs_[s] = ShardConfig{keyspace_->shards[s].get(), limits, settings_.server};
+            gatio_task t{sizeof(gatio_task),    GATIO_PLACE_DRIVER,
+                         keyspace_->drivers[s], GATIO_PRIORITY_LATENCY,
+                         &run_configure,        nullptr,
+                         &configs_[s]};
+            if (host_.spawn(t) != GATIO_OK) {
+                host_.error("resp: no task slot to hand the new limits to shard " + std::to_string(s) +
+                            "; it keeps those it had until the next reload");
+            }
+        }
     }
 
     static void on_sweep_timer(gatio_host*, void* arg) {
@@ -415,7 +480,7 @@ private:
     }
 
     void arm_sweep_timer() {
-        sweep_timer_ = host_.start_timer(keyspace_->settings.active_expire_interval, &on_sweep_timer, this);
+        sweep_timer_ = host_.start_timer(settings_.active_expire_interval, &on_sweep_timer, this);
         if (sweep_timer_ == 0) {
             host_.warn(
                 "resp: no timer slot for the active expiry sweep; expired keys are removed on access only");
@@ -484,7 +549,7 @@ private:
         drop_input(k);
         k.parser.reset();
         k.parser.release_large(retain_limit);
-        k.closing = k.eof = k.paused = false;
+        k.closing = k.eof = k.paused = k.draining = false;
         k.next_free = free_;
         free_ = &k;
     }
@@ -571,7 +636,7 @@ private:
     bool admit(Conn& k, std::size_t size) {
         const std::size_t want = std::max(size, k.parser.announced());
         const std::uint64_t others = partial_bytes_ - k.charged;
-        if (want > k.charged && others + want > keyspace_->settings.max_partial_memory) {
+        if (want > k.charged && others + want > settings_.max_partial_memory) {
             return false;
         }
         partial_bytes_ = others + want;
@@ -594,7 +659,7 @@ private:
         reply::error(s.reply,
                      "ERR max_partial_memory reached: partly received requests on this driver would hold "
                      "more than " +
-                         std::to_string(keyspace_->settings.max_partial_memory) + " bytes");
+                         std::to_string(settings_.max_partial_memory) + " bytes");
         s.ready = true;
         s.close_after = true;
         if (host_.log_enabled(GATIO_LOG_DEBUG)) {
@@ -629,8 +694,9 @@ private:
         } else if (!waiting && k.paused) {
             k.paused = svc.resume_read(host_.handle(), k.id) != GATIO_OK;
         }
-        if (k.eof && k.used == 0) {
+        if ((k.eof || k.draining) && k.used == 0) {
             k.eof = false;
+            k.draining = false;
             svc.close(host_.handle(), k.id, GATIO_CLOSE_FLUSH);
         }
     }
@@ -708,7 +774,8 @@ private:
             std::uint32_t shard = ks.shard_of(args[1]);
             if (shard == local_shard_ && k.busy == 0) {
                 // Nothing of this connection is in flight, so running now keeps its order.
-                run_one_key(ks.shards[shard]->shard, *spec, args, ks.settings.server, wall_ms(), s.reply);
+                run_one_key(ks.shards[shard]->shard, *spec, args, ks.shards[shard]->settings, wall_ms(),
+                            s.reply);
                 s.ready = true;
                 return;
             }
@@ -880,7 +947,9 @@ private:
 
     gatio::Host host_;
     std::uint32_t driver_;
-    Keyspace* keyspace_ = nullptr;
+    PluginSettings settings_;
+    Keyspace* keyspace_ = nullptr;     // kept by gatiod for the listener name
+    std::vector<ShardConfig> configs_; // the tasks' arguments of configure_shards
     ParserLimits parser_limits_;
     std::int64_t local_shard_ = -1;
     std::uint64_t partial_bytes_ = 0; // charged by every connection's unfinished input
@@ -897,7 +966,7 @@ void run_job(void* arg) {
     Slot& s = *j.slot;
     if (s.spec->route == Route::one_key) {
         // The settings are immutable; the slot's arguments stay put until done.
-        run_one_key(j.state->shard, *s.spec, s.args, *j.state->settings, wall_ms(), s.reply);
+        run_one_key(j.state->shard, *s.spec, s.args, j.state->settings, wall_ms(), s.reply);
     } else {
         run_part(j.state->shard, *s.spec, s.args, j.keys, wall_ms(), j.share);
     }

@@ -2,24 +2,59 @@
 //   "stall MS"  blocks its driver's thread for MS milliseconds (a handler gone wrong), then
 //               answers "stalled MS";
 //   "big N"     answers N bytes: byte i is 'a' + i % 26 (a large response in flight);
-//   "ping"      answers "pong".
+//   "ping"      answers "pong";
+//   "linger N MS STALL" places N tasks on another exec driver, each sleeping MS milliseconds,
+//               and 50 ms later blocks its own driver for STALL milliseconds (from a timer); a
+//               task that finds its instance destroyed after sleeping aborts the process (an
+//               instance destroyed while another driver still runs its work). Answers
+//               "lingering N".
 // Anything else is answered "unknown".
+#include <atomic>
 #include <charconv>
 #include <cstdint>
+#include <cstdlib>
 #include <span>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unistd.h>
 
 #include <gatio/plugin.hpp>
 
 namespace {
 
+// Instances destroyed so far, and the sleep of each lingering task (its argument points here).
+std::atomic<int> g_destroyed{0};
+std::uint64_t g_linger_ms = 0;
+std::uint64_t g_stall_ms = 0;
+
+void stall(gatio_host*, void*) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(g_stall_ms));
+}
+
+void linger(void* arg) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(*static_cast<const std::uint64_t*>(arg)));
+    if (g_destroyed.load() > 0) {
+        static constexpr char message[] = "service: a task ran after its instance was destroyed\n";
+        [[maybe_unused]] auto n = ::write(2, message, sizeof message - 1);
+        std::abort();
+    }
+}
+
 class Service {
 public:
     static constexpr std::uint32_t max_unconsumed = 256;
 
-    Service(gatio::Host, const gatio::InstanceInfo&) {}
+    Service(gatio::Host host, const gatio::InstanceInfo& info) : host_(host) {
+        for (std::uint32_t d : info.exec_drivers) {
+            if (d != info.driver_index) {
+                other_ = d;
+            }
+        }
+    }
+    Service(const Service&) = delete;
+    Service& operator=(const Service&) = delete;
+    ~Service() { ++g_destroyed; }
 
     std::int64_t on_data(gatio::Connection c, std::span<const std::uint8_t> data) {
         std::size_t used = 0;
@@ -55,8 +90,30 @@ private:
             }
             return c.send(body) == GATIO_OK;
         }
+        if (line.starts_with("linger ")) {
+            auto rest = line.substr(7);
+            const auto n = number(rest.substr(0, rest.find(' ')));
+            rest = rest.substr(rest.find(' ') + 1);
+            g_linger_ms = number(rest.substr(0, rest.find(' ')));
+            g_stall_ms = number(rest.substr(rest.find(' ') + 1));
+            if (host_.start_timer(std::chrono::milliseconds(50), &stall, nullptr) == 0) {
+                return false;
+            }
+            for (std::uint64_t i = 0; i < n; ++i) {
+                gatio_task t{
+                    sizeof(gatio_task), GATIO_PLACE_DRIVER, other_, GATIO_PRIORITY_LATENCY, &linger, nullptr,
+                    &g_linger_ms};
+                if (host_.spawn(t) != GATIO_OK) {
+                    return false;
+                }
+            }
+            return c.send("lingering " + std::to_string(n) + "\n") == GATIO_OK;
+        }
         return c.send(line == "ping" ? "pong\n" : "unknown\n") == GATIO_OK;
     }
+
+    gatio::Host host_;
+    std::uint32_t other_ = 0;
 };
 
 } // namespace

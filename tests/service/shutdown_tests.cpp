@@ -147,3 +147,31 @@ TEST_CASE("SIGUSR1 logs every driver's counters and the totals, and changes noth
     child.signal(SIGTERM);
     CHECK(child.wait(60s) == 0);
 }
+
+TEST_CASE("at the grace deadline no instance is destroyed while another driver still runs its task",
+          "[service][shutdown]") {
+    TempDir dir;
+    const int port = free_port();
+    // Two drivers; the listener on d0 only, so that its tasks run on d1.
+    const auto file =
+        dir.write("gatio.toml", "[daemon]\nshutdown_grace = \"200ms\"\n[topology]\nmode = \"manual\"\n"
+                                "[[tpc]]\nname = \"node0\"\nnuma_node = 0\n"
+                                "[[tpc.driver]]\nname = \"d0\"\ncpu = 0\nrole = \"io+exec\"\n"
+                                "[[tpc.driver]]\nname = \"d1\"\ncpu = 1\nrole = \"io+exec\"\n" +
+                                    tcp_listener("svc", port, service_plugin, "drivers = [\"d0\"]\n"));
+    Child child({gatiod, "-c", file.string()}, clean_env());
+    REQUIRE(child.wait_for_output(" running; SIGTERM or SIGINT stops it", 60s));
+    const int fd = connect_tcp(port);
+    REQUIRE(fd >= 0);
+    // 600 tasks of 5 ms: d1 runs them in turns of 256, the first ending past the deadline,
+    // where d1 quiesces; d0 is blocked meanwhile and quiesces last, while d1 runs its second
+    // turn. Only then may d0 destroy the instance those tasks belong to.
+    send_all(fd, "linger 600 5 2000\n");
+    CHECK(receive(fd, 14) == "lingering 600\n");
+    child.signal(SIGTERM);
+    const int status = child.wait(60s);
+    INFO(child.output());
+    CHECK(child.output().find("a task ran after its instance was destroyed") == std::string::npos);
+    CHECK(status == 0);
+    ::close(fd);
+}

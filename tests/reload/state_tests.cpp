@@ -1,0 +1,328 @@
+// Handler state across reloads: the resp keyspace survives reloads that change its options and
+// reloads that find its handler file replaced, and the new options take effect.
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <cerrno>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <netinet/in.h>
+#include <string>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+
+#include "tests/daemon/process.hpp"
+#include "tests/reload/harness.hpp"
+
+using namespace gatio::reload_test;
+
+namespace {
+
+std::string command(std::initializer_list<std::string_view> args) {
+    std::string out = "*" + std::to_string(args.size()) + "\r\n";
+    for (auto a : args) {
+        out += "$" + std::to_string(a.size()) + "\r\n" + std::string(a) + "\r\n";
+    }
+    return out;
+}
+
+// A blocking RESP client (30 s socket timeouts); any failure makes ok() false.
+class Resp {
+public:
+    explicit Resp(int port) : fd_(connect_tcp(port)) {}
+    Resp(const Resp&) = delete;
+    Resp& operator=(const Resp&) = delete;
+    ~Resp() {
+        if (fd_ >= 0) {
+            ::close(fd_);
+        }
+    }
+    bool ok() const { return fd_ >= 0 && ok_; }
+
+    void send(const std::string& bytes) {
+        std::string_view rest = bytes;
+        while (ok() && !rest.empty()) {
+            const ssize_t n = ::send(fd_, rest.data(), rest.size(), MSG_NOSIGNAL);
+            if (n <= 0) {
+                ok_ = false;
+                return;
+            }
+            rest.remove_prefix(static_cast<std::size_t>(n));
+        }
+    }
+    // One reply: a simple line ("+OK", ":3", "-ERR ..."), a bulk string's contents ("$-1" for
+    // nil) or, for an array, its elements joined by '\n'.
+    std::string reply() {
+        std::string head = line();
+        if (head.empty()) {
+            return head;
+        }
+        if (head[0] == '$') {
+            const long n = std::stol(head.substr(1));
+            if (n < 0) {
+                return "$-1";
+            }
+            return bytes(static_cast<std::size_t>(n));
+        }
+        if (head[0] == '*') {
+            const long n = std::stol(head.substr(1));
+            std::string all;
+            for (long i = 0; i < n; ++i) {
+                all += (i > 0 ? "\n" : "") + reply();
+            }
+            return all;
+        }
+        return head;
+    }
+    std::string call(std::initializer_list<std::string_view> args) {
+        send(command(args));
+        return reply();
+    }
+
+private:
+    // `n` bytes and the CRLF after them.
+    std::string bytes(std::size_t n) {
+        while (ok() && buf_.size() < n + 2) {
+            char chunk[65536];
+            const ssize_t got = ::recv(fd_, chunk, sizeof chunk, 0);
+            if (got <= 0) {
+                ok_ = false;
+                return {};
+            }
+            buf_.append(chunk, static_cast<std::size_t>(got));
+        }
+        std::string out = buf_.substr(0, n);
+        buf_.erase(0, n + 2);
+        return out;
+    }
+
+    std::string line() {
+        for (;;) {
+            if (auto end = buf_.find("\r\n"); end != std::string::npos) {
+                std::string l = buf_.substr(0, end);
+                buf_.erase(0, end + 2);
+                return l;
+            }
+            char chunk[65536];
+            const ssize_t n = ok() ? ::recv(fd_, chunk, sizeof chunk, 0) : -1;
+            if (n <= 0) {
+                ok_ = false;
+                return {};
+            }
+            buf_.append(chunk, static_cast<std::size_t>(n));
+        }
+    }
+
+    int fd_;
+    bool ok_ = true;
+    std::string buf_;
+};
+
+std::string resp_listener(int port, const std::filesystem::path& handler, std::string_view maxmemory) {
+    return listener("kv", port, handler.string(),
+                    "[listener.options]\nmaxmemory = \"" + std::string(maxmemory) + "\"\n");
+}
+
+// Installed the way packages do it: a copy renamed over the old name.
+void replace_file(const std::filesystem::path& from, const std::filesystem::path& to) {
+    const auto fresh = to.string() + ".new";
+    std::filesystem::copy_file(from, fresh, std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::rename(fresh, to);
+}
+
+// Descriptors open in `pid`: those naming a file under `handlers` (a handler object loaded
+// beside an older one keeps its file open while loaded) and all the others.
+struct Descriptors {
+    std::size_t handlers = 0;
+    std::size_t others = 0;
+    std::string targets; // what each names, for the failure message
+};
+
+Descriptors open_descriptors(pid_t pid, const std::filesystem::path& handlers) {
+    Descriptors d;
+    for (const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+        std::error_code ec;
+        const auto target = std::filesystem::read_symlink(e.path(), ec).string();
+        ++(target.rfind(handlers.string(), 0) == 0 ? d.handlers : d.others);
+        d.targets += e.path().filename().string() + " -> " + target + "\n";
+    }
+    return d;
+}
+
+} // namespace
+
+TEST_CASE("a resp listener whose handler file was replaced keeps its keyspace and takes the new maxmemory",
+          "[reload][state]") {
+    TempDir dir;
+    const int port = free_port();
+    const auto handler = dir.path() / "kv.so";
+    std::filesystem::copy_file(plugin_dir + "/resp.so", handler);
+    const auto file = dir.write("gatio.toml", config_text(resp_listener(port, handler, "64MiB")));
+    Gatiod g(file);
+    {
+        Resp c(port);
+        std::string batch;
+        for (int i = 0; i < 1000; ++i) {
+            batch += command({"SET", "key:" + std::to_string(i), "value:" + std::to_string(i)});
+        }
+        c.send(batch);
+        for (int i = 0; i < 1000; ++i) {
+            REQUIRE(c.reply() == "+OK");
+        }
+        CHECK(c.call({"DBSIZE"}) == ":1000");
+        CHECK(c.call({"CONFIG", "GET", "maxmemory"}) == "maxmemory\n67108864");
+    }
+
+    replace_file(plugin_dir + "/resp.so", handler);
+    dir.write("gatio.toml", config_text(resp_listener(port, handler, "128MiB")));
+    REQUIRE(g.reload());
+    INFO(g.log());
+    CHECK(g.count("reload: listener \"kv\" (tcp 127.0.0.1:" + std::to_string(port) + ") changed") == 1);
+
+    Resp c(port);
+    CHECK(c.call({"DBSIZE"}) == ":1000");
+    CHECK(c.call({"GET", "key:999"}) == "value:999");
+    CHECK(c.call({"CONFIG", "GET", "maxmemory"}) == "maxmemory\n134217728");
+    CHECK(c.ok());
+    CHECK(g.stop() == 0);
+}
+
+TEST_CASE("50 reloads in 10 s, alternating changed options and replaced handler files, under wrk and a "
+          "resp writer, fail no request, lose no SET and leak no descriptor",
+          "[reload][state][load]") {
+    TempDir dir;
+    const int web = free_port();
+    const int kv = free_port();
+    const auto http_so = dir.path() / "web.so";
+    const auto resp_so = dir.path() / "kv.so";
+    std::filesystem::copy_file(plugin_dir + "/http.so", http_so);
+    std::filesystem::copy_file(plugin_dir + "/resp.so", resp_so);
+    auto listeners = [&](int round) {
+        const std::string body = "round" + std::to_string(round);
+        return listener("web", web, http_so.string(),
+                        "[listener.options]\nmax_connections = 1024\n[[listener.options.route]]\npath = "
+                        "\"/\"\nbody = \"" +
+                            body + "\"\n") +
+               resp_listener(kv, resp_so, std::to_string(64 + round) + "MiB");
+    };
+    const auto file = dir.write("gatio.toml", config_text(listeners(0)));
+    Gatiod g(file);
+    const Descriptors fds_before = open_descriptors(g.pid(), dir.path());
+
+    const std::string wrk_path = find_program("wrk");
+    REQUIRE(!wrk_path.empty()); // scripts/install-deps installs it
+    gatio::test::RunResult wrk;
+    std::thread load([&] {
+        wrk = gatio::test::run(
+            {wrk_path, "-t2", "-c16", "-d20s", "http://127.0.0.1:" + std::to_string(web) + "/"}, {}, 90s);
+    });
+    // The writer: SETs one at a time, a new connection every 100, remembering what was
+    // acknowledged; a connection that fails is replaced and its unacknowledged SET forgotten.
+    std::atomic<bool> writing{true};
+    std::map<std::string, std::string> acked;
+    std::size_t failures = 0;
+    std::thread writer([&] {
+        std::uint64_t n = 0;
+        while (writing) {
+            Resp c(kv);
+            for (int i = 0; i < 100 && writing && c.ok(); ++i, ++n) {
+                const std::string key = "k" + std::to_string(n);
+                const std::string value = "v" + std::to_string(n * 7919);
+                if (c.call({"SET", key, value}) == "+OK") {
+                    acked[key] = value;
+                }
+            }
+            failures += c.ok() ? 0 : 1;
+        }
+    });
+
+    std::this_thread::sleep_for(1s);
+    // One every 200 ms, or back to back where a reload takes longer.
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 1; i <= 50; ++i) {
+        std::this_thread::sleep_until(start + (i - 1) * 200ms);
+        if (i % 2 == 0) {
+            replace_file(plugin_dir + "/http.so", http_so);
+            replace_file(plugin_dir + "/resp.so", resp_so);
+        } else {
+            dir.write("gatio.toml", config_text(listeners(i)));
+        }
+        CHECK(g.reload());
+    }
+    load.join();
+    writing = false;
+    writer.join();
+
+    INFO(wrk.out << wrk.err);
+    INFO(g.log());
+    REQUIRE(wrk.code == 0);
+    CHECK(wrk.out.find(" requests in ") != std::string::npos);
+    CHECK(wrk.out.find("Socket errors") == std::string::npos);
+    CHECK(wrk.out.find("Non-2xx or 3xx responses") == std::string::npos);
+    CHECK(failures == 0);
+    REQUIRE(acked.size() > 100);
+
+    {
+        Resp check(kv);
+        std::string gets;
+        for (const auto& [key, value] : acked) {
+            gets += command({"GET", key});
+        }
+        check.send(gets);
+        std::size_t lost = 0;
+        for (const auto& [key, value] : acked) {
+            lost += check.reply() == value ? 0 : 1;
+        }
+        CHECK(check.ok());
+        CHECK(lost == 0);
+        CHECK(check.call({"CONFIG", "GET", "maxmemory"}) ==
+              "maxmemory\n" + std::to_string((64ull + 49) << 20));
+    }
+    CHECK(http_get(web, "/").body == "round49");
+
+    // Retired generations go once their last connection has; the control loop lets go of them.
+    Descriptors fds_after;
+    for (int i = 0; i < 600; ++i) {
+        fds_after = open_descriptors(g.pid(), dir.path());
+        if (fds_after.others == fds_before.others && fds_after.handlers <= 2) {
+            break;
+        }
+        std::this_thread::sleep_for(50ms);
+    }
+    INFO("before:\n" << fds_before.targets << "after:\n" << fds_after.targets);
+    CHECK(fds_after.others == fds_before.others);
+    // At most the objects serving now (web.so and kv.so) hold their files open.
+    CHECK(fds_after.handlers <= 2);
+    CHECK(g.stop() == 0);
+}
+
+TEST_CASE("a reload that changes only a resp listener's options keeps the loaded object, its keyspace, and "
+          "applies the options",
+          "[reload][state]") {
+    TempDir dir;
+    const int port = free_port();
+    const auto handler = dir.path() / "kv.so";
+    std::filesystem::copy_file(plugin_dir + "/resp.so", handler);
+    const auto file = dir.write("gatio.toml", config_text(resp_listener(port, handler, "64MiB")));
+    Gatiod g(file);
+    {
+        Resp c(port);
+        CHECK(c.call({"SET", "kept", "yes"}) == "+OK");
+    }
+    std::this_thread::sleep_for(1500ms);
+    dir.write("gatio.toml", config_text(resp_listener(port, handler, "32MiB")));
+    REQUIRE(g.reload());
+    INFO(g.log());
+    Resp c(port);
+    CHECK(c.call({"GET", "kept"}) == "yes");
+    CHECK(c.call({"CONFIG", "GET", "maxmemory"}) == "maxmemory\n33554432");
+    CHECK(c.ok());
+    // The object loaded at start-up serves the new instances: its init() (which notes the
+    // start time) did not run again, so the uptime counts from start-up.
+    const std::string info = c.call({"INFO", "server"});
+    const auto at = info.find("uptime_in_seconds:");
+    REQUIRE(at != std::string::npos);
+    CHECK(std::stol(info.substr(at + 18)) >= 1);
+    CHECK(g.stop() == 0);
+}
