@@ -1,16 +1,18 @@
-// Network::reload and what it needs: planning which listeners stay, open, change or go, opening
-// sockets and instances on running drivers, retiring the old ones, and letting go of them.
+// The one engine for the listener set: a start and a reload both plan (net/plan.hpp) from the
+// running set to the wanted one, build the new generations (sockets and per-driver copies),
+// hand them to their drivers, and settle what is in force. A start plans from the empty set
+// and attaches before the drivers run; a reload attaches to running drivers and waits for
+// each to report its instances.
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <optional>
 #include <spdlog/spdlog.h>
 #include <stdexcept>
 #include <sys/socket.h>
-#include <thread>
 
 #include "core/tpc.hpp"
 #include "net/admin.hpp"
@@ -25,74 +27,47 @@ namespace {
 // How long a message to a driver may wait for room in its queue from the main thread.
 constexpr auto post_patience = std::chrono::seconds(1);
 
-bool named(const std::vector<std::string>& names, const std::string& name) {
-    return std::find(names.begin(), names.end(), name) != names.end();
-}
-
-const config::ListenerConfig* find_listener(const std::vector<config::ListenerConfig>& listeners,
-                                            const std::string& name) {
-    auto it = std::find_if(listeners.begin(), listeners.end(),
-                           [&](const config::ListenerConfig& l) { return l.name == name; });
-    return it == listeners.end() ? nullptr : &*it;
-}
-
 // `error` as a reload reports it: naming the listener first.
 std::string about(const config::ListenerConfig& l, const std::string& error) {
-    const std::string name = describe_listener(l);
     const std::string short_name = fmt::format("listener \"{}\"", l.name);
-    return error.rfind(short_name, 0) == 0 ? error : name + ": " + error;
+    return error.rfind(short_name, 0) == 0 ? error : describe_listener(l) + ": " + error;
+}
+
+std::size_t position(const std::vector<int>& drivers, int driver) {
+    auto at = std::find(drivers.begin(), drivers.end(), driver);
+    assert(at != drivers.end());
+    return static_cast<std::size_t>(at - drivers.begin());
+}
+
+bool serves(const std::vector<int>& drivers, int driver) {
+    return std::find(drivers.begin(), drivers.end(), driver) != drivers.end();
 }
 
 } // namespace
 
-ListenerDiff diff_listeners(const std::vector<config::ListenerConfig>& running,
-                            const std::vector<config::ListenerConfig>& next) {
-    ListenerDiff out;
-    for (const auto& l : next) {
-        const auto* before = find_listener(running, l.name);
-        if (before == nullptr) {
-            out.added.push_back(l.name);
-        } else if (!(*before == l)) {
-            out.changed.push_back(l.name);
-        }
-    }
-    for (const auto& l : running) {
-        if (find_listener(next, l.name) == nullptr) {
-            out.removed.push_back(l.name);
-        }
-    }
-    return out;
-}
-
-// A listener the reload opens: its new generation, the one it replaces (if any), and its
-// per-driver copies until they are handed to modules.
+// A new generation of one listener: what it will serve as, and its per-driver copies until
+// they are handed to modules.
 struct Network::Opening {
-    ListenerShared* shared() const { return entry.shared.get(); }
+    ListenerShared& shared() const { return *entry.shared; }
 
+    const ListenerStep* step = nullptr;
     Serving entry;
-    const Serving* previous = nullptr;
-    std::vector<std::unique_ptr<DriverListener>> copies; // copies[k] for entry.drivers[k]
+    std::vector<std::unique_ptr<DriverListener>> copies; // copies[k] for entry.state.drivers[k]
     std::vector<std::string> errors;
+    bool kept_sockets = false; // shares sockets with the generation it replaces
+    std::vector<int> cpus;     // of entry.state.drivers, for steering
+};
+
+// Everything one apply hands to one driver: one module's listeners, and whose they are.
+struct Network::Batch {
+    std::vector<std::unique_ptr<DriverListener>> copies;
+    std::vector<std::pair<Opening*, std::size_t>> placed; // copies[i] is placed[i].first's k-th
 };
 
 template <typename Fn>
 bool Network::post_patiently(int driver, const Fn& fn) {
-    const auto until = std::chrono::steady_clock::now() + post_patience;
-    for (;;) {
-        Fn copy = fn;
-        if (runtime_.post(driver, std::move(copy))) {
-            return true;
-        }
-        if (std::chrono::steady_clock::now() > until) {
-            return false;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-}
-
-bool Network::handler_replaced(const Serving& s) const {
-    auto now = plugin_file_id(s.config.handler_path);
-    return now && !(*now == s.shared->plugin->file_id());
+    // While the queue is full, the driver taking messages wakes this thread.
+    return runtime_.post_by(driver, Fn{fn}, std::chrono::steady_clock::now() + post_patience);
 }
 
 std::shared_ptr<const Plugin> Network::plugin_for(const config::ListenerConfig& l, const LoadPolicy& policy,
@@ -114,22 +89,211 @@ std::shared_ptr<const Plugin> Network::plugin_for(const config::ListenerConfig& 
     return plugin;
 }
 
+std::shared_ptr<std::atomic<std::uint32_t>> Network::connections_of(const std::string& name) {
+    auto& known = connection_counts_[name];
+    auto count = known.lock();
+    if (!count) {
+        count = std::make_shared<std::atomic<std::uint32_t>>(0);
+        known = count;
+    }
+    return count;
+}
+
+std::vector<ListenerState> Network::running_set() const {
+    std::vector<ListenerState> out;
+    for (const auto& s : serving_) {
+        out.push_back(s.state);
+    }
+    return out;
+}
+
+std::vector<ListenerState> Network::wanted_set(const config::Config& next,
+                                               std::vector<std::string>& errors) const {
+    std::vector<ListenerState> out;
+    for (const auto& l : next.listeners) {
+        core::DriverChoice choice = core::choose_drivers(topology_, l);
+        // The new file passed this check on its own topology; a new topology waits for a
+        // restart, so the running drivers are checked too.
+        for (const auto& d : core::driver_differences(topology_, choice.drivers)) {
+            errors.push_back(
+                about(l, fmt::format("its running drivers \"{}\" and \"{}\" differ in {} ({} and {}); "
+                                     "every driver serving a listener needs the same {}",
+                                     topology_.driver(d.a).name, topology_.driver(d.b).name, d.key, d.value_a,
+                                     d.value_b, d.key)));
+        }
+        if (choice.errors.empty()) {
+            out.push_back({l, std::move(choice.drivers), plugin_file_id(l.handler_path)});
+            continue;
+        }
+        for (const auto& e : choice.errors) {
+            errors.push_back(about(l, e + " among the running drivers; serving it there needs a restart"));
+        }
+        auto running = std::find_if(serving_.begin(), serving_.end(),
+                                    [&](const Serving& s) { return s.state.settings.name == l.name; });
+        if (running != serving_.end()) {
+            out.push_back(running->state); // planned as kept
+        }
+    }
+    return out;
+}
+
+core::Fd Network::socket_for(const ListenerStep& step, int driver, const InheritedSockets& inherited,
+                             bool& kept) const {
+    const config::ListenerConfig& l = step.next->settings;
+    kept = false;
+    if (step.same_sockets && serves(step.running->drivers, driver)) {
+        const Serving* prev = nullptr;
+        for (const auto& s : serving_) {
+            prev = s.state.settings.name == l.name ? &s : prev;
+        }
+        assert(prev != nullptr);
+        // The same socket, so nothing queued on it is lost and nothing is refused.
+        core::Fd fd{::fcntl(prev->sockets[position(prev->state.drivers, driver)], F_DUPFD_CLOEXEC, 0)};
+        if (fd.get() < 0) {
+            throw std::runtime_error(fmt::format("{}: dup of its socket on driver {}: {}",
+                                                 describe_listener(l), topology_.driver(driver).name,
+                                                 std::strerror(errno)));
+        }
+        kept = true; // its backlog and steering change only once the reload commits
+        return fd;
+    }
+    if (auto passed = inherited.find(l.name); passed != inherited.end()) {
+        return adopt_listener_socket(
+            l, passed->second, fmt::format("the socket passed as \"{}\" (fd {})", l.name, passed->second));
+    }
+    return open_listener_socket(l);
+}
+
+void Network::steer(const ListenerStep& step, const Opening& o, const std::vector<int>& cpus, bool kept,
+                    bool adopted) {
+    const config::ListenerConfig& l = step.next->settings;
+    const bool was_steered = kept && step.running->settings.steer_to_cpu;
+    if (o.entry.sockets.empty() || (!l.steer_to_cpu && !was_steered)) {
+        return;
+    }
+    const int socket = o.entry.sockets.front();
+    if (adopted) {
+        spdlog::warn("{}: steer_to_cpu ignored: its drivers share the socket passed as \"{}\"",
+                     describe_listener(l), l.name);
+    } else if (l.steer_to_cpu && (!kept || step.running->drivers == step.next->drivers)) {
+        // The group's sockets are in driver order, as the program expects.
+        steer_to_cpus(l, socket, cpus);
+    } else {
+        if (l.steer_to_cpu) {
+            spdlog::warn("{}: its drivers changed while its sockets stay; steer_to_cpu takes effect on "
+                         "restart, the kernel's hash spreads connections meanwhile",
+                         describe_listener(l));
+        }
+        unsteer(l, socket);
+    }
+}
+
+std::unique_ptr<Network::Opening> Network::build_one(const ListenerStep& step,
+                                                     std::shared_ptr<const Plugin> plugin,
+                                                     const InheritedSockets& inherited, bool running) {
+    assert(step.step == Step::open || step.step == Step::change);
+    const ListenerState& next = *step.next;
+    const auto drivers = static_cast<int>(next.drivers.size());
+    auto shared = std::make_shared<ListenerShared>();
+    shared->plugin = plugin.get();
+    shared->plugin_ref = plugin;
+    shared->holders.store(drivers, std::memory_order_relaxed);
+    if (running) {
+        shared->start_errors.assign(runtime_.driver_count(), {});
+        shared->pending_starts.store(drivers, std::memory_order_relaxed);
+    }
+    auto o = std::make_unique<Opening>();
+    o->step = &step;
+    shared->connections = connections_of(next.settings.name);
+    o->entry = Serving{next,
+                       shared,
+                       std::vector<DriverNet*>(next.drivers.size(), nullptr),
+                       {},
+                       std::vector<bool>(next.drivers.size(), true)};
+    o->entry.state.handler = plugin->file_id();
+    bool kept = false;
+    std::vector<int> cpus;
+    // In driver order, so that the reuseport group's socket indexes follow it.
+    for (int d : next.drivers) {
+        auto dl = std::make_unique<DriverListener>();
+        dl->config = next.settings;
+        dl->shared = shared;
+        dl->stats = stats_for(next.settings.name, d);
+        bool kept_here = false;
+        dl->socket = socket_for(step, d, inherited, kept_here);
+        kept = kept || kept_here;
+        o->entry.sockets.push_back(dl->socket.get());
+        cpus.push_back(topology_.driver(d).cpu);
+        o->copies.push_back(std::move(dl));
+    }
+    o->kept_sockets = kept;
+    o->cpus = std::move(cpus);
+    if (!kept) {
+        steer(step, *o, o->cpus, false, inherited.contains(next.settings.name));
+    }
+    plugins_[next.settings.handler_path] = plugin;
+    return o;
+}
+
+std::vector<std::unique_ptr<Network::Opening>> Network::build(const Plan& plan, const PluginSource& plugins,
+                                                              const InheritedSockets& inherited, bool running,
+                                                              std::vector<std::string>& errors) {
+    std::vector<std::unique_ptr<Opening>> out;
+    for (const auto& step : plan.listeners) {
+        if (step.step != Step::open && step.step != Step::change) {
+            continue;
+        }
+        const config::ListenerConfig& l = step.next->settings;
+        std::string error;
+        auto plugin = plugins(l, error);
+        if (!plugin) {
+            errors.push_back(about(l, error));
+            continue;
+        }
+        if (!plugin->serves(l.transport)) {
+            errors.push_back(
+                about(l, fmt::format("plugin \"{}\" ({}) does not serve {}", l.handler_path.string(),
+                                     plugin->name(), config::to_string(l.transport))));
+            continue;
+        }
+        try {
+            out.push_back(build_one(step, std::move(plugin), inherited, running));
+        } catch (const std::exception& e) {
+            errors.push_back(about(l, e.what()));
+        }
+    }
+    return out;
+}
+
+std::vector<Network::Batch> Network::batches(std::vector<std::unique_ptr<Opening>>& openings) const {
+    std::vector<Batch> out(runtime_.driver_count());
+    for (auto& o : openings) {
+        assert(o->copies.size() == o->entry.state.drivers.size());
+        for (std::size_t k = 0; k < o->copies.size(); ++k) {
+            Batch& b = out.at(static_cast<std::size_t>(o->entry.state.drivers[k]));
+            b.placed.emplace_back(o.get(), k);
+            b.copies.push_back(std::move(o->copies[k]));
+        }
+    }
+    return out;
+}
+
 void Network::collect() {
     // The drivers have let go of these; dropping the last references may unload handlers.
     std::erase_if(retired_, [](const auto& g) { return g->holders.load(std::memory_order_acquire) == 0; });
 }
 
 void Network::retire(const std::vector<Serving>& listeners) {
-    using Batch = std::vector<std::pair<DriverNet*, ListenerShared*>>;
-    std::map<int, std::shared_ptr<Batch>> batches;
+    using Retirements = std::vector<std::pair<DriverNet*, ListenerShared*>>;
+    std::map<int, std::shared_ptr<Retirements>> batches;
     for (const auto& s : listeners) {
-        for (std::size_t k = 0; k < s.drivers.size(); ++k) {
+        for (std::size_t k = 0; k < s.state.drivers.size(); ++k) {
             if (s.modules[k] == nullptr) {
                 continue; // never reached that driver
             }
-            auto& batch = batches[s.drivers[k]];
+            auto& batch = batches[s.state.drivers[k]];
             if (!batch) {
-                batch = std::make_shared<Batch>();
+                batch = std::make_shared<Retirements>();
             }
             batch->emplace_back(s.modules[k], s.shared.get());
         }
@@ -159,8 +323,8 @@ void Network::publish_catalog(bool running) {
         catalog->drivers.push_back({d.name(), d.tpc().name(), drivers_[i]});
     }
     for (const auto& s : serving_) {
-        for (int d : s.drivers) {
-            catalog->listeners.push_back({s.config.name, d, stats_for(s.config.name, d)});
+        for (int d : s.state.drivers) {
+            catalog->listeners.push_back({s.state.settings.name, d, stats_for(s.state.settings.name, d)});
         }
     }
     std::sort(catalog->listeners.begin(), catalog->listeners.end(), [](const auto& a, const auto& b) {
@@ -179,202 +343,82 @@ void Network::publish_catalog(bool running) {
     }
 }
 
-std::vector<int> Network::running_drivers(const config::ListenerConfig& l, std::string& unknown) {
-    std::vector<bool> chosen(runtime_.driver_count(), false);
-    auto add_tpc = [&](core::Tpc& tpc) {
-        bool any = false;
-        for (int d : tpc.drivers()) {
-            if (runtime_.driver(d).does_io()) {
-                chosen[static_cast<std::size_t>(d)] = true;
-                any = true;
-            }
-        }
-        return any;
-    };
-    if (l.all_drivers) {
-        for (std::size_t t = 0; t < runtime_.tpc_count(); ++t) {
-            add_tpc(runtime_.tpc(static_cast<int>(t)));
-        }
+std::string Network::add_admin(const config::Config& config, const PluginSet& plugins,
+                               std::vector<Batch>& batches) {
+    const int at = admin_driver(topology_);
+    if (at < 0) {
+        return "[admin] listen: no driver does I/O to serve it";
     }
-    for (const auto& name : l.all_drivers ? std::vector<std::string>{} : l.drivers) {
-        bool found = false;
-        for (std::size_t d = 0; d < runtime_.driver_count() && !found; ++d) {
-            core::Driver& driver = runtime_.driver(static_cast<int>(d));
-            if (driver.name() == name && driver.does_io()) {
-                chosen[d] = true;
-                found = true;
-            }
-        }
-        for (std::size_t t = 0; t < runtime_.tpc_count() && !found; ++t) {
-            core::Tpc& tpc = runtime_.tpc(static_cast<int>(t));
-            found = tpc.name() == name && add_tpc(tpc);
-        }
-        if (!found) {
-            unknown = name;
-            return {};
-        }
+    if (!plugins.admin) {
+        return "[admin] listen: no admin handler was supplied to serve it";
     }
-    std::vector<int> drivers;
-    for (std::size_t d = 0; d < chosen.size(); ++d) {
-        if (chosen[d]) {
-            drivers.push_back(static_cast<int>(d));
-        }
+    auto board = std::make_shared<AdminBoard>();
+    board->runtime = &runtime_;
+    auto dl = std::make_unique<DriverListener>();
+    dl->config = admin_listener(config, topology_.driver(at), options_);
+    dl->shared = std::make_shared<ListenerShared>();
+    dl->shared->plugin_ref = plugins.admin;
+    dl->shared->plugin = dl->shared->plugin_ref.get();
+    dl->shared->admin = board;
+    dl->stats = std::make_shared<ListenerStats>();
+    try {
+        dl->socket = open_listener_socket(dl->config);
+    } catch (const std::exception& e) {
+        return e.what();
     }
-    return drivers;
+    Batch& b = batches.at(static_cast<std::size_t>(at));
+    b.copies.push_back(std::move(dl));
+    b.placed.emplace_back(nullptr, 0); // served by no Serving entry
+    admin_ = std::move(board);
+    admin_driver_ = at;
+    return {};
 }
 
-ReloadResult Network::reload(const config::Config& next, const LoadPolicy& policy,
-                             const gatio_services& services) {
-    collect();
-    ReloadResult result;
-    const std::size_t n = runtime_.driver_count();
-    std::map<std::string, std::size_t> old_index;
-    std::vector<config::ListenerConfig> running;
-    for (std::size_t i = 0; i < serving_.size(); ++i) {
-        old_index[serving_[i].config.name] = i;
-        running.push_back(serving_[i].config);
-    }
-    const ListenerDiff diff = diff_listeners(running, next.listeners);
-
-    // What becomes of each listener of the new file: kept as it is, opened anew, or (on error)
-    // left as it was.
-    enum class Fate { keep, open, fail };
-    std::vector<Fate> fate(next.listeners.size(), Fate::fail);
-    std::vector<const Serving*> previous(next.listeners.size(), nullptr);
-    std::vector<std::unique_ptr<Opening>> openings(next.listeners.size());
-
-    for (std::size_t i = 0; i < next.listeners.size(); ++i) {
-        const auto& l = next.listeners[i];
-        if (auto it = old_index.find(l.name); it != old_index.end()) {
-            previous[i] = &serving_[it->second];
-        }
-        std::string unknown;
-        std::vector<int> drivers = running_drivers(l, unknown);
-        if (!unknown.empty()) {
-            result.errors.push_back(about(
-                l, fmt::format("no running driver or tpc named \"{}\" does I/O; serving it there needs a "
-                               "restart with the new topology",
-                               unknown)));
+void Network::attach_at_start(std::vector<Batch>& batches) {
+    for (std::size_t d = 0; d < batches.size(); ++d) {
+        Batch& b = batches[d];
+        if (b.copies.empty()) {
             continue;
         }
-        const Serving* prev = previous[i];
-        // Unchanged settings alone do not keep it: its drivers and its handler file must be too.
-        if (prev != nullptr && !named(diff.changed, l.name) && prev->drivers == drivers &&
-            !handler_replaced(*prev)) {
-            fate[i] = Fate::keep;
-            continue;
-        }
-
-        std::string error;
-        auto plugin = plugin_for(l, policy, services, error);
-        if (!plugin) {
-            result.errors.push_back(about(l, error));
-            continue;
-        }
-        if (!plugin->serves(l.transport)) {
-            result.errors.push_back(
-                about(l, fmt::format("plugin \"{}\" ({}) does not serve {}", l.handler_path.string(),
-                                     plugin->name(), config::to_string(l.transport))));
-            continue;
-        }
-        auto o = std::make_unique<Opening>();
-        o->previous = prev;
-        auto shared = std::make_shared<ListenerShared>();
-        shared->plugin = plugin.get();
-        shared->plugin_ref = plugin;
-        shared->start_errors.assign(n, {});
-        shared->pending_starts.store(static_cast<int>(drivers.size()), std::memory_order_relaxed);
-        shared->holders.store(static_cast<int>(drivers.size()), std::memory_order_relaxed);
-        o->entry = Serving{l, shared, drivers, std::vector<DriverNet*>(drivers.size(), nullptr), {}};
-        try {
-            const bool same_socket =
-                prev != nullptr && prev->config.transport == l.transport && prev->config.address == l.address;
-            bool kept_socket = false;
-            std::vector<int> cpus;
-            for (int d : drivers) {
-                auto dl = std::make_unique<DriverListener>();
-                dl->config = l;
-                dl->shared = shared;
-                dl->stats = stats_for(l.name, d);
-                int kept = -1;
-                if (same_socket) {
-                    auto at = std::find(prev->drivers.begin(), prev->drivers.end(), d);
-                    if (at != prev->drivers.end()) {
-                        kept = prev->sockets[static_cast<std::size_t>(at - prev->drivers.begin())];
-                    }
-                }
-                if (kept >= 0) {
-                    // The same socket, so nothing queued on it is lost and nothing is refused.
-                    dl->socket = core::Fd{::fcntl(kept, F_DUPFD_CLOEXEC, 0)};
-                    if (dl->socket.get() < 0) {
-                        throw std::runtime_error(fmt::format("{}: dup of its socket on driver {}: {}",
-                                                             describe_listener(l), runtime_.driver(d).name(),
-                                                             std::strerror(errno)));
-                    }
-                    if (l.transport == config::Transport::tcp && l.backlog != prev->config.backlog &&
-                        ::listen(dl->socket.get(), static_cast<int>(l.backlog)) != 0) {
-                        throw std::runtime_error(fmt::format("{}: listen with the new backlog: {}",
-                                                             describe_listener(l), std::strerror(errno)));
-                    }
-                    kept_socket = true;
-                } else {
-                    dl->socket = open_listener_socket(l);
-                }
-                o->entry.sockets.push_back(dl->socket.get());
-                cpus.push_back(runtime_.driver(d).cpu());
-                o->copies.push_back(std::move(dl));
+        auto module = std::make_unique<DriverNet>(options_, std::move(b.copies), drivers_[d]);
+        for (const auto& [o, k] : b.placed) {
+            if (o != nullptr) {
+                o->entry.modules[k] = module.get();
             }
-            const bool was_steered = prev != nullptr && prev->config.steer_to_cpu && kept_socket;
-            if (!o->entry.sockets.empty() && (l.steer_to_cpu || was_steered)) {
-                const int socket = o->entry.sockets.front();
-                if (l.steer_to_cpu && (!kept_socket || prev->drivers == drivers)) {
-                    // The group's sockets are in driver order, as the program expects.
-                    steer_to_cpus(l, socket, cpus);
-                } else {
-                    if (l.steer_to_cpu) {
-                        spdlog::warn(
-                            "{}: its drivers changed while its sockets stay; steer_to_cpu takes effect "
-                            "on restart, the kernel's hash spreads connections meanwhile",
-                            describe_listener(l));
-                    }
-                    unsteer(l, socket);
-                }
-            }
-        } catch (const std::exception& e) {
-            result.errors.push_back(about(l, e.what()));
-            continue;
         }
-        fate[i] = Fate::open;
-        openings[i] = std::move(o);
+        runtime_.attach(static_cast<int>(d), std::move(module));
     }
+}
 
-    // One module per driver for everything this reload opens there.
-    std::vector<std::vector<std::unique_ptr<DriverListener>>> per_driver(n);
-    std::vector<std::vector<std::pair<Opening*, std::size_t>>> placed(n);
-    for (auto& o : openings) {
-        if (!o) {
-            continue;
-        }
-        for (std::size_t k = 0; k < o->copies.size(); ++k) {
-            auto d = static_cast<std::size_t>(o->entry.drivers[k]);
-            placed[d].emplace_back(o.get(), k);
-            per_driver[d].push_back(std::move(o->copies[k]));
+std::uint64_t Network::direct_wanted(const config::ListenerConfig& l, int driver, std::uint64_t table) const {
+    if (l.transport != config::Transport::tcp) {
+        return 0;
+    }
+    const std::uint64_t want = std::min<std::uint64_t>(l.max_connections, table);
+    std::uint64_t claimed = 0; // by the generation it replaces, which shares its connection count
+    for (const auto& s : serving_) {
+        if (s.state.settings.name == l.name && serves(s.state.drivers, driver) &&
+            s.direct[position(s.state.drivers, driver)]) {
+            claimed = std::min<std::uint64_t>(s.state.settings.max_connections, table);
         }
     }
-    for (std::size_t d = 0; d < n; ++d) {
-        if (per_driver[d].empty()) {
+    return want > claimed ? want - claimed : 0;
+}
+
+void Network::attach_while_running(std::vector<Batch>& batches, const std::shared_ptr<StartAcks>& acks) {
+    for (std::size_t d = 0; d < batches.size(); ++d) {
+        Batch& b = batches[d];
+        if (b.copies.empty()) {
             continue;
         }
         core::Driver& driver = runtime_.driver(static_cast<int>(d));
-        std::uint64_t wanted = 0;
-        for (const auto& dl : per_driver[d]) {
-            if (dl->config.transport == config::Transport::tcp) {
-                wanted += dl->config.max_connections;
-            }
-        }
-        // Direct descriptors only while the table has room for all of them beside the
-        // connections the driver's other modules may hold.
         const std::uint64_t table = driver.features().file_slots;
+        std::uint64_t wanted = 0;
+        for (const auto& dl : b.copies) {
+            wanted += direct_wanted(dl->config, static_cast<int>(d), table);
+        }
+        // Direct descriptors only while the table has room for the claims of these listeners'
+        // names beside those of the names the driver serves already.
         const std::uint64_t claimed = drivers_[d]->direct_claimed.load(std::memory_order_relaxed);
         const bool direct =
             driver.features().direct_descriptors && claimed <= table && wanted <= table - claimed;
@@ -384,101 +428,214 @@ ReloadResult Network::reload(const config::Config& next, const LoadPolicy& polic
                 "the listeners opened there use regular descriptors until restart",
                 driver.name(), wanted);
         }
-        auto net = DriverNet::while_running(options_, std::move(per_driver[d]), drivers_[d], direct);
-        for (const auto& [o, k] : placed[d]) {
+        for (const auto& [o, k] : b.placed) {
+            o->entry.direct[k] = direct;
+        }
+        auto net = DriverNet::while_running(options_, std::move(b.copies), drivers_[d], static_cast<int>(d),
+                                            direct, acks);
+        for (const auto& [o, k] : b.placed) {
             o->entry.modules[k] = net.get();
         }
+        std::string failed;
+        try {
+            net->prepare(driver);
+        } catch (const std::exception& e) {
+            failed = e.what();
+        }
         std::unique_ptr<core::DriverModule> module = std::move(net);
-        const auto until = std::chrono::steady_clock::now() + post_patience;
-        while (!runtime_.attach_running(static_cast<int>(d), module) &&
-               std::chrono::steady_clock::now() < until) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        if (failed.empty() && runtime_.attach_running_by(static_cast<int>(d), module,
+                                                         std::chrono::steady_clock::now() + post_patience)) {
+            continue;
         }
-        if (module) {
-            // Never reached the driver: its copies close with it, and this driver holds none.
-            for (const auto& [o, k] : placed[d]) {
-                o->entry.modules[k] = nullptr;
-                o->shared()->holders.fetch_sub(1, std::memory_order_relaxed);
-                o->errors.push_back(
-                    fmt::format("driver {}: its queue for the main thread stayed full", driver.name()));
-                o->shared()->pending_starts.fetch_sub(1, std::memory_order_relaxed);
+        // Never reached the driver: its copies close with it (reporting their start as failed),
+        // and this driver holds none.
+        for (const auto& [o, k] : b.placed) {
+            o->entry.modules[k] = nullptr;
+            o->shared().holders.fetch_sub(1, std::memory_order_relaxed);
+            o->errors.push_back(
+                fmt::format("driver {}: its queue for the main thread stayed full", driver.name()));
+        }
+        module.reset();
+    }
+}
+
+// What the drivers reported for `o`'s instances.
+void Network::check_started(Opening& o) const {
+    if (o.shared().pending_starts.load(std::memory_order_acquire) != 0) {
+        o.errors.push_back(
+            fmt::format("its instances did not start within {} ms", options_.reload_start_timeout.count()));
+        return;
+    }
+    for (int d : o.entry.state.drivers) {
+        const std::string& e = o.shared().start_errors[static_cast<std::size_t>(d)];
+        if (!e.empty()) {
+            o.errors.push_back(fmt::format("driver {}: {}", topology_.driver(d).name, e));
+        }
+    }
+}
+
+// What changes on sockets the old generation still serves from, once nothing can fail the
+// reload any more: their backlog and their steering. Failures are logged; the sockets serve.
+void Network::change_kept_sockets(const Opening& o) {
+    const ListenerStep& step = *o.step;
+    const config::ListenerConfig& l = step.next->settings;
+    try {
+        if (l.transport == config::Transport::tcp && l.backlog != step.running->settings.backlog) {
+            for (int fd : o.entry.sockets) {
+                if (::listen(fd, static_cast<int>(l.backlog)) != 0) {
+                    throw std::runtime_error(fmt::format("{}: listen with the new backlog: {}",
+                                                         describe_listener(l), std::strerror(errno)));
+                }
             }
         }
+        steer(step, o, o.cpus, true, false);
+    } catch (const std::exception& e) {
+        spdlog::error("reload: {}; its sockets serve on as they were", e.what());
     }
+}
 
-    // Every driver reports each new instance, started or not; the reload waits for all.
-    const auto deadline = std::chrono::steady_clock::now() + options_.reload_start_timeout;
-    auto all_reported = [&] {
-        return std::all_of(openings.begin(), openings.end(), [](const auto& o) {
-            return !o || o->shared()->pending_starts.load(std::memory_order_acquire) == 0;
-        });
-    };
-    while (!all_reported() && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+void Network::settle(const Plan& plan, std::vector<std::unique_ptr<Opening>>& openings,
+                     ReloadResult& result) {
+    for (auto& o : openings) {
+        check_started(*o);
+        for (const auto& e : o->errors) {
+            result.errors.push_back(about(o->entry.state.settings, e));
+        }
     }
-
     std::vector<Serving> retiring;
+    if (!result.errors.empty()) {
+        // Not applied: every new generation goes again, the running set stays as it was. A
+        // retirement queued behind a late start still finds it: each driver takes its
+        // messages in order. Once stopping, a driver may have destroyed a module unstarted,
+        // and every module stops anyway.
+        for (auto& o : openings) {
+            retiring.push_back(std::move(o->entry));
+        }
+        if (!runtime_.stop_requested()) {
+            retire(retiring);
+        }
+        result.in_force.clear();
+        for (const auto& s : serving_) {
+            result.in_force.push_back(s.state.settings);
+        }
+        return;
+    }
+    std::map<std::string, Serving> next;
+    for (auto& o : openings) {
+        if (o->kept_sockets) {
+            change_kept_sockets(*o);
+        }
+        next.emplace(o->entry.state.settings.name, std::move(o->entry));
+    }
     std::vector<Serving> in_force;
-    for (std::size_t i = 0; i < next.listeners.size(); ++i) {
-        const auto& l = next.listeners[i];
-        const Serving* prev = previous[i];
-        if (fate[i] == Fate::open) {
-            Opening& o = *openings[i];
-            if (o.shared()->pending_starts.load(std::memory_order_acquire) != 0) {
-                o.errors.push_back(fmt::format("its instances did not start within {} ms",
-                                               options_.reload_start_timeout.count()));
-            } else {
-                for (int d : o.entry.drivers) {
-                    const std::string& e = o.shared()->start_errors[static_cast<std::size_t>(d)];
-                    if (!e.empty()) {
-                        o.errors.push_back(fmt::format("driver {}: {}", runtime_.driver(d).name(), e));
-                    }
-                }
-            }
-            if (o.errors.empty()) {
-                (prev != nullptr ? result.changed : result.added).push_back(l.name);
-                if (prev != nullptr) {
-                    retiring.push_back(*prev);
-                }
-                in_force.push_back(std::move(o.entry));
-                continue;
-            }
-            for (const auto& e : o.errors) {
-                result.errors.push_back(about(l, e));
-            }
-            // Its instances that did start go again; a message queued behind a late start
-            // still finds it, since each driver takes its messages in order.
-            retiring.push_back(std::move(o.entry));
-            fate[i] = Fate::fail;
+    for (const auto& step : plan.listeners) {
+        auto prev = std::find_if(serving_.begin(), serving_.end(),
+                                 [&](const Serving& s) { return s.state.settings.name == step.name; });
+        assert((prev != serving_.end()) == (step.running != nullptr));
+        if (step.step != Step::keep) {
+            (step.step == Step::open     ? result.added
+             : step.step == Step::change ? result.changed
+                                         : result.removed)
+                .push_back(step.name);
         }
-        if (prev != nullptr) {
-            in_force.push_back(*prev); // unchanged, or kept after the error reported above
+        if (step.step == Step::retire || step.step == Step::change) {
+            retiring.push_back(*prev);
+        }
+        if (step.step == Step::keep) {
+            in_force.push_back(*prev);
+        } else if (step.step != Step::retire) {
+            assert(next.contains(step.name));
+            in_force.push_back(std::move(next.at(step.name)));
         }
     }
-    for (const auto& s : serving_) {
-        if (named(diff.removed, s.config.name)) {
-            result.removed.push_back(s.config.name);
-            retiring.push_back(s);
-        }
-    }
+    result.applied = true;
     retire(retiring);
     serving_ = std::move(in_force);
+    for (const auto& s : serving_) {
+        result.in_force.push_back(s.state.settings);
+    }
+}
 
+void Network::forget_gone_stats() {
+    std::erase_if(connection_counts_, [](const auto& entry) { return entry.second.expired(); });
     // Counters of listeners (or drivers of a listener) that are gone leave /metrics.
     std::erase_if(stats_, [this](const auto& entry) {
         const auto& [name, driver] = entry.first;
         return std::none_of(serving_.begin(), serving_.end(), [&](const Serving& s) {
-            return s.config.name == name &&
-                   std::find(s.drivers.begin(), s.drivers.end(), driver) != s.drivers.end();
+            return s.state.settings.name == name && serves(s.state.drivers, driver);
         });
     });
+}
+
+ReloadResult Network::reload(const config::Config& next, const LoadPolicy& policy,
+                             const gatio_services& services) {
+    collect();
+    ReloadResult result;
+    const std::vector<ListenerState> running = running_set();
+    const std::vector<ListenerState> wanted = wanted_set(next, result.errors);
+    const Plan plan = plan_listeners(running, wanted);
+    auto openings = build(
+        plan,
+        [&](const config::ListenerConfig& l, std::string& error) {
+            return plugin_for(l, policy, services, error);
+        },
+        {}, true, result.errors);
+    if (!result.errors.empty()) {
+        // Not applied: what was built closes unused, and nothing reached a driver.
+        openings.clear();
+        for (const auto& s : serving_) {
+            result.in_force.push_back(s.state.settings);
+        }
+        forget_gone_stats();
+        return result;
+    }
+    auto per_driver = batches(openings);
+    const auto modules =
+        std::count_if(per_driver.begin(), per_driver.end(), [](const Batch& b) { return !b.copies.empty(); });
+    auto acks = std::make_shared<StartAcks>(static_cast<int>(modules));
+    attach_while_running(per_driver, acks);
+    // Every driver reports each new instance, started or not; settle() names the late ones.
+    acks->wait_until(std::chrono::steady_clock::now() + options_.reload_start_timeout);
+    settle(plan, openings, result);
+    forget_gone_stats();
     if (!result.added.empty() || !result.removed.empty() || !result.changed.empty()) {
         publish_catalog(true);
     }
-    for (const auto& s : serving_) {
-        result.in_force.push_back(s.config);
-    }
     return result;
+}
+
+AttachResult attach_listeners(core::Runtime& runtime, const config::Config& config,
+                              const core::Topology& topology, const PluginSet& plugins, const NetOptions& net,
+                              const InheritedSockets& inherited) {
+    std::unique_ptr<Network> network{new Network(runtime, topology, net)};
+    std::vector<ListenerState> wanted;
+    for (const auto& [settings, drivers] : topology.listeners) {
+        wanted.push_back({settings, drivers, plugins.for_listener(settings).file_id()});
+    }
+    const Plan plan = plan_listeners({}, wanted);
+    assert(plan.listeners.size() == wanted.size());
+    std::vector<std::string> errors;
+    auto openings = network->build(
+        plan,
+        [&](const config::ListenerConfig& l, std::string&) -> std::shared_ptr<const Plugin> {
+            return plugins.by_path.at(l.handler_path);
+        },
+        inherited, false, errors);
+    if (!errors.empty()) {
+        return {nullptr, errors.front()};
+    }
+    auto per_driver = network->batches(openings);
+    if (config.admin.listen) {
+        if (auto error = network->add_admin(config, plugins, per_driver); !error.empty()) {
+            return {nullptr, error};
+        }
+    }
+    network->attach_at_start(per_driver);
+    for (auto& o : openings) {
+        network->serving_.push_back(std::move(o->entry));
+    }
+    network->publish_catalog(false);
+    return {std::move(network), {}};
 }
 
 } // namespace gatio::net

@@ -30,9 +30,11 @@ class DriverNet;
 // one: its instances take the new connections while those of the old one finish theirs.
 struct ListenerShared {
     const Plugin* plugin = nullptr;
-    std::shared_ptr<const Plugin> plugin_ref;  // keeps the object loaded while any driver needs it
-    std::atomic<std::uint32_t> connections{0}; // TCP connections open on all its drivers
-    std::shared_ptr<AdminBoard> admin;         // the admin endpoint's (net/admin.hpp); else null
+    std::shared_ptr<const Plugin> plugin_ref; // keeps the object loaded while any driver needs it
+    // TCP connections open on all its drivers, counted for the listener's name: every generation
+    // of it shares the count, so max_connections holds while a reload's generations overlap.
+    std::shared_ptr<std::atomic<std::uint32_t>> connections = std::make_shared<std::atomic<std::uint32_t>>(0);
+    std::shared_ptr<AdminBoard> admin; // the admin endpoint's (net/admin.hpp); else null
 
     // Opened while running: each serving driver writes its slot of start_errors ("" when its
     // instance started), then counts pending_starts down with release order.

@@ -155,16 +155,16 @@ void TcpEndpoint::reject(int fd) {
 void TcpEndpoint::accepted(int fd) {
     accept_error_logged_ = 0;
     ListenerShared& s = shared();
-    if (draining_ || s.connections.fetch_add(1, std::memory_order_relaxed) >= config().max_connections) {
+    if (draining_ || s.connections->fetch_add(1, std::memory_order_relaxed) >= config().max_connections) {
         if (!draining_) {
-            s.connections.fetch_sub(1, std::memory_order_relaxed);
+            s.connections->fetch_sub(1, std::memory_order_relaxed);
         }
         reject(fd);
         return;
     }
     if (!net_.budget().admit(reserve_)) {
         // Its reserve would eat into what connections already open were promised.
-        s.connections.fetch_sub(1, std::memory_order_relaxed);
+        s.connections->fetch_sub(1, std::memory_order_relaxed);
         ++net_.stats().output_admissions_refused;
         reject(fd);
         return;
@@ -172,7 +172,7 @@ void TcpEndpoint::accepted(int fd) {
     Connection* c = net_.create_connection(*this, fd);
     if (c == nullptr) {
         net_.budget().leave(reserve_);
-        s.connections.fetch_sub(1, std::memory_order_relaxed);
+        s.connections->fetch_sub(1, std::memory_order_relaxed);
         reject(fd);
         return;
     }
@@ -823,7 +823,7 @@ void TcpEndpoint::finalize(Connection& c) {
     drop_output(c);
     net_.budget().leave(reserve_);
     --live_;
-    shared().connections.fetch_sub(1, std::memory_order_relaxed);
+    shared().connections->fetch_sub(1, std::memory_order_relaxed);
     ++net_.stats().closed;
     ++counters().closed;
     c.assert_invariants();

@@ -4,8 +4,10 @@
 //   "big N"     answers N bytes: byte i is 'a' + i % 26 (a large response in flight);
 //   "ping"      answers "pong".
 // Anything else is answered "unknown".
+// With GATIO_TEST_SERVICE_INIT_MS set, init() takes that long (a handler slow to load).
 #include <charconv>
 #include <cstdint>
+#include <cstdlib>
 #include <span>
 #include <string>
 #include <string_view>
@@ -20,6 +22,13 @@ public:
     static constexpr std::uint32_t max_unconsumed = 256;
 
     Service(gatio::Host, const gatio::InstanceInfo&) {}
+
+    static bool init(const gatio_services&, std::string&) {
+        if (const char* ms = std::getenv("GATIO_TEST_SERVICE_INIT_MS")) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(number(ms)));
+        }
+        return true;
+    }
 
     std::int64_t on_data(gatio::Connection c, std::span<const std::uint8_t> data) {
         std::size_t used = 0;
