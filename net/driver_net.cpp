@@ -145,6 +145,7 @@ void DriverNet::prepare(core::Driver& d) {
     carve(d);
 }
 
+// Everything the module and its endpoints take from memory(), before any endpoint starts.
 void DriverNet::carve(core::Driver& d) {
     direct_ = d.features().direct_descriptors && allow_direct_;
     multishot_ = d.features().multishot_recv;
@@ -153,6 +154,9 @@ void DriverNet::carve(core::Driver& d) {
         configs.push_back(&l->config);
     }
     const config::RingSettings& ring = d.ring_settings();
+    for (auto& e : endpoints_) {
+        e->carve(d);
+    }
     capacity_ = tcp_slots(configs);
     if (capacity_ == 0) {
         return;

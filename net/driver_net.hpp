@@ -147,7 +147,7 @@ private:
         std::uint32_t slot;
         std::uint32_t generation;
     };
-    void carve(core::Driver& d); // connection slots, output chunks: from memory()
+    void carve(core::Driver& d); // connection slots, output chunks, the endpoints': from memory()
     void set_up(core::Driver& d);
     void report_started(); // while running: counts the reload's acks down, once
     void claim_direct(const config::ListenerConfig& l, std::uint64_t table);

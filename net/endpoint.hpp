@@ -68,6 +68,10 @@ public:
     // On the driver thread, in this order. start() creates the plugin instance and arms the
     // socket; it throws std::runtime_error naming the listener on failure. stop() destroys the
     // instance and may be called again.
+    // Takes what this endpoint needs from its module's memory (DriverNet::memory), before
+    // start(): on the driver's thread at start, on the reloading thread for a module opened
+    // while running, so that a reload does not carve on the driver.
+    virtual void carve(core::Driver& /*driver*/) {}
     virtual void start(core::Driver& driver);
     virtual void poll() {}
     virtual void drain() = 0;

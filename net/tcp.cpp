@@ -60,12 +60,15 @@ void TcpEndpoint::start(core::Driver& d) {
     if (::fstat(listener_.socket.get(), &st) == 0) {
         socket_inode_ = st.st_ino;
     }
+    arm_accept();
+}
+
+void TcpEndpoint::carve(core::Driver& d) {
     if (plugin().max_unconsumed > 0) {
         carry_capacity_ = carry_bytes(plugin(), d.ring_settings());
         carry_pool_ = std::make_unique<ChunkPool>(
             net_.memory(), std::min(config().max_connections, net_.options().carry_buffers), carry_capacity_);
     }
-    arm_accept();
 }
 
 void TcpEndpoint::arm_accept() {
