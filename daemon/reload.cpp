@@ -114,11 +114,10 @@ std::string ReloadOutcome::note() const {
         return "reload failed: " + joined(file_errors, "; ");
     }
     std::vector<std::string> notes;
+    notes.push_back(listeners.applied ? "last reload applied"
+                                      : "reload failed, not applied: " + joined(listeners.errors, "; "));
     if (!restart.empty()) {
         notes.push_back("restart needed for: " + joined(restart, ", "));
-    }
-    if (!listeners.applied) {
-        notes.push_back("reload failed, not applied: " + joined(listeners.errors, "; "));
     }
     return joined(notes, "; ");
 }
@@ -148,8 +147,9 @@ ReloadOutcome run_reload(const Options& options, const config::Config& running, 
         out.shutdown_grace = next.daemon.shutdown_grace;
         spdlog::info("reload: daemon.shutdown_grace is now {} ms", next.daemon.shutdown_grace.count());
     }
-    const std::string note = out.note();
-    spdlog::info("reload: {} is valid{}", file, note.empty() ? "" : "; " + note);
+    const std::string restart =
+        out.restart.empty() ? "" : "; restart needed for: " + joined(out.restart, ", ");
+    spdlog::info("reload: {} is valid{}", file, restart);
     return out;
 }
 

@@ -42,7 +42,8 @@ struct ReloadOutcome {
     std::optional<std::chrono::milliseconds> shutdown_grace; // the new one, when it changed
     std::vector<std::string> restart;                        // as restart_needed names them
     net::ReloadResult listeners;
-    // For STATUS=: "" when everything was applied and nothing waits for a restart.
+    // For STATUS=: whether it was applied ("last reload applied", or "reload failed...: "
+    // with the causes), then what waits for a restart.
     std::string note() const;
 };
 

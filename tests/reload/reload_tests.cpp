@@ -542,6 +542,9 @@ TEST_CASE(
     ::close(taken);
     REQUIRE(g.reload());
     CHECK(g.count("reload: applied; listeners added: 1, changed: 1, removed: 0") == 1);
+    const auto applied = notify.wait_for(ready, 30s);
+    REQUIRE(applied);
+    CHECK(field(*applied, "STATUS").value_or("").find("; last reload applied") != std::string::npos);
     CHECK(http_get(port, "/").body == "new");
     Connection busy(taken_port);
     CHECK(echoes(busy, "free"));
