@@ -405,55 +405,62 @@ std::uint64_t Network::direct_wanted(const config::ListenerConfig& l, int driver
     return want > claimed ? want - claimed : 0;
 }
 
+bool Network::allow_direct(const Batch& b, int d) const {
+    core::Driver& driver = runtime_.driver(d);
+    if (!driver.features().direct_descriptors) {
+        return false;
+    }
+    const std::uint64_t table = driver.features().file_slots;
+    std::uint64_t wanted = 0;
+    for (const auto& dl : b.copies) {
+        wanted += direct_wanted(dl->config, d, table);
+    }
+    // Only while the table has room for the claims of these listeners' names beside those of
+    // the names the driver serves already.
+    const std::uint64_t claimed =
+        drivers_[static_cast<std::size_t>(d)]->direct_claimed.load(std::memory_order_relaxed);
+    if (claimed <= table && wanted <= table - claimed) {
+        return true;
+    }
+    spdlog::info("reload: driver {}: its direct-descriptor table has no room for {} more connections; the "
+                 "listeners opened there use regular descriptors until restart",
+                 driver.name(), wanted);
+    return false;
+}
+
 void Network::attach_while_running(std::vector<Batch>& batches, const std::shared_ptr<StartAcks>& acks) {
     for (std::size_t d = 0; d < batches.size(); ++d) {
         Batch& b = batches[d];
         if (b.copies.empty()) {
             continue;
         }
-        core::Driver& driver = runtime_.driver(static_cast<int>(d));
-        const std::uint64_t table = driver.features().file_slots;
-        std::uint64_t wanted = 0;
-        for (const auto& dl : b.copies) {
-            wanted += direct_wanted(dl->config, static_cast<int>(d), table);
-        }
-        // Direct descriptors only while the table has room for the claims of these listeners'
-        // names beside those of the names the driver serves already.
-        const std::uint64_t claimed = drivers_[d]->direct_claimed.load(std::memory_order_relaxed);
-        const bool direct =
-            driver.features().direct_descriptors && claimed <= table && wanted <= table - claimed;
-        if (driver.features().direct_descriptors && !direct) {
-            spdlog::info(
-                "reload: driver {}: its direct-descriptor table has no room for {} more connections; "
-                "the listeners opened there use regular descriptors until restart",
-                driver.name(), wanted);
-        }
+        const int index = static_cast<int>(d);
+        const bool direct = allow_direct(b, index);
+        auto net = DriverNet::while_running(options_, std::move(b.copies), drivers_[d], index, direct, acks);
         for (const auto& [o, k] : b.placed) {
             o->entry.direct[k] = direct;
-        }
-        auto net = DriverNet::while_running(options_, std::move(b.copies), drivers_[d], static_cast<int>(d),
-                                            direct, acks);
-        for (const auto& [o, k] : b.placed) {
             o->entry.modules[k] = net.get();
         }
         std::string failed;
         try {
-            net->prepare(driver);
+            net->prepare(runtime_.driver(index)); // off the driver's thread
         } catch (const std::exception& e) {
             failed = e.what();
         }
         std::unique_ptr<core::DriverModule> module = std::move(net);
-        if (failed.empty() && runtime_.attach_running_by(static_cast<int>(d), module,
-                                                         std::chrono::steady_clock::now() + post_patience)) {
+        if (failed.empty() &&
+            runtime_.attach_running_by(index, module, std::chrono::steady_clock::now() + post_patience)) {
             continue;
         }
         // Never reached the driver: its copies close with it (reporting their start as failed),
         // and this driver holds none.
+        if (failed.empty()) {
+            failed = "its queue for the main thread stayed full";
+        }
         for (const auto& [o, k] : b.placed) {
             o->entry.modules[k] = nullptr;
             o->shared().holders.fetch_sub(1, std::memory_order_relaxed);
-            o->errors.push_back(
-                fmt::format("driver {}: its queue for the main thread stayed full", driver.name()));
+            o->errors.push_back(fmt::format("driver {}: {}", runtime_.driver(index).name(), failed));
         }
         module.reset();
     }

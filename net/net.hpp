@@ -164,6 +164,8 @@ private:
     std::string add_admin(const config::Config& config, const PluginSet& plugins,
                           std::vector<Batch>& batches);
     void attach_at_start(std::vector<Batch>& batches);
+    // Direct descriptors for the module of `batch` on driver `driver`, if its table has room.
+    bool allow_direct(const Batch& batch, int driver) const;
     void attach_while_running(std::vector<Batch>& batches, const std::shared_ptr<StartAcks>& acks);
     // After the drivers reported: what is in force, what retires, and the result.
     // Applied only when nothing failed (result.errors empty): else every new generation is
