@@ -172,10 +172,19 @@ struct ListenerConfig {
 // beside the values (Config::positions), not in them: a setting compares equal to the same
 // setting written elsewhere, so a reload that only moved lines changes nothing. A SourcePos
 // with line 0 means "not written" (a default, or a Config built in code).
+// Where a driver's ring settings were written; line 0 for one left at its default.
+struct RingPositions {
+    SourcePos ring_entries;
+    SourcePos buffer_size;
+    SourcePos buffer_count;
+};
+
 struct DriverPositions {
     SourcePos table; // the [[tpc.driver]] table
     SourcePos name;
     SourcePos cpu;
+    SourcePos role;
+    RingPositions ring; // a value it does not set has the [topology] one's position
 };
 
 struct TpcPositions {
@@ -196,6 +205,7 @@ struct ListenerPositions {
 struct Positions {
     SourcePos admin_listen;
     SourcePos topology_cpus;
+    RingPositions topology_ring;
     std::vector<TpcPositions> tpcs;           // by index in TopologySection::tpcs
     std::vector<ListenerPositions> listeners; // by index in Config::listeners
 

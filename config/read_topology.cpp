@@ -6,21 +6,26 @@ namespace gatio::config::detail {
 
 namespace {
 
-RingSettings read_ring(TableReader& r, RingSettings ring) {
+// `at` holds the positions of the values `ring` came with; those written here replace them.
+RingSettings read_ring(TableReader& r, RingSettings ring, RingPositions& at) {
     if (auto entries = r.power_of_two("ring_entries", 8, 32768)) {
         ring.ring_entries = *entries;
+        at.ring_entries = r.pos("ring_entries");
     }
     if (auto size = r.size("buffer_size", 512, max_buffer_size)) {
         ring.buffer_size = static_cast<std::uint32_t>(*size);
+        at.buffer_size = r.pos("buffer_size");
     }
     if (auto count = r.power_of_two("buffer_count", 1, 32768)) {
         ring.buffer_count = *count;
+        at.buffer_count = r.pos("buffer_count");
     }
     return ring;
 }
 
 DriverConfig read_driver(const toml::table& table, const std::string& tpc_context,
-                         const RingSettings& defaults, DriverPositions& at, Reporter& out) {
+                         const RingSettings& defaults, const RingPositions& defaults_at, DriverPositions& at,
+                         Reporter& out) {
     TableReader r(table, tpc_context + ": driver",
                   {"name", "cpu", "role", "ring_entries", "buffer_size", "buffer_count"}, out);
     DriverConfig d;
@@ -35,12 +40,15 @@ DriverConfig read_driver(const toml::table& table, const std::string& tpc_contex
     }
     at.cpu = r.pos("cpu");
     d.role = r.keyword("role", driver_roles).value_or(d.role);
-    d.ring = read_ring(r, defaults);
+    at.role = r.pos("role");
+    at.ring = defaults_at;
+    d.ring = read_ring(r, defaults, at.ring);
     r.finish();
     return d;
 }
 
-TpcConfig read_tpc(const toml::table& table, const RingSettings& defaults, TpcPositions& at, Reporter& out) {
+TpcConfig read_tpc(const toml::table& table, const RingSettings& defaults, const RingPositions& defaults_at,
+                   TpcPositions& at, Reporter& out) {
     TableReader r(table, "tpc", {"name", "numa_node", "memory", "driver"}, out);
     TpcConfig tpc;
     at.table = r.pos();
@@ -55,7 +63,8 @@ TpcConfig read_tpc(const toml::table& table, const RingSettings& defaults, TpcPo
     at.numa_node = r.pos("numa_node");
     tpc.memory = r.keyword("memory", memory_policies).value_or(tpc.memory);
     for (const toml::table* driver : r.tables("driver", "[[tpc.driver]]")) {
-        tpc.drivers.push_back(read_driver(*driver, r.context(), defaults, at.drivers.emplace_back(), out));
+        tpc.drivers.push_back(
+            read_driver(*driver, r.context(), defaults, defaults_at, at.drivers.emplace_back(), out));
     }
     const toml::node* drivers = table.get("driver");
     if (!drivers || (drivers->is_array() && drivers->as_array()->empty())) {
@@ -85,7 +94,7 @@ TopologySection read_topology(const toml::table& table, const toml::node* tpc,
             r.error("cpus", at.topology_cpus, parsed.error);
         }
     }
-    t.ring = read_ring(r, t.ring);
+    t.ring = read_ring(r, t.ring, at.topology_ring);
 
     const bool has_tpc = tpc && !(tpc->is_array() && tpc->as_array()->empty());
     if (mode_known && t.mode == TopologyMode::automatic && tpc && tpc->is_array()) {
@@ -95,7 +104,7 @@ TopologySection read_topology(const toml::table& table, const toml::node* tpc,
             r.error(r.pos("mode"), "mode 'manual' needs at least one [[tpc]]");
         }
         for (const toml::table* entry : tpcs) {
-            t.tpcs.push_back(read_tpc(*entry, t.ring, at.tpcs.emplace_back(), out));
+            t.tpcs.push_back(read_tpc(*entry, t.ring, at.topology_ring, at.tpcs.emplace_back(), out));
         }
     }
     r.finish();

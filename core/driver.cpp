@@ -851,6 +851,9 @@ bool Driver::drain_mailbox() {
         ++counters_.tasks_run;
         message(*this);
     }
+    if (k < ext.capacity()) {
+        mailbox_->external_taken();
+    }
     return left || k == 0;
 }
 

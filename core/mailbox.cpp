@@ -56,6 +56,34 @@ bool Mailbox::push_external(ExternalMessage& message) {
     return pushed;
 }
 
+bool Mailbox::push_external_by(ExternalMessage& message, std::chrono::steady_clock::time_point deadline) {
+    bool pushed = false;
+    {
+        std::unique_lock lock(external_mutex_);
+        external_waiters_.fetch_add(1, std::memory_order_seq_cst);
+        // The owner reads the count after it popped: either it sees this waiter, or this
+        // try_push sees the room it made.
+        while (!(pushed = external_->try_push(message)) &&
+               external_room_.wait_until(lock, deadline) != std::cv_status::timeout) {
+        }
+        external_waiters_.fetch_sub(1, std::memory_order_relaxed);
+    }
+    if (pushed) {
+        ring_eventfd();
+    }
+    return pushed;
+}
+
+void Mailbox::external_taken() {
+    // Orders the pops before the load: a producer that registered after it will see their room.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (external_waiters_.load(std::memory_order_relaxed) == 0) {
+        return; // the common case: nobody waits
+    }
+    std::lock_guard lock(external_mutex_);
+    external_room_.notify_all();
+}
+
 void Mailbox::ring_eventfd() const {
     std::uint64_t one = 1;
     // Only fails if the counter would overflow, i.e. 2^64 wake-ups nobody read: nothing to do.

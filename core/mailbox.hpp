@@ -12,6 +12,8 @@
 
 #include <atomic>
 #include <cassert>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <new>
@@ -110,6 +112,11 @@ public:
 
     // Any non-driver thread. False when the external queue is full.
     bool push_external(ExternalMessage& message);
+    // Any non-driver thread: like push_external, but while the queue is full it waits for the
+    // owner to take messages (external_taken), until `deadline` at most. No polling.
+    bool push_external_by(ExternalMessage& message, std::chrono::steady_clock::time_point deadline);
+    // The owner, after it took external messages: wakes the producers waiting for room.
+    void external_taken();
     SpscQueue<ExternalMessage>& external() { return *external_; }
 
     // Counter of wake-ups through eventfd: read by the owner's ring, written by anyone.
@@ -126,6 +133,8 @@ private:
     Flag* flags_;                           // [sender]
     SpscQueue<ExternalMessage>* external_;
     std::mutex external_mutex_; // serialises non-driver producers only
+    std::condition_variable external_room_;
+    std::atomic<int> external_waiters_{0};
     int eventfd_ = -1;
 };
 

@@ -163,12 +163,18 @@ DriverModule& Runtime::attach(int driver, std::unique_ptr<DriverModule> module) 
 }
 
 bool Runtime::attach_running(int driver, std::unique_ptr<DriverModule>& module) {
+    // A deadline already passed: one try.
+    return attach_running_by(driver, module, std::chrono::steady_clock::time_point{});
+}
+
+bool Runtime::attach_running_by(int driver, std::unique_ptr<DriverModule>& module,
+                                std::chrono::steady_clock::time_point deadline) {
     assert(module);
     // Shared between the message and this call: if the message is not queued, nobody else
     // ever sees it and the module goes back to the caller.
     auto slot = std::make_shared<std::unique_ptr<DriverModule>>(std::move(module));
     ExternalMessage message([slot](Driver& d) { d.adopt(std::move(*slot)); });
-    if (post_external(driver, message)) {
+    if (post_external_by(driver, message, deadline)) {
         return true;
     }
     module = std::move(*slot);
@@ -320,6 +326,15 @@ bool Runtime::post_external(int index, ExternalMessage& message) {
         return false;
     }
     return drivers_[static_cast<std::size_t>(index)]->mailbox_->push_external(message);
+}
+
+bool Runtime::post_external_by(int index, ExternalMessage& message,
+                               std::chrono::steady_clock::time_point deadline) {
+    if (!running_.load(std::memory_order_acquire) || index < 0 ||
+        static_cast<std::size_t>(index) >= drivers_.size()) {
+        return false;
+    }
+    return drivers_[static_cast<std::size_t>(index)]->mailbox_->push_external_by(message, deadline);
 }
 
 void Runtime::join_threads() {

@@ -52,6 +52,10 @@ public:
     // running or that driver's external queue is full. A module arriving once the driver is
     // draining is destroyed unstarted; one whose start() throws is logged and destroyed.
     bool attach_running(int driver, std::unique_ptr<DriverModule>& module);
+    // Like attach_running, but while that driver's queue is full it waits for room (the
+    // driver taking messages wakes it), until `deadline` at most.
+    bool attach_running_by(int driver, std::unique_ptr<DriverModule>& module,
+                           std::chrono::steady_clock::time_point deadline);
 
     // Starts every driver and waits until all are up. Returns "" on success; otherwise every
     // driver has been stopped and joined again, and the text names each failed driver, its CPU
@@ -94,11 +98,19 @@ public:
         ExternalMessage message(std::forward<Fn>(fn));
         return post_external(index, message);
     }
+    // Like post, but while the queue is full it waits for room until `deadline` at most.
+    template <typename Fn>
+    bool post_by(int index, Fn&& fn, std::chrono::steady_clock::time_point deadline) {
+        ExternalMessage message(std::forward<Fn>(fn));
+        return post_external_by(index, message, deadline);
+    }
 
 private:
     friend class Driver;
 
     bool post_external(int index, ExternalMessage& message);
+    bool post_external_by(int index, ExternalMessage& message,
+                          std::chrono::steady_clock::time_point deadline);
     // Start-barrier bookkeeping, called by driver threads.
     void driver_ready(int index);
     void driver_failed(int index, const std::string& cause);

@@ -66,6 +66,67 @@ std::string list_or_none(const config::CpuSet& set) {
     return set.empty() ? "none" : set.to_string();
 }
 
+const DriverPlan* find_driver(const Topology& topology, std::string_view name) {
+    for (const auto& tpc : topology.tpcs) {
+        for (const auto& d : tpc.drivers) {
+            if (d.name == name) {
+                return &d;
+            }
+        }
+    }
+    return nullptr;
+}
+
+const TpcPlan* find_tpc(const Topology& topology, std::string_view name) {
+    for (const auto& tpc : topology.tpcs) {
+        if (tpc.name == name) {
+            return &tpc;
+        }
+    }
+    return nullptr;
+}
+
+// Marks every driver of `tpc` that does I/O; false when it has none.
+bool choose_tpc(const TpcPlan& tpc, std::vector<bool>& chosen) {
+    bool any = false;
+    for (const auto& d : tpc.drivers) {
+        if (config::does_io(d.role)) {
+            chosen.at(static_cast<std::size_t>(d.index)) = true;
+            any = true;
+        }
+    }
+    return any;
+}
+
+// Marks what `name` names; "" when it names something that serves listeners, else why not.
+std::string choose_name(const Topology& topology, std::string_view name, std::vector<bool>& chosen) {
+    if (const DriverPlan* d = find_driver(topology, name)) {
+        if (!config::does_io(d->role)) {
+            return "driver " + in_quotes(name) +
+                   " has role exec and cannot serve a listener (needs io or io+exec)";
+        }
+        chosen.at(static_cast<std::size_t>(d->index)) = true;
+        return {};
+    }
+    if (const TpcPlan* t = find_tpc(topology, name)) {
+        return choose_tpc(*t, chosen) ? std::string{}
+                                      : "tpc " + in_quotes(name) + " has no driver with role io or io+exec";
+    }
+    std::vector<std::string_view> names;
+    for (const auto& tpc : topology.tpcs) {
+        names.push_back(tpc.name);
+        for (const auto& d : tpc.drivers) {
+            names.push_back(d.name);
+        }
+    }
+    std::string message = "no driver or tpc is named " + in_quotes(name);
+    auto hint = nearest(name, names);
+    if (!hint.empty()) {
+        message += "; did you mean " + in_quotes(hint) + "?";
+    }
+    return message;
+}
+
 class Resolver {
 public:
     Resolver(const config::Config& config, const Machine& machine) : config_(config), machine_(machine) {
@@ -82,6 +143,7 @@ public:
             resolve_manual(topology);
         }
         resolve_listeners(topology);
+        check_identical(topology);
         ResolveResult result;
         result.errors = std::move(errors_);
         if (result.errors.empty()) {
@@ -212,111 +274,75 @@ private:
     }
 
     void resolve_listeners(Topology& topology) {
-        std::vector<std::string_view> names;
-        for (const auto& tpc : topology.tpcs) {
-            names.push_back(tpc.name);
-            for (const auto& d : tpc.drivers) {
-                names.push_back(d.name);
-            }
-        }
-
         for (std::size_t li = 0; li < config_.listeners.size(); ++li) {
             const auto& lc = config_.listeners[li];
-            topology.listeners.push_back(
-                ListenerPlan{lc.name, lc.transport, lc.address.text, lc.handler_path});
-            const config::ListenerPositions& at = config_.positions.listener(li);
-            const config::SourcePos pos = at.drivers.line != 0 ? at.drivers : at.table;
-            const std::string where = "listener " + in_quotes(lc.name) + ": ";
-            std::vector<bool> chosen(static_cast<std::size_t>(driver_total(topology)), false);
-            bool named_error = false;
-
-            auto add_tpc = [&chosen](const TpcPlan& tpc) {
-                bool any = false;
-                for (const auto& d : tpc.drivers) {
-                    if (config::does_io(d.role)) {
-                        chosen[static_cast<std::size_t>(d.index)] = true;
-                        any = true;
-                    }
-                }
-                return any;
-            };
-
             if (topology.tpcs.empty()) {
                 // The topology itself failed (already reported): names cannot be checked.
-                topology.listener_drivers.emplace_back();
+                topology.listeners.push_back(ListenerPlan{lc, {}});
                 continue;
             }
-            if (lc.all_drivers) {
-                for (const auto& tpc : topology.tpcs) {
-                    add_tpc(tpc);
-                }
+            const config::ListenerPositions& at = config_.positions.listener(li);
+            const config::SourcePos pos = at.drivers.line != 0 ? at.drivers : at.table;
+            DriverChoice choice = choose_drivers(topology, lc);
+            for (auto& e : choice.errors) {
+                error(pos, std::move(e));
             }
-            const std::vector<std::string> no_names;
-            for (const auto& name : lc.all_drivers ? no_names : lc.drivers) {
-                if (const DriverPlan* d = find_driver(topology, name)) {
-                    if (!config::does_io(d->role)) {
-                        error(pos, where + "driver " + in_quotes(name) +
-                                       " has role exec and cannot serve a listener (needs io or io+exec)");
-                        named_error = true;
-                    } else {
-                        chosen[static_cast<std::size_t>(d->index)] = true;
-                    }
-                } else if (const TpcPlan* t = find_tpc(topology, name)) {
-                    if (!add_tpc(*t)) {
-                        error(pos,
-                              where + "tpc " + in_quotes(name) + " has no driver with role io or io+exec");
-                        named_error = true;
-                    }
-                } else {
-                    std::string message = where + "no driver or tpc is named " + in_quotes(name);
-                    auto hint = nearest(name, names);
-                    if (!hint.empty()) {
-                        message += "; did you mean " + in_quotes(hint) + "?";
-                    }
-                    error(pos, std::move(message));
-                    named_error = true;
-                }
-            }
-
-            std::vector<int> drivers;
-            for (std::size_t i = 0; i < chosen.size(); ++i) {
-                if (chosen[i]) {
-                    drivers.push_back(static_cast<int>(i));
-                }
-            }
-            if (drivers.empty() && !named_error) {
-                error(pos, where + "no driver with role io or io+exec serves this listener");
-            }
-            topology.listener_drivers.push_back(std::move(drivers));
+            topology.listeners.push_back(ListenerPlan{lc, std::move(choice.drivers)});
         }
     }
 
-    static int driver_total(const Topology& topology) {
-        int n = 0;
-        for (const auto& tpc : topology.tpcs) {
-            n += static_cast<int>(tpc.drivers.size());
+    // Where driver `index`'s settings were written (manual mode), or [topology]'s (auto).
+    config::DriverPositions driver_positions(int index) const {
+        int first = 0;
+        for (std::size_t t = 0; t < config_.topology.tpcs.size(); ++t) {
+            const auto n = static_cast<int>(config_.topology.tpcs[t].drivers.size());
+            if (index < first + n) {
+                return config_.positions.driver(t, static_cast<std::size_t>(index - first));
+            }
+            first += n;
         }
-        return n;
+        config::DriverPositions auto_mode;
+        auto_mode.ring = config_.positions.topology_ring;
+        return auto_mode;
     }
 
-    static const DriverPlan* find_driver(const Topology& topology, std::string_view name) {
-        for (const auto& tpc : topology.tpcs) {
-            for (const auto& d : tpc.drivers) {
-                if (d.name == name) {
-                    return &d;
-                }
-            }
+    std::string value_at(const std::string& value, config::SourcePos pos) const {
+        if (pos.line == 0) {
+            return value + " (the default)";
         }
-        return nullptr;
+        return value + " (" + config_.file.string() + ":" + std::to_string(pos.line) + ":" +
+               std::to_string(pos.column) + ")";
     }
 
-    static const TpcPlan* find_tpc(const Topology& topology, std::string_view name) {
-        for (const auto& tpc : topology.tpcs) {
-            if (tpc.name == name) {
-                return &tpc;
+    void check_identical(const Topology& topology) {
+        for (std::size_t li = 0; li < topology.listeners.size(); ++li) {
+            const auto& [l, drivers] = topology.listeners[li];
+            const config::ListenerPositions& at = config_.positions.listener(li);
+            for (const auto& d : driver_differences(topology, drivers)) {
+                const DriverPlan& a = topology.driver(d.a);
+                const DriverPlan& b = topology.driver(d.b);
+                error(at.drivers.line != 0 ? at.drivers : at.table,
+                      "listener " + in_quotes(l.name) + ": its drivers " + in_quotes(a.name) + " and " +
+                          in_quotes(b.name) + " differ in " + d.key + ": " +
+                          value_at(d.value_a, position_of(d.key, driver_positions(d.a))) + " and " +
+                          value_at(d.value_b, position_of(d.key, driver_positions(d.b))) +
+                          "; every driver serving a listener needs the same " + d.key);
             }
         }
-        return nullptr;
+    }
+
+    static config::SourcePos position_of(std::string_view key, const config::DriverPositions& at) {
+        if (key == "role") {
+            return at.role;
+        }
+        if (key == "ring_entries") {
+            return at.ring.ring_entries;
+        }
+        if (key == "buffer_size") {
+            return at.ring.buffer_size;
+        }
+        assert(key == "buffer_count");
+        return at.ring.buffer_count;
     }
 
     const config::Config& config_;
@@ -362,11 +388,9 @@ std::string Topology::describe() const {
     if (listeners.empty()) {
         out += "no listeners\n";
     }
-    for (std::size_t i = 0; i < listeners.size(); ++i) {
-        const auto& l = listeners[i];
-        out += "listener " + l.name + ": " + std::string(config::to_string(l.transport)) + " " + l.address +
-               ", handler " + l.handler_path.string() + ", drivers ";
-        const auto& drivers = listener_drivers[i];
+    for (const auto& [l, drivers] : listeners) {
+        out += "listener " + l.name + ": " + std::string(config::to_string(l.transport)) + " " +
+               l.address.text + ", handler " + l.handler_path.string() + ", drivers ";
         for (std::size_t j = 0; j < drivers.size(); ++j) {
             out += (j == 0 ? "" : ",") + driver(drivers[j]).name;
         }
@@ -377,6 +401,53 @@ std::string Topology::describe() const {
 
 ResolveResult resolve_topology(const config::Config& config, const Machine& machine) {
     return Resolver(config, machine).run();
+}
+
+std::vector<DriverDifference> driver_differences(const Topology& topology, const std::vector<int>& drivers) {
+    std::vector<DriverDifference> out;
+    for (std::size_t k = 1; k < drivers.size(); ++k) {
+        const DriverPlan& a = topology.driver(drivers.front());
+        const DriverPlan& b = topology.driver(drivers[k]);
+        auto add = [&](const char* key, std::string va, std::string vb) {
+            if (va != vb) {
+                out.push_back({key, a.index, b.index, std::move(va), std::move(vb)});
+            }
+        };
+        add("role", std::string(config::to_string(a.role)), std::string(config::to_string(b.role)));
+        add("ring_entries", std::to_string(a.ring.ring_entries), std::to_string(b.ring.ring_entries));
+        add("buffer_size", config::format_size(a.ring.buffer_size), config::format_size(b.ring.buffer_size));
+        add("buffer_count", std::to_string(a.ring.buffer_count), std::to_string(b.ring.buffer_count));
+    }
+    return out;
+}
+
+DriverChoice choose_drivers(const Topology& topology, const config::ListenerConfig& listener) {
+    const std::string where = "listener " + in_quotes(listener.name) + ": ";
+    std::vector<bool> chosen(topology.driver_count(), false);
+    DriverChoice out;
+    if (listener.all_drivers) {
+        for (const auto& tpc : topology.tpcs) {
+            choose_tpc(tpc, chosen);
+        }
+    }
+    const std::vector<std::string> no_names;
+    for (const auto& name : listener.all_drivers ? no_names : listener.drivers) {
+        if (auto e = choose_name(topology, name, chosen); !e.empty()) {
+            out.errors.push_back(where + e);
+        }
+    }
+    if (!out.errors.empty()) {
+        return out;
+    }
+    for (std::size_t i = 0; i < chosen.size(); ++i) {
+        if (chosen[i]) {
+            out.drivers.push_back(static_cast<int>(i));
+        }
+    }
+    if (out.drivers.empty()) {
+        out.errors.push_back(where + "no driver with role io or io+exec serves this listener");
+    }
+    return out;
 }
 
 } // namespace gatio::core

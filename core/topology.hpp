@@ -1,7 +1,8 @@
 // The plan the runtime starts from: which TPCs exist, which drivers each holds (CPU, role,
 // ring settings), and which drivers serve each listener. Resolved from a Config and a Machine;
 // every check that needs the machine (a CPU exists and is allowed, a node exists) lives here and
-// reports errors at the config's source positions.
+// reports errors at the config's source positions. Which drivers serve a listener is decided
+// here only (choose_drivers): at start and, against the running topology, at reload.
 #pragma once
 
 #include <filesystem>
@@ -31,19 +32,16 @@ struct TpcPlan {
     std::vector<DriverPlan> drivers;
 };
 
-// What a listener is, for logs and for the -t report; the full settings stay in the Config.
+// A listener with the drivers that serve it, resolved together so that nobody pairs them by
+// position.
 struct ListenerPlan {
-    std::string name;
-    config::Transport transport = config::Transport::tcp;
-    std::string address;
-    std::filesystem::path handler_path;
+    config::ListenerConfig settings;
+    std::vector<int> drivers; // global driver indexes, ascending, each does I/O
 };
 
 struct Topology {
     std::vector<TpcPlan> tpcs;
-    // listener_drivers[i]: global driver indexes serving config.listeners[i], ascending.
-    std::vector<std::vector<int>> listener_drivers;
-    std::vector<ListenerPlan> listeners; // listeners[i] describes config.listeners[i]
+    std::vector<ListenerPlan> listeners; // in the file's order
 
     std::size_t driver_count() const;
     const DriverPlan& driver(int index) const;
@@ -56,5 +54,24 @@ struct ResolveResult {
 };
 
 ResolveResult resolve_topology(const config::Config& config, const Machine& machine);
+
+// The drivers of `topology` that serve `listener`: every driver that does I/O for "*", else
+// each named driver and every driver that does I/O of each named TPC.
+struct DriverChoice {
+    std::vector<int> drivers;        // global indexes, ascending; empty when errors are set
+    std::vector<std::string> errors; // each starts with "listener "NAME": "
+};
+DriverChoice choose_drivers(const Topology& topology, const config::ListenerConfig& listener);
+
+// Every driver serving a listener shares its port (a reuseport group), so a connection may land
+// on any of them: each setting of a driver that shapes a listener's traffic (role, ring_entries,
+// buffer_size, buffer_count) must be the same on all of them. What differs between the first of
+// `drivers` and each other one; empty when they are identical.
+struct DriverDifference {
+    std::string key;  // as written in the file
+    int a = 0, b = 0; // driver indexes: the first one and the one that differs
+    std::string value_a, value_b;
+};
+std::vector<DriverDifference> driver_differences(const Topology& topology, const std::vector<int>& drivers);
 
 } // namespace gatio::core

@@ -71,10 +71,26 @@ std::vector<std::string> restart_needed(const config::Config& running, const con
     return out;
 }
 
-std::vector<std::string> apply_listener_changes(config::Config& running, const config::Config& next,
-                                                net::Network& network) {
-    // Handlers may belong to the user gatiod runs as now (privileges are dropped by then).
-    auto result = network.reload(next, net::LoadPolicy{::geteuid()}, net::host_services());
+namespace {
+
+std::string joined(const std::vector<std::string>& items, std::string_view separator) {
+    std::string out;
+    for (const auto& item : items) {
+        out += (out.empty() ? "" : std::string(separator)) + item;
+    }
+    return out;
+}
+
+void log_listeners(const net::ReloadResult& result, const config::Config& running,
+                   const config::Config& next) {
+    if (!result.applied) {
+        for (const auto& e : result.errors) {
+            spdlog::error("reload: {}", e);
+        }
+        spdlog::error("reload: not applied: {} listener error(s); every listener serves as before",
+                      result.errors.size());
+        return;
+    }
     for (const auto& name : result.added) {
         spdlog::info("reload: {} added", net::describe_listener(*find_listener(next, name)));
     }
@@ -87,13 +103,68 @@ std::vector<std::string> apply_listener_changes(config::Config& running, const c
             "reload: {} changed; new connections get the new settings, open ones finish with the old",
             net::describe_listener(*find_listener(next, name)));
     }
-    for (const auto& e : result.errors) {
-        spdlog::error("reload: {}; the listener is left as it was", e);
+    spdlog::info("reload: applied; listeners added: {}, changed: {}, removed: {}", result.added.size(),
+                 result.changed.size(), result.removed.size());
+}
+
+} // namespace
+
+std::string ReloadOutcome::note() const {
+    if (!file_errors.empty()) {
+        return "reload failed: " + joined(file_errors, "; ");
     }
-    running.listeners = std::move(result.in_force);
-    // In force now: listeners of two files, where no one file's positions apply.
-    running.positions.listeners.clear();
-    return result.errors;
+    std::vector<std::string> notes;
+    notes.push_back(listeners.applied ? "last reload applied"
+                                      : "reload failed, not applied: " + joined(listeners.errors, "; "));
+    if (!restart.empty()) {
+        notes.push_back("restart needed for: " + joined(restart, ", "));
+    }
+    return joined(notes, "; ");
+}
+
+ReloadOutcome run_reload(const Options& options, const config::Config& running, net::Network& network) {
+    const std::string file = options.config_file.string();
+    ReloadOutcome out;
+    auto check = check_reload_file(options);
+    if (!check.config) {
+        for (const auto& e : check.errors) {
+            spdlog::error("reload: {}", e);
+        }
+        spdlog::error("reload: {} has {} error(s); still running with the configuration loaded before", file,
+                      check.errors.size());
+        out.file_errors = std::move(check.errors);
+        return out;
+    }
+    const config::Config& next = *check.config;
+    out.restart = restart_needed(running, next);
+    for (const auto& what : out.restart) {
+        spdlog::warn("reload: {} changed; it applies on restart", what);
+    }
+    // Handlers may belong to the user gatiod runs as now (privileges are dropped by then).
+    out.listeners = network.reload(next, net::LoadPolicy{::geteuid()}, net::host_services());
+    log_listeners(out.listeners, running, next);
+    if (next.daemon.shutdown_grace != running.daemon.shutdown_grace) {
+        out.shutdown_grace = next.daemon.shutdown_grace;
+        spdlog::info("reload: daemon.shutdown_grace is now {} ms", next.daemon.shutdown_grace.count());
+    }
+    const std::string restart =
+        out.restart.empty() ? "" : "; restart needed for: " + joined(out.restart, ", ");
+    spdlog::info("reload: {} is valid{}", file, restart);
+    return out;
+}
+
+void adopt_reload(config::Config& running, const ReloadOutcome& outcome) {
+    if (!outcome.file_errors.empty()) {
+        return;
+    }
+    if (outcome.shutdown_grace) {
+        running.daemon.shutdown_grace = *outcome.shutdown_grace;
+    }
+    if (outcome.listeners.applied) {
+        running.listeners = outcome.listeners.in_force;
+        // In force now: listeners of two files, where no one file's positions apply.
+        running.positions.listeners.clear();
+    }
 }
 
 } // namespace gatio::daemon

@@ -1,6 +1,7 @@
 #include "daemon/service.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -17,6 +18,7 @@
 #include <systemd/sd-daemon.h>
 #include <thread>
 #include <unistd.h>
+#include <utility>
 #include <vector>
 
 #include "config/config.hpp"
@@ -34,14 +36,6 @@ namespace {
 
 std::int64_t ms_between(std::int64_t from_ns, std::int64_t to_ns) {
     return (to_ns - from_ns) / 1'000'000;
-}
-
-std::string joined(const std::vector<std::string>& items, std::string_view separator) {
-    std::string out;
-    for (const auto& item : items) {
-        out += (out.empty() ? "" : std::string(separator)) + item;
-    }
-    return out;
 }
 
 int periodic_timer(std::chrono::nanoseconds period, std::string_view what) {
@@ -75,7 +69,10 @@ public:
     Service(const Service&) = delete;
     Service& operator=(const Service&) = delete;
     ~Service() {
-        // Only after an exception: run() joins it on every other path.
+        // Only after an exception: run() joins them on every other path.
+        if (reloader_.joinable()) {
+            reloader_.join();
+        }
         if (joiner_.joinable()) {
             joiner_.join();
         }
@@ -87,6 +84,7 @@ private:
     void liveness_tick();
     void status_tick();
     void reload();
+    void reload_done();
     void dump_counters();
     void begin_stop(int sig);
     std::string status() const;
@@ -106,12 +104,20 @@ private:
     bool notify_failed_ = false;
     core::Fd joined_;
     std::thread joiner_;
+    // The reload in progress, on its own thread so that this loop keeps pinging the watchdog;
+    // it owns the Network until it writes reloaded_.
+    core::Fd reloaded_;
+    std::thread reloader_;
+    ReloadOutcome outcome_;
+    bool reloading_ = false;    // reloader_ runs; this loop's thread only
+    bool reload_again_ = false; // a SIGHUP came while reloading
 };
 
 Service::Service(const ServiceContext& context, const ServiceLimits& limits)
     : ctx_(context), limits_(limits), log_(spdlog::default_logger()),
-      liveness_period_(limits.liveness_interval), joined_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
-    if (joined_.get() < 0) {
+      liveness_period_(limits.liveness_interval), joined_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+      reloaded_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+    if (joined_.get() < 0 || reloaded_.get() < 0) {
         throw std::runtime_error(fmt::format("control loop: eventfd: {}", std::strerror(errno)));
     }
     for (std::size_t i = 0; i < ctx_.runtime.driver_count(); ++i) {
@@ -175,7 +181,9 @@ void Service::liveness_tick() {
 }
 
 void Service::status_tick() {
-    ctx_.network.collect();
+    if (!reloading_) {
+        ctx_.network.collect(); // else the reload does it
+    }
     std::swap(previous_, current_);
     read_snapshot(ctx_.runtime, ctx_.network, core::monotonic_ns(), current_);
     requests_per_second_ = requests_per_second(previous_, current_);
@@ -188,39 +196,39 @@ void Service::reload() {
         log_->info("SIGHUP received while stopping: {} not reloaded", file);
         return;
     }
+    if (reloading_) {
+        log_->info("SIGHUP received while reloading: {} is read again once this reload is done", file);
+        reload_again_ = true;
+        return;
+    }
     notify(fmt::format("RELOADING=1\nMONOTONIC_USEC={}\nSTATUS=reloading {}", core::monotonic_ns() / 1000,
                        file));
     log_->info("SIGHUP received: reloading {}", file);
-    auto check = check_reload_file(ctx_.options);
-    if (!check.config) {
-        for (const auto& e : check.errors) {
-            log_->error("reload: {}", e);
+    reloading_ = true;
+    reloader_ = std::thread([this] {
+        try {
+            outcome_ = run_reload(ctx_.options, ctx_.config, ctx_.network);
+        } catch (const std::exception& e) {
+            outcome_ = {};
+            outcome_.file_errors.push_back(fmt::format("internal error: {}", e.what()));
+            log_->error("reload: internal error: {}; still running with the configuration loaded before",
+                        e.what());
         }
-        log_->error("reload: {} has {} error(s); still running with the configuration loaded before", file,
-                    check.errors.size());
-        note_ = "reload failed: " + joined(check.errors, "; ");
-    } else {
-        const config::Config& next = *check.config;
-        auto restart = restart_needed(ctx_.config, next);
-        for (const auto& what : restart) {
-            log_->warn("reload: {} changed; it applies on restart", what);
-        }
-        if (next.daemon.shutdown_grace != ctx_.config.daemon.shutdown_grace) {
-            ctx_.config.daemon.shutdown_grace = next.daemon.shutdown_grace;
-            log_->info("reload: daemon.shutdown_grace is now {} ms", next.daemon.shutdown_grace.count());
-        }
-        const auto failed = apply_listener_changes(ctx_.config, next, ctx_.network);
-        std::vector<std::string> notes;
-        if (!restart.empty()) {
-            notes.push_back("restart needed for: " + joined(restart, ", "));
-        }
-        if (!failed.empty()) {
-            notes.push_back("reload failed for: " + joined(failed, "; "));
-        }
-        note_ = joined(notes, "; ");
-        log_->info("reload: {} is valid{}", file, note_.empty() ? "" : "; " + note_);
-    }
+        const std::uint64_t one = 1;
+        [[maybe_unused]] auto n = ::write(reloaded_.get(), &one, sizeof one);
+    });
+}
+
+void Service::reload_done() {
+    assert(reloading_);
+    reloader_.join();
+    reloading_ = false;
+    adopt_reload(ctx_.config, outcome_);
+    note_ = outcome_.note();
     notify("READY=1\nSTATUS=" + status());
+    if (std::exchange(reload_again_, false)) {
+        reload();
+    }
 }
 
 void Service::dump_counters() {
@@ -241,8 +249,12 @@ void Service::begin_stop(int sig) {
     notify("STOPPING=1\nSTATUS=" + status());
     ctx_.runtime.request_stop(grace);
     // join() blocks until every driver has drained; on its own thread the loop stays free to
-    // take a second signal meanwhile.
+    // take a second signal meanwhile. A reload in progress ends first (its waits are bounded,
+    // and modules reaching a draining driver report at once): it uses the drivers' queues.
     joiner_ = std::thread([this] {
+        if (reloader_.joinable()) {
+            reloader_.join();
+        }
         ctx_.runtime.join();
         const std::uint64_t one = 1;
         [[maybe_unused]] auto n = ::write(joined_.get(), &one, sizeof one);
@@ -292,11 +304,12 @@ int Service::run() {
     }
 
     for (;;) {
-        pollfd fds[4] = {{ctx_.signal_fd, POLLIN, 0},
+        pollfd fds[5] = {{ctx_.signal_fd, POLLIN, 0},
                          {liveness.get(), POLLIN, 0},
                          {status_timer.get(), POLLIN, 0},
-                         {joined_.get(), POLLIN, 0}};
-        if (::poll(fds, 4, -1) < 0) {
+                         {joined_.get(), POLLIN, 0},
+                         {reloaded_.get(), POLLIN, 0}};
+        if (::poll(fds, 5, -1) < 0) {
             if (errno == EINTR) {
                 continue;
             }
@@ -304,6 +317,9 @@ int Service::run() {
         }
         if (consume(joined_.get())) {
             break;
+        }
+        if (!stopping_ && consume(reloaded_.get())) {
+            reload_done();
         }
         signalfd_siginfo info{};
         while (::read(ctx_.signal_fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {

@@ -57,16 +57,42 @@ DriverNet::DriverNet(const NetOptions& options, std::vector<std::unique_ptr<Driv
     }
 }
 
+void StartAcks::arrived() {
+    std::lock_guard lock(mutex_);
+    assert(pending_ > 0);
+    if (--pending_ == 0) {
+        all_.notify_all();
+    }
+}
+
+bool StartAcks::wait_until(std::chrono::steady_clock::time_point deadline) {
+    std::unique_lock lock(mutex_);
+    return all_.wait_until(lock, deadline, [this] { return pending_ == 0; });
+}
+
 std::unique_ptr<DriverNet> DriverNet::while_running(const NetOptions& options,
                                                     std::vector<std::unique_ptr<DriverListener>> listeners,
-                                                    std::shared_ptr<DriverNetShared> shared, bool direct) {
+                                                    std::shared_ptr<DriverNetShared> shared, int driver,
+                                                    bool direct, std::shared_ptr<StartAcks> acks) {
+    assert(acks != nullptr && driver >= 0);
     auto net = std::make_unique<DriverNet>(options, std::move(listeners), std::move(shared));
     net->while_running_ = true;
     net->allow_direct_ = direct;
+    net->driver_index_ = driver;
+    net->acks_ = std::move(acks);
     return net;
 }
 
-DriverNet::~DriverNet() = default;
+DriverNet::~DriverNet() {
+    if (acks_) {
+        // Never started (its driver was draining, or it never reached it): the reload hears so.
+        for (auto& l : listeners_) {
+            l->shared->report_start(driver_index_,
+                                    "its driver never started it (stopping, or its queue stayed full)");
+        }
+        acks_->arrived();
+    }
+}
 
 core::Arena& DriverNet::memory() {
     return memory_ ? *memory_ : driver_->arena();
@@ -101,25 +127,68 @@ std::size_t DriverNet::arena_bytes(const NetOptions& o, const config::RingSettin
     return bytes;
 }
 
-void DriverNet::set_up(core::Driver& d) {
-    direct_ = d.features().direct_descriptors && allow_direct_;
-    multishot_ = d.features().multishot_recv;
-    std::vector<const config::ListenerConfig*> configs;
+void DriverNet::prepare(core::Driver& d) {
+    assert(while_running_ && !memory_ && d.index() == driver_index_);
     std::vector<ServedListener> served;
     for (const auto& l : listeners_) {
-        configs.push_back(&l->config);
         served.emplace_back(&l->config, l->shared->plugin);
     }
     const config::RingSettings& ring = d.ring_settings();
+    // The TPC arena is sealed once the drivers run: this module brings its own, placed like the
+    // TPC's, with room for its own buffer ring.
+    const std::size_t ring_bytes =
+        static_cast<std::size_t>(ring.buffer_count) * (ring.buffer_size + sizeof(io_uring_buf)) +
+        2 * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    memory_ = std::make_unique<core::Arena>(fmt::format("net {}", d.name()),
+                                            arena_bytes(options_, ring, served) + ring_bytes,
+                                            d.tpc().numa_node(), d.tpc().memory());
+    carve(d);
+}
+
+// Everything the module and its endpoints take from memory(), before any endpoint starts.
+void DriverNet::carve(core::Driver& d) {
+    direct_ = d.features().direct_descriptors && allow_direct_;
+    multishot_ = d.features().multishot_recv;
+    std::vector<const config::ListenerConfig*> configs;
+    for (const auto& l : listeners_) {
+        configs.push_back(&l->config);
+    }
+    const config::RingSettings& ring = d.ring_settings();
+    for (auto& e : endpoints_) {
+        e->carve(d);
+    }
+    capacity_ = tcp_slots(configs);
+    if (capacity_ == 0) {
+        return;
+    }
+    slab_ = std::make_unique<core::Slab<Connection>>(memory(), capacity_);
+    generations_ = memory().allocate_array<std::uint32_t>(capacity_);
+    std::uint32_t floor = floor_chunks(options_, ring);
+    std::uint32_t chunks = chunks_for(options_.output_memory, options_.output_chunk_size) + floor;
+    chunks_ = std::make_unique<ChunkPool>(memory(), chunks, options_.output_chunk_size);
+    // Reserves take at most half of output_memory, so that growth always has the other half.
+    std::uint64_t reserves = 0;
+    for (const auto& l : listeners_) {
+        if (l->config.transport == config::Transport::tcp) {
+            reserves += static_cast<std::uint64_t>(l->config.max_connections) *
+                        chunks_for(l->config.send_buffer_reserve, options_.output_chunk_size);
+        }
+    }
+    const std::uint32_t shared_min = chunks_for(options_.output_memory, options_.output_chunk_size) / 2;
+    budget_ = std::make_unique<OutputBudget>(
+        chunks, floor,
+        static_cast<std::uint32_t>(std::min<std::uint64_t>(reserves, chunks - floor - shared_min)));
+    // One entry per connection, plus stale ones of connections gone since they were queued.
+    for (auto* list : {&flush_list_, &rearm_list_, &scratch_}) {
+        list->reserve(2 * static_cast<std::size_t>(capacity_));
+    }
+}
+
+void DriverNet::set_up(core::Driver& d) {
+    const config::RingSettings& ring = d.ring_settings();
     if (while_running_) {
-        // The TPC arena is sealed once the drivers run: this module brings its own, placed
-        // like the TPC's, and its own buffer group next to those already registered.
-        const std::size_t ring_bytes =
-            static_cast<std::size_t>(ring.buffer_count) * (ring.buffer_size + sizeof(io_uring_buf)) +
-            2 * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-        memory_ = std::make_unique<core::Arena>(fmt::format("net {}", d.name()),
-                                                arena_bytes(options_, ring, served) + ring_bytes,
-                                                d.tpc().numa_node(), d.tpc().memory());
+        assert(memory_ != nullptr); // prepared off this thread
+        // Its own buffer group, next to those already registered.
         group_ = 1;
         while (d.buffer_ring(group_) != nullptr) {
             if (group_ == UINT16_MAX) {
@@ -130,35 +199,39 @@ void DriverNet::set_up(core::Driver& d) {
         buffers_ = &d.add_buffer_ring(group_, ring.buffer_count, ring.buffer_size, *memory_);
     } else {
         buffers_ = &d.add_buffer_ring(group_);
-    }
-
-    capacity_ = tcp_slots(configs);
-    if (capacity_ > 0) {
-        slab_ = std::make_unique<core::Slab<Connection>>(memory(), capacity_);
-        generations_ = memory().allocate_array<std::uint32_t>(capacity_);
-        std::uint32_t floor = floor_chunks(options_, ring);
-        std::uint32_t chunks = chunks_for(options_.output_memory, options_.output_chunk_size) + floor;
-        chunks_ = std::make_unique<ChunkPool>(memory(), chunks, options_.output_chunk_size);
-        // Reserves take at most half of output_memory, so that growth always has the other half.
-        std::uint64_t reserves = 0;
-        for (const auto& l : listeners_) {
-            if (l->config.transport == config::Transport::tcp) {
-                reserves += static_cast<std::uint64_t>(l->config.max_connections) *
-                            chunks_for(l->config.send_buffer_reserve, options_.output_chunk_size);
-            }
-        }
-        const std::uint32_t shared_min = chunks_for(options_.output_memory, options_.output_chunk_size) / 2;
-        budget_ = std::make_unique<OutputBudget>(
-            chunks, floor,
-            static_cast<std::uint32_t>(std::min<std::uint64_t>(reserves, chunks - floor - shared_min)));
-        // One entry per connection, plus stale ones of connections gone since they were queued.
-        for (auto* list : {&flush_list_, &rearm_list_, &scratch_}) {
-            list->reserve(2 * static_cast<std::size_t>(capacity_));
-        }
+        carve(d);
     }
     if (direct_) {
-        direct_claim_ = std::min<std::uint64_t>(capacity_, d.features().file_slots);
-        shared_->direct_claimed.fetch_add(direct_claim_, std::memory_order_relaxed);
+        for (const auto& l : listeners_) {
+            claim_direct(l->config, d.features().file_slots);
+        }
+    }
+}
+
+void DriverNet::claim_direct(const config::ListenerConfig& l, std::uint64_t table) {
+    if (l.transport != config::Transport::tcp) {
+        return;
+    }
+    const std::uint64_t want = std::min<std::uint64_t>(l.max_connections, table);
+    std::uint64_t& claim = shared_->direct_by_name[l.name];
+    if (want > claim) {
+        shared_->direct_claimed.fetch_add(want - claim, std::memory_order_relaxed);
+        claim = want;
+    }
+}
+
+void DriverNet::unclaim_direct(const std::string& name) {
+    for (const DriverNet* m : shared_->members) {
+        for (const auto& l : m->listeners_) {
+            if (l->config.name == name) {
+                return; // another generation of it still serves here
+            }
+        }
+    }
+    auto it = shared_->direct_by_name.find(name);
+    if (it != shared_->direct_by_name.end()) {
+        shared_->direct_claimed.fetch_sub(it->second, std::memory_order_relaxed);
+        shared_->direct_by_name.erase(it);
     }
 }
 
@@ -182,6 +255,7 @@ void DriverNet::start(core::Driver& d) {
         for (auto& l : listeners_) {
             l->shared->report_start(d.index(), e.what());
         }
+        report_started();
         return;
     }
     for (std::size_t i = 0; i < endpoints_.size(); ++i) {
@@ -195,6 +269,13 @@ void DriverNet::start(core::Driver& d) {
     // Like the TPC arenas once the drivers run: a later allocation is a bug, caught at once.
     memory_->seal();
     publish();
+    report_started();
+}
+
+void DriverNet::report_started() {
+    assert(acks_ != nullptr);
+    std::shared_ptr<StartAcks> acks = std::move(acks_);
+    acks->arrived();
 }
 
 void DriverNet::retire(ListenerShared& generation) {
@@ -227,8 +308,10 @@ void DriverNet::release_retired() {
             continue; // timers of the gone instance, which run nothing, have yet to expire
         }
         ListenerShared* generation = listeners_[i]->shared.get();
+        const std::string name = listeners_[i]->config.name;
         endpoints_.erase(endpoints_.begin() + static_cast<std::ptrdiff_t>(i));
         listeners_.erase(listeners_.begin() + static_cast<std::ptrdiff_t>(i));
+        unclaim_direct(name);
         --retiring_;
         // Whoever retired it holds a reference until it sees the count reach 0.
         generation->holders.fetch_sub(1, std::memory_order_release);
@@ -250,8 +333,6 @@ void DriverNet::leave() {
         }
         buffers_ = nullptr;
     }
-    shared_->direct_claimed.fetch_sub(direct_claim_, std::memory_order_relaxed);
-    direct_claim_ = 0;
     driver_->detach(*this);
 }
 

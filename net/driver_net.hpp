@@ -8,9 +8,14 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -39,9 +44,28 @@ struct DriverNetShared {
     PublishedNetCounters published;  // anyone
     std::vector<DriverNet*> members; // the driver's thread only
     std::int64_t next_buffer_sample_ns = 0;
-    // Direct-descriptor slots the driver's modules may fill (their connection slots, at most
-    // the ring's table). Written by the driver, read by whoever opens a module while running.
+    // Direct-descriptor slots claimed on this driver, by listener name: a name claims its
+    // max_connections (at most the table) once for all its generations, since they share one
+    // connection count, and lets go when its last endpoint here is gone. The map is the
+    // driver's thread's; the total is read by whoever opens a module while running.
+    std::map<std::string, std::uint64_t> direct_by_name;
     std::atomic<std::uint64_t> direct_claimed{0};
+};
+
+// What a reload waits on: each module it hands to a running driver counts down once, after
+// its start has reported every listener's outcome (ListenerShared::report_start), or when it
+// is destroyed without having started. Any thread.
+class StartAcks {
+public:
+    explicit StartAcks(int modules) : pending_(modules) {}
+    void arrived();
+    // True once every module has counted down; false when `deadline` came first.
+    bool wait_until(std::chrono::steady_clock::time_point deadline);
+
+private:
+    std::mutex mutex_;
+    std::condition_variable all_;
+    int pending_;
 };
 
 class DriverNet final : public core::DriverModule {
@@ -49,13 +73,20 @@ public:
     // At start: memory from the TPC arena, buffer group 0.
     DriverNet(const NetOptions& options, std::vector<std::unique_ptr<DriverListener>> listeners,
               std::shared_ptr<DriverNetShared> shared);
-    // For Runtime::attach_running: its own memory, the lowest free buffer group, and direct
-    // descriptors only when `direct` (the table is shared with the driver's other modules).
-    // start() never throws: each listener's outcome goes to its ListenerShared::report_start.
+    // For Runtime::attach_running on driver `driver`: its own memory, the lowest free buffer
+    // group, and direct descriptors only when `direct` (the table is shared with the driver's
+    // other modules). start() never throws: each listener's outcome goes to its
+    // ListenerShared::report_start, then `acks` is counted down (also when it never starts).
     static std::unique_ptr<DriverNet> while_running(const NetOptions& options,
                                                     std::vector<std::unique_ptr<DriverListener>> listeners,
-                                                    std::shared_ptr<DriverNetShared> shared, bool direct);
+                                                    std::shared_ptr<DriverNetShared> shared, int driver,
+                                                    bool direct, std::shared_ptr<StartAcks> acks);
     ~DriverNet() override;
+
+    // Opened while running, on the reloading thread before it is handed to driver `d`: its
+    // memory is reserved, carved and committed here, so that the driver's start only
+    // registers its buffer ring and starts the instances. Throws std::runtime_error.
+    void prepare(core::Driver& d);
 
     // Arena bytes start() takes for these listeners (and their plugins) on a driver with
     // `ring` settings, the buffer ring aside.
@@ -116,7 +147,11 @@ private:
         std::uint32_t slot;
         std::uint32_t generation;
     };
+    void carve(core::Driver& d); // connection slots, output chunks, the endpoints': from memory()
     void set_up(core::Driver& d);
+    void report_started(); // while running: counts the reload's acks down, once
+    void claim_direct(const config::ListenerConfig& l, std::uint64_t table);
+    void unclaim_direct(const std::string& name); // once no endpoint of it is left here
     void publish();
     void release_retired();
     void leave();
@@ -134,8 +169,9 @@ private:
 
     bool while_running_ = false;
     bool allow_direct_ = true;
+    int driver_index_ = -1;               // while_running_ only
+    std::shared_ptr<StartAcks> acks_;     // while_running_, until it has reported
     std::unique_ptr<core::Arena> memory_; // while_running_ only
-    std::uint64_t direct_claim_ = 0;
     std::size_t retiring_ = 0;
     bool leaving_ = false;
 

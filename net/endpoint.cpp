@@ -71,7 +71,7 @@ int spawn_result(core::SpawnStatus s) {
 
 } // namespace
 
-ListenerState::~ListenerState() {
+HandlerState::~HandlerState() {
     if (data != nullptr && release != nullptr) {
         try {
             release(data);
@@ -317,7 +317,7 @@ void* Endpoint::listener_state(const char* layout, void* (*create)(void*), void*
     if (!listener_.shared->state) {
         return nullptr; // gatiod's own admin endpoint keeps none
     }
-    ListenerState& st = *listener_.shared->state;
+    HandlerState& st = *listener_.shared->state;
     std::lock_guard lock(st.mutex);
     if (st.data != nullptr) {
         if (st.layout != layout) {

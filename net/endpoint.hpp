@@ -30,11 +30,11 @@ class DriverNet;
 // The state a handler keeps for a listener name across its generations (gatio_services'
 // listener_state): made by the first instance that asks, released once no generation is left,
 // while the object that made it is still loaded.
-struct ListenerState {
-    ListenerState() = default;
-    ListenerState(const ListenerState&) = delete;
-    ListenerState& operator=(const ListenerState&) = delete;
-    ~ListenerState();
+struct HandlerState {
+    HandlerState() = default;
+    HandlerState(const HandlerState&) = delete;
+    HandlerState& operator=(const HandlerState&) = delete;
+    ~HandlerState();
 
     std::mutex mutex; // instances of several drivers ask at once
     std::string layout;
@@ -47,10 +47,12 @@ struct ListenerState {
 // one: its instances take the new connections while those of the old one finish theirs.
 struct ListenerShared {
     const Plugin* plugin = nullptr;
-    std::shared_ptr<const Plugin> plugin_ref;  // keeps the object loaded while any driver needs it
-    std::atomic<std::uint32_t> connections{0}; // TCP connections open on all its drivers
-    std::shared_ptr<AdminBoard> admin;         // the admin endpoint's (net/admin.hpp); else null
-    std::shared_ptr<ListenerState> state;      // the same for every generation of the listener name
+    std::shared_ptr<const Plugin> plugin_ref; // keeps the object loaded while any driver needs it
+    // TCP connections open on all its drivers, counted for the listener's name: every generation
+    // of it shares the count, so max_connections holds while a reload's generations overlap.
+    std::shared_ptr<std::atomic<std::uint32_t>> connections = std::make_shared<std::atomic<std::uint32_t>>(0);
+    std::shared_ptr<AdminBoard> admin;   // the admin endpoint's (net/admin.hpp); else null
+    std::shared_ptr<HandlerState> state; // the same for every generation of the listener name
 
     // Opened while running: each serving driver writes its slot of start_errors ("" when its
     // instance started), then counts pending_starts down with release order.
@@ -84,6 +86,10 @@ public:
     // On the driver thread, in this order. start() creates the plugin instance and arms the
     // socket; it throws std::runtime_error naming the listener on failure. stop() destroys the
     // instance and may be called again.
+    // Takes what this endpoint needs from its module's memory (DriverNet::memory), before
+    // start(): on the driver's thread at start, on the reloading thread for a module opened
+    // while running, so that a reload does not carve on the driver.
+    virtual void carve(core::Driver& /*driver*/) {}
     virtual void start(core::Driver& driver);
     virtual void poll() {}
     virtual void drain() = 0;

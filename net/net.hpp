@@ -12,10 +12,12 @@
 // The Network handle must not be used after the Runtime is destroyed.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -23,9 +25,11 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "core/fd.hpp"
 #include "core/runtime.hpp"
 #include "core/topology.hpp"
 #include "net/counters.hpp"
+#include "net/plan.hpp"
 #include "net/plugin_loader.hpp"
 
 namespace gatio::net {
@@ -59,8 +63,9 @@ void reserve(core::RuntimeOptions& options, const config::Config& config, const 
 struct AdminBoard;
 class DriverNet;
 struct DriverNetShared;
+class StartAcks;
 struct ListenerShared;
-struct ListenerState;
+struct HandlerState;
 
 // Listening sockets the process inherited (systemd socket activation: LISTEN_FDS with
 // FileDescriptorName= = the listener's name), by listener name. The caller keeps ownership.
@@ -72,20 +77,10 @@ struct AttachResult {
     std::string error;                // set on failure; nothing is attached then
 };
 
-// How the listeners of `next` relate to those of `running`, matched by name. Network::reload
-// decides from it which listeners stay as they are.
-struct ListenerDiff {
-    std::vector<std::string> added;   // in `next` only, in its order
-    std::vector<std::string> removed; // in `running` only, in its order
-    std::vector<std::string> changed; // in both, with different settings, in `next`'s order
-    bool empty() const { return added.empty() && removed.empty() && changed.empty(); }
-};
-ListenerDiff diff_listeners(const std::vector<config::ListenerConfig>& running,
-                            const std::vector<config::ListenerConfig>& next);
-
-// What a reload did. Listeners named in `errors` keep serving as before (or stay closed when
-// they are new); every other listener of the new file is in force.
+// What a reload did. It applies completely or not at all: with any error, nothing is applied
+// and every listener serves as before.
 struct ReloadResult {
+    bool applied = false;
     std::vector<std::string> added, removed, changed; // listener names, as applied
     std::vector<std::string> errors;                  // each names its listener and the cause
     std::vector<config::ListenerConfig> in_force;     // the listeners served now, in file order
@@ -102,16 +97,18 @@ public:
     NetCounters counters(int driver) const; // every module of that driver, across reloads
     NetCounters total() const;
 
-    // Applies `next`'s listeners while everything keeps serving. Their drivers are the running
-    // ones: "*" means every running driver that does I/O, and names are looked up among the
-    // running drivers and TPCs (a new topology needs a restart). Unchanged listeners keep their
-    // sockets and instances. New ones bind and get instances on their drivers. Removed ones
-    // stop accepting; their open connections carry on until they end. Changed ones (settings,
-    // drivers, or the handler file replaced) get new instances, which serve new connections
-    // from the same sockets when transport and address stay, while open connections finish on
-    // the old instances. Instances go when their last connection has, and a handler object is
-    // unloaded when its last instance has. Waits (at most reload_start_timeout) until the new
-    // instances have started; one that fails leaves its listener as it was.
+    // Applies `next`'s listeners while everything keeps serving, by the plan (net/plan.hpp)
+    // from the listeners served now to those of `next`, whose drivers core::choose_drivers
+    // resolves on the running topology (a new topology needs a restart). keep: the same
+    // sockets and instances. open: sockets bound and instances started on its drivers. retire:
+    // it stops accepting; its open connections carry on until they end. change (settings,
+    // drivers, or the handler file replaced): new instances serve new connections, from the
+    // same sockets where transport, address and driver stay, while open connections finish on
+    // the old ones. Instances go when their last connection has, and a handler object is
+    // unloaded when its last instance has. Waits (at most reload_start_timeout) until every
+    // driver has acknowledged its new instances; if any listener fails, none is applied.
+    // Runs on any one thread beside the control loop; nothing else may use the Network
+    // meanwhile (counters excepted).
     ReloadResult reload(const config::Config& next, const LoadPolicy& policy, const gatio_services& services);
 
     // Lets go of retired listeners that every driver has finished with (reload() does it too).
@@ -122,27 +119,65 @@ public:
 private:
     friend AttachResult attach_listeners(core::Runtime&, const config::Config&, const core::Topology&,
                                          const PluginSet&, const NetOptions&, const InheritedSockets&);
-    Network(core::Runtime& runtime, const NetOptions& options);
+    Network(core::Runtime& runtime, const core::Topology& topology, const NetOptions& options);
 
     // One listener as served now (its latest generation).
     struct Serving {
-        config::ListenerConfig config;
+        ListenerState state; // settings, drivers, the handler file it was loaded from
         std::shared_ptr<ListenerShared> shared;
-        std::vector<int> drivers;        // global indexes, ascending
-        std::vector<DriverNet*> modules; // modules[i] serves it on drivers[i]
-        std::vector<int> sockets;        // the descriptor drivers[i] serves it from (owned there)
+        std::vector<DriverNet*> modules; // modules[i] serves it on state.drivers[i]
+        std::vector<int> sockets;        // the descriptor state.drivers[i] serves it from (owned there)
+        std::vector<bool> direct;        // direct descriptors allowed on state.drivers[i]
     };
     struct Opening;
+    struct Batch;
+    // Where a listener's handler comes from: the start's PluginSet, or loaded by a reload.
+    using PluginSource =
+        std::function<std::shared_ptr<const Plugin>(const config::ListenerConfig&, std::string& error)>;
 
     std::shared_ptr<ListenerStats> stats_for(const std::string& listener, int driver);
     // The handler state of a listener name, shared by all its generations.
-    std::shared_ptr<ListenerState> state_for(const std::string& listener);
-    // `l`'s drivers among the running ones (global indexes, ascending); empty with `unknown`
-    // set to the first name that names no running driver or TPC that does I/O.
-    std::vector<int> running_drivers(const config::ListenerConfig& l, std::string& unknown);
+    std::shared_ptr<HandlerState> state_for(const std::string& listener);
+    // The connection count every generation of listener `name` shares.
+    std::shared_ptr<std::atomic<std::uint32_t>> connections_of(const std::string& name);
+    // Direct-descriptor slots `l` adds to driver `driver`'s claims beyond what the generation
+    // it replaces there claims.
+    std::uint64_t direct_wanted(const config::ListenerConfig& l, int driver, std::uint64_t table) const;
     std::shared_ptr<const Plugin> plugin_for(const config::ListenerConfig& l, const LoadPolicy& policy,
                                              const gatio_services& services, std::string& error);
-    bool handler_replaced(const Serving& s) const;
+
+    // ---- The one engine for start and reload (net/apply.cpp) ----
+    std::vector<ListenerState> running_set() const;
+    // `next`'s listeners resolved on the running topology, with their handler files as on disk.
+    // One that cannot be resolved is reported in `errors` and stays as it is served (or closed).
+    std::vector<ListenerState> wanted_set(const config::Config& next, std::vector<std::string>& errors) const;
+    // The new generations of the plan's open and change steps: sockets and per-driver copies,
+    // not yet on any driver. One that cannot be built is reported in `errors` and left out.
+    std::vector<std::unique_ptr<Opening>> build(const Plan& plan, const PluginSource& plugins,
+                                                const InheritedSockets& inherited, bool running,
+                                                std::vector<std::string>& errors);
+    std::unique_ptr<Opening> build_one(const ListenerStep& step, std::shared_ptr<const Plugin> plugin,
+                                       const InheritedSockets& inherited, bool running);
+    core::Fd socket_for(const ListenerStep& step, int driver, const InheritedSockets& inherited,
+                        bool& kept) const;
+    static void steer(const ListenerStep& step, const Opening& o, const std::vector<int>& cpus, bool kept,
+                      bool adopted);
+    std::vector<Batch> batches(std::vector<std::unique_ptr<Opening>>& openings) const;
+    // The [admin] endpoint on the first driver that does I/O; an error text when it cannot be.
+    std::string add_admin(const config::Config& config, const PluginSet& plugins,
+                          std::vector<Batch>& batches);
+    void attach_at_start(std::vector<Batch>& batches);
+    // Direct descriptors for the module of `batch` on driver `driver`, if its table has room.
+    bool allow_direct(const Batch& batch, int driver) const;
+    void attach_while_running(std::vector<Batch>& batches, const std::shared_ptr<StartAcks>& acks);
+    // After the drivers reported: what is in force, what retires, and the result.
+    // Applied only when nothing failed (result.errors empty): else every new generation is
+    // retired and the running set stays as it was.
+    void settle(const Plan& plan, std::vector<std::unique_ptr<Opening>>& openings, ReloadResult& result);
+    void check_started(Opening& o) const;
+    void change_kept_sockets(const Opening& o);
+    void forget_gone_stats();
+
     void retire(const std::vector<Serving>& listeners);
     template <typename Fn>
     bool post_patiently(int driver, const Fn& fn);
@@ -151,14 +186,16 @@ private:
     void publish_catalog(bool running);
 
     core::Runtime& runtime_;
+    core::Topology topology_; // as running: reloads resolve listeners' drivers on it
     NetOptions options_;
     std::vector<std::shared_ptr<DriverNetShared>> drivers_; // by global driver index
     std::vector<Serving> serving_;                          // in file order
     std::vector<std::shared_ptr<ListenerShared>> retired_;
     std::map<std::pair<std::string, int>, std::shared_ptr<ListenerStats>> stats_;
+    std::map<std::string, std::weak_ptr<std::atomic<std::uint32_t>>> connection_counts_;
     std::map<std::filesystem::path, std::weak_ptr<const Plugin>> plugins_;
-    std::map<std::string, std::shared_ptr<ListenerState>> states_; // by listener name, while configured
-    std::shared_ptr<AdminBoard> admin_;                            // with [admin] listen only
+    std::map<std::string, std::shared_ptr<HandlerState>> states_; // by listener name, while configured
+    std::shared_ptr<AdminBoard> admin_;                           // with [admin] listen only
     int admin_driver_ = -1;
 };
 

@@ -60,12 +60,15 @@ void TcpEndpoint::start(core::Driver& d) {
     if (::fstat(listener_.socket.get(), &st) == 0) {
         socket_inode_ = st.st_ino;
     }
+    arm_accept();
+}
+
+void TcpEndpoint::carve(core::Driver& d) {
     if (plugin().max_unconsumed > 0) {
         carry_capacity_ = carry_bytes(plugin(), d.ring_settings());
         carry_pool_ = std::make_unique<ChunkPool>(
             net_.memory(), std::min(config().max_connections, net_.options().carry_buffers), carry_capacity_);
     }
-    arm_accept();
 }
 
 void TcpEndpoint::arm_accept() {
@@ -155,16 +158,16 @@ void TcpEndpoint::reject(int fd) {
 void TcpEndpoint::accepted(int fd) {
     accept_error_logged_ = 0;
     ListenerShared& s = shared();
-    if (draining_ || s.connections.fetch_add(1, std::memory_order_relaxed) >= config().max_connections) {
+    if (draining_ || s.connections->fetch_add(1, std::memory_order_relaxed) >= config().max_connections) {
         if (!draining_) {
-            s.connections.fetch_sub(1, std::memory_order_relaxed);
+            s.connections->fetch_sub(1, std::memory_order_relaxed);
         }
         reject(fd);
         return;
     }
     if (!net_.budget().admit(reserve_)) {
         // Its reserve would eat into what connections already open were promised.
-        s.connections.fetch_sub(1, std::memory_order_relaxed);
+        s.connections->fetch_sub(1, std::memory_order_relaxed);
         ++net_.stats().output_admissions_refused;
         reject(fd);
         return;
@@ -172,7 +175,7 @@ void TcpEndpoint::accepted(int fd) {
     Connection* c = net_.create_connection(*this, fd);
     if (c == nullptr) {
         net_.budget().leave(reserve_);
-        s.connections.fetch_sub(1, std::memory_order_relaxed);
+        s.connections->fetch_sub(1, std::memory_order_relaxed);
         reject(fd);
         return;
     }
@@ -911,7 +914,7 @@ void TcpEndpoint::finalize(Connection& c) {
         --host_drains_;
     }
     --live_;
-    shared().connections.fetch_sub(1, std::memory_order_relaxed);
+    shared().connections->fetch_sub(1, std::memory_order_relaxed);
     ++net_.stats().closed;
     ++counters().closed;
     c.assert_invariants();

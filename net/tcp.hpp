@@ -99,6 +99,7 @@ class TcpEndpoint final : public Endpoint, public core::Completion {
 public:
     TcpEndpoint(DriverNet& net, DriverListener& listener) : Endpoint(net, listener) {}
 
+    void carve(core::Driver& driver) override;
     void start(core::Driver& driver) override;
     void drain() override;
     bool drained() const override;

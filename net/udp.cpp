@@ -19,13 +19,16 @@ std::size_t UdpEndpoint::arena_bytes(std::uint32_t reply_slots, std::uint32_t bu
            core::alignment_slack(3);
 }
 
-void UdpEndpoint::start(core::Driver& d) {
-    Endpoint::start(d);
+void UdpEndpoint::carve(core::Driver& d) {
     const std::uint32_t slots = net_.options().udp_reply_slots;
     reply_capacity_ = d.ring_settings().buffer_size;
     replies_ = std::make_unique<core::Slab<UdpReply>>(net_.memory(), slots);
     reply_data_ = static_cast<std::byte*>(
         net_.memory().allocate(static_cast<std::size_t>(slots) * reply_capacity_, core::cache_line));
+}
+
+void UdpEndpoint::start(core::Driver& d) {
+    Endpoint::start(d);
     // Each buffer receives an io_uring_recvmsg_out header, the source address, then the payload.
     recv_msg_.msg_namelen = sizeof(sockaddr_storage);
     recv_msg_.msg_controllen = 0;

@@ -29,9 +29,10 @@ class UdpEndpoint final : public Endpoint, public core::Completion {
 public:
     UdpEndpoint(DriverNet& net, DriverListener& listener) : Endpoint(net, listener) {}
 
-    // Arena bytes start() takes on a driver whose buffers are `buffer_size` bytes.
+    // Arena bytes carve() takes on a driver whose buffers are `buffer_size` bytes.
     static std::size_t arena_bytes(std::uint32_t reply_slots, std::uint32_t buffer_size);
 
+    void carve(core::Driver& driver) override;
     void start(core::Driver& driver) override;
     void poll() override;
     void drain() override;

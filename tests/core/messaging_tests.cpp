@@ -2,8 +2,10 @@
 // carries (sender, sequence) and is acknowledged back to its sender. Receivers check FIFO per
 // sender with no loss and no duplicate; the counts must be exact.
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "harness.hpp"
@@ -216,4 +218,44 @@ TEST_CASE("non-driver threads post to drivers through the external queue", "[mes
     rt.join();
     CHECK(wrong.load() == 0);
     CHECK(ran.load() == count);
+}
+
+TEST_CASE("post_by waits for room in a full external queue and is woken when the driver takes messages",
+          "[messaging]") {
+    auto options = test::options_for(1);
+    options.external_capacity = 2;
+    Runtime rt(test::topology(1), test::machine(), {}, options);
+    REQUIRE(rt.start().empty());
+    std::atomic<bool> entered{false};
+    std::atomic<bool> release{false};
+    std::atomic<int> ran{0};
+    // The driver blocks inside a message, so nothing leaves its queue until released.
+    REQUIRE(rt.post(0, [&](Driver&) {
+        entered = true;
+        while (!release.load()) {
+            std::this_thread::yield();
+        }
+    }));
+    REQUIRE(test::wait_until([&] { return entered.load(); }));
+    int filled = 0;
+    while (rt.post(0, [&](Driver&) { ++ran; })) {
+        ++filled;
+    }
+    CHECK(filled == 2);
+    // Full and blocked: a deadline that passes gives up.
+    CHECK_FALSE(rt.post_by(
+        0, [&](Driver&) { ++ran; }, std::chrono::steady_clock::now() + std::chrono::milliseconds(50)));
+
+    std::atomic<bool> posted{false};
+    std::thread waiter([&] {
+        // A deadline far off: it returns early only because the driver wakes it.
+        posted = rt.post_by(
+            0, [&](Driver&) { ++ran; }, std::chrono::steady_clock::now() + std::chrono::minutes(1));
+    });
+    release = true;
+    waiter.join();
+    CHECK(posted.load());
+    REQUIRE(test::wait_until([&] { return ran.load() == filled + 1; }));
+    rt.request_stop();
+    rt.join();
 }

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <netinet/in.h>
 #include <pwd.h>
+#include <sched.h>
 #include <string>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -179,6 +180,63 @@ TEST_CASE("topology errors are reported by -t and by a run, exit 78", "[gatiod]"
         auto r = run(args, console_env);
         CHECK(r.code == gatio::daemon::exit_config);
         CHECK(r.err == file.string() + ":9:11: listener \"echo\": no driver or tpc is named \"backend\"\n");
+    }
+}
+
+TEST_CASE("a listener whose drivers differ in buffer_size is refused by -t and by a run, exit 78, with the "
+          "position of each value",
+          "[gatiod][identical]") {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    REQUIRE(::sched_getaffinity(0, sizeof set, &set) == 0);
+    std::vector<int> cpus;
+    for (int c = 0; c < CPU_SETSIZE && cpus.size() < 2; ++c) {
+        if (CPU_ISSET(c, &set)) {
+            cpus.push_back(c);
+        }
+    }
+    if (cpus.size() < 2) {
+        GATIO_SKIP("fewer than 2 allowed CPUs: two drivers cannot be placed");
+    }
+    TempDir dir;
+    // d1's buffer_size is on line 13, the listener's drivers on line 18.
+    std::string text = R"([topology]
+mode = "manual"
+buffer_size = "4KiB"
+[[tpc]]
+name = "node0"
+numa_node = 0
+[[tpc.driver]]
+name = "d0"
+cpu = CPU0
+[[tpc.driver]]
+name = "d1"
+cpu = CPU1
+buffer_size = "8KiB"
+[[listener]]
+name = "echo"
+address = "127.0.0.1:PORT"
+handler = "echo"
+drivers = ["d0", "d1"]
+)";
+    for (const auto& [token, value] :
+         {std::pair<std::string, int>{"CPU0", cpus[0]}, {"CPU1", cpus[1]}, {"PORT", free_port()}}) {
+        text.replace(text.find(token), token.size(), std::to_string(value));
+    }
+    const auto file = dir.write("gatio.toml", text);
+    for (bool check : {true, false}) {
+        std::vector<std::string> args{gatiod, "-c", file.string(), "--plugin-dir", plugin_dir};
+        if (check) {
+            args.push_back("-t");
+        }
+        auto r = run(args, console_env);
+        INFO(r.err);
+        CHECK(r.code == gatio::daemon::exit_config);
+        CHECK(r.err == file.string() +
+                           ":18:11: listener \"echo\": its drivers \"d0\" and \"d1\" differ in buffer_size: "
+                           "4KiB (" +
+                           file.string() + ":3:15) and 8KiB (" + file.string() +
+                           ":13:15); every driver serving a listener needs the same buffer_size\n");
     }
 }
 

@@ -1,5 +1,6 @@
 // SIGHUP on a running gatiod: the new file's listeners are applied while clients keep
 // connecting, and not one connection is refused or request failed along the way.
+#include <arpa/inet.h>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <cerrno>
@@ -8,12 +9,19 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <memory>
+#include <netinet/in.h>
 #include <optional>
+#include <sched.h>
 #include <sstream>
 #include <string>
+#include <sys/socket.h>
 #include <thread>
+#include <unistd.h>
+#include <vector>
 
 #include "harness.hpp"
+#include "tests/support/skip.hpp"
 
 using namespace gatio::reload_test;
 
@@ -335,5 +343,210 @@ TEST_CASE("under wrk load, three reloads that change the listener fail no reques
     CHECK(prober.failed() == 0);
     CHECK(prober.ok() > 100);
     CHECK(http_get(port, "/").body == "three");
+    CHECK(g.stop() == 0);
+}
+
+TEST_CASE("a reload to a file whose listener's drivers differ in buffer_size is refused and changes nothing",
+          "[reload][identical]") {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    REQUIRE(::sched_getaffinity(0, sizeof set, &set) == 0);
+    std::vector<int> cpus;
+    for (int c = 0; c < CPU_SETSIZE && cpus.size() < 2; ++c) {
+        if (CPU_ISSET(c, &set)) {
+            cpus.push_back(c);
+        }
+    }
+    if (cpus.size() < 2) {
+        GATIO_SKIP("fewer than 2 allowed CPUs: two drivers cannot be placed");
+    }
+    const int port = free_port();
+    // d1's buffer_size is on line 16 when `d1_extra` holds it, the listener on the line after.
+    auto text = [&](const std::string& d1_extra) {
+        return "[daemon]\nshutdown_grace = \"2s\"\n"                                         // 1-2
+               "[topology]\nmode = \"manual\"\nbuffer_size = \"4KiB\"\nbuffer_count = 256\n" // 3-6
+               "[[tpc]]\nname = \"node0\"\nnuma_node = 0\n"                                  // 7-9
+               "[[tpc.driver]]\nname = \"d0\"\ncpu = " +
+               std::to_string(cpus[0]) +
+               "\n" // 10-12
+               "[[tpc.driver]]\nname = \"d1\"\ncpu = " +
+               std::to_string(cpus[1]) + "\n" + // 13-15
+               d1_extra + listener("e", port, "echo");
+    };
+    TempDir dir;
+    NotifySocket notify(dir.path() / "notify");
+    const auto file = dir.write("gatio.toml", text(""));
+    Gatiod g(file, {notify.env()});
+    auto ready = [](const std::string& m) { return m.find("READY=1") != std::string::npos; };
+    REQUIRE(notify.wait_for(ready, 30s));
+    Connection open(port);
+    REQUIRE(echoes(open, "before"));
+
+    dir.write("gatio.toml", text("buffer_size = \"8KiB\"\n"));
+    REQUIRE(g.reload());
+    const auto after = notify.wait_for(ready, 30s);
+    REQUIRE(after);
+    const auto status = field(*after, "STATUS");
+    REQUIRE(status);
+    INFO(*status);
+    INFO(g.log());
+    const std::string expected =
+        "listener \"e\": its drivers \"d0\" and \"d1\" differ in buffer_size: 4KiB (" + file.string() +
+        ":5:15) and 8KiB (" + file.string() + ":16:15)";
+    CHECK(status->find("reload failed: " + file.string() + ":17:1: " + expected) != std::string::npos);
+    CHECK(g.count(" error    reload: " + file.string() + ":17:1: " + expected) == 1);
+    CHECK(g.count(") changed;") == 0);
+    // The configuration loaded before serves on, on every driver.
+    CHECK(echoes(open, "unchanged"));
+    for (int i = 0; i < 8; ++i) {
+        Connection fresh(port);
+        CHECK(echoes(fresh, "fresh"));
+    }
+    CHECK(g.stop() == 0);
+}
+
+namespace {
+
+std::size_t open_descriptors(pid_t pid) {
+    std::size_t n = 0;
+    for ([[maybe_unused]] const auto& entry :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+        ++n;
+    }
+    return n;
+}
+
+// An echo listener admitting `max` connections, closing idle ones after `idle`.
+std::string limited_echo(int port, int max, std::string_view idle) {
+    return "[[listener]]\nname = \"e\"\naddress = \"127.0.0.1:" + std::to_string(port) +
+           "\"\nhandler = \"echo\"\nmax_connections = " + std::to_string(max) + "\nidle_timeout = \"" +
+           std::string(idle) + "\"\n";
+}
+
+} // namespace
+
+TEST_CASE("max_connections holds while a reload changes a listener that has them all open",
+          "[reload][limits]") {
+    TempDir dir;
+    const int port = free_port();
+    const auto file = dir.write("gatio.toml", config_text(limited_echo(port, 100, "60s")));
+    Gatiod g(file);
+    std::vector<std::unique_ptr<Connection>> open;
+    for (int i = 0; i < 100; ++i) {
+        open.push_back(std::make_unique<Connection>(port));
+        REQUIRE(echoes(*open.back(), "in"));
+    }
+    {
+        Connection over(port);
+        CHECK_FALSE(echoes(over, "over"));
+    }
+
+    dir.write("gatio.toml", config_text(limited_echo(port, 100, "50s")));
+    REQUIRE(g.reload());
+    INFO(g.log());
+    REQUIRE(g.count(") changed;") == 1);
+    // The new generation counts the old one's connections: still no room.
+    for (int i = 0; i < 10; ++i) {
+        Connection over(port);
+        CHECK_FALSE(echoes(over, "over"));
+    }
+    for (auto& c : open) {
+        CHECK(echoes(*c, "still"));
+    }
+    // One goes: its place is free for a connection of the new generation.
+    open.pop_back();
+    bool admitted = false;
+    for (int attempt = 0; attempt < 100 && !admitted; ++attempt) {
+        Connection fresh(port);
+        admitted = echoes(fresh, "fresh");
+        if (!admitted) {
+            std::this_thread::sleep_for(20ms);
+        }
+    }
+    CHECK(admitted);
+    CHECK(g.stop() == 0);
+}
+
+TEST_CASE("a listener changed by a reload keeps accepting into direct descriptors", "[reload][limits]") {
+    TempDir dir;
+    const int port = free_port();
+    const auto file = dir.write("gatio.toml", config_text(limited_echo(port, 1024, "60s")));
+    Gatiod g(file);
+    auto open_twenty = [&](std::vector<std::unique_ptr<Connection>>& into) {
+        for (int i = 0; i < 20; ++i) {
+            into.push_back(std::make_unique<Connection>(port));
+            REQUIRE(echoes(*into.back(), "in"));
+        }
+    };
+    std::vector<std::unique_ptr<Connection>> before, after;
+    const std::size_t at_start = open_descriptors(g.pid());
+    open_twenty(before);
+    if (open_descriptors(g.pid()) >= at_start + 20) {
+        GATIO_SKIP("this kernel accepts into regular descriptors (no direct accept)");
+    }
+
+    dir.write("gatio.toml", config_text(limited_echo(port, 1024, "50s")));
+    REQUIRE(g.reload());
+    INFO(g.log());
+    REQUIRE(g.count(") changed;") == 1);
+    CHECK(g.count("regular descriptors until restart") == 0);
+    const std::size_t reloaded = open_descriptors(g.pid());
+    open_twenty(after);
+    // Each regular descriptor would show here; direct ones do not.
+    CHECK(open_descriptors(g.pid()) < reloaded + 20);
+    CHECK(g.stop() == 0);
+}
+
+TEST_CASE(
+    "a reload applies completely or not at all: one listener that cannot bind keeps every other as it was",
+    "[reload]") {
+    TempDir dir;
+    NotifySocket notify(dir.path() / "notify");
+    const int port = free_port();
+    const auto file = dir.write("gatio.toml", config_text(http_listener("web", port, "old")));
+    Gatiod g(file, {notify.env()});
+    auto ready = [](const std::string& m) { return m.find("READY=1") != std::string::npos; };
+    REQUIRE(notify.wait_for(ready, 30s));
+    REQUIRE(http_get(port, "/").body == "old");
+
+    // A port held by a socket without SO_REUSEPORT: gatiod's bind there fails.
+    const int taken = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(taken >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    REQUIRE(::bind(taken, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::getsockname(taken, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    REQUIRE(::listen(taken, 8) == 0);
+    const int taken_port = ntohs(addr.sin_port);
+
+    dir.write("gatio.toml",
+              config_text(http_listener("web", port, "new") + listener("busy", taken_port, "echo")));
+    REQUIRE(g.reload());
+    const auto after = notify.wait_for(ready, 30s);
+    REQUIRE(after);
+    const auto status = field(*after, "STATUS");
+    REQUIRE(status);
+    INFO(*status);
+    INFO(g.log());
+    CHECK(status->find("reload failed, not applied: listener \"busy\" (tcp 127.0.0.1:" +
+                       std::to_string(taken_port) + ")") != std::string::npos);
+    CHECK(g.count("reload: not applied: 1 listener error(s); every listener serves as before") == 1);
+    CHECK(g.count(") changed;") == 0);
+    for (int i = 0; i < 4; ++i) {
+        CHECK(http_get(port, "/").body == "old");
+    }
+
+    // Once the port is free, the same file applies whole.
+    ::close(taken);
+    REQUIRE(g.reload());
+    CHECK(g.count("reload: applied; listeners added: 1, changed: 1, removed: 0") == 1);
+    const auto applied = notify.wait_for(ready, 30s);
+    REQUIRE(applied);
+    CHECK(field(*applied, "STATUS").value_or("").find("; last reload applied") != std::string::npos);
+    CHECK(http_get(port, "/").body == "new");
+    Connection busy(taken_port);
+    CHECK(echoes(busy, "free"));
     CHECK(g.stop() == 0);
 }

@@ -4,6 +4,7 @@
 // while a driver is stalled.
 #include <catch2/catch.hpp>
 #include <csignal>
+#include <filesystem>
 #include <thread>
 #include <unistd.h>
 
@@ -213,6 +214,46 @@ TEST_CASE("watchdog: WATCHDOG=1 while every driver turns its loop, withheld whil
     CHECK(child.wait_for_output("[tpc=node0 driver=d1] driver d1 (CPU 1) stalled: no loop turn for ", 10s));
     CHECK(child.wait_for_output("; withholding WATCHDOG=1", 10s));
     CHECK(child.wait_for_output("driver d1 (CPU 1) is turning its loop again", 10s));
+    child.signal(SIGTERM);
+    CHECK(child.wait(60s) == 0);
+}
+
+TEST_CASE("watchdog: WATCHDOG=1 keeps arriving while a reload runs, since it runs beside the control loop",
+          "[service][notify][watchdog][reload]") {
+    TempDir dir;
+    NotifySocket notify(dir.path() / "notify");
+    const int port = free_port();
+    // A copy of the handler, replaced by another copy below: the reload loads it anew, and
+    // its init() takes 3 s on the reloading thread.
+    const auto handler = dir.path() / "service.so";
+    std::filesystem::copy_file(service_plugin, handler);
+    const auto file = dir.write("gatio.toml", config_text("", tcp_listener("svc", port, handler.string())));
+    Child child({gatiod, "-c", file.string()},
+                env_with({notify.env(), "WATCHDOG_USEC=1000000", "GATIO_TEST_SERVICE_INIT_MS=3000"}));
+    REQUIRE(notify.wait_for(child, ready, 60s));
+    INFO(child.output());
+    const auto ping = [](const std::string& m) { return has_field(m, "WATCHDOG=1"); };
+    REQUIRE(notify.wait_for(child, ping, 30s));
+
+    std::filesystem::copy_file(service_plugin, dir.path() / "service.so.new");
+    std::filesystem::rename(dir.path() / "service.so.new", handler);
+    child.signal(SIGHUP);
+    const auto reloading = notify.wait_for(
+        child, [](const std::string& m) { return has_field(m, "RELOADING=1"); }, 60s);
+    REQUIRE(reloading);
+    const auto done = notify.wait_for(child, ready, 60s);
+    REQUIRE(done);
+    REQUIRE(*done > *reloading);
+    std::size_t pings = 0;
+    for (std::size_t i = *reloading; i < *done; ++i) {
+        pings += ping(notify.messages()[i]) ? 1 : 0;
+    }
+    // A ping every 500 ms while init() sleeps 3 s: without the reload beside the loop, none.
+    CHECK(pings >= 2);
+    CHECK(child.wait_for_output(
+        "reload: listener \"svc\" (tcp 127.0.0.1:" + std::to_string(port) + ") changed", 10s));
+    CHECK(child.wait_for_output("reload: applied; listeners added: 0, changed: 1, removed: 0", 10s));
+    CHECK(tcp_round_trip(port, "ping\n", 5) == "pong\n");
     child.signal(SIGTERM);
     CHECK(child.wait(60s) == 0);
 }

@@ -9,6 +9,7 @@
 //               instance destroyed while another driver still runs its work). Answers
 //               "lingering N".
 // Anything else is answered "unknown".
+// With GATIO_TEST_SERVICE_INIT_MS set, init() takes that long (a handler slow to load).
 #include <atomic>
 #include <charconv>
 #include <cstdint>
@@ -55,6 +56,13 @@ public:
     Service(const Service&) = delete;
     Service& operator=(const Service&) = delete;
     ~Service() { ++g_destroyed; }
+
+    static bool init(const gatio_services&, std::string&) {
+        if (const char* ms = std::getenv("GATIO_TEST_SERVICE_INIT_MS")) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(number(ms)));
+        }
+        return true;
+    }
 
     std::int64_t on_data(gatio::Connection c, std::span<const std::uint8_t> data) {
         std::size_t used = 0;

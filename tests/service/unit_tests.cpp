@@ -16,6 +16,7 @@
 #include "daemon/status.hpp"
 #include "harness.hpp"
 #include "net/listener_socket.hpp"
+#include "net/plan.hpp"
 
 using namespace gatio;
 using namespace gatio::service_test;
@@ -36,6 +37,22 @@ config::Config load(const std::string& text) {
     REQUIRE(r.config);
     return *r.config;
 }
+
+std::vector<net::ListenerState> states(const config::Config& c) {
+    std::vector<net::ListenerState> out;
+    for (const auto& l : c.listeners) {
+        out.push_back({l, {0}, std::nullopt});
+    }
+    return out;
+}
+
+// The plan from `running`'s listeners to `next`'s, each on driver 0 with its handler unchanged.
+struct Planned {
+    Planned(const config::Config& running, const config::Config& next)
+        : before(states(running)), after(states(next)), plan(net::plan_listeners(before, after)) {}
+    std::vector<net::ListenerState> before, after; // the plan points into them
+    net::Plan plan;
+};
 
 } // namespace
 
@@ -143,17 +160,18 @@ TEST_CASE("reload comparison: listeners added, removed and changed, and what nee
 
     SECTION("the same settings written elsewhere in the file change nothing") {
         const auto next = load("\n\n# moved down\n" + old_text);
-        CHECK(net::diff_listeners(running.listeners, next.listeners).empty());
+        CHECK(Planned(running, next).plan.changes_nothing());
         CHECK(daemon::restart_needed(running, next).empty());
     }
     SECTION("added, removed and changed listeners are told apart") {
         const auto next = load(config_text("shutdown_grace = \"10s\"\n",
                                            tcp_listener("web", 7000, "echo", "idle_timeout = \"5s\"") +
                                                tcp_listener("new", 7002, "echo")));
-        const auto changes = net::diff_listeners(running.listeners, next.listeners);
-        CHECK(changes.added == std::vector<std::string>{"new"});
-        CHECK(changes.removed == std::vector<std::string>{"old"});
-        CHECK(changes.changed == std::vector<std::string>{"web"});
+        const Planned planned(running, next);
+        const net::Plan& changes = planned.plan;
+        CHECK(changes.names(net::Step::open) == std::vector<std::string>{"new"});
+        CHECK(changes.names(net::Step::retire) == std::vector<std::string>{"old"});
+        CHECK(changes.names(net::Step::change) == std::vector<std::string>{"web"});
         CHECK(daemon::restart_needed(running, next).empty());
     }
     SECTION(
@@ -165,7 +183,7 @@ TEST_CASE("reload comparison: listeners added, removed and changed, and what nee
                                web + tcp_listener("old", 7001, "echo"));
         CHECK(daemon::restart_needed(running, next) ==
               std::vector<std::string>{"topology", "io_uring", "admin", "daemon.log_level"});
-        CHECK(net::diff_listeners(running.listeners, next.listeners).empty());
+        CHECK(Planned(running, next).plan.changes_nothing());
     }
 }
 

@@ -152,11 +152,10 @@ TEST_CASE("auto mode makes one TPC per node and one io+exec driver per CPU", "[t
         CHECK(d.role == DriverRole::io_exec);
         CHECK(d.ring == c.topology.ring);
     }
-    REQUIRE(t.listener_drivers.size() == 1);
-    CHECK(t.listener_drivers[0].size() == 16);
     REQUIRE(t.listeners.size() == 1);
-    CHECK(t.listeners[0].name == "web");
-    CHECK(t.listeners[0].address == "127.0.0.1:7000");
+    CHECK(t.listeners[0].drivers.size() == 16);
+    CHECK(t.listeners[0].settings.name == "web");
+    CHECK(t.listeners[0].settings.address.text == "127.0.0.1:7000");
 }
 
 TEST_CASE("auto mode only uses CPUs of the affinity mask", "[topology][auto]") {
@@ -306,22 +305,21 @@ TEST_CASE("manual mode errors", "[topology][manual][errors]") {
 }
 
 TEST_CASE("listeners are served by the drivers and TPCs they name", "[topology][listeners]") {
-    Config c =
-        manual_config({tpc("front", 0, 1,
-                           {driver("rx0", 0, DriverRole::io, 4), driver("rx1", 1, DriverRole::io_exec, 7),
-                            driver("work", 2, DriverRole::exec, 10)}),
-                       tpc("back", 1, 12, {driver("rx8", 8, DriverRole::io, 15)})});
+    Config c = manual_config({tpc("front", 0, 1,
+                                  {driver("rx0", 0, DriverRole::io, 4), driver("rx1", 1, DriverRole::io, 7),
+                                   driver("work", 2, DriverRole::exec, 10)}),
+                              tpc("back", 1, 12, {driver("rx8", 8, DriverRole::io, 15)})});
     add(c, listener("all", {}, 20));
     add(c, listener("named", {"rx8", "front", "rx0"}, 30));
     add(c, listener("one", {"back"}, 40));
     auto r = resolve_topology(c, test::two_nodes_smt());
     REQUIRE(messages(r).empty());
     const Topology& t = *r.topology;
-    REQUIRE(t.listener_drivers.size() == 3);
+    REQUIRE(t.listeners.size() == 3);
     // "*" leaves out the exec-only driver; lists come back ascending and without repeats.
-    CHECK(t.listener_drivers[0] == std::vector<int>{0, 1, 3});
-    CHECK(t.listener_drivers[1] == std::vector<int>{0, 1, 3});
-    CHECK(driver_names(t, t.listener_drivers[2]) == std::vector<std::string>{"rx8"});
+    CHECK(t.listeners[0].drivers == std::vector<int>{0, 1, 3});
+    CHECK(t.listeners[1].drivers == std::vector<int>{0, 1, 3});
+    CHECK(driver_names(t, t.listeners[2].drivers) == std::vector<std::string>{"rx8"});
 }
 
 TEST_CASE("listener driver errors", "[topology][listeners][errors]") {
@@ -375,7 +373,55 @@ TEST_CASE("listener driver errors", "[topology][listeners][errors]") {
         a.listeners.pop_back();
         r = resolve_topology(a, test::two_nodes_smt());
         REQUIRE(r.topology);
-        CHECK(r.topology->listener_drivers[0] == std::vector<int>{3, 8, 9, 10, 11, 12, 13, 14, 15});
+        CHECK(r.topology->listeners[0].drivers == std::vector<int>{3, 8, 9, 10, 11, 12, 13, 14, 15});
+    }
+}
+
+TEST_CASE("every driver serving a listener has the same role and ring settings, or the listener is an error "
+          "naming both values and where each was written",
+          "[topology][listeners][errors]") {
+    auto d0 = driver("d0", 0, DriverRole::io, 4);
+    auto d1 = driver("d1", 1, DriverRole::io, 8);
+    d1.value.ring.buffer_size = 2048;
+    d1.at.ring.buffer_size = SourcePos{9, 15};
+    auto d2 = driver("d2", 2, DriverRole::io_exec, 12);
+    Config c = manual_config({tpc("front", 0, 1, {d0, d1, d2})});
+    add(c, listener("same", {"d0", "d2"}, 20));
+    SECTION("role") {
+        CHECK(messages(resolve_topology(c, test::two_nodes_smt())) ==
+              std::vector<std::string>{
+                  "gatio.toml:20:11: listener \"same\": its drivers \"d0\" and \"d2\" differ "
+                  "in role: io (the default) and io+exec (the default); every driver serving "
+                  "a listener needs the same role"});
+    }
+    SECTION("buffer_size, at the driver's key and at [topology]'s") {
+        c.listeners.clear();
+        c.positions.listeners.clear();
+        c.positions.topology_ring.buffer_size = SourcePos{3, 15};
+        for (auto& tpc : c.positions.tpcs) {
+            for (auto& d : tpc.drivers) {
+                if (d.ring.buffer_size.line == 0) {
+                    d.ring.buffer_size = c.positions.topology_ring.buffer_size; // as the loader inherits it
+                }
+            }
+        }
+        add(c, listener("web", {"d0", "d1"}, 20));
+        auto r = resolve_topology(c, test::two_nodes_smt());
+        CHECK_FALSE(r.topology);
+        CHECK(messages(r) == std::vector<std::string>{
+                                 "gatio.toml:20:11: listener \"web\": its drivers \"d0\" and \"d1\" differ "
+                                 "in buffer_size: 16KiB (gatio.toml:3:15) and 2KiB (gatio.toml:9:15); every "
+                                 "driver serving a listener needs the same buffer_size"});
+        // The running topology's check, as a reload makes it, without positions.
+        c.topology.tpcs[0].drivers[1].ring.buffer_size = 16384;
+        r = resolve_topology(c, test::two_nodes_smt());
+        REQUIRE(r.topology);
+        CHECK(driver_differences(*r.topology, {0, 1}).empty());
+        const auto differ = driver_differences(*r.topology, {0, 1, 2});
+        REQUIRE(differ.size() == 1);
+        CHECK(differ[0].key == "role");
+        CHECK(differ[0].a == 0);
+        CHECK(differ[0].b == 2);
     }
 }
 
