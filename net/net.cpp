@@ -177,7 +177,7 @@ AttachResult attach_listeners(core::Runtime& runtime, const config::Config& conf
                 dl->shared = shared;
                 dl->stats = network->stats_for(l.name, d);
                 dl->socket = adopted ? adopt_listener_socket(dl->config, passed->second, origin)
-                                     : open_listener_socket(dl->config);
+                                     : open_listener_socket(dl->config, &dl->socket_file);
                 if (first_socket < 0) {
                     first_socket = dl->socket.get();
                 }

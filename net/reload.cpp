@@ -316,9 +316,10 @@ ReloadResult Network::reload(const config::Config& next, const LoadPolicy& polic
                         throw std::runtime_error(fmt::format("{}: listen with the new backlog: {}",
                                                              describe_listener(l), std::strerror(errno)));
                     }
+                    dl->socket_file = bound_socket_file(l);
                     kept_socket = true;
                 } else {
-                    dl->socket = open_listener_socket(l);
+                    dl->socket = open_listener_socket(l, &dl->socket_file);
                 }
                 o->entry.sockets.push_back(dl->socket.get());
                 cpus.push_back(runtime_.driver(d).cpu());
