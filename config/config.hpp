@@ -172,6 +172,9 @@ struct ListenerConfig {
     std::uint32_t send_buffer_limit = 32u << 20;   // unsent bytes a connection may hold at most
     std::uint32_t send_buffer_reserve = 4u << 10;  // of the driver's output memory, set aside for
                                                    // each connection while it is open
+    std::uint32_t max_outbound = 256;              // per instance (listener x driver): outbound
+                                                   // connections open or connecting at once
+    Duration connect_timeout{10'000};              // outbound connects that name no timeout
     std::optional<std::uint32_t> socket_mode;      // unix addresses: permission bits of the socket
                                                    // file; absent = as the umask leaves them
     OptionTable options;

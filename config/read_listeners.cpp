@@ -161,7 +161,8 @@ ListenerConfig read_listener(const toml::table& table, const std::filesystem::pa
     TableReader r(table, "listener",
                   {"name", "transport", "address", "handler", "drivers", "backlog", "max_connections",
                    "idle_timeout", "steer_to_cpu", "send_high_watermark", "send_low_watermark",
-                   "send_buffer_limit", "send_buffer_reserve", "socket_mode", "options"},
+                   "send_buffer_limit", "send_buffer_reserve", "max_outbound", "connect_timeout",
+                   "socket_mode", "options"},
                   out);
     ListenerConfig l;
     at.table = r.pos();
@@ -195,6 +196,15 @@ ListenerConfig read_listener(const toml::table& table, const std::filesystem::pa
         }
     }
     read_socket_mode(r, l);
+    l.max_outbound =
+        static_cast<std::uint32_t>(r.integer("max_outbound", 0, 1 << 20).value_or(l.max_outbound));
+    if (auto timeout = r.duration("connect_timeout")) {
+        if (timeout->count() == 0) {
+            r.error("connect_timeout", r.pos("connect_timeout"), "must be more than 0s");
+        } else {
+            l.connect_timeout = *timeout;
+        }
+    }
     if (const toml::table* options = r.table("options")) {
         l.options = read_options(*options, r.context(), out);
     }

@@ -48,6 +48,7 @@ struct gatio_host {
     virtual std::size_t stalled_drivers(std::uint32_t* drivers, std::size_t capacity) = 0;
     virtual const char* driver_name(std::uint32_t driver) = 0;
     virtual int metrics_text(char*, std::size_t, std::size_t*) { return GATIO_ERR_UNSUPPORTED; }
+    virtual int connect(const gatio_connect_args&, gatio_conn*) { return GATIO_ERR_UNSUPPORTED; }
 };
 
 namespace gatio::net {

@@ -154,6 +154,18 @@ int svc_metrics_text(gatio_host* h, char* buf, std::size_t capacity, std::size_t
     return h->metrics_text(buf, capacity, len);
 }
 
+int svc_connect(gatio_host* h, const gatio_connect_args* args, gatio_conn* conn) {
+    if (!at_home(h, "connect")) {
+        return GATIO_ERR_INVALID;
+    }
+    if (args == nullptr || conn == nullptr || args->struct_size < sizeof(gatio_connect_args) ||
+        args->done == nullptr || args->address == nullptr) {
+        return GATIO_ERR_INVALID;
+    }
+    *conn = 0;
+    return h->connect(*args, conn);
+}
+
 constexpr gatio_services make_table() {
     gatio_services s{};
     s.abi_major = GATIO_ABI_MAJOR;
@@ -188,6 +200,7 @@ constexpr gatio_services make_table() {
     s.stalled_drivers = svc_stalled_drivers;
     s.driver_name = svc_driver_name;
     s.metrics_text = svc_metrics_text;
+    s.connect = svc_connect;
     return s;
 }
 

@@ -370,7 +370,7 @@ ReloadResult Network::reload(const config::Config& next, const LoadPolicy& polic
         std::uint64_t wanted = 0;
         for (const auto& dl : per_driver[d]) {
             if (dl->config.transport == config::Transport::tcp) {
-                wanted += dl->config.max_connections;
+                wanted += std::uint64_t{dl->config.max_connections} + dl->config.max_outbound;
             }
         }
         // Direct descriptors only while the table has room for all of them beside the

@@ -76,7 +76,10 @@ TEST_CASE("the 1.0 descriptor layout is frozen", "[plugin]") {
     // The services table only grows at its end: 1.1's layout stays a prefix of later ones.
     STATIC_REQUIRE(GATIO_SERVICES_SIZE_1_1 == 224);
     STATIC_REQUIRE(offsetof(gatio_services, stalled_drivers) == GATIO_SERVICES_SIZE_1_1);
-    STATIC_REQUIRE(sizeof(gatio_services) == 248);
+    STATIC_REQUIRE(GATIO_SERVICES_SIZE_1_2 == 248);
+    STATIC_REQUIRE(offsetof(gatio_services, connect) == GATIO_SERVICES_SIZE_1_2);
+    STATIC_REQUIRE(sizeof(gatio_services) == 256);
+    STATIC_REQUIRE(sizeof(gatio_connect_args) == 40);
 }
 
 TEST_CASE("the echo handler loads and describes itself", "[plugin]") {
@@ -121,7 +124,7 @@ TEST_CASE("an object without the entry point is refused", "[plugin]") {
 
 TEST_CASE("another ABI major is refused", "[plugin]") {
     auto p = test_plugins / "bad_major.so";
-    CHECK(load_error(p) == quoted(p) + "ABI major version 2 is not supported (this gatiod speaks 1.2)");
+    CHECK(load_error(p) == quoted(p) + "ABI major version 2 is not supported (this gatiod speaks 1.3)");
 }
 
 TEST_CASE("a descriptor smaller than the 1.0 layout is refused", "[plugin]") {
@@ -152,7 +155,7 @@ TEST_CASE("an object requiring an executable stack is refused before it is loade
 
 TEST_CASE("init failure carries the plugin's own message", "[plugin]") {
     auto p = test_plugins / "init_fail.so";
-    CHECK(load_error(p) == quoted(p) + "init failed: license file missing (host ABI 1.2)");
+    CHECK(load_error(p) == quoted(p) + "init failed: license file missing (host ABI 1.3)");
 }
 
 TEST_CASE("an unresolved symbol fails at load time, not later", "[plugin]") {
