@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fmt/format.h>
@@ -42,7 +43,23 @@ class Dialer {
 public:
     explicit Dialer(const std::string& dial_keys = "max_outbound = 1100", const std::string& sections = "")
         : dial_port_(free_port()), echo_port_(free_port()) {
-        const std::string text = fmt::format(R"([daemon]
+        const auto file = dir_.write("gatio.toml", text(dial_keys, sections));
+        process_ = std::make_unique<Process>(
+            std::vector<std::string>{gatiod_path.string(), "-c", file.string(), "--plugin-dir",
+                                     plugin_dir.string(), "--log-target", "console"},
+            dir_.path() / "gatiod.log");
+        wait_for("running");
+    }
+
+    // Rewrites the file with other keys for the dial listener and reloads it.
+    void reload(const std::string& dial_keys) {
+        dir_.write("gatio.toml", text(dial_keys, ""));
+        REQUIRE(::kill(process_->pid(), SIGHUP) == 0);
+        wait_for("reload: listener \"dial\"");
+    }
+
+    std::string text(const std::string& dial_keys, const std::string& sections) const {
+        return fmt::format(R"([daemon]
 log_level = "info"
 shutdown_grace = "5s"
 {}
@@ -62,15 +79,13 @@ name = "uecho"
 address = "unix:{}"
 handler = "echo"
 )",
-                                             sections, dial_port_, (test_plugins / "dial.so").string(),
-                                             dial_keys, echo_port_, unix_path().string());
-        const auto file = dir_.write("gatio.toml", text);
-        process_ = std::make_unique<Process>(
-            std::vector<std::string>{gatiod_path.string(), "-c", file.string(), "--plugin-dir",
-                                     plugin_dir.string(), "--log-target", "console"},
-            dir_.path() / "gatiod.log");
+                           sections, dial_port_, (test_plugins / "dial.so").string(), dial_keys, echo_port_,
+                           unix_path().string());
+    }
+
+    void wait_for(const std::string& marker) {
         const auto end = std::chrono::steady_clock::now() + 30s;
-        while (process_->log().find("running") == std::string::npos) {
+        while (process_->log().find(marker) == std::string::npos) {
             INFO(process_->log());
             REQUIRE(process_->running());
             REQUIRE(std::chrono::steady_clock::now() < end);
@@ -306,4 +321,26 @@ TEST_CASE("pending connects are cancelled when their client goes and when gatiod
     CHECK(c.recv_line() == "pending 0");
     CHECK(gatiod.process().stop() == 0);
     CHECK(gatiod.outcomes(-ECANCELED) == 2);
+}
+
+TEST_CASE("a retired instance lives on while its outbound connect is pending", "[outbound][reload]") {
+    BlackHole hole;
+    Dialer gatiod;
+    INFO(gatiod.log());
+    Socket c = gatiod.client();
+    c.send_all("connect " + hole.peer.address() + " 60000\n");
+    c.send_all("pending\n");
+    REQUIRE(c.recv_line() == "pending 0");
+    // New settings: new instances for new connections, the old one retires.
+    gatiod.reload("max_outbound = 1100\nidle_timeout = \"50s\"");
+    // The old instance still serves its client and still owns the pending connect.
+    c.send_all("closeup\n");
+    CHECK(c.recv_line() == "closeup 0");
+    CHECK(c.recv_line() == "failed ECANCELED");
+    Socket fresh = gatiod.client();
+    fresh.send_all("connect " + gatiod.echo() + "\n");
+    CHECK(fresh.recv_line() == "connected");
+    fresh.send_all("through the new instance\n");
+    CHECK(fresh.recv_line() == "through the new instance");
+    CHECK(gatiod.outcomes(-ECANCELED) == 1);
 }
