@@ -155,16 +155,19 @@ struct Peer {
 // succeeds nor fails until its timeout.
 struct BlackHole {
     BlackHole() : peer(0) {
-        for (int i = 0; i < 2; ++i) {
-            Socket s{::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)};
-            auto a = loopback(peer.port);
-            ::connect(s.fd(), reinterpret_cast<sockaddr*>(&a), sizeof a);
-            fillers.push_back(std::move(s));
-        }
-        std::this_thread::sleep_for(50ms); // the handshakes of the first ones complete
+        // With a backlog of 0 one established connection fills the accept queue.
+        filler = Socket{::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)};
+        auto a = loopback(peer.port);
+        ::connect(filler.fd(), reinterpret_cast<sockaddr*>(&a), sizeof a);
+        pollfd p{filler.fd(), POLLOUT, 0};
+        REQUIRE(::poll(&p, 1, 10'000) == 1);
+        int error = -1;
+        socklen_t len = sizeof error;
+        REQUIRE(::getsockopt(filler.fd(), SOL_SOCKET, SO_ERROR, &error, &len) == 0);
+        REQUIRE(error == 0);
     }
     Peer peer;
-    std::vector<Socket> fillers;
+    Socket filler;
 };
 
 } // namespace
