@@ -60,6 +60,9 @@ bool same_host(const SocketAddress& a, const SocketAddress& b) {
 // How binding `b` after `a` would fail: "" when it would not. A wildcard covers every
 // address of its family, so it clashes with any specific address on the same port.
 std::string clash(const SocketAddress& a, const SocketAddress& b) {
+    if (a.is_unix() || b.is_unix()) {
+        return a.is_unix() && b.is_unix() && a.unix_path() == b.unix_path() ? "is already used by" : "";
+    }
     if (a.length == 0 || b.length == 0 || a.family() != b.family() || a.port != b.port) {
         return {};
     }

@@ -43,14 +43,22 @@ std::string_view to_string(MemoryPolicy memory);
 std::string_view to_string(DriverRole role);
 std::string_view to_string(Transport transport);
 
-// A bindable IPv4 or IPv6 socket address, as written and as resolved.
+// How a unix-domain socket address starts in the file: "unix:/run/gatio/app.sock".
+inline constexpr std::string_view unix_prefix = "unix:";
+
+// A bindable IPv4, IPv6 or unix-domain socket address, as written and as resolved.
 struct SocketAddress {
-    std::string text; // as written in the file, e.g. "[::1]:8080"
+    std::string text; // as written in the file, e.g. "[::1]:8080" or "unix:/run/app.sock"
     sockaddr_storage storage{};
     socklen_t length = 0;
-    std::uint16_t port = 0;
+    std::uint16_t port = 0; // 0 for unix-domain addresses
 
     int family() const { return storage.ss_family; }
+    bool is_unix() const { return storage.ss_family == AF_UNIX; }
+    // The socket file's path of a unix-domain address, else empty.
+    std::string_view unix_path() const {
+        return is_unix() ? std::string_view(text).substr(unix_prefix.size()) : std::string_view{};
+    }
     const sockaddr* sockaddr_ptr() const { return reinterpret_cast<const sockaddr*>(&storage); }
     friend bool operator==(const SocketAddress& a, const SocketAddress& b) { return a.text == b.text; }
 };
@@ -164,6 +172,11 @@ struct ListenerConfig {
     std::uint32_t send_buffer_limit = 32u << 20;   // unsent bytes a connection may hold at most
     std::uint32_t send_buffer_reserve = 4u << 10;  // of the driver's output memory, set aside for
                                                    // each connection while it is open
+    std::uint32_t max_outbound = 256;              // per instance (listener x driver): outbound
+                                                   // connections open or connecting at once
+    Duration connect_timeout{10'000};              // outbound connects that name no timeout
+    std::optional<std::uint32_t> socket_mode;      // unix addresses: permission bits of the socket
+                                                   // file; absent = as the umask leaves them
     OptionTable options;
     friend bool operator==(const ListenerConfig&, const ListenerConfig&) = default;
 };

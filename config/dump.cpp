@@ -218,6 +218,13 @@ std::string dump(const Config& c) {
         w.quoted("send_low_watermark", format_size(l.send_low_watermark));
         w.quoted("send_buffer_limit", format_size(l.send_buffer_limit));
         w.quoted("send_buffer_reserve", format_size(l.send_buffer_reserve));
+        w.number("max_outbound", l.max_outbound);
+        w.quoted("connect_timeout", format_duration(l.connect_timeout));
+        if (l.socket_mode) {
+            char mode[8];
+            std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(*l.socket_mode));
+            w.quoted("socket_mode", mode);
+        }
         if (!l.options.empty()) {
             w.header("[listener.options]");
             for (const auto& [key, value] : l.options) {

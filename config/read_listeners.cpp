@@ -1,5 +1,7 @@
 // [[listener]]: what gatiod serves, on which address, with which plugin.
 #include <algorithm>
+#include <cstring>
+#include <sys/stat.h>
 #include <system_error>
 
 #include "config/sections.hpp"
@@ -107,12 +109,60 @@ void read_send_buffer(TableReader& r, ListenerConfig& l) {
     }
 }
 
+// A unix-domain listener: stream only, its socket file's folder must exist (gatiod creates the
+// socket, not the folders), and whatever already lies at the path must be a socket, which
+// start-up replaces when no process listens on it. Checked by -t too.
+void check_unix_address(TableReader& r, ListenerConfig& l, SourcePos at) {
+    if (l.transport != Transport::tcp) {
+        r.error("address", at, "a unix: address serves stream listeners only (transport = \"tcp\")");
+        return;
+    }
+    const std::string path(l.address.unix_path());
+    const std::string folder = std::filesystem::path(path).parent_path().string();
+    struct stat st {};
+    if (::stat(folder.c_str(), &st) != 0) {
+        r.error("address", at, "the socket's folder " + in_quotes(folder) + ": " + std::strerror(errno));
+    } else if (!S_ISDIR(st.st_mode)) {
+        r.error("address", at, "the socket's folder " + in_quotes(folder) + " is not a folder");
+    } else if (::lstat(path.c_str(), &st) == 0 && !S_ISSOCK(st.st_mode)) {
+        r.error("address", at, in_quotes(path) + " exists and is not a socket; gatiod replaces only sockets");
+    }
+}
+
+// socket_mode = "0660": permission bits (octal, at most 0777) of a unix listener's socket file.
+void read_socket_mode(TableReader& r, ListenerConfig& l) {
+    const auto text = r.string("socket_mode");
+    if (!text) {
+        return;
+    }
+    const SourcePos at = r.pos("socket_mode");
+    if (!l.address.is_unix()) {
+        r.error("socket_mode", at, "applies to unix: addresses only");
+        return;
+    }
+    std::uint32_t mode = 0;
+    const bool octal = !text->empty() && text->size() <= 4 &&
+                       std::all_of(text->begin(), text->end(), [](char c) { return c >= '0' && c <= '7'; });
+    if (octal) {
+        for (char c : *text) {
+            mode = mode * 8 + static_cast<std::uint32_t>(c - '0');
+        }
+    }
+    if (!octal || mode > 0777) {
+        r.error("socket_mode", at,
+                "expected octal permission bits from '0' to '0777' such as '0660', got " + in_quotes(*text));
+        return;
+    }
+    l.socket_mode = mode;
+}
+
 ListenerConfig read_listener(const toml::table& table, const std::filesystem::path& folder,
                              const std::filesystem::path& plugin_dir, ListenerPositions& at, Reporter& out) {
     TableReader r(table, "listener",
                   {"name", "transport", "address", "handler", "drivers", "backlog", "max_connections",
                    "idle_timeout", "steer_to_cpu", "send_high_watermark", "send_low_watermark",
-                   "send_buffer_limit", "send_buffer_reserve", "options"},
+                   "send_buffer_limit", "send_buffer_reserve", "max_outbound", "connect_timeout",
+                   "socket_mode", "options"},
                   out);
     ListenerConfig l;
     at.table = r.pos();
@@ -139,6 +189,22 @@ ListenerConfig read_listener(const toml::table& table, const std::filesystem::pa
     l.steer_to_cpu = r.boolean("steer_to_cpu").value_or(l.steer_to_cpu);
     read_watermarks(r, l, table);
     read_send_buffer(r, l);
+    if (l.address.is_unix()) {
+        check_unix_address(r, l, at.address);
+        if (l.steer_to_cpu) {
+            r.error("steer_to_cpu", r.pos("steer_to_cpu"), "applies to IP addresses only, not to unix: ones");
+        }
+    }
+    read_socket_mode(r, l);
+    l.max_outbound =
+        static_cast<std::uint32_t>(r.integer("max_outbound", 0, 1 << 20).value_or(l.max_outbound));
+    if (auto timeout = r.duration("connect_timeout")) {
+        if (timeout->count() == 0) {
+            r.error("connect_timeout", r.pos("connect_timeout"), "must be more than 0s");
+        } else {
+            l.connect_timeout = *timeout;
+        }
+    }
     if (const toml::table* options = r.table("options")) {
         l.options = read_options(*options, r.context(), out);
     }

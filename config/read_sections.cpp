@@ -67,6 +67,11 @@ AdminSection read_admin(const toml::table& table, SourcePos& listen_at, Reporter
     AdminSection a;
     a.listen = r.address("listen");
     listen_at = r.pos("listen");
+    if (a.listen && a.listen->is_unix()) {
+        r.error("listen", listen_at,
+                "expected an IP address such as '127.0.0.1:9100', got " + in_quotes(a.listen->text));
+        a.listen.reset();
+    }
     a.max_connections =
         static_cast<std::uint32_t>(r.integer("max_connections", 1, 1 << 16).value_or(a.max_connections));
     a.idle_timeout = r.duration("idle_timeout").value_or(a.idle_timeout);

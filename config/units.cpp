@@ -3,9 +3,11 @@
 #include <arpa/inet.h>
 #include <array>
 #include <cassert>
+#include <cstddef>
 #include <cstring>
 #include <limits>
 #include <netinet/in.h>
+#include <sys/un.h>
 
 namespace gatio::config {
 
@@ -180,6 +182,33 @@ Parsed<CpuSet> parse_cpulist(std::string_view text) {
 
 Parsed<SocketAddress> parse_socket_address(std::string_view text) {
     Parsed<SocketAddress> out;
+    if (text.starts_with(unix_prefix)) {
+        const std::string_view path = text.substr(unix_prefix.size());
+        sockaddr_un sun{};
+        if (path.empty() || path.front() != '/') {
+            out.error = "expected an absolute socket path after 'unix:', got " + quote(text);
+            return out;
+        }
+        // sun_path holds the path and its terminating NUL.
+        if (path.size() >= sizeof sun.sun_path) {
+            out.error = "the socket path of " + quote(text) + " is " + std::to_string(path.size()) +
+                        " bytes long, at most " + std::to_string(sizeof sun.sun_path - 1) +
+                        " fit in a socket address";
+            return out;
+        }
+        if (path.find('\0') != std::string_view::npos) {
+            out.error = "the socket path of " + quote(text) + " holds a NUL byte";
+            return out;
+        }
+        sun.sun_family = AF_UNIX;
+        std::memcpy(sun.sun_path, path.data(), path.size());
+        SocketAddress address;
+        address.text = std::string(text);
+        std::memcpy(&address.storage, &sun, sizeof sun);
+        address.length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
+        out.value = std::move(address);
+        return out;
+    }
     const auto garbage = [&] {
         out.error = "expected an address such as '127.0.0.1:80', '[::1]:80' or '*:80', got " + quote(text);
         return out;

@@ -29,7 +29,8 @@ Parsed<std::uint64_t> parse_size(std::string_view text);
 // Comma-separated CPU numbers and low-high ranges, no spaces, each CPU below CpuSet::max_cpus.
 Parsed<CpuSet> parse_cpulist(std::string_view text);
 // "A.B.C.D:PORT", "[IPV6]:PORT", or "*:PORT" for the IPv4 wildcard; port 1..65535. Numeric
-// addresses only: resolving host names would make loading depend on the network.
+// addresses only: resolving host names would make loading depend on the network. Or
+// "unix:/PATH", a unix-domain socket at an absolute path that fits sockaddr_un (107 bytes).
 Parsed<SocketAddress> parse_socket_address(std::string_view text);
 
 std::string format_duration(Duration d);      // inverse of parse_duration, shortest exact unit

@@ -298,6 +298,11 @@ constexpr std::array opcodes_used{
     OpcodeName{IORING_OP_FILES_UPDATE, "FILES_UPDATE"},
     OpcodeName{IORING_OP_POLL_ADD, "POLL_ADD"},
     OpcodeName{IORING_OP_READ, "READ"},
+    OpcodeName{IORING_OP_CONNECT, "CONNECT"},
+    OpcodeName{IORING_OP_OPENAT, "OPENAT"},
+    OpcodeName{IORING_OP_WRITE, "WRITE"},
+    OpcodeName{IORING_OP_FSYNC, "FSYNC"},
+    OpcodeName{IORING_OP_STATX, "STATX"},
 };
 
 void probe_rings(KernelReport& r) {
@@ -321,7 +326,11 @@ void probe_rings(KernelReport& r) {
             r.opcodes.push_back({op.name, io_uring_opcode_supported(probe.get(), op.op) != 0, ""});
         }
     }
-    r.support.msg_ring = probe && io_uring_opcode_supported(probe.get(), IORING_OP_MSG_RING) != 0;
+    const auto has = [&](int op) { return probe && io_uring_opcode_supported(probe.get(), op) != 0; };
+    r.support.msg_ring = has(IORING_OP_MSG_RING);
+    r.support.connect = has(IORING_OP_CONNECT) && has(IORING_OP_LINK_TIMEOUT) && has(IORING_OP_FILES_UPDATE);
+    r.support.files = has(IORING_OP_OPENAT) && has(IORING_OP_READ) && has(IORING_OP_WRITE) &&
+                      has(IORING_OP_FSYNC) && has(IORING_OP_STATX) && has(IORING_OP_CLOSE);
 
     r.features.push_back({"FEAT_FAST_POLL", (p.features & IORING_FEAT_FAST_POLL) != 0, ""});
     r.features.push_back({"FEAT_NODROP", (p.features & IORING_FEAT_NODROP) != 0, ""});

@@ -23,6 +23,8 @@ struct Capability {
 struct KernelSupport {
     bool msg_ring = false;       // IORING_OP_MSG_RING is in the kernel's opcode table
     bool multishot_recv = false; // a multishot recv into a buffer ring completed and stayed armed
+    bool connect = false;        // IORING_OP_CONNECT: handlers' outbound connections
+    bool files = false;          // OPENAT, READ, WRITE, FSYNC, STATX and CLOSE: handlers' files
 };
 
 struct KernelReport {

@@ -98,6 +98,8 @@ Ring::Ring(const config::RingSettings& settings, const config::IoUringTuning& tu
     }
     record(params);
     features_.msg_ring = kernel.msg_ring;
+    features_.connect = kernel.connect;
+    features_.files = kernel.files;
     features_.multishot_recv = tuning.multishot_recv && kernel.multishot_recv;
 
     // A registered ring fd saves the fd lookup on every io_uring_enter; without it we still work.

@@ -29,6 +29,8 @@ struct RingFeatures {
     std::uint32_t file_slots = 0;
     bool multishot_recv = false; // multishot recv/recvmsg with provided buffer rings usable
     bool msg_ring = false;       // IORING_OP_MSG_RING usable for cross-driver wake-ups
+    bool connect = false;        // KernelSupport::connect
+    bool files = false;          // KernelSupport::files
     bool cqe_skip = false;       // IOSQE_CQE_SKIP_SUCCESS
     bool nodrop = false;         // the kernel keeps overflowed CQEs instead of dropping them
     bool ext_arg = false;

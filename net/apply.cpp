@@ -138,7 +138,7 @@ std::vector<ListenerState> Network::wanted_set(const config::Config& next,
 }
 
 core::Fd Network::socket_for(const ListenerStep& step, int driver, const InheritedSockets& inherited,
-                             bool& kept) const {
+                             bool& kept, std::shared_ptr<SocketFile>* file) const {
     const config::ListenerConfig& l = step.next->settings;
     kept = false;
     if (step.same_sockets && serves(step.running->drivers, driver)) {
@@ -155,13 +155,14 @@ core::Fd Network::socket_for(const ListenerStep& step, int driver, const Inherit
                                                  std::strerror(errno)));
         }
         kept = true; // its backlog and steering change only once the reload commits
+        *file = bound_socket_file(l);
         return fd;
     }
     if (auto passed = inherited.find(l.name); passed != inherited.end()) {
         return adopt_listener_socket(
             l, passed->second, fmt::format("the socket passed as \"{}\" (fd {})", l.name, passed->second));
     }
-    return open_listener_socket(l);
+    return open_listener_socket(l, file);
 }
 
 void Network::steer(const ListenerStep& step, const Opening& o, const std::vector<int>& cpus, bool kept,
@@ -221,7 +222,7 @@ std::unique_ptr<Network::Opening> Network::build_one(const ListenerStep& step,
         dl->shared = shared;
         dl->stats = stats_for(next.settings.name, d);
         bool kept_here = false;
-        dl->socket = socket_for(step, d, inherited, kept_here);
+        dl->socket = socket_for(step, d, inherited, kept_here, &dl->socket_file);
         kept = kept || kept_here;
         o->entry.sockets.push_back(dl->socket.get());
         cpus.push_back(topology_.driver(d).cpu);
@@ -400,12 +401,14 @@ std::uint64_t Network::direct_wanted(const config::ListenerConfig& l, int driver
     if (l.transport != config::Transport::tcp) {
         return 0;
     }
-    const std::uint64_t want = std::min<std::uint64_t>(l.max_connections, table);
+    const std::uint64_t want =
+        std::min<std::uint64_t>(std::uint64_t{l.max_connections} + l.max_outbound, table);
     std::uint64_t claimed = 0; // by the generation it replaces, which shares its connection count
     for (const auto& s : serving_) {
         if (s.state.settings.name == l.name && serves(s.state.drivers, driver) &&
             s.direct[position(s.state.drivers, driver)]) {
-            claimed = std::min<std::uint64_t>(s.state.settings.max_connections, table);
+            claimed = std::min<std::uint64_t>(
+                std::uint64_t{s.state.settings.max_connections} + s.state.settings.max_outbound, table);
         }
     }
     return want > claimed ? want - claimed : 0;

@@ -36,15 +36,18 @@ struct NetCounters {
     std::uint64_t datagrams_received = 0;
     std::uint64_t datagrams_truncated = 0; // larger than a provided buffer; not delivered whole
     std::uint64_t datagrams_sent = 0;
-    std::uint64_t datagram_drops = 0;  // replies refused (no reply slot, too large) or failed
-    std::uint64_t udp_rearms = 0;      // multishot recvmsg armed again (ENOBUFS or end)
-    std::uint64_t timer_exhausted = 0; // connection timers that found no free timer slot
-    std::uint64_t output_memory = 0;   // gauge: bytes of output chunks held right now
-    std::uint64_t plugin_errors = 0;   // handler faults: exceptions, on_data results out of range,
-                                       // instances that could not be made
-    std::uint64_t buffers = 0;         // gauge: provided receive buffers registered with the ring
-    std::uint64_t buffers_used = 0;    // gauge: of those, filled by the kernel and not yet given back
-                                       // (sampled; 0 where the kernel cannot tell, before Linux 6.8)
+    std::uint64_t datagram_drops = 0;     // replies refused (no reply slot, too large) or failed
+    std::uint64_t udp_rearms = 0;         // multishot recvmsg armed again (ENOBUFS or end)
+    std::uint64_t timer_exhausted = 0;    // connection timers that found no free timer slot
+    std::uint64_t output_memory = 0;      // gauge: bytes of output chunks held right now
+    std::uint64_t plugin_errors = 0;      // handler faults: exceptions, on_data results out of range,
+                                          // instances that could not be made
+    std::uint64_t buffers = 0;            // gauge: provided receive buffers registered with the ring
+    std::uint64_t buffers_used = 0;       // gauge: of those, filled by the kernel and not yet given back
+                                          // (sampled; 0 where the kernel cannot tell, before Linux 6.8)
+    std::uint64_t outbound_connected = 0; // handlers' outbound connections that connected
+    std::uint64_t outbound_failed = 0;    // ... that did not: refused, timed out, cancelled, ...
+    std::uint64_t outbound_closed = 0;    // ... torn down after they connected
 
     NetCounters& operator+=(const NetCounters& other);
 };
@@ -58,7 +61,7 @@ struct CounterField {
 using NetCounterField = CounterField<NetCounters>;
 
 // Names and members, in declaration order.
-inline constexpr std::array<NetCounterField, 29> net_counter_fields{{
+inline constexpr std::array<NetCounterField, 32> net_counter_fields{{
     {"accepted", &NetCounters::accepted},
     {"rejected", &NetCounters::rejected},
     {"accept_errors", &NetCounters::accept_errors},
@@ -88,6 +91,9 @@ inline constexpr std::array<NetCounterField, 29> net_counter_fields{{
     {"plugin_errors", &NetCounters::plugin_errors},
     {"buffers", &NetCounters::buffers},
     {"buffers_used", &NetCounters::buffers_used},
+    {"outbound_connected", &NetCounters::outbound_connected},
+    {"outbound_failed", &NetCounters::outbound_failed},
+    {"outbound_closed", &NetCounters::outbound_closed},
 }};
 static_assert(sizeof(NetCounters) == net_counter_fields.size() * sizeof(std::uint64_t),
               "every counter must be listed in net_counter_fields");

@@ -28,7 +28,7 @@ std::uint32_t tcp_slots(const std::vector<const config::ListenerConfig*>& listen
     std::uint64_t n = 0;
     for (const auto* l : listeners) {
         if (l->transport == config::Transport::tcp) {
-            n += l->max_connections;
+            n += std::uint64_t{l->max_connections} + l->max_outbound;
         }
     }
     return static_cast<std::uint32_t>(std::min<std::uint64_t>(n, UINT32_MAX - 2));
@@ -170,7 +170,7 @@ void DriverNet::carve(core::Driver& d) {
     std::uint64_t reserves = 0;
     for (const auto& l : listeners_) {
         if (l->config.transport == config::Transport::tcp) {
-            reserves += static_cast<std::uint64_t>(l->config.max_connections) *
+            reserves += (static_cast<std::uint64_t>(l->config.max_connections) + l->config.max_outbound) *
                         chunks_for(l->config.send_buffer_reserve, options_.output_chunk_size);
         }
     }
@@ -212,7 +212,8 @@ void DriverNet::claim_direct(const config::ListenerConfig& l, std::uint64_t tabl
     if (l.transport != config::Transport::tcp) {
         return;
     }
-    const std::uint64_t want = std::min<std::uint64_t>(l.max_connections, table);
+    const std::uint64_t want =
+        std::min<std::uint64_t>(std::uint64_t{l.max_connections} + l.max_outbound, table);
     std::uint64_t& claim = shared_->direct_by_name[l.name];
     if (want > claim) {
         shared_->direct_claimed.fetch_add(want - claim, std::memory_order_relaxed);
@@ -451,11 +452,11 @@ void DriverNet::stop(core::Driver& d) {
     d.log().info("driver {}: network counters:{}", d.name(), summary.empty() ? " none" : summary);
 }
 
-Connection* DriverNet::create_connection(TcpEndpoint& endpoint, int fd) {
+Connection* DriverNet::create_connection(TcpEndpoint& endpoint, int fd, bool fixed) {
     if (!slab_ || slab_->full()) {
         return nullptr;
     }
-    Connection* c = slab_->create(endpoint, 0u, 0u, fd, direct_);
+    Connection* c = slab_->create(endpoint, 0u, 0u, fd, fixed);
     c->slot = slab_->index_of(c);
     c->generation = ++generations_[c->slot];
     return c;

@@ -121,7 +121,7 @@ public:
     bool multishot_recv() const { return multishot_; }
 
     // Connections: a slot, its generation (handles and deferred references check it).
-    Connection* create_connection(TcpEndpoint& endpoint, int fd);
+    Connection* create_connection(TcpEndpoint& endpoint, int fd, bool fixed);
     void destroy_connection(Connection& c);
     Connection* find(std::uint32_t slot, std::uint32_t generation);
     std::uint32_t connection_slots() const { return capacity_; }

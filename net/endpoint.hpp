@@ -69,7 +69,8 @@ struct ListenerShared {
 struct DriverListener {
     config::ListenerConfig config;
     std::shared_ptr<ListenerShared> shared;
-    std::shared_ptr<ListenerStats> stats; // this listener on this driver, across reloads
+    std::shared_ptr<ListenerStats> stats;    // this listener on this driver, across reloads
+    std::shared_ptr<SocketFile> socket_file; // unix addresses: the bound file `socket` dups
     core::Fd socket;
 };
 

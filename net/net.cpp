@@ -82,7 +82,7 @@ void reserve(core::RuntimeOptions& options, const config::Config& config, const 
             for (const config::ListenerConfig* l : mine) {
                 listeners.emplace_back(l, &plugins.for_listener(*l));
                 if (l->transport == config::Transport::tcp) {
-                    connections += l->max_connections;
+                    connections += std::uint64_t{l->max_connections} + l->max_outbound;
                 }
             }
             if (d.index == admin_at && plugins.admin) {

@@ -66,6 +66,7 @@ struct DriverNetShared;
 class StartAcks;
 struct ListenerShared;
 struct HandlerState;
+class SocketFile;
 
 // Listening sockets the process inherited (systemd socket activation: LISTEN_FDS with
 // FileDescriptorName= = the listener's name), by listener name. The caller keeps ownership.
@@ -158,8 +159,8 @@ private:
                                                 std::vector<std::string>& errors);
     std::unique_ptr<Opening> build_one(const ListenerStep& step, std::shared_ptr<const Plugin> plugin,
                                        const InheritedSockets& inherited, bool running);
-    core::Fd socket_for(const ListenerStep& step, int driver, const InheritedSockets& inherited,
-                        bool& kept) const;
+    core::Fd socket_for(const ListenerStep& step, int driver, const InheritedSockets& inherited, bool& kept,
+                        std::shared_ptr<SocketFile>* file) const;
     static void steer(const ListenerStep& step, const Opening& o, const std::vector<int>& cpus, bool kept,
                       bool adopted);
     std::vector<Batch> batches(std::vector<std::unique_ptr<Opening>>& openings) const;

@@ -49,6 +49,7 @@ struct gatio_host {
     virtual const char* driver_name(std::uint32_t driver) = 0;
     virtual int metrics_text(char*, std::size_t, std::size_t*) { return GATIO_ERR_UNSUPPORTED; }
     virtual void* listener_state(const char*, void* (*)(void*), void*, void (*)(void*)) { return nullptr; }
+    virtual int connect(const gatio_connect_args&, gatio_conn*) { return GATIO_ERR_UNSUPPORTED; }
 };
 
 namespace gatio::net {

@@ -162,6 +162,18 @@ void* svc_listener_state(gatio_host* h, const char* layout, void* (*create)(void
     return h->listener_state(layout, create, arg, release);
 }
 
+int svc_connect(gatio_host* h, const gatio_connect_args* args, gatio_conn* conn) {
+    if (!at_home(h, "connect")) {
+        return GATIO_ERR_INVALID;
+    }
+    if (args == nullptr || conn == nullptr || args->struct_size < sizeof(gatio_connect_args) ||
+        args->done == nullptr || args->address == nullptr) {
+        return GATIO_ERR_INVALID;
+    }
+    *conn = 0;
+    return h->connect(*args, conn);
+}
+
 constexpr gatio_services make_table() {
     gatio_services s{};
     s.abi_major = GATIO_ABI_MAJOR;
@@ -197,6 +209,7 @@ constexpr gatio_services make_table() {
     s.driver_name = svc_driver_name;
     s.metrics_text = svc_metrics_text;
     s.listener_state = svc_listener_state;
+    s.connect = svc_connect;
     return s;
 }
 

@@ -3,11 +3,15 @@
 #include <algorithm>
 #include <cassert>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
+#include <utility>
 
 #include "net/driver_net.hpp"
 
@@ -21,6 +25,33 @@ constexpr auto accept_retry_delay = std::chrono::milliseconds(10);
 // Requests that end this way were cancelled by us or had nothing left to cancel.
 bool benign_cancel(int res) {
     return res == 0 || res == -ENOENT || res == -EALREADY;
+}
+
+// The bytes of `a` a connect uses: 0 when it is no address gatiod connects to (a family other
+// than IPv4, IPv6 and a unix path, or shorter than its family needs).
+socklen_t connect_length(const sockaddr* a, socklen_t len) {
+    if (len < static_cast<socklen_t>(sizeof(sa_family_t))) {
+        return 0;
+    }
+    switch (a->sa_family) {
+    case AF_INET:
+        return len >= static_cast<socklen_t>(sizeof(sockaddr_in)) ? sizeof(sockaddr_in) : 0;
+    case AF_INET6:
+        return len >= static_cast<socklen_t>(sizeof(sockaddr_in6)) ? sizeof(sockaddr_in6) : 0;
+    case AF_UNIX: {
+        // A path, NUL-terminated within the address; abstract names (a leading NUL) are not files.
+        constexpr auto path_at = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path));
+        if (len <= path_at + 1 || len > static_cast<socklen_t>(sizeof(sockaddr_un))) {
+            return 0;
+        }
+        const auto* un = reinterpret_cast<const sockaddr_un*>(a);
+        const std::size_t room = static_cast<std::size_t>(len - path_at);
+        const std::size_t path = ::strnlen(un->sun_path, room);
+        return path == 0 || path == room ? 0 : static_cast<socklen_t>(path_at + path + 1);
+    }
+    default:
+        return 0;
+    }
 }
 
 } // namespace
@@ -44,6 +75,9 @@ void Connection::assert_invariants() const {
     // The close goes out only once nothing else can complete into the slot.
     assert(phase < Phase::close_sent || (!reading() && send == Send::idle && side_ops == 0));
     assert((pauses & ~(pause_plugin | pause_watermark | pause_drain)) == 0);
+    // Before it is open, an outbound connection neither reads nor writes.
+    assert(phase != Phase::connecting || (!reading() && send == Send::idle && out.pending() == 0));
+    assert(dial == Dial::none || phase == Phase::connecting || phase == Phase::closing);
     assert((lists & ~(queued_flush | queued_rearm)) == 0);
 }
 
@@ -172,7 +206,7 @@ void TcpEndpoint::accepted(int fd) {
         reject(fd);
         return;
     }
-    Connection* c = net_.create_connection(*this, fd);
+    Connection* c = net_.create_connection(*this, fd, direct_);
     if (c == nullptr) {
         net_.budget().leave(reserve_);
         s.connections->fetch_sub(1, std::memory_order_relaxed);
@@ -421,6 +455,10 @@ int TcpEndpoint::close(gatio_conn conn, int mode) {
     if (c == nullptr || c->phase >= Connection::Phase::closing) {
         return GATIO_ERR_CLOSED;
     }
+    if (c->phase == Connection::Phase::connecting) {
+        to_closing(*c);
+        return GATIO_OK;
+    }
     if (mode == GATIO_CLOSE_ABORT) {
         abort(*c, GATIO_CLOSE_LOCAL, true);
     } else if (c->phase == Connection::Phase::open) {
@@ -473,6 +511,130 @@ std::size_t TcpEndpoint::pending_output(gatio_conn conn) {
     return c != nullptr ? c->out.pending() : 0;
 }
 
+// ---------------------------------------------------------------- outbound connections
+
+int TcpEndpoint::connect(const gatio_connect_args& args, gatio_conn* conn) {
+    if (!driver().features().connect) {
+        return GATIO_ERR_UNSUPPORTED;
+    }
+    if (draining_) {
+        return GATIO_ERR_CLOSED;
+    }
+    const socklen_t len = connect_length(args.address, args.address_len);
+    if (len == 0) {
+        return GATIO_ERR_INVALID;
+    }
+    if (outbound_ >= config().max_outbound) {
+        return GATIO_ERR_LIMIT;
+    }
+    if (!net_.budget().admit(reserve_)) {
+        ++net_.stats().output_admissions_refused;
+        return GATIO_ERR_LIMIT;
+    }
+    const int family = args.address->sa_family;
+    // Blocking, as accepted sockets are: the ring waits for readiness itself.
+    const int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        net_.budget().leave(reserve_);
+        return errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM ? GATIO_ERR_LIMIT
+                                                                                         : GATIO_ERR_INVALID;
+    }
+    if (family != AF_UNIX) {
+        const int one = 1;
+        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); // as on accepted sockets
+    }
+    Connection* c = net_.create_connection(*this, fd, false);
+    if (c == nullptr) {
+        ::close(fd);
+        net_.budget().leave(reserve_);
+        return GATIO_ERR_LIMIT;
+    }
+    ++live_;
+    ++outbound_;
+    c->outbound = true;
+    c->phase = Connection::Phase::connecting;
+    c->user = args.user;
+    c->connect_done = args.done;
+    c->connect_result = -ECANCELED; // until the kernel or the timer says otherwise
+    std::memcpy(&c->connect_to, args.address, len);
+    c->connect_len = len;
+    const std::uint64_t timeout_ms =
+        args.timeout_ms != 0 ? args.timeout_ms : static_cast<std::uint64_t>(config().connect_timeout.count());
+    arm_timer(*c, driver().now_ns() + static_cast<std::int64_t>(timeout_ms) * 1'000'000);
+    if (direct_) {
+        // Into the direct-descriptor table, like accepted sockets, once the kernel says where.
+        c->registered = fd;
+        io_uring_sqe* sqe = driver().get_sqe(c, Connection::tag_register);
+        io_uring_prep_files_update(sqe, &c->registered, 1, static_cast<int>(IORING_FILE_INDEX_ALLOC));
+        c->dial = Connection::Dial::registering;
+        ++c->side_ops;
+    } else {
+        submit_connect(*c);
+    }
+    c->assert_invariants();
+    *conn = c->handle();
+    return GATIO_OK;
+}
+
+void TcpEndpoint::submit_connect(Connection& c) {
+    io_uring_sqe* sqe = driver().get_sqe(&c, Connection::tag_connect);
+    io_uring_prep_connect(sqe, c.fd, reinterpret_cast<const sockaddr*>(&c.connect_to), c.connect_len);
+    if (c.fixed) {
+        sqe->flags |= IOSQE_FIXED_FILE;
+    }
+    c.dial = Connection::Dial::connecting;
+    ++c.side_ops;
+}
+
+void TcpEndpoint::dial_done(Connection& c, unsigned tag, int res) {
+    --c.side_ops;
+    c.dial = Connection::Dial::none;
+    if (tag == Connection::tag_register) {
+        if (res == 1) {
+            // The table holds the socket now; the plain descriptor is not needed any more.
+            ::close(c.fd);
+            c.fd = c.registered;
+            c.fixed = true;
+        } // else (the table is full): the plain descriptor serves, as without direct descriptors
+        if (c.phase == Connection::Phase::connecting) {
+            submit_connect(c);
+        }
+        return;
+    }
+    if (c.phase != Connection::Phase::connecting) {
+        return; // closed meanwhile: the connect was cancelled
+    }
+    if (res == 0) {
+        connected(c);
+        return;
+    }
+    c.connect_result = res;
+    to_closing(c);
+}
+
+void TcpEndpoint::connected(Connection& c) {
+    c.phase = Connection::Phase::open;
+    if (c.timer.valid()) {
+        driver().cancel_timer(c.timer);
+        c.timer = {};
+    }
+    ++net_.stats().outbound_connected;
+    c.last_active_ns = driver().now_ns();
+    auto* done = std::exchange(c.connect_done, nullptr);
+    if (!guarded("connect done", "the connection is reset", c.handle(), done, static_cast<gatio_host*>(this),
+                 c.handle(), c.user, 0)) {
+        abort(c, GATIO_CLOSE_LOCAL, true);
+        return;
+    }
+    if (c.phase != Connection::Phase::open) {
+        return; // the handler closed it from done
+    }
+    if (config().idle_timeout.count() > 0) {
+        arm_timer(c, c.last_active_ns + std::chrono::nanoseconds(config().idle_timeout).count());
+    }
+    update_reading(c);
+}
+
 // ---------------------------------------------------------------- connection events
 
 void TcpEndpoint::on_connection(Connection& c, const io_uring_cqe& cqe, unsigned tag) {
@@ -496,6 +658,10 @@ void TcpEndpoint::on_connection(Connection& c, const io_uring_cqe& cqe, unsigned
         if (cqe.res < 0 && c.phase == Connection::Phase::shutting) {
             to_closing(c);
         }
+        break;
+    case Connection::tag_register:
+    case Connection::tag_connect:
+        dial_done(c, tag, cqe.res);
         break;
     case Connection::tag_close:
         c.phase = Connection::Phase::closed;
@@ -808,6 +974,10 @@ void TcpEndpoint::flush_one(Connection& c) {
 // ---------------------------------------------------------------- closing
 
 void TcpEndpoint::begin_close(Connection& c, int reason) {
+    if (c.phase == Connection::Phase::connecting) {
+        to_closing(c); // nothing to flush: the connect is cancelled, done reports -ECANCELED
+        return;
+    }
     if (c.phase != Connection::Phase::open) {
         return;
     }
@@ -856,6 +1026,9 @@ void TcpEndpoint::progress(Connection& c) {
 }
 
 void TcpEndpoint::to_closing(Connection& c) {
+    if (c.phase == Connection::Phase::connecting && c.dial == Connection::Dial::connecting) {
+        cancel(c, Connection::tag_connect);
+    }
     if (c.read == Connection::Read::armed || c.read == Connection::Read::bounded) {
         cancel(c, Connection::tag_recv);
         c.read = Connection::Read::cancelling;
@@ -874,6 +1047,8 @@ void TcpEndpoint::to_closing(Connection& c) {
 // After every event: take the next step the connection's state allows.
 void TcpEndpoint::settle(Connection& c) {
     switch (c.phase) {
+    case Connection::Phase::connecting:
+        break;
     case Connection::Phase::open:
     case Connection::Phase::flushing:
     case Connection::Phase::shutting:
@@ -914,10 +1089,23 @@ void TcpEndpoint::finalize(Connection& c) {
         --host_drains_;
     }
     --live_;
-    shared().connections->fetch_sub(1, std::memory_order_relaxed);
-    ++net_.stats().closed;
-    ++counters().closed;
     c.assert_invariants();
+    if (c.outbound) {
+        --outbound_;
+        if (auto* done = std::exchange(c.connect_done, nullptr)) {
+            // It never connected: done reports why instead of on_close.
+            ++net_.stats().outbound_failed;
+            guarded("connect done", "nothing else is affected", c.handle(), done,
+                    static_cast<gatio_host*>(this), c.handle(), c.user, c.connect_result);
+            net_.destroy_connection(c);
+            return;
+        }
+        ++net_.stats().outbound_closed;
+    } else {
+        shared().connections->fetch_sub(1, std::memory_order_relaxed);
+        ++net_.stats().closed;
+        ++counters().closed;
+    }
     if (plugin().on_close != nullptr) {
         guarded("on_close", "the connection is gone all the same", c.handle(), plugin().on_close, instance(),
                 c.handle(), c.user, c.reason != 0 ? c.reason : GATIO_CLOSE_LOCAL);
@@ -948,6 +1136,11 @@ void TcpEndpoint::arm_timer(Connection& c, std::int64_t at_ns) {
 
 void TcpEndpoint::timer_fired(Connection& c) {
     c.timer = {};
+    if (c.phase == Connection::Phase::connecting) {
+        c.connect_result = -ETIMEDOUT; // the connect timeout: cancel it
+        to_closing(c);
+        return;
+    }
     const std::int64_t now = driver().now_ns();
     const std::int64_t idle = std::chrono::nanoseconds(config().idle_timeout).count();
     if (c.phase == Connection::Phase::shutting) {

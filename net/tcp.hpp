@@ -11,6 +11,10 @@
 //   closing   waiting for the receive and send in flight to end (cancelled) before closing.
 //   close_sent the close was submitted; when it completes (closed) the handler's on_close runs
 //             and the slot is freed.
+// An outbound connection (the connect service) starts in
+//   connecting  its socket is being put into the direct-descriptor table, then the connect is
+//             in flight under a timer; connected it is open like an accepted one, failed or
+//             cancelled it is closed and the handler's done callback (not on_close) reports why.
 // Nothing is freed while the kernel may still complete a request naming the connection.
 #pragma once
 
@@ -27,10 +31,21 @@ namespace gatio::net {
 class TcpEndpoint;
 
 struct Connection final : core::Completion {
-    enum Tag : unsigned { tag_recv = 0, tag_send = 1, tag_cancel = 2, tag_shutdown = 3, tag_close = 4 };
+    enum Tag : unsigned {
+        tag_recv = 0,
+        tag_send = 1,
+        tag_cancel = 2,
+        tag_shutdown = 3,
+        tag_close = 4,
+        tag_register = 5,
+        tag_connect = 6
+    };
     // How far closing has come (the header comment). close_sent: the close is in flight;
     // closed: it completed and the slot is about to be freed.
-    enum class Phase : std::uint8_t { open, flushing, shutting, closing, close_sent, closed };
+    enum class Phase : std::uint8_t { connecting, open, flushing, shutting, closing, close_sent, closed };
+    // An outbound connection's requests before it is open: none, the descriptor's registration
+    // in the direct-descriptor table, or the connect.
+    enum class Dial : std::uint8_t { none, registering, connecting };
     // The receive request: none, one armed (unbounded: multishot, or one-shot of a whole
     // buffer), one bounded by the connection's output room, one being cancelled, or none ever
     // again (the peer's FIN arrived); last: the one-shot non-blocking receive of a drain, which
@@ -72,9 +87,11 @@ struct Connection final : core::Completion {
     TcpEndpoint& endpoint;
     std::uint32_t slot;       // set by DriverNet::create_connection
     std::uint32_t generation; // likewise
-    const int fd;             // a direct-descriptor index when `fixed`, else a file descriptor
-    const bool fixed;
+    int fd;                   // a direct-descriptor index when `fixed`, else a file descriptor
+    bool fixed;               // changes only while connecting, when the socket is registered
     Phase phase = Phase::open;
+    Dial dial = Dial::none;
+    bool outbound = false; // made by the connect service, not accepted
     Read read = Read::idle;
     Send send = Send::idle;
     std::uint8_t pauses = 0;   // Pause bits
@@ -91,8 +108,16 @@ struct Connection final : core::Completion {
     core::TimerId timer; // valid while armed
     std::int64_t last_active_ns = 0;
     std::int64_t shut_deadline_ns = 0;
+    // Outbound only: the handler's callback until the outcome is reported, and that outcome.
+    void (*connect_done)(gatio_host*, gatio_conn, void*, int) = nullptr;
+    int connect_result = 0;
+    int registered = -1;       // the registration's descriptor in, its table index out
+    socklen_t connect_len = 0; // of connect_to
     msghdr msg{};
-    iovec iov[max_iov]{};
+    union {
+        iovec iov[max_iov]{};
+        sockaddr_storage connect_to; // while connecting, before any send can use iov
+    };
 };
 
 class TcpEndpoint final : public Endpoint, public core::Completion {
@@ -126,6 +151,7 @@ public:
     int set_user(gatio_conn conn, void* user) override;
     void* get_user(gatio_conn conn) override;
     std::size_t pending_output(gatio_conn conn) override;
+    int connect(const gatio_connect_args& args, gatio_conn* conn) override;
 
 private:
     enum Tag : unsigned { tag_accept = 0, tag_cancel_accept = 1, tag_reject = 2, tag_retry = 3 };
@@ -135,6 +161,9 @@ private:
     void cancel_accept();
     void accepted(int fd);
     void reject(int fd);
+    void dial_done(Connection& c, unsigned tag, int res);
+    void submit_connect(Connection& c);
+    void connected(Connection& c);
 
     void recv_done(Connection& c, const io_uring_cqe& cqe);
     void send_done(Connection& c, int res);
@@ -164,8 +193,9 @@ private:
 
     std::unique_ptr<ChunkPool> carry_pool_; // handlers with max_unconsumed > 0 only
     std::uint32_t carry_capacity_ = 0;
-    std::uint32_t reserve_ = 0; // chunks of output budget each connection is admitted with
-    std::uint32_t live_ = 0;    // connections of this endpoint in the slab
+    std::uint32_t reserve_ = 0;  // chunks of output budget each connection is admitted with
+    std::uint32_t live_ = 0;     // connections of this endpoint in the slab
+    std::uint32_t outbound_ = 0; // of those, made by the connect service
     bool direct_ = false;
     bool accept_active_ = false;
     bool accept_cancelling_ = false;

@@ -233,6 +233,26 @@ typedef struct gatio_task {
     void* arg;
 } gatio_task;
 
+/* Since 1.3: an outbound connection, for the connect service. Copied by connect. */
+typedef struct gatio_connect_args {
+    uint32_t struct_size;
+    /* How long the connect may take, in milliseconds; 0: the listener's connect_timeout. */
+    uint32_t timeout_ms;
+    /* Where to: AF_INET, AF_INET6 or AF_UNIX (a path; no abstract names), numeric only. */
+    const struct sockaddr* address;
+    socklen_t address_len;
+    /* Required. Called once, later, on the host's driver thread with the outcome: 0 when
+     * connected, else a negative errno: -ECONNREFUSED, -ETIMEDOUT (the timeout passed),
+     * -ENETUNREACH, -EHOSTUNREACH, -ENOENT (no socket at a unix path), -ECANCELED (closed
+     * before it connected, or gatiod is stopping), or another the kernel gave. Connected, `conn`
+     * is then a connection of this instance like an accepted one: send, close, pause_read,
+     * idle_timeout and the descriptor's on_data, on_eof and on_close (on_open is not called).
+     * Failed, `conn` is dead once done returns and on_close does not follow. */
+    void (*done)(gatio_host* host, gatio_conn conn, void* user, int result);
+    /* The connection's user pointer from the start, passed to done and to the callbacks. */
+    void* user;
+} gatio_connect_args;
+
 /* ---- Host services ------------------------------------------------------------------------- */
 
 struct gatio_services {
@@ -353,6 +373,19 @@ struct gatio_services {
      * last instance is destroyed, or gatiod stops after destroying every instance). */
     void* (*listener_state)(gatio_host* host, const char* layout, void* (*create)(void* arg), void* arg,
                             void (*release)(void* data));
+
+    /* Since 1.3, appended: asynchronous I/O through the driver's ring. Absent when struct_size
+     * does not reach them (GATIO_SERVICES_SIZE_1_2). */
+
+    /* Starts an outbound stream connection (see gatio_connect_args) and stores its handle in
+     * *conn; the outcome comes to args->done. Until then the handle only takes close (which
+     * cancels the connect: done gets -ECANCELED), set_user and get_user; send and the rest
+     * answer GATIO_ERR_CLOSED. GATIO_ERR_LIMIT when the instance already has the listener's
+     * max_outbound connections open or connecting, or the driver has no connection slot, output
+     * reserve or descriptor left; GATIO_ERR_INVALID for a bad argument or address;
+     * GATIO_ERR_CLOSED while gatiod is stopping; GATIO_ERR_UNSUPPORTED on a UDP host or a kernel
+     * without IORING_OP_CONNECT. Nothing is started when it does not return GATIO_OK. */
+    int (*connect)(gatio_host* host, const gatio_connect_args* args, gatio_conn* conn);
 };
 
 /* Size of the services table of 1.1, which ends with option_size. */

@@ -1,5 +1,6 @@
 // Invalid configurations: each asserts the exact diagnostics, positions included.
 #include <catch2/catch.hpp>
+#include <fstream>
 
 #include "sandbox.hpp"
 
@@ -509,4 +510,69 @@ ring_entries = 7
                "got 'loud'",
                "10:13: io_uring: cq_factor: expected an integer from 1 to 64, got 100",
                "12:16: topology: ring_entries: expected a power of two from 8 to 32768, got 7"});
+}
+
+TEST_CASE("unix: listener addresses and socket_mode", "[errors][listener][unix]") {
+    Sandbox box;
+    const std::string head =
+        "[daemon]\nplugin_dir = \"plugins\"\n[[listener]]\nname = \"web\"\nhandler = \"echo\"\n";
+    const std::string folder = box.dir().string();
+    CHECK(box.errors(head + "address = \"unix:run/app.sock\"\n") ==
+          Errors{"6:11: listener \"web\": address: expected an absolute socket path after 'unix:', got "
+                 "'unix:run/app.sock'"});
+    const std::string long_path = "/" + std::string(107, 'a');
+    CHECK(box.errors(head + "address = \"unix:" + long_path + "\"\n") ==
+          Errors{"6:11: listener \"web\": address: the socket path of 'unix:" + long_path +
+                 "' is 108 bytes long, at most 107 fit in a socket address"});
+    CHECK(
+        box.errors(head + "address = \"unix:/nonexistent-folder/app.sock\"\n") ==
+        Errors{"6:11: listener \"web\": address: the socket's folder '/nonexistent-folder': No such file or "
+               "directory"});
+    std::ofstream(box.dir() / "plain") << "not a socket";
+    CHECK(box.errors(head + "address = \"unix:" + folder + "/plain/app.sock\"\n") ==
+          Errors{"6:11: listener \"web\": address: the socket's folder '<dir>/plain' is not a folder"});
+    CHECK(box.errors(head + "address = \"unix:" + folder + "/plain\"\n") ==
+          Errors{"6:11: listener \"web\": address: '<dir>/plain' exists and is not a socket; gatiod replaces "
+                 "only sockets"});
+    const std::string sock = "address = \"unix:" + folder + "/app.sock\"\n";
+    CHECK(box.errors(head + sock + "transport = \"udp\"\n") ==
+          Errors{"6:11: listener \"web\": address: a unix: address serves stream listeners only (transport = "
+                 "\"tcp\")"});
+    CHECK(box.errors(head + sock + "steer_to_cpu = true\n") ==
+          Errors{"7:16: listener \"web\": steer_to_cpu: applies to IP addresses only, not to unix: ones"});
+    CHECK(
+        box.errors(head + sock + "socket_mode = \"0800\"\n") ==
+        Errors{
+            "7:15: listener \"web\": socket_mode: expected octal permission bits from '0' to '0777' such as "
+            "'0660', got '0800'"});
+    CHECK(
+        box.errors(head + sock + "socket_mode = \"1777\"\n") ==
+        Errors{
+            "7:15: listener \"web\": socket_mode: expected octal permission bits from '0' to '0777' such as "
+            "'0660', got '1777'"});
+    CHECK(box.errors(head + sock + "socket_mode = 660\n") ==
+          Errors{"7:15: listener \"web\": socket_mode: expected a string, got an integer"});
+    CHECK(box.errors(head + "address = \"127.0.0.1:80\"\nsocket_mode = \"0660\"\n") ==
+          Errors{"7:15: listener \"web\": socket_mode: applies to unix: addresses only"});
+    CHECK(
+        box.errors(head + sock + "[[listener]]\nname = \"two\"\nhandler = \"echo\"\n" + sock) ==
+        Errors{"10:11: listener \"two\": tcp address unix:<dir>/app.sock is already used by listener \"web\" "
+               "(line 6)"});
+    CHECK(box.errors("[admin]\nlisten = \"unix:" + folder + "/admin.sock\"\n") ==
+          Errors{"2:10: admin: listen: expected an IP address such as '127.0.0.1:9100', got "
+                 "'unix:<dir>/admin.sock'"});
+}
+
+TEST_CASE("a unix: listener loads with its socket_mode", "[load][unix]") {
+    Sandbox box;
+    const std::string folder = box.dir().string();
+    const Config c = box.valid("[daemon]\nplugin_dir = \"plugins\"\n[[listener]]\nname = \"web\"\nhandler = "
+                               "\"echo\"\naddress = \"unix:" +
+                               folder + "/app.sock\"\nsocket_mode = \"0660\"\n");
+    REQUIRE(c.listeners.size() == 1);
+    const auto& l = c.listeners[0];
+    CHECK(l.address.is_unix());
+    CHECK(l.address.unix_path() == folder + "/app.sock");
+    CHECK(l.address.port == 0);
+    CHECK(l.socket_mode == 0660u);
 }

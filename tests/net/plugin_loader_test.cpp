@@ -81,6 +81,10 @@ TEST_CASE("the 1.0 descriptor layout is frozen", "[plugin]") {
     // 1.3 appends to the descriptor: 1.0 to 1.2 descriptors end where on_drain begins.
     STATIC_REQUIRE(GATIO_PLUGIN_SIZE_1_2 == 112);
     STATIC_REQUIRE(offsetof(gatio_plugin, on_drain) == GATIO_PLUGIN_SIZE_1_2);
+    STATIC_REQUIRE(offsetof(gatio_services, connect) ==
+                   offsetof(gatio_services, listener_state) + sizeof(void*));
+    STATIC_REQUIRE(sizeof(gatio_services) == 264);
+    STATIC_REQUIRE(sizeof(gatio_connect_args) == 40);
 }
 
 TEST_CASE("the echo handler loads and describes itself", "[plugin]") {
