@@ -391,6 +391,7 @@ void TcpEndpoint::stop() {
             c->reason = GATIO_CLOSE_SHUTDOWN;
         }
         drop_output(*c);
+        c->dial = Connection::Dial::none; // a pending connect dies with the ring: done says -ECANCELED
         c->read = Connection::Read::idle;
         c->send = Connection::Send::idle;
         c->in_flight = 0;
