@@ -1,0 +1,41 @@
+#include "tests/support/temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <stdlib.h>
+#include <string>
+#include <system_error>
+
+namespace gatio::test {
+
+TempDir::TempDir(std::string_view label) {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / ("gatio-" + std::string(label) + "-XXXXXX")).string();
+    const bool made = ::mkdtemp(pattern.data()) != nullptr;
+    INFO("mkdtemp " << pattern << ": " << std::strerror(errno));
+    REQUIRE(made);
+    path_ = pattern;
+}
+
+TempDir::~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+}
+
+std::filesystem::path TempDir::write(std::string_view name, std::string_view content) const {
+    const auto target = path_ / name;
+    const auto staging = path_ / (std::string(name) + ".new");
+    {
+        std::ofstream out(staging, std::ios::binary | std::ios::trunc);
+        out << content;
+        out.close();
+        INFO("writing " << staging);
+        REQUIRE(out.good());
+    }
+    std::filesystem::rename(staging, target);
+    return target;
+}
+
+} // namespace gatio::test
