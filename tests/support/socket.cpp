@@ -102,12 +102,15 @@ void set_timeouts(int fd, std::chrono::seconds timeout) {
 
 } // namespace
 
-Socket Socket::try_tcp(std::uint16_t port, std::chrono::seconds timeout) {
+Socket Socket::try_tcp(std::uint16_t port, std::chrono::seconds timeout, int receive_buffer) {
     Socket s{::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
     if (!s.valid()) {
         return s;
     }
     set_timeouts(s.fd(), timeout);
+    if (receive_buffer > 0) {
+        ::setsockopt(s.fd(), SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+    }
     const sockaddr_in a = loopback(port);
     if (::connect(s.fd(), reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) {
         const int err = errno;
@@ -117,8 +120,8 @@ Socket Socket::try_tcp(std::uint16_t port, std::chrono::seconds timeout) {
     return s;
 }
 
-Socket Socket::tcp(std::uint16_t port, std::chrono::seconds timeout) {
-    Socket s = try_tcp(port, timeout);
+Socket Socket::tcp(std::uint16_t port, std::chrono::seconds timeout, int receive_buffer) {
+    Socket s = try_tcp(port, timeout, receive_buffer);
     INFO("connect to port " << port << ": " << std::strerror(errno));
     REQUIRE(s.valid());
     return s;

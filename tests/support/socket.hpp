@@ -51,10 +51,14 @@ public:
     }
 
     // A TCP connection with receive and send timeouts; fails the test when it cannot connect.
-    static Socket tcp(std::uint16_t port, std::chrono::seconds timeout = std::chrono::seconds(10));
+    // A `receive_buffer` (SO_RCVBUF, set before connecting) keeps the window small, so that
+    // what the peer sends backs up on its side.
+    static Socket tcp(std::uint16_t port, std::chrono::seconds timeout = std::chrono::seconds(10),
+                      int receive_buffer = 0);
     // The same, but a failed connect gives an invalid Socket with errno set (ECONNREFUSED when
     // nothing listens).
-    static Socket try_tcp(std::uint16_t port, std::chrono::seconds timeout = std::chrono::seconds(10));
+    static Socket try_tcp(std::uint16_t port, std::chrono::seconds timeout = std::chrono::seconds(10),
+                          int receive_buffer = 0);
     // A UDP socket bound to an ephemeral loopback port, with a receive timeout.
     static Socket udp(std::chrono::seconds timeout = std::chrono::seconds(10));
 
