@@ -57,6 +57,10 @@ std::string Gatiod::log() const {
     return process_->err();
 }
 
+bool Gatiod::wait_for_log(std::string_view needle, std::chrono::milliseconds timeout) {
+    return process_->wait_for_stderr(needle, timeout);
+}
+
 int Gatiod::stop() {
     REQUIRE(process_->pid() > 0);
     return process_->stop();

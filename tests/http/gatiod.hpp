@@ -42,6 +42,9 @@ public:
     std::uint16_t port(std::string_view listener) const;
     const TempDir& dir() const { return dir_; }
     std::string log() const;
+    // Waits (bounded) until the log holds `needle`: gatiod writes its log from a thread of its
+    // own, some time after what it reports has happened.
+    bool wait_for_log(std::string_view needle, std::chrono::milliseconds timeout = std::chrono::seconds(10));
     // SIGTERM, then the exit status (128 + signal when killed, -1 when it had to be killed).
     int stop();
 
