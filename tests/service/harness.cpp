@@ -60,9 +60,9 @@ int connect_tcp(int port) {
 }
 
 void send_all(int fd, std::string_view data) {
-    const bool sent = ::gatio::test::send_all(fd, data.data(), data.size());
-    INFO("send: " << std::strerror(errno));
-    REQUIRE(sent);
+    if (!::gatio::test::send_all(fd, data.data(), data.size())) {
+        FAIL("send: " << std::strerror(errno));
+    }
 }
 
 std::string receive(int fd, std::size_t n) {

@@ -37,8 +37,9 @@ std::vector<std::string> child_environment(const std::vector<std::string>& chang
 
 int open_or_fail(const std::filesystem::path& path, int flags) {
     const int fd = ::open(path.c_str(), flags | O_CLOEXEC, 0644);
-    INFO("open " << path << ": " << std::strerror(errno));
-    REQUIRE(fd >= 0);
+    if (fd < 0) {
+        FAIL("open " << path << ": " << std::strerror(errno));
+    }
     return fd;
 }
 
@@ -137,8 +138,9 @@ Child::Child(const Spawn& spawn) : merged_(spawn.merge_output) {
     if (err != out) {
         ::close(err);
     }
-    INFO("fork for " << args.front() << ": " << std::strerror(fork_errno));
-    REQUIRE(pid_ > 0);
+    if (pid_ < 0) {
+        FAIL("fork for " << args.front() << ": " << std::strerror(fork_errno));
+    }
 }
 
 Child::~Child() {

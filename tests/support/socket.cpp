@@ -20,9 +20,11 @@ std::uint16_t free_port(int type) {
     socklen_t len = sizeof a;
     const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
                        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
-    INFO("free_port: " << std::strerror(errno));
+    const int err = errno;
     ::close(fd);
-    REQUIRE(bound);
+    if (!bound) {
+        FAIL("free_port: " << std::strerror(err));
+    }
     return ntohs(a.sin_port);
 }
 
@@ -122,8 +124,9 @@ Socket Socket::try_tcp(std::uint16_t port, std::chrono::seconds timeout, int rec
 
 Socket Socket::tcp(std::uint16_t port, std::chrono::seconds timeout, int receive_buffer) {
     Socket s = try_tcp(port, timeout, receive_buffer);
-    INFO("connect to port " << port << ": " << std::strerror(errno));
-    REQUIRE(s.valid());
+    if (!s.valid()) {
+        FAIL("connect to port " << port << ": " << std::strerror(errno));
+    }
     return s;
 }
 
@@ -142,9 +145,9 @@ void Socket::set_nodelay() const {
 }
 
 void Socket::send_all(const void* data, std::size_t n) const {
-    const bool sent = try_send_all(data, n);
-    INFO("send: " << std::strerror(errno));
-    REQUIRE(sent);
+    if (!try_send_all(data, n)) {
+        FAIL("send: " << std::strerror(errno));
+    }
 }
 
 ssize_t Socket::receive(void* buf, std::size_t n, Deadline deadline) const {
@@ -168,8 +171,9 @@ std::size_t Socket::send_until_stalled(std::string_view pattern, std::size_t lim
             written += static_cast<std::size_t>(w);
             continue;
         }
-        INFO("send: " << std::strerror(errno));
-        REQUIRE(errno == EAGAIN);
+        if (errno != EAGAIN) {
+            FAIL("send: " << std::strerror(errno));
+        }
         if (!wait_for(fd_, POLLOUT, std::chrono::steady_clock::now() + quiet)) {
             break;
         }
@@ -181,8 +185,9 @@ std::size_t Socket::send_until_stalled(std::string_view pattern, std::size_t lim
 std::string Socket::recv_datagram() const {
     char buf[65536];
     const ssize_t r = receive(buf, sizeof buf);
-    INFO("recv: " << (r < 0 ? std::strerror(errno) : "ok"));
-    REQUIRE(r >= 0);
+    if (r < 0) {
+        FAIL("recv: " << std::strerror(errno));
+    }
     return std::string(buf, static_cast<std::size_t>(r));
 }
 
@@ -191,11 +196,10 @@ std::string Socket::recv_exact(std::size_t n) const {
     std::size_t got = 0;
     while (got < n) {
         const ssize_t r = receive(out.data() + got, n - got);
-        INFO("received " << got << " of " << n << " bytes; "
-                         << (r == 0  ? "end of stream"
-                             : r < 0 ? std::strerror(errno)
-                                     : "ok"));
-        REQUIRE(r > 0);
+        if (r <= 0) {
+            FAIL("received " << got << " of " << n << " bytes; "
+                             << (r == 0 ? "end of stream" : std::strerror(errno)));
+        }
         got += static_cast<std::size_t>(r);
     }
     return out;

@@ -13,9 +13,9 @@ namespace gatio::test {
 TempDir::TempDir(std::string_view label) {
     std::string pattern =
         (std::filesystem::temp_directory_path() / ("gatio-" + std::string(label) + "-XXXXXX")).string();
-    const bool made = ::mkdtemp(pattern.data()) != nullptr;
-    INFO("mkdtemp " << pattern << ": " << std::strerror(errno));
-    REQUIRE(made);
+    if (::mkdtemp(pattern.data()) == nullptr) {
+        FAIL("mkdtemp " << pattern << ": " << std::strerror(errno));
+    }
     path_ = pattern;
 }
 
@@ -31,8 +31,9 @@ std::filesystem::path TempDir::write(std::string_view name, std::string_view con
         std::ofstream out(staging, std::ios::binary | std::ios::trunc);
         out << content;
         out.close();
-        INFO("writing " << staging);
-        REQUIRE(out.good());
+        if (!out.good()) {
+            FAIL("writing " << staging);
+        }
     }
     std::filesystem::rename(staging, target);
     return target;
