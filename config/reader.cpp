@@ -14,23 +14,28 @@ constexpr std::size_t max_name_length = 32;
 // Optimal string alignment distance: insertions, deletions, substitutions and adjacent
 // transpositions each cost one.
 std::size_t edit_distance(std::string_view a, std::string_view b) {
-    std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
-    for (std::size_t i = 0; i <= a.size(); ++i) {
-        d[i][0] = i;
-    }
-    for (std::size_t j = 0; j <= b.size(); ++j) {
-        d[0][j] = j;
+    // Three rows of the matrix (a transposition looks two rows back), in one allocation.
+    const std::size_t width = b.size() + 1;
+    std::vector<std::size_t> rows(3 * width);
+    std::size_t* before = rows.data();
+    std::size_t* previous = before + width;
+    std::size_t* current = previous + width;
+    for (std::size_t j = 0; j < width; ++j) {
+        previous[j] = j;
     }
     for (std::size_t i = 1; i <= a.size(); ++i) {
-        for (std::size_t j = 1; j <= b.size(); ++j) {
+        current[0] = i;
+        for (std::size_t j = 1; j < width; ++j) {
             const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-            d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+            current[j] = std::min({previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost});
             if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
-                d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+                current[j] = std::min(current[j], before[j - 2] + 1);
             }
         }
+        std::swap(before, previous);
+        std::swap(previous, current);
     }
-    return d[a.size()][b.size()];
+    return previous[b.size()];
 }
 
 std::string range_text(std::int64_t min, std::int64_t max) {
@@ -81,9 +86,17 @@ std::optional<std::string_view> closest(std::string_view word, std::span<const s
     std::optional<std::string_view> best;
     std::size_t best_distance = 0;
     for (std::string_view candidate : candidates) {
-        const std::size_t distance = edit_distance(word, candidate);
         // A third of the word may be wrong: enough for typos, not for unrelated words.
         const std::size_t allowed = std::max<std::size_t>(1, candidate.size() / 3);
+        // The distance is at least the difference in length: a word that long (or that short)
+        // cannot be a typo of this candidate, whatever its letters, so the quadratic comparison
+        // is skipped (a long unknown key is compared with every candidate otherwise).
+        const std::size_t longer = std::max(word.size(), candidate.size());
+        const std::size_t shorter = std::min(word.size(), candidate.size());
+        if (longer - shorter > allowed) {
+            continue;
+        }
+        const std::size_t distance = edit_distance(word, candidate);
         if (distance <= allowed && (!best || distance < best_distance)) {
             best = candidate;
             best_distance = distance;

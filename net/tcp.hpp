@@ -153,10 +153,13 @@ public:
     std::size_t pending_output(gatio_conn conn) override;
     int connect(const gatio_connect_args& args, gatio_conn* conn) override;
 
+    // The connection of this endpoint a handle names; nullptr once it is gone. On the driver
+    // thread (the state-machine tests read a connection's state through it).
+    Connection* find(gatio_conn conn);
+
 private:
     enum Tag : unsigned { tag_accept = 0, tag_cancel_accept = 1, tag_reject = 2, tag_retry = 3 };
 
-    Connection* find(gatio_conn conn);
     void arm_accept();
     void cancel_accept();
     void accepted(int fd);

@@ -19,7 +19,7 @@
 
 #include "config/load.hpp"
 #include "daemon/exit_codes.hpp"
-#include "process.hpp"
+#include "tests/support/child.hpp"
 #include "tests/support/skip.hpp"
 
 namespace fs = std::filesystem;

@@ -262,7 +262,7 @@ TEST_CASE("max_connections: a connection beyond the parser slots is refused unti
     first.reset();
     auto again = eventually_served();
     CHECK(again != nullptr);
-    CHECK(gatiod.log().find("all 2 slots (max_connections) are in use") != std::string::npos);
+    CHECK(gatiod.wait_for_log("all 2 slots (max_connections) are in use"));
     CHECK(gatiod.stop() == 0);
 }
 

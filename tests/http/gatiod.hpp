@@ -4,32 +4,23 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <sys/types.h>
 #include <vector>
 
 #include "responses.hpp"
+#include "tests/support/child.hpp"
+#include "tests/support/socket.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace gatio::http::test {
 
-// A scratch folder removed with everything in it.
-class TempDir {
-public:
-    TempDir();
-    ~TempDir();
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-
-    const std::filesystem::path& path() const { return path_; }
-    std::filesystem::path write(const std::string& name, std::string_view content) const;
-
-private:
-    std::filesystem::path path_;
-};
-
-// A loopback TCP port nothing listens on right now.
-std::uint16_t free_port();
+// A scratch folder removed with everything in it, and a loopback TCP port nothing listens on
+// right now: tests/support's.
+using TempDir = ::gatio::test::TempDir;
+using ::gatio::test::free_port;
 
 struct Listener {
     std::string name;
@@ -51,20 +42,22 @@ public:
     std::uint16_t port(std::string_view listener) const;
     const TempDir& dir() const { return dir_; }
     std::string log() const;
+    // Waits (bounded) until the log holds `needle`: gatiod writes its log from a thread of its
+    // own, some time after what it reports has happened.
+    bool wait_for_log(std::string_view needle, std::chrono::milliseconds timeout = std::chrono::seconds(10));
     // SIGTERM, then the exit status (128 + signal when killed, -1 when it had to be killed).
     int stop();
 
 private:
     TempDir dir_;
     std::vector<Listener> listeners_;
-    pid_t pid_ = -1;
+    std::unique_ptr<::gatio::test::Child> process_;
 };
 
 // A blocking loopback TCP connection with bounded reads.
 class Client {
 public:
     explicit Client(std::uint16_t port);
-    ~Client();
     Client(const Client&) = delete;
     Client& operator=(const Client&) = delete;
 
@@ -84,7 +77,7 @@ private:
     // One recv into buffer_, waiting at most until deadline; false on close or timeout.
     bool receive(std::chrono::steady_clock::time_point deadline);
 
-    int fd_ = -1;
+    ::gatio::test::Socket socket_;
     bool eof_ = false;
     std::string buffer_;
 };

@@ -21,6 +21,7 @@
 #include "tests/net/client.hpp"
 #include "tests/net/process.hpp"
 #include "tests/net/temp_dir.hpp"
+#include "tests/support/gatiod.hpp"
 #include "tests/support/skip.hpp"
 
 using gatio::tests::free_port;
@@ -32,7 +33,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path gatiod_path{GATIOD_PATH};
 const fs::path plugin_dir{GATIO_PLUGIN_OUTPUT_DIR};
 const fs::path test_plugins{GATIO_TEST_PLUGIN_DIR};
 
@@ -97,17 +97,8 @@ public:
         : port_(free_port(transport == "tcp" ? SOCK_STREAM : SOCK_DGRAM)) {
         auto file =
             dir_.write("gatio.toml", config_text(port_, transport, handler, listener_keys, topology_keys));
-        process_ = std::make_unique<Process>(
-            std::vector<std::string>{gatiod_path.string(), "-c", file.string(), "--plugin-dir",
-                                     plugin_dir.string(), "--log-target", "console"},
-            dir_.path() / "gatiod.log");
-        auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-        while (process_->log().find("running") == std::string::npos) {
-            INFO(process_->log());
-            REQUIRE(process_->running());
-            REQUIRE(std::chrono::steady_clock::now() < end);
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        }
+        process_ = std::make_unique<Process>(gatio::test::gatiod_argv(file), dir_.path() / "gatiod.log");
+        gatio::test::wait_running(*process_);
     }
 
     std::uint16_t port() const { return port_; }
@@ -338,31 +329,15 @@ TEST_CASE("gatiod holds a client that never reads at the watermark, then resumes
     s.send_all("warm");
     REQUIRE(s.recv_exact(4) == "warm");
     const std::uint64_t rss_before = rss_kib(server.pid());
-    REQUIRE(::fcntl(s.fd(), F_SETFL, O_NONBLOCK) == 0);
     std::mt19937_64 rng(12);
     const std::string pattern = random_bytes(1 << 20, rng);
-    std::size_t written = 0;
     const std::size_t attempt = 256u << 20;
-    while (written < attempt) {
-        ssize_t w =
-            ::send(s.fd(), pattern.data() + written % pattern.size(),
-                   std::min(pattern.size() - written % pattern.size(), attempt - written), MSG_NOSIGNAL);
-        if (w > 0) {
-            written += static_cast<std::size_t>(w);
-            continue;
-        }
-        REQUIRE(errno == EAGAIN);
-        pollfd p{s.fd(), POLLOUT, 0};
-        if (::poll(&p, 1, 500) == 0) {
-            break;
-        }
-    }
+    const std::size_t written = s.send_until_stalled(pattern, attempt);
     const std::uint64_t rss_blocked = rss_kib(server.pid());
     INFO("written " << written << " bytes; gatiod RSS " << rss_before << " KiB -> " << rss_blocked << " KiB");
     CHECK(written < attempt);
     CHECK(rss_blocked < rss_before + 16 * 1024);
 
-    REQUIRE(::fcntl(s.fd(), F_SETFL, 0) == 0);
     std::string back = s.recv_exact(written);
     bool same = true;
     for (std::size_t off = 0; off < written && same; off += pattern.size()) {
@@ -433,9 +408,12 @@ std::size_t fill(std::vector<Socket>& clients, const std::string& pattern) {
 void echo_while_reading(std::uint16_t port, std::size_t n, std::mt19937_64& rng) {
     Socket s = Socket::tcp(port);
     const std::string data = random_bytes(n, rng);
-    std::thread writer([&] { s.send_all(data); });
+    // Catch2's assertions are for the test's thread only: the writer reports, the test checks.
+    bool sent = false;
+    std::thread writer([&] { sent = s.try_send_all(data); });
     const std::string back = s.recv_exact(n);
     writer.join();
+    CHECK(sent);
     CHECK(back == data);
 }
 
@@ -636,9 +614,7 @@ fs::path copy_plugin(const TempDir& dir, const fs::path& from, const std::string
 // whole message when it starts with "!".
 void check_refused(const TempDir& dir, const fs::path& handler, const std::string& cause) {
     auto file = dir.write("gatio.toml", config_text(free_port(), "tcp", handler.string(), "", ""));
-    Process p({gatiod_path.string(), "-c", file.string(), "--plugin-dir", plugin_dir.string(), "--log-target",
-               "console"},
-              dir.path() / "gatiod.log");
+    Process p(gatio::test::gatiod_argv(file), dir.path() / "gatiod.log");
     int code = p.wait();
     INFO(p.log());
     CHECK(code == 78);

@@ -5,10 +5,12 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <functional>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <unistd.h>
 
 #include "config/load.hpp"
@@ -29,8 +31,11 @@ inline const std::filesystem::path test_plugin_dir{GATIO_TEST_PLUGIN_DIR};
 class Server {
 public:
     // `toml` is a whole configuration; bare handler names resolve in the build's plugin folder.
-    // Without `net_options`, those of the configuration's [network].
-    explicit Server(const std::string& toml, std::optional<net::NetOptions> net_options = std::nullopt) {
+    // Without `net_options`, those of the configuration's [network]. With `handler`, every
+    // listener is served by that descriptor, compiled into the test (as gatiod compiles in its
+    // admin handler), instead of its file.
+    explicit Server(const std::string& toml, std::optional<net::NetOptions> net_options = std::nullopt,
+                    const gatio_plugin* handler = nullptr) {
         auto loaded =
             config::load_string(toml, dir_.path() / "gatio.toml", config::Overrides{plugin_output_dir});
         for (const auto& e : loaded.errors) {
@@ -52,6 +57,11 @@ public:
         }
         REQUIRE(plugins.errors.empty());
         plugins_ = std::move(plugins.plugins);
+        if (handler != nullptr) {
+            for (auto& [path, plugin] : plugins_.by_path) {
+                plugin = net::Plugin::builtin(path.string(), *handler);
+            }
+        }
 
         static const core::KernelSupport kernel = core::probe_kernel().support;
         const net::NetOptions options = net_options.value_or(net::net_options(config_));
@@ -87,6 +97,29 @@ public:
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
         }
         return pred(network_->total());
+    }
+
+    // Runs fn() on driver `driver`'s thread, between two of its events, and returns its result.
+    template <typename Fn>
+    auto on_driver(int driver, Fn fn) -> std::invoke_result_t<Fn&> {
+        using Result = std::invoke_result_t<Fn&>;
+        struct Job {
+            Fn fn;
+            std::promise<Result> done;
+        };
+        // Shared with the message: a test that gives up waiting leaves it nothing dangling.
+        auto job = std::make_shared<Job>(Job{std::move(fn), {}});
+        auto result = job->done.get_future();
+        REQUIRE(runtime_->post(driver, [job](core::Driver&) {
+            if constexpr (std::is_void_v<Result>) {
+                job->fn();
+                job->done.set_value();
+            } else {
+                job->done.set_value(job->fn());
+            }
+        }));
+        REQUIRE(result.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+        return result.get();
     }
 
     void stop(std::chrono::milliseconds grace = std::chrono::seconds(2)) {

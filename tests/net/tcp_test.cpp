@@ -2,9 +2,7 @@
 // core::Runtime, driven by loopback clients.
 #include <algorithm>
 #include <catch2/catch.hpp>
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <poll.h>
 #include <random>
 #include <sched.h>
 #include <string>
@@ -219,27 +217,12 @@ TEST_CASE("a client that never reads is held at the watermark and resumes when i
     Server server(echo_config(port, "send_high_watermark = \"64KiB\"\nsend_low_watermark = \"16KiB\"",
                               "buffer_count = 16\nbuffer_size = \"16KiB\""));
     Socket s = Socket::tcp(port);
-    REQUIRE(::fcntl(s.fd(), F_SETFL, O_NONBLOCK) == 0);
     std::mt19937_64 rng(4);
     const std::string pattern = random_bytes(1 << 20, rng);
 
     // Write without reading until the connection stops taking data for half a second.
-    std::size_t written = 0;
     const std::size_t attempt = 256u << 20;
-    while (written < attempt) {
-        ssize_t w =
-            ::send(s.fd(), pattern.data() + written % pattern.size(),
-                   std::min(pattern.size() - written % pattern.size(), attempt - written), MSG_NOSIGNAL);
-        if (w > 0) {
-            written += static_cast<std::size_t>(w);
-            continue;
-        }
-        REQUIRE(errno == EAGAIN);
-        pollfd p{s.fd(), POLLOUT, 0};
-        if (::poll(&p, 1, 500) == 0) {
-            break;
-        }
-    }
+    const std::size_t written = s.send_until_stalled(pattern, attempt);
     INFO("written before the server stopped reading: " << written);
     // Without the pause the server would have read everything; with it, what got in is the
     // watermark plus what the kernel's socket buffers hold on both sides.
@@ -250,13 +233,12 @@ TEST_CASE("a client that never reads is held at the watermark and resumes when i
     CHECK(c.output_memory <= high + 16 * 16384 + 4096);
 
     // Now read: every byte comes back in order, and the connection keeps working.
-    REQUIRE(::fcntl(s.fd(), F_SETFL, 0) == 0);
     std::string back;
     back.reserve(written);
     std::thread reader([&] {
         char buf[1 << 16];
         while (back.size() < written) {
-            ssize_t r = ::recv(s.fd(), buf, sizeof buf, 0);
+            ssize_t r = s.receive(buf, sizeof buf);
             if (r <= 0) {
                 return;
             }

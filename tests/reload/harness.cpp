@@ -1,21 +1,10 @@
 #include "harness.hpp"
 
-#include <arpa/inet.h>
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cerrno>
-#include <csignal>
-#include <cstdlib>
-#include <cstring>
 #include <fmt/format.h>
-#include <fstream>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <stdexcept>
 #include <strings.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 namespace gatio::reload_test {
 
@@ -27,82 +16,7 @@ std::chrono::milliseconds left(std::chrono::steady_clock::time_point deadline) {
         std::chrono::milliseconds(0));
 }
 
-// Waits until `fd` is readable or the deadline passes.
-bool readable(int fd, std::chrono::steady_clock::time_point deadline) {
-    pollfd p{fd, POLLIN, 0};
-    for (;;) {
-        int n = ::poll(&p, 1, static_cast<int>(left(deadline).count()));
-        if (n > 0) {
-            return true;
-        }
-        if (n == 0 || errno != EINTR) {
-            return false;
-        }
-    }
-}
-
-std::size_t occurrences(std::string_view text, std::string_view needle) {
-    std::size_t n = 0;
-    for (auto at = text.find(needle); at != std::string_view::npos;
-         at = text.find(needle, at + needle.size())) {
-        ++n;
-    }
-    return n;
-}
-
 } // namespace
-
-TempDir::TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "gatio-reload-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) {
-        throw std::runtime_error(std::string("mkdtemp: ") + std::strerror(errno));
-    }
-    path_ = pattern;
-}
-
-TempDir::~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-}
-
-std::filesystem::path TempDir::write(std::string_view name, std::string_view content) const {
-    const auto target = path_ / name;
-    const auto staging = path_ / (std::string(name) + ".new");
-    {
-        std::ofstream out(staging, std::ios::binary | std::ios::trunc);
-        out << content;
-    }
-    std::filesystem::rename(staging, target);
-    return target;
-}
-
-int free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-        throw std::runtime_error(std::string("free_port: ") + std::strerror(errno));
-    }
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
-
-std::string find_program(std::string_view name) {
-    const char* path = std::getenv("PATH");
-    std::string_view dirs = path != nullptr ? path : "/usr/bin:/bin";
-    while (!dirs.empty()) {
-        std::size_t colon = dirs.find(':');
-        std::filesystem::path candidate = std::filesystem::path(dirs.substr(0, colon)) / name;
-        if (::access(candidate.c_str(), X_OK) == 0) {
-            return candidate.string();
-        }
-        dirs = colon == std::string_view::npos ? std::string_view{} : dirs.substr(colon + 1);
-    }
-    return {};
-}
 
 std::string listener(std::string_view name, int port, std::string_view handler, std::string_view extra) {
     return fmt::format("[[listener]]\nname = \"{}\"\naddress = \"127.0.0.1:{}\"\nhandler = \"{}\"\n"
@@ -128,161 +42,38 @@ std::string config_text(std::string_view listeners, int admin_port) {
 
 // ---------------------------------------------------------------- notifications
 
-NotifySocket::NotifySocket(const std::filesystem::path& path) : path_(path) {
-    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_un a{};
-    a.sun_family = AF_UNIX;
-    std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
-    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-        throw std::runtime_error("notify socket " + path.string() + ": " + std::strerror(errno));
-    }
-}
-
-NotifySocket::~NotifySocket() {
-    ::close(fd_);
-}
-
 std::optional<std::string> NotifySocket::wait_for(const std::function<bool(const std::string&)>& match,
                                                   std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (readable(fd_, deadline)) {
-        char buf[4096];
-        const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-        if (n <= 0) {
-            continue;
-        }
-        std::string message(buf, static_cast<std::size_t>(n));
-        if (match(message)) {
-            return message;
-        }
+    const auto found = socket_.wait_for(match, timeout);
+    if (!found) {
+        return std::nullopt;
     }
-    return std::nullopt;
-}
-
-std::optional<std::string> field(const std::string& message, std::string_view name) {
-    const std::string key = std::string(name) + "=";
-    for (std::size_t at = 0; at < message.size();) {
-        std::size_t end = message.find('\n', at);
-        std::string_view line =
-            std::string_view(message).substr(at, end == std::string::npos ? end : end - at);
-        if (line.rfind(key, 0) == 0) {
-            return std::string(line.substr(key.size()));
-        }
-        if (end == std::string::npos) {
-            break;
-        }
-        at = end + 1;
-    }
-    return std::nullopt;
-}
-
-// ---------------------------------------------------------------- gatiod
-
-namespace {
-
-std::vector<std::string> gatiod_env(const std::vector<std::string>& extra) {
-    // Nothing a service manager may have left in the environment of the test run.
-    std::vector<std::string> env{"NOTIFY_SOCKET",  "JOURNAL_STREAM", "LISTEN_PID",  "LISTEN_FDS",
-                                 "LISTEN_FDNAMES", "WATCHDOG_USEC",  "WATCHDOG_PID"};
-    env.insert(env.end(), extra.begin(), extra.end());
-    return env;
-}
-
-} // namespace
-
-Gatiod::Gatiod(const std::filesystem::path& config_file, const std::vector<std::string>& env)
-    : child_({gatiod_path, "-c", config_file.string(), "--plugin-dir", plugin_dir, "--log-target", "console"},
-             gatiod_env(env)) {
-    const bool running = child_.wait_for_stderr(" running; SIGTERM or SIGINT stops it", 60s);
-    INFO(child_.err());
-    REQUIRE(running);
-}
-
-std::size_t Gatiod::count(std::string_view needle) const {
-    return occurrences(child_.err(), needle);
-}
-
-bool Gatiod::wait_for_log(std::string_view needle, std::chrono::milliseconds timeout, std::size_t times) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (count(needle) < times) {
-        if (left(deadline).count() == 0) {
-            return false;
-        }
-        // A needle that never appears: reads whatever comes for a short while.
-        child_.wait_for_stderr("\x01", std::min(left(deadline), std::chrono::milliseconds(20)));
-    }
-    return true;
-}
-
-bool Gatiod::reload(std::chrono::milliseconds timeout) {
-    ++reloads_;
-    child_.signal(SIGHUP);
-    // Each reload ends with one of these two lines.
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (count(" is valid") + count(" error(s); still running") < reloads_) {
-        if (left(deadline).count() == 0) {
-            return false;
-        }
-        child_.wait_for_stderr("\x01", std::min(left(deadline), std::chrono::milliseconds(20)));
-    }
-    return true;
-}
-
-int Gatiod::stop() {
-    child_.signal(SIGTERM);
-    return child_.wait(30s);
+    return socket_.messages()[*found];
 }
 
 // ---------------------------------------------------------------- TCP
 
 int connect_tcp(int port) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
+    ::gatio::test::Socket s = ::gatio::test::Socket::try_tcp(static_cast<std::uint16_t>(port));
+    if (!s.valid()) {
         return -1;
     }
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<std::uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-        const int err = errno;
-        ::close(fd);
-        errno = err;
-        return -1;
-    }
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    return fd;
+    s.set_nodelay();
+    return s.release();
 }
 
-Connection::Connection(int port) : fd_(connect_tcp(port)), connect_errno_(fd_ < 0 ? errno : 0) {}
-
-Connection::~Connection() {
-    if (fd_ >= 0) {
-        ::close(fd_);
-    }
-}
+Connection::Connection(int port) : socket_(connect_tcp(port)), connect_errno_(socket_.valid() ? 0 : errno) {}
 
 bool Connection::send(std::string_view bytes) {
-    while (!bytes.empty()) {
-        const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return false;
-        }
-        bytes.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
+    return socket_.try_send_all(bytes);
 }
 
 bool Connection::fill(std::chrono::steady_clock::time_point deadline) {
-    if (fd_ < 0 || !readable(fd_, deadline)) {
+    if (!socket_.valid()) {
         return false;
     }
     char buf[16384];
-    const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    const ssize_t n = socket_.receive(buf, sizeof buf, deadline);
     if (n <= 0) {
         return false;
     }

@@ -12,7 +12,10 @@
 #include <string_view>
 #include <vector>
 
-#include "tests/daemon/process.hpp"
+#include "tests/support/gatiod.hpp"
+#include "tests/support/notify.hpp"
+#include "tests/support/socket.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace gatio::reload_test {
 
@@ -22,26 +25,17 @@ inline const std::string gatiod_path = GATIOD_PATH;
 inline const std::string plugin_dir = GATIO_PLUGIN_OUTPUT_DIR;
 inline const std::string shout_plugin = SHOUT_PLUGIN; // shout_plugin.cpp, built
 
-class TempDir {
-public:
-    TempDir();
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    ~TempDir();
-
-    const std::filesystem::path& path() const { return path_; }
-    // Written to a temporary name, then renamed over `name`: readers see the old or the new.
-    std::filesystem::path write(std::string_view name, std::string_view content) const;
-
-private:
-    std::filesystem::path path_;
-};
+// Written to a temporary name, then renamed over `name` (TempDir::write): readers see the old
+// or the new.
+using TempDir = ::gatio::test::TempDir;
 
 // A loopback TCP port nobody is bound to right now.
-int free_port();
+inline int free_port() {
+    return ::gatio::test::free_port();
+}
 
 // The path of executable `name` from PATH ("" when there is none).
-std::string find_program(std::string_view name);
+using ::gatio::test::find_program;
 
 // A [[listener]] table; `extra` goes inside it (more keys, then option tables).
 std::string listener(std::string_view name, int port, std::string_view handler, std::string_view extra = "");
@@ -54,43 +48,43 @@ std::string config_text(std::string_view listeners, int admin_port = 0);
 // The socket a service manager listens on (NOTIFY_SOCKET for gatiod).
 class NotifySocket {
 public:
-    explicit NotifySocket(const std::filesystem::path& path);
-    NotifySocket(const NotifySocket&) = delete;
-    NotifySocket& operator=(const NotifySocket&) = delete;
-    ~NotifySocket();
+    explicit NotifySocket(const std::filesystem::path& path) : socket_(path) {}
 
-    std::string env() const { return "NOTIFY_SOCKET=" + path_.string(); }
+    std::string env() const { return socket_.env(); }
     // Receives until a message satisfies `match` (returned) or the timeout passes.
     std::optional<std::string> wait_for(const std::function<bool(const std::string&)>& match,
                                         std::chrono::milliseconds timeout);
 
 private:
-    std::filesystem::path path_;
-    int fd_ = -1;
+    ::gatio::test::NotifySocket socket_;
 };
 
 // The value of NAME= in a notification, if present.
-std::optional<std::string> field(const std::string& message, std::string_view name);
+inline std::optional<std::string> field(const std::string& message, std::string_view name) {
+    return ::gatio::test::notify_field(message, name);
+}
 
 // gatiod on `config_file`, logging to the console, started by the constructor, which returns
 // once it runs (REQUIRE). The destructor kills it if stop() was not called.
 class Gatiod {
 public:
-    explicit Gatiod(const std::filesystem::path& config_file, const std::vector<std::string>& env = {});
+    explicit Gatiod(const std::filesystem::path& config_file, const std::vector<std::string>& env = {})
+        : gatiod_(config_file, env) {}
 
     // SIGHUP, then waits until the reload has been handled; true when it was.
-    bool reload(std::chrono::milliseconds timeout = 30s);
+    bool reload(std::chrono::milliseconds timeout = 30s) { return gatiod_.reload(timeout); }
     // Reads output for up to `timeout` until it holds `needle` `times` times.
-    bool wait_for_log(std::string_view needle, std::chrono::milliseconds timeout, std::size_t times = 1);
-    std::size_t count(std::string_view needle) const;
-    const std::string& log() const { return child_.err(); }
-    pid_t pid() const { return child_.pid(); }
+    bool wait_for_log(std::string_view needle, std::chrono::milliseconds timeout, std::size_t times = 1) {
+        return gatiod_.wait_for_log(needle, timeout, times);
+    }
+    std::size_t count(std::string_view needle) const { return gatiod_.count(needle); }
+    const std::string& log() const { return gatiod_.log(); }
+    pid_t pid() const { return gatiod_.pid(); }
     // SIGTERM; the exit status.
-    int stop();
+    int stop() { return gatiod_.stop(30s); }
 
 private:
-    test::Child child_;
-    std::size_t reloads_ = 0;
+    ::gatio::test::Gatiod gatiod_;
 };
 
 // ---- Loopback TCP, every call bounded by `timeout` ----
@@ -102,9 +96,8 @@ public:
     explicit Connection(int port);
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
-    ~Connection();
 
-    bool connected() const { return fd_ >= 0; }
+    bool connected() const { return socket_.valid(); }
     int connect_error() const { return connect_errno_; } // errno of a failed connect
     bool send(std::string_view bytes);
     // Reads until `n` bytes arrived; fewer on close or timeout.
@@ -125,7 +118,7 @@ public:
 private:
     bool fill(std::chrono::steady_clock::time_point deadline); // false on close or timeout
 
-    int fd_ = -1;
+    ::gatio::test::Socket socket_;
     int connect_errno_ = 0;
     std::string buffer_;
 };

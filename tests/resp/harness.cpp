@@ -1,22 +1,16 @@
 #include "harness.hpp"
 
-#include <arpa/inet.h>
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cerrno>
-#include <csignal>
-#include <cstdlib>
 #include <fcntl.h>
 #include <fstream>
 #include <memory>
-#include <netinet/in.h>
 #include <poll.h>
-#include <sstream>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <thread>
-#include <unistd.h>
 
 #include "check.hpp"
+#include "tests/support/gatiod.hpp"
 
 namespace gatio::resp::test {
 
@@ -24,32 +18,19 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-sockaddr_in loopback(std::uint16_t port) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    return a;
-}
-
-int connect_to(std::uint16_t port) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_in a = loopback(port);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-        ::close(fd);
-        return -1;
+// poll(2) on one descriptor for at most `ms`, retried when a signal interrupts it; the result in
+// p.revents.
+void wait(pollfd& p, long ms) {
+    while (::poll(&p, 1, static_cast<int>(std::min<long>(ms, 1000))) < 0) {
+        REQUIRE(errno == EINTR);
     }
-    return fd;
 }
 
 // Waits (bounded) until the port accepts connections or the process has died.
 void wait_for_port(std::uint16_t port, Process& p, std::string_view what) {
     auto end = Clock::now() + 20s;
     while (Clock::now() < end) {
-        int fd = connect_to(port);
-        if (fd >= 0) {
-            ::close(fd);
+        if (::gatio::test::Socket::try_tcp(port).valid()) {
             return;
         }
         if (!p.running()) {
@@ -59,99 +40,6 @@ void wait_for_port(std::uint16_t port, Process& p, std::string_view what) {
     }
     FAIL(std::string(what) << " did not listen on port " << port << "; its log:\n" << p.log());
 }
-
-} // namespace
-
-std::uint16_t free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_in a = loopback(0);
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    socklen_t len = sizeof a;
-    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
-
-Process::Process(const std::vector<std::string>& argv, const std::filesystem::path& log,
-                 const std::filesystem::path& input)
-    : log_(log) {
-    const std::string in_path = input.empty() ? std::string("/dev/null") : input.string();
-    std::vector<char*> args;
-    for (const auto& a : argv) {
-        args.push_back(const_cast<char*>(a.c_str()));
-    }
-    args.push_back(nullptr);
-    pid_ = ::fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-        int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int in = ::open(in_path.c_str(), O_RDONLY);
-        if (out < 0 || in < 0 || ::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(out, 2) < 0) {
-            ::_exit(126);
-        }
-        ::execv(args[0], args.data());
-        ::_exit(127);
-    }
-}
-
-Process::~Process() {
-    stop();
-}
-
-bool Process::running() {
-    if (pid_ < 0) {
-        return false;
-    }
-    int st = 0;
-    pid_t r = ::waitpid(pid_, &st, WNOHANG);
-    if (r == pid_) {
-        status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        pid_ = -1;
-        return false;
-    }
-    return true;
-}
-
-int Process::stop(std::chrono::milliseconds grace) {
-    if (!running()) {
-        return status_;
-    }
-    ::kill(pid_, SIGTERM);
-    auto end = Clock::now() + grace;
-    while (Clock::now() < end) {
-        if (!running()) {
-            return status_;
-        }
-        std::this_thread::sleep_for(10ms);
-    }
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-    status_ = -1;
-    return status_;
-}
-
-std::string Process::log() const {
-    std::ifstream in(log_);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-TempDir::TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base && *base ? base : "/tmp") + "/gatio-resp-XXXXXX";
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-}
-
-TempDir::~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-}
-
-namespace {
 
 std::filesystem::path write_config(const std::filesystem::path& dir, std::uint16_t port,
                                    std::string_view options, int drivers = 2) {
@@ -170,21 +58,17 @@ std::filesystem::path write_config(const std::filesystem::path& dir, std::uint16
     return path;
 }
 
-std::vector<std::string> gatiod_argv(const std::filesystem::path& config) {
-    return {GATIOD_PATH, "-c", config.string(), "--plugin-dir", GATIO_PLUGIN_OUTPUT_DIR};
-}
-
 } // namespace
 
 Gatiod::Gatiod(std::string_view options, int drivers) : port_(free_port()) {
     auto config = write_config(dir_.path(), port_, options, drivers);
-    process_ = std::make_unique<Process>(gatiod_argv(config), dir_.path() / "gatiod.log");
-    wait_for_port(port_, *process_, "gatiod");
+    process_ = std::make_unique<Process>(::gatio::test::gatiod_argv(config), dir_.path() / "gatiod.log");
+    ::gatio::test::wait_running(*process_);
 }
 
 Ran gatiod_exits(std::string_view options) {
     TempDir dir;
-    return run(gatiod_argv(write_config(dir.path(), free_port(), options)), 20s);
+    return run(::gatio::test::gatiod_argv(write_config(dir.path(), free_port(), options)), 20s);
 }
 
 RedisServer::RedisServer() : port_(free_port()) {
@@ -201,26 +85,17 @@ Ran run(const std::vector<std::string>& argv, std::chrono::milliseconds limit,
     TempDir dir;
     auto out = dir.path() / "out";
     Process p(argv, out, input);
-    auto end = Clock::now() + limit;
-    while (p.running() && Clock::now() < end) {
-        std::this_thread::sleep_for(5ms);
-    }
     Ran r;
-    r.status = p.stop(1s);
+    r.status = p.wait(limit);
+    if (r.status < 0) {
+        r.status = p.stop(1s);
+    }
     r.out = p.log();
     return r;
 }
 
-Client::Client(std::uint16_t port) {
-    fd_ = connect_to(port);
-    REQUIRE(fd_ >= 0);
-    REQUIRE(::fcntl(fd_, F_SETFL, O_NONBLOCK) == 0);
-}
-
-Client::~Client() {
-    if (fd_ >= 0) {
-        ::close(fd_);
-    }
+Client::Client(std::uint16_t port) : socket_(::gatio::test::Socket::tcp(port)) {
+    REQUIRE(::fcntl(socket_.fd(), F_SETFL, O_NONBLOCK) == 0);
 }
 
 std::string Client::exchange(std::string_view request, std::size_t replies, std::chrono::milliseconds limit) {
@@ -247,15 +122,15 @@ std::string Client::exchange(std::string_view request, std::size_t replies, std:
             FAIL("timed out with " << complete << " of " << replies << " replies and " << sent << " of "
                                    << request.size() << " bytes sent");
         }
-        pollfd p{fd_, static_cast<short>(POLLIN | (sent < request.size() ? POLLOUT : 0)), 0};
-        REQUIRE(::poll(&p, 1, static_cast<int>(std::min<long>(left, 1000))) >= 0);
+        pollfd p{socket_.fd(), static_cast<short>(POLLIN | (sent < request.size() ? POLLOUT : 0)), 0};
+        wait(p, left);
         if (p.revents & POLLOUT) {
-            ssize_t w = ::send(fd_, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+            ssize_t w = ::gatio::test::send_some(socket_.fd(), request.data() + sent, request.size() - sent);
             REQUIRE((w >= 0 || errno == EAGAIN));
             sent += w > 0 ? static_cast<std::size_t>(w) : 0;
         }
         if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
-            ssize_t r = ::recv(fd_, buf, sizeof buf, 0);
+            ssize_t r = ::gatio::test::receive(socket_.fd(), buf, sizeof buf);
             if (r == 0) {
                 FAIL("the server closed the connection after " << complete << " of " << replies
                                                                << " replies");
@@ -279,12 +154,12 @@ std::string Client::receive(std::size_t bytes, std::chrono::milliseconds limit) 
         if (left <= 0) {
             FAIL("timed out with " << out.size() << " of " << bytes << " bytes received");
         }
-        pollfd p{fd_, POLLIN, 0};
-        REQUIRE(::poll(&p, 1, static_cast<int>(std::min<long>(left, 1000))) >= 0);
+        pollfd p{socket_.fd(), POLLIN, 0};
+        wait(p, left);
         if (p.revents == 0) {
             continue;
         }
-        ssize_t r = ::recv(fd_, buf, std::min(sizeof buf, bytes - out.size()), 0);
+        ssize_t r = ::gatio::test::receive(socket_.fd(), buf, std::min(sizeof buf, bytes - out.size()));
         if (r == 0) {
             FAIL("the server closed the connection after " << out.size() << " of " << bytes << " bytes");
         }
@@ -301,9 +176,9 @@ void Client::send_all(std::string_view data) {
     auto end = Clock::now() + 10s;
     while (sent < data.size()) {
         REQUIRE(Clock::now() < end);
-        pollfd p{fd_, POLLOUT, 0};
-        REQUIRE(::poll(&p, 1, 1000) >= 0);
-        ssize_t w = ::send(fd_, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+        pollfd p{socket_.fd(), POLLOUT, 0};
+        wait(p, 1000);
+        ssize_t w = ::gatio::test::send_some(socket_.fd(), data.data() + sent, data.size() - sent);
         REQUIRE((w >= 0 || errno == EAGAIN));
         sent += w > 0 ? static_cast<std::size_t>(w) : 0;
     }
@@ -319,12 +194,12 @@ std::string Client::read_to_close(std::chrono::milliseconds limit) {
         if (left <= 0) {
             FAIL("the server did not close the connection; received so far: " << out);
         }
-        pollfd p{fd_, POLLIN, 0};
-        REQUIRE(::poll(&p, 1, static_cast<int>(std::min<long>(left, 1000))) >= 0);
+        pollfd p{socket_.fd(), POLLIN, 0};
+        wait(p, left);
         if (p.revents == 0) {
             continue;
         }
-        ssize_t r = ::recv(fd_, buf, sizeof buf, 0);
+        ssize_t r = ::gatio::test::receive(socket_.fd(), buf, sizeof buf);
         if (r == 0 || (r < 0 && errno == ECONNRESET)) {
             return out;
         }

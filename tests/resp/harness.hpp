@@ -6,17 +6,22 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <sys/types.h>
 #include <vector>
+
+#include "tests/support/child.hpp"
+#include "tests/support/socket.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace gatio::resp::test {
 
 using namespace std::chrono_literals;
 
 // A loopback TCP port nobody listens on right now.
-std::uint16_t free_port();
+using ::gatio::test::free_port;
 
 struct Ran {
     int status = -1;
@@ -24,40 +29,21 @@ struct Ran {
 };
 
 // A child process whose output goes to a log file and whose input comes from `input` (or
-// /dev/null); stopped with SIGTERM (then SIGKILL) when destroyed.
-class Process {
+// /dev/null); stopped with SIGTERM (then SIGKILL) when destroyed (tests/support's Child).
+class Process : public ::gatio::test::Child {
 public:
     Process(const std::vector<std::string>& argv, const std::filesystem::path& log,
-            const std::filesystem::path& input = {});
-    Process(const Process&) = delete;
-    Process& operator=(const Process&) = delete;
-    ~Process();
+            const std::filesystem::path& input = {})
+        : Child(::gatio::test::Spawn{.argv = argv, .input = input, .log = log, .merge_output = true}) {}
 
     // SIGTERM, then waits (bounded) for the exit: the exit status, 128 + signal, or -1 when it
     // had to be killed.
-    int stop(std::chrono::milliseconds grace = 10s);
-    bool running();
-    std::string log() const;
-    pid_t pid() const { return pid_; }
-
-private:
-    pid_t pid_ = -1;
-    int status_ = -1;
-    std::filesystem::path log_;
+    int stop(std::chrono::milliseconds grace = 10s) { return Child::stop(grace); }
+    std::string log() const { return err(); }
 };
 
 // A private scratch folder, removed with its contents.
-class TempDir {
-public:
-    TempDir();
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    ~TempDir();
-    const std::filesystem::path& path() const { return path_; }
-
-private:
-    std::filesystem::path path_;
-};
+using TempDir = ::gatio::test::TempDir;
 
 // gatiod with `drivers` io+exec drivers (on CPUs 0 and 1 when two) and one resp listener;
 // `options` is the body of [listener.options] (TOML lines). Returns once the port accepts
@@ -101,9 +87,6 @@ std::size_t resident_bytes(pid_t pid);
 class Client {
 public:
     explicit Client(std::uint16_t port);
-    Client(const Client&) = delete;
-    Client& operator=(const Client&) = delete;
-    ~Client();
 
     // Sends `request` whole while reading, and returns the first `replies` complete replies
     // (raw bytes, concatenated). Fails the test after `limit`.
@@ -117,7 +100,7 @@ public:
     void send_all(std::string_view data);
 
 private:
-    int fd_ = -1;
+    ::gatio::test::Socket socket_;
     std::string pending_; // bytes read past the replies returned so far
 };
 

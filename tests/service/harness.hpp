@@ -13,6 +13,11 @@
 #include <sys/types.h>
 #include <vector>
 
+#include "tests/support/child.hpp"
+#include "tests/support/notify.hpp"
+#include "tests/support/socket.hpp"
+#include "tests/support/temp_dir.hpp"
+
 namespace gatio::service_test {
 
 using namespace std::chrono_literals;
@@ -21,22 +26,12 @@ inline const std::string gatiod = GATIOD_PATH;
 inline const std::string echo_plugin_dir = GATIO_PLUGIN_OUTPUT_DIR;
 inline const std::string service_plugin = SERVICE_TEST_PLUGIN; // service_plugin.cpp, built
 
-class TempDir {
-public:
-    TempDir();
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    ~TempDir();
-
-    const std::filesystem::path& path() const { return path_; }
-    std::filesystem::path write(std::string_view name, std::string_view content) const;
-
-private:
-    std::filesystem::path path_;
-};
+using TempDir = ::gatio::test::TempDir;
 
 // A loopback port nobody is bound to right now (type: SOCK_STREAM or SOCK_DGRAM).
-int free_port(int type = SOCK_STREAM);
+inline int free_port(int type = SOCK_STREAM) {
+    return ::gatio::test::free_port(type);
+}
 
 // A bound loopback socket as systemd would hold it: TCP listening (no SO_REUSEPORT, so that
 // nobody else can bind the port), or UDP. Close-on-exec; the caller owns it.
@@ -49,58 +44,44 @@ struct Spawn {
     bool set_listen_pid = false;  // LISTEN_PID = the child's own pid, as systemd sets it
 };
 
-// A child process whose stdout and stderr go to one pipe, read as the test goes.
-class Child {
+// A child process whose stdout and stderr go to one file, read as the test goes (tests/support's
+// Child). LISTEN_PID is never inherited.
+class Child : public ::gatio::test::Child {
 public:
     explicit Child(const Spawn& spawn);
     Child(const std::vector<std::string>& argv, const std::vector<std::string>& env)
         : Child(Spawn{argv, env, {}, false}) {}
-    Child(const Child&) = delete;
-    Child& operator=(const Child&) = delete;
-    ~Child(); // SIGKILL and reap when still running
 
-    pid_t pid() const { return pid_; }
-    void signal(int sig) const;
-    // Reads output until it contains `needle`, the child closes its output, or the timeout passes.
-    bool wait_for_output(std::string_view needle, std::chrono::milliseconds timeout);
-    // Reads what the child wrote within at most `wait`.
+    // Reads output until it contains `needle`, the child exits, or the timeout passes.
+    bool wait_for_output(std::string_view needle, std::chrono::milliseconds timeout) {
+        return wait_for_stderr(needle, timeout);
+    }
+    // Reads what the child wrote within `wait`.
     void pump(std::chrono::milliseconds wait);
-    // Reads all output and reaps the child: its exit status, 128 + signal when killed, -1 on timeout.
-    int wait(std::chrono::milliseconds timeout);
-    bool running();
-    int output_fd() const { return out_fd_; }
-    const std::string& output() const { return out_; }
-    void read_available(); // whatever the pipe holds now, without waiting
-
-private:
-    pid_t pid_ = -1;
-    int out_fd_ = -1;
-    std::string out_;
+    const std::string& output() const { return out(); }
+    void read_available() const { out(); } // whatever it wrote by now
 };
 
 // The socket a service manager listens on: NOTIFY_SOCKET for the child.
 class NotifySocket {
 public:
-    explicit NotifySocket(const std::filesystem::path& path);
-    NotifySocket(const NotifySocket&) = delete;
-    NotifySocket& operator=(const NotifySocket&) = delete;
-    ~NotifySocket();
+    explicit NotifySocket(const std::filesystem::path& path) : socket_(path) {}
 
-    std::string env() const { return "NOTIFY_SOCKET=" + path_.string(); }
-    // Receives messages (reading the child's output meanwhile) until one satisfies `match`;
-    // its index in messages(), or nullopt on timeout. Messages before it are kept too.
+    std::string env() const { return socket_.env(); }
+    // Receives messages until one satisfies `match`; its index in messages(), or nullopt on
+    // timeout. Messages before it are kept too. The child's output is read as it comes anyway.
     std::optional<std::size_t> wait_for(Child& child, const std::function<bool(const std::string&)>& match,
                                         std::chrono::milliseconds timeout);
-    const std::vector<std::string>& messages() const { return messages_; }
+    const std::vector<std::string>& messages() const { return socket_.messages(); }
 
 private:
-    std::filesystem::path path_;
-    int fd_ = -1;
-    std::vector<std::string> messages_;
+    ::gatio::test::NotifySocket socket_;
 };
 
 // The value of NAME= in a notification ("READY=1\nSTATUS=..."), if present.
-std::optional<std::string> field(const std::string& message, std::string_view name);
+inline std::optional<std::string> field(const std::string& message, std::string_view name) {
+    return ::gatio::test::notify_field(message, name);
+}
 bool has_field(const std::string& message, std::string_view assignment); // e.g. "READY=1"
 
 // Loopback TCP: a connected socket (or -1 with errno set), and blocking helpers bounded by
