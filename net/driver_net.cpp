@@ -319,7 +319,8 @@ std::vector<DriverNet::Ref>& DriverNet::take(std::vector<Ref>& list, std::vector
 
 void DriverNet::tighten() {
     ++stats().output_tight;
-    for (std::uint32_t i = 0; i < capacity_; ++i) {
+    // Slots above the high water were never used: reading them would only map pages.
+    for (std::uint32_t i = 0; i < slab_->high_water(); ++i) {
         Connection* c = at_slot(i);
         if (c != nullptr && c->read == Connection::Read::armed) {
             c->endpoint.bound_reads(*c);
@@ -371,10 +372,10 @@ void DriverNet::stop(core::Driver& d) {
 }
 
 Connection* DriverNet::create_connection(TcpEndpoint& endpoint, int fd) {
-    if (!slab_ || slab_->full()) {
-        return nullptr;
+    Connection* c = slab_ ? slab_->create(endpoint, 0u, 0u, fd, direct_) : nullptr;
+    if (c == nullptr) {
+        return nullptr; // every slot is in use
     }
-    Connection* c = slab_->create(endpoint, 0u, 0u, fd, direct_);
     c->slot = slab_->index_of(c);
     c->generation = ++generations_[c->slot];
     return c;

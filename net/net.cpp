@@ -102,17 +102,22 @@ void reserve(core::RuntimeOptions& options, const config::Config& config, const 
         }
     }
     options.arena_extra_bytes += *std::max_element(tpc_bytes.begin(), tpc_bytes.end());
-    // Each driver's registered file table must fit RLIMIT_NOFILE, like regular descriptors.
+    // Each driver's registered file table must fit RLIMIT_NOFILE, like regular descriptors. The
+    // table is sized from what the limit allows: max_connections are ceilings, and the defaults
+    // add up to more than a usual hard limit, which is no fault worth a warning.
     std::uint64_t allowed = raise_nofile(descriptors);
+    std::uint32_t wanted = 0;
     for (std::size_t d = 0; d < drivers; ++d) {
         auto& slots = options.per_driver[d].file_slots;
-        if (slots > allowed) {
-            spdlog::warn(
-                "driver {}: its listeners' max_connections want {} direct descriptors but RLIMIT_NOFILE "
-                "allows {}; connections beyond that wait in the listen backlog (raise LimitNOFILE=)",
-                topology.driver(static_cast<int>(d)).name, slots, allowed);
-            slots = static_cast<std::uint32_t>(allowed);
-        }
+        wanted = std::max(wanted, slots);
+        slots = static_cast<std::uint32_t>(std::min<std::uint64_t>(slots, allowed));
+    }
+    if (wanted > allowed) {
+        spdlog::info(
+            "RLIMIT_NOFILE allows {} descriptors, which caps each driver's table of direct descriptors "
+            "and so the connections it holds at once (its listeners' max_connections add up to {}; "
+            "raise LimitNOFILE= for more)",
+            allowed, wanted);
     }
 }
 

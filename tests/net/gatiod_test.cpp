@@ -688,3 +688,103 @@ TEST_CASE("gatiod refuses a plugin owned by another user with exit code 78", "[g
     check_refused(dir, owned,
                   "owned by uid 4242, but only root or the daemon's user (uid 0) may own a plugin; refused");
 }
+
+namespace {
+
+// The shape of gatio.toml.example: two drivers (one when the machine has one CPU), an echo TCP
+// and an echo UDP listener, http and resp listeners and the admin endpoint, every limit at its
+// default. Its listeners' max_connections add up to far more than a usual RLIMIT_NOFILE.
+std::string example_like_config(std::uint16_t echo, std::uint16_t udp, std::uint16_t web, std::uint16_t kv,
+                                std::uint16_t admin) {
+    const bool two = std::thread::hardware_concurrency() >= 2;
+    return fmt::format(R"([daemon]
+log_level = "info"
+shutdown_grace = "3s"
+[admin]
+listen = "127.0.0.1:{}"
+[topology]
+mode = "manual"
+[[tpc]]
+name = "node0"
+numa_node = 0
+[[tpc.driver]]
+name = "d0"
+cpu = 0
+role = "io+exec"
+{}
+[[listener]]
+name = "echo-tcp"
+address = "127.0.0.1:{}"
+handler = "echo"
+drivers = ["d0"]
+[[listener]]
+name = "echo-udp"
+transport = "udp"
+address = "127.0.0.1:{}"
+handler = "echo"
+drivers = ["{}"]
+[[listener]]
+name = "web"
+address = "127.0.0.1:{}"
+handler = "http"
+drivers = ["d0"]
+[[listener.options.route]]
+path = "/"
+body = "Hello from Gatio\n"
+[[listener]]
+name = "kv"
+address = "127.0.0.1:{}"
+handler = "resp"
+drivers = ["d0"]
+)",
+                       admin, two ? "[[tpc.driver]]\nname = \"d1\"\ncpu = 1\nrole = \"io\"" : "", echo, udp,
+                       two ? "d1" : "d0", web, kv);
+}
+
+} // namespace
+
+// Every listener's max_connections is a ceiling reserved as address space: start-up commits
+// none of it, an idle connection commits its own slot only, and limits the defaults exceed are
+// no warning.
+TEST_CASE("gatiod on the example's shape starts small and grows little per idle connection",
+          "[gatiod][memory]") {
+    const std::uint16_t echo = free_port(SOCK_STREAM);
+    TempDir dir;
+    auto file =
+        dir.write("gatio.toml", example_like_config(echo, free_port(SOCK_DGRAM), free_port(SOCK_STREAM),
+                                                    free_port(SOCK_STREAM), free_port(SOCK_STREAM)));
+    Process gatiod({gatiod_path.string(), "-c", file.string(), "--plugin-dir", plugin_dir.string(),
+                    "--log-target", "console"},
+                   dir.path() / "gatiod.log");
+    auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (gatiod.log().find("running") == std::string::npos) {
+        INFO(gatiod.log());
+        REQUIRE(gatiod.running());
+        REQUIRE(std::chrono::steady_clock::now() < end);
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    INFO(gatiod.log());
+    CHECK(gatiod.log().find("warning") == std::string::npos);
+    CHECK(gatiod.log().find("error") == std::string::npos);
+
+    // Before, every slot and pool was touched at start-up: about 230 MiB. Now the receive
+    // buffers (2 x 16 MiB) and what start-up itself writes, about 57 MiB under the sanitizers.
+    const std::uint64_t start = rss_kib(gatiod.pid());
+    CHECK(start < 96 * 1024);
+
+    constexpr std::size_t idle = 2000;
+    std::vector<Socket> clients;
+    for (std::size_t i = 0; i < idle; ++i) {
+        clients.emplace_back(Socket::tcp(echo));
+    }
+    // Accepts are taken in arrival order: once the last client is answered, every idle one
+    // before it was accepted.
+    Socket last = Socket::tcp(echo);
+    last.send_all("x");
+    CHECK(last.recv_exact(1) == "x");
+    const std::uint64_t now = rss_kib(gatiod.pid());
+    const std::uint64_t grown = now > start ? now - start : 0;
+    INFO("start " << start << " KiB, grown " << grown << " KiB for " << idle << " idle connections");
+    CHECK(grown * 1024 / idle <= 2048);
+    CHECK(gatiod.stop() == 0);
+}
