@@ -35,10 +35,8 @@ BufferRing::BufferRing(io_uring& ring, Arena& arena, std::uint16_t group, std::u
     br_ = static_cast<io_uring_buf_ring*>(arena.allocate(sizeof(io_uring_buf) * count, page));
     buffers_ = static_cast<std::byte*>(arena.allocate(static_cast<std::size_t>(count) * size, cache_line));
 
-    // Receive buffers are the one part of the arena committed at start-up: the kernel copies
-    // into them from its own completion path, and a receive landing in a page never touched
-    // was seen to stall that connection's receives (the faults tests), so they are touched here.
-    std::memset(buffers_, 0, static_cast<std::size_t>(count) * size);
+    // The buffers are left untouched: the kernel's copy of a receive faults a page in like any
+    // write, so a buffer costs memory once the kernel has picked it.
     io_uring_buf_reg reg{};
     reg.ring_addr = reinterpret_cast<std::uintptr_t>(br_);
     reg.ring_entries = count;
