@@ -1,15 +1,13 @@
 #include "net/net.hpp"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <fmt/format.h>
 #include <map>
 #include <spdlog/spdlog.h>
 #include <stdexcept>
-#include <sys/resource.h>
 
 #include "net/admin.hpp"
+#include "net/descriptor_limit.hpp"
 #include "net/driver_net.hpp"
 #include "net/listener_socket.hpp"
 
@@ -27,28 +25,6 @@ std::vector<std::vector<std::size_t>> listeners_by_driver(const config::Config& 
         }
     }
     return out;
-}
-
-// Returns the soft limit in force afterwards.
-std::uint64_t raise_nofile(std::uint64_t needed) {
-    rlimit lim{};
-    if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) {
-        return needed;
-    }
-    if (lim.rlim_cur >= needed) {
-        return lim.rlim_cur;
-    }
-    // Privileged processes may lift the hard limit too; others get as close as it allows.
-    rlimit want{static_cast<rlim_t>(needed), std::max<rlim_t>(lim.rlim_max, needed)};
-    if (::setrlimit(RLIMIT_NOFILE, &want) == 0) {
-        return needed;
-    }
-    want = {std::min<rlim_t>(needed, lim.rlim_max), lim.rlim_max};
-    if (::setrlimit(RLIMIT_NOFILE, &want) != 0) {
-        spdlog::warn("raising RLIMIT_NOFILE to {}: {}", want.rlim_cur, std::strerror(errno));
-        return lim.rlim_cur;
-    }
-    return want.rlim_cur;
 }
 
 } // namespace
@@ -102,23 +78,15 @@ void reserve(core::RuntimeOptions& options, const config::Config& config, const 
         }
     }
     options.arena_extra_bytes += *std::max_element(tpc_bytes.begin(), tpc_bytes.end());
-    // Each driver's registered file table must fit RLIMIT_NOFILE, like regular descriptors. The
-    // table is sized from what the limit allows: max_connections are ceilings, and the defaults
-    // add up to more than a usual hard limit, which is no fault worth a warning.
-    std::uint64_t allowed = raise_nofile(descriptors);
+    // Each driver's registered file table must fit RLIMIT_NOFILE, like regular descriptors.
+    const DescriptorLimit limit = raise_descriptor_limit(descriptors);
     std::uint32_t wanted = 0;
     for (std::size_t d = 0; d < drivers; ++d) {
         auto& slots = options.per_driver[d].file_slots;
         wanted = std::max(wanted, slots);
-        slots = static_cast<std::uint32_t>(std::min<std::uint64_t>(slots, allowed));
+        slots = limit.table_slots(slots);
     }
-    if (wanted > allowed) {
-        spdlog::info(
-            "RLIMIT_NOFILE allows {} descriptors, which caps each driver's table of direct descriptors "
-            "and so the connections it holds at once (its listeners' max_connections add up to {}; "
-            "raise LimitNOFILE= for more)",
-            allowed, wanted);
-    }
+    report_descriptor_cap(limit, wanted);
 }
 
 Network::Network(core::Runtime& runtime, const NetOptions& options) : runtime_(runtime), options_(options) {
