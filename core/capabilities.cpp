@@ -360,6 +360,7 @@ void probe_rings(KernelReport& r) {
         }
     }
     r.support.msg_ring = probe && io_uring_opcode_supported(probe.get(), IORING_OP_MSG_RING) != 0;
+    r.support.send = probe && io_uring_opcode_supported(probe.get(), IORING_OP_SEND) != 0;
 
     r.features.push_back({"FEAT_FAST_POLL", (p.features & IORING_FEAT_FAST_POLL) != 0, ""});
     r.features.push_back({"FEAT_NODROP", (p.features & IORING_FEAT_NODROP) != 0, ""});

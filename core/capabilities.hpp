@@ -23,6 +23,7 @@ struct Capability {
 struct KernelSupport {
     bool msg_ring = false;       // IORING_OP_MSG_RING is in the kernel's opcode table
     bool multishot_recv = false; // a multishot recv into a buffer ring completed and stayed armed
+    bool send = false;           // IORING_OP_SEND is in the kernel's opcode table
 };
 
 struct KernelReport {

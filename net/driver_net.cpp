@@ -104,6 +104,7 @@ std::size_t DriverNet::arena_bytes(const NetOptions& o, const config::RingSettin
 void DriverNet::set_up(core::Driver& d) {
     direct_ = d.features().direct_descriptors && allow_direct_;
     multishot_ = d.features().multishot_recv;
+    single_send_ = d.features().single_send;
     std::vector<const config::ListenerConfig*> configs;
     std::vector<ServedListener> served;
     for (const auto& l : listeners_) {

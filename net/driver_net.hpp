@@ -88,6 +88,7 @@ public:
     OutputBudget& budget() { return *budget_; }
     bool direct_descriptors() const { return direct_; }
     bool multishot_recv() const { return multishot_; }
+    bool single_send() const { return single_send_; }
 
     // Connections: a slot, its generation (handles and deferred references check it).
     Connection* create_connection(TcpEndpoint& endpoint, int fd);
@@ -131,6 +132,7 @@ private:
     std::uint16_t group_ = 0;
     bool direct_ = false;
     bool multishot_ = false;
+    bool single_send_ = false;
 
     bool while_running_ = false;
     bool allow_direct_ = true;

@@ -48,6 +48,7 @@ TEST_CASE("rings get the features the kernel offers, and tuning turns them off",
     off.defer_taskrun = false;
     off.direct_descriptors = false;
     off.multishot_recv = false;
+    off.single_send = false;
     RuntimeOptions o = test::options_for(1);
     o.defaults.file_slots = 32;
 
@@ -68,6 +69,7 @@ TEST_CASE("rings get the features the kernel offers, and tuning turns them off",
     CHECK(fa.defer_taskrun);
     CHECK(fa.msg_ring);
     CHECK(fa.multishot_recv);
+    CHECK(fa.single_send);
     CHECK(fa.direct_descriptors);
     CHECK(fa.file_slots == 32);
     CHECK(fa.cq_entries == 4 * fa.sq_entries);
@@ -76,10 +78,12 @@ TEST_CASE("rings get the features the kernel offers, and tuning turns them off",
     CHECK(fb.coop_taskrun);
     CHECK_FALSE(fb.direct_descriptors);
     CHECK_FALSE(fb.multishot_recv);
+    CHECK_FALSE(fb.single_send);
     CHECK(fb.describe().find("-defer_taskrun") != std::string::npos);
 }
 
-TEST_CASE("multishot recv and MSG_RING are used only where the kernel probe found them", "[ring]") {
+TEST_CASE("multishot recv, MSG_RING and single sends are used only where the kernel probe found them",
+          "[ring]") {
     const KernelSupport& probed = test::kernel();
     RuntimeOptions o = test::options_for(2);
     o.kernel = KernelSupport{}; // a kernel that offers neither
@@ -95,6 +99,7 @@ TEST_CASE("multishot recv and MSG_RING are used only where the kernel probe foun
     INFO(none.describe());
     CHECK_FALSE(none.multishot_recv);
     CHECK_FALSE(none.msg_ring);
+    CHECK_FALSE(none.single_send);
 
     Runtime with_probe(test::topology(1), test::machine(), {}, test::options_for(1));
     REQUIRE(with_probe.start().empty());
@@ -104,6 +109,7 @@ TEST_CASE("multishot recv and MSG_RING are used only where the kernel probe foun
     INFO(found.describe());
     CHECK(found.multishot_recv == probed.multishot_recv);
     CHECK(found.msg_ring == probed.msg_ring);
+    CHECK(found.single_send == probed.send);
 }
 
 TEST_CASE("a probe ring is created exactly as asked, or names io_uring_setup's errno", "[ring]") {

@@ -90,6 +90,9 @@ TEST_CASE("what the rings are handed is what the report shows", "[capabilities]"
     REQUIRE(multishot_recv != nullptr);
     CHECK(r.support.msg_ring == msg_ring->supported);
     CHECK(r.support.multishot_recv == multishot_recv->supported);
+    const Capability* send = find(r.opcodes, "SEND");
+    REQUIRE(send != nullptr);
+    CHECK(r.support.send == send->supported);
 }
 
 TEST_CASE("missing_summary lists exactly the unsupported entries", "[capabilities]") {
