@@ -300,7 +300,7 @@ void DriverNet::publish() {
         for (const DriverNet* m : shared_->members) {
             if (m->buffers_ != nullptr) {
                 int free = m->buffers_->available(driver_->ring());
-                used += free >= 0 ? m->buffers_->count() - static_cast<std::uint32_t>(free) : 0;
+                used += free >= 0 ? m->buffers_->provided() - static_cast<std::uint32_t>(free) : 0;
             }
         }
         c.buffers_used = used;

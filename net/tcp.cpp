@@ -480,8 +480,10 @@ void TcpEndpoint::recv_done(Connection& c, const io_uring_cqe& cqe) {
     }
     switch (-cqe.res) {
     case ENOBUFS:
-        // Every buffer was in use; they come back as handlers return, so try again next turn.
+        // Every buffer provided was in use: the ring gets more while it has never-used ones,
+        // and the rest come back as handlers return, so try again next turn.
         ++net_.stats().recv_enobufs;
+        net_.buffers().grow();
         net_.queue_rearm(c);
         break;
     case ECANCELED:
