@@ -90,6 +90,7 @@ struct IoUringTuning {
     bool multishot_recv = true;     // multishot recv with provided buffer rings
     bool submit_batching = true;    // one io_uring_enter per loop turn
     std::uint32_t cq_factor = 4;    // CQ entries = cq_factor x SQ entries, 1..64
+    bool single_send = true;        // output of one slice goes out with IORING_OP_SEND, not sendmsg
     friend bool operator==(const IoUringTuning&, const IoUringTuning&) = default;
 };
 

@@ -186,6 +186,7 @@ std::string dump(const Config& c) {
     w.boolean("multishot_recv", c.io_uring.multishot_recv);
     w.boolean("submit_batching", c.io_uring.submit_batching);
     w.number("cq_factor", c.io_uring.cq_factor);
+    w.boolean("single_send", c.io_uring.single_send);
 
     w.header("[network]");
     w.quoted("output_memory", format_size(c.network.output_memory));

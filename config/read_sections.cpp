@@ -81,13 +81,15 @@ AdminSection read_admin(const toml::table& table, SourcePos& listen_at, Reporter
 
 IoUringTuning read_io_uring(const toml::table& table, Reporter& out) {
     TableReader r(table, "io_uring",
-                  {"defer_taskrun", "direct_descriptors", "multishot_recv", "submit_batching", "cq_factor"},
+                  {"defer_taskrun", "direct_descriptors", "multishot_recv", "submit_batching", "single_send",
+                   "cq_factor"},
                   out);
     IoUringTuning t;
     t.defer_taskrun = r.boolean("defer_taskrun").value_or(t.defer_taskrun);
     t.direct_descriptors = r.boolean("direct_descriptors").value_or(t.direct_descriptors);
     t.multishot_recv = r.boolean("multishot_recv").value_or(t.multishot_recv);
     t.submit_batching = r.boolean("submit_batching").value_or(t.submit_batching);
+    t.single_send = r.boolean("single_send").value_or(t.single_send);
     if (auto factor = r.integer("cq_factor", 1, 64)) {
         t.cq_factor = static_cast<std::uint32_t>(*factor);
     }

@@ -3,8 +3,11 @@
 //
 // Drivers take their buffer rings, slabs and queues from it while they start; the runtime seals
 // it once every driver is up, so any later allocation is a bug caught at once instead of a
-// silent malloc on the hot path. Pages are touched by the allocating thread, so with the `local`
-// policy they land on the node of the driver that uses them.
+// silent malloc on the hot path. The range is reserved, not committed: a page costs memory when
+// it is first touched, which is when the kernel places it (the range's mbind policy applies at
+// that fault; with `local`, on the node of the thread touching it, the driver that uses it).
+// Sizing for every listener's worst case therefore costs address space, and memory only as
+// connections and output actually use it.
 #pragma once
 
 #include <cstddef>
@@ -37,7 +40,7 @@ public:
     Arena(const Arena&) = delete;
     Arena& operator=(const Arena&) = delete;
 
-    // Zero-filled memory, prefaulted by the calling thread. Thread-safe (start-up only).
+    // Zero-filled memory, committed page by page on first touch. Thread-safe (start-up only).
     // Throws std::runtime_error (naming the arena, the size asked and the space left) when the
     // arena is exhausted or sealed.
     void* allocate(std::size_t bytes, std::size_t align = alignof(std::max_align_t));

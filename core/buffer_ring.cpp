@@ -1,5 +1,6 @@
 #include "core/buffer_ring.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -35,6 +36,8 @@ BufferRing::BufferRing(io_uring& ring, Arena& arena, std::uint16_t group, std::u
     br_ = static_cast<io_uring_buf_ring*>(arena.allocate(sizeof(io_uring_buf) * count, page));
     buffers_ = static_cast<std::byte*>(arena.allocate(static_cast<std::size_t>(count) * size, cache_line));
 
+    // The buffers are left untouched: the kernel's copy of a receive faults a page in like any
+    // write, so a buffer costs memory once the kernel has picked it.
     io_uring_buf_reg reg{};
     reg.ring_addr = reinterpret_cast<std::uintptr_t>(br_);
     reg.ring_entries = count;
@@ -47,17 +50,30 @@ BufferRing::BufferRing(io_uring& ring, Arena& arena, std::uint16_t group, std::u
     }
     io_uring_buf_ring_init(br_);
     mask_ = io_uring_buf_ring_mask(count);
-    for (std::uint32_t i = 0; i < count; ++i) {
-        io_uring_buf_ring_add(br_, data(static_cast<std::uint16_t>(i)), size, static_cast<unsigned short>(i),
-                              mask_, static_cast<int>(i));
+    provide(std::min(count, initial_provided));
+}
+
+void BufferRing::provide(std::uint32_t more) {
+    for (std::uint32_t i = 0; i < more; ++i) {
+        const auto id = static_cast<std::uint16_t>(provided_ + i);
+        io_uring_buf_ring_add(br_, data(id), size_, id, mask_, static_cast<int>(i));
     }
-    io_uring_buf_ring_advance(br_, static_cast<int>(count));
+    io_uring_buf_ring_advance(br_, static_cast<int>(more));
+    provided_ += more;
+}
+
+bool BufferRing::grow() {
+    if (provided_ == count_) {
+        return false;
+    }
+    provide(std::min(provided_, count_ - provided_));
+    return true;
 }
 
 BufferRing::~BufferRing() = default;
 
 void BufferRing::recycle(std::uint16_t id) {
-    assert(id < count_);
+    assert(id < provided_);
     io_uring_buf_ring_add(br_, data(id), size_, id, mask_, 0);
     io_uring_buf_ring_advance(br_, 1);
 }

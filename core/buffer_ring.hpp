@@ -2,6 +2,12 @@
 // bytes from the TPC arena, identified by a 16-bit id. The kernel picks a buffer for each
 // multishot recv completion (IORING_CQE_F_BUFFER, id in the CQE's upper flag bits); the
 // consumer reads it with data() and hands it back with recycle() once done.
+//
+// The kernel takes buffers from the ring in order and the consumer gives each back at the tail,
+// so every buffer in the ring is cycled through and, once the kernel has written into it,
+// resident. The ring is therefore provided a few buffers at first and more only when a receive
+// finds none left (grow(), doubling up to `count`): memory follows the most buffers ever in
+// use at once, not the ring's size.
 #pragma once
 
 #include <cassert>
@@ -26,6 +32,10 @@ public:
 
     std::uint16_t group() const { return group_; }
     std::uint32_t count() const { return count_; }
+    // Buffers handed to the kernel so far: ids below this.
+    std::uint32_t provided() const { return provided_; }
+    // Buffers provided at registration, before any grow().
+    static constexpr std::uint32_t initial_provided = 64;
     std::uint32_t buffer_size() const { return size_; }
 
     // The buffer id a CQE carries, if it carries one.
@@ -46,17 +56,24 @@ public:
     // Gives buffer `id` back to the kernel.
     void recycle(std::uint16_t id);
 
+    // A receive found the ring empty: provides as many never-used buffers as are provided
+    // already, up to `count`. False when every buffer is provided (then only recycling helps).
+    bool grow();
+
     // Buffers the kernel can still pick right now (given back and not yet filled), or -1 when
     // the kernel cannot tell (IORING_REGISTER_PBUF_STATUS came with Linux 6.8). One system
     // call on the ring's own thread: sample it now and then, never per completion.
     int available(io_uring& ring) const;
 
 private:
+    void provide(std::uint32_t more); // the next `more` never-used buffers
+
     io_uring_buf_ring* br_ = nullptr;
     std::byte* buffers_ = nullptr;
     std::uint16_t group_;
     std::uint32_t count_;
     std::uint32_t size_;
+    std::uint32_t provided_ = 0;
     int mask_;
 };
 

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -11,11 +12,14 @@
 #include <liburing.h>
 #include <memory>
 #include <netinet/in.h>
+#include <optional>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
+#include <thread>
 #include <unistd.h>
+#include <utility>
 
 #include "config/units.hpp"
 #include "core/fd.hpp"
@@ -70,12 +74,46 @@ int open_ring(std::optional<Ring>& ring, unsigned entries, io_uring_params& para
     }
 }
 
-// Waits for one completion; false on timeout or error, so a probe never hangs.
+// Waits for one completion; false on timeout or error, so a probe never hangs. An interrupted
+// wait goes on until the deadline: the teardown of a ring probed before interrupts this thread.
 bool wait_one(io_uring* ring, io_uring_cqe** cqe) {
-    __kernel_timespec ts{};
-    ts.tv_sec = probe_timeout_ms / 1000;
-    ts.tv_nsec = static_cast<long long>(probe_timeout_ms % 1000) * 1'000'000;
-    return io_uring_wait_cqe_timeout(ring, cqe, &ts) == 0;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(probe_timeout_ms);
+    for (;;) {
+        const auto left =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            return false;
+        }
+        __kernel_timespec ts{};
+        ts.tv_sec = left.count() / 1'000'000'000;
+        ts.tv_nsec = left.count() % 1'000'000'000;
+        const int ret = io_uring_wait_cqe_timeout(ring, cqe, &ts);
+        if (ret != -EINTR) {
+            return ret == 0;
+        }
+    }
+}
+
+// Runs `probe` on a thread of its own, joined before this returns. The kernel notes every
+// thread that created or used a ring, and the teardown of each ring, which finishes a while
+// after its close, interrupts every noted thread still alive (task work announced like a
+// signal): a blocking socket call with a timeout on it then fails with EINTR. A thread that has
+// exited is no longer noted, so the caller's thread (gatiod's main thread, a test's) is spared.
+template <typename Probe>
+auto on_own_thread(Probe probe) -> decltype(probe()) {
+    std::optional<decltype(probe())> result;
+    std::exception_ptr failure;
+    std::thread([&] {
+        try {
+            result.emplace(probe());
+        } catch (...) {
+            failure = std::current_exception();
+        }
+    }).join();
+    if (failure) {
+        std::rethrow_exception(failure);
+    }
+    return std::move(*result);
 }
 
 Capability setup_flag(const char* name, unsigned flags, unsigned cq_entries = 0) {
@@ -331,6 +369,7 @@ void probe_rings(KernelReport& r) {
     r.support.connect = has(IORING_OP_CONNECT) && has(IORING_OP_LINK_TIMEOUT) && has(IORING_OP_FILES_UPDATE);
     r.support.files = has(IORING_OP_OPENAT) && has(IORING_OP_READ) && has(IORING_OP_WRITE) &&
                       has(IORING_OP_FSYNC) && has(IORING_OP_STATX) && has(IORING_OP_CLOSE);
+    r.support.send = has(IORING_OP_SEND);
 
     r.features.push_back({"FEAT_FAST_POLL", (p.features & IORING_FEAT_FAST_POLL) != 0, ""});
     r.features.push_back({"FEAT_NODROP", (p.features & IORING_FEAT_NODROP) != 0, ""});
@@ -391,7 +430,10 @@ KernelReport probe_kernel() {
     } catch (const std::exception& e) {
         r.machine = std::string(e.what()) + "\n";
     }
-    probe_rings(r);
+    on_own_thread([&r] {
+        probe_rings(r);
+        return 0;
+    });
     return r;
 }
 
@@ -449,9 +491,11 @@ std::string KernelReport::missing_summary() const {
 }
 
 std::optional<std::string> check_io_uring_usable(std::uint32_t ring_entries) {
-    io_uring_params p{};
-    std::optional<Ring> ring;
-    const int ret = open_ring(ring, ring_entries, p);
+    const int ret = on_own_thread([ring_entries] {
+        io_uring_params p{};
+        std::optional<Ring> ring;
+        return open_ring(ring, ring_entries, p);
+    });
     if (ret == 0) {
         return std::nullopt;
     }

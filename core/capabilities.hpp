@@ -25,6 +25,7 @@ struct KernelSupport {
     bool multishot_recv = false; // a multishot recv into a buffer ring completed and stayed armed
     bool connect = false;        // IORING_OP_CONNECT: handlers' outbound connections
     bool files = false;          // OPENAT, READ, WRITE, FSYNC, STATX and CLOSE: handlers' files
+    bool send = false;           // IORING_OP_SEND is in the kernel's opcode table
 };
 
 struct KernelReport {

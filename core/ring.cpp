@@ -36,6 +36,7 @@ std::string RingFeatures::describe() const {
         out.append("(").append(std::to_string(file_slots)).append(")");
     }
     add(multishot_recv, "multishot_recv");
+    add(single_send, "single_send");
     add(msg_ring, "msg_ring");
     add(cqe_skip, "cqe_skip");
     add(nodrop, "nodrop");
@@ -101,6 +102,7 @@ Ring::Ring(const config::RingSettings& settings, const config::IoUringTuning& tu
     features_.connect = kernel.connect;
     features_.files = kernel.files;
     features_.multishot_recv = tuning.multishot_recv && kernel.multishot_recv;
+    features_.single_send = tuning.single_send && kernel.send;
 
     // A registered ring fd saves the fd lookup on every io_uring_enter; without it we still work.
     features_.registered_ring_fd = io_uring_register_ring_fd(&ring_) == 1;

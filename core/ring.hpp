@@ -28,6 +28,7 @@ struct RingFeatures {
     bool direct_descriptors = false; // a sparse registered file table of file_slots entries exists
     std::uint32_t file_slots = 0;
     bool multishot_recv = false; // multishot recv/recvmsg with provided buffer rings usable
+    bool single_send = false;    // IORING_OP_SEND for output of one slice (else sendmsg)
     bool msg_ring = false;       // IORING_OP_MSG_RING usable for cross-driver wake-ups
     bool connect = false;        // KernelSupport::connect
     bool files = false;          // KernelSupport::files

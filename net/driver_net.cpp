@@ -149,6 +149,7 @@ void DriverNet::prepare(core::Driver& d) {
 void DriverNet::carve(core::Driver& d) {
     direct_ = d.features().direct_descriptors && allow_direct_;
     multishot_ = d.features().multishot_recv;
+    single_send_ = d.features().single_send;
     std::vector<const config::ListenerConfig*> configs;
     for (const auto& l : listeners_) {
         configs.push_back(&l->config);
@@ -381,7 +382,7 @@ void DriverNet::publish() {
         for (const DriverNet* m : shared_->members) {
             if (m->buffers_ != nullptr) {
                 int free = m->buffers_->available(driver_->ring());
-                used += free >= 0 ? m->buffers_->count() - static_cast<std::uint32_t>(free) : 0;
+                used += free >= 0 ? m->buffers_->provided() - static_cast<std::uint32_t>(free) : 0;
             }
         }
         c.buffers_used = used;
@@ -401,7 +402,7 @@ std::vector<DriverNet::Ref>& DriverNet::take(std::vector<Ref>& list, std::vector
 
 void DriverNet::tighten() {
     ++stats().output_tight;
-    for (std::uint32_t i = 0; i < capacity_; ++i) {
+    for (std::uint32_t i = 0; i < connection_slots(); ++i) {
         Connection* c = at_slot(i);
         if (c != nullptr && c->read == Connection::Read::armed) {
             c->endpoint.bound_reads(*c);
@@ -453,10 +454,10 @@ void DriverNet::stop(core::Driver& d) {
 }
 
 Connection* DriverNet::create_connection(TcpEndpoint& endpoint, int fd, bool fixed) {
-    if (!slab_ || slab_->full()) {
-        return nullptr;
+    Connection* c = slab_ ? slab_->create(endpoint, 0u, 0u, fd, fixed) : nullptr;
+    if (c == nullptr) {
+        return nullptr; // every slot is in use
     }
-    Connection* c = slab_->create(endpoint, 0u, 0u, fd, fixed);
     c->slot = slab_->index_of(c);
     c->generation = ++generations_[c->slot];
     return c;

@@ -119,12 +119,14 @@ public:
     OutputBudget& budget() { return *budget_; }
     bool direct_descriptors() const { return direct_; }
     bool multishot_recv() const { return multishot_; }
+    bool single_send() const { return single_send_; }
 
     // Connections: a slot, its generation (handles and deferred references check it).
     Connection* create_connection(TcpEndpoint& endpoint, int fd, bool fixed);
     void destroy_connection(Connection& c);
     Connection* find(std::uint32_t slot, std::uint32_t generation);
-    std::uint32_t connection_slots() const { return capacity_; }
+    // The slots ever used: those above were never touched and hold no connection.
+    std::uint32_t connection_slots() const { return slab_ ? slab_->high_water() : 0; }
     Connection* at_slot(std::uint32_t slot); // nullptr when free
 
     // Deferred to this turn's poll (or the next flush): each is queued once.
@@ -166,6 +168,7 @@ private:
     std::uint16_t group_ = 0;
     bool direct_ = false;
     bool multishot_ = false;
+    bool single_send_ = false;
 
     bool while_running_ = false;
     bool allow_direct_ = true;

@@ -1,15 +1,13 @@
 #include "net/net.hpp"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <fmt/format.h>
 #include <map>
 #include <spdlog/spdlog.h>
 #include <stdexcept>
-#include <sys/resource.h>
 
 #include "net/admin.hpp"
+#include "net/descriptor_limit.hpp"
 #include "net/driver_net.hpp"
 #include "net/listener_socket.hpp"
 
@@ -26,28 +24,6 @@ std::vector<std::vector<const config::ListenerConfig*>> listeners_by_driver(cons
         }
     }
     return out;
-}
-
-// Returns the soft limit in force afterwards.
-std::uint64_t raise_nofile(std::uint64_t needed) {
-    rlimit lim{};
-    if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) {
-        return needed;
-    }
-    if (lim.rlim_cur >= needed) {
-        return lim.rlim_cur;
-    }
-    // Privileged processes may lift the hard limit too; others get as close as it allows.
-    rlimit want{static_cast<rlim_t>(needed), std::max<rlim_t>(lim.rlim_max, needed)};
-    if (::setrlimit(RLIMIT_NOFILE, &want) == 0) {
-        return needed;
-    }
-    want = {std::min<rlim_t>(needed, lim.rlim_max), lim.rlim_max};
-    if (::setrlimit(RLIMIT_NOFILE, &want) != 0) {
-        spdlog::warn("raising RLIMIT_NOFILE to {}: {}", want.rlim_cur, std::strerror(errno));
-        return lim.rlim_cur;
-    }
-    return want.rlim_cur;
 }
 
 } // namespace
@@ -101,17 +77,14 @@ void reserve(core::RuntimeOptions& options, const config::Config& config, const 
     }
     options.arena_extra_bytes += *std::max_element(tpc_bytes.begin(), tpc_bytes.end());
     // Each driver's registered file table must fit RLIMIT_NOFILE, like regular descriptors.
-    std::uint64_t allowed = raise_nofile(descriptors);
+    const DescriptorLimit limit = raise_descriptor_limit(descriptors);
+    std::uint32_t wanted = 0;
     for (std::size_t d = 0; d < drivers; ++d) {
         auto& slots = options.per_driver[d].file_slots;
-        if (slots > allowed) {
-            spdlog::warn(
-                "driver {}: its listeners' max_connections want {} direct descriptors but RLIMIT_NOFILE "
-                "allows {}; connections beyond that wait in the listen backlog (raise LimitNOFILE=)",
-                topology.driver(static_cast<int>(d)).name, slots, allowed);
-            slots = static_cast<std::uint32_t>(allowed);
-        }
+        wanted = std::max(wanted, slots);
+        slots = limit.table_slots(slots);
     }
+    report_descriptor_cap(limit, wanted);
 }
 
 Network::Network(core::Runtime& runtime, const core::Topology& topology, const NetOptions& options)

@@ -10,11 +10,8 @@ ChunkPool::ChunkPool(core::Arena& arena, std::uint32_t count, std::uint32_t chun
     : memory_(static_cast<std::byte*>(
           arena.allocate(static_cast<std::size_t>(count) * chunk_size, core::cache_line))),
       next_(arena.allocate_array<std::uint32_t>(count)), used_(arena.allocate_array<std::uint32_t>(count)),
-      count_(count), chunk_size_(chunk_size) {
-    assert(chunk_size > 0);
-    for (std::uint32_t i = count; i-- > 0;) {
-        give(i);
-    }
+      count_(count), chunk_size_(chunk_size), available_(count) {
+    assert(chunk_size > 0 && count < none);
 }
 
 std::size_t ChunkPool::memory_for(std::uint32_t count, std::uint32_t chunk_size) {
@@ -24,11 +21,14 @@ std::size_t ChunkPool::memory_for(std::uint32_t count, std::uint32_t chunk_size)
 }
 
 std::uint32_t ChunkPool::take() {
-    if (free_head_ == none) {
+    std::uint32_t c = free_head_;
+    if (c != none) {
+        free_head_ = next_[c];
+    } else if (fresh_ < count_) {
+        c = fresh_++;
+    } else {
         return none;
     }
-    std::uint32_t c = free_head_;
-    free_head_ = next_[c];
     next_[c] = none;
     used_[c] = 0;
     --available_;
@@ -36,7 +36,7 @@ std::uint32_t ChunkPool::take() {
 }
 
 void ChunkPool::give(std::uint32_t chunk) {
-    assert(chunk < count_);
+    assert(chunk < fresh_);
     next_[chunk] = free_head_;
     free_head_ = chunk;
     ++available_;

@@ -14,6 +14,9 @@
 
 namespace gatio::net {
 
+// A chunk given back is taken again before one never taken, and those are taken in order from
+// the lowest (they are on no free list), so the pool commits memory only for as many chunks as
+// were ever held at once, however large it is sized.
 class ChunkPool {
 public:
     static constexpr std::uint32_t none = UINT32_MAX;
@@ -43,8 +46,9 @@ private:
     std::uint32_t* used_; // bytes written into the chunk
     std::uint32_t count_;
     std::uint32_t chunk_size_;
-    std::uint32_t free_head_ = none;
-    std::uint32_t available_ = 0;
+    std::uint32_t available_;
+    std::uint32_t free_head_ = none; // chunks below fresh_ given back
+    std::uint32_t fresh_ = 0;        // chunks from here on were never taken
 };
 
 class OutputQueue {

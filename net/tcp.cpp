@@ -734,8 +734,10 @@ void TcpEndpoint::recv_done(Connection& c, const io_uring_cqe& cqe) {
     case EAGAIN:
         break; // the drain's last receive: nothing more was received
     case ENOBUFS:
-        // Every buffer was in use; they come back as handlers return, so try again next turn.
+        // Every buffer provided was in use: the ring gets more while it has never-used ones,
+        // and the rest come back as handlers return, so try again next turn.
         ++net_.stats().recv_enobufs;
+        net_.buffers().grow();
         net_.queue_rearm(c);
         break;
     case ECANCELED:
@@ -955,11 +957,17 @@ void TcpEndpoint::flush_one(Connection& c) {
         c.send == Connection::Send::idle && c.out.pending() > 0) {
         std::size_t bytes = 0;
         std::size_t n = c.out.gather(net_.chunks(), c.iov, Connection::max_iov, bytes);
-        c.msg = msghdr{};
-        c.msg.msg_iov = c.iov;
-        c.msg.msg_iovlen = n;
         io_uring_sqe* sqe = driver().get_sqe(&c, Connection::tag_send);
-        io_uring_prep_sendmsg(sqe, c.fd, &c.msg, MSG_NOSIGNAL);
+        if (n == 1 && net_.single_send()) {
+            // The common reply: one slice, sent without a msghdr for the kernel to import.
+            io_uring_prep_send(sqe, c.fd, c.iov[0].iov_base, c.iov[0].iov_len, MSG_NOSIGNAL);
+            ++net_.stats().single_sends;
+        } else {
+            c.msg = msghdr{};
+            c.msg.msg_iov = c.iov;
+            c.msg.msg_iovlen = n;
+            io_uring_prep_sendmsg(sqe, c.fd, &c.msg, MSG_NOSIGNAL);
+        }
         if (c.fixed) {
             sqe->flags |= IOSQE_FIXED_FILE;
         }

@@ -2,8 +2,9 @@
 //
 // A connection's life, all on its driver's thread:
 //   open      multishot recv with buffer select; data goes to the handler and the buffer back to
-//             the ring as soon as on_data returns; output is queued and sent by one gathered
-//             sendmsg at a time, continued after partial sends. While the driver's output budget
+//             the ring as soon as on_data returns; output is queued and sent by one send at a
+//             time (IORING_OP_SEND when it is one slice, else a gathered sendmsg), continued
+//             after partial sends. While the driver's output budget
 //             is tight, one-shot receives of at most the room in the connection's charge.
 //   flushing  an orderly close was asked: input is discarded, queued output still goes out.
 //   shutting  output is flushed and our FIN sent (shutdown SHUT_WR); input is discarded until
@@ -51,7 +52,7 @@ struct Connection final : core::Completion {
     // again (the peer's FIN arrived); last: the one-shot non-blocking receive of a drain, which
     // takes what the kernel already holds for the connection.
     enum class Read : std::uint8_t { idle, armed, bounded, cancelling, ended, last };
-    // The one gathered sendmsg: none, or one in flight with `in_flight` bytes.
+    // The one send (IORING_OP_SEND or a gathered sendmsg): none, or one in flight with `in_flight` bytes.
     enum class Send : std::uint8_t { idle, in_flight };
     // Why reading is held back while open (a set of bits).
     enum Pause : std::uint8_t { pause_plugin = 1, pause_watermark = 2, pause_drain = 4 };

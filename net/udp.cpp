@@ -69,6 +69,7 @@ void UdpEndpoint::on_completion(const io_uring_cqe& cqe, unsigned tag) {
         net_.buffers().recycle(id);
     } else if (cqe.res == -ENOBUFS) {
         ++net_.stats().recv_enobufs;
+        net_.buffers().grow();
     } else if (cqe.res < 0 && cqe.res != -ECANCELED) {
         if (error_logged_++ == 0) {
             log().warn("{}: receive failed: {} (re-armed; further failures are only counted)",

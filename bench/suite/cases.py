@@ -17,6 +17,7 @@ ABLATION = [
     ("direct_descriptors off", {"direct_descriptors": False}),
     ("multishot_recv off", {"multishot_recv": False}),
     ("submit_batching off", {"submit_batching": False}),
+    ("single_send off", {"single_send": False}),
 ]
 
 REDIS_TESTS = [("SET", "set"), ("GET", "get"), ("INCR", "incr"), ("PING", "ping_mbulk")]

@@ -1,15 +1,18 @@
 // The http handler: static routes over HTTP/1.1 and 1.0 with keep-alive and pipelining.
 //
-// Each instance (one listener on one driver) renders its responses and takes one parser slot
-// per connection up front (max_connections of them), so serving a request allocates nothing:
-// the parser keeps no request bytes and the answers are slices of pre-rendered text handed to
-// sendv. A request must complete its head within header_timeout of its first byte and its body
-// within body_timeout of its head: the slots in each phase form a list in deadline order, and
-// one host timer per instance waits for the earliest. docs/plugins.md lists the options.
+// Each instance (one listener on one driver) renders its responses up front and gives each
+// connection a parser slot (max_connections at most); slots are allocated a block at a time as
+// connections first need them and kept for reuse, so memory follows the most connections ever
+// open at once and serving a request allocates nothing: the parser keeps no request bytes and
+// the answers are slices of pre-rendered text handed to sendv. A request must complete its head within
+// header_timeout of its first byte and its body within body_timeout of its head: the slots in each phase form
+// a list in deadline order, and one host timer per instance waits for the earliest. docs/plugins.md lists the
+// options.
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <span>
 #include <string>
 #include <vector>
@@ -39,8 +42,9 @@ private:
 
 // One connection's parser and its place on a deadline list.
 struct Slot {
-    explicit Slot(Parser p) : parser(p) {}
+    Slot(Parser p, std::uint32_t i) : parser(p), index(i) {}
     Parser parser;
+    std::uint32_t index; // in the instance's table
     gatio_conn conn = 0;
     Clock::time_point deadline{};
     std::uint32_t prev = nil;
@@ -64,13 +68,11 @@ struct State {
     State(gatio::Host h, const gatio::InstanceInfo& info)
         : host(h), where("listener " + std::string(info.listener) + " on driver " + std::string(info.driver)),
           site(gatio::http::read_settings(info.options)) {
-        const std::uint32_t count = site.settings().max_connections;
-        slots.reserve(count);
-        free_slots.reserve(count);
-        for (std::uint32_t i = 0; i < count; ++i) {
-            slots.emplace_back(site.make_parser());
-            free_slots.push_back(count - 1 - i);
-        }
+        capacity = site.settings().max_connections;
+        // Room for every block's pointer and every slot given back, reserved but not touched:
+        // the lists then never reallocate while connections come and go.
+        blocks.reserve((capacity + block_slots - 1) / block_slots);
+        free_slots.reserve(capacity);
         gatio::http::DateClock::local().refresh();
         if (host.start_timer(std::chrono::milliseconds(gatio::http::next_second_delay_ms()), &tick, this) ==
             0) {
@@ -99,16 +101,39 @@ struct State {
         return gatio::http::DateClock::local().text();
     }
 
-    std::uint32_t index(const Slot& slot) const { return static_cast<std::uint32_t>(&slot - slots.data()); }
+    Slot& at(std::uint32_t i) { return blocks[i / block_slots][i % block_slots]; }
     DeadlineList& list(Phase phase) { return phase == Phase::head ? heads : bodies; }
+
+    // A slot for a new connection: one given back, else the next never used (its block
+    // allocated when it is the block's first); nullptr when max_connections are open.
+    // Throws std::bad_alloc when a new block cannot be had.
+    Slot* take() {
+        if (!free_slots.empty()) {
+            Slot& slot = at(free_slots.back());
+            free_slots.pop_back();
+            slot = Slot(site.make_parser(), slot.index);
+            return &slot;
+        }
+        if (used == capacity) {
+            return nullptr;
+        }
+        if (used % block_slots == 0) {
+            std::vector<Slot> block;
+            block.reserve(std::min(block_slots, capacity - used)); // may throw; nothing changed yet
+            blocks.push_back(std::move(block));                    // within the reserved room
+        }
+        Slot& slot = blocks.back().emplace_back(site.make_parser(), used);
+        ++used;
+        return &slot;
+    }
 
     void unlink(Slot& slot) {
         if (slot.phase == Phase::idle) {
             return;
         }
         DeadlineList& l = list(slot.phase);
-        (slot.prev == nil ? l.first : slots[slot.prev].next) = slot.next;
-        (slot.next == nil ? l.last : slots[slot.next].prev) = slot.prev;
+        (slot.prev == nil ? l.first : at(slot.prev).next) = slot.next;
+        (slot.next == nil ? l.last : at(slot.next).prev) = slot.prev;
         slot.prev = nil;
         slot.next = nil;
         slot.phase = Phase::idle;
@@ -132,9 +157,9 @@ struct State {
         slot.phase = phase;
         slot.deadline = now + (phase == Phase::head ? settings.header_timeout : settings.body_timeout);
         DeadlineList& l = list(phase);
-        const std::uint32_t i = index(slot);
+        const std::uint32_t i = slot.index;
         slot.prev = l.last;
-        (l.last == nil ? l.first : slots[l.last].next) = i;
+        (l.last == nil ? l.first : at(l.last).next) = i;
         l.last = i;
         arm(slot.deadline, now);
     }
@@ -172,17 +197,16 @@ struct State {
         const std::uint32_t h = self->heads.first;
         const std::uint32_t b = self->bodies.first;
         if (h != nil || b != nil) {
-            const Clock::time_point due = h == nil ? self->slots[b].deadline
-                                          : b == nil
-                                              ? self->slots[h].deadline
-                                              : std::min(self->slots[h].deadline, self->slots[b].deadline);
+            const Clock::time_point due = h == nil   ? self->at(b).deadline
+                                          : b == nil ? self->at(h).deadline
+                                                     : std::min(self->at(h).deadline, self->at(b).deadline);
             self->arm(due, now);
         }
     }
 
     void expire_list(DeadlineList& l, Clock::time_point now) {
-        while (l.first != nil && slots[l.first].deadline <= now) {
-            Slot& slot = slots[l.first];
+        while (l.first != nil && at(l.first).deadline <= now) {
+            Slot& slot = at(l.first);
             unlink(slot);
             slot.timed_out = true;
             const gatio::Connection c(host, slot.conn, &slot);
@@ -193,11 +217,17 @@ struct State {
 
     gatio::Host host;
     std::string where;
+    // Slots per block: a block is about 40 KiB, so an instance of the default 65,536
+    // connections starts with none and reaches 11 MiB only with that many open.
+    static constexpr std::uint32_t block_slots = 256;
+
     gatio::http::Site site;
-    std::vector<Slot> slots;
-    std::vector<std::uint32_t> free_slots;
-    DeadlineList heads;  // requests whose head is incomplete
-    DeadlineList bodies; // requests whose body is incomplete
+    std::uint32_t capacity = 0;            // max_connections
+    std::uint32_t used = 0;                // slots ever handed out; the next new one is this
+    std::vector<std::vector<Slot>> blocks; // each reserved to its full size, so slots never move
+    std::vector<std::uint32_t> free_slots; // given back, taken again first
+    DeadlineList heads;                    // requests whose head is incomplete
+    DeadlineList bodies;                   // requests whose body is incomplete
     gatio_timer deadline_timer = 0;
     Clock::time_point timer_due{};
     std::uint64_t refused = 0;
@@ -211,12 +241,20 @@ public:
 
     bool on_open(gatio::Connection c, const gatio_conn_info&) {
         State& s = *s_;
-        if (s.free_slots.empty()) {
+        Slot* slot = nullptr;
+        try {
+            slot = s.take();
+        } catch (const std::bad_alloc&) {
+            slot = nullptr; // no memory for a new block: refused like a connection beyond the limit
+        }
+        if (slot == nullptr) {
             // Logged at 1, 2, 4, 8 ... refusals so a flood cannot flood the journal too.
             ++s.refused;
             if ((s.refused & (s.refused - 1)) == 0) {
-                s.host.warn("http: answered 503 to a connection on " + s.where + ": all " +
-                            std::to_string(s.slots.size()) + " slots (max_connections) are in use; " +
+                s.host.warn("http: answered 503 to a connection on " + s.where + ": " +
+                            (s.used == s.capacity ? "all " + std::to_string(s.capacity) +
+                                                        " slots (max_connections) are in use; "
+                                                  : std::string("no memory for more slots; ")) +
                             std::to_string(s.refused) + " refused so far");
             }
             // A client told "503" knows to retry later; a bare reset looks like a crash.
@@ -227,13 +265,9 @@ public:
             c.close(GATIO_CLOSE_FLUSH);
             return true;
         }
-        const std::uint32_t index = s.free_slots.back();
-        s.free_slots.pop_back();
-        Slot& slot = s.slots[index];
-        slot = Slot(s.site.make_parser());
-        slot.conn = c.id();
-        if (c.set_user(&slot) != GATIO_OK) {
-            s.free_slots.push_back(index);
+        slot->conn = c.id();
+        if (c.set_user(slot) != GATIO_OK) {
+            s.free_slots.push_back(slot->index);
             return false;
         }
         return true;
@@ -279,7 +313,7 @@ public:
         State& s = *s_;
         if (auto* slot = c.user<Slot>()) {
             s.unlink(*slot);
-            s.free_slots.push_back(s.index(*slot));
+            s.free_slots.push_back(slot->index);
         }
     }
 

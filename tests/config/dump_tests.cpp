@@ -50,6 +50,7 @@ TEST_CASE("dump writes every default, sections in schema order", "[dump]") {
         "multishot_recv = true\n",
         "submit_batching = true\n",
         "cq_factor = 4\n",
+        "single_send = true\n",
     };
     std::size_t at = 0;
     for (const std::string& expected : in_order) {

@@ -25,7 +25,7 @@ TEST_CASE("an empty file yields every default", "[load]") {
     CHECK(c.topology.ring.buffer_size == 16384);
     CHECK(c.topology.ring.buffer_count == 1024);
     CHECK(c.topology.tpcs.empty());
-    CHECK(c.io_uring == IoUringTuning{true, true, true, true, 4});
+    CHECK(c.io_uring == IoUringTuning{true, true, true, true, 4, true});
     CHECK(c.network == NetworkSection{std::uint64_t{32} << 20, 1024, 1024, Duration(5000)});
     CHECK(c.listeners.empty());
 }
@@ -147,6 +147,7 @@ direct_descriptors = false
 multishot_recv = false
 submit_batching = false
 cq_factor = 64
+single_send = false
 
 [[listener]]
 name = "echo-udp"
@@ -195,7 +196,7 @@ send_low_watermark = "1KiB"
     CHECK(t.tpcs[1].drivers[0].cpu == 4095);
     CHECK(t.tpcs[1].drivers[0].role == DriverRole::exec);
 
-    CHECK(c.io_uring == IoUringTuning{false, false, false, false, 64});
+    CHECK(c.io_uring == IoUringTuning{false, false, false, false, 64, false});
 
     REQUIRE(c.listeners.size() == 1);
     const ListenerConfig& l = c.listeners[0];
@@ -204,7 +205,7 @@ send_low_watermark = "1KiB"
     CHECK(l.handler_path == box.dir() / "handlers" / "custom.so");
     CHECK_FALSE(l.all_drivers);
     CHECK(l.drivers == std::vector<std::string>{"d1", "node1"});
-    CHECK(c.positions.listener(0).drivers == SourcePos{54, 11});
+    CHECK(c.positions.listener(0).drivers == SourcePos{55, 11});
     CHECK(l.backlog == 1);
     CHECK(l.max_connections == 1048576);
     CHECK(l.idle_timeout == Duration(0));

@@ -48,6 +48,7 @@ TEST_CASE("rings get the features the kernel offers, and tuning turns them off",
     off.defer_taskrun = false;
     off.direct_descriptors = false;
     off.multishot_recv = false;
+    off.single_send = false;
     RuntimeOptions o = test::options_for(1);
     o.defaults.file_slots = 32;
 
@@ -68,6 +69,7 @@ TEST_CASE("rings get the features the kernel offers, and tuning turns them off",
     CHECK(fa.defer_taskrun);
     CHECK(fa.msg_ring);
     CHECK(fa.multishot_recv);
+    CHECK(fa.single_send);
     CHECK(fa.direct_descriptors);
     CHECK(fa.file_slots == 32);
     CHECK(fa.cq_entries == 4 * fa.sq_entries);
@@ -76,10 +78,12 @@ TEST_CASE("rings get the features the kernel offers, and tuning turns them off",
     CHECK(fb.coop_taskrun);
     CHECK_FALSE(fb.direct_descriptors);
     CHECK_FALSE(fb.multishot_recv);
+    CHECK_FALSE(fb.single_send);
     CHECK(fb.describe().find("-defer_taskrun") != std::string::npos);
 }
 
-TEST_CASE("multishot recv and MSG_RING are used only where the kernel probe found them", "[ring]") {
+TEST_CASE("multishot recv, MSG_RING and single sends are used only where the kernel probe found them",
+          "[ring]") {
     const KernelSupport& probed = test::kernel();
     RuntimeOptions o = test::options_for(2);
     o.kernel = KernelSupport{}; // a kernel that offers neither
@@ -95,6 +99,7 @@ TEST_CASE("multishot recv and MSG_RING are used only where the kernel probe foun
     INFO(none.describe());
     CHECK_FALSE(none.multishot_recv);
     CHECK_FALSE(none.msg_ring);
+    CHECK_FALSE(none.single_send);
 
     Runtime with_probe(test::topology(1), test::machine(), {}, test::options_for(1));
     REQUIRE(with_probe.start().empty());
@@ -104,6 +109,7 @@ TEST_CASE("multishot recv and MSG_RING are used only where the kernel probe foun
     INFO(found.describe());
     CHECK(found.multishot_recv == probed.multishot_recv);
     CHECK(found.msg_ring == probed.msg_ring);
+    CHECK(found.single_send == probed.send);
 }
 
 TEST_CASE("a probe ring is created exactly as asked, or names io_uring_setup's errno", "[ring]") {
@@ -264,6 +270,80 @@ TEST_CASE("multishot recv fills provided buffers that are recycled", "[ring]") {
     ::close(fds[0]);
     CHECK(receiver.text() == sent);
     CHECK(receiver.errors.load() == 0);
+}
+
+namespace {
+
+// Receives into a ring of 256 buffers and keeps every buffer, growing the ring whenever a
+// receive finds it empty.
+class Hoarder final : public Completion, public DriverModule {
+public:
+    explicit Hoarder(int fd) : fd_(fd) {}
+
+    void start(Driver& d) override {
+        ring = &d.add_buffer_ring(group, 256, 64);
+        first_provided = ring->provided();
+        arm(d);
+    }
+    void on_completion(const io_uring_cqe& cqe, unsigned) override {
+        Driver& d = *Driver::current();
+        if (cqe.res > 0 && BufferRing::has_buffer(cqe.flags)) {
+            auto bytes = ring->bytes(BufferRing::buffer_id(cqe.flags), static_cast<std::size_t>(cqe.res));
+            received.fetch_add(bytes.size());
+        } else if (cqe.res == -ENOBUFS) {
+            grows.fetch_add(ring->grow() ? 1 : 0);
+            provided.store(ring->provided());
+        } else {
+            return;
+        }
+        if ((cqe.flags & IORING_CQE_F_MORE) == 0) {
+            arm(d);
+        }
+    }
+
+    static constexpr std::uint16_t group = 8;
+    BufferRing* ring = nullptr;
+    std::uint32_t first_provided = 0;
+    std::atomic<std::size_t> received{0};
+    std::atomic<int> grows{0};
+    std::atomic<std::uint32_t> provided{0}; // after the last grow()
+
+private:
+    void arm(Driver& d) {
+        io_uring_sqe* sqe = d.get_sqe(this, 1);
+        io_uring_prep_recv_multishot(sqe, fd_, nullptr, 0, 0);
+        sqe->flags |= IOSQE_BUFFER_SELECT;
+        sqe->buf_group = group;
+    }
+
+    int fd_;
+};
+
+} // namespace
+
+// A buffer costs memory once the kernel has written into it, and the kernel cycles through
+// every buffer in the ring: the ring starts with a few and doubles only when a receive finds
+// none left.
+TEST_CASE("a provided-buffer ring starts small and grows when receives find it empty", "[ring]") {
+    int fds[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0);
+    Runtime rt(test::topology(1), test::machine(), {}, test::options_for(1));
+    auto module = std::make_unique<Hoarder>(fds[0]);
+    Hoarder& hoarder = *module;
+    rt.attach(0, std::move(module));
+    REQUIRE(rt.start().empty());
+
+    // 256 buffers of 64 bytes, none given back: all of it arrives only if the ring grows to 256.
+    const std::string sent(256 * 64, 'x');
+    REQUIRE(::write(fds[1], sent.data(), sent.size()) == static_cast<ssize_t>(sent.size()));
+    REQUIRE(test::wait_until([&] { return hoarder.received.load() == sent.size(); }));
+    rt.request_stop();
+    rt.join();
+    ::close(fds[0]);
+    ::close(fds[1]);
+    CHECK(hoarder.first_provided == BufferRing::initial_provided);
+    CHECK(hoarder.provided.load() == 256);
+    CHECK(hoarder.grows.load() == 2); // 64 -> 128 -> 256; once full, grow() finds nothing to add
 }
 
 TEST_CASE("the registered file table takes direct descriptors", "[ring]") {

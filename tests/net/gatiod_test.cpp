@@ -661,3 +661,115 @@ TEST_CASE("gatiod refuses a plugin owned by another user with exit code 78", "[g
     check_refused(dir, owned,
                   "owned by uid 4242, but only root or the daemon's user (uid 0) may own a plugin; refused");
 }
+
+namespace {
+
+// The shape of gatio.toml.example: two drivers (one when the machine has one CPU), an echo TCP
+// and an echo UDP listener, http and resp listeners and the admin endpoint, every limit at its
+// default. Its listeners' max_connections add up to far more than a usual RLIMIT_NOFILE.
+std::string example_like_config(std::uint16_t echo, std::uint16_t udp, std::uint16_t web, std::uint16_t kv,
+                                std::uint16_t admin) {
+    const bool two = std::thread::hardware_concurrency() >= 2;
+    return fmt::format(R"([daemon]
+log_level = "info"
+shutdown_grace = "3s"
+[admin]
+listen = "127.0.0.1:{}"
+[topology]
+mode = "manual"
+[[tpc]]
+name = "node0"
+numa_node = 0
+[[tpc.driver]]
+name = "d0"
+cpu = 0
+role = "io+exec"
+{}
+[[listener]]
+name = "echo-tcp"
+address = "127.0.0.1:{}"
+handler = "echo"
+drivers = ["d0"]
+[[listener]]
+name = "echo-udp"
+transport = "udp"
+address = "127.0.0.1:{}"
+handler = "echo"
+drivers = ["{}"]
+[[listener]]
+name = "web"
+address = "127.0.0.1:{}"
+handler = "http"
+drivers = ["d0"]
+[[listener.options.route]]
+path = "/"
+body = "Hello from Gatio\n"
+[[listener]]
+name = "kv"
+address = "127.0.0.1:{}"
+handler = "resp"
+drivers = ["d0"]
+)",
+                       admin, two ? "[[tpc.driver]]\nname = \"d1\"\ncpu = 1\nrole = \"io\"" : "", echo, udp,
+                       two ? "d1" : "d0", web, kv);
+}
+
+// The targets of docs/performance.md; the sanitizers' shadow memory and allocator metadata come
+// on top of gatiod's own.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr std::uint64_t start_rss_limit_kib = 96 * 1024;
+constexpr std::uint64_t idle_connection_limit_bytes = 2048;
+#else
+constexpr std::uint64_t start_rss_limit_kib = 32 * 1024;
+constexpr std::uint64_t idle_connection_limit_bytes = 1024;
+#endif
+
+} // namespace
+
+// Every listener's max_connections (and the http plugin's) is a ceiling: start-up commits none
+// of it, an idle connection commits its own slots only, and limits the defaults exceed are no
+// warning.
+TEST_CASE("gatiod on the example's shape starts small and grows little per idle connection",
+          "[gatiod][memory]") {
+    const std::uint16_t echo = free_port(SOCK_STREAM);
+    const std::uint16_t web = free_port(SOCK_STREAM);
+    TempDir dir;
+    auto file = dir.write("gatio.toml", example_like_config(echo, free_port(SOCK_DGRAM), web,
+                                                            free_port(SOCK_STREAM), free_port(SOCK_STREAM)));
+    Process gatiod(gatio::test::gatiod_argv(file), dir.path() / "gatiod.log");
+    auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (gatiod.log().find("running") == std::string::npos) {
+        INFO(gatiod.log());
+        REQUIRE(gatiod.running());
+        REQUIRE(std::chrono::steady_clock::now() < end);
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    INFO(gatiod.log());
+    CHECK(gatiod.log().find("warning") == std::string::npos);
+    CHECK(gatiod.log().find("error") == std::string::npos);
+
+    // Before, every slot, pool and the http plugin's parser table were touched at start-up:
+    // about 230 MiB. Now what start-up itself writes, about 13 MiB in a debug build.
+    const std::uint64_t start = rss_kib(gatiod.pid());
+    CHECK(start < start_rss_limit_kib);
+
+    // Half of them on the echo listener, half on the http one (which gives each a parser slot).
+    constexpr std::size_t idle = 2000;
+    std::vector<Socket> clients;
+    for (std::size_t i = 0; i < idle; ++i) {
+        clients.emplace_back(Socket::tcp(i % 2 == 0 ? echo : web));
+    }
+    // Accepts are taken in arrival order: once the last client of each listener is answered,
+    // every idle one before it was accepted.
+    Socket last = Socket::tcp(echo);
+    last.send_all("x");
+    CHECK(last.recv_exact(1) == "x");
+    Socket last_web = Socket::tcp(web);
+    last_web.send_all("GET / HTTP/1.1\r\nHost: test\r\n\r\n");
+    CHECK(last_web.recv_line() == "HTTP/1.1 200 OK\r");
+    const std::uint64_t now = rss_kib(gatiod.pid());
+    const std::uint64_t grown = now > start ? now - start : 0;
+    INFO("start " << start << " KiB, grown " << grown << " KiB for " << idle << " idle connections");
+    CHECK(grown * 1024 / idle <= idle_connection_limit_bytes);
+    CHECK(gatiod.stop() == 0);
+}

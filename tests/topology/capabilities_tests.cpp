@@ -1,8 +1,11 @@
 // The kernel report and the io_uring usability check, on the kernel running the tests.
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <cerrno>
 #include <string>
+#include <sys/socket.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include "core/capabilities.hpp"
 
@@ -14,6 +17,21 @@ namespace {
 const Capability* find(const std::vector<Capability>& caps, const std::string& name) {
     auto it = std::find_if(caps.begin(), caps.end(), [&](const Capability& c) { return c.name == name; });
     return it == caps.end() ? nullptr : &*it;
+}
+
+// A blocking receive with a timeout on the calling thread, which nothing ever answers: 0 when it
+// timed out, else the errno that ended it (EINTR: the thread was interrupted).
+int receive_nothing_for_a_while() {
+    int fds[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0);
+    timeval tv{1, 0};
+    REQUIRE(::setsockopt(fds[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0);
+    char byte = 0;
+    const ssize_t r = ::recv(fds[0], &byte, 1, 0);
+    const int err = r < 0 ? errno : 0;
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return err == EAGAIN || err == EWOULDBLOCK ? 0 : (r < 0 ? err : -1);
 }
 
 } // namespace
@@ -72,6 +90,9 @@ TEST_CASE("what the rings are handed is what the report shows", "[capabilities]"
     REQUIRE(multishot_recv != nullptr);
     CHECK(r.support.msg_ring == msg_ring->supported);
     CHECK(r.support.multishot_recv == multishot_recv->supported);
+    const Capability* send = find(r.opcodes, "SEND");
+    REQUIRE(send != nullptr);
+    CHECK(r.support.send == send->supported);
 }
 
 TEST_CASE("missing_summary lists exactly the unsupported entries", "[capabilities]") {
@@ -92,4 +113,21 @@ TEST_CASE("io_uring is usable for the test process", "[capabilities]") {
     auto problem = gatio::core::check_io_uring_usable(8);
     INFO(problem.value_or(""));
     CHECK_FALSE(problem);
+}
+
+// A ring torn down keeps a note of every thread that used it, and the kernel's teardown, which
+// runs a while after the close, interrupts each such thread still alive (task work with a
+// signal's notification): its blocking socket calls with a timeout then fail with EINTR. The
+// probes' rings must therefore leave no note on the caller's thread, which is gatiod's main
+// thread or a test's, where clients block on sockets.
+TEST_CASE("probing the kernel leaves no teardown that interrupts the caller's blocking calls",
+          "[capabilities]") {
+    SECTION("probe_kernel") {
+        REQUIRE(gatio::core::probe_kernel().setup_error.empty());
+        CHECK(receive_nothing_for_a_while() == 0);
+    }
+    SECTION("check_io_uring_usable") {
+        REQUIRE_FALSE(gatio::core::check_io_uring_usable(8));
+        CHECK(receive_nothing_for_a_while() == 0);
+    }
 }
