@@ -74,6 +74,10 @@ struct Connection final : core::Completion {
     std::uint8_t side_ops = 0; // cancels and the shutdown in flight
     int reason = 0;            // gatio_close_reason, set when closing starts
     void* user = nullptr;
+    // The handler's notify_drained watch: called once the output is acknowledged or the
+    // connection closes, whichever comes first.
+    void (*drained_fn)(gatio_host*, void*, int) = nullptr;
+    void* drained_arg = nullptr;
     OutputQueue out;
     std::size_t in_flight = 0; // bytes of the send in flight
     std::uint32_t carry = ChunkPool::none;
@@ -113,6 +117,7 @@ public:
     int resume_read(gatio_conn conn) override;
     int set_user(gatio_conn conn, void* user) override;
     void* get_user(gatio_conn conn) override;
+    int notify_drained(gatio_conn conn, void (*fn)(gatio_host*, void*, int), void* arg) override;
     std::size_t pending_output(gatio_conn conn) override;
 
 private:
@@ -145,6 +150,7 @@ private:
     void finalize(Connection& c);
     void arm_timer(Connection& c, std::int64_t at_ns);
     void release_carry(Connection& c);
+    void fire_drained(Connection& c, int status);
 
     std::unique_ptr<ChunkPool> carry_pool_; // handlers with max_unconsumed > 0 only
     std::uint32_t carry_capacity_ = 0;

@@ -40,7 +40,7 @@ extern "C" {
 #endif
 
 #define GATIO_ABI_MAJOR 1
-#define GATIO_ABI_MINOR 2
+#define GATIO_ABI_MINOR 3
 
 /* The one symbol gatiod looks up in a handler object. */
 #define GATIO_PLUGIN_ENTRY_NAME "gatio_plugin_entry"
@@ -321,10 +321,24 @@ struct gatio_services {
      * capacity (nothing is written then). Only the host of gatiod's [admin] listener holds the
      * catalog of listeners it reports: every other host answers GATIO_ERR_UNSUPPORTED. */
     int (*metrics_text)(gatio_host* host, char* buf, size_t capacity, size_t* len);
+
+    /* Since 1.3, appended: absent when struct_size does not reach them (GATIO_SERVICES_SIZE_1_2). */
+
+    /* Calls fn(host, arg, status) once on the host's driver when every byte queued on conn so
+     * far has been acknowledged by the kernel (status GATIO_OK), or when the connection closes
+     * first (status GATIO_ERR_CLOSED, just before on_close). Never from inside this call. One
+     * watch per connection at a time. GATIO_ERR_CLOSED for a stale or closing connection;
+     * GATIO_ERR_INVALID when fn is NULL or nothing is pending (pending_output is 0: fn is not
+     * called); GATIO_ERR_LIMIT when a watch is already set on conn. */
+    int (*notify_drained)(gatio_host* host, gatio_conn conn,
+                          void (*fn)(gatio_host* host, void* arg, int status), void* arg);
 };
 
 /* Size of the services table of 1.1, which ends with option_size. */
 #define GATIO_SERVICES_SIZE_1_1 (offsetof(gatio_services, option_size) + sizeof(void (*)(void)))
+
+/* Size of the services table of 1.2, which ends with metrics_text. */
+#define GATIO_SERVICES_SIZE_1_2 (offsetof(gatio_services, metrics_text) + sizeof(void (*)(void)))
 
 /* ---- The descriptor a handler exports ------------------------------------------------------ */
 

@@ -76,7 +76,8 @@ TEST_CASE("the 1.0 descriptor layout is frozen", "[plugin]") {
     // The services table only grows at its end: 1.1's layout stays a prefix of later ones.
     STATIC_REQUIRE(GATIO_SERVICES_SIZE_1_1 == 224);
     STATIC_REQUIRE(offsetof(gatio_services, stalled_drivers) == GATIO_SERVICES_SIZE_1_1);
-    STATIC_REQUIRE(sizeof(gatio_services) == 248);
+    STATIC_REQUIRE(GATIO_SERVICES_SIZE_1_2 == 248);
+    STATIC_REQUIRE(offsetof(gatio_services, notify_drained) == GATIO_SERVICES_SIZE_1_2);
 }
 
 TEST_CASE("the echo handler loads and describes itself", "[plugin]") {
