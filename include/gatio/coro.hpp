@@ -364,6 +364,8 @@ struct Place {
 
     static Place same_driver() { return {}; }
     static Place least_loaded() { return {GATIO_PLACE_LEAST_LOADED, 0, GATIO_PRIORITY_LATENCY}; }
+    // The same key always runs on the same exec-capable driver.
+    static Place by_key(std::uint32_t key) { return {GATIO_PLACE_KEY, key, GATIO_PRIORITY_LATENCY}; }
     static Place on_driver(std::uint32_t index) {
         return {GATIO_PLACE_DRIVER, index, GATIO_PRIORITY_LATENCY};
     }

@@ -197,9 +197,13 @@ enum gatio_close_mode {
 
 /* Where a spawned task runs. */
 enum gatio_placement {
-    GATIO_PLACE_SAME_DRIVER = 0,  /* the submitting driver (cache-hot) */
-    GATIO_PLACE_LEAST_LOADED = 1, /* the least loaded exec-capable driver, NUMA-local first */
-    GATIO_PLACE_DRIVER = 2        /* the driver whose index is gatio_task.driver */
+    GATIO_PLACE_SAME_DRIVER = 0,  /* the submitting driver (cache-hot); least loaded if it is io-only */
+    GATIO_PLACE_LEAST_LOADED = 1, /* the less loaded of two exec-capable drivers drawn at random,
+                                   * NUMA-local first */
+    GATIO_PLACE_DRIVER = 2,       /* the driver whose index is gatio_task.driver, whatever its role */
+    GATIO_PLACE_KEY = 3           /* since 1.3: gatio_task.driver holds a key, and the task runs on
+                                   * the exec-capable driver that key maps to: the same key always
+                                   * on the same driver (state sharded by key), keys spread evenly */
 };
 
 enum gatio_priority {
@@ -212,7 +216,7 @@ enum gatio_priority {
 typedef struct gatio_task {
     uint32_t struct_size;
     uint32_t placement; /* gatio_placement */
-    uint32_t driver;    /* target driver index for GATIO_PLACE_DRIVER */
+    uint32_t driver;    /* target driver index for GATIO_PLACE_DRIVER; the key for GATIO_PLACE_KEY */
     uint32_t priority;  /* gatio_priority */
     /* Runs on the executing driver's thread. It may not call services: it has no host. */
     void (*run)(void* arg);
