@@ -325,8 +325,9 @@ private:
 template <typename T>
 class Result {
 public:
-    explicit Result(int status) : status_(status) {}
-    explicit Result(T value) : status_(GATIO_OK), value_(std::move(value)) {}
+    // Named, not overloaded constructors: T may itself be int.
+    static Result failure(int status) { return Result{status, std::nullopt}; }
+    static Result success(T value) { return Result{GATIO_OK, std::optional<T>{std::move(value)}}; }
     bool ok() const { return status_ == GATIO_OK; }
     explicit operator bool() const { return ok(); }
     int status() const { return status_; }
@@ -340,6 +341,8 @@ public:
     T* operator->() { return &value(); }
 
 private:
+    Result(int status, std::optional<T> value) : status_(status), value_(std::move(value)) {}
+
     int status_;
     std::optional<T> value_;
 };
@@ -347,12 +350,15 @@ private:
 template <>
 class Result<void> {
 public:
-    explicit Result(int status) : status_(status) {}
+    static Result failure(int status) { return Result{status}; }
+    static Result success() { return Result{GATIO_OK}; }
     bool ok() const { return status_ == GATIO_OK; }
     explicit operator bool() const { return ok(); }
     int status() const { return status_; }
 
 private:
+    explicit Result(int status) : status_(status) {}
+
     int status_;
 };
 
@@ -613,12 +619,12 @@ public:
             std::rethrow_exception(error_);
         }
         if (this->status() != GATIO_OK) {
-            return Result<R>{this->status()};
+            return Result<R>::failure(this->status());
         }
         if constexpr (std::is_void_v<R>) {
-            return Result<R>{GATIO_OK};
+            return Result<R>::success();
         } else {
-            return Result<R>{std::move(*slot_)};
+            return Result<R>::success(std::move(*slot_));
         }
     }
 

@@ -4,6 +4,7 @@
 //   sleep MS        await a timer, then answer "slept\n"
 //   spawn N         await sum(1..N) computed on the last exec driver the host lists, answer
 //                   "spawned SUM CPU" with the CPU the task ran on
+//   keyed K         await a task placed by key K, answer "keyed CPU" with the CPU it ran on
 //   burst N         queue N bytes of 'x', await the output drained, answer "\ndrained\n"
 //   hold data|sleep|spawn   answer "holding\n", then await data, a 60 s timer, or a task of
 //                   300 ms, counting a cancellation when the connection closes meanwhile
@@ -93,6 +94,11 @@ private:
             });
             s.send(r ? "spawned " + std::to_string((*r)[0]) + " " + std::to_string((*r)[1]) + "\n"
                      : "spawn failed " + std::to_string(r.status()) + "\n");
+        } else if (l.starts_with("keyed ")) {
+            auto key = static_cast<std::uint32_t>(number(l.substr(6)));
+            auto r = co_await s.spawn(gatio::coro::Place::by_key(key), [] { return sched_getcpu(); });
+            s.send(r ? "keyed " + std::to_string(*r) + "\n"
+                     : "keyed failed " + std::to_string(r.status()) + "\n");
         } else if (l.starts_with("burst ")) {
             s.send(std::string(number(l.substr(6)), 'x'));
             int rc = co_await s.drained();

@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <string>
 
+#include "core/placement.hpp"
 #include "tests/net/client.hpp"
 #include "tests/net/configs.hpp"
 #include "tests/net/server.hpp"
@@ -145,6 +146,29 @@ TEST_CASE("a coroutine awaits a task run on an exec-only driver", "[coro]") {
     Socket s = Socket::tcp(port);
     CHECK(ask(s, "spawn 1000") == fmt::format("spawned 500500 {}", server.topology().driver(1).cpu));
     CHECK(ask(s, "spawn 0") == fmt::format("spawned 0 {}", server.topology().driver(1).cpu));
+}
+
+TEST_CASE("a task placed by key always runs on the exec driver its key maps to", "[coro]") {
+    if (!two_cpus()) {
+        GATIO_SKIP("needs CPUs 0 and 1");
+    }
+    auto port = free_port();
+    // Two io+exec drivers: both are targets of keys.
+    Server server(gatio::tests::listener_config(port, coro_so, "tcp", "", "cpus = \"0-1\""));
+    REQUIRE(server.drivers() == 2);
+    const std::vector<int> executors{0, 1};
+    std::vector<int> seen(2);
+    Socket s = Socket::tcp(port);
+    for (std::uint32_t key = 0; key < 32; ++key) {
+        const int driver = gatio::core::key_executor(key, executors);
+        for (int again = 0; again < 3; ++again) {
+            CHECK(ask(s, fmt::format("keyed {}", key)) ==
+                  fmt::format("keyed {}", server.topology().driver(driver).cpu));
+        }
+        ++seen[static_cast<std::size_t>(driver)];
+    }
+    CHECK(seen[0] > 0);
+    CHECK(seen[1] > 0);
 }
 
 TEST_CASE("a peer leaving mid-await cancels the await and frees the coroutine", "[coro]") {
