@@ -139,7 +139,6 @@ void Driver::set_up() {
     timers_ = std::make_unique<TimerWheel>(a, limits_.timer_slots, options.timer_wheel_slots,
                                            options.timer_tick, now_ns_);
     held_.assign(n, TaskList{});
-    inflight_to_.assign(n, 0);
     wake_marked_.assign(n, 0);
     wake_targets_.reserve(n);
     wake_sent_ = std::make_unique<WakeSent[]>(n);
@@ -661,7 +660,6 @@ SpawnStatus Driver::submit(Task* task, Placement where, Priority priority) {
     if (target == index()) {
         make_ready(task);
     } else {
-        ++inflight_to_[static_cast<std::size_t>(target)];
         ++inflight_total_;
         push_to(target, task);
     }
@@ -819,7 +817,6 @@ bool Driver::drain_mailbox() {
 void Driver::accept(Task* task) {
     if (task->done) {
         assert(task->owner == index());
-        --inflight_to_[static_cast<std::size_t>(task->executor)];
         --inflight_total_;
         task->complete(*this);
         free_task(task);

@@ -268,8 +268,7 @@ private:
     std::uint32_t latency_streak_ = 0;
     std::vector<TaskList> held_; // [target]: waiting for room in target's queue
     std::uint32_t held_count_ = 0;
-    std::vector<std::uint32_t> inflight_to_; // [target]: tasks sent there and not yet back
-    PlacementRng rng_;                       // least_loaded's draws
+    PlacementRng rng_; // least_loaded's draws
     std::uint32_t inflight_total_ = 0;
     std::vector<int> wake_targets_;         // targets pushed to during this turn
     std::vector<std::uint8_t> wake_marked_; // [target]: already in wake_targets_
