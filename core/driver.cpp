@@ -32,22 +32,11 @@ enum InternalTag : unsigned {
 };
 
 constexpr unsigned cqe_batch = 64;
-constexpr std::int64_t busy_window_ns = 10'000'000;
 // How long a driver with messages held back (target queue full) sleeps before retrying.
 constexpr long held_retry_ns = 50'000;
 // While draining, how often modules' drained() and the deadline are looked at.
 constexpr long drain_poll_ns = 1'000'000;
 constexpr int sqe_retry_limit = 1000;
-constexpr std::int64_t running_weight_ns = 100'000;
-// place_least_loaded's score counts a queued task as load_per_task, and adds the busy share
-// (0..1000 permille) divided by permille_per_load: at most 15, so recent busy time only breaks
-// ties between equal queues and never outweighs one queued task.
-constexpr std::uint64_t load_per_task = 16;
-constexpr std::uint32_t permille_per_load = 64;
-static_assert(1000 / permille_per_load < load_per_task);
-// A task running for ages counts as at most this many queued tasks, so the score cannot
-// overflow; far above any real queue, it still marks the driver as the most loaded.
-constexpr std::int64_t max_running_weight = 1 << 20;
 
 } // namespace
 
@@ -72,7 +61,8 @@ public:
 };
 
 Driver::Driver(Runtime& runtime, Tpc& tpc, const DriverPlan& plan, const DriverLimits& limits)
-    : runtime_(runtime), tpc_(tpc), plan_(plan), limits_(limits) {}
+    : runtime_(runtime), tpc_(tpc), plan_(plan), limits_(limits),
+      rng_(runtime.options().placement_seed ^ (static_cast<std::uint64_t>(plan.index) << 32)) {}
 
 Driver::~Driver() {
     destroy_leftovers();
@@ -91,12 +81,6 @@ Arena& Driver::arena() const {
 
 Driver* Driver::current() {
     return this_thread_driver;
-}
-
-DriverLoad Driver::load() const {
-    return DriverLoad{load_queued_.load(std::memory_order_relaxed),
-                      load_running_since_ns_.load(std::memory_order_relaxed),
-                      load_busy_permille_.load(std::memory_order_relaxed)};
 }
 
 // ---------------------------------------------------------------- start-up and shutdown
@@ -158,7 +142,6 @@ void Driver::set_up() {
     timers_ = std::make_unique<TimerWheel>(a, limits_.timer_slots, options.timer_wheel_slots,
                                            options.timer_tick, now_ns_);
     held_.assign(n, TaskList{});
-    inflight_to_.assign(n, 0);
     wake_marked_.assign(n, 0);
     wake_targets_.reserve(n);
     wake_sent_ = std::make_unique<WakeSent[]>(n);
@@ -487,14 +470,13 @@ std::int64_t Driver::enter(Wait wait) {
 
 void Driver::publish() {
     published_.publish(counters_);
-    load_queued_.store(static_cast<std::uint32_t>(run_latency_.size() + run_batch_.size()),
-                       std::memory_order_relaxed);
     std::int64_t window = now_ns_ - busy_window_start_ns_;
     if (window >= busy_window_ns) {
         std::uint64_t busy = counters_.busy_ns - busy_window_busy_ns_;
         auto permille = static_cast<std::uint32_t>(
             std::min<std::uint64_t>(1000, busy * 1000 / static_cast<std::uint64_t>(window)));
-        load_busy_permille_.store(permille, std::memory_order_relaxed);
+        signals_.busy_permille.store(permille, std::memory_order_relaxed);
+        signals_.busy_at_ns.store(now_ns_, std::memory_order_relaxed);
         busy_window_start_ns_ = now_ns_;
         busy_window_busy_ns_ = counters_.busy_ns;
     }
@@ -670,59 +652,43 @@ SpawnStatus Driver::submit(Task* task, Placement where, Priority priority) {
             target = -1;
         }
         break;
+    case Placement::Kind::key:
+        target = key_executor(where.key_value(), runtime_.exec_drivers());
+        break;
     }
     if (target < 0) {
         free_task(task);
         return SpawnStatus::invalid_target;
     }
     task->executor = target;
+    // The reservation: every later choice, on any driver, sees this task on its executor.
+    runtime_.driver(target).signals_.depth.fetch_add(1, std::memory_order_relaxed);
     if (target == index()) {
         make_ready(task);
     } else {
-        ++inflight_to_[static_cast<std::size_t>(target)];
         ++inflight_total_;
         push_to(target, task);
     }
     return SpawnStatus::ok;
 }
 
-int Driver::place_least_loaded() const {
-    // In 1/load_per_task of a queued task: queue length and tasks in flight dominate; a task
-    // that has been running long counts as one more queued task per running_weight_ns, so a
-    // driver stuck in a long task looks loaded; recent busy time breaks ties.
+int Driver::place_least_loaded() {
+    // Two draws per TPC, nearest first; the first TPC whose choice is at or under the spill
+    // threshold takes the task, else the least loaded choice of all.
     const std::int64_t now = monotonic_ns();
-    auto score_of = [this, now](int d) -> std::uint64_t {
-        if (d == index()) {
-            return load_per_task * (run_latency_.size() + run_batch_.size()) +
-                   load_busy_permille_.load(std::memory_order_relaxed) / permille_per_load;
-        }
-        DriverLoad l = runtime_.driver(d).load();
-        std::uint64_t queued = l.queued + inflight_to_[static_cast<std::size_t>(d)];
-        if (l.running_since_ns != 0) {
-            auto running = std::max<std::int64_t>(now - l.running_since_ns, 0);
-            queued += 1 + static_cast<std::uint64_t>(
-                              std::min<std::int64_t>(running / running_weight_ns, max_running_weight));
-        }
-        return load_per_task * queued + l.busy_permille / permille_per_load;
-    };
     const std::uint64_t spill =
         load_per_task * static_cast<std::uint64_t>(runtime_.options().spill_threshold);
-    int best = -1;
-    std::uint64_t best_score = UINT64_MAX;
+    Choice best;
     for (int t : tpc_.nearest()) {
-        for (int d : runtime_.tpc(t).exec_drivers()) {
-            std::uint64_t s = score_of(d);
-            if (s < best_score) {
-                best = d;
-                best_score = s;
-            }
+        Choice c = two_choices(runtime_.tpc(t).exec_drivers(), runtime_.signals(), rng_, now);
+        if (c.driver >= 0 && (best.driver < 0 || c.score < best.score)) {
+            best = c;
         }
-        // Stay on the nearest node that has a driver under the spill threshold.
-        if (best >= 0 && best_score <= spill) {
+        if (best.driver >= 0 && best.score <= spill) {
             break;
         }
     }
-    return best;
+    return best.driver;
 }
 
 void Driver::make_ready(Task* task) {
@@ -860,7 +826,6 @@ bool Driver::drain_mailbox() {
 void Driver::accept(Task* task) {
     if (task->done) {
         assert(task->owner == index());
-        --inflight_to_[static_cast<std::size_t>(task->executor)];
         --inflight_total_;
         task->complete(*this);
         free_task(task);
@@ -888,9 +853,10 @@ void Driver::run_tasks() {
             t = run_latency_.pop_front();
             ++latency_streak_;
         }
-        load_running_since_ns_.store(batch_start, std::memory_order_relaxed);
+        signals_.running_since_ns.store(batch_start, std::memory_order_relaxed);
         t->run(*this);
-        load_running_since_ns_.store(0, std::memory_order_relaxed);
+        signals_.running_since_ns.store(0, std::memory_order_relaxed);
+        signals_.depth.fetch_sub(1, std::memory_order_relaxed);
         ++counters_.tasks_run;
         finish(t);
     }

@@ -29,6 +29,7 @@
 #include "core/buffer_ring.hpp"
 #include "core/completion.hpp"
 #include "core/counters.hpp"
+#include "core/placement.hpp"
 #include "core/ring.hpp"
 #include "core/slab.hpp"
 #include "core/task.hpp"
@@ -59,6 +60,7 @@ struct RuntimeOptions {
     std::uint32_t task_budget = 256;        // tasks run per loop turn before I/O is looked at again
     std::uint32_t batch_share = 8;          // latency tasks in a row before a waiting batch task runs
     std::uint32_t spill_threshold = 64;     // least_loaded leaves the submitter's TPC above this load
+    std::uint64_t placement_seed = 0;       // seeds each driver's placement draws (with its index)
     std::uint32_t timer_wheel_slots = 4096; // power of two
     std::chrono::nanoseconds timer_tick{std::chrono::milliseconds(1)};
     std::uint32_t buffer_rings_per_driver = 1; // arena budget: rings of RingSettings size per driver
@@ -97,13 +99,6 @@ public:
     virtual void stop(Driver&) {}
 };
 
-// Load figures a driver publishes for placement decisions by other drivers.
-struct DriverLoad {
-    std::uint32_t queued = 0;          // tasks waiting in its run queues
-    std::int64_t running_since_ns = 0; // CLOCK_MONOTONIC when its current task batch began; 0: none
-    std::uint32_t busy_permille = 0;   // share of the last ~10 ms spent busy
-};
-
 class Driver {
 public:
     Driver(const Driver&) = delete;
@@ -128,7 +123,8 @@ public:
 
     // ---- Observation (any thread) ----
     DriverCounters counters() const { return published_.read(); }
-    DriverLoad load() const;
+    // What placement reads about this driver as an executor (core/placement.hpp).
+    const ExecutorSignals& signals() const { return signals_; }
 
     // ---- Driver thread only ----
     // The driver whose thread is calling, nullptr on other threads.
@@ -232,7 +228,7 @@ private:
     Task* allocate_task();
     void free_task(Task* task);
     SpawnStatus submit(Task* task, Placement where, Priority priority);
-    int place_least_loaded() const;
+    int place_least_loaded();
     void make_ready(Task* task);
     void mark_wake(int target);
     bool push_to(int target, Task* task);
@@ -272,7 +268,7 @@ private:
     std::uint32_t latency_streak_ = 0;
     std::vector<TaskList> held_; // [target]: waiting for room in target's queue
     std::uint32_t held_count_ = 0;
-    std::vector<std::uint32_t> inflight_to_; // [target]: tasks sent there and not yet back
+    PlacementRng rng_; // least_loaded's draws
     std::uint32_t inflight_total_ = 0;
     std::vector<int> wake_targets_;         // targets pushed to during this turn
     std::vector<std::uint8_t> wake_marked_; // [target]: already in wake_targets_
@@ -292,9 +288,7 @@ private:
 
     // Read by other threads.
     PublishedCounters published_;
-    alignas(64) std::atomic<std::uint32_t> load_queued_{0};
-    std::atomic<std::int64_t> load_running_since_ns_{0};
-    std::atomic<std::uint32_t> load_busy_permille_{0};
+    ExecutorSignals signals_;
 };
 
 } // namespace gatio::core

@@ -127,6 +127,12 @@ Runtime::Runtime(const Topology& topology, const Machine& machine, const config:
                 std::unique_ptr<Driver>(new Driver(*this, *tpcs_[t], d, options_.limits_for(d.index)));
         }
     }
+    for (const auto& d : drivers_) {
+        if (d->does_exec()) {
+            exec_drivers_.push_back(d->index());
+        }
+        signals_.push_back(&d->signals());
+    }
     reported_.assign(n, 0);
     liveness_ = std::make_unique<LivenessMonitor>(n);
     heartbeats_.assign(n, 0);

@@ -27,6 +27,7 @@
 #include "core/liveness.hpp"
 #include "core/machine.hpp"
 #include "core/mailbox.hpp"
+#include "core/placement.hpp"
 #include "core/topology.hpp"
 #include "core/tpc.hpp"
 
@@ -83,6 +84,10 @@ public:
 
     const RuntimeOptions& options() const { return options_; }
     const config::IoUringTuning& tuning() const { return tuning_; }
+    // Every exec-capable driver, ascending (key placement's targets), and every driver's
+    // placement signals by index. Any thread.
+    const std::vector<int>& exec_drivers() const { return exec_drivers_; }
+    SignalTable signals() const { return signals_; }
 
     // The process's one liveness monitor (core/liveness.hpp); any thread may read its verdicts.
     const LivenessMonitor& liveness() const { return *liveness_; }
@@ -131,6 +136,8 @@ private:
     RuntimeOptions options_;
     std::vector<std::unique_ptr<Tpc>> tpcs_;
     std::vector<std::unique_ptr<Driver>> drivers_;
+    std::vector<int> exec_drivers_;
+    std::vector<const ExecutorSignals*> signals_;
     std::unique_ptr<LivenessMonitor> liveness_;
     std::vector<std::int64_t> heartbeats_; // check_liveness's scratch, by driver
 

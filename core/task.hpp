@@ -27,24 +27,31 @@ enum class Priority : std::uint8_t { latency, batch };
 // Where a task runs.
 class Placement {
 public:
-    enum class Kind : std::uint8_t { same_driver, least_loaded, driver };
+    enum class Kind : std::uint8_t { same_driver, least_loaded, driver, key };
 
     // On the submitting driver (cache-hot). A submitter that does not execute tasks (role
     // `io`) places the task as least_loaded instead.
     static constexpr Placement same_driver() { return Placement{Kind::same_driver, -1}; }
-    // On the exec-capable driver with the lowest load (run-queue length, tasks in flight to it,
-    // recent busy time), looking first in the submitter's TPC, then in TPCs by NUMA distance.
+    // On the less loaded of two exec-capable drivers drawn at random from the submitter's TPC
+    // (core/placement.hpp), going on to TPCs by NUMA distance while the choice is above
+    // RuntimeOptions::spill_threshold.
     static constexpr Placement least_loaded() { return Placement{Kind::least_loaded, -1}; }
     // On driver `index` (global driver index), whatever its role: a message to that driver.
     static constexpr Placement driver(int index) { return Placement{Kind::driver, index}; }
+    // On the exec-capable driver that `key` maps to: the same key always lands on the same
+    // driver (state sharded by key needs no locks), keys spread evenly over them.
+    static constexpr Placement key(std::uint64_t k) { return Placement{Kind::key, -1, k}; }
 
     constexpr Kind kind() const { return kind_; }
     constexpr int target() const { return target_; }
+    constexpr std::uint64_t key_value() const { return key_; }
 
 private:
-    constexpr Placement(Kind kind, int target) : kind_(kind), target_(target) {}
+    constexpr Placement(Kind kind, int target, std::uint64_t key = 0)
+        : kind_(kind), target_(target), key_(key) {}
     Kind kind_;
     int target_;
+    std::uint64_t key_;
 };
 
 enum class SpawnStatus : std::uint8_t {

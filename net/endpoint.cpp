@@ -261,6 +261,9 @@ int Endpoint::spawn(const gatio_task& task) {
         }
         where = core::Placement::driver(static_cast<int>(task.driver));
         break;
+    case GATIO_PLACE_KEY:
+        where = core::Placement::key(task.driver);
+        break;
     default:
         return GATIO_ERR_INVALID;
     }

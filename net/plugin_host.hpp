@@ -34,6 +34,9 @@ struct gatio_host {
     virtual int set_user(gatio_conn, void*) { return GATIO_ERR_UNSUPPORTED; }
     virtual void* get_user(gatio_conn) { return nullptr; }
     virtual std::size_t pending_output(gatio_conn) { return 0; }
+    virtual int notify_drained(gatio_conn, void (*)(gatio_host*, void*, int), void*) {
+        return GATIO_ERR_UNSUPPORTED;
+    }
     virtual int send_to(const sockaddr*, socklen_t, const void*, std::size_t) {
         return GATIO_ERR_UNSUPPORTED;
     }

@@ -139,6 +139,13 @@ int svc_spawn(gatio_host* h, const gatio_task* task) {
     return h->spawn(*task);
 }
 
+int svc_notify_drained(gatio_host* h, gatio_conn c, void (*fn)(gatio_host*, void*, int), void* arg) {
+    if (!at_home(h, "notify_drained")) {
+        return GATIO_ERR_INVALID;
+    }
+    return fn ? h->notify_drained(c, fn, arg) : GATIO_ERR_INVALID;
+}
+
 std::size_t svc_stalled_drivers(gatio_host* h, std::uint32_t* drivers, std::size_t capacity) {
     return h->stalled_drivers(drivers, drivers == nullptr ? 0 : capacity);
 }
@@ -210,6 +217,7 @@ constexpr gatio_services make_table() {
     s.metrics_text = svc_metrics_text;
     s.listener_state = svc_listener_state;
     s.connect = svc_connect;
+    s.notify_drained = svc_notify_drained;
     return s;
 }
 

@@ -636,6 +636,32 @@ void TcpEndpoint::connected(Connection& c) {
     update_reading(c);
 }
 
+int TcpEndpoint::notify_drained(gatio_conn conn, void (*fn)(gatio_host*, void*, int), void* arg) {
+    Connection* c = find(conn);
+    if (c == nullptr || c->phase >= Connection::Phase::closing) {
+        return GATIO_ERR_CLOSED;
+    }
+    if (c->out.pending() == 0) {
+        return GATIO_ERR_INVALID;
+    }
+    if (c->drained_fn != nullptr) {
+        return GATIO_ERR_LIMIT;
+    }
+    c->drained_fn = fn;
+    c->drained_arg = arg;
+    return GATIO_OK;
+}
+
+void TcpEndpoint::fire_drained(Connection& c, int status) {
+    if (c.drained_fn == nullptr) {
+        return;
+    }
+    auto* fn = std::exchange(c.drained_fn, nullptr);
+    void* arg = std::exchange(c.drained_arg, nullptr);
+    guarded("notify_drained", "the handler carries on", c.handle(), fn, static_cast<gatio_host*>(this), arg,
+            status);
+}
+
 // ---------------------------------------------------------------- connection events
 
 void TcpEndpoint::on_connection(Connection& c, const io_uring_cqe& cqe, unsigned tag) {
@@ -848,6 +874,8 @@ void TcpEndpoint::send_done(Connection& c, int res) {
     }
     if (c.out.pending() > 0) {
         net_.queue_flush(c);
+    } else {
+        fire_drained(c, GATIO_OK);
     }
     if (c.paused(Connection::pause_watermark) && c.out.pending() <= config().send_low_watermark) {
         c.pause(Connection::pause_watermark, false);
@@ -1115,6 +1143,7 @@ void TcpEndpoint::finalize(Connection& c) {
         ++net_.stats().closed;
         ++counters().closed;
     }
+    fire_drained(c, GATIO_ERR_CLOSED);
     if (plugin().on_close != nullptr) {
         guarded("on_close", "the connection is gone all the same", c.handle(), plugin().on_close, instance(),
                 c.handle(), c.user, c.reason != 0 ? c.reason : GATIO_CLOSE_LOCAL);

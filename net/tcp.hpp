@@ -102,6 +102,10 @@ struct Connection final : core::Completion {
     bool drain_read = false; // the drain's last receive found nothing more (EAGAIN)
     int reason = 0;          // gatio_close_reason, set when closing starts
     void* user = nullptr;
+    // The handler's notify_drained watch: called once the output is acknowledged or the
+    // connection closes, whichever comes first.
+    void (*drained_fn)(gatio_host*, void*, int) = nullptr;
+    void* drained_arg = nullptr;
     OutputQueue out;
     std::size_t in_flight = 0; // bytes of the send in flight
     std::uint32_t carry = ChunkPool::none;
@@ -151,6 +155,7 @@ public:
     int resume_read(gatio_conn conn) override;
     int set_user(gatio_conn conn, void* user) override;
     void* get_user(gatio_conn conn) override;
+    int notify_drained(gatio_conn conn, void (*fn)(gatio_host*, void*, int), void* arg) override;
     std::size_t pending_output(gatio_conn conn) override;
     int connect(const gatio_connect_args& args, gatio_conn* conn) override;
 
@@ -194,6 +199,7 @@ private:
     // still needs, and the host's part of it.
     void drain_progress(Connection& c);
     void drain_notice(Connection& c);
+    void fire_drained(Connection& c, int status);
 
     std::unique_ptr<ChunkPool> carry_pool_; // handlers with max_unconsumed > 0 only
     std::uint32_t carry_capacity_ = 0;

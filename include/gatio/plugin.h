@@ -207,9 +207,13 @@ enum gatio_close_mode {
 
 /* Where a spawned task runs. */
 enum gatio_placement {
-    GATIO_PLACE_SAME_DRIVER = 0,  /* the submitting driver (cache-hot) */
-    GATIO_PLACE_LEAST_LOADED = 1, /* the least loaded exec-capable driver, NUMA-local first */
-    GATIO_PLACE_DRIVER = 2        /* the driver whose index is gatio_task.driver */
+    GATIO_PLACE_SAME_DRIVER = 0,  /* the submitting driver (cache-hot); least loaded if it is io-only */
+    GATIO_PLACE_LEAST_LOADED = 1, /* the less loaded of two exec-capable drivers drawn at random,
+                                   * NUMA-local first */
+    GATIO_PLACE_DRIVER = 2,       /* the driver whose index is gatio_task.driver, whatever its role */
+    GATIO_PLACE_KEY = 3           /* since 1.3: gatio_task.driver holds a key, and the task runs on
+                                   * the exec-capable driver that key maps to: the same key always
+                                   * on the same driver (state sharded by key), keys spread evenly */
 };
 
 enum gatio_priority {
@@ -222,7 +226,7 @@ enum gatio_priority {
 typedef struct gatio_task {
     uint32_t struct_size;
     uint32_t placement; /* gatio_placement */
-    uint32_t driver;    /* target driver index for GATIO_PLACE_DRIVER */
+    uint32_t driver;    /* target driver index for GATIO_PLACE_DRIVER; the key for GATIO_PLACE_KEY */
     uint32_t priority;  /* gatio_priority */
     /* Runs on the executing driver's thread. It may not call services: it has no host. */
     void (*run)(void* arg);
@@ -386,6 +390,15 @@ struct gatio_services {
      * GATIO_ERR_CLOSED while gatiod is stopping; GATIO_ERR_UNSUPPORTED on a UDP host or a kernel
      * without IORING_OP_CONNECT. Nothing is started when it does not return GATIO_OK. */
     int (*connect)(gatio_host* host, const gatio_connect_args* args, gatio_conn* conn);
+
+    /* Calls fn(host, arg, status) once on the host's driver when every byte queued on conn so
+     * far has been acknowledged by the kernel (status GATIO_OK), or when the connection closes
+     * first (status GATIO_ERR_CLOSED, just before on_close). Never from inside this call. One
+     * watch per connection at a time. GATIO_ERR_CLOSED for a stale or closing connection;
+     * GATIO_ERR_INVALID when fn is NULL or nothing is pending (pending_output is 0: fn is not
+     * called); GATIO_ERR_LIMIT when a watch is already set on conn. */
+    int (*notify_drained)(gatio_host* host, gatio_conn conn,
+                          void (*fn)(gatio_host* host, void* arg, int status), void* arg);
 };
 
 /* Size of the services table of 1.1, which ends with option_size. */

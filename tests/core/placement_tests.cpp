@@ -1,8 +1,13 @@
 // Task placement and priorities: least_loaded avoids a busy driver, results come back to the
-// submitter, latency tasks go first without starving batch tasks, hints for io-only drivers.
+// submitter, latency tasks go first without starving batch tasks, hints for io-only drivers; the
+// choice itself (decay, two choices, reservations, keys) on signals set by hand, and roles and
+// keys end to end.
+#include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <numeric>
 #include <string>
 #include <utility>
 #include <vector>
@@ -276,4 +281,201 @@ TEST_CASE("least_loaded stays on the submitter's node until it is loaded, then g
     CHECK(ran_on[0].load() == 50);
     CHECK(ran_on[3].load() == 50);
     CHECK(ran_on[2].load() == 0);
+}
+
+// ---- The choice itself, on signals set by hand (core/placement.hpp) ----
+
+namespace {
+
+struct Signals {
+    explicit Signals(std::size_t n) : cells(n) {
+        for (auto& c : cells) {
+            table.push_back(&c);
+        }
+    }
+    std::vector<ExecutorSignals> cells;
+    std::vector<const ExecutorSignals*> table;
+};
+
+} // namespace
+
+TEST_CASE("a busy figure holds for one window, then decays to nothing", "[placement]") {
+    const std::int64_t t0 = 1'000'000'000;
+    CHECK(decayed_busy(800, t0, t0) == 800);
+    CHECK(decayed_busy(800, t0, t0 + busy_window_ns) == 800);
+    CHECK(decayed_busy(800, t0, t0 + busy_window_ns + busy_decay_ns / 2) == 400);
+    CHECK(decayed_busy(800, t0, t0 + busy_window_ns + busy_decay_ns) == 0);
+    CHECK(decayed_busy(800, t0, t0 + 10 * busy_decay_ns) == 0);
+
+    // A sleeping driver's frozen figure no longer outweighs nothing.
+    Signals s(2);
+    s.cells[0].busy_permille = 1000;
+    s.cells[0].busy_at_ns = t0;
+    CHECK(placement_score(s.cells[0], t0) > placement_score(s.cells[1], t0));
+    CHECK(placement_score(s.cells[0], t0 + busy_window_ns + busy_decay_ns) ==
+          placement_score(s.cells[1], t0));
+}
+
+TEST_CASE("depth outweighs busy time, and a long-running batch counts as depth", "[placement]") {
+    const std::int64_t now = 5'000'000'000;
+    Signals s(2);
+    s.cells[0].busy_permille = 1000;
+    s.cells[0].busy_at_ns = now;
+    s.cells[1].depth = 1;
+    CHECK(placement_score(s.cells[0], now) < placement_score(s.cells[1], now));
+    s.cells[0].running_since_ns = now - 10 * running_weight_ns;
+    CHECK(placement_score(s.cells[0], now) > placement_score(s.cells[1], now));
+}
+
+TEST_CASE("two choices take the lower score, never the worst, and are reproducible by seed", "[placement]") {
+    const std::int64_t now = 1;
+    Signals s(4);
+    s.cells[0].depth = 3;
+    s.cells[1].depth = 1;
+    s.cells[2].depth = 9; // the worst: loses every pair it is drawn into
+    s.cells[3].depth = 2;
+    const std::vector<int> all{0, 1, 2, 3};
+    PlacementRng rng(42);
+    std::vector<int> picked(4);
+    std::vector<int> sequence;
+    for (int i = 0; i < 4000; ++i) {
+        Choice c = two_choices(all, s.table, rng, now);
+        REQUIRE(c.driver >= 0);
+        CHECK(c.score == placement_score(s.cells[static_cast<std::size_t>(c.driver)], now));
+        ++picked[static_cast<std::size_t>(c.driver)];
+        if (i < 64) {
+            sequence.push_back(c.driver);
+        }
+    }
+    CHECK(picked[2] == 0);
+    // Pairs are uniform: the best wins each of its 3 pairs of 6 (about half of the draws), the
+    // second best 2 of 6, the third 1 of 6.
+    CHECK(picked[1] > picked[3]);
+    CHECK(picked[3] > picked[0]);
+    CHECK(picked[0] > 400);
+
+    PlacementRng again(42);
+    std::vector<int> replay;
+    for (int i = 0; i < 64; ++i) {
+        replay.push_back(two_choices(all, s.table, again, now).driver);
+    }
+    CHECK(replay == sequence);
+
+    // Two candidates: the lower one, whatever the draw; one: itself; none: none.
+    const std::vector<int> pair{1, 3};
+    for (int i = 0; i < 100; ++i) {
+        CHECK(two_choices(pair, s.table, rng, now).driver == 1);
+    }
+    CHECK(two_choices(std::vector<int>{2}, s.table, rng, now).driver == 2);
+    CHECK(two_choices({}, s.table, rng, now).driver == -1);
+}
+
+TEST_CASE("reservations spread a burst of choices instead of herding them onto one driver", "[placement]") {
+    // Eight submitters choose at once; each choice reserves its executor at once, as
+    // Driver::submit does, and nothing finishes meanwhile.
+    const std::int64_t now = 1;
+    Signals s(8);
+    std::vector<int> all(8);
+    std::iota(all.begin(), all.end(), 0);
+    std::vector<PlacementRng> submitters;
+    for (std::uint64_t k = 0; k < 8; ++k) {
+        submitters.emplace_back(k << 32);
+    }
+    for (int round = 0; round < 100; ++round) {
+        for (auto& rng : submitters) {
+            Choice c = two_choices(all, s.table, rng, now);
+            s.cells[static_cast<std::size_t>(c.driver)].depth.fetch_add(1);
+        }
+    }
+    std::uint32_t lo = UINT32_MAX, hi = 0;
+    for (auto& c : s.cells) {
+        lo = std::min(lo, c.depth.load());
+        hi = std::max(hi, c.depth.load());
+    }
+    // 800 tasks over 8 drivers: with two choices the gap stays a few tasks.
+    CHECK(lo + 4 >= hi);
+    CHECK(lo > 90);
+}
+
+TEST_CASE("a key always maps to the same executor, and keys spread over all of them", "[placement]") {
+    const std::vector<int> executors{1, 3, 4, 6};
+    std::vector<int> count(7);
+    for (std::uint64_t key = 0; key < 20000; ++key) {
+        int d = key_executor(key, executors);
+        REQUIRE(std::find(executors.begin(), executors.end(), d) != executors.end());
+        CHECK(key_executor(key, executors) == d);
+        ++count[static_cast<std::size_t>(d)];
+    }
+    for (int d : executors) {
+        CHECK(count[static_cast<std::size_t>(d)] > 4500);
+        CHECK(count[static_cast<std::size_t>(d)] < 5500);
+    }
+    CHECK(key_executor(7, {}) == -1);
+}
+
+TEST_CASE("placement honours roles from every submitter, and key tasks stay on their driver", "[placement]") {
+    using config::DriverRole;
+    RuntimeOptions o = test::options_for(4);
+    o.allow_shared_cpus = true;
+    Runtime rt(test::topology({DriverRole::io, DriverRole::exec, DriverRole::io_exec, DriverRole::io}),
+               test::machine(), {}, o);
+    CHECK(rt.exec_drivers() == std::vector<int>{1, 2});
+    REQUIRE(rt.start().empty());
+
+    constexpr int per_kind = 50;
+    constexpr int keys = 8;
+    std::vector<std::atomic<int>> ran_on(4);
+    std::vector<std::atomic<int>> key_driver(keys);
+    for (auto& k : key_driver) {
+        k = -1;
+    }
+    std::atomic<int> key_moved{0}, pinned_wrong{0}, back{0}, refused{0};
+    for (int submitter = 0; submitter < 4; ++submitter) {
+        REQUIRE(rt.post(submitter, [&](Driver& d) {
+            for (int i = 0; i < per_kind; ++i) {
+                for (Placement where : {Placement::same_driver(), Placement::least_loaded()}) {
+                    auto st = d.spawn(
+                        where, Priority::latency,
+                        [&](Driver& e) { ran_on[static_cast<std::size_t>(e.index())]++; },
+                        [&](Driver&) { ++back; });
+                    refused += st != SpawnStatus::ok ? 1 : 0;
+                }
+                const int key = i % keys;
+                auto st = d.spawn(
+                    Placement::key(static_cast<std::uint64_t>(key)), Priority::latency,
+                    [&, key](Driver& e) {
+                        int expected = -1;
+                        auto& slot = key_driver[static_cast<std::size_t>(key)];
+                        if (!slot.compare_exchange_strong(expected, e.index()) && expected != e.index()) {
+                            ++key_moved;
+                        }
+                    },
+                    [&](Driver&) { ++back; });
+                refused += st != SpawnStatus::ok ? 1 : 0;
+                // By index, an io-only driver is a valid target.
+                st = d.spawn(
+                    Placement::driver(3), Priority::latency,
+                    [&](Driver& e) { pinned_wrong += e.index() != 3 ? 1 : 0; }, [&](Driver&) { ++back; });
+                refused += st != SpawnStatus::ok ? 1 : 0;
+            }
+        }));
+    }
+    REQUIRE(test::wait_until([&] { return back.load() + refused.load() == 4 * per_kind * 4; }));
+    // Every reservation was given back when its task finished.
+    for (int d = 0; d < 4; ++d) {
+        CHECK(rt.driver(d).signals().depth.load() == 0);
+    }
+    rt.request_stop();
+    rt.join();
+    CHECK(refused.load() == 0);
+    CHECK(ran_on[0].load() == 0);
+    CHECK(ran_on[3].load() == 0);
+    CHECK(ran_on[1].load() + ran_on[2].load() == 4 * per_kind * 2);
+    CHECK(ran_on[1].load() > 0);
+    CHECK(ran_on[2].load() > 0);
+    CHECK(key_moved.load() == 0);
+    CHECK(pinned_wrong.load() == 0);
+    for (auto& k : key_driver) {
+        CHECK((k.load() == 1 || k.load() == 2));
+    }
 }

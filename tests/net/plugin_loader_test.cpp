@@ -83,7 +83,9 @@ TEST_CASE("the 1.0 descriptor layout is frozen", "[plugin]") {
     STATIC_REQUIRE(offsetof(gatio_plugin, on_drain) == GATIO_PLUGIN_SIZE_1_2);
     STATIC_REQUIRE(offsetof(gatio_services, connect) ==
                    offsetof(gatio_services, listener_state) + sizeof(void*));
-    STATIC_REQUIRE(sizeof(gatio_services) == 264);
+    STATIC_REQUIRE(offsetof(gatio_services, notify_drained) ==
+                   offsetof(gatio_services, connect) + sizeof(void*));
+    STATIC_REQUIRE(sizeof(gatio_services) == 272);
     STATIC_REQUIRE(sizeof(gatio_connect_args) == 40);
 }
 

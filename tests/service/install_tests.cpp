@@ -127,6 +127,7 @@ TEST_CASE("cmake --install with DESTDIR: gatiod, plugins, a configuration that l
           std::string(GATIO_INSTALL_DATADIR) + "/doc/gatio/operations.md",
           std::string(GATIO_INSTALL_INCLUDEDIR) + "/gatio/plugin.h",
           std::string(GATIO_INSTALL_INCLUDEDIR) + "/gatio/plugin.hpp",
+          std::string(GATIO_INSTALL_INCLUDEDIR) + "/gatio/coro.hpp",
           libdir + "/cmake/Gatio/GatioConfig.cmake", libdir + "/cmake/Gatio/GatioConfigVersion.cmake",
           libdir + "/cmake/Gatio/GatioPlugin.cmake", libdir + "/pkgconfig/gatio-plugin.pc"}) {
         INFO(p);

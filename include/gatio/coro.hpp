@@ -1,0 +1,1109 @@
+// C++20 coroutines over the C handler ABI (plugin.h), header-only, on top of plugin.hpp.
+//
+// A coroutine handler serves each TCP connection with one coroutine:
+//
+//     struct Echo {
+//         Echo(gatio::Host, const gatio::InstanceInfo&) {}
+//         gatio::coro::Task<> serve(gatio::coro::Stream& s) {
+//             for (;;) {
+//                 gatio::coro::Received in = co_await s.next_data();
+//                 if (!in) co_return;          // end of input, or the connection closed
+//                 s.send(in.bytes());          // everything shown counts as consumed
+//             }
+//         }
+//     };
+//     GATIO_EXPORT_CORO_PLUGIN(Echo, "echo-coro", "1.0")
+//
+// The awaitables are members of Stream: next_data(), drained(), sleep(), spawn(). Each
+// co_await suspends the coroutine until a C callback of the host completes it, on the
+// connection's driver; nothing blocks the driver.
+//
+// Memory: every coroutine frame, every Stream and every input staging buffer is one block of the
+// instance's pool (one pool per listener and driver, reserved when the instance is created and
+// never grown). The listener options `coroutine_blocks` (default 1024) and
+// `coroutine_block_size` (default 4KiB) size it. A frame larger than a block, or an exhausted
+// pool, is a clear failure: the coroutine is not created, the host logs why, and the connection
+// is reset (a nested Task throws gatio::coro::PoolExhausted where it is awaited).
+//
+// Input: the bytes next_data() shows are lent until the coroutine next suspends. Unless
+// Received::consume(n) says otherwise, all of them are consumed. Bytes left unconsumed are shown
+// again by the next next_data(): at once when the previous one consumed something, else
+// together with new bytes. Bytes that arrive while the coroutine awaits something else are
+// copied into a staging block and reading is paused until it asks for data again; a connection
+// whose staged input would exceed one block is reset.
+//
+// End of input: see Stream::keep_after_eof().
+//
+// Cancellation: when the connection closes, the await in progress completes with a
+// cancellation result (Received::closed(), GATIO_ERR_CLOSED) at once, or, for a spawned task
+// already on its way, as soon as the task is back. Every later co_await on that Stream throws
+// gatio::coro::Cancelled, which ends the coroutine quietly. A coroutine that returns closes its
+// connection (flushing output); one whose exception escapes is logged and its connection reset.
+//
+// New awaitables over a C completion callback derive from Operation (below): a start() that
+// hands `this` to the service as its user pointer, a C trampoline that calls
+// Operation::complete(user, status), and an abandon() for cancellation.
+#pragma once
+
+#include <algorithm>
+#include <concepts>
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <new>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include <gatio/plugin.hpp>
+
+namespace gatio::coro {
+
+// Thrown by co_await on a Stream whose connection has closed; the coroutine layer ends the
+// coroutine quietly when it escapes.
+class Cancelled : public std::exception {
+public:
+    const char* what() const noexcept override { return "the connection closed"; }
+};
+
+// Awaiting a Task whose frame could not be allocated.
+class PoolExhausted : public PluginError {
+public:
+    using PluginError::PluginError;
+};
+
+// A bounded pool of equal blocks, one per instance (listener x driver). Blocks are handed out
+// in address order first, so memory is touched as it is used; freed blocks are reused first.
+// Driver thread only.
+class FramePool {
+public:
+    static constexpr std::size_t header = alignof(std::max_align_t);
+
+    FramePool(std::size_t block_size, std::size_t blocks)
+        : block_(round(block_size)), blocks_(blocks),
+          memory_(static_cast<std::byte*>(::operator new (block_* blocks_, std::align_val_t{header}))) {}
+    FramePool(const FramePool&) = delete;
+    FramePool& operator=(const FramePool&) = delete;
+    ~FramePool() { ::operator delete (memory_, std::align_val_t{header}); }
+
+    // The most a block holds for its user.
+    std::size_t capacity() const { return block_ - header; }
+    std::size_t blocks() const { return blocks_; }
+    std::size_t in_use() const { return in_use_; }
+    std::uint64_t failures() const { return failures_; }
+    // The size of the last request refused (too large or no block left); 0 if none.
+    std::size_t last_refused() const { return last_refused_; }
+
+    // nullptr when n exceeds capacity() or every block is in use.
+    void* allocate(std::size_t n) noexcept {
+        std::byte* b = nullptr;
+        if (n <= capacity()) {
+            if (free_ != nullptr) {
+                b = free_;
+                std::memcpy(&free_, b + sizeof(FramePool*), sizeof free_);
+            } else if (fresh_ < blocks_) {
+                b = memory_ + fresh_++ * block_;
+            }
+        }
+        if (b == nullptr) {
+            ++failures_;
+            last_refused_ = n;
+            return nullptr;
+        }
+        FramePool* self = this;
+        std::memcpy(b, &self, sizeof self);
+        ++in_use_;
+        return b + header;
+    }
+    // Returns a block to the pool that handed it out.
+    static void release(void* p) noexcept {
+        auto* b = static_cast<std::byte*>(p) - header;
+        FramePool* owner = nullptr;
+        std::memcpy(&owner, b, sizeof owner);
+        std::memcpy(b + sizeof(FramePool*), &owner->free_, sizeof owner->free_);
+        owner->free_ = b;
+        --owner->in_use_;
+    }
+
+private:
+    static std::size_t round(std::size_t n) {
+        return (std::max(n, 2 * header) + header - 1) / header * header;
+    }
+
+    std::size_t block_;
+    std::size_t blocks_;
+    std::byte* memory_;
+    std::byte* free_ = nullptr;
+    std::size_t fresh_ = 0;
+    std::size_t in_use_ = 0;
+    std::uint64_t failures_ = 0;
+    std::size_t last_refused_ = 0;
+};
+
+namespace detail {
+
+// The pool coroutine frames come from while the layer runs code of an instance: set on every
+// entry from the host (callbacks, timers, task completions), cleared on the way out.
+inline thread_local FramePool* current_pool = nullptr;
+
+class PoolScope {
+public:
+    explicit PoolScope(FramePool* pool) : saved_(std::exchange(current_pool, pool)) {}
+    PoolScope(const PoolScope&) = delete;
+    PoolScope& operator=(const PoolScope&) = delete;
+    ~PoolScope() { current_pool = saved_; }
+
+private:
+    FramePool* saved_;
+};
+
+inline void* allocate_frame(std::size_t n) noexcept {
+    return current_pool != nullptr ? current_pool->allocate(n) : nullptr;
+}
+
+struct PromiseBase {
+    std::coroutine_handle<> continuation;
+    std::exception_ptr error;
+
+    static void* operator new(std::size_t n) noexcept { return allocate_frame(n); }
+    static void operator delete(void* p) noexcept { FramePool::release(p); }
+
+    std::suspend_always initial_suspend() noexcept { return {}; }
+    struct Final {
+        bool await_ready() noexcept { return false; }
+        template <typename P>
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
+            auto next = h.promise().continuation;
+            return next ? next : std::noop_coroutine();
+        }
+        void await_resume() noexcept {}
+    };
+    Final final_suspend() noexcept { return {}; }
+    void unhandled_exception() noexcept { error = std::current_exception(); }
+};
+
+template <typename T>
+struct Promise : PromiseBase {
+    std::optional<T> value;
+    template <typename U>
+    void return_value(U&& v) {
+        value.emplace(std::forward<U>(v));
+    }
+    T take() {
+        if (error) {
+            std::rethrow_exception(error);
+        }
+        return std::move(*value);
+    }
+};
+
+template <>
+struct Promise<void> : PromiseBase {
+    void return_void() noexcept {}
+    void take() {
+        if (error) {
+            std::rethrow_exception(error);
+        }
+    }
+};
+
+} // namespace detail
+
+// A lazily started coroutine returning T; awaiting it runs it and yields its result (or
+// rethrows its exception). It owns its frame. An empty Task (operator bool false) means no
+// frame could be allocated.
+template <typename T = void>
+class [[nodiscard]] Task {
+public:
+    struct promise_type : detail::Promise<T> {
+        Task get_return_object() noexcept {
+            return Task{std::coroutine_handle<promise_type>::from_promise(*this)};
+        }
+        static Task get_return_object_on_allocation_failure() noexcept { return Task{}; }
+    };
+
+    Task() = default;
+    Task(Task&& o) noexcept : h_(std::exchange(o.h_, {})) {}
+    Task& operator=(Task&& o) noexcept {
+        if (this != &o) {
+            reset();
+            h_ = std::exchange(o.h_, {});
+        }
+        return *this;
+    }
+    Task(const Task&) = delete;
+    Task& operator=(const Task&) = delete;
+    ~Task() { reset(); }
+
+    explicit operator bool() const { return static_cast<bool>(h_); }
+    std::coroutine_handle<promise_type> handle() const { return h_; }
+
+    bool await_ready() const noexcept { return !h_; }
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<> parent) noexcept {
+        h_.promise().continuation = parent;
+        return h_;
+    }
+    T await_resume() {
+        if (!h_) {
+            throw PoolExhausted(
+                "no coroutine frame: the pool is exhausted or the frame is larger than a block");
+        }
+        return h_.promise().take();
+    }
+
+private:
+    explicit Task(std::coroutine_handle<promise_type> h) : h_(h) {}
+    void reset() {
+        if (h_) {
+            h_.destroy();
+            h_ = {};
+        }
+    }
+
+    std::coroutine_handle<promise_type> h_;
+};
+
+class Stream;
+
+namespace detail {
+
+// An await in progress on a Stream, as the Stream sees it: how to cancel it.
+struct Pending {
+    void (*cancel)(Pending*) noexcept = nullptr;
+};
+
+// What every instance of a coroutine handler has, whatever the handler's type.
+struct CoroCore {
+    Host host;
+    FramePool pool;
+    Stream* streams = nullptr; // every live Stream, linked through Stream::next_
+    std::uint64_t exhausted_logged = 0;
+
+    CoroCore(Host h, std::size_t block_size, std::size_t blocks) : host(h), pool(block_size, blocks) {}
+    void refused(const char* what);
+    Stream* add_stream(gatio_conn conn);
+    void free_stream(Stream* s);
+};
+
+} // namespace detail
+
+// What next_data() yields: bytes lent until the coroutine next suspends, or why there are none.
+class Received {
+public:
+    enum class Status { data, eof, closed };
+
+    Received(Status status, std::span<const std::uint8_t> bytes, std::size_t* consumed)
+        : status_(status), bytes_(bytes), consumed_(consumed) {}
+
+    explicit operator bool() const { return status_ == Status::data; }
+    Status status() const { return status_; }
+    bool eof() const { return status_ == Status::eof; }
+    bool closed() const { return status_ == Status::closed; }
+    std::span<const std::uint8_t> bytes() const { return bytes_; }
+    std::string_view text() const { return {reinterpret_cast<const char*>(bytes_.data()), bytes_.size()}; }
+    std::size_t size() const { return bytes_.size(); }
+    // Only the first n bytes are consumed; the rest are shown again (see the header comment).
+    void consume(std::size_t n) const {
+        if (consumed_ != nullptr) {
+            *consumed_ = std::min(n, bytes_.size());
+        }
+    }
+
+private:
+    Status status_;
+    std::span<const std::uint8_t> bytes_;
+    std::size_t* consumed_;
+};
+
+// What spawn() yields: the task's result, or the service's error (GATIO_ERR_LIMIT when every task
+// slot is in flight, GATIO_ERR_CLOSED when the connection closed meanwhile).
+template <typename T>
+class Result {
+public:
+    // Named, not overloaded constructors: T may itself be int.
+    static Result failure(int status) { return Result{status, std::nullopt}; }
+    static Result success(T value) { return Result{GATIO_OK, std::optional<T>{std::move(value)}}; }
+    bool ok() const { return status_ == GATIO_OK; }
+    explicit operator bool() const { return ok(); }
+    int status() const { return status_; }
+    T& value() {
+        if (!ok()) {
+            throw PluginError("no task result: error " + std::to_string(status_));
+        }
+        return *value_;
+    }
+    T& operator*() { return value(); }
+    T* operator->() { return &value(); }
+
+private:
+    Result(int status, std::optional<T> value) : status_(status), value_(std::move(value)) {}
+
+    int status_;
+    std::optional<T> value_;
+};
+
+template <>
+class Result<void> {
+public:
+    static Result failure(int status) { return Result{status}; }
+    static Result success() { return Result{GATIO_OK}; }
+    bool ok() const { return status_ == GATIO_OK; }
+    explicit operator bool() const { return ok(); }
+    int status() const { return status_; }
+
+private:
+    explicit Result(int status) : status_(status) {}
+
+    int status_;
+};
+
+// Where spawn() runs its function.
+struct Place {
+    std::uint32_t placement = GATIO_PLACE_SAME_DRIVER;
+    std::uint32_t driver = 0;
+    std::uint32_t priority = GATIO_PRIORITY_LATENCY;
+
+    static Place same_driver() { return {}; }
+    static Place least_loaded() { return {GATIO_PLACE_LEAST_LOADED, 0, GATIO_PRIORITY_LATENCY}; }
+    // The same key always runs on the same exec-capable driver.
+    static Place by_key(std::uint32_t key) { return {GATIO_PLACE_KEY, key, GATIO_PRIORITY_LATENCY}; }
+    static Place on_driver(std::uint32_t index) {
+        return {GATIO_PLACE_DRIVER, index, GATIO_PRIORITY_LATENCY};
+    }
+    Place batch() const { return {placement, driver, GATIO_PRIORITY_BATCH}; }
+};
+
+// The base of an awaitable completed by one C callback. Derived provides
+//     int start(void* user);    // asks the host; `user` is the callback's argument. GATIO_OK,
+//                               // or an error that completes the await at once
+//     bool abandon();           // the connection closed: withdraw. true when the callback will
+//                               // not come (resumed now), false when it still will (resumed then)
+//     R await_resume();         // the result, from status() and what the callback stored
+// and a C trampoline that calls Operation::complete(user, status).
+template <typename Derived>
+class Operation : detail::Pending {
+public:
+    explicit Operation(Stream& s) : s_(s) { cancel = &cancel_op; }
+    Operation(const Operation&) = delete;
+    Operation& operator=(const Operation&) = delete;
+
+    bool await_ready() const;
+    bool await_suspend(std::coroutine_handle<> h);
+
+    // From the C callback, on the stream's driver.
+    static void complete(void* user, int status) noexcept;
+
+protected:
+    int status() const { return status_; }
+    Stream& stream() const { return s_; }
+
+private:
+    static void cancel_op(detail::Pending* p) noexcept;
+
+    Stream& s_;
+    std::coroutine_handle<> waiter_;
+    int status_ = GATIO_OK;
+    bool cancelled_ = false;
+};
+
+// One TCP connection as its coroutine sees it.
+class Stream {
+public:
+    Stream(detail::CoroCore& core, gatio_conn id) : core_(core), conn_(core.host, id, this) {}
+    Stream(const Stream&) = delete;
+    Stream& operator=(const Stream&) = delete;
+
+    const Connection& connection() const { return conn_; }
+    const Host& host() const { return core_.host; }
+    gatio_conn id() const { return conn_.id(); }
+    bool open() const { return open_; }
+    // The instance's pool, for handlers that report its use.
+    const FramePool& pool() const { return core_.pool; }
+
+    int send(std::span<const std::uint8_t> data) const { return conn_.send(data); }
+    int send(std::string_view data) const { return conn_.send(data); }
+    int close(gatio_close_mode mode = GATIO_CLOSE_FLUSH) const { return conn_.close(mode); }
+    // By default the peer's FIN closes the connection once its output is flushed: a coroutine
+    // awaiting next_data() sees the end of input first and may still answer; one awaiting
+    // anything else is cancelled. After keep_after_eof() the connection stays open for writing
+    // until the coroutine returns (protocols that answer after a half-close).
+    void keep_after_eof() { keep_after_eof_ = true; }
+
+    // Awaitables.
+    class NextData;
+    class Drained;
+    class Sleep;
+    template <typename F>
+    class Spawn;
+
+    // The next bytes of input (Received), end of input, or the close.
+    NextData next_data();
+    // Until every byte queued so far is acknowledged by the kernel: GATIO_OK, or
+    // GATIO_ERR_CLOSED when the connection closed first.
+    Drained drained();
+    // GATIO_OK after `delay` (timer-wheel resolution); GATIO_ERR_LIMIT when no timer slot is
+    // free, GATIO_ERR_CLOSED when the connection closed meanwhile.
+    Sleep sleep(std::chrono::milliseconds delay);
+    // Runs fn() where `place` says and yields Result<its result>. fn runs on another driver's
+    // thread (or later on this one): it may not use the host or this Stream, and what it
+    // captures must stay valid until the await ends. An exception thrown by fn is rethrown here.
+    template <typename F>
+    Spawn<std::decay_t<F>> spawn(Place place, F&& fn);
+
+    // ---- For the layer's adapter ----
+    void start(Task<> root);
+    std::int64_t deliver(const std::uint8_t* data, std::size_t len);
+    void end_of_input();
+    // on_close: cancels what is awaited; true when the Stream may be freed now.
+    bool closed();
+    void resume(std::coroutine_handle<> h);
+    void destroy_root() { root_ = Task<>{}; }
+    void check_open() const {
+        if (!open_) {
+            throw Cancelled{};
+        }
+    }
+    detail::CoroCore& core() const { return core_; }
+
+private:
+    template <typename D>
+    friend class Operation;
+    friend struct detail::CoroCore;
+    template <typename H>
+    friend struct CoroAdapter;
+
+    void apply_consumed();
+    // next_data() has something to show: new bytes, or a rest after progress.
+    bool readable() const { return window_len_ > 0 && (fresh_ || progress_); }
+    bool stage(const std::uint8_t* data, std::size_t len);
+    void settle_input();
+    void finish_root();
+    void wake_reader(Received::Status status);
+
+    detail::CoroCore& core_;
+    Connection conn_;
+    Task<> root_;
+    detail::Pending* pending_ = nullptr; // the await in progress, if it can be cancelled
+    NextData* reader_ = nullptr;         // next_data() suspended
+    bool open_ = true;
+    bool eof_ = false;
+    bool paused_ = false;
+    bool keep_after_eof_ = false;
+    bool in_deliver_ = false;
+    // Unconsumed input: during deliver() maybe the host's buffer, otherwise the staging block.
+    const std::uint8_t* window_ = nullptr;
+    std::size_t window_len_ = 0;
+    bool fresh_ = false;       // the window holds bytes never shown yet
+    bool progress_ = false;    // the last Received consumed something
+    std::size_t shown_ = 0;    // bytes the last Received showed, not applied yet
+    std::size_t consumed_ = 0; // of those, consumed
+    std::uint8_t* staging_ = nullptr;
+    std::size_t staged_ = 0;
+    Stream* next_ = nullptr; // CoroCore::streams
+    Stream* prev_ = nullptr;
+};
+
+class Stream::NextData : detail::Pending {
+public:
+    explicit NextData(Stream& s) : s_(s) { cancel = &cancel_read; }
+
+    bool await_ready() {
+        s_.check_open();
+        s_.apply_consumed();
+        return s_.readable() || s_.eof_;
+    }
+    void await_suspend(std::coroutine_handle<> h) {
+        waiter_ = h;
+        s_.reader_ = this;
+        s_.pending_ = this;
+        s_.settle_input();
+    }
+    Received await_resume() {
+        if (status_ == Received::Status::closed) {
+            return {status_, {}, nullptr};
+        }
+        if (!s_.readable()) {
+            return {Received::Status::eof, {}, nullptr}; // nothing new will come
+        }
+        s_.fresh_ = s_.progress_ = false;
+        s_.shown_ = s_.consumed_ = s_.window_len_;
+        return {Received::Status::data, {s_.window_, s_.window_len_}, &s_.consumed_};
+    }
+
+private:
+    friend class Stream;
+    static void cancel_read(detail::Pending* p) noexcept {
+        static_cast<NextData*>(p)->s_.wake_reader(Received::Status::closed);
+    }
+
+    Stream& s_;
+    std::coroutine_handle<> waiter_;
+    Received::Status status_ = Received::Status::data;
+};
+
+class Stream::Drained : public Operation<Drained> {
+public:
+    using Operation::Operation;
+    bool await_ready() const {
+        Operation::await_ready();
+        return stream().connection().pending_output() == 0;
+    }
+    int start(void* user) {
+        const gatio_services& s = stream().host().services();
+        if (s.struct_size < offsetof(gatio_services, notify_drained) + sizeof s.notify_drained ||
+            s.notify_drained == nullptr) {
+            return GATIO_ERR_UNSUPPORTED;
+        }
+        return s.notify_drained(stream().host().handle(), stream().id(), &trampoline, user);
+    }
+    // The host calls the watch with GATIO_ERR_CLOSED before on_close.
+    bool abandon() { return false; }
+    int await_resume() const {
+        // Nothing was pending, or everything was acknowledged between the check and the watch.
+        return status() == GATIO_ERR_INVALID ? GATIO_OK : status();
+    }
+
+private:
+    static void trampoline(gatio_host*, void* user, int status) { complete(user, status); }
+};
+
+class Stream::Sleep : public Operation<Sleep> {
+public:
+    Sleep(Stream& s, std::chrono::milliseconds delay) : Operation(s), delay_(delay) {}
+    int start(void* user) {
+        if (delay_.count() < 0) {
+            return GATIO_ERR_INVALID;
+        }
+        timer_ = stream().host().start_timer(delay_, &trampoline, user);
+        return timer_ != 0 ? GATIO_OK : GATIO_ERR_LIMIT;
+    }
+    bool abandon() { return stream().host().cancel_timer(timer_); }
+    int await_resume() const { return status(); }
+
+private:
+    static void trampoline(gatio_host*, void* user) { complete(user, GATIO_OK); }
+
+    std::chrono::milliseconds delay_;
+    gatio_timer timer_ = 0;
+};
+
+template <typename F>
+class Stream::Spawn : public Operation<Spawn<F>> {
+    using Base = Operation<Spawn<F>>;
+    using R = std::invoke_result_t<F&>;
+    using Slot = std::conditional_t<std::is_void_v<R>, bool, std::optional<R>>;
+
+public:
+    Spawn(Stream& s, Place place, F fn) : Base(s), place_(place), fn_(std::move(fn)) {}
+    int start(void* user) {
+        user_ = user;
+        gatio_task t{};
+        t.struct_size = sizeof t;
+        t.placement = place_.placement;
+        t.driver = place_.driver;
+        t.priority = place_.priority;
+        t.run = &run;
+        t.done = &done;
+        t.arg = this;
+        return this->stream().host().spawn(t);
+    }
+    // A task on its way cannot be called back: the await ends when it returns.
+    bool abandon() { return false; }
+    Result<R> await_resume() {
+        if (error_) {
+            std::rethrow_exception(error_);
+        }
+        if (this->status() != GATIO_OK) {
+            return Result<R>::failure(this->status());
+        }
+        if constexpr (std::is_void_v<R>) {
+            return Result<R>::success();
+        } else {
+            return Result<R>::success(std::move(*slot_));
+        }
+    }
+
+private:
+    static void run(void* arg) {
+        auto* self = static_cast<Spawn*>(arg);
+        try {
+            if constexpr (std::is_void_v<R>) {
+                self->fn_();
+            } else {
+                self->slot_.emplace(self->fn_());
+            }
+        } catch (...) {
+            self->error_ = std::current_exception();
+        }
+    }
+    static void done(gatio_host*, void* arg) {
+        auto* self = static_cast<Spawn*>(arg);
+        Base::complete(self->user_, GATIO_OK);
+    }
+
+    Place place_;
+    F fn_;
+    Slot slot_{};
+    std::exception_ptr error_;
+    void* user_ = nullptr;
+};
+
+inline Stream::NextData Stream::next_data() {
+    return NextData{*this};
+}
+inline Stream::Drained Stream::drained() {
+    return Drained{*this};
+}
+inline Stream::Sleep Stream::sleep(std::chrono::milliseconds delay) {
+    return Sleep{*this, delay};
+}
+template <typename F>
+Stream::Spawn<std::decay_t<F>> Stream::spawn(Place place, F&& fn) {
+    return Spawn<std::decay_t<F>>{*this, place, std::forward<F>(fn)};
+}
+
+template <typename Derived>
+bool Operation<Derived>::await_ready() const {
+    s_.check_open();
+    return false;
+}
+
+template <typename Derived>
+bool Operation<Derived>::await_suspend(std::coroutine_handle<> h) {
+    const int rc = static_cast<Derived*>(this)->start(this);
+    if (rc != GATIO_OK) {
+        status_ = rc;
+        return false;
+    }
+    waiter_ = h;
+    s_.pending_ = this;
+    return true;
+}
+
+template <typename Derived>
+void Operation<Derived>::complete(void* user, int status) noexcept {
+    auto* op = static_cast<Operation*>(static_cast<Derived*>(user));
+    op->status_ = op->cancelled_ ? GATIO_ERR_CLOSED : status;
+    Stream& s = op->s_;
+    if (s.pending_ == op) {
+        s.pending_ = nullptr;
+    }
+    detail::PoolScope scope(&s.core_.pool);
+    s.resume(op->waiter_);
+    if (!s.open_ && !s.root_) {
+        s.core_.free_stream(&s); // the last await of a closed connection's coroutine
+    }
+}
+
+template <typename Derived>
+void Operation<Derived>::cancel_op(detail::Pending* p) noexcept {
+    auto* op = static_cast<Operation*>(p);
+    op->cancelled_ = true;
+    if (static_cast<Derived*>(op)->abandon()) {
+        op->s_.pending_ = nullptr;
+        op->status_ = GATIO_ERR_CLOSED;
+        op->s_.resume(op->waiter_);
+    }
+}
+
+// ---- Stream internals ----
+
+inline void Stream::start(Task<> root) {
+    root_ = std::move(root);
+    resume(root_.handle());
+}
+
+inline void Stream::resume(std::coroutine_handle<> h) {
+    h.resume();
+    if (root_ && root_.handle().done()) {
+        finish_root();
+    }
+}
+
+inline void Stream::finish_root() {
+    std::exception_ptr error = root_.handle().promise().error;
+    destroy_root();
+    if (error) {
+        try {
+            std::rethrow_exception(error);
+        } catch (const Cancelled&) {
+        } catch (const std::exception& e) {
+            core_.host.error(std::string("coroutine: ") + e.what());
+            if (open_) {
+                conn_.close(GATIO_CLOSE_ABORT);
+            }
+            return;
+        } catch (...) {
+            core_.host.error("coroutine: unknown exception");
+            if (open_) {
+                conn_.close(GATIO_CLOSE_ABORT);
+            }
+            return;
+        }
+    }
+    if (open_) {
+        conn_.close(GATIO_CLOSE_FLUSH);
+    }
+}
+
+inline void Stream::apply_consumed() {
+    if (shown_ == 0) {
+        return;
+    }
+    const std::size_t n = consumed_;
+    shown_ = consumed_ = 0;
+    progress_ = n > 0;
+    window_ += n;
+    window_len_ -= n;
+    if (window_ == staging_ + n && staging_ != nullptr && n > 0) {
+        std::memmove(staging_, window_, window_len_);
+        window_ = staging_;
+        staged_ = window_len_;
+    }
+}
+
+inline bool Stream::stage(const std::uint8_t* data, std::size_t len) {
+    if (staging_ == nullptr) {
+        staging_ = static_cast<std::uint8_t*>(core_.pool.allocate(core_.pool.capacity()));
+        if (staging_ == nullptr) {
+            core_.refused("an input staging block");
+            return false;
+        }
+    }
+    if (staged_ + len > core_.pool.capacity()) {
+        core_.host.error("coroutine: more input arrived while the coroutine was busy than one block (" +
+                         std::to_string(core_.pool.capacity()) + " bytes) holds; resetting the connection");
+        return false;
+    }
+    if (data != staging_ + staged_) {
+        std::memmove(staging_ + staged_, data, len);
+    }
+    staged_ += len;
+    window_ = staging_;
+    window_len_ = staged_;
+    return true;
+}
+
+// Pauses reading while staged input waits for a busy coroutine, resumes it when the coroutine
+// asks for data; gives the staging block back once it is empty.
+inline void Stream::settle_input() {
+    if (!open_) {
+        return;
+    }
+    if (window_len_ == 0 && staging_ != nullptr && !in_deliver_) {
+        FramePool::release(staging_);
+        staging_ = nullptr;
+        staged_ = 0;
+        window_ = nullptr;
+    }
+    const bool want_pause = reader_ == nullptr && window_len_ > 0;
+    if (want_pause != paused_) {
+        paused_ = want_pause;
+        if (want_pause) {
+            conn_.pause_read();
+        } else {
+            conn_.resume_read();
+        }
+    }
+}
+
+inline void Stream::wake_reader(Received::Status status) {
+    NextData* r = std::exchange(reader_, nullptr);
+    if (r == nullptr) {
+        return;
+    }
+    if (pending_ == r) {
+        pending_ = nullptr;
+    }
+    r->status_ = status;
+    resume(r->waiter_);
+}
+
+inline std::int64_t Stream::deliver(const std::uint8_t* data, std::size_t len) {
+    in_deliver_ = true;
+    bool ok = true;
+    if (window_len_ > 0) {
+        ok = stage(data, len); // behind what is still waiting, contiguous
+    } else {
+        window_ = data;
+        window_len_ = len;
+    }
+    fresh_ = true;
+    if (ok && reader_ != nullptr) {
+        wake_reader(Received::Status::data);
+    }
+    in_deliver_ = false;
+    if (!ok) {
+        return GATIO_DATA_RESET;
+    }
+    if (!open_) {
+        return static_cast<std::int64_t>(len);
+    }
+    if (root_) {
+        apply_consumed();
+    } else {
+        window_len_ = 0; // the coroutine is gone: nobody will read the rest
+    }
+    // The host's buffer is lent for this call only: what is left moves to the staging block.
+    if (window_len_ > 0 && window_ != staging_ && !stage(window_, window_len_)) {
+        return GATIO_DATA_RESET;
+    }
+    settle_input();
+    return static_cast<std::int64_t>(len);
+}
+
+inline void Stream::end_of_input() {
+    eof_ = true;
+    if (reader_ != nullptr) {
+        wake_reader(Received::Status::eof); // a rest it could not use stays unusable
+    }
+}
+
+inline bool Stream::closed() {
+    open_ = false;
+    if (pending_ != nullptr) {
+        pending_->cancel(pending_); // clears pending_ when it completes the await now
+    }
+    if (staging_ != nullptr) {
+        FramePool::release(staging_);
+        staging_ = nullptr;
+        staged_ = window_len_ = 0;
+    }
+    return !root_;
+}
+
+inline Stream* detail::CoroCore::add_stream(gatio_conn conn) {
+    void* block = pool.allocate(sizeof(Stream));
+    if (block == nullptr) {
+        refused("a connection's stream");
+        return nullptr;
+    }
+    auto* s = ::new (block) Stream(*this, conn);
+    s->next_ = streams;
+    if (s->next_ != nullptr) {
+        s->next_->prev_ = s;
+    }
+    streams = s;
+    return s;
+}
+
+inline void detail::CoroCore::free_stream(Stream* s) {
+    (s->prev_ != nullptr ? s->prev_->next_ : streams) = s->next_;
+    if (s->next_ != nullptr) {
+        s->next_->prev_ = s->prev_;
+    }
+    s->~Stream();
+    FramePool::release(s);
+}
+
+inline void detail::CoroCore::refused(const char* what) {
+    // One record for the first refusal and then one per 1024, so a storm does not flood the log.
+    if (exhausted_logged++ % 1024 == 0) {
+        host.error(std::string("coroutine layer: no block for ") + what + " (" +
+                   std::to_string(pool.last_refused()) + " bytes asked, blocks of " +
+                   std::to_string(pool.capacity()) + " bytes, " + std::to_string(pool.in_use()) + " of " +
+                   std::to_string(pool.blocks()) +
+                   " in use): raise coroutine_blocks or coroutine_block_size; the connection is reset");
+    }
+}
+
+// ---- The descriptor of a coroutine handler ----
+
+// Default pool sizes, overridden by the listener options coroutine_blocks and
+// coroutine_block_size.
+inline constexpr std::size_t default_blocks = 1024;
+inline constexpr std::size_t default_block_size = 4096;
+// Bounds on those options: a block holds at least a small frame, the pool at most 1 GiB.
+inline constexpr std::size_t min_block_size = 256;
+inline constexpr std::size_t max_pool_bytes = std::size_t{1} << 30;
+
+template <typename H>
+struct CoroInstance {
+    detail::CoroCore core;
+    H handler;
+};
+
+// The C callbacks of a coroutine handler. H has a constructor taking (gatio::Host, const
+// gatio::InstanceInfo&) and `gatio::coro::Task<> serve(gatio::coro::Stream&)`; optionally
+// `bool on_open(gatio::Connection, const gatio_conn_info&)` (false rejects) and `static bool
+// init(const gatio_services&, std::string&)`.
+template <typename H>
+struct CoroAdapter {
+    using Inst = CoroInstance<H>;
+
+    static std::size_t option_size(const Options& o, const char* key, std::size_t def) {
+        auto v = o[key].as_size(key);
+        if (!v) {
+            return def;
+        }
+        return static_cast<std::size_t>(*v);
+    }
+
+    static int create(gatio_host* host, const gatio_instance_info* info, void** instance, char* error,
+                      std::size_t error_size) {
+        try {
+            Host h{info->services, host};
+            Options options{info->services, info->options};
+            const std::size_t block = option_size(options, "coroutine_block_size", default_block_size);
+            const std::size_t blocks = option_size(options, "coroutine_blocks", default_blocks);
+            if (block < min_block_size || blocks == 0 || block > max_pool_bytes / blocks) {
+                throw PluginError("coroutine_block_size must be at least " + std::to_string(min_block_size) +
+                                  " bytes and coroutine_blocks at least 1, together at most 1GiB");
+            }
+            InstanceInfo ii{static_cast<gatio_transport>(info->transport),
+                            info->listener,
+                            info->driver,
+                            info->driver_index,
+                            info->driver_count,
+                            options,
+                            {}};
+            if (info->struct_size >=
+                    offsetof(gatio_instance_info, exec_driver_count) + sizeof(std::uint32_t) &&
+                info->exec_drivers != nullptr) {
+                ii.exec_drivers = {info->exec_drivers, info->exec_driver_count};
+            }
+            *instance = new Inst{detail::CoroCore{h, block, blocks}, H(h, ii)};
+            return 0;
+        } catch (const std::exception& e) {
+            ::gatio::detail::copy_error(error, error_size, e.what());
+        } catch (...) {
+            ::gatio::detail::copy_error(error, error_size, "unknown exception while creating the instance");
+        }
+        return 1;
+    }
+
+    // Frames still alive here await tasks that will never come back (gatiod is stopping):
+    // destroyed before the pool they live in.
+    static void destroy(void* instance) {
+        auto* in = static_cast<Inst*>(instance);
+        {
+            detail::PoolScope scope(&in->core.pool);
+            while (Stream* s = in->core.streams) {
+                s->destroy_root();
+                in->core.free_stream(s);
+            }
+        }
+        delete in;
+    }
+
+    static void report(Inst& in, const char* where) noexcept {
+        try {
+            throw;
+        } catch (const std::exception& e) {
+            in.core.host.error(std::string(where) + ": " + e.what());
+        } catch (...) {
+            in.core.host.error(std::string(where) + ": unknown exception");
+        }
+    }
+
+    static int open(void* instance, gatio_conn conn, const gatio_conn_info* info, void** user) {
+        auto& in = *static_cast<Inst*>(instance);
+        detail::PoolScope scope(&in.core.pool);
+        Stream* s = nullptr;
+        try {
+            if constexpr (requires(H & h, Connection c, const gatio_conn_info& i) { h.on_open(c, i); }) {
+                if (!in.handler.on_open(Connection{in.core.host, conn, nullptr}, *info)) {
+                    return 1;
+                }
+            }
+            s = in.core.add_stream(conn);
+            if (s == nullptr) {
+                return 1;
+            }
+            Task<> root = in.handler.serve(*s);
+            if (!root) {
+                in.core.refused("the connection's coroutine frame");
+                in.core.free_stream(s);
+                return 1;
+            }
+            *user = s;
+            s->start(std::move(root));
+            return 0;
+        } catch (...) {
+            report(in, "on_open");
+            if (s != nullptr && *user == nullptr) {
+                in.core.free_stream(s);
+            }
+            return 1;
+        }
+    }
+
+    static std::int64_t data(void* instance, gatio_conn, void* user, const std::uint8_t* bytes,
+                             std::size_t len) {
+        auto& in = *static_cast<Inst*>(instance);
+        detail::PoolScope scope(&in.core.pool);
+        try {
+            return static_cast<Stream*>(user)->deliver(bytes, len);
+        } catch (...) {
+            report(in, "on_data");
+            return GATIO_DATA_RESET;
+        }
+    }
+
+    static int eof(void* instance, gatio_conn, void* user) {
+        auto& in = *static_cast<Inst*>(instance);
+        detail::PoolScope scope(&in.core.pool);
+        auto* s = static_cast<Stream*>(user);
+        try {
+            s->end_of_input();
+        } catch (...) {
+            report(in, "on_eof");
+            return GATIO_EOF_CLOSE;
+        }
+        // Kept, the coroutine decides when the connection ends: it closes it by returning.
+        return s->root_ && s->keep_after_eof_ ? GATIO_EOF_KEEP : GATIO_EOF_CLOSE;
+    }
+
+    // A Stream outlives its connection while its coroutine still awaits a task on its way.
+    static void close(void* instance, gatio_conn, void* user, int) {
+        if (user == nullptr) {
+            return; // rejected by on_open
+        }
+        auto& in = *static_cast<Inst*>(instance);
+        detail::PoolScope scope(&in.core.pool);
+        auto* s = static_cast<Stream*>(user);
+        if (s->closed()) {
+            in.core.free_stream(s);
+        }
+    }
+};
+
+template <typename H>
+constexpr gatio_plugin make_coro_descriptor(const char* name, const char* version) {
+    using A = CoroAdapter<H>;
+    static_assert(
+        requires(H & h, Stream & s) {
+            { h.serve(s) } -> std::same_as<Task<>>;
+        },
+        "a coroutine handler has gatio::coro::Task<> serve(gatio::coro::Stream&)");
+    gatio_plugin d{};
+    d.abi_major = GATIO_ABI_MAJOR;
+    d.abi_minor = GATIO_ABI_MINOR;
+    d.struct_size = sizeof(gatio_plugin);
+    d.transports = GATIO_TRANSPORT_TCP;
+    d.name = name;
+    d.version = version;
+    d.init = &::gatio::detail::Adapter<H>::init;
+    d.instance_create = &A::create;
+    d.instance_destroy = &A::destroy;
+    d.on_open = &A::open;
+    d.on_data = &A::data;
+    d.on_eof = &A::eof;
+    d.on_close = &A::close;
+    return d;
+}
+
+} // namespace gatio::coro
+
+// Exports the coroutine handler Handler (TCP) as this object's entry point.
+#define GATIO_EXPORT_CORO_PLUGIN(Handler, name, version)                                                     \
+    extern "C" GATIO_PLUGIN_EXPORT const gatio_plugin* gatio_plugin_entry(void) {                            \
+        static constexpr gatio_plugin descriptor =                                                           \
+            ::gatio::coro::make_coro_descriptor<Handler>(name, version);                                     \
+        return &descriptor;                                                                                  \
+    }
