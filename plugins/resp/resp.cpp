@@ -1,9 +1,10 @@
 // The resp handler: a Redis-protocol key-value server sharded across the drivers that execute
 // tasks (shared-nothing: each shard is touched only on its own driver's thread).
 //
-// A request's life: on_data parses it on the connection's driver and takes one of the
-// connection's request slots (at most max_pipeline of them, so a connection's work in flight
-// is bounded; they are made as its pipeline first needs them). Connection commands are
+// A request's life: on_data parses it on the connection's driver and takes a request slot
+// (at most max_pipeline per connection, so a connection's work in flight is bounded). Slots
+// come from a pool of the instance and go back to it once their reply is written, so an idle
+// connection holds none. Connection commands are
 // answered at once. A key command becomes a task placed on the driver owning the key's shard
 // (a multi-key command one task per shard involved); the task runs the command there and its
 // `done` comes back to the connection's driver, which writes replies strictly in request
@@ -29,6 +30,7 @@
 #include <netinet/in.h>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gatio/plugin.hpp>
@@ -45,9 +47,6 @@ namespace {
 // Buffers that grew past this for one large request are released afterwards rather than
 // kept for the connection's lifetime.
 constexpr std::size_t retain_limit = 64u << 10;
-// Request slots a connection gets when it first needs one, and keeps when its state goes
-// back to the free list; more are made, doubling, as its pipeline deepens.
-constexpr std::size_t initial_slots = 4;
 // Keys examined per round of the active sweep; another round follows while more than a
 // quarter of them had expired (redis-server's adaptive rule).
 constexpr std::size_t sweep_round = 20;
@@ -135,6 +134,8 @@ struct Job {
 // One request of a connection, from parsing until its reply is written.
 struct Slot {
     Conn* conn = nullptr;
+    Slot* next = nullptr;    // the connection's next request, or the next free slot of the pool
+    std::int64_t now_ms = 0; // the wall clock when the request was received
     const CommandSpec* spec = nullptr;
     std::string bytes;                  // the arguments, back to back, while tasks need them
     std::vector<std::string_view> args; // into `bytes`
@@ -151,14 +152,23 @@ struct Conn {
     Conn(Resp& owner, const ParserLimits& limits, std::uint32_t max_pipeline)
         : inst(&owner), parser(limits), pipeline(max_pipeline) {}
 
+    Conn(const Conn&) = delete;
+    Conn& operator=(const Conn&) = delete;
+    // Slots still listed belong to requests whose tasks were in flight when the instance went.
+    ~Conn() {
+        while (head != nullptr) {
+            delete std::exchange(head, head->next);
+        }
+    }
+
     Resp* inst;
     gatio_conn id = 0;
     Parser parser;
-    // A ring of slots, the oldest request at `head`. Each slot is allocated on its own because
-    // tasks in flight point to it while the ring grows.
-    std::vector<std::unique_ptr<Slot>> slots;
+    // The requests in order, oldest first; each slot is allocated on its own because tasks in
+    // flight point to it.
+    Slot* head = nullptr;
+    Slot* tail = nullptr;
     std::uint32_t pipeline; // max_pipeline: slots that requests may take
-    std::uint32_t head = 0;
     std::uint32_t used = 0;
     std::uint32_t busy = 0;          // slots whose tasks are not all done
     std::uint32_t tasks = 0;         // tasks of this connection in flight
@@ -175,8 +185,6 @@ struct Conn {
     Conn* next_free = nullptr;
 
     bool full() const { return used >= pipeline; }
-    Slot& at(std::uint32_t i) { return *slots[(head + i) % slots.size()]; }
-    Slot& back() { return at(used - 1); }
 };
 
 // Connections of destroyed instances that had tasks in flight; guarded by g_keyspaces_mutex.
@@ -239,6 +247,9 @@ public:
             }
         }
         --keyspace_->instances;
+        while (free_slots_ != nullptr) {
+            delete std::exchange(free_slots_, free_slots_->next);
+        }
     }
 
     static constexpr std::uint32_t max_unconsumed = 0;
@@ -273,6 +284,8 @@ public:
         if (k.closing) {
             return static_cast<std::int64_t>(data.size());
         }
+        // Every request of this receive runs at this time, as redis-server caches its clock.
+        now_ms_ = wall_ms();
         if (!k.input.empty()) {
             if (admit(k, k.input.size() + data.size())) {
                 k.input.insert(k.input.end(), data.begin(), data.end());
@@ -322,7 +335,7 @@ public:
         --k.tasks;
         if (--s.waiting == 0) {
             if (s.spec->route != Route::one_key) {
-                FactsBuilder facts(*this, k);
+                FactsBuilder facts(*this, k, s.now_ms);
                 gather(*s.spec, s.args, s.owner, s.shares, facts.facts, s.reply);
             }
             s.ready = true;
@@ -367,11 +380,11 @@ public:
 
 private:
     struct FactsBuilder {
-        FactsBuilder(const Resp& r, const Conn& k) {
+        FactsBuilder(const Resp& r, const Conn& k, std::int64_t now_ms) {
             facts.settings = &r.keyspace_->settings.server;
             facts.client_id = k.client_id;
             facts.port = k.port;
-            facts.uptime_s = (wall_ms() - g_start_ms) / 1000;
+            facts.uptime_s = (now_ms - g_start_ms) / 1000;
         }
         ConnectionFacts facts;
     };
@@ -475,12 +488,14 @@ private:
             k.drain_timer = 0;
         }
         k.head_sent = 0;
-        for (auto& s : k.slots) {
-            reset_slot(*s);
+        while (k.head != nullptr) {
+            Slot* s = std::exchange(k.head, k.head->next);
+            s->spec = nullptr;
+            s->waiting = 0;
+            put_slot(s);
         }
-        // A state on the free list costs little whatever pipeline its last connection had.
-        k.slots.resize(std::min(k.slots.size(), initial_slots));
-        k.head = k.used = k.busy = 0;
+        k.tail = nullptr;
+        k.used = k.busy = 0;
         drop_input(k);
         k.parser.reset();
         k.parser.release_large(retain_limit);
@@ -503,39 +518,35 @@ private:
         }
     }
 
-    static void reset_slot(Slot& s) {
-        recycle(s);
-        s.spec = nullptr;
-        s.waiting = 0;
-    }
-
-    // Makes room for one more slot when every slot is taken: the ring doubles, up to
-    // max_pipeline and one more for the reply refusing a request (see refuse). The new slots
-    // go in at `head`, which is right after the newest request of a full ring.
-    static void grow_slots(Conn& k) {
-        const std::size_t old = k.slots.size();
-        const std::size_t size = std::min(std::max(old * 2, initial_slots), std::size_t{k.pipeline} + 1);
-        assert(size > old);
-        const std::size_t added = size - old;
-        std::vector<std::unique_ptr<Slot>> fresh(added);
-        for (auto& s : fresh) {
-            s = std::make_unique<Slot>();
-            s->conn = &k;
+    // A slot whose request is over goes back to the pool, which keeps at most pooled_slots.
+    void put_slot(Slot* s) {
+        recycle(*s);
+        if (pooled_ >= keyspace_->settings.pooled_slots) {
+            delete s;
+            return;
         }
-        k.slots.insert(k.slots.begin() + k.head, std::make_move_iterator(fresh.begin()),
-                       std::make_move_iterator(fresh.end()));
-        k.head = k.used == 0 ? 0 : k.head + static_cast<std::uint32_t>(added);
+        s->next = free_slots_;
+        free_slots_ = s;
+        ++pooled_;
     }
 
     Slot& take_slot(Conn& k) {
-        if (k.used == k.slots.size()) {
-            grow_slots(k);
+        Slot* s = free_slots_;
+        if (s != nullptr) {
+            free_slots_ = s->next;
+            --pooled_;
+        } else {
+            s = new Slot();
         }
+        assert(!s->ready && s->waiting == 0);
+        s->conn = &k;
+        s->next = nullptr;
+        s->now_ms = now_ms_;
+        s->reply.clear();
+        (k.tail != nullptr ? k.tail->next : k.head) = s;
+        k.tail = s;
         ++k.used;
-        Slot& s = k.back();
-        assert(!s.ready && s.waiting == 0);
-        s.reply.clear();
-        return s;
+        return *s;
     }
 
     void take_input(Conn& k) {
@@ -614,6 +625,7 @@ private:
                 break;
             }
             const std::size_t before = k.input.size();
+            now_ms_ = wall_ms();
             take_input(k);
             if (k.input.size() == before) {
                 break; // an unfinished request: it waits for more bytes
@@ -681,7 +693,7 @@ private:
         }
         s.spec = spec;
         if (spec->route == Route::connection) {
-            FactsBuilder facts(*this, k);
+            FactsBuilder facts(*this, k, s.now_ms);
             if (run_local(*spec, args, facts.facts, s.reply) == LocalOutcome::reply_then_close) {
                 s.close_after = true;
                 k.closing = true;
@@ -708,7 +720,7 @@ private:
             std::uint32_t shard = ks.shard_of(args[1]);
             if (shard == local_shard_ && k.busy == 0) {
                 // Nothing of this connection is in flight, so running now keeps its order.
-                run_one_key(ks.shards[shard]->shard, *spec, args, ks.settings.server, wall_ms(), s.reply);
+                run_one_key(ks.shards[shard]->shard, *spec, args, ks.settings.server, s.now_ms, s.reply);
                 s.ready = true;
                 return;
             }
@@ -744,8 +756,8 @@ private:
             involved == 1 && local_shard_ >= 0 && s.shares[static_cast<std::size_t>(local_shard_)];
         if (all_local && k.busy == 0) {
             Job& j = s.jobs[static_cast<std::size_t>(local_shard_)];
-            run_part(j.state->shard, *spec, args, j.keys, wall_ms(), j.share);
-            FactsBuilder facts(*this, k);
+            run_part(j.state->shard, *spec, args, j.keys, s.now_ms, j.share);
+            FactsBuilder facts(*this, k, s.now_ms);
             gather(*spec, args, s.owner, s.shares, facts.facts, s.reply);
             s.ready = true;
             return;
@@ -787,10 +799,13 @@ private:
     }
 
     void pop_head(Conn& k) {
-        recycle(*k.slots[k.head]);
-        k.head = (k.head + 1) % static_cast<std::uint32_t>(k.slots.size());
+        Slot* s = std::exchange(k.head, k.head->next);
+        if (k.head == nullptr) {
+            k.tail = nullptr;
+        }
         --k.used;
         k.head_sent = 0;
+        put_slot(s);
     }
 
     // Output refused or over budget: try again shortly (the peer is reading, or the idle
@@ -823,8 +838,8 @@ private:
         constexpr std::size_t batch = 64;
         std::array<iovec, batch> iov{};
         const auto& svc = host_.services();
-        while (k.used > 0 && k.slots[k.head]->ready && k.drain_timer == 0) {
-            Slot& head = *k.slots[k.head];
+        while (k.head != nullptr && k.head->ready && k.drain_timer == 0) {
+            Slot& head = *k.head;
             if (head.reply.size() > large_reply) {
                 if (svc.pending_output(host_.handle(), k.id) >= output_budget) {
                     wait_for_output(k);
@@ -851,8 +866,8 @@ private:
             }
             std::size_t n = 0;
             bool close = false;
-            for (std::uint32_t i = 0; i < k.used && n < batch; ++i) {
-                Slot& s = k.at(i);
+            for (Slot* at = k.head; at != nullptr && n < batch; at = at->next) {
+                Slot& s = *at;
                 if (!s.ready || s.reply.size() > large_reply) {
                     break;
                 }
@@ -885,6 +900,9 @@ private:
     std::int64_t local_shard_ = -1;
     std::uint64_t partial_bytes_ = 0; // charged by every connection's unfinished input
     Conn* free_ = nullptr;
+    Slot* free_slots_ = nullptr; // the pool
+    std::size_t pooled_ = 0;
+    std::int64_t now_ms_ = 0; // the wall clock of the receive being handled
     Job* queue_head_ = nullptr;
     Job* queue_tail_ = nullptr;
     std::vector<std::unique_ptr<Conn>> conns_; // every connection state this instance made
@@ -897,9 +915,9 @@ void run_job(void* arg) {
     Slot& s = *j.slot;
     if (s.spec->route == Route::one_key) {
         // The settings are immutable; the slot's arguments stay put until done.
-        run_one_key(j.state->shard, *s.spec, s.args, *j.state->settings, wall_ms(), s.reply);
+        run_one_key(j.state->shard, *s.spec, s.args, *j.state->settings, s.now_ms, s.reply);
     } else {
-        run_part(j.state->shard, *s.spec, s.args, j.keys, wall_ms(), j.share);
+        run_part(j.state->shard, *s.spec, s.args, j.keys, s.now_ms, j.share);
     }
 }
 

@@ -176,9 +176,18 @@ std::vector<std::string> gatiod_argv(const std::filesystem::path& config) {
 
 } // namespace
 
-Gatiod::Gatiod(std::string_view options, int drivers) : port_(free_port()) {
+Gatiod::Gatiod(std::string_view options, int drivers, const std::vector<std::string>& env)
+    : port_(free_port()) {
     auto config = write_config(dir_.path(), port_, options, drivers);
-    process_ = std::make_unique<Process>(gatiod_argv(config), dir_.path() / "gatiod.log");
+    std::vector<std::string> argv = gatiod_argv(config);
+    if (!env.empty()) {
+        // env(1) execs gatiod in its own process, so the pid stays gatiod's.
+        std::vector<std::string> with{"/usr/bin/env"};
+        with.insert(with.end(), env.begin(), env.end());
+        with.insert(with.end(), argv.begin(), argv.end());
+        argv = std::move(with);
+    }
+    process_ = std::make_unique<Process>(argv, dir_.path() / "gatiod.log");
     wait_for_port(port_, *process_, "gatiod");
 }
 
