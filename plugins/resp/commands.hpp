@@ -9,6 +9,9 @@
 //
 // Replies and errors are those of redis-server 7.0, byte for byte, except where a difference
 // is inherent (one database, RESP2 only, no ACL users).
+//
+// Values are strings or hashes (keyspace.hpp, values.hpp); a command on a key of another type
+// answers WRONGTYPE, as redis-server does.
 #pragma once
 
 #include <cstddef>
@@ -52,6 +55,23 @@ enum class Cmd : std::uint8_t {
     config,
     quit,
     hello,
+    // The hash commands, together (run_one_key hands this range to run_hash).
+    hset,
+    hsetnx,
+    hget,
+    hmget,
+    hmset,
+    hdel,
+    hexists,
+    hlen,
+    hstrlen,
+    hkeys,
+    hvals,
+    hgetall,
+    hincrby,
+    hincrbyfloat,
+    hrandfield,
+    hscan,
 };
 
 enum class Route : std::uint8_t { connection, one_key, keys, all_shards };
@@ -109,6 +129,10 @@ struct ShardShare {
 // Runs a one_key command; appends its reply to out.
 void run_one_key(Shard& shard, const CommandSpec& spec, std::span<const std::string_view> args,
                  const ServerSettings& settings, std::int64_t now_ms, std::string& out);
+
+// The hash commands of run_one_key.
+void run_hash(Shard& shard, const CommandSpec& spec, std::span<const std::string_view> args,
+              std::int64_t now_ms, std::string& out);
 
 // Runs a shard's share of a keys/all_shards command. `keys` are the argument positions of the
 // keys this shard owns, ascending (MSET: each key's value follows it).

@@ -5,26 +5,11 @@
 #include "commands.hpp"
 #include "parser.hpp"
 #include "reply.hpp"
+#include "text.hpp"
 
 namespace gatio::resp {
 
 namespace {
-
-char lower(char c) {
-    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool is(std::string_view arg, std::string_view word) {
-    if (arg.size() != word.size()) {
-        return false;
-    }
-    for (std::size_t i = 0; i < arg.size(); ++i) {
-        if (lower(arg[i]) != word[i]) {
-            return false;
-        }
-    }
-    return true;
-}
 
 void expire_time_error(std::string& out, std::string_view command) {
     out.append("-ERR invalid expire time in '");
@@ -32,10 +17,12 @@ void expire_time_error(std::string& out, std::string_view command) {
     out.append("' command\r\n");
 }
 
-// Replaces the value of a live entry (or a fresh one), keeping the memory account right.
+// Replaces the value of a live entry (or a fresh one) of any type by a string, keeping the
+// memory account right.
 void assign(Shard& shard, Shard::Entry& e, std::string_view value) {
+    shard.make_string(e);
     std::size_t before = e.value.capacity();
-    e.value.assign(value);
+    assign_string(e.value, value);
     shard.value_changed(e, before);
 }
 
@@ -105,6 +92,10 @@ void set_command(Shard& shard, std::span<const std::string_view> args, std::int6
         expire_at = ms;
     }
     Shard::Entry* e = shard.find(args[1], now_ms);
+    if ((flags & get) && e != nullptr && e->type != Type::string) {
+        reply::error(out, reply::wrongtype);
+        return;
+    }
     if (flags & get) {
         if (e != nullptr) {
             reply::bulk(out, e->value);
@@ -153,7 +144,12 @@ void incr_command(Shard& shard, std::span<const std::string_view> args, Cmd id, 
             by = -by;
         }
     }
-    Shard::Entry* e = shard.find(args[1], now_ms);
+    bool wrong = false;
+    Shard::Entry* e = shard.find(args[1], Type::string, now_ms, wrong);
+    if (wrong) {
+        reply::error(out, reply::wrongtype);
+        return;
+    }
     std::int64_t old = 0;
     if (e != nullptr) {
         auto v = parse_int(e->value);
@@ -272,19 +268,40 @@ void run_one_key(Shard& shard, const CommandSpec& spec, std::span<const std::str
         return;
     }
     std::string_view key = args[1];
+    if (spec.id >= Cmd::hset && spec.id <= Cmd::hscan) {
+        run_hash(shard, spec, args, now_ms, out);
+        return;
+    }
+    // The string commands that read a value refuse another type.
+    Shard::Entry* e = nullptr;
+    switch (spec.id) {
+    case Cmd::get:
+    case Cmd::getset:
+    case Cmd::append:
+    case Cmd::strlen: {
+        bool wrong = false;
+        e = shard.find(key, Type::string, now_ms, wrong);
+        if (wrong) {
+            reply::error(out, reply::wrongtype);
+            return;
+        }
+        break;
+    }
+    default:
+        break;
+    }
     switch (spec.id) {
     case Cmd::set:
         set_command(shard, args, now_ms, out);
         break;
     case Cmd::get:
-        if (Shard::Entry* e = shard.find(key, now_ms)) {
+        if (e != nullptr) {
             reply::bulk(out, e->value);
         } else {
             reply::nil(out);
         }
         break;
     case Cmd::getset: {
-        Shard::Entry* e = shard.find(key, now_ms);
         if (e != nullptr) {
             reply::bulk(out, e->value);
         } else {
@@ -302,7 +319,6 @@ void run_one_key(Shard& shard, const CommandSpec& spec, std::span<const std::str
         incr_command(shard, args, spec.id, now_ms, out);
         break;
     case Cmd::append: {
-        Shard::Entry* e = shard.find(key, now_ms);
         if (e != nullptr && e->value.size() + args[2].size() > settings.proto_max_bulk_len) {
             reply::error(out, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
             break;
@@ -317,7 +333,6 @@ void run_one_key(Shard& shard, const CommandSpec& spec, std::span<const std::str
         break;
     }
     case Cmd::strlen: {
-        Shard::Entry* e = shard.find(key, now_ms);
         reply::integer(out, e != nullptr ? static_cast<std::int64_t>(e->value.size()) : 0);
         break;
     }
@@ -330,7 +345,7 @@ void run_one_key(Shard& shard, const CommandSpec& spec, std::span<const std::str
         ttl_command(shard, key, spec.id == Cmd::ttl, now_ms, out);
         break;
     case Cmd::persist: {
-        Shard::Entry* e = shard.find(key, now_ms);
+        e = shard.find(key, now_ms);
         if (e != nullptr && e->expire_at != 0) {
             shard.set_expire(*e, 0);
             reply::integer(out, 1);
@@ -340,7 +355,8 @@ void run_one_key(Shard& shard, const CommandSpec& spec, std::span<const std::str
         break;
     }
     case Cmd::type:
-        reply::simple(out, shard.find(key, now_ms, false) != nullptr ? "string" : "none");
+        e = shard.find(key, now_ms, false);
+        reply::simple(out, e != nullptr ? type_name(e->type) : "none");
         break;
     default:
         assert(!"not a one-key command");
@@ -354,7 +370,9 @@ void run_part(Shard& shard, const CommandSpec& spec, std::span<const std::string
     switch (spec.id) {
     case Cmd::mget:
         for (std::uint32_t k : keys) {
-            if (Shard::Entry* e = shard.find(args[k], now_ms)) {
+            // A key of another type reads as absent, as redis-server's MGET has it.
+            Shard::Entry* e = shard.find(args[k], now_ms);
+            if (e != nullptr && e->type == Type::string) {
                 reply::bulk(share.out, e->value);
             } else {
                 reply::nil(share.out);

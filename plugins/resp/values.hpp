@@ -1,0 +1,225 @@
+// The values a key can hold besides a string: the containers behind hashes (and the types that
+// follow), each keeping an account of the memory it holds.
+//
+// A small hash keeps its fields in insertion order and is searched linearly, with an ordered
+// delete: the order redis-server's listpack encoding gives, so HGETALL, HKEYS, HSCAN and
+// HRANDFIELD of a small hash answer in redis-server's order. Past redis-server's thresholds
+// (more than 128 fields, or a field or value longer than 64 bytes) it gains a hash index and
+// deletes by moving the last field into the hole, which keeps the fields dense (for random
+// picks and for SCAN cursors, see below) at a cost independent of the size. Like
+// redis-server, it never goes back to the small form.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+namespace gatio::resp {
+
+// Replaces a string's bytes; memory that the new bytes would leave mostly unused is given
+// back rather than kept (and accounted) for a value that may never grow again.
+inline void assign_string(std::string& s, std::string_view v) {
+    if (s.capacity() > 2 * v.size() + 32) {
+        std::string(v).swap(s);
+    } else {
+        s.assign(v);
+    }
+}
+
+// What a value costs beyond its key: the entry's share of the key table (see keyspace.hpp)
+// is counted there; this is the container's own memory.
+class Collection {
+public:
+    Collection() = default;
+    Collection(const Collection&) = delete;
+    Collection& operator=(const Collection&) = delete;
+    virtual ~Collection() = default;
+    std::size_t bytes() const { return bytes_; }
+
+protected:
+    std::size_t bytes_ = 0;
+};
+
+// Items in a vector, found by key; `KeyOf` gives an item's key.
+template <class Item, class KeyOf>
+class DenseTable {
+public:
+    // redis-server's listpack limits for hashes: beyond them the table is indexed.
+    static constexpr std::size_t small_items = 128;
+    static constexpr std::size_t small_length = 64;
+    // A node of the index and its bucket slot, an estimate.
+    static constexpr std::size_t index_cost = 32;
+
+    DenseTable() : index_(0, IndexHash{&items_}, IndexEqual{&items_}) {}
+    DenseTable(const DenseTable&) = delete;
+    DenseTable& operator=(const DenseTable&) = delete;
+
+    std::size_t size() const { return items_.size(); }
+    bool empty() const { return items_.empty(); }
+    bool indexed() const { return indexed_; }
+    Item& at(std::size_t i) { return items_[i]; }
+    const Item& at(std::size_t i) const { return items_[i]; }
+    const std::vector<Item>& items() const { return items_; }
+
+    // The position of the item with key k, or npos.
+    std::size_t find(std::string_view k) const {
+        if (indexed_) {
+            auto it = index_.find(k);
+            return it == index_.end() ? npos : *it;
+        }
+        for (std::size_t i = 0; i < items_.size(); ++i) {
+            if (KeyOf{}(items_[i]) == k) {
+                return i;
+            }
+        }
+        return npos;
+    }
+
+    // Appends an item (its key must be new); the caller then indexes it with added().
+    Item& append(Item item) {
+        items_.push_back(std::move(item));
+        return items_.back();
+    }
+
+    // After append() and after filling the item in: indexes it, or the whole table when the
+    // table has just outgrown the small form (`length` is the item's longest string).
+    void added(std::size_t length) {
+        if (!indexed_ && (items_.size() > small_items || length > small_length)) {
+            indexed_ = true;
+            index_.reserve(items_.size());
+            for (std::size_t i = 0; i < items_.size(); ++i) {
+                index_.insert(static_cast<std::uint32_t>(i));
+            }
+            return;
+        }
+        if (indexed_) {
+            index_.insert(static_cast<std::uint32_t>(items_.size() - 1));
+        }
+    }
+
+    // After an item's string grew to `length`: the table leaves the small form if that is
+    // past its limit.
+    void grew(std::size_t length) {
+        if (!indexed_ && length > small_length) {
+            indexed_ = true;
+            for (std::size_t i = 0; i < items_.size(); ++i) {
+                index_.insert(static_cast<std::uint32_t>(i));
+            }
+        }
+    }
+
+    // Removes the item at i: in order while small, by moving the last item into its place
+    // once indexed.
+    void erase_at(std::size_t i) {
+        if (!indexed_) {
+            items_.erase(items_.begin() + static_cast<std::ptrdiff_t>(i));
+            return;
+        }
+        const auto last = static_cast<std::uint32_t>(items_.size() - 1);
+        index_.erase(index_.find(static_cast<std::uint32_t>(i)));
+        if (i != last) {
+            index_.erase(index_.find(last));
+            items_[i] = std::move(items_[last]);
+            items_.pop_back();
+            index_.insert(static_cast<std::uint32_t>(i));
+        } else {
+            items_.pop_back();
+        }
+    }
+
+    static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+private:
+    // The index holds positions; it hashes and compares the keys they point to, and is
+    // searched by key directly.
+    struct IndexHash {
+        using is_transparent = void;
+        const std::vector<Item>* items;
+        std::size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }
+        std::size_t operator()(std::uint32_t i) const { return (*this)(KeyOf{}((*items)[i])); }
+    };
+    struct IndexEqual {
+        using is_transparent = void;
+        const std::vector<Item>* items;
+        std::string_view key(std::string_view k) const { return k; }
+        std::string_view key(std::uint32_t i) const { return KeyOf{}((*items)[i]); }
+        template <class A, class B>
+        bool operator()(const A& a, const B& b) const {
+            return key(a) == key(b);
+        }
+    };
+
+    std::vector<Item> items_;
+    std::unordered_set<std::uint32_t, IndexHash, IndexEqual> index_;
+    bool indexed_ = false;
+};
+
+struct FieldOf {
+    std::string_view operator()(const std::pair<std::string, std::string>& f) const { return f.first; }
+};
+
+class HashValue final : public Collection {
+public:
+    using Field = std::pair<std::string, std::string>;
+    using Table = DenseTable<Field, FieldOf>;
+    // A field's bookkeeping beyond its two strings' capacity: the vector slot.
+    static constexpr std::size_t field_cost = sizeof(Field);
+
+    const Table& fields() const { return table_; }
+    std::size_t size() const { return table_.size(); }
+
+    // The value of field f, or nullptr.
+    const std::string* get(std::string_view f) const {
+        std::size_t i = table_.find(f);
+        return i == Table::npos ? nullptr : &table_.at(i).second;
+    }
+
+    // Sets field f to v; whether the field is new.
+    bool set(std::string_view f, std::string_view v) {
+        std::size_t i = table_.find(f);
+        if (i != Table::npos) {
+            std::string& value = table_.at(i).second;
+            bytes_ -= value.capacity();
+            assign_string(value, v);
+            bytes_ += value.capacity();
+            const bool was_indexed = table_.indexed();
+            table_.grew(v.size());
+            if (!was_indexed && table_.indexed()) {
+                bytes_ += table_.size() * Table::index_cost;
+            }
+            return false;
+        }
+        const bool was_indexed = table_.indexed();
+        Field& added = table_.append(Field(f, v));
+        bytes_ += field_cost + added.first.capacity() + added.second.capacity();
+        table_.added(std::max(f.size(), v.size()));
+        if (table_.indexed()) {
+            bytes_ += was_indexed ? Table::index_cost : table_.size() * Table::index_cost;
+        }
+        return true;
+    }
+
+    bool erase(std::string_view f) {
+        std::size_t i = table_.find(f);
+        if (i == Table::npos) {
+            return false;
+        }
+        const Field& gone = table_.at(i);
+        bytes_ -= field_cost + gone.first.capacity() + gone.second.capacity();
+        if (table_.indexed()) {
+            bytes_ -= Table::index_cost;
+        }
+        table_.erase_at(i);
+        return true;
+    }
+
+private:
+    Table table_;
+};
+
+} // namespace gatio::resp

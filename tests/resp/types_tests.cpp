@@ -1,0 +1,413 @@
+// The data types served by a real gatiod (two shards) compared with a real redis-server:
+// each script runs on both, and every reply must be the same bytes. Where redis-server's
+// order is its hash table's (a large hash), the replies are compared as sorted collections.
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "check.hpp"
+#include "harness.hpp"
+
+using namespace gatio::resp::test;
+
+namespace {
+
+enum class Order { exact, sorted, pairs };
+
+struct Step {
+    std::vector<std::string> args;
+    Order order = Order::exact;
+};
+
+// The elements of an array reply (each a whole reply), or the reply itself when not an array.
+std::vector<std::string> elements(std::string_view reply) {
+    std::vector<std::string> out;
+    if (reply.empty() || reply[0] != '*' || reply.substr(0, 3) == "*-1") {
+        out.emplace_back(reply);
+        return out;
+    }
+    std::size_t at = reply.find("\r\n") + 2;
+    while (at < reply.size()) {
+        std::size_t n = gatio::resp::check::reply_length(reply.substr(at));
+        REQUIRE(n > 0);
+        out.emplace_back(reply.substr(at, n));
+        at += n;
+    }
+    return out;
+}
+
+// An array reply with its elements (or pairs of them) sorted.
+std::string normalized(std::string_view reply, Order order) {
+    if (order == Order::exact || reply.empty() || reply[0] != '*') {
+        return std::string(reply);
+    }
+    auto items = elements(reply);
+    if (order == Order::pairs) {
+        std::vector<std::string> pairs;
+        for (std::size_t i = 0; i + 1 < items.size(); i += 2) {
+            pairs.push_back(items[i] + items[i + 1]);
+        }
+        items = std::move(pairs);
+    }
+    std::sort(items.begin(), items.end());
+    std::string out = std::string(reply.substr(0, reply.find("\r\n") + 2));
+    for (const auto& i : items) {
+        out += i;
+    }
+    return out;
+}
+
+std::vector<std::string> split_replies(const std::string& all) {
+    std::vector<std::string> out;
+    std::size_t at = 0;
+    while (at < all.size()) {
+        std::size_t n = gatio::resp::check::reply_length(std::string_view(all).substr(at));
+        REQUIRE(n > 0);
+        out.push_back(all.substr(at, n));
+        at += n;
+    }
+    return out;
+}
+
+void compare(Client& ours, Client& theirs, const std::vector<Step>& script) {
+    std::string all;
+    for (const auto& s : script) {
+        all += request(s.args);
+    }
+    auto a = split_replies(ours.exchange(all, script.size(), 60s));
+    auto b = split_replies(theirs.exchange(all, script.size(), 60s));
+    REQUIRE(a.size() == script.size());
+    REQUIRE(b.size() == script.size());
+    for (std::size_t i = 0; i < script.size(); ++i) {
+        std::string line;
+        for (const auto& arg : script[i].args) {
+            line += arg.substr(0, 40) + ' ';
+        }
+        INFO("step " << i << ": " << line);
+        CHECK(normalized(a[i], script[i].order) == normalized(b[i], script[i].order));
+    }
+}
+
+std::vector<Step> steps(std::initializer_list<std::vector<std::string>> list) {
+    std::vector<Step> out;
+    for (const auto& l : list) {
+        out.push_back(Step{l});
+    }
+    return out;
+}
+
+const std::string nul_field("a\0b", 3);
+const std::string binary_value("v\0\xff\r\n", 5);
+
+} // namespace
+
+TEST_CASE("hash commands answer as redis-server does", "[resp][types]") {
+    Gatiod gatiod;
+    RedisServer redis;
+    Client ours(gatiod.port());
+    Client theirs(redis.port());
+    compare(ours, theirs,
+            steps({
+                {"flushall"},
+                {"hset", "h", "a", "1", "b", "2", "c", "3"},
+                {"hset", "h", "a", "10", "d", "4"},
+                {"hset", "h", "a"},
+                {"hset", "h", "a", "1", "b"},
+                {"hset"},
+                {"hgetall", "h"},
+                {"hkeys", "h"},
+                {"hvals", "h"},
+                {"hlen", "h"},
+                {"hlen", "nokey"},
+                {"hlen"},
+                {"hget", "h", "a"},
+                {"hget", "h", "zz"},
+                {"hget", "nokey", "a"},
+                {"hget", "h"},
+                {"hmget", "h", "a", "zz", "b"},
+                {"hmget", "nokey", "a", "b"},
+                {"hmget", "h"},
+                {"hsetnx", "h", "a", "5"},
+                {"hsetnx", "h", "e", "5"},
+                {"hsetnx", "h", "e"},
+                {"hexists", "h", "a"},
+                {"hexists", "h", "zz"},
+                {"hexists", "nokey", "a"},
+                {"hexists", "h"},
+                {"hstrlen", "h", "a"},
+                {"hstrlen", "h", "zz"},
+                {"hstrlen", "nokey", "a"},
+                {"hstrlen", "h"},
+                {"hdel", "h", "a", "zz", "b"},
+                {"hdel", "h"},
+                {"hgetall", "h"},
+                {"hkeys", "nokey"},
+                {"hvals", "nokey"},
+                {"hgetall", "nokey"},
+                {"hkeys"},
+                {"hdel", "h", "c", "d", "e"},
+                {"exists", "h"},
+                {"type", "h"},
+                {"hdel", "nokey", "a"},
+                {"hmset", "m", "f1", "v1", "f2", "v2"},
+                {"hmset", "m", "f1"},
+                {"hmset", "m", "f1", "v1", "f2"},
+                {"hgetall", "m"},
+                {"type", "m"},
+                // HINCRBY: overflow both ways, a value or an increment that is no integer.
+                {"hincrby", "m", "n", "5"},
+                {"hincrby", "m", "n", "-10"},
+                {"hincrby", "m", "f1", "1"},
+                {"hincrby", "m", "n", "x"},
+                {"hincrby", "m", "n", "1.5"},
+                {"hincrby", "m", "n", " 1"},
+                {"hincrby", "m", "big", "9223372036854775807"},
+                {"hincrby", "m", "big", "1"},
+                {"hincrby", "m", "neg", "-9223372036854775808"},
+                {"hincrby", "m", "neg", "-1"},
+                {"hincrby", "m", "n", "99999999999999999999"},
+                {"hincrby", "fresh", "f", "3"},
+                {"hincrby", "fresh2", "f", "x"},
+                {"exists", "fresh2"},
+                {"hincrby", "m", "n"},
+                // HINCRBYFLOAT: redis-server's long double arithmetic and formatting.
+                {"hincrbyfloat", "m", "fl", "1.5"},
+                {"hincrbyfloat", "m", "fl", "0.1"},
+                {"hincrbyfloat", "m", "fl", "-1.6"},
+                {"hincrbyfloat", "m", "q", "0.1"},
+                {"hincrbyfloat", "m", "q", "0.2"},
+                {"hincrbyfloat", "m", "fl", "inf"},
+                {"hincrbyfloat", "m", "fl", "-inf"},
+                {"hincrbyfloat", "m", "fl", "nan"},
+                {"hincrbyfloat", "m", "fl", "abc"},
+                {"hincrbyfloat", "m", "fl", ""},
+                {"hincrbyfloat", "m", "f1", "1"},
+                {"hincrbyfloat", "m", "n", "2.5"},
+                {"hincrbyfloat", "m", "e3", "3e3"},
+                {"hincrbyfloat", "m", "tiny", "1e-20"},
+                {"hincrbyfloat", "m", "under", "1e-5000"},
+                {"hincrbyfloat", "m", "hex", "0x10"},
+                {"hincrbyfloat", "m", "sp", " 1"},
+                {"hincrbyfloat", "m", "sp2", "1 "},
+                {"hincrbyfloat", "m", "", "1"},
+                {"hincrbyfloat", "m", "mz", "-0.0"},
+                {"hincrbyfloat", "m", "prec", "1.23456789012345678901"},
+                {"hincrbyfloat", "m", "fl"},
+                {"hset", "infh", "f", "inf", "e", ""},
+                {"hincrbyfloat", "infh", "f", "1"},
+                {"hincrbyfloat", "infh", "e", "1"},
+                {"hincrbyfloat", "fresh3", "f", "nan"},
+                {"exists", "fresh3"},
+                {"hgetall", "m"},
+                // A value past 64 bytes leaves the small encoding: compared sorted.
+                {"hincrbyfloat", "fbig", "f", "1e308"},
+                {"hincrbyfloat", "fbig", "f", "1e308"},
+                {"hincrbyfloat", "fbig", "f", "1e4000"},
+                // HRANDFIELD: the deterministic forms, and every error.
+                {"hrandfield", "nokey"},
+                {"hrandfield", "nokey", "5"},
+                {"hrandfield", "nokey", "5", "withvalues"},
+                {"hrandfield", "nokey", "x"},
+                {"hrandfield", "m", "0"},
+                {"hrandfield", "m", "0", "withvalues"},
+                {"hrandfield", "m", "100"},
+                {"hrandfield", "m", "100", "withvalues"},
+                {"hrandfield", "m", "100", "WITHVALUES"},
+                {"hrandfield", "m", "100", "withvalues", "x"},
+                {"hrandfield", "m", "100", "novalues"},
+                {"hrandfield", "m", "x"},
+                {"hrandfield", "m", "-9223372036854775808"},
+                {"hrandfield", "m", "-9223372036854775807", "withvalues"},
+                {"hrandfield", "m", "9223372036854775807", "withvalues"},
+                {"hrandfield", "m", "4611686018427387903", "withvalues"},
+                {"hrandfield", "m", "9223372036854775807"},
+                {"hrandfield"},
+                {"hset", "one", "only", "v"},
+                {"hrandfield", "one"},
+                {"hrandfield", "one", "-3"},
+                {"hrandfield", "one", "-2", "withvalues"},
+                // HSCAN of a small hash: all of it at once, cursor 0.
+                {"hscan", "m", "0"},
+                {"hscan", "m", "0", "match", "f*"},
+                {"hscan", "m", "0", "MATCH", "*1", "COUNT", "1"},
+                {"hscan", "m", "0", "match", "[a-f]?"},
+                {"hscan", "m", "0", "match", "F*"},
+                {"hscan", "m", "0", "count", "0"},
+                {"hscan", "m", "0", "count", "-1"},
+                {"hscan", "m", "0", "count", "x"},
+                {"hscan", "m", "0", "match"},
+                {"hscan", "m", "0", "foo", "bar"},
+                {"hscan", "m", "0", "novalues"},
+                {"hscan", "m", "x"},
+                {"hscan", "m", "+0"},
+                {"hscan", "m", "18446744073709551616"},
+                {"hscan", "m", " 1"},
+                {"hscan", "nokey", "0"},
+                {"hscan", "nokey", "x"},
+                {"hscan", "nokey", "0", "foo"},
+                {"hscan", "m"},
+                // Binary fields and values.
+                {"hset", "bin", nul_field, binary_value, "", ""},
+                {"hget", "bin", nul_field},
+                {"hget", "bin", "a"},
+                {"hgetall", "bin"},
+                {"hstrlen", "bin", nul_field},
+                {"hexists", "bin", ""},
+                {"hscan", "bin", "0", "match", "a*"},
+            }));
+    // Past 128 fields a hash is redis-server's hash table: the same contents, in its order.
+    std::vector<std::string> big{"hset", "large"};
+    for (int i = 0; i < 200; ++i) {
+        big.push_back("field:" + std::to_string(i));
+        big.push_back(std::to_string(i * 7));
+    }
+    std::vector<Step> large{{big}};
+    large.push_back({{"hlen", "large"}});
+    large.push_back({{"hkeys", "large"}, Order::sorted});
+    large.push_back({{"hvals", "large"}, Order::sorted});
+    large.push_back({{"hgetall", "large"}, Order::pairs});
+    large.push_back({{"hrandfield", "large", "200"}, Order::sorted});
+    large.push_back({{"hrandfield", "large", "1000", "withvalues"}, Order::pairs});
+    large.push_back({{"hget", "large", "field:150"}});
+    large.push_back({{"hmget", "large", "field:0", "field:199", "field:200"}});
+    large.push_back({{"hdel", "large", "field:0", "field:1", "field:2", "nofield"}});
+    large.push_back({{"hexists", "large", "field:1"}});
+    large.push_back({{"hincrby", "large", "field:3", "1"}});
+    large.push_back({{"hincrbyfloat", "large", "field:4", "0.5"}});
+    large.push_back({{"hsetnx", "large", "field:5", "x"}});
+    large.push_back({{"hlen", "large"}});
+    large.push_back({{"hgetall", "large"}, Order::pairs});
+    large.push_back({{"hgetall", "fbig"}, Order::pairs});
+    large.push_back({{"hkeys", "fbig"}, Order::sorted});
+    compare(ours, theirs, large);
+}
+
+TEST_CASE("a key holds one type: other commands get WRONGTYPE", "[resp][types]") {
+    Gatiod gatiod;
+    RedisServer redis;
+    Client ours(gatiod.port());
+    Client theirs(redis.port());
+    compare(ours, theirs,
+            steps({
+                {"flushall"},
+                {"set", "s", "str"},
+                {"hset", "h", "f", "v"},
+                {"hget", "s", "a"},
+                {"hset", "s", "a", "1"},
+                {"hmset", "s", "a", "1"},
+                {"hgetall", "s"},
+                {"hkeys", "s"},
+                {"hvals", "s"},
+                {"hlen", "s"},
+                {"hscan", "s", "0"},
+                {"hscan", "s", "x"},
+                {"hrandfield", "s"},
+                {"hrandfield", "s", "1"},
+                {"hrandfield", "s", "x"},
+                {"hincrby", "s", "a", "1"},
+                {"hincrby", "s", "a", "x"},
+                {"hincrbyfloat", "s", "a", "1"},
+                {"hdel", "s", "a"},
+                {"hexists", "s", "a"},
+                {"hstrlen", "s", "a"},
+                {"hmget", "s", "a"},
+                {"hsetnx", "s", "a", "b"},
+                {"type", "s"},
+                {"type", "h"},
+                {"type", "nokey"},
+                {"get", "h"},
+                {"set", "h", "x", "get"},
+                {"getset", "h", "x"},
+                {"incr", "h"},
+                {"incrby", "h", "2"},
+                {"decr", "h"},
+                {"append", "h", "x"},
+                {"strlen", "h"},
+                {"mget", "h", "s", "nokey"},
+                {"exists", "h", "s"},
+                {"expire", "h", "100"},
+                {"ttl", "h"},
+                {"persist", "h"},
+                {"set", "h", "x"},
+                {"type", "h"},
+                {"get", "h"},
+                {"hset", "h2", "a", "1"},
+                {"mset", "h2", "now-a-string"},
+                {"type", "h2"},
+                {"get", "h2"},
+                {"hset", "h3", "a", "1"},
+                {"del", "h3", "h"},
+                {"hget", "h3", "a"},
+                {"type", "h3"},
+                {"dbsize"},
+            }));
+}
+
+TEST_CASE("HSCAN walks a large hash whole while it changes", "[resp][types]") {
+    Gatiod gatiod;
+    Client c(gatiod.port());
+    std::vector<std::string> big{"hset", "large"};
+    for (int i = 0; i < 1000; ++i) {
+        big.push_back("f" + std::to_string(i));
+        big.push_back("v");
+    }
+    REQUIRE(c.exchange(request(big), 1) == ":1000\r\n");
+    std::set<std::string> seen;
+    std::string cursor = "0";
+    int calls = 0;
+    do {
+        auto parts = elements(c.exchange(request({"hscan", "large", cursor, "count", "50"}), 1));
+        REQUIRE(parts.size() == 2);
+        cursor = elements(parts[0])[0];
+        cursor = cursor.substr(cursor.find("\r\n") + 2);
+        cursor.resize(cursor.size() - 2);
+        auto items = elements(parts[1]);
+        REQUIRE(items.size() % 2 == 0);
+        for (std::size_t i = 0; i < items.size(); i += 2) {
+            seen.insert(items[i]);
+        }
+        // Fields come and go during the scan: the first 100 are deleted, new ones added.
+        if (calls < 10) {
+            std::vector<std::string> del{"hdel", "large"};
+            std::vector<std::string> add{"hset", "large"};
+            for (int i = 0; i < 10; ++i) {
+                del.push_back("f" + std::to_string(calls * 10 + i));
+                add.push_back("new" + std::to_string(calls * 10 + i));
+                add.push_back("v");
+            }
+            c.exchange(request(del) + request(add), 2);
+        }
+        ++calls;
+        REQUIRE(calls < 1000);
+    } while (cursor != "0");
+    // Every field present for the whole scan was returned.
+    for (int i = 100; i < 1000; ++i) {
+        const std::string f = "f" + std::to_string(i);
+        INFO(f);
+        CHECK(seen.count("$" + std::to_string(f.size()) + "\r\n" + f + "\r\n") == 1);
+    }
+}
+
+TEST_CASE("HRANDFIELD picks distinct fields, or repeats for a negative count", "[resp][types]") {
+    Gatiod gatiod;
+    Client c(gatiod.port());
+    std::vector<std::string> big{"hset", "h"};
+    for (int i = 0; i < 300; ++i) {
+        big.push_back("f" + std::to_string(i));
+        big.push_back("v" + std::to_string(i));
+    }
+    REQUIRE(c.exchange(request(big), 1) == ":300\r\n");
+    auto distinct = elements(c.exchange(request({"hrandfield", "h", "100"}), 1));
+    CHECK(distinct.size() == 100);
+    CHECK(std::set<std::string>(distinct.begin(), distinct.end()).size() == 100);
+    auto repeated = elements(c.exchange(request({"hrandfield", "h", "-1000", "withvalues"}), 1));
+    REQUIRE(repeated.size() == 2000);
+    for (std::size_t i = 0; i < repeated.size(); i += 2) {
+        // Each value belongs to its field.
+        CHECK(repeated[i].substr(repeated[i].find("\r\n") + 3) ==
+              repeated[i + 1].substr(repeated[i + 1].find("\r\n") + 3));
+    }
+}
