@@ -69,6 +69,23 @@ constexpr std::array table{
     CommandSpec{"hincrbyfloat", hincrbyfloat, 4, one_key, 1, 1, 1, true, "write denyoom fast", "@write @hash @fast"},
     CommandSpec{"hrandfield", hrandfield, -2, one_key, 1, 1, 1, false, "readonly", "@read @hash @slow"},
     CommandSpec{"hscan", hscan, -3, one_key, 1, 1, 1, false, "readonly", "@read @hash @slow"},
+    CommandSpec{"lpush", lpush, -3, one_key, 1, 1, 1, true, "write denyoom fast", "@write @list @fast"},
+    CommandSpec{"rpush", rpush, -3, one_key, 1, 1, 1, true, "write denyoom fast", "@write @list @fast"},
+    CommandSpec{"lpushx", lpushx, -3, one_key, 1, 1, 1, true, "write denyoom fast", "@write @list @fast"},
+    CommandSpec{"rpushx", rpushx, -3, one_key, 1, 1, 1, true, "write denyoom fast", "@write @list @fast"},
+    CommandSpec{"lpop", lpop, -2, one_key, 1, 1, 1, false, "write fast", "@write @list @fast"},
+    CommandSpec{"rpop", rpop, -2, one_key, 1, 1, 1, false, "write fast", "@write @list @fast"},
+    CommandSpec{"llen", llen, 2, one_key, 1, 1, 1, false, "readonly fast", "@read @list @fast"},
+    CommandSpec{"lindex", lindex, 3, one_key, 1, 1, 1, false, "readonly", "@read @list @slow"},
+    CommandSpec{"lset", lset, 4, one_key, 1, 1, 1, true, "write denyoom", "@write @list @slow"},
+    CommandSpec{"lrange", lrange, 4, one_key, 1, 1, 1, false, "readonly", "@read @list @slow"},
+    CommandSpec{"ltrim", ltrim, 4, one_key, 1, 1, 1, false, "write", "@write @list @slow"},
+    CommandSpec{"lrem", lrem, 4, one_key, 1, 1, 1, false, "write", "@write @list @slow"},
+    CommandSpec{"linsert", linsert, 5, one_key, 1, 1, 1, true, "write denyoom", "@write @list @slow"},
+    CommandSpec{"lpos", lpos, -3, one_key, 1, 1, 1, false, "readonly", "@read @list @slow"},
+    CommandSpec{"lmove", lmove, 5, multi, 1, 2, 1, true, "write denyoom", "@write @list @slow"},
+    CommandSpec{"rpoplpush", rpoplpush, 3, multi, 1, 2, 1, true, "write denyoom", "@write @list @slow"},
+    CommandSpec{"lmpop", lmpop, -4, multi, 0, 0, 0, false, "write movablekeys", "@write @list @slow"},
 };
 // clang-format on
 
@@ -431,6 +448,8 @@ bool arity_ok(const CommandSpec& spec, std::size_t argc) {
         ok = ok && argc % 2 == 0;
     } else if (spec.id == Cmd::ping) {
         ok = ok && argc <= 2;
+    } else if (spec.id == Cmd::lpop || spec.id == Cmd::rpop) {
+        ok = ok && argc <= 3;
     }
     return ok;
 }

@@ -1,6 +1,7 @@
 // One shard of the key-value store: keys holding a string or a collection (values.hpp), with
 // optional expiry, an approximate memory account and the maxmemory policy. A shard is owned by one driver and
-// is only ever touched on that driver's thread, so nothing here locks.
+// is touched by one thread at a time (the plugin's shard mutex, see resp.cpp), so nothing
+// here locks.
 //
 // Time is wall-clock milliseconds (like redis-server, so EXAT/PXAT mean what they say) and is
 // passed in by the caller, which keeps the shard deterministic under test.
@@ -19,6 +20,13 @@
 #include "values.hpp"
 
 namespace gatio::resp {
+
+// The shard of a key among `shards`: a hash mixed so that it does not correlate with the
+// bucket inside the shard's table.
+inline std::uint32_t shard_index(std::string_view key, std::size_t shards) {
+    std::uint64_t h = std::hash<std::string_view>{}(key)*0x9E3779B97F4A7C15ULL;
+    return static_cast<std::uint32_t>((h >> 32) % shards);
+}
 
 // TYPE's names, in this order.
 enum class Type : std::uint8_t { string, hash, list, set, zset };

@@ -1,5 +1,6 @@
 // The resp handler: a Redis-protocol key-value server sharded across the drivers that execute
-// tasks (shared-nothing: each shard is touched only on its own driver's thread).
+// tasks (each shard is touched on its own driver's thread, except by a multi-shard command,
+// which holds the shard's mutex while it runs on its connection's driver).
 //
 // A request's life: on_data parses it on the connection's driver and takes a request slot
 // (at most max_pipeline per connection, so a connection's work in flight is bounded). Slots
@@ -24,6 +25,7 @@
 #include <ctime>
 #include <functional>
 #include <iterator>
+#include <malloc.h>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -67,14 +69,15 @@ std::int64_t wall_ms() {
     return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
 }
 
-// Empties a string or vector, giving its memory back if it grew past retain_limit.
+// Empties a string or vector, giving its memory back if it grew past retain_limit (then true).
 template <class Buffer>
-void trim(Buffer& b) {
+bool trim(Buffer& b) {
     if (b.capacity() * sizeof(typename Buffer::value_type) > retain_limit) {
         Buffer().swap(b);
-    } else {
-        b.clear();
+        return true;
     }
+    b.clear();
+    return false;
 }
 
 std::int64_t g_start_ms = 0;
@@ -85,6 +88,10 @@ std::atomic<std::uint64_t> g_client_ids{0};
 struct alignas(64) ShardState {
     ShardState(const ShardLimits& limits, const ServerSettings& server, std::uint64_t seed)
         : shard(limits, seed), settings(&server) {}
+    // Held while anything runs on the shard. Only its own driver takes it, uncontended, except
+    // for a multi-shard command, which holds every shard it involves (taken in index order, so
+    // two of them never wait for each other) while it runs on its connection's driver.
+    std::mutex lock;
     Shard shard;
     const ServerSettings* settings; // immutable, readable from any thread
     std::int64_t last_sweep_ms = 0;
@@ -106,11 +113,7 @@ struct Keyspace {
     std::vector<SweepJob> sweeps; // [driver * shards + shard]
     int instances = 0;            // guarded by g_keyspaces_mutex
 
-    std::uint32_t shard_of(std::string_view key) const {
-        // Mixed so that the shard does not correlate with the bucket inside the shard's table.
-        std::uint64_t h = std::hash<std::string_view>{}(key)*0x9E3779B97F4A7C15ULL;
-        return static_cast<std::uint32_t>((h >> 32) % shards.size());
-    }
+    std::uint32_t shard_of(std::string_view key) const { return shard_index(key, shards.size()); }
 };
 
 // Freed when the plugin is unloaded (see above).
@@ -181,10 +184,14 @@ struct Conn {
     bool open = false;
     bool closing = false; // no more requests are read
     bool eof = false;     // the peer is done sending: close once every reply is written
-    bool paused = false;  // we paused reading: every slot is taken
+    bool paused = false;  // we paused reading: input waits (see stalled)
+    bool held = false;    // the next request is a multi-shard command held back (see process)
     Conn* next_free = nullptr;
 
     bool full() const { return used >= pipeline; }
+    // Whether waiting input cannot be taken now: every slot is taken, or a multi-shard command
+    // waits for this connection's tasks in flight.
+    bool stalled() const { return full() || (held && busy > 0); }
 };
 
 // Connections of destroyed instances that had tasks in flight; guarded by g_keyspaces_mutex.
@@ -499,7 +506,7 @@ private:
         drop_input(k);
         k.parser.reset();
         k.parser.release_large(retain_limit);
-        k.closing = k.eof = k.paused = false;
+        k.closing = k.eof = k.paused = k.held = false;
         k.next_free = free_;
         free_ = &k;
     }
@@ -508,13 +515,19 @@ private:
     static void recycle(Slot& s) {
         s.ready = false;
         s.close_after = false;
-        trim(s.reply);
-        trim(s.bytes);
-        trim(s.args);
-        trim(s.owner);
+        bool large = trim(s.reply);
+        large |= trim(s.bytes);
+        large |= trim(s.args);
+        large |= trim(s.owner);
         for (auto& j : s.jobs) {
-            trim(j.keys);
-            trim(j.share.out);
+            large |= trim(j.keys);
+            large |= trim(j.share.out);
+        }
+        // glibc keeps freed heap memory for reuse, in whichever arena served it; after a large
+        // request, what its buffers held goes back to the system (a rare call: one per large
+        // request, not per request).
+        if (large) {
+            ::malloc_trim(0);
         }
     }
 
@@ -621,7 +634,7 @@ private:
     void advance(Conn& k) {
         while (true) {
             flush(k);
-            if (!k.open || k.closing || k.input.empty() || k.full()) {
+            if (!k.open || k.closing || k.input.empty() || k.stalled()) {
                 break;
             }
             const std::size_t before = k.input.size();
@@ -635,7 +648,7 @@ private:
             return;
         }
         const auto& svc = host_.services();
-        const bool waiting = !k.input.empty() && k.full() && !k.closing;
+        const bool waiting = !k.input.empty() && k.stalled() && !k.closing;
         if (waiting && !k.paused) {
             k.paused = svc.pause_read(host_.handle(), k.id) == GATIO_OK;
         } else if (!waiting && k.paused) {
@@ -669,6 +682,15 @@ private:
                 return data.size();
             }
             auto args = k.parser.args();
+            if (!args.empty() && k.busy > 0) {
+                // A multi-shard command waits, unparsed, for its connection's tasks in flight.
+                const CommandSpec* spec = find_command(args[0]);
+                if (spec != nullptr && spec->route == Route::multi) {
+                    k.held = true;
+                    break;
+                }
+            }
+            k.held = false;
             pos += k.parser.consumed();
             if (!args.empty()) {
                 dispatch(k, args);
@@ -701,6 +723,10 @@ private:
             s.ready = true;
             return;
         }
+        if (spec->route == Route::multi) {
+            run_multi_here(s, *spec, args);
+            return;
+        }
         if (spec->route != Route::one_key && !check_fanout(*spec, args, s.reply)) {
             s.ready = true;
             return;
@@ -720,6 +746,7 @@ private:
             std::uint32_t shard = ks.shard_of(args[1]);
             if (shard == local_shard_ && k.busy == 0) {
                 // Nothing of this connection is in flight, so running now keeps its order.
+                std::lock_guard hold(ks.shards[shard]->lock);
                 run_one_key(ks.shards[shard]->shard, *spec, args, ks.settings.server, s.now_ms, s.reply);
                 s.ready = true;
                 return;
@@ -756,7 +783,10 @@ private:
             involved == 1 && local_shard_ >= 0 && s.shares[static_cast<std::size_t>(local_shard_)];
         if (all_local && k.busy == 0) {
             Job& j = s.jobs[static_cast<std::size_t>(local_shard_)];
-            run_part(j.state->shard, *spec, args, j.keys, s.now_ms, j.share);
+            {
+                std::lock_guard hold(j.state->lock);
+                run_part(j.state->shard, *spec, args, j.keys, s.now_ms, j.share);
+            }
             FactsBuilder facts(*this, k, s.now_ms);
             gather(*spec, args, s.owner, s.shares, facts.facts, s.reply);
             s.ready = true;
@@ -771,6 +801,32 @@ private:
                 submit(s.jobs[i]);
             }
         }
+    }
+
+    // A multi-shard command runs here, on the connection's driver, with its shards locked.
+    // process() holds it back until nothing of its connection is in flight, so it cannot
+    // overtake the connection's earlier commands.
+    void run_multi_here(Slot& s, const CommandSpec& spec, std::span<const std::string_view> args) {
+        struct Of final : ShardsOf {
+            explicit Of(const Keyspace& k) : ks(k) {}
+            Shard& operator()(std::string_view key) override { return ks.shards[ks.shard_of(key)]->shard; }
+            const Keyspace& ks;
+        } of(*keyspace_);
+        multi_keys(spec, args, s.owner);
+        locked_.clear();
+        for (std::uint32_t k : s.owner) {
+            locked_.push_back(keyspace_->shard_of(args[k]));
+        }
+        std::sort(locked_.begin(), locked_.end());
+        locked_.erase(std::unique(locked_.begin(), locked_.end()), locked_.end());
+        for (std::uint32_t i : locked_) {
+            keyspace_->shards[i]->lock.lock();
+        }
+        run_multi(of, spec, args, s.owner, s.now_ms, s.reply);
+        for (auto it = locked_.rbegin(); it != locked_.rend(); ++it) {
+            keyspace_->shards[*it]->lock.unlock();
+        }
+        s.ready = true;
     }
 
     void start(Conn& k, Slot& s, Job* job, std::uint32_t count) {
@@ -902,7 +958,8 @@ private:
     Conn* free_ = nullptr;
     Slot* free_slots_ = nullptr; // the pool
     std::size_t pooled_ = 0;
-    std::int64_t now_ms_ = 0; // the wall clock of the receive being handled
+    std::int64_t now_ms_ = 0;           // the wall clock of the receive being handled
+    std::vector<std::uint32_t> locked_; // the shards a multi-shard command holds
     Job* queue_head_ = nullptr;
     Job* queue_tail_ = nullptr;
     std::vector<std::unique_ptr<Conn>> conns_; // every connection state this instance made
@@ -913,6 +970,7 @@ private:
 void run_job(void* arg) {
     Job& j = *static_cast<Job*>(arg);
     Slot& s = *j.slot;
+    std::lock_guard hold(j.state->lock);
     if (s.spec->route == Route::one_key) {
         // The settings are immutable; the slot's arguments stay put until done.
         run_one_key(j.state->shard, *s.spec, s.args, *j.state->settings, s.now_ms, s.reply);
@@ -930,6 +988,7 @@ void run_sweep(void* arg) {
     auto& j = *static_cast<SweepJob*>(arg);
     ShardState& st = *j.state;
     std::int64_t now = wall_ms();
+    std::lock_guard hold(st.lock);
     // Every instance asks every shard; the shard sweeps at most about once per interval.
     if (now - st.last_sweep_ms < j.interval_ms / 2) {
         return;

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -220,6 +221,62 @@ public:
 
 private:
     Table table_;
+};
+
+// A list: a deque of strings, each accounted with its slot.
+class ListValue final : public Collection {
+public:
+    // An element's bookkeeping beyond its capacity: its slot and a share of the deque's map.
+    static constexpr std::size_t item_cost = sizeof(std::string) + sizeof(void*);
+
+    const std::deque<std::string>& items() const { return items_; }
+    std::size_t size() const { return items_.size(); }
+
+    void push(bool front, std::string_view v) {
+        if (front) {
+            items_.emplace_front(v);
+            bytes_ += item_cost + items_.front().capacity();
+        } else {
+            items_.emplace_back(v);
+            bytes_ += item_cost + items_.back().capacity();
+        }
+    }
+    std::string pop(bool front) {
+        std::string v = std::move(front ? items_.front() : items_.back());
+        if (front) {
+            items_.pop_front();
+        } else {
+            items_.pop_back();
+        }
+        bytes_ -= item_cost + v.capacity();
+        return v;
+    }
+    void set(std::size_t i, std::string_view v) {
+        bytes_ -= items_[i].capacity();
+        assign_string(items_[i], v);
+        bytes_ += items_[i].capacity();
+    }
+    void insert(std::size_t i, std::string_view v) {
+        auto it = items_.emplace(items_.begin() + static_cast<std::ptrdiff_t>(i), v);
+        bytes_ += item_cost + it->capacity();
+    }
+    void erase(std::size_t i) {
+        bytes_ -= item_cost + items_[i].capacity();
+        items_.erase(items_.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+    // Keeps the elements [from, to) only.
+    void keep(std::size_t from, std::size_t to) {
+        for (std::size_t i = 0; i < items_.size(); ++i) {
+            if (i < from || i >= to) {
+                bytes_ -= item_cost + items_[i].capacity();
+            }
+        }
+        items_.erase(items_.begin() + static_cast<std::ptrdiff_t>(to), items_.end());
+        items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(from));
+    }
+
+private:
+    std::deque<std::string> items_;
 };
 
 } // namespace gatio::resp

@@ -6,10 +6,12 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "check.hpp"
 #include "harness.hpp"
+#include "keyspace.hpp"
 
 using namespace gatio::resp::test;
 
@@ -409,5 +411,227 @@ TEST_CASE("HRANDFIELD picks distinct fields, or repeats for a negative count", "
         // Each value belongs to its field.
         CHECK(repeated[i].substr(repeated[i].find("\r\n") + 3) ==
               repeated[i + 1].substr(repeated[i + 1].find("\r\n") + 3));
+    }
+}
+
+TEST_CASE("list commands answer as redis-server does", "[resp][types]") {
+    Gatiod gatiod;
+    RedisServer redis;
+    Client ours(gatiod.port());
+    Client theirs(redis.port());
+    compare(ours, theirs,
+            steps({
+                {"flushall"},
+                {"rpush", "l", "a", "b", "c", "d", "e", "f", "a", "b", "a"},
+                {"lpush", "l2", "x", "y", "z"},
+                {"lrange", "l2", "0", "-1"},
+                {"lpop", "l", "0"},
+                {"lpop", "nokey", "0"},
+                {"lpop", "nokey", "2"},
+                {"lpop", "nokey"},
+                {"lpop", "l", "-1"},
+                {"lpop", "l", "x"},
+                {"lpop", "l", "2", "3"},
+                {"lpop", "l", "2"},
+                {"rpop", "l", "2"},
+                {"lpop", "l", "100"},
+                {"rpush", "l", "a", "b", "c", "d", "e", "f", "a", "b", "a"},
+                {"lpos", "l", "a"},
+                {"lpos", "l", "a", "rank", "2"},
+                {"lpos", "l", "a", "rank", "-1"},
+                {"lpos", "l", "a", "rank", "0"},
+                {"lpos", "l", "a", "rank", "-9223372036854775808"},
+                {"lpos", "l", "a", "rank", "9223372036854775807"},
+                {"lpos", "l", "a", "count", "0"},
+                {"lpos", "l", "a", "count", "-1"},
+                {"lpos", "l", "a", "count", "2", "rank", "-1"},
+                {"lpos", "l", "a", "maxlen", "-1"},
+                {"lpos", "l", "a", "maxlen", "2"},
+                {"lpos", "l", "a", "maxlen", "1", "count", "0"},
+                {"lpos", "l", "zz"},
+                {"lpos", "l", "zz", "count", "0"},
+                {"lpos", "nokey", "a"},
+                {"lpos", "nokey", "a", "count", "0"},
+                {"lpos", "l", "a", "foo"},
+                {"lpos", "l", "a", "rank"},
+                {"lpos", "l", "a", "count", "x"},
+                {"lindex", "l", "x"},
+                {"lindex", "l", "-100"},
+                {"lindex", "l", "100"},
+                {"lindex", "l", "-1"},
+                {"lset", "nokey", "0", "x"},
+                {"lset", "l", "100", "x"},
+                {"lset", "l", "x", "x"},
+                {"lset", "l", "-1", "z"},
+                {"linsert", "l", "middle", "a", "x"},
+                {"linsert", "l", "before", "zz", "x"},
+                {"linsert", "nokey", "before", "a", "x"},
+                {"linsert", "l", "after", "a", "NEW"},
+                {"ltrim", "l", "1", "-2"},
+                {"ltrim", "l", "x", "1"},
+                {"ltrim", "l", "5", "1"},
+                {"exists", "l"},
+                {"lrange", "nokey", "0", "-1"},
+                {"lrange", "l", "x", "1"},
+                {"lrem", "l2", "0", "x"},
+                {"lmove", "l2", "l2", "left", "right"},
+                {"lmove", "l2", "dst", "left", "middle"},
+                {"lmove", "nokey", "dst", "left", "left"},
+                {"lmpop", "0", "l", "left"},
+                {"lmpop", "-1", "l", "left"},
+                {"lmpop", "x", "l", "left"},
+                {"lmpop", "2", "l", "left"},
+                {"lmpop", "1", "l", "middle"},
+                {"lmpop", "1", "nokey", "left"},
+                {"lmpop", "1", "l2", "left", "count", "0"},
+                {"lmpop", "1", "l2", "left", "count", "-1"},
+                {"lmpop", "1", "l2", "left", "count", "x"},
+                {"lmpop", "1", "l2", "left", "count", "1", "extra"},
+                {"lmpop", "1", "l2", "left", "foo", "1"},
+                {"lmpop", "1", "l2", "left", "count"},
+                {"lmpop", "9223372036854775807", "l", "left"},
+                {"rpoplpush", "nokey", "d"},
+                {"rpush", "l", "a", "b", "a"},
+                {"lpos", "l", "a", "rank", "x"},
+                {"lpos", "l", "a", "maxlen", "x"},
+                {"lpos", "l", "a", "rank", "1", "rank", "-1"},
+                {"lpos", "l", "a", "count", "1", "count", "0"},
+                {"set", "s", "x"},
+                {"lpos", "s", "a"},
+                {"lpos", "s", "a", "rank", "0"},
+                {"lmove", "s", "d", "left", "left"},
+                {"lmove", "l", "s", "left", "left"},
+                {"lrange", "l", "0", "-1"},
+                {"lmpop", "2", "nokey", "s", "left"},
+                {"lmpop", "2", "l", "s", "left"},
+                {"lmpop", "2", "s", "l", "left"},
+                {"rpoplpush", "l", "s"},
+                {"lpushx", "nokey", "a"},
+                {"rpushx", "l", "q"},
+                {"lpushx", "s", "a"},
+                {"lpop", "s"},
+                {"lpop", "s", "0"},
+                {"lpop", "s", "x"},
+                {"llen", "s"},
+                {"lrange", "l", "-100", "100"},
+                {"lrange", "l", "2", "1"},
+                {"lrange", "l", "-1", "-2"},
+                {"lrange", "l", "9223372036854775807", "-9223372036854775808"},
+                {"lindex", "l", "9223372036854775807"},
+                {"lrem", "l", "1", "a"},
+                {"lrem", "l", "-1", "a"},
+                {"lrem", "l", "x", "a"},
+                {"lrem", "l", "-9223372036854775808", "a"},
+                {"lmpop", "1", "l", "right", "count", "9223372036854775807"},
+                // Arity.
+                {"lpush", "l"},
+                {"rpush"},
+                {"lpushx", "l"},
+                {"llen"},
+                {"lindex", "l"},
+                {"lset", "l", "0"},
+                {"lrange", "l", "0"},
+                {"ltrim", "l", "0"},
+                {"lrem", "l", "0"},
+                {"linsert", "l", "before", "a"},
+                {"lpos", "l"},
+                {"lmove", "a", "b", "left"},
+                {"rpoplpush", "a"},
+                {"lmpop", "1", "l"},
+                {"rpop", "l", "1", "2"},
+                // Moves between keys that may live on different shards, and onto the same key.
+                {"del", "l", "l2", "d", "dst"},
+                {"rpush", "src", "1", "2", "3", "4"},
+                {"lmove", "src", "dst", "left", "right"},
+                {"lmove", "src", "dst", "right", "left"},
+                {"lmove", "src", "dst", "LEFT", "LEFT"},
+                {"rpoplpush", "src", "dst"},
+                {"exists", "src"},
+                {"lrange", "dst", "0", "-1"},
+                {"rpoplpush", "dst", "dst"},
+                {"lrange", "dst", "0", "-1"},
+                {"rpush", "one", "x"},
+                {"expire", "one", "1000"},
+                {"lmove", "one", "one", "left", "right"},
+                {"ttl", "one"},
+                {"lrange", "one", "0", "-1"},
+                {"rpush", "k1", "a"},
+                {"rpush", "k2", "b", "c", "d"},
+                {"lmpop", "3", "k0", "k1", "k2", "left"},
+                {"lmpop", "3", "k0", "k1", "k2", "right", "count", "2"},
+                {"lmpop", "3", "k0", "k1", "k2", "left", "count", "5"},
+                {"lmpop", "3", "k0", "k1", "k2", "left"},
+                {"exists", "k1", "k2"},
+                // Binary elements, and integers that stay strings.
+                {"rpush", "bin", nul_field, binary_value, "", "12", "-0", "1e3"},
+                {"lrange", "bin", "0", "-1"},
+                {"lpos", "bin", nul_field},
+                {"lrem", "bin", "0", ""},
+                {"linsert", "bin", "after", "12", nul_field},
+                {"lrange", "bin", "0", "-1"},
+                {"lindex", "bin", "-1"},
+                {"type", "bin"},
+                {"hget", "bin", "x"},
+                {"get", "bin"},
+                {"hset", "hh", "a", "1"},
+                {"lpush", "hh", "x"},
+                {"lrange", "hh", "0", "-1"},
+                {"rpoplpush", "bin", "hh"},
+                {"lmove", "hh", "bin", "left", "left"},
+                {"llen", "bin"},
+            }));
+}
+
+TEST_CASE("LMOVE between shards under concurrent clients loses and duplicates nothing", "[resp][types]") {
+    // Two keys on different shards of the two-shard keyspace.
+    std::string a = "left";
+    std::string b;
+    for (int i = 0; b.empty(); ++i) {
+        std::string k = "right" + std::to_string(i);
+        if (gatio::resp::shard_index(k, 2) != gatio::resp::shard_index(a, 2)) {
+            b = k;
+        }
+    }
+    Gatiod gatiod;
+    {
+        Client c(gatiod.port());
+        std::vector<std::string> fill{"rpush", a};
+        for (int i = 0; i < 100; ++i) {
+            fill.push_back(std::to_string(i));
+        }
+        REQUIRE(c.exchange(request(fill), 1) == ":100\r\n");
+    }
+    // Each client moves elements one way, two clients each way, pipelined.
+    std::vector<std::thread> movers;
+    for (int t = 0; t < 4; ++t) {
+        movers.emplace_back([&, t] {
+            Client c(gatiod.port());
+            std::string batch;
+            for (int i = 0; i < 100; ++i) {
+                batch +=
+                    t % 2 == 0 ? request({"lmove", a, b, "left", "right"}) : request({"rpoplpush", b, a});
+            }
+            for (int round = 0; round < 20; ++round) {
+                c.exchange(batch, 100);
+            }
+        });
+    }
+    for (auto& m : movers) {
+        m.join();
+    }
+    Client c(gatiod.port());
+    std::multiset<std::string> all;
+    for (const auto& key : {a, b}) {
+        for (const auto& e : elements(c.exchange(request({"lrange", key, "0", "-1"}), 1))) {
+            if (e != "*0\r\n") {
+                all.insert(e);
+            }
+        }
+    }
+    // Every number is in one of the lists, once.
+    CHECK(all.size() == 100);
+    for (int i = 0; i < 100; ++i) {
+        const std::string e = std::to_string(i);
+        CHECK(all.count('$' + std::to_string(e.size()) + "\r\n" + e + "\r\n") == 1);
     }
 }
