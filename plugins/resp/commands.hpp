@@ -5,14 +5,14 @@
 // shard that owns their key. `keys` commands (MGET, MSET, DEL, EXISTS) are split: each shard
 // runs its share over the keys it owns (run_part) and the connection's driver gathers the
 // shares in argument order (gather). `all_shards` commands (DBSIZE, FLUSHALL, FLUSHDB, INFO)
-// run a share on every shard. `multi` commands (LMOVE, RPOPLPUSH, LMPOP), whose keys may
+// run a share on every shard. `multi` commands (LMOVE, RPOPLPUSH, LMPOP, SMOVE, set algebra), whose keys may
 // live on several shards and must change them together, run whole on the connection's driver
 // with every shard involved locked (run_multi).
 //
 // Replies and errors are those of redis-server 7.0, byte for byte, except where a difference
 // is inherent (one database, RESP2 only, no ACL users).
 //
-// Values are strings, hashes or lists (keyspace.hpp, values.hpp); a command on a key of another type
+// Values are strings, hashes, lists or sets (keyspace.hpp, values.hpp); a command on a key of another type
 // answers WRONGTYPE, as redis-server does.
 #pragma once
 
@@ -90,10 +90,28 @@ enum class Cmd : std::uint8_t {
     lrem,
     linsert,
     lpos,
-    // Commands whose keys may live on several shards.
+    // The set commands of one key, together (run_one_key hands this range to run_set).
+    sadd,
+    srem,
+    scard,
+    sismember,
+    smismember,
+    smembers,
+    spop,
+    srandmember,
+    sscan,
+    // Commands whose keys may live on several shards: lists, then sets (run_set_multi).
     lmove,
     rpoplpush,
     lmpop,
+    smove,
+    sinter,
+    sintercard,
+    sinterstore,
+    sunion,
+    sunionstore,
+    sdiff,
+    sdiffstore,
 };
 
 enum class Route : std::uint8_t { connection, one_key, keys, all_shards, multi };
@@ -174,6 +192,14 @@ bool multi_keys(const CommandSpec& spec, std::span<const std::string_view> args,
 // safe to touch from this thread for the duration (see resp.cpp).
 void run_multi(ShardsOf& shards, const CommandSpec& spec, std::span<const std::string_view> args,
                std::span<const std::uint32_t> keys, std::int64_t now_ms, std::string& out);
+
+// The set commands of run_one_key, and of run_multi (with multi_keys' share).
+void run_set(Shard& shard, const CommandSpec& spec, std::span<const std::string_view> args,
+             std::int64_t now_ms, std::string& out);
+bool set_multi_keys(const CommandSpec& spec, std::span<const std::string_view> args,
+                    std::vector<std::uint32_t>& keys);
+void run_set_multi(ShardsOf& shards, const CommandSpec& spec, std::span<const std::string_view> args,
+                   std::span<const std::uint32_t> keys, std::int64_t now_ms, std::string& out);
 
 // The hash commands of run_one_key.
 void run_hash(Shard& shard, const CommandSpec& spec, std::span<const std::string_view> args,

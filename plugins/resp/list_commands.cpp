@@ -402,6 +402,9 @@ void run_list(Shard& shard, const CommandSpec& spec, std::span<const std::string
 bool multi_keys(const CommandSpec& spec, std::span<const std::string_view> args,
                 std::vector<std::uint32_t>& keys) {
     keys.clear();
+    if (spec.id >= Cmd::smove) {
+        return set_multi_keys(spec, args, keys);
+    }
     switch (spec.id) {
     case Cmd::lmove:
     case Cmd::rpoplpush:
@@ -525,6 +528,10 @@ void run_multi(ShardsOf& shards, const CommandSpec& spec, std::span<const std::s
                 return;
             }
         }
+    }
+    if (spec.id >= Cmd::smove) {
+        run_set_multi(shards, spec, args, keys, now_ms, out);
+        return;
     }
     switch (spec.id) {
     case Cmd::lmove: {

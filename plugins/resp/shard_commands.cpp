@@ -276,6 +276,10 @@ void run_one_key(Shard& shard, const CommandSpec& spec, std::span<const std::str
         run_list(shard, spec, args, now_ms, out);
         return;
     }
+    if (spec.id >= Cmd::sadd && spec.id <= Cmd::sscan) {
+        run_set(shard, spec, args, now_ms, out);
+        return;
+    }
     // The string commands that read a value refuse another type.
     Shard::Entry* e = nullptr;
     switch (spec.id) {

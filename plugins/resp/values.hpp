@@ -14,11 +14,14 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_set>
 #include <utility>
 #include <vector>
+
+#include "parser.hpp"
 
 namespace gatio::resp {
 
@@ -87,18 +90,17 @@ public:
         return items_.back();
     }
 
+    // Inserts an item at position i of a table not indexed.
+    void insert_small(std::size_t i, Item item) {
+        items_.insert(items_.begin() + static_cast<std::ptrdiff_t>(i), std::move(item));
+    }
+
     // After append() and after filling the item in: indexes it, or the whole table when the
     // table has just outgrown the small form (`length` is the item's longest string).
     void added(std::size_t length) {
         if (!indexed_ && (items_.size() > small_items || length > small_length)) {
-            indexed_ = true;
-            index_.reserve(items_.size());
-            for (std::size_t i = 0; i < items_.size(); ++i) {
-                index_.insert(static_cast<std::uint32_t>(i));
-            }
-            return;
-        }
-        if (indexed_) {
+            make_indexed();
+        } else if (indexed_) {
             index_.insert(static_cast<std::uint32_t>(items_.size() - 1));
         }
     }
@@ -107,12 +109,24 @@ public:
     // past its limit.
     void grew(std::size_t length) {
         if (!indexed_ && length > small_length) {
-            indexed_ = true;
-            for (std::size_t i = 0; i < items_.size(); ++i) {
-                index_.insert(static_cast<std::uint32_t>(i));
-            }
+            make_indexed();
         }
     }
+
+    // Leaves the small form for good.
+    void make_indexed() {
+        if (indexed_) {
+            return;
+        }
+        indexed_ = true;
+        index_.reserve(items_.size());
+        for (std::size_t i = 0; i < items_.size(); ++i) {
+            index_.insert(static_cast<std::uint32_t>(i));
+        }
+    }
+
+    // After append() on an indexed table: indexes the new item.
+    void index_last() { index_.insert(static_cast<std::uint32_t>(items_.size() - 1)); }
 
     // Removes the item at i: in order while small, by moving the last item into its place
     // once indexed.
@@ -277,6 +291,94 @@ public:
 
 private:
     std::deque<std::string> items_;
+};
+
+struct MemberOf {
+    std::string_view operator()(const std::string& m) const { return m; }
+};
+
+// A set. While every member is an integer in canonical form and there are at most 512 of them
+// (redis-server's intset), the members are kept in numeric order, which is the order
+// redis-server answers in; otherwise they are an indexed table in no particular order.
+class SetValue final : public Collection {
+public:
+    using Table = DenseTable<std::string, MemberOf>;
+    static constexpr std::size_t int_members = 512; // set-max-intset-entries
+    static constexpr std::size_t member_cost = sizeof(std::string);
+
+    const Table& members() const { return table_; }
+    std::size_t size() const { return table_.size(); }
+    bool contains(std::string_view m) const {
+        if (!table_.indexed()) {
+            return small_find(m).second;
+        }
+        return table_.find(m) != Table::npos;
+    }
+
+    // Adds m; whether it is new.
+    bool add(std::string_view m) {
+        if (!table_.indexed()) {
+            auto value = integer(m);
+            if (value && table_.size() < int_members) {
+                auto [at, found] = small_find(m);
+                if (found) {
+                    return false;
+                }
+                table_.insert_small(at, std::string(m));
+                bytes_ += member_cost + table_.at(at).capacity();
+                return true;
+            }
+            if (contains(m)) {
+                return false;
+            }
+            table_.make_indexed();
+            bytes_ += table_.size() * Table::index_cost;
+        }
+        if (table_.find(m) != Table::npos) {
+            return false;
+        }
+        const std::string& added = table_.append(std::string(m));
+        bytes_ += member_cost + added.capacity() + Table::index_cost;
+        table_.index_last();
+        return true;
+    }
+
+    bool remove(std::string_view m) {
+        std::size_t i =
+            table_.indexed() ? table_.find(m) : (small_find(m).second ? small_find(m).first : Table::npos);
+        if (i == Table::npos) {
+            return false;
+        }
+        bytes_ -= member_cost + table_.at(i).capacity() + (table_.indexed() ? Table::index_cost : 0);
+        table_.erase_at(i);
+        return true;
+    }
+
+    // redis-server's integer syntax (string2ll), for the intset test.
+    static std::optional<std::int64_t> integer(std::string_view m) { return parse_int(m); }
+
+private:
+    // Where m is or would go in the numeric order, and whether it is there; a member that is
+    // not an integer is never in a set of integers.
+    std::pair<std::size_t, bool> small_find(std::string_view m) const {
+        auto value = integer(m);
+        if (!value) {
+            return {0, false};
+        }
+        std::size_t lo = 0;
+        std::size_t hi = table_.size();
+        while (lo < hi) {
+            const std::size_t mid = (lo + hi) / 2;
+            if (*integer(table_.at(mid)) < *value) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        return {lo, lo < table_.size() && table_.at(lo) == m};
+    }
+
+    Table table_;
 };
 
 } // namespace gatio::resp

@@ -309,3 +309,24 @@ TEST_CASE("expiry and eviction apply to hashes", "[resp][commands]") {
         CHECK(s.run_line("hdel h a") == ":1\r\n");
     }
 }
+
+TEST_CASE("list and set memory is accounted per element and returns to zero", "[resp][commands]") {
+    Server s(1);
+    const Shard& shard = s.shard(0);
+    for (int i = 0; i < 600; ++i) {
+        s.run_line("rpush l " + std::string(100, 'x'));
+        // Integers first (the intset form), then past 512 members an indexed set.
+        s.run_line("sadd st " + std::to_string(i));
+    }
+    s.run_line("sadd st " + std::string(100, 'y'));
+    CHECK(shard.used_memory() >= 600 * 100);
+    CHECK(s.run_line("ltrim l 0 9") == "+OK\r\n");
+    CHECK(s.run_line("lmove l l2 left right") == "$100\r\n" + std::string(100, 'x') + "\r\n");
+    for (int i = 0; i < 600; ++i) {
+        s.run_line("srem st " + std::to_string(i));
+    }
+    s.run_line("srem st " + std::string(100, 'y'));
+    s.run_line("del l l2");
+    CHECK(s.run_line("dbsize") == ":0\r\n");
+    CHECK(shard.used_memory() == 0);
+}

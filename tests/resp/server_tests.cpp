@@ -326,12 +326,13 @@ TEST_CASE("large values travel whole in both directions", "[resp][server]") {
 TEST_CASE("redis-benchmark completes without errors", "[resp][server]") {
     Gatiod gatiod;
     auto r = run({"/usr/bin/redis-benchmark", "-p", std::to_string(gatiod.port()), "-t",
-                  "set,get,incr,mset,hset,lpush,rpush,lpop,rpop,lrange_100", "-P", "16", "-n", "20000", "-q"},
+                  "set,get,incr,mset,hset,lpush,rpush,lpop,rpop,lrange_100,sadd,spop", "-P", "16", "-n",
+                  "20000", "-q"},
                  100s);
     INFO(r.out);
     CHECK(r.status == 0);
     for (const char* test : {"SET: ", "GET: ", "INCR: ", "MSET (10 keys): ", "HSET: ", "LPUSH: ", "RPUSH: ",
-                             "LPOP: ", "RPOP: ", "LRANGE_100 (first 100 elements): "}) {
+                             "LPOP: ", "RPOP: ", "LRANGE_100 (first 100 elements): ", "SADD: ", "SPOP: "}) {
         CHECK(reports_rate(r.out, test));
     }
     CHECK(r.out.find("ERR") == std::string::npos);

@@ -635,3 +635,191 @@ TEST_CASE("LMOVE between shards under concurrent clients loses and duplicates no
         CHECK(all.count('$' + std::to_string(e.size()) + "\r\n" + e + "\r\n") == 1);
     }
 }
+
+TEST_CASE("set commands answer as redis-server does", "[resp][types]") {
+    Gatiod gatiod;
+    RedisServer redis;
+    Client ours(gatiod.port());
+    Client theirs(redis.port());
+    // Sets of integers answer in numeric order, as redis-server's intsets do; any other set in
+    // its hash table's order, so those replies are compared sorted.
+    std::vector<Step> set_steps;
+    set_steps.push_back({{"flushall"}});
+    set_steps.push_back({{"sadd", "s", "3", "1", "2", "-5", "10", "1"}});
+    set_steps.push_back({{"sadd", "s"}});
+    set_steps.push_back({{"smembers", "s"}});
+    set_steps.push_back({{"sadd", "s", "007"}});
+    set_steps.push_back({{"smembers", "s"}, Order::sorted});
+    set_steps.push_back({{"scard", "s"}});
+    set_steps.push_back({{"scard", "nokey"}});
+    set_steps.push_back({{"sismember", "s", "1"}});
+    set_steps.push_back({{"sismember", "s", "9"}});
+    set_steps.push_back({{"sismember", "nokey", "1"}});
+    set_steps.push_back({{"smismember", "s", "1", "9", "2"}});
+    set_steps.push_back({{"smismember", "nokey", "1"}});
+    set_steps.push_back({{"smismember", "s"}});
+    set_steps.push_back({{"srem", "s", "1", "9"}});
+    set_steps.push_back({{"srem", "nokey", "1"}});
+    set_steps.push_back({{"srem", "s"}});
+    set_steps.push_back(
+        {{"sadd", "i", "5", "4", "3", "2", "1", "0", "-1", "9223372036854775807", "-9223372036854775808"}});
+    set_steps.push_back({{"smembers", "i"}});
+    set_steps.push_back({{"srem", "i", "3"}});
+    set_steps.push_back({{"smembers", "i"}});
+    set_steps.push_back({{"spop", "nokey"}});
+    set_steps.push_back({{"spop", "nokey", "3"}});
+    set_steps.push_back({{"spop", "nokey", "0"}});
+    set_steps.push_back({{"spop", "i", "0"}});
+    set_steps.push_back({{"spop", "i", "-1"}});
+    set_steps.push_back({{"spop", "i", "x"}});
+    set_steps.push_back({{"spop", "i", "1", "2"}});
+    set_steps.push_back({{"srandmember", "nokey"}});
+    set_steps.push_back({{"srandmember", "nokey", "3"}});
+    set_steps.push_back({{"srandmember", "i", "0"}});
+    set_steps.push_back({{"srandmember", "i", "100"}});
+    set_steps.push_back({{"srandmember", "i", "x"}});
+    set_steps.push_back({{"srandmember", "i", "-9223372036854775808"}});
+    set_steps.push_back({{"srandmember", "i", "1", "2"}});
+    set_steps.push_back({{"srandmember", "i", "-0"}});
+    set_steps.push_back({{"spop", "i", "100"}});
+    set_steps.push_back({{"exists", "i"}});
+    set_steps.push_back({{"sadd", "a", "1", "2", "3", "4"}});
+    set_steps.push_back({{"sadd", "b", "3", "4", "5"}});
+    set_steps.push_back({{"sadd", "c", "4", "5", "6"}});
+    set_steps.push_back({{"sinter", "a", "b"}});
+    set_steps.push_back({{"sinter", "a", "b", "c"}});
+    set_steps.push_back({{"sinter", "a", "nokey"}});
+    set_steps.push_back({{"sinter", "nokey"}});
+    set_steps.push_back({{"sunion", "a", "b", "c"}});
+    set_steps.push_back({{"sunion", "nokey"}});
+    set_steps.push_back({{"sdiff", "a", "b", "c"}});
+    set_steps.push_back({{"sdiff", "a", "b"}});
+    set_steps.push_back({{"sdiff", "nokey", "a"}});
+    set_steps.push_back({{"sinterstore", "d", "a", "b"}});
+    set_steps.push_back({{"smembers", "d"}});
+    set_steps.push_back({{"sinterstore", "d", "a", "nokey"}});
+    set_steps.push_back({{"exists", "d"}});
+    set_steps.push_back({{"sunionstore", "d", "a", "b", "c"}});
+    set_steps.push_back({{"smembers", "d"}});
+    set_steps.push_back({{"sdiffstore", "d", "a", "b"}});
+    set_steps.push_back({{"smembers", "d"}});
+    set_steps.push_back({{"sdiffstore", "d", "nokey", "a"}});
+    set_steps.push_back({{"exists", "d"}});
+    set_steps.push_back({{"set", "str", "x"}});
+    set_steps.push_back({{"sinter", "a", "str"}});
+    set_steps.push_back({{"sinter", "nokey", "str"}});
+    set_steps.push_back({{"sunion", "str"}});
+    set_steps.push_back({{"sdiff", "a", "str"}});
+    set_steps.push_back({{"sinterstore", "str", "a", "b"}});
+    set_steps.push_back({{"type", "str"}});
+    set_steps.push_back({{"smembers", "str"}});
+    set_steps.push_back({{"sunionstore", "a", "a", "b"}});
+    set_steps.push_back({{"smembers", "a"}});
+    set_steps.push_back({{"sintercard", "2", "a", "b"}});
+    set_steps.push_back({{"sintercard", "2", "a", "b", "limit", "1"}});
+    set_steps.push_back({{"sintercard", "2", "a", "b", "limit", "0"}});
+    set_steps.push_back({{"sintercard", "2", "a", "b", "limit", "-1"}});
+    set_steps.push_back({{"sintercard", "2", "a", "b", "limit", "x"}});
+    set_steps.push_back({{"sintercard", "0", "a"}});
+    set_steps.push_back({{"sintercard", "x", "a"}});
+    set_steps.push_back({{"sintercard", "3", "a", "b"}});
+    set_steps.push_back({{"sintercard", "2", "a", "b", "foo"}});
+    set_steps.push_back({{"sintercard", "1", "nokey"}});
+    set_steps.push_back({{"sintercard", "1", "str"}});
+    set_steps.push_back({{"smove", "a", "b", "1"}});
+    set_steps.push_back({{"smove", "a", "b", "1"}});
+    set_steps.push_back({{"smove", "nokey", "b", "1"}});
+    set_steps.push_back({{"smove", "a", "a", "2"}});
+    set_steps.push_back({{"smove", "a", "a", "99"}});
+    set_steps.push_back({{"smove", "a", "str", "2"}});
+    set_steps.push_back({{"smove", "str", "a", "2"}});
+    set_steps.push_back({{"smove", "a", "newset", "5"}});
+    set_steps.push_back({{"smembers", "newset"}});
+    set_steps.push_back({{"sscan", "a", "0"}});
+    set_steps.push_back({{"sscan", "a", "0", "match", "1*"}});
+    set_steps.push_back({{"sscan", "a", "x"}});
+    set_steps.push_back({{"sscan", "nokey", "0"}});
+    set_steps.push_back({{"sscan", "a", "0", "count", "0"}});
+    set_steps.push_back({{"sscan", "str", "0"}});
+    set_steps.push_back({{"sadd", "h", "1"}});
+    set_steps.push_back({{"hset", "hh", "a", "1"}});
+    set_steps.push_back({{"sadd", "hh", "x"}});
+    set_steps.push_back({{"smembers", "hh"}});
+    set_steps.push_back({{"scard", "str"}});
+    // Arity, binary members, and a set of integers past 512 members.
+    for (const auto& cmd : std::vector<std::vector<std::string>>{{"sadd", "s"},
+                                                                 {"srem", "s"},
+                                                                 {"scard"},
+                                                                 {"sismember", "s"},
+                                                                 {"smismember", "s"},
+                                                                 {"smembers"},
+                                                                 {"spop"},
+                                                                 {"srandmember"},
+                                                                 {"smove", "a", "b"},
+                                                                 {"sinter"},
+                                                                 {"sintercard", "1"},
+                                                                 {"sinterstore", "d"},
+                                                                 {"sunion"},
+                                                                 {"sunionstore", "d"},
+                                                                 {"sdiff"},
+                                                                 {"sdiffstore", "d"},
+                                                                 {"sscan", "s"}}) {
+        set_steps.push_back({cmd});
+    }
+    set_steps.push_back({{"sadd", "bin", nul_field, binary_value, ""}});
+    set_steps.push_back({{"sismember", "bin", nul_field}});
+    set_steps.push_back({{"smembers", "bin"}, Order::sorted});
+    set_steps.push_back({{"srem", "bin", ""}});
+    set_steps.push_back({{"sscan", "bin", "0", "count", "100"}, Order::sorted});
+    std::vector<std::string> ints{"sadd", "ints"};
+    for (int i = 0; i < 600; ++i) {
+        ints.push_back(std::to_string(i * 37 % 600));
+    }
+    set_steps.push_back({{ints.begin(), ints.begin() + 500}});
+    set_steps.push_back({{"smembers", "ints"}});
+    set_steps.push_back({{"sinter", "ints", "ints"}});
+    set_steps.push_back({ints});
+    set_steps.push_back({{"scard", "ints"}});
+    set_steps.push_back({{"smembers", "ints"}, Order::sorted});
+    set_steps.push_back({{"sismember", "ints", "599"}});
+    set_steps.push_back({{"srandmember", "ints", "1000"}, Order::sorted});
+    set_steps.push_back({{"sunion", "ints", "a"}, Order::sorted});
+    set_steps.push_back({{"sdiffstore", "big", "ints", "a"}});
+    set_steps.push_back({{"smembers", "big"}, Order::sorted});
+    set_steps.push_back({{"spop", "big", "1000"}, Order::sorted});
+    set_steps.push_back({{"exists", "big"}});
+    compare(ours, theirs, set_steps);
+}
+
+TEST_CASE("SSCAN walks a large set whole", "[resp][types]") {
+    Gatiod gatiod;
+    Client c(gatiod.port());
+    std::vector<std::string> add{"sadd", "s"};
+    for (int i = 0; i < 1000; ++i) {
+        add.push_back("m" + std::to_string(i));
+    }
+    REQUIRE(c.exchange(request(add), 1) == ":1000\r\n");
+    std::set<std::string> seen;
+    std::string cursor = "0";
+    int calls = 0;
+    do {
+        auto parts = elements(c.exchange(request({"sscan", "s", cursor, "count", "30"}), 1));
+        REQUIRE(parts.size() == 2);
+        cursor = parts[0].substr(parts[0].find("\r\n") + 2);
+        cursor.resize(cursor.size() - 2);
+        for (const auto& m : elements(parts[1])) {
+            seen.insert(m);
+        }
+        if (calls < 10) {
+            c.exchange(request({"srem", "s", "m" + std::to_string(calls)}) +
+                           request({"sadd", "s", "new" + std::to_string(calls)}),
+                       2);
+        }
+        REQUIRE(++calls < 1000);
+    } while (cursor != "0");
+    for (int i = 10; i < 1000; ++i) {
+        const std::string m = "m" + std::to_string(i);
+        INFO(m);
+        CHECK(seen.count('$' + std::to_string(m.size()) + "\r\n" + m + "\r\n") == 1);
+    }
+}
