@@ -53,6 +53,15 @@ constexpr std::array table{
     CommandSpec{"config", config, -2, connection, 0, 0, 0, false, "", "@slow"},
     CommandSpec{"quit", quit, -1, connection, 0, 0, 0, false, "loading stale fast no_auth", "@fast @connection"},
     CommandSpec{"hello", hello, -1, connection, 0, 0, 0, false, "loading stale fast no_auth", "@fast @connection"},
+    CommandSpec{"setnx", setnx, 3, one_key, 1, 1, 1, true, "write denyoom fast", "@write @string @fast"},
+    CommandSpec{"setex", setex, 4, one_key, 1, 1, 1, true, "write denyoom", "@write @string @slow"},
+    CommandSpec{"psetex", psetex, 4, one_key, 1, 1, 1, true, "write denyoom", "@write @string @slow"},
+    CommandSpec{"getdel", getdel, 2, one_key, 1, 1, 1, false, "write fast", "@write @string @fast"},
+    CommandSpec{"getex", getex, -2, one_key, 1, 1, 1, false, "write fast", "@write @string @fast"},
+    CommandSpec{"incrbyfloat", incrbyfloat, 3, one_key, 1, 1, 1, true, "write denyoom fast", "@write @string @fast"},
+    CommandSpec{"getrange", getrange, 4, one_key, 1, 1, 1, false, "readonly", "@read @string @slow"},
+    CommandSpec{"substr", substr, 4, one_key, 1, 1, 1, false, "readonly", "@read @string @slow"},
+    CommandSpec{"setrange", setrange, 4, one_key, 1, 1, 1, true, "write denyoom", "@write @string @slow"},
     CommandSpec{"hset", hset, -4, one_key, 1, 1, 1, true, "write denyoom fast", "@write @hash @fast"},
     CommandSpec{"hsetnx", hsetnx, 4, one_key, 1, 1, 1, true, "write denyoom fast", "@write @hash @fast"},
     CommandSpec{"hget", hget, 3, one_key, 1, 1, 1, false, "readonly fast", "@read @hash @fast"},
@@ -103,6 +112,7 @@ constexpr std::array table{
     CommandSpec{"sunionstore", sunionstore, -3, multi, 1, -1, 1, true, "write denyoom", "@write @set @slow"},
     CommandSpec{"sdiff", sdiff, -2, multi, 1, -1, 1, false, "readonly", "@read @set @slow"},
     CommandSpec{"sdiffstore", sdiffstore, -3, multi, 1, -1, 1, true, "write denyoom", "@write @set @slow"},
+    CommandSpec{"msetnx", msetnx, -3, multi, 1, -1, 2, true, "write denyoom", "@write @string @slow"},
 };
 // clang-format on
 
@@ -459,7 +469,7 @@ bool arity_ok(const CommandSpec& spec, std::size_t argc) {
     auto n = static_cast<long>(argc);
     bool ok = spec.arity > 0 ? n == spec.arity : n >= -spec.arity;
     // Some commands check more than their declared arity, with the same message.
-    if (spec.id == Cmd::mset) {
+    if (spec.id == Cmd::mset || spec.id == Cmd::msetnx) {
         ok = ok && argc % 2 == 1;
     } else if (spec.id == Cmd::hset || spec.id == Cmd::hmset) {
         ok = ok && argc % 2 == 0;

@@ -58,6 +58,16 @@ enum class Cmd : std::uint8_t {
     config,
     quit,
     hello,
+    // The string commands of string_commands.cpp, together (run_one_key hands them to run_string).
+    setnx,
+    setex,
+    psetex,
+    getdel,
+    getex,
+    incrbyfloat,
+    getrange,
+    substr,
+    setrange,
     // The hash commands, together (run_one_key hands this range to run_hash).
     hset,
     hsetnx,
@@ -112,6 +122,7 @@ enum class Cmd : std::uint8_t {
     sunionstore,
     sdiff,
     sdiffstore,
+    msetnx,
 };
 
 enum class Route : std::uint8_t { connection, one_key, keys, all_shards, multi };
@@ -192,6 +203,11 @@ bool multi_keys(const CommandSpec& spec, std::span<const std::string_view> args,
 // safe to touch from this thread for the duration (see resp.cpp).
 void run_multi(ShardsOf& shards, const CommandSpec& spec, std::span<const std::string_view> args,
                std::span<const std::uint32_t> keys, std::int64_t now_ms, std::string& out);
+
+// The string commands of run_one_key from SETNX to SETRANGE, and MSETNX of run_multi.
+void run_string(Shard& shard, const CommandSpec& spec, std::span<const std::string_view> args,
+                const ServerSettings& settings, std::int64_t now_ms, std::string& out);
+void msetnx(ShardsOf& shards, std::span<const std::string_view> args, std::int64_t now_ms, std::string& out);
 
 // The set commands of run_one_key, and of run_multi (with multi_keys' share).
 void run_set(Shard& shard, const CommandSpec& spec, std::span<const std::string_view> args,

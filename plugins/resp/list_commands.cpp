@@ -402,6 +402,12 @@ void run_list(Shard& shard, const CommandSpec& spec, std::span<const std::string
 bool multi_keys(const CommandSpec& spec, std::span<const std::string_view> args,
                 std::vector<std::uint32_t>& keys) {
     keys.clear();
+    if (spec.id == Cmd::msetnx) {
+        for (std::size_t i = 1; i < args.size(); i += 2) {
+            keys.push_back(static_cast<std::uint32_t>(i));
+        }
+        return true;
+    }
     if (spec.id >= Cmd::smove) {
         return set_multi_keys(spec, args, keys);
     }
@@ -528,6 +534,10 @@ void run_multi(ShardsOf& shards, const CommandSpec& spec, std::span<const std::s
                 return;
             }
         }
+    }
+    if (spec.id == Cmd::msetnx) {
+        msetnx(shards, args, now_ms, out);
+        return;
     }
     if (spec.id >= Cmd::smove) {
         run_set_multi(shards, spec, args, keys, now_ms, out);

@@ -268,6 +268,10 @@ void run_one_key(Shard& shard, const CommandSpec& spec, std::span<const std::str
         return;
     }
     std::string_view key = args[1];
+    if (spec.id >= Cmd::setnx && spec.id <= Cmd::setrange) {
+        run_string(shard, spec, args, settings, now_ms, out);
+        return;
+    }
     if (spec.id >= Cmd::hset && spec.id <= Cmd::hscan) {
         run_hash(shard, spec, args, now_ms, out);
         return;

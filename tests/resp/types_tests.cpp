@@ -17,7 +17,8 @@ using namespace gatio::resp::test;
 
 namespace {
 
-enum class Order { exact, sorted, pairs };
+// sorted: an array's elements; pairs: its pairs (HGETALL); scan: a SCAN reply's items.
+enum class Order { exact, sorted, pairs, scan };
 
 struct Step {
     std::vector<std::string> args;
@@ -47,6 +48,11 @@ std::string normalized(std::string_view reply, Order order) {
         return std::string(reply);
     }
     auto items = elements(reply);
+    if (order == Order::scan) {
+        REQUIRE(items.size() == 2);
+        return std::string(reply.substr(0, reply.find("\r\n") + 2)) + items[0] +
+               normalized(items[1], Order::sorted);
+    }
     if (order == Order::pairs) {
         std::vector<std::string> pairs;
         for (std::size_t i = 0; i + 1 < items.size(); i += 2) {
@@ -770,7 +776,7 @@ TEST_CASE("set commands answer as redis-server does", "[resp][types]") {
     set_steps.push_back({{"sismember", "bin", nul_field}});
     set_steps.push_back({{"smembers", "bin"}, Order::sorted});
     set_steps.push_back({{"srem", "bin", ""}});
-    set_steps.push_back({{"sscan", "bin", "0", "count", "100"}, Order::sorted});
+    set_steps.push_back({{"sscan", "bin", "0", "count", "100"}, Order::scan});
     std::vector<std::string> ints{"sadd", "ints"};
     for (int i = 0; i < 600; ++i) {
         ints.push_back(std::to_string(i * 37 % 600));
@@ -822,4 +828,112 @@ TEST_CASE("SSCAN walks a large set whole", "[resp][types]") {
         INFO(m);
         CHECK(seen.count('$' + std::to_string(m.size()) + "\r\n" + m + "\r\n") == 1);
     }
+}
+
+TEST_CASE("more string commands answer as redis-server does", "[resp][types]") {
+    Gatiod gatiod;
+    RedisServer redis;
+    Client ours(gatiod.port());
+    Client theirs(redis.port());
+    compare(ours, theirs,
+            steps({
+                {"flushall"},
+                {"setnx", "a", "1"},
+                {"setnx", "a", "2"},
+                {"get", "a"},
+                {"setnx", "a"},
+                {"setex", "b", "100", "v"},
+                {"ttl", "b"},
+                {"setex", "b", "0", "v"},
+                {"setex", "b", "-1", "v"},
+                {"setex", "b", "x", "v"},
+                {"setex", "b", "9223372036854775807", "v"},
+                {"psetex", "c", "100000", "v"},
+                {"exists", "c"},
+                {"psetex", "c", "0", "v"},
+                {"psetex", "c", "9223372036854775807", "v"},
+                {"getdel", "a"},
+                {"getdel", "a"},
+                {"hset", "h", "f", "v"},
+                {"getdel", "h"},
+                {"getex", "b"},
+                {"getex", "b", "persist"},
+                {"ttl", "b"},
+                {"getex", "b", "ex", "100"},
+                {"ttl", "b"},
+                {"getex", "b", "px", "5000"},
+                {"getex", "b", "exat", "99999999999"},
+                {"getex", "b", "pxat", "99999999999999"},
+                {"getex", "b", "ex", "0"},
+                {"getex", "b", "ex", "-1"},
+                {"getex", "b", "ex", "x"},
+                {"getex", "b", "persist", "ex", "10"},
+                {"getex", "b", "ex", "10", "px", "10"},
+                {"getex", "b", "foo"},
+                {"getex", "nokey", "ex", "10"},
+                {"getex", "h"},
+                {"getex", "b", "ex"},
+                {"incrbyfloat", "f", "1.5"},
+                {"incrbyfloat", "f", "0.1"},
+                {"incrbyfloat", "f", "x"},
+                {"incrbyfloat", "f", "inf"},
+                {"incrbyfloat", "h", "1"},
+                {"set", "g", "abc"},
+                {"incrbyfloat", "g", "1"},
+                {"set", "g", "1e308"},
+                {"incrbyfloat", "g", "1e308"},
+                {"incrbyfloat", "g", "1e308"},
+                {"set", "s", "Hello World"},
+                {"getrange", "s", "0", "4"},
+                {"getrange", "s", "-5", "-1"},
+                {"getrange", "s", "5", "2"},
+                {"getrange", "s", "0", "100"},
+                {"getrange", "s", "-100", "-50"},
+                {"getrange", "s", "x", "1"},
+                {"getrange", "nokey", "0", "1"},
+                {"getrange", "h", "0", "1"},
+                {"substr", "s", "0", "4"},
+                {"setrange", "s", "6", "Redis"},
+                {"get", "s"},
+                {"setrange", "n", "3", "abc"},
+                {"get", "n"},
+                {"setrange", "n", "-1", "x"},
+                {"setrange", "n", "0", ""},
+                {"setrange", "nn", "5", ""},
+                {"exists", "nn"},
+                {"setrange", "h", "0", "x"},
+                {"setrange", "s", "536870912", "x"},
+                {"msetnx", "m1", "1", "m2", "2"},
+                {"msetnx", "m2", "3", "m3", "4"},
+                {"get", "m3"},
+                {"msetnx", "m1"},
+                {"msetnx", "m1", "1", "m2"},
+                {"getrange", "s", "9223372036854775807", "9223372036854775807"},
+                {"getrange", "s", "-9223372036854775808", "-1"},
+                {"getex", "b", "persist", "persist"},
+                {"getex", "b", "ex", "10", "ex", "20"},
+                {"ttl", "b"},
+                {"getex", "b", "exat", "1"},
+                {"exists", "b"},
+                {"msetnx", "x1", "1", "h", "2"},
+                {"get", "x1"},
+                {"msetnx", "q1", "1", "q2", "2", "q3", "3", "q4", "4"},
+                {"mget", "q1", "q2", "q3", "q4"},
+                {"setrange", "big", "100", "x"},
+                {"strlen", "big"},
+                {"getrange", "big", "99", "100"},
+                {"incrbyfloat", "neg", "-0"},
+                {"setex", "h", "10", "now-a-string"},
+                {"type", "h"},
+                {"setnx", "h", "x"},
+                {"set", "bin", binary_value},
+                {"getrange", "bin", "1", "2"},
+                {"setrange", "bin", "1", nul_field},
+                {"get", "bin"},
+                {"getdel", "bin"},
+                {"setex", "k"},
+                {"getdel"},
+                {"getrange", "k", "0"},
+                {"incrbyfloat", "k"},
+            }));
 }
