@@ -53,6 +53,15 @@ constexpr std::array table{
     CommandSpec{"config", config, -2, connection, 0, 0, 0, false, "", "@slow"},
     CommandSpec{"quit", quit, -1, connection, 0, 0, 0, false, "loading stale fast no_auth", "@fast @connection"},
     CommandSpec{"hello", hello, -1, connection, 0, 0, 0, false, "loading stale fast no_auth", "@fast @connection"},
+    CommandSpec{"expireat", expireat, -3, one_key, 1, 1, 1, false, "write fast", "@keyspace @write @fast"},
+    CommandSpec{"pexpireat", pexpireat, -3, one_key, 1, 1, 1, false, "write fast", "@keyspace @write @fast"},
+    CommandSpec{"expiretime", expiretime, 2, one_key, 1, 1, 1, false, "readonly fast", "@keyspace @read @fast"},
+    CommandSpec{"pexpiretime", pexpiretime, 2, one_key, 1, 1, 1, false, "readonly fast", "@keyspace @read @fast"},
+    CommandSpec{"touch", touch, -2, keys, 1, -1, 1, false, "readonly fast", "@keyspace @read @fast"},
+    CommandSpec{"unlink", unlink, -2, keys, 1, -1, 1, false, "write fast", "@keyspace @write @fast"},
+    CommandSpec{"keys", keys_matching, 2, all_shards, 0, 0, 0, false, "readonly", "@keyspace @read @slow @dangerous"},
+    CommandSpec{"rename", rename, 3, multi, 1, 2, 1, false, "write", "@keyspace @write @slow"},
+    CommandSpec{"renamenx", renamenx, 3, multi, 1, 2, 1, false, "write fast", "@keyspace @write @fast"},
     CommandSpec{"setnx", setnx, 3, one_key, 1, 1, 1, true, "write denyoom fast", "@write @string @fast"},
     CommandSpec{"setex", setex, 4, one_key, 1, 1, 1, true, "write denyoom", "@write @string @slow"},
     CommandSpec{"psetex", psetex, 4, one_key, 1, 1, 1, true, "write denyoom", "@write @string @slow"},
@@ -593,7 +602,20 @@ void gather(const CommandSpec& spec, std::span<const std::string_view> args,
             s.cursor += n;
         }
         break;
+    case Cmd::keys_matching: {
+        std::int64_t total = 0;
+        for (const ShardShare* s : shares) {
+            total += s->count;
+        }
+        reply::array(out, static_cast<std::size_t>(total));
+        for (const ShardShare* s : shares) {
+            out.append(s->out);
+        }
+        break;
+    }
     case Cmd::del:
+    case Cmd::unlink:
+    case Cmd::touch:
     case Cmd::exists:
     case Cmd::dbsize: {
         std::int64_t sum = 0;

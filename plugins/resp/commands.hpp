@@ -123,6 +123,16 @@ enum class Cmd : std::uint8_t {
     sdiff,
     sdiffstore,
     msetnx,
+    rename,
+    renamenx,
+    // Keys.
+    expireat,
+    pexpireat,
+    expiretime,
+    pexpiretime,
+    touch,
+    unlink,
+    keys_matching, // KEYS
 };
 
 enum class Route : std::uint8_t { connection, one_key, keys, all_shards, multi };
@@ -208,6 +218,9 @@ void run_multi(ShardsOf& shards, const CommandSpec& spec, std::span<const std::s
 void run_string(Shard& shard, const CommandSpec& spec, std::span<const std::string_view> args,
                 const ServerSettings& settings, std::int64_t now_ms, std::string& out);
 void msetnx(ShardsOf& shards, std::span<const std::string_view> args, std::int64_t now_ms, std::string& out);
+// RENAME and RENAMENX (`nx`) of run_multi.
+void rename_command(ShardsOf& shards, std::span<const std::string_view> args, bool nx, std::int64_t now_ms,
+                    std::string& out);
 
 // The set commands of run_one_key, and of run_multi (with multi_keys' share).
 void run_set(Shard& shard, const CommandSpec& spec, std::span<const std::string_view> args,

@@ -98,6 +98,16 @@ public:
     // ones. Returns how many were deleted.
     std::size_t sweep(std::int64_t now_ms, std::size_t budget);
 
+    // Calls f(key) for every key not expired at now_ms.
+    template <class F>
+    void for_each(std::int64_t now_ms, F&& f) const {
+        for (const Node* n : all_) {
+            if (n->second.expire_at == 0 || n->second.expire_at > now_ms) {
+                f(std::string_view(n->first));
+            }
+        }
+    }
+
     // A pseudo-random number of this shard's sequence (eviction samples, random members).
     std::uint64_t random() { return next_random(); }
 

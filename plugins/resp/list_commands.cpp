@@ -402,13 +402,18 @@ void run_list(Shard& shard, const CommandSpec& spec, std::span<const std::string
 bool multi_keys(const CommandSpec& spec, std::span<const std::string_view> args,
                 std::vector<std::uint32_t>& keys) {
     keys.clear();
+    if (spec.id == Cmd::rename || spec.id == Cmd::renamenx) {
+        keys.push_back(1);
+        keys.push_back(2);
+        return true;
+    }
     if (spec.id == Cmd::msetnx) {
         for (std::size_t i = 1; i < args.size(); i += 2) {
             keys.push_back(static_cast<std::uint32_t>(i));
         }
         return true;
     }
-    if (spec.id >= Cmd::smove) {
+    if (spec.id >= Cmd::smove && spec.id <= Cmd::sdiffstore) {
         return set_multi_keys(spec, args, keys);
     }
     switch (spec.id) {
@@ -539,7 +544,11 @@ void run_multi(ShardsOf& shards, const CommandSpec& spec, std::span<const std::s
         msetnx(shards, args, now_ms, out);
         return;
     }
-    if (spec.id >= Cmd::smove) {
+    if (spec.id == Cmd::rename || spec.id == Cmd::renamenx) {
+        rename_command(shards, args, spec.id == Cmd::renamenx, now_ms, out);
+        return;
+    }
+    if (spec.id >= Cmd::smove && spec.id <= Cmd::sdiffstore) {
         run_set_multi(shards, spec, args, keys, now_ms, out);
         return;
     }

@@ -937,3 +937,72 @@ TEST_CASE("more string commands answer as redis-server does", "[resp][types]") {
                 {"incrbyfloat", "k"},
             }));
 }
+
+TEST_CASE("key commands answer as redis-server does", "[resp][types]") {
+    Gatiod gatiod;
+    RedisServer redis;
+    Client ours(gatiod.port());
+    Client theirs(redis.port());
+    std::vector<Step> key_steps = steps({
+        {"flushall"},
+        {"set", "a", "1"},
+        {"hset", "h", "f", "v"},
+        {"touch", "a", "h", "nokey", "a"},
+        {"unlink", "a", "nokey"},
+        {"expireat", "h", "99999999999"},
+        {"expiretime", "h"},
+        {"pexpiretime", "h"},
+        {"expiretime", "nokey"},
+        {"pexpiretime", "nokey"},
+        {"set", "p", "1"},
+        {"expiretime", "p"},
+        {"expireat", "p", "1"},
+        {"exists", "p"},
+        {"set", "p", "1"},
+        {"pexpireat", "p", "99999999999999"},
+        {"pexpiretime", "p"},
+        {"expireat", "p", "x"},
+        {"expireat", "p", "99999999999", "nx"},
+        {"expireat", "p", "99999999999", "xx"},
+        {"expireat", "p", "9223372036854775807"},
+        {"pexpireat", "p", "9223372036854775807"},
+        {"pexpireat", "p", "-9223372036854775808"},
+        {"exists", "p"},
+        {"rename", "nokey", "x"},
+        {"rename", "h", "h2"},
+        {"type", "h2"},
+        {"exists", "h"},
+        {"rename", "h2", "h2"},
+        {"set", "q", "1"},
+        {"renamenx", "h2", "q"},
+        {"renamenx", "h2", "q2"},
+        {"renamenx", "q2", "q2"},
+        {"renamenx", "nokey", "z"},
+        {"expiretime", "q2"},
+        {"rename", "q2", "q"},
+        {"expiretime", "q"},
+        {"keys", "*"},
+        {"keys", "q*"},
+        {"keys", "[a-z]"},
+        {"keys"},
+        {"keys", "a", "b"},
+        {"mset", "k1", "1", "k2", "2", "other", "3"},
+        {"rpush", "klist", "a"},
+        {"sadd", "kset", "a"},
+        {"rename", "klist", "kset"},
+        {"type", "kset"},
+        {"renamenx", "k1", "k2"},
+        {"rename", "k1", "k9"},
+        {"get", "k9"},
+        {"touch"},
+        {"unlink"},
+        {"expireat", "k9"},
+        {"expiretime"},
+        {"rename", "k9"},
+    });
+    key_steps.push_back({{"keys", "*"}, Order::sorted});
+    key_steps.push_back({{"keys", "k?"}, Order::sorted});
+    key_steps.push_back({{"keys", "[ko]*"}, Order::sorted});
+    key_steps.push_back({{"keys", "nomatch*"}});
+    compare(ours, theirs, key_steps);
+}
