@@ -206,6 +206,16 @@ void LocalServer::run(std::span<const std::string_view> args, std::string& out) 
     case Route::one_key:
         run_one_key(*shards_[shard_of(args[1])], *spec, args, settings, now_ms, out);
         break;
+    case Route::multi: {
+        struct Of final : ShardsOf {
+            explicit Of(LocalServer& s) : server(s) {}
+            Shard& operator()(std::string_view key) override { return *server.shards_[server.shard_of(key)]; }
+            LocalServer& server;
+        } of(*this);
+        multi_keys(*spec, args, owner_);
+        run_multi(of, *spec, args, owner_, now_ms, out);
+        break;
+    }
     case Route::keys:
     case Route::all_shards: {
         if (!check_fanout(*spec, args, out)) {
@@ -265,6 +275,10 @@ std::size_t reply_length(std::string_view d) {
         }
         return header + static_cast<std::size_t>(*n) + 2;
     case '*': {
+        // "*-1": the nil array (LPOP with a count of a missing key, LMPOP finding nothing).
+        if (n && *n == -1) {
+            return header;
+        }
         if (!n || *n < 0) {
             return 0;
         }

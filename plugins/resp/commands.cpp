@@ -1,5 +1,6 @@
 #include "commands.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cassert>
 #include <sys/utsname.h>
@@ -7,6 +8,7 @@
 
 #include "parser.hpp"
 #include "reply.hpp"
+#include "text.hpp"
 
 namespace gatio::resp {
 
@@ -51,24 +53,77 @@ constexpr std::array table{
     CommandSpec{"config", config, -2, connection, 0, 0, 0, false, "", "@slow"},
     CommandSpec{"quit", quit, -1, connection, 0, 0, 0, false, "loading stale fast no_auth", "@fast @connection"},
     CommandSpec{"hello", hello, -1, connection, 0, 0, 0, false, "loading stale fast no_auth", "@fast @connection"},
+    CommandSpec{"expireat", expireat, -3, one_key, 1, 1, 1, false, "write fast", "@keyspace @write @fast"},
+    CommandSpec{"pexpireat", pexpireat, -3, one_key, 1, 1, 1, false, "write fast", "@keyspace @write @fast"},
+    CommandSpec{"expiretime", expiretime, 2, one_key, 1, 1, 1, false, "readonly fast", "@keyspace @read @fast"},
+    CommandSpec{"pexpiretime", pexpiretime, 2, one_key, 1, 1, 1, false, "readonly fast", "@keyspace @read @fast"},
+    CommandSpec{"touch", touch, -2, keys, 1, -1, 1, false, "readonly fast", "@keyspace @read @fast"},
+    CommandSpec{"unlink", unlink, -2, keys, 1, -1, 1, false, "write fast", "@keyspace @write @fast"},
+    CommandSpec{"keys", keys_matching, 2, all_shards, 0, 0, 0, false, "readonly", "@keyspace @read @slow @dangerous"},
+    CommandSpec{"rename", rename, 3, multi, 1, 2, 1, false, "write", "@keyspace @write @slow"},
+    CommandSpec{"renamenx", renamenx, 3, multi, 1, 2, 1, false, "write fast", "@keyspace @write @fast"},
+    CommandSpec{"setnx", setnx, 3, one_key, 1, 1, 1, true, "write denyoom fast", "@write @string @fast"},
+    CommandSpec{"setex", setex, 4, one_key, 1, 1, 1, true, "write denyoom", "@write @string @slow"},
+    CommandSpec{"psetex", psetex, 4, one_key, 1, 1, 1, true, "write denyoom", "@write @string @slow"},
+    CommandSpec{"getdel", getdel, 2, one_key, 1, 1, 1, false, "write fast", "@write @string @fast"},
+    CommandSpec{"getex", getex, -2, one_key, 1, 1, 1, false, "write fast", "@write @string @fast"},
+    CommandSpec{"incrbyfloat", incrbyfloat, 3, one_key, 1, 1, 1, true, "write denyoom fast", "@write @string @fast"},
+    CommandSpec{"getrange", getrange, 4, one_key, 1, 1, 1, false, "readonly", "@read @string @slow"},
+    CommandSpec{"substr", substr, 4, one_key, 1, 1, 1, false, "readonly", "@read @string @slow"},
+    CommandSpec{"setrange", setrange, 4, one_key, 1, 1, 1, true, "write denyoom", "@write @string @slow"},
+    CommandSpec{"hset", hset, -4, one_key, 1, 1, 1, true, "write denyoom fast", "@write @hash @fast"},
+    CommandSpec{"hsetnx", hsetnx, 4, one_key, 1, 1, 1, true, "write denyoom fast", "@write @hash @fast"},
+    CommandSpec{"hget", hget, 3, one_key, 1, 1, 1, false, "readonly fast", "@read @hash @fast"},
+    CommandSpec{"hmget", hmget, -3, one_key, 1, 1, 1, false, "readonly fast", "@read @hash @fast"},
+    CommandSpec{"hmset", hmset, -4, one_key, 1, 1, 1, true, "write denyoom fast", "@write @hash @fast"},
+    CommandSpec{"hdel", hdel, -3, one_key, 1, 1, 1, false, "write fast", "@write @hash @fast"},
+    CommandSpec{"hexists", hexists, 3, one_key, 1, 1, 1, false, "readonly fast", "@read @hash @fast"},
+    CommandSpec{"hlen", hlen, 2, one_key, 1, 1, 1, false, "readonly fast", "@read @hash @fast"},
+    CommandSpec{"hstrlen", hstrlen, 3, one_key, 1, 1, 1, false, "readonly fast", "@read @hash @fast"},
+    CommandSpec{"hkeys", hkeys, 2, one_key, 1, 1, 1, false, "readonly", "@read @hash @slow"},
+    CommandSpec{"hvals", hvals, 2, one_key, 1, 1, 1, false, "readonly", "@read @hash @slow"},
+    CommandSpec{"hgetall", hgetall, 2, one_key, 1, 1, 1, false, "readonly", "@read @hash @slow"},
+    CommandSpec{"hincrby", hincrby, 4, one_key, 1, 1, 1, true, "write denyoom fast", "@write @hash @fast"},
+    CommandSpec{"hincrbyfloat", hincrbyfloat, 4, one_key, 1, 1, 1, true, "write denyoom fast", "@write @hash @fast"},
+    CommandSpec{"hrandfield", hrandfield, -2, one_key, 1, 1, 1, false, "readonly", "@read @hash @slow"},
+    CommandSpec{"hscan", hscan, -3, one_key, 1, 1, 1, false, "readonly", "@read @hash @slow"},
+    CommandSpec{"lpush", lpush, -3, one_key, 1, 1, 1, true, "write denyoom fast", "@write @list @fast"},
+    CommandSpec{"rpush", rpush, -3, one_key, 1, 1, 1, true, "write denyoom fast", "@write @list @fast"},
+    CommandSpec{"lpushx", lpushx, -3, one_key, 1, 1, 1, true, "write denyoom fast", "@write @list @fast"},
+    CommandSpec{"rpushx", rpushx, -3, one_key, 1, 1, 1, true, "write denyoom fast", "@write @list @fast"},
+    CommandSpec{"lpop", lpop, -2, one_key, 1, 1, 1, false, "write fast", "@write @list @fast"},
+    CommandSpec{"rpop", rpop, -2, one_key, 1, 1, 1, false, "write fast", "@write @list @fast"},
+    CommandSpec{"llen", llen, 2, one_key, 1, 1, 1, false, "readonly fast", "@read @list @fast"},
+    CommandSpec{"lindex", lindex, 3, one_key, 1, 1, 1, false, "readonly", "@read @list @slow"},
+    CommandSpec{"lset", lset, 4, one_key, 1, 1, 1, true, "write denyoom", "@write @list @slow"},
+    CommandSpec{"lrange", lrange, 4, one_key, 1, 1, 1, false, "readonly", "@read @list @slow"},
+    CommandSpec{"ltrim", ltrim, 4, one_key, 1, 1, 1, false, "write", "@write @list @slow"},
+    CommandSpec{"lrem", lrem, 4, one_key, 1, 1, 1, false, "write", "@write @list @slow"},
+    CommandSpec{"linsert", linsert, 5, one_key, 1, 1, 1, true, "write denyoom", "@write @list @slow"},
+    CommandSpec{"lpos", lpos, -3, one_key, 1, 1, 1, false, "readonly", "@read @list @slow"},
+    CommandSpec{"sadd", sadd, -3, one_key, 1, 1, 1, true, "write denyoom fast", "@write @set @fast"},
+    CommandSpec{"srem", srem, -3, one_key, 1, 1, 1, false, "write fast", "@write @set @fast"},
+    CommandSpec{"scard", scard, 2, one_key, 1, 1, 1, false, "readonly fast", "@read @set @fast"},
+    CommandSpec{"sismember", sismember, 3, one_key, 1, 1, 1, false, "readonly fast", "@read @set @fast"},
+    CommandSpec{"smismember", smismember, -3, one_key, 1, 1, 1, false, "readonly fast", "@read @set @fast"},
+    CommandSpec{"smembers", smembers, 2, one_key, 1, 1, 1, false, "readonly", "@read @set @slow"},
+    CommandSpec{"spop", spop, -2, one_key, 1, 1, 1, false, "write fast", "@write @set @fast"},
+    CommandSpec{"srandmember", srandmember, -2, one_key, 1, 1, 1, false, "readonly", "@read @set @slow"},
+    CommandSpec{"sscan", sscan, -3, one_key, 1, 1, 1, false, "readonly", "@read @set @slow"},
+    CommandSpec{"lmove", lmove, 5, multi, 1, 2, 1, true, "write denyoom", "@write @list @slow"},
+    CommandSpec{"rpoplpush", rpoplpush, 3, multi, 1, 2, 1, true, "write denyoom", "@write @list @slow"},
+    CommandSpec{"lmpop", lmpop, -4, multi, 0, 0, 0, false, "write movablekeys", "@write @list @slow"},
+    CommandSpec{"smove", smove, 4, multi, 1, 2, 1, false, "write fast", "@write @set @fast"},
+    CommandSpec{"sinter", sinter, -2, multi, 1, -1, 1, false, "readonly", "@read @set @slow"},
+    CommandSpec{"sintercard", sintercard, -3, multi, 0, 0, 0, false, "readonly movablekeys", "@read @set @slow"},
+    CommandSpec{"sinterstore", sinterstore, -3, multi, 1, -1, 1, true, "write denyoom", "@write @set @slow"},
+    CommandSpec{"sunion", sunion, -2, multi, 1, -1, 1, false, "readonly", "@read @set @slow"},
+    CommandSpec{"sunionstore", sunionstore, -3, multi, 1, -1, 1, true, "write denyoom", "@write @set @slow"},
+    CommandSpec{"sdiff", sdiff, -2, multi, 1, -1, 1, false, "readonly", "@read @set @slow"},
+    CommandSpec{"sdiffstore", sdiffstore, -3, multi, 1, -1, 1, true, "write denyoom", "@write @set @slow"},
+    CommandSpec{"msetnx", msetnx, -3, multi, 1, -1, 2, true, "write denyoom", "@write @string @slow"},
 };
 // clang-format on
-
-char lower(char c) {
-    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool equal_nocase(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) {
-        return false;
-    }
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (lower(a[i]) != lower(b[i])) {
-            return false;
-        }
-    }
-    return true;
-}
 
 // printf's %s stops at a NUL byte; the messages below are built the way redis-server builds
 // them with printf, so they stop there too.
@@ -169,84 +224,6 @@ void command_command(std::span<const std::string_view> args, std::string& out) {
     }
 }
 
-// Redis glob matching (stringmatchlen) without letter case: * ? [set] [^set] [a-z] and \x.
-bool glob_match(std::string_view p, std::string_view s) {
-    while (!p.empty()) {
-        switch (p[0]) {
-        case '*':
-            while (p.size() > 1 && p[1] == '*') {
-                p.remove_prefix(1);
-            }
-            if (p.size() == 1) {
-                return true;
-            }
-            for (std::size_t i = 0; i <= s.size(); ++i) {
-                if (glob_match(p.substr(1), s.substr(i))) {
-                    return true;
-                }
-            }
-            return false;
-        case '?':
-            if (s.empty()) {
-                return false;
-            }
-            s.remove_prefix(1);
-            p.remove_prefix(1);
-            break;
-        case '[': {
-            if (s.empty()) {
-                return false;
-            }
-            p.remove_prefix(1);
-            bool negate = !p.empty() && p[0] == '^';
-            if (negate) {
-                p.remove_prefix(1);
-            }
-            bool match = false;
-            while (!p.empty() && p[0] != ']') {
-                if (p[0] == '\\' && p.size() >= 2) {
-                    p.remove_prefix(1);
-                    match |= lower(p[0]) == lower(s[0]);
-                } else if (p.size() >= 3 && p[1] == '-') {
-                    char lo = lower(p[0]);
-                    char hi = lower(p[2]);
-                    if (lo > hi) {
-                        std::swap(lo, hi);
-                    }
-                    char c = lower(s[0]);
-                    match |= c >= lo && c <= hi;
-                    p.remove_prefix(2);
-                } else {
-                    match |= lower(p[0]) == lower(s[0]);
-                }
-                p.remove_prefix(1);
-            }
-            if (!p.empty()) {
-                p.remove_prefix(1); // the ']'
-            }
-            if (match == negate) {
-                return false;
-            }
-            s.remove_prefix(1);
-            break;
-        }
-        case '\\':
-            if (p.size() >= 2) {
-                p.remove_prefix(1);
-            }
-            [[fallthrough]];
-        default:
-            if (s.empty() || lower(p[0]) != lower(s[0])) {
-                return false;
-            }
-            s.remove_prefix(1);
-            p.remove_prefix(1);
-            break;
-        }
-    }
-    return s.empty();
-}
-
 std::string_view policy_name(EvictionPolicy p) {
     return p == EvictionPolicy::allkeys_lru ? "allkeys-lru" : "noeviction";
 }
@@ -275,7 +252,7 @@ void config_command(std::span<const std::string_view> args, const ConnectionFact
     std::size_t n = 0;
     for (std::size_t a = 2; a < args.size(); ++a) {
         for (std::size_t i = 0; i < params.size(); ++i) {
-            if (!hit[i] && glob_match(args[a], params[i].first)) {
+            if (!hit[i] && glob_match(args[a], params[i].first, true)) {
                 hit[i] = true;
                 ++n;
             }
@@ -467,23 +444,48 @@ std::span<const CommandSpec> command_table() {
     return table;
 }
 
-const CommandSpec* find_command(std::string_view name) {
-    for (const auto& c : table) {
-        if (equal_nocase(c.name, name)) {
-            return &c;
-        }
+namespace {
+
+// The table's positions in name order, for a binary search per request.
+constexpr std::array<std::uint8_t, table.size()> by_name = [] {
+    std::array<std::uint8_t, table.size()> order{};
+    for (std::size_t i = 0; i < order.size(); ++i) {
+        order[i] = static_cast<std::uint8_t>(i);
     }
-    return nullptr;
+    std::sort(order.begin(), order.end(), [](auto x, auto y) { return table[x].name < table[y].name; });
+    return order;
+}();
+static_assert(table.size() <= 256);
+
+} // namespace
+
+const CommandSpec* find_command(std::string_view name) {
+    constexpr std::size_t longest = 32; // longer than any command's name
+    if (name.size() > longest) {
+        return nullptr;
+    }
+    char buf[longest];
+    for (std::size_t i = 0; i < name.size(); ++i) {
+        buf[i] = lower(name[i]);
+    }
+    const std::string_view folded(buf, name.size());
+    auto it = std::lower_bound(by_name.begin(), by_name.end(), folded,
+                               [](std::uint8_t i, std::string_view n) { return table[i].name < n; });
+    return it != by_name.end() && table[*it].name == folded ? &table[*it] : nullptr;
 }
 
 bool arity_ok(const CommandSpec& spec, std::size_t argc) {
     auto n = static_cast<long>(argc);
     bool ok = spec.arity > 0 ? n == spec.arity : n >= -spec.arity;
-    // Two commands check more than their declared arity, with the same message.
-    if (spec.id == Cmd::mset) {
+    // Some commands check more than their declared arity, with the same message.
+    if (spec.id == Cmd::mset || spec.id == Cmd::msetnx) {
         ok = ok && argc % 2 == 1;
+    } else if (spec.id == Cmd::hset || spec.id == Cmd::hmset) {
+        ok = ok && argc % 2 == 0;
     } else if (spec.id == Cmd::ping) {
         ok = ok && argc <= 2;
+    } else if (spec.id == Cmd::lpop || spec.id == Cmd::rpop) {
+        ok = ok && argc <= 3;
     }
     return ok;
 }
@@ -600,7 +602,20 @@ void gather(const CommandSpec& spec, std::span<const std::string_view> args,
             s.cursor += n;
         }
         break;
+    case Cmd::keys_matching: {
+        std::int64_t total = 0;
+        for (const ShardShare* s : shares) {
+            total += s->count;
+        }
+        reply::array(out, static_cast<std::size_t>(total));
+        for (const ShardShare* s : shares) {
+            out.append(s->out);
+        }
+        break;
+    }
     case Cmd::del:
+    case Cmd::unlink:
+    case Cmd::touch:
     case Cmd::exists:
     case Cmd::dbsize: {
         std::int64_t sum = 0;

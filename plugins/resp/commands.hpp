@@ -5,10 +5,15 @@
 // shard that owns their key. `keys` commands (MGET, MSET, DEL, EXISTS) are split: each shard
 // runs its share over the keys it owns (run_part) and the connection's driver gathers the
 // shares in argument order (gather). `all_shards` commands (DBSIZE, FLUSHALL, FLUSHDB, INFO)
-// run a share on every shard.
+// run a share on every shard. `multi` commands (LMOVE, RPOPLPUSH, LMPOP, SMOVE, set algebra), whose keys may
+// live on several shards and must change them together, run whole on the connection's driver
+// with every shard involved locked (run_multi).
 //
 // Replies and errors are those of redis-server 7.0, byte for byte, except where a difference
 // is inherent (one database, RESP2 only, no ACL users).
+//
+// Values are strings, hashes, lists or sets (keyspace.hpp, values.hpp); a command on a key of another type
+// answers WRONGTYPE, as redis-server does.
 #pragma once
 
 #include <cstddef>
@@ -16,6 +21,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "keyspace.hpp"
 
@@ -52,9 +58,84 @@ enum class Cmd : std::uint8_t {
     config,
     quit,
     hello,
+    // The string commands of string_commands.cpp, together (run_one_key hands them to run_string).
+    setnx,
+    setex,
+    psetex,
+    getdel,
+    getex,
+    incrbyfloat,
+    getrange,
+    substr,
+    setrange,
+    // The hash commands, together (run_one_key hands this range to run_hash).
+    hset,
+    hsetnx,
+    hget,
+    hmget,
+    hmset,
+    hdel,
+    hexists,
+    hlen,
+    hstrlen,
+    hkeys,
+    hvals,
+    hgetall,
+    hincrby,
+    hincrbyfloat,
+    hrandfield,
+    hscan,
+    // The list commands of one key, together (run_one_key hands this range to run_list).
+    lpush,
+    rpush,
+    lpushx,
+    rpushx,
+    lpop,
+    rpop,
+    llen,
+    lindex,
+    lset,
+    lrange,
+    ltrim,
+    lrem,
+    linsert,
+    lpos,
+    // The set commands of one key, together (run_one_key hands this range to run_set).
+    sadd,
+    srem,
+    scard,
+    sismember,
+    smismember,
+    smembers,
+    spop,
+    srandmember,
+    sscan,
+    // Commands whose keys may live on several shards: lists, then sets (run_set_multi).
+    lmove,
+    rpoplpush,
+    lmpop,
+    smove,
+    sinter,
+    sintercard,
+    sinterstore,
+    sunion,
+    sunionstore,
+    sdiff,
+    sdiffstore,
+    msetnx,
+    rename,
+    renamenx,
+    // Keys.
+    expireat,
+    pexpireat,
+    expiretime,
+    pexpiretime,
+    touch,
+    unlink,
+    keys_matching, // KEYS
 };
 
-enum class Route : std::uint8_t { connection, one_key, keys, all_shards };
+enum class Route : std::uint8_t { connection, one_key, keys, all_shards, multi };
 
 struct CommandSpec {
     std::string_view name; // lower case, as COMMAND lists it
@@ -109,6 +190,49 @@ struct ShardShare {
 // Runs a one_key command; appends its reply to out.
 void run_one_key(Shard& shard, const CommandSpec& spec, std::span<const std::string_view> args,
                  const ServerSettings& settings, std::int64_t now_ms, std::string& out);
+
+// The list commands of run_one_key.
+void run_list(Shard& shard, const CommandSpec& spec, std::span<const std::string_view> args,
+              std::int64_t now_ms, std::string& out);
+
+// Where a `multi` command finds the shard of each key.
+class ShardsOf {
+public:
+    virtual Shard& operator()(std::string_view key) = 0;
+
+protected:
+    ~ShardsOf() = default;
+};
+
+// The argument positions of a `multi` command's keys; false when its arguments are malformed,
+// in which case run_multi answers an error without touching a shard.
+bool multi_keys(const CommandSpec& spec, std::span<const std::string_view> args,
+                std::vector<std::uint32_t>& keys);
+
+// Runs a `multi` command whole. The caller makes every shard of `keys` (from multi_keys)
+// safe to touch from this thread for the duration (see resp.cpp).
+void run_multi(ShardsOf& shards, const CommandSpec& spec, std::span<const std::string_view> args,
+               std::span<const std::uint32_t> keys, std::int64_t now_ms, std::string& out);
+
+// The string commands of run_one_key from SETNX to SETRANGE, and MSETNX of run_multi.
+void run_string(Shard& shard, const CommandSpec& spec, std::span<const std::string_view> args,
+                const ServerSettings& settings, std::int64_t now_ms, std::string& out);
+void msetnx(ShardsOf& shards, std::span<const std::string_view> args, std::int64_t now_ms, std::string& out);
+// RENAME and RENAMENX (`nx`) of run_multi.
+void rename_command(ShardsOf& shards, std::span<const std::string_view> args, bool nx, std::int64_t now_ms,
+                    std::string& out);
+
+// The set commands of run_one_key, and of run_multi (with multi_keys' share).
+void run_set(Shard& shard, const CommandSpec& spec, std::span<const std::string_view> args,
+             std::int64_t now_ms, std::string& out);
+bool set_multi_keys(const CommandSpec& spec, std::span<const std::string_view> args,
+                    std::vector<std::uint32_t>& keys);
+void run_set_multi(ShardsOf& shards, const CommandSpec& spec, std::span<const std::string_view> args,
+                   std::span<const std::uint32_t> keys, std::int64_t now_ms, std::string& out);
+
+// The hash commands of run_one_key.
+void run_hash(Shard& shard, const CommandSpec& spec, std::span<const std::string_view> args,
+              std::int64_t now_ms, std::string& out);
 
 // Runs a shard's share of a keys/all_shards command. `keys` are the argument positions of the
 // keys this shard owns, ascending (MSET: each key's value follows it).

@@ -67,8 +67,42 @@ void Shard::set_expire(Entry& e, std::int64_t at_ms) {
     e.expire_at = at_ms;
 }
 
-void Shard::value_changed(Entry& e, std::size_t old_capacity) {
-    used_ = used_ - old_capacity + e.value.capacity();
+void Shard::value_changed(Entry& e, std::size_t old_cost) {
+    used_ = used_ - old_cost + value_cost(e);
+}
+
+void Shard::make_collection(Entry& e, Type t, std::unique_ptr<Collection> coll) {
+    const std::size_t before = value_cost(e);
+    std::string().swap(e.value);
+    e.coll = std::move(coll);
+    e.type = t;
+    value_changed(e, before);
+}
+
+void Shard::make_string(Entry& e) {
+    if (e.type == Type::string) {
+        return;
+    }
+    const std::size_t before = value_cost(e);
+    e.coll.reset();
+    e.type = Type::string;
+    value_changed(e, before);
+}
+
+std::string_view type_name(Type t) {
+    switch (t) {
+    case Type::string:
+        return "string";
+    case Type::hash:
+        return "hash";
+    case Type::list:
+        return "list";
+    case Type::set:
+        return "set";
+    case Type::zset:
+        return "zset";
+    }
+    return "none";
 }
 
 void Shard::remove(Map::iterator it) {

@@ -1,6 +1,7 @@
-// One shard of the key-value store: string keys and values with optional expiry, an
-// approximate memory account and the maxmemory policy. A shard is owned by one driver and is
-// only ever touched on that driver's thread, so nothing here locks.
+// One shard of the key-value store: keys holding a string or a collection (values.hpp), with
+// optional expiry, an approximate memory account and the maxmemory policy. A shard is owned by one driver and
+// is touched by one thread at a time (the plugin's shard mutex, see resp.cpp), so nothing
+// here locks.
 //
 // Time is wall-clock milliseconds (like redis-server, so EXAT/PXAT mean what they say) and is
 // passed in by the caller, which keeps the shard deterministic under test.
@@ -9,13 +10,27 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "values.hpp"
+
 namespace gatio::resp {
+
+// The shard of a key among `shards`: a hash mixed so that it does not correlate with the
+// bucket inside the shard's table.
+inline std::uint32_t shard_index(std::string_view key, std::size_t shards) {
+    std::uint64_t h = std::hash<std::string_view>{}(key)*0x9E3779B97F4A7C15ULL;
+    return static_cast<std::uint32_t>((h >> 32) % shards);
+}
+
+// TYPE's names, in this order.
+enum class Type : std::uint8_t { string, hash, list, set, zset };
+std::string_view type_name(Type t);
 
 enum class EvictionPolicy : std::uint8_t { noeviction, allkeys_lru };
 
@@ -25,14 +40,12 @@ struct ShardLimits {
     std::uint32_t lru_samples = 5; // keys sampled per eviction
 };
 
-// What an entry costs beyond its key and value bytes: the hash node, the bucket slot and the
-// two index slots. An estimate, used for maxmemory and INFO, not a measurement.
-inline constexpr std::size_t entry_overhead = 96;
-
 class Shard {
 public:
     struct Entry {
-        std::string value;
+        std::string value;                // a string's bytes
+        std::unique_ptr<Collection> coll; // any other type's container
+        Type type = Type::string;
         std::int64_t expire_at = 0;                          // wall-clock ms; 0 = persistent
         std::uint32_t all_index = 0;                         // position in all_
         std::uint32_t expire_index = 0;                      // position in expiring_ when expire_at != 0
@@ -47,6 +60,13 @@ public:
     // The live entry for key, or nullptr (an expired entry is deleted on the way: lazy expiry).
     // `touch` refreshes its LRU clock.
     Entry* find(std::string_view key, std::int64_t now_ms, bool touch = true);
+    // The live entry for key if it holds type t, else nullptr, with `wrong` set when the key
+    // exists with another type.
+    Entry* find(std::string_view key, Type t, std::int64_t now_ms, bool& wrong, bool touch = true) {
+        Entry* e = find(key, now_ms, touch);
+        wrong = e != nullptr && e->type != t;
+        return wrong ? nullptr : e;
+    }
     // Inserts an empty persistent entry (the key must not exist) and returns it.
     Entry& insert(std::string_view key, std::int64_t now_ms);
     bool erase(std::string_view key);
@@ -57,8 +77,17 @@ public:
 
     // Sets or clears (0) the expiry of an entry returned by find/insert.
     void set_expire(Entry& e, std::int64_t at_ms);
-    // Re-accounts an entry's value after the caller changed it.
-    void value_changed(Entry& e, std::size_t old_capacity);
+    // What an entry's value costs (a string's capacity, a collection's account).
+    static std::size_t value_cost(const Entry& e) {
+        return e.type == Type::string ? e.value.capacity() : e.coll->bytes();
+    }
+    // Re-accounts an entry's value after the caller changed it; `old_cost` is value_cost()
+    // from before the change.
+    void value_changed(Entry& e, std::size_t old_cost);
+    // Makes an entry (new, or of any type) hold `coll` instead of its value.
+    void make_collection(Entry& e, Type t, std::unique_ptr<Collection> coll);
+    // Makes an entry hold a string (empty) instead of a collection.
+    void make_string(Entry& e);
 
     // Before a command that may grow memory: under noeviction, whether memory is within the
     // limit; under allkeys-lru, evicts (approximately least recently used) until it is, and
@@ -68,6 +97,19 @@ public:
     // Active expiry: examines up to `budget` keys that carry an expiry, deleting the expired
     // ones. Returns how many were deleted.
     std::size_t sweep(std::int64_t now_ms, std::size_t budget);
+
+    // Calls f(key) for every key not expired at now_ms.
+    template <class F>
+    void for_each(std::int64_t now_ms, F&& f) const {
+        for (const Node* n : all_) {
+            if (n->second.expire_at == 0 || n->second.expire_at > now_ms) {
+                f(std::string_view(n->first));
+            }
+        }
+    }
+
+    // A pseudo-random number of this shard's sequence (eviction samples, random members).
+    std::uint64_t random() { return next_random(); }
 
     std::size_t size() const { return map_.size(); }
     std::size_t expiring() const { return expiring_.size(); }
@@ -85,9 +127,13 @@ private:
     };
     using Map = std::unordered_map<std::string, Entry, Hash, std::equal_to<>>;
     using Node = Map::value_type;
+    // What an entry costs beyond its key and value bytes: the map node (key, entry, the next
+    // pointer and cached hash), the allocator's header, the bucket slot and the slot in all_.
+    // An estimate, used for maxmemory and INFO, not a measurement.
+    static constexpr std::size_t entry_overhead = sizeof(Node) + 6 * sizeof(void*);
 
     static std::uint64_t cost(const Node& n) {
-        return entry_overhead + n.first.capacity() + n.second.value.capacity();
+        return entry_overhead + n.first.capacity() + value_cost(n.second);
     }
     void remove(Map::iterator it);
     void drop_expire(Entry& e);

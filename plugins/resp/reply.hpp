@@ -64,6 +64,8 @@ inline void array(std::string& out, std::size_t count) {
 inline constexpr std::string_view syntax_error = "ERR syntax error";
 inline constexpr std::string_view not_integer = "ERR value is not an integer or out of range";
 inline constexpr std::string_view overflow = "ERR increment or decrement would overflow";
+inline constexpr std::string_view wrongtype =
+    "WRONGTYPE Operation against a key holding the wrong kind of value";
 inline constexpr std::string_view oom = "OOM command not allowed when used memory > 'maxmemory'.";
 
 } // namespace gatio::resp::reply

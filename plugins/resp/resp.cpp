@@ -1,9 +1,11 @@
 // The resp handler: a Redis-protocol key-value server sharded across the drivers that execute
-// tasks (shared-nothing: each shard is touched only on its own driver's thread).
+// tasks (each shard is touched on its own driver's thread, except by a multi-shard command,
+// which holds the shard's mutex while it runs on its connection's driver).
 //
-// A request's life: on_data parses it on the connection's driver and takes one of the
-// connection's request slots (at most max_pipeline of them, so a connection's work in flight
-// is bounded; they are made as its pipeline first needs them). Connection commands are
+// A request's life: on_data parses it on the connection's driver and takes a request slot
+// (at most max_pipeline per connection, so a connection's work in flight is bounded). Slots
+// come from a pool of the instance and go back to it once their reply is written, so an idle
+// connection holds none. Connection commands are
 // answered at once. A key command becomes a task placed on the driver owning the key's shard
 // (a multi-key command one task per shard involved); the task runs the command there and its
 // `done` comes back to the connection's driver, which writes replies strictly in request
@@ -26,11 +28,13 @@
 #include <ctime>
 #include <functional>
 #include <iterator>
+#include <malloc.h>
 #include <memory>
 #include <mutex>
 #include <netinet/in.h>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gatio/plugin.hpp>
@@ -47,9 +51,6 @@ namespace {
 // Buffers that grew past this for one large request are released afterwards rather than
 // kept for the connection's lifetime.
 constexpr std::size_t retain_limit = 64u << 10;
-// Request slots a connection gets when it first needs one, and keeps when its state goes
-// back to the free list; more are made, doubling, as its pipeline deepens.
-constexpr std::size_t initial_slots = 4;
 // Keys examined per round of the active sweep; another round follows while more than a
 // quarter of them had expired (redis-server's adaptive rule).
 constexpr std::size_t sweep_round = 20;
@@ -70,14 +71,15 @@ std::int64_t wall_ms() {
     return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
 }
 
-// Empties a string or vector, giving its memory back if it grew past retain_limit.
+// Empties a string or vector, giving its memory back if it grew past retain_limit (then true).
 template <class Buffer>
-void trim(Buffer& b) {
+bool trim(Buffer& b) {
     if (b.capacity() * sizeof(typename Buffer::value_type) > retain_limit) {
         Buffer().swap(b);
-    } else {
-        b.clear();
+        return true;
     }
+    b.clear();
+    return false;
 }
 
 std::int64_t g_start_ms = 0;
@@ -88,6 +90,10 @@ std::atomic<std::uint64_t> g_client_ids{0};
 struct alignas(64) ShardState {
     ShardState(const ShardLimits& limits, const ServerSettings& server, std::uint64_t seed)
         : shard(limits, seed), settings(server) {}
+    // Held while anything runs on the shard. Only its own driver takes it, uncontended, except
+    // for a multi-shard command, which holds every shard it involves (taken in index order, so
+    // two of them never wait for each other) while it runs on its connection's driver.
+    std::mutex lock;
     Shard shard;
     ServerSettings settings; // the newest instance's, set on the shard's driver
     std::int64_t last_sweep_ms = 0;
@@ -107,16 +113,12 @@ struct Keyspace {
     std::vector<std::unique_ptr<ShardState>> shards;
     std::vector<SweepJob> sweeps; // [driver * shards + shard]
 
-    std::uint32_t shard_of(std::string_view key) const {
-        // Mixed so that the shard does not correlate with the bucket inside the shard's table.
-        std::uint64_t h = std::hash<std::string_view>{}(key)*0x9E3779B97F4A7C15ULL;
-        return static_cast<std::uint32_t>((h >> 32) % shards.size());
-    }
+    std::uint32_t shard_of(std::string_view key) const { return shard_index(key, shards.size()); }
 };
 
 // What the keyspace handed over across reloads is: another layout is refused rather than
 // misread (gatio_services.listener_state).
-const std::string g_keyspace_layout = "gatio.resp.keyspace/1 keyspace=" + std::to_string(sizeof(Keyspace)) +
+const std::string g_keyspace_layout = "gatio.resp.keyspace/2 keyspace=" + std::to_string(sizeof(Keyspace)) +
                                       " shard=" + std::to_string(sizeof(ShardState)) + " " + __VERSION__;
 
 std::mutex g_orphans_mutex;
@@ -138,6 +140,8 @@ struct Job {
 // One request of a connection, from parsing until its reply is written.
 struct Slot {
     Conn* conn = nullptr;
+    Slot* next = nullptr;    // the connection's next request, or the next free slot of the pool
+    std::int64_t now_ms = 0; // the wall clock when the request was received
     const CommandSpec* spec = nullptr;
     std::string bytes;                  // the arguments, back to back, while tasks need them
     std::vector<std::string_view> args; // into `bytes`
@@ -154,14 +158,23 @@ struct Conn {
     Conn(Resp& owner, const ParserLimits& limits, std::uint32_t max_pipeline)
         : inst(&owner), parser(limits), pipeline(max_pipeline) {}
 
+    Conn(const Conn&) = delete;
+    Conn& operator=(const Conn&) = delete;
+    // Slots still listed belong to requests whose tasks were in flight when the instance went.
+    ~Conn() {
+        while (head != nullptr) {
+            delete std::exchange(head, head->next);
+        }
+    }
+
     Resp* inst;
     gatio_conn id = 0;
     Parser parser;
-    // A ring of slots, the oldest request at `head`. Each slot is allocated on its own because
-    // tasks in flight point to it while the ring grows.
-    std::vector<std::unique_ptr<Slot>> slots;
+    // The requests in order, oldest first; each slot is allocated on its own because tasks in
+    // flight point to it.
+    Slot* head = nullptr;
+    Slot* tail = nullptr;
     std::uint32_t pipeline; // max_pipeline: slots that requests may take
-    std::uint32_t head = 0;
     std::uint32_t used = 0;
     std::uint32_t busy = 0;          // slots whose tasks are not all done
     std::uint32_t tasks = 0;         // tasks of this connection in flight
@@ -174,13 +187,15 @@ struct Conn {
     bool open = false;
     bool closing = false;  // no more requests are read
     bool eof = false;      // the peer is done sending: close once every reply is written
-    bool paused = false;   // we paused reading: every slot is taken
+    bool paused = false;   // we paused reading: input waits (see stalled)
+    bool held = false;     // the next request is a multi-shard command held back (see process)
     bool draining = false; // gatiod is stopping: close once every request received is answered
     Conn* next_free = nullptr;
 
     bool full() const { return used >= pipeline; }
-    Slot& at(std::uint32_t i) { return *slots[(head + i) % slots.size()]; }
-    Slot& back() { return at(used - 1); }
+    // Whether waiting input cannot be taken now: every slot is taken, or a multi-shard command
+    // waits for this connection's tasks in flight.
+    bool stalled() const { return full() || (held && busy > 0); }
 };
 
 // Connections of destroyed instances that had tasks in flight; guarded by g_orphans_mutex.
@@ -271,6 +286,9 @@ public:
                 g_orphans.push_back(std::move(k));
             }
         }
+        while (free_slots_ != nullptr) {
+            delete std::exchange(free_slots_, free_slots_->next);
+        }
     }
 
     static constexpr std::uint32_t max_unconsumed = 0;
@@ -305,6 +323,8 @@ public:
         if (k.closing) {
             return static_cast<std::int64_t>(data.size());
         }
+        // Every request of this receive runs at this time, as redis-server caches its clock.
+        now_ms_ = wall_ms();
         if (!k.input.empty()) {
             if (admit(k, k.input.size() + data.size())) {
                 k.input.insert(k.input.end(), data.begin(), data.end());
@@ -363,7 +383,7 @@ public:
         --k.tasks;
         if (--s.waiting == 0) {
             if (s.spec->route != Route::one_key) {
-                FactsBuilder facts(*this, k);
+                FactsBuilder facts(*this, k, s.now_ms);
                 gather(*s.spec, s.args, s.owner, s.shares, facts.facts, s.reply);
             }
             s.ready = true;
@@ -411,11 +431,11 @@ public:
 
 private:
     struct FactsBuilder {
-        FactsBuilder(const Resp& r, const Conn& k) {
+        FactsBuilder(const Resp& r, const Conn& k, std::int64_t now_ms) {
             facts.settings = &r.settings_.server;
             facts.client_id = k.client_id;
             facts.port = k.port;
-            facts.uptime_s = (wall_ms() - g_start_ms) / 1000;
+            facts.uptime_s = (now_ms - g_start_ms) / 1000;
         }
         ConnectionFacts facts;
     };
@@ -540,16 +560,18 @@ private:
             k.drain_timer = 0;
         }
         k.head_sent = 0;
-        for (auto& s : k.slots) {
-            reset_slot(*s);
+        while (k.head != nullptr) {
+            Slot* s = std::exchange(k.head, k.head->next);
+            s->spec = nullptr;
+            s->waiting = 0;
+            put_slot(s);
         }
-        // A state on the free list costs little whatever pipeline its last connection had.
-        k.slots.resize(std::min(k.slots.size(), initial_slots));
-        k.head = k.used = k.busy = 0;
+        k.tail = nullptr;
+        k.used = k.busy = 0;
         drop_input(k);
         k.parser.reset();
         k.parser.release_large(retain_limit);
-        k.closing = k.eof = k.paused = k.draining = false;
+        k.closing = k.eof = k.paused = k.held = k.draining = false;
         k.next_free = free_;
         free_ = &k;
     }
@@ -558,49 +580,51 @@ private:
     static void recycle(Slot& s) {
         s.ready = false;
         s.close_after = false;
-        trim(s.reply);
-        trim(s.bytes);
-        trim(s.args);
-        trim(s.owner);
+        bool large = trim(s.reply);
+        large |= trim(s.bytes);
+        large |= trim(s.args);
+        large |= trim(s.owner);
         for (auto& j : s.jobs) {
-            trim(j.keys);
-            trim(j.share.out);
+            large |= trim(j.keys);
+            large |= trim(j.share.out);
+        }
+        // glibc keeps freed heap memory for reuse, in whichever arena served it; after a large
+        // request, what its buffers held goes back to the system (a rare call: one per large
+        // request, not per request).
+        if (large) {
+            ::malloc_trim(0);
         }
     }
 
-    static void reset_slot(Slot& s) {
-        recycle(s);
-        s.spec = nullptr;
-        s.waiting = 0;
-    }
-
-    // Makes room for one more slot when every slot is taken: the ring doubles, up to
-    // max_pipeline and one more for the reply refusing a request (see refuse). The new slots
-    // go in at `head`, which is right after the newest request of a full ring.
-    static void grow_slots(Conn& k) {
-        const std::size_t old = k.slots.size();
-        const std::size_t size = std::min(std::max(old * 2, initial_slots), std::size_t{k.pipeline} + 1);
-        assert(size > old);
-        const std::size_t added = size - old;
-        std::vector<std::unique_ptr<Slot>> fresh(added);
-        for (auto& s : fresh) {
-            s = std::make_unique<Slot>();
-            s->conn = &k;
+    // A slot whose request is over goes back to the pool, which keeps at most pooled_slots.
+    void put_slot(Slot* s) {
+        recycle(*s);
+        if (pooled_ >= settings_.pooled_slots) {
+            delete s;
+            return;
         }
-        k.slots.insert(k.slots.begin() + k.head, std::make_move_iterator(fresh.begin()),
-                       std::make_move_iterator(fresh.end()));
-        k.head = k.used == 0 ? 0 : k.head + static_cast<std::uint32_t>(added);
+        s->next = free_slots_;
+        free_slots_ = s;
+        ++pooled_;
     }
 
     Slot& take_slot(Conn& k) {
-        if (k.used == k.slots.size()) {
-            grow_slots(k);
+        Slot* s = free_slots_;
+        if (s != nullptr) {
+            free_slots_ = s->next;
+            --pooled_;
+        } else {
+            s = new Slot();
         }
+        assert(!s->ready && s->waiting == 0);
+        s->conn = &k;
+        s->next = nullptr;
+        s->now_ms = now_ms_;
+        s->reply.clear();
+        (k.tail != nullptr ? k.tail->next : k.head) = s;
+        k.tail = s;
         ++k.used;
-        Slot& s = k.back();
-        assert(!s.ready && s.waiting == 0);
-        s.reply.clear();
-        return s;
+        return *s;
     }
 
     void take_input(Conn& k) {
@@ -675,10 +699,11 @@ private:
     void advance(Conn& k) {
         while (true) {
             flush(k);
-            if (!k.open || k.closing || k.input.empty() || k.full()) {
+            if (!k.open || k.closing || k.input.empty() || k.stalled()) {
                 break;
             }
             const std::size_t before = k.input.size();
+            now_ms_ = wall_ms();
             take_input(k);
             if (k.input.size() == before) {
                 break; // an unfinished request: it waits for more bytes
@@ -688,7 +713,7 @@ private:
             return;
         }
         const auto& svc = host_.services();
-        const bool waiting = !k.input.empty() && k.full() && !k.closing;
+        const bool waiting = !k.input.empty() && k.stalled() && !k.closing;
         if (waiting && !k.paused) {
             k.paused = svc.pause_read(host_.handle(), k.id) == GATIO_OK;
         } else if (!waiting && k.paused) {
@@ -723,6 +748,15 @@ private:
                 return data.size();
             }
             auto args = k.parser.args();
+            if (!args.empty() && k.busy > 0) {
+                // A multi-shard command waits, unparsed, for its connection's tasks in flight.
+                const CommandSpec* spec = find_command(args[0]);
+                if (spec != nullptr && spec->route == Route::multi) {
+                    k.held = true;
+                    break;
+                }
+            }
+            k.held = false;
             pos += k.parser.consumed();
             if (!args.empty()) {
                 dispatch(k, args);
@@ -747,12 +781,16 @@ private:
         }
         s.spec = spec;
         if (spec->route == Route::connection) {
-            FactsBuilder facts(*this, k);
+            FactsBuilder facts(*this, k, s.now_ms);
             if (run_local(*spec, args, facts.facts, s.reply) == LocalOutcome::reply_then_close) {
                 s.close_after = true;
                 k.closing = true;
             }
             s.ready = true;
+            return;
+        }
+        if (spec->route == Route::multi) {
+            run_multi_here(s, *spec, args);
             return;
         }
         if (spec->route != Route::one_key && !check_fanout(*spec, args, s.reply)) {
@@ -774,7 +812,8 @@ private:
             std::uint32_t shard = ks.shard_of(args[1]);
             if (shard == local_shard_ && k.busy == 0) {
                 // Nothing of this connection is in flight, so running now keeps its order.
-                run_one_key(ks.shards[shard]->shard, *spec, args, ks.shards[shard]->settings, wall_ms(),
+                std::lock_guard hold(ks.shards[shard]->lock);
+                run_one_key(ks.shards[shard]->shard, *spec, args, ks.shards[shard]->settings, s.now_ms,
                             s.reply);
                 s.ready = true;
                 return;
@@ -811,8 +850,11 @@ private:
             involved == 1 && local_shard_ >= 0 && s.shares[static_cast<std::size_t>(local_shard_)];
         if (all_local && k.busy == 0) {
             Job& j = s.jobs[static_cast<std::size_t>(local_shard_)];
-            run_part(j.state->shard, *spec, args, j.keys, wall_ms(), j.share);
-            FactsBuilder facts(*this, k);
+            {
+                std::lock_guard hold(j.state->lock);
+                run_part(j.state->shard, *spec, args, j.keys, s.now_ms, j.share);
+            }
+            FactsBuilder facts(*this, k, s.now_ms);
             gather(*spec, args, s.owner, s.shares, facts.facts, s.reply);
             s.ready = true;
             return;
@@ -826,6 +868,32 @@ private:
                 submit(s.jobs[i]);
             }
         }
+    }
+
+    // A multi-shard command runs here, on the connection's driver, with its shards locked.
+    // process() holds it back until nothing of its connection is in flight, so it cannot
+    // overtake the connection's earlier commands.
+    void run_multi_here(Slot& s, const CommandSpec& spec, std::span<const std::string_view> args) {
+        struct Of final : ShardsOf {
+            explicit Of(const Keyspace& k) : ks(k) {}
+            Shard& operator()(std::string_view key) override { return ks.shards[ks.shard_of(key)]->shard; }
+            const Keyspace& ks;
+        } of(*keyspace_);
+        multi_keys(spec, args, s.owner);
+        locked_.clear();
+        for (std::uint32_t k : s.owner) {
+            locked_.push_back(keyspace_->shard_of(args[k]));
+        }
+        std::sort(locked_.begin(), locked_.end());
+        locked_.erase(std::unique(locked_.begin(), locked_.end()), locked_.end());
+        for (std::uint32_t i : locked_) {
+            keyspace_->shards[i]->lock.lock();
+        }
+        run_multi(of, spec, args, s.owner, s.now_ms, s.reply);
+        for (auto it = locked_.rbegin(); it != locked_.rend(); ++it) {
+            keyspace_->shards[*it]->lock.unlock();
+        }
+        s.ready = true;
     }
 
     void start(Conn& k, Slot& s, Job* job, std::uint32_t count) {
@@ -854,10 +922,13 @@ private:
     }
 
     void pop_head(Conn& k) {
-        recycle(*k.slots[k.head]);
-        k.head = (k.head + 1) % static_cast<std::uint32_t>(k.slots.size());
+        Slot* s = std::exchange(k.head, k.head->next);
+        if (k.head == nullptr) {
+            k.tail = nullptr;
+        }
         --k.used;
         k.head_sent = 0;
+        put_slot(s);
     }
 
     // Output refused or over budget: try again shortly (the peer is reading, or the idle
@@ -890,8 +961,8 @@ private:
         constexpr std::size_t batch = 64;
         std::array<iovec, batch> iov{};
         const auto& svc = host_.services();
-        while (k.used > 0 && k.slots[k.head]->ready && k.drain_timer == 0) {
-            Slot& head = *k.slots[k.head];
+        while (k.head != nullptr && k.head->ready && k.drain_timer == 0) {
+            Slot& head = *k.head;
             if (head.reply.size() > large_reply) {
                 if (svc.pending_output(host_.handle(), k.id) >= output_budget) {
                     wait_for_output(k);
@@ -918,8 +989,8 @@ private:
             }
             std::size_t n = 0;
             bool close = false;
-            for (std::uint32_t i = 0; i < k.used && n < batch; ++i) {
-                Slot& s = k.at(i);
+            for (Slot* at = k.head; at != nullptr && n < batch; at = at->next) {
+                Slot& s = *at;
                 if (!s.ready || s.reply.size() > large_reply) {
                     break;
                 }
@@ -954,6 +1025,10 @@ private:
     std::int64_t local_shard_ = -1;
     std::uint64_t partial_bytes_ = 0; // charged by every connection's unfinished input
     Conn* free_ = nullptr;
+    Slot* free_slots_ = nullptr; // the pool
+    std::size_t pooled_ = 0;
+    std::int64_t now_ms_ = 0;           // the wall clock of the receive being handled
+    std::vector<std::uint32_t> locked_; // the shards a multi-shard command holds
     Job* queue_head_ = nullptr;
     Job* queue_tail_ = nullptr;
     std::vector<std::unique_ptr<Conn>> conns_; // every connection state this instance made
@@ -964,11 +1039,12 @@ private:
 void run_job(void* arg) {
     Job& j = *static_cast<Job*>(arg);
     Slot& s = *j.slot;
+    std::lock_guard hold(j.state->lock);
     if (s.spec->route == Route::one_key) {
         // The settings are immutable; the slot's arguments stay put until done.
-        run_one_key(j.state->shard, *s.spec, s.args, j.state->settings, wall_ms(), s.reply);
+        run_one_key(j.state->shard, *s.spec, s.args, j.state->settings, s.now_ms, s.reply);
     } else {
-        run_part(j.state->shard, *s.spec, s.args, j.keys, wall_ms(), j.share);
+        run_part(j.state->shard, *s.spec, s.args, j.keys, s.now_ms, j.share);
     }
 }
 
@@ -981,6 +1057,7 @@ void run_sweep(void* arg) {
     auto& j = *static_cast<SweepJob*>(arg);
     ShardState& st = *j.state;
     std::int64_t now = wall_ms();
+    std::lock_guard hold(st.lock);
     // Every instance asks every shard; the shard sweeps at most about once per interval.
     if (now - st.last_sweep_ms < j.interval_ms / 2) {
         return;

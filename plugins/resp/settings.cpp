@@ -14,6 +14,7 @@ constexpr std::array known{
     std::string_view{"max_multibulk"},      std::string_view{"max_inline"},
     std::string_view{"max_pipeline"},       std::string_view{"active_expire_interval"},
     std::string_view{"active_expire_keys"}, std::string_view{"max_partial_memory"},
+    std::string_view{"pooled_slots"},
 };
 
 [[noreturn]] void bad(std::string_view key, const std::string& why) {
@@ -71,6 +72,7 @@ PluginSettings read_settings(const gatio::Options& options) {
         static_cast<std::uint64_t>(int_in(options, "max_multibulk", 1 << 20, 1, INT32_MAX));
     s.server.max_inline = size_in(options, "max_inline", 64u << 10, 1024, 16u << 20);
     s.max_pipeline = static_cast<std::uint32_t>(int_in(options, "max_pipeline", 128, 1, 65536));
+    s.pooled_slots = static_cast<std::uint32_t>(int_in(options, "pooled_slots", 1024, 0, 1 << 20));
     s.max_partial_memory = size_in(options, "max_partial_memory", 1ull << 30, 64u << 10, 1ull << 40);
     auto interval = options["active_expire_interval"].as_duration("active_expire_interval");
     s.active_expire_interval = interval.value_or(std::chrono::milliseconds{100});

@@ -5,26 +5,11 @@
 #include "commands.hpp"
 #include "parser.hpp"
 #include "reply.hpp"
+#include "text.hpp"
 
 namespace gatio::resp {
 
 namespace {
-
-char lower(char c) {
-    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool is(std::string_view arg, std::string_view word) {
-    if (arg.size() != word.size()) {
-        return false;
-    }
-    for (std::size_t i = 0; i < arg.size(); ++i) {
-        if (lower(arg[i]) != word[i]) {
-            return false;
-        }
-    }
-    return true;
-}
 
 void expire_time_error(std::string& out, std::string_view command) {
     out.append("-ERR invalid expire time in '");
@@ -32,10 +17,12 @@ void expire_time_error(std::string& out, std::string_view command) {
     out.append("' command\r\n");
 }
 
-// Replaces the value of a live entry (or a fresh one), keeping the memory account right.
+// Replaces the value of a live entry (or a fresh one) of any type by a string, keeping the
+// memory account right.
 void assign(Shard& shard, Shard::Entry& e, std::string_view value) {
+    shard.make_string(e);
     std::size_t before = e.value.capacity();
-    e.value.assign(value);
+    assign_string(e.value, value);
     shard.value_changed(e, before);
 }
 
@@ -105,6 +92,10 @@ void set_command(Shard& shard, std::span<const std::string_view> args, std::int6
         expire_at = ms;
     }
     Shard::Entry* e = shard.find(args[1], now_ms);
+    if ((flags & get) && e != nullptr && e->type != Type::string) {
+        reply::error(out, reply::wrongtype);
+        return;
+    }
     if (flags & get) {
         if (e != nullptr) {
             reply::bulk(out, e->value);
@@ -153,7 +144,12 @@ void incr_command(Shard& shard, std::span<const std::string_view> args, Cmd id, 
             by = -by;
         }
     }
-    Shard::Entry* e = shard.find(args[1], now_ms);
+    bool wrong = false;
+    Shard::Entry* e = shard.find(args[1], Type::string, now_ms, wrong);
+    if (wrong) {
+        reply::error(out, reply::wrongtype);
+        return;
+    }
     std::int64_t old = 0;
     if (e != nullptr) {
         auto v = parse_int(e->value);
@@ -179,8 +175,9 @@ void incr_command(Shard& shard, std::span<const std::string_view> args, Cmd id, 
 }
 
 // EXPIRE/PEXPIRE key time [NX|XX|GT|LT].
-void expire_command(Shard& shard, std::span<const std::string_view> args, bool seconds, std::int64_t now_ms,
-                    std::string& out) {
+// EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT (`absolute`: the time is not relative to now).
+void expire_command(Shard& shard, std::span<const std::string_view> args, bool seconds, bool absolute,
+                    std::string_view name, std::int64_t now_ms, std::string& out) {
     enum : unsigned { nx = 1, xx = 2, gt = 4, lt = 8 };
     unsigned flags = 0;
     for (std::size_t j = 3; j < args.size(); ++j) {
@@ -218,7 +215,6 @@ void expire_command(Shard& shard, std::span<const std::string_view> args, bool s
         return;
     }
     std::int64_t when = *v;
-    std::string_view name = seconds ? "expire" : "pexpire";
     if (seconds) {
         if (when > INT64_MAX / 1000 || when < INT64_MIN / 1000) {
             expire_time_error(out, name);
@@ -226,11 +222,12 @@ void expire_command(Shard& shard, std::span<const std::string_view> args, bool s
         }
         when *= 1000;
     }
-    if (when > INT64_MAX - now_ms) {
+    const std::int64_t base = absolute ? 0 : now_ms;
+    if (when > INT64_MAX - base) {
         expire_time_error(out, name);
         return;
     }
-    when += now_ms;
+    when += base;
     Shard::Entry* e = shard.find(args[1], now_ms);
     if (e == nullptr) {
         reply::integer(out, 0);
@@ -251,14 +248,17 @@ void expire_command(Shard& shard, std::span<const std::string_view> args, bool s
     reply::integer(out, 1);
 }
 
-void ttl_command(Shard& shard, std::string_view key, bool seconds, std::int64_t now_ms, std::string& out) {
+// TTL, PTTL, EXPIRETIME, PEXPIRETIME (`absolute`: the time itself, not what is left).
+void ttl_command(Shard& shard, std::string_view key, bool seconds, bool absolute, std::int64_t now_ms,
+                 std::string& out) {
     Shard::Entry* e = shard.find(key, now_ms, false);
     if (e == nullptr) {
         reply::integer(out, -2);
     } else if (e->expire_at == 0) {
         reply::integer(out, -1);
     } else {
-        std::int64_t left = e->expire_at > now_ms ? e->expire_at - now_ms : 0;
+        const std::int64_t base = absolute ? 0 : now_ms;
+        std::int64_t left = e->expire_at > base ? e->expire_at - base : 0;
         reply::integer(out, seconds ? (left + 500) / 1000 : left);
     }
 }
@@ -272,19 +272,52 @@ void run_one_key(Shard& shard, const CommandSpec& spec, std::span<const std::str
         return;
     }
     std::string_view key = args[1];
+    if (spec.id >= Cmd::setnx && spec.id <= Cmd::setrange) {
+        run_string(shard, spec, args, settings, now_ms, out);
+        return;
+    }
+    if (spec.id >= Cmd::hset && spec.id <= Cmd::hscan) {
+        run_hash(shard, spec, args, now_ms, out);
+        return;
+    }
+    if (spec.id >= Cmd::lpush && spec.id <= Cmd::lpos) {
+        run_list(shard, spec, args, now_ms, out);
+        return;
+    }
+    if (spec.id >= Cmd::sadd && spec.id <= Cmd::sscan) {
+        run_set(shard, spec, args, now_ms, out);
+        return;
+    }
+    // The string commands that read a value refuse another type.
+    Shard::Entry* e = nullptr;
+    switch (spec.id) {
+    case Cmd::get:
+    case Cmd::getset:
+    case Cmd::append:
+    case Cmd::strlen: {
+        bool wrong = false;
+        e = shard.find(key, Type::string, now_ms, wrong);
+        if (wrong) {
+            reply::error(out, reply::wrongtype);
+            return;
+        }
+        break;
+    }
+    default:
+        break;
+    }
     switch (spec.id) {
     case Cmd::set:
         set_command(shard, args, now_ms, out);
         break;
     case Cmd::get:
-        if (Shard::Entry* e = shard.find(key, now_ms)) {
+        if (e != nullptr) {
             reply::bulk(out, e->value);
         } else {
             reply::nil(out);
         }
         break;
     case Cmd::getset: {
-        Shard::Entry* e = shard.find(key, now_ms);
         if (e != nullptr) {
             reply::bulk(out, e->value);
         } else {
@@ -302,7 +335,6 @@ void run_one_key(Shard& shard, const CommandSpec& spec, std::span<const std::str
         incr_command(shard, args, spec.id, now_ms, out);
         break;
     case Cmd::append: {
-        Shard::Entry* e = shard.find(key, now_ms);
         if (e != nullptr && e->value.size() + args[2].size() > settings.proto_max_bulk_len) {
             reply::error(out, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
             break;
@@ -317,20 +349,25 @@ void run_one_key(Shard& shard, const CommandSpec& spec, std::span<const std::str
         break;
     }
     case Cmd::strlen: {
-        Shard::Entry* e = shard.find(key, now_ms);
         reply::integer(out, e != nullptr ? static_cast<std::int64_t>(e->value.size()) : 0);
         break;
     }
     case Cmd::expire:
     case Cmd::pexpire:
-        expire_command(shard, args, spec.id == Cmd::expire, now_ms, out);
+    case Cmd::expireat:
+    case Cmd::pexpireat:
+        expire_command(shard, args, spec.id == Cmd::expire || spec.id == Cmd::expireat,
+                       spec.id == Cmd::expireat || spec.id == Cmd::pexpireat, spec.name, now_ms, out);
         break;
     case Cmd::ttl:
     case Cmd::pttl:
-        ttl_command(shard, key, spec.id == Cmd::ttl, now_ms, out);
+    case Cmd::expiretime:
+    case Cmd::pexpiretime:
+        ttl_command(shard, key, spec.id == Cmd::ttl || spec.id == Cmd::expiretime,
+                    spec.id == Cmd::expiretime || spec.id == Cmd::pexpiretime, now_ms, out);
         break;
     case Cmd::persist: {
-        Shard::Entry* e = shard.find(key, now_ms);
+        e = shard.find(key, now_ms);
         if (e != nullptr && e->expire_at != 0) {
             shard.set_expire(*e, 0);
             reply::integer(out, 1);
@@ -340,7 +377,8 @@ void run_one_key(Shard& shard, const CommandSpec& spec, std::span<const std::str
         break;
     }
     case Cmd::type:
-        reply::simple(out, shard.find(key, now_ms, false) != nullptr ? "string" : "none");
+        e = shard.find(key, now_ms, false);
+        reply::simple(out, e != nullptr ? type_name(e->type) : "none");
         break;
     default:
         assert(!"not a one-key command");
@@ -354,7 +392,9 @@ void run_part(Shard& shard, const CommandSpec& spec, std::span<const std::string
     switch (spec.id) {
     case Cmd::mget:
         for (std::uint32_t k : keys) {
-            if (Shard::Entry* e = shard.find(args[k], now_ms)) {
+            // A key of another type reads as absent, as redis-server's MGET has it.
+            Shard::Entry* e = shard.find(args[k], now_ms);
+            if (e != nullptr && e->type == Type::string) {
                 reply::bulk(share.out, e->value);
             } else {
                 reply::nil(share.out);
@@ -362,6 +402,7 @@ void run_part(Shard& shard, const CommandSpec& spec, std::span<const std::string
         }
         break;
     case Cmd::del:
+    case Cmd::unlink:
         for (std::uint32_t k : keys) {
             // An expired key counts as absent, so look it up (which expires it) first.
             if (shard.find(args[k], now_ms, false) != nullptr) {
@@ -371,9 +412,19 @@ void run_part(Shard& shard, const CommandSpec& spec, std::span<const std::string
         }
         break;
     case Cmd::exists:
+    case Cmd::touch:
         for (std::uint32_t k : keys) {
-            share.count += shard.find(args[k], now_ms, false) != nullptr ? 1 : 0;
+            share.count += shard.find(args[k], now_ms, spec.id == Cmd::touch) != nullptr ? 1 : 0;
         }
+        break;
+    case Cmd::keys_matching:
+        // Expired keys not yet swept are not listed, as redis-server skips them.
+        shard.for_each(now_ms, [&](std::string_view k) {
+            if (glob_match(args[1], k, false)) {
+                reply::bulk(share.out, k);
+                ++share.count;
+            }
+        });
         break;
     case Cmd::mset:
         if (!shard.make_room(now_ms)) {
@@ -402,6 +453,50 @@ void run_part(Shard& shard, const CommandSpec& spec, std::span<const std::string
     default:
         assert(!"not a fan-out command");
         break;
+    }
+}
+
+void rename_command(ShardsOf& shards, std::span<const std::string_view> args, bool nx, std::int64_t now_ms,
+                    std::string& out) {
+    Shard& from_shard = shards(args[1]);
+    Shard& to_shard = shards(args[2]);
+    Shard::Entry* from = from_shard.find(args[1], now_ms, false);
+    if (from == nullptr) {
+        reply::error(out, "ERR no such key");
+        return;
+    }
+    if (args[1] == args[2]) {
+        if (nx) {
+            reply::integer(out, 0);
+        } else {
+            reply::ok(out);
+        }
+        return;
+    }
+    if (to_shard.find(args[2], now_ms, false) != nullptr) {
+        if (nx) {
+            reply::integer(out, 0);
+            return;
+        }
+        to_shard.erase(args[2]);
+    }
+    // The value and its expiry move to the new key; each shard's account follows its part.
+    Shard::Entry& to = to_shard.insert(args[2], now_ms);
+    const std::size_t from_before = Shard::value_cost(*from);
+    const std::size_t to_before = Shard::value_cost(to);
+    to.value = std::move(from->value);
+    to.coll = std::move(from->coll);
+    to.type = from->type;
+    from->value = std::string();
+    from->type = Type::string;
+    to_shard.value_changed(to, to_before);
+    from_shard.value_changed(*from, from_before);
+    to_shard.set_expire(to, from->expire_at);
+    from_shard.erase(args[1]);
+    if (nx) {
+        reply::integer(out, 1);
+    } else {
+        reply::ok(out);
     }
 }
 

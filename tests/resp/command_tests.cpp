@@ -197,7 +197,7 @@ TEST_CASE("connection commands", "[resp][commands]") {
           "*4\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n$16\r\nmaxmemory-policy\r\n$10\r\nnoeviction\r\n");
     CHECK(s.run_line("config get") == "-ERR wrong number of arguments for 'config|get' command\r\n");
     CHECK(s.run_line("config foo") == "-ERR unknown subcommand 'foo'. Try CONFIG HELP.\r\n");
-    CHECK(s.run_line("command count") == ":30\r\n");
+    CHECK(s.run_line("command count") == ':' + std::to_string(command_table().size()) + "\r\n");
     CHECK(s.run_line("command count x") == "-ERR wrong number of arguments for 'command|count' command\r\n");
     CHECK(s.run_line("command foo") == "-ERR unknown subcommand 'foo'. Try COMMAND HELP.\r\n");
     CHECK(s.run_line("command docs") == "*0\r\n");
@@ -205,7 +205,8 @@ TEST_CASE("connection commands", "[resp][commands]") {
           "*2\r\n*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n"
           ":1\r\n:1\r\n:1\r\n*3\r\n+@read\r\n+@string\r\n+@fast\r\n"
           "*0\r\n*0\r\n*0\r\n$-1\r\n");
-    CHECK(s.run_line("command").rfind("*30\r\n*10\r\n$4\r\nping\r\n", 0) == 0);
+    CHECK(s.run_line("command").rfind(
+              '*' + std::to_string(command_table().size()) + "\r\n*10\r\n$4\r\nping\r\n", 0) == 0);
 }
 
 TEST_CASE("INFO reports the keyspace summed over shards", "[resp][commands]") {
@@ -241,4 +242,91 @@ TEST_CASE("noeviction refuses writes over maxmemory with redis-server's OOM erro
     CHECK(s.run_line("mset a 1") == "-OOM command not allowed when used memory > 'maxmemory'.\r\n");
     CHECK(s.run_line("del key0 key1 key2") == ":3\r\n");
     CHECK(s.run_line("set a 1") == "+OK\r\n");
+}
+
+TEST_CASE("a hash's memory is accounted field by field and returns to zero", "[resp][commands]") {
+    Server s(1);
+    const Shard& shard = s.shard(0);
+    CHECK(s.run_line("hset h f1 " + std::string(1000, 'v')) == ":1\r\n");
+    const std::uint64_t one = shard.used_memory();
+    CHECK(one >= 1000);
+    for (int i = 2; i <= 200; ++i) {
+        s.run_line("hset h f" + std::to_string(i) + " " + std::string(1000, 'v'));
+    }
+    // Each field counts its bytes: 200 fields of 1000 bytes take 200 times as much, at least.
+    const std::uint64_t full = shard.used_memory();
+    CHECK(full >= 200 * 1000);
+    // A value made small gives its memory back.
+    CHECK(s.run_line("hset h f1 small") == ":0\r\n");
+    CHECK(full - shard.used_memory() >= 900);
+    for (int i = 1; i <= 200; ++i) {
+        s.run_line("hdel h f" + std::to_string(i));
+    }
+    // The last field's deletion deletes the key.
+    CHECK(s.run_line("exists h") == ":0\r\n");
+    CHECK(shard.used_memory() == 0);
+    s.run_line("hset h a 1");
+    s.run_line("set h now-a-string");
+    s.run_line("del h");
+    CHECK(shard.used_memory() == 0);
+}
+
+TEST_CASE("expiry and eviction apply to hashes", "[resp][commands]") {
+    SECTION("expiry") {
+        Server s(1);
+        CHECK(s.run_line("hset h a 1") == ":1\r\n");
+        CHECK(s.run_line("pexpire h 100") == ":1\r\n");
+        s.now_ms += 99;
+        CHECK(s.run_line("hget h a") == "$1\r\n1\r\n");
+        s.now_ms += 1;
+        CHECK(s.run_line("hget h a") == "$-1\r\n");
+        CHECK(s.run_line("type h") == "+none\r\n");
+        CHECK(s.shard(0).used_memory() == 0);
+    }
+    SECTION("allkeys-lru evicts hashes by their real size") {
+        ShardLimits limits;
+        limits.max_memory = 64 << 10;
+        limits.policy = EvictionPolicy::allkeys_lru;
+        Server s(1, limits);
+        for (int k = 0; k < 10; ++k) {
+            for (int f = 0; f < 20; ++f) {
+                s.run_line("hset h" + std::to_string(k) + " f" + std::to_string(f) + " " +
+                           std::string(1000, 'x'));
+            }
+        }
+        // 10 hashes of 20 KB do not fit in 64 KiB: the shard keeps at most three of them.
+        CHECK(s.shard(0).size() <= 3);
+        CHECK(s.shard(0).evicted() >= 7);
+        CHECK(s.shard(0).used_memory() <= (64u << 10) + 21 * 1024);
+    }
+    SECTION("noeviction refuses a hash write over maxmemory") {
+        ShardLimits limits;
+        limits.max_memory = 4 << 10;
+        Server s(1, limits);
+        s.run_line("hset h a " + std::string(8000, 'x'));
+        CHECK(s.run_line("hset h b 1") == "-OOM command not allowed when used memory > 'maxmemory'.\r\n");
+        CHECK(s.run_line("hget h b") == "$-1\r\n");
+        CHECK(s.run_line("hdel h a") == ":1\r\n");
+    }
+}
+
+TEST_CASE("list and set memory is accounted per element and returns to zero", "[resp][commands]") {
+    Server s(1);
+    const Shard& shard = s.shard(0);
+    for (int i = 0; i < 600; ++i) {
+        s.run_line("rpush l " + std::string(100, 'x'));
+        // Integers first (the intset form), then past 512 members an indexed set.
+        s.run_line("sadd st " + std::to_string(i));
+    }
+    s.run_line("sadd st " + std::string(100, 'y'));
+    CHECK(shard.used_memory() >= 600 * 100);
+    CHECK(s.run_line("ltrim l 0 9") == "+OK\r\n");
+    CHECK(s.run_line("lmove l l2 left right") == "$100\r\n" + std::string(100, 'x') + "\r\n");
+    for (int i = 0; i < 600; ++i) {
+        s.run_line("srem st " + std::to_string(i));
+    }
+    s.run_line("srem st " + std::string(100, 'y'));
+    s.run_line("del l l2");
+    CHECK(s.run_line("dbsize") == ":0\r\n");
+    CHECK(shard.used_memory() == 0);
 }

@@ -60,9 +60,18 @@ std::filesystem::path write_config(const std::filesystem::path& dir, std::uint16
 
 } // namespace
 
-Gatiod::Gatiod(std::string_view options, int drivers) : port_(free_port()) {
+Gatiod::Gatiod(std::string_view options, int drivers, const std::vector<std::string>& env)
+    : port_(free_port()) {
     auto config = write_config(dir_.path(), port_, options, drivers);
-    process_ = std::make_unique<Process>(::gatio::test::gatiod_argv(config), dir_.path() / "gatiod.log");
+    std::vector<std::string> argv = ::gatio::test::gatiod_argv(config);
+    if (!env.empty()) {
+        // env(1) execs gatiod in its own process, so the pid stays gatiod's.
+        std::vector<std::string> with{"/usr/bin/env"};
+        with.insert(with.end(), env.begin(), env.end());
+        with.insert(with.end(), argv.begin(), argv.end());
+        argv = std::move(with);
+    }
+    process_ = std::make_unique<Process>(argv, dir_.path() / "gatiod.log");
     ::gatio::test::wait_running(*process_);
 }
 

@@ -50,7 +50,8 @@ using TempDir = ::gatio::test::TempDir;
 // connections.
 class Gatiod {
 public:
-    explicit Gatiod(std::string_view options = "", int drivers = 2);
+    // `env`: NAME=value settings added to gatiod's environment.
+    explicit Gatiod(std::string_view options = "", int drivers = 2, const std::vector<std::string>& env = {});
     std::uint16_t port() const { return port_; }
     Process& process() { return *process_; }
 

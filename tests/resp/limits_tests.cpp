@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "harness.hpp"
+#include "tests/support/skip.hpp"
 
 using namespace gatio::resp::test;
 
@@ -256,5 +257,61 @@ TEST_CASE("an idle connection costs little", "[resp][limits]") {
     const std::size_t per_connection = grown_since(pid, baseline) / count;
     // Printed for the record; the bound is what each connection's state may take at most.
     WARN("RSS per idle connection: " << per_connection << " bytes");
-    CHECK(per_connection < 16u << 10);
+    CHECK(per_connection <= 1024);
+}
+
+namespace {
+
+struct Calls {
+    unsigned long allocations = 0;
+    unsigned long clock_reads = 0; // of the wall clock
+};
+
+// The calls of a whole gatiod run that serves `rounds` pipelines of 50 GETs (keys on both
+// shards, so both the spot and the task path) on one connection.
+Calls calls_for_gets(std::size_t rounds) {
+    TempDir dir;
+    const auto file = dir.path() / "count";
+    {
+        Gatiod gatiod("", 2,
+                      {std::string("LD_PRELOAD=") + GATIO_MALLOC_COUNT_PATH,
+                       "GATIO_MALLOC_COUNT_FILE=" + file.string()});
+        Client c(gatiod.port());
+        std::string sets;
+        std::string gets;
+        for (int i = 0; i < 50; ++i) {
+            sets += request({"SET", "key:" + std::to_string(i), "value"});
+            gets += request({"GET", "key:" + std::to_string(i)});
+        }
+        c.exchange(sets, 50);
+        const std::string expected = repeat("$5\r\nvalue\r\n", 50);
+        for (std::size_t r = 0; r < rounds; ++r) {
+            REQUIRE(c.exchange(gets, 50) == expected);
+        }
+        REQUIRE(gatiod.process().stop() == 0);
+    }
+    std::ifstream in(file);
+    Calls calls;
+    REQUIRE(in >> calls.allocations >> calls.clock_reads);
+    return calls;
+}
+
+} // namespace
+
+TEST_CASE("GET allocates nothing and reads the clock once per receive", "[resp][limits]") {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    GATIO_SKIP("the sanitizers' allocator cannot be interposed by a preloaded library");
+#else
+    const Calls few = calls_for_gets(20);
+    const Calls many = calls_for_gets(420);
+    const auto more = [](unsigned long a, unsigned long b) { return a > b ? a - b : 0; };
+    // 20,000 more GETs in 400 more pipelines: one allocation or clock read per GET would be
+    // 20,000 more calls.
+    const unsigned long allocations = more(many.allocations, few.allocations);
+    const unsigned long clock_reads = more(many.clock_reads, few.clock_reads);
+    WARN("for 20,000 more GETs in 400 pipelines: " << allocations << " allocator calls, " << clock_reads
+                                                   << " wall-clock reads");
+    CHECK(allocations < 200);
+    CHECK(clock_reads < 2000);
+#endif
 }

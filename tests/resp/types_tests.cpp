@@ -1,0 +1,1008 @@
+// The data types served by a real gatiod (two shards) compared with a real redis-server:
+// each script runs on both, and every reply must be the same bytes. Where redis-server's
+// order is its hash table's (a large hash), the replies are compared as sorted collections.
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <set>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "check.hpp"
+#include "harness.hpp"
+#include "keyspace.hpp"
+
+using namespace gatio::resp::test;
+
+namespace {
+
+// sorted: an array's elements; pairs: its pairs (HGETALL); scan: a SCAN reply's items.
+enum class Order { exact, sorted, pairs, scan };
+
+struct Step {
+    std::vector<std::string> args;
+    Order order = Order::exact;
+};
+
+// The elements of an array reply (each a whole reply), or the reply itself when not an array.
+std::vector<std::string> elements(std::string_view reply) {
+    std::vector<std::string> out;
+    if (reply.empty() || reply[0] != '*' || reply.substr(0, 3) == "*-1") {
+        out.emplace_back(reply);
+        return out;
+    }
+    std::size_t at = reply.find("\r\n") + 2;
+    while (at < reply.size()) {
+        std::size_t n = gatio::resp::check::reply_length(reply.substr(at));
+        REQUIRE(n > 0);
+        out.emplace_back(reply.substr(at, n));
+        at += n;
+    }
+    return out;
+}
+
+// An array reply with its elements (or pairs of them) sorted.
+std::string normalized(std::string_view reply, Order order) {
+    if (order == Order::exact || reply.empty() || reply[0] != '*') {
+        return std::string(reply);
+    }
+    auto items = elements(reply);
+    if (order == Order::scan) {
+        REQUIRE(items.size() == 2);
+        return std::string(reply.substr(0, reply.find("\r\n") + 2)) + items[0] +
+               normalized(items[1], Order::sorted);
+    }
+    if (order == Order::pairs) {
+        std::vector<std::string> pairs;
+        for (std::size_t i = 0; i + 1 < items.size(); i += 2) {
+            pairs.push_back(items[i] + items[i + 1]);
+        }
+        items = std::move(pairs);
+    }
+    std::sort(items.begin(), items.end());
+    std::string out = std::string(reply.substr(0, reply.find("\r\n") + 2));
+    for (const auto& i : items) {
+        out += i;
+    }
+    return out;
+}
+
+std::vector<std::string> split_replies(const std::string& all) {
+    std::vector<std::string> out;
+    std::size_t at = 0;
+    while (at < all.size()) {
+        std::size_t n = gatio::resp::check::reply_length(std::string_view(all).substr(at));
+        REQUIRE(n > 0);
+        out.push_back(all.substr(at, n));
+        at += n;
+    }
+    return out;
+}
+
+void compare(Client& ours, Client& theirs, const std::vector<Step>& script) {
+    std::string all;
+    for (const auto& s : script) {
+        all += request(s.args);
+    }
+    auto a = split_replies(ours.exchange(all, script.size(), 60s));
+    auto b = split_replies(theirs.exchange(all, script.size(), 60s));
+    REQUIRE(a.size() == script.size());
+    REQUIRE(b.size() == script.size());
+    for (std::size_t i = 0; i < script.size(); ++i) {
+        std::string line;
+        for (const auto& arg : script[i].args) {
+            line += arg.substr(0, 40) + ' ';
+        }
+        INFO("step " << i << ": " << line);
+        CHECK(normalized(a[i], script[i].order) == normalized(b[i], script[i].order));
+    }
+}
+
+std::vector<Step> steps(std::initializer_list<std::vector<std::string>> list) {
+    std::vector<Step> out;
+    for (const auto& l : list) {
+        out.push_back(Step{l});
+    }
+    return out;
+}
+
+const std::string nul_field("a\0b", 3);
+const std::string binary_value("v\0\xff\r\n", 5);
+
+} // namespace
+
+TEST_CASE("hash commands answer as redis-server does", "[resp][types]") {
+    Gatiod gatiod;
+    RedisServer redis;
+    Client ours(gatiod.port());
+    Client theirs(redis.port());
+    compare(ours, theirs,
+            steps({
+                {"flushall"},
+                {"hset", "h", "a", "1", "b", "2", "c", "3"},
+                {"hset", "h", "a", "10", "d", "4"},
+                {"hset", "h", "a"},
+                {"hset", "h", "a", "1", "b"},
+                {"hset"},
+                {"hgetall", "h"},
+                {"hkeys", "h"},
+                {"hvals", "h"},
+                {"hlen", "h"},
+                {"hlen", "nokey"},
+                {"hlen"},
+                {"hget", "h", "a"},
+                {"hget", "h", "zz"},
+                {"hget", "nokey", "a"},
+                {"hget", "h"},
+                {"hmget", "h", "a", "zz", "b"},
+                {"hmget", "nokey", "a", "b"},
+                {"hmget", "h"},
+                {"hsetnx", "h", "a", "5"},
+                {"hsetnx", "h", "e", "5"},
+                {"hsetnx", "h", "e"},
+                {"hexists", "h", "a"},
+                {"hexists", "h", "zz"},
+                {"hexists", "nokey", "a"},
+                {"hexists", "h"},
+                {"hstrlen", "h", "a"},
+                {"hstrlen", "h", "zz"},
+                {"hstrlen", "nokey", "a"},
+                {"hstrlen", "h"},
+                {"hdel", "h", "a", "zz", "b"},
+                {"hdel", "h"},
+                {"hgetall", "h"},
+                {"hkeys", "nokey"},
+                {"hvals", "nokey"},
+                {"hgetall", "nokey"},
+                {"hkeys"},
+                {"hdel", "h", "c", "d", "e"},
+                {"exists", "h"},
+                {"type", "h"},
+                {"hdel", "nokey", "a"},
+                {"hmset", "m", "f1", "v1", "f2", "v2"},
+                {"hmset", "m", "f1"},
+                {"hmset", "m", "f1", "v1", "f2"},
+                {"hgetall", "m"},
+                {"type", "m"},
+                // HINCRBY: overflow both ways, a value or an increment that is no integer.
+                {"hincrby", "m", "n", "5"},
+                {"hincrby", "m", "n", "-10"},
+                {"hincrby", "m", "f1", "1"},
+                {"hincrby", "m", "n", "x"},
+                {"hincrby", "m", "n", "1.5"},
+                {"hincrby", "m", "n", " 1"},
+                {"hincrby", "m", "big", "9223372036854775807"},
+                {"hincrby", "m", "big", "1"},
+                {"hincrby", "m", "neg", "-9223372036854775808"},
+                {"hincrby", "m", "neg", "-1"},
+                {"hincrby", "m", "n", "99999999999999999999"},
+                {"hincrby", "fresh", "f", "3"},
+                {"hincrby", "fresh2", "f", "x"},
+                {"exists", "fresh2"},
+                {"hincrby", "m", "n"},
+                // HINCRBYFLOAT: redis-server's long double arithmetic and formatting.
+                {"hincrbyfloat", "m", "fl", "1.5"},
+                {"hincrbyfloat", "m", "fl", "0.1"},
+                {"hincrbyfloat", "m", "fl", "-1.6"},
+                {"hincrbyfloat", "m", "q", "0.1"},
+                {"hincrbyfloat", "m", "q", "0.2"},
+                {"hincrbyfloat", "m", "fl", "inf"},
+                {"hincrbyfloat", "m", "fl", "-inf"},
+                {"hincrbyfloat", "m", "fl", "nan"},
+                {"hincrbyfloat", "m", "fl", "abc"},
+                {"hincrbyfloat", "m", "fl", ""},
+                {"hincrbyfloat", "m", "f1", "1"},
+                {"hincrbyfloat", "m", "n", "2.5"},
+                {"hincrbyfloat", "m", "e3", "3e3"},
+                {"hincrbyfloat", "m", "tiny", "1e-20"},
+                {"hincrbyfloat", "m", "under", "1e-5000"},
+                {"hincrbyfloat", "m", "hex", "0x10"},
+                {"hincrbyfloat", "m", "sp", " 1"},
+                {"hincrbyfloat", "m", "sp2", "1 "},
+                {"hincrbyfloat", "m", "", "1"},
+                {"hincrbyfloat", "m", "mz", "-0.0"},
+                {"hincrbyfloat", "m", "prec", "1.23456789012345678901"},
+                {"hincrbyfloat", "m", "fl"},
+                {"hset", "infh", "f", "inf", "e", ""},
+                {"hincrbyfloat", "infh", "f", "1"},
+                {"hincrbyfloat", "infh", "e", "1"},
+                {"hincrbyfloat", "fresh3", "f", "nan"},
+                {"exists", "fresh3"},
+                {"hgetall", "m"},
+                // A value past 64 bytes leaves the small encoding: compared sorted.
+                {"hincrbyfloat", "fbig", "f", "1e308"},
+                {"hincrbyfloat", "fbig", "f", "1e308"},
+                {"hincrbyfloat", "fbig", "f", "1e4000"},
+                // HRANDFIELD: the deterministic forms, and every error.
+                {"hrandfield", "nokey"},
+                {"hrandfield", "nokey", "5"},
+                {"hrandfield", "nokey", "5", "withvalues"},
+                {"hrandfield", "nokey", "x"},
+                {"hrandfield", "m", "0"},
+                {"hrandfield", "m", "0", "withvalues"},
+                {"hrandfield", "m", "100"},
+                {"hrandfield", "m", "100", "withvalues"},
+                {"hrandfield", "m", "100", "WITHVALUES"},
+                {"hrandfield", "m", "100", "withvalues", "x"},
+                {"hrandfield", "m", "100", "novalues"},
+                {"hrandfield", "m", "x"},
+                {"hrandfield", "m", "-9223372036854775808"},
+                {"hrandfield", "m", "-9223372036854775807", "withvalues"},
+                {"hrandfield", "m", "9223372036854775807", "withvalues"},
+                {"hrandfield", "m", "4611686018427387903", "withvalues"},
+                {"hrandfield", "m", "9223372036854775807"},
+                {"hrandfield"},
+                {"hset", "one", "only", "v"},
+                {"hrandfield", "one"},
+                {"hrandfield", "one", "-3"},
+                {"hrandfield", "one", "-2", "withvalues"},
+                // HSCAN of a small hash: all of it at once, cursor 0.
+                {"hscan", "m", "0"},
+                {"hscan", "m", "0", "match", "f*"},
+                {"hscan", "m", "0", "MATCH", "*1", "COUNT", "1"},
+                {"hscan", "m", "0", "match", "[a-f]?"},
+                {"hscan", "m", "0", "match", "F*"},
+                {"hscan", "m", "0", "count", "0"},
+                {"hscan", "m", "0", "count", "-1"},
+                {"hscan", "m", "0", "count", "x"},
+                {"hscan", "m", "0", "match"},
+                {"hscan", "m", "0", "foo", "bar"},
+                {"hscan", "m", "0", "novalues"},
+                {"hscan", "m", "x"},
+                {"hscan", "m", "+0"},
+                {"hscan", "m", "18446744073709551616"},
+                {"hscan", "m", " 1"},
+                {"hscan", "nokey", "0"},
+                {"hscan", "nokey", "x"},
+                {"hscan", "nokey", "0", "foo"},
+                {"hscan", "m"},
+                // Binary fields and values.
+                {"hset", "bin", nul_field, binary_value, "", ""},
+                {"hget", "bin", nul_field},
+                {"hget", "bin", "a"},
+                {"hgetall", "bin"},
+                {"hstrlen", "bin", nul_field},
+                {"hexists", "bin", ""},
+                {"hscan", "bin", "0", "match", "a*"},
+            }));
+    // Past 128 fields a hash is redis-server's hash table: the same contents, in its order.
+    std::vector<std::string> big{"hset", "large"};
+    for (int i = 0; i < 200; ++i) {
+        big.push_back("field:" + std::to_string(i));
+        big.push_back(std::to_string(i * 7));
+    }
+    std::vector<Step> large{{big}};
+    large.push_back({{"hlen", "large"}});
+    large.push_back({{"hkeys", "large"}, Order::sorted});
+    large.push_back({{"hvals", "large"}, Order::sorted});
+    large.push_back({{"hgetall", "large"}, Order::pairs});
+    large.push_back({{"hrandfield", "large", "200"}, Order::sorted});
+    large.push_back({{"hrandfield", "large", "1000", "withvalues"}, Order::pairs});
+    large.push_back({{"hget", "large", "field:150"}});
+    large.push_back({{"hmget", "large", "field:0", "field:199", "field:200"}});
+    large.push_back({{"hdel", "large", "field:0", "field:1", "field:2", "nofield"}});
+    large.push_back({{"hexists", "large", "field:1"}});
+    large.push_back({{"hincrby", "large", "field:3", "1"}});
+    large.push_back({{"hincrbyfloat", "large", "field:4", "0.5"}});
+    large.push_back({{"hsetnx", "large", "field:5", "x"}});
+    large.push_back({{"hlen", "large"}});
+    large.push_back({{"hgetall", "large"}, Order::pairs});
+    large.push_back({{"hgetall", "fbig"}, Order::pairs});
+    large.push_back({{"hkeys", "fbig"}, Order::sorted});
+    compare(ours, theirs, large);
+}
+
+TEST_CASE("a key holds one type: other commands get WRONGTYPE", "[resp][types]") {
+    Gatiod gatiod;
+    RedisServer redis;
+    Client ours(gatiod.port());
+    Client theirs(redis.port());
+    compare(ours, theirs,
+            steps({
+                {"flushall"},
+                {"set", "s", "str"},
+                {"hset", "h", "f", "v"},
+                {"hget", "s", "a"},
+                {"hset", "s", "a", "1"},
+                {"hmset", "s", "a", "1"},
+                {"hgetall", "s"},
+                {"hkeys", "s"},
+                {"hvals", "s"},
+                {"hlen", "s"},
+                {"hscan", "s", "0"},
+                {"hscan", "s", "x"},
+                {"hrandfield", "s"},
+                {"hrandfield", "s", "1"},
+                {"hrandfield", "s", "x"},
+                {"hincrby", "s", "a", "1"},
+                {"hincrby", "s", "a", "x"},
+                {"hincrbyfloat", "s", "a", "1"},
+                {"hdel", "s", "a"},
+                {"hexists", "s", "a"},
+                {"hstrlen", "s", "a"},
+                {"hmget", "s", "a"},
+                {"hsetnx", "s", "a", "b"},
+                {"type", "s"},
+                {"type", "h"},
+                {"type", "nokey"},
+                {"get", "h"},
+                {"set", "h", "x", "get"},
+                {"getset", "h", "x"},
+                {"incr", "h"},
+                {"incrby", "h", "2"},
+                {"decr", "h"},
+                {"append", "h", "x"},
+                {"strlen", "h"},
+                {"mget", "h", "s", "nokey"},
+                {"exists", "h", "s"},
+                {"expire", "h", "100"},
+                {"ttl", "h"},
+                {"persist", "h"},
+                {"set", "h", "x"},
+                {"type", "h"},
+                {"get", "h"},
+                {"hset", "h2", "a", "1"},
+                {"mset", "h2", "now-a-string"},
+                {"type", "h2"},
+                {"get", "h2"},
+                {"hset", "h3", "a", "1"},
+                {"del", "h3", "h"},
+                {"hget", "h3", "a"},
+                {"type", "h3"},
+                {"dbsize"},
+            }));
+}
+
+TEST_CASE("HSCAN walks a large hash whole while it changes", "[resp][types]") {
+    Gatiod gatiod;
+    Client c(gatiod.port());
+    std::vector<std::string> big{"hset", "large"};
+    for (int i = 0; i < 1000; ++i) {
+        big.push_back("f" + std::to_string(i));
+        big.push_back("v");
+    }
+    REQUIRE(c.exchange(request(big), 1) == ":1000\r\n");
+    std::set<std::string> seen;
+    std::string cursor = "0";
+    int calls = 0;
+    do {
+        auto parts = elements(c.exchange(request({"hscan", "large", cursor, "count", "50"}), 1));
+        REQUIRE(parts.size() == 2);
+        cursor = elements(parts[0])[0];
+        cursor = cursor.substr(cursor.find("\r\n") + 2);
+        cursor.resize(cursor.size() - 2);
+        auto items = elements(parts[1]);
+        REQUIRE(items.size() % 2 == 0);
+        for (std::size_t i = 0; i < items.size(); i += 2) {
+            seen.insert(items[i]);
+        }
+        // Fields come and go during the scan: the first 100 are deleted, new ones added.
+        if (calls < 10) {
+            std::vector<std::string> del{"hdel", "large"};
+            std::vector<std::string> add{"hset", "large"};
+            for (int i = 0; i < 10; ++i) {
+                del.push_back("f" + std::to_string(calls * 10 + i));
+                add.push_back("new" + std::to_string(calls * 10 + i));
+                add.push_back("v");
+            }
+            c.exchange(request(del) + request(add), 2);
+        }
+        ++calls;
+        REQUIRE(calls < 1000);
+    } while (cursor != "0");
+    // Every field present for the whole scan was returned.
+    for (int i = 100; i < 1000; ++i) {
+        const std::string f = "f" + std::to_string(i);
+        INFO(f);
+        CHECK(seen.count("$" + std::to_string(f.size()) + "\r\n" + f + "\r\n") == 1);
+    }
+}
+
+TEST_CASE("HRANDFIELD picks distinct fields, or repeats for a negative count", "[resp][types]") {
+    Gatiod gatiod;
+    Client c(gatiod.port());
+    std::vector<std::string> big{"hset", "h"};
+    for (int i = 0; i < 300; ++i) {
+        big.push_back("f" + std::to_string(i));
+        big.push_back("v" + std::to_string(i));
+    }
+    REQUIRE(c.exchange(request(big), 1) == ":300\r\n");
+    auto distinct = elements(c.exchange(request({"hrandfield", "h", "100"}), 1));
+    CHECK(distinct.size() == 100);
+    CHECK(std::set<std::string>(distinct.begin(), distinct.end()).size() == 100);
+    auto repeated = elements(c.exchange(request({"hrandfield", "h", "-1000", "withvalues"}), 1));
+    REQUIRE(repeated.size() == 2000);
+    for (std::size_t i = 0; i < repeated.size(); i += 2) {
+        // Each value belongs to its field.
+        CHECK(repeated[i].substr(repeated[i].find("\r\n") + 3) ==
+              repeated[i + 1].substr(repeated[i + 1].find("\r\n") + 3));
+    }
+}
+
+TEST_CASE("list commands answer as redis-server does", "[resp][types]") {
+    Gatiod gatiod;
+    RedisServer redis;
+    Client ours(gatiod.port());
+    Client theirs(redis.port());
+    compare(ours, theirs,
+            steps({
+                {"flushall"},
+                {"rpush", "l", "a", "b", "c", "d", "e", "f", "a", "b", "a"},
+                {"lpush", "l2", "x", "y", "z"},
+                {"lrange", "l2", "0", "-1"},
+                {"lpop", "l", "0"},
+                {"lpop", "nokey", "0"},
+                {"lpop", "nokey", "2"},
+                {"lpop", "nokey"},
+                {"lpop", "l", "-1"},
+                {"lpop", "l", "x"},
+                {"lpop", "l", "2", "3"},
+                {"lpop", "l", "2"},
+                {"rpop", "l", "2"},
+                {"lpop", "l", "100"},
+                {"rpush", "l", "a", "b", "c", "d", "e", "f", "a", "b", "a"},
+                {"lpos", "l", "a"},
+                {"lpos", "l", "a", "rank", "2"},
+                {"lpos", "l", "a", "rank", "-1"},
+                {"lpos", "l", "a", "rank", "0"},
+                {"lpos", "l", "a", "rank", "-9223372036854775808"},
+                {"lpos", "l", "a", "rank", "9223372036854775807"},
+                {"lpos", "l", "a", "count", "0"},
+                {"lpos", "l", "a", "count", "-1"},
+                {"lpos", "l", "a", "count", "2", "rank", "-1"},
+                {"lpos", "l", "a", "maxlen", "-1"},
+                {"lpos", "l", "a", "maxlen", "2"},
+                {"lpos", "l", "a", "maxlen", "1", "count", "0"},
+                {"lpos", "l", "zz"},
+                {"lpos", "l", "zz", "count", "0"},
+                {"lpos", "nokey", "a"},
+                {"lpos", "nokey", "a", "count", "0"},
+                {"lpos", "l", "a", "foo"},
+                {"lpos", "l", "a", "rank"},
+                {"lpos", "l", "a", "count", "x"},
+                {"lindex", "l", "x"},
+                {"lindex", "l", "-100"},
+                {"lindex", "l", "100"},
+                {"lindex", "l", "-1"},
+                {"lset", "nokey", "0", "x"},
+                {"lset", "l", "100", "x"},
+                {"lset", "l", "x", "x"},
+                {"lset", "l", "-1", "z"},
+                {"linsert", "l", "middle", "a", "x"},
+                {"linsert", "l", "before", "zz", "x"},
+                {"linsert", "nokey", "before", "a", "x"},
+                {"linsert", "l", "after", "a", "NEW"},
+                {"ltrim", "l", "1", "-2"},
+                {"ltrim", "l", "x", "1"},
+                {"ltrim", "l", "5", "1"},
+                {"exists", "l"},
+                {"lrange", "nokey", "0", "-1"},
+                {"lrange", "l", "x", "1"},
+                {"lrem", "l2", "0", "x"},
+                {"lmove", "l2", "l2", "left", "right"},
+                {"lmove", "l2", "dst", "left", "middle"},
+                {"lmove", "nokey", "dst", "left", "left"},
+                {"lmpop", "0", "l", "left"},
+                {"lmpop", "-1", "l", "left"},
+                {"lmpop", "x", "l", "left"},
+                {"lmpop", "2", "l", "left"},
+                {"lmpop", "1", "l", "middle"},
+                {"lmpop", "1", "nokey", "left"},
+                {"lmpop", "1", "l2", "left", "count", "0"},
+                {"lmpop", "1", "l2", "left", "count", "-1"},
+                {"lmpop", "1", "l2", "left", "count", "x"},
+                {"lmpop", "1", "l2", "left", "count", "1", "extra"},
+                {"lmpop", "1", "l2", "left", "foo", "1"},
+                {"lmpop", "1", "l2", "left", "count"},
+                {"lmpop", "9223372036854775807", "l", "left"},
+                {"rpoplpush", "nokey", "d"},
+                {"rpush", "l", "a", "b", "a"},
+                {"lpos", "l", "a", "rank", "x"},
+                {"lpos", "l", "a", "maxlen", "x"},
+                {"lpos", "l", "a", "rank", "1", "rank", "-1"},
+                {"lpos", "l", "a", "count", "1", "count", "0"},
+                {"set", "s", "x"},
+                {"lpos", "s", "a"},
+                {"lpos", "s", "a", "rank", "0"},
+                {"lmove", "s", "d", "left", "left"},
+                {"lmove", "l", "s", "left", "left"},
+                {"lrange", "l", "0", "-1"},
+                {"lmpop", "2", "nokey", "s", "left"},
+                {"lmpop", "2", "l", "s", "left"},
+                {"lmpop", "2", "s", "l", "left"},
+                {"rpoplpush", "l", "s"},
+                {"lpushx", "nokey", "a"},
+                {"rpushx", "l", "q"},
+                {"lpushx", "s", "a"},
+                {"lpop", "s"},
+                {"lpop", "s", "0"},
+                {"lpop", "s", "x"},
+                {"llen", "s"},
+                {"lrange", "l", "-100", "100"},
+                {"lrange", "l", "2", "1"},
+                {"lrange", "l", "-1", "-2"},
+                {"lrange", "l", "9223372036854775807", "-9223372036854775808"},
+                {"lindex", "l", "9223372036854775807"},
+                {"lrem", "l", "1", "a"},
+                {"lrem", "l", "-1", "a"},
+                {"lrem", "l", "x", "a"},
+                {"lrem", "l", "-9223372036854775808", "a"},
+                {"lmpop", "1", "l", "right", "count", "9223372036854775807"},
+                // Arity.
+                {"lpush", "l"},
+                {"rpush"},
+                {"lpushx", "l"},
+                {"llen"},
+                {"lindex", "l"},
+                {"lset", "l", "0"},
+                {"lrange", "l", "0"},
+                {"ltrim", "l", "0"},
+                {"lrem", "l", "0"},
+                {"linsert", "l", "before", "a"},
+                {"lpos", "l"},
+                {"lmove", "a", "b", "left"},
+                {"rpoplpush", "a"},
+                {"lmpop", "1", "l"},
+                {"rpop", "l", "1", "2"},
+                // Moves between keys that may live on different shards, and onto the same key.
+                {"del", "l", "l2", "d", "dst"},
+                {"rpush", "src", "1", "2", "3", "4"},
+                {"lmove", "src", "dst", "left", "right"},
+                {"lmove", "src", "dst", "right", "left"},
+                {"lmove", "src", "dst", "LEFT", "LEFT"},
+                {"rpoplpush", "src", "dst"},
+                {"exists", "src"},
+                {"lrange", "dst", "0", "-1"},
+                {"rpoplpush", "dst", "dst"},
+                {"lrange", "dst", "0", "-1"},
+                {"rpush", "one", "x"},
+                {"expire", "one", "1000"},
+                {"lmove", "one", "one", "left", "right"},
+                {"ttl", "one"},
+                {"lrange", "one", "0", "-1"},
+                {"rpush", "k1", "a"},
+                {"rpush", "k2", "b", "c", "d"},
+                {"lmpop", "3", "k0", "k1", "k2", "left"},
+                {"lmpop", "3", "k0", "k1", "k2", "right", "count", "2"},
+                {"lmpop", "3", "k0", "k1", "k2", "left", "count", "5"},
+                {"lmpop", "3", "k0", "k1", "k2", "left"},
+                {"exists", "k1", "k2"},
+                // Binary elements, and integers that stay strings.
+                {"rpush", "bin", nul_field, binary_value, "", "12", "-0", "1e3"},
+                {"lrange", "bin", "0", "-1"},
+                {"lpos", "bin", nul_field},
+                {"lrem", "bin", "0", ""},
+                {"linsert", "bin", "after", "12", nul_field},
+                {"lrange", "bin", "0", "-1"},
+                {"lindex", "bin", "-1"},
+                {"type", "bin"},
+                {"hget", "bin", "x"},
+                {"get", "bin"},
+                {"hset", "hh", "a", "1"},
+                {"lpush", "hh", "x"},
+                {"lrange", "hh", "0", "-1"},
+                {"rpoplpush", "bin", "hh"},
+                {"lmove", "hh", "bin", "left", "left"},
+                {"llen", "bin"},
+            }));
+}
+
+TEST_CASE("LMOVE between shards under concurrent clients loses and duplicates nothing", "[resp][types]") {
+    // Two keys on different shards of the two-shard keyspace.
+    std::string a = "left";
+    std::string b;
+    for (int i = 0; b.empty(); ++i) {
+        std::string k = "right" + std::to_string(i);
+        if (gatio::resp::shard_index(k, 2) != gatio::resp::shard_index(a, 2)) {
+            b = k;
+        }
+    }
+    Gatiod gatiod;
+    {
+        Client c(gatiod.port());
+        std::vector<std::string> fill{"rpush", a};
+        for (int i = 0; i < 100; ++i) {
+            fill.push_back(std::to_string(i));
+        }
+        REQUIRE(c.exchange(request(fill), 1) == ":100\r\n");
+    }
+    // Each client moves elements one way, two clients each way, pipelined.
+    std::vector<std::thread> movers;
+    for (int t = 0; t < 4; ++t) {
+        movers.emplace_back([&, t] {
+            Client c(gatiod.port());
+            std::string batch;
+            for (int i = 0; i < 100; ++i) {
+                batch +=
+                    t % 2 == 0 ? request({"lmove", a, b, "left", "right"}) : request({"rpoplpush", b, a});
+            }
+            for (int round = 0; round < 20; ++round) {
+                c.exchange(batch, 100);
+            }
+        });
+    }
+    for (auto& m : movers) {
+        m.join();
+    }
+    Client c(gatiod.port());
+    std::multiset<std::string> all;
+    for (const auto& key : {a, b}) {
+        for (const auto& e : elements(c.exchange(request({"lrange", key, "0", "-1"}), 1))) {
+            if (e != "*0\r\n") {
+                all.insert(e);
+            }
+        }
+    }
+    // Every number is in one of the lists, once.
+    CHECK(all.size() == 100);
+    for (int i = 0; i < 100; ++i) {
+        const std::string e = std::to_string(i);
+        CHECK(all.count('$' + std::to_string(e.size()) + "\r\n" + e + "\r\n") == 1);
+    }
+}
+
+TEST_CASE("set commands answer as redis-server does", "[resp][types]") {
+    Gatiod gatiod;
+    RedisServer redis;
+    Client ours(gatiod.port());
+    Client theirs(redis.port());
+    // Sets of integers answer in numeric order, as redis-server's intsets do; any other set in
+    // its hash table's order, so those replies are compared sorted.
+    std::vector<Step> set_steps;
+    set_steps.push_back({{"flushall"}});
+    set_steps.push_back({{"sadd", "s", "3", "1", "2", "-5", "10", "1"}});
+    set_steps.push_back({{"sadd", "s"}});
+    set_steps.push_back({{"smembers", "s"}});
+    set_steps.push_back({{"sadd", "s", "007"}});
+    set_steps.push_back({{"smembers", "s"}, Order::sorted});
+    set_steps.push_back({{"scard", "s"}});
+    set_steps.push_back({{"scard", "nokey"}});
+    set_steps.push_back({{"sismember", "s", "1"}});
+    set_steps.push_back({{"sismember", "s", "9"}});
+    set_steps.push_back({{"sismember", "nokey", "1"}});
+    set_steps.push_back({{"smismember", "s", "1", "9", "2"}});
+    set_steps.push_back({{"smismember", "nokey", "1"}});
+    set_steps.push_back({{"smismember", "s"}});
+    set_steps.push_back({{"srem", "s", "1", "9"}});
+    set_steps.push_back({{"srem", "nokey", "1"}});
+    set_steps.push_back({{"srem", "s"}});
+    set_steps.push_back(
+        {{"sadd", "i", "5", "4", "3", "2", "1", "0", "-1", "9223372036854775807", "-9223372036854775808"}});
+    set_steps.push_back({{"smembers", "i"}});
+    set_steps.push_back({{"srem", "i", "3"}});
+    set_steps.push_back({{"smembers", "i"}});
+    set_steps.push_back({{"spop", "nokey"}});
+    set_steps.push_back({{"spop", "nokey", "3"}});
+    set_steps.push_back({{"spop", "nokey", "0"}});
+    set_steps.push_back({{"spop", "i", "0"}});
+    set_steps.push_back({{"spop", "i", "-1"}});
+    set_steps.push_back({{"spop", "i", "x"}});
+    set_steps.push_back({{"spop", "i", "1", "2"}});
+    set_steps.push_back({{"srandmember", "nokey"}});
+    set_steps.push_back({{"srandmember", "nokey", "3"}});
+    set_steps.push_back({{"srandmember", "i", "0"}});
+    set_steps.push_back({{"srandmember", "i", "100"}});
+    set_steps.push_back({{"srandmember", "i", "x"}});
+    set_steps.push_back({{"srandmember", "i", "-9223372036854775808"}});
+    set_steps.push_back({{"srandmember", "i", "1", "2"}});
+    set_steps.push_back({{"srandmember", "i", "-0"}});
+    set_steps.push_back({{"spop", "i", "100"}});
+    set_steps.push_back({{"exists", "i"}});
+    set_steps.push_back({{"sadd", "a", "1", "2", "3", "4"}});
+    set_steps.push_back({{"sadd", "b", "3", "4", "5"}});
+    set_steps.push_back({{"sadd", "c", "4", "5", "6"}});
+    set_steps.push_back({{"sinter", "a", "b"}});
+    set_steps.push_back({{"sinter", "a", "b", "c"}});
+    set_steps.push_back({{"sinter", "a", "nokey"}});
+    set_steps.push_back({{"sinter", "nokey"}});
+    set_steps.push_back({{"sunion", "a", "b", "c"}});
+    set_steps.push_back({{"sunion", "nokey"}});
+    set_steps.push_back({{"sdiff", "a", "b", "c"}});
+    set_steps.push_back({{"sdiff", "a", "b"}});
+    set_steps.push_back({{"sdiff", "nokey", "a"}});
+    set_steps.push_back({{"sinterstore", "d", "a", "b"}});
+    set_steps.push_back({{"smembers", "d"}});
+    set_steps.push_back({{"sinterstore", "d", "a", "nokey"}});
+    set_steps.push_back({{"exists", "d"}});
+    set_steps.push_back({{"sunionstore", "d", "a", "b", "c"}});
+    set_steps.push_back({{"smembers", "d"}});
+    set_steps.push_back({{"sdiffstore", "d", "a", "b"}});
+    set_steps.push_back({{"smembers", "d"}});
+    set_steps.push_back({{"sdiffstore", "d", "nokey", "a"}});
+    set_steps.push_back({{"exists", "d"}});
+    set_steps.push_back({{"set", "str", "x"}});
+    set_steps.push_back({{"sinter", "a", "str"}});
+    set_steps.push_back({{"sinter", "nokey", "str"}});
+    set_steps.push_back({{"sunion", "str"}});
+    set_steps.push_back({{"sdiff", "a", "str"}});
+    set_steps.push_back({{"sinterstore", "str", "a", "b"}});
+    set_steps.push_back({{"type", "str"}});
+    set_steps.push_back({{"smembers", "str"}});
+    set_steps.push_back({{"sunionstore", "a", "a", "b"}});
+    set_steps.push_back({{"smembers", "a"}});
+    set_steps.push_back({{"sintercard", "2", "a", "b"}});
+    set_steps.push_back({{"sintercard", "2", "a", "b", "limit", "1"}});
+    set_steps.push_back({{"sintercard", "2", "a", "b", "limit", "0"}});
+    set_steps.push_back({{"sintercard", "2", "a", "b", "limit", "-1"}});
+    set_steps.push_back({{"sintercard", "2", "a", "b", "limit", "x"}});
+    set_steps.push_back({{"sintercard", "0", "a"}});
+    set_steps.push_back({{"sintercard", "x", "a"}});
+    set_steps.push_back({{"sintercard", "3", "a", "b"}});
+    set_steps.push_back({{"sintercard", "2", "a", "b", "foo"}});
+    set_steps.push_back({{"sintercard", "1", "nokey"}});
+    set_steps.push_back({{"sintercard", "1", "str"}});
+    set_steps.push_back({{"smove", "a", "b", "1"}});
+    set_steps.push_back({{"smove", "a", "b", "1"}});
+    set_steps.push_back({{"smove", "nokey", "b", "1"}});
+    set_steps.push_back({{"smove", "a", "a", "2"}});
+    set_steps.push_back({{"smove", "a", "a", "99"}});
+    set_steps.push_back({{"smove", "a", "str", "2"}});
+    set_steps.push_back({{"smove", "str", "a", "2"}});
+    set_steps.push_back({{"smove", "a", "newset", "5"}});
+    set_steps.push_back({{"smembers", "newset"}});
+    set_steps.push_back({{"sscan", "a", "0"}});
+    set_steps.push_back({{"sscan", "a", "0", "match", "1*"}});
+    set_steps.push_back({{"sscan", "a", "x"}});
+    set_steps.push_back({{"sscan", "nokey", "0"}});
+    set_steps.push_back({{"sscan", "a", "0", "count", "0"}});
+    set_steps.push_back({{"sscan", "str", "0"}});
+    set_steps.push_back({{"sadd", "h", "1"}});
+    set_steps.push_back({{"hset", "hh", "a", "1"}});
+    set_steps.push_back({{"sadd", "hh", "x"}});
+    set_steps.push_back({{"smembers", "hh"}});
+    set_steps.push_back({{"scard", "str"}});
+    // Arity, binary members, and a set of integers past 512 members.
+    for (const auto& cmd : std::vector<std::vector<std::string>>{{"sadd", "s"},
+                                                                 {"srem", "s"},
+                                                                 {"scard"},
+                                                                 {"sismember", "s"},
+                                                                 {"smismember", "s"},
+                                                                 {"smembers"},
+                                                                 {"spop"},
+                                                                 {"srandmember"},
+                                                                 {"smove", "a", "b"},
+                                                                 {"sinter"},
+                                                                 {"sintercard", "1"},
+                                                                 {"sinterstore", "d"},
+                                                                 {"sunion"},
+                                                                 {"sunionstore", "d"},
+                                                                 {"sdiff"},
+                                                                 {"sdiffstore", "d"},
+                                                                 {"sscan", "s"}}) {
+        set_steps.push_back({cmd});
+    }
+    set_steps.push_back({{"sadd", "bin", nul_field, binary_value, ""}});
+    set_steps.push_back({{"sismember", "bin", nul_field}});
+    set_steps.push_back({{"smembers", "bin"}, Order::sorted});
+    set_steps.push_back({{"srem", "bin", ""}});
+    set_steps.push_back({{"sscan", "bin", "0", "count", "100"}, Order::scan});
+    std::vector<std::string> ints{"sadd", "ints"};
+    for (int i = 0; i < 600; ++i) {
+        ints.push_back(std::to_string(i * 37 % 600));
+    }
+    set_steps.push_back({{ints.begin(), ints.begin() + 500}});
+    set_steps.push_back({{"smembers", "ints"}});
+    set_steps.push_back({{"sinter", "ints", "ints"}});
+    set_steps.push_back({ints});
+    set_steps.push_back({{"scard", "ints"}});
+    set_steps.push_back({{"smembers", "ints"}, Order::sorted});
+    set_steps.push_back({{"sismember", "ints", "599"}});
+    set_steps.push_back({{"srandmember", "ints", "1000"}, Order::sorted});
+    set_steps.push_back({{"sunion", "ints", "a"}, Order::sorted});
+    set_steps.push_back({{"sdiffstore", "big", "ints", "a"}});
+    set_steps.push_back({{"smembers", "big"}, Order::sorted});
+    set_steps.push_back({{"spop", "big", "1000"}, Order::sorted});
+    set_steps.push_back({{"exists", "big"}});
+    compare(ours, theirs, set_steps);
+}
+
+TEST_CASE("SSCAN walks a large set whole", "[resp][types]") {
+    Gatiod gatiod;
+    Client c(gatiod.port());
+    std::vector<std::string> add{"sadd", "s"};
+    for (int i = 0; i < 1000; ++i) {
+        add.push_back("m" + std::to_string(i));
+    }
+    REQUIRE(c.exchange(request(add), 1) == ":1000\r\n");
+    std::set<std::string> seen;
+    std::string cursor = "0";
+    int calls = 0;
+    do {
+        auto parts = elements(c.exchange(request({"sscan", "s", cursor, "count", "30"}), 1));
+        REQUIRE(parts.size() == 2);
+        cursor = parts[0].substr(parts[0].find("\r\n") + 2);
+        cursor.resize(cursor.size() - 2);
+        for (const auto& m : elements(parts[1])) {
+            seen.insert(m);
+        }
+        if (calls < 10) {
+            c.exchange(request({"srem", "s", "m" + std::to_string(calls)}) +
+                           request({"sadd", "s", "new" + std::to_string(calls)}),
+                       2);
+        }
+        REQUIRE(++calls < 1000);
+    } while (cursor != "0");
+    for (int i = 10; i < 1000; ++i) {
+        const std::string m = "m" + std::to_string(i);
+        INFO(m);
+        CHECK(seen.count('$' + std::to_string(m.size()) + "\r\n" + m + "\r\n") == 1);
+    }
+}
+
+TEST_CASE("more string commands answer as redis-server does", "[resp][types]") {
+    Gatiod gatiod;
+    RedisServer redis;
+    Client ours(gatiod.port());
+    Client theirs(redis.port());
+    compare(ours, theirs,
+            steps({
+                {"flushall"},
+                {"setnx", "a", "1"},
+                {"setnx", "a", "2"},
+                {"get", "a"},
+                {"setnx", "a"},
+                {"setex", "b", "100", "v"},
+                {"ttl", "b"},
+                {"setex", "b", "0", "v"},
+                {"setex", "b", "-1", "v"},
+                {"setex", "b", "x", "v"},
+                {"setex", "b", "9223372036854775807", "v"},
+                {"psetex", "c", "100000", "v"},
+                {"exists", "c"},
+                {"psetex", "c", "0", "v"},
+                {"psetex", "c", "9223372036854775807", "v"},
+                {"getdel", "a"},
+                {"getdel", "a"},
+                {"hset", "h", "f", "v"},
+                {"getdel", "h"},
+                {"getex", "b"},
+                {"getex", "b", "persist"},
+                {"ttl", "b"},
+                {"getex", "b", "ex", "100"},
+                {"ttl", "b"},
+                {"getex", "b", "px", "5000"},
+                {"getex", "b", "exat", "99999999999"},
+                {"getex", "b", "pxat", "99999999999999"},
+                {"getex", "b", "ex", "0"},
+                {"getex", "b", "ex", "-1"},
+                {"getex", "b", "ex", "x"},
+                {"getex", "b", "persist", "ex", "10"},
+                {"getex", "b", "ex", "10", "px", "10"},
+                {"getex", "b", "foo"},
+                {"getex", "nokey", "ex", "10"},
+                {"getex", "h"},
+                {"getex", "b", "ex"},
+                {"incrbyfloat", "f", "1.5"},
+                {"incrbyfloat", "f", "0.1"},
+                {"incrbyfloat", "f", "x"},
+                {"incrbyfloat", "f", "inf"},
+                {"incrbyfloat", "h", "1"},
+                {"set", "g", "abc"},
+                {"incrbyfloat", "g", "1"},
+                {"set", "g", "1e308"},
+                {"incrbyfloat", "g", "1e308"},
+                {"incrbyfloat", "g", "1e308"},
+                {"set", "s", "Hello World"},
+                {"getrange", "s", "0", "4"},
+                {"getrange", "s", "-5", "-1"},
+                {"getrange", "s", "5", "2"},
+                {"getrange", "s", "0", "100"},
+                {"getrange", "s", "-100", "-50"},
+                {"getrange", "s", "x", "1"},
+                {"getrange", "nokey", "0", "1"},
+                {"getrange", "h", "0", "1"},
+                {"substr", "s", "0", "4"},
+                {"setrange", "s", "6", "Redis"},
+                {"get", "s"},
+                {"setrange", "n", "3", "abc"},
+                {"get", "n"},
+                {"setrange", "n", "-1", "x"},
+                {"setrange", "n", "0", ""},
+                {"setrange", "nn", "5", ""},
+                {"exists", "nn"},
+                {"setrange", "h", "0", "x"},
+                {"setrange", "s", "536870912", "x"},
+                {"msetnx", "m1", "1", "m2", "2"},
+                {"msetnx", "m2", "3", "m3", "4"},
+                {"get", "m3"},
+                {"msetnx", "m1"},
+                {"msetnx", "m1", "1", "m2"},
+                {"getrange", "s", "9223372036854775807", "9223372036854775807"},
+                {"getrange", "s", "-9223372036854775808", "-1"},
+                {"getex", "b", "persist", "persist"},
+                {"getex", "b", "ex", "10", "ex", "20"},
+                {"ttl", "b"},
+                {"getex", "b", "exat", "1"},
+                {"exists", "b"},
+                {"msetnx", "x1", "1", "h", "2"},
+                {"get", "x1"},
+                {"msetnx", "q1", "1", "q2", "2", "q3", "3", "q4", "4"},
+                {"mget", "q1", "q2", "q3", "q4"},
+                {"setrange", "big", "100", "x"},
+                {"strlen", "big"},
+                {"getrange", "big", "99", "100"},
+                {"incrbyfloat", "neg", "-0"},
+                {"setex", "h", "10", "now-a-string"},
+                {"type", "h"},
+                {"setnx", "h", "x"},
+                {"set", "bin", binary_value},
+                {"getrange", "bin", "1", "2"},
+                {"setrange", "bin", "1", nul_field},
+                {"get", "bin"},
+                {"getdel", "bin"},
+                {"setex", "k"},
+                {"getdel"},
+                {"getrange", "k", "0"},
+                {"incrbyfloat", "k"},
+            }));
+}
+
+TEST_CASE("key commands answer as redis-server does", "[resp][types]") {
+    Gatiod gatiod;
+    RedisServer redis;
+    Client ours(gatiod.port());
+    Client theirs(redis.port());
+    std::vector<Step> key_steps = steps({
+        {"flushall"},
+        {"set", "a", "1"},
+        {"hset", "h", "f", "v"},
+        {"touch", "a", "h", "nokey", "a"},
+        {"unlink", "a", "nokey"},
+        {"expireat", "h", "99999999999"},
+        {"expiretime", "h"},
+        {"pexpiretime", "h"},
+        {"expiretime", "nokey"},
+        {"pexpiretime", "nokey"},
+        {"set", "p", "1"},
+        {"expiretime", "p"},
+        {"expireat", "p", "1"},
+        {"exists", "p"},
+        {"set", "p", "1"},
+        {"pexpireat", "p", "99999999999999"},
+        {"pexpiretime", "p"},
+        {"expireat", "p", "x"},
+        {"expireat", "p", "99999999999", "nx"},
+        {"expireat", "p", "99999999999", "xx"},
+        {"expireat", "p", "9223372036854775807"},
+        {"pexpireat", "p", "9223372036854775807"},
+        {"pexpireat", "p", "-9223372036854775808"},
+        {"exists", "p"},
+        {"rename", "nokey", "x"},
+        {"rename", "h", "h2"},
+        {"type", "h2"},
+        {"exists", "h"},
+        {"rename", "h2", "h2"},
+        {"set", "q", "1"},
+        {"renamenx", "h2", "q"},
+        {"renamenx", "h2", "q2"},
+        {"renamenx", "q2", "q2"},
+        {"renamenx", "nokey", "z"},
+        {"expiretime", "q2"},
+        {"rename", "q2", "q"},
+        {"expiretime", "q"},
+        {"keys", "*"},
+        {"keys", "q*"},
+        {"keys", "[a-z]"},
+        {"keys"},
+        {"keys", "a", "b"},
+        {"mset", "k1", "1", "k2", "2", "other", "3"},
+        {"rpush", "klist", "a"},
+        {"sadd", "kset", "a"},
+        {"rename", "klist", "kset"},
+        {"type", "kset"},
+        {"renamenx", "k1", "k2"},
+        {"rename", "k1", "k9"},
+        {"get", "k9"},
+        {"touch"},
+        {"unlink"},
+        {"expireat", "k9"},
+        {"expiretime"},
+        {"rename", "k9"},
+    });
+    key_steps.push_back({{"keys", "*"}, Order::sorted});
+    key_steps.push_back({{"keys", "k?"}, Order::sorted});
+    key_steps.push_back({{"keys", "[ko]*"}, Order::sorted});
+    key_steps.push_back({{"keys", "nomatch*"}});
+    compare(ours, theirs, key_steps);
+}
