@@ -159,7 +159,7 @@ Row run(Kind kind, const Settings& s, const std::vector<int>& cpus) {
     tpc.name = "node0";
     for (int i = 0; i < s.drivers; ++i) {
         DriverPlan d;
-        d.name = "d" + std::to_string(i);
+        d.name = 'd' + std::to_string(i);
         d.index = i;
         d.cpu = cpus[static_cast<std::size_t>(i) % cpus.size()];
         d.ring.buffer_count = 16;

@@ -14,7 +14,8 @@ const ListenerState* find(const std::vector<ListenerState>& set, const std::stri
     return it == set.end() ? nullptr : &*it;
 }
 
-bool unique_names(const std::vector<ListenerState>& set) {
+// Checked by assertions only.
+[[maybe_unused]] bool unique_names(const std::vector<ListenerState>& set) {
     std::vector<std::string> names;
     for (const auto& s : set) {
         names.push_back(s.settings.name);

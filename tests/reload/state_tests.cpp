@@ -20,9 +20,9 @@ using namespace gatio::reload_test;
 namespace {
 
 std::string command(std::initializer_list<std::string_view> args) {
-    std::string out = "*" + std::to_string(args.size()) + "\r\n";
+    std::string out = '*' + std::to_string(args.size()) + "\r\n";
     for (auto a : args) {
-        out += "$" + std::to_string(a.size()) + "\r\n" + std::string(a) + "\r\n";
+        out += '$' + std::to_string(a.size()) + "\r\n" + std::string(a) + "\r\n";
     }
     return out;
 }
@@ -69,7 +69,10 @@ public:
             const long n = std::stol(head.substr(1));
             std::string all;
             for (long i = 0; i < n; ++i) {
-                all += (i > 0 ? "\n" : "") + reply();
+                if (i > 0) {
+                    all += '\n';
+                }
+                all += reply();
             }
             return all;
         }
@@ -227,8 +230,8 @@ TEST_CASE("50 reloads in 10 s, alternating changed options and replaced handler 
         while (writing) {
             Resp c(kv);
             for (int i = 0; i < 100 && writing && c.ok(); ++i, ++n) {
-                const std::string key = "k" + std::to_string(n);
-                const std::string value = "v" + std::to_string(n * 7919);
+                const std::string key = 'k' + std::to_string(n);
+                const std::string value = 'v' + std::to_string(n * 7919);
                 if (c.call({"SET", key, value}) == "+OK") {
                     acked[key] = value;
                 }

@@ -359,7 +359,7 @@ TEST_CASE("HSCAN walks a large hash whole while it changes", "[resp][types]") {
     Client c(gatiod.port());
     std::vector<std::string> big{"hset", "large"};
     for (int i = 0; i < 1000; ++i) {
-        big.push_back("f" + std::to_string(i));
+        big.push_back('f' + std::to_string(i));
         big.push_back("v");
     }
     REQUIRE(c.exchange(request(big), 1) == ":1000\r\n");
@@ -382,7 +382,7 @@ TEST_CASE("HSCAN walks a large hash whole while it changes", "[resp][types]") {
             std::vector<std::string> del{"hdel", "large"};
             std::vector<std::string> add{"hset", "large"};
             for (int i = 0; i < 10; ++i) {
-                del.push_back("f" + std::to_string(calls * 10 + i));
+                del.push_back('f' + std::to_string(calls * 10 + i));
                 add.push_back("new" + std::to_string(calls * 10 + i));
                 add.push_back("v");
             }
@@ -393,9 +393,9 @@ TEST_CASE("HSCAN walks a large hash whole while it changes", "[resp][types]") {
     } while (cursor != "0");
     // Every field present for the whole scan was returned.
     for (int i = 100; i < 1000; ++i) {
-        const std::string f = "f" + std::to_string(i);
+        const std::string f = 'f' + std::to_string(i);
         INFO(f);
-        CHECK(seen.count("$" + std::to_string(f.size()) + "\r\n" + f + "\r\n") == 1);
+        CHECK(seen.count('$' + std::to_string(f.size()) + "\r\n" + f + "\r\n") == 1);
     }
 }
 
@@ -404,8 +404,8 @@ TEST_CASE("HRANDFIELD picks distinct fields, or repeats for a negative count", "
     Client c(gatiod.port());
     std::vector<std::string> big{"hset", "h"};
     for (int i = 0; i < 300; ++i) {
-        big.push_back("f" + std::to_string(i));
-        big.push_back("v" + std::to_string(i));
+        big.push_back('f' + std::to_string(i));
+        big.push_back('v' + std::to_string(i));
     }
     REQUIRE(c.exchange(request(big), 1) == ":300\r\n");
     auto distinct = elements(c.exchange(request({"hrandfield", "h", "100"}), 1));
@@ -802,7 +802,7 @@ TEST_CASE("SSCAN walks a large set whole", "[resp][types]") {
     Client c(gatiod.port());
     std::vector<std::string> add{"sadd", "s"};
     for (int i = 0; i < 1000; ++i) {
-        add.push_back("m" + std::to_string(i));
+        add.push_back('m' + std::to_string(i));
     }
     REQUIRE(c.exchange(request(add), 1) == ":1000\r\n");
     std::set<std::string> seen;
@@ -817,14 +817,14 @@ TEST_CASE("SSCAN walks a large set whole", "[resp][types]") {
             seen.insert(m);
         }
         if (calls < 10) {
-            c.exchange(request({"srem", "s", "m" + std::to_string(calls)}) +
+            c.exchange(request({"srem", "s", 'm' + std::to_string(calls)}) +
                            request({"sadd", "s", "new" + std::to_string(calls)}),
                        2);
         }
         REQUIRE(++calls < 1000);
     } while (cursor != "0");
     for (int i = 10; i < 1000; ++i) {
-        const std::string m = "m" + std::to_string(i);
+        const std::string m = 'm' + std::to_string(i);
         INFO(m);
         CHECK(seen.count('$' + std::to_string(m.size()) + "\r\n" + m + "\r\n") == 1);
     }

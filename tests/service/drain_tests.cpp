@@ -30,9 +30,9 @@ std::uint32_t resp_shard(std::string_view key, std::uint32_t shards) {
 }
 
 std::string command(std::initializer_list<std::string_view> args) {
-    std::string out = "*" + std::to_string(args.size()) + "\r\n";
+    std::string out = '*' + std::to_string(args.size()) + "\r\n";
     for (auto a : args) {
-        out += "$" + std::to_string(a.size()) + "\r\n" + std::string(a) + "\r\n";
+        out += '$' + std::to_string(a.size()) + "\r\n" + std::string(a) + "\r\n";
     }
     return out;
 }
