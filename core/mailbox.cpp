@@ -75,9 +75,10 @@ bool Mailbox::push_external_by(ExternalMessage& message, std::chrono::steady_clo
 }
 
 void Mailbox::external_taken() {
-    // Orders the pops before the load: a producer that registered after it will see their room.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (external_waiters_.load(std::memory_order_relaxed) == 0) {
+    // A read-modify-write rather than a fence and a load (which ThreadSanitizer cannot model): a
+    // producer whose registration comes later in the count's order reads from this one, so its
+    // next try_push sees the room the pops made.
+    if (external_waiters_.fetch_add(0, std::memory_order_seq_cst) == 0) {
         return; // the common case: nobody waits
     }
     std::lock_guard lock(external_mutex_);
