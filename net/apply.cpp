@@ -146,7 +146,9 @@ core::Fd Network::socket_for(const ListenerStep& step, int driver, const Inherit
         for (const auto& s : serving_) {
             prev = s.state.settings.name == l.name ? &s : prev;
         }
-        assert(prev != nullptr);
+        if (prev == nullptr) { // the plan keeps sockets only of listeners it found serving
+            throw std::logic_error(describe_listener(l) + ": the plan keeps a socket nothing serves");
+        }
         // The same socket, so nothing queued on it is lost and nothing is refused.
         core::Fd fd{::fcntl(prev->sockets[position(prev->state.drivers, driver)], F_DUPFD_CLOEXEC, 0)};
         if (fd.get() < 0) {
