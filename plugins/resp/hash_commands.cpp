@@ -153,22 +153,11 @@ void hscan(Shard& shard, std::span<const std::string_view> args, std::int64_t no
         return;
     }
     const auto& fields = hash_of(*e).fields();
-    std::size_t from = fields.size();
-    std::size_t to = 0;
-    if (fields.indexed()) {
-        if (*cursor != 0 && *cursor < from) {
-            from = static_cast<std::size_t>(*cursor);
-        }
-        to = from - std::min<std::size_t>(from, static_cast<std::size_t>(opts.count));
-    }
+    const auto [from, to] = scan_window(fields.size(), fields.indexed(), *cursor, opts, out);
     std::size_t n = 0;
     for (std::size_t i = from; i > to; --i) {
         n += !opts.match || glob_match(opts.pattern, fields.at(i - 1).first, false) ? 1 : 0;
     }
-    reply::array(out, 2);
-    char buf[24];
-    auto r = std::to_chars(buf, buf + sizeof buf, static_cast<std::uint64_t>(to));
-    reply::bulk(out, std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
     reply::array(out, 2 * n);
     // Small hashes answer in field order, as redis-server does.
     if (!fields.indexed()) {

@@ -193,23 +193,12 @@ void sscan(Shard& shard, std::span<const std::string_view> args, std::int64_t no
         return;
     }
     const auto& members = set_of(*e).members();
-    std::size_t from = members.size();
-    std::size_t to = 0;
-    if (members.indexed()) {
-        if (*cursor != 0 && *cursor < from) {
-            from = static_cast<std::size_t>(*cursor);
-        }
-        to = from - std::min<std::size_t>(from, static_cast<std::size_t>(opts.count));
-    }
+    const auto [from, to] = scan_window(members.size(), members.indexed(), *cursor, opts, out);
     const auto keep = [&](const std::string& m) { return !opts.match || glob_match(opts.pattern, m, false); };
     std::size_t n = 0;
     for (std::size_t i = from; i > to; --i) {
         n += keep(members.at(i - 1)) ? 1 : 0;
     }
-    reply::array(out, 2);
-    char buf[24];
-    auto r = std::to_chars(buf, buf + sizeof buf, static_cast<std::uint64_t>(to));
-    reply::bulk(out, std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
     reply::array(out, n);
     if (!members.indexed()) {
         for (const auto& m : members.items()) {

@@ -1,6 +1,8 @@
 #include "text.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -211,6 +213,22 @@ bool parse_scan_options(std::span<const std::string_view> args, std::size_t from
         }
     }
     return true;
+}
+
+ScanWindow scan_window(std::size_t size, bool indexed, std::uint64_t cursor, const ScanOptions& opts,
+                       std::string& out) {
+    ScanWindow w{size, 0};
+    if (indexed) {
+        if (cursor != 0 && cursor < w.from) {
+            w.from = static_cast<std::size_t>(cursor);
+        }
+        w.to = w.from - std::min<std::size_t>(w.from, static_cast<std::size_t>(opts.count));
+    }
+    reply::array(out, 2);
+    char buf[24];
+    auto r = std::to_chars(buf, buf + sizeof buf, static_cast<std::uint64_t>(w.to));
+    reply::bulk(out, std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
+    return w;
 }
 
 } // namespace gatio::resp

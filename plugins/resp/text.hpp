@@ -47,4 +47,15 @@ struct ScanOptions {
 bool parse_scan_options(std::span<const std::string_view> args, std::size_t from, ScanOptions& opts,
                         std::string& out);
 
+// The positions (to, from] an HSCAN/SSCAN call walks down over a table of `size` items: all of a
+// small (not indexed) one, which answers whole with cursor 0; else `count` below the cursor,
+// where the cursor is how many positions are left (0: start from the top). `to` is the next
+// cursor. Appends the reply's head: the two-element array and that cursor.
+struct ScanWindow {
+    std::size_t from = 0;
+    std::size_t to = 0;
+};
+ScanWindow scan_window(std::size_t size, bool indexed, std::uint64_t cursor, const ScanOptions& opts,
+                       std::string& out);
+
 } // namespace gatio::resp
