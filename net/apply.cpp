@@ -16,6 +16,7 @@
 
 #include "core/tpc.hpp"
 #include "net/admin.hpp"
+#include "net/descriptor_limit.hpp"
 #include "net/driver_net.hpp"
 #include "net/listener_socket.hpp"
 #include "net/net.hpp"
@@ -400,17 +401,12 @@ void Network::attach_at_start(std::vector<Batch>& batches) {
 }
 
 std::uint64_t Network::direct_wanted(const config::ListenerConfig& l, int driver, std::uint64_t table) const {
-    if (l.transport != config::Transport::tcp) {
-        return 0;
-    }
-    const std::uint64_t want =
-        std::min<std::uint64_t>(std::uint64_t{l.max_connections} + l.max_outbound, table);
+    const std::uint64_t want = direct_claim(l, table);
     std::uint64_t claimed = 0; // by the generation it replaces, which shares its connection count
     for (const auto& s : serving_) {
         if (s.state.settings.name == l.name && serves(s.state.drivers, driver) &&
             s.direct[position(s.state.drivers, driver)]) {
-            claimed = std::min<std::uint64_t>(
-                std::uint64_t{s.state.settings.max_connections} + s.state.settings.max_outbound, table);
+            claimed = direct_claim(s.state.settings, table);
         }
     }
     return want > claimed ? want - claimed : 0;

@@ -5,7 +5,10 @@
 // reload opens alike.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+
+#include "config/config.hpp"
 
 namespace gatio::net {
 
@@ -17,6 +20,15 @@ struct DescriptorLimit {
     std::uint32_t table_slots(std::uint64_t wanted) const;
     bool caps(std::uint64_t wanted) const { return wanted > allowed; }
 };
+
+// The direct-descriptor slots listener `l` claims on a driver whose table has `table`: one per
+// connection it may hold there (accepted and outbound), as far as the table goes; none for UDP.
+inline std::uint64_t direct_claim(const config::ListenerConfig& l, std::uint64_t table) {
+    if (l.transport != config::Transport::tcp) {
+        return 0;
+    }
+    return std::min<std::uint64_t>(std::uint64_t{l.max_connections} + l.max_outbound, table);
+}
 
 // Raises the soft RLIMIT_NOFILE towards `needed` descriptors in all (as far as the hard limit,
 // or further for a privileged process) and returns what is then allowed. A failure to raise it

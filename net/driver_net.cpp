@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <unistd.h>
 
+#include "net/descriptor_limit.hpp"
 #include "net/tcp.hpp"
 #include "net/udp.hpp"
 
@@ -210,11 +211,10 @@ void DriverNet::set_up(core::Driver& d) {
 }
 
 void DriverNet::claim_direct(const config::ListenerConfig& l, std::uint64_t table) {
-    if (l.transport != config::Transport::tcp) {
+    const std::uint64_t want = direct_claim(l, table);
+    if (want == 0) {
         return;
     }
-    const std::uint64_t want =
-        std::min<std::uint64_t>(std::uint64_t{l.max_connections} + l.max_outbound, table);
     std::uint64_t& claim = shared_->direct_by_name[l.name];
     if (want > claim) {
         shared_->direct_claimed.fetch_add(want - claim, std::memory_order_relaxed);
