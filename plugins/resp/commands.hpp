@@ -12,8 +12,8 @@
 // Replies and errors are those of redis-server 7.0, byte for byte, except where a difference
 // is inherent (one database, RESP2 only, no ACL users).
 //
-// Values are strings, hashes, lists or sets (keyspace.hpp, values.hpp); a command on a key of another type
-// answers WRONGTYPE, as redis-server does.
+// Values are strings, hashes, lists, sets or sorted sets (keyspace.hpp, values.hpp, zset.hpp); a command on a
+// key of another type answers WRONGTYPE, as redis-server does.
 #pragma once
 
 #include <cstddef>
@@ -133,6 +133,39 @@ enum class Cmd : std::uint8_t {
     touch,
     unlink,
     keys_matching, // KEYS
+    // The sorted-set commands of one key, together (run_one_key hands this range to run_zset).
+    zadd,
+    zincrby,
+    zrem,
+    zcard,
+    zscore,
+    zmscore,
+    zcount,
+    zlexcount,
+    zrange,
+    zrevrange,
+    zrangebyscore,
+    zrevrangebyscore,
+    zrangebylex,
+    zrevrangebylex,
+    zrank,
+    zrevrank,
+    zpopmin,
+    zpopmax,
+    zrandmember,
+    zremrangebyrank,
+    zremrangebyscore,
+    zremrangebylex,
+    zscan,
+    // Sorted-set commands whose keys may live on several shards (run_zset_multi).
+    zrangestore,
+    zunion,
+    zunionstore,
+    zinter,
+    zinterstore,
+    zdiff,
+    zdiffstore,
+    zintercard,
 };
 
 enum class Route : std::uint8_t { connection, one_key, keys, all_shards, multi };
@@ -229,6 +262,17 @@ bool set_multi_keys(const CommandSpec& spec, std::span<const std::string_view> a
                     std::vector<std::uint32_t>& keys);
 void run_set_multi(ShardsOf& shards, const CommandSpec& spec, std::span<const std::string_view> args,
                    std::span<const std::uint32_t> keys, std::int64_t now_ms, std::string& out);
+
+// The sorted-set commands of run_one_key, and of run_multi (with multi_keys' share).
+void run_zset(Shard& shard, const CommandSpec& spec, std::span<const std::string_view> args,
+              std::int64_t now_ms, std::string& out);
+bool zset_multi_keys(const CommandSpec& spec, std::span<const std::string_view> args,
+                     std::vector<std::uint32_t>& keys);
+void run_zset_multi(ShardsOf& shards, const CommandSpec& spec, std::span<const std::string_view> args,
+                    std::span<const std::uint32_t> keys, std::int64_t now_ms, std::string& out);
+
+// `n` distinct positions of `size` (n <= size) at random, from the shard's sequence.
+std::vector<std::uint32_t> distinct_picks(Shard& shard, std::size_t size, std::size_t n);
 
 // The hash commands of run_one_key.
 void run_hash(Shard& shard, const CommandSpec& spec, std::span<const std::string_view> args,

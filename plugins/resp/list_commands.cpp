@@ -416,6 +416,9 @@ bool multi_keys(const CommandSpec& spec, std::span<const std::string_view> args,
     if (spec.id >= Cmd::smove && spec.id <= Cmd::sdiffstore) {
         return set_multi_keys(spec, args, keys);
     }
+    if (spec.id >= Cmd::zrangestore && spec.id <= Cmd::zintercard) {
+        return zset_multi_keys(spec, args, keys);
+    }
     switch (spec.id) {
     case Cmd::lmove:
     case Cmd::rpoplpush:
@@ -550,6 +553,10 @@ void run_multi(ShardsOf& shards, const CommandSpec& spec, std::span<const std::s
     }
     if (spec.id >= Cmd::smove && spec.id <= Cmd::sdiffstore) {
         run_set_multi(shards, spec, args, keys, now_ms, out);
+        return;
+    }
+    if (spec.id >= Cmd::zrangestore && spec.id <= Cmd::zintercard) {
+        run_zset_multi(shards, spec, args, keys, now_ms, out);
         return;
     }
     switch (spec.id) {

@@ -44,17 +44,6 @@ void members_reply(std::string& out, const SetValue& s) {
     }
 }
 
-// `n` distinct positions of `size` at random (a partial shuffle).
-std::vector<std::uint32_t> distinct_picks(Shard& shard, std::size_t size, std::size_t n) {
-    std::vector<std::uint32_t> order(size);
-    std::iota(order.begin(), order.end(), 0u);
-    for (std::size_t i = 0; i < n; ++i) {
-        std::swap(order[i], order[i + shard.random() % (size - i)]);
-    }
-    order.resize(n);
-    return order;
-}
-
 void spop(Shard& shard, std::span<const std::string_view> args, std::int64_t now_ms, std::string& out) {
     if (args.size() > 3) {
         reply::error(out, reply::syntax_error);
@@ -216,6 +205,17 @@ void sscan(Shard& shard, std::span<const std::string_view> args, std::int64_t no
 }
 
 } // namespace
+
+// A partial shuffle.
+std::vector<std::uint32_t> distinct_picks(Shard& shard, std::size_t size, std::size_t n) {
+    std::vector<std::uint32_t> order(size);
+    std::iota(order.begin(), order.end(), 0u);
+    for (std::size_t i = 0; i < n; ++i) {
+        std::swap(order[i], order[i + shard.random() % (size - i)]);
+    }
+    order.resize(n);
+    return order;
+}
 
 void run_set(Shard& shard, const CommandSpec& spec, std::span<const std::string_view> args,
              std::int64_t now_ms, std::string& out) {

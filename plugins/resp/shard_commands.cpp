@@ -288,6 +288,10 @@ void run_one_key(Shard& shard, const CommandSpec& spec, std::span<const std::str
         run_set(shard, spec, args, now_ms, out);
         return;
     }
+    if (spec.id >= Cmd::zadd && spec.id <= Cmd::zscan) {
+        run_zset(shard, spec, args, now_ms, out);
+        return;
+    }
     // The string commands that read a value refuse another type.
     Shard::Entry* e = nullptr;
     switch (spec.id) {

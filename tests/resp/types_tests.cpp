@@ -1006,3 +1006,450 @@ TEST_CASE("key commands answer as redis-server does", "[resp][types]") {
     key_steps.push_back({{"keys", "nomatch*"}});
     compare(ours, theirs, key_steps);
 }
+
+TEST_CASE("sorted-set commands answer as redis-server does", "[resp][types]") {
+    Gatiod gatiod;
+    RedisServer redis;
+    Client ours(gatiod.port());
+    Client theirs(redis.port());
+    const std::string nul_member("m\0x", 3);
+    const std::string long_member(70, 'L'); // past the small form's member length
+    compare(
+        ours, theirs,
+        steps({
+            {"flushall"},
+            // ZADD: flags, scores, errors in redis-server's order of checks.
+            {"zadd", "z", "1", "a", "2", "b", "3", "c"},
+            {"zadd", "z", "1.5", "a", "2", "b", "-0", "zero"},
+            {"zadd", "z"},
+            {"zadd", "z", "1"},
+            {"zadd", "z", "1", "a", "2"},
+            {"zadd", "z", "nx"},
+            {"zadd", "z", "nx", "xx", "1", "a"},
+            {"zadd", "z", "gt", "lt", "1", "a"},
+            {"zadd", "z", "gt", "nx", "1", "a"},
+            {"zadd", "z", "incr", "1", "a", "2", "b"},
+            {"zadd", "z", "nan", "a"},
+            {"zadd", "z", "x", "a"},
+            {"zadd", "z", " 1", "a"},
+            {"zadd", "z", "1 ", "a"},
+            {"zadd", "z", "", "a"},
+            {"zadd", "z", "1e400", "a"},
+            {"zadd", "z", "1e-400", "a"},
+            {"zadd", "z", "4.9e-324", "tiny"},
+            {"zadd", "z", "0x10", "hex"},
+            {"zadd", "z", "inf", "top", "-inf", "bottom", "+inf", "top2"},
+            {"zadd", "z", "1.1", "frac", "1e17", "e17", "123456789012345678", "long"},
+            {"zrange", "z", "0", "-1", "withscores"},
+            {"zadd", "z", "ch", "5", "a", "2", "b", "9", "new"},
+            {"zadd", "z", "xx", "ch", "6", "a", "7", "absent"},
+            {"zadd", "z", "nx", "ch", "0", "a", "8", "nxnew"},
+            {"zadd", "z", "gt", "ch", "1", "a", "10", "b"},
+            {"zadd", "z", "lt", "ch", "1", "a", "100", "b"},
+            {"zadd", "z", "incr", "2.5", "a"},
+            {"zadd", "z", "incr", "nx", "2.5", "a"},
+            {"zadd", "z", "incr", "xx", "1", "nosuch"},
+            {"zadd", "z", "incr", "gt", "-1", "a"},
+            {"zadd", "z", "incr", "lt", "-1", "a"},
+            {"zadd", "z", "incr", "-inf", "top"},
+            {"zadd", "z", "incr", "inf", "top"},
+            {"zadd", "nokey", "xx", "1", "a"},
+            {"zadd", "nokey", "xx", "incr", "1", "a"},
+            {"exists", "nokey"},
+            {"zadd", "z", "NX", "Ch", "1", "caps"},
+            {"zrange", "z", "0", "-1", "withscores"},
+            // ZINCRBY.
+            {"zincrby", "z", "1", "a"},
+            {"zincrby", "z", "x", "a"},
+            {"zincrby", "z", "-inf", "top"},
+            {"zincrby", "w", "-0.0", "m"},
+            {"zscore", "w", "m"},
+            {"zincrby", "w", "2"},
+            // ZSCORE, ZMSCORE, ZCARD, ZRANK, ZREVRANK.
+            {"zscore", "z", "a"},
+            {"zscore", "z", "nosuch"},
+            {"zscore", "nokey", "a"},
+            {"zscore", "z", "tiny"},
+            {"zscore", "z", "bottom"},
+            {"zmscore", "z", "a", "nosuch", "top", "zero"},
+            {"zmscore", "nokey", "a", "b"},
+            {"zmscore", "z"},
+            {"zcard", "z"},
+            {"zcard", "nokey"},
+            {"zcard", "z", "x"},
+            {"zrank", "z", "a"},
+            {"zrank", "z", "bottom"},
+            {"zrank", "z", "nosuch"},
+            {"zrank", "nokey", "a"},
+            {"zrevrank", "z", "a"},
+            {"zrevrank", "z", "bottom"},
+            {"zrevrank", "z", "nosuch"},
+            {"zrank", "z"},
+            // ZRANGE by rank.
+            {"zrange", "z", "0", "2"},
+            {"zrange", "z", "-3", "-1", "withscores"},
+            {"zrange", "z", "-100", "100"},
+            {"zrange", "z", "5", "2"},
+            {"zrange", "z", "100", "200"},
+            {"zrange", "z", "0", "-100"},
+            {"zrange", "z", "x", "1"},
+            {"zrange", "z", "0", "1", "rev"},
+            {"zrange", "z", "0", "1", "rev", "withscores"},
+            {"zrange", "z", "0", "1", "limit", "0", "1"},
+            {"zrange", "z", "0", "1", "limit", "5", "-1"},
+            {"zrange", "z", "0", "1", "limit", "0"},
+            {"zrange", "z", "0", "1", "rev", "rev"},
+            {"zrange", "z", "0", "1", "byscore", "bylex"},
+            {"zrange", "z", "0", "1", "foo"},
+            {"zrange", "nokey", "0", "-1"},
+            {"zrange", "z", "0"},
+            {"zrevrange", "z", "0", "2", "withscores"},
+            {"zrevrange", "z", "-2", "-1"},
+            {"zrevrange", "z", "0", "1", "rev"},
+            {"zrevrange", "z", "0", "1", "byscore"},
+            {"zrevrange", "z", "0", "1", "limit", "0", "1"},
+            // ZRANGE by score.
+            {"zrange", "z", "1", "5", "byscore"},
+            {"zrange", "z", "(1", "(5", "byscore", "withscores"},
+            {"zrange", "z", "-inf", "+inf", "byscore"},
+            {"zrange", "z", "5", "1", "byscore"},
+            {"zrange", "z", "5", "1", "byscore", "rev", "withscores"},
+            {"zrange", "z", "(5", "(5", "byscore"},
+            {"zrange", "z", "5", "5", "byscore"},
+            {"zrange", "z", "-inf", "inf", "byscore", "limit", "1", "3"},
+            {"zrange", "z", "-inf", "inf", "byscore", "limit", "1", "-1"},
+            {"zrange", "z", "-inf", "inf", "byscore", "limit", "-1", "3"},
+            {"zrange", "z", "-inf", "inf", "byscore", "limit", "100", "3"},
+            {"zrange", "z", "-inf", "inf", "byscore", "limit", "0", "0"},
+            {"zrange", "z", "-inf", "inf", "byscore", "limit", "x", "0"},
+            {"zrange", "z", "inf", "-inf", "byscore", "rev", "limit", "2", "2", "withscores"},
+            {"zrange", "z", "x", "1", "byscore"},
+            {"zrange", "z", "1", "nan", "byscore"},
+            {"zrange", "z", "(", "1", "byscore"},
+            {"zrange", "z", "", "", "byscore"},
+            {"zrange", "z", " 1", "5", "byscore"},
+            {"zrangebyscore", "z", "1", "5"},
+            {"zrangebyscore", "z", "1", "5", "withscores", "limit", "1", "1"},
+            {"zrangebyscore", "z", "1", "5", "byscore"},
+            {"zrangebyscore", "z", "1", "5", "rev"},
+            {"zrangebyscore", "z", "1", "5", "limit", "1"},
+            {"zrangebyscore", "nokey", "1", "5"},
+            {"zrevrangebyscore", "z", "5", "1", "withscores"},
+            {"zrevrangebyscore", "z", "1", "5"},
+            {"zrevrangebyscore", "z", "+inf", "-inf", "limit", "0", "2"},
+            {"zrangebyscore", "z"},
+            // ZCOUNT.
+            {"zcount", "z", "-inf", "+inf"},
+            {"zcount", "z", "(1", "5"},
+            {"zcount", "z", "5", "1"},
+            {"zcount", "z", "x", "1"},
+            {"zcount", "nokey", "0", "1"},
+            {"zcount", "z", "", ""},
+            // Lex ranges over members of one score.
+            {"zadd", "lex", "0", "a", "0", "b", "0", "c", "0", "d", "0", "e", "0", nul_member, "0", "\xff"},
+            {"zrangebylex", "lex", "-", "+"},
+            {"zrangebylex", "lex", "[b", "(d"},
+            {"zrangebylex", "lex", "(b", "[d"},
+            {"zrangebylex", "lex", "[m", "+"},
+            {"zrangebylex", "lex", "-", "-"},
+            {"zrangebylex", "lex", "+", "+"},
+            {"zrangebylex", "lex", "+", "-"},
+            {"zrangebylex", "lex", "[d", "[b"},
+            {"zrangebylex", "lex", "[b", "[b"},
+            {"zrangebylex", "lex", "(b", "[b"},
+            {"zrangebylex", "lex", "-", "+", "limit", "1", "2"},
+            {"zrangebylex", "lex", "-", "+", "limit", "-1", "2"},
+            {"zrangebylex", "lex", "-", "+", "withscores"},
+            {"zrangebylex", "lex", "b", "+"},
+            {"zrangebylex", "lex", "[a", "+x"},
+            {"zrangebylex", "lex", "", "+"},
+            {"zrevrangebylex", "lex", "+", "-"},
+            {"zrevrangebylex", "lex", "[d", "(a", "limit", "1", "2"},
+            {"zrevrangebylex", "lex", "-", "+"},
+            {"zrange", "lex", "[b", "[d", "bylex"},
+            {"zrange", "lex", "[d", "[b", "bylex", "rev"},
+            {"zrange", "lex", "[b", "[d", "bylex", "withscores"},
+            {"zrange", "lex", "-", "+", "bylex", "limit", "2", "3"},
+            {"zlexcount", "lex", "-", "+"},
+            {"zlexcount", "lex", "[b", "(e"},
+            {"zlexcount", "lex", "(e", "[b"},
+            {"zlexcount", "lex", "b", "c"},
+            {"zlexcount", "nokey", "-", "+"},
+            // ZRANGESTORE.
+            {"zrangestore", "dst", "z", "0", "2"},
+            {"zrange", "dst", "0", "-1", "withscores"},
+            {"zrangestore", "dst", "z", "5", "1", "byscore", "rev", "limit", "0", "2"},
+            {"zrange", "dst", "0", "-1", "withscores"},
+            {"zrangestore", "dst", "lex", "[b", "[c", "bylex"},
+            {"zrange", "dst", "0", "-1", "withscores"},
+            {"zrangestore", "dst", "z", "0", "-1", "withscores"},
+            {"zrangestore", "dst", "z", "10", "20"},
+            {"exists", "dst"},
+            {"zrangestore", "dst", "nokey", "0", "-1"},
+            {"set", "str", "v"},
+            {"zrangestore", "str", "z", "0", "0"},
+            {"type", "str"},
+            {"zrangestore", "dst", "str", "0", "-1"},
+            {"zrangestore", "dst", "z", "0"},
+            {"zrangestore", "dst", "z", "0", "1", "limit", "0", "1"},
+            // ZREM and the ZREMRANGEBY family.
+            {"zrem", "z", "a", "nosuch", "b"},
+            {"zrem", "nokey", "a"},
+            {"zrem", "z"},
+            {"zremrangebyrank", "z", "0", "0"},
+            {"zremrangebyrank", "z", "-1", "-1"},
+            {"zremrangebyrank", "z", "5", "1"},
+            {"zremrangebyrank", "z", "100", "200"},
+            {"zremrangebyrank", "z", "x", "1"},
+            {"zremrangebyrank", "nokey", "0", "1"},
+            {"zremrangebyscore", "z", "(1", "5"},
+            {"zremrangebyscore", "z", "x", "5"},
+            {"zremrangebyscore", "nokey", "0", "5"},
+            {"zremrangebylex", "lex", "[b", "[c"},
+            {"zremrangebylex", "lex", "b", "c"},
+            {"zremrangebylex", "nokey", "-", "+"},
+            {"zrange", "z", "0", "-1", "withscores"},
+            {"zrange", "lex", "0", "-1"},
+            {"zremrangebylex", "lex", "-", "+"},
+            {"exists", "lex"},
+            // ZPOPMIN, ZPOPMAX.
+            {"zadd", "p", "1", "a", "2", "b", "3", "c", "4", "d"},
+            {"zpopmin", "p"},
+            {"zpopmax", "p"},
+            {"zpopmin", "p", "0"},
+            {"zpopmin", "p", "-1"},
+            {"zpopmin", "p", "x"},
+            {"zpopmin", "p", "1", "2"},
+            {"zpopmax", "nokey"},
+            {"zpopmax", "nokey", "x"},
+            {"zpopmax", "p", "10"},
+            {"exists", "p"},
+            // ZRANDMEMBER where its answer is not random.
+            {"zadd", "r", "1", "a", "2", "b", "3", "c"},
+            {"zrandmember", "nokey"},
+            {"zrandmember", "nokey", "5"},
+            {"zrandmember", "r", "0"},
+            {"zrandmember", "r", "3"},
+            {"zrandmember", "r", "10", "withscores"},
+            {"zrandmember", "r", "x"},
+            {"zrandmember", "r", "1", "foo"},
+            {"zrandmember", "r", "1", "withscores", "x"},
+            {"zrandmember", "r", "-9223372036854775808"},
+            {"zrandmember", "r", "9223372036854775807", "withscores"},
+            {"zrandmember", "r", "-9223372036854775807", "withscores"},
+            // ZSCAN of a small set: whole and in order.
+            {"zscan", "r", "0"},
+            {"zscan", "r", "0", "match", "[ab]"},
+            {"zscan", "r", "0", "count", "1"},
+            {"zscan", "r", "0", "count", "0"},
+            {"zscan", "r", "x"},
+            {"zscan", "r", "0", "foo"},
+            {"zscan", "nokey", "0"},
+            // ZUNION, ZINTER, ZDIFF, their STORE forms and ZINTERCARD.
+            {"del", "a", "b", "s"},
+            {"zadd", "a", "1", "x", "2", "y", "3", "z"},
+            {"zadd", "b", "10", "y", "20", "z", "30", "w"},
+            {"sadd", "s", "y", "q"},
+            {"zunion", "2", "a", "b"},
+            {"zunion", "2", "a", "b", "withscores"},
+            {"zunion", "3", "a", "b", "s", "withscores"},
+            {"zunion", "2", "a", "b", "weights", "2", "0.5", "withscores"},
+            {"zunion", "2", "a", "b", "aggregate", "min", "withscores"},
+            {"zunion", "2", "a", "b", "aggregate", "MAX", "withscores"},
+            {"zunion", "2", "a", "b", "aggregate", "foo"},
+            {"zunion", "2", "a", "b", "weights", "1"},
+            {"zunion", "2", "a", "b", "weights", "1", "x"},
+            {"zunion", "2", "a", "b", "weights", "nan", "1"},
+            {"zunion", "2", "a", "b", "weights", "inf", "-inf", "withscores"},
+            {"zunion", "0", "a"},
+            {"zunion", "-1", "a"},
+            {"zunion", "x", "a"},
+            {"zunion", "3", "a", "b"},
+            {"zunion", "1", "nokey"},
+            {"zunion", "2", "a", "str"},
+            {"zunion", "2", "a", "str", "aggregate", "foo"},
+            {"zunion", "1", "a", "foo"},
+            {"zinter", "2", "a", "b", "withscores"},
+            {"zinter", "2", "a", "s", "withscores"},
+            {"zinter", "2", "a", "a", "withscores"},
+            {"zinter", "2", "a", "nokey"},
+            {"zinter", "2", "a", "b", "weights", "1", "-1", "aggregate", "sum", "withscores"},
+            {"zinter", "2", "a", "b", "aggregate", "min", "withscores"},
+            {"zdiff", "2", "a", "b", "withscores"},
+            {"zdiff", "2", "b", "a", "withscores"},
+            {"zdiff", "3", "a", "b", "s", "withscores"},
+            {"zdiff", "1", "nokey"},
+            {"zdiff", "2", "a", "b", "weights", "1", "1"},
+            {"zdiff", "2", "a", "b", "aggregate", "sum"},
+            {"zunionstore", "u", "2", "a", "b"},
+            {"zrange", "u", "0", "-1", "withscores"},
+            {"zunionstore", "u", "2", "a", "b", "withscores"},
+            {"zunionstore", "u", "0", "a"},
+            {"zinterstore", "u", "2", "a", "b", "weights", "1", "2"},
+            {"zrange", "u", "0", "-1", "withscores"},
+            {"zinterstore", "u", "2", "a", "nokey"},
+            {"exists", "u"},
+            {"zdiffstore", "u", "2", "b", "a"},
+            {"zrange", "u", "0", "-1", "withscores"},
+            {"zdiffstore", "str", "1", "a"},
+            {"type", "str"},
+            {"set", "str", "v"},
+            {"zunionstore", "u", "2", "a", "str"},
+            {"zunionstore", "u"},
+            {"zintercard", "2", "a", "b"},
+            {"zintercard", "2", "a", "b", "limit", "1"},
+            {"zintercard", "2", "a", "b", "limit", "0"},
+            {"zintercard", "2", "a", "b", "limit", "-1"},
+            {"zintercard", "2", "a", "b", "limit", "x"},
+            {"zintercard", "2", "a", "b", "withscores"},
+            {"zintercard", "0", "a"},
+            {"zintercard", "x", "a"},
+            {"zintercard", "3", "a", "b"},
+            {"zintercard", "2", "a", "nokey"},
+            {"zintercard", "2", "a", "s"},
+            // WRONGTYPE on every command of one key.
+            {"zadd", "str", "1", "a"},
+            {"zadd", "str", "x", "a"},
+            {"zincrby", "str", "1", "a"},
+            {"zrem", "str", "a"},
+            {"zcard", "str"},
+            {"zscore", "str", "a"},
+            {"zmscore", "str", "a"},
+            {"zcount", "str", "0", "1"},
+            {"zlexcount", "str", "-", "+"},
+            {"zrange", "str", "0", "1"},
+            {"zrangebyscore", "str", "0", "1"},
+            {"zrangebylex", "str", "-", "+"},
+            {"zrank", "str", "a"},
+            {"zrevrank", "str", "a"},
+            {"zpopmin", "str"},
+            {"zrandmember", "str"},
+            {"zrandmember", "str", "1"},
+            {"zremrangebyrank", "str", "0", "1"},
+            {"zremrangebyscore", "str", "0", "1"},
+            {"zremrangebylex", "str", "-", "+"},
+            {"zscan", "str", "0"},
+            {"zadd", "z", "1", "a"},
+            {"get", "z"},
+            {"sadd", "z", "a"},
+            {"type", "z"},
+            // Binary members and the step past the small form.
+            {"zadd", "bin", "1", nul_member, "2", binary_value, "3", long_member},
+            {"zrange", "bin", "0", "-1", "withscores"},
+            {"zscore", "bin", nul_member},
+            {"zrank", "bin", long_member},
+            {"zscan", "bin", "0", "match", "m*"},
+            {"zrem", "bin", binary_value},
+            {"zrange", "bin", "0", "-1"},
+            {"zadd", "neg", "0", "m", "-0", "n"},
+            {"zadd", "neg", "-0", "m"},
+            {"zrange", "neg", "0", "-1", "withscores"},
+            {"zunion", "1", "neg", "weights", "-1", "withscores"},
+            // Arity.
+            {"zscore", "z"},
+            {"zcount", "z", "1"},
+            {"zremrangebyrank", "z", "1"},
+            {"zpopmin"},
+            {"zrandmember"},
+            {"zscan", "z"},
+            {"zunion", "1"},
+            {"zintercard", "1"},
+            {"zrangestore", "d", "z", "0"},
+        }));
+}
+
+TEST_CASE("large sorted sets answer as redis-server does", "[resp][types]") {
+    Gatiod gatiod;
+    RedisServer redis;
+    Client ours(gatiod.port());
+    Client theirs(redis.port());
+    // 1000 members with repeated scores: past the small form, and ties ordered by member.
+    std::vector<std::string> add{"zadd", "big"};
+    std::vector<std::string> add2{"zadd", "other"};
+    for (int i = 0; i < 1000; ++i) {
+        add.push_back(std::to_string(i * 37 % 101));
+        add.push_back('m' + std::to_string(i));
+        if (i % 3 == 0) {
+            add2.push_back(std::to_string(i % 7) + ".25");
+            add2.push_back('m' + std::to_string(i));
+        }
+    }
+    std::vector<Step> script;
+    script.push_back({{"flushall"}});
+    script.push_back({add});
+    script.push_back({add2});
+    script.push_back({{"zcard", "big"}});
+    script.push_back({{"zrange", "big", "0", "-1", "withscores"}});
+    script.push_back({{"zrange", "big", "500", "520", "rev", "withscores"}});
+    script.push_back({{"zrange", "big", "(10", "20", "byscore", "limit", "7", "30"}});
+    script.push_back({{"zrevrangebyscore", "big", "50", "(40", "withscores", "limit", "3", "10"}});
+    script.push_back({{"zcount", "big", "(10", "20"}});
+    for (int i = 0; i < 1000; i += 97) {
+        script.push_back({{"zrank", "big", 'm' + std::to_string(i)}});
+        script.push_back({{"zrevrank", "big", 'm' + std::to_string(i)}});
+        script.push_back({{"zscore", "big", 'm' + std::to_string(i)}});
+    }
+    script.push_back({{"zincrby", "big", "1000", "m5"}});
+    script.push_back({{"zadd", "big", "gt", "ch", "-1", "m6", "1e6", "m7"}});
+    script.push_back({{"zrem", "big", "m1", "m2", "m3"}});
+    script.push_back({{"zremrangebyrank", "big", "10", "19"}});
+    script.push_back({{"zremrangebyscore", "big", "(90", "95"}});
+    script.push_back({{"zrange", "big", "0", "-1", "withscores"}});
+    script.push_back({{"zunion", "2", "big", "other", "weights", "1", "2", "withscores"}});
+    script.push_back({{"zinter", "2", "big", "other", "aggregate", "max", "withscores"}});
+    script.push_back({{"zdiff", "2", "big", "other"}});
+    script.push_back({{"zintercard", "2", "big", "other"}});
+    script.push_back({{"zunionstore", "u", "2", "big", "other"}});
+    script.push_back({{"zrange", "u", "0", "-1", "withscores"}});
+    script.push_back({{"zrandmember", "big", "5000"}});
+    script.push_back({{"zpopmin", "big", "5"}});
+    script.push_back({{"zpopmax", "big", "5"}});
+    script.push_back({{"zrangestore", "d", "big", "10", "1000", "byscore", "limit", "3", "200"}});
+    script.push_back({{"zrange", "d", "0", "-1", "withscores"}});
+    compare(ours, theirs, script);
+}
+
+TEST_CASE("ZSCAN walks a large sorted set whole, and ZRANDMEMBER picks distinct members", "[resp][types]") {
+    Gatiod gatiod;
+    Client c(gatiod.port());
+    std::vector<std::string> add{"zadd", "z"};
+    for (int i = 0; i < 1000; ++i) {
+        add.push_back(std::to_string(i));
+        add.push_back('m' + std::to_string(i));
+    }
+    REQUIRE(c.exchange(request(add), 1) == ":1000\r\n");
+    std::set<std::string> seen;
+    std::string cursor = "0";
+    int calls = 0;
+    do {
+        auto parts = elements(c.exchange(request({"zscan", "z", cursor, "count", "30"}), 1));
+        REQUIRE(parts.size() == 2);
+        cursor = parts[0].substr(parts[0].find("\r\n") + 2);
+        cursor.resize(cursor.size() - 2);
+        auto items = elements(parts[1]);
+        REQUIRE(items.size() % 2 == 0);
+        for (std::size_t i = 0; i < items.size(); i += 2) {
+            seen.insert(items[i] + items[i + 1]);
+        }
+        if (calls < 10) {
+            c.exchange(request({"zrem", "z", 'm' + std::to_string(calls)}) +
+                           request({"zadd", "z", "1", "new" + std::to_string(calls)}),
+                       2);
+        }
+        REQUIRE(++calls < 1000);
+    } while (cursor != "0");
+    for (int i = 10; i < 1000; ++i) {
+        const std::string m = 'm' + std::to_string(i);
+        const std::string s = std::to_string(i);
+        INFO(m);
+        CHECK(seen.count('$' + std::to_string(m.size()) + "\r\n" + m + "\r\n$" + std::to_string(s.size()) +
+                         "\r\n" + s + "\r\n") == 1);
+    }
+    auto distinct = elements(c.exchange(request({"zrandmember", "z", "100"}), 1));
+    CHECK(distinct.size() == 100);
+    CHECK(std::set<std::string>(distinct.begin(), distinct.end()).size() == 100);
+    auto repeated = elements(c.exchange(request({"zrandmember", "z", "-500", "withscores"}), 1));
+    REQUIRE(repeated.size() == 1000);
+    auto one = c.exchange(request({"zrandmember", "z"}), 1);
+    CHECK(one[0] == '$');
+}

@@ -1,0 +1,162 @@
+// The sorted set's skip list against a plain ordered model: ranks, elements at a rank, score
+// and member ranges, and the memory account, through random inserts, score changes and
+// removals that cross the small form's limit.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstdint>
+#include <iterator>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "zset.hpp"
+
+using gatio::resp::LexBound;
+using gatio::resp::LexRange;
+using gatio::resp::ScoreRange;
+using gatio::resp::ZNode;
+using gatio::resp::ZSetValue;
+
+namespace {
+
+using Model = std::set<std::pair<double, std::string>>;
+
+void check_against(const ZSetValue& z, const Model& model) {
+    REQUIRE(z.size() == model.size());
+    std::size_t r = 0;
+    const ZNode* prev = nullptr;
+    const ZNode* n = z.first();
+    for (const auto& [score, member] : model) {
+        REQUIRE(n != nullptr);
+        CHECK(n->score == score);
+        CHECK(n->member == member);
+        CHECK(n->back == prev);
+        CHECK(z.rank(n) == r);
+        CHECK(z.at_rank(r) == n);
+        CHECK(z.find(member) == n);
+        prev = n;
+        n = n->next();
+        ++r;
+    }
+    CHECK(n == nullptr);
+    CHECK(z.last() == prev);
+}
+
+// The model's elements within a range, for comparison with first_in/last_in.
+template <class Inside>
+std::pair<const std::pair<double, std::string>*, const std::pair<double, std::string>*>
+model_range(const Model& model, Inside inside) {
+    const std::pair<double, std::string>* first = nullptr;
+    const std::pair<double, std::string>* last = nullptr;
+    for (const auto& e : model) {
+        if (inside(e)) {
+            first = first == nullptr ? &e : first;
+            last = &e;
+        }
+    }
+    return {first, last};
+}
+
+} // namespace
+
+TEST_CASE("the sorted set's skip list keeps order, ranks and ranges through random changes", "[resp][zset]") {
+    ZSetValue z;
+    Model model;
+    std::map<std::string, double> scores;
+    std::uint64_t rng = 12345;
+    auto next = [&rng] {
+        rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+        return rng >> 33;
+    };
+    const std::size_t empty_bytes = z.bytes();
+    for (int step = 0; step < 3000; ++step) {
+        const std::string member = "m" + std::to_string(next() % 400);
+        const double score = static_cast<double>(next() % 50) / 2;
+        auto it = scores.find(member);
+        switch (next() % 3) {
+        case 0:
+        case 1:
+            if (it == scores.end()) {
+                z.insert(score, member);
+                scores.emplace(member, score);
+            } else {
+                z.rescore(z.find(member), score);
+                model.erase({it->second, member});
+                it->second = score;
+            }
+            model.insert({score, member});
+            break;
+        default:
+            CHECK(z.erase(member) == (it != scores.end()));
+            if (it != scores.end()) {
+                model.erase({it->second, member});
+                scores.erase(it);
+            }
+            break;
+        }
+        if (step % 97 == 0) {
+            check_against(z, model);
+            const double lo = static_cast<double>(next() % 50) / 2;
+            const double hi = lo + static_cast<double>(next() % 10);
+            for (int ex = 0; ex < 4; ++ex) {
+                ScoreRange r{lo, hi, (ex & 1) != 0, (ex & 2) != 0};
+                auto [first, last] = model_range(
+                    model, [&](const auto& e) { return r.above_min(e.first) && r.below_max(e.first); });
+                const ZNode* f = z.first_in(r);
+                const ZNode* l = z.last_in(r);
+                CHECK((f == nullptr) == (first == nullptr));
+                CHECK((l == nullptr) == (last == nullptr));
+                if (f != nullptr && first != nullptr) {
+                    CHECK(f->member == first->second);
+                    CHECK(l->member == last->second);
+                }
+            }
+        }
+    }
+    check_against(z, model);
+    // Every member removed: the account is back where it started.
+    for (const auto& [member, score] : scores) {
+        CHECK(z.erase(member));
+    }
+    CHECK(z.size() == 0);
+    CHECK(z.first() == nullptr);
+    CHECK(z.last() == nullptr);
+    CHECK(z.table().indexed());
+    CHECK(z.bytes() == empty_bytes);
+}
+
+TEST_CASE("lex ranges over members of one score", "[resp][zset]") {
+    ZSetValue z;
+    for (const char* m : {"a", "b", "c", "d", "e"}) {
+        z.insert(0, m);
+    }
+    const auto members = [&](const LexRange& r) {
+        std::string out;
+        const ZNode* l = z.last_in(r);
+        for (const ZNode* n = z.first_in(r); n != nullptr; n = n->next()) {
+            out += n->member;
+            if (n == l) {
+                break;
+            }
+        }
+        return out;
+    };
+    CHECK(members(LexRange{{-1, {}, true}, {1, {}, true}}) == "abcde");
+    CHECK(members(LexRange{{0, "b", false}, {0, "d", true}}) == "bc");
+    CHECK(members(LexRange{{0, "b", true}, {0, "d", false}}) == "cd");
+    CHECK(members(LexRange{{0, "bb", false}, {1, {}, true}}) == "cde");
+    CHECK(members(LexRange{{-1, {}, true}, {-1, {}, true}}).empty());
+    CHECK(members(LexRange{{0, "d", false}, {0, "b", false}}).empty());
+    CHECK(members(LexRange{{0, "b", true}, {0, "b", false}}).empty());
+}
+
+TEST_CASE("a small sorted set stores -0 as 0, as redis-server's listpack does; a scratch one keeps it",
+          "[resp][zset]") {
+    ZSetValue stored;
+    stored.insert(-0.0, "m");
+    CHECK(!std::signbit(stored.first()->score));
+    ZSetValue scratch(true);
+    scratch.insert(-0.0, "m");
+    CHECK(std::signbit(scratch.first()->score));
+}
