@@ -330,3 +330,60 @@ TEST_CASE("list and set memory is accounted per element and returns to zero", "[
     CHECK(s.run_line("dbsize") == ":0\r\n");
     CHECK(shard.used_memory() == 0);
 }
+
+TEST_CASE("sorted-set memory is accounted per member, and expiry and eviction apply", "[resp][commands]") {
+    SECTION("the account grows with each member and returns to zero") {
+        Server s(1);
+        const Shard& shard = s.shard(0);
+        for (int i = 0; i < 300; ++i) {
+            // Past 128 members the member table gains its index.
+            s.run_line("zadd z " + std::to_string(i) + " " + std::string(100, 'm') + std::to_string(i));
+        }
+        CHECK(shard.used_memory() >= 300 * 100);
+        const std::uint64_t full = shard.used_memory();
+        CHECK(s.run_line("zincrby z 1000 " + std::string(100, 'm') + "0") == "$4\r\n1000\r\n");
+        CHECK(s.run_line("zremrangebyrank z 0 99") == ":100\r\n");
+        CHECK(shard.used_memory() < full);
+        CHECK(s.run_line("zrangestore z2 z 0 -1") == ":200\r\n");
+        CHECK(s.run_line("zunionstore z3 2 z z2") == ":200\r\n");
+        CHECK(s.run_line("zpopmin z 1000").size() > 0);
+        CHECK(s.run_line("exists z") == ":0\r\n");
+        s.run_line("del z2 z3");
+        CHECK(s.run_line("dbsize") == ":0\r\n");
+        CHECK(shard.used_memory() == 0);
+    }
+    SECTION("expiry") {
+        Server s(1);
+        CHECK(s.run_line("zadd z 1 a") == ":1\r\n");
+        CHECK(s.run_line("pexpire z 100") == ":1\r\n");
+        s.now_ms += 100;
+        CHECK(s.run_line("zscore z a") == "$-1\r\n");
+        CHECK(s.run_line("type z") == "+none\r\n");
+        CHECK(s.shard(0).used_memory() == 0);
+    }
+    SECTION("allkeys-lru evicts sorted sets by their real size") {
+        ShardLimits limits;
+        limits.max_memory = 64 << 10;
+        limits.policy = EvictionPolicy::allkeys_lru;
+        Server s(1, limits);
+        for (int k = 0; k < 10; ++k) {
+            for (int m = 0; m < 20; ++m) {
+                s.run_line("zadd z" + std::to_string(k) + " " + std::to_string(m) + " " +
+                           std::string(1000, 'x') + std::to_string(m));
+            }
+        }
+        CHECK(s.shard(0).size() <= 3);
+        CHECK(s.shard(0).evicted() >= 7);
+    }
+    SECTION("noeviction refuses a sorted-set write over maxmemory") {
+        ShardLimits limits;
+        limits.max_memory = 4 << 10;
+        Server s(1, limits);
+        s.run_line("zadd z 1 " + std::string(8000, 'x'));
+        CHECK(s.run_line("zadd z 2 b") == "-OOM command not allowed when used memory > 'maxmemory'.\r\n");
+        CHECK(s.run_line("zrangestore d z 0 -1") ==
+              "-OOM command not allowed when used memory > 'maxmemory'.\r\n");
+        CHECK(s.run_line("zscore z b") == "$-1\r\n");
+        CHECK(s.run_line("zrem z " + std::string(8000, 'x')) == ":1\r\n");
+    }
+}
