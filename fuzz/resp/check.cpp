@@ -156,9 +156,10 @@ std::vector<std::size_t> every_byte(std::size_t size) {
 LocalServer::LocalServer(std::size_t shards, const ShardLimits& limits)
     : keys_(shards), shares_(shards), involved_(shards) {
     for (std::size_t i = 0; i < shards; ++i) {
-        shards_.push_back(std::make_unique<Shard>(limits, i + 1));
+        shards_.push_back(std::make_unique<Shard>(limits, i + 1, settings.databases));
     }
     facts_.settings = &settings;
+    facts_.db = &db_;
     facts_.client_id = 7;
     facts_.port = 6379;
 }
@@ -167,6 +168,7 @@ void LocalServer::reset() {
     for (auto& s : shards_) {
         s->reset();
     }
+    db_ = 0;
     now_ms = start_ms;
 }
 
@@ -199,6 +201,9 @@ void LocalServer::run(std::span<const std::string_view> args, std::string& out) 
         arity_error(spec->name, out);
         return;
     }
+    for (auto& s : shards_) {
+        s->select(db_);
+    }
     switch (spec->route) {
     case Route::connection:
         run_local(*spec, args, facts_, out);
@@ -210,6 +215,8 @@ void LocalServer::run(std::span<const std::string_view> args, std::string& out) 
         struct Of final : ShardsOf {
             explicit Of(LocalServer& s) : server(s) {}
             Shard& operator()(std::string_view key) override { return *server.shards_[server.shard_of(key)]; }
+            std::size_t count() override { return server.shards_.size(); }
+            Shard& nth(std::size_t i) override { return *server.shards_[i]; }
             LocalServer& server;
         } of(*this);
         multi_keys(*spec, args, owner_);

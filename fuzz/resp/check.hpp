@@ -50,6 +50,7 @@ private:
     std::uint32_t shard_of(std::string_view key) const;
     std::vector<std::unique_ptr<Shard>> shards_;
     ConnectionFacts facts_;
+    std::uint32_t db_ = 0; // SELECT's, as a connection's
     // A fan-out's working space, reused: keys by shard, the shard of each argument, shares.
     std::vector<std::vector<std::uint32_t>> keys_;
     std::vector<std::uint32_t> owner_;

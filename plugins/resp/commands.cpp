@@ -152,6 +152,8 @@ constexpr std::array table{
     CommandSpec{"zinterstore", zinterstore, -4, multi, 1, 1, 1, true, "write denyoom movablekeys", "@write @sortedset @slow"},
     CommandSpec{"zdiff", zdiff, -3, multi, 0, 0, 0, false, "readonly movablekeys", "@read @sortedset @slow"},
     CommandSpec{"zdiffstore", zdiffstore, -4, multi, 1, 1, 1, true, "write denyoom movablekeys", "@write @sortedset @slow"},
+    CommandSpec{"move", move, 3, one_key, 1, 1, 1, false, "write fast", "@keyspace @write @fast"},
+    CommandSpec{"swapdb", swapdb, 3, multi, 0, 0, 0, false, "write fast", "@keyspace @write @fast @dangerous"},
     CommandSpec{"zintercard", zintercard, -3, multi, 0, 0, 0, false, "readonly movablekeys", "@read @sortedset @slow"},
 };
 // clang-format on
@@ -272,7 +274,7 @@ void config_command(std::span<const std::string_view> args, const ConnectionFact
     const std::array<std::pair<std::string_view, std::string>, 8> params{{
         {"save", ""},
         {"appendonly", "no"},
-        {"databases", "1"},
+        {"databases", std::to_string(s.databases)},
         {"maxmemory", std::to_string(s.max_memory)},
         {"maxmemory-policy", std::string(policy_name(s.policy))},
         {"proto-max-bulk-len", std::to_string(s.proto_max_bulk_len)},
@@ -396,8 +398,14 @@ void info_reply(std::span<const std::string_view> args, std::span<ShardShare* co
         }
     }
     ShardShare total;
+    total.db_keys.assign(facts.settings->databases, 0);
+    total.db_expires.assign(facts.settings->databases, 0);
     for (const ShardShare* s : shares) {
         if (s != nullptr) {
+            for (std::size_t d = 0; d < s->db_keys.size() && d < total.db_keys.size(); ++d) {
+                total.db_keys[d] += s->db_keys[d];
+                total.db_expires[d] += s->db_expires[d];
+            }
             total.count += s->count;
             total.expires += s->expires;
             total.memory += s->memory;
@@ -444,12 +452,16 @@ void info_reply(std::span<const std::string_view> args, std::span<ShardShare* co
     }
     if (keyspace) {
         section("Keyspace");
-        if (total.count > 0) {
-            text.append("db0:keys=");
-            reply::number(text, total.count);
-            text.append(",expires=");
-            reply::number(text, total.expires);
-            text.append(",avg_ttl=0\r\n");
+        for (std::size_t d = 0; d < total.db_keys.size(); ++d) {
+            if (total.db_keys[d] > 0) {
+                text.append("db");
+                reply::number(text, static_cast<std::int64_t>(d));
+                text.append(":keys=");
+                reply::number(text, total.db_keys[d]);
+                text.append(",expires=");
+                reply::number(text, total.db_expires[d]);
+                text.append(",avg_ttl=0\r\n");
+            }
         }
     }
     if (per_shard) {
@@ -552,6 +564,8 @@ void ShardShare::clear() {
     expired = 0;
     oom = false;
     cursor = 0;
+    db_keys.clear();
+    db_expires.clear();
 }
 
 LocalOutcome run_local(const CommandSpec& spec, std::span<const std::string_view> args,
@@ -569,11 +583,14 @@ LocalOutcome run_local(const CommandSpec& spec, std::span<const std::string_view
         break;
     case Cmd::select: {
         auto db = parse_int(args[1]);
-        if (!db || *db < INT32_MIN || *db > INT32_MAX) {
+        if (!db) {
             reply::error(out, reply::not_integer);
-        } else if (*db != 0) {
+        } else if (*db < INT32_MIN || *db > INT32_MAX) {
+            reply::error(out, reply::int_range);
+        } else if (*db < 0 || *db >= static_cast<std::int64_t>(facts.settings->databases)) {
             reply::error(out, "ERR DB index is out of range");
         } else {
+            *facts.db = static_cast<std::uint32_t>(*db);
             reply::ok(out);
         }
         break;

@@ -10,7 +10,8 @@
 // with every shard involved locked (run_multi).
 //
 // Replies and errors are those of redis-server 7.0, byte for byte, except where a difference
-// is inherent (one database, RESP2 only, no ACL users).
+// is inherent (RESP2 only, no ACL users). Every command of a key sees the connection's
+// database, selected on each shard before the command runs (Shard::select).
 //
 // Values are strings, hashes, lists, sets or sorted sets (keyspace.hpp, values.hpp, zset.hpp); a command on a
 // key of another type answers WRONGTYPE, as redis-server does.
@@ -166,6 +167,9 @@ enum class Cmd : std::uint8_t {
     zdiff,
     zdiffstore,
     zintercard,
+    // Databases: MOVE runs on the key's shard, SWAPDB on every shard at once (run_multi).
+    move,
+    swapdb,
 };
 
 enum class Route : std::uint8_t { connection, one_key, keys, all_shards, multi };
@@ -201,6 +205,7 @@ struct ServerSettings {
     std::uint64_t max_multibulk = 1u << 20;
     std::uint64_t max_inline = 64u << 10;
     std::uint64_t max_memory = 0; // the whole keyspace's; each shard gets an equal share
+    std::uint32_t databases = 16; // SELECT's range, fixed for the keyspace's life
     EvictionPolicy policy = EvictionPolicy::noeviction;
     std::string_view version; // the plugin's own version, shown by INFO
 };
@@ -215,8 +220,11 @@ struct ShardShare {
     std::uint64_t memory = 0;  // INFO: used_memory
     std::uint64_t evicted = 0; // INFO: keys evicted so far
     std::uint64_t expired = 0; // INFO: keys expired so far
-    bool oom = false;          // MSET: refused for lack of memory
-    std::size_t cursor = 0;    // gather's read position in `out`
+    // INFO: keys and keys with an expiry in each database (sized by the shard, INFO alone).
+    std::vector<std::int64_t> db_keys;
+    std::vector<std::int64_t> db_expires;
+    bool oom = false;       // MSET: refused for lack of memory
+    std::size_t cursor = 0; // gather's read position in `out`
     void clear();
 };
 
@@ -232,6 +240,9 @@ void run_list(Shard& shard, const CommandSpec& spec, std::span<const std::string
 class ShardsOf {
 public:
     virtual Shard& operator()(std::string_view key) = 0;
+    // Every shard, for SWAPDB (which the caller makes safe to touch, all of them).
+    virtual std::size_t count() = 0;
+    virtual Shard& nth(std::size_t i) = 0;
 
 protected:
     ~ShardsOf() = default;
@@ -291,6 +302,7 @@ struct ConnectionFacts {
     std::uint64_t client_id = 0;
     std::uint16_t port = 0; // the listener's local port
     std::int64_t uptime_s = 0;
+    std::uint32_t* db = nullptr; // the connection's selected database, which SELECT changes
 };
 
 enum class LocalOutcome : std::uint8_t { reply, reply_then_close };

@@ -1,10 +1,13 @@
 #include "keyspace.hpp"
 
+#include <algorithm>
 #include <cassert>
 
 namespace gatio::resp {
 
-Shard::Shard(const ShardLimits& limits, std::uint64_t seed) : limits_(limits), seed_(seed | 1), rng_(seed_) {}
+Shard::Shard(const ShardLimits& limits, std::uint64_t seed, std::uint32_t databases)
+    : limits_(limits), dbs_(std::max<std::uint32_t>(databases, 1)), cur_(dbs_.data()), seed_(seed | 1),
+      rng_(seed_) {}
 
 std::uint64_t Shard::next_random() {
     // xorshift64*: cheap, and eviction sampling needs no more than spread.
@@ -15,13 +18,13 @@ std::uint64_t Shard::next_random() {
 }
 
 Shard::Entry* Shard::find(std::string_view key, std::int64_t now_ms, bool touch) {
-    auto it = map_.find(key);
-    if (it == map_.end()) {
+    auto it = cur_->map.find(key);
+    if (it == cur_->map.end()) {
         return nullptr;
     }
     Entry& e = it->second;
     if (e.expire_at != 0 && e.expire_at <= now_ms) {
-        remove(it);
+        remove(*cur_, it);
         ++expired_;
         return nullptr;
     }
@@ -32,37 +35,37 @@ Shard::Entry* Shard::find(std::string_view key, std::int64_t now_ms, bool touch)
 }
 
 Shard::Entry& Shard::insert(std::string_view key, std::int64_t now_ms) {
-    auto [it, inserted] = map_.try_emplace(std::string(key));
+    auto [it, inserted] = cur_->map.try_emplace(std::string(key));
     assert(inserted);
     Node& node = *it;
-    node.second.all_index = static_cast<std::uint32_t>(all_.size());
+    node.second.all_index = static_cast<std::uint32_t>(cur_->all.size());
     node.second.last_access = lru_clock(now_ms);
     node.second.node = &node;
-    all_.push_back(&node);
+    cur_->all.push_back(&node);
     used_ += cost(node);
     return node.second;
 }
 
-void Shard::drop_expire(Entry& e) {
+void Shard::drop_expire(Db& db, Entry& e) {
     if (e.expire_at == 0) {
         return;
     }
-    assert(e.expire_index < expiring_.size());
-    Node* last = expiring_.back();
-    expiring_[e.expire_index] = last;
+    assert(e.expire_index < db.expiring.size());
+    Node* last = db.expiring.back();
+    db.expiring[e.expire_index] = last;
     last->second.expire_index = e.expire_index;
-    expiring_.pop_back();
+    db.expiring.pop_back();
     e.expire_at = 0;
 }
 
 void Shard::set_expire(Entry& e, std::int64_t at_ms) {
     if (at_ms == 0) {
-        drop_expire(e);
+        drop_expire(*cur_, e);
         return;
     }
     if (e.expire_at == 0) {
-        e.expire_index = static_cast<std::uint32_t>(expiring_.size());
-        expiring_.push_back(e.node);
+        e.expire_index = static_cast<std::uint32_t>(cur_->expiring.size());
+        cur_->expiring.push_back(e.node);
     }
     e.expire_at = at_ms;
 }
@@ -105,32 +108,83 @@ std::string_view type_name(Type t) {
     return "none";
 }
 
-void Shard::remove(Map::iterator it) {
+void Shard::remove(Db& db, Map::iterator it) {
     Entry& e = it->second;
-    drop_expire(e);
-    Node* last = all_.back();
-    all_[e.all_index] = last;
+    drop_expire(db, e);
+    Node* last = db.all.back();
+    db.all[e.all_index] = last;
     last->second.all_index = e.all_index;
-    all_.pop_back();
+    db.all.pop_back();
     used_ -= cost(*it);
-    map_.erase(it);
+    db.map.erase(it);
 }
 
 bool Shard::erase(std::string_view key) {
-    auto it = map_.find(key);
-    if (it == map_.end()) {
+    auto it = cur_->map.find(key);
+    if (it == cur_->map.end()) {
         return false;
     }
-    remove(it);
+    remove(*cur_, it);
     return true;
 }
 
 void Shard::clear() {
-    map_.clear();
-    all_.clear();
-    expiring_.clear();
+    for (Db& db : dbs_) {
+        db.map.clear();
+        db.all.clear();
+        db.expiring.clear();
+        db.sweep_cursor = 0;
+    }
     used_ = 0;
-    sweep_cursor_ = 0;
+    sweep_db_ = 0;
+}
+
+void Shard::clear_db() {
+    for (const Node* n : cur_->all) {
+        used_ -= cost(*n);
+    }
+    cur_->map.clear();
+    cur_->all.clear();
+    cur_->expiring.clear();
+    cur_->sweep_cursor = 0;
+}
+
+void Shard::swap_db(std::uint32_t a, std::uint32_t b) {
+    std::swap(dbs_[a], dbs_[b]);
+}
+
+bool Shard::move_key(std::string_view key, std::uint32_t to, std::int64_t now_ms) {
+    if (find(key, now_ms, false) == nullptr) {
+        return false;
+    }
+    Db& dst = dbs_[to];
+    if (auto it = dst.map.find(key); it != dst.map.end()) {
+        if (it->second.expire_at == 0 || it->second.expire_at > now_ms) {
+            return false;
+        }
+        remove(dst, it);
+        ++expired_;
+    }
+    // The node itself moves, so the pointers to it (sampling and expiry slots) stay valid.
+    auto it = cur_->map.find(key);
+    Entry& e = it->second;
+    const std::int64_t expire_at = e.expire_at;
+    drop_expire(*cur_, e);
+    Node* last = cur_->all.back();
+    cur_->all[e.all_index] = last;
+    last->second.all_index = e.all_index;
+    cur_->all.pop_back();
+    auto handle = cur_->map.extract(it);
+    auto placed = dst.map.insert(std::move(handle));
+    Node& node = *placed.position;
+    node.second.all_index = static_cast<std::uint32_t>(dst.all.size());
+    dst.all.push_back(&node);
+    if (expire_at != 0) {
+        node.second.expire_at = expire_at;
+        node.second.expire_index = static_cast<std::uint32_t>(dst.expiring.size());
+        dst.expiring.push_back(&node);
+    }
+    return true;
 }
 
 void Shard::reset() {
@@ -138,6 +192,7 @@ void Shard::reset() {
     evicted_ = 0;
     expired_ = 0;
     rng_ = seed_;
+    cur_ = dbs_.data();
 }
 
 bool Shard::make_room(std::int64_t now_ms) {
@@ -147,11 +202,33 @@ bool Shard::make_room(std::int64_t now_ms) {
     if (limits_.policy == EvictionPolicy::noeviction) {
         return false;
     }
-    while (used_ > limits_.max_memory && !all_.empty()) {
-        // Approximate LRU as redis-server does: the oldest of a few random keys goes.
-        Node* victim = all_[next_random() % all_.size()];
+    while (used_ > limits_.max_memory) {
+        // Approximate LRU as redis-server does: the oldest of a few random keys goes, sampled
+        // from one database with keys, each as likely.
+        Db* db = nullptr;
+        std::size_t with_keys = 0;
+        for (Db& d : dbs_) {
+            if (!d.all.empty()) {
+                db = &d;
+                ++with_keys;
+            }
+        }
+        if (db == nullptr) {
+            break;
+        }
+        if (with_keys > 1) {
+            std::size_t pick = next_random() % with_keys;
+            for (Db& d : dbs_) {
+                if (!d.all.empty() && pick-- == 0) {
+                    db = &d;
+                    break;
+                }
+            }
+        }
+        const auto& all = db->all;
+        Node* victim = all[next_random() % all.size()];
         for (std::uint32_t i = 1; i < limits_.lru_samples; ++i) {
-            Node* candidate = all_[next_random() % all_.size()];
+            Node* candidate = all[next_random() % all.size()];
             if (candidate->second.last_access < victim->second.last_access) {
                 victim = candidate;
             }
@@ -162,25 +239,35 @@ bool Shard::make_room(std::int64_t now_ms) {
         } else {
             ++evicted_;
         }
-        remove(map_.find(std::string_view(victim->first)));
+        remove(*db, db->map.find(std::string_view(victim->first)));
     }
     return used_ <= limits_.max_memory;
 }
 
 std::size_t Shard::sweep(std::int64_t now_ms, std::size_t budget) {
     std::size_t deleted = 0;
-    for (std::size_t examined = 0; examined < budget && !expiring_.empty(); ++examined) {
-        if (sweep_cursor_ >= expiring_.size()) {
-            sweep_cursor_ = 0;
+    std::size_t examined = 0;
+    // The databases in turn from where the last sweep stopped, each from its own cursor.
+    for (std::size_t visited = 0; visited < dbs_.size() && examined < budget; ++visited) {
+        Db& db = dbs_[sweep_db_];
+        // Each key of this database is examined once at most per visit.
+        for (std::size_t advanced = 0; examined < budget && advanced < db.expiring.size(); ++examined) {
+            if (db.sweep_cursor >= db.expiring.size()) {
+                db.sweep_cursor = 0;
+            }
+            Node* node = db.expiring[db.sweep_cursor];
+            if (node->second.expire_at <= now_ms) {
+                // The last entry moves into this position, so the cursor stays to examine it.
+                remove(db, db.map.find(std::string_view(node->first)));
+                ++expired_;
+                ++deleted;
+            } else {
+                ++db.sweep_cursor;
+                ++advanced;
+            }
         }
-        Node* node = expiring_[sweep_cursor_];
-        if (node->second.expire_at <= now_ms) {
-            // The last entry moves into this position, so the cursor stays to examine it.
-            remove(map_.find(std::string_view(node->first)));
-            ++expired_;
-            ++deleted;
-        } else {
-            ++sweep_cursor_;
+        if (examined < budget) {
+            sweep_db_ = (sweep_db_ + 1) % dbs_.size();
         }
     }
     return deleted;

@@ -1,7 +1,9 @@
 // One shard of the key-value store: keys holding a string or a collection (values.hpp), with
-// optional expiry, an approximate memory account and the maxmemory policy. A shard is owned by one driver and
-// is touched by one thread at a time (the plugin's shard mutex, see resp.cpp), so nothing
-// here locks.
+// optional expiry, an approximate memory account and the maxmemory policy. The shard holds
+// its part of every database; select() picks the one its commands see (the connection's,
+// set before each command), while memory, eviction and the sweep span them all. A shard is owned by one
+// driver and is touched by one thread at a time (the plugin's shard mutex, see resp.cpp), so nothing here
+// locks.
 //
 // Time is wall-clock milliseconds (like redis-server, so EXAT/PXAT mean what they say) and is
 // passed in by the caller, which keeps the shard deterministic under test.
@@ -46,14 +48,14 @@ public:
         std::string value;                // a string's bytes
         std::unique_ptr<Collection> coll; // any other type's container
         Type type = Type::string;
-        std::int64_t expire_at = 0;                          // wall-clock ms; 0 = persistent
-        std::uint32_t all_index = 0;                         // position in all_
-        std::uint32_t expire_index = 0;                      // position in expiring_ when expire_at != 0
-        std::uint32_t last_access = 0;                       // LRU clock (seconds) of the last touch
+        std::int64_t expire_at = 0;     // wall-clock ms; 0 = persistent
+        std::uint32_t all_index = 0;    // position in its database's `all`
+        std::uint32_t expire_index = 0; // position in its database's `expiring`, when expire_at != 0
+        std::uint32_t last_access = 0;  // LRU clock (seconds) of the last touch
         std::pair<const std::string, Entry>* node = nullptr; // the map node holding this entry
     };
 
-    explicit Shard(const ShardLimits& limits, std::uint64_t seed = 1);
+    explicit Shard(const ShardLimits& limits, std::uint64_t seed = 1, std::uint32_t databases = 16);
     Shard(const Shard&) = delete;
     Shard& operator=(const Shard&) = delete;
 
@@ -70,7 +72,19 @@ public:
     // Inserts an empty persistent entry (the key must not exist) and returns it.
     Entry& insert(std::string_view key, std::int64_t now_ms);
     bool erase(std::string_view key);
+    // Every database emptied (FLUSHALL); clear_db(): the selected one only (FLUSHDB).
     void clear();
+    void clear_db();
+
+    // The database that find/insert/erase/for_each/size see (below databases()).
+    void select(std::uint32_t db) { cur_ = &dbs_[db]; }
+    std::uint32_t selected() const { return static_cast<std::uint32_t>(cur_ - dbs_.data()); }
+    std::uint32_t databases() const { return static_cast<std::uint32_t>(dbs_.size()); }
+    // SWAPDB's share: databases a and b trade their keys.
+    void swap_db(std::uint32_t a, std::uint32_t b);
+    // MOVE's share: the live key moves, with its expiry, from the selected database to `to`
+    // unless `to` has it; whether it moved.
+    bool move_key(std::string_view key, std::uint32_t to, std::int64_t now_ms);
     // Back to the state of a new shard (no keys, counters at zero, the same random sequence),
     // keeping the memory its table grew.
     void reset();
@@ -101,7 +115,7 @@ public:
     // Calls f(key) for every key not expired at now_ms.
     template <class F>
     void for_each(std::int64_t now_ms, F&& f) const {
-        for (const Node* n : all_) {
+        for (const Node* n : cur_->all) {
             if (n->second.expire_at == 0 || n->second.expire_at > now_ms) {
                 f(std::string_view(n->first));
             }
@@ -111,8 +125,11 @@ public:
     // A pseudo-random number of this shard's sequence (eviction samples, random members).
     std::uint64_t random() { return next_random(); }
 
-    std::size_t size() const { return map_.size(); }
-    std::size_t expiring() const { return expiring_.size(); }
+    // Keys and keys with an expiry in the selected database, or in database `db`.
+    std::size_t size() const { return cur_->map.size(); }
+    std::size_t expiring() const { return cur_->expiring.size(); }
+    std::size_t size(std::uint32_t db) const { return dbs_[db].map.size(); }
+    std::size_t expiring(std::uint32_t db) const { return dbs_[db].expiring.size(); }
     std::uint64_t used_memory() const { return used_; }
     std::uint64_t evicted() const { return evicted_; }
     std::uint64_t expired() const { return expired_; }
@@ -128,26 +145,33 @@ private:
     using Map = std::unordered_map<std::string, Entry, Hash, std::equal_to<>>;
     using Node = Map::value_type;
     // What an entry costs beyond its key and value bytes: the map node (key, entry, the next
-    // pointer and cached hash), the allocator's header, the bucket slot and the slot in all_.
+    // pointer and cached hash), the allocator's header, the bucket slot and the sampling slot.
     // An estimate, used for maxmemory and INFO, not a measurement.
     static constexpr std::size_t entry_overhead = sizeof(Node) + 6 * sizeof(void*);
 
     static std::uint64_t cost(const Node& n) {
         return entry_overhead + n.first.capacity() + value_cost(n.second);
     }
-    void remove(Map::iterator it);
-    void drop_expire(Entry& e);
+    // One database's part: its keys, all of them for sampling, those with an expiry for the
+    // sweep, and the sweep's position.
+    struct Db {
+        Map map;
+        std::vector<Node*> all;      // every entry, for random sampling (eviction)
+        std::vector<Node*> expiring; // entries with an expiry, for the active sweep
+        std::size_t sweep_cursor = 0;
+    };
+    void remove(Db& db, Map::iterator it);
+    void drop_expire(Db& db, Entry& e);
     std::uint64_t next_random();
     static std::uint32_t lru_clock(std::int64_t now_ms) { return static_cast<std::uint32_t>(now_ms / 1000); }
 
     ShardLimits limits_;
-    Map map_;
-    std::vector<Node*> all_;      // every entry, for random sampling (eviction)
-    std::vector<Node*> expiring_; // entries with an expiry, for the active sweep
+    std::vector<Db> dbs_;
+    Db* cur_;
     std::uint64_t used_ = 0;
     std::uint64_t evicted_ = 0;
     std::uint64_t expired_ = 0;
-    std::size_t sweep_cursor_ = 0; // next position of expiring_ the sweep examines
+    std::size_t sweep_db_ = 0; // the database the next sweep starts in
     std::uint64_t seed_;
     std::uint64_t rng_;
 };

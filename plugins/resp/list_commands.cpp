@@ -419,6 +419,9 @@ bool multi_keys(const CommandSpec& spec, std::span<const std::string_view> args,
     if (spec.id >= Cmd::zrangestore && spec.id <= Cmd::zintercard) {
         return zset_multi_keys(spec, args, keys);
     }
+    if (spec.id == Cmd::swapdb) {
+        return true; // no key: every shard is involved
+    }
     switch (spec.id) {
     case Cmd::lmove:
     case Cmd::rpoplpush:
@@ -531,6 +534,30 @@ void lmpop(ShardsOf& shards, std::span<const std::string_view> args, std::int64_
     out.append("*-1\r\n");
 }
 
+// SWAPDB: redis-server's checks in its order; every shard swaps its part of the two databases
+// while the caller holds them all, so no client sees one shard swapped and another not.
+void swapdb(ShardsOf& shards, std::span<const std::string_view> args, std::string& out) {
+    auto a = parse_int(args[1]);
+    if (!a || *a < INT32_MIN || *a > INT32_MAX) {
+        reply::error(out, "ERR invalid first DB index");
+        return;
+    }
+    auto b = parse_int(args[2]);
+    if (!b || *b < INT32_MIN || *b > INT32_MAX) {
+        reply::error(out, "ERR invalid second DB index");
+        return;
+    }
+    const auto databases = static_cast<std::int64_t>(shards.nth(0).databases());
+    if (*a < 0 || *a >= databases || *b < 0 || *b >= databases) {
+        reply::error(out, "ERR DB index is out of range");
+        return;
+    }
+    for (std::size_t i = 0; i < shards.count(); ++i) {
+        shards.nth(i).swap_db(static_cast<std::uint32_t>(*a), static_cast<std::uint32_t>(*b));
+    }
+    reply::ok(out);
+}
+
 } // namespace
 
 void run_multi(ShardsOf& shards, const CommandSpec& spec, std::span<const std::string_view> args,
@@ -557,6 +584,10 @@ void run_multi(ShardsOf& shards, const CommandSpec& spec, std::span<const std::s
     }
     if (spec.id >= Cmd::zrangestore && spec.id <= Cmd::zintercard) {
         run_zset_multi(shards, spec, args, keys, now_ms, out);
+        return;
+    }
+    if (spec.id == Cmd::swapdb) {
+        swapdb(shards, args, out);
         return;
     }
     switch (spec.id) {

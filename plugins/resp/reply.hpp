@@ -63,6 +63,9 @@ inline void array(std::string& out, std::size_t count) {
 // The messages redis-server uses, word for word, for errors more than one command can give.
 inline constexpr std::string_view syntax_error = "ERR syntax error";
 inline constexpr std::string_view not_integer = "ERR value is not an integer or out of range";
+// An integer argument redis-server reads as a C int (getIntFromObjectOrReply), out of that range.
+inline constexpr std::string_view int_range =
+    "ERR value is out of range, value must between -2147483648 and 2147483647";
 inline constexpr std::string_view overflow = "ERR increment or decrement would overflow";
 inline constexpr std::string_view wrongtype =
     "WRONGTYPE Operation against a key holding the wrong kind of value";

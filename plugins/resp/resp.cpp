@@ -89,7 +89,7 @@ std::atomic<std::uint64_t> g_client_ids{0};
 // never share a cache line.
 struct alignas(64) ShardState {
     ShardState(const ShardLimits& limits, const ServerSettings& server, std::uint64_t seed)
-        : shard(limits, seed), settings(server) {}
+        : shard(limits, seed, server.databases), settings(server) {}
     // Held while anything runs on the shard. Only its own driver takes it, uncontended, except
     // for a multi-shard command, which holds every shard it involves (taken in index order, so
     // two of them never wait for each other) while it runs on its connection's driver.
@@ -118,7 +118,7 @@ struct Keyspace {
 
 // What the keyspace handed over across reloads is: another layout is refused rather than
 // misread (gatio_services.listener_state).
-const std::string g_keyspace_layout = "gatio.resp.keyspace/2 keyspace=" + std::to_string(sizeof(Keyspace)) +
+const std::string g_keyspace_layout = "gatio.resp.keyspace/3 keyspace=" + std::to_string(sizeof(Keyspace)) +
                                       " shard=" + std::to_string(sizeof(ShardState)) + " " + __VERSION__;
 
 std::mutex g_orphans_mutex;
@@ -142,6 +142,7 @@ struct Slot {
     Conn* conn = nullptr;
     Slot* next = nullptr;    // the connection's next request, or the next free slot of the pool
     std::int64_t now_ms = 0; // the wall clock when the request was received
+    std::uint32_t db = 0;    // the connection's database when the request was received
     const CommandSpec* spec = nullptr;
     std::string bytes;                  // the arguments, back to back, while tasks need them
     std::vector<std::string_view> args; // into `bytes`
@@ -183,6 +184,7 @@ struct Conn {
     std::vector<std::uint8_t> input; // bytes received but not yet taken into a slot
     std::size_t charged = 0;         // what `input` counts against max_partial_memory
     std::uint64_t client_id = 0;
+    std::uint32_t db = 0; // SELECT's
     std::uint16_t port = 0;
     bool open = false;
     bool closing = false;  // no more requests are read
@@ -263,6 +265,14 @@ public:
         if (keyspace_->sweeps.size() != std::size_t{info.driver_count} * keyspace_->shards.size()) {
             throw gatio::PluginError("the listener's keyspace was made for another number of drivers");
         }
+        // The databases are the keyspace's shape: a running one keeps its number (its keys
+        // would otherwise be lost or unreachable).
+        const std::uint32_t running = keyspace_->shards[0]->shard.databases();
+        if (running != settings_.server.databases) {
+            throw gatio::PluginError("option \"databases\": " + std::to_string(settings_.server.databases) +
+                                     " differs from the running keyspace's " + std::to_string(running) +
+                                     "; the number of databases is fixed while the listener exists");
+        }
         const ServerSettings& server = settings_.server;
         parser_limits_ = ParserLimits{server.proto_max_bulk_len, server.max_multibulk, server.max_inline};
         for (std::uint32_t s = 0; s < keyspace_->drivers.size(); ++s) {
@@ -304,6 +314,7 @@ public:
         k->id = c.id();
         k->open = true;
         k->client_id = ++g_client_ids;
+        k->db = 0;
         k->port = 0;
         if (info.local != nullptr && info.local->sa_family == AF_INET) {
             k->port = ntohs(reinterpret_cast<const sockaddr_in*>(info.local)->sin_port);
@@ -431,8 +442,9 @@ public:
 
 private:
     struct FactsBuilder {
-        FactsBuilder(const Resp& r, const Conn& k, std::int64_t now_ms) {
+        FactsBuilder(const Resp& r, Conn& k, std::int64_t now_ms) {
             facts.settings = &r.settings_.server;
+            facts.db = &k.db;
             facts.client_id = k.client_id;
             facts.port = k.port;
             facts.uptime_s = (now_ms - g_start_ms) / 1000;
@@ -620,6 +632,7 @@ private:
         s->conn = &k;
         s->next = nullptr;
         s->now_ms = now_ms_;
+        s->db = k.db;
         s->reply.clear();
         (k.tail != nullptr ? k.tail->next : k.head) = s;
         k.tail = s;
@@ -813,6 +826,7 @@ private:
             if (shard == local_shard_ && k.busy == 0) {
                 // Nothing of this connection is in flight, so running now keeps its order.
                 std::lock_guard hold(ks.shards[shard]->lock);
+                ks.shards[shard]->shard.select(s.db);
                 run_one_key(ks.shards[shard]->shard, *spec, args, ks.shards[shard]->settings, s.now_ms,
                             s.reply);
                 s.ready = true;
@@ -852,6 +866,7 @@ private:
             Job& j = s.jobs[static_cast<std::size_t>(local_shard_)];
             {
                 std::lock_guard hold(j.state->lock);
+                j.state->shard.select(s.db);
                 run_part(j.state->shard, *spec, args, j.keys, s.now_ms, j.share);
             }
             FactsBuilder facts(*this, k, s.now_ms);
@@ -877,6 +892,8 @@ private:
         struct Of final : ShardsOf {
             explicit Of(const Keyspace& k) : ks(k) {}
             Shard& operator()(std::string_view key) override { return ks.shards[ks.shard_of(key)]->shard; }
+            std::size_t count() override { return ks.shards.size(); }
+            Shard& nth(std::size_t i) override { return ks.shards[i]->shard; }
             const Keyspace& ks;
         } of(*keyspace_);
         multi_keys(spec, args, s.owner);
@@ -884,10 +901,16 @@ private:
         for (std::uint32_t k : s.owner) {
             locked_.push_back(keyspace_->shard_of(args[k]));
         }
+        if (spec.id == Cmd::swapdb) {
+            for (std::uint32_t i = 0; i < keyspace_->shards.size(); ++i) {
+                locked_.push_back(i);
+            }
+        }
         std::sort(locked_.begin(), locked_.end());
         locked_.erase(std::unique(locked_.begin(), locked_.end()), locked_.end());
         for (std::uint32_t i : locked_) {
             keyspace_->shards[i]->lock.lock();
+            keyspace_->shards[i]->shard.select(s.db);
         }
         run_multi(of, spec, args, s.owner, s.now_ms, s.reply);
         for (auto it = locked_.rbegin(); it != locked_.rend(); ++it) {
@@ -1040,6 +1063,7 @@ void run_job(void* arg) {
     Job& j = *static_cast<Job*>(arg);
     Slot& s = *j.slot;
     std::lock_guard hold(j.state->lock);
+    j.state->shard.select(s.db);
     if (s.spec->route == Route::one_key) {
         // The settings are immutable; the slot's arguments stay put until done.
         run_one_key(j.state->shard, *s.spec, s.args, j.state->settings, s.now_ms, s.reply);

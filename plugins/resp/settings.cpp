@@ -14,7 +14,7 @@ constexpr std::array known{
     std::string_view{"max_multibulk"},      std::string_view{"max_inline"},
     std::string_view{"max_pipeline"},       std::string_view{"active_expire_interval"},
     std::string_view{"active_expire_keys"}, std::string_view{"max_partial_memory"},
-    std::string_view{"pooled_slots"},
+    std::string_view{"pooled_slots"},       std::string_view{"databases"},
 };
 
 [[noreturn]] void bad(std::string_view key, const std::string& why) {
@@ -67,6 +67,7 @@ PluginSettings read_settings(const gatio::Options& options) {
             "must be \"noeviction\" or \"allkeys-lru\", got \"" + std::string(policy) + "\"");
     }
     s.maxmemory_samples = static_cast<std::uint32_t>(int_in(options, "maxmemory_samples", 5, 1, 64));
+    s.server.databases = static_cast<std::uint32_t>(int_in(options, "databases", 16, 1, 1024));
     s.server.proto_max_bulk_len = size_in(options, "proto_max_bulk_len", 512ull << 20, 1, 4ull << 30);
     s.server.max_multibulk =
         static_cast<std::uint64_t>(int_in(options, "max_multibulk", 1 << 20, 1, INT32_MAX));

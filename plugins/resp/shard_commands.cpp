@@ -263,6 +263,30 @@ void ttl_command(Shard& shard, std::string_view key, bool seconds, bool absolute
     }
 }
 
+// MOVE: redis-server's checks in its order (the index, its range, the same database), then
+// the key moves unless the target database has it.
+void move_command(Shard& shard, std::span<const std::string_view> args, std::int64_t now_ms,
+                  std::string& out) {
+    auto db = parse_int(args[2]);
+    if (!db) {
+        reply::error(out, reply::not_integer);
+        return;
+    }
+    if (*db < INT32_MIN || *db > INT32_MAX) {
+        reply::error(out, reply::int_range);
+        return;
+    }
+    if (*db < 0 || *db >= static_cast<std::int64_t>(shard.databases())) {
+        reply::error(out, "ERR DB index is out of range");
+        return;
+    }
+    if (static_cast<std::uint32_t>(*db) == shard.selected()) {
+        reply::error(out, "ERR source and destination objects are the same");
+        return;
+    }
+    reply::integer(out, shard.move_key(args[1], static_cast<std::uint32_t>(*db), now_ms) ? 1 : 0);
+}
+
 } // namespace
 
 void run_one_key(Shard& shard, const CommandSpec& spec, std::span<const std::string_view> args,
@@ -290,6 +314,10 @@ void run_one_key(Shard& shard, const CommandSpec& spec, std::span<const std::str
     }
     if (spec.id >= Cmd::zadd && spec.id <= Cmd::zscan) {
         run_zset(shard, spec, args, now_ms, out);
+        return;
+    }
+    if (spec.id == Cmd::move) {
+        move_command(shard, args, now_ms, out);
         return;
     }
     // The string commands that read a value refuse another type.
@@ -442,17 +470,27 @@ void run_part(Shard& shard, const CommandSpec& spec, std::span<const std::string
         }
         break;
     case Cmd::dbsize:
-    case Cmd::info:
         // Keys already expired but not yet swept are counted, as redis-server counts them.
         share.count = static_cast<std::int64_t>(shard.size());
-        share.expires = static_cast<std::int64_t>(shard.expiring());
+        break;
+    case Cmd::info:
+        share.db_keys.resize(shard.databases());
+        share.db_expires.resize(shard.databases());
+        for (std::uint32_t d = 0; d < shard.databases(); ++d) {
+            share.db_keys[d] = static_cast<std::int64_t>(shard.size(d));
+            share.db_expires[d] = static_cast<std::int64_t>(shard.expiring(d));
+            share.count += share.db_keys[d];
+            share.expires += share.db_expires[d];
+        }
         share.memory = shard.used_memory();
         share.evicted = shard.evicted();
         share.expired = shard.expired();
         break;
     case Cmd::flushall:
-    case Cmd::flushdb:
         shard.clear();
+        break;
+    case Cmd::flushdb:
+        shard.clear_db();
         break;
     default:
         assert(!"not a fan-out command");

@@ -329,3 +329,45 @@ TEST_CASE("a reload that changes only a resp listener's options keeps the loaded
     CHECK(std::stol(info.substr(at + 18)) >= 1);
     CHECK(g.stop() == 0);
 }
+
+TEST_CASE(
+    "a resp listener's databases keep their keys across a reload, and a reload changing their number is "
+    "refused",
+    "[reload][state]") {
+    TempDir dir;
+    const int port = free_port();
+    const auto handler = dir.path() / "kv.so";
+    std::filesystem::copy_file(plugin_dir + "/resp.so", handler);
+    const auto with = [&](std::string_view maxmemory, int databases) {
+        return config_text(listener("kv", port, handler.string(),
+                                    "[listener.options]\nmaxmemory = \"" + std::string(maxmemory) +
+                                        "\"\ndatabases = " + std::to_string(databases) + "\n"));
+    };
+    const auto file = dir.write("gatio.toml", with("64MiB", 8));
+    Gatiod g(file);
+    {
+        Resp c(port);
+        CHECK(c.call({"SELECT", "7"}) == "+OK");
+        CHECK(c.call({"MSET", "a", "seven", "b", "seven", "c", "seven"}) == "+OK");
+    }
+    dir.write("gatio.toml", with("32MiB", 8));
+    REQUIRE(g.reload());
+    {
+        INFO(g.log());
+        Resp c(port);
+        CHECK(c.call({"SELECT", "7"}) == "+OK");
+        CHECK(c.call({"MGET", "a", "b", "c"}) == "seven\nseven\nseven");
+        CHECK(c.call({"SELECT", "0"}) == "+OK");
+        CHECK(c.call({"DBSIZE"}) == ":0");
+        CHECK(c.call({"CONFIG", "GET", "maxmemory"}) == "maxmemory\n33554432");
+    }
+    dir.write("gatio.toml", with("32MiB", 4));
+    REQUIRE(g.reload());
+    REQUIRE(g.wait_for_log("option \"databases\": 4 differs from the running keyspace's 8", 30s));
+    INFO(g.log());
+    Resp c(port);
+    CHECK(c.call({"SELECT", "7"}) == "+OK");
+    CHECK(c.call({"GET", "a"}) == "seven");
+    CHECK(c.ok());
+    CHECK(g.stop() == 0);
+}

@@ -177,7 +177,10 @@ TEST_CASE("connection commands", "[resp][commands]") {
     CHECK(s.run_line("PING x") == "$1\r\nx\r\n");
     CHECK(s.run_line("echo \"\"") == "$0\r\n\r\n");
     CHECK(s.run_line("select 0") == "+OK\r\n");
-    CHECK(s.run_line("select 1") == "-ERR DB index is out of range\r\n");
+    CHECK(s.run_line("select 16") == "-ERR DB index is out of range\r\n");
+    CHECK(s.run_line("select -1") == "-ERR DB index is out of range\r\n");
+    CHECK(s.run_line("select 15") == "+OK\r\n");
+    CHECK(s.run_line("select 0") == "+OK\r\n");
     CHECK(s.run_line("select x") == "-ERR value is not an integer or out of range\r\n");
     CHECK(s.run_line("quit") == "+OK\r\n");
     CHECK(s.run_line("hello 3") == "-NOPROTO unsupported protocol version\r\n");
@@ -385,5 +388,90 @@ TEST_CASE("sorted-set memory is accounted per member, and expiry and eviction ap
               "-OOM command not allowed when used memory > 'maxmemory'.\r\n");
         CHECK(s.run_line("zscore z b") == "$-1\r\n");
         CHECK(s.run_line("zrem z " + std::string(8000, 'x')) == ":1\r\n");
+    }
+}
+
+TEST_CASE("databases: each key lives in one, across shards, swapped, moved and flushed apart",
+          "[resp][commands]") {
+    Server s(3);
+    for (int i = 0; i < 30; ++i) {
+        s.run_line("set k" + std::to_string(i) + " zero");
+    }
+    CHECK(s.run_line("select 1") == "+OK\r\n");
+    CHECK(s.run_line("dbsize") == ":0\r\n");
+    CHECK(s.run_line("get k1") == "$-1\r\n");
+    CHECK(s.run_line("set k1 one") == "+OK\r\n");
+    CHECK(s.run_line("pexpire k1 100000") == ":1\r\n");
+    CHECK(s.run_line("zadd z 1 a") == ":1\r\n");
+    CHECK(s.run_line("dbsize") == ":2\r\n");
+    const std::string info = s.run_line("info keyspace");
+    CHECK(info.find("db0:keys=30,expires=0,avg_ttl=0\r\n") != std::string::npos);
+    CHECK(info.find("db1:keys=2,expires=1,avg_ttl=0\r\n") != std::string::npos);
+    // MOVE keeps the expiry and refuses a key the target has.
+    CHECK(s.run_line("move k1 0") == ":0\r\n");
+    CHECK(s.run_line("move k1 2") == ":1\r\n");
+    CHECK(s.run_line("move k1 1") == "-ERR source and destination objects are the same\r\n");
+    CHECK(s.run_line("move k1 16") == "-ERR DB index is out of range\r\n");
+    CHECK(s.run_line("select 2") == "+OK\r\n");
+    CHECK(s.run_line("get k1") == "$3\r\none\r\n");
+    CHECK(s.run_line("pttl k1") == ":100000\r\n");
+    // SWAPDB trades the databases on every shard.
+    CHECK(s.run_line("swapdb 0 2") == "+OK\r\n");
+    CHECK(s.run_line("dbsize") == ":30\r\n");
+    CHECK(s.run_line("get k1") == "$4\r\nzero\r\n");
+    CHECK(s.run_line("select 0") == "+OK\r\n");
+    CHECK(s.run_line("get k1") == "$3\r\none\r\n");
+    CHECK(s.run_line("swapdb 0 16") == "-ERR DB index is out of range\r\n");
+    CHECK(s.run_line("swapdb x 1") == "-ERR invalid first DB index\r\n");
+    CHECK(s.run_line("swapdb 1 x") == "-ERR invalid second DB index\r\n");
+    // FLUSHDB empties the selected database only; FLUSHALL every one.
+    CHECK(s.run_line("flushdb") == "+OK\r\n");
+    CHECK(s.run_line("dbsize") == ":0\r\n");
+    CHECK(s.run_line("select 1") == "+OK\r\n");
+    CHECK(s.run_line("dbsize") == ":1\r\n");
+    CHECK(s.run_line("select 2") == "+OK\r\n");
+    CHECK(s.run_line("dbsize") == ":30\r\n");
+    CHECK(s.run_line("keys k2*").size() > 4);
+    CHECK(s.run_line("flushall") == "+OK\r\n");
+    CHECK(s.run_line("dbsize") == ":0\r\n");
+    CHECK(s.run_line("select 1") == "+OK\r\n");
+    CHECK(s.run_line("dbsize") == ":0\r\n");
+    for (std::size_t i = 0; i < 3; ++i) {
+        CHECK(s.shard(i).used_memory() == 0);
+    }
+}
+
+TEST_CASE("the sweep and eviction reach every database", "[resp][keyspace]") {
+    SECTION("sweep") {
+        Shard shard(ShardLimits{});
+        for (std::uint32_t db = 0; db < 16; ++db) {
+            shard.select(db);
+            Shard::Entry& e = shard.insert("k", 0);
+            shard.set_expire(e, 10);
+        }
+        shard.select(0);
+        CHECK(shard.sweep(20, 1000) == 16);
+        for (std::uint32_t db = 0; db < 16; ++db) {
+            CHECK(shard.size(db) == 0);
+        }
+        CHECK(shard.used_memory() == 0);
+    }
+    SECTION("eviction") {
+        ShardLimits limits;
+        limits.max_memory = 16 << 10;
+        limits.policy = EvictionPolicy::allkeys_lru;
+        Server s(1, limits);
+        s.run_line("select 3");
+        for (int i = 0; i < 40; ++i) {
+            s.run_line("set a" + std::to_string(i) + " " + std::string(1000, 'x'));
+        }
+        const std::size_t kept = s.shard(0).size(3);
+        s.run_line("select 0");
+        for (int i = 0; i < 40; ++i) {
+            s.run_line("set b" + std::to_string(i) + " " + std::string(1000, 'x'));
+        }
+        // Writes to database 0 made room in database 3 too.
+        CHECK(s.shard(0).used_memory() <= (16u << 10) + 2048);
+        CHECK(s.shard(0).size(3) < kept);
     }
 }

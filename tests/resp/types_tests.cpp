@@ -1453,3 +1453,94 @@ TEST_CASE("ZSCAN walks a large sorted set whole, and ZRANDMEMBER picks distinct 
     auto one = c.exchange(request({"zrandmember", "z"}), 1);
     CHECK(one[0] == '$');
 }
+
+TEST_CASE("databases answer as redis-server does", "[resp][types]") {
+    Gatiod gatiod;
+    RedisServer redis;
+    Client ours(gatiod.port());
+    Client theirs(redis.port());
+    std::vector<Step> script;
+    script.push_back({{"flushall"}});
+    // Enough keys that both shards hold some of each database.
+    std::vector<std::string> mset{"mset"};
+    for (int i = 0; i < 20; ++i) {
+        mset.push_back('k' + std::to_string(i));
+        mset.push_back("zero");
+    }
+    script.push_back({mset});
+    script.push_back({{"config", "get", "databases"}});
+    script.push_back({{"select", "16"}});
+    script.push_back({{"select", "-1"}});
+    script.push_back({{"select", "x"}});
+    script.push_back({{"select", "2147483648"}});
+    script.push_back({{"select"}});
+    script.push_back({{"select", "15"}});
+    script.push_back({{"dbsize"}});
+    script.push_back({{"get", "k1"}});
+    script.push_back({{"select", "1"}});
+    script.push_back({{"mset", "k1", "one", "k2", "one", "only1", "x"}});
+    script.push_back({{"zadd", "z", "1", "a"}});
+    script.push_back({{"dbsize"}});
+    script.push_back({{"keys", "only*"}});
+    script.push_back({{"info", "keyspace"}});
+    script.push_back({{"move", "k1", "0"}});
+    script.push_back({{"move", "only1", "0"}});
+    script.push_back({{"move", "only1", "1"}});
+    script.push_back({{"move", "nokey", "1"}});
+    script.push_back({{"move", "nokey", "2"}});
+    script.push_back({{"move", "z", "16"}});
+    script.push_back({{"move", "z", "-1"}});
+    script.push_back({{"move", "z", "x"}});
+    script.push_back({{"move", "z", "2147483648"}});
+    script.push_back({{"swapdb", "2147483648", "0"}});
+    script.push_back({{"move", "z"}});
+    script.push_back({{"move", "z", "3"}});
+    script.push_back({{"exists", "z", "only1"}});
+    script.push_back({{"select", "3"}});
+    script.push_back({{"zrange", "z", "0", "-1", "withscores"}});
+    script.push_back({{"select", "0"}});
+    script.push_back({{"get", "only1"}});
+    script.push_back({{"dbsize"}});
+    script.push_back({{"info", "keyspace"}});
+    script.push_back({{"swapdb", "0", "1"}});
+    script.push_back({{"dbsize"}});
+    script.push_back({{"mget", "k1", "k2", "k3", "only1"}});
+    script.push_back({{"swapdb", "1", "1"}});
+    script.push_back({{"swapdb", "0", "16"}});
+    script.push_back({{"swapdb", "-1", "0"}});
+    script.push_back({{"swapdb", "x", "0"}});
+    script.push_back({{"swapdb", "0", "x"}});
+    script.push_back({{"swapdb", "0"}});
+    script.push_back({{"info", "keyspace"}});
+    script.push_back({{"flushdb"}});
+    script.push_back({{"dbsize"}});
+    script.push_back({{"flushdb", "foo"}});
+    script.push_back({{"select", "1"}});
+    script.push_back({{"dbsize"}});
+    script.push_back({{"rename", "k1", "r1"}});
+    script.push_back({{"sinterstore", "dst", "nokey"}});
+    script.push_back({{"info", "keyspace"}});
+    script.push_back({{"flushall"}});
+    script.push_back({{"dbsize"}});
+    script.push_back({{"select", "3"}});
+    script.push_back({{"dbsize"}});
+    script.push_back({{"info", "keyspace"}});
+    compare(ours, theirs, script);
+    // A new connection starts in database 0.
+    Client fresh(gatiod.port());
+    CHECK(fresh.exchange(request({"set", "a", "1"}) + request({"select", "5"}) + request({"get", "a"}), 3) ==
+          "+OK\r\n+OK\r\n$-1\r\n");
+}
+
+TEST_CASE("the databases option sets SELECT's range", "[resp][types]") {
+    Gatiod gatiod("databases = 2");
+    Client c(gatiod.port());
+    CHECK(c.exchange(request({"select", "1"}) + request({"select", "2"}) +
+                         request({"config", "get", "databases"}) + request({"move", "x", "2"}) +
+                         request({"swapdb", "0", "2"}),
+                     5) == "+OK\r\n-ERR DB index is out of range\r\n*2\r\n$9\r\ndatabases\r\n$1\r\n2\r\n"
+                           "-ERR DB index is out of range\r\n-ERR DB index is out of range\r\n");
+    auto bad = gatiod_exits("databases = 0");
+    CHECK(bad.status != 0);
+    CHECK(bad.out.find("option \"databases\": must be between 1 and 1024, got 0") != std::string::npos);
+}
