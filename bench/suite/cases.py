@@ -20,7 +20,10 @@ ABLATION = [
     ("single_send off", {"single_send": False}),
 ]
 
-REDIS_TESTS = [("SET", "set"), ("GET", "get"), ("INCR", "incr"), ("PING", "ping_mbulk")]
+# redis-benchmark's tests, each run at -P 1 and -P 16 on both servers: issue 15's list, and PING.
+REDIS_TESTS = [("SET", "set"), ("GET", "get"), ("INCR", "incr"), ("LPUSH", "lpush"), ("RPUSH", "rpush"),
+               ("LPOP", "lpop"), ("RPOP", "rpop"), ("SADD", "sadd"), ("HSET", "hset"), ("SPOP", "spop"),
+               ("ZADD", "zadd"), ("LRANGE_100", "lrange_100"), ("MSET", "mset"), ("PING", "ping_mbulk")]
 
 
 @dataclass

@@ -65,6 +65,11 @@ def evaluate_targets(results):
         cpu_target(rid, 0.9, "CPU/request <= 0.9 x {peer}, depth 16")
     for rid in ("set", "get", "incr", "ping"):
         cpu_target(f"resp-{rid}-p16", 0.9, "CPU/request <= 0.9 x {peer}, -P 16")
+    # Issue 15's targets for the data-type commands.
+    for rid in ("set", "get", "incr", "lpush", "rpush", "lpop", "rpop", "sadd", "hset", "spop", "zadd",
+                "lrange_100", "mset"):
+        cpu_target(f"resp-{rid}-p1", 1.0, "CPU/request <= 1.0 x {peer}, no pipelining (data types)")
+        cpu_target(f"resp-{rid}-p16", 0.6, "CPU/request <= 0.6 x {peer}, -P 16 (data types)")
     rec = cases.get("http-c64-d1")
     if rec is not None:
         v = _median(rec, "gatiod-http", "syscalls_per_req")

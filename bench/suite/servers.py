@@ -265,8 +265,9 @@ def check_http(server):
 def check_resp(server):
     key = "bench:check"
     replies = resp_exchange(server.port, [["PING"], ["SET", key, "abc"], ["GET", key], ["INCR", key + ":n"],
-                                          ["DEL", key, key + ":n"]])
-    expected = ["+PONG\r\n", "+OK\r\n", "$3\r\nabc\r\n", ":1\r\n", ":2\r\n"]
+                                          ["ZADD", key + ":z", "1.5", "m"], ["ZSCORE", key + ":z", "m"],
+                                          ["DEL", key, key + ":n", key + ":z"]])
+    expected = ["+PONG\r\n", "+OK\r\n", "$3\r\nabc\r\n", ":1\r\n", ":1\r\n", "$3\r\n1.5\r\n", ":3\r\n"]
     if replies != expected:
         raise BenchError(f"{server.name}: replies {replies!r}, expected {expected!r}")
-    return {"replies": "PING SET GET INCR DEL as expected"}
+    return {"replies": "PING SET GET INCR ZADD ZSCORE DEL as expected"}
