@@ -535,7 +535,7 @@ void lmpop(ShardsOf& shards, std::span<const std::string_view> args, std::int64_
 }
 
 // SWAPDB: redis-server's checks in its order; every shard swaps its part of the two databases
-// while the caller holds them all, so no client sees one shard swapped and another not.
+// while the caller holds them all, so no command holding a shard sees the swap half done.
 void swapdb(ShardsOf& shards, std::span<const std::string_view> args, std::string& out) {
     auto a = parse_int(args[1]);
     if (!a || *a < INT32_MIN || *a > INT32_MAX) {
