@@ -85,7 +85,7 @@ std::size_t LentPool::memory_for(std::uint32_t count, std::uint32_t size) {
     return static_cast<std::size_t>(count) * (size + sizeof(State)) + 4096 + core::alignment_slack(1);
 }
 
-std::uint32_t LentPool::take(Endpoint& owner) {
+std::uint32_t LentPool::take(const void* owner) {
     std::uint32_t b = free_head_;
     if (b != none) {
         free_head_ = state_[b].next_free;
@@ -97,7 +97,7 @@ std::uint32_t LentPool::take(Endpoint& owner) {
         return none;
     }
     State& s = state_[b];
-    s.owner = &owner;
+    s.owner = owner;
     s.out = true;
     s.filled = 0;
     ++s.generation;
@@ -116,22 +116,22 @@ void LentPool::give(std::uint32_t b) {
     ++available_;
 }
 
-std::uint32_t LentPool::find(const Endpoint& owner, gatio_lent handle) const {
+std::uint32_t LentPool::find(const void* owner, gatio_lent handle) const {
     auto h = core::Handle::unpack(handle);
     if (!h || h->slot >= fresh_) {
         return none;
     }
     const State& s = state_[h->slot];
-    return s.out && s.owner == &owner && s.generation == h->generation && s.filled > 0 ? h->slot : none;
+    return s.out && s.owner == owner && s.generation == h->generation && s.filled > 0 ? h->slot : none;
 }
 
 gatio_lent LentPool::handle(std::uint32_t b) const {
     return core::Handle{b, state_[b].generation}.pack();
 }
 
-void LentPool::reclaim(const Endpoint& owner) {
+void LentPool::reclaim(const void* owner) {
     for (std::uint32_t b = 0; b < fresh_; ++b) {
-        if (state_[b].out && state_[b].owner == &owner) {
+        if (state_[b].out && state_[b].owner == owner) {
             give(b);
         }
     }
@@ -374,7 +374,7 @@ int FileService::read_lent(Endpoint& owner, gatio_file file, std::uint64_t offse
     if (s == nullptr || s->directory || done == nullptr || len == 0 || len > lent_.size()) {
         return GATIO_ERR_INVALID;
     }
-    const std::uint32_t b = lent_.take(owner);
+    const std::uint32_t b = lent_.take(&owner);
     if (b == LentPool::none) {
         return GATIO_ERR_LIMIT;
     }
@@ -476,7 +476,7 @@ int FileService::close(Endpoint& owner, gatio_file file, gatio_file_done_fn done
 }
 
 int FileService::lent_release(Endpoint& owner, gatio_lent buf) {
-    const std::uint32_t b = lent_.find(owner, buf);
+    const std::uint32_t b = lent_.find(&owner, buf);
     if (b == LentPool::none) {
         return GATIO_ERR_INVALID;
     }
@@ -608,7 +608,7 @@ bool FileService::teardown(Endpoint& owner) {
             --owner.files.open;
         }
     }
-    lent_.reclaim(owner);
+    lent_.reclaim(&owner);
     return true;
 }
 

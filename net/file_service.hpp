@@ -43,13 +43,14 @@ public:
 
     static std::size_t memory_for(std::uint32_t count, std::uint32_t size);
 
-    std::uint32_t take(Endpoint& owner); // none when every buffer is out
+    // Owners are the instances' endpoints, compared by address only.
+    std::uint32_t take(const void* owner); // none when every buffer is out
     void give(std::uint32_t buffer);
     // The buffer a handle names when `owner` holds it, else none.
-    std::uint32_t find(const Endpoint& owner, gatio_lent handle) const;
+    std::uint32_t find(const void* owner, gatio_lent handle) const;
     gatio_lent handle(std::uint32_t buffer) const;
     // Every buffer `owner` still holds goes back (its instance is gone).
-    void reclaim(const Endpoint& owner);
+    void reclaim(const void* owner);
 
     std::byte* data(std::uint32_t b) { return memory_ + static_cast<std::size_t>(b) * size_; }
     std::uint32_t& filled(std::uint32_t b) { return state_[b].filled; }
@@ -69,7 +70,7 @@ public:
 
 private:
     struct State {
-        const Endpoint* owner = nullptr; // null while free, reading or queued on a connection
+        const void* owner = nullptr; // null while free or queued on a connection
         std::uint32_t generation = 0;
         std::uint32_t filled = 0;
         bool out = false; // taken from the free list

@@ -453,7 +453,7 @@ int TcpEndpoint::send(gatio_conn conn, const iovec* iov, std::size_t count) {
 
 int TcpEndpoint::lent_send(gatio_conn conn, gatio_lent buf, std::size_t offset, std::size_t len) {
     LentPool& lent = net_.files().lent();
-    const std::uint32_t b = lent.find(*this, buf);
+    const std::uint32_t b = lent.find(this, buf);
     if (b == LentPool::none || len == 0 || offset > lent.filled(b) || len > lent.filled(b) - offset) {
         return GATIO_ERR_INVALID;
     }
