@@ -4,10 +4,12 @@
 #include <string>
 #include <vector>
 
+#include "net/file_service.hpp"
 #include "net/output_queue.hpp"
 
 using gatio::core::Arena;
 using gatio::net::ChunkPool;
+using gatio::net::LentPool;
 using gatio::net::OutputBudget;
 using gatio::net::OutputQueue;
 
@@ -174,4 +176,46 @@ TEST_CASE("the output budget never commits more than its pool, whatever the orde
         REQUIRE(b.committed() <= b.total());
         b.relax();
     }
+}
+
+TEST_CASE("lent buffers go out in order between copied bytes and return once sent", "[output][files]") {
+    Arena arena = make_arena();
+    ChunkPool pool(arena, 8, 16);
+    LentPool lent(arena, 2, 4096);
+    const int owner = 0;
+    OutputQueue q;
+    auto lend = [&](const std::string& text) {
+        const std::uint32_t b = lent.take(&owner);
+        REQUIRE(b != LentPool::none);
+        std::memcpy(lent.data(b), text.data(), text.size());
+        lent.filled(b) = static_cast<std::uint32_t>(text.size());
+        CHECK(lent.find(&owner, lent.handle(b)) == b);
+        CHECK(lent.find(&pool, lent.handle(b)) == LentPool::none); // another owner's
+        return b;
+    };
+    REQUIRE(append(q, pool, "HTTP/1.1 200 OK\r\n\r\n")); // more than one chunk
+    const std::uint32_t body = lend("0123456789");
+    q.append_lent(lent, body, 2, 6); // "234567"
+    REQUIRE(append(q, pool, "|mid|"));
+    const std::uint32_t second = lend("abcdef");
+    q.append_lent(lent, second, 0, 6);
+    CHECK(lent.available() == 0);
+    CHECK(q.pending() == 19 + 6 + 5 + 6);
+    CHECK(gathered(q, pool) == "HTTP/1.1 200 OK\r\n\r\n234567|mid|abcdef");
+
+    q.consume(pool, 21); // into the first lent buffer
+    CHECK(gathered(q, pool) == "4567|mid|abcdef");
+    CHECK(lent.available() == 0);
+    q.consume(pool, 4); // its last byte: it goes back
+    CHECK(lent.available() == 1);
+    REQUIRE(append(q, pool, "tail"));
+    CHECK(gathered(q, pool) == "|mid|abcdeftail");
+    q.consume(pool, 8);
+    CHECK(gathered(q, pool) == "deftail");
+    q.clear(pool); // drops the rest: the second buffer returns too
+    CHECK(lent.available() == 2);
+    CHECK(q.pending() == 0);
+    CHECK(q.chunks() == 0);
+    REQUIRE(append(q, pool, "again"));
+    CHECK(gathered(q, pool) == "again");
 }
