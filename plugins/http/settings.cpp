@@ -179,41 +179,72 @@ Route read_route(const gatio::Options& node, std::size_t index, std::uint64_t ma
 
 std::string_view content_type_for(std::string_view file) {
     struct Type {
-        std::string_view extension;
+        std::string_view extension; // lower case
         std::string_view type;
     };
-    static constexpr std::array<Type, 19> types{{
+    static constexpr std::array<Type, 44> types{{
         {"html", "text/html; charset=utf-8"},
         {"htm", "text/html; charset=utf-8"},
         {"css", "text/css; charset=utf-8"},
         {"js", "text/javascript; charset=utf-8"},
         {"mjs", "text/javascript; charset=utf-8"},
         {"json", "application/json"},
+        {"map", "application/json"},
+        {"webmanifest", "application/manifest+json"},
         {"txt", "text/plain; charset=utf-8"},
+        {"csv", "text/csv; charset=utf-8"},
+        {"md", "text/markdown; charset=utf-8"},
         {"xml", "application/xml"},
+        {"rss", "application/rss+xml"},
+        {"atom", "application/atom+xml"},
         {"svg", "image/svg+xml"},
         {"png", "image/png"},
         {"jpg", "image/jpeg"},
         {"jpeg", "image/jpeg"},
         {"gif", "image/gif"},
         {"webp", "image/webp"},
+        {"avif", "image/avif"},
+        {"bmp", "image/bmp"},
         {"ico", "image/vnd.microsoft.icon"},
+        {"woff", "font/woff"},
+        {"woff2", "font/woff2"},
+        {"ttf", "font/ttf"},
+        {"otf", "font/otf"},
+        {"mp3", "audio/mpeg"},
+        {"ogg", "audio/ogg"},
+        {"opus", "audio/opus"},
+        {"wav", "audio/wav"},
+        {"flac", "audio/flac"},
+        {"mp4", "video/mp4"},
+        {"webm", "video/webm"},
+        {"mov", "video/quicktime"},
         {"wasm", "application/wasm"},
         {"pdf", "application/pdf"},
-        {"woff2", "font/woff2"},
-        {"md", "text/markdown; charset=utf-8"},
+        {"zip", "application/zip"},
+        {"gz", "application/gzip"},
+        {"tar", "application/x-tar"},
+        {"zst", "application/zstd"},
+        {"xz", "application/x-xz"},
+        {"bz2", "application/x-bzip2"},
+        {"7z", "application/x-7z-compressed"},
     }};
     const std::size_t slash = file.rfind('/');
     const std::string_view name = slash == std::string_view::npos ? file : file.substr(slash + 1);
     const std::size_t dot = name.rfind('.');
-    if (dot != std::string_view::npos && dot > 0) {
-        std::string ext(name.substr(dot + 1));
-        std::transform(ext.begin(), ext.end(), ext.begin(),
-                       [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; });
-        for (const Type& t : types) {
-            if (t.extension == ext) {
-                return t.type;
-            }
+    if (dot == std::string_view::npos || dot == 0) {
+        return "application/octet-stream";
+    }
+    const std::string_view ext = name.substr(dot + 1);
+    // Compared without case and without a copy: a file server calls this per request.
+    auto same = [ext](std::string_view lower) {
+        return ext.size() == lower.size() &&
+               std::equal(ext.begin(), ext.end(), lower.begin(), [](char a, char b) {
+                   return (a >= 'A' && a <= 'Z' ? static_cast<char>(a - 'A' + 'a') : a) == b;
+               });
+    };
+    for (const Type& t : types) {
+        if (same(t.extension)) {
+            return t.type;
         }
     }
     return "application/octet-stream";

@@ -166,7 +166,14 @@ TEST_CASE("a file's Content-Type comes from its extension", "[settings]") {
     CHECK(content_type_for("A.CSS") == "text/css; charset=utf-8");
     CHECK(content_type_for("app.js") == "text/javascript; charset=utf-8");
     CHECK(content_type_for("logo.svg") == "image/svg+xml");
-    CHECK(content_type_for("x.tar.gz") == "application/octet-stream");
+    CHECK(content_type_for("x.tar.gz") == "application/gzip"); // the last extension counts
+    CHECK(content_type_for("film.MP4") == "video/mp4");
+    CHECK(content_type_for("font.woff") == "font/woff");
+    CHECK(content_type_for("a.Woff2") == "font/woff2");
+    CHECK(content_type_for("photo.avif") == "image/avif");
+    CHECK(content_type_for("noext.") == "application/octet-stream");
+    CHECK(content_type_for("x.htmlx") == "application/octet-stream");
+    CHECK(content_type_for("x.ht") == "application/octet-stream");
     CHECK(content_type_for(".bashrc") == "application/octet-stream");
     CHECK(content_type_for("dir.d/file") == "application/octet-stream");
     CHECK(content_type_for("noext") == "application/octet-stream");
