@@ -40,7 +40,7 @@ extern "C" {
 #endif
 
 #define GATIO_ABI_MAJOR 1
-#define GATIO_ABI_MINOR 3
+#define GATIO_ABI_MINOR 4
 
 /* The one symbol gatiod looks up in a handler object. */
 #define GATIO_PLUGIN_ENTRY_NAME "gatio_plugin_entry"
@@ -96,6 +96,16 @@ typedef uint64_t gatio_conn;
 /* A timer started with timer_start; 0 is never a valid handle. A handle belongs to the instance
  * whose host started it: no other instance can cancel that timer with it. */
 typedef uint64_t gatio_timer;
+
+/* Since 1.4: a file (or directory) opened with file_open. 0 is never a valid handle. A handle
+ * belongs to the instance whose host opened it: every other instance, and every call after
+ * file_close, gets GATIO_ERR_INVALID for it (handles carry a generation, like connections). */
+typedef uint64_t gatio_file;
+
+/* Since 1.4: a buffer the host lends to a read (file_read_lent). 0 is never a valid handle. It
+ * belongs to the instance it was lent to until that instance gives it back (lent_send,
+ * lent_release) or is destroyed. */
+typedef uint64_t gatio_lent;
 
 enum gatio_transport { GATIO_TRANSPORT_TCP = 1u << 0, GATIO_TRANSPORT_UDP = 1u << 1 };
 
@@ -257,6 +267,69 @@ typedef struct gatio_connect_args {
     void* user;
 } gatio_connect_args;
 
+/* Since 1.4: file_open's flags. Exactly one of READ, WRITE or READ|WRITE, or DIRECTORY alone. */
+#define GATIO_FILE_READ (1u << 0)      /* O_RDONLY, or O_RDWR with GATIO_FILE_WRITE */
+#define GATIO_FILE_WRITE (1u << 1)     /* O_WRONLY, or O_RDWR with GATIO_FILE_READ */
+#define GATIO_FILE_CREATE (1u << 2)    /* O_CREAT with args->mode (WRITE only) */
+#define GATIO_FILE_EXCLUSIVE (1u << 3) /* O_EXCL: with CREATE, fail with -EEXIST if it exists */
+#define GATIO_FILE_TRUNCATE (1u << 4)  /* O_TRUNC (WRITE only) */
+#define GATIO_FILE_APPEND (1u << 5)    /* O_APPEND: every write goes to the end (WRITE only) */
+/* Opens a directory, to serve as args->dir of later opens; -ENOTDIR when the path is not one. */
+#define GATIO_FILE_DIRECTORY (1u << 6)
+/* The path may not leave args->dir: absolute paths, ".." above it and symlinks pointing
+ * outside fail with -EXDEV (openat2's RESOLVE_BENEATH; a file server confines itself to its
+ * root with it). */
+#define GATIO_FILE_BENEATH (1u << 7)
+/* No component of the path may be a symlink: -ELOOP (RESOLVE_NO_SYMLINKS). */
+#define GATIO_FILE_NO_SYMLINKS (1u << 8)
+
+/* Since 1.4: what file_stat reports (from statx). */
+typedef struct gatio_file_stat {
+    uint32_t struct_size; /* set by the caller: sizeof(gatio_file_stat) */
+    uint32_t mode;        /* st_mode: the file type (S_IFREG, S_IFDIR, ...) and permission bits */
+    uint64_t size;        /* bytes */
+    int64_t mtime_sec;    /* last modification, seconds since the epoch ... */
+    uint32_t mtime_nsec;  /* ... and nanoseconds */
+    uint32_t nlink;
+    int64_t ctime_sec; /* last status change */
+    uint32_t ctime_nsec;
+    uint32_t uid;
+    uint32_t gid;
+    uint32_t blksize; /* the preferred I/O size */
+    uint64_t ino;
+    uint32_t dev_major; /* the device holding the file */
+    uint32_t dev_minor;
+} gatio_file_stat;
+
+/* Since 1.4: a file to open, for file_open. Copied by file_open, path included. */
+typedef struct gatio_file_open_args {
+    uint32_t struct_size;
+    uint32_t flags; /* GATIO_FILE_* */
+    /* A directory opened with GATIO_FILE_DIRECTORY by this instance, to which `path` is
+     * relative; 0: gatiod's working directory. */
+    gatio_file dir;
+    const char* path; /* NUL-terminated, 1 to 4095 bytes */
+    uint32_t mode;    /* permission bits for GATIO_FILE_CREATE, e.g. 0644; else ignored */
+    /* Required. Called once, later, on the host's driver thread: result 0 and the new handle
+     * in `file`, or a negative errno (-ENOENT, -EACCES, -EISDIR when a directory is opened for
+     * writing, -ENOTDIR, -EXDEV / -ELOOP for the resolve flags, -EMFILE when the process's
+     * descriptors are exhausted, -ECANCELED when the instance retires or gatiod stops first)
+     * and file 0. */
+    void (*done)(gatio_host* host, void* arg, int result, gatio_file file);
+    void* arg;
+} gatio_file_open_args;
+
+/* Since 1.4: the completion of file_read, file_write, file_fsync, file_stat and file_close:
+ * result is the byte count (read, write), 0 (fsync, stat, close) or a negative errno. */
+typedef void (*gatio_file_done_fn)(gatio_host* host, void* arg, int64_t result);
+
+/* Since 1.4: the completion of file_read_lent. With result > 0, `buf` is a lent buffer whose
+ * first `result` bytes, at `data`, are the file's bytes from the offset asked; the handler owns
+ * it until it passes it to lent_send or lent_release. With result 0 (the offset is at or past
+ * the end) or a negative errno, buf is 0 and data NULL. */
+typedef void (*gatio_lent_done_fn)(gatio_host* host, void* arg, int64_t result, gatio_lent buf,
+                                   const uint8_t* data);
+
 /* ---- Host services ------------------------------------------------------------------------- */
 
 struct gatio_services {
@@ -399,12 +472,82 @@ struct gatio_services {
      * called); GATIO_ERR_LIMIT when a watch is already set on conn. */
     int (*notify_drained)(gatio_host* host, gatio_conn conn,
                           void (*fn)(gatio_host* host, void* arg, int status), void* arg);
+
+    /* Since 1.4, appended: files through the driver's ring. Absent when struct_size does not
+     * reach them (GATIO_SERVICES_SIZE_1_3).
+     *
+     * Every call returns GATIO_OK, after which its completion is called exactly once, later
+     * (never from inside the call), on the host's driver thread; or an error code, after which
+     * nothing was started and the completion is never called:
+     *   GATIO_ERR_INVALID     a NULL completion or path, bad flags, a handle that is 0, stale
+     *                         (closed), or another instance's, a directory handle where a file
+     *                         is needed or the reverse;
+     *   GATIO_ERR_LIMIT       the instance already has the listener's max_file_ops operations
+     *                         in flight, or (open) max_open_files files open or opening, or
+     *                         the driver has no file slot ([files] open_files) or (read_lent)
+     *                         no free lent buffer ([files] lent_buffers) left: retry later;
+     *   GATIO_ERR_CLOSED      the instance's teardown has begun (it is retired by a reload,
+     *                         or gatiod's shutdown grace has ended; during the drain before
+     *                         it, files work as before);
+     *   GATIO_ERR_UNSUPPORTED the kernel lacks the opcodes (gatiod --version lists them), or
+     *                         (open) the resolve flags need IORING_OP_OPENAT2 and it lacks it.
+     * Memory the caller names (read buffers, write data, the stat struct) must stay valid until
+     * the completion runs. Operations on one file may run concurrently and complete in any
+     * order. A file's position is never used: reads and writes name their offset.
+     *
+     * Cancellation: file_close cancels the file's pending operations, and the instance's
+     * teardown cancels all of the instance's (its files are then closed without a completion);
+     * the teardown waits for them. A cancelled operation's completion is called once with
+     * -ECANCELED, after the kernel has let go of its memory, and always before
+     * instance_destroy. */
+
+    /* Opens args->path (see gatio_file_open_args). */
+    int (*file_open)(gatio_host* host, const gatio_file_open_args* args);
+    /* Reads up to len bytes (1 to 2 GiB) at offset into buf; result is the count read, 0 at
+     * the end of the file, fewer than len when the file ends sooner (or was truncated), and
+     * -EISDIR for a directory opened with GATIO_FILE_READ (which opens; file_stat tells). */
+    int (*file_read)(gatio_host* host, gatio_file file, uint64_t offset, void* buf, size_t len,
+                     gatio_file_done_fn done, void* arg);
+    /* Writes len bytes (1 to 2 GiB) of data at offset (ignored with GATIO_FILE_APPEND); result
+     * is the count written, which may be fewer than len. data is not copied. */
+    int (*file_write)(gatio_host* host, gatio_file file, uint64_t offset, const void* data, size_t len,
+                      gatio_file_done_fn done, void* arg);
+    /* Flushes the file's data, and its metadata unless `datasync` is non-zero, to storage. */
+    int (*file_fsync)(gatio_host* host, gatio_file file, int datasync, gatio_file_done_fn done, void* arg);
+    /* Fills *out (out->struct_size set by the caller; fields beyond it are left alone) with
+     * the open file's status as it is now, then calls done with 0. */
+    int (*file_stat)(gatio_host* host, gatio_file file, gatio_file_stat* out, gatio_file_done_fn done,
+                     void* arg);
+    /* Closes the file: the handle is stale from this call on, the file's pending operations
+     * complete with -ECANCELED, then the descriptor is closed and done (optional: NULL) gets
+     * 0 or a negative errno. */
+    int (*file_close)(gatio_host* host, gatio_file file, gatio_file_done_fn done, void* arg);
+
+    /* Reads up to len bytes at offset into a buffer of the driver's lent pool, without a copy
+     * to the handler (see gatio_lent_done_fn). len is 1 to lent_buffer_size(); longer reads
+     * are asked in several calls. */
+    int (*file_read_lent)(gatio_host* host, gatio_file file, uint64_t offset, size_t len,
+                          gatio_lent_done_fn done, void* arg);
+    /* Queues bytes [offset, offset + len) of a lent buffer (within what its read returned) on
+     * conn's output, in order with what send queued before and after, without copying them.
+     * On GATIO_OK the buffer passes to the host, which returns it to the pool once the kernel
+     * has sent its bytes or the connection closes; the handler must not touch it any more. On
+     * an error it stays the handler's: GATIO_ERR_INVALID for a bad, stale or foreign buffer
+     * or range, GATIO_ERR_CLOSED / GATIO_ERR_LIMIT as for send. */
+    int (*lent_send)(gatio_host* host, gatio_conn conn, gatio_lent buf, size_t offset, size_t len);
+    /* Gives a lent buffer back to the pool unsent. GATIO_ERR_INVALID for a bad, stale or
+     * foreign buffer. Buffers still held when the instance is destroyed return by themselves. */
+    int (*lent_release)(gatio_host* host, gatio_lent buf);
+    /* The size of each of the driver's lent buffers ([files] lent_buffer_size), in bytes. */
+    size_t (*lent_buffer_size)(gatio_host* host);
 };
 
 /* Size of the services table of 1.1, which ends with option_size. */
 #define GATIO_SERVICES_SIZE_1_1 (offsetof(gatio_services, option_size) + sizeof(void (*)(void)))
 /* Size of the services table of 1.2, which ends with metrics_text. */
 #define GATIO_SERVICES_SIZE_1_2 (offsetof(gatio_services, metrics_text) + sizeof(void (*)(void)))
+/* Size of the services table of 1.3, which ends with notify_drained. */
+#define GATIO_SERVICES_SIZE_1_3 (offsetof(gatio_services, notify_drained) + sizeof(void (*)(void)))
 
 /* ---- The descriptor a handler exports ------------------------------------------------------ */
 
