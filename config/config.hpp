@@ -109,6 +109,11 @@ struct NetworkSection {
                                           // unconsumed; 1..1048576
     std::uint32_t udp_reply_slots = 1024; // per UDP listener and driver: replies in flight, 1..65536
     Duration close_linger{5000};          // orderly close: wait this long for the peer's FIN, 0..1h
+    // Handlers' files (ABI 1.4 file services), per driver.
+    std::uint32_t open_files = 1024;             // files open or opening at once, 1..1048576
+    std::uint32_t file_operations = 1024;        // file operations in flight at once, 1..1048576
+    std::uint32_t lent_buffers = 64;             // buffers lent to reads, 1..65536
+    std::uint32_t lent_buffer_size = 256u << 10; // bytes of each, 4KiB..16MiB
     friend bool operator==(const NetworkSection&, const NetworkSection&) = default;
 };
 
@@ -176,6 +181,8 @@ struct ListenerConfig {
     std::uint32_t max_outbound = 256;              // per instance (listener x driver): outbound
                                                    // connections open or connecting at once
     Duration connect_timeout{10'000};              // outbound connects that name no timeout
+    std::uint32_t max_open_files = 256;            // per instance: files open or opening at once
+    std::uint32_t max_file_ops = 256;              // per instance: file operations in flight
     std::optional<std::uint32_t> socket_mode;      // unix addresses: permission bits of the socket
                                                    // file; absent = as the umask leaves them
     OptionTable options;

@@ -193,6 +193,10 @@ std::string dump(const Config& c) {
     w.number("carry_buffers", c.network.carry_buffers);
     w.number("udp_reply_slots", c.network.udp_reply_slots);
     w.quoted("close_linger", format_duration(c.network.close_linger));
+    w.number("open_files", c.network.open_files);
+    w.number("file_operations", c.network.file_operations);
+    w.number("lent_buffers", c.network.lent_buffers);
+    w.quoted("lent_buffer_size", format_size(c.network.lent_buffer_size));
 
     for (const ListenerConfig& l : c.listeners) {
         w.header("[[listener]]");
@@ -221,6 +225,8 @@ std::string dump(const Config& c) {
         w.quoted("send_buffer_reserve", format_size(l.send_buffer_reserve));
         w.number("max_outbound", l.max_outbound);
         w.quoted("connect_timeout", format_duration(l.connect_timeout));
+        w.number("max_open_files", l.max_open_files);
+        w.number("max_file_ops", l.max_file_ops);
         if (l.socket_mode) {
             char mode[8];
             std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(*l.socket_mode));

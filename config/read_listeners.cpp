@@ -162,7 +162,7 @@ ListenerConfig read_listener(const toml::table& table, const std::filesystem::pa
                   {"name", "transport", "address", "handler", "drivers", "backlog", "max_connections",
                    "idle_timeout", "steer_to_cpu", "send_high_watermark", "send_low_watermark",
                    "send_buffer_limit", "send_buffer_reserve", "max_outbound", "connect_timeout",
-                   "socket_mode", "options"},
+                   "max_open_files", "max_file_ops", "socket_mode", "options"},
                   out);
     ListenerConfig l;
     at.table = r.pos();
@@ -205,6 +205,10 @@ ListenerConfig read_listener(const toml::table& table, const std::filesystem::pa
             l.connect_timeout = *timeout;
         }
     }
+    l.max_open_files =
+        static_cast<std::uint32_t>(r.integer("max_open_files", 0, max_file_count).value_or(l.max_open_files));
+    l.max_file_ops =
+        static_cast<std::uint32_t>(r.integer("max_file_ops", 0, max_file_count).value_or(l.max_file_ops));
     if (const toml::table* options = r.table("options")) {
         l.options = read_options(*options, r.context(), out);
     }

@@ -98,7 +98,9 @@ IoUringTuning read_io_uring(const toml::table& table, Reporter& out) {
 }
 
 NetworkSection read_network(const toml::table& table, Reporter& out) {
-    TableReader r(table, "network", {"output_memory", "carry_buffers", "udp_reply_slots", "close_linger"},
+    TableReader r(table, "network",
+                  {"output_memory", "carry_buffers", "udp_reply_slots", "close_linger", "open_files",
+                   "file_operations", "lent_buffers", "lent_buffer_size"},
                   out);
     NetworkSection n;
     n.output_memory = r.size("output_memory", min_output_memory, max_output_memory).value_or(n.output_memory);
@@ -115,6 +117,14 @@ NetworkSection read_network(const toml::table& table, Reporter& out) {
             n.close_linger = *linger;
         }
     }
+    n.open_files =
+        static_cast<std::uint32_t>(r.integer("open_files", 1, max_file_count).value_or(n.open_files));
+    n.file_operations = static_cast<std::uint32_t>(
+        r.integer("file_operations", 1, max_file_count).value_or(n.file_operations));
+    n.lent_buffers =
+        static_cast<std::uint32_t>(r.integer("lent_buffers", 1, max_lent_buffers).value_or(n.lent_buffers));
+    n.lent_buffer_size = static_cast<std::uint32_t>(
+        r.size("lent_buffer_size", min_lent_buffer_size, max_lent_buffer_size).value_or(n.lent_buffer_size));
     r.finish();
     return n;
 }

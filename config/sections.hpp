@@ -21,6 +21,10 @@ inline constexpr std::uint64_t max_output_memory = std::uint64_t{64} << 30;
 inline constexpr std::int64_t max_carry_buffers = 1 << 20;
 inline constexpr std::int64_t max_udp_reply_slots = 1 << 16;
 inline constexpr Duration max_close_linger = std::chrono::hours(1);
+inline constexpr std::int64_t max_file_count = 1 << 20; // open_files, file_operations and the listeners'
+inline constexpr std::int64_t max_lent_buffers = 1 << 16;
+inline constexpr std::uint64_t min_lent_buffer_size = 4u << 10;
+inline constexpr std::uint64_t max_lent_buffer_size = 16u << 20;
 
 // Lexically normal, without a trailing separator (except for "/").
 std::filesystem::path normalized(const std::filesystem::path& path);

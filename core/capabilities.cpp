@@ -341,6 +341,7 @@ constexpr std::array opcodes_used{
     OpcodeName{IORING_OP_WRITE, "WRITE"},
     OpcodeName{IORING_OP_FSYNC, "FSYNC"},
     OpcodeName{IORING_OP_STATX, "STATX"},
+    OpcodeName{IORING_OP_OPENAT2, "OPENAT2"},
 };
 
 void probe_rings(KernelReport& r) {
@@ -368,7 +369,9 @@ void probe_rings(KernelReport& r) {
     r.support.msg_ring = has(IORING_OP_MSG_RING);
     r.support.connect = has(IORING_OP_CONNECT) && has(IORING_OP_LINK_TIMEOUT) && has(IORING_OP_FILES_UPDATE);
     r.support.files = has(IORING_OP_OPENAT) && has(IORING_OP_READ) && has(IORING_OP_WRITE) &&
-                      has(IORING_OP_FSYNC) && has(IORING_OP_STATX) && has(IORING_OP_CLOSE);
+                      has(IORING_OP_FSYNC) && has(IORING_OP_STATX) && has(IORING_OP_CLOSE) &&
+                      has(IORING_OP_ASYNC_CANCEL);
+    r.support.openat2 = r.support.files && has(IORING_OP_OPENAT2);
     r.support.send = has(IORING_OP_SEND);
 
     r.features.push_back({"FEAT_FAST_POLL", (p.features & IORING_FEAT_FAST_POLL) != 0, ""});

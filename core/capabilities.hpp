@@ -24,8 +24,9 @@ struct KernelSupport {
     bool msg_ring = false;       // IORING_OP_MSG_RING is in the kernel's opcode table
     bool multishot_recv = false; // a multishot recv into a buffer ring completed and stayed armed
     bool connect = false;        // IORING_OP_CONNECT: handlers' outbound connections
-    bool files = false;          // OPENAT, READ, WRITE, FSYNC, STATX and CLOSE: handlers' files
-    bool send = false;           // IORING_OP_SEND is in the kernel's opcode table
+    bool files = false;          // OPENAT, READ, WRITE, FSYNC, STATX, CLOSE and ASYNC_CANCEL: handlers' files
+    bool openat2 = false; // IORING_OP_OPENAT2 as well: opens confined with RESOLVE_BENEATH / NO_SYMLINKS
+    bool send = false;    // IORING_OP_SEND is in the kernel's opcode table
 };
 
 struct KernelReport {

@@ -101,6 +101,7 @@ Ring::Ring(const config::RingSettings& settings, const config::IoUringTuning& tu
     features_.msg_ring = kernel.msg_ring;
     features_.connect = kernel.connect;
     features_.files = kernel.files;
+    features_.openat2 = kernel.openat2;
     features_.multishot_recv = tuning.multishot_recv && kernel.multishot_recv;
     features_.single_send = tuning.single_send && kernel.send;
 

@@ -32,6 +32,7 @@ struct RingFeatures {
     bool msg_ring = false;       // IORING_OP_MSG_RING usable for cross-driver wake-ups
     bool connect = false;        // KernelSupport::connect
     bool files = false;          // KernelSupport::files
+    bool openat2 = false;        // KernelSupport::openat2
     bool cqe_skip = false;       // IOSQE_CQE_SKIP_SUCCESS
     bool nodrop = false;         // the kernel keeps overflowed CQEs instead of dropping them
     bool ext_arg = false;

@@ -14,6 +14,10 @@ namespace gatio::net {
 
 namespace {
 
+FileService::Limits file_limits(const NetOptions& o) {
+    return {o.open_files, o.file_operations, o.lent_buffers, o.lent_buffer_size};
+}
+
 std::uint32_t chunks_for(std::size_t bytes, std::uint32_t chunk_size) {
     return static_cast<std::uint32_t>((bytes + chunk_size - 1) / chunk_size);
 }
@@ -105,7 +109,7 @@ std::size_t DriverNet::arena_bytes(const NetOptions& o, const config::RingSettin
     for (const auto& s : listeners) {
         configs.push_back(s.first);
     }
-    std::size_t bytes = 0;
+    std::size_t bytes = FileService::memory_for(file_limits(o));
     std::uint32_t slots = tcp_slots(configs);
     if (slots > 0) {
         // The connection slab's objects and free list, and the generation of each slot.
@@ -159,6 +163,7 @@ void DriverNet::carve(core::Driver& d) {
     for (auto& e : endpoints_) {
         e->carve(d);
     }
+    files_ = std::make_unique<FileService>(memory(), file_limits(options_));
     capacity_ = tcp_slots(configs);
     if (capacity_ == 0) {
         return;
@@ -242,6 +247,8 @@ void DriverNet::start(core::Driver& d) {
     if (!while_running_) {
         set_up(d);
         shared_->members.push_back(this);
+        files_->start(d);
+        shared_->file_services.push_back(files_.get());
         for (auto& e : endpoints_) {
             e->start(d);
         }
@@ -249,6 +256,8 @@ void DriverNet::start(core::Driver& d) {
         return;
     }
     shared_->members.push_back(this);
+    files_->start(d);
+    shared_->file_services.push_back(files_.get());
     try {
         set_up(d);
     } catch (const std::exception& e) {
@@ -302,6 +311,11 @@ void DriverNet::release_retired() {
     for (std::size_t i = endpoints_.size(); i-- > 0;) {
         Endpoint& e = *endpoints_[i];
         if (!e.retiring() || !e.drained() || e.tasks_pending() > 0) {
+            continue;
+        }
+        // Its files go before the instance does: pending operations are cancelled, and their
+        // completions (-ECANCELED) reach the instance while it still exists.
+        if (!files_->teardown(e)) {
             continue;
         }
         // Its last connection is gone and no task of it is out: the instance goes now.
@@ -434,6 +448,12 @@ bool DriverNet::drained(core::Driver&) {
 }
 
 void DriverNet::stop(core::Driver& d) {
+    auto& services = shared_->file_services;
+    if (!leaving_ && files_) {
+        // The first module to stop reaps the files of all: their completions share the ring.
+        files_->stop_all(services.data(), services.size());
+    }
+    services.erase(std::remove(services.begin(), services.end(), files_.get()), services.end());
     for (auto& e : endpoints_) {
         e->stop();
     }

@@ -24,6 +24,7 @@
 #include "core/slab.hpp"
 #include "net/counters.hpp"
 #include "net/endpoint.hpp"
+#include "net/file_service.hpp"
 #include "net/net.hpp"
 #include "net/output_queue.hpp"
 
@@ -43,6 +44,8 @@ struct DriverNetShared {
     NetCounters counters;            // the driver's thread only
     PublishedNetCounters published;  // anyone
     std::vector<DriverNet*> members; // the driver's thread only
+    // The members' file services, which gatiod's stop reaps together (FileService::stop_all).
+    std::vector<FileService*> file_services;
     std::int64_t next_buffer_sample_ns = 0;
     // Direct-descriptor slots claimed on this driver, by listener name: a name claims its
     // max_connections (at most the table) once for all its generations, since they share one
@@ -117,6 +120,7 @@ public:
     core::Arena& memory(); // for slabs and pools, during start only
     ChunkPool& chunks() { return *chunks_; }
     OutputBudget& budget() { return *budget_; }
+    FileService& files() { return *files_; }
     bool direct_descriptors() const { return direct_; }
     bool multishot_recv() const { return multishot_; }
     bool single_send() const { return single_send_; }
@@ -183,6 +187,7 @@ private:
     std::uint32_t* generations_ = nullptr; // per slot, survives reuse
     std::unique_ptr<ChunkPool> chunks_;
     std::unique_ptr<OutputBudget> budget_; // of chunks_
+    std::unique_ptr<FileService> files_;
 
     std::vector<Ref> flush_list_, rearm_list_, scratch_;
 };

@@ -342,4 +342,45 @@ void* Endpoint::listener_state(const char* layout, void* (*create)(void*), void*
     return made;
 }
 
+// ---------------------------------------------------------------- files
+
+int Endpoint::file_open(const gatio_file_open_args& args) {
+    return net_.files().open(*this, args);
+}
+
+int Endpoint::file_read(gatio_file file, std::uint64_t offset, void* buf, std::size_t len,
+                        gatio_file_done_fn done, void* arg) {
+    return net_.files().read(*this, file, offset, buf, len, done, arg);
+}
+
+int Endpoint::file_read_lent(gatio_file file, std::uint64_t offset, std::size_t len, gatio_lent_done_fn done,
+                             void* arg) {
+    return net_.files().read_lent(*this, file, offset, len, done, arg);
+}
+
+int Endpoint::file_write(gatio_file file, std::uint64_t offset, const void* data, std::size_t len,
+                         gatio_file_done_fn done, void* arg) {
+    return net_.files().write(*this, file, offset, data, len, done, arg);
+}
+
+int Endpoint::file_fsync(gatio_file file, bool datasync, gatio_file_done_fn done, void* arg) {
+    return net_.files().fsync(*this, file, datasync, done, arg);
+}
+
+int Endpoint::file_stat(gatio_file file, gatio_file_stat* out, gatio_file_done_fn done, void* arg) {
+    return net_.files().stat(*this, file, out, done, arg);
+}
+
+int Endpoint::file_close(gatio_file file, gatio_file_done_fn done, void* arg) {
+    return net_.files().close(*this, file, done, arg);
+}
+
+int Endpoint::lent_release(gatio_lent buf) {
+    return net_.files().lent_release(*this, buf);
+}
+
+std::size_t Endpoint::lent_buffer_size() {
+    return net_.files().lent().size();
+}
+
 } // namespace gatio::net

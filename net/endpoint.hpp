@@ -123,7 +123,31 @@ public:
                          void (*release)(void*)) override;
     void foreign_thread(const char* service) override;
 
+    int file_open(const gatio_file_open_args& args) override;
+    int file_read(gatio_file file, std::uint64_t offset, void* buf, std::size_t len, gatio_file_done_fn done,
+                  void* arg) override;
+    int file_read_lent(gatio_file file, std::uint64_t offset, std::size_t len, gatio_lent_done_fn done,
+                       void* arg) override;
+    int file_write(gatio_file file, std::uint64_t offset, const void* data, std::size_t len,
+                   gatio_file_done_fn done, void* arg) override;
+    int file_fsync(gatio_file file, bool datasync, gatio_file_done_fn done, void* arg) override;
+    int file_stat(gatio_file file, gatio_file_stat* out, gatio_file_done_fn done, void* arg) override;
+    int file_close(gatio_file file, gatio_file_done_fn done, void* arg) override;
+    int lent_release(gatio_lent buf) override;
+    std::size_t lent_buffer_size() override;
+
+    // The instance's files (net/file_service.hpp counts them here): open or opening, requests
+    // in flight (opens, operations, closes), and whether its teardown refuses new ones.
+    struct FileUse {
+        std::uint32_t open = 0;
+        std::uint32_t pending = 0;
+        bool closed = false;
+    };
+    FileUse files;
+
 protected:
+    friend class FileService;
+
     void* instance() const { return instance_; }
     core::Driver& driver() const { return *driver_; }
 

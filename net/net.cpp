@@ -34,6 +34,10 @@ NetOptions net_options(const config::Config& config) {
     o.carry_buffers = config.network.carry_buffers;
     o.udp_reply_slots = config.network.udp_reply_slots;
     o.close_linger = config.network.close_linger;
+    o.open_files = config.network.open_files;
+    o.file_operations = config.network.file_operations;
+    o.lent_buffers = config.network.lent_buffers;
+    o.lent_buffer_size = config.network.lent_buffer_size;
     return o;
 }
 
@@ -72,7 +76,8 @@ void reserve(core::RuntimeOptions& options, const config::Config& config, const 
             // One timer per connection (idle timeout or closing linger), plus the plugins'.
             limits.timer_slots += static_cast<std::uint32_t>(connections) + net.plugin_timer_slots;
             tpc_bytes[static_cast<std::size_t>(tpc.index)] += DriverNet::arena_bytes(net, d.ring, listeners);
-            descriptors += connections + listeners.size() + net.file_slot_slack;
+            // The handlers' files are plain descriptors (statx and openat2 need them).
+            descriptors += connections + listeners.size() + net.file_slot_slack + net.open_files;
         }
     }
     options.arena_extra_bytes += *std::max_element(tpc_bytes.begin(), tpc_bytes.end());

@@ -47,6 +47,10 @@ struct NetOptions {
     std::uint32_t file_slot_slack = 64;                    // direct descriptors beyond max_connections
     std::chrono::milliseconds buffer_sample_interval{100}; // buffer-ring occupancy sampling period
     std::uint32_t admin_response_limit = 1u << 20;         // the largest answer [admin] builds, in bytes
+    std::uint32_t open_files = 1024;                       // per driver: handlers' files open or opening
+    std::uint32_t file_operations = 1024;                  // per driver: handlers' file operations in flight
+    std::uint32_t lent_buffers = 64;                       // per driver: buffers lent to file reads
+    std::uint32_t lent_buffer_size = 256u << 10;           // bytes of each
     // A reload waits this long for the drivers to start the instances of new listeners.
     std::chrono::milliseconds reload_start_timeout{10'000};
 };

@@ -4,6 +4,8 @@
 #include <cassert>
 #include <cstring>
 
+#include "net/file_service.hpp"
+
 namespace gatio::net {
 
 ChunkPool::ChunkPool(core::Arena& arena, std::uint32_t count, std::uint32_t chunk_size)
@@ -88,27 +90,46 @@ bool OutputQueue::append(ChunkPool& pool, const iovec* iov, std::size_t count, s
         }
     }
     pending_ += total;
+    appended_ += total;
     return true;
 }
 
 std::size_t OutputQueue::gather(ChunkPool& pool, iovec* out, std::size_t max, std::size_t& bytes) const {
     bytes = 0;
     std::size_t n = 0;
+    std::uint32_t c = head_;
     std::uint32_t offset = head_offset_;
-    for (std::uint32_t c = head_; c != ChunkPool::none && n < max; c = pool.next(c)) {
-        std::uint32_t len = pool.used(c) - offset;
-        if (len > 0) {
-            out[n++] = iovec{pool.data(c) + offset, len};
-            bytes += len;
+    std::uint64_t at = consumed_; // position in the chunk bytes
+    std::uint32_t lent = lent_head_;
+    while (n < max) {
+        // Chunk bytes up to the next lent buffer, which goes out after them.
+        const std::uint64_t limit = lent != LentPool::none ? lent_->queued(lent).at : appended_;
+        while (at < limit && n < max && c != ChunkPool::none) {
+            const std::size_t take = std::min<std::uint64_t>(pool.used(c) - offset, limit - at);
+            if (take > 0) {
+                out[n++] = iovec{pool.data(c) + offset, take};
+                bytes += take;
+                at += take;
+                offset += static_cast<std::uint32_t>(take);
+            }
+            if (offset == pool.used(c)) {
+                c = pool.next(c);
+                offset = 0;
+            }
         }
-        offset = 0;
+        if (at < limit || lent == LentPool::none || n == max) {
+            break;
+        }
+        const LentPool::Queued& q = lent_->queued(lent);
+        out[n++] = iovec{lent_->data(lent) + q.offset, q.len};
+        bytes += q.len;
+        lent = q.next;
     }
     return n;
 }
 
-void OutputQueue::consume(ChunkPool& pool, std::size_t bytes) {
-    assert(bytes <= pending_);
-    pending_ -= bytes;
+void OutputQueue::consume_chunks(ChunkPool& pool, std::size_t bytes) {
+    consumed_ += bytes;
     while (bytes > 0) {
         assert(head_ != ChunkPool::none);
         std::size_t n = std::min<std::size_t>(bytes, pool.used(head_) - head_offset_);
@@ -122,15 +143,59 @@ void OutputQueue::consume(ChunkPool& pool, std::size_t bytes) {
             head_offset_ = 0;
         }
     }
-    if (pending_ == 0 && head_ != ChunkPool::none) {
-        // Everything went out: give the last chunk back too, rather than keep a chunk per idle
-        // connection.
+    if (consumed_ == appended_ && head_ != ChunkPool::none) {
+        // Every chunk byte went out: give the last chunk back too, rather than keep a chunk per
+        // idle connection.
         assert(head_ == tail_);
         pool.give(head_);
         --chunks_;
         head_ = tail_ = ChunkPool::none;
         head_offset_ = 0;
     }
+}
+
+void OutputQueue::consume(ChunkPool& pool, std::size_t bytes) {
+    assert(bytes <= pending_);
+    pending_ -= bytes;
+    while (bytes > 0) {
+        const std::uint64_t limit = lent_head_ != LentPool::none ? lent_->queued(lent_head_).at : appended_;
+        if (consumed_ < limit) {
+            const std::size_t n = std::min<std::uint64_t>(bytes, limit - consumed_);
+            consume_chunks(pool, n);
+            bytes -= n;
+            continue;
+        }
+        // The lent buffer at the front: once all of it is sent, it goes back to its pool.
+        LentPool::Queued& q = lent_->queued(lent_head_);
+        const std::size_t n = std::min<std::size_t>(bytes, q.len);
+        q.offset += static_cast<std::uint32_t>(n);
+        q.len -= static_cast<std::uint32_t>(n);
+        bytes -= n;
+        if (q.len == 0) {
+            const std::uint32_t done = lent_head_;
+            lent_head_ = q.next;
+            if (lent_head_ == LentPool::none) {
+                lent_tail_ = LentPool::none;
+            }
+            lent_->give(done);
+        }
+    }
+}
+
+void OutputQueue::append_lent(LentPool& lent, std::uint32_t buffer, std::uint32_t offset, std::uint32_t len) {
+    assert(lent_ == nullptr || lent_ == &lent);
+    assert(len > 0);
+    lent_ = &lent;
+    lent.to_queue(buffer);
+    LentPool::Queued& q = lent.queued(buffer);
+    q = LentPool::Queued{LentPool::none, offset, len, appended_};
+    if (lent_tail_ == LentPool::none) {
+        lent_head_ = buffer;
+    } else {
+        lent.queued(lent_tail_).next = buffer;
+    }
+    lent_tail_ = buffer;
+    pending_ += len;
 }
 
 void OutputQueue::clear(ChunkPool& pool) {
@@ -143,6 +208,13 @@ void OutputQueue::clear(ChunkPool& pool) {
     head_offset_ = 0;
     chunks_ = 0;
     pending_ = 0;
+    consumed_ = appended_;
+    while (lent_head_ != LentPool::none) {
+        const std::uint32_t next = lent_->queued(lent_head_).next;
+        lent_->give(lent_head_);
+        lent_head_ = next;
+    }
+    lent_tail_ = LentPool::none;
 }
 
 OutputBudget::OutputBudget(std::uint32_t total, std::uint32_t floor, std::uint32_t reserves)

@@ -14,6 +14,8 @@
 
 namespace gatio::net {
 
+class LentPool;
+
 // A chunk given back is taken again before one never taken, and those are taken in order from
 // the lowest (they are on no free list), so the pool commits memory only for as many chunks as
 // were ever held at once, however large it is sized.
@@ -61,6 +63,11 @@ public:
     // Appends every byte of iov, or nothing when the pool lacks the chunks (returns false).
     bool append(ChunkPool& pool, const iovec* iov, std::size_t count, std::size_t total);
 
+    // Queues bytes [offset, offset + len) of a lent buffer after everything appended so far,
+    // without a copy; the buffer goes back to `lent` once they are consumed (or cleared).
+    // Every lent buffer of one queue comes from the same pool.
+    void append_lent(LentPool& lent, std::uint32_t buffer, std::uint32_t offset, std::uint32_t len);
+
     // Fills out[0..max) with the queued bytes from the head, returns the iovec count; `bytes`
     // gets their sum. Only called with no send in flight.
     std::size_t gather(ChunkPool& pool, iovec* out, std::size_t max, std::size_t& bytes) const;
@@ -68,18 +75,27 @@ public:
     // The kernel took `bytes` from the head; frees the chunks they emptied.
     void consume(ChunkPool& pool, std::size_t bytes);
 
-    // Drops everything (no send may be in flight).
+    // Drops everything, lent buffers included (no send may be in flight).
     void clear(ChunkPool& pool);
 
-    std::size_t pending() const { return pending_; }
+    std::size_t pending() const { return pending_; } // chunk and lent bytes
     std::uint32_t chunks() const { return chunks_; } // chunks held
 
 private:
+    void consume_chunks(ChunkPool& pool, std::size_t bytes);
+
     std::uint32_t head_ = ChunkPool::none;
     std::uint32_t tail_ = ChunkPool::none;
     std::uint32_t head_offset_ = 0; // bytes of the head chunk already sent
     std::uint32_t chunks_ = 0;
     std::size_t pending_ = 0;
+    // Lent buffers interleave with the chunks by position: each goes out once the chunk bytes
+    // appended before it have (LentPool::Queued::at, against consumed_).
+    std::uint64_t appended_ = 0; // chunk bytes ever appended
+    std::uint64_t consumed_ = 0; // of those, consumed or cleared
+    LentPool* lent_ = nullptr;
+    std::uint32_t lent_head_ = UINT32_MAX; // LentPool::none
+    std::uint32_t lent_tail_ = UINT32_MAX;
 };
 
 // Which connection may take how many chunks of one pool, so that connections that stop reading

@@ -53,6 +53,19 @@ struct gatio_host {
     virtual int metrics_text(char*, std::size_t, std::size_t*) { return GATIO_ERR_UNSUPPORTED; }
     virtual void* listener_state(const char*, void* (*)(void*), void*, void (*)(void*)) { return nullptr; }
     virtual int connect(const gatio_connect_args&, gatio_conn*) { return GATIO_ERR_UNSUPPORTED; }
+
+    // Files (since 1.4).
+    virtual int file_open(const gatio_file_open_args&) = 0;
+    virtual int file_read(gatio_file, std::uint64_t, void*, std::size_t, gatio_file_done_fn, void*) = 0;
+    virtual int file_read_lent(gatio_file, std::uint64_t, std::size_t, gatio_lent_done_fn, void*) = 0;
+    virtual int file_write(gatio_file, std::uint64_t, const void*, std::size_t, gatio_file_done_fn,
+                           void*) = 0;
+    virtual int file_fsync(gatio_file, bool, gatio_file_done_fn, void*) = 0;
+    virtual int file_stat(gatio_file, gatio_file_stat*, gatio_file_done_fn, void*) = 0;
+    virtual int file_close(gatio_file, gatio_file_done_fn, void*) = 0;
+    virtual int lent_release(gatio_lent) = 0;
+    virtual std::size_t lent_buffer_size() = 0;
+    virtual int lent_send(gatio_conn, gatio_lent, std::size_t, std::size_t) { return GATIO_ERR_UNSUPPORTED; }
 };
 
 namespace gatio::net {

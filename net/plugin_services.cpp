@@ -181,6 +181,83 @@ int svc_connect(gatio_host* h, const gatio_connect_args* args, gatio_conn* conn)
     return h->connect(*args, conn);
 }
 
+int svc_file_open(gatio_host* h, const gatio_file_open_args* args) {
+    if (!at_home(h, "file_open")) {
+        return GATIO_ERR_INVALID;
+    }
+    if (args == nullptr || args->struct_size < sizeof(gatio_file_open_args) || args->done == nullptr ||
+        args->path == nullptr) {
+        return GATIO_ERR_INVALID;
+    }
+    return h->file_open(*args);
+}
+
+int svc_file_read(gatio_host* h, gatio_file f, std::uint64_t offset, void* buf, std::size_t len,
+                  gatio_file_done_fn done, void* arg) {
+    if (!at_home(h, "file_read")) {
+        return GATIO_ERR_INVALID;
+    }
+    return h->file_read(f, offset, buf, len, done, arg);
+}
+
+int svc_file_write(gatio_host* h, gatio_file f, std::uint64_t offset, const void* data, std::size_t len,
+                   gatio_file_done_fn done, void* arg) {
+    if (!at_home(h, "file_write")) {
+        return GATIO_ERR_INVALID;
+    }
+    return h->file_write(f, offset, data, len, done, arg);
+}
+
+int svc_file_fsync(gatio_host* h, gatio_file f, int datasync, gatio_file_done_fn done, void* arg) {
+    if (!at_home(h, "file_fsync")) {
+        return GATIO_ERR_INVALID;
+    }
+    return h->file_fsync(f, datasync != 0, done, arg);
+}
+
+int svc_file_stat(gatio_host* h, gatio_file f, gatio_file_stat* out, gatio_file_done_fn done, void* arg) {
+    if (!at_home(h, "file_stat")) {
+        return GATIO_ERR_INVALID;
+    }
+    return h->file_stat(f, out, done, arg);
+}
+
+int svc_file_close(gatio_host* h, gatio_file f, gatio_file_done_fn done, void* arg) {
+    if (!at_home(h, "file_close")) {
+        return GATIO_ERR_INVALID;
+    }
+    return h->file_close(f, done, arg);
+}
+
+int svc_file_read_lent(gatio_host* h, gatio_file f, std::uint64_t offset, std::size_t len,
+                       gatio_lent_done_fn done, void* arg) {
+    if (!at_home(h, "file_read_lent")) {
+        return GATIO_ERR_INVALID;
+    }
+    return h->file_read_lent(f, offset, len, done, arg);
+}
+
+int svc_lent_send(gatio_host* h, gatio_conn c, gatio_lent buf, std::size_t offset, std::size_t len) {
+    if (!at_home(h, "lent_send")) {
+        return GATIO_ERR_INVALID;
+    }
+    return h->lent_send(c, buf, offset, len);
+}
+
+int svc_lent_release(gatio_host* h, gatio_lent buf) {
+    if (!at_home(h, "lent_release")) {
+        return GATIO_ERR_INVALID;
+    }
+    return h->lent_release(buf);
+}
+
+std::size_t svc_lent_buffer_size(gatio_host* h) {
+    if (!at_home(h, "lent_buffer_size")) {
+        return 0;
+    }
+    return h->lent_buffer_size();
+}
+
 constexpr gatio_services make_table() {
     gatio_services s{};
     s.abi_major = GATIO_ABI_MAJOR;
@@ -218,6 +295,16 @@ constexpr gatio_services make_table() {
     s.listener_state = svc_listener_state;
     s.connect = svc_connect;
     s.notify_drained = svc_notify_drained;
+    s.file_open = svc_file_open;
+    s.file_read = svc_file_read;
+    s.file_write = svc_file_write;
+    s.file_fsync = svc_file_fsync;
+    s.file_stat = svc_file_stat;
+    s.file_close = svc_file_close;
+    s.file_read_lent = svc_file_read_lent;
+    s.lent_send = svc_lent_send;
+    s.lent_release = svc_lent_release;
+    s.lent_buffer_size = svc_lent_buffer_size;
     return s;
 }
 

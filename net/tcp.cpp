@@ -451,6 +451,30 @@ int TcpEndpoint::send(gatio_conn conn, const iovec* iov, std::size_t count) {
     return GATIO_OK;
 }
 
+int TcpEndpoint::lent_send(gatio_conn conn, gatio_lent buf, std::size_t offset, std::size_t len) {
+    LentPool& lent = net_.files().lent();
+    const std::uint32_t b = lent.find(*this, buf);
+    if (b == LentPool::none || len == 0 || offset > lent.filled(b) || len > lent.filled(b) - offset) {
+        return GATIO_ERR_INVALID;
+    }
+    Connection* c = find(conn);
+    if (c == nullptr || c->phase != Connection::Phase::open) {
+        return GATIO_ERR_CLOSED;
+    }
+    // The bytes stay in the lent buffer: they take none of the output chunks, but count
+    // against the connection's limit and watermarks like copied output.
+    if (len >
+        config().send_buffer_limit - std::min<std::size_t>(c->out.pending(), config().send_buffer_limit)) {
+        ++net_.stats().output_refused;
+        return GATIO_ERR_LIMIT;
+    }
+    c->out.append_lent(lent, b, static_cast<std::uint32_t>(offset), static_cast<std::uint32_t>(len));
+    net_.queue_flush(*c);
+    check_backpressure(*c);
+    c->assert_invariants();
+    return GATIO_OK;
+}
+
 int TcpEndpoint::close(gatio_conn conn, int mode) {
     Connection* c = find(conn);
     if (c == nullptr || c->phase >= Connection::Phase::closing) {

@@ -158,6 +158,7 @@ public:
     int notify_drained(gatio_conn conn, void (*fn)(gatio_host*, void*, int), void* arg) override;
     std::size_t pending_output(gatio_conn conn) override;
     int connect(const gatio_connect_args& args, gatio_conn* conn) override;
+    int lent_send(gatio_conn conn, gatio_lent buf, std::size_t offset, std::size_t len) override;
 
     // The connection of this endpoint a handle names; nullptr once it is gone. On the driver
     // thread (the state-machine tests read a connection's state through it).

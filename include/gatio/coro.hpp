@@ -912,6 +912,209 @@ inline void detail::CoroCore::refused(const char* what) {
     }
 }
 
+// ---- Files (ABI 1.4) ----
+//
+// Awaitables over the file services (plugin.h, "files through the driver's ring"), for the
+// coroutine of one Stream:
+//
+//     gatio::coro::FileResult f = co_await gatio::coro::open_file(s, "/srv/www/index.html");
+//     if (!f) co_return;                               // f.error(): the errno, or a refusal
+//     std::array<std::uint8_t, 4096> buf;
+//     gatio::coro::FileResult n = co_await gatio::coro::read_file(s, f.file, 0, buf);
+//     if (n) s.send(std::span(buf).first(n.bytes()));
+//     co_await gatio::coro::close_file(s, f.file);
+//
+// Each yields a FileResult. Cancellation: the host's completion always comes (file_close, the
+// instance's teardown and gatiod's stop cancel what is pending), so an await outlives its
+// connection's close until then and ends with GATIO_ERR_CLOSED; the coroutine's memory (read
+// buffers, the stat struct) stays valid until the completion, as the C services require.
+
+// What a file await yields: status is GATIO_OK when the operation ran, and then value is its
+// result (bytes, 0, or a negative errno); otherwise the service refused it (GATIO_ERR_LIMIT,
+// GATIO_ERR_INVALID, ...) or the connection closed meanwhile (GATIO_ERR_CLOSED), and value is 0.
+struct FileResult {
+    int status = GATIO_OK;
+    std::int64_t value = 0;
+    gatio_file file = 0; // open_file: the new handle
+
+    // The operation ran and succeeded.
+    explicit operator bool() const { return status == GATIO_OK && value >= 0; }
+    // Bytes read or written (0 when it failed).
+    std::size_t bytes() const { return *this ? static_cast<std::size_t>(value) : 0; }
+    // The negative errno when the operation failed, else 0; see status for a refusal.
+    int error() const { return status == GATIO_OK && value < 0 ? static_cast<int>(value) : 0; }
+};
+
+// The part every file await shares: the services table, and the result the trampolines store.
+template <typename Derived>
+class FileOperation : public Operation<Derived> {
+public:
+    using Operation<Derived>::Operation;
+    // The connection stays open while the kernel works; the completion always comes.
+    bool abandon() { return false; }
+    FileResult await_resume() const {
+        if (this->status() != GATIO_OK) {
+            return FileResult{this->status(), 0, 0};
+        }
+        return result_;
+    }
+
+protected:
+    // The host's table reaches the 1.4 file services (an older gatiod: GATIO_ERR_UNSUPPORTED).
+    const gatio_services* services() const {
+        const gatio_services& s = this->stream().host().services();
+        return s.struct_size >= offsetof(gatio_services, lent_buffer_size) + sizeof s.lent_buffer_size
+                   ? &s
+                   : nullptr;
+    }
+    gatio_host* handle() const { return this->stream().host().handle(); }
+    static void done(gatio_host*, void* user, std::int64_t result) {
+        static_cast<Derived*>(user)->result_.value = result;
+        Operation<Derived>::complete(user, GATIO_OK);
+    }
+
+    FileResult result_;
+};
+
+class OpenFile : public FileOperation<OpenFile> {
+public:
+    OpenFile(Stream& s, std::string path, std::uint32_t flags, gatio_file dir, std::uint32_t mode)
+        : FileOperation(s), path_(std::move(path)), flags_(flags), dir_(dir), mode_(mode) {}
+    int start(void* user) {
+        const gatio_services* s = services();
+        if (s == nullptr) {
+            return GATIO_ERR_UNSUPPORTED;
+        }
+        gatio_file_open_args a{};
+        a.struct_size = sizeof a;
+        a.flags = flags_;
+        a.dir = dir_;
+        a.path = path_.c_str();
+        a.mode = mode_;
+        a.done = &opened;
+        a.arg = user;
+        return s->file_open(handle(), &a);
+    }
+
+private:
+    friend class FileOperation<OpenFile>;
+    static void opened(gatio_host*, void* user, int result, gatio_file file) {
+        auto* self = static_cast<OpenFile*>(user);
+        self->result_.value = result;
+        self->result_.file = file;
+        complete(user, GATIO_OK);
+    }
+
+    std::string path_;
+    std::uint32_t flags_;
+    gatio_file dir_;
+    std::uint32_t mode_;
+};
+
+class ReadFile : public FileOperation<ReadFile> {
+public:
+    ReadFile(Stream& s, gatio_file f, std::uint64_t offset, std::span<std::uint8_t> into)
+        : FileOperation(s), file_(f), offset_(offset), into_(into) {}
+    int start(void* user) {
+        const gatio_services* s = services();
+        return s == nullptr ? GATIO_ERR_UNSUPPORTED
+                            : s->file_read(handle(), file_, offset_, into_.data(), into_.size(), &done, user);
+    }
+
+private:
+    friend class FileOperation<ReadFile>;
+    gatio_file file_;
+    std::uint64_t offset_;
+    std::span<std::uint8_t> into_;
+};
+
+class WriteFile : public FileOperation<WriteFile> {
+public:
+    WriteFile(Stream& s, gatio_file f, std::uint64_t offset, std::span<const std::uint8_t> data)
+        : FileOperation(s), file_(f), offset_(offset), data_(data) {}
+    int start(void* user) {
+        const gatio_services* s = services();
+        return s == nullptr
+                   ? GATIO_ERR_UNSUPPORTED
+                   : s->file_write(handle(), file_, offset_, data_.data(), data_.size(), &done, user);
+    }
+
+private:
+    friend class FileOperation<WriteFile>;
+    gatio_file file_;
+    std::uint64_t offset_;
+    std::span<const std::uint8_t> data_;
+};
+
+class StatFile : public FileOperation<StatFile> {
+public:
+    StatFile(Stream& s, gatio_file f, gatio_file_stat& out) : FileOperation(s), file_(f), out_(out) {}
+    int start(void* user) {
+        const gatio_services* s = services();
+        out_.struct_size = sizeof out_;
+        return s == nullptr ? GATIO_ERR_UNSUPPORTED : s->file_stat(handle(), file_, &out_, &done, user);
+    }
+
+private:
+    friend class FileOperation<StatFile>;
+    gatio_file file_;
+    gatio_file_stat& out_;
+};
+
+class SyncFile : public FileOperation<SyncFile> {
+public:
+    SyncFile(Stream& s, gatio_file f, bool datasync) : FileOperation(s), file_(f), datasync_(datasync) {}
+    int start(void* user) {
+        const gatio_services* s = services();
+        return s == nullptr ? GATIO_ERR_UNSUPPORTED
+                            : s->file_fsync(handle(), file_, datasync_ ? 1 : 0, &done, user);
+    }
+
+private:
+    friend class FileOperation<SyncFile>;
+    gatio_file file_;
+    bool datasync_;
+};
+
+class CloseFile : public FileOperation<CloseFile> {
+public:
+    CloseFile(Stream& s, gatio_file f) : FileOperation(s), file_(f) {}
+    int start(void* user) {
+        const gatio_services* s = services();
+        return s == nullptr ? GATIO_ERR_UNSUPPORTED : s->file_close(handle(), file_, &done, user);
+    }
+
+private:
+    friend class FileOperation<CloseFile>;
+    gatio_file file_;
+};
+
+// Opens `path` (GATIO_FILE_* flags; relative to `dir` when it is a directory handle).
+inline OpenFile open_file(Stream& s, std::string path, std::uint32_t flags = GATIO_FILE_READ,
+                          gatio_file dir = 0, std::uint32_t mode = 0644) {
+    return OpenFile{s, std::move(path), flags, dir, mode};
+}
+// Reads up to into.size() bytes at `offset`; `into` must stay valid until the await ends.
+inline ReadFile read_file(Stream& s, gatio_file f, std::uint64_t offset, std::span<std::uint8_t> into) {
+    return ReadFile{s, f, offset, into};
+}
+// Writes `data` at `offset` (not copied: it must stay valid until the await ends).
+inline WriteFile write_file(Stream& s, gatio_file f, std::uint64_t offset,
+                            std::span<const std::uint8_t> data) {
+    return WriteFile{s, f, offset, data};
+}
+// Fills `out` with the file's status.
+inline StatFile stat_file(Stream& s, gatio_file f, gatio_file_stat& out) {
+    return StatFile{s, f, out};
+}
+inline SyncFile sync_file(Stream& s, gatio_file f, bool datasync = false) {
+    return SyncFile{s, f, datasync};
+}
+// Cancels the file's pending operations (they end with -ECANCELED) and closes it.
+inline CloseFile close_file(Stream& s, gatio_file f) {
+    return CloseFile{s, f};
+}
+
 // ---- The descriptor of a coroutine handler ----
 
 // Default pool sizes, overridden by the listener options coroutine_blocks and

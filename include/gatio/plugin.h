@@ -484,11 +484,11 @@ struct gatio_services {
      *                         is needed or the reverse;
      *   GATIO_ERR_LIMIT       the instance already has the listener's max_file_ops operations
      *                         in flight, or (open) max_open_files files open or opening, or
-     *                         the driver has no file slot ([files] open_files) or (read_lent)
-     *                         no free lent buffer ([files] lent_buffers) left: retry later;
-     *   GATIO_ERR_CLOSED      the instance's teardown has begun (it is retired by a reload,
-     *                         or gatiod's shutdown grace has ended; during the drain before
-     *                         it, files work as before);
+     *                         the driver has no file slot ([network] open_files) or (read_lent)
+     *                         no free lent buffer ([network] lent_buffers) left: retry later;
+     *   GATIO_ERR_CLOSED      the instance's teardown has begun (a reload retired it and its
+     *                         last connection is gone, or gatiod's shutdown grace has ended;
+     *                         until then, the drain included, files work as before);
      *   GATIO_ERR_UNSUPPORTED the kernel lacks the opcodes (gatiod --version lists them), or
      *                         (open) the resolve flags need IORING_OP_OPENAT2 and it lacks it.
      * Memory the caller names (read buffers, write data, the stat struct) must stay valid until
@@ -538,7 +538,7 @@ struct gatio_services {
     /* Gives a lent buffer back to the pool unsent. GATIO_ERR_INVALID for a bad, stale or
      * foreign buffer. Buffers still held when the instance is destroyed return by themselves. */
     int (*lent_release)(gatio_host* host, gatio_lent buf);
-    /* The size of each of the driver's lent buffers ([files] lent_buffer_size), in bytes. */
+    /* The size of each of the driver's lent buffers ([network] lent_buffer_size), in bytes. */
     size_t (*lent_buffer_size)(gatio_host* host);
 };
 

@@ -318,6 +318,14 @@ TEST_CASE("[network] values", "[errors][network]") {
     CHECK(box.errors("[network]\nclose_linger = 5\n") ==
           Errors{"2:16: network: close_linger: expected a duration such as '10s', got an integer"});
     CHECK(box.errors("[network]\noutput_chunk = 1\n") == Errors{"2:1: network: unknown key 'output_chunk'"});
+    CHECK(box.errors("[network]\nopen_files = 0\n") ==
+          Errors{"2:14: network: open_files: expected an integer from 1 to 1048576, got 0"});
+    CHECK(box.errors("[network]\nfile_operations = 1048577\n") ==
+          Errors{"2:19: network: file_operations: expected an integer from 1 to 1048576, got 1048577"});
+    CHECK(box.errors("[network]\nlent_buffers = 65537\n") ==
+          Errors{"2:16: network: lent_buffers: expected an integer from 1 to 65536, got 65537"});
+    CHECK(box.errors("[network]\nlent_buffer_size = \"1KiB\"\n") ==
+          Errors{"2:20: network: lent_buffer_size: expected a size from 4KiB to 16MiB, got '1KiB'"});
 }
 
 TEST_CASE("[[listener]] send buffer limit and reserve", "[errors][listener]") {

@@ -85,7 +85,12 @@ TEST_CASE("the 1.0 descriptor layout is frozen", "[plugin]") {
                    offsetof(gatio_services, listener_state) + sizeof(void*));
     STATIC_REQUIRE(offsetof(gatio_services, notify_drained) ==
                    offsetof(gatio_services, connect) + sizeof(void*));
-    STATIC_REQUIRE(sizeof(gatio_services) == 272);
+    // 1.4 appends the file services after notify_drained.
+    STATIC_REQUIRE(GATIO_SERVICES_SIZE_1_3 == 272);
+    STATIC_REQUIRE(offsetof(gatio_services, file_open) == GATIO_SERVICES_SIZE_1_3);
+    STATIC_REQUIRE(sizeof(gatio_services) == 352);
+    STATIC_REQUIRE(sizeof(gatio_file_open_args) == 48);
+    STATIC_REQUIRE(sizeof(gatio_file_stat) == 72);
     STATIC_REQUIRE(sizeof(gatio_connect_args) == 40);
 }
 

@@ -1,0 +1,669 @@
+#include "net/file_service.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <fcntl.h>
+#include <liburing.h>
+#include <new>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "core/driver.hpp"
+#include "core/handle.hpp"
+#include "net/endpoint.hpp"
+
+namespace gatio::net {
+
+namespace {
+
+constexpr std::uint32_t none = UINT32_MAX;
+// io_uring's read and write lengths are 32-bit; the ABI promises up to 2 GiB per call.
+constexpr std::size_t max_io = std::size_t{1} << 31;
+constexpr std::uint32_t known_flags = GATIO_FILE_READ | GATIO_FILE_WRITE | GATIO_FILE_CREATE |
+                                      GATIO_FILE_EXCLUSIVE | GATIO_FILE_TRUNCATE | GATIO_FILE_APPEND |
+                                      GATIO_FILE_DIRECTORY | GATIO_FILE_BENEATH | GATIO_FILE_NO_SYMLINKS;
+constexpr std::uint32_t resolve_flags = GATIO_FILE_BENEATH | GATIO_FILE_NO_SYMLINKS;
+constexpr std::uint32_t write_only_flags = GATIO_FILE_CREATE | GATIO_FILE_TRUNCATE | GATIO_FILE_APPEND;
+
+// open(2) flags for the ABI's, or -1 when the combination is outside the documented domain.
+int open_flags(std::uint32_t f) {
+    if ((f & ~known_flags) != 0) {
+        return -1;
+    }
+    const std::uint32_t kind = f & ~resolve_flags;
+    if ((kind & GATIO_FILE_DIRECTORY) != 0) {
+        return kind == GATIO_FILE_DIRECTORY ? O_RDONLY | O_DIRECTORY | O_CLOEXEC : -1;
+    }
+    const bool rd = (f & GATIO_FILE_READ) != 0;
+    const bool wr = (f & GATIO_FILE_WRITE) != 0;
+    if ((!rd && !wr) || (!wr && (f & write_only_flags) != 0) ||
+        ((f & GATIO_FILE_EXCLUSIVE) != 0 && (f & GATIO_FILE_CREATE) == 0)) {
+        return -1;
+    }
+    int o = (rd && wr ? O_RDWR : wr ? O_WRONLY : O_RDONLY) | O_CLOEXEC;
+    o |= (f & GATIO_FILE_CREATE) != 0 ? O_CREAT : 0;
+    o |= (f & GATIO_FILE_EXCLUSIVE) != 0 ? O_EXCL : 0;
+    o |= (f & GATIO_FILE_TRUNCATE) != 0 ? O_TRUNC : 0;
+    o |= (f & GATIO_FILE_APPEND) != 0 ? O_APPEND : 0;
+    return o;
+}
+
+// Copies what the caller's struct has room for, field by field up to its struct_size.
+void fill_stat(gatio_file_stat& out, const struct statx& x) {
+    gatio_file_stat s{};
+    s.struct_size = out.struct_size;
+    s.mode = x.stx_mode;
+    s.size = x.stx_size;
+    s.mtime_sec = x.stx_mtime.tv_sec;
+    s.mtime_nsec = x.stx_mtime.tv_nsec;
+    s.nlink = x.stx_nlink;
+    s.ctime_sec = x.stx_ctime.tv_sec;
+    s.ctime_nsec = x.stx_ctime.tv_nsec;
+    s.uid = x.stx_uid;
+    s.gid = x.stx_gid;
+    s.blksize = x.stx_blksize;
+    s.ino = x.stx_ino;
+    s.dev_major = x.stx_dev_major;
+    s.dev_minor = x.stx_dev_minor;
+    std::memcpy(&out, &s, std::min<std::size_t>(out.struct_size, sizeof s));
+}
+
+} // namespace
+
+// ---------------------------------------------------------------- the lent pool
+
+LentPool::LentPool(core::Arena& arena, std::uint32_t count, std::uint32_t size)
+    : memory_(static_cast<std::byte*>(arena.allocate(static_cast<std::size_t>(count) * size, 4096))),
+      state_(arena.allocate_array<State>(count)), count_(count), size_(size), available_(count) {
+    // The arena's memory is zero: every state reads as free, with no owner.
+}
+
+std::size_t LentPool::memory_for(std::uint32_t count, std::uint32_t size) {
+    return static_cast<std::size_t>(count) * (size + sizeof(State)) + 4096 + core::alignment_slack(1);
+}
+
+std::uint32_t LentPool::take(Endpoint& owner) {
+    std::uint32_t b = free_head_;
+    if (b != none) {
+        free_head_ = state_[b].next_free;
+    } else if (fresh_ < count_) {
+        b = fresh_++;
+        state_[b].next_free = none;
+        state_[b].queued = Queued{};
+    } else {
+        return none;
+    }
+    State& s = state_[b];
+    s.owner = &owner;
+    s.out = true;
+    s.filled = 0;
+    ++s.generation;
+    --available_;
+    return b;
+}
+
+void LentPool::give(std::uint32_t b) {
+    State& s = state_[b];
+    assert(s.out);
+    s.out = false;
+    s.owner = nullptr;
+    s.queued = Queued{};
+    s.next_free = free_head_;
+    free_head_ = b;
+    ++available_;
+}
+
+std::uint32_t LentPool::find(const Endpoint& owner, gatio_lent handle) const {
+    auto h = core::Handle::unpack(handle);
+    if (!h || h->slot >= fresh_) {
+        return none;
+    }
+    const State& s = state_[h->slot];
+    return s.out && s.owner == &owner && s.generation == h->generation && s.filled > 0 ? h->slot : none;
+}
+
+gatio_lent LentPool::handle(std::uint32_t b) const {
+    return core::Handle{b, state_[b].generation}.pack();
+}
+
+void LentPool::reclaim(const Endpoint& owner) {
+    for (std::uint32_t b = 0; b < fresh_; ++b) {
+        if (state_[b].out && state_[b].owner == &owner) {
+            give(b);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- slots and operations
+
+struct FileService::Slot final : core::Completion {
+    enum class State : std::uint8_t { free, opening, open, closing };
+    enum Tag : unsigned { tag_open = 0, tag_close = 1 };
+
+    void on_completion(const io_uring_cqe& cqe, unsigned tag) override {
+        service->slot_done(*this, tag, cqe.res);
+    }
+
+    FileService* service = nullptr;
+    std::uint32_t index = 0;
+    std::uint32_t generation = 0;
+    std::uint32_t next_free = none;
+    State state = State::free;
+    bool directory = false;
+    bool cancelled = false;     // the open was cancelled: it reports -ECANCELED
+    bool close_pending = false; // file_close was called: the close goes out once ops is 0
+    Endpoint* owner = nullptr;
+    int fd = -1;
+    std::uint32_t ops = 0; // operations in flight on it
+    void (*open_done)(gatio_host*, void*, int, gatio_file) = nullptr;
+    gatio_file_done_fn close_done = nullptr;
+    void* arg = nullptr; // open_done's, then close_done's
+    open_how how{};
+    char path[PATH_MAX]{}; // the kernel copies it when the open is submitted, after file_open returned
+};
+
+struct FileService::Op final : core::Completion {
+    enum class Kind : std::uint8_t { read, read_lent, write, fsync, stat };
+
+    void on_completion(const io_uring_cqe& cqe, unsigned) override { service->op_done(*this, cqe.res); }
+
+    FileService* service = nullptr;
+    std::uint32_t index = 0;
+    std::uint32_t next_free = none;
+    Kind kind = Kind::read;
+    bool busy = false;
+    bool cancelled = false;
+    Endpoint* owner = nullptr;
+    std::uint32_t slot = 0;
+    std::uint32_t lent = none;
+    gatio_file_done_fn done = nullptr;
+    gatio_lent_done_fn lent_done = nullptr;
+    void* arg = nullptr;
+    gatio_file_stat* out = nullptr;
+    struct statx stx {};
+};
+
+FileService::FileService(core::Arena& arena, const Limits& limits)
+    : limits_(limits),
+      slots_(static_cast<Slot*>(arena.allocate(sizeof(Slot) * limits.open_files, alignof(Slot)))),
+      ops_(static_cast<Op*>(arena.allocate(sizeof(Op) * limits.operations, alignof(Op)))),
+      lent_(arena, limits.lent_buffers, limits.lent_buffer_size) {}
+
+FileService::~FileService() {
+    for (std::uint32_t i = 0; i < fresh_slots_; ++i) {
+        if (slots_[i].state == Slot::State::open && slots_[i].fd >= 0) {
+            ::close(slots_[i].fd);
+        }
+        slots_[i].~Slot();
+    }
+    for (std::uint32_t i = 0; i < fresh_ops_; ++i) {
+        ops_[i].~Op();
+    }
+}
+
+std::size_t FileService::memory_for(const Limits& l) {
+    return sizeof(Slot) * l.open_files + sizeof(Op) * l.operations +
+           LentPool::memory_for(l.lent_buffers, l.lent_buffer_size) + core::alignment_slack(2);
+}
+
+void FileService::start(core::Driver& driver) {
+    driver_ = &driver;
+    supported_ = driver.features().files;
+    openat2_ = driver.features().openat2;
+}
+
+FileService::Slot* FileService::find_slot(const Endpoint& owner, gatio_file file) {
+    auto h = core::Handle::unpack(file);
+    if (!h || h->slot >= fresh_slots_) {
+        return nullptr;
+    }
+    Slot& s = slots_[h->slot];
+    return s.state == Slot::State::open && s.owner == &owner && s.generation == h->generation ? &s : nullptr;
+}
+
+int FileService::admit(Endpoint& owner) const {
+    if (owner.files.closed || stopping_) {
+        return GATIO_ERR_CLOSED;
+    }
+    if (!supported_) {
+        return GATIO_ERR_UNSUPPORTED;
+    }
+    if (owner.files.pending >= owner.config().max_file_ops) {
+        return GATIO_ERR_LIMIT;
+    }
+    return GATIO_OK;
+}
+
+FileService::Op* FileService::take_op(Endpoint& owner, Slot& s) {
+    std::uint32_t i = free_ops_;
+    if (i != none) {
+        free_ops_ = ops_[i].next_free;
+    } else if (fresh_ops_ < limits_.operations) {
+        i = fresh_ops_++;
+        new (&ops_[i]) Op();
+        ops_[i].service = this;
+        ops_[i].index = i;
+    } else {
+        return nullptr;
+    }
+    Op& op = ops_[i];
+    op.busy = true;
+    op.cancelled = false;
+    op.owner = &owner;
+    op.slot = s.index;
+    op.lent = none;
+    op.done = nullptr;
+    op.lent_done = nullptr;
+    op.out = nullptr;
+    ++s.ops;
+    ++owner.files.pending;
+    ++busy_;
+    return &op;
+}
+
+void FileService::free_op(Op& op) {
+    op.busy = false;
+    op.owner = nullptr;
+    op.next_free = free_ops_;
+    free_ops_ = op.index;
+}
+
+void FileService::free_slot(Slot& s) {
+    s.state = Slot::State::free;
+    s.owner = nullptr;
+    s.fd = -1;
+    s.next_free = free_slots_;
+    free_slots_ = s.index;
+}
+
+int FileService::open(Endpoint& owner, const gatio_file_open_args& args) {
+    if (int r = admit(owner); r != GATIO_OK) {
+        return r;
+    }
+    const int flags = open_flags(args.flags);
+    const std::size_t path_len = args.path != nullptr ? strnlen(args.path, PATH_MAX) : 0;
+    if (flags < 0 || path_len == 0 || path_len >= PATH_MAX) {
+        return GATIO_ERR_INVALID;
+    }
+    int dirfd = AT_FDCWD;
+    if (args.dir != 0) {
+        Slot* dir = find_slot(owner, args.dir);
+        if (dir == nullptr || !dir->directory) {
+            return GATIO_ERR_INVALID;
+        }
+        dirfd = dir->fd;
+    }
+    const bool resolve = (args.flags & resolve_flags) != 0;
+    if (resolve && !openat2_) {
+        return GATIO_ERR_UNSUPPORTED;
+    }
+    if (owner.files.open >= owner.config().max_open_files) {
+        return GATIO_ERR_LIMIT;
+    }
+    std::uint32_t i = free_slots_;
+    if (i != none) {
+        free_slots_ = slots_[i].next_free;
+    } else if (fresh_slots_ < limits_.open_files) {
+        i = fresh_slots_++;
+        new (&slots_[i]) Slot();
+        slots_[i].service = this;
+        slots_[i].index = i;
+    } else {
+        return GATIO_ERR_LIMIT;
+    }
+    Slot& s = slots_[i];
+    ++s.generation;
+    s.state = Slot::State::opening;
+    s.directory = (args.flags & GATIO_FILE_DIRECTORY) != 0;
+    s.cancelled = false;
+    s.close_pending = false;
+    s.owner = &owner;
+    s.fd = -1;
+    s.ops = 0;
+    s.open_done = args.done;
+    s.close_done = nullptr;
+    s.arg = args.arg;
+    std::memcpy(s.path, args.path, path_len + 1);
+    const auto mode = static_cast<mode_t>((args.flags & GATIO_FILE_CREATE) != 0 ? args.mode & 07777 : 0);
+    io_uring_sqe* sqe = driver_->get_sqe(&s, Slot::tag_open);
+    if (resolve) {
+        s.how = open_how{};
+        s.how.flags = static_cast<std::uint64_t>(flags);
+        s.how.mode = mode;
+        s.how.resolve = ((args.flags & GATIO_FILE_BENEATH) != 0 ? RESOLVE_BENEATH : 0) |
+                        ((args.flags & GATIO_FILE_NO_SYMLINKS) != 0 ? RESOLVE_NO_SYMLINKS : 0);
+        io_uring_prep_openat2(sqe, dirfd, s.path, &s.how);
+    } else {
+        io_uring_prep_openat(sqe, dirfd, s.path, flags, mode);
+    }
+    ++owner.files.open;
+    ++owner.files.pending;
+    ++busy_;
+    return GATIO_OK;
+}
+
+int FileService::read(Endpoint& owner, gatio_file file, std::uint64_t offset, void* buf, std::size_t len,
+                      gatio_file_done_fn done, void* arg) {
+    if (int r = admit(owner); r != GATIO_OK) {
+        return r;
+    }
+    Slot* s = find_slot(owner, file);
+    if (s == nullptr || s->directory || done == nullptr || buf == nullptr || len == 0 || len > max_io) {
+        return GATIO_ERR_INVALID;
+    }
+    Op* op = take_op(owner, *s);
+    if (op == nullptr) {
+        return GATIO_ERR_LIMIT;
+    }
+    op->kind = Op::Kind::read;
+    op->done = done;
+    op->arg = arg;
+    io_uring_prep_read(driver_->get_sqe(op, 0), s->fd, buf, static_cast<unsigned>(len), offset);
+    return GATIO_OK;
+}
+
+int FileService::read_lent(Endpoint& owner, gatio_file file, std::uint64_t offset, std::size_t len,
+                           gatio_lent_done_fn done, void* arg) {
+    if (int r = admit(owner); r != GATIO_OK) {
+        return r;
+    }
+    Slot* s = find_slot(owner, file);
+    if (s == nullptr || s->directory || done == nullptr || len == 0 || len > lent_.size()) {
+        return GATIO_ERR_INVALID;
+    }
+    const std::uint32_t b = lent_.take(owner);
+    if (b == LentPool::none) {
+        return GATIO_ERR_LIMIT;
+    }
+    Op* op = take_op(owner, *s);
+    if (op == nullptr) {
+        lent_.give(b);
+        return GATIO_ERR_LIMIT;
+    }
+    op->kind = Op::Kind::read_lent;
+    op->lent_done = done;
+    op->arg = arg;
+    op->lent = b;
+    io_uring_prep_read(driver_->get_sqe(op, 0), s->fd, lent_.data(b), static_cast<unsigned>(len), offset);
+    return GATIO_OK;
+}
+
+int FileService::write(Endpoint& owner, gatio_file file, std::uint64_t offset, const void* data,
+                       std::size_t len, gatio_file_done_fn done, void* arg) {
+    if (int r = admit(owner); r != GATIO_OK) {
+        return r;
+    }
+    Slot* s = find_slot(owner, file);
+    if (s == nullptr || s->directory || done == nullptr || data == nullptr || len == 0 || len > max_io) {
+        return GATIO_ERR_INVALID;
+    }
+    Op* op = take_op(owner, *s);
+    if (op == nullptr) {
+        return GATIO_ERR_LIMIT;
+    }
+    op->kind = Op::Kind::write;
+    op->done = done;
+    op->arg = arg;
+    io_uring_prep_write(driver_->get_sqe(op, 0), s->fd, data, static_cast<unsigned>(len), offset);
+    return GATIO_OK;
+}
+
+int FileService::fsync(Endpoint& owner, gatio_file file, bool datasync, gatio_file_done_fn done, void* arg) {
+    if (int r = admit(owner); r != GATIO_OK) {
+        return r;
+    }
+    Slot* s = find_slot(owner, file);
+    if (s == nullptr || done == nullptr) {
+        return GATIO_ERR_INVALID;
+    }
+    Op* op = take_op(owner, *s);
+    if (op == nullptr) {
+        return GATIO_ERR_LIMIT;
+    }
+    op->kind = Op::Kind::fsync;
+    op->done = done;
+    op->arg = arg;
+    io_uring_prep_fsync(driver_->get_sqe(op, 0), s->fd, datasync ? IORING_FSYNC_DATASYNC : 0);
+    return GATIO_OK;
+}
+
+int FileService::stat(Endpoint& owner, gatio_file file, gatio_file_stat* out, gatio_file_done_fn done,
+                      void* arg) {
+    if (int r = admit(owner); r != GATIO_OK) {
+        return r;
+    }
+    Slot* s = find_slot(owner, file);
+    if (s == nullptr || done == nullptr || out == nullptr || out->struct_size < sizeof(std::uint32_t)) {
+        return GATIO_ERR_INVALID;
+    }
+    Op* op = take_op(owner, *s);
+    if (op == nullptr) {
+        return GATIO_ERR_LIMIT;
+    }
+    op->kind = Op::Kind::stat;
+    op->done = done;
+    op->arg = arg;
+    op->out = out;
+    io_uring_prep_statx(driver_->get_sqe(op, 0), s->fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &op->stx);
+    return GATIO_OK;
+}
+
+int FileService::close(Endpoint& owner, gatio_file file, gatio_file_done_fn done, void* arg) {
+    // A close is not refused for the limits: a handler at its max_file_ops must still be able
+    // to let go of a file.
+    if (owner.files.closed || stopping_) {
+        return GATIO_ERR_CLOSED;
+    }
+    Slot* s = find_slot(owner, file);
+    if (s == nullptr) {
+        return GATIO_ERR_INVALID;
+    }
+    s->state = Slot::State::closing;
+    s->close_pending = true;
+    s->close_done = done;
+    s->arg = arg;
+    ++owner.files.pending;
+    ++busy_;
+    if (s->ops == 0) {
+        submit_close(*s);
+    } else {
+        cancel_ops_of(nullptr, s);
+    }
+    return GATIO_OK;
+}
+
+int FileService::lent_release(Endpoint& owner, gatio_lent buf) {
+    const std::uint32_t b = lent_.find(owner, buf);
+    if (b == LentPool::none) {
+        return GATIO_ERR_INVALID;
+    }
+    lent_.give(b);
+    return GATIO_OK;
+}
+
+void FileService::submit_close(Slot& s) {
+    s.close_pending = false;
+    io_uring_prep_close(driver_->get_sqe(&s, Slot::tag_close), s.fd);
+}
+
+void FileService::cancel_request(std::uint64_t user_data) {
+    io_uring_sqe* sqe = driver_->get_sqe_untracked();
+    io_uring_prep_cancel64(sqe, user_data, 0);
+}
+
+void FileService::cancel_ops_of(const Endpoint* owner, const Slot* slot) {
+    for (std::uint32_t i = 0; i < fresh_ops_; ++i) {
+        Op& op = ops_[i];
+        if (!op.busy || op.cancelled) {
+            continue;
+        }
+        if ((owner == nullptr || op.owner == owner) && (slot == nullptr || op.slot == slot->index)) {
+            op.cancelled = true;
+            cancel_request(core::encode_completion(&op, 0));
+        }
+    }
+    for (std::uint32_t i = 0; i < fresh_slots_ && slot == nullptr; ++i) {
+        Slot& s = slots_[i];
+        if (s.state == Slot::State::opening && !s.cancelled && (owner == nullptr || s.owner == owner)) {
+            s.cancelled = true;
+            cancel_request(core::encode_completion(&s, Slot::tag_open));
+        }
+    }
+}
+
+void FileService::op_done(Op& op, int res) {
+    Slot& s = slots_[op.slot];
+    Endpoint& owner = *op.owner;
+    --s.ops;
+    --owner.files.pending;
+    --busy_;
+    const std::int64_t result = op.cancelled ? -ECANCELED : res;
+    const Op::Kind kind = op.kind;
+    gatio_file_done_fn done = op.done;
+    gatio_lent_done_fn lent_done = op.lent_done;
+    void* arg = op.arg;
+    std::uint32_t lent = op.lent;
+    if (kind == Op::Kind::stat && result >= 0) {
+        fill_stat(*op.out, op.stx);
+    }
+    free_op(op);
+    gatio_lent handle = 0;
+    const std::uint8_t* data = nullptr;
+    if (lent != LentPool::none) {
+        if (result > 0) {
+            lent_.filled(lent) = static_cast<std::uint32_t>(result);
+            handle = lent_.handle(lent);
+            data = reinterpret_cast<const std::uint8_t*>(lent_.data(lent));
+        } else {
+            lent_.give(lent);
+        }
+    }
+    if (s.close_pending && s.ops == 0) {
+        submit_close(s);
+    }
+    if (!owner.has_instance()) {
+        return;
+    }
+    if (kind == Op::Kind::read_lent) {
+        owner.guarded("file_read_lent's completion", "carrying on", 0, lent_done, &owner, arg, result, handle,
+                      data);
+    } else {
+        owner.guarded("a file completion", "carrying on", 0, done, &owner, arg, result);
+    }
+}
+
+void FileService::slot_done(Slot& s, unsigned tag, int res) {
+    Endpoint& owner = *s.owner;
+    --owner.files.pending;
+    --busy_;
+    if (tag == Slot::tag_close) {
+        gatio_file_done_fn done = s.close_done;
+        void* arg = s.arg;
+        free_slot(s);
+        --owner.files.open;
+        if (done != nullptr && owner.has_instance()) {
+            owner.guarded("file_close's completion", "carrying on", 0, done, &owner, arg,
+                          static_cast<std::int64_t>(res));
+        }
+        return;
+    }
+    auto* done = s.open_done;
+    void* arg = s.arg;
+    int result = res;
+    gatio_file handle = 0;
+    if (s.cancelled || res < 0) {
+        if (res >= 0) {
+            ::close(res); // opened after all, but nobody may use it any more
+        }
+        result = s.cancelled ? -ECANCELED : res;
+        free_slot(s);
+        --owner.files.open;
+    } else {
+        s.fd = res;
+        s.state = Slot::State::open;
+        result = 0;
+        handle = core::Handle{s.index, s.generation}.pack();
+    }
+    if (owner.has_instance()) {
+        owner.guarded("file_open's completion", "carrying on", 0, done, &owner, arg, result, handle);
+    }
+}
+
+bool FileService::teardown(Endpoint& owner) {
+    if (!owner.files.closed) {
+        owner.files.closed = true;
+        cancel_ops_of(&owner, nullptr);
+    }
+    if (owner.files.pending > 0) {
+        return false;
+    }
+    for (std::uint32_t i = 0; i < fresh_slots_; ++i) {
+        Slot& s = slots_[i];
+        if (s.owner == &owner && s.state == Slot::State::open) {
+            ::close(s.fd); // a plain close(2) of a file the instance left open: nothing to report
+            free_slot(s);
+            --owner.files.open;
+        }
+    }
+    lent_.reclaim(owner);
+    return true;
+}
+
+bool FileService::owns(std::uint64_t user_data) const {
+    const auto* p = reinterpret_cast<const std::byte*>(core::completion_target(user_data));
+    const auto* slots = reinterpret_cast<const std::byte*>(slots_);
+    const auto* ops = reinterpret_cast<const std::byte*>(ops_);
+    return (p >= slots && p < slots + sizeof(Slot) * fresh_slots_) ||
+           (p >= ops && p < ops + sizeof(Op) * fresh_ops_);
+}
+
+void FileService::stop_all(FileService* const* others, std::size_t count) {
+    auto each = [&](auto fn) {
+        fn(*this);
+        for (std::size_t i = 0; i < count; ++i) {
+            if (others[i] != this) {
+                fn(*others[i]);
+            }
+        }
+    };
+    each([](FileService& f) {
+        f.stopping_ = true;
+        f.cancel_ops_of(nullptr, nullptr);
+    });
+    auto busy = [&] {
+        std::uint32_t n = 0;
+        each([&n](FileService& f) { n += f.busy_; });
+        return n;
+    };
+    io_uring& ring = driver_->ring();
+    // The loop has ended: nothing else reaps this ring any more. Completions of other requests
+    // die with the ring as before; only the files' are waited for, since the kernel may still
+    // write into the handlers' memory until they arrive.
+    while (busy() > 0) {
+        const int r = io_uring_submit_and_wait(&ring, 1);
+        if (r < 0 && r != -EINTR) {
+            driver_->log().error("driver {}: waiting for the handlers' file operations to end failed: {}",
+                                 driver_->name(), std::strerror(-r));
+            break;
+        }
+        io_uring_cqe* cqe = nullptr;
+        unsigned head = 0;
+        unsigned seen = 0;
+        io_uring_for_each_cqe(&ring, head, cqe) {
+            ++seen;
+            const io_uring_cqe copy = *cqe;
+            each([&copy](FileService& f) {
+                if (copy.user_data != core::no_completion && f.owns(copy.user_data)) {
+                    core::completion_target(copy.user_data)
+                        ->on_completion(copy, core::completion_tag(copy.user_data));
+                }
+            });
+        }
+        io_uring_cq_advance(&ring, seen);
+    }
+}
+
+} // namespace gatio::net

@@ -1,0 +1,164 @@
+// Handlers' files through the driver's ring (the ABI 1.4 file services, include/gatio/plugin.h):
+// open (IORING_OP_OPENAT, or OPENAT2 for the resolve flags), read, write, fsync, statx and close,
+// and the pool of buffers the driver lends to reads (LentPool), whose bytes a connection sends
+// without a copy (OutputQueue::append_lent).
+//
+// Everything is sized at start-up from the module's memory: a table of file slots ([network]
+// open_files), a table of operations in flight (file_operations), the lent pool (lent_buffers x
+// lent_buffer_size). Handles pack a slot and its generation (core/handle.hpp) and name their
+// owner, so a stale or foreign one is refused. Each instance's use is counted in its
+// Endpoint::FileUse: its retirement cancels what is pending, waits for it, and closes what is
+// left; gatiod's stop does the same synchronously (stop_all). A cancelled operation reports
+// -ECANCELED once its completion came back from the kernel, whatever the kernel's result.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+
+#include <gatio/plugin.h>
+
+#include "core/arena.hpp"
+#include "core/completion.hpp"
+
+namespace gatio::core {
+class Driver;
+}
+
+namespace gatio::net {
+
+class Endpoint;
+class FileService;
+
+// The driver's lent buffers: fixed-size, taken by a lent read, owned by one instance until it
+// sends or releases them; a sent one comes back once the kernel has sent its bytes.
+class LentPool {
+public:
+    static constexpr std::uint32_t none = UINT32_MAX;
+
+    LentPool(core::Arena& arena, std::uint32_t count, std::uint32_t size);
+    LentPool(const LentPool&) = delete;
+    LentPool& operator=(const LentPool&) = delete;
+
+    static std::size_t memory_for(std::uint32_t count, std::uint32_t size);
+
+    std::uint32_t take(Endpoint& owner); // none when every buffer is out
+    void give(std::uint32_t buffer);
+    // The buffer a handle names when `owner` holds it, else none.
+    std::uint32_t find(const Endpoint& owner, gatio_lent handle) const;
+    gatio_lent handle(std::uint32_t buffer) const;
+    // Every buffer `owner` still holds goes back (its instance is gone).
+    void reclaim(const Endpoint& owner);
+
+    std::byte* data(std::uint32_t b) { return memory_ + static_cast<std::size_t>(b) * size_; }
+    std::uint32_t& filled(std::uint32_t b) { return state_[b].filled; }
+    // The output queue's links and the range it sends, while a connection holds the buffer.
+    struct Queued {
+        std::uint32_t next = none;
+        std::uint32_t offset = 0;
+        std::uint32_t len = 0;
+        std::uint64_t at = 0; // the queue's chunk bytes appended before it
+    };
+    Queued& queued(std::uint32_t b) { return state_[b].queued; }
+    void to_queue(std::uint32_t b) { state_[b].owner = nullptr; } // the host holds it now
+
+    std::uint32_t size() const { return size_; }
+    std::uint32_t count() const { return count_; }
+    std::uint32_t available() const { return available_; }
+
+private:
+    struct State {
+        const Endpoint* owner = nullptr; // null while free, reading or queued on a connection
+        std::uint32_t generation = 0;
+        std::uint32_t filled = 0;
+        bool out = false; // taken from the free list
+        std::uint32_t next_free = none;
+        Queued queued;
+    };
+    std::byte* memory_;
+    State* state_;
+    std::uint32_t count_;
+    std::uint32_t size_;
+    std::uint32_t available_;
+    std::uint32_t free_head_ = none;
+    std::uint32_t fresh_ = 0; // buffers from here on were never taken
+};
+
+class FileService {
+public:
+    struct Limits {
+        std::uint32_t open_files = 1024;
+        std::uint32_t operations = 1024;
+        std::uint32_t lent_buffers = 64;
+        std::uint32_t lent_buffer_size = 256u << 10;
+    };
+
+    FileService(core::Arena& arena, const Limits& limits);
+    ~FileService();
+    FileService(const FileService&) = delete;
+    FileService& operator=(const FileService&) = delete;
+
+    static std::size_t memory_for(const Limits& limits);
+
+    // On the driver thread before any service call: the ring and what its kernel supports.
+    void start(core::Driver& driver);
+
+    // The services, for `owner`'s instance (plugin.h documents them).
+    int open(Endpoint& owner, const gatio_file_open_args& args);
+    int read(Endpoint& owner, gatio_file file, std::uint64_t offset, void* buf, std::size_t len,
+             gatio_file_done_fn done, void* arg);
+    int read_lent(Endpoint& owner, gatio_file file, std::uint64_t offset, std::size_t len,
+                  gatio_lent_done_fn done, void* arg);
+    int write(Endpoint& owner, gatio_file file, std::uint64_t offset, const void* data, std::size_t len,
+              gatio_file_done_fn done, void* arg);
+    int fsync(Endpoint& owner, gatio_file file, bool datasync, gatio_file_done_fn done, void* arg);
+    int stat(Endpoint& owner, gatio_file file, gatio_file_stat* out, gatio_file_done_fn done, void* arg);
+    int close(Endpoint& owner, gatio_file file, gatio_file_done_fn done, void* arg);
+    int lent_release(Endpoint& owner, gatio_lent buf);
+
+    LentPool& lent() { return lent_; }
+
+    // The instance's teardown: refuses new calls, cancels what is pending. Returns true once
+    // nothing of it is in flight any more, after closing its files (no completion for those)
+    // and taking back its lent buffers; call again every turn until then.
+    bool teardown(Endpoint& owner);
+    // gatiod stops: every operation of every instance is cancelled and reaped here, on the
+    // driver thread, before any instance is destroyed; the services of `others` (the driver's
+    // other modules) are reaped in the same wait, since their completions share the ring.
+    void stop_all(FileService* const* others, std::size_t count);
+
+    // Completions (FileSlot and FileOp forward here).
+    struct Slot;
+    struct Op;
+    void slot_done(Slot& s, unsigned tag, int res);
+    void op_done(Op& op, int res);
+
+private:
+    Slot* find_slot(const Endpoint& owner, gatio_file file);
+    int admit(Endpoint& owner) const;
+    Op* take_op(Endpoint& owner, Slot& s);
+    void free_op(Op& op);
+    void free_slot(Slot& s);
+    void submit_close(Slot& s);
+    void cancel_ops_of(const Endpoint* owner, const Slot* slot);
+    void cancel_request(std::uint64_t user_data);
+    bool owns(std::uint64_t user_data) const;
+    void dispatch(const io_uring_cqe& cqe);
+
+    core::Driver* driver_ = nullptr;
+    bool supported_ = false;
+    bool openat2_ = false;
+    bool stopping_ = false; // stop_all began: every call is refused
+    Limits limits_;
+    Slot* slots_;
+    Op* ops_;
+    std::uint32_t free_slots_ = UINT32_MAX; // free-list heads; fresh_* never taken
+    std::uint32_t fresh_slots_ = 0;
+    std::uint32_t free_ops_ = UINT32_MAX;
+    std::uint32_t fresh_ops_ = 0;
+    std::uint32_t busy_ = 0; // slots opening or closing plus operations in flight
+    LentPool lent_;
+};
+
+} // namespace gatio::net
