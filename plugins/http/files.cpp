@@ -203,6 +203,29 @@ RelativePath relative_path(std::string_view decoded, std::span<char> out) {
     return r;
 }
 
+std::size_t encode_path(std::string_view decoded, std::span<char> out) {
+    static constexpr char hex[] = "0123456789ABCDEF";
+    static constexpr std::string_view kept = "-._~!$&'()*+,;=:@/";
+    std::size_t at = 0;
+    for (char ch : decoded) {
+        const auto c = static_cast<unsigned char>(ch);
+        const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                           kept.find(ch) != std::string_view::npos;
+        const std::size_t need = plain ? 1 : 3;
+        if (out.size() - at < need) {
+            return 0;
+        }
+        if (plain) {
+            out[at++] = ch;
+        } else {
+            out[at++] = '%';
+            out[at++] = hex[c >> 4];
+            out[at++] = hex[c & 15];
+        }
+    }
+    return at;
+}
+
 std::size_t format_etag(std::uint64_t size, std::int64_t mtime_ns, std::span<char, etag_capacity> out) {
     static constexpr char hex[] = "0123456789abcdef";
     char* p = out.data();

@@ -32,6 +32,10 @@ struct RelativePath {
 // concern: it resolves beneath the root).
 RelativePath relative_path(std::string_view decoded, std::span<char> out);
 
+// A decoded path written back as a URL path for a Location field: bytes other than unreserved
+// ones, sub-delims, ':', '@' and '/' become %XX. Returns the length, 0 when out is too small.
+std::size_t encode_path(std::string_view decoded, std::span<char> out);
+
 // A strong entity tag from the file's size and modification time in nanoseconds, quoted:
 // "<mtime hex>-<size hex>"; a change of either changes it.
 inline constexpr std::size_t etag_capacity = 35;

@@ -218,3 +218,17 @@ TEST_CASE("the answer: If-None-Match, then If-Modified-Since, then If-Range and 
     CHECK(answer(cond(none, none, "bytes=100-", "\"changed\"")).status == 200);
     CHECK(answer(cond(none, none, none, tag)).status == 200); // If-Range without Range means nothing
 }
+
+TEST_CASE("a decoded path is encoded back for a Location field", "[files]") {
+    auto encoded = [](std::string_view in, std::size_t room = 64) {
+        std::string out(room, '#');
+        return out.substr(0, encode_path(in, out));
+    };
+    CHECK(encoded("/s/dir/") == "/s/dir/");
+    CHECK(encoded("/s/a b/") == "/s/a%20b/");
+    CHECK(encoded("/s/%?#/") == "/s/%25%3F%23/");
+    CHECK(encoded("/\xc3\xa9/") == "/%C3%A9/");
+    CHECK(encoded("/a-._~!$&'()*+,;=:@/") == "/a-._~!$&'()*+,;=:@/");
+    CHECK(encoded("/ab", 3) == "/ab");
+    CHECK(encoded("/a ", 4).empty()); // does not fit
+}
