@@ -136,7 +136,7 @@ TEST_CASE("an object without the entry point is refused", "[plugin]") {
 
 TEST_CASE("another ABI major is refused", "[plugin]") {
     auto p = test_plugins / "bad_major.so";
-    CHECK(load_error(p) == quoted(p) + "ABI major version 2 is not supported (this gatiod speaks 1.3)");
+    CHECK(load_error(p) == quoted(p) + "ABI major version 2 is not supported (this gatiod speaks 1.4)");
 }
 
 TEST_CASE("a descriptor smaller than the 1.0 layout is refused", "[plugin]") {
@@ -167,7 +167,7 @@ TEST_CASE("an object requiring an executable stack is refused before it is loade
 
 TEST_CASE("init failure carries the plugin's own message", "[plugin]") {
     auto p = test_plugins / "init_fail.so";
-    CHECK(load_error(p) == quoted(p) + "init failed: license file missing (host ABI 1.3)");
+    CHECK(load_error(p) == quoted(p) + "init failed: license file missing (host ABI 1.4)");
 }
 
 TEST_CASE("an unresolved symbol fails at load time, not later", "[plugin]") {
