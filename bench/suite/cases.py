@@ -1,6 +1,7 @@
 """The cases, and how each is run: servers started once per family, the one not under test
 paused, a warm-up, then repetitions alternating the servers (A B A B ...)."""
 
+import os
 import statistics
 import time
 from dataclasses import dataclass
@@ -8,7 +9,7 @@ from typing import Callable
 
 from . import clients, probes
 from .common import log
-from .servers import Gatiod, H2o, Nginx, Redis, check_http, check_resp
+from .servers import FILES_PREFIX, Gatiod, H2o, Nginx, Redis, check_files, check_http, check_resp
 
 # The io_uring switches of gatiod's [io_uring] table, each turned off in turn by the ablation.
 ABLATION = [
@@ -161,6 +162,28 @@ def http_family(ctx):
     return run_family(ctx, "http", servers, cases, check_http)
 
 
+# The static-file cases: name and size of each file.
+STATIC_FILES = [("4k.bin", 4096, "4 KiB"), ("1m.bin", 1 << 20, "1 MiB")]
+
+
+def files_family(ctx):
+    """Static files from gatiod's root route against nginx with sendfile, same folder."""
+    s, pl = ctx.settings, ctx.placement
+    www = ctx.workdir / "www"
+    www.mkdir(exist_ok=True)
+    contents = {}
+    for name, size, _ in STATIC_FILES:
+        contents[name] = os.urandom(size)
+        (www / name).write_bytes(contents[name])
+    servers = [Gatiod("gatiod-files", ctx.workdir, pl, ctx.build, "http", s.max_connections, www=www),
+               Nginx("nginx-files", ctx.workdir, pl, s.max_connections, s.fd_limit, www=www)]
+    cases = []
+    for name, size, label in STATIC_FILES:
+        cases.append(Case(f"files-{name.split('.')[0]}", f"static file {label}, 64 connections, no pipelining", False,
+                          lambda srv, secs, rate, p=FILES_PREFIX + name: clients.wrk(pl, srv.port, 64, 1, secs, p)))
+    return run_family(ctx, "files", servers, cases, check_files(contents))
+
+
 def resp_family(ctx):
     s, pl = ctx.settings, ctx.placement
     servers = [Gatiod("gatiod-resp", ctx.workdir, pl, ctx.build, "resp", s.max_connections),
@@ -265,6 +288,7 @@ def idle_family(ctx):
 
 FAMILIES = {
     "http": http_family,
+    "files": files_family,
     "resp": resp_family,
     "echo": echo_family,
     "ablation": ablation_family,

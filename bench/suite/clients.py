@@ -60,11 +60,11 @@ def run_tool(cmd, what, timeout):
     return stdout, stderr, ru.ru_utime + ru.ru_stime, wall
 
 
-def wrk(placement, port, connections, depth, seconds):
-    what = f"wrk ({connections} connections, depth {depth})"
+def wrk(placement, port, connections, depth, seconds, path="/"):
+    what = f"wrk ({connections} connections, depth {depth}, {path})"
     seconds = max(1, round(seconds))  # wrk takes whole seconds
     cmd = placement.client(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", WRK_SCRIPT,
-                            f"http://127.0.0.1:{port}/", "--", depth])
+                            f"http://127.0.0.1:{port}{path}", "--", depth])
     stdout, _, cpu, wall = run_tool(cmd, what, seconds + 60)
     line = next((x for x in stdout.splitlines() if x.startswith("{")), None)
     if line is None:

@@ -9,7 +9,8 @@ BEGIN = "<!-- bench/run results: begin (generated; a full run replaces everythin
 END = "<!-- bench/run results: end -->"
 
 # Each family's gatiod and its peers, each peer compared with gatiod on its own.
-PEERS = {"http": ("gatiod-http", ("nginx", "h2o")), "resp": ("gatiod-resp", ("redis-server",))}
+PEERS = {"http": ("gatiod-http", ("nginx", "h2o")), "files": ("gatiod-files", ("nginx-files",)),
+         "resp": ("gatiod-resp", ("redis-server",))}
 
 
 def peers(rec):
@@ -70,6 +71,8 @@ def evaluate_targets(results):
                 "lrange_100", "mset"):
         cpu_target(f"resp-{rid}-p1", 1.0, "CPU/request <= 1.0 x {peer}, no pipelining (data types)")
         cpu_target(f"resp-{rid}-p16", 0.6, "CPU/request <= 0.6 x {peer}, -P 16 (data types)")
+    cpu_target("files-4k", 0.8, "CPU/request <= 0.8 x {peer}, static 4 KiB file")
+    cpu_target("files-1m", 1.0, "CPU/request <= 1.0 x {peer}, static 1 MiB file")
     rec = cases.get("http-c64-d1")
     if rec is not None:
         v = _median(rec, "gatiod-http", "syscalls_per_req")

@@ -8,18 +8,32 @@
 // header_timeout of its first byte and its body within body_timeout of its head: the slots in each phase form
 // a list in deadline order, and one host timer per instance waits for the earliest. docs/plugins.md lists the
 // options.
+//
+// A root route's GET or HEAD is answered from the file it names through the host's file
+// services (ABI 1.4): open beneath the route's folder, stat, then the head and the bytes asked
+// for, read into buffers the host lends and sent from them without a copy, one read at a time
+// and no further ahead of the socket than read_ahead. While that answer is under way the
+// connection's reading is paused and bytes already received after the request wait in the
+// request's carry buffer; they are fed once the answer is queued, so answers stay in order.
 #include <algorithm>
+#include <array>
+#include <cerrno>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <ctime>
 #include <memory>
 #include <new>
 #include <span>
 #include <string>
+#include <sys/stat.h>
 #include <vector>
 
 #include <gatio/plugin.hpp>
 
 #include "date.hpp"
+#include "files.hpp"
 #include "settings.hpp"
 #include "site.hpp"
 
@@ -40,6 +54,35 @@ private:
     const gatio::Connection& c_;
 };
 
+struct Slot;
+struct State;
+
+// One root route request being answered from a file; an instance has max_open_files of them,
+// with their buffers, from its creation.
+struct Job {
+    State* state = nullptr;
+    Slot* slot = nullptr;
+    std::uint32_t index = 0; // in the instance's pool
+    gatio::http::Site::Tail tail{};
+    bool with_body = true;     // not HEAD
+    bool directory = false;    // the path ended in '/'
+    bool tried_index = false;  // the open under way is the folder's index file
+    bool overflow = false;     // bytes after the request did not fit the carry: close after it
+    std::uint32_t pending = 0; // operations and timers whose completion has not run
+    gatio_file file = 0;
+    gatio_file_stat stat{};
+    std::uint64_t offset = 0; // the next byte to read
+    std::uint64_t end = 0;    // one past the last byte to send
+    std::uint32_t carry_len = 0;
+    char* path = nullptr;     // relative to the root, NUL-terminated
+    char* location = nullptr; // a redirect's Location
+    char* head = nullptr;     // the answer's head
+    char* carry = nullptr;    // bytes received after the request
+    std::array<char, gatio::http::etag_capacity> etag{};
+    std::size_t etag_len = 0;
+    std::array<char, gatio::http::date_length> last_modified{};
+};
+
 // One connection's parser and its place on a deadline list.
 struct Slot {
     Slot(Parser p, std::uint32_t i) : parser(p), index(i) {}
@@ -53,6 +96,8 @@ struct Slot {
     std::uint32_t completed = 0; // the parser's count when `deadline` was set
     bool timed_out = false;      // answered 408 and closing
     bool draining = false;       // gatiod is stopping: close once the request under way is answered
+    bool closed = false;         // on_close ran while a Job's operations were pending
+    Job* job = nullptr;          // the file answer under way
 };
 
 // The slots whose request is in one phase, earliest deadline first: each deadline is the same
@@ -72,7 +117,11 @@ struct State {
         // Room for every block's pointer and every slot given back, reserved but not touched:
         // the lists then never reallocate while connections come and go.
         blocks.reserve((capacity + block_slots - 1) / block_slots);
+        captures.reserve((capacity + block_slots - 1) / block_slots);
         free_slots.reserve(capacity);
+        if (site.has_root_routes()) {
+            open_roots();
+        }
         gatio::http::DateClock::local().refresh();
         if (host.start_timer(std::chrono::milliseconds(gatio::http::next_second_delay_ms()), &tick, this) ==
             0) {
@@ -102,6 +151,530 @@ struct State {
     }
 
     Slot& at(std::uint32_t i) { return blocks[i / block_slots][i % block_slots]; }
+
+    // ---- Root routes -------------------------------------------------------------------------
+
+    const gatio_services& sv() const { return host.services(); }
+
+    struct RootOpen {
+        State* state;
+        std::size_t route;
+    };
+
+    void open_roots() {
+        if (sv().struct_size < offsetof(gatio_services, lent_buffer_size) + sizeof(void (*)())) {
+            throw gatio::PluginError("routes with a root need the host's file services (ABI 1.4), which this "
+                                     "gatiod does not offer");
+        }
+        const auto& settings = site.settings();
+        max_path = settings.max_path;
+        std::size_t longest_index = 0;
+        for (const auto& r : settings.routes) {
+            longest_index = std::max(longest_index, r.index.size());
+        }
+        capture_bytes = max_path + gatio::http::captured_fields_bytes;
+        path_bytes = max_path + 1 + longest_index + 1;
+        // The head: fixed fields, the Server text, the type and a Location of up to 3 bytes per
+        // path byte.
+        location_bytes = 3 * std::size_t{max_path} + 1;
+        head_bytes = 640 + settings.server.size() + location_bytes;
+        carry_bytes = settings.limits.max_header_bytes;
+        const std::size_t per_job = path_bytes + location_bytes + head_bytes + carry_bytes;
+        job_memory = std::make_unique<char[]>(per_job * settings.max_open_files);
+        scratch = std::make_unique<char[]>(carry_bytes);
+        jobs.resize(settings.max_open_files);
+        free_jobs.reserve(settings.max_open_files);
+        for (std::uint32_t i = 0; i < settings.max_open_files; ++i) {
+            Job& j = jobs[i];
+            j.state = this;
+            j.index = i;
+            char* base = job_memory.get() + per_job * i;
+            j.path = base;
+            j.location = base + path_bytes;
+            j.head = j.location + location_bytes;
+            j.carry = j.head + head_bytes;
+            free_jobs.push_back(settings.max_open_files - 1 - i);
+        }
+        dirs.assign(settings.routes.size(), 0);
+        root_opens.reserve(settings.routes.size());
+        for (std::size_t i = 0; i < settings.routes.size(); ++i) {
+            if (settings.routes[i].root.empty()) {
+                continue;
+            }
+            root_opens.push_back(RootOpen{this, i});
+            gatio_file_open_args args{};
+            args.struct_size = sizeof(args);
+            args.flags = GATIO_FILE_DIRECTORY;
+            args.path = settings.routes[i].root.c_str();
+            args.done = &root_opened;
+            args.arg = &root_opens.back();
+            const int rc = sv().file_open(host.handle(), &args);
+            if (rc != GATIO_OK) {
+                throw gatio::PluginError("cannot open the root \"" + settings.routes[i].root + "\" of " +
+                                         where + ": the host's file_open answered " + std::to_string(rc));
+            }
+        }
+    }
+
+    static void root_opened(gatio_host*, void* arg, int result, gatio_file file) {
+        auto* r = static_cast<RootOpen*>(arg);
+        State& s = *r->state;
+        if (result < 0) {
+            // Its requests are answered 503 until a reload opens it again.
+            s.host.warn("http: cannot open the root \"" + s.site.route(static_cast<int>(r->route)).root +
+                        "\" of " + s.where + ": " + std::strerror(-result) +
+                        "; its requests are answered 503");
+            return;
+        }
+        s.dirs[r->route] = file;
+    }
+
+    enum class Outcome { keep, close, reset };
+
+    // Feeds bytes to a connection's parser and answers every request they complete, starting
+    // the file answer of a root route's request (and carrying the bytes after it).
+    Outcome feed(Slot& slot, const gatio::Connection& c, std::span<const std::uint8_t> data) {
+        SendOutput out(c);
+        for (;;) {
+            std::size_t consumed = data.size();
+            const gatio::http::Verdict v = site.serve(slot.parser, data, date(), out, &consumed);
+            switch (v) {
+            case gatio::http::Verdict::keep:
+                track(slot);
+                if (slot.draining && slot.parser.phase() == Phase::idle) {
+                    return Outcome::close; // the request under way when the drain began is answered
+                }
+                return Outcome::keep;
+            case gatio::http::Verdict::close:
+                unlink(slot);
+                return Outcome::close;
+            case gatio::http::Verdict::reset:
+                unlink(slot);
+                return Outcome::reset;
+            case gatio::http::Verdict::file:
+                break;
+            }
+            track(slot); // the request is complete: no deadline runs while it is answered
+            data = data.subspan(consumed);
+            const Start started = start_file(slot, c, data);
+            if (started == Start::failed) {
+                unlink(slot);
+                return Outcome::reset;
+            }
+            if (started == Start::started) {
+                return Outcome::keep;
+            }
+            // Answered at once (an error status): go on with the bytes after it.
+            if (!slot.parser.request().keep_alive) {
+                return Outcome::close;
+            }
+        }
+    }
+
+    enum class Start { started, answered, failed };
+
+    Start start_file(Slot& slot, const gatio::Connection& c, std::span<const std::uint8_t> rest) {
+        const gatio::http::Request& req = slot.parser.request();
+        const auto tail = gatio::http::Site::tail_for(req);
+        const bool with_body = req.method != gatio::http::Method::head;
+        SendOutput out(c);
+        auto quick = [&](int status) {
+            return site.answer(status, tail, with_body, date(), out) ? Start::answered : Start::failed;
+        };
+        const gatio_file dir = dirs[static_cast<std::size_t>(req.route)];
+        if (dir == 0) {
+            return quick(503);
+        }
+        const auto path = slot.parser.path();
+        if (!path) {
+            return quick(414);
+        }
+        if (free_jobs.empty()) {
+            // Logged at 1, 2, 4, 8 ... so that a flood cannot flood the journal too.
+            ++jobs_refused;
+            if ((jobs_refused & (jobs_refused - 1)) == 0) {
+                host.warn("http: answered 503 to a file request on " + where + ": all " +
+                          std::to_string(jobs.size()) + " files (max_open_files) are in use; " +
+                          std::to_string(jobs_refused) + " refused so far");
+            }
+            return quick(503);
+        }
+        Job& job = jobs[free_jobs.back()];
+        const auto rel = gatio::http::relative_path(path->substr(req.prefix_length), {job.path, max_path});
+        switch (rel.status) {
+        case gatio::http::PathStatus::ok:
+            break;
+        case gatio::http::PathStatus::bad:
+            return quick(400);
+        case gatio::http::PathStatus::forbidden:
+            return quick(403);
+        case gatio::http::PathStatus::too_long:
+            return quick(414);
+        }
+        std::size_t len = rel.length;
+        if (len == 0) {
+            job.path[len++] = '.';
+        }
+        job.path[len] = '\0';
+        free_jobs.pop_back();
+        job.slot = &slot;
+        job.tail = tail;
+        job.with_body = with_body;
+        job.directory = rel.directory;
+        job.tried_index = false;
+        job.overflow = rest.size() > carry_bytes;
+        job.carry_len = job.overflow ? 0 : static_cast<std::uint32_t>(rest.size());
+        if (!rest.empty() && !job.overflow) {
+            std::memcpy(job.carry, rest.data(), rest.size());
+        }
+        job.file = 0;
+        job.offset = 0;
+        job.end = 0;
+        slot.job = &job;
+        // What arrives while the answer is under way waits in the carry.
+        c.pause_read();
+        if (!open(job, dir)) {
+            slot.job = nullptr;
+            free_jobs.push_back(job.index);
+            c.resume_read();
+            return quick(503);
+        }
+        return Start::started;
+    }
+
+    bool open(Job& job, gatio_file dir) {
+        gatio_file_open_args args{};
+        args.struct_size = sizeof(args);
+        args.flags = GATIO_FILE_READ | GATIO_FILE_BENEATH;
+        args.dir = dir;
+        args.path = job.path;
+        args.done = &opened;
+        args.arg = &job;
+        if (sv().file_open(host.handle(), &args) != GATIO_OK) {
+            return false;
+        }
+        ++job.pending;
+        return true;
+    }
+
+    gatio::Connection conn_of(const Job& job) const {
+        return gatio::Connection(host, job.slot->conn, job.slot);
+    }
+
+    // The answer cannot be given at all: an error status instead, with the request's tail.
+    void fail(Job& job, int status) {
+        close_file(job);
+        const gatio::Connection c = conn_of(job);
+        SendOutput out(c);
+        if (!site.answer(status, job.tail, job.with_body, date(), out)) {
+            c.close(GATIO_CLOSE_ABORT); // on_close finds the job and gives it back
+            return;
+        }
+        finish(job);
+    }
+
+    // The head promised bytes that cannot be sent: the connection ends after those sent.
+    void cut(Job& job, gatio_close_mode mode) {
+        close_file(job);
+        conn_of(job).close(mode); // on_close finds the job and gives it back
+    }
+
+    void close_file(Job& job) {
+        if (job.file != 0) {
+            sv().file_close(host.handle(), job.file, nullptr, nullptr);
+            job.file = 0;
+        }
+    }
+
+    static int status_for(int error) {
+        switch (error) {
+        case -ENOENT:
+        case -ENOTDIR:
+        case -ENAMETOOLONG:
+            return 404;
+        case -EACCES:
+        case -EPERM:
+        case -EXDEV: // a symlink leading out of the root, or an absolute one
+        case -ELOOP:
+        case -ENXIO: // a unix socket
+            return 403;
+        case -EMFILE:
+        case -ENFILE:
+        case -ECANCELED:
+            return 503;
+        default:
+            return 500;
+        }
+    }
+
+    // Whether the job's connection closed meanwhile; then the job ends once nothing is pending.
+    static bool gone(Job& job) {
+        if (!job.slot->closed) {
+            return false;
+        }
+        job.state->close_file(job);
+        if (job.pending == 0) {
+            job.state->release_closed(job);
+        }
+        return true;
+    }
+
+    void release_closed(Job& job) {
+        Slot& slot = *job.slot;
+        slot.job = nullptr;
+        job.slot = nullptr;
+        free_jobs.push_back(job.index);
+        slot.closed = false;
+        free_slots.push_back(slot.index);
+    }
+
+    static void opened(gatio_host*, void* arg, int result, gatio_file file) {
+        Job& job = *static_cast<Job*>(arg);
+        --job.pending;
+        job.file = file;
+        if (gone(job)) {
+            return;
+        }
+        State& s = *job.state;
+        if (result < 0) {
+            s.fail(job, status_for(result));
+            return;
+        }
+        job.stat = {};
+        job.stat.struct_size = sizeof(job.stat);
+        if (s.sv().file_stat(s.host.handle(), job.file, &job.stat, &stated, &job) != GATIO_OK) {
+            s.fail(job, 503);
+            return;
+        }
+        ++job.pending;
+    }
+
+    static void stated(gatio_host*, void* arg, std::int64_t result) {
+        Job& job = *static_cast<Job*>(arg);
+        --job.pending;
+        if (gone(job)) {
+            return;
+        }
+        State& s = *job.state;
+        if (result < 0) {
+            s.fail(job, status_for(static_cast<int>(result)));
+            return;
+        }
+        const std::uint32_t type = job.stat.mode & S_IFMT;
+        if (type == S_IFDIR) {
+            s.close_file(job);
+            s.folder(job);
+            return;
+        }
+        if (type != S_IFREG) {
+            s.fail(job, 403); // a device, a socket or a pipe is nothing to serve
+            return;
+        }
+        s.answer_file(job);
+    }
+
+    // A folder: its index file when it was named with a trailing '/', else a redirect there.
+    void folder(Job& job) {
+        if (!job.directory) {
+            const auto path = job.slot->parser.path();
+            gatio::http::FileHead h;
+            h.status = 301;
+            std::size_t n = gatio::http::encode_path(*path, {job.location, location_bytes - 1});
+            job.location[n++] = '/';
+            h.location = {job.location, n};
+            send_head(job, h, false);
+            return;
+        }
+        const gatio::http::Route& route = site.route(job.slot->parser.request().route);
+        if (job.tried_index || route.index.empty()) {
+            fail(job, 404);
+            return;
+        }
+        std::size_t len = std::strlen(job.path);
+        if (len == 1 && job.path[0] == '.') {
+            len = 0;
+        } else {
+            job.path[len++] = '/';
+        }
+        std::memcpy(job.path + len, route.index.data(), route.index.size());
+        job.path[len + route.index.size()] = '\0';
+        job.tried_index = true;
+        const gatio_file dir = dirs[static_cast<std::size_t>(job.slot->parser.request().route)];
+        if (dir == 0 || !open(job, dir)) {
+            fail(job, 503);
+        }
+    }
+
+    void answer_file(Job& job) {
+        const gatio_file_stat& st = job.stat;
+        job.etag_len = gatio::http::format_etag(
+            st.size, st.mtime_sec * 1'000'000'000 + static_cast<std::int64_t>(st.mtime_nsec), job.etag);
+        gatio::http::format_date(static_cast<std::time_t>(st.mtime_sec), job.last_modified);
+        const Parser& p = job.slot->parser;
+        using gatio::http::Captured;
+        gatio::http::Conditions cond;
+        cond.if_none_match = p.field(Captured::if_none_match);
+        cond.if_modified_since = p.field(Captured::if_modified_since);
+        cond.range = p.field(Captured::range);
+        cond.if_range = p.field(Captured::if_range);
+        const std::string_view etag{job.etag.data(), job.etag_len};
+        const auto a = gatio::http::decide({st.size, static_cast<std::time_t>(st.mtime_sec), etag}, cond);
+        gatio::http::FileHead h;
+        h.status = a.status;
+        h.content_type = gatio::http::content_type_for(job.path);
+        h.size = st.size;
+        h.etag = etag;
+        h.last_modified = {job.last_modified.data(), job.last_modified.size()};
+        h.first = a.range.first;
+        h.length = a.status == 200 || a.status == 206 ? a.range.length : 0;
+        job.offset = a.range.first;
+        job.end = a.range.first + h.length;
+        send_head(job, h, job.with_body && h.length > 0);
+    }
+
+    void send_head(Job& job, const gatio::http::FileHead& h, bool body) {
+        const std::size_t n = site.file_head({job.head, head_bytes}, h, job.tail, date());
+        const gatio::Connection c = conn_of(job);
+        if (n == 0 || c.send(std::string_view{job.head, n}) != GATIO_OK) {
+            cut(job, GATIO_CLOSE_ABORT);
+            return;
+        }
+        if (!body) {
+            close_file(job);
+            finish(job);
+            return;
+        }
+        read_next(job);
+    }
+
+    void read_next(Job& job) {
+        const std::uint64_t n =
+            std::min<std::uint64_t>(sv().lent_buffer_size(host.handle()), job.end - job.offset);
+        const int rc = sv().file_read_lent(host.handle(), job.file, job.offset, n, &got, &job);
+        if (rc == GATIO_OK) {
+            ++job.pending;
+            return;
+        }
+        if (rc != GATIO_ERR_LIMIT) {
+            cut(job, GATIO_CLOSE_FLUSH);
+            return;
+        }
+        // No lent buffer or operation left: again once this connection's output drained, which
+        // gives buffers back, or after a millisecond when it has nothing queued.
+        if (!wait_drained(job)) {
+            if (host.start_timer(std::chrono::milliseconds(1), &retry, &job) == 0) {
+                cut(job, GATIO_CLOSE_FLUSH);
+                return;
+            }
+            ++job.pending;
+        }
+    }
+
+    bool wait_drained(Job& job) {
+        return sv().notify_drained(host.handle(), job.slot->conn, &drained, &job) == GATIO_OK;
+    }
+
+    static void retry(gatio_host*, void* arg) {
+        Job& job = *static_cast<Job*>(arg);
+        --job.pending;
+        if (gone(job)) {
+            return;
+        }
+        job.state->read_next(job);
+    }
+
+    static void drained(gatio_host*, void* arg, int status) {
+        Job& job = *static_cast<Job*>(arg);
+        if (status != GATIO_OK || job.slot->closed) {
+            return; // on_close follows
+        }
+        job.state->read_next(job);
+    }
+
+    static void got(gatio_host*, void* arg, std::int64_t result, gatio_lent buf, const std::uint8_t*) {
+        Job& job = *static_cast<Job*>(arg);
+        State& s = *job.state;
+        --job.pending;
+        if (job.slot->closed) {
+            if (buf != 0) {
+                s.sv().lent_release(s.host.handle(), buf);
+            }
+            gone(job);
+            return;
+        }
+        if (result <= 0) {
+            // An error, or the file ends sooner than it did at stat (it was truncated): the
+            // connection ends with the bytes sent so far, which were the file's.
+            s.cut(job, GATIO_CLOSE_FLUSH);
+            return;
+        }
+        const auto n = static_cast<std::size_t>(
+            std::min<std::uint64_t>(static_cast<std::uint64_t>(result), job.end - job.offset));
+        if (s.sv().lent_send(s.host.handle(), job.slot->conn, buf, 0, n) != GATIO_OK) {
+            s.sv().lent_release(s.host.handle(), buf);
+            s.cut(job, GATIO_CLOSE_ABORT);
+            return;
+        }
+        job.offset += n;
+        if (job.offset == job.end) {
+            s.close_file(job);
+            s.finish(job);
+            return;
+        }
+        if (conn_pending(s, job) > s.site.settings().read_ahead && s.wait_drained(job)) {
+            return;
+        }
+        s.read_next(job);
+    }
+
+    static std::size_t conn_pending(State& s, const Job& job) {
+        return s.sv().pending_output(s.host.handle(), job.slot->conn);
+    }
+
+    // The answer is queued: the connection goes on with what arrived after the request.
+    void finish(Job& job) {
+        Slot& slot = *job.slot;
+        const bool overflow = job.overflow;
+        const std::uint32_t carried = job.carry_len;
+        if (carried > 0) {
+            std::memcpy(scratch.get(), job.carry, carried);
+        }
+        slot.job = nullptr;
+        job.slot = nullptr;
+        free_jobs.push_back(job.index);
+        const gatio::Connection c(host, slot.conn, &slot);
+        if (overflow || job.tail == gatio::http::Site::close_connection || slot.draining) {
+            c.close(GATIO_CLOSE_FLUSH);
+            return;
+        }
+        c.resume_read();
+        if (carried == 0) {
+            return;
+        }
+        const auto bytes =
+            std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(scratch.get()), carried);
+        switch (feed(slot, c, bytes)) {
+        case Outcome::keep:
+            break;
+        case Outcome::close:
+            c.close(GATIO_CLOSE_FLUSH);
+            break;
+        case Outcome::reset:
+            c.close(GATIO_CLOSE_ABORT);
+            break;
+        }
+    }
+
+    // Bytes that arrive while a file answer is under way (reading is paused, but a receive
+    // already done is still delivered): they wait behind the ones carried.
+    void carry(Job& job, std::span<const std::uint8_t> data) {
+        if (job.overflow || carry_bytes - job.carry_len < data.size()) {
+            job.overflow = true;
+            return;
+        }
+        std::memcpy(job.carry + job.carry_len, data.data(), data.size());
+        job.carry_len += static_cast<std::uint32_t>(data.size());
+    }
     DeadlineList& list(Phase phase) { return phase == Phase::head ? heads : bodies; }
 
     // A slot for a new connection: one given back, else the next never used (its block
@@ -112,6 +685,7 @@ struct State {
             Slot& slot = at(free_slots.back());
             free_slots.pop_back();
             slot = Slot(site.make_parser(), slot.index);
+            lend_capture(slot);
             return &slot;
         }
         if (used == capacity) {
@@ -120,11 +694,27 @@ struct State {
         if (used % block_slots == 0) {
             std::vector<Slot> block;
             block.reserve(std::min(block_slots, capacity - used)); // may throw; nothing changed yet
-            blocks.push_back(std::move(block));                    // within the reserved room
+            std::unique_ptr<char[]> capture;
+            if (capture_bytes > 0) {
+                capture = std::make_unique<char[]>(capture_bytes * block.capacity()); // may throw
+            }
+            blocks.push_back(std::move(block)); // within the reserved room
+            captures.push_back(std::move(capture));
         }
         Slot& slot = blocks.back().emplace_back(site.make_parser(), used);
         ++used;
+        lend_capture(slot);
         return &slot;
+    }
+
+    // A root route's request is answered from its path and conditional fields, which the
+    // parser keeps in the slot's part of its block's capture buffer.
+    void lend_capture(Slot& slot) {
+        if (capture_bytes > 0) {
+            slot.parser.capture_into(captures[slot.index / block_slots].get() +
+                                         capture_bytes * (slot.index % block_slots),
+                                     max_path);
+        }
     }
 
     void unlink(Slot& slot) {
@@ -222,9 +812,25 @@ struct State {
     static constexpr std::uint32_t block_slots = 256;
 
     gatio::http::Site site;
-    std::uint32_t capacity = 0;            // max_connections
-    std::uint32_t used = 0;                // slots ever handed out; the next new one is this
-    std::vector<std::vector<Slot>> blocks; // each reserved to its full size, so slots never move
+    std::uint32_t capacity = 0;                    // max_connections
+    std::uint32_t used = 0;                        // slots ever handed out; the next new one is this
+    std::vector<std::vector<Slot>> blocks;         // each reserved to its full size, so slots never move
+    std::vector<std::unique_ptr<char[]>> captures; // per block: each slot's capture buffer
+    // Root routes only: the routes' folders (0 until open, and for other routes), the buffer
+    // sizes, the jobs with their buffers and the bytes being fed after a job.
+    std::vector<gatio_file> dirs;
+    std::vector<RootOpen> root_opens;
+    std::uint32_t max_path = 0;
+    std::size_t capture_bytes = 0;
+    std::size_t path_bytes = 0;
+    std::size_t location_bytes = 0;
+    std::size_t head_bytes = 0;
+    std::size_t carry_bytes = 0;
+    std::unique_ptr<char[]> job_memory;
+    std::unique_ptr<char[]> scratch;
+    std::vector<Job> jobs;
+    std::vector<std::uint32_t> free_jobs;
+    std::uint64_t jobs_refused = 0;
     std::vector<std::uint32_t> free_slots; // given back, taken again first
     DeadlineList heads;                    // requests whose head is incomplete
     DeadlineList bodies;                   // requests whose body is incomplete
@@ -279,22 +885,19 @@ public:
         if (slot == nullptr || slot->timed_out) {
             return static_cast<std::int64_t>(data.size()); // answered 503 or 408 and closing
         }
-        SendOutput out(c);
-        switch (s.site.serve(slot->parser, data, s.date(), out)) {
-        case gatio::http::Verdict::keep:
-            s.track(*slot);
-            if (slot->draining && slot->parser.phase() == Phase::idle) {
-                return GATIO_DATA_CLOSE; // the request that was under way when the drain began is answered
-            }
+        if (slot->job != nullptr) {
+            s.carry(*slot->job, data);
             return static_cast<std::int64_t>(data.size());
-        case gatio::http::Verdict::close:
-            s.unlink(*slot);
+        }
+        switch (s.feed(*slot, c, data)) {
+        case State::Outcome::keep:
+            return static_cast<std::int64_t>(data.size());
+        case State::Outcome::close:
             return GATIO_DATA_CLOSE;
-        case gatio::http::Verdict::reset:
+        case State::Outcome::reset:
             break;
         }
         // The driver's output memory is exhausted: a partial answer would corrupt the stream.
-        s.unlink(*slot);
         return GATIO_DATA_RESET;
     }
 
@@ -302,7 +905,8 @@ public:
     // its head or body received) may finish it, and closes once it is answered.
     gatio_drain_action on_drain(gatio::Connection c) {
         Slot* slot = c.user<Slot>();
-        if (slot == nullptr || slot->timed_out || slot->parser.phase() == Phase::idle) {
+        if (slot == nullptr || slot->timed_out ||
+            (slot->parser.phase() == Phase::idle && slot->job == nullptr)) {
             return GATIO_DRAIN_CLOSE;
         }
         slot->draining = true;
@@ -313,6 +917,13 @@ public:
         State& s = *s_;
         if (auto* slot = c.user<Slot>()) {
             s.unlink(*slot);
+            if (Job* job = slot->job) {
+                // The job's operations still name the slot: both are given back when the last
+                // completes (closing the file cancels them).
+                slot->closed = true;
+                State::gone(*job);
+                return;
+            }
             s.free_slots.push_back(slot->index);
         }
     }

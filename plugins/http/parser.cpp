@@ -134,8 +134,9 @@ const std::uint8_t* field_value_end(const std::uint8_t* p, const std::uint8_t* e
 constexpr std::array<std::string_view, 9> methods{"GET",     "HEAD",  "POST",  "PUT",    "DELETE",
                                                   "OPTIONS", "PATCH", "TRACE", "CONNECT"};
 // Lower case, indexed like the parser's Field.
-constexpr std::array<std::string_view, 5> field_names{"connection", "content-length", "transfer-encoding",
-                                                      "host", "expect"};
+constexpr std::array<std::string_view, 9> field_names{
+    "if-none-match",  "if-modified-since", "range", "if-range", "connection",
+    "content-length", "transfer-encoding", "host",  "expect"};
 constexpr std::array<std::string_view, 2> connection_options{"close", "keep-alive"};
 constexpr std::array<std::string_view, 1> transfer_codings{"chunked"};
 constexpr std::array<std::string_view, 1> expectations{"100-continue"};
@@ -171,6 +172,42 @@ int LiteralMatcher::match(std::span<const std::string_view> literals) const {
 void Parser::start() {
     p_ = Progress{};
     p_.route_hi = static_cast<std::uint32_t>(routes_.size());
+}
+
+// The captured fields are read as any other when nothing is captured.
+Parser::Field Parser::classify(int f) const {
+    if (f < 0) {
+        return Field::other;
+    }
+    const auto field = static_cast<Field>(f);
+    return is_captured(field) && capture_ == nullptr ? Field::other : field;
+}
+
+char* Parser::field_buffer(Field f) const {
+    char* at = capture_ + max_path_;
+    for (int i = 0; i < static_cast<int>(f); ++i) {
+        at += captured_capacity[i];
+    }
+    return at;
+}
+
+std::optional<std::string_view> Parser::path() const {
+    if (capture_ == nullptr || p_.path_kept > max_path_) {
+        return std::nullopt;
+    }
+    return std::string_view{capture_, p_.path_kept};
+}
+
+std::optional<std::string_view> Parser::field(Captured which) const {
+    const std::uint32_t n = p_.captured[static_cast<int>(which)];
+    if (capture_ == nullptr || n == none || n == dropped) {
+        return std::nullopt;
+    }
+    std::string_view v{field_buffer(static_cast<Field>(which)), n};
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) {
+        v.remove_suffix(1);
+    }
+    return v;
 }
 
 Parser::Result Parser::fail(std::size_t consumed, int status) {
@@ -337,12 +374,12 @@ bool Parser::scan_head(const std::uint8_t* data, std::size_t& j, std::size_t end
                 j += 1;
                 return error(431);
             }
-            // The names differ in length, so the length picks the one candidate to compare.
+            // Only names of the same length are compared.
             p_.field = Field::other;
             if (!p_.in_trailer) {
                 for (std::size_t f = 0; f < field_names.size(); ++f) {
                     if (field_names[f].size() == len && equals_lower(p, field_names[f])) {
-                        p_.field = static_cast<Field>(f);
+                        p_.field = classify(static_cast<int>(f));
                         break;
                     }
                 }
@@ -615,6 +652,12 @@ bool Parser::step_target(std::uint8_t c) {
 // and share their first path_len bytes, so those ending there come first and the rest are
 // ordered by that byte: two binary searches find the new range.
 void Parser::path_byte(std::uint8_t c) {
+    if (capture_ != nullptr && p_.path_kept <= max_path_) {
+        if (p_.path_kept < max_path_) {
+            capture_[p_.path_kept] = static_cast<char>(c);
+        }
+        ++p_.path_kept;
+    }
     if (p_.route_lo == p_.route_hi) {
         return;
     }
@@ -628,12 +671,22 @@ void Parser::path_byte(std::uint8_t c) {
     const auto hi = std::partition_point(lo, last, [&](std::string_view r) { return key(r) == c; });
     p_.route_lo = static_cast<std::uint32_t>(lo - routes_.begin());
     p_.route_hi = static_cast<std::uint32_t>(hi - routes_.begin());
+    // A route ending here sorts first; the longest prefix route seen wins.
+    if (!prefixes_.empty() && p_.route_lo < p_.route_hi && routes_[p_.route_lo].size() == p_.path_len &&
+        prefixes_[p_.route_lo]) {
+        p_.prefix_route = static_cast<std::int32_t>(p_.route_lo);
+        p_.prefix_len = p_.path_len;
+    }
 }
 
+// A route whose whole path is the request's wins over a prefix route.
 void Parser::end_target() {
     if (p_.route_lo < p_.route_hi && routes_[p_.route_lo].size() == p_.path_len) {
         p_.request.route = static_cast<int>(p_.route_lo);
+    } else if (p_.prefix_route >= 0) {
+        p_.request.route = p_.prefix_route;
     }
+    p_.request.prefix_length = p_.prefix_len;
     p_.state = State::version;
 }
 
@@ -667,10 +720,7 @@ bool Parser::step_field(std::uint8_t c) {
         if (c != ':') {
             return error(400);
         }
-        {
-            const int f = p_.matcher.match(field_names);
-            p_.field = f < 0 ? Field::other : static_cast<Field>(f);
-        }
+        p_.field = classify(p_.matcher.match(field_names));
         begin_field_value();
         p_.state = State::field_value_ows;
         return true;
@@ -720,9 +770,7 @@ std::span<const std::string_view> Parser::list_literals(Field field) {
         return transfer_codings;
     case Field::expect:
         return expectations;
-    case Field::content_length:
-    case Field::host:
-    case Field::other:
+    default:
         break;
     }
     return {};
@@ -730,6 +778,20 @@ std::span<const std::string_view> Parser::list_literals(Field field) {
 
 void Parser::begin_field_value() {
     switch (p_.field) {
+    case Field::if_none_match:
+    case Field::if_modified_since:
+    case Field::range:
+    case Field::if_range: {
+        // A repeated field continues the list: ", " and the next value.
+        std::uint32_t& n = p_.captured[static_cast<int>(p_.field)];
+        if (n == none) {
+            n = 0;
+        } else if (n != dropped) {
+            capture_byte(',');
+            capture_byte(' ');
+        }
+        break;
+    }
     case Field::connection:
     case Field::expect:
     case Field::transfer_encoding:
@@ -752,8 +814,26 @@ void Parser::begin_field_value() {
     }
 }
 
+void Parser::capture_byte(std::uint8_t c) {
+    std::uint32_t& n = p_.captured[static_cast<int>(p_.field)];
+    if (n == dropped) {
+        return;
+    }
+    if (n == captured_capacity[static_cast<int>(p_.field)]) {
+        n = dropped;
+        return;
+    }
+    field_buffer(p_.field)[n++] = static_cast<char>(c);
+}
+
 bool Parser::field_value_byte(std::uint8_t c) {
     switch (p_.field) {
+    case Field::if_none_match:
+    case Field::if_modified_since:
+    case Field::range:
+    case Field::if_range:
+        capture_byte(c);
+        return true;
     case Field::content_length:
         if (is_space(c)) {
             p_.cl_space = true;
@@ -911,7 +991,7 @@ bool Parser::end_field_value() {
         return true;
     case Field::host:
         return host_end() || error(400);
-    case Field::other:
+    default:
         return true;
     }
     return true;

@@ -5,7 +5,9 @@
 // the header names and the few header values that matter (Connection, Content-Length,
 // Transfer-Encoding, Host, Expect) are matched against fixed literals as their bytes go by, and
 // the path is matched against the sorted route table by narrowing a range of candidates one
-// byte at a time. The body is framed (Content-Length or chunked) and skipped.
+// byte at a time. The body is framed (Content-Length or chunked) and skipped. Only a caller
+// that lends a capture buffer (capture_into) gets bytes kept: the decoded path and the values of
+// If-None-Match, If-Modified-Since, Range and If-Range, each bounded, for routes that serve files.
 //
 // Where a token, a field value or a line end of the head lies whole in the bytes received, the
 // parser takes it in one stride (names compared by length and memcmp, values checked eight bytes
@@ -29,6 +31,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -67,6 +70,18 @@ private:
 
 // The routes' paths in strictly increasing byte order; the parser reports an index into it.
 using RoutePaths = std::span<const std::string_view>;
+// One flag per route, true for a prefix route (a path ending in '/' that also matches every
+// path it begins); empty when no route is one.
+using RoutePrefixes = std::span<const bool>;
+
+// The request fields a prefix route is answered from, kept in a buffer the caller lends.
+enum class Captured : std::uint8_t { if_none_match, if_modified_since, range, if_range, count };
+
+// Room for each captured field's value; a longer value (repeats joined by ", ") is dropped,
+// which the file answer treats as the field being absent or not matching.
+inline constexpr std::uint32_t captured_capacity[static_cast<int>(Captured::count)] = {512, 64, 128, 64};
+inline constexpr std::uint32_t captured_fields_bytes =
+    captured_capacity[0] + captured_capacity[1] + captured_capacity[2] + captured_capacity[3];
 
 struct Request {
     Method method = Method::other;
@@ -74,7 +89,11 @@ struct Request {
     bool keep_alive = true;
     bool expect_continue = false; // an HTTP/1.1 client waits for "100 Continue" before the body
     bool has_body = false;
-    int route = -1; // index into RoutePaths, -1 when no route has exactly this path
+    // Index into RoutePaths: the route whose path is exactly this one, else the longest prefix
+    // route it begins with, else -1.
+    int route = -1;
+    // For a prefix route: where its path ends in the percent-decoded path (see Parser::path).
+    std::uint32_t prefix_length = 0;
 };
 
 class Parser {
@@ -86,7 +105,24 @@ public:
     };
 
     // Both arguments must outlive the parser; routes must be sorted and free of duplicates.
-    Parser(const Limits& limits, RoutePaths routes) : limits_(&limits), routes_(routes) { start(); }
+    Parser(const Limits& limits, RoutePaths routes, RoutePrefixes prefixes = {})
+        : limits_(&limits), routes_(routes), prefixes_(prefixes) {
+        start();
+    }
+
+    // Lends the parser `max_path + captured_fields_bytes` bytes, which it fills with each
+    // request's percent-decoded path (its first max_path bytes) and captured fields; they are
+    // read with path() and field() after Event::complete. Without it nothing is kept.
+    void capture_into(char* buffer, std::uint32_t max_path) {
+        capture_ = buffer;
+        max_path_ = max_path;
+    }
+    // The percent-decoded path, query left out; nullopt when it was over max_path or nothing
+    // is captured.
+    std::optional<std::string_view> path() const;
+    // A captured field's value without surrounding whitespace; nullopt when the request had
+    // none, its value was over the field's room, or nothing is captured.
+    std::optional<std::string_view> field(Captured which) const;
 
     Result feed(std::span<const std::uint8_t> data);
 
@@ -162,7 +198,19 @@ private:
         trailing_space
     };
     // The header fields whose values the parser interprets.
-    enum class Field : std::uint8_t { connection, content_length, transfer_encoding, host, expect, other };
+    // The first four are kept (Captured), the next five interpreted.
+    enum class Field : std::uint8_t {
+        if_none_match,
+        if_modified_since,
+        range,
+        if_range,
+        connection,
+        content_length,
+        transfer_encoding,
+        host,
+        expect,
+        other
+    };
 
     // Everything that starts afresh with each request.
     struct Progress {
@@ -198,6 +246,11 @@ private:
         std::uint32_t route_lo = 0; // routes [route_lo, route_hi) start with the path seen so far
         std::uint32_t route_hi = 0;
         std::uint32_t path_len = 0;
+        std::int32_t prefix_route = -1; // the longest prefix route the path begins with so far
+        std::uint32_t prefix_len = 0;
+        std::uint32_t path_kept = 0; // decoded path bytes captured; max_path + 1 once over
+        // Bytes kept of each captured field, or none/dropped.
+        std::uint32_t captured[static_cast<int>(Captured::count)] = {none, none, none, none};
         std::uint64_t cl_value = 0; // the current Content-Length value, saturated at max_body + 1
         std::uint64_t content_length = 0;
         std::uint64_t remaining = 0;  // body or chunk bytes still to skip
@@ -205,6 +258,11 @@ private:
         LiteralMatcher matcher;       // the token in progress: method, field name or list element
     };
 
+    static constexpr std::uint32_t none = UINT32_MAX;        // the field did not appear
+    static constexpr std::uint32_t dropped = UINT32_MAX - 1; // ... or was over its room
+    static bool is_captured(Field f) { return f < Field::connection; }
+    Field classify(int f) const;
+    char* field_buffer(Field f) const;
     static std::span<const std::string_view> list_literals(Field field);
     void start();
     Result fail(std::size_t consumed, int status);
@@ -220,6 +278,7 @@ private:
     void path_byte(std::uint8_t c);
     void end_target();
     void begin_field_value();
+    void capture_byte(std::uint8_t c);
     bool field_value_byte(std::uint8_t c);
     bool end_field_value();
     void end_element();
@@ -233,6 +292,9 @@ private:
 
     const Limits* limits_;
     RoutePaths routes_;
+    RoutePrefixes prefixes_;
+    char* capture_ = nullptr;
+    std::uint32_t max_path_ = 0;
     Progress p_;
     std::uint32_t completed_ = 0;
 };

@@ -16,10 +16,11 @@ constexpr std::uint64_t KiB = 1024;
 constexpr std::uint64_t MiB = 1024 * KiB;
 constexpr std::uint64_t GiB = 1024 * MiB;
 
-constexpr std::array<std::string_view, 9> root_keys{"server",         "max_header_bytes", "max_headers",
-                                                    "max_body",       "max_connections",  "max_file_size",
-                                                    "header_timeout", "body_timeout",     "route"};
-constexpr std::array<std::string_view, 5> route_keys{"path", "status", "content_type", "body", "file"};
+constexpr std::array<std::string_view, 12> root_keys{
+    "server",         "max_header_bytes", "max_headers", "max_body",       "max_connections", "max_file_size",
+    "max_open_files", "read_ahead",       "max_path",    "header_timeout", "body_timeout",    "route"};
+constexpr std::array<std::string_view, 7> route_keys{"path", "status", "content_type", "body",
+                                                     "file", "root",   "index"};
 
 [[noreturn]] void fail(std::string_view option, std::string_view problem) {
     throw gatio::PluginError("option \"" + std::string(option) + "\": " + std::string(problem));
@@ -135,6 +136,47 @@ std::string read_file(const std::string& path, std::uint64_t max_size, const std
     return body;
 }
 
+// A root route: the folder must exist when the instance is created (a typo fails the start),
+// but nothing below it is opened until a request asks for it.
+void read_root(const gatio::Options& node, const std::string& prefix, Route& r) {
+    for (const char* key : {"status", "content_type", "body", "file"}) {
+        if (node[key].present()) {
+            fail(prefix + key, "does not apply to a route with a root, which serves the files below it");
+        }
+    }
+    if (r.path.back() != '/') {
+        fail(prefix + "path", "a route with a root is a prefix and must end with '/'");
+    }
+    const std::string_view root = *node["root"].as_string(prefix + "root");
+    if (root.empty() || root.front() != '/') {
+        fail(prefix + "root", "must be an absolute path");
+    }
+    if (root.find('\0') != std::string_view::npos) {
+        fail(prefix + "root", "must not hold a NUL byte");
+    }
+    r.root = std::string(root);
+    while (r.root.size() > 1 && r.root.back() == '/') {
+        r.root.pop_back();
+    }
+    struct stat st {};
+    if (::stat(r.root.c_str(), &st) != 0) {
+        fail(prefix + "root", "cannot stat \"" + r.root + "\": " + std::strerror(errno));
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        fail(prefix + "root", "\"" + r.root + "\" is not a folder");
+    }
+    const std::string_view index = node["index"].as_string(prefix + "index").value_or("index.html");
+    if (index == "." || index == ".." || index.find('/') != std::string_view::npos) {
+        fail(prefix + "index", "must be a file name, without '/'");
+    }
+    for (char c : index) {
+        if (static_cast<unsigned char>(c) < ' ' || c == '\x7f') {
+            fail(prefix + "index", "must not hold control characters");
+        }
+    }
+    r.index = std::string(index);
+}
+
 Route read_route(const gatio::Options& node, std::size_t index, std::uint64_t max_file_size) {
     const std::string prefix = "route[" + std::to_string(index) + "].";
     if (node.type() != GATIO_OPTION_TABLE) {
@@ -155,6 +197,13 @@ Route read_route(const gatio::Options& node, std::size_t index, std::uint64_t ma
         }
     }
     r.path = std::string(*path);
+    if (node["root"].present()) {
+        read_root(node, prefix, r);
+        return r;
+    }
+    if (node["index"].present()) {
+        fail(prefix + "index", "applies to routes with a root only");
+    }
     r.status = static_cast<int>(int_option(node["status"], prefix + "status", 200, 200, 599));
     if (r.status == 204 || r.status == 304) {
         fail(prefix + "status", "204 and 304 responses cannot carry Content-Length");
@@ -179,41 +228,72 @@ Route read_route(const gatio::Options& node, std::size_t index, std::uint64_t ma
 
 std::string_view content_type_for(std::string_view file) {
     struct Type {
-        std::string_view extension;
+        std::string_view extension; // lower case
         std::string_view type;
     };
-    static constexpr std::array<Type, 19> types{{
+    static constexpr std::array<Type, 44> types{{
         {"html", "text/html; charset=utf-8"},
         {"htm", "text/html; charset=utf-8"},
         {"css", "text/css; charset=utf-8"},
         {"js", "text/javascript; charset=utf-8"},
         {"mjs", "text/javascript; charset=utf-8"},
         {"json", "application/json"},
+        {"map", "application/json"},
+        {"webmanifest", "application/manifest+json"},
         {"txt", "text/plain; charset=utf-8"},
+        {"csv", "text/csv; charset=utf-8"},
+        {"md", "text/markdown; charset=utf-8"},
         {"xml", "application/xml"},
+        {"rss", "application/rss+xml"},
+        {"atom", "application/atom+xml"},
         {"svg", "image/svg+xml"},
         {"png", "image/png"},
         {"jpg", "image/jpeg"},
         {"jpeg", "image/jpeg"},
         {"gif", "image/gif"},
         {"webp", "image/webp"},
+        {"avif", "image/avif"},
+        {"bmp", "image/bmp"},
         {"ico", "image/vnd.microsoft.icon"},
+        {"woff", "font/woff"},
+        {"woff2", "font/woff2"},
+        {"ttf", "font/ttf"},
+        {"otf", "font/otf"},
+        {"mp3", "audio/mpeg"},
+        {"ogg", "audio/ogg"},
+        {"opus", "audio/opus"},
+        {"wav", "audio/wav"},
+        {"flac", "audio/flac"},
+        {"mp4", "video/mp4"},
+        {"webm", "video/webm"},
+        {"mov", "video/quicktime"},
         {"wasm", "application/wasm"},
         {"pdf", "application/pdf"},
-        {"woff2", "font/woff2"},
-        {"md", "text/markdown; charset=utf-8"},
+        {"zip", "application/zip"},
+        {"gz", "application/gzip"},
+        {"tar", "application/x-tar"},
+        {"zst", "application/zstd"},
+        {"xz", "application/x-xz"},
+        {"bz2", "application/x-bzip2"},
+        {"7z", "application/x-7z-compressed"},
     }};
     const std::size_t slash = file.rfind('/');
     const std::string_view name = slash == std::string_view::npos ? file : file.substr(slash + 1);
     const std::size_t dot = name.rfind('.');
-    if (dot != std::string_view::npos && dot > 0) {
-        std::string ext(name.substr(dot + 1));
-        std::transform(ext.begin(), ext.end(), ext.begin(),
-                       [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; });
-        for (const Type& t : types) {
-            if (t.extension == ext) {
-                return t.type;
-            }
+    if (dot == std::string_view::npos || dot == 0) {
+        return "application/octet-stream";
+    }
+    const std::string_view ext = name.substr(dot + 1);
+    // Compared without case and without a copy: a file server calls this per request.
+    auto same = [ext](std::string_view lower) {
+        return ext.size() == lower.size() &&
+               std::equal(ext.begin(), ext.end(), lower.begin(), [](char a, char b) {
+                   return (a >= 'A' && a <= 'Z' ? static_cast<char>(a - 'A' + 'a') : a) == b;
+               });
+    };
+    for (const Type& t : types) {
+        if (same(t.extension)) {
+            return t.type;
         }
     }
     return "application/octet-stream";
@@ -231,6 +311,11 @@ Settings read_settings(const gatio::Options& options) {
     s.max_connections = static_cast<std::uint32_t>(
         int_option(options["max_connections"], "max_connections", s.max_connections, 1, 1 << 20));
     const std::uint64_t max_file_size = size_option(options, "max_file_size", 16 * MiB, 0, GiB);
+    s.max_open_files = static_cast<std::uint32_t>(
+        int_option(options["max_open_files"], "max_open_files", s.max_open_files, 1, 65536));
+    s.read_ahead =
+        static_cast<std::uint32_t>(size_option(options, "read_ahead", s.read_ahead, 4 * KiB, 16 * MiB));
+    s.max_path = static_cast<std::uint32_t>(size_option(options, "max_path", s.max_path, 16, 16 * KiB));
     // No "off": a request that may take forever holds its parser slot forever.
     constexpr std::chrono::milliseconds shortest{1};
     constexpr std::chrono::hours longest{24};

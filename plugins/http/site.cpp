@@ -39,6 +39,8 @@ std::string_view reason_phrase(int status) {
         return "Found";
     case 303:
         return "See Other";
+    case 304:
+        return "Not Modified";
     case 307:
         return "Temporary Redirect";
     case 308:
@@ -115,12 +117,19 @@ Site::Site(Settings settings) : settings_(std::move(settings)) {
     std::sort(routes.begin(), routes.end(), [](const Route& a, const Route& b) { return a.path < b.path; });
     paths_.reserve(routes.size());
     routes_.reserve(routes.size());
+    prefixes_ = std::make_unique<bool[]>(routes.size());
     for (const Route& r : routes) {
         assert(!r.path.empty() && r.path[0] == '/');
         assert(paths_.empty() || paths_.back() < r.path);
+        prefixes_[paths_.size()] = !r.root.empty();
+        has_root_ = has_root_ || !r.root.empty();
         paths_.emplace_back(r.path);
+        // A root route's entry answers only the methods it refuses (405).
         routes_.push_back(render(r.status, r.content_type, r.body, {}));
     }
+    forbidden_ = render(403, text_plain, "Forbidden\n", {});
+    uri_too_long_ = render(414, text_plain, "URI Too Long\n", {});
+    internal_error_ = render(500, text_plain, "Internal Server Error\n", {});
     not_found_ = render(404, text_plain, "Not Found\n", {});
     // Routes answer GET and HEAD only (RFC 9110 section 15.5.6 requires Allow on a 405).
     method_not_allowed_ = render(405, text_plain, "Method Not Allowed\n", "Allow: GET, HEAD\r\n");
@@ -207,6 +216,111 @@ bool Site::answer_alone(const Response& response, std::string_view date, Output&
     return add(response, close_connection, true, date, out) && flush(out);
 }
 
+bool Site::answer(int status, Tail tail, bool with_body, std::string_view date, Output& out) {
+    assert(batch_len_ == 0);
+    const Response* r = &internal_error_;
+    switch (status) {
+    case 400:
+        r = &bad_request_;
+        break;
+    case 403:
+        r = &forbidden_;
+        break;
+    case 404:
+        r = &not_found_;
+        break;
+    case 414:
+        r = &uri_too_long_;
+        break;
+    case 503:
+        r = &service_unavailable_;
+        break;
+    default:
+        assert(status == 500);
+        break;
+    }
+    return add(*r, tail, with_body, date, out) && flush(out);
+}
+
+namespace {
+
+// Appends to a bounded buffer; remembers when something did not fit.
+struct Writer {
+    std::span<char> out;
+    std::size_t at = 0;
+    bool full = false;
+    void put(std::string_view s) {
+        if (full || out.size() - at < s.size()) {
+            full = true;
+            return;
+        }
+        std::copy(s.begin(), s.end(), out.begin() + static_cast<std::ptrdiff_t>(at));
+        at += s.size();
+    }
+    void put(std::uint64_t v) {
+        char digits[20];
+        int n = 0;
+        do {
+            digits[n++] = static_cast<char>('0' + v % 10);
+            v /= 10;
+        } while (v != 0);
+        while (n > 0 && !full) {
+            put(std::string_view(&digits[--n], 1));
+        }
+    }
+};
+
+} // namespace
+
+std::size_t Site::file_head(std::span<char> out, const FileHead& h, Tail tail, std::string_view date) const {
+    Writer w{out};
+    w.put("HTTP/1.1 ");
+    w.put(static_cast<std::uint64_t>(h.status));
+    w.put(" ");
+    w.put(reason_phrase(h.status));
+    w.put("\r\nServer: ");
+    w.put(settings_.server);
+    w.put("\r\nDate: ");
+    w.put(date);
+    if (h.status == 301) {
+        w.put("\r\nLocation: ");
+        w.put(h.location);
+    }
+    if (h.status != 304 && h.status != 301) {
+        if (h.status != 416) {
+            w.put("\r\nContent-Type: ");
+            w.put(h.content_type);
+        }
+        w.put("\r\nContent-Length: ");
+        w.put(h.length);
+    }
+    if (h.status == 301) {
+        w.put("\r\nContent-Length: 0");
+    } else {
+        // A 304 carries the validators a 200 would have (RFC 9110 section 15.4.5).
+        w.put("\r\nLast-Modified: ");
+        w.put(h.last_modified);
+        w.put("\r\nETag: ");
+        w.put(h.etag);
+        w.put("\r\nAccept-Ranges: bytes");
+    }
+    if (h.status == 206) {
+        w.put("\r\nContent-Range: bytes ");
+        w.put(h.first);
+        w.put("-");
+        w.put(h.first + h.length - 1);
+        w.put("/");
+        w.put(h.size);
+    } else if (h.status == 416) {
+        w.put("\r\nContent-Range: bytes */");
+        w.put(h.size);
+    }
+    w.put(tail == close_connection ? "\r\nConnection: close\r\n\r\n"
+          : tail == keep_alive_10  ? "\r\nConnection: keep-alive\r\n\r\n"
+                                   : "\r\n\r\n");
+    return w.full ? 0 : w.at;
+}
+
 bool Site::refuse(std::string_view date, Output& out) {
     return answer_alone(service_unavailable_, date, out);
 }
@@ -215,7 +329,8 @@ bool Site::time_out(std::string_view date, Output& out) {
     return answer_alone(request_timeout_, date, out);
 }
 
-Verdict Site::serve(Parser& parser, std::span<const std::uint8_t> data, std::string_view date, Output& out) {
+Verdict Site::serve(Parser& parser, std::span<const std::uint8_t> data, std::string_view date, Output& out,
+                    std::size_t* consumed) {
     assert(batch_len_ == 0);
     std::size_t offset = 0;
     Verdict verdict = Verdict::keep;
@@ -238,10 +353,14 @@ Verdict Site::serve(Parser& parser, std::span<const std::uint8_t> data, std::str
             }
             break;
         case Parser::Event::complete: {
-            const Tail tail = !request.keep_alive                  ? close_connection
-                              : request.version == Version::http11 ? keep_alive_11
-                                                                   : keep_alive_10;
-            ok = add(choose(request), tail, request.method != Method::head, date, out);
+            if (has_root_ && request.route >= 0 && prefixes_[static_cast<std::size_t>(request.route)] &&
+                (request.method == Method::get || request.method == Method::head)) {
+                if (consumed != nullptr) {
+                    *consumed = offset;
+                }
+                return flush(out) ? Verdict::file : Verdict::reset;
+            }
+            ok = add(choose(request), tail_for(request), request.method != Method::head, date, out);
             if (!request.keep_alive) {
                 verdict = Verdict::close;
             }

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -25,6 +26,11 @@ struct Route {
     int status = 200; // 200..599 except 204 and 304, which cannot carry Content-Length
     std::string content_type;
     std::string body;
+    // A root route serves the files below `root`, an absolute folder, by the request path past
+    // `path`, which then ends in '/' and matches as a prefix; status, content_type and body
+    // do not apply. A folder is answered with its `index` file (empty: none).
+    std::string root{};
+    std::string index{};
 };
 
 struct Settings {
@@ -36,6 +42,11 @@ struct Settings {
     // past either the request is answered 408 and the connection closed (docs/plugins.md).
     std::chrono::milliseconds header_timeout{std::chrono::seconds(20)};
     std::chrono::milliseconds body_timeout{std::chrono::seconds(60)};
+    // Root routes: files open at once per instance, bytes read ahead of the socket per
+    // connection, and the longest request path (percent-decoded) kept for the lookup.
+    std::uint32_t max_open_files = 256;
+    std::uint32_t read_ahead = 256 * 1024;
+    std::uint32_t max_path = 1024;
     std::vector<Route> routes; // distinct paths
 };
 
@@ -50,7 +61,21 @@ public:
 enum class Verdict {
     keep,  // everything was consumed; wait for more
     close, // the last answer is queued; close after sending it
-    reset  // the output failed; drop the connection
+    reset, // the output failed; drop the connection
+    file   // the parser holds a GET or HEAD of a root route, whose answer is the caller's; the
+           // answers before it are written and the bytes after it are not fed yet
+};
+
+// The head of an answer from a file, for Site::file_head.
+struct FileHead {
+    int status = 200; // 200, 206, 301, 304 or 416
+    std::string_view content_type;
+    std::uint64_t length = 0; // Content-Length (for HEAD as for GET)
+    std::uint64_t first = 0;  // 206: the range's first byte
+    std::uint64_t size = 0;   // the file's size, for Content-Range
+    std::string_view etag;
+    std::string_view last_modified;
+    std::string_view location; // 301
 };
 
 // The standard reason phrase of an HTTP status, or "" for codes without one.
@@ -65,11 +90,32 @@ public:
     const Limits& limits() const { return settings_.limits; }
     const Settings& settings() const { return settings_; }
     RoutePaths paths() const { return paths_; }
-    Parser make_parser() const { return Parser(settings_.limits, paths_); }
+    Parser make_parser() const {
+        return Parser(settings_.limits, paths_,
+                      RoutePrefixes{prefixes_.get(), has_root_ ? paths_.size() : 0});
+    }
+    bool has_root_routes() const { return has_root_; }
+    // A route by the parser's index (routes sorted by path).
+    const Route& route(int index) const { return settings_.routes[static_cast<std::size_t>(index)]; }
+
+    enum Tail { keep_alive_11, keep_alive_10, close_connection, tail_count };
+    static Tail tail_for(const Request& request) {
+        return !request.keep_alive                  ? close_connection
+               : request.version == Version::http11 ? keep_alive_11
+                                                    : keep_alive_10;
+    }
 
     // Feeds one connection's received bytes to its parser and writes the answers to every
     // request they complete. Bytes after a request that ends the connection are ignored.
-    Verdict serve(Parser& parser, std::span<const std::uint8_t> data, std::string_view date, Output& out);
+    // With Verdict::file, *consumed (when given) says how many bytes were fed.
+    Verdict serve(Parser& parser, std::span<const std::uint8_t> data, std::string_view date, Output& out,
+                  std::size_t* consumed = nullptr);
+
+    // Writes a pre-rendered answer for a root route's request: 400, 403, 404, 414, 500 or 503.
+    bool answer(int status, Tail tail, bool with_body, std::string_view date, Output& out);
+
+    // Renders the head of an answer from a file into out; 0 when it does not fit.
+    std::size_t file_head(std::span<char> out, const FileHead& head, Tail tail, std::string_view date) const;
 
     // Writes the 503 answer for a connection that cannot be served (no parser slot left); the
     // caller closes the connection after it. False when the output refused it.
@@ -80,7 +126,6 @@ public:
     bool time_out(std::string_view date, Output& out);
 
 private:
-    enum Tail { keep_alive_11, keep_alive_10, close_connection, tail_count };
     struct Response {
         std::string head; // status line, Server, "Date: "
         std::array<std::string, tail_count> tails;
@@ -97,7 +142,12 @@ private:
 
     Settings settings_; // routes sorted by path
     std::vector<std::string_view> paths_;
-    std::vector<Response> routes_; // indexed like paths_
+    std::vector<Response> routes_;     // indexed like paths_
+    std::unique_ptr<bool[]> prefixes_; // indexed like paths_: a root route
+    bool has_root_ = false;
+    Response forbidden_;
+    Response uri_too_long_;
+    Response internal_error_;
     Response not_found_;
     Response method_not_allowed_;
     Response not_implemented_;

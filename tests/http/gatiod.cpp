@@ -53,6 +53,10 @@ std::uint16_t Gatiod::port(std::string_view listener) const {
     return 0;
 }
 
+pid_t Gatiod::pid() const {
+    return process_->pid();
+}
+
 std::string Gatiod::log() const {
     return process_->err();
 }

@@ -41,6 +41,7 @@ public:
 
     std::uint16_t port(std::string_view listener) const;
     const TempDir& dir() const { return dir_; }
+    pid_t pid() const;
     std::string log() const;
     // Waits (bounded) until the log holds `needle`: gatiod writes its log from a thread of its
     // own, some time after what it reports has happened.

@@ -1,6 +1,8 @@
 // The incremental request parser, in-process: what it reports for each kind of request, every
 // limit at and just past its value, and the same events whichever way the bytes are cut.
+#include <array>
 #include <catch2/catch.hpp>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -565,4 +567,121 @@ TEST_CASE("field names are matched whatever their case, and only in full", "[par
         require_same_in_one_piece_and_byte_by_byte(get("/a?q=1", "HTTP/1.0", fields));
         require_same_in_one_piece_and_byte_by_byte(get("/hello%20world", "HTTP/1.1", fields));
     }
+}
+
+namespace {
+
+// Sorted byte-wise; "/s/" and "/s/deep/" are prefix routes, "/s/exact" a whole path below one.
+const std::vector<std::string_view> prefix_paths{"/", "/s/", "/s/deep/", "/s/exact", "/t"};
+const std::array<bool, 5> prefix_flags{false, true, true, false, false};
+
+struct Kept {
+    int route = -1;
+    std::uint32_t prefix_length = 0;
+    std::optional<std::string> path;
+    std::optional<std::string> fields[static_cast<int>(Captured::count)];
+    bool operator==(const Kept&) const = default;
+};
+
+std::optional<std::string> copy(std::optional<std::string_view> v) {
+    return v ? std::optional<std::string>(*v) : std::nullopt;
+}
+
+// The one request in `in`, fed in pieces of `piece` bytes (0: whole), as the capture keeps it.
+Kept kept(std::string_view in, std::size_t piece = 0, std::uint32_t max_path = 64) {
+    static const Limits limits;
+    Parser parser(limits, prefix_paths, prefix_flags);
+    std::vector<char> buffer(max_path + captured_fields_bytes);
+    parser.capture_into(buffer.data(), max_path);
+    const auto data = bytes(in);
+    std::size_t offset = 0;
+    Kept k;
+    while (offset < data.size()) {
+        const std::size_t n = piece == 0 ? data.size() - offset : std::min(piece, data.size() - offset);
+        const auto r = parser.feed(data.subspan(offset, n));
+        offset += r.consumed;
+        if (r.event == Parser::Event::complete) {
+            k.route = parser.request().route;
+            k.prefix_length = parser.request().prefix_length;
+            k.path = copy(parser.path());
+            for (int f = 0; f < static_cast<int>(Captured::count); ++f) {
+                k.fields[f] = copy(parser.field(static_cast<Captured>(f)));
+            }
+            REQUIRE(offset == data.size());
+            return k;
+        }
+        REQUIRE(r.event == Parser::Event::need_more);
+    }
+    FAIL("no complete request in " << in);
+    return k;
+}
+
+// The same as kept() whole, byte by byte and in pieces of 3 and 7.
+Kept kept_any_cut(std::string_view in, std::uint32_t max_path = 64) {
+    const Kept whole = kept(in, 0, max_path);
+    for (std::size_t piece : {1, 3, 7}) {
+        INFO("pieces of " << piece);
+        CHECK(kept(in, piece, max_path) == whole);
+    }
+    return whole;
+}
+
+} // namespace
+
+TEST_CASE("prefix routes match every path they begin, the longest first, a whole path before them",
+          "[parser][prefix]") {
+    CHECK(kept_any_cut(get("/s/a.txt")).route == 1);
+    CHECK(kept_any_cut(get("/s/a.txt")).prefix_length == 3);
+    CHECK(kept_any_cut(get("/s/")).route == 1);
+    CHECK(kept_any_cut(get("/s/deep/x/y")).route == 2);
+    CHECK(kept_any_cut(get("/s/deep/x/y")).prefix_length == 8);
+    CHECK(kept_any_cut(get("/s/deep")).route == 1); // not "/s/deep/": that one needs the slash
+    CHECK(kept_any_cut(get("/s/exact")).route == 3);
+    CHECK(kept_any_cut(get("/s/exactly")).route == 1);
+    CHECK(kept_any_cut(get("/s")).route == -1);
+    CHECK(kept_any_cut(get("/t/x")).route == -1);  // "/t" is a whole-path route
+    CHECK(kept_any_cut(get("/x")).route == -1);    // nor is "/" a prefix
+    CHECK(kept_any_cut(get("/%73/a")).route == 1); // the path is matched percent-decoded
+    CHECK(kept_any_cut(get("http://h/s/a?q")).route == 1);
+    // Without prefix flags nothing is a prefix.
+    CHECK(only(get("/b/c/d")) == "complete GET route=-1 HTTP/1.1 keep-alive");
+}
+
+TEST_CASE("the decoded path is kept up to max_path, the query left out", "[parser][prefix]") {
+    CHECK(kept_any_cut(get("/s/a%20b/%2e%2e/c?x=1")).path == "/s/a b/../c");
+    CHECK(kept_any_cut(get("/s/%00")).path == std::string("/s/\0", 4));
+    CHECK(kept_any_cut(get("http://h")).path == "/");
+    CHECK(kept_any_cut(get("/s/" + std::string(13, 'x')), 16).path == "/s/" + std::string(13, 'x'));
+    CHECK_FALSE(kept_any_cut(get("/s/" + std::string(14, 'x')), 16).path);
+    // The next request on the connection starts afresh.
+    CHECK(kept_any_cut(get("/s/ab")).path == "/s/ab");
+}
+
+TEST_CASE("conditional and Range fields are kept trimmed, repeats joined, overlong ones dropped",
+          "[parser][prefix]") {
+    constexpr auto inm = static_cast<int>(Captured::if_none_match);
+    constexpr auto ims = static_cast<int>(Captured::if_modified_since);
+    constexpr auto range = static_cast<int>(Captured::range);
+    constexpr auto if_range = static_cast<int>(Captured::if_range);
+    Kept k = kept_any_cut(get("/s/a", "HTTP/1.1",
+                              "Host: x\r\nIf-None-Match:  \"a\" , W/\"b\"  \r\n"
+                              "if-modified-since: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+                              "RANGE:bytes=0-9\r\nIf-Range: \"a\"\r\n"));
+    CHECK(k.fields[inm] == "\"a\" , W/\"b\"");
+    CHECK(k.fields[ims] == "Sun, 06 Nov 1994 08:49:37 GMT");
+    CHECK(k.fields[range] == "bytes=0-9");
+    CHECK(k.fields[if_range] == "\"a\"");
+    k = kept_any_cut(get("/s/a"));
+    CHECK_FALSE(k.fields[inm]);
+    CHECK_FALSE(k.fields[ims]);
+    CHECK_FALSE(k.fields[range]);
+    CHECK_FALSE(k.fields[if_range]);
+    k = kept_any_cut(get("/s/a", "HTTP/1.1", "Host: x\r\nIf-None-Match: \"a\"\r\nIf-None-Match: \"b\"\r\n"));
+    CHECK(k.fields[inm] == "\"a\", \"b\"");
+    CHECK(kept_any_cut(get("/s/a", "HTTP/1.1", "Host: x\r\nRange:\r\n")).fields[range] == "");
+    const std::string fits(captured_capacity[range], '1');
+    CHECK(kept_any_cut(get("/s/a", "HTTP/1.1", "Host: x\r\nRange: " + fits + "\r\n")).fields[range] == fits);
+    CHECK_FALSE(kept_any_cut(get("/s/a", "HTTP/1.1", "Host: x\r\nRange: " + fits + "1\r\n")).fields[range]);
+    // Names that merely begin like a kept one are other fields.
+    CHECK_FALSE(kept_any_cut(get("/s/a", "HTTP/1.1", "Host: x\r\nRanges: bytes=0-1\r\n")).fields[range]);
 }

@@ -62,7 +62,8 @@ std::vector<Response> split_responses(std::string_view stream, const std::vector
         std::size_t body_len = 0;
         const bool interim = r.status < 200;
         const bool head_answer = !interim && finals < answers_head.size() && answers_head[finals];
-        if (!interim && !head_answer) {
+        // 304 and 204 never have a body (RFC 9110 sections 15.4.5 and 15.3.5).
+        if (!interim && !head_answer && r.status != 304 && r.status != 204) {
             body_len = std::stoul(r.header("Content-Length"));
         }
         const std::size_t body_start = head_end + 4;

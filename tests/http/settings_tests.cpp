@@ -166,8 +166,68 @@ TEST_CASE("a file's Content-Type comes from its extension", "[settings]") {
     CHECK(content_type_for("A.CSS") == "text/css; charset=utf-8");
     CHECK(content_type_for("app.js") == "text/javascript; charset=utf-8");
     CHECK(content_type_for("logo.svg") == "image/svg+xml");
-    CHECK(content_type_for("x.tar.gz") == "application/octet-stream");
+    CHECK(content_type_for("x.tar.gz") == "application/gzip"); // the last extension counts
+    CHECK(content_type_for("film.MP4") == "video/mp4");
+    CHECK(content_type_for("font.woff") == "font/woff");
+    CHECK(content_type_for("a.Woff2") == "font/woff2");
+    CHECK(content_type_for("photo.avif") == "image/avif");
+    CHECK(content_type_for("noext.") == "application/octet-stream");
+    CHECK(content_type_for("x.htmlx") == "application/octet-stream");
+    CHECK(content_type_for("x.ht") == "application/octet-stream");
     CHECK(content_type_for(".bashrc") == "application/octet-stream");
     CHECK(content_type_for("dir.d/file") == "application/octet-stream");
     CHECK(content_type_for("noext") == "application/octet-stream");
+}
+
+TEST_CASE("a root route: a prefix path, an existing folder, an index file name", "[settings]") {
+    TempDir dir;
+    const fs::path www = dir.path() / "www";
+    fs::create_directory(www);
+    Settings s = read("max_open_files = 16\nread_ahead = \"64KiB\"\nmax_path = 512\n"
+                      "[[listener.options.route]]\npath = \"/static/\"\nroot = \"" +
+                      www.string() + "//\"\n");
+    CHECK(s.max_open_files == 16);
+    CHECK(s.read_ahead == 64 * 1024);
+    CHECK(s.max_path == 512);
+    REQUIRE(s.routes.size() == 1);
+    CHECK(s.routes[0].root == www.string()); // trailing slashes dropped
+    CHECK(s.routes[0].index == "index.html");
+    s = read("[[listener.options.route]]\npath = \"/\"\nroot = \"" + www.string() + "\"\nindex = \"\"\n");
+    CHECK(s.routes[0].index.empty());
+    CHECK(s.max_open_files == 256);
+    CHECK(s.read_ahead == 256 * 1024);
+    CHECK(s.max_path == 1024);
+}
+
+TEST_CASE("a bad root route is refused with the option and the reason", "[settings]") {
+    TempDir dir;
+    const fs::path www = dir.path() / "www";
+    fs::create_directory(www);
+    const fs::path file = dir.write("plain.txt", "x");
+    const std::string route = "[[listener.options.route]]\npath = \"/s/\"\n";
+    const std::string root = "root = \"" + www.string() + "\"\n";
+    CHECK(error_of("[[listener.options.route]]\npath = \"/s\"\n" + root) ==
+          "option \"route[0].path\": a route with a root is a prefix and must end with '/'");
+    CHECK(error_of(route + "root = \"www\"\n") == "option \"route[0].root\": must be an absolute path");
+    CHECK(error_of(route + "root = \"" + (dir.path() / "none").string() + "\"\n") ==
+          "option \"route[0].root\": cannot stat \"" + (dir.path() / "none").string() +
+              "\": No such file or directory");
+    CHECK(error_of(route + "root = \"" + file.string() + "\"\n") ==
+          "option \"route[0].root\": \"" + file.string() + "\" is not a folder");
+    CHECK(error_of(route + root + "body = \"x\"\n") ==
+          "option \"route[0].body\": does not apply to a route with a root, which serves the files below it");
+    CHECK(
+        error_of(route + root + "status = 201\n") ==
+        "option \"route[0].status\": does not apply to a route with a root, which serves the files below it");
+    CHECK(error_of(route + root + "index = \"a/b.html\"\n") ==
+          "option \"route[0].index\": must be a file name, without '/'");
+    CHECK(error_of(route + root + "index = \"..\"\n") ==
+          "option \"route[0].index\": must be a file name, without '/'");
+    CHECK(error_of(route + root + "index = 3\n") == "option \"route[0].index\": expected a string");
+    CHECK(error_of(route + "index = \"i.html\"\n") ==
+          "option \"route[0].index\": applies to routes with a root only");
+    CHECK(error_of("max_open_files = 0\n") == "option \"max_open_files\": 0 is outside 1..65536");
+    CHECK(error_of("read_ahead = \"1KiB\"\n") ==
+          "option \"read_ahead\": 1024 bytes is outside 4096..16777216");
+    CHECK(error_of("max_path = 8\n") == "option \"max_path\": 8 bytes is outside 16..16384");
 }

@@ -283,3 +283,68 @@ TEST_CASE("a connection without a parser slot is told 503 and closed", "[site]")
     refusing.refuse = true;
     CHECK_FALSE(site.refuse(date, refusing));
 }
+
+TEST_CASE("the head of an answer from a file carries its validators, range and connection", "[site][files]") {
+    Settings s = sample_settings();
+    Site site(std::move(s));
+    std::string out(1024, '#');
+    FileHead h;
+    h.content_type = "text/plain; charset=utf-8";
+    h.length = 20;
+    h.size = 20;
+    h.etag = "\"5f-14\"";
+    h.last_modified = date;
+    auto head = [&](Site::Tail tail) { return out.substr(0, site.file_head(out, h, tail, date)); };
+    CHECK(head(Site::keep_alive_11) == "HTTP/1.1 200 OK\r\nServer: gatio-test\r\nDate: " + std::string(date) +
+                                           "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 20"
+                                           "\r\nLast-Modified: " +
+                                           std::string(date) +
+                                           "\r\nETag: \"5f-14\"\r\nAccept-Ranges: bytes\r\n\r\n");
+    CHECK(head(Site::close_connection).ends_with("Accept-Ranges: bytes\r\nConnection: close\r\n\r\n"));
+    CHECK(head(Site::keep_alive_10).ends_with("Accept-Ranges: bytes\r\nConnection: keep-alive\r\n\r\n"));
+    h.status = 206;
+    h.first = 5;
+    h.length = 10;
+    CHECK(head(Site::keep_alive_11).find("\r\nContent-Length: 10\r\n") != std::string::npos);
+    CHECK(head(Site::keep_alive_11).ends_with("\r\nContent-Range: bytes 5-14/20\r\n\r\n"));
+    h.status = 416;
+    h.length = 0;
+    const std::string unsatisfiable = head(Site::keep_alive_11);
+    CHECK(unsatisfiable.starts_with("HTTP/1.1 416 Range Not Satisfiable\r\n"));
+    CHECK(unsatisfiable.find("Content-Type") == std::string::npos);
+    CHECK(unsatisfiable.ends_with("\r\nContent-Range: bytes */20\r\n\r\n"));
+    h.status = 304;
+    const std::string not_modified = head(Site::keep_alive_11);
+    CHECK(not_modified.starts_with("HTTP/1.1 304 Not Modified\r\n"));
+    CHECK(not_modified.find("Content-Length") == std::string::npos);
+    CHECK(not_modified.find("\r\nETag: \"5f-14\"\r\n") != std::string::npos);
+    h.status = 301;
+    h.location = "/s/sub/";
+    const std::string moved = head(Site::keep_alive_11);
+    CHECK(moved.find("\r\nLocation: /s/sub/\r\nContent-Length: 0\r\n\r\n") != std::string::npos);
+    CHECK(moved.find("ETag") == std::string::npos);
+    // Too small a buffer gives 0, never a cut head.
+    CHECK(site.file_head(std::span<char>(out.data(), 40), h, Site::keep_alive_11, date) == 0);
+}
+
+TEST_CASE("a root route's GET or HEAD stops serve at its request; other methods get 405", "[site][files]") {
+    Settings s = sample_settings();
+    Route files;
+    files.path = "/s/";
+    files.root = "/srv";
+    files.index = "index.html";
+    s.routes.push_back(files);
+    Site site(std::move(s));
+    Parser p = site.make_parser();
+    Collect out;
+    const std::string first = get("/");
+    const std::string input = first + get("/s/a.txt") + get("/");
+    std::size_t consumed = 0;
+    CHECK(site.serve(p, bytes(input), date, out, &consumed) == Verdict::file);
+    CHECK(consumed == first.size() + get("/s/a.txt").size());
+    CHECK(p.path() == std::nullopt);              // this parser was lent no capture buffer
+    CHECK(split_responses(out.text).size() == 1); // the answer before it is written
+    CHECK(serve(site, "POST /s/a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+              .text.starts_with("HTTP/1.1 405 "));
+    CHECK(serve(site, get("/sx")).text.starts_with("HTTP/1.1 404 "));
+}
