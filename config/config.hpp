@@ -109,6 +109,9 @@ struct NetworkSection {
                                           // unconsumed; 1..1048576
     std::uint32_t udp_reply_slots = 1024; // per UDP listener and driver: replies in flight, 1..65536
     Duration close_linger{5000};          // orderly close: wait this long for the peer's FIN, 0..1h
+    // On SIGTERM, per connection: the most its last receives take of what the kernel holds,
+    // 64KiB..1GiB. Above Linux's largest default TCP receive buffer (tcp_rmem, 6 MiB).
+    std::uint64_t drain_read_limit = std::uint64_t{8} << 20;
     friend bool operator==(const NetworkSection&, const NetworkSection&) = default;
 };
 

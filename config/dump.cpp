@@ -193,6 +193,7 @@ std::string dump(const Config& c) {
     w.number("carry_buffers", c.network.carry_buffers);
     w.number("udp_reply_slots", c.network.udp_reply_slots);
     w.quoted("close_linger", format_duration(c.network.close_linger));
+    w.quoted("drain_read_limit", format_size(c.network.drain_read_limit));
 
     for (const ListenerConfig& l : c.listeners) {
         w.header("[[listener]]");

@@ -98,7 +98,8 @@ IoUringTuning read_io_uring(const toml::table& table, Reporter& out) {
 }
 
 NetworkSection read_network(const toml::table& table, Reporter& out) {
-    TableReader r(table, "network", {"output_memory", "carry_buffers", "udp_reply_slots", "close_linger"},
+    TableReader r(table, "network",
+                  {"output_memory", "carry_buffers", "udp_reply_slots", "close_linger", "drain_read_limit"},
                   out);
     NetworkSection n;
     n.output_memory = r.size("output_memory", min_output_memory, max_output_memory).value_or(n.output_memory);
@@ -115,6 +116,8 @@ NetworkSection read_network(const toml::table& table, Reporter& out) {
             n.close_linger = *linger;
         }
     }
+    n.drain_read_limit =
+        r.size("drain_read_limit", min_drain_read_limit, max_drain_read_limit).value_or(n.drain_read_limit);
     r.finish();
     return n;
 }

@@ -20,6 +20,8 @@ inline constexpr std::uint64_t min_output_memory = 1u << 20;
 inline constexpr std::uint64_t max_output_memory = std::uint64_t{64} << 30;
 inline constexpr std::int64_t max_carry_buffers = 1 << 20;
 inline constexpr std::int64_t max_udp_reply_slots = 1 << 16;
+inline constexpr std::uint64_t min_drain_read_limit = 64u << 10;
+inline constexpr std::uint64_t max_drain_read_limit = std::uint64_t{1} << 30;
 inline constexpr Duration max_close_linger = std::chrono::hours(1);
 
 // Lexically normal, without a trailing separator (except for "/").

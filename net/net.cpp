@@ -34,6 +34,7 @@ NetOptions net_options(const config::Config& config) {
     o.carry_buffers = config.network.carry_buffers;
     o.udp_reply_slots = config.network.udp_reply_slots;
     o.close_linger = config.network.close_linger;
+    o.drain_read_limit = config.network.drain_read_limit;
     return o;
 }
 

@@ -34,17 +34,19 @@
 
 namespace gatio::net {
 
-// Limits of the networking layer. The first four come from [network] (net_options); the rest
+// Limits of the networking layer. The first five come from [network] (net_options); the rest
 // are not in the configuration file.
 struct NetOptions {
-    std::uint32_t output_chunk_size = 4096;                // unit of the per-driver output pool
-    std::size_t output_memory = std::size_t{32} << 20;     // per driver: unsent TCP output
-    std::uint32_t carry_buffers = 1024;                    // per listener and driver, for handlers that
-                                                           // leave input unconsumed (max_unconsumed > 0)
-    std::uint32_t udp_reply_slots = 1024;                  // per UDP listener and driver: replies in flight
-    std::chrono::milliseconds close_linger{5000};          // orderly close: wait this long for the peer's FIN
-    std::uint32_t plugin_timer_slots = 1024;               // per driver, besides one per connection
-    std::uint32_t file_slot_slack = 64;                    // direct descriptors beyond max_connections
+    std::uint32_t output_chunk_size = 4096;            // unit of the per-driver output pool
+    std::size_t output_memory = std::size_t{32} << 20; // per driver: unsent TCP output
+    std::uint32_t carry_buffers = 1024;                // per listener and driver, for handlers that
+                                                       // leave input unconsumed (max_unconsumed > 0)
+    std::uint32_t udp_reply_slots = 1024;              // per UDP listener and driver: replies in flight
+    std::chrono::milliseconds close_linger{5000};      // orderly close: wait this long for the peer's FIN
+    std::uint64_t drain_read_limit = std::uint64_t{8}
+                                     << 20;  // per connection: what a drain's last receives take
+    std::uint32_t plugin_timer_slots = 1024; // per driver, besides one per connection
+    std::uint32_t file_slot_slack = 64;      // direct descriptors beyond max_connections
     std::chrono::milliseconds buffer_sample_interval{100}; // buffer-ring occupancy sampling period
     std::uint32_t admin_response_limit = 1u << 20;         // the largest answer [admin] builds, in bytes
     // A reload waits this long for the drivers to start the instances of new listeners.
