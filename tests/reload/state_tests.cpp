@@ -192,9 +192,10 @@ TEST_CASE("a resp listener whose handler file was replaced keeps its keyspace an
 }
 
 TEST_CASE("50 reloads in 10 s, alternating changed options and replaced handler files, under wrk and a "
-          "resp writer, fail no request, lose no SET and leak no descriptor",
+          "resp writer, fail no request, lose no SET, leak no descriptor and keep the watchdog pinged",
           "[reload][state][load]") {
     TempDir dir;
+    NotifySocket notify(dir.path() / "notify");
     const int web = free_port();
     const int kv = free_port();
     const auto http_so = dir.path() / "web.so";
@@ -210,8 +211,21 @@ TEST_CASE("50 reloads in 10 s, alternating changed options and replaced handler 
                resp_listener(kv, resp_so, std::to_string(64 + round) + "MiB");
     };
     const auto file = dir.write("gatio.toml", config_text(listeners(0)));
-    Gatiod g(file);
+    Gatiod g(file, {notify.env(), "WATCHDOG_USEC=1000000"});
     const Descriptors fds_before = open_descriptors(g.pid(), dir.path());
+    // Watchdog pings (every 500 ms) counted from the first RELOADING=1 until the reloads end.
+    std::atomic<bool> reloads_done{false};
+    std::size_t reload_pings = 0;
+    std::thread watchdog([&] {
+        bool reloading = false;
+        notify.wait_for(
+            [&](const std::string& m) {
+                reloading = reloading || m.find("RELOADING=1") != std::string::npos;
+                reload_pings += reloading && m.find("WATCHDOG=1") != std::string::npos ? 1 : 0;
+                return reloads_done.load();
+            },
+            120s);
+    });
 
     const std::string wrk_path = find_program("wrk");
     REQUIRE(!wrk_path.empty()); // scripts/install-deps installs it
@@ -253,6 +267,8 @@ TEST_CASE("50 reloads in 10 s, alternating changed options and replaced handler 
         }
         CHECK(g.reload());
     }
+    reloads_done = true;
+    watchdog.join();
     load.join();
     writing = false;
     writer.join();
@@ -265,6 +281,9 @@ TEST_CASE("50 reloads in 10 s, alternating changed options and replaced handler 
     CHECK(wrk.out.find("Non-2xx or 3xx responses") == std::string::npos);
     CHECK(failures == 0);
     REQUIRE(acked.size() > 100);
+    // Pings went on while the reloads ran (that a reload which holds the reloading thread for
+    // seconds holds no ping back is the watchdog test of tests/service/notify_tests.cpp).
+    CHECK(reload_pings >= 2);
 
     {
         Resp check(kv);
@@ -327,5 +346,63 @@ TEST_CASE("a reload that changes only a resp listener's options keeps the loaded
     const auto at = info.find("uptime_in_seconds:");
     REQUIRE(at != std::string::npos);
     CHECK(std::stol(info.substr(at + 18)) >= 1);
+    CHECK(g.stop() == 0);
+}
+
+TEST_CASE("a handler file replaced by one of another listener-state layout is refused, and the running set "
+          "serves on",
+          "[reload][state]") {
+    TempDir dir;
+    NotifySocket notify(dir.path() / "notify");
+    const int port = free_port();
+    const auto handler = dir.path() / "tally.so";
+    std::filesystem::copy_file(tally1_plugin, handler);
+    const auto file = dir.write("gatio.toml", config_text(listener("count", port, handler.string())));
+    Gatiod g(file, {notify.env()});
+    auto ready = [](const std::string& m) { return m.find("READY=1") != std::string::npos; };
+    REQUIRE(notify.wait_for(ready, 30s));
+    {
+        Connection c(port);
+        REQUIRE(c.send("add\nadd\nadd\n"));
+        REQUIRE(c.receive(6) == "1\n2\n3\n");
+    }
+
+    replace_file(tally2_plugin, handler);
+    REQUIRE(g.reload());
+    const auto after = notify.wait_for(ready, 30s);
+    REQUIRE(after);
+    const auto status = field(*after, "STATUS");
+    REQUIRE(status);
+    INFO(*status);
+    INFO(g.log());
+    const std::string named = "listener \"count\" (tcp 127.0.0.1:" + std::to_string(port) + ")";
+    CHECK(g.count(named +
+                  ": the handler asks for its listener state with layout \"gatio.test.tally/2\", but the "
+                  "state kept across reloads has layout \"gatio.test.tally/1\"") >= 1);
+    CHECK(g.count("reload: " + named) >= 1);
+    CHECK(g.count("the listener's count could not be made or taken over") >= 1);
+    // One error for each of its two drivers.
+    CHECK(g.count("reload: not applied: 2 listener error(s); every listener serves as before") == 1);
+    CHECK(g.count(") changed;") == 0);
+    CHECK(status->find("reload failed, not applied: " + named) != std::string::npos);
+    {
+        // The object loaded first serves on, with the count it kept.
+        Connection c(port);
+        REQUIRE(c.send("add\n"));
+        CHECK(c.receive(2) == "4\n");
+    }
+
+    // The same layout again applies, and takes the state over.
+    replace_file(tally1_plugin, handler);
+    REQUIRE(g.reload());
+    const auto applied = notify.wait_for(ready, 30s);
+    REQUIRE(applied);
+    CHECK(field(*applied, "STATUS").value_or("").find("; last reload applied") != std::string::npos);
+    CHECK(g.count("reload: " + named + " changed;") == 1);
+    {
+        Connection c(port);
+        REQUIRE(c.send("add\n"));
+        CHECK(c.receive(2) == "5\n");
+    }
     CHECK(g.stop() == 0);
 }
