@@ -197,6 +197,7 @@ std::string dump(const Config& c) {
     w.number("file_operations", c.network.file_operations);
     w.number("lent_buffers", c.network.lent_buffers);
     w.quoted("lent_buffer_size", format_size(c.network.lent_buffer_size));
+    w.quoted("drain_read_limit", format_size(c.network.drain_read_limit));
 
     for (const ListenerConfig& l : c.listeners) {
         w.header("[[listener]]");

@@ -232,19 +232,42 @@ int render_metrics_text(AdminBoard& board, char* buf, std::size_t capacity, std:
     return GATIO_OK;
 }
 
-config::ListenerConfig admin_listener(const config::Config& config, const core::DriverPlan& driver,
-                                      const NetOptions& options) {
+namespace {
+
+// The first driver of `topology` that does I/O, or -1.
+int first_io_driver(const core::Topology& topology) {
+    for (std::size_t i = 0; i < topology.driver_count(); ++i) {
+        if (config::does_io(topology.driver(static_cast<int>(i)).role)) {
+            return static_cast<int>(i);
+        }
+    }
+    return -1;
+}
+
+} // namespace
+
+std::optional<ListenerState> admin_listener(const config::AdminSection& admin, const core::Topology& topology,
+                                            const NetOptions& options, std::string& error) {
+    if (!admin.listen) {
+        return std::nullopt;
+    }
+    const int at = first_io_driver(topology);
+    if (at < 0) {
+        error = "[admin] listen: no driver does I/O to serve it";
+        return std::nullopt;
+    }
     config::ListenerConfig l;
     l.name = std::string(admin_listener_name);
     l.transport = config::Transport::tcp;
-    l.address = config.admin.listen.value();
+    l.address = *admin.listen;
     l.handler = std::string(admin_handler_label);
     l.handler_path = l.handler;
     l.all_drivers = false;
-    l.drivers = {driver.name};
+    l.drivers = {topology.driver(at).name};
     l.backlog = admin_backlog;
-    l.max_connections = config.admin.max_connections;
-    l.idle_timeout = config.admin.idle_timeout;
+    l.max_connections = admin.max_connections;
+    l.max_outbound = 0; // it connects nowhere
+    l.idle_timeout = admin.idle_timeout;
     // What the handler sizes itself by, read through the options services like any handler's.
     for (auto [key, value] : {std::pair<const char*, std::int64_t>{"max_connections", l.max_connections},
                               {"response_limit", static_cast<std::int64_t>(options.admin_response_limit)}}) {
@@ -252,16 +275,12 @@ config::ListenerConfig admin_listener(const config::Config& config, const core::
         entry.first = key;
         entry.second.value = value;
     }
-    return l;
+    // The built-in handler has no file: nullopt never counts as replaced.
+    return ListenerState{std::move(l), {at}, std::nullopt};
 }
 
-int admin_driver(const core::Topology& topology) {
-    for (std::size_t i = 0; i < topology.driver_count(); ++i) {
-        if (config::does_io(topology.driver(static_cast<int>(i)).role)) {
-            return static_cast<int>(i);
-        }
-    }
-    return -1;
+bool is_admin(const config::ListenerConfig& listener) {
+    return listener.name == admin_listener_name;
 }
 
 } // namespace gatio::net

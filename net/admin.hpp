@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <fmt/format.h>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,7 @@
 #include "core/topology.hpp"
 #include "net/counters.hpp"
 #include "net/net.hpp"
+#include "net/plan.hpp"
 
 namespace gatio::net {
 
@@ -34,13 +36,14 @@ inline constexpr std::string_view admin_handler_label = "(built-in admin)";
 // Connections the kernel queues for it before they are accepted.
 inline constexpr std::uint32_t admin_backlog = 64;
 
-// The listener the endpoint is served as: config.admin.listen on `driver`, with [admin]'s
-// max_connections and idle_timeout, and the options the handler reads (max_connections,
-// response_limit). Requires config.admin.listen.
-config::ListenerConfig admin_listener(const config::Config& config, const core::DriverPlan& driver,
-                                      const NetOptions& options);
-// The first driver of `topology` that does I/O, or -1.
-int admin_driver(const core::Topology& topology);
+// The listener the endpoint is served as, resolved like any listener of the plan
+// (net/plan.hpp): `admin.listen` on the first driver of `topology` that does I/O, with
+// [admin]'s max_connections and idle_timeout, and the options the handler reads
+// (max_connections, response_limit). nullopt without `admin.listen`; with `error` set when no
+// driver does I/O to serve it.
+std::optional<ListenerState> admin_listener(const config::AdminSection& admin, const core::Topology& topology,
+                                            const NetOptions& options, std::string& error);
+bool is_admin(const config::ListenerConfig& listener);
 
 // What /metrics reads. Immutable: a reload that opens or closes listeners makes a new one.
 struct MetricsCatalog {

@@ -44,6 +44,18 @@ bool serves(const std::vector<int>& drivers, int driver) {
     return std::find(drivers.begin(), drivers.end(), driver) != drivers.end();
 }
 
+// The configured listeners of `serving`, in file order: all but [admin]'s endpoint.
+template <typename Serving>
+std::vector<config::ListenerConfig> configured(const std::vector<Serving>& serving) {
+    std::vector<config::ListenerConfig> out;
+    for (const auto& s : serving) {
+        if (!is_admin(s.state.settings)) {
+            out.push_back(s.state.settings);
+        }
+    }
+    return out;
+}
+
 } // namespace
 
 // A new generation of one listener: what it will serve as, and its per-driver copies until
@@ -135,6 +147,12 @@ std::vector<ListenerState> Network::wanted_set(const config::Config& next,
             out.push_back(running->state); // planned as kept
         }
     }
+    // Resolved again on the same topology from the same section, so it is always kept.
+    std::string error;
+    if (auto admin = admin_listener(admin_section_, topology_, options_, error)) {
+        out.push_back(std::move(*admin));
+    }
+    assert(error.empty()); // it was served, so a driver does I/O
     return out;
 }
 
@@ -201,7 +219,12 @@ std::unique_ptr<Network::Opening> Network::build_one(const ListenerStep& step,
     auto shared = std::make_shared<ListenerShared>();
     shared->plugin = plugin.get();
     shared->plugin_ref = plugin;
-    shared->state = state_for(next.settings.name);
+    const bool admin = is_admin(next.settings);
+    if (admin) {
+        shared->admin = admin_; // what its metrics_text service reads; it keeps no listener state
+    } else {
+        shared->state = state_for(next.settings.name);
+    }
     shared->holders.store(drivers, std::memory_order_relaxed);
     if (running) {
         shared->start_errors.assign(runtime_.driver_count(), {});
@@ -236,7 +259,9 @@ std::unique_ptr<Network::Opening> Network::build_one(const ListenerStep& step,
     if (!kept) {
         steer(step, *o, o->cpus, false, inherited.contains(next.settings.name));
     }
-    plugins_[next.settings.handler_path] = plugin;
+    if (!admin) {
+        plugins_[next.settings.handler_path] = plugin;
+    }
     return o;
 }
 
@@ -333,6 +358,9 @@ void Network::publish_catalog(bool running) {
         catalog->drivers.push_back({d.name(), d.tpc().name(), drivers_[i]});
     }
     for (const auto& s : serving_) {
+        if (is_admin(s.state.settings)) {
+            continue; // its connections count in the driver series only
+        }
         for (int d : s.state.drivers) {
             catalog->listeners.push_back({s.state.settings.name, d, stats_for(s.state.settings.name, d)});
         }
@@ -353,37 +381,6 @@ void Network::publish_catalog(bool running) {
     }
 }
 
-std::string Network::add_admin(const config::Config& config, const PluginSet& plugins,
-                               std::vector<Batch>& batches) {
-    const int at = admin_driver(topology_);
-    if (at < 0) {
-        return "[admin] listen: no driver does I/O to serve it";
-    }
-    if (!plugins.admin) {
-        return "[admin] listen: no admin handler was supplied to serve it";
-    }
-    auto board = std::make_shared<AdminBoard>();
-    board->runtime = &runtime_;
-    auto dl = std::make_unique<DriverListener>();
-    dl->config = admin_listener(config, topology_.driver(at), options_);
-    dl->shared = std::make_shared<ListenerShared>();
-    dl->shared->plugin_ref = plugins.admin;
-    dl->shared->plugin = dl->shared->plugin_ref.get();
-    dl->shared->admin = board;
-    dl->stats = std::make_shared<ListenerStats>();
-    try {
-        dl->socket = open_listener_socket(dl->config);
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    Batch& b = batches.at(static_cast<std::size_t>(at));
-    b.copies.push_back(std::move(dl));
-    b.placed.emplace_back(nullptr, 0); // served by no Serving entry
-    admin_ = std::move(board);
-    admin_driver_ = at;
-    return {};
-}
-
 void Network::attach_at_start(std::vector<Batch>& batches) {
     for (std::size_t d = 0; d < batches.size(); ++d) {
         Batch& b = batches[d];
@@ -392,9 +389,7 @@ void Network::attach_at_start(std::vector<Batch>& batches) {
         }
         auto module = std::make_unique<DriverNet>(options_, std::move(b.copies), drivers_[d]);
         for (const auto& [o, k] : b.placed) {
-            if (o != nullptr) {
-                o->entry.modules[k] = module.get();
-            }
+            o->entry.modules[k] = module.get();
         }
         runtime_.attach(static_cast<int>(d), std::move(module));
     }
@@ -528,10 +523,7 @@ void Network::settle(const Plan& plan, std::vector<std::unique_ptr<Opening>>& op
         if (!runtime_.stop_requested()) {
             retire(retiring);
         }
-        result.in_force.clear();
-        for (const auto& s : serving_) {
-            result.in_force.push_back(s.state.settings);
-        }
+        result.in_force = configured(serving_);
         return;
     }
     std::map<std::string, Serving> next;
@@ -565,9 +557,7 @@ void Network::settle(const Plan& plan, std::vector<std::unique_ptr<Opening>>& op
     result.applied = true;
     retire(retiring);
     serving_ = std::move(in_force);
-    for (const auto& s : serving_) {
-        result.in_force.push_back(s.state.settings);
-    }
+    result.in_force = configured(serving_);
 }
 
 void Network::forget_gone_stats() {
@@ -591,15 +581,13 @@ ReloadResult Network::reload(const config::Config& next, const LoadPolicy& polic
     auto openings = build(
         plan,
         [&](const config::ListenerConfig& l, std::string& error) {
-            return plugin_for(l, policy, services, error);
+            return is_admin(l) ? admin_plugin_ : plugin_for(l, policy, services, error);
         },
         {}, true, result.errors);
     if (!result.errors.empty()) {
         // Not applied: what was built closes unused, and nothing reached a driver.
         openings.clear();
-        for (const auto& s : serving_) {
-            result.in_force.push_back(s.state.settings);
-        }
+        result.in_force = configured(serving_);
         forget_gone_stats();
         return result;
     }
@@ -622,9 +610,20 @@ AttachResult attach_listeners(core::Runtime& runtime, const config::Config& conf
                               const core::Topology& topology, const PluginSet& plugins, const NetOptions& net,
                               const InheritedSockets& inherited) {
     std::unique_ptr<Network> network{new Network(runtime, topology, net)};
-    std::vector<ListenerState> wanted;
-    for (const auto& [settings, drivers] : topology.listeners) {
-        wanted.push_back({settings, drivers, plugins.for_listener(settings).file_id()});
+    std::string admin_error;
+    const std::vector<ListenerState> wanted = start_listeners(config, topology, net, admin_error);
+    if (!admin_error.empty()) {
+        return {nullptr, admin_error};
+    }
+    if (config.admin.listen) {
+        if (!plugins.admin) {
+            return {nullptr, "[admin] listen: no admin handler was supplied to serve it"};
+        }
+        network->admin_section_ = config.admin;
+        network->admin_plugin_ = plugins.admin;
+        network->admin_ = std::make_shared<AdminBoard>();
+        network->admin_->runtime = &runtime;
+        network->admin_driver_ = wanted.back().drivers.front();
     }
     const Plan plan = plan_listeners({}, wanted);
     assert(plan.listeners.size() == wanted.size());
@@ -632,18 +631,13 @@ AttachResult attach_listeners(core::Runtime& runtime, const config::Config& conf
     auto openings = network->build(
         plan,
         [&](const config::ListenerConfig& l, std::string&) -> std::shared_ptr<const Plugin> {
-            return plugins.by_path.at(l.handler_path);
+            return is_admin(l) ? plugins.admin : plugins.by_path.at(l.handler_path);
         },
         inherited, false, errors);
     if (!errors.empty()) {
         return {nullptr, errors.front()};
     }
     auto per_driver = network->batches(openings);
-    if (config.admin.listen) {
-        if (auto error = network->add_admin(config, plugins, per_driver); !error.empty()) {
-            return {nullptr, error};
-        }
-    }
     network->attach_at_start(per_driver);
     for (auto& o : openings) {
         network->serving_.push_back(std::move(o->entry));

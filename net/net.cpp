@@ -13,21 +13,6 @@
 
 namespace gatio::net {
 
-namespace {
-
-// The listeners each driver serves, from the topology's listeners and their drivers.
-std::vector<std::vector<const config::ListenerConfig*>> listeners_by_driver(const core::Topology& topology) {
-    std::vector<std::vector<const config::ListenerConfig*>> out(topology.driver_count());
-    for (const auto& [settings, drivers] : topology.listeners) {
-        for (int d : drivers) {
-            out.at(static_cast<std::size_t>(d)).push_back(&settings);
-        }
-    }
-    return out;
-}
-
-} // namespace
-
 NetOptions net_options(const config::Config& config) {
     NetOptions o;
     o.output_memory = static_cast<std::size_t>(config.network.output_memory);
@@ -38,36 +23,42 @@ NetOptions net_options(const config::Config& config) {
     o.file_operations = config.network.file_operations;
     o.lent_buffers = config.network.lent_buffers;
     o.lent_buffer_size = config.network.lent_buffer_size;
+    o.drain_read_limit = config.network.drain_read_limit;
     return o;
 }
 
 void reserve(core::RuntimeOptions& options, const config::Config& config, const core::Topology& topology,
              const PluginSet& plugins, const NetOptions& net) {
-    auto served = listeners_by_driver(topology);
+    // The listeners each driver serves: the start's plan, [admin]'s endpoint included (net/admin.hpp).
+    std::string admin_error; // attach_listeners reports it
+    const auto planned = start_listeners(config, topology, net, admin_error);
+    std::vector<std::vector<const ListenerState*>> served(topology.driver_count());
+    for (const auto& l : planned) {
+        for (int d : l.drivers) {
+            served.at(static_cast<std::size_t>(d)).push_back(&l);
+        }
+    }
     const std::size_t drivers = topology.driver_count();
     options.per_driver.resize(drivers, options.defaults);
     std::vector<std::size_t> tpc_bytes(topology.tpcs.size(), 0);
     std::uint64_t descriptors = 1024; // the daemon's own files, sockets, journal
-    const int admin_at = config.admin.listen ? admin_driver(topology) : -1;
-    const auto admin =
-        admin_at >= 0 ? admin_listener(config, topology.driver(admin_at), net) : config::ListenerConfig{};
     for (const auto& tpc : topology.tpcs) {
         for (const auto& d : tpc.drivers) {
-            const auto& mine = served.at(static_cast<std::size_t>(d.index));
-            if (mine.empty() && d.index != admin_at) {
-                continue;
-            }
             std::vector<DriverNet::ServedListener> listeners;
             std::uint64_t connections = 0;
-            for (const config::ListenerConfig* l : mine) {
-                listeners.emplace_back(l, &plugins.for_listener(*l));
-                if (l->transport == config::Transport::tcp) {
-                    connections += std::uint64_t{l->max_connections} + l->max_outbound;
+            for (const ListenerState* state : served.at(static_cast<std::size_t>(d.index))) {
+                const config::ListenerConfig& l = state->settings;
+                const Plugin* plugin = is_admin(l) ? plugins.admin.get() : &plugins.for_listener(l);
+                if (plugin == nullptr) {
+                    continue; // no admin handler supplied: attach_listeners refuses the start
+                }
+                listeners.emplace_back(&l, plugin);
+                if (l.transport == config::Transport::tcp) {
+                    connections += std::uint64_t{l.max_connections} + l.max_outbound;
                 }
             }
-            if (d.index == admin_at && plugins.admin) {
-                listeners.emplace_back(&admin, plugins.admin.get());
-                connections += admin.max_connections;
+            if (listeners.empty()) {
+                continue;
             }
             auto& limits = options.per_driver[static_cast<std::size_t>(d.index)];
             if (connections > 0) {
@@ -90,6 +81,18 @@ void reserve(core::RuntimeOptions& options, const config::Config& config, const 
         slots = limit.table_slots(slots);
     }
     report_descriptor_cap(limit, wanted);
+}
+
+std::vector<ListenerState> start_listeners(const config::Config& config, const core::Topology& topology,
+                                           const NetOptions& net, std::string& admin_error) {
+    std::vector<ListenerState> out;
+    for (const auto& [settings, drivers] : topology.listeners) {
+        out.push_back({settings, drivers, std::nullopt});
+    }
+    if (auto admin = admin_listener(config.admin, topology, net, admin_error)) {
+        out.push_back(std::move(*admin));
+    }
+    return out;
 }
 
 Network::Network(core::Runtime& runtime, const core::Topology& topology, const NetOptions& options)

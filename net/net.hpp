@@ -34,17 +34,19 @@
 
 namespace gatio::net {
 
-// Limits of the networking layer. The first four come from [network] (net_options); the rest
+// Limits of the networking layer. The first five come from [network] (net_options); the rest
 // are not in the configuration file.
 struct NetOptions {
-    std::uint32_t output_chunk_size = 4096;                // unit of the per-driver output pool
-    std::size_t output_memory = std::size_t{32} << 20;     // per driver: unsent TCP output
-    std::uint32_t carry_buffers = 1024;                    // per listener and driver, for handlers that
-                                                           // leave input unconsumed (max_unconsumed > 0)
-    std::uint32_t udp_reply_slots = 1024;                  // per UDP listener and driver: replies in flight
-    std::chrono::milliseconds close_linger{5000};          // orderly close: wait this long for the peer's FIN
-    std::uint32_t plugin_timer_slots = 1024;               // per driver, besides one per connection
-    std::uint32_t file_slot_slack = 64;                    // direct descriptors beyond max_connections
+    std::uint32_t output_chunk_size = 4096;            // unit of the per-driver output pool
+    std::size_t output_memory = std::size_t{32} << 20; // per driver: unsent TCP output
+    std::uint32_t carry_buffers = 1024;                // per listener and driver, for handlers that
+                                                       // leave input unconsumed (max_unconsumed > 0)
+    std::uint32_t udp_reply_slots = 1024;              // per UDP listener and driver: replies in flight
+    std::chrono::milliseconds close_linger{5000};      // orderly close: wait this long for the peer's FIN
+    std::uint64_t drain_read_limit = std::uint64_t{8}
+                                     << 20;  // per connection: what a drain's last receives take
+    std::uint32_t plugin_timer_slots = 1024; // per driver, besides one per connection
+    std::uint32_t file_slot_slack = 64;      // direct descriptors beyond max_connections
     std::chrono::milliseconds buffer_sample_interval{100}; // buffer-ring occupancy sampling period
     std::uint32_t admin_response_limit = 1u << 20;         // the largest answer [admin] builds, in bytes
     std::uint32_t open_files = 1024;                       // per driver: handlers' files open or opening
@@ -63,6 +65,12 @@ NetOptions net_options(const config::Config& config);
 // hard limit when the descriptors needed exceed it.
 void reserve(core::RuntimeOptions& options, const config::Config& config, const core::Topology& topology,
              const PluginSet& plugins, const NetOptions& net = {});
+
+// The listener set a start plans from: `topology`'s listeners with the drivers it resolved
+// for them, then [admin]'s endpoint (net/admin.hpp) when `config.admin.listen` is set.
+// `admin_error` tells why the endpoint cannot be served (no driver does I/O).
+std::vector<ListenerState> start_listeners(const config::Config& config, const core::Topology& topology,
+                                           const NetOptions& net, std::string& admin_error);
 
 struct AdminBoard;
 class DriverNet;
@@ -153,8 +161,9 @@ private:
 
     // ---- The one engine for start and reload (net/apply.cpp) ----
     std::vector<ListenerState> running_set() const;
-    // `next`'s listeners resolved on the running topology, with their handler files as on disk.
-    // One that cannot be resolved is reported in `errors` and stays as it is served (or closed).
+    // `next`'s listeners resolved on the running topology, with their handler files as on disk,
+    // then [admin]'s endpoint as started (like [topology], [admin] applies on restart). One
+    // that cannot be resolved is reported in `errors` and stays as it is served (or closed).
     std::vector<ListenerState> wanted_set(const config::Config& next, std::vector<std::string>& errors) const;
     // The new generations of the plan's open and change steps: sockets and per-driver copies,
     // not yet on any driver. One that cannot be built is reported in `errors` and left out.
@@ -168,9 +177,6 @@ private:
     static void steer(const ListenerStep& step, const Opening& o, const std::vector<int>& cpus, bool kept,
                       bool adopted);
     std::vector<Batch> batches(std::vector<std::unique_ptr<Opening>>& openings) const;
-    // The [admin] endpoint on the first driver that does I/O; an error text when it cannot be.
-    std::string add_admin(const config::Config& config, const PluginSet& plugins,
-                          std::vector<Batch>& batches);
     void attach_at_start(std::vector<Batch>& batches);
     // Direct descriptors for the module of `batch` on driver `driver`, if its table has room.
     bool allow_direct(const Batch& batch, int driver) const;
@@ -200,14 +206,17 @@ private:
     std::map<std::string, std::weak_ptr<std::atomic<std::uint32_t>>> connection_counts_;
     std::map<std::filesystem::path, std::weak_ptr<const Plugin>> plugins_;
     std::map<std::string, std::shared_ptr<HandlerState>> states_; // by listener name, while configured
-    std::shared_ptr<AdminBoard> admin_;                           // with [admin] listen only
+    // [admin]'s endpoint, a listener of the plan like the others (net/admin.hpp), as started.
+    config::AdminSection admin_section_;
+    std::shared_ptr<const Plugin> admin_plugin_; // the built-in handler, with [admin] listen only
+    std::shared_ptr<AdminBoard> admin_;          // likewise
     int admin_driver_ = -1;
 };
 
 // Opens every listener's sockets (one per serving driver, in driver order, SO_REUSEPORT,
-// identical options, optionally steered by CPU) and attaches one module per serving driver. With
-// [admin] listen, the admin endpoint (net/admin.hpp) goes to the first driver that does I/O,
-// served by plugins.admin (an error when it is missing). Errors name the listener.
+// identical options, optionally steered by CPU) and attaches one module per serving driver, by
+// the plan from the empty set to start_listeners(). With [admin] listen, the admin endpoint is
+// one of them, served by plugins.admin (an error when it is missing). Errors name the listener.
 //
 // A listener found in `inherited` binds nothing: each of its drivers gets a dup() of that
 // socket, so they share its one accept queue (no reuseport group, hence no steer_to_cpu), and

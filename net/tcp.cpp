@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <limits>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -289,6 +290,8 @@ void TcpEndpoint::drain() {
         Connection* c = net_.at_slot(i);
         if (c != nullptr && &c->endpoint == this && c->phase == Connection::Phase::open) {
             c->drain = Connection::Drain::notice;
+            c->drain_left = static_cast<std::uint32_t>(std::min<std::uint64_t>(
+                net_.options().drain_read_limit, std::numeric_limits<std::uint32_t>::max()));
             c->pause(Connection::pause_drain, true);
             update_reading(*c);
             drain_progress(*c);
@@ -300,15 +303,27 @@ void TcpEndpoint::drain_progress(Connection& c) {
     if (c.drain != Connection::Drain::notice || c.phase != Connection::Phase::open || c.reading()) {
         return; // the receive being cancelled, or the last one, completes first
     }
-    // Requests the kernel already holds were sent before the drain began: one last non-blocking
-    // receive takes them (a buffer's worth), unless the handler or the output held reading back.
-    if (!c.eof() && !c.drain_read && (c.pauses & ~Connection::pause_drain) == 0) {
-        io_uring_sqe* sqe = driver().get_sqe(&c, Connection::tag_recv);
-        io_uring_prep_recv(sqe, c.fd, nullptr, 0, MSG_DONTWAIT);
-        sqe->flags |= IOSQE_BUFFER_SELECT | (c.fixed ? IOSQE_FIXED_FILE : 0);
-        sqe->buf_group = net_.buffer_group();
-        c.read = Connection::Read::last;
-        return;
+    // Requests the kernel already holds were sent before the drain began: the last non-blocking
+    // receives take them, one buffer each, until the kernel has nothing more or drain_read_limit
+    // is taken, so that a peer still sending cannot keep the drain reading. Output above the
+    // send watermark holds them back until it is sent (the send's completion settles the
+    // connection again); a handler that paused reading decides in on_drain.
+    if (!c.eof() && c.drain_left > 0 && !c.paused(Connection::pause_plugin)) {
+        if (c.paused(Connection::pause_watermark)) {
+            return;
+        }
+        // Once the output budget is tight, no more than the output the handler may then queue.
+        const bool tight = net_.budget().tight();
+        const std::size_t room = tight ? read_room(c) : 0;
+        if (!tight || room > 0) {
+            const std::size_t len = tight ? std::min<std::size_t>(room, net_.buffers().buffer_size()) : 0;
+            io_uring_sqe* sqe = driver().get_sqe(&c, Connection::tag_recv);
+            io_uring_prep_recv(sqe, c.fd, nullptr, static_cast<unsigned>(len), MSG_DONTWAIT);
+            sqe->flags |= IOSQE_BUFFER_SELECT | (c.fixed ? IOSQE_FIXED_FILE : 0);
+            sqe->buf_group = net_.buffer_group();
+            c.read = Connection::Read::last;
+            return;
+        }
     }
     drain_notice(c);
 }
@@ -731,7 +746,12 @@ void TcpEndpoint::recv_done(Connection& c, const io_uring_cqe& cqe) {
     const bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
     const bool multishot = c.read == Connection::Read::armed && net_.multishot_recv();
     if (c.read == Connection::Read::last) {
-        c.drain_read = true; // one buffer at most: a peer still sending cannot keep the drain reading
+        // Taken from the drain's allowance; nothing more queued (or a failure) ends it, while
+        // ENOBUFS tries again once buffers come back.
+        c.drain_left = cqe.res > 0
+                           ? c.drain_left - std::min(c.drain_left, static_cast<std::uint32_t>(cqe.res))
+                       : cqe.res == -ENOBUFS ? c.drain_left
+                                             : 0;
     }
     if (!more) {
         c.read = Connection::Read::idle;

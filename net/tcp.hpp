@@ -49,8 +49,8 @@ struct Connection final : core::Completion {
     enum class Dial : std::uint8_t { none, registering, connecting };
     // The receive request: none, one armed (unbounded: multishot, or one-shot of a whole
     // buffer), one bounded by the connection's output room, one being cancelled, or none ever
-    // again (the peer's FIN arrived); last: the one-shot non-blocking receive of a drain, which
-    // takes what the kernel already holds for the connection.
+    // again (the peer's FIN arrived); last: one of a drain's one-shot non-blocking receives,
+    // which take what the kernel already holds for the connection.
     enum class Read : std::uint8_t { idle, armed, bounded, cancelling, ended, last };
     // The one send (IORING_OP_SEND or a gathered sendmsg): none, or one in flight with `in_flight` bytes.
     enum class Send : std::uint8_t { idle, in_flight };
@@ -99,8 +99,10 @@ struct Connection final : core::Completion {
     std::uint8_t lists = 0;    // Queued bits
     std::uint8_t side_ops = 0; // cancels and the shutdown in flight
     Drain drain = Drain::none;
-    bool drain_read = false; // the drain's last receive found nothing more (EAGAIN)
-    int reason = 0;          // gatio_close_reason, set when closing starts
+    int reason = 0; // gatio_close_reason, set when closing starts
+    // While draining: how many more bytes the last receives may take (drain_read_limit); 0 once
+    // the kernel had nothing more (EAGAIN).
+    std::uint32_t drain_left = 0;
     void* user = nullptr;
     // The handler's notify_drained watch: called once the output is acknowledged or the
     // connection closes, whichever comes first.

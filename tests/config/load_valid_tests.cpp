@@ -26,7 +26,8 @@ TEST_CASE("an empty file yields every default", "[load]") {
     CHECK(c.topology.ring.buffer_count == 1024);
     CHECK(c.topology.tpcs.empty());
     CHECK(c.io_uring == IoUringTuning{true, true, true, true, 4, true});
-    CHECK(c.network == NetworkSection{std::uint64_t{32} << 20, 1024, 1024, Duration(5000)});
+    CHECK(c.network ==
+          NetworkSection{std::uint64_t{32} << 20, 1024, 1024, Duration(5000), std::uint64_t{8} << 20});
     CHECK(c.listeners.empty());
 }
 
@@ -38,6 +39,7 @@ output_memory = "64MiB"
 carry_buffers = 16
 udp_reply_slots = 8
 close_linger = "0s"
+drain_read_limit = "256KiB"
 [[listener]]
 name = "web"
 address = "127.0.0.1:8080"
@@ -45,13 +47,13 @@ handler = "echo"
 send_buffer_limit = "2MiB"
 send_buffer_reserve = "16KiB"
 )"));
-    CHECK(c.network == NetworkSection{std::uint64_t{64} << 20, 16, 8, Duration(0)});
+    CHECK(c.network == NetworkSection{std::uint64_t{64} << 20, 16, 8, Duration(0), 256u << 10});
     REQUIRE(c.listeners.size() == 1);
     CHECK(c.listeners[0].send_buffer_limit == 2u << 20);
     CHECK(c.listeners[0].send_buffer_reserve == 16u << 10);
     const std::string text = dump(c);
     CHECK(text.find("[network]\noutput_memory = \"64MiB\"\ncarry_buffers = 16\nudp_reply_slots = 8\n"
-                    "close_linger = \"0s\"\n") != std::string::npos);
+                    "close_linger = \"0s\"\ndrain_read_limit = \"256KiB\"\n") != std::string::npos);
     CHECK(text.find("send_buffer_limit = \"2MiB\"\nsend_buffer_reserve = \"16KiB\"\n") != std::string::npos);
 }
 

@@ -24,6 +24,9 @@ using namespace std::chrono_literals;
 inline const std::string gatiod_path = GATIOD_PATH;
 inline const std::string plugin_dir = GATIO_PLUGIN_OUTPUT_DIR;
 inline const std::string shout_plugin = SHOUT_PLUGIN; // shout_plugin.cpp, built
+// tally_plugin.cpp, built with listener-state layouts "gatio.test.tally/1" and "/2"
+inline const std::string tally1_plugin = TALLY1_PLUGIN;
+inline const std::string tally2_plugin = TALLY2_PLUGIN;
 
 // Written to a temporary name, then renamed over `name` (TempDir::write): readers see the old
 // or the new.

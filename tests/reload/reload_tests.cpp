@@ -550,3 +550,29 @@ TEST_CASE(
     CHECK(echoes(busy, "free"));
     CHECK(g.stop() == 0);
 }
+
+TEST_CASE("[admin]'s endpoint is a listener of the plan that every reload keeps: its connections stay, "
+          "/metrics lists only configured listeners",
+          "[reload][admin]") {
+    TempDir dir;
+    const int port = free_port();
+    const int admin = free_port();
+    const auto file = dir.write("gatio.toml", config_text(http_listener("web", port, "old"), admin));
+    Gatiod g(file);
+    Connection kept(admin);
+    REQUIRE(kept.http("GET", "/healthz").status == 200);
+
+    dir.write("gatio.toml", config_text(http_listener("web", port, "new"), admin));
+    REQUIRE(g.reload());
+    INFO(g.log());
+    CHECK(g.count("reload: applied; listeners added: 0, changed: 1, removed: 0") == 1);
+    CHECK(http_get(port, "/").body == "new");
+    // The same connection, on the same instance: the endpoint was kept, not replaced.
+    CHECK(kept.http("GET", "/healthz").status == 200);
+    const auto metrics = kept.http("GET", "/metrics");
+    CHECK(metrics.status == 200);
+    CHECK(metrics.body.find("listener=\"web\"") != std::string::npos);
+    CHECK(metrics.body.find("[admin]") == std::string::npos);
+    CHECK(g.count("listener \"[admin]\"") == 1); // its one "serving on" line, at start
+    CHECK(g.stop() == 0);
+}

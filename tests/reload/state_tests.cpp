@@ -4,9 +4,11 @@
 #include <catch2/catch.hpp>
 #include <cerrno>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <netinet/in.h>
+#include <sstream>
 #include <string>
 #include <sys/socket.h>
 #include <thread>
@@ -142,13 +144,36 @@ struct Descriptors {
     std::string targets; // what each names, for the failure message
 };
 
+// The /proc/PID/net/tcp line of the TCP socket with inode `inode` ("" when it is none): its
+// addresses and state, so that a failure names the connection a descriptor is.
+std::string tcp_socket(pid_t pid, const std::string& inode) {
+    for (const char* table : {"tcp", "tcp6"}) {
+        std::ifstream in("/proc/" + std::to_string(pid) + "/net/" + table);
+        std::string line;
+        while (std::getline(in, line)) {
+            std::istringstream fields(line);
+            std::string field;
+            for (int i = 0; i < 10 && fields >> field; ++i) {
+            }
+            if (field == inode) {
+                return line;
+            }
+        }
+    }
+    return "";
+}
+
 Descriptors open_descriptors(pid_t pid, const std::filesystem::path& handlers) {
     Descriptors d;
     for (const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
         std::error_code ec;
         const auto target = std::filesystem::read_symlink(e.path(), ec).string();
         ++(target.rfind(handlers.string(), 0) == 0 ? d.handlers : d.others);
-        d.targets += e.path().filename().string() + " -> " + target + "\n";
+        d.targets += e.path().filename().string() + " -> " + target;
+        if (target.rfind("socket:[", 0) == 0) {
+            d.targets += " " + tcp_socket(pid, target.substr(8, target.size() - 9));
+        }
+        d.targets += "\n";
     }
     return d;
 }
@@ -369,5 +394,62 @@ TEST_CASE(
     CHECK(c.call({"SELECT", "7"}) == "+OK");
     CHECK(c.call({"GET", "a"}) == "seven");
     CHECK(c.ok());
+}
+
+TEST_CASE("a handler file replaced by one of another listener-state layout is refused, and the running set "
+          "serves on",
+          "[reload][state]") {
+    TempDir dir;
+    NotifySocket notify(dir.path() / "notify");
+    const int port = free_port();
+    const auto handler = dir.path() / "tally.so";
+    std::filesystem::copy_file(tally1_plugin, handler);
+    const auto file = dir.write("gatio.toml", config_text(listener("count", port, handler.string())));
+    Gatiod g(file, {notify.env()});
+    auto ready = [](const std::string& m) { return m.find("READY=1") != std::string::npos; };
+    REQUIRE(notify.wait_for(ready, 30s));
+    {
+        Connection c(port);
+        REQUIRE(c.send("add\nadd\nadd\n"));
+        REQUIRE(c.receive(6) == "1\n2\n3\n");
+    }
+
+    replace_file(tally2_plugin, handler);
+    REQUIRE(g.reload());
+    const auto after = notify.wait_for(ready, 30s);
+    REQUIRE(after);
+    const auto status = field(*after, "STATUS");
+    REQUIRE(status);
+    INFO(*status);
+    INFO(g.log());
+    const std::string named = "listener \"count\" (tcp 127.0.0.1:" + std::to_string(port) + ")";
+    CHECK(g.count(named +
+                  ": the handler asks for its listener state with layout \"gatio.test.tally/2\", but the "
+                  "state kept across reloads has layout \"gatio.test.tally/1\"") >= 1);
+    CHECK(g.count("reload: " + named) >= 1);
+    CHECK(g.count("the listener's count could not be made or taken over") >= 1);
+    // One error for each of its two drivers.
+    CHECK(g.count("reload: not applied: 2 listener error(s); every listener serves as before") == 1);
+    CHECK(g.count(") changed;") == 0);
+    CHECK(status->find("reload failed, not applied: " + named) != std::string::npos);
+    {
+        // The object loaded first serves on, with the count it kept.
+        Connection c(port);
+        REQUIRE(c.send("add\n"));
+        CHECK(c.receive(2) == "4\n");
+    }
+
+    // The same layout again applies, and takes the state over.
+    replace_file(tally1_plugin, handler);
+    REQUIRE(g.reload());
+    const auto applied = notify.wait_for(ready, 30s);
+    REQUIRE(applied);
+    CHECK(field(*applied, "STATUS").value_or("").find("; last reload applied") != std::string::npos);
+    CHECK(g.count("reload: " + named + " changed;") == 1);
+    {
+        Connection c(port);
+        REQUIRE(c.send("add\n"));
+        CHECK(c.receive(2) == "5\n");
+    }
     CHECK(g.stop() == 0);
 }

@@ -1,15 +1,19 @@
 // Draining answers what was received: on SIGTERM, replies to requests already taken in (their
-// work still running on another driver's shard) are delivered, in order, before the close.
+// work still running on another driver's shard), and to requests the kernel still holds, are
+// delivered, in order, before the close.
 #include <arpa/inet.h>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <cerrno>
 #include <csignal>
 #include <cstdint>
+#include <cstring>
 #include <functional>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <string>
 #include <string_view>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
@@ -242,5 +246,101 @@ TEST_CASE("SIGTERM: an http request partly received completes and is answered, a
     CHECK(::recv(partial, &byte, 1, 0) == 0);
     ::close(idle);
     ::close(partial);
+    CHECK(child.wait(60s) == 0);
+}
+
+namespace {
+
+// read_pauses in the total line of the latest SIGUSR1 counter dump, or -1 before one.
+long long total_read_pauses(const std::string& log) {
+    const auto line = log.rfind("counters: total:");
+    if (line == std::string::npos) {
+        return -1;
+    }
+    const auto at = log.find("read_pauses=", line);
+    return at == std::string::npos ? -1 : std::stoll(log.substr(at + std::strlen("read_pauses=")));
+}
+
+} // namespace
+
+TEST_CASE("SIGTERM: requests queued in the kernel beyond one receive buffer, behind output above the send "
+          "watermark, are all answered, then EOF",
+          "[service][shutdown][drain]") {
+    TempDir dir;
+    const int port = free_port();
+    // 512-byte receive buffers, so that the requests queued below span many of them.
+    const auto file = dir.write(
+        "gatio.toml",
+        "[daemon]\nshutdown_grace = \"30s\"\n[topology]\nmode = \"auto\"\nbuffer_size = \"512B\"\n" +
+            tcp_listener("svc", port, SERVICE_TEST_PLUGIN,
+                         "send_high_watermark = \"64KiB\"\nsend_low_watermark = \"16KiB\"\n"));
+    Child child({gatiod, "-c", file.string()}, clean_env());
+    REQUIRE(child.wait_for_output(" running; SIGTERM or SIGINT stops it", 60s));
+
+    const int fd = connect_tcp(port);
+    REQUIRE(fd >= 0);
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{fd};
+    // An answer far larger than the kernel's socket buffers, which the client does not read yet:
+    // gatiod's output for the connection passes the high watermark and it stops reading.
+    constexpr std::size_t big = 8u << 20;
+    send_all(fd, "big " + std::to_string(big) + "\n");
+    long long pauses = -1;
+    for (int i = 0; i < 600 && pauses < 1; ++i) {
+        child.signal(SIGUSR1);
+        REQUIRE(child.wait_until([](const std::string& out) { return total_read_pauses(out) >= 0; }, 30s));
+        pauses = total_read_pauses(child.out());
+        if (pauses < 1) {
+            std::this_thread::sleep_for(50ms);
+        }
+    }
+    REQUIRE(pauses >= 1);
+    // Then requests of one buffer each, 64 buffers in all, which stay in the kernel: the drain
+    // has to take them all.
+    constexpr std::size_t requests = 64;
+    constexpr std::size_t answer = 100;
+    std::string one = "big " + std::to_string(answer);
+    one.resize(511, ' ');
+    one += '\n';
+    std::string burst;
+    for (std::size_t i = 0; i < requests; ++i) {
+        burst += one;
+    }
+    send_all(fd, burst);
+    // Every byte sent is acknowledged, so it is held by gatiod's side before the signal.
+    int unacked = -1;
+    for (int i = 0; i < 3000 && unacked != 0; ++i) {
+        REQUIRE(::ioctl(fd, SIOCOUTQ, &unacked) == 0);
+        if (unacked != 0) {
+            std::this_thread::sleep_for(10ms);
+        }
+    }
+    REQUIRE(unacked == 0);
+    child.signal(SIGTERM);
+    REQUIRE(child.wait_for_output("SIGTERM received: stopping", 30s));
+
+    std::size_t received = 0;
+    bool pattern = true;
+    char chunk[65536];
+    for (;;) {
+        const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        REQUIRE(n >= 0); // an orderly close, not a reset or a timeout
+        if (n == 0) {
+            break;
+        }
+        for (ssize_t i = 0; i < n; ++i, ++received) {
+            // The large answer, then each short one: byte i of an answer is 'a' + i % 26.
+            const std::size_t at = received < big ? received : (received - big) % answer;
+            pattern = pattern && chunk[i] == static_cast<char>('a' + at % 26);
+        }
+    }
+    CHECK(pattern);
+    CHECK(received == big + requests * answer);
+    ::shutdown(fd, SHUT_WR);
     CHECK(child.wait(60s) == 0);
 }
