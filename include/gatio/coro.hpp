@@ -1219,18 +1219,13 @@ inline void Stream::end_of_input() {
 
 inline void Stream::closed() {
     open_ = false;
-    // The coroutine's outbound connections go with it; a pending connect is cancelled.
+    // The coroutine's outbound connections go with it: a pending connect is cancelled, and an
+    // await on one of them ends when the host reports its close.
     for (Stream* u = upstreams_; u != nullptr; u = u->next_) {
         u->conn_.close(GATIO_CLOSE_ABORT);
     }
-    // The one await in progress, here or on one of them. It clears pending_ when it completes
-    // now; what it resumes may let go of upstreams, so the list is not walked after.
-    detail::Pending* p = pending_;
-    for (Stream* u = upstreams_; p == nullptr && u != nullptr; u = u->next_) {
-        p = u->pending_;
-    }
-    if (p != nullptr) {
-        p->cancel(p);
+    if (pending_ != nullptr) {
+        pending_->cancel(pending_); // clears pending_ when it completes the await now
     }
     if (staging_ != nullptr) {
         FramePool::release(staging_);
