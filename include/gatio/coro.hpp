@@ -793,9 +793,8 @@ private:
 // after its output.
 class Upstream {
 public:
+    // Not connected (status GATIO_ERR_CLOSED), until a connect's result is moved in.
     Upstream() = default;
-    Upstream(Stream& owner, Stream* s, int status, int error)
-        : owner_(&owner), s_(s), status_(status), error_(error) {}
     Upstream(Upstream&& o) noexcept
         : owner_(o.owner_), s_(std::exchange(o.s_, nullptr)), status_(o.status_), error_(o.error_) {}
     Upstream& operator=(Upstream&& o) noexcept {
@@ -829,6 +828,9 @@ public:
     std::string describe() const {
         if (s_ != nullptr) {
             return "connected";
+        }
+        if (owner_ == nullptr) {
+            return "not connected";
         }
         if (status_ == GATIO_OK && error_ != 0) {
             return std::strerror(error_);
@@ -884,6 +886,10 @@ public:
     }
 
 private:
+    friend class Stream::Connect;
+    Upstream(Stream& owner, Stream* s, int status, int error)
+        : owner_(&owner), s_(s), status_(status), error_(error) {}
+
     Stream& stream() const {
         if (owner_ != nullptr && !owner_->open()) {
             throw Cancelled{};
