@@ -106,8 +106,19 @@ private:
         }
     }
 
-    gatio::coro::Task<> command(gatio::coro::Stream& s, gatio::coro::Upstream& up, const std::string& line) {
-        std::string_view l = line;
+    static bool outbound_command(std::string_view l) {
+        for (std::string_view prefix :
+             {"dial ", "up ", "upall", "upburst ", "upstate", "drop", "hold connect ", "hold up"}) {
+            if (l.starts_with(prefix)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    // The commands on the upstream, in a frame of their own (the other commands' frames stay
+    // as small as they were).
+    gatio::coro::Task<> outbound(gatio::coro::Stream& s, gatio::coro::Upstream& up, std::string_view l) {
         if (l.starts_with("dial ")) {
             const std::string_view rest = l.substr(5);
             const auto space = rest.find(' ');
@@ -150,6 +161,13 @@ private:
             if (in.closed()) {
                 cancelled.fetch_add(1);
             }
+        }
+    }
+
+    gatio::coro::Task<> command(gatio::coro::Stream& s, gatio::coro::Upstream& up, const std::string& line) {
+        std::string_view l = line;
+        if (outbound_command(l)) {
+            co_await outbound(s, up, l);
         } else if (l.starts_with("echo ")) {
             s.send(std::string(l.substr(5)) + "\n");
         } else if (l.starts_with("sleep ")) {

@@ -62,7 +62,7 @@ max_connections = 64
 }
 
 // One driver serving the coroutine handler, with echo listeners on TCP and on a unix socket as
-// its upstreams; `keys` are more keys of the coroutine listener.
+// its upstreams; `keys` are more keys of the coroutine listener (before its options).
 class WithUpstreams {
 public:
     explicit WithUpstreams(const std::string& keys = "")
@@ -79,6 +79,8 @@ address = "127.0.0.1:{}"
 handler = "{}"
 max_connections = 64
 {}
+[listener.options]
+coroutine_block_size = "16KiB" # the outbound commands' frames, with room for sanitizer builds
 [[listener]]
 name = "echo"
 address = "127.0.0.1:{}"
