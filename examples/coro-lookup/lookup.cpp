@@ -8,7 +8,8 @@
 //   error TEXT      the backend cannot be reached, closed the connection, or answered an error
 //
 // Requests are answered in order, one at a time per client; a client may send the next ones
-// before the answers come (they wait in the coroutine layer's staging block). A '\r' ending a
+// before the answers come (they wait in the coroutine layer's staging block), and its FIN after
+// the last one (the answers still come, then the connection closes). A '\r' ending a
 // line is ignored. A value is streamed to the client as it arrives, so its size is not bounded
 // by memory; a backend that goes away in the middle of a value, or a client whose output grows
 // beyond send_buffer_limit while a value is relayed, resets the client's connection, because
@@ -85,6 +86,9 @@ public:
     }
 
     Task<> serve(Stream& s) {
+        // A client that sends its last requests and then its FIN (`nc -N`) still gets their answers:
+        // the coroutine closes the connection when it has read the end of input.
+        s.keep_after_eof();
         Upstream backend;
         std::string
             request; // the backend request, built in place: the input is lent only until the next co_await

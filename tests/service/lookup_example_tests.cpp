@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <memory>
 #include <string>
+#include <sys/socket.h>
 #include <thread>
 #include <vector>
 
@@ -159,6 +160,14 @@ TEST_CASE("the coroutine lookup example, built against a DESTDIR install, answer
             CHECK(c.recv_line() == "ok v1");
             CHECK(c.recv_line() == "missing");
             CHECK(c.recv_line() == "ok v2");
+        }
+        { // the last requests followed by the client's FIN: answered, then closed
+            Socket c = Socket::tcp(static_cast<std::uint16_t>(port), std::chrono::seconds(30));
+            c.send_all("k3\nabsent\n");
+            REQUIRE(::shutdown(c.fd(), SHUT_WR) == 0);
+            std::string rest;
+            CHECK(c.recv_until_eof(rest));
+            CHECK(rest == "ok v3\nmissing\n");
         }
         // gatiod's own resp listener as the backend.
         CHECK(resp(static_cast<std::uint16_t>(kv_port), {{"SET", "own", "kept by gatiod"}})[0] == "+OK");
