@@ -14,9 +14,25 @@
 //     };
 //     GATIO_EXPORT_CORO_PLUGIN(Echo, "echo-coro", "1.0")
 //
-// The awaitables are members of Stream: next_data(), drained(), sleep(), spawn(). Each
-// co_await suspends the coroutine until a C callback of the host completes it, on the
+// The awaitables are members of Stream: next_data(), drained(), sleep(), spawn(), connect().
+// Each co_await suspends the coroutine until a C callback of the host completes it, on the
 // connection's driver; nothing blocks the driver.
+//
+// Outbound connections: co_await s.connect("127.0.0.1:6379") (or "[::1]:6379",
+// "unix:/run/app.sock") yields an Upstream, a connection of the same instance that the
+// coroutine sends on and awaits next_data() and drained() on like its own Stream:
+//
+//     gatio::coro::Upstream up = co_await s.connect("127.0.0.1:6379", std::chrono::seconds(1));
+//     if (!up) { s.send("backend: " + up.describe() + "\n"); co_return; }
+//     up.send("PING\r\n");
+//     gatio::coro::Received r = co_await up.next_data();
+//
+// The Upstream belongs to the coroutine of the connection that opened it: destroying it closes
+// the outbound connection after its output; when the client's connection closes, every one of
+// its outbound connections is reset and an await on one of them is cancelled like an await on
+// the Stream. The peer's FIN on an outbound connection is an end of input (eof()) that keeps it
+// open for writing; once it has closed, next_data() yields closed() and drained()
+// GATIO_ERR_CLOSED, without throwing.
 //
 // Memory: every coroutine frame, every Stream and every input staging buffer is one block of the
 // instance's pool (one pool per listener and driver, reserved when the instance is created and
@@ -46,17 +62,23 @@
 #pragma once
 
 #include <algorithm>
+#include <arpa/inet.h>
+#include <charconv>
+#include <chrono>
 #include <concepts>
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <netinet/in.h>
 #include <new>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <type_traits>
 #include <utility>
 
@@ -285,9 +307,15 @@ struct CoroCore {
     std::uint64_t exhausted_logged = 0;
 
     CoroCore(Host h, std::size_t block_size, std::size_t blocks) : host(h), pool(block_size, blocks) {}
-    void refused(const char* what);
+    // `outcome`: what follows for the code that asked.
+    void refused(const char* what, const char* outcome = "the connection is reset");
     Stream* add_stream(gatio_conn conn);
+    // An outbound connection's Stream, linked to the Stream whose coroutine opens it.
+    Stream* add_outbound(Stream& owner);
     void free_stream(Stream* s);
+    // Once a host callback for `s` is over: frees `s`, and `owner` (the Stream whose coroutine
+    // the callback may have resumed, when s is outbound), if nothing needs them any more.
+    void settle(Stream* s, Stream* owner);
 };
 
 } // namespace detail
@@ -411,10 +439,84 @@ private:
     bool cancelled_ = false;
 };
 
+// A numeric stream address for connect(): "127.0.0.1:6379", "[::1]:6379" or a unix-domain
+// socket path, "unix:/run/app.sock". No name lookups: resolving belongs in a task or the
+// configuration.
+class Address {
+public:
+    // nullopt when `text` is none of those forms (or the path is too long for sun_path).
+    static std::optional<Address> parse(std::string_view text) {
+        Address a;
+        if (text.starts_with("unix:")) {
+            const std::string_view path = text.substr(5);
+            auto* un = reinterpret_cast<sockaddr_un*>(&a.storage_);
+            if (path.empty() || path.size() >= sizeof un->sun_path || path.find('\0') != path.npos) {
+                return std::nullopt;
+            }
+            un->sun_family = AF_UNIX;
+            std::memcpy(un->sun_path, path.data(), path.size());
+            a.len_ = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
+            return a;
+        }
+        const auto colon = text.rfind(':');
+        if (colon == std::string_view::npos) {
+            return std::nullopt;
+        }
+        std::string_view host = text.substr(0, colon);
+        const std::string_view port_text = text.substr(colon + 1);
+        unsigned port = 0;
+        const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+        if (ec != std::errc{} || end != port_text.data() + port_text.size() || port == 0 || port > 65535) {
+            return std::nullopt;
+        }
+        const bool v6 = host.starts_with('[') && host.ends_with(']');
+        if (v6) {
+            host = host.substr(1, host.size() - 2);
+        }
+        char text_host[INET6_ADDRSTRLEN] = {}; // inet_pton wants it NUL-terminated
+        if (host.empty() || host.size() >= sizeof text_host) {
+            return std::nullopt;
+        }
+        std::memcpy(text_host, host.data(), host.size());
+        if (v6) {
+            auto* in6 = reinterpret_cast<sockaddr_in6*>(&a.storage_);
+            in6->sin6_family = AF_INET6;
+            in6->sin6_port = htons(static_cast<std::uint16_t>(port));
+            if (::inet_pton(AF_INET6, text_host, &in6->sin6_addr) != 1) {
+                return std::nullopt;
+            }
+            a.len_ = sizeof(sockaddr_in6);
+        } else {
+            auto* in = reinterpret_cast<sockaddr_in*>(&a.storage_);
+            in->sin_family = AF_INET;
+            in->sin_port = htons(static_cast<std::uint16_t>(port));
+            if (::inet_pton(AF_INET, text_host, &in->sin_addr) != 1) {
+                return std::nullopt;
+            }
+            a.len_ = sizeof(sockaddr_in);
+        }
+        return a;
+    }
+
+    const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage_); }
+    socklen_t size() const { return len_; }
+
+private:
+    Address() = default;
+
+    sockaddr_storage storage_{};
+    socklen_t len_ = 0;
+};
+
+class Upstream;
+
 // One TCP connection as its coroutine sees it.
 class Stream {
 public:
     Stream(detail::CoroCore& core, gatio_conn id) : core_(core), conn_(core.host, id, this) {}
+    // An outbound connection opened by the coroutine of `owner`, before the host names it.
+    Stream(detail::CoroCore& core, Stream& owner)
+        : core_(core), conn_(core.host, 0, this), owner_(&owner), outbound_(true) {}
     Stream(const Stream&) = delete;
     Stream& operator=(const Stream&) = delete;
 
@@ -440,6 +542,7 @@ public:
     class Sleep;
     template <typename F>
     class Spawn;
+    class Connect;
 
     // The next bytes of input (Received), end of input, or the close.
     NextData next_data();
@@ -454,17 +557,27 @@ public:
     // captures must stay valid until the await ends. An exception thrown by fn is rethrown here.
     template <typename F>
     Spawn<std::decay_t<F>> spawn(Place place, F&& fn);
+    // An outbound stream connection to `address` through the driver's ring, yielding an
+    // Upstream: connected, or why not (Upstream::status(), error()). `timeout` bounds the
+    // connect; 0 means the listener's connect_timeout. An address that does not parse yields
+    // GATIO_ERR_INVALID. Counts against the listener's max_outbound and takes one pool block
+    // while it lives.
+    Connect connect(std::string_view address, std::chrono::milliseconds timeout = {});
+    Connect connect(const Address& address, std::chrono::milliseconds timeout = {});
 
     // ---- For the layer's adapter ----
     void start(Task<> root);
     std::int64_t deliver(const std::uint8_t* data, std::size_t len);
     void end_of_input();
-    // on_close: cancels what is awaited; true when the Stream may be freed now.
-    bool closed();
+    // on_close: closes its outbound connections and cancels what is awaited; the adapter frees
+    // the Stream once nothing needs it (CoroCore::settle).
+    void closed();
     void resume(std::coroutine_handle<> h);
     void destroy_root() { root_ = Task<>{}; }
+    // Throws Cancelled once the connection whose coroutine awaits here has closed: this one, or
+    // for an outbound connection the one that opened it.
     void check_open() const {
-        if (!open_) {
+        if (outbound_ ? owner_ == nullptr || !owner_->open_ : !open_) {
             throw Cancelled{};
         }
     }
@@ -476,7 +589,15 @@ private:
     friend struct detail::CoroCore;
     template <typename H>
     friend struct CoroAdapter;
+    friend class Upstream;
 
+    // Whether a coroutine still reads this Stream: its own, or for an outbound connection the
+    // one holding its Upstream.
+    bool serving() const { return outbound_ ? held_ : static_cast<bool>(root_); }
+    // Nothing refers to it any more: the host is done with its connection and no coroutine with it.
+    bool releasable() const { return outbound_ ? host_done_ && !held_ : !open_ && !root_; }
+    // An outbound Stream leaves its owner's list of upstreams.
+    void detach();
     void apply_consumed();
     // next_data() has something to show: new bytes, or a rest after progress.
     bool readable() const { return window_len_ > 0 && (fresh_ || progress_); }
@@ -504,8 +625,15 @@ private:
     std::size_t consumed_ = 0; // of those, consumed
     std::uint8_t* staging_ = nullptr;
     std::size_t staged_ = 0;
-    Stream* next_ = nullptr; // CoroCore::streams
+    Stream* next_ = nullptr; // CoroCore::streams, or for an outbound Stream its owner's upstreams_
     Stream* prev_ = nullptr;
+    // Outbound connections.
+    Stream* owner_ = nullptr; // outbound: the Stream whose coroutine opened it, until detached
+    bool outbound_ = false;
+    bool held_ = false;           // outbound: an Upstream refers to it
+    bool host_done_ = false;      // outbound: on_close came, or the connect failed
+    Connect* dialing_ = nullptr;  // outbound: the connect awaiting its outcome
+    Stream* upstreams_ = nullptr; // accepted: its outbound Streams not yet let go of
 };
 
 class Stream::NextData : detail::Pending {
@@ -514,6 +642,10 @@ public:
 
     bool await_ready() {
         s_.check_open();
+        if (!s_.open_) {
+            status_ = Received::Status::closed; // an outbound connection that has closed
+            return true;
+        }
         s_.apply_consumed();
         return s_.readable() || s_.eof_;
     }
@@ -551,7 +683,7 @@ public:
     using Operation::Operation;
     bool await_ready() const {
         Operation::await_ready();
-        return stream().connection().pending_output() == 0;
+        return !stream().open() || stream().connection().pending_output() == 0;
     }
     int start(void* user) {
         const gatio_services& s = stream().host().services();
@@ -564,6 +696,9 @@ public:
     // The host calls the watch with GATIO_ERR_CLOSED before on_close.
     bool abandon() { return false; }
     int await_resume() const {
+        if (status() == GATIO_OK && !stream().open()) {
+            return GATIO_ERR_CLOSED; // an outbound connection that had closed before
+        }
         // Nothing was pending, or everything was acknowledged between the check and the watch.
         return status() == GATIO_ERR_INVALID ? GATIO_OK : status();
     }
@@ -653,8 +788,229 @@ private:
     void* user_ = nullptr;
 };
 
+// What connect() yields: an outbound connection of the instance, owned by the coroutine that
+// opened it, or why there is none. Move-only; destroying it (or reset()) closes the connection
+// after its output.
+class Upstream {
+public:
+    // Not connected (status GATIO_ERR_CLOSED), until a connect's result is moved in.
+    Upstream() = default;
+    Upstream(Upstream&& o) noexcept
+        : owner_(o.owner_), s_(std::exchange(o.s_, nullptr)), status_(o.status_), error_(o.error_) {}
+    Upstream& operator=(Upstream&& o) noexcept {
+        if (this != &o) {
+            reset();
+            owner_ = o.owner_;
+            s_ = std::exchange(o.s_, nullptr);
+            status_ = o.status_;
+            error_ = o.error_;
+        }
+        return *this;
+    }
+    Upstream(const Upstream&) = delete;
+    Upstream& operator=(const Upstream&) = delete;
+    ~Upstream() { reset(); }
+
+    // Connected (it may have closed since: open()).
+    explicit operator bool() const { return s_ != nullptr; }
+    // Until the connection has closed: the peer's FIN alone does not close it.
+    bool open() const { return s_ != nullptr && s_->open(); }
+    // GATIO_OK when the connect was started; otherwise why it was not: GATIO_ERR_LIMIT (the
+    // listener's max_outbound, or no connection slot or pool block), GATIO_ERR_INVALID (the
+    // address or timeout), GATIO_ERR_UNSUPPORTED (a host without the connect service), or
+    // GATIO_ERR_CLOSED (the client's connection closed meanwhile: the coroutine is cancelled).
+    int status() const { return status_; }
+    // The errno of a connect that was started and failed: ECONNREFUSED, ETIMEDOUT (the
+    // timeout passed), ENETUNREACH, EHOSTUNREACH, ENOENT (no socket at a unix path), ...; 0
+    // when connected or not started.
+    int error() const { return error_; }
+    // A short description of the outcome, for logs and answers.
+    std::string describe() const {
+        if (s_ != nullptr) {
+            return "connected";
+        }
+        if (owner_ == nullptr) {
+            return "not connected";
+        }
+        if (status_ == GATIO_OK && error_ != 0) {
+            return std::strerror(error_);
+        }
+        switch (status_) {
+        case GATIO_ERR_LIMIT:
+            return "no outbound connection left (max_outbound, connection slots or coroutine blocks)";
+        case GATIO_ERR_INVALID:
+            return "invalid address or timeout";
+        case GATIO_ERR_UNSUPPORTED:
+            return "outbound connections are not supported here";
+        case GATIO_ERR_CLOSED:
+            return "cancelled: the connection closed";
+        default:
+            return "no connection";
+        }
+    }
+
+    const Connection& connection() const { return stream().conn_; }
+    gatio_conn id() const { return s_ != nullptr ? s_->id() : 0; }
+    int send(std::span<const std::uint8_t> data) const {
+        return s_ != nullptr ? s_->send(data) : GATIO_ERR_CLOSED;
+    }
+    int send(std::string_view data) const { return s_ != nullptr ? s_->send(data) : GATIO_ERR_CLOSED; }
+    int close(gatio_close_mode mode = GATIO_CLOSE_FLUSH) const {
+        return s_ != nullptr ? s_->close(mode) : GATIO_ERR_CLOSED;
+    }
+
+    // As on a Stream: the next bytes from the peer, its FIN (eof()) or the close (closed()).
+    // Throws Cancelled once the client's connection has closed, PluginError on an Upstream that
+    // never connected.
+    Stream::NextData next_data() { return Stream::NextData{stream()}; }
+    // As on a Stream; GATIO_ERR_CLOSED once the connection has closed.
+    Stream::Drained drained() { return Stream::Drained{stream()}; }
+
+    // Closes the connection after its output and lets go of it; the Upstream is empty after.
+    void reset() {
+        Stream* u = std::exchange(s_, nullptr);
+        if (u == nullptr) {
+            return;
+        }
+        u->held_ = false;
+        u->reader_ = nullptr; // only set when the awaiting frame is being destroyed
+        u->pending_ = nullptr;
+        if (u->host_done_) {
+            u->core_.free_stream(u); // on_close came already: nothing else refers to it
+            return;
+        }
+        if (u->open_) {
+            u->conn_.close(GATIO_CLOSE_FLUSH);
+        }
+        u->detach(); // on_close frees it
+    }
+
+private:
+    friend class Stream::Connect;
+    Upstream(Stream& owner, Stream* s, int status, int error)
+        : owner_(&owner), s_(s), status_(status), error_(error) {}
+
+    Stream& stream() const {
+        if (owner_ != nullptr && !owner_->open()) {
+            throw Cancelled{};
+        }
+        if (s_ == nullptr) {
+            throw PluginError("no outbound connection: " + describe());
+        }
+        return *s_;
+    }
+
+    Stream* owner_ = nullptr;
+    Stream* s_ = nullptr;
+    int status_ = GATIO_ERR_CLOSED;
+    int error_ = 0;
+};
+
+class Stream::Connect : detail::Pending {
+public:
+    Connect(Stream& s, std::optional<Address> to, std::chrono::milliseconds timeout)
+        : s_(s), to_(to), timeout_(timeout) {
+        cancel = &cancel_connect;
+    }
+    Connect(const Connect&) = delete;
+    Connect& operator=(const Connect&) = delete;
+
+    bool await_ready() {
+        s_.check_open();
+        const gatio_services& sv = s_.core_.host.services();
+        if (sv.struct_size < offsetof(gatio_services, connect) + sizeof sv.connect || sv.connect == nullptr) {
+            status_ = GATIO_ERR_UNSUPPORTED;
+        } else if (!to_ || timeout_.count() < 0 || timeout_.count() > UINT32_MAX) {
+            status_ = GATIO_ERR_INVALID;
+        }
+        return status_ != GATIO_OK;
+    }
+    bool await_suspend(std::coroutine_handle<> h) {
+        Stream* u = s_.core_.add_outbound(s_);
+        if (u == nullptr) {
+            status_ = GATIO_ERR_LIMIT;
+            return false;
+        }
+        gatio_connect_args args{};
+        args.struct_size = sizeof args;
+        args.timeout_ms = static_cast<std::uint32_t>(timeout_.count());
+        args.address = to_->get();
+        args.address_len = to_->size();
+        args.done = &done;
+        args.user = u;
+        gatio_conn id = 0;
+        const Host& host = s_.core_.host;
+        const int rc = host.services().connect(host.handle(), &args, &id);
+        if (rc != GATIO_OK) {
+            s_.core_.free_stream(u);
+            status_ = rc;
+            return false;
+        }
+        u->conn_ = Connection{host, id, u};
+        u->dialing_ = this;
+        u_ = u;
+        waiter_ = h;
+        s_.pending_ = this;
+        return true;
+    }
+    Upstream await_resume() {
+        if (status_ != GATIO_OK || result_ != 0) {
+            return Upstream{s_, nullptr, status_, -result_};
+        }
+        return Upstream{s_, u_, GATIO_OK, 0};
+    }
+
+private:
+    // The outcome, on the driver: the coroutine resumes with the connection or the errno.
+    static void done(gatio_host*, gatio_conn, void* user, int result) {
+        auto* u = static_cast<Stream*>(user);
+        detail::CoroCore& core = u->core_;
+        detail::PoolScope scope(&core.pool);
+        Stream* owner = u->owner_;
+        Connect* c = std::exchange(u->dialing_, nullptr);
+        if (result != 0) {
+            u->host_done_ = true; // a failed connect has no on_close
+        } else if (c == nullptr) {
+            u->conn_.close(GATIO_CLOSE_ABORT); // nobody waits for it any more
+        }
+        if (c != nullptr) {
+            c->result_ = result;
+            u->held_ = result == 0; // by the Upstream await_resume makes
+            if (c->s_.pending_ == c) {
+                c->s_.pending_ = nullptr;
+            }
+            c->s_.resume(c->waiter_);
+        }
+        core.settle(u, owner);
+    }
+    // The client's connection closed, which closed this one already (cancelling the connect):
+    // the coroutine resumes now, the outcome frees the Stream later.
+    static void cancel_connect(detail::Pending* p) noexcept {
+        auto* c = static_cast<Connect*>(p);
+        c->u_->dialing_ = nullptr;
+        c->u_->detach();
+        c->status_ = GATIO_ERR_CLOSED;
+        c->s_.pending_ = nullptr;
+        c->s_.resume(c->waiter_);
+    }
+
+    Stream& s_;
+    std::optional<Address> to_;
+    std::chrono::milliseconds timeout_;
+    Stream* u_ = nullptr;
+    std::coroutine_handle<> waiter_;
+    int status_ = GATIO_OK;
+    int result_ = 0;
+};
+
 inline Stream::NextData Stream::next_data() {
     return NextData{*this};
+}
+inline Stream::Connect Stream::connect(std::string_view address, std::chrono::milliseconds timeout) {
+    return Connect{*this, Address::parse(address), timeout};
+}
+inline Stream::Connect Stream::connect(const Address& address, std::chrono::milliseconds timeout) {
+    return Connect{*this, address, timeout};
 }
 inline Stream::Drained Stream::drained() {
     return Drained{*this};
@@ -694,10 +1050,9 @@ void Operation<Derived>::complete(void* user, int status) noexcept {
         s.pending_ = nullptr;
     }
     detail::PoolScope scope(&s.core_.pool);
+    Stream* owner = s.owner_;
     s.resume(op->waiter_);
-    if (!s.open_ && !s.root_) {
-        s.core_.free_stream(&s); // the last await of a closed connection's coroutine
-    }
+    s.core_.settle(&s, owner); // maybe the last await of a closed connection's coroutine
 }
 
 template <typename Derived>
@@ -719,6 +1074,10 @@ inline void Stream::start(Task<> root) {
 }
 
 inline void Stream::resume(std::coroutine_handle<> h) {
+    if (owner_ != nullptr) {
+        owner_->resume(h); // an outbound connection's await: the coroutine is its owner's
+        return;
+    }
     h.resume();
     if (root_ && root_.handle().done()) {
         finish_root();
@@ -844,7 +1203,7 @@ inline std::int64_t Stream::deliver(const std::uint8_t* data, std::size_t len) {
     if (!open_) {
         return static_cast<std::int64_t>(len);
     }
-    if (root_) {
+    if (serving()) {
         apply_consumed();
     } else {
         window_len_ = 0; // the coroutine is gone: nobody will read the rest
@@ -864,8 +1223,13 @@ inline void Stream::end_of_input() {
     }
 }
 
-inline bool Stream::closed() {
+inline void Stream::closed() {
     open_ = false;
+    // The coroutine's outbound connections go with it: a pending connect is cancelled, and an
+    // await on one of them ends when the host reports its close.
+    for (Stream* u = upstreams_; u != nullptr; u = u->next_) {
+        u->conn_.close(GATIO_CLOSE_ABORT);
+    }
     if (pending_ != nullptr) {
         pending_->cancel(pending_); // clears pending_ when it completes the await now
     }
@@ -874,7 +1238,21 @@ inline bool Stream::closed() {
         staging_ = nullptr;
         staged_ = window_len_ = 0;
     }
-    return !root_;
+    if (outbound_) {
+        host_done_ = true;
+    }
+}
+
+inline void Stream::detach() {
+    if (owner_ == nullptr) {
+        return;
+    }
+    (prev_ != nullptr ? prev_->next_ : owner_->upstreams_) = next_;
+    if (next_ != nullptr) {
+        next_->prev_ = prev_;
+    }
+    owner_ = nullptr;
+    next_ = prev_ = nullptr;
 }
 
 inline Stream* detail::CoroCore::add_stream(gatio_conn conn) {
@@ -892,23 +1270,57 @@ inline Stream* detail::CoroCore::add_stream(gatio_conn conn) {
     return s;
 }
 
+inline Stream* detail::CoroCore::add_outbound(Stream& owner) {
+    void* block = pool.allocate(sizeof(Stream));
+    if (block == nullptr) {
+        refused("an outbound connection's stream", "the connect yields GATIO_ERR_LIMIT");
+        return nullptr;
+    }
+    auto* u = ::new (block) Stream(*this, owner);
+    u->next_ = owner.upstreams_;
+    if (u->next_ != nullptr) {
+        u->next_->prev_ = u;
+    }
+    owner.upstreams_ = u;
+    return u;
+}
+
 inline void detail::CoroCore::free_stream(Stream* s) {
-    (s->prev_ != nullptr ? s->prev_->next_ : streams) = s->next_;
-    if (s->next_ != nullptr) {
-        s->next_->prev_ = s->prev_;
+    if (s->outbound_) {
+        s->detach();
+    } else {
+        (s->prev_ != nullptr ? s->prev_->next_ : streams) = s->next_;
+        if (s->next_ != nullptr) {
+            s->next_->prev_ = s->prev_;
+        }
+        while (s->upstreams_ != nullptr) {
+            s->upstreams_->detach(); // only when the instance goes: their coroutine is gone
+        }
+    }
+    if (s->staging_ != nullptr) {
+        FramePool::release(s->staging_);
     }
     s->~Stream();
     FramePool::release(s);
 }
 
-inline void detail::CoroCore::refused(const char* what) {
+inline void detail::CoroCore::settle(Stream* s, Stream* owner) {
+    if (owner != nullptr && owner->releasable()) {
+        free_stream(owner);
+    }
+    if (s->releasable()) {
+        free_stream(s);
+    }
+}
+
+inline void detail::CoroCore::refused(const char* what, const char* outcome) {
     // One record for the first refusal and then one per 1024, so a storm does not flood the log.
     if (exhausted_logged++ % 1024 == 0) {
         host.error(std::string("coroutine layer: no block for ") + what + " (" +
                    std::to_string(pool.last_refused()) + " bytes asked, blocks of " +
                    std::to_string(pool.capacity()) + " bytes, " + std::to_string(pool.in_use()) + " of " +
                    std::to_string(pool.blocks()) +
-                   " in use): raise coroutine_blocks or coroutine_block_size; the connection is reset");
+                   " in use): raise coroutine_blocks or coroutine_block_size; " + outcome);
     }
 }
 
@@ -1240,29 +1652,41 @@ struct CoroAdapter {
                              std::size_t len) {
         auto& in = *static_cast<Inst*>(instance);
         detail::PoolScope scope(&in.core.pool);
+        auto* s = static_cast<Stream*>(user);
+        Stream* owner = s->owner_;
+        std::int64_t r = GATIO_DATA_RESET;
         try {
-            return static_cast<Stream*>(user)->deliver(bytes, len);
+            r = s->deliver(bytes, len);
         } catch (...) {
             report(in, "on_data");
-            return GATIO_DATA_RESET;
         }
+        in.core.settle(s, owner);
+        return r;
     }
 
     static int eof(void* instance, gatio_conn, void* user) {
         auto& in = *static_cast<Inst*>(instance);
         detail::PoolScope scope(&in.core.pool);
         auto* s = static_cast<Stream*>(user);
+        Stream* owner = s->owner_;
+        int action = GATIO_EOF_CLOSE;
         try {
             s->end_of_input();
+            // Kept, the coroutine decides when the connection ends: it closes it by returning
+            // (or by letting go of its Upstream). An outbound connection is always kept, so that
+            // what its peer sent before the FIN is never lost.
+            if (s->serving() && (s->outbound_ || s->keep_after_eof_)) {
+                action = GATIO_EOF_KEEP;
+            }
         } catch (...) {
             report(in, "on_eof");
-            return GATIO_EOF_CLOSE;
         }
-        // Kept, the coroutine decides when the connection ends: it closes it by returning.
-        return s->root_ && s->keep_after_eof_ ? GATIO_EOF_KEEP : GATIO_EOF_CLOSE;
+        in.core.settle(s, owner);
+        return action;
     }
 
-    // A Stream outlives its connection while its coroutine still awaits a task on its way.
+    // A Stream outlives its connection while its coroutine still awaits a task on its way, and
+    // an outbound one while its Upstream exists.
     static void close(void* instance, gatio_conn, void* user, int) {
         if (user == nullptr) {
             return; // rejected by on_open
@@ -1270,9 +1694,9 @@ struct CoroAdapter {
         auto& in = *static_cast<Inst*>(instance);
         detail::PoolScope scope(&in.core.pool);
         auto* s = static_cast<Stream*>(user);
-        if (s->closed()) {
-            in.core.free_stream(s);
-        }
+        Stream* owner = s->owner_;
+        s->closed();
+        in.core.settle(s, owner);
     }
 };
 

@@ -13,6 +13,17 @@
 //   nest            await a nested Task<int>, answer "nested 42"
 //   stats           answer "stats LIVE CANCELLED BLOCKS": coroutines alive in the process,
 //                   cancellations seen, blocks of this instance's pool in use
+// Outbound connections (one per client connection, kept across commands):
+//   dial ADDR [MS]  connect to ADDR within MS (0: the listener's connect_timeout), answer
+//                   "dialed", or "dial failed STATUS ERRNO" (Upstream::status(), error())
+//   up TEXT         send "TEXT\n" upstream and await a line back: answer "up line LINE", or
+//                   "up eof" / "up closed" when the upstream ends first
+//   upall           await everything the upstream sends until its FIN: "upall TEXT eof"
+//   upburst N       queue N bytes upstream, await them drained: "upburst RC"
+//   upstate         "upstate none|open|closed"
+//   drop            let go of the upstream (closing it): "dropped"
+//   hold connect ADDR | hold up   answer "holding\n", then await a connect of 60 s or a line
+//                   from the upstream, counting a cancellation when the client goes meanwhile
 #include <atomic>
 #include <charconv>
 #include <chrono>
@@ -57,6 +68,7 @@ public:
 
     gatio::coro::Task<> serve(gatio::coro::Stream& s) {
         Alive alive;
+        gatio::coro::Upstream up;
         for (;;) {
             gatio::coro::Received in = co_await s.next_data();
             if (!in) {
@@ -71,14 +83,92 @@ public:
             in.consume(nl + 1);
             // Copied: the input is lent only until the next suspension.
             std::string line(text.substr(0, nl));
-            co_await command(s, line);
+            co_await command(s, up, line);
         }
     }
 
 private:
-    gatio::coro::Task<> command(gatio::coro::Stream& s, const std::string& line) {
+    // A line from the upstream, or why none came.
+    static gatio::coro::Task<std::string> upstream_line(gatio::coro::Upstream& up) {
+        for (;;) {
+            gatio::coro::Received in = co_await up.next_data();
+            if (!in) {
+                co_return in.eof() ? "eof" : "closed";
+            }
+            const std::string_view text = in.text();
+            const auto nl = text.find('\n');
+            if (nl == std::string_view::npos) {
+                in.consume(0);
+                continue;
+            }
+            in.consume(nl + 1);
+            co_return "line " + std::string(text.substr(0, nl));
+        }
+    }
+
+    static bool outbound_command(std::string_view l) {
+        for (std::string_view prefix :
+             {"dial ", "up ", "upall", "upburst ", "upstate", "drop", "hold connect ", "hold up"}) {
+            if (l.starts_with(prefix)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    // The commands on the upstream, in a frame of their own (the other commands' frames stay
+    // as small as they were).
+    gatio::coro::Task<> outbound(gatio::coro::Stream& s, gatio::coro::Upstream& up, std::string_view l) {
+        if (l.starts_with("dial ")) {
+            const std::string_view rest = l.substr(5);
+            const auto space = rest.find(' ');
+            const auto ms = space == std::string_view::npos ? 0 : number(rest.substr(space + 1));
+            up = co_await s.connect(rest.substr(0, space), std::chrono::milliseconds(ms));
+            s.send(up ? std::string("dialed\n")
+                      : "dial failed " + std::to_string(up.status()) + " " + std::to_string(up.error()) +
+                            "\n");
+        } else if (l.starts_with("up ")) {
+            up.send(std::string(l.substr(3)) + "\n");
+            s.send("up " + co_await upstream_line(up) + "\n");
+        } else if (l == "upall") {
+            std::string all;
+            for (;;) {
+                gatio::coro::Received in = co_await up.next_data();
+                if (!in) {
+                    all += in.eof() ? " eof" : " closed";
+                    break;
+                }
+                all += in.text();
+            }
+            s.send("upall " + all + "\n");
+        } else if (l.starts_with("upburst ")) {
+            up.send(std::string(number(l.substr(8)), 'y'));
+            s.send("upburst " + std::to_string(co_await up.drained()) + "\n");
+        } else if (l == "upstate") {
+            s.send(std::string("upstate ") + (!up ? "none" : up.open() ? "open" : "closed") + "\n");
+        } else if (l == "drop") {
+            up.reset();
+            s.send("dropped\n");
+        } else if (l.starts_with("hold connect ")) {
+            s.send("holding\n");
+            up = co_await s.connect(l.substr(13), std::chrono::seconds(60));
+            if (up.status() == GATIO_ERR_CLOSED) {
+                cancelled.fetch_add(1);
+            }
+        } else if (l == "hold up") {
+            s.send("holding\n");
+            gatio::coro::Received in = co_await up.next_data();
+            if (in.closed()) {
+                cancelled.fetch_add(1);
+            }
+        }
+    }
+
+    gatio::coro::Task<> command(gatio::coro::Stream& s, gatio::coro::Upstream& up, const std::string& line) {
         std::string_view l = line;
-        if (l.starts_with("echo ")) {
+        if (outbound_command(l)) {
+            co_await outbound(s, up, l);
+        } else if (l.starts_with("echo ")) {
             s.send(std::string(l.substr(5)) + "\n");
         } else if (l.starts_with("sleep ")) {
             int rc = co_await s.sleep(std::chrono::milliseconds(number(l.substr(6))));

@@ -1,7 +1,9 @@
 // The coroutine layer (include/gatio/coro.hpp) through a real handler written with it
 // (tests/net/coro_plugin.cpp) on real connections: data, timers, drained output, tasks on an
-// exec-only driver, cancellation when the peer goes away, the bounded frame pool and faults.
+// exec-only driver, outbound connections (to echo listeners of the same server and to peers of
+// the test), cancellation when the peer goes away, the bounded frame pool and faults.
 #include <catch2/catch.hpp>
+#include <cerrno>
 #include <cstdio>
 #include <fmt/format.h>
 #include <sched.h>
@@ -10,12 +12,17 @@
 #include "core/placement.hpp"
 #include "tests/net/client.hpp"
 #include "tests/net/configs.hpp"
+#include "tests/net/peers.hpp"
 #include "tests/net/server.hpp"
+#include "tests/net/temp_dir.hpp"
 #include "tests/support/skip.hpp"
 
+using gatio::tests::BlackHole;
 using gatio::tests::free_port;
+using gatio::tests::Peer;
 using gatio::tests::Server;
 using gatio::tests::Socket;
+using gatio::tests::TempDir;
 
 namespace {
 
@@ -52,6 +59,64 @@ handler = "{}"
 max_connections = 64
 )",
                        port, coro_so);
+}
+
+// One driver serving the coroutine handler, with echo listeners on TCP and on a unix socket as
+// its upstreams; `keys` are more keys of the coroutine listener (before its options).
+class WithUpstreams {
+public:
+    explicit WithUpstreams(const std::string& keys = "")
+        : port_(free_port()), echo_port_(free_port()),
+          server_(fmt::format(R"(
+[daemon]
+log_level = "warn"
+[topology]
+mode = "auto"
+cpus = "0"
+[[listener]]
+name = "coro"
+address = "127.0.0.1:{}"
+handler = "{}"
+max_connections = 64
+{}
+[listener.options]
+coroutine_block_size = "16KiB" # the outbound commands' frames, with room for sanitizer builds
+[[listener]]
+name = "echo"
+address = "127.0.0.1:{}"
+handler = "echo"
+[[listener]]
+name = "uecho"
+address = "unix:{}"
+handler = "echo"
+)",
+                              port_, coro_so, keys, echo_port_, (dir_.path() / "echo.sock").string())) {}
+
+    Socket client() const { return Socket::tcp(port_); }
+    std::string echo() const { return fmt::format("127.0.0.1:{}", echo_port_); }
+    std::string unix_echo() const { return "unix:" + (dir_.path() / "echo.sock").string(); }
+    std::string nobody() const { return "unix:" + (dir_.path() / "nobody.sock").string(); }
+    Server& server() { return server_; }
+
+private:
+    TempDir dir_;
+    std::uint16_t port_;
+    std::uint16_t echo_port_;
+    Server server_;
+};
+
+// Whether the peer of `s` has closed the connection (EOF or reset) within 10 s.
+bool peer_closed(const Socket& s) {
+    char byte = 0;
+    for (;;) {
+        const ssize_t n = s.receive(&byte, 1, std::chrono::steady_clock::now() + std::chrono::seconds(10));
+        if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+            return true;
+        }
+        if (n < 0) {
+            return false;
+        }
+    }
 }
 
 bool two_cpus() {
@@ -264,4 +329,150 @@ TEST_CASE("a coroutine that keeps the connection after the peer's FIN answers la
     std::string rest;
     CHECK(s.recv_until_eof(rest));
     CHECK(rest == "kept\nslept\n");
+}
+
+TEST_CASE("a coroutine connects out over TCP and a unix socket and talks through its Upstream",
+          "[coro][connect]") {
+    WithUpstreams gatiod;
+    Socket s = gatiod.client();
+    const std::string idle = ask(s, "stats");
+    for (const std::string& upstream : {gatiod.echo(), gatiod.unix_echo()}) {
+        INFO(upstream);
+        CHECK(ask(s, "dial " + upstream) == "dialed");
+        CHECK(ask(s, "up hello") == "up line hello");
+        CHECK(ask(s, "up again") == "up line again");
+        CHECK(ask(s, "upstate") == "upstate open");
+        CHECK(ask(s, "drop") == "dropped");
+        CHECK(ask(s, "upstate") == "upstate none");
+    }
+    // The outbound Streams are back in the pool once their connections have closed.
+    CHECK(stats_until(s, idle) == idle);
+
+    // Output the upstream peer takes only as it reads: drained() waits for it.
+    Peer peer;
+    CHECK(ask(s, "dial " + peer.address()) == "dialed");
+    Socket up = peer.accept();
+    s.send_all("upburst 4194304\n");
+    CHECK(up.recv_exact(4194304) == std::string(4194304, 'y'));
+    CHECK(s.recv_line() == "upburst 0");
+    // What the peer sends before its FIN is all delivered, then the end of input; the
+    // connection stays open for writing.
+    up.send_all("before the end");
+    REQUIRE(::shutdown(up.fd(), SHUT_WR) == 0);
+    CHECK(ask(s, "upall") == "upall before the end eof");
+    CHECK(ask(s, "upall") == "upall  eof");
+    CHECK(ask(s, "upstate") == "upstate open");
+    CHECK(ask(s, "drop") == "dropped");
+    CHECK(peer_closed(up));
+    CHECK(stats_until(s, idle) == idle);
+}
+
+TEST_CASE("connect outcomes reach the coroutine: refused, timed out, no socket, bad address, the limit",
+          "[coro][connect]") {
+    WithUpstreams gatiod("max_outbound = 1");
+    Socket s = gatiod.client();
+    const std::string idle = ask(s, "stats");
+    CHECK(ask(s, fmt::format("dial 127.0.0.1:{}", free_port())) ==
+          fmt::format("dial failed 0 {}", ECONNREFUSED));
+    CHECK(ask(s, "dial " + gatiod.nobody()) == fmt::format("dial failed 0 {}", ENOENT));
+    const std::string invalid = fmt::format("dial failed {} 0", static_cast<int>(GATIO_ERR_INVALID));
+    CHECK(ask(s, "dial 256.1.1.1:80") == invalid);
+    CHECK(ask(s, "dial localhost:80") == invalid); // numeric only
+    CHECK(ask(s, "dial 127.0.0.1:0") == invalid);
+    CHECK(ask(s, "dial unix:") == invalid);
+    {
+        BlackHole hole;
+        CHECK(ask(s, "dial " + hole.peer.address() + " 200") == fmt::format("dial failed 0 {}", ETIMEDOUT));
+    }
+    CHECK(ask(s, "upstate") == "upstate none");
+    // max_outbound = 1: a second connection while the first is held is refused at once, and
+    // possible again once the first is let go of.
+    CHECK(ask(s, "dial " + gatiod.echo()) == "dialed");
+    CHECK(ask(s, "dial " + gatiod.echo()) ==
+          fmt::format("dial failed {} 0", static_cast<int>(GATIO_ERR_LIMIT)));
+    CHECK(ask(s, "upstate") == "upstate none"); // the failed result replaced the held one
+    REQUIRE(stats_until(s, idle) == idle);      // its connection has closed
+    CHECK(ask(s, "dial " + gatiod.echo()) == "dialed");
+    CHECK(ask(s, "up still") == "up line still");
+    CHECK(ask(s, "drop") == "dropped");
+    CHECK(stats_until(s, idle) == idle);
+    // Awaiting an Upstream that never connected is a fault of the handler: only that
+    // connection is reset.
+    {
+        Socket other = gatiod.client();
+        other.send_all("up nowhere\n");
+        std::string rest;
+        other.recv_until_eof(rest);
+        CHECK(rest.empty());
+    }
+    CHECK(ask(s, "echo alive") == "alive");
+}
+
+TEST_CASE("an upstream that goes away mid-read ends the read, not the coroutine", "[coro][connect]") {
+    WithUpstreams gatiod;
+    Socket s = gatiod.client();
+    const std::string idle = ask(s, "stats");
+    Peer peer;
+    for (const bool reset : {true, false}) {
+        INFO("reset: " << reset);
+        CHECK(ask(s, "dial " + peer.address()) == "dialed");
+        Socket up = peer.accept();
+        s.send_all("up question\n");
+        CHECK(up.recv_exact(9) == "question\n");
+        if (reset) {
+            linger l{1, 0};
+            REQUIRE(::setsockopt(up.fd(), SOL_SOCKET, SO_LINGER, &l, sizeof l) == 0);
+            up.close();
+            CHECK(s.recv_line() == "up closed");
+            CHECK(ask(s, "upstate") == "upstate closed");
+            // Awaits on it answer at once, without throwing.
+            CHECK(ask(s, "up again") == "up closed");
+            CHECK(ask(s, "upburst 10") == fmt::format("upburst {}", static_cast<int>(GATIO_ERR_CLOSED)));
+        } else {
+            REQUIRE(::shutdown(up.fd(), SHUT_WR) == 0);
+            CHECK(s.recv_line() == "up eof");
+            CHECK(ask(s, "up again") == "up eof");
+        }
+        CHECK(ask(s, "drop") == "dropped");
+    }
+    CHECK(stats_until(s, idle) == idle);
+}
+
+TEST_CASE("a client leaving mid connect-await or mid upstream-read cancels the await and frees everything",
+          "[coro][connect][cancel]") {
+    WithUpstreams gatiod;
+    Socket watcher = gatiod.client();
+    int live = 0, cancelled = 0, idle = 0;
+    REQUIRE(std::sscanf(ask(watcher, "stats").c_str(), "stats %d %d %d", &live, &cancelled, &idle) == 3);
+    REQUIRE(live == 1);
+    BlackHole hole;
+    Peer peer;
+    for (const char* what : {"connect", "up", "idle"}) {
+        INFO(what);
+        Socket up;
+        {
+            Socket c = gatiod.client();
+            if (std::string_view(what) == "connect") {
+                CHECK(ask(c, "hold connect " + hole.peer.address()) == "holding");
+            } else {
+                CHECK(ask(c, "dial " + peer.address()) == "dialed");
+                up = peer.accept();
+                if (std::string_view(what) == "up") {
+                    CHECK(ask(c, "hold up") == "holding");
+                }
+            }
+            linger l{1, 0}; // the client vanishes
+            REQUIRE(::setsockopt(c.fd(), SOL_SOCKET, SO_LINGER, &l, sizeof l) == 0);
+        }
+        if (std::string_view(what) != "idle") {
+            ++cancelled;
+        }
+        if (up.valid()) {
+            CHECK(peer_closed(up)); // the outbound connection went with its client
+        }
+        // The pending connect is cancelled at once (a 60 s timeout would keep its block).
+        const std::string want = fmt::format("stats 1 {} {}", cancelled, idle);
+        CHECK(stats_until(watcher, want) == want);
+    }
+    CHECK(ask(watcher, "echo still") == "still");
 }

@@ -11,6 +11,7 @@
 #include <gatio/plugin.h>
 
 #include "harness.hpp"
+#include "sdk.hpp"
 #include "tests/support/skip.hpp"
 
 namespace fs = std::filesystem;
@@ -43,60 +44,6 @@ std::string on_path(const std::string& name) {
         }
     }
     return "";
-}
-
-struct Result {
-    int code = -1;
-    std::string output;
-};
-
-Result run(const std::vector<std::string>& argv, std::vector<std::string> env = {}) {
-    auto full = clean_env();
-    full.insert(full.end(), env.begin(), env.end());
-    Child child(argv, full);
-    Result r;
-    r.code = child.wait(100s);
-    r.output = child.output();
-    return r;
-}
-
-// `cmake --install` of this build tree into a fresh DESTDIR.
-class Installed {
-public:
-    Installed() {
-        const auto r = run({cmake, "--install", GATIO_BINARY_DIR}, {"DESTDIR=" + root().string()});
-        INFO(r.output);
-        REQUIRE(r.code == 0);
-    }
-    fs::path root() const { return dir_.path() / "root"; }
-    fs::path at(const std::string& absolute) const { return fs::path(root().string() + absolute); }
-    const TempDir& dir() const { return dir_; }
-
-private:
-    TempDir dir_;
-};
-
-// The example plugin, configured and built against the install; returns the built shout.so.
-fs::path build_example(const Installed& inst, const std::vector<std::string>& options,
-                       const std::vector<std::string>& env) {
-    const fs::path build = inst.dir().path() / "example-build";
-    std::vector<std::string> configure{cmake,
-                                       "-S",
-                                       std::string(GATIO_SOURCE_DIR) + "/examples/out-of-tree-plugin",
-                                       "-B",
-                                       build.string(),
-                                       "-G",
-                                       GATIO_CMAKE_GENERATOR,
-                                       "-DCMAKE_CXX_COMPILER=" GATIO_CXX_COMPILER};
-    configure.insert(configure.end(), options.begin(), options.end());
-    auto r = run(configure, env);
-    INFO(r.output);
-    REQUIRE(r.code == 0);
-    r = run({cmake, "--build", build.string()}, env);
-    INFO(r.output);
-    REQUIRE(r.code == 0);
-    REQUIRE(fs::exists(build / "shout.so"));
-    return build / "shout.so";
 }
 
 // The installed gatiod serving `plugin` on a fresh port: the answer to "hello\n".
@@ -192,8 +139,8 @@ TEST_CASE("the out-of-tree example plugin builds with find_package(Gatio) agains
           "served by the installed gatiod",
           "[service][install][sdk]") {
     Installed inst;
-    const auto plugin =
-        build_example(inst, {"-DCMAKE_PREFIX_PATH=" + inst.at(GATIO_INSTALL_PREFIX).string()}, {});
+    const auto plugin = build_example(inst, "out-of-tree-plugin", "shout",
+                                      {"-DCMAKE_PREFIX_PATH=" + inst.at(GATIO_INSTALL_PREFIX).string()}, {});
     CHECK(serve_with(inst, plugin) == "HELLO!\n");
 }
 
@@ -212,6 +159,7 @@ TEST_CASE("the out-of-tree example plugin builds with pkg-config (gatio-plugin.p
     CHECK(variable("abi_major") == std::to_string(GATIO_ABI_MAJOR) + "\n");
     CHECK(variable("abi_minor") == std::to_string(GATIO_ABI_MINOR) + "\n");
     CHECK(variable("plugindir").find(plugindir + "\n") != std::string::npos);
-    const auto plugin = build_example(inst, {"-DSHOUT_USE_PKG_CONFIG=ON"}, env);
+    const auto plugin =
+        build_example(inst, "out-of-tree-plugin", "shout", {"-DSHOUT_USE_PKG_CONFIG=ON"}, env);
     CHECK(serve_with(inst, plugin) == "HELLO!\n");
 }
