@@ -53,6 +53,9 @@ struct gatio_host {
     virtual int metrics_text(char*, std::size_t, std::size_t*) { return GATIO_ERR_UNSUPPORTED; }
     virtual void* listener_state(const char*, void* (*)(void*), void*, void (*)(void*)) { return nullptr; }
     virtual int connect(const gatio_connect_args&, gatio_conn*) { return GATIO_ERR_UNSUPPORTED; }
+    virtual int shutdown_write(gatio_conn) { return GATIO_ERR_UNSUPPORTED; }
+    virtual int metric_register(const gatio_metric_args&, gatio_metric*) { return GATIO_ERR_UNSUPPORTED; }
+    virtual int metric_update(gatio_metric, std::int64_t, bool) { return GATIO_ERR_UNSUPPORTED; }
 };
 
 namespace gatio::net {

@@ -413,7 +413,7 @@ Connection* TcpEndpoint::find(gatio_conn conn) {
 
 int TcpEndpoint::send(gatio_conn conn, const iovec* iov, std::size_t count) {
     Connection* c = find(conn);
-    if (c == nullptr || c->phase != Connection::Phase::open) {
+    if (c == nullptr || c->phase != Connection::Phase::open || c->shut_wanted) {
         return GATIO_ERR_CLOSED;
     }
     std::size_t total = 0;
@@ -449,6 +449,31 @@ int TcpEndpoint::send(gatio_conn conn, const iovec* iov, std::size_t count) {
     check_backpressure(*c);
     c->assert_invariants();
     return GATIO_OK;
+}
+
+int TcpEndpoint::shutdown_write(gatio_conn conn) {
+    Connection* c = find(conn);
+    if (c == nullptr || c->phase != Connection::Phase::open) {
+        return GATIO_ERR_CLOSED;
+    }
+    c->shut_wanted = true;
+    shut_write(*c);
+    c->assert_invariants();
+    return GATIO_OK;
+}
+
+void TcpEndpoint::shut_write(Connection& c) {
+    if (c.phase != Connection::Phase::open || !c.shut_wanted || c.write_shut ||
+        c.send != Connection::Send::idle || c.out.pending() > 0) {
+        return;
+    }
+    c.write_shut = true;
+    io_uring_sqe* sqe = driver().get_sqe(&c, Connection::tag_shutdown);
+    io_uring_prep_shutdown(sqe, c.fd, SHUT_WR);
+    if (c.fixed) {
+        sqe->flags |= IOSQE_FIXED_FILE;
+    }
+    ++c.side_ops;
 }
 
 int TcpEndpoint::close(gatio_conn conn, int mode) {
@@ -876,6 +901,7 @@ void TcpEndpoint::send_done(Connection& c, int res) {
         net_.queue_flush(c);
     } else {
         fire_drained(c, GATIO_OK);
+        shut_write(c);
     }
     if (c.paused(Connection::pause_watermark) && c.out.pending() <= config().send_low_watermark) {
         c.pause(Connection::pause_watermark, false);

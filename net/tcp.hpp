@@ -100,7 +100,11 @@ struct Connection final : core::Completion {
     std::uint8_t side_ops = 0; // cancels and the shutdown in flight
     Drain drain = Drain::none;
     bool drain_read = false; // the drain's last receive found nothing more (EAGAIN)
-    int reason = 0;          // gatio_close_reason, set when closing starts
+    // The handler's shutdown_write: asked (no more sends), and our FIN submitted once the output
+    // queued before it went out. Reading goes on until the peer's FIN.
+    bool shut_wanted = false;
+    bool write_shut = false;
+    int reason = 0; // gatio_close_reason, set when closing starts
     void* user = nullptr;
     // The handler's notify_drained watch: called once the output is acknowledged or the
     // connection closes, whichever comes first.
@@ -158,6 +162,7 @@ public:
     int notify_drained(gatio_conn conn, void (*fn)(gatio_host*, void*, int), void* arg) override;
     std::size_t pending_output(gatio_conn conn) override;
     int connect(const gatio_connect_args& args, gatio_conn* conn) override;
+    int shutdown_write(gatio_conn conn) override;
 
     // The connection of this endpoint a handle names; nullptr once it is gone. On the driver
     // thread (the state-machine tests read a connection's state through it).
@@ -190,6 +195,8 @@ private:
     void begin_close(Connection& c, int reason);
     void abort(Connection& c, int reason, bool reset);
     void progress(Connection& c);
+    // An open connection whose handler asked shutdown_write sends its FIN once output is flushed.
+    void shut_write(Connection& c);
     void to_closing(Connection& c);
     void settle(Connection& c);
     void finalize(Connection& c);

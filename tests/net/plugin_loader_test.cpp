@@ -85,7 +85,11 @@ TEST_CASE("the 1.0 descriptor layout is frozen", "[plugin]") {
                    offsetof(gatio_services, listener_state) + sizeof(void*));
     STATIC_REQUIRE(offsetof(gatio_services, notify_drained) ==
                    offsetof(gatio_services, connect) + sizeof(void*));
-    STATIC_REQUIRE(sizeof(gatio_services) == 272);
+    STATIC_REQUIRE(GATIO_SERVICES_SIZE_1_3 == 272);
+    // 1.4 appends after notify_drained.
+    STATIC_REQUIRE(offsetof(gatio_services, shutdown_write) == GATIO_SERVICES_SIZE_1_3);
+    STATIC_REQUIRE(offsetof(gatio_services, metric_set) + sizeof(void*) == sizeof(gatio_services));
+    STATIC_REQUIRE(sizeof(gatio_metric_args) == 48);
     STATIC_REQUIRE(sizeof(gatio_connect_args) == 40);
 }
 
