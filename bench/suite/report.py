@@ -9,7 +9,8 @@ BEGIN = "<!-- bench/run results: begin (generated; a full run replaces everythin
 END = "<!-- bench/run results: end -->"
 
 # Each family's gatiod and its peers, each peer compared with gatiod on its own.
-PEERS = {"http": ("gatiod-http", ("nginx", "h2o")), "resp": ("gatiod-resp", ("redis-server",))}
+PEERS = {"http": ("gatiod-http", ("nginx", "h2o")), "resp": ("gatiod-resp", ("redis-server",)),
+         "proxy": ("gatiod-proxy", ("haproxy", "nginx-stream"))}
 
 
 def peers(rec):
@@ -65,6 +66,7 @@ def evaluate_targets(results):
         cpu_target(rid, 0.9, "CPU/request <= 0.9 x {peer}, depth 16")
     for rid in ("set", "get", "incr", "ping"):
         cpu_target(f"resp-{rid}-p16", 0.9, "CPU/request <= 0.9 x {peer}, -P 16")
+    cpu_target("proxy-http-c64", 0.7, "CPU/request <= 0.7 x {peer}, HTTP through a proxy")
     rec = cases.get("http-c64-d1")
     if rec is not None:
         v = _median(rec, "gatiod-http", "syscalls_per_req")
@@ -148,7 +150,7 @@ def markdown(results, chart_name):
     v = results["versions"]
     out.append("")
     out.append(f"Versions: {v['gatiod']} (commit {results['source']}); {v['nginx']}; {v.get('h2o', 'h2o n/a')}; "
-               f"{v['redis-server']}; {v['wrk']}; {v['redis-benchmark']}.")
+               f"{v['redis-server']}; {v.get('haproxy', 'haproxy n/a')}; {v['wrk']}; {v['redis-benchmark']}.")
     answers = {k: a for k, a in results.get("answers", {}).items() if "header_count" in a}
     if answers:
         out.append("HTTP answers: " + "; ".join(f"{k} {a['header_count']} headers ({', '.join(a['headers'])}), "
@@ -237,7 +239,8 @@ def markdown(results, chart_name):
 
 
 def chart(results, png, workdir):
-    comparisons = [r for r in results["cases"] if r["family"] in PEERS]
+    # The proxy family has tables of its own: its peers are not the chart's.
+    comparisons = [r for r in results["cases"] if r["family"] in PEERS and r["family"] != "proxy"]
     if not comparisons:
         return False
     data = Path(workdir) / "chart.dat"

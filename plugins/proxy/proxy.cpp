@@ -315,10 +315,10 @@ void register_metrics(Instance& in) {
             metric(in, "proxy_upstream_up", GATIO_METRIC_GAUGE,
                    "1 while the upstream takes new connections on this driver, 0 while it is down.", u.get());
         u->m.active =
-            metric(in, "proxy_upstream_connections", GATIO_METRIC_GAUGE,
+            metric(in, "proxy_upstream_active_connections", GATIO_METRIC_GAUGE,
                    "Client connections forwarded to the upstream now (connecting or open).", u.get());
         u->m.total = metric(in, "proxy_upstream_connections_total", GATIO_METRIC_COUNTER,
-                            "Client connections forwarded to the upstream.", u.get());
+                            "Connections to the upstream started for clients (failed connects included).", u.get());
         u->m.sent = metric(in, "proxy_upstream_sent_bytes_total", GATIO_METRIC_COUNTER,
                            "Bytes from clients forwarded to the upstream.", u.get());
         u->m.received = metric(in, "proxy_upstream_received_bytes_total", GATIO_METRIC_COUNTER,
@@ -401,8 +401,9 @@ void check_done(gatio_host* host, gatio_conn conn, void* user, int result) {
     auto* check = static_cast<Check*>(user);
     Upstream& u = *check->upstream;
     if (result == 0) {
-        // Connected is healthy; the check's connection goes away at once, orderly.
-        svc->close(host, conn, GATIO_CLOSE_FLUSH);
+        // Connected is healthy. The check goes away at once: an orderly close would wait for
+        // the upstream's FIN (close_linger), and hold back the next check meanwhile.
+        svc->close(host, conn, GATIO_CLOSE_ABORT);
         succeeded(*u.in, u);
         return;
     }

@@ -95,6 +95,26 @@ double sample_sum(const std::string& text, const std::string& name, const std::s
     return total;
 }
 
+// What python3-prometheus-client's parser makes of a /metrics text: one line per family
+// ("family NAME TYPE HELP_LENGTH") and sample ("sample NAME LABELS VALUE").
+std::string parsed_metrics(const TempDir& dir, const std::string& text) {
+    std::string python;
+    for (const std::string& candidate : {find_program("python3"), std::string("/usr/bin/python3")}) {
+        if (!candidate.empty() &&
+            gatio::test::run({candidate, "-c", "import prometheus_client.parser"}, {}, 60s).code == 0) {
+            python = candidate;
+            break;
+        }
+    }
+    INFO("python3-prometheus-client is missing: scripts/install-deps installs it");
+    REQUIRE(!python.empty());
+    const auto r =
+        gatio::test::run({python, PARSE_METRICS_SCRIPT, dir.write("metrics.txt", text).string()}, {}, 60s);
+    INFO(r.err << text);
+    REQUIRE(r.code == 0);
+    return r.out;
+}
+
 std::string wrk_path() {
     return find_program("wrk");
 }
@@ -311,6 +331,43 @@ TEST_CASE("an upstream killed mid-run is marked down and new connections go to t
         seen.insert(http_get(front, "/").body);
     }
     CHECK(seen == std::set<std::string>{"from a", "from b"});
+    CHECK(proxy.gatiod->stop() == 0);
+}
+
+TEST_CASE("the per-upstream metrics pass the reference parser and count the traffic", "[proxy][metrics]") {
+    const int echo = free_port();
+    Process backend(config_text(listener("echo", echo, "echo")));
+    const int dead = free_port();
+    const int front = free_port(), admin = free_port();
+    Process proxy(
+        config_text(proxy_listener(front, {echo, dead}, "health_interval = \"0s\"\nretries = 1"), admin));
+    // Four connections of 1000 bytes each way; round-robin sends some to the dead upstream
+    // first, whose refusal is retried on the echo one.
+    for (int i = 0; i < 4; ++i) {
+        Socket c = Socket::tcp(static_cast<std::uint16_t>(front));
+        c.send_all(std::string(1000, 'm'));
+        CHECK(c.recv_exact(1000) == std::string(1000, 'm'));
+    }
+    // Counted by the driver before the bytes went out: by now every count is in.
+    const std::string text = metrics(admin);
+    const std::string parsed = parsed_metrics(proxy.dir, text);
+    INFO(parsed);
+    for (const char* family :
+         {"family proxy_upstream_up gauge", "family proxy_upstream_active_connections gauge",
+          "family proxy_upstream_connections counter", "family proxy_upstream_sent_bytes counter",
+          "family proxy_upstream_received_bytes counter", "family proxy_upstream_connect_errors counter",
+          "family proxy_upstream_health_transitions counter", "family proxy_clients_unavailable counter"}) {
+        CHECK(parsed.find(family) != std::string::npos);
+    }
+    CHECK(parsed.find("listener=front") != std::string::npos);
+    const std::string echo_label = fmt::format("upstream=\"127.0.0.1:{}\"", echo);
+    const std::string dead_label = fmt::format("upstream=\"127.0.0.1:{}\"", dead);
+    CHECK(sample_sum(text, "proxy_upstream_connections_total", echo_label) == 4);
+    CHECK(sample_sum(text, "proxy_upstream_sent_bytes_total", echo_label) == 4000);
+    CHECK(sample_sum(text, "proxy_upstream_received_bytes_total", echo_label) == 4000);
+    CHECK(sample_sum(text, "proxy_upstream_connect_errors_total", dead_label) >= 1);
+    CHECK(sample_sum(text, "proxy_upstream_connect_errors_total", echo_label) == 0);
+    CHECK(sample_sum(text, "proxy_clients_unavailable_total") == 0);
     CHECK(proxy.gatiod->stop() == 0);
 }
 
