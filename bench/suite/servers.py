@@ -288,8 +288,11 @@ class NginxStream(ProxyBase):
             raise BenchError(f"{NGINX_STREAM_MODULE} is missing: install libnginx-mod-stream")
         return ["nginx", "-p", self.dir, "-c", self.dir / "nginx.conf", "-e", self.dir / "error.log"]
 
-    wait_ready = Nginx.wait_ready
-    pids = Nginx.pids
+    def wait_ready(self):
+        Nginx.wait_ready(self)
+
+    def pids(self):
+        return Server.pids(self) + probes.children(self.proc.pid)
 
 
 class Redis(Server):

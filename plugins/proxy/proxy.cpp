@@ -102,7 +102,10 @@ struct Session {
     bool upstream_paused = false; // by us: the client's output is full
     std::int64_t attempts = 0;
     std::vector<bool> tried;
-    std::string early; // client bytes that came before the upstream connected
+    // Client bytes that came before the upstream connected, and how many of them went out:
+    // they are sent max_buffered at a time, and later bytes wait behind them.
+    std::string early;
+    std::size_t early_sent = 0;
 };
 
 struct Instance {
@@ -317,8 +320,9 @@ void register_metrics(Instance& in) {
         u->m.active =
             metric(in, "proxy_upstream_active_connections", GATIO_METRIC_GAUGE,
                    "Client connections forwarded to the upstream now (connecting or open).", u.get());
-        u->m.total = metric(in, "proxy_upstream_connections_total", GATIO_METRIC_COUNTER,
-                            "Connections to the upstream started for clients (failed connects included).", u.get());
+        u->m.total =
+            metric(in, "proxy_upstream_connections_total", GATIO_METRIC_COUNTER,
+                   "Connections to the upstream started for clients (failed connects included).", u.get());
         u->m.sent = metric(in, "proxy_upstream_sent_bytes_total", GATIO_METRIC_COUNTER,
                            "Bytes from clients forwarded to the upstream.", u.get());
         u->m.received = metric(in, "proxy_upstream_received_bytes_total", GATIO_METRIC_COUNTER,
@@ -597,10 +601,55 @@ bool forward(Session& s, bool to_upstream, const std::uint8_t* data, std::size_t
     return true;
 }
 
+void maybe_finish(Session& s);
+void reset_pair(Session& s);
+
+// Sends the early bytes, a slice of max_buffered at a time: while the upstream holds that much,
+// the client stays paused and the upstream's drain sends the next slice, so a client that sent
+// much before the connect completed cannot fill the upstream's queue beyond its limits. Once they
+// are out, the client is read again and its FIN, if it came, goes on. false: a send was refused.
+bool drain_early(Session& s) {
+    Instance& in = *s.in;
+    while (s.early_sent < s.early.size()) {
+        const std::size_t n = std::min<std::size_t>(s.early.size() - s.early_sent, in.settings.max_buffered);
+        if (svc->send(in.host, s.upstream, s.early.data() + s.early_sent, n) != GATIO_OK) {
+            return false;
+        }
+        add(in, s.target->m.sent, static_cast<std::int64_t>(n));
+        s.early_sent += n;
+        if (s.early_sent < s.early.size() &&
+            svc->pending_output(in.host, s.upstream) >= in.settings.max_buffered &&
+            svc->notify_drained(in.host, s.upstream, on_drained, &s.upstream_end) == GATIO_OK) {
+            if (!s.client_paused) {
+                s.client_paused = true;
+                svc->pause_read(in.host, s.client);
+            }
+            return true;
+        }
+    }
+    s.early.clear();
+    s.early_sent = 0;
+    if (s.client_paused) {
+        s.client_paused = false;
+        svc->resume_read(in.host, s.client);
+    }
+    if (s.client_eof) {
+        svc->shutdown_write(in.host, s.upstream);
+        maybe_finish(s);
+    }
+    return true;
+}
+
 // The side `arg` names has sent everything queued on it: the other side may be read again.
 void on_drained(gatio_host* host, void* arg, int status) {
     auto* end = static_cast<End*>(arg);
     Session& s = *end->session;
+    if (end->kind == Kind::upstream && !s.early.empty()) {
+        if (status == GATIO_OK && !drain_early(s)) {
+            reset_pair(s);
+        }
+        return;
+    }
     const bool upstream_drained = end->kind == Kind::upstream;
     bool& paused = upstream_drained ? s.client_paused : s.upstream_paused;
     paused = false;
@@ -620,7 +669,7 @@ void reset_pair(Session& s) {
 
 // Both sides sent their FIN and each was passed on: the pair closes once flushed.
 void maybe_finish(Session& s) {
-    if (s.client_eof && s.upstream_eof) {
+    if (s.client_eof && s.upstream_eof && s.early.empty()) {
         svc->close(s.in->host, s.client, GATIO_CLOSE_FLUSH);
         svc->close(s.in->host, s.upstream, GATIO_CLOSE_FLUSH);
     }
@@ -651,21 +700,8 @@ void connect_done(gatio_host* host, gatio_conn conn, void* user, int result) {
         return;
     }
     s.connected = true;
-    if (!s.early.empty()) {
-        const bool ok =
-            forward(s, true, reinterpret_cast<const std::uint8_t*>(s.early.data()), s.early.size());
-        s.early.clear();
-        if (!ok) {
-            reset_pair(s);
-            return;
-        }
-    }
-    if (s.client_paused && !s.client_eof && svc->pending_output(host, s.upstream) == 0) {
-        s.client_paused = false;
-        svc->resume_read(host, s.client);
-    }
-    if (s.client_eof) {
-        svc->shutdown_write(host, s.upstream);
+    if (!drain_early(s)) {
+        reset_pair(s);
     }
 }
 
@@ -729,12 +765,13 @@ std::int64_t on_data(void* instance, gatio_conn, void* user, const std::uint8_t*
         return s.client_open && forward(s, false, data, len) ? static_cast<std::int64_t>(len)
                                                              : GATIO_DATA_RESET;
     }
-    if (s.connected) {
+    if (s.connected && s.early.empty()) {
         return forward(s, true, data, len) ? static_cast<std::int64_t>(len) : GATIO_DATA_RESET;
     }
-    // Not connected yet: kept until it is, reading paused once max_buffered is held.
+    // Not connected yet, or early bytes still going out: kept behind them, reading paused once
+    // max_buffered is held.
     s.early.append(reinterpret_cast<const char*>(data), len);
-    if (!s.client_paused && s.early.size() >= in.settings.max_buffered) {
+    if (!s.client_paused && s.early.size() - s.early_sent >= in.settings.max_buffered) {
         s.client_paused = true;
         svc->pause_read(in.host, s.client);
     }
@@ -755,7 +792,7 @@ int on_eof(void* instance, gatio_conn, void* user) {
         }
     } else {
         s.client_eof = true;
-        if (s.connected) {
+        if (s.connected && s.early.empty()) {
             svc->shutdown_write(in.host, s.upstream);
         }
     }
