@@ -985,6 +985,9 @@ void TcpEndpoint::cancel(Connection& c, unsigned tag) {
 }
 
 void TcpEndpoint::check_backpressure(Connection& c) {
+    if ((plugin().flags & GATIO_PLUGIN_SELF_PACED) != 0) {
+        return; // the handler paces its connections itself
+    }
     if (!c.paused(Connection::pause_watermark) && c.out.pending() > config().send_high_watermark) {
         c.pause(Connection::pause_watermark, true);
         ++net_.stats().read_pauses;

@@ -541,12 +541,26 @@ typedef struct gatio_plugin {
      * queued. Whatever is still open when shutdown_grace ends is closed with
      * GATIO_CLOSE_SHUTDOWN, and tasks not yet run by then are dropped (neither run nor done). */
     int (*on_drain)(void* instance, gatio_conn conn, void* user);
+
+    /* Since 1.4, appended; 0 when struct_size does not reach it (GATIO_PLUGIN_SIZE_1_3).
+     * GATIO_PLUGIN_* bits; the loader refuses others. */
+    uint32_t flags;
 } gatio_plugin;
+
+/* The host does not stop reading a connection because the connection's own unsent output passed
+ * the listener's send_high_watermark: the handler paces its connections itself (pause_read,
+ * pending_output, notify_drained). A proxy needs it: the output of its upstream connection is
+ * what the client sent, so pausing the upstream's input for it would tie the two directions
+ * together, and with a peer that does the same (an echo server) neither side would read again.
+ * send_buffer_limit and the driver's output budget still hold. */
+#define GATIO_PLUGIN_SELF_PACED (1u << 0)
 
 /* Size of the first layout of major 1; a smaller struct_size is refused. */
 #define GATIO_PLUGIN_SIZE_1_0 (offsetof(gatio_plugin, on_datagram) + sizeof(void (*)(void)))
 /* Size of the descriptor of 1.0 to 1.2, which ends with on_datagram (the same layout). */
 #define GATIO_PLUGIN_SIZE_1_2 GATIO_PLUGIN_SIZE_1_0
+/* Size of the descriptor of 1.3, which ends with on_drain. */
+#define GATIO_PLUGIN_SIZE_1_3 (offsetof(gatio_plugin, on_drain) + sizeof(void (*)(void)))
 
 /* The entry point's type. It must return a pointer to storage that lives as long as the object
  * stays loaded, and must not fail; validation that can fail belongs in init(). */

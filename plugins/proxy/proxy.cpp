@@ -842,6 +842,9 @@ const gatio_plugin descriptor = [] {
     d.name = "proxy";
     d.version = "1.0";
     d.max_unconsumed = 0;
+    // Each direction is paced on its own (forward, on_drained): the host's watermark pause would
+    // stop the upstream's input for the client's bytes it holds.
+    d.flags = GATIO_PLUGIN_SELF_PACED;
     d.instance_create = create;
     d.instance_destroy = destroy;
     d.on_open = on_open;

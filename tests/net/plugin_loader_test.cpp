@@ -86,6 +86,7 @@ TEST_CASE("the 1.0 descriptor layout is frozen", "[plugin]") {
     STATIC_REQUIRE(offsetof(gatio_services, notify_drained) ==
                    offsetof(gatio_services, connect) + sizeof(void*));
     STATIC_REQUIRE(GATIO_SERVICES_SIZE_1_3 == 272);
+    STATIC_REQUIRE(offsetof(gatio_plugin, flags) == GATIO_PLUGIN_SIZE_1_3);
     // 1.4 appends after notify_drained.
     STATIC_REQUIRE(offsetof(gatio_services, shutdown_write) == GATIO_SERVICES_SIZE_1_3);
     STATIC_REQUIRE(offsetof(gatio_services, metric_set) + sizeof(void*) == sizeof(gatio_services));
@@ -135,7 +136,7 @@ TEST_CASE("an object without the entry point is refused", "[plugin]") {
 
 TEST_CASE("another ABI major is refused", "[plugin]") {
     auto p = test_plugins / "bad_major.so";
-    CHECK(load_error(p) == quoted(p) + "ABI major version 2 is not supported (this gatiod speaks 1.3)");
+    CHECK(load_error(p) == quoted(p) + "ABI major version 2 is not supported (this gatiod speaks 1.4)");
 }
 
 TEST_CASE("a descriptor smaller than the 1.0 layout is refused", "[plugin]") {
@@ -166,7 +167,7 @@ TEST_CASE("an object requiring an executable stack is refused before it is loade
 
 TEST_CASE("init failure carries the plugin's own message", "[plugin]") {
     auto p = test_plugins / "init_fail.so";
-    CHECK(load_error(p) == quoted(p) + "init failed: license file missing (host ABI 1.3)");
+    CHECK(load_error(p) == quoted(p) + "init failed: license file missing (host ABI 1.4)");
 }
 
 TEST_CASE("an unresolved symbol fails at load time, not later", "[plugin]") {

@@ -280,6 +280,32 @@ TEST_CASE("what a client sends before its upstream has connected all goes throug
     CHECK(proxy.gatiod->stop() == 0);
 }
 
+TEST_CASE("bulk bytes both ways on one connection to an echo backend never stall", "[proxy][echo]") {
+    const int echo = free_port();
+    Process backend(config_text(listener("echo", echo, "echo")));
+    const int front = free_port();
+    // Low watermarks on the proxy's listener: had the host paused a connection's input for its
+    // own output, the upstream would stop being read while it holds the client's bytes, the echo
+    // backend would stop reading in turn, and neither would move again.
+    Process proxy(
+        config_text(proxy_listener(front, {echo}, "max_buffered = \"16KiB\"\nhealth_interval = \"0s\"",
+                                   "send_high_watermark = \"64KiB\"\nsend_low_watermark = \"16KiB\"")));
+    const std::string payload(32 << 20, 'b');
+    Socket c = Socket::tcp(static_cast<std::uint16_t>(front));
+    std::atomic<bool> sent{false};
+    std::thread writer([&] {
+        sent = c.try_send_all(payload);
+        ::shutdown(c.fd(), SHUT_WR);
+    });
+    std::string back;
+    const bool eof = c.recv_until_eof(back); // a stall ends it with the socket's 10 s timeout
+    writer.join();
+    CHECK(sent);
+    CHECK(eof);
+    CHECK(back.size() == payload.size());
+    CHECK(proxy.gatiod->stop() == 0);
+}
+
 TEST_CASE("round-robin reaches every upstream, also through a unix socket", "[proxy][balance]") {
     const int a = free_port(), b = free_port();
     TempDir sockets;
