@@ -13,7 +13,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <fmt/format.h>
 #include <mutex>
 #include <string>
 #include <string_view>
