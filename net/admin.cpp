@@ -159,6 +159,53 @@ constexpr std::array<ListenerMetric, 10> listener_metrics{{
      [](const ListenerCounters& c) { return c.plugin_errors; }},
 }};
 
+// The handlers' own series (PluginMetrics), one family per name in the order first registered;
+// a family some listener registered with another type keeps the first one's and skips it.
+void render_plugin_metrics(const MetricsCatalog& catalog, const std::vector<std::string>& listener_labels,
+                           fmt::memory_buffer& out) {
+    struct Sample {
+        std::string labels;
+        std::int64_t value;
+    };
+    struct PluginFamily {
+        std::string name;
+        std::string help;
+        std::uint32_t type;
+        std::vector<Sample> samples;
+    };
+    std::vector<PluginFamily> families;
+    for (std::size_t i = 0; i < catalog.listeners.size(); ++i) {
+        catalog.listeners[i].stats->plugin_metrics.each(
+            [&](const PluginMetrics::Series& s, std::int64_t value) {
+                auto it = std::find_if(families.begin(), families.end(),
+                                       [&](const PluginFamily& f) { return f.name == s.name; });
+                if (it == families.end()) {
+                    it = families.insert(families.end(), PluginFamily{s.name, s.help, s.type, {}});
+                } else if (it->type != s.type) {
+                    return;
+                }
+                std::string labels = listener_labels[i];
+                if (!s.labels.empty()) {
+                    labels += ',';
+                    labels += s.labels;
+                }
+                it->samples.push_back(Sample{std::move(labels), value});
+            });
+    }
+    for (const PluginFamily& f : families) {
+        const std::string_view type = f.type == GATIO_METRIC_COUNTER ? "counter" : "gauge";
+        // HELP text escapes backslash and newline.
+        std::string help;
+        for (char c : f.help.empty() ? std::string_view("Defined by the listener's handler.") : f.help) {
+            help += c == '\\' ? "\\\\" : c == '\n' ? "\\n" : std::string(1, c);
+        }
+        fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", f.name, help, f.name, type);
+        for (const Sample& s : f.samples) {
+            fmt::format_to(std::back_inserter(out), "{}{{{}}} {}\n", f.name, s.labels, s.value);
+        }
+    }
+}
+
 } // namespace
 
 void render_metrics(const core::Runtime& runtime, const MetricsCatalog& catalog, std::int64_t now_ns,
@@ -216,6 +263,7 @@ void render_metrics(const core::Runtime& runtime, const MetricsCatalog& catalog,
             f.sample(listener_labels[i], m.value(listener_counters[i]));
         }
     }
+    render_plugin_metrics(catalog, listener_labels, out);
 }
 
 int render_metrics_text(AdminBoard& board, char* buf, std::size_t capacity, std::size_t* len) {

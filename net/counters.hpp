@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "net/plugin_metrics.hpp"
+
 namespace gatio::net {
 
 struct NetCounters {
@@ -167,6 +169,7 @@ using PublishedListenerCounters = PublishedCounterSet<ListenerCounters, listener
 struct ListenerStats {
     ListenerCounters counters; // the driver's thread only
     PublishedListenerCounters published;
+    PluginMetrics plugin_metrics; // the handler's own series (gatio_services' metric_register)
     void publish() { published.publish(counters); }
 };
 

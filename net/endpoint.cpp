@@ -138,6 +138,14 @@ void Endpoint::start(core::Driver& driver) {
     log_->info("{}: serving on driver {} with plugin {}", describe_listener(l), driver.name(), p.name);
 }
 
+int Endpoint::metric_register(const gatio_metric_args& args, gatio_metric* metric) {
+    return listener_.stats->plugin_metrics.add(args, metric);
+}
+
+int Endpoint::metric_update(gatio_metric metric, std::int64_t value, bool relative) {
+    return listener_.stats->plugin_metrics.update(metric, value, relative);
+}
+
 void Endpoint::stop() {
     if (has_instance_) {
         has_instance_ = false;

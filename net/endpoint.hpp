@@ -121,6 +121,8 @@ public:
     int metrics_text(char* buf, std::size_t capacity, std::size_t* len) override;
     void* listener_state(const char* layout, void* (*create)(void*), void* arg,
                          void (*release)(void*)) override;
+    int metric_register(const gatio_metric_args& args, gatio_metric* metric) override;
+    int metric_update(gatio_metric metric, std::int64_t value, bool relative) override;
     void foreign_thread(const char* service) override;
 
     int file_open(const gatio_file_open_args& args) override;

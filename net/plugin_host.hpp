@@ -66,6 +66,9 @@ struct gatio_host {
     virtual int lent_release(gatio_lent) = 0;
     virtual std::size_t lent_buffer_size() = 0;
     virtual int lent_send(gatio_conn, gatio_lent, std::size_t, std::size_t) { return GATIO_ERR_UNSUPPORTED; }
+    virtual int shutdown_write(gatio_conn) { return GATIO_ERR_UNSUPPORTED; }
+    virtual int metric_register(const gatio_metric_args&, gatio_metric*) { return GATIO_ERR_UNSUPPORTED; }
+    virtual int metric_update(gatio_metric, std::int64_t, bool) { return GATIO_ERR_UNSUPPORTED; }
 };
 
 namespace gatio::net {

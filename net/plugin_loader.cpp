@@ -76,6 +76,11 @@ std::string check_descriptor(const gatio_plugin& d) {
     if ((d.transports & known) == 0) {
         return "descriptor serves no transport (transports has neither TCP nor UDP)";
     }
+    if ((d.flags & ~GATIO_PLUGIN_SELF_PACED) != 0) {
+        return fmt::format("descriptor field flags has unknown bits {:#x} (GATIO_PLUGIN_SELF_PACED is {:#x})",
+                           d.flags & ~GATIO_PLUGIN_SELF_PACED,
+                           static_cast<unsigned>(GATIO_PLUGIN_SELF_PACED));
+    }
     if (d.max_unconsumed > GATIO_MAX_UNCONSUMED_LIMIT) {
         return fmt::format("descriptor field max_unconsumed is {}, above the limit of {}", d.max_unconsumed,
                            GATIO_MAX_UNCONSUMED_LIMIT);

@@ -258,6 +258,37 @@ std::size_t svc_lent_buffer_size(gatio_host* h) {
     return h->lent_buffer_size();
 }
 
+int svc_shutdown_write(gatio_host* h, gatio_conn c) {
+    if (!at_home(h, "shutdown_write")) {
+        return GATIO_ERR_INVALID;
+    }
+    return h->shutdown_write(c);
+}
+
+int svc_metric_register(gatio_host* h, const gatio_metric_args* args, gatio_metric* metric) {
+    if (!at_home(h, "metric_register")) {
+        return GATIO_ERR_INVALID;
+    }
+    if (args == nullptr || metric == nullptr || args->struct_size < sizeof(gatio_metric_args)) {
+        return GATIO_ERR_INVALID;
+    }
+    return h->metric_register(*args, metric);
+}
+
+int svc_metric_add(gatio_host* h, gatio_metric metric, std::int64_t delta) {
+    if (!at_home(h, "metric_add")) {
+        return GATIO_ERR_INVALID;
+    }
+    return h->metric_update(metric, delta, true);
+}
+
+int svc_metric_set(gatio_host* h, gatio_metric metric, std::int64_t value) {
+    if (!at_home(h, "metric_set")) {
+        return GATIO_ERR_INVALID;
+    }
+    return h->metric_update(metric, value, false);
+}
+
 constexpr gatio_services make_table() {
     gatio_services s{};
     s.abi_major = GATIO_ABI_MAJOR;
@@ -305,6 +336,10 @@ constexpr gatio_services make_table() {
     s.lent_send = svc_lent_send;
     s.lent_release = svc_lent_release;
     s.lent_buffer_size = svc_lent_buffer_size;
+    s.shutdown_write = svc_shutdown_write;
+    s.metric_register = svc_metric_register;
+    s.metric_add = svc_metric_add;
+    s.metric_set = svc_metric_set;
     return s;
 }
 

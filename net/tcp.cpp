@@ -428,7 +428,7 @@ Connection* TcpEndpoint::find(gatio_conn conn) {
 
 int TcpEndpoint::send(gatio_conn conn, const iovec* iov, std::size_t count) {
     Connection* c = find(conn);
-    if (c == nullptr || c->phase != Connection::Phase::open) {
+    if (c == nullptr || c->phase != Connection::Phase::open || c->shut_wanted) {
         return GATIO_ERR_CLOSED;
     }
     std::size_t total = 0;
@@ -473,7 +473,7 @@ int TcpEndpoint::lent_send(gatio_conn conn, gatio_lent buf, std::size_t offset, 
         return GATIO_ERR_INVALID;
     }
     Connection* c = find(conn);
-    if (c == nullptr || c->phase != Connection::Phase::open) {
+    if (c == nullptr || c->phase != Connection::Phase::open || c->shut_wanted) {
         return GATIO_ERR_CLOSED;
     }
     // The bytes stay in the lent buffer: they take none of the output chunks, but count
@@ -488,6 +488,31 @@ int TcpEndpoint::lent_send(gatio_conn conn, gatio_lent buf, std::size_t offset, 
     check_backpressure(*c);
     c->assert_invariants();
     return GATIO_OK;
+}
+
+int TcpEndpoint::shutdown_write(gatio_conn conn) {
+    Connection* c = find(conn);
+    if (c == nullptr || c->phase != Connection::Phase::open) {
+        return GATIO_ERR_CLOSED;
+    }
+    c->shut_wanted = true;
+    shut_write(*c);
+    c->assert_invariants();
+    return GATIO_OK;
+}
+
+void TcpEndpoint::shut_write(Connection& c) {
+    if (c.phase != Connection::Phase::open || !c.shut_wanted || c.write_shut ||
+        c.send != Connection::Send::idle || c.out.pending() > 0) {
+        return;
+    }
+    c.write_shut = true;
+    io_uring_sqe* sqe = driver().get_sqe(&c, Connection::tag_shutdown);
+    io_uring_prep_shutdown(sqe, c.fd, SHUT_WR);
+    if (c.fixed) {
+        sqe->flags |= IOSQE_FIXED_FILE;
+    }
+    ++c.side_ops;
 }
 
 int TcpEndpoint::close(gatio_conn conn, int mode) {
@@ -920,6 +945,7 @@ void TcpEndpoint::send_done(Connection& c, int res) {
         net_.queue_flush(c);
     } else {
         fire_drained(c, GATIO_OK);
+        shut_write(c);
     }
     if (c.paused(Connection::pause_watermark) && c.out.pending() <= config().send_low_watermark) {
         c.pause(Connection::pause_watermark, false);
@@ -1003,6 +1029,9 @@ void TcpEndpoint::cancel(Connection& c, unsigned tag) {
 }
 
 void TcpEndpoint::check_backpressure(Connection& c) {
+    if ((plugin().flags & GATIO_PLUGIN_SELF_PACED) != 0) {
+        return; // the handler paces its connections itself
+    }
     if (!c.paused(Connection::pause_watermark) && c.out.pending() > config().send_high_watermark) {
         c.pause(Connection::pause_watermark, true);
         ++net_.stats().read_pauses;

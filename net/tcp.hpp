@@ -99,6 +99,10 @@ struct Connection final : core::Completion {
     std::uint8_t lists = 0;    // Queued bits
     std::uint8_t side_ops = 0; // cancels and the shutdown in flight
     Drain drain = Drain::none;
+    // The handler's shutdown_write: asked (no more sends), and our FIN submitted once the output
+    // queued before it went out. Reading goes on until the peer's FIN.
+    bool shut_wanted = false;
+    bool write_shut = false;
     int reason = 0; // gatio_close_reason, set when closing starts
     // While draining: how many more bytes the last receives may take (drain_read_limit); 0 once
     // the kernel had nothing more (EAGAIN).
@@ -161,6 +165,7 @@ public:
     std::size_t pending_output(gatio_conn conn) override;
     int connect(const gatio_connect_args& args, gatio_conn* conn) override;
     int lent_send(gatio_conn conn, gatio_lent buf, std::size_t offset, std::size_t len) override;
+    int shutdown_write(gatio_conn conn) override;
 
     // The connection of this endpoint a handle names; nullptr once it is gone. On the driver
     // thread (the state-machine tests read a connection's state through it).
@@ -193,6 +198,8 @@ private:
     void begin_close(Connection& c, int reason);
     void abort(Connection& c, int reason, bool reset);
     void progress(Connection& c);
+    // An open connection whose handler asked shutdown_write sends its FIN once output is flushed.
+    void shut_write(Connection& c);
     void to_closing(Connection& c);
     void settle(Connection& c);
     void finalize(Connection& c);

@@ -9,7 +9,9 @@ from typing import Callable
 
 from . import clients, probes
 from .common import log
-from .servers import FILES_PREFIX, Gatiod, H2o, Nginx, Redis, check_files, check_http, check_resp
+from .machine import Placement
+from .servers import (FILES_PREFIX, Gatiod, GatiodProxy, H2o, Haproxy, Nginx, NginxStream, Redis, check_files,
+                      check_http, check_resp)
 
 # The io_uring switches of gatiod's [io_uring] table, each turned off in turn by the ablation.
 ABLATION = [
@@ -228,6 +230,37 @@ def ablation_family(ctx):
     return records
 
 
+TRANSFER_BYTES = 1 << 30
+PROXY_CONNECTIONS = 1024  # each proxy's connection limit: the cases use at most 64
+
+
+def proxy_family(ctx):
+    """gatiod's proxy handler, HAProxy (mode tcp, one thread) and nginx's stream module (one
+    worker), each on the server CPU in front of the same backends: gatiod http and echo
+    listeners on the load generator's CPU, so that the proxy alone is measured on its CPU."""
+    s, pl = ctx.settings, ctx.placement
+    backend_cpu = Placement(pl.client_cpu, pl.client_cpu, pl.fifo)
+    http = Gatiod("proxy-backend-http", ctx.workdir, backend_cpu, ctx.build, "http", s.max_connections)
+    echo = Gatiod("proxy-backend-echo", ctx.workdir, backend_cpu, ctx.build, "echo", s.max_connections)
+    http.start()
+    try:
+        echo.start()
+        try:
+            args = (ctx.workdir, pl, http.port, echo.port, PROXY_CONNECTIONS)
+            servers = [GatiodProxy("gatiod-proxy", ctx.workdir, pl, ctx.build, http.port, echo.port,
+                                   PROXY_CONNECTIONS),
+                       Haproxy("haproxy", *args), NginxStream("nginx-stream", *args)]
+            cases = [Case("proxy-http-c64", "proxy, HTTP through it, 64 connections, no pipelining", False,
+                          lambda srv, secs, rate: clients.wrk(pl, srv.port, 64, 1, secs)),
+                     Case("proxy-transfer-1g", "proxy, 1 GiB echoed through it (per MiB moved)", False,
+                          lambda srv, secs, rate: clients.transfer(pl, srv.echo_port, TRANSFER_BYTES))]
+            return run_family(ctx, "proxy", servers, cases, check_http)
+        finally:
+            echo.stop()
+    finally:
+        http.stop()
+
+
 SMALL_LIMIT = 1000  # connection limit of the reference process for memory reserved per slot
 
 
@@ -291,6 +324,7 @@ FAMILIES = {
     "files": files_family,
     "resp": resp_family,
     "echo": echo_family,
+    "proxy": proxy_family,
     "ablation": ablation_family,
     "idle": idle_family,
 }

@@ -17,6 +17,7 @@ from .common import REPO, BenchError
 
 WRK_SCRIPT = REPO / "bench" / "wrk" / "report.lua"
 HOLDER = Path(__file__).resolve().parent / "idle_hold.py"
+TRANSFER = Path(__file__).resolve().parent / "transfer.py"
 
 
 @dataclass
@@ -104,6 +105,16 @@ def loadgen(placement, build, port, connections, size, depth, seconds):
     if r["requests"] == 0:
         raise BenchError(f"{what}: no message came back")
     return ClientResult(r["requests"], r["duration_s"], r["p50_us"], r["p99_us"], cpu, wall)
+
+
+def transfer(placement, port, total):
+    """`total` bytes sent through an echo path and read back on one connection. Counted in MiB
+    moved (both directions), so that CPU per "request" is CPU per MiB through the path."""
+    what = f"transfer of {total >> 20} MiB"
+    stdout, _, cpu, wall = run_tool(placement.client([sys.executable, TRANSFER, "--port", port, "--bytes", total]),
+                                    what, 600)
+    r = json.loads(stdout.strip().splitlines()[-1])
+    return ClientResult(r["bytes"] >> 20, r["seconds"], None, None, cpu, wall)
 
 
 class IdleConnections:

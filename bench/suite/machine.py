@@ -10,7 +10,8 @@ from pathlib import Path
 from .common import REPO, BenchError, log, run_checked
 
 # The targets the suite runs; the Release preset's flags, built in the suite's own folder.
-BUILD_TARGETS = ["gatiod", "gatio_plugin_echo", "gatio_plugin_http", "gatio_plugin_resp", "gatio-loadgen"]
+BUILD_TARGETS = ["gatiod", "gatio_plugin_echo", "gatio_plugin_http", "gatio_plugin_resp", "gatio_plugin_proxy",
+                 "gatio-loadgen"]
 
 
 @dataclass
@@ -106,6 +107,7 @@ def tool_versions(build):
         "nginx": _first_line(["nginx", "-v"]),
         "h2o": _first_line(["h2o", "--version"]),
         "redis-server": _first_line(["redis-server", "--version"]),
+        "haproxy": _first_line(["haproxy", "-v"]),
         "redis-benchmark": _first_line(["redis-benchmark", "--version"]),
         "wrk": _first_line(["wrk", "-v"]),
         "perf": _first_line(["perf", "--version"]),
@@ -150,7 +152,7 @@ def build_release(build_dir, skip):
         run_checked(["cmake", "--build", build.root, "--target", *BUILD_TARGETS], "building the release preset",
                     cwd=REPO, timeout=3600)
     for path in (build.gatiod, build.loadgen, build.plugins / "http.so", build.plugins / "resp.so",
-                 build.plugins / "echo.so"):
+                 build.plugins / "echo.so", build.plugins / "proxy.so"):
         if not path.exists():
             raise BenchError(f"{path} is missing: build the release preset first (drop --skip-build)")
     return build

@@ -10,7 +10,7 @@ END = "<!-- bench/run results: end -->"
 
 # Each family's gatiod and its peers, each peer compared with gatiod on its own.
 PEERS = {"http": ("gatiod-http", ("nginx", "h2o")), "files": ("gatiod-files", ("nginx-files",)),
-         "resp": ("gatiod-resp", ("redis-server",))}
+         "resp": ("gatiod-resp", ("redis-server",)), "proxy": ("gatiod-proxy", ("haproxy", "nginx-stream"))}
 
 
 def peers(rec):
@@ -73,6 +73,7 @@ def evaluate_targets(results):
         cpu_target(f"resp-{rid}-p16", 0.6, "CPU/request <= 0.6 x {peer}, -P 16 (data types)")
     cpu_target("files-4k", 0.8, "CPU/request <= 0.8 x {peer}, static 4 KiB file")
     cpu_target("files-1m", 1.0, "CPU/request <= 1.0 x {peer}, static 1 MiB file")
+    cpu_target("proxy-http-c64", 0.7, "CPU/request <= 0.7 x {peer}, HTTP through a proxy")
     rec = cases.get("http-c64-d1")
     if rec is not None:
         v = _median(rec, "gatiod-http", "syscalls_per_req")
@@ -156,7 +157,7 @@ def markdown(results, chart_name):
     v = results["versions"]
     out.append("")
     out.append(f"Versions: {v['gatiod']} (commit {results['source']}); {v['nginx']}; {v.get('h2o', 'h2o n/a')}; "
-               f"{v['redis-server']}; {v['wrk']}; {v['redis-benchmark']}.")
+               f"{v['redis-server']}; {v.get('haproxy', 'haproxy n/a')}; {v['wrk']}; {v['redis-benchmark']}.")
     answers = {k: a for k, a in results.get("answers", {}).items() if "header_count" in a}
     if answers:
         out.append("HTTP answers: " + "; ".join(f"{k} {a['header_count']} headers ({', '.join(a['headers'])}), "
@@ -245,7 +246,8 @@ def markdown(results, chart_name):
 
 
 def chart(results, png, workdir):
-    comparisons = [r for r in results["cases"] if r["family"] in PEERS]
+    # The proxy family has tables of its own: its peers are not the chart's.
+    comparisons = [r for r in results["cases"] if r["family"] in PEERS and r["family"] != "proxy"]
     if not comparisons:
         return False
     data = Path(workdir) / "chart.dat"

@@ -329,6 +329,39 @@ typedef void (*gatio_file_done_fn)(gatio_host* host, void* arg, int64_t result);
  * the end) or a negative errno, buf is 0 and data NULL. */
 typedef void (*gatio_lent_done_fn)(gatio_host* host, void* arg, int64_t result, gatio_lent buf,
                                    const uint8_t* data);
+/* Since 1.4: a metric a handler defines, for metric_register. Copied by metric_register. */
+enum gatio_metric_type {
+    GATIO_METRIC_COUNTER = 1, /* only goes up (metric_add with delta >= 0) */
+    GATIO_METRIC_GAUGE = 2    /* goes up and down (metric_add, metric_set) */
+};
+
+typedef struct gatio_metric_args {
+    uint32_t struct_size;
+    uint32_t type; /* gatio_metric_type */
+    /* The family name: a letter or '_', then letters, digits and '_', at most
+     * GATIO_METRIC_NAME_MAX bytes; names starting with "gatio_" are the host's. Every series of
+     * one name has the same type and help. */
+    const char* name;
+    /* The family's HELP text, at most GATIO_METRIC_HELP_MAX bytes. */
+    const char* help;
+    /* label_count labels (at most GATIO_METRIC_MAX_LABELS) that tell this series from the others
+     * of its family: names as for `name` (not "listener", "driver" or "tpc", which the host adds,
+     * nor starting with "__"), each distinct; values any text of at most GATIO_METRIC_LABEL_MAX
+     * bytes. */
+    const char* const* label_names;
+    const char* const* label_values;
+    size_t label_count;
+} gatio_metric_args;
+
+/* A registered series; 0 is never a valid handle. */
+typedef uint64_t gatio_metric;
+
+#define GATIO_METRIC_NAME_MAX 128
+#define GATIO_METRIC_HELP_MAX 512
+#define GATIO_METRIC_LABEL_MAX 256
+#define GATIO_METRIC_MAX_LABELS 8
+/* The series one listener may register on one driver, across its reloads. */
+#define GATIO_METRIC_MAX_SERIES 4096
 
 /* ---- Host services ------------------------------------------------------------------------- */
 
@@ -540,6 +573,36 @@ struct gatio_services {
     int (*lent_release)(gatio_host* host, gatio_lent buf);
     /* The size of each of the driver's lent buffers ([network] lent_buffer_size), in bytes. */
     size_t (*lent_buffer_size)(gatio_host* host);
+    /* Since 1.4, appended; absent when struct_size does not reach it (GATIO_SERVICES_SIZE_1_3).
+     * Half-closes conn: once every byte queued so far has gone out, our FIN follows (shutdown
+     * SHUT_WR), while reading goes on as before, so the peer can still answer; its own FIN then
+     * comes to on_eof, and the handler closes (close, or GATIO_EOF_CLOSE). From this call on,
+     * send and sendv answer GATIO_ERR_CLOSED. Asking again does nothing. GATIO_ERR_CLOSED for a
+     * stale, closing or still connecting connection. */
+    int (*shutdown_write)(gatio_host* host, gatio_conn conn);
+
+    /* Since 1.4, appended: metrics the handler defines, shown on the [admin] listener's /metrics
+     * (and in metrics_text) after the host's own families, each sample labelled with the
+     * listener, driver and tpc besides its own labels. Absent when struct_size does not reach
+     * them (GATIO_SERVICES_SIZE_1_3).
+     *
+     * A series belongs to the listener on the host's driver and lives as long as that listener
+     * does, across reloads: an instance that registers what an earlier generation of the same
+     * listener registered on the same driver (same name and labels) gets the same series and its
+     * value carries on, so a count never goes back. Values are 64-bit signed integers, 0 at
+     * first; updates are one relaxed store by the driver's own thread (no lock, no system
+     * call), read by the admin driver whenever /metrics is asked for.
+     *
+     * metric_register stores the handle in *metric: GATIO_ERR_INVALID for a bad argument (see
+     * gatio_metric_args) or a name already registered with another type or help on this host's
+     * listener and driver; GATIO_ERR_LIMIT past GATIO_METRIC_MAX_SERIES. Registering allocates:
+     * do it when the instance is created, not per request. */
+    int (*metric_register)(gatio_host* host, const gatio_metric_args* args, gatio_metric* metric);
+    /* Adds delta to the series (a counter takes only delta >= 0). GATIO_ERR_INVALID for a handle
+     * this host's listener did not register on this driver, or a negative delta on a counter. */
+    int (*metric_add)(gatio_host* host, gatio_metric metric, int64_t delta);
+    /* Sets a gauge to value. GATIO_ERR_INVALID for an unknown handle or a counter. */
+    int (*metric_set)(gatio_host* host, gatio_metric metric, int64_t value);
 };
 
 /* Size of the services table of 1.1, which ends with option_size. */
@@ -617,12 +680,26 @@ typedef struct gatio_plugin {
      * queued. Whatever is still open when shutdown_grace ends is closed with
      * GATIO_CLOSE_SHUTDOWN, and tasks not yet run by then are dropped (neither run nor done). */
     int (*on_drain)(void* instance, gatio_conn conn, void* user);
+
+    /* Since 1.4, appended; 0 when struct_size does not reach it (GATIO_PLUGIN_SIZE_1_3).
+     * GATIO_PLUGIN_* bits; the loader refuses others. */
+    uint32_t flags;
 } gatio_plugin;
+
+/* The host does not stop reading a connection because the connection's own unsent output passed
+ * the listener's send_high_watermark: the handler paces its connections itself (pause_read,
+ * pending_output, notify_drained). A proxy needs it: the output of its upstream connection is
+ * what the client sent, so pausing the upstream's input for it would tie the two directions
+ * together, and with a peer that does the same (an echo server) neither side would read again.
+ * send_buffer_limit and the driver's output budget still hold. */
+#define GATIO_PLUGIN_SELF_PACED (1u << 0)
 
 /* Size of the first layout of major 1; a smaller struct_size is refused. */
 #define GATIO_PLUGIN_SIZE_1_0 (offsetof(gatio_plugin, on_datagram) + sizeof(void (*)(void)))
 /* Size of the descriptor of 1.0 to 1.2, which ends with on_datagram (the same layout). */
 #define GATIO_PLUGIN_SIZE_1_2 GATIO_PLUGIN_SIZE_1_0
+/* Size of the descriptor of 1.3, which ends with on_drain. */
+#define GATIO_PLUGIN_SIZE_1_3 (offsetof(gatio_plugin, on_drain) + sizeof(void (*)(void)))
 
 /* The entry point's type. It must return a pointer to storage that lives as long as the object
  * stays loaded, and must not fail; validation that can fail belongs in init(). */

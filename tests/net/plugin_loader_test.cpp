@@ -85,12 +85,17 @@ TEST_CASE("the 1.0 descriptor layout is frozen", "[plugin]") {
                    offsetof(gatio_services, listener_state) + sizeof(void*));
     STATIC_REQUIRE(offsetof(gatio_services, notify_drained) ==
                    offsetof(gatio_services, connect) + sizeof(void*));
-    // 1.4 appends the file services after notify_drained.
+    // 1.4 appends the file services, shutdown_write and the handler metrics after notify_drained,
+    // and the descriptor's flags after on_drain.
     STATIC_REQUIRE(GATIO_SERVICES_SIZE_1_3 == 272);
     STATIC_REQUIRE(offsetof(gatio_services, file_open) == GATIO_SERVICES_SIZE_1_3);
-    STATIC_REQUIRE(sizeof(gatio_services) == 352);
+    STATIC_REQUIRE(offsetof(gatio_services, shutdown_write) == GATIO_SERVICES_SIZE_1_3 + 10 * sizeof(void*));
+    STATIC_REQUIRE(offsetof(gatio_services, metric_set) + sizeof(void*) == sizeof(gatio_services));
+    STATIC_REQUIRE(sizeof(gatio_services) == 384);
+    STATIC_REQUIRE(offsetof(gatio_plugin, flags) == GATIO_PLUGIN_SIZE_1_3);
     STATIC_REQUIRE(sizeof(gatio_file_open_args) == 48);
     STATIC_REQUIRE(sizeof(gatio_file_stat) == 72);
+    STATIC_REQUIRE(sizeof(gatio_metric_args) == 48);
     STATIC_REQUIRE(sizeof(gatio_connect_args) == 40);
 }
 
