@@ -84,8 +84,6 @@ int run_loaded(const Options& options, Loaded& loaded, InheritedSockets& sockets
         log->critical("runtime: start failed: {}", failed);
         return exit_software;
     }
-    log->info("gatiod {} running; SIGTERM or SIGINT stops it, SIGHUP reloads {}, SIGUSR1 logs the counters",
-              GATIO_VERSION, options.config_file.string());
     return serve(ServiceContext{options, loaded.config, runtime, *attached.network, signal_fd});
 }
 
