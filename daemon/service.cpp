@@ -296,7 +296,8 @@ int Service::run() {
         driver_logs_[i]->info("driver {} running on CPU {} ({})", d.name(), d.cpu(),
                               config::to_string(d.role()));
     }
-    // Once the control loop's own descriptors are open too: from this line on gatiod is whole.
+    // Logged with READY=1, once the control loop holds everything it runs with: what watches the
+    // log for this line (the tests, an operator) sees the daemon whole.
     log_->info("gatiod {} running; SIGTERM or SIGINT stops it, SIGHUP reloads {}, SIGUSR1 logs the counters",
                GATIO_VERSION, ctx_.options.config_file.string());
     notify("READY=1\nSTATUS=" + status());

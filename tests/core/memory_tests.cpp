@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/arena.hpp"
+#include "core/handle.hpp"
 #include "core/slab.hpp"
 
 using gatio::config::MemoryPolicy;
@@ -76,4 +77,23 @@ TEST_CASE("a slab creates up to its capacity, reuses slots and tells which are i
     }
     CHECK(Item::alive == 0);
     CHECK(slab.size() == 0);
+}
+
+// The one packing of the ABI's connection and timer handles: 0 and a zero low half name no
+// slot, every slot up to UINT32_MAX - 1 round-trips with its generation, and a newer generation
+// of the same slot is another handle.
+TEST_CASE("a handle packs slot and generation so that 0 is never valid and each generation differs",
+          "[memory]") {
+    using gatio::core::Handle;
+    CHECK_FALSE(Handle::unpack(0).has_value());
+    CHECK_FALSE(Handle::unpack(std::uint64_t{7} << 32).has_value());
+    for (const Handle h : {Handle{0, 0}, Handle{1, 2}, Handle{0xfffffffeu, 0xffffffffu}}) {
+        const std::uint64_t packed = h.pack();
+        CHECK(packed != 0);
+        const auto back = Handle::unpack(packed);
+        REQUIRE(back.has_value());
+        CHECK(back->slot == h.slot);
+        CHECK(back->generation == h.generation);
+    }
+    CHECK(Handle{5, 1}.pack() != Handle{5, 2}.pack());
 }

@@ -71,7 +71,7 @@ int Gatiod::stop() {
 }
 
 Client::Client(std::uint16_t port) : socket_(::gatio::test::Socket::tcp(port)) {
-    socket_.set_nodelay();
+    REQUIRE(socket_.set_nodelay());
 }
 
 void Client::send(std::string_view bytes) {

@@ -266,11 +266,17 @@ void command(Session& s, std::string_view line) {
     }
 }
 
-int create(gatio_host* host, const gatio_instance_info* info, void** instance, char*, size_t) {
-    svc = info->services;
+// Once, on the loading thread: every driver's create() storing it again raced the others.
+int init(const gatio_services* services, char* error, size_t error_size) {
+    svc = services;
     if (svc->struct_size < GATIO_SERVICES_SIZE_1_2 + sizeof(void*)) {
+        std::snprintf(error, error_size, "the host has no connect service");
         return 1;
     }
+    return 0;
+}
+
+int create(gatio_host* host, const gatio_instance_info*, void** instance, char*, size_t) {
     *instance = new Instance{host};
     return 0;
 }
@@ -370,6 +376,7 @@ const gatio_plugin descriptor = [] {
     d.name = "dial";
     d.version = "1";
     d.max_unconsumed = 4096;
+    d.init = init;
     d.instance_create = create;
     d.instance_destroy = destroy;
     d.on_open = on_open;

@@ -55,10 +55,10 @@ std::optional<std::string> NotifySocket::wait_for(const std::function<bool(const
 
 int connect_tcp(int port) {
     ::gatio::test::Socket s = ::gatio::test::Socket::try_tcp(static_cast<std::uint16_t>(port));
-    if (!s.valid()) {
+    // Called from the probers' threads too: a failure is reported, never asserted here.
+    if (!s.valid() || !s.set_nodelay()) {
         return -1;
     }
-    s.set_nodelay();
     return s.release();
 }
 

@@ -154,9 +154,9 @@ Socket Socket::udp(std::chrono::seconds timeout) {
     return s;
 }
 
-void Socket::set_nodelay() const {
+bool Socket::set_nodelay() const {
     const int one = 1;
-    REQUIRE(::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0);
+    return ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0;
 }
 
 void Socket::send_all(const void* data, std::size_t n) const {

@@ -65,7 +65,8 @@ public:
     // A UDP socket bound to an ephemeral loopback port, with a receive timeout.
     static Socket udp(std::chrono::seconds timeout = std::chrono::seconds(10));
 
-    void set_nodelay() const;
+    // Whether TCP_NODELAY could be set; no assertion, so that any thread may call it.
+    [[nodiscard]] bool set_nodelay() const;
 
     void send_all(const void* data, std::size_t n) const;
     void send_all(std::string_view s) const { send_all(s.data(), s.size()); }
