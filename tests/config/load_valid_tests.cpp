@@ -26,8 +26,15 @@ TEST_CASE("an empty file yields every default", "[load]") {
     CHECK(c.topology.ring.buffer_count == 1024);
     CHECK(c.topology.tpcs.empty());
     CHECK(c.io_uring == IoUringTuning{true, true, true, true, 4, true});
-    CHECK(c.network ==
-          NetworkSection{std::uint64_t{32} << 20, 1024, 1024, Duration(5000), std::uint64_t{8} << 20});
+    CHECK(c.network == NetworkSection{.output_memory = std::uint64_t{32} << 20,
+                                      .carry_buffers = 1024,
+                                      .udp_reply_slots = 1024,
+                                      .close_linger = Duration(5000),
+                                      .open_files = 1024,
+                                      .file_operations = 1024,
+                                      .lent_buffers = 64,
+                                      .lent_buffer_size = 256u << 10,
+                                      .drain_read_limit = std::uint64_t{8} << 20});
     CHECK(c.listeners.empty());
 }
 
@@ -39,6 +46,10 @@ output_memory = "64MiB"
 carry_buffers = 16
 udp_reply_slots = 8
 close_linger = "0s"
+open_files = 10
+file_operations = 20
+lent_buffers = 4
+lent_buffer_size = "64KiB"
 drain_read_limit = "256KiB"
 [[listener]]
 name = "web"
@@ -47,13 +58,22 @@ handler = "echo"
 send_buffer_limit = "2MiB"
 send_buffer_reserve = "16KiB"
 )"));
-    CHECK(c.network == NetworkSection{std::uint64_t{64} << 20, 16, 8, Duration(0), 256u << 10});
+    CHECK(c.network == NetworkSection{.output_memory = std::uint64_t{64} << 20,
+                                      .carry_buffers = 16,
+                                      .udp_reply_slots = 8,
+                                      .close_linger = Duration(0),
+                                      .open_files = 10,
+                                      .file_operations = 20,
+                                      .lent_buffers = 4,
+                                      .lent_buffer_size = 64u << 10,
+                                      .drain_read_limit = 256u << 10});
     REQUIRE(c.listeners.size() == 1);
     CHECK(c.listeners[0].send_buffer_limit == 2u << 20);
     CHECK(c.listeners[0].send_buffer_reserve == 16u << 10);
     const std::string text = dump(c);
     CHECK(text.find("[network]\noutput_memory = \"64MiB\"\ncarry_buffers = 16\nudp_reply_slots = 8\n"
-                    "close_linger = \"0s\"\ndrain_read_limit = \"256KiB\"\n") != std::string::npos);
+                    "close_linger = \"0s\"\nopen_files = 10\nfile_operations = 20\nlent_buffers = 4\n"
+                    "lent_buffer_size = \"64KiB\"\ndrain_read_limit = \"256KiB\"\n") != std::string::npos);
     CHECK(text.find("send_buffer_limit = \"2MiB\"\nsend_buffer_reserve = \"16KiB\"\n") != std::string::npos);
 }
 
