@@ -13,10 +13,12 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-Gatiod::Gatiod(std::vector<Listener> listeners) : listeners_(std::move(listeners)) {
+Gatiod::Gatiod(std::vector<Listener> listeners, const std::string& daemon_keys)
+    : listeners_(std::move(listeners)) {
     std::string config = "[daemon]\n"
-                         "log_level = \"info\"\n"
-                         "[topology]\n"
+                         "log_level = \"info\"\n" +
+                         daemon_keys +
+                         "\n[topology]\n"
                          "mode = \"manual\"\n"
                          "[[tpc]]\n"
                          "name = \"node0\"\n"
