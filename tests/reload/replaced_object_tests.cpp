@@ -153,3 +153,13 @@ TEST_CASE("a handler file replaced by objects that stay mapped after dlclose ser
     CHECK(answer(port) == "v" + std::to_string(versions) + "\n");
     CHECK(g.stop() == 0);
 }
+
+TEST_CASE("the bundled plugins have no GNU unique symbols, so a replaced one leaves gatiod's memory",
+          "[reload]") {
+    for (const char* name : {"echo.so", "http.so", "resp.so"}) {
+        const auto path = std::filesystem::path(plugin_dir) / name;
+        INFO(path.string());
+        REQUIRE(std::filesystem::exists(path));
+        CHECK_FALSE(has_gnu_unique_symbol(path));
+    }
+}
