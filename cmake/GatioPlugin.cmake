@@ -1,3 +1,16 @@
+# gatio_plugin_code(<target>): what a plugin's own code is compiled with, for a static library
+# linked into a plugin as well (gatio_add_plugin applies it to the plugin). With
+# GATIO_PLUGIN_NO_GNU_UNIQUE on (Gatio's own tree sets it), GCC compiles C++ with
+# -fno-gnu-unique: glibc keeps an object with GNU unique symbols loaded after dlclose, so every
+# replaced version would stay in gatiod's memory. Off by default for plugins built outside the
+# tree, since it gives a plugin its own copy of statics it might otherwise share with objects
+# loaded apart from it (docs/plugins.md, Reloads).
+function(gatio_plugin_code target)
+    if(GATIO_PLUGIN_NO_GNU_UNIQUE)
+        target_compile_options(${target} PRIVATE $<$<COMPILE_LANG_AND_ID:CXX,GNU>:-fno-gnu-unique>)
+    endif()
+endfunction()
+
 # gatio_add_plugin(<target> [OUTPUT_NAME <name>] [OUTPUT_DIRECTORY <dir>] [INSTALL_DESTINATION <dir>]
 #                  <source>...)
 #
@@ -22,6 +35,7 @@ function(gatio_add_plugin target)
         C_VISIBILITY_PRESET hidden
         CXX_VISIBILITY_PRESET hidden
         VISIBILITY_INLINES_HIDDEN ON)
+    gatio_plugin_code(${target})
     if(arg_OUTPUT_DIRECTORY)
         set_target_properties(${target} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${arg_OUTPUT_DIRECTORY})
     endif()

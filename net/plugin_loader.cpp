@@ -106,6 +106,27 @@ PluginFileId file_id_of(const struct stat& st) {
                         static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
 }
 
+// The name an object loaded alongside has for the dynamic loader.
+std::string descriptor_name(int fd) {
+    return fmt::format("/proc/self/fd/{}", fd);
+}
+
+// Lets go of the descriptor that names an object loaded alongside, once it was dlclose'd. glibc
+// keeps an object with GNU unique symbols loaded all the same, under that name: a later file
+// opened at the same number would be handed the old object. Such a descriptor stays open for the
+// life of the process, so that its name is never reused.
+void release_name(int fd, const std::filesystem::path& path) {
+    const std::string name = descriptor_name(fd);
+    if (void* resident = ::dlopen(name.c_str(), RTLD_LAZY | RTLD_NOLOAD); resident != nullptr) {
+        ::dlclose(resident);
+        spdlog::info("plugin \"{}\": the object stays loaded after dlclose (it has GNU unique symbols), so "
+                     "descriptor {} stays open while gatiod runs: no later file may take its name {}",
+                     path.string(), fd, name);
+        return;
+    }
+    ::close(fd);
+}
+
 } // namespace
 
 std::optional<PluginFileId> plugin_file_id(const std::filesystem::path& path) {
@@ -128,7 +149,7 @@ Plugin::~Plugin() {
         ::dlclose(handle_);
     }
     if (fd_ >= 0) {
-        ::close(fd_);
+        release_name(fd_, path_);
     }
 }
 
@@ -170,23 +191,23 @@ PluginLoadResult load_plugin(const std::filesystem::path& path, const LoadPolicy
     // Alongside: the descriptor's /proc name is new to the dynamic loader, which would hand
     // back the object already loaded from `absolute` instead of reading the new file. The
     // descriptor stays open while the object is loaded, so its name stays unique.
-    const std::string by_descriptor = fmt::format("/proc/self/fd/{}", fd.get());
+    const std::string by_descriptor = descriptor_name(fd.get());
     const char* name = as == LoadAs::alongside ? by_descriptor.c_str() : absolute.c_str();
     void* handle = ::dlopen(name, RTLD_NOW | RTLD_LOCAL);
     if (handle == nullptr) {
         const char* why = ::dlerror();
         return {nullptr, fail(path, fmt::format("dlopen failed: {}", why ? why : "unknown error"))};
     }
-    struct stat loaded {};
-    if (::stat(name, &loaded) != 0 || loaded.st_dev != checked.st_dev || loaded.st_ino != checked.st_ino) {
-        ::dlclose(handle);
-        return {nullptr, fail(path, "file was replaced while being loaded; refused")};
-    }
+    // From here on the plugin unloads the object, and lets go of the descriptor naming it.
     std::unique_ptr<Plugin> plugin{new Plugin(path, handle)};
-    plugin->file_id_ = file_id_of(checked);
     if (as == LoadAs::alongside) {
         plugin->fd_ = fd.release();
     }
+    struct stat loaded {};
+    if (::stat(name, &loaded) != 0 || loaded.st_dev != checked.st_dev || loaded.st_ino != checked.st_ino) {
+        return {nullptr, fail(path, "file was replaced while being loaded; refused")};
+    }
+    plugin->file_id_ = file_id_of(checked);
 
     ::dlerror();
     void* sym = ::dlsym(handle, GATIO_PLUGIN_ENTRY_NAME);
