@@ -31,9 +31,18 @@ namespace {
 
 constexpr std::size_t chunk = 256 * 1024;
 
-void fail(const char* what, int err) {
+[[noreturn]] void fail(const char* what, int err) {
     std::fprintf(stderr, "file_send_bench: %s: %s\n", what, std::strerror(err));
     std::exit(1);
+}
+
+// The next submission entry; the ring is sized so that one is always free, so none is a bug.
+io_uring_sqe* next_sqe(io_uring& ring) {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+    if (sqe == nullptr) {
+        fail("io_uring_get_sqe", EBUSY);
+    }
+    return sqe;
 }
 
 double cpu_us(int who) {
@@ -83,7 +92,7 @@ io_uring_cqe wait_one(io_uring& ring) {
 void send_all(io_uring& ring, int sock, const std::uint8_t* buf, std::size_t n, bool fixed) {
     std::size_t off = 0;
     while (off < n) {
-        io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+        io_uring_sqe* sqe = next_sqe(ring);
         if (fixed) {
             io_uring_prep_send_zc_fixed(sqe, sock, buf + off, n - off, MSG_NOSIGNAL, 0, 0);
         } else {
@@ -115,7 +124,7 @@ void send_all(io_uring& ring, int sock, const std::uint8_t* buf, std::size_t n, 
 void read_send(io_uring& ring, int file, std::size_t size, int sock, std::uint8_t* buf, bool fixed) {
     for (std::size_t at = 0; at < size; at += chunk) {
         const auto n = static_cast<unsigned>(std::min(chunk, size - at));
-        io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+        io_uring_sqe* sqe = next_sqe(ring);
         if (fixed) {
             io_uring_prep_read_fixed(sqe, file, buf, n, at, 0);
         } else {
@@ -134,10 +143,10 @@ void splice_send(io_uring& ring, int file, std::size_t size, int sock, const int
                  std::size_t pipe_size) {
     for (std::size_t at = 0; at < size;) {
         const auto n = static_cast<unsigned>(std::min(pipe_size, size - at));
-        io_uring_sqe* in = io_uring_get_sqe(&ring);
+        io_uring_sqe* in = next_sqe(ring);
         io_uring_prep_splice(in, file, static_cast<std::int64_t>(at), pipe_fds[1], -1, n, 0);
         in->flags |= IOSQE_IO_LINK;
-        io_uring_sqe* out = io_uring_get_sqe(&ring);
+        io_uring_sqe* out = next_sqe(ring);
         io_uring_prep_splice(out, pipe_fds[0], -1, sock, -1, n, 0);
         io_uring_submit(&ring);
         io_uring_cqe a = wait_one(ring);
@@ -148,7 +157,7 @@ void splice_send(io_uring& ring, int file, std::size_t size, int sock, const int
         // A short second splice leaves bytes in the pipe: drain them before going on.
         int left = a.res - b.res;
         while (left > 0) {
-            io_uring_sqe* more = io_uring_get_sqe(&ring);
+            io_uring_sqe* more = next_sqe(ring);
             io_uring_prep_splice(more, pipe_fds[0], -1, sock, -1, static_cast<unsigned>(left), 0);
             io_uring_submit(&ring);
             io_uring_cqe c = wait_one(ring);

@@ -37,6 +37,15 @@ constexpr std::size_t chunk = 64 << 10;
     std::exit(1);
 }
 
+// The next submission entry; the ring is sized so that one is always free, so none is a bug.
+io_uring_sqe* next_sqe(io_uring& ring) {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+    if (sqe == nullptr) {
+        die("io_uring_get_sqe", EBUSY);
+    }
+    return sqe;
+}
+
 void pin(int cpu) {
     cpu_set_t set;
     CPU_ZERO(&set);
@@ -99,7 +108,7 @@ bool forward(const std::string& mode, int in, int out, std::uint64_t total) {
         if (mode == "splice") {
             // Into the pipe, then out of it: each step waits for the one before (a link would
             // be cut by a short first splice, leaving bytes in the pipe).
-            io_uring_sqe* a = io_uring_get_sqe(&ring);
+            io_uring_sqe* a = next_sqe(ring);
             io_uring_prep_splice(a, in, -1, pipe_fds[1], -1, chunk, SPLICE_F_MOVE);
             io_uring_submit(&ring);
             io_uring_cqe* cqe = wait_one(ring);
@@ -113,7 +122,7 @@ bool forward(const std::string& mode, int in, int out, std::uint64_t total) {
             }
             int out_done = 0;
             while (out_done < got && ok) {
-                io_uring_sqe* b = io_uring_get_sqe(&ring);
+                io_uring_sqe* b = next_sqe(ring);
                 io_uring_prep_splice(b, pipe_fds[0], -1, out, -1, static_cast<unsigned>(got - out_done),
                                      SPLICE_F_MOVE);
                 io_uring_submit(&ring);
@@ -129,7 +138,7 @@ bool forward(const std::string& mode, int in, int out, std::uint64_t total) {
             moved += static_cast<std::uint64_t>(out_done);
             continue;
         }
-        io_uring_sqe* r = io_uring_get_sqe(&ring);
+        io_uring_sqe* r = next_sqe(ring);
         io_uring_prep_recv(r, in, buf.data(), chunk, 0);
         io_uring_submit(&ring);
         io_uring_cqe* cqe = wait_one(ring);
@@ -143,7 +152,7 @@ bool forward(const std::string& mode, int in, int out, std::uint64_t total) {
         }
         int sent = 0;
         while (sent < got && ok) {
-            io_uring_sqe* s = io_uring_get_sqe(&ring);
+            io_uring_sqe* s = next_sqe(ring);
             const auto n = static_cast<std::size_t>(got - sent);
             if (mode == "send_zc fixed") {
                 io_uring_prep_send_zc_fixed(s, out, buf.data() + sent, n, MSG_NOSIGNAL, 0, 0);

@@ -128,7 +128,7 @@ TEST_CASE("a handler file replaced by objects that stay mapped after dlclose ser
         REQUIRE(g.reload());
         INFO(g.log());
         INFO("reload to v" << v);
-        CHECK(answer(port) == "v" + std::to_string(v) + "\n");
+        CHECK(answer(port) == 'v' + std::to_string(v) + '\n');
         auto fd = descriptor_on(g.pid(), installed.st_dev, installed.st_ino);
         REQUIRE(fd);
         descriptor_of[v] = *fd;
@@ -150,7 +150,7 @@ TEST_CASE("a handler file replaced by objects that stay mapped after dlclose ser
             CHECK(mapped(g.pid(), inode_of[old]));
         }
     }
-    CHECK(answer(port) == "v" + std::to_string(versions) + "\n");
+    CHECK(answer(port) == 'v' + std::to_string(versions) + '\n');
     CHECK(g.stop() == 0);
 }
 
