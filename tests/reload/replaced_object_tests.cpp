@@ -151,7 +151,9 @@ TEST_CASE("a handler file replaced by objects that stay mapped after dlclose ser
         }
     }
     CHECK(answer(port) == 'v' + std::to_string(versions) + '\n');
-    CHECK(g.stop() == 0);
+    const int code = g.stop();
+    INFO(g.log());
+    CHECK(code == 0);
 }
 
 TEST_CASE("the bundled plugins have no GNU unique symbols, so a replaced one leaves gatiod's memory",

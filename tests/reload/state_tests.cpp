@@ -258,6 +258,15 @@ TEST_CASE("50 reloads in 10 s, alternating changed options and replaced handler 
                 100ms);
         }
     });
+    // Read until the end, gatiod's stop included: an unread socket fills and blocks its sd_notify.
+    struct StopListening {
+        std::atomic<bool>& listening;
+        std::thread& reader;
+        ~StopListening() {
+            listening = false;
+            reader.join();
+        }
+    } stop_listening{listening, watchdog};
     gatio::test::RunResult wrk;
     std::thread load([&] {
         wrk = gatio::test::run(
@@ -302,8 +311,6 @@ TEST_CASE("50 reloads in 10 s, alternating changed options and replaced handler 
     load.join();
     writing = false;
     writer.join();
-    listening = false;
-    watchdog.join();
     // The reloads run beside the control loop: its pings go on, one per 500 ms, a few of them
     // withheld at most while a driver is slow under this load.
     const auto half_seconds =

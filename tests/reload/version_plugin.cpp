@@ -5,6 +5,7 @@
 // plugin gets from a libstdc++ template it did not use before: the dynamic loader, which binds
 // every later definition of a unique name to the first, keeps the object that brought the name
 // mapped after dlclose.
+#include <atomic>
 #include <cstdint>
 #include <span>
 #include <string_view>
@@ -21,8 +22,9 @@
 namespace __attribute__((visibility("default"))) gatio_test_version {
 
     template <int Version>
-    std::uint64_t& bytes_answered() {
-        static std::uint64_t n = 0;
+    std::atomic<std::uint64_t>& bytes_answered() {
+        // Every driver's instance counts into it: atomic.
+        static std::atomic<std::uint64_t> n{0};
         return n;
     }
 
@@ -35,7 +37,8 @@ public:
     Version(gatio::Host, const gatio::InstanceInfo&) {}
 
     std::int64_t on_data(gatio::Connection c, std::span<const std::uint8_t> data) {
-        gatio_test_version::bytes_answered<VERSION_NUMBER>() += data.size();
+        gatio_test_version::bytes_answered<VERSION_NUMBER>().fetch_add(data.size(),
+                                                                       std::memory_order_relaxed);
         return c.send(std::string_view(VERSION_TEXT "\n")) == GATIO_OK
                    ? static_cast<std::int64_t>(data.size())
                    : GATIO_DATA_RESET;
