@@ -34,10 +34,14 @@ std::string about(const config::ListenerConfig& l, const std::string& error) {
     return error.rfind(short_name, 0) == 0 ? error : describe_listener(l) + ": " + error;
 }
 
+// Where `driver` is among a listener's drivers; callers ask only for drivers that serve it.
 std::size_t position(const std::vector<int>& drivers, int driver) {
-    auto at = std::find(drivers.begin(), drivers.end(), driver);
-    assert(at != drivers.end());
-    return static_cast<std::size_t>(at - drivers.begin());
+    for (std::size_t i = 0; i < drivers.size(); ++i) {
+        if (drivers[i] == driver) {
+            return i;
+        }
+    }
+    throw std::logic_error(fmt::format("driver {} does not serve this listener", driver));
 }
 
 bool serves(const std::vector<int>& drivers, int driver) {

@@ -71,7 +71,7 @@ TEST_CASE("the sorted set's skip list keeps order, ranks and ranges through rand
     };
     const std::size_t empty_bytes = z.bytes();
     for (int step = 0; step < 3000; ++step) {
-        const std::string member = "m" + std::to_string(next() % 400);
+        const std::string member = 'm' + std::to_string(next() % 400);
         const double score = static_cast<double>(next() % 50) / 2;
         auto it = scores.find(member);
         switch (next() % 3) {
