@@ -123,14 +123,14 @@ public:
     }
 
 private:
-    static gatio::coro::Address backend_address(const gatio::Options& options) {
+    static gatio::Address backend_address(const gatio::Options& options) {
         const auto text = options["backend"].as_string("backend");
         if (!text) {
             throw gatio::PluginError(
                 "option \"backend\" is required: the address of the Redis-protocol backend, "
                 "e.g. \"127.0.0.1:6379\"");
         }
-        auto address = gatio::coro::Address::parse(*text);
+        auto address = gatio::Address::parse(*text);
         if (!address) {
             throw gatio::PluginError("option \"backend\": \"" + std::string(*text) +
                                      "\" is not a numeric address such as \"127.0.0.1:6379\", \"[::1]:6379\" "
@@ -241,7 +241,7 @@ private:
         co_return Outcome::answered;
     }
 
-    gatio::coro::Address backend_;
+    gatio::Address backend_;
     std::chrono::milliseconds timeout_;
     std::uint64_t max_line_;
 };

@@ -62,8 +62,6 @@
 #pragma once
 
 #include <algorithm>
-#include <arpa/inet.h>
-#include <charconv>
 #include <chrono>
 #include <concepts>
 #include <coroutine>
@@ -71,14 +69,12 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
-#include <netinet/in.h>
 #include <new>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <type_traits>
 #include <utility>
 
@@ -437,75 +433,6 @@ private:
     std::coroutine_handle<> waiter_;
     int status_ = GATIO_OK;
     bool cancelled_ = false;
-};
-
-// A numeric stream address for connect(): "127.0.0.1:6379", "[::1]:6379" or a unix-domain
-// socket path, "unix:/run/app.sock". No name lookups: resolving belongs in a task or the
-// configuration.
-class Address {
-public:
-    // nullopt when `text` is none of those forms (or the path is too long for sun_path).
-    static std::optional<Address> parse(std::string_view text) {
-        Address a;
-        if (text.starts_with("unix:")) {
-            const std::string_view path = text.substr(5);
-            auto* un = reinterpret_cast<sockaddr_un*>(&a.storage_);
-            if (path.empty() || path.size() >= sizeof un->sun_path || path.find('\0') != path.npos) {
-                return std::nullopt;
-            }
-            un->sun_family = AF_UNIX;
-            std::memcpy(un->sun_path, path.data(), path.size());
-            a.len_ = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
-            return a;
-        }
-        const auto colon = text.rfind(':');
-        if (colon == std::string_view::npos) {
-            return std::nullopt;
-        }
-        std::string_view host = text.substr(0, colon);
-        const std::string_view port_text = text.substr(colon + 1);
-        unsigned port = 0;
-        const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-        if (ec != std::errc{} || end != port_text.data() + port_text.size() || port == 0 || port > 65535) {
-            return std::nullopt;
-        }
-        const bool v6 = host.starts_with('[') && host.ends_with(']');
-        if (v6) {
-            host = host.substr(1, host.size() - 2);
-        }
-        char text_host[INET6_ADDRSTRLEN] = {}; // inet_pton wants it NUL-terminated
-        if (host.empty() || host.size() >= sizeof text_host) {
-            return std::nullopt;
-        }
-        std::memcpy(text_host, host.data(), host.size());
-        if (v6) {
-            auto* in6 = reinterpret_cast<sockaddr_in6*>(&a.storage_);
-            in6->sin6_family = AF_INET6;
-            in6->sin6_port = htons(static_cast<std::uint16_t>(port));
-            if (::inet_pton(AF_INET6, text_host, &in6->sin6_addr) != 1) {
-                return std::nullopt;
-            }
-            a.len_ = sizeof(sockaddr_in6);
-        } else {
-            auto* in = reinterpret_cast<sockaddr_in*>(&a.storage_);
-            in->sin_family = AF_INET;
-            in->sin_port = htons(static_cast<std::uint16_t>(port));
-            if (::inet_pton(AF_INET, text_host, &in->sin_addr) != 1) {
-                return std::nullopt;
-            }
-            a.len_ = sizeof(sockaddr_in);
-        }
-        return a;
-    }
-
-    const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage_); }
-    socklen_t size() const { return len_; }
-
-private:
-    Address() = default;
-
-    sockaddr_storage storage_{};
-    socklen_t len_ = 0;
 };
 
 class Upstream;

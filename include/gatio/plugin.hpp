@@ -20,16 +20,22 @@
 // they throw, counts it in plugin_errors and logs it (docs/plugins.md, "When a handler faults").
 #pragma once
 
+#include <arpa/inet.h>
+#include <charconv>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <exception>
+#include <netinet/in.h>
 #include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include <gatio/plugin.h>
 
@@ -411,6 +417,82 @@ constexpr gatio_plugin make_descriptor(const char* name, const char* version, st
     }
     return d;
 }
+
+// A numeric stream address for the connect service: "127.0.0.1:6379", "[::1]:6379" or a
+// unix-domain socket path, "unix:/run/app.sock". No name lookups: resolving belongs in a task or
+// the configuration. One parser for every handler (the coroutine layer's connect() takes it too).
+class Address {
+public:
+    // nullopt when `text` is none of those forms; *why (when given) then says what is wrong.
+    static std::optional<Address> parse(std::string_view text, const char** why = nullptr) {
+        const auto fail = [why](const char* reason) -> std::optional<Address> {
+            if (why != nullptr) {
+                *why = reason;
+            }
+            return std::nullopt;
+        };
+        Address a;
+        if (text.starts_with("unix:")) {
+            const std::string_view path = text.substr(5);
+            auto* un = reinterpret_cast<sockaddr_un*>(&a.storage_);
+            if (path.empty() || path.size() >= sizeof un->sun_path || path.find('\0') != path.npos) {
+                return fail("a unix path must be 1 to 107 bytes with no NUL");
+            }
+            un->sun_family = AF_UNIX;
+            std::memcpy(un->sun_path, path.data(), path.size());
+            a.len_ = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
+            return a;
+        }
+        const auto colon = text.rfind(':');
+        if (colon == std::string_view::npos) {
+            return fail("expected HOST:PORT or unix:/PATH");
+        }
+        std::string_view host = text.substr(0, colon);
+        const std::string_view port_text = text.substr(colon + 1);
+        unsigned port = 0;
+        const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+        if (ec != std::errc{} || end != port_text.data() + port_text.size() || port == 0 || port > 65535) {
+            return fail("the port must be a number from 1 to 65535");
+        }
+        const bool v6 = host.starts_with('[') && host.ends_with(']');
+        if (v6) {
+            host = host.substr(1, host.size() - 2);
+        }
+        char text_host[INET6_ADDRSTRLEN] = {}; // inet_pton wants it NUL-terminated
+        const bool fits = !host.empty() && host.size() < sizeof text_host;
+        if (fits) {
+            std::memcpy(text_host, host.data(), host.size());
+        }
+        if (v6) {
+            auto* in6 = reinterpret_cast<sockaddr_in6*>(&a.storage_);
+            in6->sin6_family = AF_INET6;
+            in6->sin6_port = htons(static_cast<std::uint16_t>(port));
+            if (!fits || ::inet_pton(AF_INET6, text_host, &in6->sin6_addr) != 1) {
+                return fail("not a numeric IPv6 address");
+            }
+            a.len_ = sizeof(sockaddr_in6);
+        } else {
+            auto* in = reinterpret_cast<sockaddr_in*>(&a.storage_);
+            in->sin_family = AF_INET;
+            in->sin_port = htons(static_cast<std::uint16_t>(port));
+            if (!fits || ::inet_pton(AF_INET, text_host, &in->sin_addr) != 1) {
+                return fail(
+                    "not a numeric IPv4 address (host names are not resolved; IPv6 goes in brackets)");
+            }
+            a.len_ = sizeof(sockaddr_in);
+        }
+        return a;
+    }
+
+    const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage_); }
+    socklen_t size() const { return len_; }
+
+private:
+    Address() = default;
+
+    sockaddr_storage storage_{};
+    socklen_t len_ = 0;
+};
 
 } // namespace gatio
 

@@ -8,7 +8,6 @@
 // failures and resets; active: a TCP connect every health_interval), so no state is shared
 // between drivers and nothing takes a lock. Options and metrics: docs/plugins.md.
 #include <algorithm>
-#include <arpa/inet.h>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -16,14 +15,14 @@
 #include <cstring>
 #include <exception>
 #include <memory>
-#include <netinet/in.h>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <sys/un.h>
 #include <vector>
 
 #include <gatio/plugin.h>
+#include <gatio/plugin.hpp>
 
 namespace {
 
@@ -69,8 +68,7 @@ struct Check : Tag {
 struct Upstream {
     Instance* in = nullptr;
     std::string text;
-    sockaddr_storage address{};
-    socklen_t address_len = 0;
+    std::optional<gatio::Address> address; // set by parse_upstream
     bool up = true;
     std::int64_t fails = 0; // consecutive failures while up
     std::int64_t rises = 0; // consecutive successes while down
@@ -161,53 +159,14 @@ void parse_upstream(std::string_view text, Upstream& u) {
         throw OptionError("upstreams", "\"" + std::string(text) + "\": " + why);
     };
     u.text = std::string(text);
-    if (text.starts_with("unix:")) {
-        auto* un = reinterpret_cast<sockaddr_un*>(&u.address);
-        const std::string_view path = text.substr(5);
-        if (path.empty() || path[0] != '/') {
-            bad("a unix address needs an absolute path");
-        }
-        if (path.size() >= sizeof un->sun_path) {
-            bad("the path is longer than " + std::to_string(sizeof un->sun_path - 1) + " bytes");
-        }
-        un->sun_family = AF_UNIX;
-        std::memcpy(un->sun_path, path.data(), path.size());
-        u.address_len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
-        return;
+    if (text.starts_with("unix:") && !text.substr(5).starts_with('/')) {
+        bad("a unix address needs an absolute path");
     }
-    const auto colon = text.rfind(':');
-    if (colon == std::string_view::npos || colon + 1 == text.size()) {
-        bad("expected HOST:PORT or unix:/PATH");
+    const char* why = nullptr;
+    u.address = gatio::Address::parse(text, &why);
+    if (!u.address) {
+        bad(why);
     }
-    const std::string port_text(text.substr(colon + 1));
-    std::uint32_t port = 0;
-    for (char c : port_text) {
-        if (c < '0' || c > '9' || port > 65535) {
-            bad("the port must be a number from 1 to 65535");
-        }
-        port = port * 10 + static_cast<std::uint32_t>(c - '0');
-    }
-    if (port == 0 || port > 65535) {
-        bad("the port must be a number from 1 to 65535");
-    }
-    std::string_view host = text.substr(0, colon);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-        auto* in6 = reinterpret_cast<sockaddr_in6*>(&u.address);
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons(static_cast<std::uint16_t>(port));
-        if (inet_pton(AF_INET6, std::string(host.substr(1, host.size() - 2)).c_str(), &in6->sin6_addr) != 1) {
-            bad("not a numeric IPv6 address");
-        }
-        u.address_len = sizeof(sockaddr_in6);
-        return;
-    }
-    auto* in = reinterpret_cast<sockaddr_in*>(&u.address);
-    in->sin_family = AF_INET;
-    in->sin_port = htons(static_cast<std::uint16_t>(port));
-    if (inet_pton(AF_INET, std::string(host).c_str(), &in->sin_addr) != 1) {
-        bad("not a numeric IPv4 address (host names are not resolved; IPv6 goes in brackets)");
-    }
-    u.address_len = sizeof(sockaddr_in);
 }
 
 constexpr std::string_view known_options[] = {
@@ -430,8 +389,8 @@ void health_round(gatio_host* host, void* arg) {
         a.struct_size = sizeof a;
         a.timeout_ms = static_cast<std::uint32_t>(std::min(
             in->settings.connect_timeout_ms, std::max<std::int64_t>(in->settings.health_interval_ms, 1)));
-        a.address = reinterpret_cast<const sockaddr*>(&u->address);
-        a.address_len = u->address_len;
+        a.address = u->address->get();
+        a.address_len = u->address->size();
         a.done = check_done;
         a.user = &u->check;
         gatio_conn conn = 0;
@@ -554,8 +513,8 @@ bool dial(Session& s) {
         gatio_connect_args a{};
         a.struct_size = sizeof a;
         a.timeout_ms = static_cast<std::uint32_t>(in.settings.connect_timeout_ms);
-        a.address = reinterpret_cast<const sockaddr*>(&u.address);
-        a.address_len = u.address_len;
+        a.address = u.address->get();
+        a.address_len = u.address->size();
         a.done = connect_done;
         a.user = &s.upstream_end;
         ++s.attempts;

@@ -14,7 +14,6 @@
 //   closeup             closes the upstream (pending or connected) at once; answers "closeup R\n".
 // Each connect outcome is logged as "dial: connect done RESULT" for the tests to count.
 #include <algorithm>
-#include <arpa/inet.h>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -23,11 +22,11 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <sys/un.h>
 #include <utility>
 #include <vector>
 
 #include <gatio/plugin.h>
+#include <gatio/plugin.hpp>
 
 namespace {
 
@@ -91,32 +90,6 @@ const char* errno_name(int result) {
     default:
         return "other";
     }
-}
-
-// "127.0.0.1:PORT" or "unix:/PATH" into `out`; its length, 0 when it does not parse.
-socklen_t parse_address(std::string_view text, sockaddr_storage& out) {
-    std::memset(&out, 0, sizeof out);
-    if (text.starts_with("unix:")) {
-        auto* un = reinterpret_cast<sockaddr_un*>(&out);
-        const std::string_view path = text.substr(5);
-        if (path.size() >= sizeof un->sun_path) {
-            return 0;
-        }
-        un->sun_family = AF_UNIX;
-        std::memcpy(un->sun_path, path.data(), path.size());
-        return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
-    }
-    const auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) {
-        return 0;
-    }
-    auto* in = reinterpret_cast<sockaddr_in*>(&out);
-    in->sin_family = AF_INET;
-    in->sin_port = htons(static_cast<std::uint16_t>(std::stoul(std::string(text.substr(colon + 1)))));
-    if (inet_pton(AF_INET, std::string(text.substr(0, colon)).c_str(), &in->sin_addr) != 1) {
-        return 0;
-    }
-    return sizeof(sockaddr_in);
 }
 
 std::vector<std::string_view> words(std::string_view line) {
@@ -188,13 +161,13 @@ void connect_done(gatio_host* host, gatio_conn conn, void* user, int result) {
 
 int start_connect(Session& s, Side& side, std::string_view address, std::uint32_t timeout_ms,
                   gatio_conn* conn) {
-    sockaddr_storage to{};
-    const socklen_t len = parse_address(address, to);
+    // An address that does not parse goes to the service as none at all, for it to refuse.
+    const auto to = gatio::Address::parse(address);
     gatio_connect_args args{};
     args.struct_size = sizeof args;
     args.timeout_ms = timeout_ms;
-    args.address = reinterpret_cast<const sockaddr*>(&to);
-    args.address_len = len;
+    args.address = to ? to->get() : nullptr;
+    args.address_len = to ? to->size() : 0;
     args.done = connect_done;
     args.user = &side;
     const int r = svc->connect(s.instance->host, &args, conn);
