@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "keyspace.hpp"
+#include "text.hpp"
 
 namespace gatio::resp {
 
@@ -227,6 +228,17 @@ struct ShardShare {
     std::size_t cursor = 0; // gather's read position in `out`
     void clear();
 };
+
+// The live entry at `key` when it holds a `type`; nullptr when there is none, or when it holds
+// another type: then `wrong` is set and WRONGTYPE is answered.
+Shard::Entry* find_typed(Shard& shard, Type type, std::string_view key, std::int64_t now_ms, std::string& out,
+                         bool& wrong);
+
+// What HSCAN, SSCAN and ZSCAN begin with: the cursor (args[2]), the key's entry of `type` and the
+// options from args[3] on. nullptr when that already answered (a bad cursor or option, the wrong
+// type, or a missing key, which is an empty scan).
+Shard::Entry* begin_scan(Shard& shard, std::span<const std::string_view> args, Type type, std::int64_t now_ms,
+                         std::string& out, std::uint64_t& cursor, ScanOptions& opts);
 
 // Runs a one_key command; appends its reply to out.
 void run_one_key(Shard& shard, const CommandSpec& spec, std::span<const std::string_view> args,

@@ -133,27 +133,14 @@ void hrandfield(Shard& shard, std::span<const std::string_view> args, std::int64
 // Deleting moves the last field into the hole, which is either not visited yet or already
 // visited, so every field present for the whole scan is returned (perhaps twice).
 void hscan(Shard& shard, std::span<const std::string_view> args, std::int64_t now_ms, std::string& out) {
-    auto cursor = parse_cursor(args[2]);
-    if (!cursor) {
-        reply::error(out, "ERR invalid cursor");
-        return;
-    }
-    bool wrong = false;
-    Shard::Entry* e = shard.find(args[1], Type::hash, now_ms, wrong);
-    if (wrong) {
-        reply::error(out, reply::wrongtype);
-        return;
-    }
-    if (e == nullptr) {
-        out.append("*2\r\n$1\r\n0\r\n*0\r\n");
-        return;
-    }
+    std::uint64_t cursor = 0;
     ScanOptions opts;
-    if (!parse_scan_options(args, 3, opts, out)) {
+    Shard::Entry* e = begin_scan(shard, args, Type::hash, now_ms, out, cursor, opts);
+    if (e == nullptr) {
         return;
     }
     const auto& fields = hash_of(*e).fields();
-    const auto [from, to] = scan_window(fields.size(), fields.indexed(), *cursor, opts, out);
+    const auto [from, to] = scan_window(fields.size(), fields.indexed(), cursor, opts, out);
     std::size_t n = 0;
     for (std::size_t i = from; i > to; --i) {
         n += !opts.match || glob_match(opts.pattern, fields.at(i - 1).first, false) ? 1 : 0;

@@ -24,15 +24,6 @@ ListValue& list_of(Shard::Entry& e) {
 constexpr std::string_view no_such_key = "ERR no such key";
 
 // The list at key, or nullptr with `wrong` set (and WRONGTYPE written) for another type.
-Shard::Entry* find_list(Shard& shard, std::string_view key, std::int64_t now_ms, std::string& out,
-                        bool& wrong) {
-    Shard::Entry* e = shard.find(key, Type::list, now_ms, wrong);
-    if (wrong) {
-        reply::error(out, reply::wrongtype);
-    }
-    return e;
-}
-
 Shard::Entry& new_list(Shard& shard, std::string_view key, std::int64_t now_ms) {
     Shard::Entry& e = shard.insert(key, now_ms);
     shard.make_collection(e, Type::list, std::make_unique<ListValue>());
@@ -86,7 +77,7 @@ std::size_t position(std::int64_t index, std::size_t len) {
 void push(Shard& shard, std::span<const std::string_view> args, bool front, bool only_existing,
           std::int64_t now_ms, std::string& out) {
     bool wrong = false;
-    Shard::Entry* e = find_list(shard, args[1], now_ms, out, wrong);
+    Shard::Entry* e = find_typed(shard, Type::list, args[1], now_ms, out, wrong);
     if (wrong) {
         return;
     }
@@ -118,7 +109,7 @@ void pop(Shard& shard, std::span<const std::string_view> args, bool front, std::
         count = *v;
     }
     bool wrong = false;
-    Shard::Entry* e = find_list(shard, args[1], now_ms, out, wrong);
+    Shard::Entry* e = find_typed(shard, Type::list, args[1], now_ms, out, wrong);
     if (wrong) {
         return;
     }
@@ -179,7 +170,7 @@ void lpos(Shard& shard, std::span<const std::string_view> args, std::int64_t now
         }
     }
     bool wrong = false;
-    Shard::Entry* e = find_list(shard, args[1], now_ms, out, wrong);
+    Shard::Entry* e = find_typed(shard, Type::list, args[1], now_ms, out, wrong);
     if (wrong) {
         return;
     }
@@ -286,7 +277,7 @@ void run_list(Shard& shard, const CommandSpec& spec, std::span<const std::string
         break;
     }
     bool wrong = false;
-    Shard::Entry* e = find_list(shard, key, now_ms, out, wrong);
+    Shard::Entry* e = find_typed(shard, Type::list, key, now_ms, out, wrong);
     if (wrong) {
         return;
     }
@@ -451,7 +442,7 @@ void lmove(ShardsOf& shards, std::span<const std::string_view> args, bool from_l
     Shard& src_shard = shards(args[1]);
     Shard& dst_shard = shards(args[2]);
     bool wrong = false;
-    Shard::Entry* src = find_list(src_shard, args[1], now_ms, out, wrong);
+    Shard::Entry* src = find_typed(src_shard, Type::list, args[1], now_ms, out, wrong);
     if (wrong) {
         return;
     }
@@ -460,7 +451,7 @@ void lmove(ShardsOf& shards, std::span<const std::string_view> args, bool from_l
         return;
     }
     // The destination's type is checked before anything moves.
-    Shard::Entry* dst = find_list(dst_shard, args[2], now_ms, out, wrong);
+    Shard::Entry* dst = find_typed(dst_shard, Type::list, args[2], now_ms, out, wrong);
     if (wrong) {
         return;
     }
@@ -511,7 +502,7 @@ void lmpop(ShardsOf& shards, std::span<const std::string_view> args, std::int64_
     for (std::size_t k = 2; k < where; ++k) {
         Shard& shard = shards(args[k]);
         bool wrong = false;
-        Shard::Entry* e = find_list(shard, args[k], now_ms, out, wrong);
+        Shard::Entry* e = find_typed(shard, Type::list, args[k], now_ms, out, wrong);
         if (wrong) {
             return;
         }

@@ -22,15 +22,6 @@ SetValue& set_of(Shard::Entry& e) {
     return static_cast<SetValue&>(*e.coll);
 }
 
-Shard::Entry* find_set(Shard& shard, std::string_view key, std::int64_t now_ms, std::string& out,
-                       bool& wrong) {
-    Shard::Entry* e = shard.find(key, Type::set, now_ms, wrong);
-    if (wrong) {
-        reply::error(out, reply::wrongtype);
-    }
-    return e;
-}
-
 void drop_if_empty(Shard& shard, std::string_view key, Shard::Entry& e) {
     if (set_of(e).size() == 0) {
         shard.erase(key);
@@ -51,7 +42,7 @@ void spop(Shard& shard, std::span<const std::string_view> args, std::int64_t now
     }
     bool wrong = false;
     if (args.size() == 2) {
-        Shard::Entry* e = find_set(shard, args[1], now_ms, out, wrong);
+        Shard::Entry* e = find_typed(shard, Type::set, args[1], now_ms, out, wrong);
         if (wrong) {
             return;
         }
@@ -73,7 +64,7 @@ void spop(Shard& shard, std::span<const std::string_view> args, std::int64_t now
         reply::error(out, "ERR value is out of range, must be positive");
         return;
     }
-    Shard::Entry* e = find_set(shard, args[1], now_ms, out, wrong);
+    Shard::Entry* e = find_typed(shard, Type::set, args[1], now_ms, out, wrong);
     if (wrong) {
         return;
     }
@@ -110,7 +101,7 @@ void srandmember(Shard& shard, std::span<const std::string_view> args, std::int6
     }
     bool wrong = false;
     if (args.size() == 2) {
-        Shard::Entry* e = find_set(shard, args[1], now_ms, out, wrong);
+        Shard::Entry* e = find_typed(shard, Type::set, args[1], now_ms, out, wrong);
         if (wrong) {
             return;
         }
@@ -132,7 +123,7 @@ void srandmember(Shard& shard, std::span<const std::string_view> args, std::int6
                           "9223372036854775807");
         return;
     }
-    Shard::Entry* e = find_set(shard, args[1], now_ms, out, wrong);
+    Shard::Entry* e = find_typed(shard, Type::set, args[1], now_ms, out, wrong);
     if (wrong) {
         return;
     }
@@ -163,26 +154,14 @@ void srandmember(Shard& shard, std::span<const std::string_view> args, std::int6
 // SSCAN: as HSCAN (hash_commands.cpp): a set of integers answers whole with cursor 0, an
 // indexed one is walked from its last position down.
 void sscan(Shard& shard, std::span<const std::string_view> args, std::int64_t now_ms, std::string& out) {
-    auto cursor = parse_cursor(args[2]);
-    if (!cursor) {
-        reply::error(out, "ERR invalid cursor");
-        return;
-    }
-    bool wrong = false;
-    Shard::Entry* e = find_set(shard, args[1], now_ms, out, wrong);
-    if (wrong) {
-        return;
-    }
-    if (e == nullptr) {
-        out.append("*2\r\n$1\r\n0\r\n*0\r\n");
-        return;
-    }
+    std::uint64_t cursor = 0;
     ScanOptions opts;
-    if (!parse_scan_options(args, 3, opts, out)) {
+    Shard::Entry* e = begin_scan(shard, args, Type::set, now_ms, out, cursor, opts);
+    if (e == nullptr) {
         return;
     }
     const auto& members = set_of(*e).members();
-    const auto [from, to] = scan_window(members.size(), members.indexed(), *cursor, opts, out);
+    const auto [from, to] = scan_window(members.size(), members.indexed(), cursor, opts, out);
     const auto keep = [&](const std::string& m) { return !opts.match || glob_match(opts.pattern, m, false); };
     std::size_t n = 0;
     for (std::size_t i = from; i > to; --i) {
@@ -234,7 +213,7 @@ void run_set(Shard& shard, const CommandSpec& spec, std::span<const std::string_
         break;
     }
     bool wrong = false;
-    Shard::Entry* e = find_set(shard, key, now_ms, out, wrong);
+    Shard::Entry* e = find_typed(shard, Type::set, key, now_ms, out, wrong);
     if (wrong) {
         return;
     }
@@ -317,11 +296,11 @@ void smove(ShardsOf& shards, std::span<const std::string_view> args, std::int64_
     Shard& src_shard = shards(args[1]);
     Shard& dst_shard = shards(args[2]);
     bool wrong = false;
-    Shard::Entry* src = find_set(src_shard, args[1], now_ms, out, wrong);
+    Shard::Entry* src = find_typed(src_shard, Type::set, args[1], now_ms, out, wrong);
     if (wrong) {
         return;
     }
-    Shard::Entry* dst = find_set(dst_shard, args[2], now_ms, out, wrong);
+    Shard::Entry* dst = find_typed(dst_shard, Type::set, args[2], now_ms, out, wrong);
     if (wrong) {
         return;
     }
@@ -387,7 +366,7 @@ void set_algebra(ShardsOf& shards, const CommandSpec& spec, std::span<const std:
     sets.reserve(sources.size());
     for (std::uint32_t k : sources) {
         bool wrong = false;
-        Shard::Entry* e = find_set(shards(args[k]), args[k], now_ms, out, wrong);
+        Shard::Entry* e = find_typed(shards(args[k]), Type::set, args[k], now_ms, out, wrong);
         if (wrong) {
             return;
         }

@@ -9,6 +9,34 @@
 
 namespace gatio::resp {
 
+Shard::Entry* find_typed(Shard& shard, Type type, std::string_view key, std::int64_t now_ms, std::string& out,
+                         bool& wrong) {
+    Shard::Entry* e = shard.find(key, type, now_ms, wrong);
+    if (wrong) {
+        reply::error(out, reply::wrongtype);
+    }
+    return e;
+}
+
+Shard::Entry* begin_scan(Shard& shard, std::span<const std::string_view> args, Type type, std::int64_t now_ms,
+                         std::string& out, std::uint64_t& cursor, ScanOptions& opts) {
+    const auto parsed = parse_cursor(args[2]);
+    if (!parsed) {
+        reply::error(out, "ERR invalid cursor");
+        return nullptr;
+    }
+    cursor = *parsed;
+    bool wrong = false;
+    Shard::Entry* e = find_typed(shard, type, args[1], now_ms, out, wrong);
+    if (e == nullptr) {
+        if (!wrong) {
+            out.append("*2\r\n$1\r\n0\r\n*0\r\n");
+        }
+        return nullptr;
+    }
+    return parse_scan_options(args, 3, opts, out) ? e : nullptr;
+}
+
 namespace {
 
 void expire_time_error(std::string& out, std::string_view command) {

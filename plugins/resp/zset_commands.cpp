@@ -35,15 +35,6 @@ ZSetValue& zset_of(Shard::Entry& e) {
     return static_cast<ZSetValue&>(*e.coll);
 }
 
-Shard::Entry* find_zset(Shard& shard, std::string_view key, std::int64_t now_ms, std::string& out,
-                        bool& wrong) {
-    Shard::Entry* e = shard.find(key, Type::zset, now_ms, wrong);
-    if (wrong) {
-        reply::error(out, reply::wrongtype);
-    }
-    return e;
-}
-
 void drop_if_empty(Shard& shard, std::string_view key, Shard::Entry& e) {
     if (zset_of(e).size() == 0) {
         shard.erase(key);
@@ -210,7 +201,7 @@ void zadd(Shard& shard, std::span<const std::string_view> args, bool zincrby, st
         scores.push_back(*s);
     }
     bool wrong = false;
-    Shard::Entry* e = find_zset(shard, args[1], now_ms, out, wrong);
+    Shard::Entry* e = find_typed(shard, Type::zset, args[1], now_ms, out, wrong);
     if (wrong) {
         return;
     }
@@ -437,7 +428,7 @@ void zrange(Shard& shard, std::span<const std::string_view> args, By by, Dir dir
         return;
     }
     bool wrong = false;
-    Shard::Entry* e = find_zset(shard, args[1], now_ms, out, wrong);
+    Shard::Entry* e = find_typed(shard, Type::zset, args[1], now_ms, out, wrong);
     if (wrong) {
         return;
     }
@@ -468,7 +459,7 @@ void zcount(Shard& shard, std::span<const std::string_view> args, bool lex, std:
         }
     }
     bool wrong = false;
-    Shard::Entry* e = find_zset(shard, args[1], now_ms, out, wrong);
+    Shard::Entry* e = find_typed(shard, Type::zset, args[1], now_ms, out, wrong);
     if (wrong) {
         return;
     }
@@ -521,7 +512,7 @@ void zremrange(Shard& shard, std::span<const std::string_view> args, By by, std:
     }
     q.dir = Dir::forward;
     bool wrong = false;
-    Shard::Entry* e = find_zset(shard, args[1], now_ms, out, wrong);
+    Shard::Entry* e = find_typed(shard, Type::zset, args[1], now_ms, out, wrong);
     if (wrong) {
         return;
     }
@@ -561,7 +552,7 @@ void zpop(Shard& shard, std::span<const std::string_view> args, bool max, std::i
         count = *v;
     }
     bool wrong = false;
-    Shard::Entry* e = find_zset(shard, args[1], now_ms, out, wrong);
+    Shard::Entry* e = find_typed(shard, Type::zset, args[1], now_ms, out, wrong);
     if (wrong) {
         return;
     }
@@ -587,7 +578,7 @@ void zrandmember(Shard& shard, std::span<const std::string_view> args, std::int6
                  std::string& out) {
     bool wrong = false;
     if (args.size() == 2) {
-        Shard::Entry* e = find_zset(shard, args[1], now_ms, out, wrong);
+        Shard::Entry* e = find_typed(shard, Type::zset, args[1], now_ms, out, wrong);
         if (wrong) {
             return;
         }
@@ -618,7 +609,7 @@ void zrandmember(Shard& shard, std::span<const std::string_view> args, std::int6
         reply::error(out, "ERR value is out of range");
         return;
     }
-    Shard::Entry* e = find_zset(shard, args[1], now_ms, out, wrong);
+    Shard::Entry* e = find_typed(shard, Type::zset, args[1], now_ms, out, wrong);
     if (wrong) {
         return;
     }
@@ -660,27 +651,15 @@ void zrandmember(Shard& shard, std::span<const std::string_view> args, std::int6
 // ZSCAN: as HSCAN (hash_commands.cpp), with member and score pairs; a small set answers whole
 // in order with cursor 0, a large one is walked over its table from the last position down.
 void zscan(Shard& shard, std::span<const std::string_view> args, std::int64_t now_ms, std::string& out) {
-    auto cursor = parse_cursor(args[2]);
-    if (!cursor) {
-        reply::error(out, "ERR invalid cursor");
-        return;
-    }
-    bool wrong = false;
-    Shard::Entry* e = find_zset(shard, args[1], now_ms, out, wrong);
-    if (wrong) {
-        return;
-    }
-    if (e == nullptr) {
-        out.append("*2\r\n$1\r\n0\r\n*0\r\n");
-        return;
-    }
+    std::uint64_t cursor = 0;
     ScanOptions opts;
-    if (!parse_scan_options(args, 3, opts, out)) {
+    Shard::Entry* e = begin_scan(shard, args, Type::zset, now_ms, out, cursor, opts);
+    if (e == nullptr) {
         return;
     }
     const ZSetValue& z = zset_of(*e);
     const auto& t = z.table();
-    const auto [from, to] = scan_window(t.size(), !z.small(), *cursor, opts, out);
+    const auto [from, to] = scan_window(t.size(), !z.small(), cursor, opts, out);
     const auto keep = [&](const ZNode* n) {
         return !opts.match || glob_match(opts.pattern, n->member, false);
     };
@@ -755,7 +734,7 @@ void run_zset(Shard& shard, const CommandSpec& spec, std::span<const std::string
         break;
     }
     bool wrong = false;
-    Shard::Entry* e = find_zset(shard, args[1], now_ms, out, wrong);
+    Shard::Entry* e = find_typed(shard, Type::zset, args[1], now_ms, out, wrong);
     if (wrong) {
         return;
     }
@@ -861,7 +840,7 @@ void zrangestore(ShardsOf& shards, std::span<const std::string_view> args, std::
     }
     Shard& src_shard = shards(args[2]);
     bool wrong = false;
-    Shard::Entry* e = find_zset(src_shard, args[2], now_ms, out, wrong);
+    Shard::Entry* e = find_typed(src_shard, Type::zset, args[2], now_ms, out, wrong);
     if (wrong) {
         return;
     }
