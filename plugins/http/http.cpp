@@ -342,6 +342,24 @@ struct State {
         return Start::started;
     }
 
+    // A file request that failed on gatiod's side, not the client's: the operator hears which
+    // file, where and why, at the 1st, 2nd, 4th, 8th ... failure so that a flood cannot flood
+    // the journal too.
+    void file_failed(const Job& job, std::string_view step, const std::string& cause) {
+        ++file_failures;
+        if ((file_failures & (file_failures - 1)) != 0) {
+            return;
+        }
+        const gatio::http::Route& route = site.route(job.slot->parser.request().route);
+        host.warn("http: file \"" + route.root + "/" + job.path + "\" on " + where + ": " +
+                  std::string(step) + ": " + cause + " (" + std::to_string(file_failures) +
+                  " such failures so far)");
+    }
+
+    static std::string errno_text(std::int64_t result) { return std::strerror(static_cast<int>(-result)); }
+
+    static std::string refusal_text(int rc) { return "the host refused it (" + std::to_string(rc) + ")"; }
+
     bool open(Job& job, gatio_file dir) {
         gatio_file_open_args args{};
         args.struct_size = sizeof(args);
@@ -350,7 +368,8 @@ struct State {
         args.path = job.path;
         args.done = &opened;
         args.arg = &job;
-        if (sv().file_open(host.handle(), &args) != GATIO_OK) {
+        if (const int rc = sv().file_open(host.handle(), &args); rc != GATIO_OK) {
+            file_failed(job, "open", refusal_text(rc));
             return false;
         }
         ++job.pending;
@@ -437,12 +456,18 @@ struct State {
         }
         State& s = *job.state;
         if (result < 0) {
-            s.fail(job, status_for(result));
+            const int status = status_for(result);
+            if (status >= 500) {
+                s.file_failed(job, "open", errno_text(result));
+            }
+            s.fail(job, status);
             return;
         }
         job.stat = {};
         job.stat.struct_size = sizeof(job.stat);
-        if (s.sv().file_stat(s.host.handle(), job.file, &job.stat, &stated, &job) != GATIO_OK) {
+        if (const int rc = s.sv().file_stat(s.host.handle(), job.file, &job.stat, &stated, &job);
+            rc != GATIO_OK) {
+            s.file_failed(job, "stat", refusal_text(rc));
             s.fail(job, 503);
             return;
         }
@@ -457,7 +482,11 @@ struct State {
         }
         State& s = *job.state;
         if (result < 0) {
-            s.fail(job, status_for(static_cast<int>(result)));
+            const int status = status_for(static_cast<int>(result));
+            if (status >= 500) {
+                s.file_failed(job, "stat", errno_text(result));
+            }
+            s.fail(job, status);
             return;
         }
         const std::uint32_t type = job.stat.mode & S_IFMT;
@@ -556,6 +585,7 @@ struct State {
             return;
         }
         if (rc != GATIO_ERR_LIMIT) {
+            file_failed(job, "read", refusal_text(rc) + "; the connection ends with what was sent");
             cut(job, GATIO_CLOSE_FLUSH);
             return;
         }
@@ -605,6 +635,9 @@ struct State {
         if (result <= 0) {
             // An error, or the file ends sooner than it did at stat (it was truncated): the
             // connection ends with the bytes sent so far, which were the file's.
+            if (result < 0) {
+                s.file_failed(job, "read", errno_text(result) + "; the connection ends with what was sent");
+            }
             s.cut(job, GATIO_CLOSE_FLUSH);
             return;
         }
@@ -831,6 +864,7 @@ struct State {
     std::vector<Job> jobs;
     std::vector<std::uint32_t> free_jobs;
     std::uint64_t jobs_refused = 0;
+    std::uint64_t file_failures = 0;       // file requests that failed on gatiod's side
     std::vector<std::uint32_t> free_slots; // given back, taken again first
     DeadlineList heads;                    // requests whose head is incomplete
     DeadlineList bodies;                   // requests whose body is incomplete

@@ -10,6 +10,8 @@
 #include <unistd.h>
 #include <vector>
 
+#include <gatio/plugin.h>
+
 #include "date.hpp"
 #include "gatiod.hpp"
 
@@ -247,6 +249,20 @@ TEST_CASE("missing files are 404, unreadable ones 403, and other methods 405", "
     CHECK(status(port, "/s/a.txt", {"-X", "POST"}) == 405);
     CHECK(status(port, "/s/a.txt") == 200);
     CHECK(status(port, "/s/locked.txt") == 403);
+    CHECK(gatiod.stop() == 0);
+}
+
+TEST_CASE("a file gatiod cannot open for want of a file slot is a 503 that the log explains",
+          "[e2e][files]") {
+    Site site;
+    // One file slot per driver, which the route's root folder holds: no file can be opened.
+    Gatiod gatiod(listener(site.www), "\n[network]\nopen_files = 1");
+    const std::uint16_t port = gatiod.port("web");
+    CHECK(status(port, "/s/a.txt") == 503);
+    // Which file, where and why.
+    CHECK(gatiod.wait_for_log("http: file \"" + site.www.string() + "/a.txt\" on listener web on driver "));
+    CHECK(gatiod.wait_for_log(": open: the host refused it (" + std::to_string(GATIO_ERR_LIMIT) +
+                              ") (1 such failures so far)"));
     CHECK(gatiod.stop() == 0);
 }
 

@@ -13,11 +13,11 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-Gatiod::Gatiod(std::vector<Listener> listeners, const std::string& daemon_keys)
+Gatiod::Gatiod(std::vector<Listener> listeners, const std::string& more_toml)
     : listeners_(std::move(listeners)) {
     std::string config = "[daemon]\n"
                          "log_level = \"info\"\n" +
-                         daemon_keys +
+                         more_toml +
                          "\n[topology]\n"
                          "mode = \"manual\"\n"
                          "[[tpc]]\n"

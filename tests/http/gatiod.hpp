@@ -30,12 +30,12 @@ struct Listener {
 };
 
 // gatiod with two drivers (CPUs 0 and 1) and the given http listeners, started by the
-// constructor, which returns once every listener accepts connections. `daemon_keys` go into its
-// [daemon] section (e.g. user = "nobody"). The destructor stops
-// it with SIGTERM (SIGKILL after a bound) when stop() was not called.
+// constructor, which returns once every listener accepts connections. `more_toml` follows the
+// [daemon] section's log_level: more [daemon] keys (user = "nobody"), then whole sections. The destructor
+// stops it with SIGTERM (SIGKILL after a bound) when stop() was not called.
 class Gatiod {
 public:
-    explicit Gatiod(std::vector<Listener> listeners, const std::string& daemon_keys = "");
+    explicit Gatiod(std::vector<Listener> listeners, const std::string& more_toml = "");
     ~Gatiod();
     Gatiod(const Gatiod&) = delete;
     Gatiod& operator=(const Gatiod&) = delete;
