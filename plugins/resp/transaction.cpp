@@ -9,6 +9,9 @@ namespace gatio::resp {
 
 namespace {
 
+// Queue buffers that grew past this for one transaction are released after it.
+constexpr std::size_t retain_limit = 64u << 10;
+
 bool is_transaction_command(Cmd id) {
     return id == Cmd::multi_start || id == Cmd::exec || id == Cmd::discard || id == Cmd::watch ||
            id == Cmd::unwatch;
@@ -335,18 +338,28 @@ void Transaction::unwatch_all(TxKeyspace& ks, bool locked) {
 void Transaction::discard() {
     open_ = false;
     failed_ = false;
+    // What a large transaction grew goes back rather than staying with the connection.
+    if (bytes_.capacity() > retain_limit || lens_.capacity() * sizeof(std::uint32_t) > retain_limit ||
+        args_.capacity() * sizeof(std::string_view) > retain_limit) {
+        release();
+    }
     queued_.clear();
     lens_.clear();
     bytes_.clear();
 }
 
-void Transaction::end(TxKeyspace& ks) {
-    discard();
-    unwatch_all(ks, false);
-    // A connection state is reused by the next connection: a large transaction's memory goes.
+void Transaction::release() {
     std::string().swap(bytes_);
     std::vector<std::uint32_t>().swap(lens_);
     std::vector<Queued>().swap(queued_);
+    std::vector<std::string_view>().swap(args_);
+}
+
+void Transaction::end(TxKeyspace& ks) {
+    discard();
+    unwatch_all(ks, false);
+    // A connection state is reused by the next connection, which may never use MULTI.
+    release();
 }
 
 } // namespace gatio::resp

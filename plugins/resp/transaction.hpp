@@ -88,6 +88,7 @@ private:
     // Unregisters every watched key; `locked`: EXEC holds their shards already.
     void unwatch_all(TxKeyspace& ks, bool locked);
     void discard();
+    void release();
 
     bool open_ = false;
     bool failed_ = false;             // a queued request was refused: EXEC answers EXECABORT
