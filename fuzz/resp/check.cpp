@@ -165,6 +165,7 @@ LocalServer::LocalServer(std::size_t shards, const ShardLimits& limits)
 }
 
 void LocalServer::reset() {
+    tx_.end(tx_shards_);
     for (auto& s : shards_) {
         s->reset();
     }
@@ -193,6 +194,10 @@ std::string LocalServer::run(std::span<const std::string_view> args) {
 
 void LocalServer::run(std::span<const std::string_view> args, std::string& out) {
     const CommandSpec* spec = find_command(args[0]);
+    if (transaction_request(tx_.open(), spec)) {
+        tx_.handle(tx_shards_, spec, args, facts_, TxLimits{64, 1u << 20}, now_ms, out);
+        return;
+    }
     if (spec == nullptr) {
         unknown_command_error(args, out);
         return;

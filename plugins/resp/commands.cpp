@@ -155,6 +155,13 @@ constexpr std::array table{
     CommandSpec{"move", move, 3, one_key, 1, 1, 1, false, "write fast", "@keyspace @write @fast"},
     CommandSpec{"swapdb", swapdb, 3, multi, 0, 0, 0, false, "write fast", "@keyspace @write @fast @dangerous"},
     CommandSpec{"zintercard", zintercard, -3, multi, 0, 0, 0, false, "readonly movablekeys", "@read @sortedset @slow"},
+    // EXEC and WATCH are `multi`: like a multi-shard command, each waits for its connection's
+    // commands in flight before it runs.
+    CommandSpec{"multi", multi_start, 1, connection, 0, 0, 0, false, "noscript loading stale fast allow_busy", "@fast @transaction"},
+    CommandSpec{"exec", exec, 1, multi, 0, 0, 0, false, "noscript loading stale skip_slowlog", "@slow @transaction"},
+    CommandSpec{"discard", discard, 1, connection, 0, 0, 0, false, "noscript loading stale fast allow_busy", "@fast @transaction"},
+    CommandSpec{"watch", watch, -2, multi, 1, -1, 1, false, "noscript loading stale fast allow_busy", "@fast @transaction"},
+    CommandSpec{"unwatch", unwatch, 1, connection, 0, 0, 0, false, "noscript loading stale fast allow_busy", "@fast @transaction"},
 };
 // clang-format on
 

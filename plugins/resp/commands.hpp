@@ -171,6 +171,12 @@ enum class Cmd : std::uint8_t {
     // Databases: MOVE runs on the key's shard, SWAPDB on every shard at once (run_multi).
     move,
     swapdb,
+    // Transactions (transaction.hpp): answered by the connection's transaction state.
+    multi_start, // MULTI
+    exec,
+    discard,
+    watch,
+    unwatch,
 };
 
 enum class Route : std::uint8_t { connection, one_key, keys, all_shards, multi };

@@ -44,6 +44,7 @@
 #include "parser.hpp"
 #include "reply.hpp"
 #include "settings.hpp"
+#include "transaction.hpp"
 
 namespace gatio::resp {
 namespace {
@@ -184,6 +185,7 @@ struct Conn {
     std::vector<std::uint8_t> input; // bytes received but not yet taken into a slot
     std::size_t charged = 0;         // what `input` counts against max_partial_memory
     std::uint64_t client_id = 0;
+    Transaction tx;       // MULTI's queue and WATCH's keys
     std::uint32_t db = 0; // SELECT's
     std::uint16_t port = 0;
     bool open = false;
@@ -381,6 +383,7 @@ public:
         Conn& k = *c.user<Conn>();
         k.open = false;
         k.closing = true;
+        k.tx.end(tx_keyspace_);
         if (k.tasks == 0) {
             release(k);
         }
@@ -782,6 +785,12 @@ private:
     void dispatch(Conn& k, std::span<const std::string_view> args) {
         Slot& s = take_slot(k);
         const CommandSpec* spec = find_command(args[0]);
+        if (transaction_request(k.tx.open(), spec)) {
+            FactsBuilder facts(*this, k, s.now_ms);
+            k.tx.handle(tx_keyspace_, spec, args, facts.facts, settings_.transaction, s.now_ms, s.reply);
+            s.ready = true;
+            return;
+        }
         if (spec == nullptr) {
             unknown_command_error(args, s.reply);
             s.ready = true;
@@ -1039,10 +1048,23 @@ private:
         }
     }
 
+    // The keyspace as transactions see it: each shard with its lock.
+    struct TxShards final : TxKeyspace {
+        explicit TxShards(Keyspace*& k) : ks(k) {}
+        std::uint32_t count() const override { return static_cast<std::uint32_t>(ks->shards.size()); }
+        std::uint32_t shard_of(std::string_view key) const override { return ks->shard_of(key); }
+        Shard& shard(std::uint32_t i) override { return ks->shards[i]->shard; }
+        const ServerSettings& settings(std::uint32_t i) const override { return ks->shards[i]->settings; }
+        void lock(std::uint32_t i) override { ks->shards[i]->lock.lock(); }
+        void unlock(std::uint32_t i) override { ks->shards[i]->lock.unlock(); }
+        Keyspace*& ks;
+    };
+
     gatio::Host host_;
     std::uint32_t driver_;
     PluginSettings settings_;
     Keyspace* keyspace_ = nullptr;     // kept by gatiod for the listener name
+    TxShards tx_keyspace_{keyspace_};
     std::vector<ShardConfig> configs_; // the tasks' arguments of configure_shards
     ParserLimits parser_limits_;
     std::int64_t local_shard_ = -1;

@@ -15,6 +15,7 @@ constexpr std::array known{
     std::string_view{"max_pipeline"},       std::string_view{"active_expire_interval"},
     std::string_view{"active_expire_keys"}, std::string_view{"max_partial_memory"},
     std::string_view{"pooled_slots"},       std::string_view{"databases"},
+    std::string_view{"max_multi_commands"}, std::string_view{"max_multi_bytes"},
 };
 
 [[noreturn]] void bad(std::string_view key, const std::string& why) {
@@ -82,6 +83,9 @@ PluginSettings read_settings(const gatio::Options& options) {
             "must be between 1ms and 60s, got " + std::to_string(s.active_expire_interval.count()) + "ms");
     }
     s.active_expire_keys = static_cast<std::uint32_t>(int_in(options, "active_expire_keys", 200, 1, 1 << 20));
+    s.transaction.max_commands =
+        static_cast<std::uint32_t>(int_in(options, "max_multi_commands", 65536, 1, 1 << 24));
+    s.transaction.max_bytes = size_in(options, "max_multi_bytes", 64ull << 20, 1024, 1ull << 36);
     return s;
 }
 

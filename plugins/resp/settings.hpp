@@ -7,6 +7,7 @@
 #include <gatio/plugin.hpp>
 
 #include "commands.hpp"
+#include "transaction.hpp"
 
 namespace gatio::resp {
 
@@ -20,6 +21,8 @@ struct PluginSettings {
     std::uint64_t max_partial_memory = 1ull << 30;
     std::chrono::milliseconds active_expire_interval{100};
     std::uint32_t active_expire_keys = 200; // keys with an expiry examined per shard per sweep
+    // What one MULTI may queue: EXEC holds its shards while it runs them.
+    TxLimits transaction{65536, 64ull << 20};
 };
 
 // Reads every option, applying defaults; throws gatio::PluginError naming the option and
