@@ -155,6 +155,10 @@ constexpr std::array table{
     CommandSpec{"move", move, 3, one_key, 1, 1, 1, false, "write fast", "@keyspace @write @fast"},
     CommandSpec{"swapdb", swapdb, 3, multi, 0, 0, 0, false, "write fast", "@keyspace @write @fast @dangerous"},
     CommandSpec{"zintercard", zintercard, -3, multi, 0, 0, 0, false, "readonly movablekeys", "@read @sortedset @slow"},
+    CommandSpec{"scan", scan, -2, all_shards, 0, 0, 0, false, "readonly", "@keyspace @read @slow"},
+    CommandSpec{"randomkey", randomkey, 1, all_shards, 0, 0, 0, false, "readonly", "@keyspace @read @slow"},
+    CommandSpec{"function", function, -2, connection, 0, 0, 0, false, "", "@slow"},
+    CommandSpec{"script", script, -2, connection, 0, 0, 0, false, "", "@slow"},
 };
 // clang-format on
 
@@ -206,6 +210,8 @@ void command_info(const CommandSpec& c, std::string& out) {
     reply::array(out, 0); // subcommands
 }
 
+} // namespace
+
 void unknown_subcommand(std::string_view sub, std::string_view container, std::string& out) {
     std::size_t from = out.size();
     out.append("-ERR unknown subcommand '");
@@ -216,8 +222,93 @@ void unknown_subcommand(std::string_view sub, std::string_view container, std::s
     error_line(out, from);
 }
 
+namespace {
+
+// Whether COMMAND LIST FILTERBY's `filter` of kind `by` keeps command c. No modules exist, and
+// an unknown ACL category keeps nothing, as in redis-server.
+bool listed(const CommandSpec& c, std::string_view by, std::string_view filter) {
+    if (equal_nocase(by, "pattern")) {
+        return glob_match(filter, c.name, true);
+    }
+    if (equal_nocase(by, "aclcat")) {
+        for (std::size_t i = 0; i < c.acl.size();) {
+            auto end = c.acl.find(' ', i);
+            end = end == std::string_view::npos ? c.acl.size() : end;
+            // Each category is written with its '@'.
+            if (equal_nocase(c.acl.substr(i + 1, end - i - 1), filter)) {
+                return true;
+            }
+            i = end + 1;
+        }
+    }
+    return false;
+}
+
+void command_list(std::span<const std::string_view> args, std::string& out) {
+    std::string_view by;
+    std::string_view filter;
+    for (std::size_t i = 2; i < args.size(); i += 3) {
+        if (!is(args[i], "filterby") || args.size() - 1 - i != 2 ||
+            !(is(args[i + 1], "pattern") || is(args[i + 1], "aclcat") || is(args[i + 1], "module"))) {
+            reply::error(out, reply::syntax_error);
+            return;
+        }
+        by = args[i + 1];
+        filter = args[i + 2];
+    }
+    std::size_t n = 0;
+    for (const auto& c : table) {
+        n += by.empty() || listed(c, by, filter) ? 1 : 0;
+    }
+    reply::array(out, n);
+    for (const auto& c : table) {
+        if (by.empty() || listed(c, by, filter)) {
+            reply::bulk(out, c.name);
+        }
+    }
+}
+
+// COMMAND GETKEYS: the keys of the command in args[2..], from its table row (or, for a command
+// whose keys move with its arguments, from the positions it locks), with redis-server's errors.
+void command_getkeys(std::span<const std::string_view> args, std::string& out) {
+    const CommandSpec* c = find_command(args[2]);
+    if (c == nullptr) {
+        reply::error(out, "ERR Invalid command specified");
+        return;
+    }
+    const bool movable = c->flags.find("movablekeys") != std::string_view::npos;
+    if (c->first_key == 0 && !movable) {
+        reply::error(out, "ERR The command has no key arguments");
+        return;
+    }
+    const auto cmd = args.subspan(2);
+    const auto argc = static_cast<long>(cmd.size());
+    if ((c->arity > 0 && c->arity != argc) || argc < -c->arity) {
+        reply::error(out, "ERR Invalid number of arguments specified for command");
+        return;
+    }
+    std::vector<std::uint32_t> keys;
+    if (movable && c->route == Route::multi) {
+        if (!multi_keys(*c, cmd, keys)) {
+            reply::error(out, "ERR Invalid arguments specified for command");
+            return;
+        }
+        std::sort(keys.begin(), keys.end());
+    } else {
+        const long last = c->last_key < 0 ? argc + c->last_key : c->last_key;
+        for (long i = c->first_key; i <= last && i < argc; i += c->step) {
+            keys.push_back(static_cast<std::uint32_t>(i));
+        }
+    }
+    reply::array(out, keys.size());
+    for (std::uint32_t k : keys) {
+        reply::bulk(out, cmd[k]);
+    }
+}
+
 void command_command(std::span<const std::string_view> args, std::string& out) {
-    if (args.size() == 1) {
+    // COMMAND, and COMMAND INFO without names: every command of the table.
+    if (args.size() == 1 || (args.size() == 2 && equal_nocase(args[1], "info"))) {
         reply::array(out, table.size());
         for (const auto& c : table) {
             command_info(c, out);
@@ -244,61 +335,25 @@ void command_command(std::span<const std::string_view> args, std::string& out) {
         // No documentation is kept; clients fall back to their own help.
         reply::array(out, 0);
     } else if (equal_nocase(sub, "list")) {
-        if (args.size() != 2) {
-            reply::error(out, reply::syntax_error);
+        command_list(args, out);
+    } else if (equal_nocase(sub, "getkeys")) {
+        if (args.size() < 4) {
+            arity_error("command|getkeys", out);
             return;
         }
-        reply::array(out, table.size());
-        for (const auto& c : table) {
-            reply::bulk(out, c.name);
-        }
+        command_getkeys(args, out);
     } else {
         unknown_subcommand(sub, "COMMAND", out);
     }
 }
 
+} // namespace
+
 std::string_view policy_name(EvictionPolicy p) {
     return p == EvictionPolicy::allkeys_lru ? "allkeys-lru" : "noeviction";
 }
 
-void config_command(std::span<const std::string_view> args, const ConnectionFacts& facts, std::string& out) {
-    if (!equal_nocase(args[1], "get")) {
-        unknown_subcommand(args[1], "CONFIG", out);
-        return;
-    }
-    if (args.size() < 3) {
-        arity_error("config|get", out);
-        return;
-    }
-    const ServerSettings& s = *facts.settings;
-    const std::array<std::pair<std::string_view, std::string>, 8> params{{
-        {"save", ""},
-        {"appendonly", "no"},
-        {"databases", std::to_string(s.databases)},
-        {"maxmemory", std::to_string(s.max_memory)},
-        {"maxmemory-policy", std::string(policy_name(s.policy))},
-        {"proto-max-bulk-len", std::to_string(s.proto_max_bulk_len)},
-        {"port", std::to_string(facts.port)},
-        {"io-threads", "1"},
-    }};
-    std::array<bool, params.size()> hit{};
-    std::size_t n = 0;
-    for (std::size_t a = 2; a < args.size(); ++a) {
-        for (std::size_t i = 0; i < params.size(); ++i) {
-            if (!hit[i] && glob_match(args[a], params[i].first, true)) {
-                hit[i] = true;
-                ++n;
-            }
-        }
-    }
-    reply::array(out, 2 * n);
-    for (std::size_t i = 0; i < params.size(); ++i) {
-        if (hit[i]) {
-            reply::bulk(out, params[i].first);
-            reply::bulk(out, params[i].second);
-        }
-    }
-}
+namespace {
 
 void hello_command(std::span<const std::string_view> args, const ConnectionFacts& facts, std::string& out) {
     if (args.size() >= 2) {
@@ -564,6 +619,8 @@ void ShardShare::clear() {
     expired = 0;
     oom = false;
     cursor = 0;
+    left = 0;
+    random = 0;
     db_keys.clear();
     db_expires.clear();
 }
@@ -604,6 +661,12 @@ LocalOutcome run_local(const CommandSpec& spec, std::span<const std::string_view
     case Cmd::hello:
         hello_command(args, facts, out);
         break;
+    case Cmd::function:
+        function_command(args, out);
+        break;
+    case Cmd::script:
+        script_command(args, out);
+        break;
     case Cmd::quit:
         reply::ok(out);
         return LocalOutcome::reply_then_close;
@@ -621,6 +684,9 @@ bool check_fanout(const CommandSpec& spec, std::span<const std::string_view> arg
             reply::error(out, reply::syntax_error);
             return false;
         }
+    }
+    if (spec.id == Cmd::scan) {
+        return scan_check(args, out);
     }
     return true;
 }
@@ -691,6 +757,12 @@ void gather(const CommandSpec& spec, std::span<const std::string_view> args,
         break;
     case Cmd::info:
         info_reply(args, shares, facts, out);
+        break;
+    case Cmd::scan:
+        scan_gather(args, shares, out);
+        break;
+    case Cmd::randomkey:
+        randomkey_gather(shares, out);
         break;
     default:
         assert(!"not a fan-out command");

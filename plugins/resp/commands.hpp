@@ -17,8 +17,10 @@
 // key of another type answers WRONGTYPE, as redis-server does.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -171,6 +173,12 @@ enum class Cmd : std::uint8_t {
     // Databases: MOVE runs on the key's shard, SWAPDB on every shard at once (run_multi).
     move,
     swapdb,
+    // Keys, walked over every shard (scan_commands.cpp).
+    scan,
+    randomkey,
+    // Server (server_commands.cpp).
+    function,
+    script,
 };
 
 enum class Route : std::uint8_t { connection, one_key, keys, all_shards, multi };
@@ -199,6 +207,18 @@ bool arity_ok(const CommandSpec& spec, std::size_t argc);
 // redis-server's error lines for a request it cannot run (no '-', no CRLF).
 void unknown_command_error(std::span<const std::string_view> args, std::string& out);
 void arity_error(std::string_view name, std::string& out);
+// "unknown subcommand 'x'. Try CONTAINER HELP."
+void unknown_subcommand(std::string_view sub, std::string_view container, std::string& out);
+// maxmemory-policy's name.
+std::string_view policy_name(EvictionPolicy p);
+struct ConnectionFacts;
+// CONFIG GET, SET and RESETSTAT (server_commands.cpp).
+void config_command(std::span<const std::string_view> args, const ConnectionFacts& facts, std::string& out);
+
+// FUNCTION and SCRIPT (server_commands.cpp): nothing is ever loaded, so FLUSH has nothing to
+// do and SCRIPT EXISTS finds nothing.
+void function_command(std::span<const std::string_view> args, std::string& out);
+void script_command(std::span<const std::string_view> args, std::string& out);
 
 // The settings commands report and obey; fixed for the life of a listener.
 struct ServerSettings {
@@ -208,7 +228,37 @@ struct ServerSettings {
     std::uint64_t max_memory = 0; // the whole keyspace's; each shard gets an equal share
     std::uint32_t databases = 16; // SELECT's range, fixed for the keyspace's life
     EvictionPolicy policy = EvictionPolicy::noeviction;
-    std::string_view version; // the plugin's own version, shown by INFO
+    std::uint32_t maxmemory_samples = 5; // keys sampled per allkeys-lru eviction
+    std::string_view version;            // the plugin's own version, shown by INFO
+};
+
+// The settings of a listener that CONFIG SET changes at run time, shared by its instances on
+// every driver (each adopts a new generation at its next receive, and the one that ran CONFIG
+// SET hands them to every shard); CONFIG RESETSTAT counts in `resets`.
+class RuntimeSettings {
+public:
+    explicit RuntimeSettings(const ServerSettings& s) : settings_(s) {}
+    ServerSettings get() const {
+        std::lock_guard hold(lock_);
+        return settings_;
+    }
+    void set(const ServerSettings& s) {
+        std::lock_guard hold(lock_);
+        settings_ = s;
+        generation_.fetch_add(1, std::memory_order_release);
+    }
+    std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+    void reset_stats() {
+        resets_.fetch_add(1, std::memory_order_release);
+        generation_.fetch_add(1, std::memory_order_release);
+    }
+    std::uint64_t resets() const { return resets_.load(std::memory_order_acquire); }
+
+private:
+    mutable std::mutex lock_;
+    ServerSettings settings_;
+    std::atomic<std::uint64_t> generation_{0};
+    std::atomic<std::uint64_t> resets_{0};
 };
 
 // ---- Shard side (runs on the shard's driver) ----
@@ -224,8 +274,10 @@ struct ShardShare {
     // INFO: keys and keys with an expiry in each database (sized by the shard, INFO alone).
     std::vector<std::int64_t> db_keys;
     std::vector<std::int64_t> db_expires;
-    bool oom = false;       // MSET: refused for lack of memory
-    std::size_t cursor = 0; // gather's read position in `out`
+    bool oom = false;         // MSET: refused for lack of memory
+    std::size_t cursor = 0;   // gather's read position in `out`
+    std::uint64_t left = 0;   // SCAN: positions of this shard still to walk (0: walked whole)
+    std::uint64_t random = 0; // RANDOMKEY: a number of the shard's random sequence
     void clear();
 };
 
@@ -302,9 +354,21 @@ void run_hash(Shard& shard, const CommandSpec& spec, std::span<const std::string
               std::int64_t now_ms, std::string& out);
 
 // Runs a shard's share of a keys/all_shards command. `keys` are the argument positions of the
-// keys this shard owns, ascending (MSET: each key's value follows it).
+// keys this shard owns, ascending (MSET: each key's value follows it); for an all_shards
+// command, the shard's index and the number of shards.
 void run_part(Shard& shard, const CommandSpec& spec, std::span<const std::string_view> args,
               std::span<const std::uint32_t> keys, std::int64_t now_ms, ShardShare& share);
+
+// SCAN and RANDOMKEY (scan_commands.cpp): the options checked before the fan-out (false with
+// the error appended), each shard's share (shard `index` of `shards`), and the reply gathered
+// from every shard's share.
+bool scan_check(std::span<const std::string_view> args, std::string& out);
+void scan_part(Shard& shard, std::span<const std::string_view> args, std::uint32_t index,
+               std::uint32_t shards, std::int64_t now_ms, ShardShare& share);
+void scan_gather(std::span<const std::string_view> args, std::span<ShardShare* const> shares,
+                 std::string& out);
+void randomkey_part(Shard& shard, std::int64_t now_ms, ShardShare& share);
+void randomkey_gather(std::span<ShardShare* const> shares, std::string& out);
 
 // ---- Connection side ----
 
@@ -314,7 +378,8 @@ struct ConnectionFacts {
     std::uint64_t client_id = 0;
     std::uint16_t port = 0; // the listener's local port
     std::int64_t uptime_s = 0;
-    std::uint32_t* db = nullptr; // the connection's selected database, which SELECT changes
+    std::uint32_t* db = nullptr;        // the connection's selected database, which SELECT changes
+    RuntimeSettings* runtime = nullptr; // what CONFIG SET changes (nullptr: refused)
 };
 
 enum class LocalOutcome : std::uint8_t { reply, reply_then_close };
