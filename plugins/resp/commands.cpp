@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cassert>
+#include <optional>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -24,7 +25,7 @@ using enum Route;
 // clang-format off
 constexpr std::array table{
     CommandSpec{"ping", ping, -1, connection, 0, 0, 0, false, "fast", "@fast @connection"},
-    CommandSpec{"echo", echo, 2, connection, 0, 0, 0, false, "fast", "@fast @connection"},
+    CommandSpec{"echo", echo, 2, connection, 0, 0, 0, false, "loading stale fast", "@fast @connection"},
     CommandSpec{"set", set, -3, one_key, 1, 1, 1, true, "write denyoom", "@write @string @slow"},
     CommandSpec{"get", get, 2, one_key, 1, 1, 1, false, "readonly fast", "@read @string @fast"},
     CommandSpec{"getset", getset, 3, one_key, 1, 1, 1, true, "write denyoom fast", "@write @string @fast"},
@@ -34,7 +35,7 @@ constexpr std::array table{
     CommandSpec{"decr", decr, 2, one_key, 1, 1, 1, true, "write denyoom fast", "@write @string @fast"},
     CommandSpec{"incrby", incrby, 3, one_key, 1, 1, 1, true, "write denyoom fast", "@write @string @fast"},
     CommandSpec{"decrby", decrby, 3, one_key, 1, 1, 1, true, "write denyoom fast", "@write @string @fast"},
-    CommandSpec{"append", append, 3, one_key, 1, 1, 1, true, "write denyoom", "@write @string @fast"},
+    CommandSpec{"append", append, 3, one_key, 1, 1, 1, true, "write denyoom fast", "@write @string @fast"},
     CommandSpec{"strlen", strlen, 2, one_key, 1, 1, 1, false, "readonly fast", "@read @string @fast"},
     CommandSpec{"mget", mget, -2, keys, 1, -1, 1, false, "readonly fast", "@read @string @fast"},
     CommandSpec{"mset", mset, -3, keys, 1, -1, 2, true, "write denyoom", "@write @string @slow"},
@@ -51,8 +52,8 @@ constexpr std::array table{
     CommandSpec{"info", info, -1, all_shards, 0, 0, 0, false, "loading stale", "@slow @dangerous"},
     CommandSpec{"command", command, -1, connection, 0, 0, 0, false, "loading stale", "@slow @connection"},
     CommandSpec{"config", config, -2, connection, 0, 0, 0, false, "", "@slow"},
-    CommandSpec{"quit", quit, -1, connection, 0, 0, 0, false, "loading stale fast no_auth", "@fast @connection"},
-    CommandSpec{"hello", hello, -1, connection, 0, 0, 0, false, "loading stale fast no_auth", "@fast @connection"},
+    CommandSpec{"quit", quit, -1, connection, 0, 0, 0, false, "noscript loading stale fast no_auth allow_busy", "@fast @connection"},
+    CommandSpec{"hello", hello, -1, connection, 0, 0, 0, false, "noscript loading stale fast no_auth allow_busy", "@fast @connection"},
     CommandSpec{"expireat", expireat, -3, one_key, 1, 1, 1, false, "write fast", "@keyspace @write @fast"},
     CommandSpec{"pexpireat", pexpireat, -3, one_key, 1, 1, 1, false, "write fast", "@keyspace @write @fast"},
     CommandSpec{"expiretime", expiretime, 2, one_key, 1, 1, 1, false, "readonly fast", "@keyspace @read @fast"},
@@ -159,6 +160,7 @@ constexpr std::array table{
     CommandSpec{"randomkey", randomkey, 1, all_shards, 0, 0, 0, false, "readonly", "@keyspace @read @slow"},
     CommandSpec{"function", function, -2, connection, 0, 0, 0, false, "", "@slow"},
     CommandSpec{"script", script, -2, connection, 0, 0, 0, false, "", "@slow"},
+    CommandSpec{"client", client, -2, connection, 0, 0, 0, false, "", "@slow"},
 };
 // clang-format on
 
@@ -356,6 +358,7 @@ std::string_view policy_name(EvictionPolicy p) {
 namespace {
 
 void hello_command(std::span<const std::string_view> args, const ConnectionFacts& facts, std::string& out) {
+    std::optional<std::string_view> name; // SETNAME's, set once every option is accepted
     if (args.size() >= 2) {
         auto version = parse_int(args[1]);
         if (!version) {
@@ -377,13 +380,10 @@ void hello_command(std::span<const std::string_view> args, const ConnectionFacts
                 }
                 j += 2;
             } else if (equal_nocase(args[j], "setname") && more >= 1) {
-                for (char c : args[j + 1]) {
-                    if (c < '!' || c > '~') {
-                        reply::error(
-                            out, "ERR Client names cannot contain spaces, newlines or special characters.");
-                        return;
-                    }
+                if (!client_name_ok(args[j + 1], out)) {
+                    return;
                 }
+                name = args[j + 1];
                 ++j;
             } else {
                 std::size_t from = out.size();
@@ -394,6 +394,9 @@ void hello_command(std::span<const std::string_view> args, const ConnectionFacts
                 return;
             }
         }
+    }
+    if (name && facts.name != nullptr) {
+        facts.name->assign(*name);
     }
     reply::array(out, 14);
     reply::bulk(out, "server");
@@ -666,6 +669,9 @@ LocalOutcome run_local(const CommandSpec& spec, std::span<const std::string_view
         break;
     case Cmd::script:
         script_command(args, out);
+        break;
+    case Cmd::client:
+        client_command(args, facts, out);
         break;
     case Cmd::quit:
         reply::ok(out);

@@ -179,6 +179,7 @@ enum class Cmd : std::uint8_t {
     // Server (server_commands.cpp).
     function,
     script,
+    client,
 };
 
 enum class Route : std::uint8_t { connection, one_key, keys, all_shards, multi };
@@ -219,6 +220,11 @@ void config_command(std::span<const std::string_view> args, const ConnectionFact
 // do and SCRIPT EXISTS finds nothing.
 void function_command(std::span<const std::string_view> args, std::string& out);
 void script_command(std::span<const std::string_view> args, std::string& out);
+// CLIENT ID, SETNAME and GETNAME of the connection itself (server_commands.cpp).
+void client_command(std::span<const std::string_view> args, const ConnectionFacts& facts, std::string& out);
+// Whether a client name is acceptable (no space, newline or other special character); false
+// with redis-server's error appended.
+bool client_name_ok(std::string_view name, std::string& out);
 
 // The settings commands report and obey; fixed for the life of a listener.
 struct ServerSettings {
@@ -380,6 +386,7 @@ struct ConnectionFacts {
     std::int64_t uptime_s = 0;
     std::uint32_t* db = nullptr;        // the connection's selected database, which SELECT changes
     RuntimeSettings* runtime = nullptr; // what CONFIG SET changes (nullptr: refused)
+    std::string* name = nullptr;        // the connection's name (CLIENT SETNAME, HELLO SETNAME)
 };
 
 enum class LocalOutcome : std::uint8_t { reply, reply_then_close };

@@ -188,6 +188,7 @@ struct Conn {
     std::uint64_t client_id = 0;
     std::uint32_t db = 0; // SELECT's
     std::uint16_t port = 0;
+    std::string name; // CLIENT SETNAME's
     bool open = false;
     bool closing = false;  // no more requests are read
     bool eof = false;      // the peer is done sending: close once every reply is written
@@ -334,6 +335,7 @@ public:
         k->id = c.id();
         k->open = true;
         k->client_id = ++g_client_ids;
+        k->name.clear();
         k->db = 0;
         k->port = 0;
         if (info.local != nullptr && info.local->sa_family == AF_INET) {
@@ -470,6 +472,7 @@ private:
             facts.port = k.port;
             facts.uptime_s = (now_ms - g_start_ms) / 1000;
             facts.runtime = r.keyspace_->runtime.get();
+            facts.name = &k.name;
         }
         ConnectionFacts facts;
     };

@@ -342,4 +342,49 @@ void script_command(std::span<const std::string_view> args, std::string& out) {
     }
 }
 
+bool client_name_ok(std::string_view name, std::string& out) {
+    for (char c : name) {
+        if (c < '!' || c > '~') {
+            reply::error(out, "ERR Client names cannot contain spaces, newlines or special characters.");
+            return false;
+        }
+    }
+    return true;
+}
+
+void client_command(std::span<const std::string_view> args, const ConnectionFacts& facts, std::string& out) {
+    const std::string_view sub = args[1];
+    if (is(sub, "id")) {
+        if (args.size() != 2) {
+            arity_error("client|id", out);
+            return;
+        }
+        reply::integer(out, static_cast<std::int64_t>(facts.client_id));
+    } else if (is(sub, "setname")) {
+        if (args.size() != 3) {
+            arity_error("client|setname", out);
+            return;
+        }
+        if (!client_name_ok(args[2], out)) {
+            return;
+        }
+        if (facts.name != nullptr) {
+            facts.name->assign(args[2]);
+        }
+        reply::ok(out);
+    } else if (is(sub, "getname")) {
+        if (args.size() != 2) {
+            arity_error("client|getname", out);
+            return;
+        }
+        if (facts.name == nullptr || facts.name->empty()) {
+            reply::nil(out);
+        } else {
+            reply::bulk(out, *facts.name);
+        }
+    } else {
+        unknown_subcommand(sub, "CLIENT", out);
+    }
+}
+
 } // namespace gatio::resp
