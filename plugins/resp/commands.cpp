@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <array>
 #include <cassert>
+#include <cstdio>
 #include <optional>
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -429,26 +431,68 @@ void field(std::string& out, std::string_view name, std::int64_t value) {
     reply::crlf(out);
 }
 
+// redis-server's human-readable size (bytesToHuman): bytes, then K, M, G, T with 2 decimals.
+std::string human(std::uint64_t n) {
+    if (n < 1024) {
+        return std::to_string(n) + "B";
+    }
+    constexpr std::array<char, 5> units{'K', 'M', 'G', 'T', 'P'};
+    auto d = static_cast<double>(n) / 1024;
+    std::size_t u = 0;
+    while (d >= 1024 && u + 1 < units.size()) {
+        d /= 1024;
+        ++u;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f%c", d, units[u]);
+    return buf;
+}
+
+// The process's resident memory, from /proc/self/statm (0 when it cannot be read).
+std::uint64_t resident_bytes() {
+    std::FILE* f = std::fopen("/proc/self/statm", "r");
+    if (f == nullptr) {
+        return 0;
+    }
+    unsigned long long size = 0;
+    unsigned long long resident = 0;
+    const int got = std::fscanf(f, "%llu %llu", &size, &resident);
+    std::fclose(f);
+    return got == 2 ? resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE)) : 0;
+}
+
+std::string seconds(const timeval& tv) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%ld.%06ld", static_cast<long>(tv.tv_sec), static_cast<long>(tv.tv_usec));
+    return buf;
+}
+
 void info_reply(std::span<const std::string_view> args, std::span<ShardShare* const> shares,
                 const ConnectionFacts& facts, std::string& out) {
     bool server = false;
+    bool clients = false;
     bool memory = false;
     bool stats = false;
+    bool cpu = false;
     bool keyspace = false;
     bool per_shard = false; // not redis-server's: only when asked by name
     if (args.size() == 1) {
-        server = memory = stats = keyspace = true;
+        server = clients = memory = stats = cpu = keyspace = true;
     }
     for (std::size_t i = 1; i < args.size(); ++i) {
         std::string_view s = args[i];
         if (equal_nocase(s, "default") || equal_nocase(s, "all") || equal_nocase(s, "everything")) {
-            server = memory = stats = keyspace = true;
+            server = clients = memory = stats = cpu = keyspace = true;
         } else if (equal_nocase(s, "server")) {
             server = true;
+        } else if (equal_nocase(s, "clients")) {
+            clients = true;
         } else if (equal_nocase(s, "memory")) {
             memory = true;
         } else if (equal_nocase(s, "stats")) {
             stats = true;
+        } else if (equal_nocase(s, "cpu")) {
+            cpu = true;
         } else if (equal_nocase(s, "keyspace")) {
             keyspace = true;
         } else if (equal_nocase(s, "shards")) {
@@ -497,16 +541,42 @@ void info_reply(std::span<const std::string_view> args, std::span<ShardShare* co
         field(text, "uptime_in_seconds", facts.uptime_s);
         field(text, "uptime_in_days", facts.uptime_s / 86400);
     }
+    if (clients) {
+        section("Clients");
+        field(text, "connected_clients", facts.counters != nullptr ? facts.counters->connected() : 0);
+    }
     if (memory) {
         section("Memory");
+        const std::uint64_t rss = resident_bytes();
         field(text, "used_memory", static_cast<std::int64_t>(total.memory));
+        field(text, "used_memory_human", human(total.memory));
+        field(text, "used_memory_rss", static_cast<std::int64_t>(rss));
+        field(text, "used_memory_rss_human", human(rss));
         field(text, "maxmemory", static_cast<std::int64_t>(facts.settings->max_memory));
+        field(text, "maxmemory_human", human(facts.settings->max_memory));
         field(text, "maxmemory_policy", policy_name(facts.settings->policy));
+        field(text, "mem_allocator", "libc");
     }
     if (stats) {
         section("Stats");
+        const ServerCounters* c = facts.counters;
+        field(text, "total_connections_received",
+              static_cast<std::int64_t>(c != nullptr ? c->connections() : 0));
+        field(text, "total_commands_processed", static_cast<std::int64_t>(c != nullptr ? c->commands() : 0));
         field(text, "expired_keys", static_cast<std::int64_t>(total.expired));
         field(text, "evicted_keys", static_cast<std::int64_t>(total.evicted));
+    }
+    if (cpu) {
+        // The whole process's, as gatiod's drivers serve every listener.
+        section("CPU");
+        rusage self{};
+        rusage children{};
+        ::getrusage(RUSAGE_SELF, &self);
+        ::getrusage(RUSAGE_CHILDREN, &children);
+        field(text, "used_cpu_sys", seconds(self.ru_stime));
+        field(text, "used_cpu_user", seconds(self.ru_utime));
+        field(text, "used_cpu_sys_children", seconds(children.ru_stime));
+        field(text, "used_cpu_user_children", seconds(children.ru_utime));
     }
     if (keyspace) {
         section("Keyspace");

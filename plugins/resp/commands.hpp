@@ -210,6 +210,51 @@ void unknown_command_error(std::span<const std::string_view> args, std::string& 
 void arity_error(std::string_view name, std::string& out);
 // "unknown subcommand 'x'. Try CONTAINER HELP."
 void unknown_subcommand(std::string_view sub, std::string_view container, std::string& out);
+// A listener's connections and commands over every driver, for INFO: each driver counts its
+// commands in its own slot (a plain store, no locked instruction), CONFIG RESETSTAT moves the
+// baseline.
+class ServerCounters {
+public:
+    explicit ServerCounters(std::size_t drivers) : commands_(drivers) {}
+    // On driver `driver`'s thread only.
+    void command(std::uint32_t driver) {
+        auto& n = commands_[driver].n;
+        n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
+    void opened() {
+        connected_.fetch_add(1, std::memory_order_relaxed);
+        connections_.fetch_add(1, std::memory_order_relaxed);
+    }
+    void closed() { connected_.fetch_sub(1, std::memory_order_relaxed); }
+    std::int64_t connected() const { return connected_.load(std::memory_order_relaxed); }
+    std::uint64_t connections() const {
+        return connections_.load(std::memory_order_relaxed) -
+               connections_base_.load(std::memory_order_relaxed);
+    }
+    std::uint64_t commands() const { return all_commands() - commands_base_.load(std::memory_order_relaxed); }
+    void reset() {
+        commands_base_.store(all_commands(), std::memory_order_relaxed);
+        connections_base_.store(connections_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    }
+
+private:
+    std::uint64_t all_commands() const {
+        std::uint64_t sum = 0;
+        for (const auto& c : commands_) {
+            sum += c.n.load(std::memory_order_relaxed);
+        }
+        return sum;
+    }
+    struct alignas(64) Slot {
+        std::atomic<std::uint64_t> n{0};
+    };
+    std::vector<Slot> commands_; // by driver
+    std::atomic<std::int64_t> connected_{0};
+    std::atomic<std::uint64_t> connections_{0};
+    std::atomic<std::uint64_t> commands_base_{0};
+    std::atomic<std::uint64_t> connections_base_{0};
+};
+
 // maxmemory-policy's name.
 std::string_view policy_name(EvictionPolicy p);
 struct ConnectionFacts;
@@ -387,6 +432,7 @@ struct ConnectionFacts {
     std::uint32_t* db = nullptr;        // the connection's selected database, which SELECT changes
     RuntimeSettings* runtime = nullptr; // what CONFIG SET changes (nullptr: refused)
     std::string* name = nullptr;        // the connection's name (CLIENT SETNAME, HELLO SETNAME)
+    ServerCounters* counters = nullptr; // INFO clients and stats (nullptr: reported as 0)
 };
 
 enum class LocalOutcome : std::uint8_t { reply, reply_then_close };

@@ -114,6 +114,7 @@ struct Keyspace {
     std::vector<std::unique_ptr<ShardState>> shards;
     std::vector<SweepJob> sweeps;             // [driver * shards + shard]
     std::unique_ptr<RuntimeSettings> runtime; // what CONFIG SET changes, for every instance
+    std::unique_ptr<ServerCounters> counters; // INFO's connections and commands, by driver
 
     std::uint32_t shard_of(std::string_view key) const { return shard_index(key, shards.size()); }
 };
@@ -335,6 +336,7 @@ public:
         k->id = c.id();
         k->open = true;
         k->client_id = ++g_client_ids;
+        keyspace_->counters->opened();
         k->name.clear();
         k->db = 0;
         k->port = 0;
@@ -402,6 +404,7 @@ public:
 
     void on_close(gatio::Connection c, gatio_close_reason) {
         Conn& k = *c.user<Conn>();
+        keyspace_->counters->closed();
         k.open = false;
         k.closing = true;
         if (k.tasks == 0) {
@@ -473,6 +476,7 @@ private:
             facts.uptime_s = (now_ms - g_start_ms) / 1000;
             facts.runtime = r.keyspace_->runtime.get();
             facts.name = &k.name;
+            facts.counters = r.keyspace_->counters.get();
         }
         ConnectionFacts facts;
     };
@@ -497,6 +501,7 @@ private:
         }
         ks->sweeps.resize(std::size_t{origin.driver_count} * origin.exec.size());
         ks->runtime = std::make_unique<RuntimeSettings>(settings.server);
+        ks->counters = std::make_unique<ServerCounters>(origin.driver_count);
         for (std::size_t i = 0; i < ks->sweeps.size(); ++i) {
             SweepJob& j = ks->sweeps[i];
             j.state = ks->shards[i % origin.exec.size()].get();
@@ -852,6 +857,7 @@ private:
             s.ready = true;
             return;
         }
+        keyspace_->counters->command(driver_);
         s.spec = spec;
         if (spec->route == Route::connection) {
             FactsBuilder facts(*this, k, s.now_ms);

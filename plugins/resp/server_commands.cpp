@@ -296,6 +296,9 @@ void config_command(std::span<const std::string_view> args, const ConnectionFact
         if (facts.runtime != nullptr) {
             facts.runtime->reset_stats();
         }
+        if (facts.counters != nullptr) {
+            facts.counters->reset();
+        }
         reply::ok(out);
     } else {
         unknown_subcommand(sub, "CONFIG", out);
