@@ -440,3 +440,37 @@ TEST_CASE("CONFIG SET applies to every shard and every driver's connections", "[
     Client after(gatiod.port());
     CHECK(one(after, {"set", "big", big}) == "+OK\r\n");
 }
+
+TEST_CASE("INFO reports clients, memory, CPU and stats over every driver", "[resp][server-commands]") {
+    Gatiod gatiod;
+    Client c(gatiod.port());
+    std::vector<std::unique_ptr<Client>> others;
+    for (int i = 0; i < 5; ++i) {
+        others.push_back(std::make_unique<Client>(gatiod.port()));
+        CHECK(one(*others.back(), {"set", "k" + std::to_string(i), "v"}) == "+OK\r\n");
+    }
+    // Every connection counts, whichever driver it landed on.
+    const std::string info = one(c, {"info"});
+    CHECK(info.find("# Clients\r\nconnected_clients:6\r\n") != std::string::npos);
+    CHECK(info.find("\r\nmem_allocator:libc\r\n") != std::string::npos);
+    CHECK(info.find("\r\nused_memory_rss:") != std::string::npos);
+    CHECK(info.find("\r\nmaxmemory_human:0B\r\n") != std::string::npos);
+    CHECK(info.find("# CPU\r\nused_cpu_sys:") != std::string::npos);
+    CHECK(info.find("\r\ntotal_connections_received:6\r\n") != std::string::npos);
+    // A command counts as it starts: the five SETs and this INFO.
+    CHECK(info.find("\r\ntotal_commands_processed:6\r\n") != std::string::npos);
+    // Sections in redis-server's order.
+    CHECK(info.find("# Server") < info.find("# Clients"));
+    CHECK(info.find("# Clients") < info.find("# Memory"));
+    CHECK(info.find("# Memory") < info.find("# Stats"));
+    CHECK(info.find("# Stats") < info.find("# CPU"));
+    CHECK(info.find("# CPU") < info.find("# Keyspace"));
+    others.clear();
+    CHECK(one(c, {"config", "resetstat"}) == "+OK\r\n");
+    const std::string stats = one(c, {"info", "stats"});
+    CHECK(stats.find("total_connections_received:0\r\n") != std::string::npos);
+    // CONFIG RESETSTAT itself was counted before the reset; INFO after it.
+    CHECK(stats.find("total_commands_processed:1\r\n") != std::string::npos);
+    CHECK(one(c, {"config", "set", "maxmemory", "3mb"}) == "+OK\r\n");
+    CHECK(one(c, {"info", "memory"}).find("\r\nmaxmemory_human:3.00M\r\n") != std::string::npos);
+}
