@@ -248,6 +248,7 @@ void LocalServer::run(std::span<const std::string_view> args, std::string& out) 
         } else {
             for (std::size_t s = 0; s < shards_.size(); ++s) {
                 involved_[s] = &shares_[s];
+                keys_[s].assign({static_cast<std::uint32_t>(s), static_cast<std::uint32_t>(shards_.size())});
             }
         }
         for (std::size_t s = 0; s < shards_.size(); ++s) {

@@ -17,8 +17,10 @@
 // key of another type answers WRONGTYPE, as redis-server does.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -177,6 +179,13 @@ enum class Cmd : std::uint8_t {
     discard,
     watch,
     unwatch,
+    // Keys, walked over every shard (scan_commands.cpp).
+    scan,
+    randomkey,
+    // Server (server_commands.cpp).
+    function,
+    script,
+    client,
 };
 
 enum class Route : std::uint8_t { connection, one_key, keys, all_shards, multi };
@@ -205,6 +214,68 @@ bool arity_ok(const CommandSpec& spec, std::size_t argc);
 // redis-server's error lines for a request it cannot run (no '-', no CRLF).
 void unknown_command_error(std::span<const std::string_view> args, std::string& out);
 void arity_error(std::string_view name, std::string& out);
+// "unknown subcommand 'x'. Try CONTAINER HELP."
+void unknown_subcommand(std::string_view sub, std::string_view container, std::string& out);
+// A listener's connections and commands over every driver, for INFO: each driver counts its
+// commands in its own slot (a plain store, no locked instruction), CONFIG RESETSTAT moves the
+// baseline.
+class ServerCounters {
+public:
+    explicit ServerCounters(std::size_t drivers) : commands_(drivers) {}
+    // On driver `driver`'s thread only.
+    void command(std::uint32_t driver) {
+        auto& n = commands_[driver].n;
+        n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
+    void opened() {
+        connected_.fetch_add(1, std::memory_order_relaxed);
+        connections_.fetch_add(1, std::memory_order_relaxed);
+    }
+    void closed() { connected_.fetch_sub(1, std::memory_order_relaxed); }
+    std::int64_t connected() const { return connected_.load(std::memory_order_relaxed); }
+    std::uint64_t connections() const {
+        return connections_.load(std::memory_order_relaxed) -
+               connections_base_.load(std::memory_order_relaxed);
+    }
+    std::uint64_t commands() const { return all_commands() - commands_base_.load(std::memory_order_relaxed); }
+    void reset() {
+        commands_base_.store(all_commands(), std::memory_order_relaxed);
+        connections_base_.store(connections_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    }
+
+private:
+    std::uint64_t all_commands() const {
+        std::uint64_t sum = 0;
+        for (const auto& c : commands_) {
+            sum += c.n.load(std::memory_order_relaxed);
+        }
+        return sum;
+    }
+    struct alignas(64) Slot {
+        std::atomic<std::uint64_t> n{0};
+    };
+    std::vector<Slot> commands_; // by driver
+    std::atomic<std::int64_t> connected_{0};
+    std::atomic<std::uint64_t> connections_{0};
+    std::atomic<std::uint64_t> commands_base_{0};
+    std::atomic<std::uint64_t> connections_base_{0};
+};
+
+// maxmemory-policy's name.
+std::string_view policy_name(EvictionPolicy p);
+struct ConnectionFacts;
+// CONFIG GET, SET and RESETSTAT (server_commands.cpp).
+void config_command(std::span<const std::string_view> args, const ConnectionFacts& facts, std::string& out);
+
+// FUNCTION and SCRIPT (server_commands.cpp): nothing is ever loaded, so FLUSH has nothing to
+// do and SCRIPT EXISTS finds nothing.
+void function_command(std::span<const std::string_view> args, std::string& out);
+void script_command(std::span<const std::string_view> args, std::string& out);
+// CLIENT ID, SETNAME and GETNAME of the connection itself (server_commands.cpp).
+void client_command(std::span<const std::string_view> args, const ConnectionFacts& facts, std::string& out);
+// Whether a client name is acceptable (no space, newline or other special character); false
+// with redis-server's error appended.
+bool client_name_ok(std::string_view name, std::string& out);
 
 // The settings commands report and obey; fixed for the life of a listener.
 struct ServerSettings {
@@ -214,7 +285,37 @@ struct ServerSettings {
     std::uint64_t max_memory = 0; // the whole keyspace's; each shard gets an equal share
     std::uint32_t databases = 16; // SELECT's range, fixed for the keyspace's life
     EvictionPolicy policy = EvictionPolicy::noeviction;
-    std::string_view version; // the plugin's own version, shown by INFO
+    std::uint32_t maxmemory_samples = 5; // keys sampled per allkeys-lru eviction
+    std::string_view version;            // the plugin's own version, shown by INFO
+};
+
+// The settings of a listener that CONFIG SET changes at run time, shared by its instances on
+// every driver (each adopts a new generation at its next receive, and the one that ran CONFIG
+// SET hands them to every shard); CONFIG RESETSTAT counts in `resets`.
+class RuntimeSettings {
+public:
+    explicit RuntimeSettings(const ServerSettings& s) : settings_(s) {}
+    ServerSettings get() const {
+        std::lock_guard hold(lock_);
+        return settings_;
+    }
+    void set(const ServerSettings& s) {
+        std::lock_guard hold(lock_);
+        settings_ = s;
+        generation_.fetch_add(1, std::memory_order_release);
+    }
+    std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+    void reset_stats() {
+        resets_.fetch_add(1, std::memory_order_release);
+        generation_.fetch_add(1, std::memory_order_release);
+    }
+    std::uint64_t resets() const { return resets_.load(std::memory_order_acquire); }
+
+private:
+    mutable std::mutex lock_;
+    ServerSettings settings_;
+    std::atomic<std::uint64_t> generation_{0};
+    std::atomic<std::uint64_t> resets_{0};
 };
 
 // ---- Shard side (runs on the shard's driver) ----
@@ -230,8 +331,10 @@ struct ShardShare {
     // INFO: keys and keys with an expiry in each database (sized by the shard, INFO alone).
     std::vector<std::int64_t> db_keys;
     std::vector<std::int64_t> db_expires;
-    bool oom = false;       // MSET: refused for lack of memory
-    std::size_t cursor = 0; // gather's read position in `out`
+    bool oom = false;         // MSET: refused for lack of memory
+    std::size_t cursor = 0;   // gather's read position in `out`
+    std::uint64_t left = 0;   // SCAN: positions of this shard still to walk (0: walked whole)
+    std::uint64_t random = 0; // RANDOMKEY: a number of the shard's random sequence
     void clear();
 };
 
@@ -308,9 +411,21 @@ void run_hash(Shard& shard, const CommandSpec& spec, std::span<const std::string
               std::int64_t now_ms, std::string& out);
 
 // Runs a shard's share of a keys/all_shards command. `keys` are the argument positions of the
-// keys this shard owns, ascending (MSET: each key's value follows it).
+// keys this shard owns, ascending (MSET: each key's value follows it); for an all_shards
+// command, the shard's index and the number of shards.
 void run_part(Shard& shard, const CommandSpec& spec, std::span<const std::string_view> args,
               std::span<const std::uint32_t> keys, std::int64_t now_ms, ShardShare& share);
+
+// SCAN and RANDOMKEY (scan_commands.cpp): the options checked before the fan-out (false with
+// the error appended), each shard's share (shard `index` of `shards`), and the reply gathered
+// from every shard's share.
+bool scan_check(std::span<const std::string_view> args, std::string& out);
+void scan_part(Shard& shard, std::span<const std::string_view> args, std::uint32_t index,
+               std::uint32_t shards, std::int64_t now_ms, ShardShare& share);
+void scan_gather(std::span<const std::string_view> args, std::span<ShardShare* const> shares,
+                 std::string& out);
+void randomkey_part(Shard& shard, std::int64_t now_ms, ShardShare& share);
+void randomkey_gather(std::span<ShardShare* const> shares, std::string& out);
 
 // ---- Connection side ----
 
@@ -320,7 +435,10 @@ struct ConnectionFacts {
     std::uint64_t client_id = 0;
     std::uint16_t port = 0; // the listener's local port
     std::int64_t uptime_s = 0;
-    std::uint32_t* db = nullptr; // the connection's selected database, which SELECT changes
+    std::uint32_t* db = nullptr;        // the connection's selected database, which SELECT changes
+    RuntimeSettings* runtime = nullptr; // what CONFIG SET changes (nullptr: refused)
+    std::string* name = nullptr;        // the connection's name (CLIENT SETNAME, HELLO SETNAME)
+    ServerCounters* counters = nullptr; // INFO clients and stats (nullptr: reported as 0)
 };
 
 enum class LocalOutcome : std::uint8_t { reply, reply_then_close };

@@ -131,6 +131,11 @@ public:
     std::uint64_t version(std::uint32_t db, std::string_view key) const;
     // One watcher of `key` in database `db` is gone; the last one removes its version.
     void unwatch(std::uint32_t db, std::string_view key);
+    // The selected database's keys by position, for SCAN and RANDOMKEY: 0 to positions() - 1.
+    // Inserting appends; a removal moves the last key into the removed one's position, so a key
+    // only ever moves down, and only from the last position.
+    std::size_t positions() const { return cur_->all.size(); }
+    const std::pair<const std::string, Entry>& at(std::size_t i) const { return *cur_->all[i]; }
 
     // A pseudo-random number of this shard's sequence (eviction samples, random members).
     std::uint64_t random() { return next_random(); }
@@ -144,6 +149,11 @@ public:
     std::uint64_t evicted() const { return evicted_; }
     std::uint64_t expired() const { return expired_; }
     const ShardLimits& limits() const { return limits_; }
+    // CONFIG RESETSTAT: the counters of expired and evicted keys start again from 0.
+    void reset_stats() {
+        evicted_ = 0;
+        expired_ = 0;
+    }
     // New limits (a reload changed maxmemory or its policy); they apply from the next command.
     void set_limits(const ShardLimits& limits) { limits_ = limits; }
 

@@ -98,6 +98,7 @@ struct alignas(64) ShardState {
     Shard shard;
     ServerSettings settings; // the newest instance's, set on the shard's driver
     std::int64_t last_sweep_ms = 0;
+    std::uint64_t resets_seen = 0; // the CONFIG RESETSTATs applied (RuntimeSettings::resets)
 };
 
 // The task asking one shard for an active expiry sweep, one per (instance driver, shard):
@@ -112,14 +113,16 @@ struct SweepJob {
 struct Keyspace {
     std::vector<std::uint32_t> drivers; // shard -> driver index
     std::vector<std::unique_ptr<ShardState>> shards;
-    std::vector<SweepJob> sweeps; // [driver * shards + shard]
+    std::vector<SweepJob> sweeps;             // [driver * shards + shard]
+    std::unique_ptr<RuntimeSettings> runtime; // what CONFIG SET changes, for every instance
+    std::unique_ptr<ServerCounters> counters; // INFO's connections and commands, by driver
 
     std::uint32_t shard_of(std::string_view key) const { return shard_index(key, shards.size()); }
 };
 
 // What the keyspace handed over across reloads is: another layout is refused rather than
 // misread (gatio_services.listener_state).
-const std::string g_keyspace_layout = "gatio.resp.keyspace/3 keyspace=" + std::to_string(sizeof(Keyspace)) +
+const std::string g_keyspace_layout = "gatio.resp.keyspace/4 keyspace=" + std::to_string(sizeof(Keyspace)) +
                                       " shard=" + std::to_string(sizeof(ShardState)) + " " + __VERSION__;
 
 std::mutex g_orphans_mutex;
@@ -188,6 +191,7 @@ struct Conn {
     Transaction tx;       // MULTI's queue and WATCH's keys
     std::uint32_t db = 0; // SELECT's
     std::uint16_t port = 0;
+    std::string name; // CLIENT SETNAME's
     bool open = false;
     bool closing = false;  // no more requests are read
     bool eof = false;      // the peer is done sending: close once every reply is written
@@ -211,26 +215,36 @@ void run_sweep(void* arg);
 void sweep_done(gatio_host* host, void* arg);
 
 // maxmemory is split evenly: each shard enforces its share on its own.
-ShardLimits shard_limits(const PluginSettings& settings, std::size_t shards) {
+ShardLimits shard_limits(const ServerSettings& settings, std::size_t shards) {
     ShardLimits limits;
     limits.max_memory =
-        settings.server.max_memory == 0 ? 0 : std::max<std::uint64_t>(1, settings.server.max_memory / shards);
-    limits.policy = settings.server.policy;
+        settings.max_memory == 0 ? 0 : std::max<std::uint64_t>(1, settings.max_memory / shards);
+    limits.policy = settings.policy;
     limits.lru_samples = settings.maxmemory_samples;
     return limits;
 }
 
-// New settings for one shard, from an instance that took over a running keyspace.
+// Hands one shard the listener's current settings (after a reload's instance took over a
+// running keyspace, or a CONFIG SET or RESETSTAT). It reads them when it runs, so a later
+// change overtaking an earlier one's task is harmless.
 struct ShardConfig {
     ShardState* state = nullptr;
-    ShardLimits limits;
-    ServerSettings server;
+    RuntimeSettings* runtime = nullptr;
+    std::size_t shards = 0;
+    bool pending = false; // its task was refused for lack of a task slot: offered again
 };
 
 void run_configure(void* arg) {
     auto& c = *static_cast<ShardConfig*>(arg);
-    c.state->shard.set_limits(c.limits);
-    c.state->settings = c.server;
+    const ServerSettings s = c.runtime->get();
+    std::lock_guard hold(c.state->lock);
+    c.state->shard.set_limits(shard_limits(s, c.shards));
+    c.state->settings = s;
+    const std::uint64_t resets = c.runtime->resets();
+    if (resets != c.state->resets_seen) {
+        c.state->resets_seen = resets;
+        c.state->shard.reset_stats();
+    }
 }
 
 class Resp {
@@ -282,9 +296,17 @@ public:
                 local_shard_ = static_cast<std::int64_t>(s);
             }
         }
+        configs_.resize(keyspace_->shards.size());
+        for (std::uint32_t s = 0; s < keyspace_->shards.size(); ++s) {
+            configs_[s] =
+                ShardConfig{keyspace_->shards[s].get(), keyspace_->runtime.get(), keyspace_->shards.size()};
+        }
         if (!origin.made) {
+            // A reload's options apply again, replacing what CONFIG SET had changed.
+            keyspace_->runtime->set(settings_.server);
             configure_shards();
         }
+        seen_generation_ = keyspace_->runtime->generation();
     }
 
     Resp(Resp&& other) = delete;
@@ -316,6 +338,8 @@ public:
         k->id = c.id();
         k->open = true;
         k->client_id = ++g_client_ids;
+        keyspace_->counters->opened();
+        k->name.clear();
         k->db = 0;
         k->port = 0;
         if (info.local != nullptr && info.local->sa_family == AF_INET) {
@@ -338,6 +362,7 @@ public:
         }
         // Every request of this receive runs at this time, as redis-server caches its clock.
         now_ms_ = wall_ms();
+        adopt_settings();
         if (!k.input.empty()) {
             if (admit(k, k.input.size() + data.size())) {
                 k.input.insert(k.input.end(), data.begin(), data.end());
@@ -381,6 +406,7 @@ public:
 
     void on_close(gatio::Connection c, gatio_close_reason) {
         Conn& k = *c.user<Conn>();
+        keyspace_->counters->closed();
         k.open = false;
         k.closing = true;
         k.tx.end(tx_keyspace_);
@@ -451,6 +477,9 @@ private:
             facts.client_id = k.client_id;
             facts.port = k.port;
             facts.uptime_s = (now_ms - g_start_ms) / 1000;
+            facts.runtime = r.keyspace_->runtime.get();
+            facts.name = &k.name;
+            facts.counters = r.keyspace_->counters.get();
         }
         ConnectionFacts facts;
     };
@@ -468,12 +497,14 @@ private:
         const PluginSettings& settings = *origin.settings;
         auto ks = std::make_unique<Keyspace>();
         ks->drivers.assign(origin.exec.begin(), origin.exec.end());
-        const ShardLimits limits = shard_limits(settings, origin.exec.size());
+        const ShardLimits limits = shard_limits(settings.server, origin.exec.size());
         for (std::size_t s = 0; s < origin.exec.size(); ++s) {
             ks->shards.push_back(
                 std::make_unique<ShardState>(limits, settings.server, 0x9E3779B97F4A7C15ULL * (s + 1)));
         }
         ks->sweeps.resize(std::size_t{origin.driver_count} * origin.exec.size());
+        ks->runtime = std::make_unique<RuntimeSettings>(settings.server);
+        ks->counters = std::make_unique<ServerCounters>(origin.driver_count);
         for (std::size_t i = 0; i < ks->sweeps.size(); ++i) {
             SweepJob& j = ks->sweeps[i];
             j.state = ks->shards[i % origin.exec.size()].get();
@@ -486,21 +517,54 @@ private:
 
     static void free_keyspace(void* data) { delete static_cast<Keyspace*>(data); }
 
-    // A keyspace taken over from an earlier generation: each shard gets this instance's limits
-    // and settings on its own driver, in order with the commands queued there.
+    // New settings for every shard (a reload took over a running keyspace, or CONFIG SET):
+    // the local shard gets them at once, the others by a task on their own driver, in order
+    // with the commands of this driver queued there. A task refused for lack of a slot is
+    // offered again with the queued tasks.
     void configure_shards() {
-        const ShardLimits limits = shard_limits(settings_, keyspace_->shards.size());
-        configs_.resize(keyspace_->shards.size());
         for (std::uint32_t s = 0; s < keyspace_->shards.size(); ++s) {
-            configs_[s] = ShardConfig{keyspace_->shards[s].get(), limits, settings_.server};
+            configs_[s].pending = true;
+        }
+        configure_pending();
+    }
+
+    void configure_pending() {
+        for (std::uint32_t s = 0; s < keyspace_->shards.size(); ++s) {
+            if (!configs_[s].pending) {
+                continue;
+            }
+            if (static_cast<std::int64_t>(s) == local_shard_) {
+                run_configure(&configs_[s]);
+                configs_[s].pending = false;
+                continue;
+            }
             gatio_task t{sizeof(gatio_task),    GATIO_PLACE_DRIVER,
                          keyspace_->drivers[s], GATIO_PRIORITY_LATENCY,
                          &run_configure,        nullptr,
                          &configs_[s]};
-            if (host_.spawn(t) != GATIO_OK) {
-                host_.error("resp: no task slot to hand the new limits to shard " + std::to_string(s) +
-                            "; it keeps those it had until the next reload");
+            if (host_.spawn(t) == GATIO_OK) {
+                configs_[s].pending = false;
+            } else {
+                arm_retry_timer();
             }
+        }
+    }
+
+    // Settings a CONFIG SET on any driver changed since this instance last looked: its
+    // connections' parsers and its answers follow them.
+    void adopt_settings() {
+        const std::uint64_t generation = keyspace_->runtime->generation();
+        if (generation == seen_generation_) {
+            return;
+        }
+        seen_generation_ = generation;
+        const std::string_view version = settings_.server.version;
+        settings_.server = keyspace_->runtime->get();
+        settings_.server.version = version;
+        const ServerSettings& server = settings_.server;
+        parser_limits_ = ParserLimits{server.proto_max_bulk_len, server.max_multibulk, server.max_inline};
+        for (auto& k : conns_) {
+            k->parser.set_limits(parser_limits_);
         }
     }
 
@@ -525,6 +589,7 @@ private:
     static void on_retry_timer(gatio_host*, void* arg) {
         auto* self = static_cast<Resp*>(arg);
         self->retry_timer_ = 0;
+        self->configure_pending();
         self->submit_queued();
     }
 
@@ -801,12 +866,18 @@ private:
             s.ready = true;
             return;
         }
+        keyspace_->counters->command(driver_);
         s.spec = spec;
         if (spec->route == Route::connection) {
             FactsBuilder facts(*this, k, s.now_ms);
+            const std::uint64_t generation = keyspace_->runtime->generation();
             if (run_local(*spec, args, facts.facts, s.reply) == LocalOutcome::reply_then_close) {
                 s.close_after = true;
                 k.closing = true;
+            }
+            if (keyspace_->runtime->generation() != generation) {
+                adopt_settings(); // CONFIG SET or RESETSTAT: every shard follows
+                configure_shards();
             }
             s.ready = true;
             return;
@@ -854,6 +925,7 @@ private:
         if (spec->route == Route::all_shards) {
             for (std::uint32_t i = 0; i < shard_count; ++i) {
                 s.shares[i] = &s.jobs[i].share;
+                s.jobs[i].keys.assign({i, static_cast<std::uint32_t>(shard_count)});
             }
             involved = static_cast<std::uint32_t>(shard_count);
         } else {
@@ -1063,9 +1135,10 @@ private:
     gatio::Host host_;
     std::uint32_t driver_;
     PluginSettings settings_;
-    Keyspace* keyspace_ = nullptr;     // kept by gatiod for the listener name
+    Keyspace* keyspace_ = nullptr; // kept by gatiod for the listener name
     TxShards tx_keyspace_{keyspace_};
-    std::vector<ShardConfig> configs_; // the tasks' arguments of configure_shards
+    std::vector<ShardConfig> configs_;  // the tasks' arguments of configure_shards, by shard
+    std::uint64_t seen_generation_ = 0; // the RuntimeSettings generation adopted
     ParserLimits parser_limits_;
     std::int64_t local_shard_ = -1;
     std::uint64_t partial_bytes_ = 0; // charged by every connection's unfinished input

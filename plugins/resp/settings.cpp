@@ -67,7 +67,7 @@ PluginSettings read_settings(const gatio::Options& options) {
         bad("maxmemory_policy",
             "must be \"noeviction\" or \"allkeys-lru\", got \"" + std::string(policy) + "\"");
     }
-    s.maxmemory_samples = static_cast<std::uint32_t>(int_in(options, "maxmemory_samples", 5, 1, 64));
+    s.server.maxmemory_samples = static_cast<std::uint32_t>(int_in(options, "maxmemory_samples", 5, 1, 64));
     s.server.databases = static_cast<std::uint32_t>(int_in(options, "databases", 16, 1, 1024));
     s.server.proto_max_bulk_len = size_in(options, "proto_max_bulk_len", 512ull << 20, 1, 4ull << 30);
     s.server.max_multibulk =

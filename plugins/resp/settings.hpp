@@ -13,9 +13,8 @@ namespace gatio::resp {
 
 struct PluginSettings {
     ServerSettings server;
-    std::uint32_t maxmemory_samples = 5; // keys sampled per allkeys-lru eviction
-    std::uint32_t max_pipeline = 128;    // requests in flight per connection
-    std::uint32_t pooled_slots = 1024;   // idle request slots an instance keeps for reuse
+    std::uint32_t max_pipeline = 128;  // requests in flight per connection
+    std::uint32_t pooled_slots = 1024; // idle request slots an instance keeps for reuse
     // Bytes that the partly received requests of one instance (one driver) may hold or
     // announce; a request that would take more is refused.
     std::uint64_t max_partial_memory = 1ull << 30;
