@@ -231,8 +231,11 @@ void Transaction::run(TxKeyspace& ks, const CommandSpec& spec, std::span<const s
             p.clear();
         }
         if (spec.route == Route::all_shards) {
+            // Each part is told its shard and the count, as a fan-out task is: SCAN's cursor
+            // names a shard.
             for (std::uint32_t i = 0; i < count; ++i) {
                 share_of_[i] = &shares_[i];
+                parts_[i].assign({i, count});
             }
         } else {
             keys_.resize(args.size());

@@ -92,6 +92,17 @@ TEST_CASE("transactions answer as redis-server does", "[resp][transaction]") {
               {"multi"},
               {"exec"}});
     }
+    SECTION("commands that walk every shard run inside EXEC") {
+        // SCAN inside EXEC crashed gatiod: its parts were not told their shard.
+        same(ours, theirs,
+             {{"set", a, "1"},
+              {"multi"},
+              {"scan", "0", "match", a, "count", "1000"},
+              {"randomkey"},
+              {"dbsize"},
+              {"exec"},
+              {"ping"}});
+    }
     SECTION("errors while queuing abort EXEC") {
         same(ours, theirs,
              {{"multi"},
