@@ -7,7 +7,9 @@
 // shares in argument order (gather). `all_shards` commands (DBSIZE, FLUSHALL, FLUSHDB, INFO)
 // run a share on every shard. `multi` commands (LMOVE, RPOPLPUSH, LMPOP, SMOVE, set algebra), whose keys may
 // live on several shards and must change them together, run whole on the connection's driver
-// with every shard involved locked (run_multi).
+// with every shard involved locked (run_multi). `pubsub` commands (SUBSCRIBE, PUBLISH, PUBSUB,
+// RESET ...) run on the connection's driver and reach the other drivers' subscriptions through
+// tasks (pubsub.hpp).
 //
 // Replies and errors are those of redis-server 7.0, byte for byte, except where a difference
 // is inherent (RESP2 only, no ACL users). Every command of a key sees the connection's
@@ -171,9 +173,17 @@ enum class Cmd : std::uint8_t {
     // Databases: MOVE runs on the key's shard, SWAPDB on every shard at once (run_multi).
     move,
     swapdb,
+    // Pub/sub, on the connection's driver and, through tasks, every driver (pubsub.hpp).
+    subscribe,
+    unsubscribe,
+    psubscribe,
+    punsubscribe,
+    publish,
+    pubsub_query, // PUBSUB
+    reset,
 };
 
-enum class Route : std::uint8_t { connection, one_key, keys, all_shards, multi };
+enum class Route : std::uint8_t { connection, one_key, keys, all_shards, multi, pubsub };
 
 struct CommandSpec {
     std::string_view name; // lower case, as COMMAND lists it
@@ -199,6 +209,10 @@ bool arity_ok(const CommandSpec& spec, std::size_t argc);
 // redis-server's error lines for a request it cannot run (no '-', no CRLF).
 void unknown_command_error(std::span<const std::string_view> args, std::string& out);
 void arity_error(std::string_view name, std::string& out);
+// "unknown subcommand 'x'. Try CONTAINER HELP.", and the error of a known subcommand with
+// arguments it does not take.
+void unknown_subcommand(std::string_view sub, std::string_view container, std::string& out);
+void subcommand_syntax_error(std::string_view sub, std::string_view container, std::string& out);
 
 // The settings commands report and obey; fixed for the life of a listener.
 struct ServerSettings {

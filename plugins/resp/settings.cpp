@@ -9,12 +9,13 @@ namespace gatio::resp {
 namespace {
 
 constexpr std::array known{
-    std::string_view{"maxmemory"},          std::string_view{"maxmemory_policy"},
-    std::string_view{"maxmemory_samples"},  std::string_view{"proto_max_bulk_len"},
-    std::string_view{"max_multibulk"},      std::string_view{"max_inline"},
-    std::string_view{"max_pipeline"},       std::string_view{"active_expire_interval"},
-    std::string_view{"active_expire_keys"}, std::string_view{"max_partial_memory"},
-    std::string_view{"pooled_slots"},       std::string_view{"databases"},
+    std::string_view{"maxmemory"},           std::string_view{"maxmemory_policy"},
+    std::string_view{"maxmemory_samples"},   std::string_view{"proto_max_bulk_len"},
+    std::string_view{"max_multibulk"},       std::string_view{"max_inline"},
+    std::string_view{"max_pipeline"},        std::string_view{"active_expire_interval"},
+    std::string_view{"active_expire_keys"},  std::string_view{"max_partial_memory"},
+    std::string_view{"pooled_slots"},        std::string_view{"databases"},
+    std::string_view{"pubsub_output_limit"},
 };
 
 [[noreturn]] void bad(std::string_view key, const std::string& why) {
@@ -82,6 +83,7 @@ PluginSettings read_settings(const gatio::Options& options) {
             "must be between 1ms and 60s, got " + std::to_string(s.active_expire_interval.count()) + "ms");
     }
     s.active_expire_keys = static_cast<std::uint32_t>(int_in(options, "active_expire_keys", 200, 1, 1 << 20));
+    s.pubsub_output_limit = size_in(options, "pubsub_output_limit", 32ull << 20, 1024, 1ull << 30);
     return s;
 }
 

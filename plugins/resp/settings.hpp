@@ -20,6 +20,8 @@ struct PluginSettings {
     std::uint64_t max_partial_memory = 1ull << 30;
     std::chrono::milliseconds active_expire_interval{100};
     std::uint32_t active_expire_keys = 200; // keys with an expiry examined per shard per sweep
+    // Unsent output a subscriber may hold; a message that would take it past this closes it.
+    std::uint64_t pubsub_output_limit = 32ull << 20;
 };
 
 // Reads every option, applying defaults; throws gatio::PluginError naming the option and
