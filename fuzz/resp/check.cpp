@@ -259,6 +259,10 @@ void LocalServer::run(std::span<const std::string_view> args, std::string& out) 
         gather(*spec, args, owner_, involved_, facts_, out);
         break;
     }
+    case Route::pubsub:
+        // Pub/sub lives in the plugin's drivers (pubsub.cpp), outside the keyspace checked here.
+        out.append("-ERR pub/sub runs in gatiod only\r\n");
+        break;
     }
 }
 

@@ -238,7 +238,9 @@ typedef struct gatio_task {
     uint32_t placement; /* gatio_placement */
     uint32_t driver;    /* target driver index for GATIO_PLACE_DRIVER; the key for GATIO_PLACE_KEY */
     uint32_t priority;  /* gatio_priority */
-    /* Runs on the executing driver's thread. It may not call services: it has no host. */
+    /* Runs on the executing driver's thread. It has no host of its own: it may call services only
+     * through the host of an instance of the driver it runs on (that host's thread), and only
+     * while that instance exists, as the resp plugin's pub/sub delivery does. */
     void (*run)(void* arg);
     /* Runs afterwards on the submitting driver's thread, where the host may be used again.
      * Optional. When gatiod stops before the task has come back, neither run nor done may be

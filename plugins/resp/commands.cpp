@@ -170,6 +170,13 @@ constexpr std::array table{
     CommandSpec{"function", function, -2, connection, 0, 0, 0, false, "", "@slow"},
     CommandSpec{"script", script, -2, connection, 0, 0, 0, false, "", "@slow"},
     CommandSpec{"client", client, -2, connection, 0, 0, 0, false, "", "@slow"},
+    CommandSpec{"subscribe", subscribe, -2, pubsub, 0, 0, 0, false, "pubsub noscript loading stale", "@pubsub @slow"},
+    CommandSpec{"unsubscribe", unsubscribe, -1, pubsub, 0, 0, 0, false, "pubsub noscript loading stale", "@pubsub @slow"},
+    CommandSpec{"psubscribe", psubscribe, -2, pubsub, 0, 0, 0, false, "pubsub noscript loading stale", "@pubsub @slow"},
+    CommandSpec{"punsubscribe", punsubscribe, -1, pubsub, 0, 0, 0, false, "pubsub noscript loading stale", "@pubsub @slow"},
+    CommandSpec{"publish", publish, 3, pubsub, 0, 0, 0, false, "pubsub loading stale fast", "@pubsub @fast"},
+    CommandSpec{"pubsub", pubsub_query, -2, pubsub, 0, 0, 0, false, "", "@slow"},
+    CommandSpec{"reset", reset, 1, pubsub, 0, 0, 0, false, "noscript loading stale fast no_auth allow_busy", "@fast @connection"},
 };
 // clang-format on
 
@@ -220,20 +227,6 @@ void command_info(const CommandSpec& c, std::string& out) {
     reply::array(out, 0); // key specs
     reply::array(out, 0); // subcommands
 }
-
-} // namespace
-
-void unknown_subcommand(std::string_view sub, std::string_view container, std::string& out) {
-    std::size_t from = out.size();
-    out.append("-ERR unknown subcommand '");
-    out.append(c_string(sub).substr(0, 128));
-    out.append("'. Try ");
-    out.append(container);
-    out.append(" HELP.");
-    error_line(out, from);
-}
-
-namespace {
 
 // Whether COMMAND LIST FILTERBY's `filter` of kind `by` keeps command c. No modules exist, and
 // an unknown ACL category keeps nothing, as in redis-server.
@@ -681,6 +674,26 @@ void unknown_command_error(std::span<const std::string_view> args, std::string& 
         out.append("' ");
         listed += a.size() + 3;
     }
+    error_line(out, from);
+}
+
+void unknown_subcommand(std::string_view sub, std::string_view container, std::string& out) {
+    std::size_t from = out.size();
+    out.append("-ERR unknown subcommand '");
+    out.append(c_string(sub).substr(0, 128));
+    out.append("'. Try ");
+    out.append(container);
+    out.append(" HELP.");
+    error_line(out, from);
+}
+
+void subcommand_syntax_error(std::string_view sub, std::string_view container, std::string& out) {
+    std::size_t from = out.size();
+    out.append("-ERR unknown subcommand or wrong number of arguments for '");
+    out.append(c_string(sub).substr(0, 128));
+    out.append("'. Try ");
+    out.append(container);
+    out.append(" HELP.");
     error_line(out, from);
 }
 

@@ -7,7 +7,9 @@
 // shares in argument order (gather). `all_shards` commands (DBSIZE, FLUSHALL, FLUSHDB, INFO)
 // run a share on every shard. `multi` commands (LMOVE, RPOPLPUSH, LMPOP, SMOVE, set algebra), whose keys may
 // live on several shards and must change them together, run whole on the connection's driver
-// with every shard involved locked (run_multi).
+// with every shard involved locked (run_multi). `pubsub` commands (SUBSCRIBE, PUBLISH, PUBSUB,
+// RESET ...) run on the connection's driver and reach the other drivers' subscriptions through
+// tasks (pubsub.hpp).
 //
 // Replies and errors are those of redis-server 7.0, byte for byte, except where a difference
 // is inherent (RESP2 only, no ACL users). Every command of a key sees the connection's
@@ -186,9 +188,17 @@ enum class Cmd : std::uint8_t {
     function,
     script,
     client,
+    // Pub/sub, on the connection's driver and, through tasks, every driver (pubsub.hpp).
+    subscribe,
+    unsubscribe,
+    psubscribe,
+    punsubscribe,
+    publish,
+    pubsub_query, // PUBSUB
+    reset,
 };
 
-enum class Route : std::uint8_t { connection, one_key, keys, all_shards, multi };
+enum class Route : std::uint8_t { connection, one_key, keys, all_shards, multi, pubsub };
 
 struct CommandSpec {
     std::string_view name; // lower case, as COMMAND lists it
@@ -276,6 +286,8 @@ void client_command(std::span<const std::string_view> args, const ConnectionFact
 // Whether a client name is acceptable (no space, newline or other special character); false
 // with redis-server's error appended.
 bool client_name_ok(std::string_view name, std::string& out);
+// The error of a known subcommand with arguments it does not take.
+void subcommand_syntax_error(std::string_view sub, std::string_view container, std::string& out);
 
 // The settings commands report and obey; fixed for the life of a listener.
 struct ServerSettings {

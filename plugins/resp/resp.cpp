@@ -42,6 +42,7 @@
 #include "commands.hpp"
 #include "keyspace.hpp"
 #include "parser.hpp"
+#include "pubsub.hpp"
 #include "reply.hpp"
 #include "settings.hpp"
 #include "transaction.hpp"
@@ -116,14 +117,16 @@ struct Keyspace {
     std::vector<SweepJob> sweeps;             // [driver * shards + shard]
     std::unique_ptr<RuntimeSettings> runtime; // what CONFIG SET changes, for every instance
     std::unique_ptr<ServerCounters> counters; // INFO's connections and commands, by driver
+    std::unique_ptr<PubSubHub> pubsub;
 
     std::uint32_t shard_of(std::string_view key) const { return shard_index(key, shards.size()); }
 };
 
 // What the keyspace handed over across reloads is: another layout is refused rather than
 // misread (gatio_services.listener_state).
-const std::string g_keyspace_layout = "gatio.resp.keyspace/4 keyspace=" + std::to_string(sizeof(Keyspace)) +
-                                      " shard=" + std::to_string(sizeof(ShardState)) + " " + __VERSION__;
+const std::string g_keyspace_layout = "gatio.resp.keyspace/5 keyspace=" + std::to_string(sizeof(Keyspace)) +
+                                      " shard=" + std::to_string(sizeof(ShardState)) +
+                                      " pubsub=" + std::to_string(sizeof(PubSubBoard)) + " " + __VERSION__;
 
 std::mutex g_orphans_mutex;
 
@@ -157,11 +160,14 @@ struct Slot {
     std::uint32_t waiting = 0;        // tasks not yet done
     bool ready = false;               // `reply` is final
     bool close_after = false;         // QUIT or a protocol error: close once it is written
+    PubSubRequest pubsub;             // PUBLISH and PUBSUB waiting for other drivers
 };
 
 struct Conn {
     Conn(Resp& owner, const ParserLimits& limits, std::uint32_t max_pipeline)
-        : inst(&owner), parser(limits), pipeline(max_pipeline) {}
+        : inst(&owner), parser(limits), pipeline(max_pipeline) {
+        sub.owner = this;
+    }
 
     Conn(const Conn&) = delete;
     Conn& operator=(const Conn&) = delete;
@@ -190,6 +196,7 @@ struct Conn {
     std::uint64_t client_id = 0;
     Transaction tx;       // MULTI's queue and WATCH's keys
     std::uint32_t db = 0; // SELECT's
+    Subscriber sub;
     std::uint16_t port = 0;
     std::string name; // CLIENT SETNAME's
     bool open = false;
@@ -247,7 +254,7 @@ void run_configure(void* arg) {
     }
 }
 
-class Resp {
+class Resp final : PubSubSink {
 public:
     static bool init(const gatio_services&, std::string&) {
         g_start_ms = wall_ms();
@@ -307,6 +314,8 @@ public:
             configure_shards();
         }
         seen_generation_ = keyspace_->runtime->generation();
+        pubsub_ = std::make_unique<PubSubLocal>(host_, *keyspace_->pubsub, driver_,
+                                                static_cast<PubSubSink&>(*this));
     }
 
     Resp(Resp&& other) = delete;
@@ -410,6 +419,7 @@ public:
         k.open = false;
         k.closing = true;
         k.tx.end(tx_keyspace_);
+        pubsub_->drop(k.sub);
         if (k.tasks == 0) {
             release(k);
         }
@@ -435,6 +445,53 @@ public:
             release(k);
         }
         submit_queued();
+    }
+
+    // Another driver answered the last share of a PUBLISH or PUBSUB.
+    static void pubsub_finished(void* ctx) {
+        Slot& s = *static_cast<Slot*>(ctx);
+        Conn& k = *s.conn;
+        Resp& self = *k.inst;
+        --k.tasks;
+        --k.busy;
+        s.ready = true;
+        if (k.open) {
+            self.advance(k);
+        } else if (k.tasks == 0) {
+            self.release(k);
+        }
+    }
+
+    // A message for a subscriber of this instance (PubSubSink). Behind replies not yet written
+    // it joins the newest request's reply (in the subscribed context every request is answered
+    // at once, so that slot is final), else it is sent. Either way the connection's unsent
+    // output is bounded by pubsub_output_limit, and a send the host refuses (send_buffer_limit,
+    // the driver's output memory) is as good as over it: the subscriber is closed.
+    bool deliver(Subscriber& sub, std::string_view frame) override {
+        Conn& k = *static_cast<Conn*>(sub.owner);
+        if (!k.open || k.closing) {
+            return false;
+        }
+        const auto& svc = host_.services();
+        std::size_t unsent = svc.pending_output(host_.handle(), k.id);
+        for (Slot* at = k.head; at != nullptr; at = at->next) {
+            unsent += at->reply.size();
+        }
+        unsent -= std::min(unsent, k.head_sent);
+        bool over = unsent + frame.size() > settings_.pubsub_output_limit;
+        if (!over && k.tail != nullptr) {
+            assert(k.tail->ready);
+            k.tail->reply.append(frame);
+            flush(k);
+            return true;
+        }
+        if (!over && svc.send(host_.handle(), k.id, frame.data(), frame.size()) == GATIO_OK) {
+            return true;
+        }
+        svc.close(host_.handle(), k.id, GATIO_CLOSE_ABORT);
+        k.closing = true;
+        pubsub_->count_slow(k.client_id, unsent, settings_.pubsub_output_limit);
+        return false;
     }
 
     void sweep(std::uint32_t shard) {
@@ -505,6 +562,7 @@ private:
         ks->sweeps.resize(std::size_t{origin.driver_count} * origin.exec.size());
         ks->runtime = std::make_unique<RuntimeSettings>(settings.server);
         ks->counters = std::make_unique<ServerCounters>(origin.driver_count);
+        ks->pubsub = std::make_unique<PubSubHub>(origin.driver_count);
         for (std::size_t i = 0; i < ks->sweeps.size(); ++i) {
             SweepJob& j = ks->sweeps[i];
             j.state = ks->shards[i % origin.exec.size()].get();
@@ -868,6 +926,22 @@ private:
         }
         keyspace_->counters->command(driver_);
         s.spec = spec;
+        if (k.sub.active() && answer_subscribed(*spec, args, s.reply)) {
+            s.ready = true;
+            return;
+        }
+        if (spec->route == Route::pubsub) {
+            copy_args(s, args);
+            s.pubsub.finished = &pubsub_finished;
+            s.pubsub.ctx = &s;
+            if (pubsub_->command(k.sub, *spec, s.args, k.db, s.reply, s.pubsub) == PubSubOutcome::pending) {
+                ++k.busy;
+                ++k.tasks;
+                return;
+            }
+            s.ready = true;
+            return;
+        }
         if (spec->route == Route::connection) {
             FactsBuilder facts(*this, k, s.now_ms);
             const std::uint64_t generation = keyspace_->runtime->generation();
@@ -1152,6 +1226,7 @@ private:
     std::vector<std::unique_ptr<Conn>> conns_; // every connection state this instance made
     gatio_timer sweep_timer_ = 0;
     gatio_timer retry_timer_ = 0;
+    std::unique_ptr<PubSubLocal> pubsub_; // this driver's subscriptions; goes first
 };
 
 void run_job(void* arg) {

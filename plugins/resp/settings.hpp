@@ -22,6 +22,8 @@ struct PluginSettings {
     std::uint32_t active_expire_keys = 200; // keys with an expiry examined per shard per sweep
     // What one MULTI may queue: EXEC holds its shards while it runs them.
     TxLimits transaction{65536, 64ull << 20};
+    // Unsent output a subscriber may hold; a message that would take it past this closes it.
+    std::uint64_t pubsub_output_limit = 32ull << 20;
 };
 
 // Reads every option, applying defaults; throws gatio::PluginError naming the option and
