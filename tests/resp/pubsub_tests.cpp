@@ -201,9 +201,11 @@ TEST_CASE("a subscriber receives what a publisher sends as from redis-server", "
     for (int i = 0; i < 2; ++i) {
         Client sub(ports[i]);
         Client pub(ports[i]);
-        // The confirmations arrive once the subscriptions are in place.
+        // The confirmations arrive once the subscriptions are in place. No channel matches both
+        // patterns: redis-server sends the pmessages of two matching patterns in its hash order,
+        // which its random hash seed changes from run to run.
         got[i] =
-            sub.exchange(request({"subscribe", "news", "sport"}) + request({"psubscribe", "n*", "*s"}), 4);
+            sub.exchange(request({"subscribe", "news", "sport"}) + request({"psubscribe", "n*", "*rt"}), 4);
         std::string burst = request({"publish", "news", "first"}) + request({"publish", "nothing", "x"}) +
                             request({"publish", "sport", std::string("bin\0ary\r\n", 9)}) +
                             request({"publish", "nope", "y"}) + request({"publish", "other", "z"}) +
