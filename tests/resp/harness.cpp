@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "check.hpp"
+#include "keyspace.hpp"
 #include "tests/support/gatiod.hpp"
 
 namespace gatio::resp::test {
@@ -227,6 +228,15 @@ std::size_t resident_bytes(pid_t pid) {
     }
     FAIL("no VmRSS in /proc/" << pid << "/status");
     return 0;
+}
+
+std::string key_on(std::uint32_t shard, std::string_view prefix) {
+    for (int i = 0;; ++i) {
+        std::string k = std::string(prefix).append(std::to_string(i));
+        if (shard_index(k, 2) == shard) {
+            return k;
+        }
+    }
 }
 
 std::string request(const std::vector<std::string>& args) {

@@ -105,6 +105,10 @@ private:
     std::string pending_; // bytes read past the replies returned so far
 };
 
+// The first key `prefix`0, `prefix`1, ... that lives on shard `shard` of a two-shard keyspace
+// (the tests' gatiod has two exec drivers).
+std::string key_on(std::uint32_t shard, std::string_view prefix);
+
 // A multibulk request.
 std::string request(const std::vector<std::string>& args);
 

@@ -18,16 +18,6 @@ using namespace gatio::resp::test;
 
 namespace {
 
-// A key of each of the two shards.
-std::string key_of_shard(std::uint32_t shard, const std::string& prefix) {
-    for (int i = 0;; ++i) {
-        std::string k = prefix + std::to_string(i);
-        if (gatio::resp::shard_index(k, 2) == shard) {
-            return k;
-        }
-    }
-}
-
 std::string one(Client& c, const std::vector<std::string>& args) {
     return c.exchange(request(args), 1);
 }
@@ -377,8 +367,8 @@ TEST_CASE("SCAN returns every key present throughout while keys come and go on b
 TEST_CASE("RANDOMKEY picks keys of every shard", "[resp][server-commands]") {
     Gatiod gatiod;
     Client c(gatiod.port());
-    const std::string a = key_of_shard(0, "r");
-    const std::string b = key_of_shard(1, "r");
+    const std::string a = key_on(0, "r");
+    const std::string b = key_on(1, "r");
     one(c, {"set", a, "1"});
     one(c, {"set", b, "2"});
     std::set<std::string> picked;
@@ -392,8 +382,8 @@ TEST_CASE("RANDOMKEY picks keys of every shard", "[resp][server-commands]") {
 TEST_CASE("CONFIG SET applies to every shard and every driver's connections", "[resp][server-commands]") {
     Gatiod gatiod;
     Client c(gatiod.port());
-    const std::string a = key_of_shard(0, "m");
-    const std::string b = key_of_shard(1, "m");
+    const std::string a = key_on(0, "m");
+    const std::string b = key_on(1, "m");
     CHECK(one(c, {"set", a, "v"}) == "+OK\r\n");
     CHECK(one(c, {"set", b, "v"}) == "+OK\r\n");
     const std::string oom = "-OOM command not allowed when used memory > 'maxmemory'.\r\n";

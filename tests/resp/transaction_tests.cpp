@@ -34,16 +34,6 @@ void same(Client& ours, Client& theirs, const Script& script) {
     CHECK(ours.exchange(all, script.size()) == theirs.exchange(all, script.size()));
 }
 
-// A key of the given shard (of two), as the plugin places keys.
-std::string key_on(std::uint32_t shard, std::string_view prefix) {
-    for (int i = 0;; ++i) {
-        std::string k = std::string(prefix) + std::to_string(i);
-        if (gatio::resp::shard_index(k, 2) == shard) {
-            return k;
-        }
-    }
-}
-
 // A client whose connection is accepted by the driver on `cpu`: gatiod steers a connection
 // to the driver of the CPU its first packet arrives on, and loopback packets arrive on the
 // sender's CPU.
