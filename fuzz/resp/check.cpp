@@ -174,7 +174,7 @@ void LocalServer::reset() {
 }
 
 std::uint32_t LocalServer::shard_of(std::string_view key) const {
-    return static_cast<std::uint32_t>(std::hash<std::string_view>{}(key) % shards_.size());
+    return shard_index(key, shards_.size());
 }
 
 std::string LocalServer::run_line(std::string_view line) {
@@ -237,21 +237,10 @@ void LocalServer::run(std::span<const std::string_view> args, std::string& out) 
         for (auto& k : keys_) {
             k.clear();
         }
-        owner_.assign(args.size(), 0);
-        std::fill(involved_.begin(), involved_.end(), nullptr);
-        if (spec->route == Route::keys) {
-            for (std::size_t a = 1; a < args.size(); a += static_cast<std::size_t>(spec->step)) {
-                owner_[a] = shard_of(args[a]);
-                keys_[owner_[a]].push_back(static_cast<std::uint32_t>(a));
-                involved_[owner_[a]] = &shares_[owner_[a]];
-            }
-        } else {
-            for (std::size_t s = 0; s < shards_.size(); ++s) {
-                involved_[s] = &shares_[s];
-                keys_[s].assign({static_cast<std::uint32_t>(s), static_cast<std::uint32_t>(shards_.size())});
-            }
-        }
+        split_fanout(*spec, args, static_cast<std::uint32_t>(shards_.size()), owner_,
+                     [&](std::uint32_t i) -> std::vector<std::uint32_t>& { return keys_[i]; });
         for (std::size_t s = 0; s < shards_.size(); ++s) {
+            involved_[s] = keys_[s].empty() ? nullptr : &shares_[s];
             if (involved_[s] != nullptr) {
                 run_part(*shards_[s], *spec, args, keys_[s], now_ms, shares_[s]);
             }

@@ -677,24 +677,23 @@ void unknown_command_error(std::span<const std::string_view> args, std::string& 
     error_line(out, from);
 }
 
-void unknown_subcommand(std::string_view sub, std::string_view container, std::string& out) {
-    std::size_t from = out.size();
-    out.append("-ERR unknown subcommand '");
-    out.append(c_string(sub).substr(0, 128));
-    out.append("'. Try ");
-    out.append(container);
-    out.append(" HELP.");
+void error_naming(std::string& out, std::string_view before, std::string_view arg, std::string_view after) {
+    const std::size_t from = out.size();
+    out.push_back('-');
+    out.append(before);
+    out.append(c_string(arg).substr(0, 128));
+    out.append(after);
     error_line(out, from);
 }
 
+void unknown_subcommand(std::string_view sub, std::string_view container, std::string& out) {
+    error_naming(out, "ERR unknown subcommand '", sub,
+                 std::string("'. Try ").append(container).append(" HELP."));
+}
+
 void subcommand_syntax_error(std::string_view sub, std::string_view container, std::string& out) {
-    std::size_t from = out.size();
-    out.append("-ERR unknown subcommand or wrong number of arguments for '");
-    out.append(c_string(sub).substr(0, 128));
-    out.append("'. Try ");
-    out.append(container);
-    out.append(" HELP.");
-    error_line(out, from);
+    error_naming(out, "ERR unknown subcommand or wrong number of arguments for '", sub,
+                 std::string("'. Try ").append(container).append(" HELP."));
 }
 
 void arity_error(std::string_view name, std::string& out) {

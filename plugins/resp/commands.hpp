@@ -224,8 +224,13 @@ bool arity_ok(const CommandSpec& spec, std::size_t argc);
 // redis-server's error lines for a request it cannot run (no '-', no CRLF).
 void unknown_command_error(std::span<const std::string_view> args, std::string& out);
 void arity_error(std::string_view name, std::string& out);
-// "unknown subcommand 'x'. Try CONTAINER HELP."
+// "unknown subcommand 'x'. Try CONTAINER HELP.", and the error of a known subcommand with
+// arguments it does not take.
 void unknown_subcommand(std::string_view sub, std::string_view container, std::string& out);
+void subcommand_syntax_error(std::string_view sub, std::string_view container, std::string& out);
+// An error line naming an argument as redis-server's printf names one: `before`, the argument
+// up to a NUL byte and at most 128 bytes of it, then `after`; CR and LF become spaces.
+void error_naming(std::string& out, std::string_view before, std::string_view arg, std::string_view after);
 // A listener's connections and commands over every driver, for INFO: each driver counts its
 // commands in its own slot (a plain store, no locked instruction), CONFIG RESETSTAT moves the
 // baseline.
@@ -286,8 +291,6 @@ void client_command(std::span<const std::string_view> args, const ConnectionFact
 // Whether a client name is acceptable (no space, newline or other special character); false
 // with redis-server's error appended.
 bool client_name_ok(std::string_view name, std::string& out);
-// The error of a known subcommand with arguments it does not take.
-void subcommand_syntax_error(std::string_view sub, std::string_view container, std::string& out);
 
 // The settings commands report and obey; fixed for the life of a listener.
 struct ServerSettings {
@@ -386,6 +389,12 @@ protected:
 bool multi_keys(const CommandSpec& spec, std::span<const std::string_view> args,
                 std::vector<std::uint32_t>& keys);
 
+// The shards a `multi` command locks, ascending and each once: those of `keys` (from
+// multi_keys), and every one of the `count` for SWAPDB, which names no key.
+void multi_shards(const CommandSpec& spec, std::span<const std::string_view> args,
+                  std::span<const std::uint32_t> keys, std::uint32_t count,
+                  std::vector<std::uint32_t>& shards);
+
 // Runs a `multi` command whole. The caller makes every shard of `keys` (from multi_keys)
 // safe to touch from this thread for the duration (see resp.cpp).
 void run_multi(ShardsOf& shards, const CommandSpec& spec, std::span<const std::string_view> args,
@@ -421,6 +430,32 @@ std::vector<std::uint32_t> distinct_picks(Shard& shard, std::size_t size, std::s
 // The hash commands of run_one_key.
 void run_hash(Shard& shard, const CommandSpec& spec, std::span<const std::string_view> args,
               std::int64_t now_ms, std::string& out);
+
+// How a keys or all_shards command splits over `count` shards: part(i) (a vector, empty on
+// entry) receives the argument positions of the keys shard i owns, ascending, and stays empty
+// when shard i is not involved; for an all_shards command every shard gets its index and
+// `count`, which SCAN's cursor needs. owner[a] is the shard of argument a's key. Returns how
+// many shards are involved. One split for the connection's fan-out, EXEC and the fuzz check.
+template <class PartOf>
+std::uint32_t split_fanout(const CommandSpec& spec, std::span<const std::string_view> args,
+                           std::uint32_t count, std::vector<std::uint32_t>& owner, PartOf&& part) {
+    if (spec.route == Route::all_shards) {
+        for (std::uint32_t i = 0; i < count; ++i) {
+            part(i).assign({i, count});
+        }
+        return count;
+    }
+    owner.resize(args.size());
+    std::uint32_t involved = 0;
+    for (std::size_t a = 1; a < args.size(); a += static_cast<std::size_t>(spec.step)) {
+        const std::uint32_t s = shard_index(args[a], count);
+        owner[a] = s;
+        std::vector<std::uint32_t>& keys = part(s);
+        involved += keys.empty() ? 1 : 0;
+        keys.push_back(static_cast<std::uint32_t>(a));
+    }
+    return involved;
+}
 
 // Runs a shard's share of a keys/all_shards command. `keys` are the argument positions of the
 // keys this shard owns, ascending (MSET: each key's value follows it); for an all_shards

@@ -994,26 +994,11 @@ private:
         for (auto& j : s.jobs) {
             j.keys.clear();
         }
-        std::fill(s.shares.begin(), s.shares.end(), nullptr);
-        std::uint32_t involved = 0;
-        if (spec->route == Route::all_shards) {
-            for (std::uint32_t i = 0; i < shard_count; ++i) {
-                s.shares[i] = &s.jobs[i].share;
-                s.jobs[i].keys.assign({i, static_cast<std::uint32_t>(shard_count)});
-            }
-            involved = static_cast<std::uint32_t>(shard_count);
-        } else {
-            s.owner.resize(args.size());
-            const auto step = static_cast<std::size_t>(spec->step);
-            for (std::size_t a = 1; a < args.size(); a += step) {
-                std::uint32_t shard = ks.shard_of(args[a]);
-                s.owner[a] = shard;
-                s.jobs[shard].keys.push_back(static_cast<std::uint32_t>(a));
-                if (s.shares[shard] == nullptr) {
-                    s.shares[shard] = &s.jobs[shard].share;
-                    ++involved;
-                }
-            }
+        const std::uint32_t involved =
+            split_fanout(*spec, args, static_cast<std::uint32_t>(shard_count), s.owner,
+                         [&](std::uint32_t i) -> std::vector<std::uint32_t>& { return s.jobs[i].keys; });
+        for (std::uint32_t i = 0; i < shard_count; ++i) {
+            s.shares[i] = s.jobs[i].keys.empty() ? nullptr : &s.jobs[i].share;
         }
         bool all_local =
             involved == 1 && local_shard_ >= 0 && s.shares[static_cast<std::size_t>(local_shard_)];
@@ -1052,17 +1037,7 @@ private:
             const Keyspace& ks;
         } of(*keyspace_);
         multi_keys(spec, args, s.owner);
-        locked_.clear();
-        for (std::uint32_t k : s.owner) {
-            locked_.push_back(keyspace_->shard_of(args[k]));
-        }
-        if (spec.id == Cmd::swapdb) {
-            for (std::uint32_t i = 0; i < keyspace_->shards.size(); ++i) {
-                locked_.push_back(i);
-            }
-        }
-        std::sort(locked_.begin(), locked_.end());
-        locked_.erase(std::unique(locked_.begin(), locked_.end()), locked_.end());
+        multi_shards(spec, args, s.owner, static_cast<std::uint32_t>(keyspace_->shards.size()), locked_);
         for (std::uint32_t i : locked_) {
             keyspace_->shards[i]->lock.lock();
             keyspace_->shards[i]->shard.select(s.db);

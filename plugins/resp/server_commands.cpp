@@ -239,11 +239,7 @@ void config_set(std::span<const std::string_view> args, const ConnectionFacts& f
     for (std::size_t a = 2; a < args.size(); a += 2) {
         const auto* p = find_param(args[a]);
         if (p == nullptr) {
-            std::string text = "ERR Unknown option or number of arguments for CONFIG SET - '";
-            for (char c : args[a].substr(0, 128)) {
-                text.push_back(c == '\r' || c == '\n' ? ' ' : c);
-            }
-            reply::error(out, text + "'");
+            error_naming(out, "ERR Unknown option or number of arguments for CONFIG SET - '", args[a], "'");
             return;
         }
         const auto i = static_cast<std::size_t>(p - params.data());
@@ -311,12 +307,7 @@ void function_command(std::span<const std::string_view> args, std::string& out) 
         return;
     }
     if (args.size() > 3) {
-        std::string text = "ERR unknown subcommand or wrong number of arguments for '";
-        for (char c : args[1].substr(0, 128)) {
-            text.push_back(c == '\r' || c == '\n' ? ' ' : c);
-        }
-        text.append("'. Try FUNCTION HELP.");
-        reply::error(out, text);
+        subcommand_syntax_error(args[1], "FUNCTION", out);
     } else if (!sync_option(args)) {
         reply::error(out, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
     } else {

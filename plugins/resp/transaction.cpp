@@ -185,14 +185,8 @@ void Transaction::involve(TxKeyspace& ks, const CommandSpec& spec, std::span<con
         break;
     case Route::multi:
         multi_keys(spec, args, keys_);
-        for (std::uint32_t k : keys_) {
-            shards_.push_back(ks.shard_of(args[k]));
-        }
-        if (spec.id == Cmd::swapdb) {
-            for (std::uint32_t i = 0; i < ks.count(); ++i) {
-                shards_.push_back(i);
-            }
-        }
+        multi_shards(spec, args, keys_, ks.count(), locked_);
+        shards_.insert(shards_.end(), locked_.begin(), locked_.end());
         break;
     default:
         break;
@@ -226,29 +220,15 @@ void Transaction::run(TxKeyspace& ks, const CommandSpec& spec, std::span<const s
         const std::uint32_t count = ks.count();
         shares_.resize(count);
         parts_.resize(count);
-        share_of_.assign(count, nullptr);
+        share_of_.resize(count);
         for (auto& p : parts_) {
             p.clear();
         }
-        if (spec.route == Route::all_shards) {
-            // Each part is told its shard and the count, as a fan-out task is: SCAN's cursor
-            // names a shard.
-            for (std::uint32_t i = 0; i < count; ++i) {
-                share_of_[i] = &shares_[i];
-                parts_[i].assign({i, count});
-            }
-        } else {
-            keys_.resize(args.size());
-            for (std::size_t a = 1; a < args.size(); a += static_cast<std::size_t>(spec.step)) {
-                const std::uint32_t s = ks.shard_of(args[a]);
-                keys_[a] = s;
-                parts_[s].push_back(static_cast<std::uint32_t>(a));
-                share_of_[s] = &shares_[s];
-            }
-        }
+        split_fanout(spec, args, count, keys_,
+                     [&](std::uint32_t i) -> std::vector<std::uint32_t>& { return parts_[i]; });
         for (std::uint32_t i = 0; i < count; ++i) {
+            share_of_[i] = parts_[i].empty() ? nullptr : &shares_[i];
             if (share_of_[i] != nullptr) {
-                shares_[i].clear();
                 Shard& shard = ks.shard(i);
                 shard.select(db);
                 run_part(shard, spec, args, parts_[i], now_ms, shares_[i]);

@@ -98,6 +98,7 @@ private:
     std::vector<Watch> watches_;
     // EXEC's scratch, kept for the next one.
     std::vector<std::uint32_t> shards_;
+    std::vector<std::uint32_t> locked_; // one multi command's
     std::vector<std::string_view> args_;
     std::vector<std::uint32_t> keys_;
     std::vector<ShardShare> shares_;
