@@ -26,14 +26,15 @@ std::uint64_t Shard::version(std::uint32_t db, std::string_view key) const {
     const WatchMap& m = watched_[db];
     auto it = m.find(key);
     assert(it != m.end());
-    return it->second.version;
+    // A key that is not watched reads as changed: EXEC then aborts rather than applies.
+    return it == m.end() ? ~std::uint64_t{0} : it->second.version;
 }
 
 void Shard::unwatch(std::uint32_t db, std::string_view key) {
     WatchMap& m = watched_[db];
     auto it = m.find(key);
     assert(it != m.end() && it->second.watchers > 0);
-    if (--it->second.watchers == 0) {
+    if (it != m.end() && --it->second.watchers == 0) {
         m.erase(it);
         --watching_;
     }

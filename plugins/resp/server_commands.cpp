@@ -236,6 +236,9 @@ void config_set(std::span<const std::string_view> args, const ConnectionFacts& f
         return;
     }
     std::array<bool, params.size()> seen{};
+    // A name may come once, so the pairs that pass fit one per parameter.
+    std::array<const std::pair<std::string_view, Param>*, params.size()> chosen{};
+    std::size_t pairs = 0;
     for (std::size_t a = 2; a < args.size(); a += 2) {
         const auto* p = find_param(args[a]);
         if (p == nullptr) {
@@ -252,15 +255,15 @@ void config_set(std::span<const std::string_view> args, const ConnectionFacts& f
             return;
         }
         seen[i] = true;
+        chosen[pairs++] = p;
     }
     if (facts.runtime == nullptr) {
         reply::error(out, "ERR CONFIG SET is not available here");
         return;
     }
     ServerSettings next = facts.runtime->get();
-    for (std::size_t a = 2; a < args.size(); a += 2) {
-        const auto* p = find_param(args[a]);
-        if (!set_param(p->second, p->first, args[a + 1], next, out)) {
+    for (std::size_t k = 0; k < pairs; ++k) {
+        if (!set_param(chosen[k]->second, chosen[k]->first, args[3 + 2 * k], next, out)) {
             return;
         }
     }

@@ -256,9 +256,9 @@ TEST_CASE("publishers reach subscribers on every driver", "[resp][pubsub]") {
     // Many messages from both drivers at once arrive whole, each publisher's in its order.
     std::string burst0;
     std::string burst1;
-    for (int i = 0; i < 500; ++i) {
-        burst0 += request({"publish", "only1", "a" + std::to_string(i)});
-        burst1 += request({"publish", "only1", "b" + std::to_string(i)});
+    for (std::size_t i = 0; i < 500; ++i) {
+        burst0 += request({"publish", "only1", numbered("a", i)});
+        burst1 += request({"publish", "only1", numbered("b", i)});
     }
     std::string expect_replies;
     for (int i = 0; i < 500; ++i) {
@@ -277,10 +277,10 @@ TEST_CASE("publishers reach subscribers on every driver", "[resp][pubsub]") {
         std::size_t n = gatio::resp::check::reply_length(std::string_view(stream).substr(at));
         REQUIRE(n > 0);
         std::string one = stream.substr(at, n);
-        if (one == message("only1", "a" + std::to_string(next_a))) {
+        if (one == message("only1", numbered("a", next_a))) {
             ++next_a;
         } else {
-            CHECK(one == message("only1", "b" + std::to_string(next_b)));
+            CHECK(one == message("only1", numbered("b", next_b)));
             ++next_b;
         }
         at += n;

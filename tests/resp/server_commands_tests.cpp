@@ -258,7 +258,7 @@ TEST_CASE("COMMAND describes each command as redis-server does", "[resp][server-
     // The table itself: COMMAND, COMMAND INFO without names and COMMAND COUNT agree.
     auto names = elements(one(ours, {"command", "list"}));
     const std::string count = one(ours, {"command", "count"});
-    CHECK(count == ":" + std::to_string(names.size()) + "\r\n");
+    CHECK(count == numbered(":", names.size()).append("\r\n"));
     CHECK(elements(one(ours, {"command"})).size() == names.size());
     CHECK(elements(one(ours, {"command", "info"})).size() == names.size());
     REQUIRE(names.size() > 100);
@@ -291,18 +291,18 @@ TEST_CASE("COMMAND describes each command as redis-server does", "[resp][server-
 TEST_CASE("SCAN returns every key present throughout while keys come and go on both shards",
           "[resp][server-commands]") {
     Gatiod gatiod;
-    constexpr int stable = 6000;
-    constexpr int churn = 2000;
+    constexpr std::size_t stable = 6000;
+    constexpr std::size_t churn = 2000;
     Client setup(gatiod.port());
     std::string load;
-    for (int i = 0; i < stable; ++i) {
-        load += request({"set", "stable:" + std::to_string(i), "v"});
+    for (std::size_t i = 0; i < stable; ++i) {
+        load += request({"set", numbered("stable:", i), "v"});
     }
-    for (int i = 0; i < churn; ++i) {
-        load += request({"set", "old:" + std::to_string(i), "v"});
+    for (std::size_t i = 0; i < churn; ++i) {
+        load += request({"set", numbered("old:", i), "v"});
     }
-    for (int i = 0; i < 300; ++i) {
-        load += request({"hset", "hash:" + std::to_string(i), "f", "v"});
+    for (std::size_t i = 0; i < 300; ++i) {
+        load += request({"hset", numbered("hash:", i), "f", "v"});
     }
     setup.exchange(load, stable + churn + 300, 60s);
     // Both shards hold keys.
@@ -329,14 +329,14 @@ TEST_CASE("SCAN returns every key present throughout while keys come and go on b
         std::atomic<bool> done{false};
         std::thread writer([&] {
             Client w(gatiod.port());
-            int i = 0;
+            std::size_t i = 0;
             // Deletes move other keys into the freed positions; inserts append. Both run until
             // the scan is over.
             while (!done.load()) {
                 std::string batch;
                 for (int j = 0; j < 50; ++j, ++i) {
-                    batch += request({"del", "old:" + std::to_string(i % churn)});
-                    batch += request({"set", "new:" + std::to_string(i), "v"});
+                    batch += request({"del", numbered("old:", i % churn)});
+                    batch += request({"set", numbered("new:", i), "v"});
                 }
                 w.exchange(batch, 100, 60s);
             }
@@ -353,13 +353,13 @@ TEST_CASE("SCAN returns every key present throughout while keys come and go on b
         done = true;
         writer.join();
         CHECK(calls > 10);
-        for (int i = 0; i < stable; ++i) {
-            if (seen.count("stable:" + std::to_string(i)) == 0) {
+        for (std::size_t i = 0; i < stable; ++i) {
+            if (seen.count(numbered("stable:", i)) == 0) {
                 FAIL("stable:" << i << " was never returned");
             }
         }
-        for (int i = 0; i < 300; ++i) {
-            CHECK(seen.count("hash:" + std::to_string(i)) >= 1);
+        for (std::size_t i = 0; i < 300; ++i) {
+            CHECK(seen.count(numbered("hash:", i)) >= 1);
         }
     }
 }
@@ -375,8 +375,7 @@ TEST_CASE("RANDOMKEY picks keys of every shard", "[resp][server-commands]") {
     for (int i = 0; i < 200 && picked.size() < 2; ++i) {
         picked.insert(one(c, {"randomkey"}));
     }
-    CHECK(picked == std::set<std::string>{"$" + std::to_string(a.size()) + "\r\n" + a + "\r\n",
-                                          "$" + std::to_string(b.size()) + "\r\n" + b + "\r\n"});
+    CHECK(picked == std::set<std::string>{bulk_reply(a), bulk_reply(b)});
 }
 
 TEST_CASE("CONFIG SET applies to every shard and every driver's connections", "[resp][server-commands]") {
@@ -435,9 +434,9 @@ TEST_CASE("INFO reports clients, memory, CPU and stats over every driver", "[res
     Gatiod gatiod;
     Client c(gatiod.port());
     std::vector<std::unique_ptr<Client>> others;
-    for (int i = 0; i < 5; ++i) {
+    for (std::size_t i = 0; i < 5; ++i) {
         others.push_back(std::make_unique<Client>(gatiod.port()));
-        CHECK(one(*others.back(), {"set", "k" + std::to_string(i), "v"}) == "+OK\r\n");
+        CHECK(one(*others.back(), {"set", numbered("k", i), "v"}) == "+OK\r\n");
     }
     // Every connection counts, whichever driver it landed on.
     const std::string info = one(c, {"info"});

@@ -410,7 +410,7 @@ TEST_CASE("EXEC over keys on two shards is never seen half applied, from either 
     CHECK(torn.load() == 0);
     CHECK(reads.load() > 0);
     const std::string total = std::to_string(writers * rounds);
-    const std::string want = "$" + std::to_string(total.size()) + "\r\n" + total + "\r\n";
+    const std::string want = bulk_reply(total);
     CHECK(clients[0]->exchange(request({"mget", k1, k2}), 1) == "*2\r\n" + want + want);
 }
 
