@@ -420,6 +420,7 @@ struct State {
         case -EMFILE:
         case -ENFILE:
         case -ECANCELED:
+        case -EWOULDBLOCK: // another process holds a lease on it: the open does not wait
             return 503;
         default:
             return 500;
@@ -496,7 +497,7 @@ struct State {
             return;
         }
         if (type != S_IFREG) {
-            s.fail(job, 403); // a device, a socket or a pipe is nothing to serve
+            s.fail(job, 403); // a FIFO, a socket or a device exists but is nothing to serve
             return;
         }
         s.answer_file(job);

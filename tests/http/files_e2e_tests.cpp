@@ -2,10 +2,14 @@
 // every conditional and Range case, folders, refusals, files that change or shrink while
 // served, and 100 concurrent downloads with gatiod's memory bounded.
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -250,6 +254,56 @@ TEST_CASE("missing files are 404, unreadable ones 403, and other methods 405", "
     CHECK(status(port, "/s/a.txt") == 200);
     CHECK(status(port, "/s/locked.txt") == 403);
     CHECK(gatiod.stop() == 0);
+}
+
+TEST_CASE("a FIFO, a unix socket or a device under the root is 403 at once, and serving goes on",
+          "[e2e][files]") {
+    Site site;
+    // A FIFO nobody writes to: an open that waited for a writer would never answer. The kernel
+    // opens one it finds in its caches at once even so; one behind a symlink too long to live in
+    // its inode (ext4 keeps up to 60 bytes there) is opened by an io_uring worker, which waits.
+    REQUIRE(::mkfifo((site.www / "pipe").c_str(), 0644) == 0);
+    const std::string far(80, 'd');
+    fs::create_directories(site.www / far);
+    REQUIRE(::mkfifo((site.www / far / "pipe").c_str(), 0644) == 0);
+    fs::create_symlink(far + "/pipe", site.www / "far-pipe");
+    const fs::path sock = site.www / "sock";
+    const int listening = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(listening >= 0);
+    sockaddr_un sun{};
+    sun.sun_family = AF_UNIX;
+    REQUIRE(sock.string().size() < sizeof sun.sun_path);
+    std::memcpy(sun.sun_path, sock.c_str(), sock.string().size());
+    REQUIRE(::bind(listening, reinterpret_cast<const sockaddr*>(&sun), sizeof sun) == 0);
+    REQUIRE(::listen(listening, 4) == 0);
+    // A character device (the null device's numbers) where this test may make one: as root.
+    const bool device = ::mknod((site.www / "null").c_str(), S_IFCHR | 0644, ::makedev(1, 3)) == 0;
+    Gatiod gatiod(listener(site.www));
+    const std::uint16_t port = gatiod.port("web");
+    for (int round = 0; round < 3; ++round) {
+        CHECK(status(port, "/s/pipe") == 403);
+        CHECK(status(port, "/s/far-pipe") == 403);
+        CHECK(curl(port, "/s/far-pipe", {}, true).status == 403);
+        CHECK(status(port, "/s/sock") == 403);
+        if (device) {
+            CHECK(status(port, "/s/null") == 403);
+        }
+        CHECK(status(port, "/s/a.txt") == 200);
+    }
+    // Many at once, then the files beside them still answer.
+    const std::string script = "for i in $(seq 20); do curl -sS -o /dev/null -w '%{http_code}\\n' "
+                               "--max-time 20 " +
+                               url(port, "/s/far-pipe") + " & done; wait";
+    const CommandResult r = run_command({"sh", "-c", script}, 60s);
+    REQUIRE(r.status == 0);
+    std::size_t refused = 0;
+    for (std::size_t at = r.output.find("403"); at != std::string::npos; at = r.output.find("403", at + 1)) {
+        ++refused;
+    }
+    CHECK(refused == 20);
+    CHECK(curl(port, "/s/a.txt").body == "0123456789abcdefghij");
+    CHECK(gatiod.stop() == 0);
+    ::close(listening);
 }
 
 TEST_CASE("a file gatiod cannot open for want of a file slot is a 503 that the log explains",
