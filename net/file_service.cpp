@@ -29,13 +29,17 @@ constexpr std::uint32_t resolve_flags = GATIO_FILE_BENEATH | GATIO_FILE_NO_SYMLI
 constexpr std::uint32_t write_only_flags = GATIO_FILE_CREATE | GATIO_FILE_TRUNCATE | GATIO_FILE_APPEND;
 
 // open(2) flags for the ABI's, or -1 when the combination is outside the documented domain.
+// Every open is O_NONBLOCK, so that it never waits: a FIFO without a writer (or, for writing,
+// without a reader) and a device waiting for a carrier open at once or fail. Without it the
+// kernel still tries that way inline, but an open its caches cannot resolve (a long symlink, a
+// cold directory) goes to an io_uring worker, where a FIFO's open waits for its peer, for ever.
 int open_flags(std::uint32_t f) {
     if ((f & ~known_flags) != 0) {
         return -1;
     }
     const std::uint32_t kind = f & ~resolve_flags;
     if ((kind & GATIO_FILE_DIRECTORY) != 0) {
-        return kind == GATIO_FILE_DIRECTORY ? O_RDONLY | O_DIRECTORY | O_CLOEXEC : -1;
+        return kind == GATIO_FILE_DIRECTORY ? O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK : -1;
     }
     const bool rd = (f & GATIO_FILE_READ) != 0;
     const bool wr = (f & GATIO_FILE_WRITE) != 0;
@@ -43,7 +47,7 @@ int open_flags(std::uint32_t f) {
         ((f & GATIO_FILE_EXCLUSIVE) != 0 && (f & GATIO_FILE_CREATE) == 0)) {
         return -1;
     }
-    int o = (rd && wr ? O_RDWR : wr ? O_WRONLY : O_RDONLY) | O_CLOEXEC;
+    int o = (rd && wr ? O_RDWR : wr ? O_WRONLY : O_RDONLY) | O_CLOEXEC | O_NONBLOCK;
     o |= (f & GATIO_FILE_CREATE) != 0 ? O_CREAT : 0;
     o |= (f & GATIO_FILE_EXCLUSIVE) != 0 ? O_EXCL : 0;
     o |= (f & GATIO_FILE_TRUNCATE) != 0 ? O_TRUNC : 0;
@@ -157,6 +161,7 @@ struct FileService::Slot final : core::Completion {
     bool close_pending = false; // file_close was called: the close goes out once ops is 0
     Endpoint* owner = nullptr;
     int fd = -1;
+    int flags = 0;         // open(2)'s, for the status flags kept once it is open
     std::uint32_t ops = 0; // operations in flight on it
     void (*open_done)(gatio_host*, void*, int, gatio_file) = nullptr;
     gatio_file_done_fn close_done = nullptr;
@@ -322,6 +327,7 @@ int FileService::open(Endpoint& owner, const gatio_file_open_args& args) {
     s.close_pending = false;
     s.owner = &owner;
     s.fd = -1;
+    s.flags = flags;
     s.ops = 0;
     s.open_done = args.done;
     s.close_done = nullptr;
@@ -574,6 +580,13 @@ void FileService::slot_done(Slot& s, unsigned tag, int res) {
     void* arg = s.arg;
     int result = res;
     gatio_file handle = 0;
+    // Open, the descriptor blocks again (O_NONBLOCK was for the open): io_uring then reads a
+    // regular file as any other, and a FIFO's read waits for data, cancellable, like a socket's.
+    if (!s.cancelled && res >= 0 && ::fcntl(res, F_SETFL, s.flags & O_APPEND) != 0) {
+        const int error = errno;
+        ::close(res);
+        res = -error;
+    }
     if (s.cancelled || res < 0) {
         if (res >= 0) {
             ::close(res); // opened after all, but nobody may use it any more

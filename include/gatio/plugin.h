@@ -536,7 +536,10 @@ struct gatio_services {
      * -ECANCELED, after the kernel has let go of its memory, and always before
      * instance_destroy. */
 
-    /* Opens args->path (see gatio_file_open_args). */
+    /* Opens args->path (see gatio_file_open_args). The open never waits for a peer: it is made
+     * O_NONBLOCK (cleared again once open), so a FIFO without a writer opens for reading at
+     * once and for writing without a reader fails with -ENXIO. Check the type with file_stat
+     * before reading a path a client named: a FIFO's or a device's read waits for data. */
     int (*file_open)(gatio_host* host, const gatio_file_open_args* args);
     /* Reads up to len bytes (1 to 2 GiB) at offset into buf; result is the count read, 0 at
      * the end of the file, fewer than len when the file ends sooner (or was truncated), and
