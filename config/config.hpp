@@ -114,6 +114,10 @@ struct NetworkSection {
     std::uint32_t file_operations = 1024;        // file operations in flight at once, 1..1048576
     std::uint32_t lent_buffers = 64;             // buffers lent to reads, 1..65536
     std::uint32_t lent_buffer_size = 256u << 10; // bytes of each, 4KiB..16MiB
+    // Received slices output sends from their receive buffer (send_received, ABI 1.5), per
+    // driver and per connection, 0..65536 (0: always copied).
+    std::uint32_t receive_holds = 256;
+    std::uint32_t receive_holds_per_connection = 32;
     // On SIGTERM, per connection: the most its last receives take of what the kernel holds,
     // 64KiB..1GiB. Above Linux's largest default TCP receive buffer (tcp_rmem, 6 MiB).
     std::uint64_t drain_read_limit = std::uint64_t{8} << 20;

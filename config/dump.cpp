@@ -198,6 +198,8 @@ std::string dump(const Config& c) {
     w.number("lent_buffers", c.network.lent_buffers);
     w.quoted("lent_buffer_size", format_size(c.network.lent_buffer_size));
     w.quoted("drain_read_limit", format_size(c.network.drain_read_limit));
+    w.number("receive_holds", c.network.receive_holds);
+    w.number("receive_holds_per_connection", c.network.receive_holds_per_connection);
 
     for (const ListenerConfig& l : c.listeners) {
         w.header("[[listener]]");

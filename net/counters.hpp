@@ -51,6 +51,9 @@ struct NetCounters {
     std::uint64_t outbound_connected = 0; // handlers' outbound connections that connected
     std::uint64_t outbound_failed = 0;    // ... that did not: refused, timed out, cancelled, ...
     std::uint64_t outbound_closed = 0;    // ... torn down after they connected
+    std::uint64_t receive_holds = 0;      // send_received slices queued from their receive buffer
+    std::uint64_t receive_copies = 0;     // ... copied instead (a bound reached, or carried input)
+    std::uint64_t buffers_held = 0;       // gauge: receive buffers output holds right now
 
     NetCounters& operator+=(const NetCounters& other);
 };
@@ -64,7 +67,7 @@ struct CounterField {
 using NetCounterField = CounterField<NetCounters>;
 
 // Names and members, in declaration order.
-inline constexpr std::array<NetCounterField, 33> net_counter_fields{{
+inline constexpr std::array<NetCounterField, 36> net_counter_fields{{
     {"accepted", &NetCounters::accepted},
     {"rejected", &NetCounters::rejected},
     {"accept_errors", &NetCounters::accept_errors},
@@ -98,6 +101,9 @@ inline constexpr std::array<NetCounterField, 33> net_counter_fields{{
     {"outbound_connected", &NetCounters::outbound_connected},
     {"outbound_failed", &NetCounters::outbound_failed},
     {"outbound_closed", &NetCounters::outbound_closed},
+    {"receive_holds", &NetCounters::receive_holds},
+    {"receive_copies", &NetCounters::receive_copies},
+    {"buffers_held", &NetCounters::buffers_held},
 }};
 static_assert(sizeof(NetCounters) == net_counter_fields.size() * sizeof(std::uint64_t),
               "every counter must be listed in net_counter_fields");

@@ -15,7 +15,7 @@ namespace gatio::net {
 namespace {
 
 FileService::Limits file_limits(const NetOptions& o) {
-    return {o.open_files, o.file_operations, o.lent_buffers, o.lent_buffer_size};
+    return {o.open_files, o.file_operations, o.lent_buffers, o.lent_buffer_size, o.receive_holds};
 }
 
 std::uint32_t chunks_for(std::size_t bytes, std::uint32_t chunk_size) {
@@ -109,7 +109,7 @@ std::size_t DriverNet::arena_bytes(const NetOptions& o, const config::RingSettin
     for (const auto& s : listeners) {
         configs.push_back(s.first);
     }
-    std::size_t bytes = FileService::memory_for(file_limits(o));
+    std::size_t bytes = FileService::memory_for(file_limits(o)) + ReceiveHolds::memory_for(ring.buffer_count);
     std::uint32_t slots = tcp_slots(configs);
     if (slots > 0) {
         // The connection slab's objects and free list, and the generation of each slot.
@@ -164,6 +164,9 @@ void DriverNet::carve(core::Driver& d) {
         e->carve(d);
     }
     files_ = std::make_unique<FileService>(memory(), file_limits(options_));
+    holds_ = std::make_unique<ReceiveHolds>(
+        memory(), ring.buffer_count,
+        ReceiveHolds::Limits{options_.receive_holds, options_.receive_holds_per_connection});
     capacity_ = tcp_slots(configs);
     if (capacity_ == 0) {
         return;
@@ -208,6 +211,7 @@ void DriverNet::set_up(core::Driver& d) {
         buffers_ = &d.add_buffer_ring(group_);
         carve(d);
     }
+    holds_->start(*buffers_, files_->lent());
     if (direct_) {
         for (const auto& l : listeners_) {
             claim_direct(l->config, d.features().file_slots);
@@ -379,7 +383,11 @@ void DriverNet::publish() {
     NetCounters& c = shared_->counters;
     c.output_memory = 0;
     c.buffers = 0;
+    c.buffers_held = 0;
     for (const DriverNet* m : shared_->members) {
+        if (m->holds_) {
+            c.buffers_held += m->holds_->buffers_held();
+        }
         if (m->chunks_) {
             c.output_memory += static_cast<std::uint64_t>(m->chunks_->count() - m->chunks_->available()) *
                                m->chunks_->chunk_size();

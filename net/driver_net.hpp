@@ -27,6 +27,7 @@
 #include "net/file_service.hpp"
 #include "net/net.hpp"
 #include "net/output_queue.hpp"
+#include "net/receive_holds.hpp"
 
 namespace gatio::net {
 
@@ -121,6 +122,7 @@ public:
     ChunkPool& chunks() { return *chunks_; }
     OutputBudget& budget() { return *budget_; }
     FileService& files() { return *files_; }
+    ReceiveHolds& holds() { return *holds_; }
     bool direct_descriptors() const { return direct_; }
     bool multishot_recv() const { return multishot_; }
     bool single_send() const { return single_send_; }
@@ -188,6 +190,7 @@ private:
     std::unique_ptr<ChunkPool> chunks_;
     std::unique_ptr<OutputBudget> budget_; // of chunks_
     std::unique_ptr<FileService> files_;
+    std::unique_ptr<ReceiveHolds> holds_;
 
     std::vector<Ref> flush_list_, rearm_list_, scratch_;
 };

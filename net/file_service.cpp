@@ -79,14 +79,35 @@ void fill_stat(gatio_file_stat& out, const struct statx& x) {
 
 // ---------------------------------------------------------------- the lent pool
 
-LentPool::LentPool(core::Arena& arena, std::uint32_t count, std::uint32_t size)
+LentPool::LentPool(core::Arena& arena, std::uint32_t count, std::uint32_t size, std::uint32_t external)
     : memory_(static_cast<std::byte*>(arena.allocate(static_cast<std::size_t>(count) * size, 4096))),
-      state_(arena.allocate_array<State>(count)), count_(count), size_(size), available_(count) {
+      state_(arena.allocate_array<State>(static_cast<std::size_t>(count) + external)), count_(count),
+      size_(size), available_(count), external_(external) {
     // The arena's memory is zero: every state reads as free, with no owner.
 }
 
-std::size_t LentPool::memory_for(std::uint32_t count, std::uint32_t size) {
-    return static_cast<std::size_t>(count) * (size + sizeof(State)) + 4096 + core::alignment_slack(1);
+std::size_t LentPool::memory_for(std::uint32_t count, std::uint32_t size, std::uint32_t external) {
+    return static_cast<std::size_t>(count) * (size + sizeof(State)) + sizeof(State) * external + 4096 +
+           core::alignment_slack(1);
+}
+
+std::uint32_t LentPool::take_external(std::byte* data, std::uint32_t tag) {
+    std::uint32_t b = external_free_;
+    if (b != none) {
+        external_free_ = state_[b].next_free;
+    } else if (external_fresh_ < external_) {
+        b = count_ + external_fresh_++;
+    } else {
+        return none;
+    }
+    State& s = state_[b];
+    s.owner = nullptr;
+    s.out = true;
+    s.next_free = none;
+    s.queued = Queued{};
+    s.external = data;
+    s.tag = tag;
+    return b;
 }
 
 std::uint32_t LentPool::take(const void* owner) {
@@ -115,6 +136,12 @@ void LentPool::give(std::uint32_t b) {
     s.out = false;
     s.owner = nullptr;
     s.queued = Queued{};
+    if (external(b)) {
+        s.next_free = external_free_;
+        external_free_ = b;
+        release_(release_context_, s.tag);
+        return;
+    }
     s.next_free = free_head_;
     free_head_ = b;
     ++available_;
@@ -195,7 +222,7 @@ FileService::FileService(core::Arena& arena, const Limits& limits)
     : limits_(limits),
       slots_(static_cast<Slot*>(arena.allocate(sizeof(Slot) * limits.open_files, alignof(Slot)))),
       ops_(static_cast<Op*>(arena.allocate(sizeof(Op) * limits.operations, alignof(Op)))),
-      lent_(arena, limits.lent_buffers, limits.lent_buffer_size) {}
+      lent_(arena, limits.lent_buffers, limits.lent_buffer_size, limits.external_records) {}
 
 FileService::~FileService() {
     for (std::uint32_t i = 0; i < fresh_slots_; ++i) {
@@ -211,7 +238,8 @@ FileService::~FileService() {
 
 std::size_t FileService::memory_for(const Limits& l) {
     return sizeof(Slot) * l.open_files + sizeof(Op) * l.operations +
-           LentPool::memory_for(l.lent_buffers, l.lent_buffer_size) + core::alignment_slack(2);
+           LentPool::memory_for(l.lent_buffers, l.lent_buffer_size, l.external_records) +
+           core::alignment_slack(2);
 }
 
 void FileService::start(core::Driver& driver) {

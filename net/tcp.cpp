@@ -490,6 +490,39 @@ int TcpEndpoint::lent_send(gatio_conn conn, gatio_lent buf, std::size_t offset, 
     return GATIO_OK;
 }
 
+int TcpEndpoint::send_received(gatio_conn conn, const std::uint8_t* data, std::size_t len) {
+    ReceiveHolds& holds = net_.holds();
+    if (!holds.within(this, data, len)) {
+        return GATIO_ERR_INVALID;
+    }
+    Connection* c = find(conn);
+    if (c == nullptr || c->phase != Connection::Phase::open || c->shut_wanted) {
+        return GATIO_ERR_CLOSED;
+    }
+    if (len == 0) {
+        return GATIO_OK;
+    }
+    // Checked before a hold is taken, so that a refusal leaves nothing held.
+    if (len >
+        config().send_buffer_limit - std::min<std::size_t>(c->out.pending(), config().send_buffer_limit)) {
+        ++net_.stats().output_refused;
+        return GATIO_ERR_LIMIT;
+    }
+    const std::uint32_t record = holds.hold(data, c->out.held());
+    if (record == LentPool::none) {
+        ++net_.stats().receive_copies;
+        const iovec one{const_cast<std::uint8_t*>(data), len};
+        return send(conn, &one, 1);
+    }
+    ++net_.stats().receive_holds;
+    // Like a lent buffer's bytes: no output chunk, but the connection's limit and watermarks.
+    c->out.append_lent(net_.files().lent(), record, 0, static_cast<std::uint32_t>(len));
+    net_.queue_flush(*c);
+    check_backpressure(*c);
+    c->assert_invariants();
+    return GATIO_OK;
+}
+
 int TcpEndpoint::shutdown_write(gatio_conn conn) {
     Connection* c = find(conn);
     if (c == nullptr || c->phase != Connection::Phase::open) {
@@ -795,7 +828,7 @@ void TcpEndpoint::recv_done(Connection& c, const io_uring_cqe& cqe) {
             deliver(c, reinterpret_cast<const std::uint8_t*>(net_.buffers().data(id)),
                     static_cast<std::size_t>(cqe.res));
         }
-        net_.buffers().recycle(id);
+        net_.holds().recycle(id); // unless output holds it (send_received)
         if (!more && c.read == Connection::Read::idle) {
             if (multishot) {
                 ++net_.stats().recv_multishot_ends;
@@ -862,9 +895,11 @@ void TcpEndpoint::deliver(Connection& c, const std::uint8_t* data, std::size_t l
     ++net_.stats().dispatched;
     ++counters().dispatched;
     // A throw counts as a fault already: it resets the connection like GATIO_DATA_RESET.
+    net_.holds().begin(this, p, n);
     std::int64_t r = guarded("on_data", "the connection is reset", c.handle(), plugin().on_data, instance(),
                              c.handle(), c.user, p, n)
                          .value_or(GATIO_DATA_RESET);
+    net_.holds().end();
     if (c.phase != Connection::Phase::open) {
         release_carry(c);
         return; // the handler closed it while handling the data

@@ -165,6 +165,7 @@ public:
     std::size_t pending_output(gatio_conn conn) override;
     int connect(const gatio_connect_args& args, gatio_conn* conn) override;
     int lent_send(gatio_conn conn, gatio_lent buf, std::size_t offset, std::size_t len) override;
+    int send_received(gatio_conn conn, const std::uint8_t* data, std::size_t len) override;
     int shutdown_write(gatio_conn conn) override;
 
     // The connection of this endpoint a handle names; nullptr once it is gone. On the driver

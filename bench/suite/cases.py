@@ -247,8 +247,12 @@ def proxy_family(ctx):
         echo.start()
         try:
             args = (ctx.workdir, pl, http.port, echo.port, PROXY_CONNECTIONS)
+            # gatiod-proxy-copy forwards as before send_received: every byte copied into the
+            # output queue, beside the rest in the same run.
             servers = [GatiodProxy("gatiod-proxy", ctx.workdir, pl, ctx.build, http.port, echo.port,
                                    PROXY_CONNECTIONS),
+                       GatiodProxy("gatiod-proxy-copy", ctx.workdir, pl, ctx.build, http.port, echo.port,
+                                   PROXY_CONNECTIONS, network="receive_holds = 0"),
                        Haproxy("haproxy", *args), NginxStream("nginx-stream", *args)]
             cases = [Case("proxy-http-c64", "proxy, HTTP through it, 64 connections, no pipelining", False,
                           lambda srv, secs, rate: clients.wrk(pl, srv.port, 64, 1, secs)),

@@ -227,7 +227,7 @@ class ProxyBase(Server):
 class GatiodProxy(ProxyBase):
     kind = "gatiod"
 
-    def __init__(self, name, workdir, placement, build, http_backend, echo_backend, max_connections):
+    def __init__(self, name, workdir, placement, build, http_backend, echo_backend, max_connections, network=""):
         super().__init__(name, workdir, placement, http_backend, echo_backend, max_connections)
         self.build = build
         self.config = self.dir / "gatiod.toml"
@@ -243,7 +243,8 @@ class GatiodProxy(ProxyBase):
             "[daemon]\nlog_level = \"warn\"\nshutdown_grace = \"1s\"\n\n"
             "[topology]\nmode = \"manual\"\n\n"
             f"[[tpc]]\nname = \"bench\"\nnuma_node = {numa_node_of(cpu)}\n\n"
-            f"[[tpc.driver]]\nname = \"cpu{cpu}\"\ncpu = {cpu}\nrole = \"io+exec\"\n\n" + fronts)
+            f"[[tpc.driver]]\nname = \"cpu{cpu}\"\ncpu = {cpu}\nrole = \"io+exec\"\n\n"
+            f"[network]\n{network}\n\n" + fronts)
 
     def command(self):
         return [self.build.gatiod, "-c", self.config, "--plugin-dir", self.build.plugins, "--log-target", "console"]

@@ -40,7 +40,7 @@ extern "C" {
 #endif
 
 #define GATIO_ABI_MAJOR 1
-#define GATIO_ABI_MINOR 4
+#define GATIO_ABI_MINOR 5
 
 /* The one symbol gatiod looks up in a handler object. */
 #define GATIO_PLUGIN_ENTRY_NAME "gatio_plugin_entry"
@@ -608,6 +608,21 @@ struct gatio_services {
     int (*metric_add)(gatio_host* host, gatio_metric metric, int64_t delta);
     /* Sets a gauge to value. GATIO_ERR_INVALID for an unknown handle or a counter. */
     int (*metric_set)(gatio_host* host, gatio_metric metric, int64_t value);
+
+    /* Since 1.5, appended; absent when struct_size does not reach it (GATIO_SERVICES_SIZE_1_4).
+     * Inside on_data only: queues bytes [data, data + len) of the slice on_data was given on
+     * conn (any connection of the same instance, the one receiving included), in order with
+     * what send queued on it before and after, like send, but without copying them when it can:
+     * the receive buffer holding them then stays out of the kernel's ring until they have been
+     * sent or conn closes. The bytes are copied as send copies them instead (the call is then
+     * the same as send) when they are not in a receive buffer (input left unconsumed last time
+     * sits in a carry buffer), or a bound of [network] receive_holds and
+     * receive_holds_per_connection, or the ring's own (at most half its buffers held), is
+     * reached. Either way the handler may forget the bytes once this returns, and pending_output,
+     * notify_drained, send_buffer_limit and the watermarks count them like sent ones.
+     * GATIO_ERR_INVALID when called outside on_data, from another instance's host, or with a
+     * range that is not within the slice; otherwise as send. */
+    int (*send_received)(gatio_host* host, gatio_conn conn, const uint8_t* data, size_t len);
 };
 
 /* Size of the services table of 1.1, which ends with option_size. */
@@ -616,6 +631,8 @@ struct gatio_services {
 #define GATIO_SERVICES_SIZE_1_2 (offsetof(gatio_services, metrics_text) + sizeof(void (*)(void)))
 /* Size of the services table of 1.3, which ends with notify_drained. */
 #define GATIO_SERVICES_SIZE_1_3 (offsetof(gatio_services, notify_drained) + sizeof(void (*)(void)))
+/* Size of the services table of 1.4, which ends with metric_set. */
+#define GATIO_SERVICES_SIZE_1_4 (offsetof(gatio_services, metric_set) + sizeof(void (*)(void)))
 
 /* ---- The descriptor a handler exports ------------------------------------------------------ */
 
@@ -660,9 +677,10 @@ typedef struct gatio_plugin {
      * (NULL on entry): storing into it and calling set_user are the same thing. */
     int (*on_open)(void* instance, gatio_conn conn, const gatio_conn_info* info, void** user);
     /* Bytes arrived. `data` is lent for this call only: it lives in the driver's receive buffer,
-     * returned to the kernel as soon as this returns. It holds the bytes left unconsumed last
-     * time followed by the new ones. Return how many leading bytes were consumed (0..len), or
-     * GATIO_DATA_CLOSE / GATIO_DATA_RESET. */
+     * returned to the kernel as soon as this returns (unless send_received, since 1.5, keeps it
+     * for a send). It holds the bytes left unconsumed last time followed by the new ones.
+     * Return how many leading bytes were consumed (0..len), or GATIO_DATA_CLOSE /
+     * GATIO_DATA_RESET. */
     int64_t (*on_data)(void* instance, gatio_conn conn, void* user, const uint8_t* data, size_t len);
     /* Optional. The peer shut down its sending side (after every byte it sent was delivered).
      * Return a gatio_eof_action; when absent, GATIO_EOF_CLOSE. */

@@ -324,6 +324,10 @@ TEST_CASE("[network] values", "[errors][network]") {
           Errors{"2:19: network: file_operations: expected an integer from 1 to 1048576, got 1048577"});
     CHECK(box.errors("[network]\nlent_buffers = 65537\n") ==
           Errors{"2:16: network: lent_buffers: expected an integer from 1 to 65536, got 65537"});
+    CHECK(box.errors("[network]\nreceive_holds = 65537\n") ==
+          Errors{"2:17: network: receive_holds: expected an integer from 0 to 65536, got 65537"});
+    CHECK(box.errors("[network]\nreceive_holds_per_connection = -1\n") ==
+          Errors{"2:32: network: receive_holds_per_connection: expected an integer from 0 to 65536, got -1"});
     CHECK(box.errors("[network]\nlent_buffer_size = \"1KiB\"\n") ==
           Errors{"2:20: network: lent_buffer_size: expected a size from 4KiB to 16MiB, got '1KiB'"});
 }
