@@ -22,6 +22,7 @@
 namespace gatio::config {
 
 using Duration = std::chrono::milliseconds;
+using Micros = std::chrono::microseconds; // the waits of [io_uring], below a millisecond
 
 enum class LogLevel { trace, debug, info, warn, error, critical, off };
 enum class TopologyMode { automatic, manual };
@@ -84,6 +85,9 @@ struct OptionEntry {
 
 // io_uring feature switches. All on by default; turning one off is for measurement (the
 // ablation benchmarks) and for kernels that misbehave with a feature.
+inline constexpr Micros max_min_wait{100'000};
+inline constexpr Micros max_spin{100'000};
+
 struct IoUringTuning {
     bool defer_taskrun = true;      // IORING_SETUP_DEFER_TASKRUN (+ SINGLE_ISSUER)
     bool direct_descriptors = true; // accept into the registered file table
@@ -91,6 +95,12 @@ struct IoUringTuning {
     bool submit_batching = true;    // one io_uring_enter per loop turn
     std::uint32_t cq_factor = 4;    // CQ entries = cq_factor x SQ entries, 1..64
     bool single_send = true;        // output of one slice goes out with IORING_OP_SEND, not sendmsg
+    // A blocking wait asks for wait_batch completions and takes what came once min_wait has
+    // passed (IORING_FEAT_MIN_TIMEOUT); 0: return on the first completion.
+    Micros min_wait{0};            // 0..max_min_wait
+    std::uint32_t wait_batch = 16; // 2..4096
+    Micros spin{0};                // peek at the CQ this long before blocking; 0..max_spin
+    bool recv_bundle = false;      // multishot receives fill several buffers per CQE (IORING_RECVSEND_BUNDLE)
     friend bool operator==(const IoUringTuning&, const IoUringTuning&) = default;
 };
 

@@ -350,6 +350,23 @@ std::optional<Duration> TableReader::duration(std::string_view key) {
     return parsed.value;
 }
 
+std::optional<Micros> TableReader::micros(std::string_view key, Micros max) {
+    const toml::node* node = get(key);
+    if (!node) {
+        return std::nullopt;
+    }
+    const auto* s = node->as_string();
+    if (!s) {
+        type_error(key, *node, "a duration such as '50us'");
+        return std::nullopt;
+    }
+    auto parsed = parse_micros(s->get(), max);
+    if (!parsed) {
+        error(key, position(*node), parsed.error);
+    }
+    return parsed.value;
+}
+
 std::optional<SocketAddress> TableReader::address(std::string_view key, Need need) {
     const toml::node* node = get(key, need);
     if (!node) {

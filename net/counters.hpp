@@ -34,6 +34,7 @@ struct NetCounters {
     std::uint64_t output_relaxed = 0;      // times it recovered: reads unbounded again
     std::uint64_t partial_sends = 0;       // sends the kernel took only part of (continued)
     std::uint64_t single_sends = 0;        // sends of one slice through IORING_OP_SEND (no msghdr)
+    std::uint64_t recv_bundled = 0;        // buffers a receive bundle carried after its first
     std::uint64_t output_refused = 0;      // send calls refused: send_buffer_limit or the output budget
     std::uint64_t output_admissions_refused = 0; // connections closed at once: no output reserve left
     std::uint64_t datagrams_received = 0;
@@ -67,7 +68,7 @@ struct CounterField {
 using NetCounterField = CounterField<NetCounters>;
 
 // Names and members, in declaration order.
-inline constexpr std::array<NetCounterField, 36> net_counter_fields{{
+inline constexpr std::array<NetCounterField, 37> net_counter_fields{{
     {"accepted", &NetCounters::accepted},
     {"rejected", &NetCounters::rejected},
     {"accept_errors", &NetCounters::accept_errors},
@@ -86,6 +87,7 @@ inline constexpr std::array<NetCounterField, 36> net_counter_fields{{
     {"output_relaxed", &NetCounters::output_relaxed},
     {"partial_sends", &NetCounters::partial_sends},
     {"single_sends", &NetCounters::single_sends},
+    {"recv_bundled", &NetCounters::recv_bundled},
     {"output_refused", &NetCounters::output_refused},
     {"output_admissions_refused", &NetCounters::output_admissions_refused},
     {"datagrams_received", &NetCounters::datagrams_received},

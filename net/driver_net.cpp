@@ -141,9 +141,8 @@ void DriverNet::prepare(core::Driver& d) {
     const config::RingSettings& ring = d.ring_settings();
     // The TPC arena is sealed once the drivers run: this module brings its own, placed like the
     // TPC's, with room for its own buffer ring.
-    const std::size_t ring_bytes =
-        static_cast<std::size_t>(ring.buffer_count) * (ring.buffer_size + sizeof(io_uring_buf)) +
-        2 * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    const std::size_t ring_bytes = core::BufferRing::memory_for(ring.buffer_count, ring.buffer_size) +
+                                   static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
     memory_ = std::make_unique<core::Arena>(fmt::format("net {}", d.name()),
                                             arena_bytes(options_, ring, served) + ring_bytes,
                                             d.tpc().numa_node(), d.tpc().memory());
@@ -154,6 +153,7 @@ void DriverNet::prepare(core::Driver& d) {
 void DriverNet::carve(core::Driver& d) {
     direct_ = d.features().direct_descriptors && allow_direct_;
     multishot_ = d.features().multishot_recv;
+    recv_bundle_ = d.features().recv_bundle;
     single_send_ = d.features().single_send;
     std::vector<const config::ListenerConfig*> configs;
     for (const auto& l : listeners_) {

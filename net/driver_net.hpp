@@ -125,6 +125,7 @@ public:
     ReceiveHolds& holds() { return *holds_; }
     bool direct_descriptors() const { return direct_; }
     bool multishot_recv() const { return multishot_; }
+    bool recv_bundle() const { return recv_bundle_; } // multishot receives take bundles
     bool single_send() const { return single_send_; }
 
     // Connections: a slot, its generation (handles and deferred references check it).
@@ -174,6 +175,7 @@ private:
     std::uint16_t group_ = 0;
     bool direct_ = false;
     bool multishot_ = false;
+    bool recv_bundle_ = false;
     bool single_send_ = false;
 
     bool while_running_ = false;

@@ -823,12 +823,7 @@ void TcpEndpoint::recv_done(Connection& c, const io_uring_cqe& cqe) {
             abort(c, GATIO_CLOSE_RESET, true);
             return;
         }
-        if (c.phase == Connection::Phase::open) {
-            c.last_active_ns = driver().now_ns();
-            deliver(c, reinterpret_cast<const std::uint8_t*>(net_.buffers().data(id)),
-                    static_cast<std::size_t>(cqe.res));
-        }
-        net_.holds().recycle(id); // unless output holds it (send_received)
+        take_received(c, id, static_cast<std::size_t>(cqe.res));
         if (!more && c.read == Connection::Read::idle) {
             if (multishot) {
                 ++net_.stats().recv_multishot_ends;
@@ -876,6 +871,28 @@ void TcpEndpoint::recv_done(Connection& c, const io_uring_cqe& cqe) {
             abort(c, GATIO_CLOSE_RESET, false);
         }
         break;
+    }
+}
+
+void TcpEndpoint::take_received(Connection& c, std::uint16_t id, std::size_t len) {
+    // A bundle (IORING_RECVSEND_BUNDLE) filled several buffers in ring order, each whole but the
+    // last; any other receive fills one. Each goes to the handler while the connection is open,
+    // then back to the kernel unless output holds it.
+    core::BufferRing& buffers = net_.buffers();
+    for (;;) {
+        const std::size_t n = std::min<std::size_t>(len, buffers.buffer_size());
+        len -= n;
+        const std::uint16_t next = len > 0 ? buffers.next_in_ring(id) : 0;
+        if (c.phase == Connection::Phase::open) {
+            c.last_active_ns = driver().now_ns();
+            deliver(c, reinterpret_cast<const std::uint8_t*>(buffers.data(id)), n);
+        }
+        net_.holds().recycle(id);
+        if (len == 0) {
+            return;
+        }
+        ++net_.stats().recv_bundled;
+        id = next;
     }
 }
 
@@ -1041,6 +1058,9 @@ void TcpEndpoint::arm_recv(Connection& c) {
     } else {
         if (net_.multishot_recv()) {
             io_uring_prep_recv_multishot(sqe, c.fd, nullptr, 0, 0);
+            if (net_.recv_bundle()) {
+                sqe->ioprio |= core::uapi::recvsend_bundle;
+            }
         } else {
             io_uring_prep_recv(sqe, c.fd, nullptr, 0, 0);
         }

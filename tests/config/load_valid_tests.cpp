@@ -175,6 +175,10 @@ multishot_recv = false
 submit_batching = false
 cq_factor = 64
 single_send = false
+min_wait = "1ms"
+wait_batch = 4096
+spin = "250us"
+recv_bundle = true
 
 [[listener]]
 name = "echo-udp"
@@ -223,7 +227,8 @@ send_low_watermark = "1KiB"
     CHECK(t.tpcs[1].drivers[0].cpu == 4095);
     CHECK(t.tpcs[1].drivers[0].role == DriverRole::exec);
 
-    CHECK(c.io_uring == IoUringTuning{false, false, false, false, 64, false});
+    CHECK(c.io_uring == IoUringTuning{false, false, false, false, 64, false, std::chrono::microseconds(1000),
+                                      4096, std::chrono::microseconds(250), true});
 
     REQUIRE(c.listeners.size() == 1);
     const ListenerConfig& l = c.listeners[0];
