@@ -237,7 +237,7 @@ send_low_watermark = "1KiB"
     CHECK(l.handler_path == box.dir() / "handlers" / "custom.so");
     CHECK_FALSE(l.all_drivers);
     CHECK(l.drivers == std::vector<std::string>{"d1", "node1"});
-    CHECK(c.positions.listener(0).drivers == SourcePos{55, 11});
+    CHECK(c.positions.listener(0).drivers == SourcePos{59, 11});
     CHECK(l.backlog == 1);
     CHECK(l.max_connections == 1048576);
     CHECK(l.idle_timeout == Duration(0));

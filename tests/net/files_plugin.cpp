@@ -1,4 +1,4 @@
-// A test handler for the file services (ABI 1.4), written against the C ABI alone. A client
+// A test handler for the file services (ABI 1.4 and later), written against the C ABI alone. A client
 // speaks one command per line; each answer is one line (except "send", which streams):
 //   open FLAGS PATH   opens PATH (FLAGS: r, w, rw, d, or rb for READ|BENEATH|NO_SYMLINKS
 //                     relative to the directory "root" opened first), reads all of it with

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "gatio/plugin.h"
 #include "tests/net/client.hpp"
 #include "tests/net/process.hpp"
 #include "tests/net/temp_dir.hpp"
@@ -644,11 +645,14 @@ TEST_CASE("gatiod refuses each bad plugin with its message and exit code 78", "[
          "!listener \"e2e\": handler: no plugin file '" + (dir.path() / "absent.so").string() + "'"},
         {dir.write("text.so", "not ELF\n"), "not a shared object (no ELF header)"},
         {test_plugins / "no_entry.so", "entry point gatio_plugin_entry not found"},
-        {test_plugins / "bad_major.so", "ABI major version 2 is not supported (this gatiod speaks 1.4)"},
+        {test_plugins / "bad_major.so",
+         fmt::format("ABI major version 2 is not supported (this gatiod speaks {}.{})", GATIO_ABI_MAJOR,
+                     GATIO_ABI_MINOR)},
         {test_plugins / "small_descriptor.so", "descriptor is 16 bytes, at least 112 expected for ABI 1.0"},
         {test_plugins / "exec_stack.so",
          "requires an executable stack (PT_GNU_STACK is executable); refused"},
-        {test_plugins / "init_fail.so", "init failed: license file missing (host ABI 1.4)"},
+        {test_plugins / "init_fail.so",
+         fmt::format("init failed: license file missing (host ABI {}.{})", GATIO_ABI_MAJOR, GATIO_ABI_MINOR)},
         {test_plugins / "huge_unconsumed.so",
          "descriptor field max_unconsumed is 4294967280, above the limit of 16777216"},
         {copy_plugin(dir, plugin_dir / "echo.so", "writable.so", 0664),
