@@ -155,6 +155,15 @@ constexpr std::array table{
     CommandSpec{"move", move, 3, one_key, 1, 1, 1, false, "write fast", "@keyspace @write @fast"},
     CommandSpec{"swapdb", swapdb, 3, multi, 0, 0, 0, false, "write fast", "@keyspace @write @fast @dangerous"},
     CommandSpec{"zintercard", zintercard, -3, multi, 0, 0, 0, false, "readonly movablekeys", "@read @sortedset @slow"},
+    CommandSpec{"zmpop", zmpop, -4, multi, 0, 0, 0, false, "write movablekeys", "@write @sortedset @slow"},
+    CommandSpec{"blpop", blpop, -3, multi, 1, -2, 1, false, "write noscript blocking", "@write @list @slow @blocking"},
+    CommandSpec{"brpop", brpop, -3, multi, 1, -2, 1, false, "write noscript blocking", "@write @list @slow @blocking"},
+    CommandSpec{"brpoplpush", brpoplpush, 4, multi, 1, 2, 1, true, "write denyoom noscript blocking", "@write @list @slow @blocking"},
+    CommandSpec{"blmove", blmove, 6, multi, 1, 2, 1, true, "write denyoom noscript blocking", "@write @list @slow @blocking"},
+    CommandSpec{"blmpop", blmpop, -5, multi, 0, 0, 0, false, "write blocking movablekeys", "@write @list @slow @blocking"},
+    CommandSpec{"bzpopmin", bzpopmin, -3, multi, 1, -2, 1, false, "write noscript blocking fast", "@write @sortedset @fast @blocking"},
+    CommandSpec{"bzpopmax", bzpopmax, -3, multi, 1, -2, 1, false, "write noscript blocking fast", "@write @sortedset @fast @blocking"},
+    CommandSpec{"bzmpop", bzmpop, -5, multi, 0, 0, 0, false, "write blocking movablekeys", "@write @sortedset @slow @blocking"},
 };
 // clang-format on
 
@@ -477,6 +486,7 @@ void info_reply(std::span<const std::string_view> args, std::span<ShardShare* co
             reply::number(text, static_cast<std::int64_t>(shares[i]->memory));
             reply::crlf(text);
         }
+        field(text, "blocked_clients", static_cast<std::int64_t>(facts.blocked_clients));
     }
     reply::bulk(out, text);
 }

@@ -171,6 +171,16 @@ enum class Cmd : std::uint8_t {
     // Databases: MOVE runs on the key's shard, SWAPDB on every shard at once (run_multi).
     move,
     swapdb,
+    // ZMPOP and the blocking commands, whose keys may live on several shards (blocking.cpp).
+    zmpop,
+    blpop,
+    brpop,
+    brpoplpush,
+    blmove,
+    blmpop,
+    bzpopmin,
+    bzpopmax,
+    bzmpop,
 };
 
 enum class Route : std::uint8_t { connection, one_key, keys, all_shards, multi };
@@ -314,7 +324,8 @@ struct ConnectionFacts {
     std::uint64_t client_id = 0;
     std::uint16_t port = 0; // the listener's local port
     std::int64_t uptime_s = 0;
-    std::uint32_t* db = nullptr; // the connection's selected database, which SELECT changes
+    std::uint32_t* db = nullptr;     // the connection's selected database, which SELECT changes
+    std::size_t blocked_clients = 0; // requests waiting in a blocking command, every driver's
 };
 
 enum class LocalOutcome : std::uint8_t { reply, reply_then_close };
