@@ -50,8 +50,10 @@ using TempDir = ::gatio::test::TempDir;
 // connections.
 class Gatiod {
 public:
-    // `env`: NAME=value settings added to gatiod's environment.
-    explicit Gatiod(std::string_view options = "", int drivers = 2, const std::vector<std::string>& env = {});
+    // `env`: NAME=value settings added to gatiod's environment; `listener`: TOML lines of the
+    // [[listener]] table itself (steer_to_cpu ...).
+    explicit Gatiod(std::string_view options = "", int drivers = 2, const std::vector<std::string>& env = {},
+                    std::string_view listener = "");
     std::uint16_t port() const { return port_; }
     Process& process() { return *process_; }
 

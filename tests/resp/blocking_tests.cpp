@@ -1,0 +1,265 @@
+// Blocking commands across drivers: a real gatiod with two io+exec drivers (two shards) and
+// steer_to_cpu, so that a client whose thread runs on CPU n is served by driver n. A client
+// waits on one driver and is woken by a write another client makes on the other, whichever
+// shard the key lives on. Nothing is timed beyond generous bounds: a client knows another is
+// waiting by INFO shards' blocked_clients.
+#include <catch2/catch.hpp>
+#include <memory>
+#include <sched.h>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "harness.hpp"
+#include "keyspace.hpp"
+#include "tests/support/skip.hpp"
+
+using namespace gatio::resp::test;
+
+namespace {
+
+// A key of `shard` (of two): `base` followed by the first number that lands there.
+std::string key_on(int shard, const std::string& base) {
+    for (int i = 0;; ++i) {
+        std::string k = base + std::to_string(i);
+        if (gatio::resp::shard_index(k, 2) == static_cast<std::uint32_t>(shard)) {
+            return k;
+        }
+    }
+}
+
+// Whether this process may run on CPUs 0 and 1, where the two drivers are.
+bool two_cpus() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    return ::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_ISSET(0, &set) && CPU_ISSET(1, &set);
+}
+
+// A client connected from CPU `cpu`, so that its connection belongs to the driver there.
+std::unique_ptr<Client> client_on(std::uint16_t port, int cpu) {
+    std::unique_ptr<Client> c;
+    std::thread t([&] {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(cpu, &set);
+        if (::sched_setaffinity(0, sizeof set, &set) == 0) {
+            c = std::make_unique<Client>(port);
+        }
+    });
+    t.join();
+    REQUIRE(c != nullptr);
+    return c;
+}
+
+// gatiod whose connections are steered to the driver of the CPU they come from.
+struct TwoDrivers {
+    Gatiod gatiod{"", 2, {}, "steer_to_cpu = true"};
+};
+
+std::size_t blocked_clients(Client& c) {
+    const std::string info = c.exchange(request({"info", "shards"}), 1);
+    const auto at = info.find("blocked_clients:");
+    REQUIRE(at != std::string::npos);
+    return std::stoul(info.substr(at + 16));
+}
+
+// Until `n` requests wait, or the test fails after a generous bound.
+void wait_blocked(Client& c, std::size_t n) {
+    for (int i = 0; i < 4000; ++i) {
+        if (blocked_clients(c) == n) {
+            return;
+        }
+        std::this_thread::sleep_for(5ms);
+    }
+    FAIL("blocked_clients never reached " << n);
+}
+
+std::string bulk(const std::string& s) {
+    return "$" + std::to_string(s.size()) + "\r\n" + s + "\r\n";
+}
+
+std::string pair(const std::string& key, const std::string& value) {
+    return "*2\r\n" + bulk(key) + bulk(value);
+}
+
+} // namespace
+
+TEST_CASE("a BLPOP waiting on one driver is served by a push from a client on the other",
+          "[resp][blocking]") {
+    if (!two_cpus()) {
+        GATIO_SKIP("CPUs 0 and 1 are not both ours: no two drivers to put clients on");
+    }
+    TwoDrivers t;
+    const auto port = t.gatiod.port();
+    for (int waiter_cpu : {0, 1}) {
+        for (int shard : {0, 1}) {
+            INFO("waiter on CPU " << waiter_cpu << ", key on shard " << shard);
+            const std::string k = key_on(shard, "list");
+            auto waiter = client_on(port, waiter_cpu);
+            auto pusher = client_on(port, 1 - waiter_cpu);
+            // A command pipelined behind the waiting one is answered after it.
+            waiter->send_all(request({"blpop", k, "0"}) + request({"ping"}));
+            wait_blocked(*pusher, 1);
+            // The waiter takes the element as part of the push, as redis-server does: the
+            // pusher's next command sees the list empty.
+            CHECK(pusher->exchange(request({"lpush", k, "v"}) + request({"llen", k}), 2) == ":1\r\n:0\r\n");
+            CHECK(waiter->exchange("", 2) == pair(k, "v") + "+PONG\r\n");
+            CHECK(blocked_clients(*pusher) == 0);
+        }
+    }
+}
+
+TEST_CASE("waiters on one key are served in the order they blocked", "[resp][blocking]") {
+    if (!two_cpus()) {
+        GATIO_SKIP("CPUs 0 and 1 are not both ours: no two drivers to put clients on");
+    }
+    TwoDrivers t;
+    const auto port = t.gatiod.port();
+    const std::string k = key_on(1, "fair");
+    auto pusher = client_on(port, 0);
+    std::vector<std::unique_ptr<Client>> waiters;
+    for (int i = 0; i < 4; ++i) {
+        waiters.push_back(client_on(port, i % 2));
+        waiters.back()->send_all(request({"blpop", k, "0"}));
+        wait_blocked(*pusher, static_cast<std::size_t>(i) + 1);
+    }
+    CHECK(pusher->exchange(request({"rpush", k, "a", "b", "c"}), 1) == ":3\r\n");
+    CHECK(waiters[0]->exchange("", 1) == pair(k, "a"));
+    CHECK(waiters[1]->exchange("", 1) == pair(k, "b"));
+    CHECK(waiters[2]->exchange("", 1) == pair(k, "c"));
+    CHECK(blocked_clients(*pusher) == 1);
+    CHECK(pusher->exchange(request({"rpush", k, "d"}), 1) == ":1\r\n");
+    CHECK(waiters[3]->exchange("", 1) == pair(k, "d"));
+}
+
+TEST_CASE("a BLPOP over keys of both shards takes the first with data and wakes on either",
+          "[resp][blocking]") {
+    if (!two_cpus()) {
+        GATIO_SKIP("CPUs 0 and 1 are not both ours: no two drivers to put clients on");
+    }
+    TwoDrivers t;
+    const auto port = t.gatiod.port();
+    const std::string k0 = key_on(0, "a");
+    const std::string k1 = key_on(1, "b");
+    auto waiter = client_on(port, 0);
+    auto pusher = client_on(port, 1);
+    CHECK(pusher->exchange(request({"rpush", k0, "x"}) + request({"rpush", k1, "y"}), 2) == ":1\r\n:1\r\n");
+    CHECK(waiter->exchange(request({"blpop", k1, k0, "0"}), 1) == pair(k1, "y"));
+    CHECK(waiter->exchange(request({"blpop", k1, k0, "0"}), 1) == pair(k0, "x"));
+    for (const auto& [first, second] : {std::pair{k0, k1}, std::pair{k1, k0}}) {
+        waiter->send_all(request({"blpop", k0, k1, "0"}));
+        wait_blocked(*pusher, 1);
+        CHECK(pusher->exchange(request({"rpush", first, "1"}), 1) == ":1\r\n");
+        CHECK(waiter->exchange("", 1) == pair(first, "1"));
+        // Served through one key, it waits on the other no more.
+        CHECK(blocked_clients(*pusher) == 0);
+        CHECK(pusher->exchange(request({"rpush", second, "2"}) + request({"llen", second}), 2) ==
+              ":1\r\n:1\r\n");
+        CHECK(pusher->exchange(request({"del", second}), 1) == ":1\r\n");
+    }
+}
+
+TEST_CASE("a blocking command times out with a null array and the connection carries on",
+          "[resp][blocking]") {
+    if (!two_cpus()) {
+        GATIO_SKIP("CPUs 0 and 1 are not both ours: no two drivers to put clients on");
+    }
+    TwoDrivers t;
+    auto c = client_on(t.gatiod.port(), 1);
+    for (const auto& cmd : std::vector<std::vector<std::string>>{
+             {"blpop", "nokey", "0.05"},
+             {"brpop", "nokey", "other", "0.05"},
+             {"blmove", "nokey", "dst", "left", "right", "0.05"},
+             {"brpoplpush", "nokey", "dst", "0.05"},
+             {"blmpop", "0.05", "1", "nokey", "left"},
+             {"bzpopmin", "nokey", "0.05"},
+             {"bzpopmax", "nokey", "0.05"},
+             {"bzmpop", "0.05", "2", "nokey", "other", "max"},
+         }) {
+        INFO(cmd[0]);
+        CHECK(c->exchange(request(cmd) + request({"ping"}), 2) == "*-1\r\n+PONG\r\n");
+    }
+    CHECK(blocked_clients(*c) == 0);
+}
+
+TEST_CASE("a client that disconnects while it waits is forgotten", "[resp][blocking]") {
+    if (!two_cpus()) {
+        GATIO_SKIP("CPUs 0 and 1 are not both ours: no two drivers to put clients on");
+    }
+    TwoDrivers t;
+    const auto port = t.gatiod.port();
+    for (int shard : {0, 1}) {
+        const std::string k = key_on(shard, "gone");
+        auto pusher = client_on(port, 0);
+        {
+            auto first = client_on(port, 1);
+            first->send_all(request({"blpop", k, "0"}));
+            wait_blocked(*pusher, 1);
+            auto second = client_on(port, 0);
+            second->send_all(request({"brpop", k, "0"}));
+            wait_blocked(*pusher, 2);
+            second.reset(); // gone, behind a waiter still there
+            wait_blocked(*pusher, 1);
+            CHECK(pusher->exchange(request({"rpush", k, "a"}), 1) == ":1\r\n");
+            CHECK(first->exchange("", 1) == pair(k, "a"));
+            first->send_all(request({"blpop", k, "0"}));
+            wait_blocked(*pusher, 1);
+        }
+        // Its wait ends with it: nobody takes what comes next.
+        wait_blocked(*pusher, 0);
+        CHECK(pusher->exchange(request({"rpush", k, "b"}) + request({"lrange", k, "0", "-1"}), 2) ==
+              ":1\r\n*1\r\n" + bulk("b"));
+    }
+}
+
+TEST_CASE("BLMOVE moves across shards and its push wakes the destination's waiter", "[resp][blocking]") {
+    if (!two_cpus()) {
+        GATIO_SKIP("CPUs 0 and 1 are not both ours: no two drivers to put clients on");
+    }
+    TwoDrivers t;
+    const auto port = t.gatiod.port();
+    const std::string src = key_on(0, "src");
+    const std::string dst = key_on(1, "dst");
+    auto mover = client_on(port, 1);
+    auto popper = client_on(port, 0);
+    auto pusher = client_on(port, 0);
+    popper->send_all(request({"blpop", dst, "0"}));
+    wait_blocked(*pusher, 1);
+    mover->send_all(request({"blmove", src, dst, "left", "right", "0"}));
+    wait_blocked(*pusher, 2);
+    CHECK(pusher->exchange(request({"rpush", src, "x", "y"}), 1) == ":2\r\n");
+    CHECK(mover->exchange("", 1) == bulk("x"));
+    CHECK(popper->exchange("", 1) == pair(dst, "x"));
+    CHECK(pusher->exchange(request({"lrange", src, "0", "-1"}) + request({"exists", dst}), 2) ==
+          "*1\r\n" + bulk("y") + ":0\r\n");
+    // BRPOPLPUSH the other way round, woken from the other driver.
+    mover->send_all(request({"brpoplpush", dst, src, "0"}));
+    wait_blocked(*pusher, 1);
+    CHECK(popper->exchange(request({"lpush", dst, "z"}), 1) == ":1\r\n");
+    CHECK(mover->exchange("", 1) == bulk("z"));
+    CHECK(pusher->exchange(request({"lrange", src, "0", "-1"}), 1) == "*2\r\n" + bulk("z") + bulk("y"));
+}
+
+TEST_CASE("sorted-set waiters are woken by ZADD from the other driver", "[resp][blocking]") {
+    if (!two_cpus()) {
+        GATIO_SKIP("CPUs 0 and 1 are not both ours: no two drivers to put clients on");
+    }
+    TwoDrivers t;
+    const auto port = t.gatiod.port();
+    const std::string z0 = key_on(0, "z");
+    const std::string z1 = key_on(1, "z");
+    auto waiter = client_on(port, 0);
+    auto pusher = client_on(port, 1);
+    waiter->send_all(request({"bzpopmin", z0, z1, "0"}));
+    wait_blocked(*pusher, 1);
+    CHECK(pusher->exchange(request({"zadd", z1, "2", "b", "1", "a"}), 1) == ":2\r\n");
+    CHECK(waiter->exchange("", 1) == "*3\r\n" + bulk(z1) + bulk("a") + bulk("1"));
+    waiter->send_all(request({"bzmpop", "0", "1", z0, "max", "count", "5"}));
+    wait_blocked(*pusher, 1);
+    // A list under the name does not serve a sorted-set waiter; the sorted set does.
+    CHECK(pusher->exchange(request({"rpush", z0, "l"}) + request({"del", z0}) +
+                               request({"zadd", z0, "1", "m", "2", "n"}),
+                           3) == ":1\r\n:1\r\n:2\r\n");
+    CHECK(waiter->exchange("", 1) ==
+          "*2\r\n" + bulk(z0) + "*2\r\n*2\r\n" + bulk("n") + bulk("2") + "*2\r\n" + bulk("m") + bulk("1"));
+}
