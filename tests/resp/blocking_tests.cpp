@@ -3,9 +3,12 @@
 // waits on one driver and is woken by a write another client makes on the other, whichever
 // shard the key lives on. Nothing is timed beyond generous bounds: a client knows another is
 // waiting by INFO shards' blocked_clients.
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <memory>
+#include <mutex>
 #include <sched.h>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -262,4 +265,63 @@ TEST_CASE("sorted-set waiters are woken by ZADD from the other driver", "[resp][
                            3) == ":1\r\n:1\r\n:2\r\n");
     CHECK(waiter->exchange("", 1) ==
           "*2\r\n" + bulk(z0) + "*2\r\n*2\r\n" + bulk("n") + bulk("2") + "*2\r\n" + bulk("m") + bulk("1"));
+}
+
+TEST_CASE("waiters and pushers on both drivers lose and duplicate nothing", "[resp][blocking]") {
+    if (!two_cpus()) {
+        GATIO_SKIP("CPUs 0 and 1 are not both ours: no two drivers to put clients on");
+    }
+    TwoDrivers t;
+    const auto port = t.gatiod.port();
+    const std::string ka = key_on(0, "many");
+    const std::string kb = key_on(1, "many");
+    constexpr int per_pusher = 400;
+    std::atomic<int> received{0};
+    std::mutex seen_lock;
+    std::multiset<std::string> seen;
+    std::vector<std::thread> threads;
+    // Short timeouts, so that timing out races with being served.
+    for (int c = 0; c < 4; ++c) {
+        threads.emplace_back([&, c] {
+            auto client = client_on(port, c % 2);
+            const auto give_up = std::chrono::steady_clock::now() + 120s;
+            while (received.load() < 2 * per_pusher && std::chrono::steady_clock::now() < give_up) {
+                const std::string r = client->exchange(
+                    request({c % 2 == 0 ? "blpop" : "brpop", c < 2 ? ka : kb, c < 2 ? kb : ka, "0.02"}), 1);
+                if (r == "*-1\r\n") {
+                    continue;
+                }
+                std::lock_guard hold(seen_lock);
+                seen.insert(r.substr(r.rfind("\r\n", r.size() - 3) + 2));
+                ++received;
+            }
+        });
+    }
+    for (int p = 0; p < 2; ++p) {
+        threads.emplace_back([&, p] {
+            auto client = client_on(port, p);
+            for (int i = 0; i < per_pusher; i += 10) {
+                std::string batch;
+                for (int j = i; j < i + 10; ++j) {
+                    batch += request({j % 3 == 0 ? "lpush" : "rpush", j % 2 == 0 ? ka : kb,
+                                      std::to_string(p) + "-" + std::to_string(j)});
+                }
+                client->exchange(batch, 10);
+            }
+        });
+    }
+    for (auto& th : threads) {
+        th.join();
+    }
+    CHECK(received.load() == 2 * per_pusher);
+    CHECK(seen.size() == 2 * per_pusher);
+    for (int p = 0; p < 2; ++p) {
+        for (int j = 0; j < per_pusher; ++j) {
+            const std::string e = std::to_string(p) + "-" + std::to_string(j);
+            CHECK(seen.count(e + "\r\n") == 1);
+        }
+    }
+    Client c(port);
+    CHECK(c.exchange(request({"exists", ka, kb}), 1) == ":0\r\n");
+    CHECK(blocked_clients(c) == 0);
 }
