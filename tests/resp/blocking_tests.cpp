@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "check.hpp"
 #include "harness.hpp"
 #include "keyspace.hpp"
 #include "tests/support/skip.hpp"
@@ -324,4 +325,35 @@ TEST_CASE("waiters and pushers on both drivers lose and duplicate nothing", "[re
     Client c(port);
     CHECK(c.exchange(request({"exists", ka, kb}), 1) == ":0\r\n");
     CHECK(blocked_clients(c) == 0);
+}
+
+TEST_CASE("in process, where nothing can wait, the blocking commands answer as inside MULTI",
+          "[resp][blocking]") {
+    gatio::resp::check::LocalServer s(3);
+    CHECK(s.run_line("blpop a b 0") == "*-1\r\n");
+    CHECK(s.run_line("brpop a 0.5") == "*-1\r\n");
+    CHECK(s.run_line("blmove a b left left 0") == "$-1\r\n");
+    CHECK(s.run_line("brpoplpush a b 0") == "$-1\r\n");
+    CHECK(s.run_line("bzpopmax a 0") == "*-1\r\n");
+    CHECK(s.run_line("blmpop 0 2 a b left") == "*-1\r\n");
+    CHECK(s.run_line("bzmpop 0 1 a min") == "*-1\r\n");
+    CHECK(s.run_line("rpush b x") == ":1\r\n");
+    CHECK(s.run_line("blpop a b 0") == "*2\r\n$1\r\nb\r\n$1\r\nx\r\n");
+    CHECK(s.run_line("zadd z 1 m") == ":1\r\n");
+    CHECK(s.run_line("bzmpop 0 2 a z max") == "*2\r\n$1\r\nz\r\n*1\r\n*2\r\n$1\r\nm\r\n$1\r\n1\r\n");
+}
+
+TEST_CASE("BLMOVE and BRPOPLPUSH are refused for memory before their arguments are read",
+          "[resp][blocking]") {
+    gatio::resp::check::LocalServer s(2);
+    CHECK(s.run_line("rpush a x") == ":1\r\n");
+    gatio::resp::ShardLimits full;
+    full.max_memory = 1;
+    s.shard(0).set_limits(full);
+    s.shard(1).set_limits(full);
+    const std::string oom = "-OOM command not allowed when used memory > 'maxmemory'.\r\n";
+    CHECK(s.run_line("blmove a b left middle 0") == oom);
+    CHECK(s.run_line("brpoplpush a b x") == oom);
+    // Popping frees memory: allowed.
+    CHECK(s.run_line("blpop a 0") == "*2\r\n$1\r\na\r\n$1\r\nx\r\n");
 }
