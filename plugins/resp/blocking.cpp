@@ -504,6 +504,35 @@ void BlockRegistry::note(std::uint32_t shard, std::uint32_t db, std::string_view
     }
 }
 
+void BlockRegistry::note_one_key(std::uint32_t shard, const CommandSpec& spec,
+                                 std::span<const std::string_view> args, std::uint32_t db) {
+    if (spec.id != Cmd::move) {
+        note(shard, db, args[1]);
+        return;
+    }
+    auto to = parse_int(args[2]);
+    if (to && *to >= 0 && *to < static_cast<std::int64_t>(shards_[shard].shard->databases())) {
+        note(shard, static_cast<std::uint32_t>(*to), args[1]);
+    }
+}
+
+void BlockRegistry::note_swap(std::span<const std::string_view> args) {
+    auto a = parse_int(args[1]);
+    auto b = parse_int(args[2]);
+    if (!a || !b) {
+        return;
+    }
+    for (std::uint32_t s = 0; s < queues_.size(); ++s) {
+        for (const auto& [qkey, waiters] : queues_[s].keys) {
+            std::uint32_t db = 0;
+            std::memcpy(&db, qkey.data(), sizeof db);
+            if (db == *a || db == *b) {
+                t_noted.emplace_back(s, qkey);
+            }
+        }
+    }
+}
+
 bool BlockRegistry::noted() {
     return !t_noted.empty();
 }

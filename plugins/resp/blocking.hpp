@@ -103,6 +103,12 @@ public:
     // A write to `key` of shard `shard` (held by the caller) in database `db`: remembered, on this
     // thread, when a request waits on it.
     void note(std::uint32_t shard, std::uint32_t db, std::string_view key);
+    // The same for a one-key command run in database `db`: its key, or MOVE's in the database it
+    // moved to.
+    void note_one_key(std::uint32_t shard, const CommandSpec& spec, std::span<const std::string_view> args,
+                      std::uint32_t db);
+    // SWAPDB's: every key waited on in either database, on every shard (all held).
+    void note_swap(std::span<const std::string_view> args);
     // Whether this thread noted keys not yet served.
     static bool noted();
     // Serves the noted keys (the caller holds no shard); the drivers whose mailbox must be

@@ -5,9 +5,10 @@
 // shard that owns their key. `keys` commands (MGET, MSET, DEL, EXISTS) are split: each shard
 // runs its share over the keys it owns (run_part) and the connection's driver gathers the
 // shares in argument order (gather). `all_shards` commands (DBSIZE, FLUSHALL, FLUSHDB, INFO)
-// run a share on every shard. `multi` commands (LMOVE, RPOPLPUSH, LMPOP, SMOVE, set algebra), whose keys may
-// live on several shards and must change them together, run whole on the connection's driver
-// with every shard involved locked (run_multi).
+// run a share on every shard. `multi` commands (LMOVE, RPOPLPUSH, LMPOP, ZMPOP, SMOVE, set algebra), whose
+// keys may live on several shards and must change them together, run whole on the connection's driver with
+// every shard involved locked (run_multi). The blocking commands are `multi` commands too, which the plugin
+// runs through its registry of waiters (blocking.hpp) and run_multi answers as inside MULTI.
 //
 // Replies and errors are those of redis-server 7.0, byte for byte, except where a difference
 // is inherent (RESP2 only, no ACL users). Every command of a key sees the connection's

@@ -876,7 +876,7 @@ private:
                     ks.shards[shard]->shard.select(s.db);
                     run_one_key(ks.shards[shard]->shard, *spec, args, ks.shards[shard]->settings, s.now_ms,
                                 s.reply);
-                    ks.blocking->note(shard, s.db, args[1]);
+                    ks.blocking->note_one_key(shard, *spec, args, s.db);
                 }
                 s.ready = true;
                 serve_blocked(s.now_ms);
@@ -965,6 +965,9 @@ private:
         run_multi(of, spec, args, s.owner, s.now_ms, s.reply);
         for (std::uint32_t k : s.owner) {
             keyspace_->blocking->note(keyspace_->shard_of(args[k]), s.db, args[k]);
+        }
+        if (spec.id == Cmd::swapdb) {
+            keyspace_->blocking->note_swap(args);
         }
         for (auto it = locked_.rbegin(); it != locked_.rend(); ++it) {
             keyspace_->shards[*it]->lock.unlock();
@@ -1242,7 +1245,7 @@ void run_job(void* arg) {
         if (s.spec->route == Route::one_key) {
             // The settings are immutable; the slot's arguments stay put until done.
             run_one_key(j.state->shard, *s.spec, s.args, j.state->settings, s.now_ms, s.reply);
-            blocking.note(j.shard, s.db, s.args[1]);
+            blocking.note_one_key(j.shard, *s.spec, s.args, s.db);
         } else {
             run_part(j.state->shard, *s.spec, s.args, j.keys, s.now_ms, j.share);
         }

@@ -357,3 +357,28 @@ TEST_CASE("BLMOVE and BRPOPLPUSH are refused for memory before their arguments a
     // Popping frees memory: allowed.
     CHECK(s.run_line("blpop a 0") == "*2\r\n$1\r\na\r\n$1\r\nx\r\n");
 }
+
+TEST_CASE("MOVE and SWAPDB bring data to a waiter of another database", "[resp][blocking]") {
+    if (!two_cpus()) {
+        GATIO_SKIP("CPUs 0 and 1 are not both ours: no two drivers to put clients on");
+    }
+    TwoDrivers t;
+    const auto port = t.gatiod.port();
+    for (int shard : {0, 1}) {
+        const std::string k = key_on(shard, "moved");
+        auto waiter = client_on(port, 0);
+        auto pusher = client_on(port, 1);
+        CHECK(waiter->exchange(request({"select", "1"}), 1) == "+OK\r\n");
+        waiter->send_all(request({"blpop", k, "0"}));
+        wait_blocked(*pusher, 1);
+        CHECK(pusher->exchange(request({"rpush", k, "m"}) + request({"move", k, "1"}), 2) == ":1\r\n:1\r\n");
+        CHECK(waiter->exchange("", 1) == pair(k, "m"));
+        CHECK(waiter->exchange(request({"select", "2"}), 1) == "+OK\r\n");
+        waiter->send_all(request({"bzpopmin", k, "0"}));
+        wait_blocked(*pusher, 1);
+        CHECK(pusher->exchange(request({"zadd", k, "1", "s"}) + request({"swapdb", "0", "2"}), 2) ==
+              ":1\r\n+OK\r\n");
+        CHECK(waiter->exchange("", 1) == "*3\r\n" + bulk(k) + bulk("s") + bulk("1"));
+        CHECK(pusher->exchange(request({"flushall"}), 1) == "+OK\r\n");
+    }
+}
