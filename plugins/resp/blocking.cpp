@@ -121,22 +121,26 @@ std::string_view count_text(std::int64_t count, std::array<char, 24>& buf) {
 }
 
 // ZMPOP's answer from one sorted set that holds members: the key, then each member with its score.
+// ZPOPMIN's reply is written at the end of `out` and reshaped behind it, so no scratch is needed.
 void zmpop_key(Shard& shard, std::string_view key, bool min, std::int64_t count, std::int64_t now_ms,
                std::string& out) {
     static const CommandSpec& zpopmin = spec_of("zpopmin");
     static const CommandSpec& zpopmax = spec_of("zpopmax");
     std::array<char, 24> buf{};
     const std::array<std::string_view, 3> pop{min ? "zpopmin" : "zpopmax", key, count_text(count, buf)};
-    thread_local std::string flat;
-    flat.clear();
-    run_zset(shard, min ? zpopmin : zpopmax, pop, now_ms, flat);
+    const std::size_t flat_at = out.size();
+    run_zset(shard, min ? zpopmin : zpopmax, pop, now_ms, out);
+    const std::size_t flat_end = out.size();
     // ZPOPMIN's flat "*2n" array of member, score, member, score...
-    const std::size_t head = flat.find("\r\n") + 2;
-    const auto items = parse_int(std::string_view(flat).substr(1, head - 3));
+    const std::size_t head = out.find("\r\n", flat_at) + 2;
+    const auto items = parse_int(std::string_view(out).substr(flat_at + 1, head - flat_at - 3));
+    const std::size_t pairs = items ? static_cast<std::size_t>(*items / 2) : 0;
+    // Room for the reshaped copy up front: the views into `out` below stay valid.
+    out.reserve(flat_end + (flat_end - flat_at) + key.size() + 4 * pairs + 64);
     reply::array(out, 2);
     reply::bulk(out, key);
-    reply::array(out, static_cast<std::size_t>(*items / 2));
-    std::string_view rest = std::string_view(flat).substr(head);
+    reply::array(out, pairs);
+    std::string_view rest = std::string_view(out).substr(head, flat_end - head);
     while (!rest.empty()) {
         const std::size_t a = bulk_reply_size(rest);
         const std::size_t b = bulk_reply_size(rest.substr(a));
@@ -144,6 +148,7 @@ void zmpop_key(Shard& shard, std::string_view key, bool min, std::int64_t count,
         out.append(rest.substr(0, a + b));
         rest.remove_prefix(a + b);
     }
+    out.erase(flat_at, flat_end - flat_at);
 }
 
 void zmpop(ShardsOf& shards, std::span<const std::string_view> args, std::int64_t now_ms, std::string& out) {
@@ -175,28 +180,26 @@ void serve_key(ShardsOf& shards, const CommandSpec& spec, std::span<const std::s
     static const CommandSpec& lmove = spec_of("lmove");
     static const CommandSpec& lmpop = spec_of("lmpop");
     Shard& shard = shards(args[key]);
-    thread_local std::string part;
-    part.clear();
     switch (spec.id) {
     case Cmd::blpop:
     case Cmd::brpop: {
         const bool left = spec.id == Cmd::blpop;
         const std::array<std::string_view, 2> pop{left ? "lpop" : "rpop", args[key]};
-        run_list(shard, left ? lpop : rpop, pop, now_ms, part);
         reply::array(out, 2);
         reply::bulk(out, args[key]);
-        out.append(part);
+        run_list(shard, left ? lpop : rpop, pop, now_ms, out); // the key holds data: one bulk
         return;
     }
     case Cmd::bzpopmin:
     case Cmd::bzpopmax: {
         const bool min = spec.id == Cmd::bzpopmin;
         const std::array<std::string_view, 2> pop{min ? "zpopmin" : "zpopmax", args[key]};
-        run_zset(shard, min ? zpopmin : zpopmax, pop, now_ms, part);
         // "*2" member score becomes "*3" key member score.
         reply::array(out, 3);
         reply::bulk(out, args[key]);
-        out.append(std::string_view(part).substr(part.find("\r\n") + 2));
+        const std::size_t at = out.size();
+        run_zset(shard, min ? zpopmin : zpopmax, pop, now_ms, out);
+        out.erase(at, out.find("\r\n", at) + 2 - at);
         return;
     }
     case Cmd::blmove:
@@ -243,10 +246,6 @@ public:
 private:
     BlockRegistry& r_;
 };
-
-// Keys noted by this thread's writes, not yet served: (shard, database and key).
-thread_local std::vector<std::pair<std::uint32_t, std::string>> t_noted;
-thread_local std::string t_qkey;
 
 } // namespace
 
@@ -413,8 +412,8 @@ void BlockRegistry::unlock_sorted(const std::vector<std::uint32_t>& shards) {
     }
 }
 
-Attempt BlockRegistry::block(Waiter& w, std::int64_t now_ms, std::string& out) {
-    thread_local std::vector<std::uint32_t> held;
+Attempt BlockRegistry::block(Waiter& w, std::int64_t now_ms, std::string& out, Noted& noted) {
+    std::vector<std::uint32_t>& held = noted.held;
     held.clear();
     const bool well_formed = blocking_keys(*w.spec, w.args, w.keys);
     for (std::uint32_t k : w.keys) {
@@ -429,7 +428,7 @@ Attempt BlockRegistry::block(Waiter& w, std::int64_t now_ms, std::string& out) {
     const Attempt a = attempt_blocking(shards, *w.spec, w.args, now_ms, out, deadline);
     if (a == Attempt::answered) {
         if (well_formed && moves(w.spec->id)) {
-            note(shard_of(w.args[2]), w.db, w.args[2]);
+            note(noted, shard_of(w.args[2]), w.db, w.args[2]);
         }
     } else {
         if (moves(w.spec->id)) {
@@ -491,32 +490,32 @@ void BlockRegistry::forget(Waiter& w) {
     b.served.erase(std::remove(b.served.begin(), b.served.end(), &w), b.served.end());
 }
 
-void BlockRegistry::note(std::uint32_t shard, std::uint32_t db, std::string_view key) {
+void BlockRegistry::note(Noted& noted, std::uint32_t shard, std::uint32_t db, std::string_view key) {
     const auto& keys = queues_[shard].keys;
     if (keys.empty()) {
         return;
     }
-    t_qkey.assign(sizeof db, '\0');
-    std::memcpy(t_qkey.data(), &db, sizeof db);
-    t_qkey.append(key);
-    if (keys.find(t_qkey) != keys.end()) {
-        t_noted.emplace_back(shard, t_qkey);
+    noted.qkey.assign(sizeof db, '\0');
+    std::memcpy(noted.qkey.data(), &db, sizeof db);
+    noted.qkey.append(key);
+    if (keys.find(noted.qkey) != keys.end()) {
+        noted.keys.emplace_back(shard, noted.qkey);
     }
 }
 
-void BlockRegistry::note_one_key(std::uint32_t shard, const CommandSpec& spec,
+void BlockRegistry::note_one_key(Noted& noted, std::uint32_t shard, const CommandSpec& spec,
                                  std::span<const std::string_view> args, std::uint32_t db) {
     if (spec.id != Cmd::move) {
-        note(shard, db, args[1]);
+        note(noted, shard, db, args[1]);
         return;
     }
     auto to = parse_int(args[2]);
     if (to && *to >= 0 && *to < static_cast<std::int64_t>(shards_[shard].shard->databases())) {
-        note(shard, static_cast<std::uint32_t>(*to), args[1]);
+        note(noted, shard, static_cast<std::uint32_t>(*to), args[1]);
     }
 }
 
-void BlockRegistry::note_swap(std::span<const std::string_view> args) {
+void BlockRegistry::note_swap(Noted& noted, std::span<const std::string_view> args) {
     auto a = parse_int(args[1]);
     auto b = parse_int(args[2]);
     if (!a || !b) {
@@ -527,25 +526,21 @@ void BlockRegistry::note_swap(std::span<const std::string_view> args) {
             std::uint32_t db = 0;
             std::memcpy(&db, qkey.data(), sizeof db);
             if (db == *a || db == *b) {
-                t_noted.emplace_back(s, qkey);
+                noted.keys.emplace_back(s, qkey);
             }
         }
     }
 }
 
-bool BlockRegistry::noted() {
-    return !t_noted.empty();
-}
-
-void BlockRegistry::serve_ready(std::int64_t now_ms, std::vector<std::uint32_t>& post_to) {
+void BlockRegistry::serve_ready(Noted& noted, std::int64_t now_ms, std::vector<std::uint32_t>& post_to) {
     // Serving a move notes its destination: the list grows while it is walked.
-    for (std::size_t i = 0; i < t_noted.size(); ++i) {
-        const std::uint32_t shard = t_noted[i].first;
-        const std::string qkey = t_noted[i].second;
-        while (serve_one(shard, qkey, now_ms, post_to)) {
+    for (std::size_t i = 0; i < noted.keys.size(); ++i) {
+        const std::uint32_t shard = noted.keys[i].first;
+        const std::string qkey = noted.keys[i].second;
+        while (serve_one(noted, shard, qkey, now_ms, post_to)) {
         }
     }
-    t_noted.clear();
+    noted.keys.clear();
 }
 
 Waiter* BlockRegistry::first_live(std::uint32_t shard, const std::string& qkey, Type type) {
@@ -570,12 +565,12 @@ Waiter* BlockRegistry::first_live(std::uint32_t shard, const std::string& qkey, 
     return found;
 }
 
-bool BlockRegistry::serve_one(std::uint32_t shard, const std::string& qkey, std::int64_t now_ms,
+bool BlockRegistry::serve_one(Noted& noted, std::uint32_t shard, const std::string& qkey, std::int64_t now_ms,
                               std::vector<std::uint32_t>& post_to) {
     std::uint32_t db = 0;
     std::memcpy(&db, qkey.data(), sizeof db);
     const std::string_view key = std::string_view(qkey).substr(sizeof db);
-    thread_local std::vector<std::uint32_t> held;
+    std::vector<std::uint32_t>& held = noted.held;
     held.assign(1, shard);
     lock_sorted(held);
     shards_[shard].shard->select(db);
@@ -620,7 +615,7 @@ bool BlockRegistry::serve_one(std::uint32_t shard, const std::string& qkey, std:
     Held shards(*this);
     serve_key(shards, *w->spec, w->args, at, now_ms, w->reply);
     if (moves(w->spec->id)) {
-        note(shard_of(w->args[2]), db, w->args[2]);
+        note(noted, shard_of(w->args[2]), db, w->args[2]);
     }
     unlock_sorted(held);
     blocked_.fetch_sub(1, std::memory_order_relaxed);

@@ -77,6 +77,16 @@ struct WakeBox {
     std::uint32_t driver = 0;
 };
 
+// Keys written that requests wait on, not yet served, and scratch for serving them: kept by
+// whoever writes (one per thread of use, since the plugin is unloaded on reload and may own no
+// thread-local object with a destructor, which would keep it loaded).
+struct Noted {
+    std::vector<std::pair<std::uint32_t, std::string>> keys; // shard, database and key
+    std::string qkey;
+    std::vector<std::uint32_t> held;
+    bool empty() const { return keys.empty(); }
+};
+
 class BlockRegistry {
 public:
     struct ShardRef {
@@ -90,7 +100,7 @@ public:
     // Runs the command under the shards of its keys; when it must wait, lists `w` (whose spec,
     // args, db, driver, wake and user are set) on every key in the same hold, so no write can
     // slip between the look and the listing. `answered`: `out` holds the reply.
-    Attempt block(Waiter& w, std::int64_t now_ms, std::string& out);
+    Attempt block(Waiter& w, std::int64_t now_ms, std::string& out, Noted& noted);
 
     // Ends a wait that was not served (timeout, disconnect): false when it was served already (its
     // wake follows). Takes the waiter's shards one at a time; holds none on entry.
@@ -100,20 +110,18 @@ public:
     // A served waiter whose owner goes away before its wake: out of its mailbox.
     void forget(Waiter& w);
 
-    // A write to `key` of shard `shard` (held by the caller) in database `db`: remembered, on this
-    // thread, when a request waits on it.
-    void note(std::uint32_t shard, std::uint32_t db, std::string_view key);
+    // A write to `key` of shard `shard` (held by the caller) in database `db`: remembered in
+    // `noted` when a request waits on it.
+    void note(Noted& noted, std::uint32_t shard, std::uint32_t db, std::string_view key);
     // The same for a one-key command run in database `db`: its key, or MOVE's in the database it
     // moved to.
-    void note_one_key(std::uint32_t shard, const CommandSpec& spec, std::span<const std::string_view> args,
-                      std::uint32_t db);
+    void note_one_key(Noted& noted, std::uint32_t shard, const CommandSpec& spec,
+                      std::span<const std::string_view> args, std::uint32_t db);
     // SWAPDB's: every key waited on in either database, on every shard (all held).
-    void note_swap(std::span<const std::string_view> args);
-    // Whether this thread noted keys not yet served.
-    static bool noted();
+    void note_swap(Noted& noted, std::span<const std::string_view> args);
     // Serves the noted keys (the caller holds no shard); the drivers whose mailbox must be
     // posted are appended to `post_to`.
-    void serve_ready(std::int64_t now_ms, std::vector<std::uint32_t>& post_to);
+    void serve_ready(Noted& noted, std::int64_t now_ms, std::vector<std::uint32_t>& post_to);
     // On a driver's thread: every waiter in its mailbox gets its wake.
     static void deliver(void* box);
     WakeBox& box(std::uint32_t driver) { return *boxes_[driver]; }
@@ -132,7 +140,7 @@ private:
     void lock_sorted(std::vector<std::uint32_t>& shards);
     void unlock_sorted(const std::vector<std::uint32_t>& shards);
     // One step of serve_ready: serves the first live waiter of (shard, key) if the key has data.
-    bool serve_one(std::uint32_t shard, const std::string& qkey, std::int64_t now_ms,
+    bool serve_one(Noted& noted, std::uint32_t shard, const std::string& qkey, std::int64_t now_ms,
                    std::vector<std::uint32_t>& post_to);
     // The first waiter of a queue still waiting whose command takes `type` (dead ones dropped).
     Waiter* first_live(std::uint32_t shard, const std::string& qkey, Type type);

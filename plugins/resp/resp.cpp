@@ -99,6 +99,7 @@ struct alignas(64) ShardState {
     ServerSettings settings; // the newest instance's, set on the shard's driver
     std::int64_t last_sweep_ms = 0;
     BlockRegistry* blocking = nullptr; // the keyspace's
+    Noted noted;                       // what a task run on this shard's driver wrote
 };
 
 // The task asking one shard for an active expiry sweep, one per (instance driver, shard):
@@ -876,7 +877,7 @@ private:
                     ks.shards[shard]->shard.select(s.db);
                     run_one_key(ks.shards[shard]->shard, *spec, args, ks.shards[shard]->settings, s.now_ms,
                                 s.reply);
-                    ks.blocking->note_one_key(shard, *spec, args, s.db);
+                    ks.blocking->note_one_key(noted_, shard, *spec, args, s.db);
                 }
                 s.ready = true;
                 serve_blocked(s.now_ms);
@@ -964,10 +965,10 @@ private:
         }
         run_multi(of, spec, args, s.owner, s.now_ms, s.reply);
         for (std::uint32_t k : s.owner) {
-            keyspace_->blocking->note(keyspace_->shard_of(args[k]), s.db, args[k]);
+            keyspace_->blocking->note(noted_, keyspace_->shard_of(args[k]), s.db, args[k]);
         }
         if (spec.id == Cmd::swapdb) {
-            keyspace_->blocking->note_swap(args);
+            keyspace_->blocking->note_swap(noted_, args);
         }
         for (auto it = locked_.rbegin(); it != locked_.rend(); ++it) {
             keyspace_->shards[*it]->lock.unlock();
@@ -992,8 +993,8 @@ private:
 
     // Serves the requests blocked on the keys this thread's command wrote.
     void serve_blocked(std::int64_t now_ms) {
-        if (BlockRegistry::noted()) {
-            keyspace_->blocking->serve_ready(now_ms, wakes_);
+        if (!noted_.empty()) {
+            keyspace_->blocking->serve_ready(noted_, now_ms, wakes_);
             post_wakes(wakes_);
         }
     }
@@ -1012,7 +1013,7 @@ private:
         w.driver = driver_;
         w.wake = &on_served;
         w.user = &s;
-        if (keyspace_->blocking->block(w, s.now_ms, s.reply) == Attempt::answered) {
+        if (keyspace_->blocking->block(w, s.now_ms, s.reply, noted_) == Attempt::answered) {
             s.ready = true;
             serve_blocked(s.now_ms);
             return;
@@ -1228,6 +1229,7 @@ private:
 
     std::vector<std::uint32_t> wakes_;    // drivers to post served waiters to
     std::vector<std::uint32_t> unposted_; // those a post was refused for, retried
+    Noted noted_;                         // what this driver's commands wrote
     Job* queue_head_ = nullptr;
     Job* queue_tail_ = nullptr;
     std::vector<std::unique_ptr<Conn>> conns_; // every connection state this instance made
@@ -1245,15 +1247,15 @@ void run_job(void* arg) {
         if (s.spec->route == Route::one_key) {
             // The settings are immutable; the slot's arguments stay put until done.
             run_one_key(j.state->shard, *s.spec, s.args, j.state->settings, s.now_ms, s.reply);
-            blocking.note_one_key(j.shard, *s.spec, s.args, s.db);
+            blocking.note_one_key(j.state->noted, j.shard, *s.spec, s.args, s.db);
         } else {
             run_part(j.state->shard, *s.spec, s.args, j.keys, s.now_ms, j.share);
         }
     }
     // Requests blocked on the key are served here, on the shard's driver; their drivers are
     // posted from done, which has a host.
-    if (BlockRegistry::noted()) {
-        blocking.serve_ready(s.now_ms, j.wakes);
+    if (!j.state->noted.empty()) {
+        blocking.serve_ready(j.state->noted, s.now_ms, j.wakes);
     }
 }
 
