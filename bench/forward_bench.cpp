@@ -5,6 +5,11 @@
 //                 the bytes never reach user memory
 //   send_zc fixed IORING_OP_RECV into a registered buffer, then IORING_OP_SEND_ZC from it
 //                 (io_uring_prep_send_zc_fixed): the send side copies nothing
+//   recv pbuf     IORING_OP_RECV into a provided buffer of 16 KiB (gatiod's default buffer
+//                 ring), then IORING_OP_SENDMSG straight from it (what send_received does)
+//   recv bundle   the same with IORING_RECVSEND_BUNDLE (Linux 6.10): one receive fills as many
+//                 consecutive provided buffers as the socket holds, sent with one gathered
+//                 sendmsg
 // Each mode moves the same byte count over loopback; a child process on another CPU feeds the
 // source and drains the sink, so the parent's CPU time (the forwarding thread and any io-wq
 // worker the kernel punts to) is the cost of the mode alone.
@@ -31,6 +36,12 @@
 namespace {
 
 constexpr std::size_t chunk = 64 << 10;
+// The provided-buffer modes: buffers of gatiod's default size, enough of them for a bundle to
+// take what a loopback socket usually holds.
+constexpr unsigned pbuf_size = 16 << 10;
+constexpr unsigned pbuf_count = 64;
+// Linux 6.10's bundle flag in sqe->ioprio, which Debian 12's headers predate.
+constexpr unsigned recvsend_bundle = 1u << 4;
 
 [[noreturn]] void die(const char* what, int err) {
     std::fprintf(stderr, "forward_bench: %s: %s\n", what, std::strerror(err));
@@ -188,6 +199,105 @@ bool forward(const std::string& mode, int in, int out, std::uint64_t total) {
     return ok;
 }
 
+// The provided-buffer modes: receive into the ring (one buffer, or a bundle of consecutive
+// ones), send what came from those buffers, give them back in order.
+bool forward_provided(bool bundle, int in, int out, std::uint64_t total) {
+    io_uring ring;
+    if (int r = io_uring_queue_init(64, &ring, 0); r < 0) {
+        die("io_uring_queue_init", -r);
+    }
+    const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    void* ring_mem = nullptr;
+    if (::posix_memalign(&ring_mem, page, sizeof(io_uring_buf) * pbuf_count) != 0) {
+        die("posix_memalign", ENOMEM);
+    }
+    auto* br = static_cast<io_uring_buf_ring*>(ring_mem);
+    std::vector<char> data(static_cast<std::size_t>(pbuf_count) * pbuf_size);
+    io_uring_buf_reg reg{};
+    reg.ring_addr = reinterpret_cast<std::uintptr_t>(br);
+    reg.ring_entries = pbuf_count;
+    reg.bgid = 0;
+    if (int r = io_uring_register_buf_ring(&ring, &reg, 0); r < 0) {
+        die("io_uring_register_buf_ring", -r);
+    }
+    io_uring_buf_ring_init(br);
+    const int mask = io_uring_buf_ring_mask(pbuf_count);
+    for (unsigned i = 0; i < pbuf_count; ++i) {
+        io_uring_buf_ring_add(br, data.data() + static_cast<std::size_t>(i) * pbuf_size, pbuf_size,
+                              static_cast<unsigned short>(i), mask, static_cast<int>(i));
+    }
+    io_uring_buf_ring_advance(br, static_cast<int>(pbuf_count));
+    std::uint64_t moved = 0;
+    bool ok = true;
+    std::vector<iovec> iov(pbuf_count);
+    while (moved < total && ok) {
+        io_uring_sqe* r = next_sqe(ring);
+        io_uring_prep_recv(r, in, nullptr, 0, 0);
+        r->flags |= IOSQE_BUFFER_SELECT;
+        r->buf_group = 0;
+        if (bundle) {
+            r->ioprio |= recvsend_bundle;
+        }
+        io_uring_submit(&ring);
+        io_uring_cqe* cqe = wait_one(ring);
+        const int got = cqe->res;
+        const unsigned first = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+        const bool has = (cqe->flags & IORING_CQE_F_BUFFER) != 0;
+        io_uring_cqe_seen(&ring, cqe);
+        if (got <= 0 || !has) {
+            std::fprintf(stderr, "forward_bench: recv: %s\n",
+                         got == 0 ? "end of stream" : std::strerror(-got));
+            ok = false;
+            break;
+        }
+        // A bundle takes buffers in ring order, which is id order here: they are given back so.
+        const unsigned used = (static_cast<unsigned>(got) + pbuf_size - 1) / pbuf_size;
+        std::size_t n = 0;
+        for (unsigned k = 0, left = static_cast<unsigned>(got); k < used; ++k) {
+            const unsigned id = (first + k) % pbuf_count;
+            const unsigned len = left < pbuf_size ? left : pbuf_size;
+            iov[n++] = iovec{data.data() + static_cast<std::size_t>(id) * pbuf_size, len};
+            left -= len;
+        }
+        std::size_t at = 0;
+        int sent = 0;
+        while (sent < got && ok) {
+            msghdr msg{};
+            msg.msg_iov = iov.data() + at;
+            msg.msg_iovlen = n - at;
+            io_uring_prep_sendmsg(next_sqe(ring), out, &msg, MSG_NOSIGNAL);
+            io_uring_submit(&ring);
+            cqe = wait_one(ring);
+            const int res = cqe->res;
+            io_uring_cqe_seen(&ring, cqe);
+            if (res <= 0) {
+                std::fprintf(stderr, "forward_bench: sendmsg: %s\n", std::strerror(-res));
+                ok = false;
+                break;
+            }
+            sent += res;
+            // Partly sent: go on from where the kernel stopped.
+            for (auto left = static_cast<std::size_t>(res); left > 0;) {
+                const std::size_t take = left < iov[at].iov_len ? left : iov[at].iov_len;
+                iov[at].iov_base = static_cast<char*>(iov[at].iov_base) + take;
+                iov[at].iov_len -= take;
+                left -= take;
+                at += iov[at].iov_len == 0 ? 1 : 0;
+            }
+        }
+        for (unsigned k = 0; k < used; ++k) {
+            const unsigned id = (first + k) % pbuf_count;
+            io_uring_buf_ring_add(br, data.data() + static_cast<std::size_t>(id) * pbuf_size, pbuf_size,
+                                  static_cast<unsigned short>(id), mask, static_cast<int>(k));
+        }
+        io_uring_buf_ring_advance(br, static_cast<int>(used));
+        moved += static_cast<std::uint64_t>(sent);
+    }
+    io_uring_queue_exit(&ring);
+    std::free(ring_mem);
+    return ok;
+}
+
 double cpu_seconds() {
     rusage u{};
     ::getrusage(RUSAGE_SELF, &u);
@@ -204,7 +314,7 @@ int main(int argc, char** argv) {
     const std::uint64_t total = mib << 20;
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
     std::printf("%-14s %10s %12s %14s\n", "mode", "MiB", "MiB/s", "CPU ms/GiB");
-    for (const std::string mode : {"recv/send", "splice", "send_zc fixed"}) {
+    for (const std::string mode : {"recv/send", "splice", "send_zc fixed", "recv pbuf", "recv bundle"}) {
         int src[2], dst[2];
         tcp_pair(src);
         tcp_pair(dst);
@@ -245,7 +355,9 @@ int main(int argc, char** argv) {
         ::close(dst[1]);
         const double cpu0 = cpu_seconds();
         const auto t0 = std::chrono::steady_clock::now();
-        const bool ok = forward(mode, src[0], dst[0], total);
+        const bool ok = mode.starts_with("recv ")
+                            ? forward_provided(mode == "recv bundle", src[0], dst[0], total)
+                            : forward(mode, src[0], dst[0], total);
         const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         const double cpu = cpu_seconds() - cpu0;
         ::close(src[0]);

@@ -22,6 +22,7 @@
 namespace gatio::config {
 
 using Duration = std::chrono::milliseconds;
+using Micros = std::chrono::microseconds; // the waits of [io_uring], below a millisecond
 
 enum class LogLevel { trace, debug, info, warn, error, critical, off };
 enum class TopologyMode { automatic, manual };
@@ -84,6 +85,9 @@ struct OptionEntry {
 
 // io_uring feature switches. All on by default; turning one off is for measurement (the
 // ablation benchmarks) and for kernels that misbehave with a feature.
+inline constexpr Micros max_min_wait{100'000};
+inline constexpr Micros max_spin{100'000};
+
 struct IoUringTuning {
     bool defer_taskrun = true;      // IORING_SETUP_DEFER_TASKRUN (+ SINGLE_ISSUER)
     bool direct_descriptors = true; // accept into the registered file table
@@ -91,6 +95,12 @@ struct IoUringTuning {
     bool submit_batching = true;    // one io_uring_enter per loop turn
     std::uint32_t cq_factor = 4;    // CQ entries = cq_factor x SQ entries, 1..64
     bool single_send = true;        // output of one slice goes out with IORING_OP_SEND, not sendmsg
+    // A blocking wait asks for wait_batch completions and takes what came once min_wait has
+    // passed (IORING_FEAT_MIN_TIMEOUT); 0: return on the first completion.
+    Micros min_wait{0};            // 0..max_min_wait
+    std::uint32_t wait_batch = 16; // 2..4096
+    Micros spin{0};                // peek at the CQ this long before blocking; 0..max_spin
+    bool recv_bundle = false;      // multishot receives fill several buffers per CQE (IORING_RECVSEND_BUNDLE)
     friend bool operator==(const IoUringTuning&, const IoUringTuning&) = default;
 };
 
@@ -114,6 +124,10 @@ struct NetworkSection {
     std::uint32_t file_operations = 1024;        // file operations in flight at once, 1..1048576
     std::uint32_t lent_buffers = 64;             // buffers lent to reads, 1..65536
     std::uint32_t lent_buffer_size = 256u << 10; // bytes of each, 4KiB..16MiB
+    // Received slices output sends from their receive buffer (send_received, ABI 1.5), per
+    // driver and per connection, 0..65536 (0: always copied).
+    std::uint32_t receive_holds = 256;
+    std::uint32_t receive_holds_per_connection = 32;
     // On SIGTERM, per connection: the most its last receives take of what the kernel holds,
     // 64KiB..1GiB. Above Linux's largest default TCP receive buffer (tcp_rmem, 6 MiB).
     std::uint64_t drain_read_limit = std::uint64_t{8} << 20;

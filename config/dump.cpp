@@ -187,6 +187,10 @@ std::string dump(const Config& c) {
     w.boolean("submit_batching", c.io_uring.submit_batching);
     w.number("cq_factor", c.io_uring.cq_factor);
     w.boolean("single_send", c.io_uring.single_send);
+    w.quoted("min_wait", format_micros(c.io_uring.min_wait));
+    w.number("wait_batch", c.io_uring.wait_batch);
+    w.quoted("spin", format_micros(c.io_uring.spin));
+    w.boolean("recv_bundle", c.io_uring.recv_bundle);
 
     w.header("[network]");
     w.quoted("output_memory", format_size(c.network.output_memory));
@@ -198,6 +202,8 @@ std::string dump(const Config& c) {
     w.number("lent_buffers", c.network.lent_buffers);
     w.quoted("lent_buffer_size", format_size(c.network.lent_buffer_size));
     w.quoted("drain_read_limit", format_size(c.network.drain_read_limit));
+    w.number("receive_holds", c.network.receive_holds);
+    w.number("receive_holds_per_connection", c.network.receive_holds_per_connection);
 
     for (const ListenerConfig& l : c.listeners) {
         w.header("[[listener]]");

@@ -82,7 +82,7 @@ AdminSection read_admin(const toml::table& table, SourcePos& listen_at, Reporter
 IoUringTuning read_io_uring(const toml::table& table, Reporter& out) {
     TableReader r(table, "io_uring",
                   {"defer_taskrun", "direct_descriptors", "multishot_recv", "submit_batching", "single_send",
-                   "cq_factor"},
+                   "cq_factor", "min_wait", "wait_batch", "spin", "recv_bundle"},
                   out);
     IoUringTuning t;
     t.defer_taskrun = r.boolean("defer_taskrun").value_or(t.defer_taskrun);
@@ -93,6 +93,10 @@ IoUringTuning read_io_uring(const toml::table& table, Reporter& out) {
     if (auto factor = r.integer("cq_factor", 1, 64)) {
         t.cq_factor = static_cast<std::uint32_t>(*factor);
     }
+    t.min_wait = r.micros("min_wait", max_min_wait).value_or(t.min_wait);
+    t.wait_batch = static_cast<std::uint32_t>(r.integer("wait_batch", 2, 4096).value_or(t.wait_batch));
+    t.spin = r.micros("spin", max_spin).value_or(t.spin);
+    t.recv_bundle = r.boolean("recv_bundle").value_or(t.recv_bundle);
     r.finish();
     return t;
 }
@@ -100,7 +104,8 @@ IoUringTuning read_io_uring(const toml::table& table, Reporter& out) {
 NetworkSection read_network(const toml::table& table, Reporter& out) {
     TableReader r(table, "network",
                   {"output_memory", "carry_buffers", "udp_reply_slots", "close_linger", "open_files",
-                   "file_operations", "lent_buffers", "lent_buffer_size", "drain_read_limit"},
+                   "file_operations", "lent_buffers", "lent_buffer_size", "drain_read_limit", "receive_holds",
+                   "receive_holds_per_connection"},
                   out);
     NetworkSection n;
     n.output_memory = r.size("output_memory", min_output_memory, max_output_memory).value_or(n.output_memory);
@@ -125,6 +130,11 @@ NetworkSection read_network(const toml::table& table, Reporter& out) {
         static_cast<std::uint32_t>(r.integer("lent_buffers", 1, max_lent_buffers).value_or(n.lent_buffers));
     n.lent_buffer_size = static_cast<std::uint32_t>(
         r.size("lent_buffer_size", min_lent_buffer_size, max_lent_buffer_size).value_or(n.lent_buffer_size));
+    n.receive_holds = static_cast<std::uint32_t>(
+        r.integer("receive_holds", 0, max_receive_holds).value_or(n.receive_holds));
+    n.receive_holds_per_connection =
+        static_cast<std::uint32_t>(r.integer("receive_holds_per_connection", 0, max_receive_holds)
+                                       .value_or(n.receive_holds_per_connection));
     n.drain_read_limit =
         r.size("drain_read_limit", min_drain_read_limit, max_drain_read_limit).value_or(n.drain_read_limit);
     r.finish();

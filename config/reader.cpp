@@ -1,6 +1,7 @@
 #include "config/reader.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cassert>
 
 #include "config/units.hpp"
@@ -12,26 +13,68 @@ namespace {
 constexpr std::size_t max_name_length = 32;
 
 // Optimal string alignment distance: insertions, deletions, substitutions and adjacent
-// transpositions each cost one.
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-    // Three rows of the matrix (a transposition looks two rows back), in one allocation.
+// transpositions each cost one. Only whether it is within `limit` matters, so it answers
+// limit + 1 as soon as that is certain: a cell is at least the smallest of the row above or
+// one more than the smallest two rows above, so once two rows in a row exceed the limit,
+// every later one does.
+std::size_t edit_distance(std::string_view a, std::string_view b, std::size_t limit) {
+    // A cheap bound first: an edit adds, removes or replaces one character, so the distance is
+    // at least the number of characters of one word that the other lacks (a transposition
+    // changes neither count). Most unknown keys are far from most candidates.
+    std::array<int, 256> count{};
+    for (const char c : a) {
+        ++count[static_cast<unsigned char>(c)];
+    }
+    for (const char c : b) {
+        --count[static_cast<unsigned char>(c)];
+    }
+    // Each character's surplus is taken once, at its first occurrence.
+    std::size_t only_a = 0;
+    std::size_t only_b = 0;
+    for (const char c : a) {
+        int& n = count[static_cast<unsigned char>(c)];
+        only_a += n > 0 ? static_cast<std::size_t>(n) : 0;
+        n = std::min(n, 0);
+    }
+    for (const char c : b) {
+        int& n = count[static_cast<unsigned char>(c)];
+        only_b += n < 0 ? static_cast<std::size_t>(-n) : 0;
+        n = std::max(n, 0);
+    }
+    if (std::max(only_a, only_b) > limit) {
+        return limit + 1;
+    }
+    // Three rows of the matrix (a transposition looks two rows back), on the stack for the
+    // schema's keys; an unknown key is compared with each, so this runs for every typo.
+    constexpr std::size_t local_width = 64;
     const std::size_t width = b.size() + 1;
-    std::vector<std::size_t> rows(3 * width);
-    std::size_t* before = rows.data();
+    std::array<std::size_t, 3 * local_width> local;
+    std::vector<std::size_t> heap;
+    if (width > local_width) {
+        heap.resize(3 * width);
+    }
+    std::size_t* before = width > local_width ? heap.data() : local.data();
     std::size_t* previous = before + width;
     std::size_t* current = previous + width;
     for (std::size_t j = 0; j < width; ++j) {
         previous[j] = j;
     }
+    std::size_t previous_min = 0;
     for (std::size_t i = 1; i <= a.size(); ++i) {
         current[0] = i;
+        std::size_t current_min = i;
         for (std::size_t j = 1; j < width; ++j) {
             const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-            current[j] = std::min({previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost});
+            current[j] = std::min(std::min(previous[j], current[j - 1]) + 1, previous[j - 1] + cost);
             if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
                 current[j] = std::min(current[j], before[j - 2] + 1);
             }
+            current_min = std::min(current_min, current[j]);
         }
+        if (current_min > limit && previous_min > limit) {
+            return limit + 1;
+        }
+        previous_min = current_min;
         std::swap(before, previous);
         std::swap(previous, current);
     }
@@ -96,7 +139,7 @@ std::optional<std::string_view> closest(std::string_view word, std::span<const s
         if (longer - shorter > allowed) {
             continue;
         }
-        const std::size_t distance = edit_distance(word, candidate);
+        const std::size_t distance = edit_distance(word, candidate, allowed);
         if (distance <= allowed && (!best || distance < best_distance)) {
             best = candidate;
             best_distance = distance;
@@ -220,14 +263,15 @@ std::optional<std::int64_t> TableReader::integer(std::string_view key, std::int6
     if (!node) {
         return std::nullopt;
     }
-    const std::string expected = "an integer " + range_text(min, max);
+    // The expected range is spelled out only for a message: most values are valid.
+    const auto expected = [&] { return "an integer " + range_text(min, max); };
     const auto* i = node->as_integer();
     if (!i) {
-        type_error(key, *node, expected);
+        type_error(key, *node, expected());
         return std::nullopt;
     }
     if (i->get() < min || i->get() > max) {
-        error(key, position(*node), "expected " + expected + ", got " + std::to_string(i->get()));
+        error(key, position(*node), "expected " + expected() + ", got " + std::to_string(i->get()));
         return std::nullopt;
     }
     return i->get();
@@ -239,15 +283,15 @@ std::optional<std::uint32_t> TableReader::power_of_two(std::string_view key, std
     if (!node) {
         return std::nullopt;
     }
-    const std::string expected = "a power of two " + range_text(min, max);
+    const auto expected = [&] { return "a power of two " + range_text(min, max); };
     const auto* i = node->as_integer();
     if (!i) {
-        type_error(key, *node, expected);
+        type_error(key, *node, expected());
         return std::nullopt;
     }
     const std::int64_t v = i->get();
     if (v < min || v > max || (v & (v - 1)) != 0) {
-        error(key, position(*node), "expected " + expected + ", got " + std::to_string(v));
+        error(key, position(*node), "expected " + expected() + ", got " + std::to_string(v));
         return std::nullopt;
     }
     return static_cast<std::uint32_t>(v);
@@ -258,13 +302,16 @@ std::optional<std::uint64_t> TableReader::size(std::string_view key, std::uint64
     if (!node) {
         return std::nullopt;
     }
-    const std::string expected = "a size from " + format_size(min) + " to " + format_size(max);
+    const auto expected = [&] { return "a size from " + format_size(min) + " to " + format_size(max); };
+    // As written, for a message: the integer, or the string in quotes.
+    const auto written = [&] {
+        const auto* i = node->as_integer();
+        return i ? std::to_string(i->get()) : in_quotes(node->as_string()->get());
+    };
     std::uint64_t bytes = 0;
-    std::string written;
     if (const auto* i = node->as_integer()) {
-        written = std::to_string(i->get());
         if (i->get() < 0) {
-            error(key, position(*node), "expected " + expected + ", got " + written);
+            error(key, position(*node), "expected " + expected() + ", got " + written());
             return std::nullopt;
         }
         bytes = static_cast<std::uint64_t>(i->get());
@@ -274,14 +321,13 @@ std::optional<std::uint64_t> TableReader::size(std::string_view key, std::uint64
             error(key, position(*node), parsed.error);
             return std::nullopt;
         }
-        written = in_quotes(s->get());
         bytes = *parsed.value;
     } else {
-        type_error(key, *node, expected);
+        type_error(key, *node, expected());
         return std::nullopt;
     }
     if (bytes < min || bytes > max) {
-        error(key, position(*node), "expected " + expected + ", got " + written);
+        error(key, position(*node), "expected " + expected() + ", got " + written());
         return std::nullopt;
     }
     return bytes;
@@ -298,6 +344,23 @@ std::optional<Duration> TableReader::duration(std::string_view key) {
         return std::nullopt;
     }
     auto parsed = parse_duration(s->get());
+    if (!parsed) {
+        error(key, position(*node), parsed.error);
+    }
+    return parsed.value;
+}
+
+std::optional<Micros> TableReader::micros(std::string_view key, Micros max) {
+    const toml::node* node = get(key);
+    if (!node) {
+        return std::nullopt;
+    }
+    const auto* s = node->as_string();
+    if (!s) {
+        type_error(key, *node, "a duration such as '50us'");
+        return std::nullopt;
+    }
+    auto parsed = parse_micros(s->get(), max);
     if (!parsed) {
         error(key, position(*node), parsed.error);
     }
@@ -361,21 +424,25 @@ std::optional<std::size_t> TableReader::keyword_index(std::string_view key,
     if (!node) {
         return std::nullopt;
     }
-    std::string expected;
-    for (std::size_t i = 0; i < texts.size(); ++i) {
-        if (i > 0) {
-            expected += i + 1 == texts.size() ? " or " : ", ";
+    // The list of keywords is written out only for a message.
+    const auto expected = [&] {
+        std::string list;
+        for (std::size_t i = 0; i < texts.size(); ++i) {
+            if (i > 0) {
+                list += i + 1 == texts.size() ? " or " : ", ";
+            }
+            list += in_quotes(texts[i]);
         }
-        expected += in_quotes(texts[i]);
-    }
+        return list;
+    };
     const auto* s = node->as_string();
     if (!s) {
-        type_error(key, *node, expected);
+        type_error(key, *node, expected());
         return std::nullopt;
     }
     const auto it = std::find(texts.begin(), texts.end(), s->get());
     if (it == texts.end()) {
-        error(key, position(*node), "expected " + expected + ", got " + in_quotes(s->get()));
+        error(key, position(*node), "expected " + expected() + ", got " + in_quotes(s->get()));
         return std::nullopt;
     }
     return static_cast<std::size_t>(it - texts.begin());

@@ -85,6 +85,7 @@ public:
     // An integer number of bytes or a size string ("64KiB").
     std::optional<std::uint64_t> size(std::string_view key, std::uint64_t min, std::uint64_t max);
     std::optional<Duration> duration(std::string_view key);
+    std::optional<Micros> micros(std::string_view key, Micros max);
     std::optional<SocketAddress> address(std::string_view key, Need need = Need::optional);
     const toml::table* table(std::string_view key);
     // An array of tables ([[key]]); `header` names it in messages. Elements that are not tables

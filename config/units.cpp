@@ -20,6 +20,7 @@ struct Unit {
 
 // Largest factor first so that formatting picks the largest exact unit.
 constexpr std::array<Unit, 4> duration_units{{{"h", 3'600'000}, {"m", 60'000}, {"s", 1'000}, {"ms", 1}}};
+constexpr std::array<Unit, 3> micros_units{{{"s", 1'000'000}, {"ms", 1'000}, {"us", 1}}};
 constexpr std::array<Unit, 4> size_units{
     {{"GiB", 1ull << 30}, {"MiB", 1ull << 20}, {"KiB", 1ull << 10}, {"B", 1}}};
 
@@ -107,6 +108,15 @@ Parsed<Duration> parse_duration(std::string_view text) {
     if (auto ms = scaled(text, duration_units, 0, max, out.error,
                          "a whole number followed by ms, s, m or h, such as '250ms' or '10s'", "duration")) {
         out.value = Duration(static_cast<Duration::rep>(*ms));
+    }
+    return out;
+}
+
+Parsed<Micros> parse_micros(std::string_view text, Micros max) {
+    Parsed<Micros> out;
+    if (auto us = scaled(text, micros_units, 0, static_cast<std::uint64_t>(max.count()), out.error,
+                         "a whole number followed by us, ms or s, such as '50us'", "duration")) {
+        out.value = Micros(static_cast<Micros::rep>(*us));
     }
     return out;
 }
@@ -284,6 +294,11 @@ std::string format_duration(Duration d) {
 
 std::string format_size(std::uint64_t bytes) {
     return format_scaled(bytes, size_units);
+}
+
+std::string format_micros(Micros d) {
+    assert(d.count() >= 0);
+    return format_scaled(static_cast<std::uint64_t>(d.count()), micros_units);
 }
 
 } // namespace gatio::config

@@ -24,6 +24,8 @@ struct Parsed {
 
 // A whole number followed by ms, s, m or h; at most INT64_MAX milliseconds.
 Parsed<Duration> parse_duration(std::string_view text);
+// A whole number followed by us, ms or s, at most `max`: the sub-millisecond waits.
+Parsed<Micros> parse_micros(std::string_view text, Micros max);
 // A whole number of bytes, optionally followed by B, KiB, MiB or GiB; at most UINT64_MAX bytes.
 Parsed<std::uint64_t> parse_size(std::string_view text);
 // Comma-separated CPU numbers and low-high ranges, no spaces, each CPU below CpuSet::max_cpus.
@@ -35,5 +37,6 @@ Parsed<SocketAddress> parse_socket_address(std::string_view text);
 
 std::string format_duration(Duration d);      // inverse of parse_duration, shortest exact unit
 std::string format_size(std::uint64_t bytes); // inverse of parse_size, largest exact unit
+std::string format_micros(Micros d);          // inverse of parse_micros, largest exact unit
 
 } // namespace gatio::config

@@ -35,6 +35,9 @@ BufferRing::BufferRing(io_uring& ring, Arena& arena, std::uint16_t group, std::u
     auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
     br_ = static_cast<io_uring_buf_ring*>(arena.allocate(sizeof(io_uring_buf) * count, page));
     buffers_ = static_cast<std::byte*>(arena.allocate(static_cast<std::size_t>(count) * size, cache_line));
+    order_ = static_cast<std::uint16_t*>(arena.allocate(2 * sizeof(std::uint16_t) * count, cache_line));
+    position_ = static_cast<std::uint32_t*>(arena.allocate(sizeof(std::uint32_t) * count, cache_line));
+    order_mask_ = 2 * count - 1;
 
     // The buffers are left untouched: the kernel's copy of a receive faults a page in like any
     // write, so a buffer costs memory once the kernel has picked it.
@@ -53,10 +56,23 @@ BufferRing::BufferRing(io_uring& ring, Arena& arena, std::uint16_t group, std::u
     provide(std::min(count, initial_provided));
 }
 
+std::size_t BufferRing::memory_for(std::uint32_t count, std::uint32_t size) {
+    const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    const std::size_t per_buffer =
+        std::size_t{size} + sizeof(io_uring_buf) + 2 * sizeof(std::uint16_t) + sizeof(std::uint32_t);
+    return static_cast<std::size_t>(count) * per_buffer + page + 3 * cache_line;
+}
+
+void BufferRing::add(std::uint16_t id, int offset) {
+    io_uring_buf_ring_add(br_, data(id), size_, id, mask_, offset);
+    order_[added_ & order_mask_] = id;
+    position_[id] = added_ & order_mask_;
+    ++added_;
+}
+
 void BufferRing::provide(std::uint32_t more) {
     for (std::uint32_t i = 0; i < more; ++i) {
-        const auto id = static_cast<std::uint16_t>(provided_ + i);
-        io_uring_buf_ring_add(br_, data(id), size_, id, mask_, static_cast<int>(i));
+        add(static_cast<std::uint16_t>(provided_ + i), static_cast<int>(i));
     }
     io_uring_buf_ring_advance(br_, static_cast<int>(more));
     provided_ += more;
@@ -74,7 +90,7 @@ BufferRing::~BufferRing() = default;
 
 void BufferRing::recycle(std::uint16_t id) {
     assert(id < provided_);
-    io_uring_buf_ring_add(br_, data(id), size_, id, mask_, 0);
+    add(id, 0);
     io_uring_buf_ring_advance(br_, 1);
 }
 

@@ -37,6 +37,8 @@ public:
     // Buffers provided at registration, before any grow().
     static constexpr std::uint32_t initial_provided = 64;
     std::uint32_t buffer_size() const { return size_; }
+    // Arena bytes a ring of `count` buffers of `size` bytes takes, alignment included.
+    static std::size_t memory_for(std::uint32_t count, std::uint32_t size);
 
     // The buffer id a CQE carries, if it carries one.
     static bool has_buffer(std::uint32_t cqe_flags) { return (cqe_flags & IORING_CQE_F_BUFFER) != 0; }
@@ -56,6 +58,11 @@ public:
     // Gives buffer `id` back to the kernel.
     void recycle(std::uint16_t id);
 
+    // A bundle's CQE (IORING_RECVSEND_BUNDLE) names its first buffer only: the kernel filled
+    // the buffers that follow it in the ring, in order. The buffer provided right after `id`;
+    // call it before recycling `id`, which moves `id` to the tail.
+    std::uint16_t next_in_ring(std::uint16_t id) const { return order_[(position_[id] + 1) & order_mask_]; }
+
     // A receive found the ring empty: provides as many never-used buffers as are provided
     // already, up to `count`. False when every buffer is provided (then only recycling helps).
     bool grow();
@@ -67,6 +74,7 @@ public:
 
 private:
     void provide(std::uint32_t more); // the next `more` never-used buffers
+    void add(std::uint16_t id, int offset);
 
     io_uring_buf_ring* br_ = nullptr;
     std::byte* buffers_ = nullptr;
@@ -75,6 +83,13 @@ private:
     std::uint32_t size_;
     std::uint32_t provided_ = 0;
     int mask_;
+    // The ids in the order they were added, over twice the ring's positions: an id's entry is
+    // rewritten only after the kernel has gone round the ring twice, which it cannot do before
+    // the bundles of one io_uring_enter have been read (it never holds more than `count`).
+    std::uint16_t* order_ = nullptr;
+    std::uint32_t* position_ = nullptr; // [id]: where it was last added in order_
+    std::uint32_t order_mask_ = 0;
+    std::uint32_t added_ = 0;
 };
 
 } // namespace gatio::core

@@ -377,6 +377,11 @@ void probe_rings(KernelReport& r) {
     r.features.push_back({"FEAT_FAST_POLL", (p.features & IORING_FEAT_FAST_POLL) != 0, ""});
     r.features.push_back({"FEAT_NODROP", (p.features & IORING_FEAT_NODROP) != 0, ""});
     r.features.push_back({"FEAT_EXT_ARG", (p.features & IORING_FEAT_EXT_ARG) != 0, ""});
+    r.features.push_back({"FEAT_MIN_TIMEOUT", (p.features & uapi::feat_min_timeout) != 0, ""});
+    r.features.push_back({"FEAT_RECVSEND_BUNDLE", (p.features & uapi::feat_recvsend_bundle) != 0, ""});
+    r.support.min_timeout =
+        (p.features & IORING_FEAT_EXT_ARG) != 0 && (p.features & uapi::feat_min_timeout) != 0;
+    r.support.recv_bundle = (p.features & uapi::feat_recvsend_bundle) != 0;
     r.features.push_back(setup_flag("SINGLE_ISSUER", IORING_SETUP_SINGLE_ISSUER));
     r.features.push_back(
         setup_flag("DEFER_TASKRUN", IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN));

@@ -25,8 +25,10 @@ struct KernelSupport {
     bool multishot_recv = false; // a multishot recv into a buffer ring completed and stayed armed
     bool connect = false;        // IORING_OP_CONNECT: handlers' outbound connections
     bool files = false;          // OPENAT, READ, WRITE, FSYNC, STATX, CLOSE and ASYNC_CANCEL: handlers' files
-    bool openat2 = false; // IORING_OP_OPENAT2 as well: opens confined with RESOLVE_BENEATH / NO_SYMLINKS
-    bool send = false;    // IORING_OP_SEND is in the kernel's opcode table
+    bool openat2 = false;     // IORING_OP_OPENAT2 as well: opens confined with RESOLVE_BENEATH / NO_SYMLINKS
+    bool send = false;        // IORING_OP_SEND is in the kernel's opcode table
+    bool min_timeout = false; // IORING_FEAT_MIN_TIMEOUT: a wait's min_wait_usec (6.12)
+    bool recv_bundle = false; // IORING_FEAT_RECVSEND_BUNDLE: receives fill several buffers (6.10)
 };
 
 struct KernelReport {

@@ -25,6 +25,8 @@ struct DriverCounters {
     std::uint64_t spawn_refused = 0;     // spawns refused because every task slot was in use
     std::uint64_t wakeups_sent = 0;      // MSG_RING or eventfd wake-ups issued to other drivers
     std::uint64_t timers_fired = 0;
+    std::uint64_t min_waits = 0;   // blocking waits that asked for wait_batch completions within min_wait
+    std::uint64_t spin_hits = 0;   // blocking waits that a spin over the CQ ended without sleeping
     std::uint64_t busy_ns = 0;     // time spent outside a blocking io_uring_enter
     std::uint64_t idle_ns = 0;     // time blocked in io_uring_enter waiting for work
     std::int64_t heartbeat_ns = 0; // CLOCK_MONOTONIC at the start of the last loop turn
@@ -46,6 +48,8 @@ public:
         store(spawn_refused_, c.spawn_refused);
         store(wakeups_sent_, c.wakeups_sent);
         store(timers_fired_, c.timers_fired);
+        store(min_waits_, c.min_waits);
+        store(spin_hits_, c.spin_hits);
         store(busy_ns_, c.busy_ns);
         store(idle_ns_, c.idle_ns);
         heartbeat_ns_.store(c.heartbeat_ns, std::memory_order_relaxed);
@@ -66,6 +70,8 @@ public:
         c.spawn_refused = load(spawn_refused_);
         c.wakeups_sent = load(wakeups_sent_);
         c.timers_fired = load(timers_fired_);
+        c.min_waits = load(min_waits_);
+        c.spin_hits = load(spin_hits_);
         c.busy_ns = load(busy_ns_);
         c.idle_ns = load(idle_ns_);
         c.heartbeat_ns = heartbeat_ns_.load(std::memory_order_relaxed);
@@ -79,7 +85,7 @@ private:
 
     Cell loop_turns_{0}, enter_calls_{0}, cqes_{0}, cq_overflows_{0}, cq_dropped_{0}, cqe_errors_{0};
     Cell tasks_run_{0}, messages_sent_{0}, messages_received_{0}, queue_full_{0}, spawn_refused_{0};
-    Cell wakeups_sent_{0}, timers_fired_{0}, busy_ns_{0}, idle_ns_{0};
+    Cell wakeups_sent_{0}, timers_fired_{0}, min_waits_{0}, spin_hits_{0}, busy_ns_{0}, idle_ns_{0};
     std::atomic<std::int64_t> heartbeat_ns_{0};
 };
 

@@ -132,6 +132,11 @@ void Driver::set_up() {
     const RuntimeOptions& options = runtime_.options();
     const auto n = runtime_.driver_count();
     batching_ = tuning().submit_batching;
+    spin_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(tuning().spin).count();
+    if (features_.min_wait) {
+        min_wait_us_ = static_cast<std::uint32_t>(tuning().min_wait.count());
+        wait_batch_ = tuning().wait_batch;
+    }
     eventfd_wakeup_ = options.force_eventfd_wakeup || !features_.msg_ring;
     now_ns_ = monotonic_ns();
 
@@ -458,7 +463,7 @@ std::int64_t Driver::enter(Wait wait) {
         ts.tv_nsec = draining_ ? drain_poll_ns : held_retry_ns;
         io_uring_cqe* cqe = nullptr;
         std::int64_t before = monotonic_ns();
-        ret = wait == Wait::block ? io_uring_submit_and_wait(&r, 1)
+        ret = wait == Wait::block ? wait_blocking()
                                   : io_uring_submit_and_wait_timeout(&r, &cqe, 1, &ts, nullptr);
         idle = monotonic_ns() - before;
     }
@@ -466,6 +471,83 @@ std::int64_t Driver::enter(Wait wait) {
         runtime_.driver_fatal(index(), std::string("io_uring_enter: ") + std::strerror(-ret));
     }
     return idle;
+}
+
+int Driver::wait_blocking() {
+    io_uring& r = ring_->raw();
+    if (spin_ns_ > 0) {
+        // Submitting first: a spin must not hold back this turn's sends. What the submission's
+        // task work completed is then in the CQ already.
+        if (io_uring_sq_ready(&r) > 0) {
+            ++counters_.enter_calls;
+            const int ret = io_uring_submit_and_get_events(&r);
+            if (ret < 0) {
+                return ret;
+            }
+        }
+        if (spin_for_work()) {
+            ++counters_.spin_hits;
+            return 0;
+        }
+    }
+    if (min_wait_us_ > 0) {
+        ++counters_.min_waits;
+        return submit_and_wait_min();
+    }
+    return io_uring_submit_and_wait(&r, 1);
+}
+
+bool Driver::spin_for_work() {
+    io_uring& r = ring_->raw();
+    const std::int64_t until = monotonic_ns() + spin_ns_;
+    for (;;) {
+        if (io_uring_cq_ready(&r) > 0) {
+            return true;
+        }
+        // With DEFER_TASKRUN, completions wait as task work for the next io_uring_enter; the
+        // TASKRUN flag says there is some, and one enter without waiting runs it.
+        const unsigned flags = IO_URING_READ_ONCE(*r.sq.kflags);
+        if ((flags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) != 0) {
+            ++counters_.enter_calls;
+            io_uring_get_events(&r);
+            return true;
+        }
+        if (monotonic_ns() >= until) {
+            return false;
+        }
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#elif defined(__aarch64__)
+        asm volatile("yield");
+#endif
+    }
+}
+
+int Driver::submit_and_wait_min() {
+    io_uring& r = ring_->raw();
+    // liburing 2.3 has no wrapper for min_wait_usec: publish the queued SQEs as its submit
+    // does (the SQ tail, which the kernel reads on entry), then enter with the 6.12 argument.
+    io_uring_sq& sq = r.sq;
+    if (sq.sqe_head != sq.sqe_tail) {
+        sq.sqe_head = sq.sqe_tail;
+        io_uring_smp_store_release(sq.ktail, sq.sqe_tail);
+    }
+    const unsigned to_submit = sq.sqe_tail - IO_URING_READ_ONCE(*sq.khead);
+    // The overall timeout only bounds a wait that saw nothing at all: with none, the kernel
+    // would end every wait at min_wait, and an idle driver would turn for nothing.
+    __kernel_timespec ts{};
+    ts.tv_sec = 1;
+    uapi::GeteventsArg arg{};
+    arg.min_wait_usec = min_wait_us_;
+    arg.ts = reinterpret_cast<std::uint64_t>(&ts);
+    unsigned flags = IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG;
+    unsigned fd = static_cast<unsigned>(r.ring_fd);
+    if (features_.registered_ring_fd) {
+        flags |= IORING_ENTER_REGISTERED_RING;
+        fd = static_cast<unsigned>(r.enter_ring_fd);
+    }
+    // liburing's enter wrappers answer -errno, like its other calls.
+    return io_uring_enter2(fd, to_submit, wait_batch_, flags, reinterpret_cast<sigset_t*>(&arg), sizeof(arg));
 }
 
 void Driver::publish() {

@@ -216,6 +216,9 @@ private:
     void dispatch_internal(const io_uring_cqe& cqe, unsigned tag);
     void wake_sent(int target, int res);
     std::int64_t enter(Wait wait); // returns ns spent blocked
+    int wait_blocking();           // submits and waits for the next completions
+    bool spin_for_work();          // true: completions showed up within the spin
+    int submit_and_wait_min();     // io_uring_enter with a minimum wait (IORING_FEAT_MIN_TIMEOUT)
     void publish();
     io_uring_sqe* next_sqe();
     void submit_queued();
@@ -261,6 +264,9 @@ private:
     std::unique_ptr<Mailbox> mailbox_;
     bool batching_ = true;
     bool eventfd_wakeup_ = false;
+    std::int64_t spin_ns_ = 0;      // [io_uring] spin
+    std::uint32_t min_wait_us_ = 0; // [io_uring] min_wait where the ring has it, else 0
+    std::uint32_t wait_batch_ = 1;  // completions a minimum wait asks for
 
     // Loop state, driver thread only.
     TaskList run_latency_;

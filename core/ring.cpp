@@ -41,6 +41,9 @@ std::string RingFeatures::describe() const {
     add(cqe_skip, "cqe_skip");
     add(nodrop, "nodrop");
     add(ext_arg, "ext_arg");
+    add(min_wait, "min_wait");
+    add(recv_bundle, "recv_bundle");
+    add(taskrun_flag, "taskrun_flag");
     return out;
 }
 
@@ -61,6 +64,7 @@ void Ring::record(const io_uring_params& params) {
     features_.defer_taskrun = (params.flags & IORING_SETUP_DEFER_TASKRUN) != 0;
     features_.coop_taskrun = (params.flags & IORING_SETUP_COOP_TASKRUN) != 0;
     features_.submit_all = (params.flags & IORING_SETUP_SUBMIT_ALL) != 0;
+    features_.taskrun_flag = (params.flags & IORING_SETUP_TASKRUN_FLAG) != 0;
     features_.nodrop = (params.features & IORING_FEAT_NODROP) != 0;
     features_.ext_arg = (params.features & IORING_FEAT_EXT_ARG) != 0;
     features_.cqe_skip = (params.features & IORING_FEAT_CQE_SKIP) != 0;
@@ -71,8 +75,13 @@ Ring::Ring(const config::RingSettings& settings, const config::IoUringTuning& tu
     const std::uint32_t sq = settings.ring_entries;
     const std::uint32_t cq = sq * tuning.cq_factor;
     // Best first; each step drops what an older kernel rejects with EINVAL. DEFER_TASKRUN
-    // (6.1) needs SINGLE_ISSUER (6.0); COOP_TASKRUN and SUBMIT_ALL came in 5.18/5.19.
+    // (6.1) needs SINGLE_ISSUER (6.0); COOP_TASKRUN and SUBMIT_ALL came in 5.18/5.19. A
+    // spinning driver also wants TASKRUN_FLAG with DEFER_TASKRUN: its completions wait as task
+    // work until an io_uring_enter, and only that flag shows them without a system call.
+    const bool spin = tuning.spin.count() > 0;
     const std::uint32_t attempts[] = {
+        IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+            IORING_SETUP_TASKRUN_FLAG,
         IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
         IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN |
             IORING_SETUP_TASKRUN_FLAG,
@@ -84,6 +93,9 @@ Ring::Ring(const config::RingSettings& settings, const config::IoUringTuning& tu
     io_uring_params params{};
     for (std::uint32_t extra : attempts) {
         if (!tuning.defer_taskrun && (extra & IORING_SETUP_DEFER_TASKRUN) != 0) {
+            continue;
+        }
+        if (!spin && extra == attempts[0]) {
             continue;
         }
         params = io_uring_params{};
@@ -104,6 +116,8 @@ Ring::Ring(const config::RingSettings& settings, const config::IoUringTuning& tu
     features_.openat2 = kernel.openat2;
     features_.multishot_recv = tuning.multishot_recv && kernel.multishot_recv;
     features_.single_send = tuning.single_send && kernel.send;
+    features_.min_wait = tuning.min_wait.count() > 0 && kernel.min_timeout && features_.ext_arg;
+    features_.recv_bundle = tuning.recv_bundle && kernel.recv_bundle && features_.multishot_recv;
 
     // A registered ring fd saves the fd lookup on every io_uring_enter; without it we still work.
     features_.registered_ring_fd = io_uring_register_ring_fd(&ring_) == 1;

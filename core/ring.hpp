@@ -16,6 +16,21 @@
 
 namespace gatio::core {
 
+// Kernel ABI values newer than the oldest supported distribution's headers (Debian 12: Linux
+// 6.1 headers, liburing 2.3), spelled as the kernel defines them.
+namespace uapi {
+inline constexpr std::uint32_t feat_recvsend_bundle = 1U << 14; // IORING_FEAT_RECVSEND_BUNDLE, 6.10
+inline constexpr std::uint32_t feat_min_timeout = 1U << 15;     // IORING_FEAT_MIN_TIMEOUT, 6.12
+inline constexpr std::uint16_t recvsend_bundle = 1U << 4;       // IORING_RECVSEND_BUNDLE in sqe->ioprio
+// struct io_uring_getevents_arg as of 6.12: min_wait_usec took the place of pad.
+struct GeteventsArg {
+    std::uint64_t sigmask;
+    std::uint32_t sigmask_sz;
+    std::uint32_t min_wait_usec;
+    std::uint64_t ts;
+};
+} // namespace uapi
+
 struct RingFeatures {
     std::uint32_t setup_flags = 0; // IORING_SETUP_* the ring was created with
     std::uint32_t sq_entries = 0;
@@ -36,6 +51,10 @@ struct RingFeatures {
     bool cqe_skip = false;       // IOSQE_CQE_SKIP_SUCCESS
     bool nodrop = false;         // the kernel keeps overflowed CQEs instead of dropping them
     bool ext_arg = false;
+    bool min_wait = false; // blocking waits take a minimum wait ([io_uring] min_wait, FEAT_MIN_TIMEOUT)
+    bool recv_bundle =
+        false; // multishot receives take bundles ([io_uring] recv_bundle, FEAT_RECVSEND_BUNDLE)
+    bool taskrun_flag = false; // the kernel flags pending task work in the SQ ring (IORING_SQ_TASKRUN)
 
     // e.g. "sq=1024 cq=4096 single_issuer defer_taskrun ... -msg_ring"
     std::string describe() const;

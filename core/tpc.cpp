@@ -31,10 +31,8 @@ std::size_t Tpc::arena_bytes_for(const TpcPlan& plan, int total_drivers, const R
     std::size_t bytes = options.arena_extra_bytes;
     for (const auto& d : plan.drivers) {
         const DriverLimits& limits = options.limits_for(d.index);
-        std::size_t rings =
-            static_cast<std::size_t>(d.ring.buffer_count) * (d.ring.buffer_size + sizeof(io_uring_buf)) +
-            page;
-        bytes += options.buffer_rings_per_driver * rings;
+        bytes +=
+            options.buffer_rings_per_driver * BufferRing::memory_for(d.ring.buffer_count, d.ring.buffer_size);
         bytes += static_cast<std::size_t>(limits.task_slots) * (sizeof(Task) + sizeof(std::uint32_t));
         bytes += TimerWheel::memory_for(limits.timer_slots, options.timer_wheel_slots);
         bytes += n * (sizeof(SpscQueue<Task*>) + options.mailbox_capacity * sizeof(Task*) + cache_line);

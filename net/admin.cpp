@@ -86,7 +86,7 @@ struct NetMetric {
     std::uint64_t (*value)(const NetCounters&);
 };
 
-constexpr std::array<NetMetric, 15> net_metrics{{
+constexpr std::array<NetMetric, 18> net_metrics{{
     {"gatio_connections_open", "gauge", "TCP connections open.",
      [](const NetCounters& c) { return c.accepted > c.closed ? c.accepted - c.closed : 0; }},
     {"gatio_connections_accepted_total", "counter", "TCP connections accepted.",
@@ -120,6 +120,15 @@ constexpr std::array<NetMetric, 15> net_metrics{{
     {"gatio_output_tight_total", "counter",
      "Times a driver's output budget got down to its floor (reads bounded).",
      [](const NetCounters& c) { return c.output_tight; }},
+    {"gatio_receive_holds_total", "counter",
+     "Received slices handlers forwarded with send_received that were sent from their receive buffer.",
+     [](const NetCounters& c) { return c.receive_holds; }},
+    {"gatio_receive_copies_total", "counter",
+     "Received slices forwarded with send_received that were copied instead (a bound was reached).",
+     [](const NetCounters& c) { return c.receive_copies; }},
+    {"gatio_buffer_ring_held_buffers", "gauge",
+     "Provided receive buffers kept out of the ring by output that sends from them.",
+     [](const NetCounters& c) { return c.buffers_held; }},
     {"gatio_plugin_errors_total", "counter",
      "Handler faults: on_data results out of range, instances that could not be created.",
      [](const NetCounters& c) { return c.plugin_errors; }},

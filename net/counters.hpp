@@ -34,6 +34,7 @@ struct NetCounters {
     std::uint64_t output_relaxed = 0;      // times it recovered: reads unbounded again
     std::uint64_t partial_sends = 0;       // sends the kernel took only part of (continued)
     std::uint64_t single_sends = 0;        // sends of one slice through IORING_OP_SEND (no msghdr)
+    std::uint64_t recv_bundled = 0;        // buffers a receive bundle carried after its first
     std::uint64_t output_refused = 0;      // send calls refused: send_buffer_limit or the output budget
     std::uint64_t output_admissions_refused = 0; // connections closed at once: no output reserve left
     std::uint64_t datagrams_received = 0;
@@ -51,6 +52,9 @@ struct NetCounters {
     std::uint64_t outbound_connected = 0; // handlers' outbound connections that connected
     std::uint64_t outbound_failed = 0;    // ... that did not: refused, timed out, cancelled, ...
     std::uint64_t outbound_closed = 0;    // ... torn down after they connected
+    std::uint64_t receive_holds = 0;      // send_received slices queued from their receive buffer
+    std::uint64_t receive_copies = 0;     // ... copied instead (a bound reached, or carried input)
+    std::uint64_t buffers_held = 0;       // gauge: receive buffers output holds right now
 
     NetCounters& operator+=(const NetCounters& other);
 };
@@ -64,7 +68,7 @@ struct CounterField {
 using NetCounterField = CounterField<NetCounters>;
 
 // Names and members, in declaration order.
-inline constexpr std::array<NetCounterField, 33> net_counter_fields{{
+inline constexpr std::array<NetCounterField, 37> net_counter_fields{{
     {"accepted", &NetCounters::accepted},
     {"rejected", &NetCounters::rejected},
     {"accept_errors", &NetCounters::accept_errors},
@@ -83,6 +87,7 @@ inline constexpr std::array<NetCounterField, 33> net_counter_fields{{
     {"output_relaxed", &NetCounters::output_relaxed},
     {"partial_sends", &NetCounters::partial_sends},
     {"single_sends", &NetCounters::single_sends},
+    {"recv_bundled", &NetCounters::recv_bundled},
     {"output_refused", &NetCounters::output_refused},
     {"output_admissions_refused", &NetCounters::output_admissions_refused},
     {"datagrams_received", &NetCounters::datagrams_received},
@@ -98,6 +103,9 @@ inline constexpr std::array<NetCounterField, 33> net_counter_fields{{
     {"outbound_connected", &NetCounters::outbound_connected},
     {"outbound_failed", &NetCounters::outbound_failed},
     {"outbound_closed", &NetCounters::outbound_closed},
+    {"receive_holds", &NetCounters::receive_holds},
+    {"receive_copies", &NetCounters::receive_copies},
+    {"buffers_held", &NetCounters::buffers_held},
 }};
 static_assert(sizeof(NetCounters) == net_counter_fields.size() * sizeof(std::uint64_t),
               "every counter must be listed in net_counter_fields");

@@ -15,7 +15,7 @@ namespace gatio::net {
 namespace {
 
 FileService::Limits file_limits(const NetOptions& o) {
-    return {o.open_files, o.file_operations, o.lent_buffers, o.lent_buffer_size};
+    return {o.open_files, o.file_operations, o.lent_buffers, o.lent_buffer_size, o.receive_holds};
 }
 
 std::uint32_t chunks_for(std::size_t bytes, std::uint32_t chunk_size) {
@@ -109,7 +109,7 @@ std::size_t DriverNet::arena_bytes(const NetOptions& o, const config::RingSettin
     for (const auto& s : listeners) {
         configs.push_back(s.first);
     }
-    std::size_t bytes = FileService::memory_for(file_limits(o));
+    std::size_t bytes = FileService::memory_for(file_limits(o)) + ReceiveHolds::memory_for(ring.buffer_count);
     std::uint32_t slots = tcp_slots(configs);
     if (slots > 0) {
         // The connection slab's objects and free list, and the generation of each slot.
@@ -141,9 +141,8 @@ void DriverNet::prepare(core::Driver& d) {
     const config::RingSettings& ring = d.ring_settings();
     // The TPC arena is sealed once the drivers run: this module brings its own, placed like the
     // TPC's, with room for its own buffer ring.
-    const std::size_t ring_bytes =
-        static_cast<std::size_t>(ring.buffer_count) * (ring.buffer_size + sizeof(io_uring_buf)) +
-        2 * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    const std::size_t ring_bytes = core::BufferRing::memory_for(ring.buffer_count, ring.buffer_size) +
+                                   static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
     memory_ = std::make_unique<core::Arena>(fmt::format("net {}", d.name()),
                                             arena_bytes(options_, ring, served) + ring_bytes,
                                             d.tpc().numa_node(), d.tpc().memory());
@@ -154,6 +153,7 @@ void DriverNet::prepare(core::Driver& d) {
 void DriverNet::carve(core::Driver& d) {
     direct_ = d.features().direct_descriptors && allow_direct_;
     multishot_ = d.features().multishot_recv;
+    recv_bundle_ = d.features().recv_bundle;
     single_send_ = d.features().single_send;
     std::vector<const config::ListenerConfig*> configs;
     for (const auto& l : listeners_) {
@@ -164,6 +164,9 @@ void DriverNet::carve(core::Driver& d) {
         e->carve(d);
     }
     files_ = std::make_unique<FileService>(memory(), file_limits(options_));
+    holds_ = std::make_unique<ReceiveHolds>(
+        memory(), ring.buffer_count,
+        ReceiveHolds::Limits{options_.receive_holds, options_.receive_holds_per_connection});
     capacity_ = tcp_slots(configs);
     if (capacity_ == 0) {
         return;
@@ -208,6 +211,7 @@ void DriverNet::set_up(core::Driver& d) {
         buffers_ = &d.add_buffer_ring(group_);
         carve(d);
     }
+    holds_->start(*buffers_, files_->lent());
     if (direct_) {
         for (const auto& l : listeners_) {
             claim_direct(l->config, d.features().file_slots);
@@ -379,7 +383,11 @@ void DriverNet::publish() {
     NetCounters& c = shared_->counters;
     c.output_memory = 0;
     c.buffers = 0;
+    c.buffers_held = 0;
     for (const DriverNet* m : shared_->members) {
+        if (m->holds_) {
+            c.buffers_held += m->holds_->buffers_held();
+        }
         if (m->chunks_) {
             c.output_memory += static_cast<std::uint64_t>(m->chunks_->count() - m->chunks_->available()) *
                                m->chunks_->chunk_size();

@@ -27,6 +27,7 @@
 #include "net/file_service.hpp"
 #include "net/net.hpp"
 #include "net/output_queue.hpp"
+#include "net/receive_holds.hpp"
 
 namespace gatio::net {
 
@@ -121,8 +122,10 @@ public:
     ChunkPool& chunks() { return *chunks_; }
     OutputBudget& budget() { return *budget_; }
     FileService& files() { return *files_; }
+    ReceiveHolds& holds() { return *holds_; }
     bool direct_descriptors() const { return direct_; }
     bool multishot_recv() const { return multishot_; }
+    bool recv_bundle() const { return recv_bundle_; } // multishot receives take bundles
     bool single_send() const { return single_send_; }
 
     // Connections: a slot, its generation (handles and deferred references check it).
@@ -172,6 +175,7 @@ private:
     std::uint16_t group_ = 0;
     bool direct_ = false;
     bool multishot_ = false;
+    bool recv_bundle_ = false;
     bool single_send_ = false;
 
     bool while_running_ = false;
@@ -188,6 +192,7 @@ private:
     std::unique_ptr<ChunkPool> chunks_;
     std::unique_ptr<OutputBudget> budget_; // of chunks_
     std::unique_ptr<FileService> files_;
+    std::unique_ptr<ReceiveHolds> holds_;
 
     std::vector<Ref> flush_list_, rearm_list_, scratch_;
 };

@@ -29,13 +29,17 @@ constexpr std::uint32_t resolve_flags = GATIO_FILE_BENEATH | GATIO_FILE_NO_SYMLI
 constexpr std::uint32_t write_only_flags = GATIO_FILE_CREATE | GATIO_FILE_TRUNCATE | GATIO_FILE_APPEND;
 
 // open(2) flags for the ABI's, or -1 when the combination is outside the documented domain.
+// Every open is O_NONBLOCK, so that it never waits: a FIFO without a writer (or, for writing,
+// without a reader) and a device waiting for a carrier open at once or fail. Without it the
+// kernel still tries that way inline, but an open its caches cannot resolve (a long symlink, a
+// cold directory) goes to an io_uring worker, where a FIFO's open waits for its peer, for ever.
 int open_flags(std::uint32_t f) {
     if ((f & ~known_flags) != 0) {
         return -1;
     }
     const std::uint32_t kind = f & ~resolve_flags;
     if ((kind & GATIO_FILE_DIRECTORY) != 0) {
-        return kind == GATIO_FILE_DIRECTORY ? O_RDONLY | O_DIRECTORY | O_CLOEXEC : -1;
+        return kind == GATIO_FILE_DIRECTORY ? O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK : -1;
     }
     const bool rd = (f & GATIO_FILE_READ) != 0;
     const bool wr = (f & GATIO_FILE_WRITE) != 0;
@@ -43,7 +47,7 @@ int open_flags(std::uint32_t f) {
         ((f & GATIO_FILE_EXCLUSIVE) != 0 && (f & GATIO_FILE_CREATE) == 0)) {
         return -1;
     }
-    int o = (rd && wr ? O_RDWR : wr ? O_WRONLY : O_RDONLY) | O_CLOEXEC;
+    int o = (rd && wr ? O_RDWR : wr ? O_WRONLY : O_RDONLY) | O_CLOEXEC | O_NONBLOCK;
     o |= (f & GATIO_FILE_CREATE) != 0 ? O_CREAT : 0;
     o |= (f & GATIO_FILE_EXCLUSIVE) != 0 ? O_EXCL : 0;
     o |= (f & GATIO_FILE_TRUNCATE) != 0 ? O_TRUNC : 0;
@@ -75,14 +79,35 @@ void fill_stat(gatio_file_stat& out, const struct statx& x) {
 
 // ---------------------------------------------------------------- the lent pool
 
-LentPool::LentPool(core::Arena& arena, std::uint32_t count, std::uint32_t size)
+LentPool::LentPool(core::Arena& arena, std::uint32_t count, std::uint32_t size, std::uint32_t external)
     : memory_(static_cast<std::byte*>(arena.allocate(static_cast<std::size_t>(count) * size, 4096))),
-      state_(arena.allocate_array<State>(count)), count_(count), size_(size), available_(count) {
+      state_(arena.allocate_array<State>(static_cast<std::size_t>(count) + external)), count_(count),
+      size_(size), available_(count), external_(external) {
     // The arena's memory is zero: every state reads as free, with no owner.
 }
 
-std::size_t LentPool::memory_for(std::uint32_t count, std::uint32_t size) {
-    return static_cast<std::size_t>(count) * (size + sizeof(State)) + 4096 + core::alignment_slack(1);
+std::size_t LentPool::memory_for(std::uint32_t count, std::uint32_t size, std::uint32_t external) {
+    return static_cast<std::size_t>(count) * (size + sizeof(State)) + sizeof(State) * external + 4096 +
+           core::alignment_slack(1);
+}
+
+std::uint32_t LentPool::take_external(std::byte* data, std::uint32_t tag) {
+    std::uint32_t b = external_free_;
+    if (b != none) {
+        external_free_ = state_[b].next_free;
+    } else if (external_fresh_ < external_) {
+        b = count_ + external_fresh_++;
+    } else {
+        return none;
+    }
+    State& s = state_[b];
+    s.owner = nullptr;
+    s.out = true;
+    s.next_free = none;
+    s.queued = Queued{};
+    s.external = data;
+    s.tag = tag;
+    return b;
 }
 
 std::uint32_t LentPool::take(const void* owner) {
@@ -111,6 +136,12 @@ void LentPool::give(std::uint32_t b) {
     s.out = false;
     s.owner = nullptr;
     s.queued = Queued{};
+    if (external(b)) {
+        s.next_free = external_free_;
+        external_free_ = b;
+        release_(release_context_, s.tag);
+        return;
+    }
     s.next_free = free_head_;
     free_head_ = b;
     ++available_;
@@ -157,6 +188,7 @@ struct FileService::Slot final : core::Completion {
     bool close_pending = false; // file_close was called: the close goes out once ops is 0
     Endpoint* owner = nullptr;
     int fd = -1;
+    int flags = 0;         // open(2)'s, for the status flags kept once it is open
     std::uint32_t ops = 0; // operations in flight on it
     void (*open_done)(gatio_host*, void*, int, gatio_file) = nullptr;
     gatio_file_done_fn close_done = nullptr;
@@ -190,7 +222,7 @@ FileService::FileService(core::Arena& arena, const Limits& limits)
     : limits_(limits),
       slots_(static_cast<Slot*>(arena.allocate(sizeof(Slot) * limits.open_files, alignof(Slot)))),
       ops_(static_cast<Op*>(arena.allocate(sizeof(Op) * limits.operations, alignof(Op)))),
-      lent_(arena, limits.lent_buffers, limits.lent_buffer_size) {}
+      lent_(arena, limits.lent_buffers, limits.lent_buffer_size, limits.external_records) {}
 
 FileService::~FileService() {
     for (std::uint32_t i = 0; i < fresh_slots_; ++i) {
@@ -206,7 +238,8 @@ FileService::~FileService() {
 
 std::size_t FileService::memory_for(const Limits& l) {
     return sizeof(Slot) * l.open_files + sizeof(Op) * l.operations +
-           LentPool::memory_for(l.lent_buffers, l.lent_buffer_size) + core::alignment_slack(2);
+           LentPool::memory_for(l.lent_buffers, l.lent_buffer_size, l.external_records) +
+           core::alignment_slack(2);
 }
 
 void FileService::start(core::Driver& driver) {
@@ -322,6 +355,7 @@ int FileService::open(Endpoint& owner, const gatio_file_open_args& args) {
     s.close_pending = false;
     s.owner = &owner;
     s.fd = -1;
+    s.flags = flags;
     s.ops = 0;
     s.open_done = args.done;
     s.close_done = nullptr;
@@ -574,6 +608,13 @@ void FileService::slot_done(Slot& s, unsigned tag, int res) {
     void* arg = s.arg;
     int result = res;
     gatio_file handle = 0;
+    // Open, the descriptor blocks again (O_NONBLOCK was for the open): io_uring then reads a
+    // regular file as any other, and a FIFO's read waits for data, cancellable, like a socket's.
+    if (!s.cancelled && res >= 0 && ::fcntl(res, F_SETFL, s.flags & O_APPEND) != 0) {
+        const int error = errno;
+        ::close(res);
+        res = -error;
+    }
     if (s.cancelled || res < 0) {
         if (res >= 0) {
             ::close(res); // opened after all, but nobody may use it any more

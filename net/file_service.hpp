@@ -33,15 +33,28 @@ class FileService;
 
 // The driver's lent buffers: fixed-size, taken by a lent read, owned by one instance until it
 // sends or releases them; a sent one comes back once the kernel has sent its bytes.
+//
+// Past the `count` buffers, `external` records name memory the pool does not own (received
+// bytes an output queue sends from their receive buffer, net/receive_holds.hpp): queued like a
+// lent buffer, and handed to the release hook with their tag when they come back.
 class LentPool {
 public:
     static constexpr std::uint32_t none = UINT32_MAX;
 
-    LentPool(core::Arena& arena, std::uint32_t count, std::uint32_t size);
+    LentPool(core::Arena& arena, std::uint32_t count, std::uint32_t size, std::uint32_t external = 0);
     LentPool(const LentPool&) = delete;
     LentPool& operator=(const LentPool&) = delete;
 
-    static std::size_t memory_for(std::uint32_t count, std::uint32_t size);
+    static std::size_t memory_for(std::uint32_t count, std::uint32_t size, std::uint32_t external = 0);
+
+    // An external record for `data`, owned by the host (queued at once); none when all are out.
+    std::uint32_t take_external(std::byte* data, std::uint32_t tag);
+    bool external(std::uint32_t b) const { return b >= count_; }
+    using Release = void (*)(void* context, std::uint32_t tag);
+    void on_release(Release fn, void* context) {
+        release_ = fn;
+        release_context_ = context;
+    }
 
     // Owners are the instances' endpoints, compared by address only.
     std::uint32_t take(const void* owner); // none when every buffer is out
@@ -52,7 +65,9 @@ public:
     // Every buffer `owner` still holds goes back (its instance is gone).
     void reclaim(const void* owner);
 
-    std::byte* data(std::uint32_t b) { return memory_ + static_cast<std::size_t>(b) * size_; }
+    std::byte* data(std::uint32_t b) {
+        return b < count_ ? memory_ + static_cast<std::size_t>(b) * size_ : state_[b].external;
+    }
     std::uint32_t& filled(std::uint32_t b) { return state_[b].filled; }
     // The output queue's links and the range it sends, while a connection holds the buffer.
     struct Queued {
@@ -76,6 +91,8 @@ private:
         bool out = false; // taken from the free list
         std::uint32_t next_free = none;
         Queued queued;
+        std::byte* external = nullptr; // an external record's memory, and its tag
+        std::uint32_t tag = 0;
     };
     std::byte* memory_;
     State* state_;
@@ -84,6 +101,11 @@ private:
     std::uint32_t available_;
     std::uint32_t free_head_ = none;
     std::uint32_t fresh_ = 0; // buffers from here on were never taken
+    std::uint32_t external_;
+    std::uint32_t external_free_ = none;
+    std::uint32_t external_fresh_ = 0; // external records from count_ + this on were never taken
+    Release release_ = nullptr;
+    void* release_context_ = nullptr;
 };
 
 class FileService {
@@ -93,6 +115,7 @@ public:
         std::uint32_t operations = 1024;
         std::uint32_t lent_buffers = 64;
         std::uint32_t lent_buffer_size = 256u << 10;
+        std::uint32_t external_records = 0; // LentPool's, for the received bytes output holds
     };
 
     FileService(core::Arena& arena, const Limits& limits);

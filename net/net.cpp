@@ -22,6 +22,8 @@ NetOptions net_options(const config::Config& config) {
     o.open_files = config.network.open_files;
     o.file_operations = config.network.file_operations;
     o.lent_buffers = config.network.lent_buffers;
+    o.receive_holds = config.network.receive_holds;
+    o.receive_holds_per_connection = config.network.receive_holds_per_connection;
     o.lent_buffer_size = config.network.lent_buffer_size;
     o.drain_read_limit = config.network.drain_read_limit;
     return o;

@@ -177,6 +177,7 @@ void OutputQueue::consume(ChunkPool& pool, std::size_t bytes) {
             if (lent_head_ == LentPool::none) {
                 lent_tail_ = LentPool::none;
             }
+            held_ -= lent_->external(done) ? 1 : 0;
             lent_->give(done);
         }
     }
@@ -196,6 +197,7 @@ void OutputQueue::append_lent(LentPool& lent, std::uint32_t buffer, std::uint32_
     }
     lent_tail_ = buffer;
     pending_ += len;
+    held_ += lent.external(buffer) ? 1 : 0;
 }
 
 void OutputQueue::clear(ChunkPool& pool) {
@@ -215,6 +217,7 @@ void OutputQueue::clear(ChunkPool& pool) {
         lent_head_ = next;
     }
     lent_tail_ = LentPool::none;
+    held_ = 0;
 }
 
 OutputBudget::OutputBudget(std::uint32_t total, std::uint32_t floor, std::uint32_t reserves)

@@ -80,6 +80,7 @@ public:
 
     std::size_t pending() const { return pending_; } // chunk and lent bytes
     std::uint32_t chunks() const { return chunks_; } // chunks held
+    std::uint32_t held() const { return held_; }     // of the lent records, external ones
 
 private:
     void consume_chunks(ChunkPool& pool, std::size_t bytes);
@@ -96,6 +97,7 @@ private:
     LentPool* lent_ = nullptr;
     std::uint32_t lent_head_ = UINT32_MAX; // LentPool::none
     std::uint32_t lent_tail_ = UINT32_MAX;
+    std::uint32_t held_ = 0;
 };
 
 // Which connection may take how many chunks of one pool, so that connections that stop reading

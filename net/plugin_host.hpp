@@ -69,6 +69,7 @@ struct gatio_host {
     virtual int shutdown_write(gatio_conn) { return GATIO_ERR_UNSUPPORTED; }
     virtual int metric_register(const gatio_metric_args&, gatio_metric*) { return GATIO_ERR_UNSUPPORTED; }
     virtual int metric_update(gatio_metric, std::int64_t, bool) { return GATIO_ERR_UNSUPPORTED; }
+    virtual int send_received(gatio_conn, const std::uint8_t*, std::size_t) { return GATIO_ERR_UNSUPPORTED; }
 };
 
 namespace gatio::net {

@@ -289,6 +289,16 @@ int svc_metric_set(gatio_host* h, gatio_metric metric, std::int64_t value) {
     return h->metric_update(metric, value, false);
 }
 
+int svc_send_received(gatio_host* h, gatio_conn c, const std::uint8_t* data, std::size_t len) {
+    if (!at_home(h, "send_received")) {
+        return GATIO_ERR_INVALID;
+    }
+    if (data == nullptr) {
+        return GATIO_ERR_INVALID;
+    }
+    return h->send_received(c, data, len);
+}
+
 constexpr gatio_services make_table() {
     gatio_services s{};
     s.abi_major = GATIO_ABI_MAJOR;
@@ -340,6 +350,7 @@ constexpr gatio_services make_table() {
     s.metric_register = svc_metric_register;
     s.metric_add = svc_metric_add;
     s.metric_set = svc_metric_set;
+    s.send_received = svc_send_received;
     return s;
 }
 

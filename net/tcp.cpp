@@ -490,6 +490,39 @@ int TcpEndpoint::lent_send(gatio_conn conn, gatio_lent buf, std::size_t offset, 
     return GATIO_OK;
 }
 
+int TcpEndpoint::send_received(gatio_conn conn, const std::uint8_t* data, std::size_t len) {
+    ReceiveHolds& holds = net_.holds();
+    if (!holds.within(this, data, len)) {
+        return GATIO_ERR_INVALID;
+    }
+    Connection* c = find(conn);
+    if (c == nullptr || c->phase != Connection::Phase::open || c->shut_wanted) {
+        return GATIO_ERR_CLOSED;
+    }
+    if (len == 0) {
+        return GATIO_OK;
+    }
+    // Checked before a hold is taken, so that a refusal leaves nothing held.
+    if (len >
+        config().send_buffer_limit - std::min<std::size_t>(c->out.pending(), config().send_buffer_limit)) {
+        ++net_.stats().output_refused;
+        return GATIO_ERR_LIMIT;
+    }
+    const std::uint32_t record = holds.hold(data, c->out.held());
+    if (record == LentPool::none) {
+        ++net_.stats().receive_copies;
+        const iovec one{const_cast<std::uint8_t*>(data), len};
+        return send(conn, &one, 1);
+    }
+    ++net_.stats().receive_holds;
+    // Like a lent buffer's bytes: no output chunk, but the connection's limit and watermarks.
+    c->out.append_lent(net_.files().lent(), record, 0, static_cast<std::uint32_t>(len));
+    net_.queue_flush(*c);
+    check_backpressure(*c);
+    c->assert_invariants();
+    return GATIO_OK;
+}
+
 int TcpEndpoint::shutdown_write(gatio_conn conn) {
     Connection* c = find(conn);
     if (c == nullptr || c->phase != Connection::Phase::open) {
@@ -790,12 +823,7 @@ void TcpEndpoint::recv_done(Connection& c, const io_uring_cqe& cqe) {
             abort(c, GATIO_CLOSE_RESET, true);
             return;
         }
-        if (c.phase == Connection::Phase::open) {
-            c.last_active_ns = driver().now_ns();
-            deliver(c, reinterpret_cast<const std::uint8_t*>(net_.buffers().data(id)),
-                    static_cast<std::size_t>(cqe.res));
-        }
-        net_.buffers().recycle(id);
+        take_received(c, id, static_cast<std::size_t>(cqe.res));
         if (!more && c.read == Connection::Read::idle) {
             if (multishot) {
                 ++net_.stats().recv_multishot_ends;
@@ -846,6 +874,28 @@ void TcpEndpoint::recv_done(Connection& c, const io_uring_cqe& cqe) {
     }
 }
 
+void TcpEndpoint::take_received(Connection& c, std::uint16_t id, std::size_t len) {
+    // A bundle (IORING_RECVSEND_BUNDLE) filled several buffers in ring order, each whole but the
+    // last; any other receive fills one. Each goes to the handler while the connection is open,
+    // then back to the kernel unless output holds it.
+    core::BufferRing& buffers = net_.buffers();
+    for (;;) {
+        const std::size_t n = std::min<std::size_t>(len, buffers.buffer_size());
+        len -= n;
+        const std::uint16_t next = len > 0 ? buffers.next_in_ring(id) : 0;
+        if (c.phase == Connection::Phase::open) {
+            c.last_active_ns = driver().now_ns();
+            deliver(c, reinterpret_cast<const std::uint8_t*>(buffers.data(id)), n);
+        }
+        net_.holds().recycle(id);
+        if (len == 0) {
+            return;
+        }
+        ++net_.stats().recv_bundled;
+        id = next;
+    }
+}
+
 void TcpEndpoint::deliver(Connection& c, const std::uint8_t* data, std::size_t len) {
     net_.stats().bytes_received += len;
     counters().bytes_received += len;
@@ -862,9 +912,11 @@ void TcpEndpoint::deliver(Connection& c, const std::uint8_t* data, std::size_t l
     ++net_.stats().dispatched;
     ++counters().dispatched;
     // A throw counts as a fault already: it resets the connection like GATIO_DATA_RESET.
+    net_.holds().begin(this, p, n);
     std::int64_t r = guarded("on_data", "the connection is reset", c.handle(), plugin().on_data, instance(),
                              c.handle(), c.user, p, n)
                          .value_or(GATIO_DATA_RESET);
+    net_.holds().end();
     if (c.phase != Connection::Phase::open) {
         release_carry(c);
         return; // the handler closed it while handling the data
@@ -1006,6 +1058,9 @@ void TcpEndpoint::arm_recv(Connection& c) {
     } else {
         if (net_.multishot_recv()) {
             io_uring_prep_recv_multishot(sqe, c.fd, nullptr, 0, 0);
+            if (net_.recv_bundle()) {
+                sqe->ioprio |= core::uapi::recvsend_bundle;
+            }
         } else {
             io_uring_prep_recv(sqe, c.fd, nullptr, 0, 0);
         }

@@ -165,6 +165,7 @@ public:
     std::size_t pending_output(gatio_conn conn) override;
     int connect(const gatio_connect_args& args, gatio_conn* conn) override;
     int lent_send(gatio_conn conn, gatio_lent buf, std::size_t offset, std::size_t len) override;
+    int send_received(gatio_conn conn, const std::uint8_t* data, std::size_t len) override;
     int shutdown_write(gatio_conn conn) override;
 
     // The connection of this endpoint a handle names; nullptr once it is gone. On the driver
@@ -184,6 +185,7 @@ private:
 
     void recv_done(Connection& c, const io_uring_cqe& cqe);
     void send_done(Connection& c, int res);
+    void take_received(Connection& c, std::uint16_t id, std::size_t len); // delivers, recycles
     void deliver(Connection& c, const std::uint8_t* data, std::size_t len);
     bool reading_wanted(const Connection& c) const;
     void update_reading(Connection& c);

@@ -13,7 +13,8 @@ from .machine import Placement
 from .servers import (FILES_PREFIX, Gatiod, GatiodProxy, H2o, Haproxy, Nginx, NginxStream, Redis, check_files,
                       check_http, check_resp)
 
-# The io_uring switches of gatiod's [io_uring] table, each turned off in turn by the ablation.
+# The io_uring switches of gatiod's [io_uring] table, each changed from its default in turn by
+# the ablation: those on by default turned off, the waits and bundles (off by default) turned on.
 ABLATION = [
     ("all on", {}),
     ("defer_taskrun off", {"defer_taskrun": False}),
@@ -21,6 +22,10 @@ ABLATION = [
     ("multishot_recv off", {"multishot_recv": False}),
     ("submit_batching off", {"submit_batching": False}),
     ("single_send off", {"single_send": False}),
+    ("min_wait 20us", {"min_wait": "20us"}),
+    ("min_wait 100us", {"min_wait": "100us"}),
+    ("spin 50us", {"spin": "50us"}),
+    ("recv_bundle on", {"recv_bundle": True}),
 ]
 
 # redis-benchmark's tests, each run at -P 1 and -P 16 on both servers: issue 15's list, and PING.
@@ -224,6 +229,8 @@ def ablation_family(ctx):
         server = Gatiod(name.replace(" ", "-"), ctx.workdir, pl, ctx.build, "http", s.max_connections, switches)
         server.name = name
         servers.append(server)
+    # The peer in the same alternation, so that each switch's latency sits beside nginx's.
+    servers.append(Nginx("nginx", ctx.workdir, pl, s.max_connections, s.fd_limit))
     case = Case("ablation-http-c64-d1", "HTTP, 64 connections, no pipelining", False,
                 lambda srv, secs, rate: clients.wrk(pl, srv.port, 64, 1, secs))
     records, _ = run_family(ctx, "ablation", servers, [case], check_http)
@@ -247,8 +254,12 @@ def proxy_family(ctx):
         echo.start()
         try:
             args = (ctx.workdir, pl, http.port, echo.port, PROXY_CONNECTIONS)
+            # gatiod-proxy-copy forwards as before send_received: every byte copied into the
+            # output queue, beside the rest in the same run.
             servers = [GatiodProxy("gatiod-proxy", ctx.workdir, pl, ctx.build, http.port, echo.port,
                                    PROXY_CONNECTIONS),
+                       GatiodProxy("gatiod-proxy-copy", ctx.workdir, pl, ctx.build, http.port, echo.port,
+                                   PROXY_CONNECTIONS, network="receive_holds = 0"),
                        Haproxy("haproxy", *args), NginxStream("nginx-stream", *args)]
             cases = [Case("proxy-http-c64", "proxy, HTTP through it, 64 connections, no pipelining", False,
                           lambda srv, secs, rate: clients.wrk(pl, srv.port, 64, 1, secs)),

@@ -208,15 +208,22 @@ def markdown(results, chart_name):
         rec = results["ablation"][0]
         base = rec["sides"]["gatiod all on"]["summary"]
         out.append("")
-        out.append(f"### Ablation: {rec['title']}, one io_uring switch off at a time")
+        out.append(f"### Ablation: {rec['title']}, one io_uring switch changed from its default at a time")
         out.append("")
-        out.append("| Configuration | req/s | CPU us/req | syscalls/req | vol. cs/req | CPU vs all on |")
-        out.append("|---|---|---|---|---|---|")
+        out.append("nginx runs in the same alternation: its row is the peer at the same load.")
+        out.append("")
+        out.append("| Configuration | req/s | CPU us/req | syscalls/req | vol. cs/req | p50 / p99 us | CPU vs all on "
+                   "| CPU vs nginx |")
+        out.append("|---|---|---|---|---|---|---|---|")
+        peer = rec["sides"].get("nginx")
         for name, side in rec["sides"].items():
             s = side["summary"]
             rel = s["cpu_us_per_req"]["median"] / base["cpu_us_per_req"]["median"]
+            vs = (_ratio(s["cpu_us_per_req"]["median"] / peer["summary"]["cpu_us_per_req"]["median"])
+                  if peer else "n/a")
             out.append(f"| {name.removeprefix('gatiod ')} | {_span(s, 'rps', 0)} | {_span(s, 'cpu_us_per_req')} | "
-                       f"{_span(s, 'syscalls_per_req', 3)} | {_span(s, 'vol_cs_per_req', 3)} | {rel:.2f} |")
+                       f"{_span(s, 'syscalls_per_req', 3)} | {_span(s, 'vol_cs_per_req', 3)} | {_latency(s)} | "
+                       f"{rel:.2f} | {vs} |")
     if results.get("idle"):
         out.append("")
         out.append("### Idle connections")

@@ -165,6 +165,7 @@ LocalServer::LocalServer(std::size_t shards, const ShardLimits& limits)
 }
 
 void LocalServer::reset() {
+    tx_.end(tx_shards_);
     for (auto& s : shards_) {
         s->reset();
     }
@@ -173,7 +174,7 @@ void LocalServer::reset() {
 }
 
 std::uint32_t LocalServer::shard_of(std::string_view key) const {
-    return static_cast<std::uint32_t>(std::hash<std::string_view>{}(key) % shards_.size());
+    return shard_index(key, shards_.size());
 }
 
 std::string LocalServer::run_line(std::string_view line) {
@@ -193,6 +194,10 @@ std::string LocalServer::run(std::span<const std::string_view> args) {
 
 void LocalServer::run(std::span<const std::string_view> args, std::string& out) {
     const CommandSpec* spec = find_command(args[0]);
+    if (transaction_request(tx_.open(), spec)) {
+        tx_.handle(tx_shards_, spec, args, facts_, TxLimits{64, 1u << 20}, now_ms, out);
+        return;
+    }
     if (spec == nullptr) {
         unknown_command_error(args, out);
         return;
@@ -232,20 +237,10 @@ void LocalServer::run(std::span<const std::string_view> args, std::string& out) 
         for (auto& k : keys_) {
             k.clear();
         }
-        owner_.assign(args.size(), 0);
-        std::fill(involved_.begin(), involved_.end(), nullptr);
-        if (spec->route == Route::keys) {
-            for (std::size_t a = 1; a < args.size(); a += static_cast<std::size_t>(spec->step)) {
-                owner_[a] = shard_of(args[a]);
-                keys_[owner_[a]].push_back(static_cast<std::uint32_t>(a));
-                involved_[owner_[a]] = &shares_[owner_[a]];
-            }
-        } else {
-            for (std::size_t s = 0; s < shards_.size(); ++s) {
-                involved_[s] = &shares_[s];
-            }
-        }
+        split_fanout(*spec, args, static_cast<std::uint32_t>(shards_.size()), owner_,
+                     [&](std::uint32_t i) -> std::vector<std::uint32_t>& { return keys_[i]; });
         for (std::size_t s = 0; s < shards_.size(); ++s) {
+            involved_[s] = keys_[s].empty() ? nullptr : &shares_[s];
             if (involved_[s] != nullptr) {
                 run_part(*shards_[s], *spec, args, keys_[s], now_ms, shares_[s]);
             }
@@ -253,6 +248,10 @@ void LocalServer::run(std::span<const std::string_view> args, std::string& out) 
         gather(*spec, args, owner_, involved_, facts_, out);
         break;
     }
+    case Route::pubsub:
+        // Pub/sub lives in the plugin's drivers (pubsub.cpp), outside the keyspace checked here.
+        out.append("-ERR pub/sub runs in gatiod only\r\n");
+        break;
     }
 }
 

@@ -14,6 +14,7 @@
 #include "commands.hpp"
 #include "keyspace.hpp"
 #include "parser.hpp"
+#include "transaction.hpp"
 
 namespace gatio::resp::check {
 
@@ -47,8 +48,22 @@ public:
     std::string run_line(std::string_view line);
 
 private:
+    // The shards as a transaction sees them (one thread: no locks).
+    struct Shards final : TxKeyspace {
+        explicit Shards(LocalServer& s) : server(s) {}
+        std::uint32_t count() const override { return static_cast<std::uint32_t>(server.shards_.size()); }
+        std::uint32_t shard_of(std::string_view key) const override { return server.shard_of(key); }
+        Shard& shard(std::uint32_t i) override { return *server.shards_[i]; }
+        const ServerSettings& settings(std::uint32_t) const override { return server.settings; }
+        void lock(std::uint32_t) override {}
+        void unlock(std::uint32_t) override {}
+        LocalServer& server;
+    };
+
     std::uint32_t shard_of(std::string_view key) const;
     std::vector<std::unique_ptr<Shard>> shards_;
+    Shards tx_shards_{*this};
+    Transaction tx_;
     ConnectionFacts facts_;
     std::uint32_t db_ = 0; // SELECT's, as a connection's
     // A fan-out's working space, reused: keys by shard, the shard of each argument, shares.

@@ -45,8 +45,11 @@
 // Received::consume(n) says otherwise, all of them are consumed. Bytes left unconsumed are shown
 // again by the next next_data(): at once when the previous one consumed something, else
 // together with new bytes. Bytes that arrive while the coroutine awaits something else are
-// copied into a staging block and reading is paused until it asks for data again; a connection
-// whose staged input would exceed one block is reset.
+// copied into staging blocks and reading is paused until it asks for data again; what the kernel
+// had received already still arrives and is staged behind, up to the listener option
+// `coroutine_staging_limit` (default 1MiB) per connection. next_data() shows at most one block
+// of staged bytes at a time: a coroutine that consumes nothing of a whole block, waiting for
+// more, cannot be served and has its connection reset, as has one beyond the limit.
 //
 // End of input: see Stream::keep_after_eof().
 //
@@ -296,13 +299,23 @@ struct Pending {
 };
 
 // What every instance of a coroutine handler has, whatever the handler's type.
+// A pool block holding staged input behind a Stream's first staging block, in arrival order.
+struct Overflow {
+    Overflow* next = nullptr;
+    std::size_t begin = 0; // bytes before it were moved to the first block already
+    std::size_t end = 0;
+    std::uint8_t* data() { return reinterpret_cast<std::uint8_t*>(this + 1); }
+};
+
 struct CoroCore {
     Host host;
     FramePool pool;
     Stream* streams = nullptr; // every live Stream, linked through Stream::next_
     std::uint64_t exhausted_logged = 0;
+    std::size_t staging_limit; // bytes of input one Stream may stage
 
-    CoroCore(Host h, std::size_t block_size, std::size_t blocks) : host(h), pool(block_size, blocks) {}
+    CoroCore(Host h, std::size_t block_size, std::size_t blocks, std::size_t staging)
+        : host(h), pool(block_size, blocks), staging_limit(staging) {}
     // `outcome`: what follows for the code that asked.
     void refused(const char* what, const char* outcome = "the connection is reset");
     Stream* add_stream(gatio_conn conn);
@@ -529,6 +542,11 @@ private:
     // next_data() has something to show: new bytes, or a rest after progress.
     bool readable() const { return window_len_ > 0 && (fresh_ || progress_); }
     bool stage(const std::uint8_t* data, std::size_t len);
+    void refill();
+    void drop_overflow();
+    // The coroutine left a whole block unconsumed waiting for more, which staging cannot show.
+    bool overlong() const { return overflow_ != nullptr && refused_ >= core_.pool.capacity(); }
+    void report_overlong() const;
     void settle_input();
     void finish_root();
     void wake_reader(Received::Status status);
@@ -543,16 +561,21 @@ private:
     bool paused_ = false;
     bool keep_after_eof_ = false;
     bool in_deliver_ = false;
-    // Unconsumed input: during deliver() maybe the host's buffer, otherwise the staging block.
+    // Unconsumed input: during deliver() maybe the host's buffer, otherwise the staging block,
+    // which is kept full from the overflow blocks behind it.
     const std::uint8_t* window_ = nullptr;
     std::size_t window_len_ = 0;
     bool fresh_ = false;       // the window holds bytes never shown yet
     bool progress_ = false;    // the last Received consumed something
     std::size_t shown_ = 0;    // bytes the last Received showed, not applied yet
     std::size_t consumed_ = 0; // of those, consumed
+    std::size_t refused_ = 0;  // bytes the last Received showed when it consumed none, else 0
     std::uint8_t* staging_ = nullptr;
     std::size_t staged_ = 0;
-    Stream* next_ = nullptr; // CoroCore::streams, or for an outbound Stream its owner's upstreams_
+    detail::Overflow* overflow_ = nullptr; // oldest first
+    detail::Overflow* overflow_tail_ = nullptr;
+    std::size_t overflowed_ = 0; // bytes in the overflow blocks
+    Stream* next_ = nullptr;     // CoroCore::streams, or for an outbound Stream its owner's upstreams_
     Stream* prev_ = nullptr;
     // Outbound connections.
     Stream* owner_ = nullptr; // outbound: the Stream whose coroutine opened it, until detached
@@ -580,6 +603,11 @@ public:
         waiter_ = h;
         s_.reader_ = this;
         s_.pending_ = this;
+        if (s_.overlong()) {
+            s_.report_overlong();
+            s_.conn_.close(GATIO_CLOSE_ABORT); // on_close cancels this await
+            return;
+        }
         s_.settle_input();
     }
     Received await_resume() {
@@ -1042,6 +1070,7 @@ inline void Stream::apply_consumed() {
         return;
     }
     const std::size_t n = consumed_;
+    refused_ = n == 0 ? shown_ : 0;
     shown_ = consumed_ = 0;
     progress_ = n > 0;
     window_ += n;
@@ -1050,26 +1079,92 @@ inline void Stream::apply_consumed() {
         std::memmove(staging_, window_, window_len_);
         window_ = staging_;
         staged_ = window_len_;
+        refill();
     }
 }
 
+// Moves overflowed bytes forward into the staging block until it is full or they are all there.
+inline void Stream::refill() {
+    const std::size_t cap = core_.pool.capacity();
+    while (overflow_ != nullptr && staged_ < cap) {
+        detail::Overflow* o = overflow_;
+        const std::size_t n = std::min(o->end - o->begin, cap - staged_);
+        std::memcpy(staging_ + staged_, o->data() + o->begin, n);
+        staged_ += n;
+        o->begin += n;
+        overflowed_ -= n;
+        if (o->begin == o->end) {
+            overflow_ = o->next;
+            if (overflow_ == nullptr) {
+                overflow_tail_ = nullptr;
+            }
+            FramePool::release(o);
+        }
+    }
+    window_len_ = staged_;
+}
+
+inline void Stream::drop_overflow() {
+    while (detail::Overflow* o = overflow_) {
+        overflow_ = o->next;
+        FramePool::release(o);
+    }
+    overflow_tail_ = nullptr;
+    overflowed_ = 0;
+}
+
+inline void Stream::report_overlong() const {
+    core_.host.error("coroutine: the coroutine consumed none of " + std::to_string(refused_) +
+                     " bytes of input, waiting for more, but one staging block shows at most " +
+                     std::to_string(core_.pool.capacity()) +
+                     " (raise coroutine_block_size for longer messages); resetting the connection");
+}
+
+// Appends to the staged input: the staging block while nothing waits behind it, then overflow
+// blocks. False (the connection is to be reset) beyond the staging limit or the pool.
 inline bool Stream::stage(const std::uint8_t* data, std::size_t len) {
+    const std::size_t cap = core_.pool.capacity();
+    if (staged_ + overflowed_ + len > core_.staging_limit) {
+        core_.host.error("coroutine: more input arrived while the coroutine was busy than "
+                         "coroutine_staging_limit (" +
+                         std::to_string(core_.staging_limit) +
+                         " bytes) lets a connection stage; resetting the connection");
+        return false;
+    }
     if (staging_ == nullptr) {
-        staging_ = static_cast<std::uint8_t*>(core_.pool.allocate(core_.pool.capacity()));
+        staging_ = static_cast<std::uint8_t*>(core_.pool.allocate(cap));
         if (staging_ == nullptr) {
             core_.refused("an input staging block");
             return false;
         }
     }
-    if (staged_ + len > core_.pool.capacity()) {
-        core_.host.error("coroutine: more input arrived while the coroutine was busy than one block (" +
-                         std::to_string(core_.pool.capacity()) + " bytes) holds; resetting the connection");
-        return false;
+    if (overflow_ == nullptr) {
+        const std::size_t n = std::min(len, cap - staged_);
+        std::memcpy(staging_ + staged_, data, n);
+        staged_ += n;
+        data += n;
+        len -= n;
     }
-    if (data != staging_ + staged_) {
-        std::memmove(staging_ + staged_, data, len);
+    constexpr std::size_t header = sizeof(detail::Overflow);
+    while (len > 0) {
+        detail::Overflow* t = overflow_tail_;
+        if (t == nullptr || t->end == cap - header) {
+            void* block = core_.pool.allocate(cap);
+            if (block == nullptr) {
+                core_.refused("an input staging block");
+                return false;
+            }
+            t = ::new (block) detail::Overflow{};
+            (overflow_tail_ != nullptr ? overflow_tail_->next : overflow_) = t;
+            overflow_tail_ = t;
+        }
+        const std::size_t n = std::min(len, cap - header - t->end);
+        std::memcpy(t->data() + t->end, data, n);
+        t->end += n;
+        overflowed_ += n;
+        data += n;
+        len -= n;
     }
-    staged_ += len;
     window_ = staging_;
     window_len_ = staged_;
     return true;
@@ -1134,9 +1229,14 @@ inline std::int64_t Stream::deliver(const std::uint8_t* data, std::size_t len) {
         apply_consumed();
     } else {
         window_len_ = 0; // the coroutine is gone: nobody will read the rest
+        drop_overflow();
     }
-    // The host's buffer is lent for this call only: what is left moves to the staging block.
+    // The host's buffer is lent for this call only: what is left moves to staging.
     if (window_len_ > 0 && window_ != staging_ && !stage(window_, window_len_)) {
+        return GATIO_DATA_RESET;
+    }
+    if (overlong()) {
+        report_overlong();
         return GATIO_DATA_RESET;
     }
     settle_input();
@@ -1165,6 +1265,7 @@ inline void Stream::closed() {
         staging_ = nullptr;
         staged_ = window_len_ = 0;
     }
+    drop_overflow();
     if (outbound_) {
         host_done_ = true;
     }
@@ -1227,6 +1328,7 @@ inline void detail::CoroCore::free_stream(Stream* s) {
     if (s->staging_ != nullptr) {
         FramePool::release(s->staging_);
     }
+    s->drop_overflow();
     s->~Stream();
     FramePool::release(s);
 }
@@ -1460,6 +1562,10 @@ inline CloseFile close_file(Stream& s, gatio_file f) {
 // coroutine_block_size.
 inline constexpr std::size_t default_blocks = 1024;
 inline constexpr std::size_t default_block_size = 4096;
+// The default of the listener option coroutine_staging_limit: input one connection may have
+// staged while its coroutine is busy, which has to cover what the kernel had received already
+// when reading paused.
+inline constexpr std::size_t default_staging_limit = std::size_t{1} << 20;
 // Bounds on those options: a block holds at least a small frame, the pool at most 1 GiB.
 inline constexpr std::size_t min_block_size = 256;
 inline constexpr std::size_t max_pool_bytes = std::size_t{1} << 30;
@@ -1497,6 +1603,12 @@ struct CoroAdapter {
                 throw PluginError("coroutine_block_size must be at least " + std::to_string(min_block_size) +
                                   " bytes and coroutine_blocks at least 1, together at most 1GiB");
             }
+            const std::size_t staging =
+                option_size(options, "coroutine_staging_limit", default_staging_limit);
+            if (staging < block || staging > max_pool_bytes) {
+                throw PluginError("coroutine_staging_limit must be at least coroutine_block_size (" +
+                                  std::to_string(block) + " bytes) and at most 1GiB");
+            }
             InstanceInfo ii{static_cast<gatio_transport>(info->transport),
                             info->listener,
                             info->driver,
@@ -1509,7 +1621,7 @@ struct CoroAdapter {
                 info->exec_drivers != nullptr) {
                 ii.exec_drivers = {info->exec_drivers, info->exec_driver_count};
             }
-            *instance = new Inst{detail::CoroCore{h, block, blocks}, H(h, ii)};
+            *instance = new Inst{detail::CoroCore{h, block, blocks, staging}, H(h, ii)};
             return 0;
         } catch (const std::exception& e) {
             ::gatio::detail::copy_error(error, error_size, e.what());

@@ -40,7 +40,7 @@ extern "C" {
 #endif
 
 #define GATIO_ABI_MAJOR 1
-#define GATIO_ABI_MINOR 4
+#define GATIO_ABI_MINOR 5
 
 /* The one symbol gatiod looks up in a handler object. */
 #define GATIO_PLUGIN_ENTRY_NAME "gatio_plugin_entry"
@@ -238,7 +238,9 @@ typedef struct gatio_task {
     uint32_t placement; /* gatio_placement */
     uint32_t driver;    /* target driver index for GATIO_PLACE_DRIVER; the key for GATIO_PLACE_KEY */
     uint32_t priority;  /* gatio_priority */
-    /* Runs on the executing driver's thread. It may not call services: it has no host. */
+    /* Runs on the executing driver's thread. It has no host of its own: it may call services only
+     * through the host of an instance of the driver it runs on (that host's thread), and only
+     * while that instance exists, as the resp plugin's pub/sub delivery does. */
     void (*run)(void* arg);
     /* Runs afterwards on the submitting driver's thread, where the host may be used again.
      * Optional. When gatiod stops before the task has come back, neither run nor done may be
@@ -534,7 +536,10 @@ struct gatio_services {
      * -ECANCELED, after the kernel has let go of its memory, and always before
      * instance_destroy. */
 
-    /* Opens args->path (see gatio_file_open_args). */
+    /* Opens args->path (see gatio_file_open_args). The open never waits for a peer: it is made
+     * O_NONBLOCK (cleared again once open), so a FIFO without a writer opens for reading at
+     * once and for writing without a reader fails with -ENXIO. Check the type with file_stat
+     * before reading a path a client named: a FIFO's or a device's read waits for data. */
     int (*file_open)(gatio_host* host, const gatio_file_open_args* args);
     /* Reads up to len bytes (1 to 2 GiB) at offset into buf; result is the count read, 0 at
      * the end of the file, fewer than len when the file ends sooner (or was truncated), and
@@ -603,6 +608,21 @@ struct gatio_services {
     int (*metric_add)(gatio_host* host, gatio_metric metric, int64_t delta);
     /* Sets a gauge to value. GATIO_ERR_INVALID for an unknown handle or a counter. */
     int (*metric_set)(gatio_host* host, gatio_metric metric, int64_t value);
+
+    /* Since 1.5, appended; absent when struct_size does not reach it (GATIO_SERVICES_SIZE_1_4).
+     * Inside on_data only: queues bytes [data, data + len) of the slice on_data was given on
+     * conn (any connection of the same instance, the one receiving included), in order with
+     * what send queued on it before and after, like send, but without copying them when it can:
+     * the receive buffer holding them then stays out of the kernel's ring until they have been
+     * sent or conn closes. The bytes are copied as send copies them instead (the call is then
+     * the same as send) when they are not in a receive buffer (input left unconsumed last time
+     * sits in a carry buffer), or a bound of [network] receive_holds and
+     * receive_holds_per_connection, or the ring's own (at most half its buffers held), is
+     * reached. Either way the handler may forget the bytes once this returns, and pending_output,
+     * notify_drained, send_buffer_limit and the watermarks count them like sent ones.
+     * GATIO_ERR_INVALID when called outside on_data, from another instance's host, or with a
+     * range that is not within the slice; otherwise as send. */
+    int (*send_received)(gatio_host* host, gatio_conn conn, const uint8_t* data, size_t len);
 };
 
 /* Size of the services table of 1.1, which ends with option_size. */
@@ -611,6 +631,8 @@ struct gatio_services {
 #define GATIO_SERVICES_SIZE_1_2 (offsetof(gatio_services, metrics_text) + sizeof(void (*)(void)))
 /* Size of the services table of 1.3, which ends with notify_drained. */
 #define GATIO_SERVICES_SIZE_1_3 (offsetof(gatio_services, notify_drained) + sizeof(void (*)(void)))
+/* Size of the services table of 1.4, which ends with metric_set. */
+#define GATIO_SERVICES_SIZE_1_4 (offsetof(gatio_services, metric_set) + sizeof(void (*)(void)))
 
 /* ---- The descriptor a handler exports ------------------------------------------------------ */
 
@@ -655,9 +677,10 @@ typedef struct gatio_plugin {
      * (NULL on entry): storing into it and calling set_user are the same thing. */
     int (*on_open)(void* instance, gatio_conn conn, const gatio_conn_info* info, void** user);
     /* Bytes arrived. `data` is lent for this call only: it lives in the driver's receive buffer,
-     * returned to the kernel as soon as this returns. It holds the bytes left unconsumed last
-     * time followed by the new ones. Return how many leading bytes were consumed (0..len), or
-     * GATIO_DATA_CLOSE / GATIO_DATA_RESET. */
+     * returned to the kernel as soon as this returns (unless send_received, since 1.5, keeps it
+     * for a send). It holds the bytes left unconsumed last time followed by the new ones.
+     * Return how many leading bytes were consumed (0..len), or GATIO_DATA_CLOSE /
+     * GATIO_DATA_RESET. */
     int64_t (*on_data)(void* instance, gatio_conn conn, void* user, const uint8_t* data, size_t len);
     /* Optional. The peer shut down its sending side (after every byte it sent was delivered).
      * Return a gatio_eof_action; when absent, GATIO_EOF_CLOSE. */

@@ -15,6 +15,8 @@
 // and no further ahead of the socket than read_ahead. While that answer is under way the
 // connection's reading is paused and bytes already received after the request wait in the
 // request's carry buffer; they are fed once the answer is queued, so answers stay in order.
+// With open_file_cache, a regular file answered recently is answered again from its cached
+// handle and stat (no open, stat or close) for open_file_cache_valid after its open.
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -33,6 +35,7 @@
 #include <gatio/plugin.hpp>
 
 #include "date.hpp"
+#include "file_cache.hpp"
 #include "files.hpp"
 #include "settings.hpp"
 #include "site.hpp"
@@ -70,6 +73,7 @@ struct Job {
     bool overflow = false;     // bytes after the request did not fit the carry: close after it
     std::uint32_t pending = 0; // operations and timers whose completion has not run
     gatio_file file = 0;
+    gatio::http::FileCache::Entry* cached = nullptr; // the cache's, when `file` is
     gatio_file_stat stat{};
     std::uint64_t offset = 0; // the next byte to read
     std::uint64_t end = 0;    // one past the last byte to send
@@ -195,6 +199,8 @@ struct State {
             j.carry = j.head + head_bytes;
             free_jobs.push_back(settings.max_open_files - 1 - i);
         }
+        cache = std::make_unique<gatio::http::FileCache>(settings.open_file_cache, path_bytes,
+                                                         settings.open_file_cache_valid, &cache_close, this);
         dirs.assign(settings.routes.size(), 0);
         root_opens.reserve(settings.routes.size());
         for (std::size_t i = 0; i < settings.routes.size(); ++i) {
@@ -214,6 +220,23 @@ struct State {
                                          where + ": the host's file_open answered " + std::to_string(rc));
             }
         }
+    }
+
+    static void cache_close(void* self, gatio_file file) {
+        auto* s = static_cast<State*>(self);
+        s->sv().file_close(s->host.handle(), file, nullptr, nullptr);
+    }
+
+    // The request's file from the open-file cache, when it is there and still valid.
+    bool from_cache(Job& job) {
+        auto* e = cache->find(job.slot->parser.request().route, job.path, Clock::now());
+        if (e == nullptr) {
+            return false;
+        }
+        job.cached = e;
+        job.file = e->file;
+        job.stat = e->stat;
+        return true;
     }
 
     static void root_opened(gatio_host*, void* arg, int result, gatio_file file) {
@@ -328,9 +351,26 @@ struct State {
             std::memcpy(job.carry, rest.data(), rest.size());
         }
         job.file = 0;
+        job.cached = nullptr;
         job.offset = 0;
         job.end = 0;
         slot.job = &job;
+        if (!job.directory && from_cache(job)) {
+            const gatio::http::FileHead h = head_for(job);
+            if (!job.with_body || h.length == 0) {
+                // Answered at once, like an error status: the caller goes on with the bytes after it.
+                const std::size_t n = site.file_head({job.head, head_bytes}, h, job.tail, date());
+                const bool sent = n != 0 && c.send(std::string_view{job.head, n}) == GATIO_OK;
+                close_file(job);
+                slot.job = nullptr;
+                job.slot = nullptr;
+                free_jobs.push_back(job.index);
+                return sent ? Start::answered : Start::failed;
+            }
+            c.pause_read();
+            send_head(job, h, true);
+            return Start::started;
+        }
         // What arrives while the answer is under way waits in the carry.
         c.pause_read();
         if (!open(job, dir)) {
@@ -399,6 +439,12 @@ struct State {
     }
 
     void close_file(Job& job) {
+        if (job.cached != nullptr) {
+            cache->release(job.cached); // the cache closes it once it lets go of it
+            job.cached = nullptr;
+            job.file = 0;
+            return;
+        }
         if (job.file != 0) {
             sv().file_close(host.handle(), job.file, nullptr, nullptr);
             job.file = 0;
@@ -420,6 +466,7 @@ struct State {
         case -EMFILE:
         case -ENFILE:
         case -ECANCELED:
+        case -EWOULDBLOCK: // another process holds a lease on it: the open does not wait
             return 503;
         default:
             return 500;
@@ -496,9 +543,11 @@ struct State {
             return;
         }
         if (type != S_IFREG) {
-            s.fail(job, 403); // a device, a socket or a pipe is nothing to serve
+            s.fail(job, 403); // a FIFO, a socket or a device exists but is nothing to serve
             return;
         }
+        job.cached =
+            s.cache->insert(job.slot->parser.request().route, job.path, job.file, job.stat, Clock::now());
         s.answer_file(job);
     }
 
@@ -528,6 +577,10 @@ struct State {
         std::memcpy(job.path + len, route.index.data(), route.index.size());
         job.path[len + route.index.size()] = '\0';
         job.tried_index = true;
+        if (from_cache(job)) {
+            answer_file(job);
+            return;
+        }
         const gatio_file dir = dirs[static_cast<std::size_t>(job.slot->parser.request().route)];
         if (dir == 0 || !open(job, dir)) {
             fail(job, 503);
@@ -535,6 +588,12 @@ struct State {
     }
 
     void answer_file(Job& job) {
+        const gatio::http::FileHead h = head_for(job);
+        send_head(job, h, job.with_body && h.length > 0);
+    }
+
+    // The head the request's conditions and Range call for; sets the bytes to send.
+    gatio::http::FileHead head_for(Job& job) {
         const gatio_file_stat& st = job.stat;
         job.etag_len = gatio::http::format_etag(
             st.size, st.mtime_sec * 1'000'000'000 + static_cast<std::int64_t>(st.mtime_nsec), job.etag);
@@ -558,7 +617,7 @@ struct State {
         h.length = a.status == 200 || a.status == 206 ? a.range.length : 0;
         job.offset = a.range.first;
         job.end = a.range.first + h.length;
-        send_head(job, h, job.with_body && h.length > 0);
+        return h;
     }
 
     void send_head(Job& job, const gatio::http::FileHead& h, bool body) {
@@ -852,6 +911,7 @@ struct State {
     // Root routes only: the routes' folders (0 until open, and for other routes), the buffer
     // sizes, the jobs with their buffers and the bytes being fed after a job.
     std::vector<gatio_file> dirs;
+    std::unique_ptr<gatio::http::FileCache> cache;
     std::vector<RootOpen> root_opens;
     std::uint32_t max_path = 0;
     std::size_t capture_bytes = 0;

@@ -16,9 +16,20 @@ constexpr std::uint64_t KiB = 1024;
 constexpr std::uint64_t MiB = 1024 * KiB;
 constexpr std::uint64_t GiB = 1024 * MiB;
 
-constexpr std::array<std::string_view, 12> root_keys{
-    "server",         "max_header_bytes", "max_headers", "max_body",       "max_connections", "max_file_size",
-    "max_open_files", "read_ahead",       "max_path",    "header_timeout", "body_timeout",    "route"};
+constexpr std::array<std::string_view, 14> root_keys{"server",
+                                                     "max_header_bytes",
+                                                     "max_headers",
+                                                     "max_body",
+                                                     "max_connections",
+                                                     "max_file_size",
+                                                     "max_open_files",
+                                                     "read_ahead",
+                                                     "max_path",
+                                                     "header_timeout",
+                                                     "body_timeout",
+                                                     "open_file_cache",
+                                                     "open_file_cache_valid",
+                                                     "route"};
 constexpr std::array<std::string_view, 7> route_keys{"path", "status", "content_type", "body",
                                                      "file", "root",   "index"};
 
@@ -321,6 +332,10 @@ Settings read_settings(const gatio::Options& options) {
     constexpr std::chrono::hours longest{24};
     s.header_timeout = duration_option(options, "header_timeout", s.header_timeout, shortest, longest);
     s.body_timeout = duration_option(options, "body_timeout", s.body_timeout, shortest, longest);
+    s.open_file_cache = static_cast<std::uint32_t>(
+        int_option(options["open_file_cache"], "open_file_cache", s.open_file_cache, 0, 65536));
+    s.open_file_cache_valid = duration_option(options, "open_file_cache_valid", s.open_file_cache_valid,
+                                              shortest, std::chrono::hours(1));
 
     const gatio::Options routes = options["route"];
     if (routes.present() && routes.type() != GATIO_OPTION_ARRAY) {

@@ -47,6 +47,10 @@ struct Settings {
     std::uint32_t max_open_files = 256;
     std::uint32_t read_ahead = 256 * 1024;
     std::uint32_t max_path = 1024;
+    // The open-file cache (file_cache.hpp): regular files kept open per instance, 0 for none,
+    // and how long after its open an entry is used before the file is opened again.
+    std::uint32_t open_file_cache = 0;
+    std::chrono::milliseconds open_file_cache_valid{std::chrono::seconds(1)};
     std::vector<Route> routes; // distinct paths
 };
 

@@ -1,8 +1,9 @@
 // The proxy handler: a TCP (layer 4) reverse proxy. Each accepted connection gets one upstream
 // connection made through the driver's ring (the connect service); bytes are forwarded both
-// ways as they arrive, half-closes and resets are passed on, and a side holding more than
-// max_buffered unsent bytes pauses reading the other side until it has drained
-// (notify_drained), so a slow peer costs at most that much memory per direction.
+// ways as they arrive (sent from the buffer they were received into: send_received), half-closes
+// and resets are passed on, and a side holding more than max_buffered unsent bytes pauses
+// reading the other side until it has drained (notify_drained), so a slow peer costs at most
+// that much memory per direction.
 //
 // Health is per driver: each instance keeps its own view of every upstream (passive: connect
 // failures and resets; active: a TCP connect every health_interval), so no state is shared
@@ -27,6 +28,13 @@
 namespace {
 
 const gatio_services* svc = nullptr;
+
+// How bytes on_data was given go to the other side: send_received (ABI 1.5) sends them from the
+// receive buffer they arrived in, without a copy; an older gatiod copies them with send.
+int copy_send(gatio_host* host, gatio_conn conn, const std::uint8_t* data, size_t len) {
+    return svc->send(host, conn, data, len);
+}
+int (*send_received)(gatio_host*, gatio_conn, const std::uint8_t*, size_t) = copy_send;
 
 // The most upstreams one listener may name.
 constexpr std::size_t max_upstreams = 256;
@@ -538,14 +546,14 @@ void unavailable(Session& s) {
 
 void on_drained(gatio_host* host, void* arg, int status);
 
-// Bytes from one side queued on the other; pauses the side they came from when the other holds
-// max_buffered. false when the other side refused them (its send_buffer_limit or the driver's
-// output memory): the pair is then reset.
+// Bytes on_data was given by one side, queued on the other; pauses the side they came from when
+// the other holds max_buffered. false when the other side refused them (its send_buffer_limit or
+// the driver's output memory): the pair is then reset.
 bool forward(Session& s, bool to_upstream, const std::uint8_t* data, std::size_t len) {
     Instance& in = *s.in;
     const gatio_conn to = to_upstream ? s.upstream : s.client;
     const gatio_conn from = to_upstream ? s.client : s.upstream;
-    if (svc->send(in.host, to, data, len) != GATIO_OK) {
+    if (send_received(in.host, to, data, len) != GATIO_OK) {
         return false;
     }
     add(in, to_upstream ? s.target->m.sent : s.target->m.received, static_cast<std::int64_t>(len));
@@ -675,6 +683,9 @@ int create(gatio_host* host, const gatio_instance_info* info, void** instance, c
     };
     if (svc->struct_size < offsetof(gatio_services, metric_set) + sizeof(void*)) {
         return fail("gatiod is older than the proxy plugin: it needs ABI 1.4 services");
+    }
+    if (svc->struct_size >= offsetof(gatio_services, send_received) + sizeof(void*)) {
+        send_received = svc->send_received;
     }
     try {
         auto in = std::make_unique<Instance>();

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <array>
 #include <cassert>
+#include <cstdio>
+#include <optional>
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -24,7 +27,7 @@ using enum Route;
 // clang-format off
 constexpr std::array table{
     CommandSpec{"ping", ping, -1, connection, 0, 0, 0, false, "fast", "@fast @connection"},
-    CommandSpec{"echo", echo, 2, connection, 0, 0, 0, false, "fast", "@fast @connection"},
+    CommandSpec{"echo", echo, 2, connection, 0, 0, 0, false, "loading stale fast", "@fast @connection"},
     CommandSpec{"set", set, -3, one_key, 1, 1, 1, true, "write denyoom", "@write @string @slow"},
     CommandSpec{"get", get, 2, one_key, 1, 1, 1, false, "readonly fast", "@read @string @fast"},
     CommandSpec{"getset", getset, 3, one_key, 1, 1, 1, true, "write denyoom fast", "@write @string @fast"},
@@ -34,7 +37,7 @@ constexpr std::array table{
     CommandSpec{"decr", decr, 2, one_key, 1, 1, 1, true, "write denyoom fast", "@write @string @fast"},
     CommandSpec{"incrby", incrby, 3, one_key, 1, 1, 1, true, "write denyoom fast", "@write @string @fast"},
     CommandSpec{"decrby", decrby, 3, one_key, 1, 1, 1, true, "write denyoom fast", "@write @string @fast"},
-    CommandSpec{"append", append, 3, one_key, 1, 1, 1, true, "write denyoom", "@write @string @fast"},
+    CommandSpec{"append", append, 3, one_key, 1, 1, 1, true, "write denyoom fast", "@write @string @fast"},
     CommandSpec{"strlen", strlen, 2, one_key, 1, 1, 1, false, "readonly fast", "@read @string @fast"},
     CommandSpec{"mget", mget, -2, keys, 1, -1, 1, false, "readonly fast", "@read @string @fast"},
     CommandSpec{"mset", mset, -3, keys, 1, -1, 2, true, "write denyoom", "@write @string @slow"},
@@ -51,8 +54,8 @@ constexpr std::array table{
     CommandSpec{"info", info, -1, all_shards, 0, 0, 0, false, "loading stale", "@slow @dangerous"},
     CommandSpec{"command", command, -1, connection, 0, 0, 0, false, "loading stale", "@slow @connection"},
     CommandSpec{"config", config, -2, connection, 0, 0, 0, false, "", "@slow"},
-    CommandSpec{"quit", quit, -1, connection, 0, 0, 0, false, "loading stale fast no_auth", "@fast @connection"},
-    CommandSpec{"hello", hello, -1, connection, 0, 0, 0, false, "loading stale fast no_auth", "@fast @connection"},
+    CommandSpec{"quit", quit, -1, connection, 0, 0, 0, false, "noscript loading stale fast no_auth allow_busy", "@fast @connection"},
+    CommandSpec{"hello", hello, -1, connection, 0, 0, 0, false, "noscript loading stale fast no_auth allow_busy", "@fast @connection"},
     CommandSpec{"expireat", expireat, -3, one_key, 1, 1, 1, false, "write fast", "@keyspace @write @fast"},
     CommandSpec{"pexpireat", pexpireat, -3, one_key, 1, 1, 1, false, "write fast", "@keyspace @write @fast"},
     CommandSpec{"expiretime", expiretime, 2, one_key, 1, 1, 1, false, "readonly fast", "@keyspace @read @fast"},
@@ -155,6 +158,25 @@ constexpr std::array table{
     CommandSpec{"move", move, 3, one_key, 1, 1, 1, false, "write fast", "@keyspace @write @fast"},
     CommandSpec{"swapdb", swapdb, 3, multi, 0, 0, 0, false, "write fast", "@keyspace @write @fast @dangerous"},
     CommandSpec{"zintercard", zintercard, -3, multi, 0, 0, 0, false, "readonly movablekeys", "@read @sortedset @slow"},
+    // EXEC and WATCH are `multi`: like a multi-shard command, each waits for its connection's
+    // commands in flight before it runs.
+    CommandSpec{"multi", multi_start, 1, connection, 0, 0, 0, false, "noscript loading stale fast allow_busy", "@fast @transaction"},
+    CommandSpec{"exec", exec, 1, multi, 0, 0, 0, false, "noscript loading stale skip_slowlog", "@slow @transaction"},
+    CommandSpec{"discard", discard, 1, connection, 0, 0, 0, false, "noscript loading stale fast allow_busy", "@fast @transaction"},
+    CommandSpec{"watch", watch, -2, multi, 1, -1, 1, false, "noscript loading stale fast allow_busy", "@fast @transaction"},
+    CommandSpec{"unwatch", unwatch, 1, connection, 0, 0, 0, false, "noscript loading stale fast allow_busy", "@fast @transaction"},
+    CommandSpec{"scan", scan, -2, all_shards, 0, 0, 0, false, "readonly", "@keyspace @read @slow"},
+    CommandSpec{"randomkey", randomkey, 1, all_shards, 0, 0, 0, false, "readonly", "@keyspace @read @slow"},
+    CommandSpec{"function", function, -2, connection, 0, 0, 0, false, "", "@slow"},
+    CommandSpec{"script", script, -2, connection, 0, 0, 0, false, "", "@slow"},
+    CommandSpec{"client", client, -2, connection, 0, 0, 0, false, "", "@slow"},
+    CommandSpec{"subscribe", subscribe, -2, pubsub, 0, 0, 0, false, "pubsub noscript loading stale", "@pubsub @slow"},
+    CommandSpec{"unsubscribe", unsubscribe, -1, pubsub, 0, 0, 0, false, "pubsub noscript loading stale", "@pubsub @slow"},
+    CommandSpec{"psubscribe", psubscribe, -2, pubsub, 0, 0, 0, false, "pubsub noscript loading stale", "@pubsub @slow"},
+    CommandSpec{"punsubscribe", punsubscribe, -1, pubsub, 0, 0, 0, false, "pubsub noscript loading stale", "@pubsub @slow"},
+    CommandSpec{"publish", publish, 3, pubsub, 0, 0, 0, false, "pubsub loading stale fast", "@pubsub @fast"},
+    CommandSpec{"pubsub", pubsub_query, -2, pubsub, 0, 0, 0, false, "", "@slow"},
+    CommandSpec{"reset", reset, 1, pubsub, 0, 0, 0, false, "noscript loading stale fast no_auth allow_busy", "@fast @connection"},
     CommandSpec{"zmpop", zmpop, -4, multi, 0, 0, 0, false, "write movablekeys", "@write @sortedset @slow"},
     CommandSpec{"blpop", blpop, -3, multi, 1, -2, 1, false, "write noscript blocking", "@write @list @slow @blocking"},
     CommandSpec{"brpop", brpop, -3, multi, 1, -2, 1, false, "write noscript blocking", "@write @list @slow @blocking"},
@@ -215,18 +237,91 @@ void command_info(const CommandSpec& c, std::string& out) {
     reply::array(out, 0); // subcommands
 }
 
-void unknown_subcommand(std::string_view sub, std::string_view container, std::string& out) {
-    std::size_t from = out.size();
-    out.append("-ERR unknown subcommand '");
-    out.append(c_string(sub).substr(0, 128));
-    out.append("'. Try ");
-    out.append(container);
-    out.append(" HELP.");
-    error_line(out, from);
+// Whether COMMAND LIST FILTERBY's `filter` of kind `by` keeps command c. No modules exist, and
+// an unknown ACL category keeps nothing, as in redis-server.
+bool listed(const CommandSpec& c, std::string_view by, std::string_view filter) {
+    if (equal_nocase(by, "pattern")) {
+        return glob_match(filter, c.name, true);
+    }
+    if (equal_nocase(by, "aclcat")) {
+        for (std::size_t i = 0; i < c.acl.size();) {
+            auto end = c.acl.find(' ', i);
+            end = end == std::string_view::npos ? c.acl.size() : end;
+            // Each category is written with its '@'.
+            if (equal_nocase(c.acl.substr(i + 1, end - i - 1), filter)) {
+                return true;
+            }
+            i = end + 1;
+        }
+    }
+    return false;
+}
+
+void command_list(std::span<const std::string_view> args, std::string& out) {
+    std::string_view by;
+    std::string_view filter;
+    for (std::size_t i = 2; i < args.size(); i += 3) {
+        if (!is(args[i], "filterby") || args.size() - 1 - i != 2 ||
+            !(is(args[i + 1], "pattern") || is(args[i + 1], "aclcat") || is(args[i + 1], "module"))) {
+            reply::error(out, reply::syntax_error);
+            return;
+        }
+        by = args[i + 1];
+        filter = args[i + 2];
+    }
+    std::size_t n = 0;
+    for (const auto& c : table) {
+        n += by.empty() || listed(c, by, filter) ? 1 : 0;
+    }
+    reply::array(out, n);
+    for (const auto& c : table) {
+        if (by.empty() || listed(c, by, filter)) {
+            reply::bulk(out, c.name);
+        }
+    }
+}
+
+// COMMAND GETKEYS: the keys of the command in args[2..], from its table row (or, for a command
+// whose keys move with its arguments, from the positions it locks), with redis-server's errors.
+void command_getkeys(std::span<const std::string_view> args, std::string& out) {
+    const CommandSpec* c = find_command(args[2]);
+    if (c == nullptr) {
+        reply::error(out, "ERR Invalid command specified");
+        return;
+    }
+    const bool movable = c->flags.find("movablekeys") != std::string_view::npos;
+    if (c->first_key == 0 && !movable) {
+        reply::error(out, "ERR The command has no key arguments");
+        return;
+    }
+    const auto cmd = args.subspan(2);
+    const auto argc = static_cast<long>(cmd.size());
+    if ((c->arity > 0 && c->arity != argc) || argc < -c->arity) {
+        reply::error(out, "ERR Invalid number of arguments specified for command");
+        return;
+    }
+    std::vector<std::uint32_t> keys;
+    if (movable && c->route == Route::multi) {
+        if (!multi_keys(*c, cmd, keys)) {
+            reply::error(out, "ERR Invalid arguments specified for command");
+            return;
+        }
+        std::sort(keys.begin(), keys.end());
+    } else {
+        const long last = c->last_key < 0 ? argc + c->last_key : c->last_key;
+        for (long i = c->first_key; i <= last && i < argc; i += c->step) {
+            keys.push_back(static_cast<std::uint32_t>(i));
+        }
+    }
+    reply::array(out, keys.size());
+    for (std::uint32_t k : keys) {
+        reply::bulk(out, cmd[k]);
+    }
 }
 
 void command_command(std::span<const std::string_view> args, std::string& out) {
-    if (args.size() == 1) {
+    // COMMAND, and COMMAND INFO without names: every command of the table.
+    if (args.size() == 1 || (args.size() == 2 && equal_nocase(args[1], "info"))) {
         reply::array(out, table.size());
         for (const auto& c : table) {
             command_info(c, out);
@@ -253,63 +348,28 @@ void command_command(std::span<const std::string_view> args, std::string& out) {
         // No documentation is kept; clients fall back to their own help.
         reply::array(out, 0);
     } else if (equal_nocase(sub, "list")) {
-        if (args.size() != 2) {
-            reply::error(out, reply::syntax_error);
+        command_list(args, out);
+    } else if (equal_nocase(sub, "getkeys")) {
+        if (args.size() < 4) {
+            arity_error("command|getkeys", out);
             return;
         }
-        reply::array(out, table.size());
-        for (const auto& c : table) {
-            reply::bulk(out, c.name);
-        }
+        command_getkeys(args, out);
     } else {
         unknown_subcommand(sub, "COMMAND", out);
     }
 }
 
+} // namespace
+
 std::string_view policy_name(EvictionPolicy p) {
     return p == EvictionPolicy::allkeys_lru ? "allkeys-lru" : "noeviction";
 }
 
-void config_command(std::span<const std::string_view> args, const ConnectionFacts& facts, std::string& out) {
-    if (!equal_nocase(args[1], "get")) {
-        unknown_subcommand(args[1], "CONFIG", out);
-        return;
-    }
-    if (args.size() < 3) {
-        arity_error("config|get", out);
-        return;
-    }
-    const ServerSettings& s = *facts.settings;
-    const std::array<std::pair<std::string_view, std::string>, 8> params{{
-        {"save", ""},
-        {"appendonly", "no"},
-        {"databases", std::to_string(s.databases)},
-        {"maxmemory", std::to_string(s.max_memory)},
-        {"maxmemory-policy", std::string(policy_name(s.policy))},
-        {"proto-max-bulk-len", std::to_string(s.proto_max_bulk_len)},
-        {"port", std::to_string(facts.port)},
-        {"io-threads", "1"},
-    }};
-    std::array<bool, params.size()> hit{};
-    std::size_t n = 0;
-    for (std::size_t a = 2; a < args.size(); ++a) {
-        for (std::size_t i = 0; i < params.size(); ++i) {
-            if (!hit[i] && glob_match(args[a], params[i].first, true)) {
-                hit[i] = true;
-                ++n;
-            }
-        }
-    }
-    reply::array(out, 2 * n);
-    for (std::size_t i = 0; i < params.size(); ++i) {
-        if (hit[i]) {
-            reply::bulk(out, params[i].first);
-            reply::bulk(out, params[i].second);
-        }
-    }
-}
+namespace {
 
 void hello_command(std::span<const std::string_view> args, const ConnectionFacts& facts, std::string& out) {
+    std::optional<std::string_view> name; // SETNAME's, set once every option is accepted
     if (args.size() >= 2) {
         auto version = parse_int(args[1]);
         if (!version) {
@@ -331,13 +391,10 @@ void hello_command(std::span<const std::string_view> args, const ConnectionFacts
                 }
                 j += 2;
             } else if (equal_nocase(args[j], "setname") && more >= 1) {
-                for (char c : args[j + 1]) {
-                    if (c < '!' || c > '~') {
-                        reply::error(
-                            out, "ERR Client names cannot contain spaces, newlines or special characters.");
-                        return;
-                    }
+                if (!client_name_ok(args[j + 1], out)) {
+                    return;
                 }
+                name = args[j + 1];
                 ++j;
             } else {
                 std::size_t from = out.size();
@@ -348,6 +405,9 @@ void hello_command(std::span<const std::string_view> args, const ConnectionFacts
                 return;
             }
         }
+    }
+    if (name && facts.name != nullptr) {
+        facts.name->assign(*name);
     }
     reply::array(out, 14);
     reply::bulk(out, "server");
@@ -380,26 +440,68 @@ void field(std::string& out, std::string_view name, std::int64_t value) {
     reply::crlf(out);
 }
 
+// redis-server's human-readable size (bytesToHuman): bytes, then K, M, G, T with 2 decimals.
+std::string human(std::uint64_t n) {
+    if (n < 1024) {
+        return std::to_string(n) + "B";
+    }
+    constexpr std::array<char, 5> units{'K', 'M', 'G', 'T', 'P'};
+    auto d = static_cast<double>(n) / 1024;
+    std::size_t u = 0;
+    while (d >= 1024 && u + 1 < units.size()) {
+        d /= 1024;
+        ++u;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f%c", d, units[u]);
+    return buf;
+}
+
+// The process's resident memory, from /proc/self/statm (0 when it cannot be read).
+std::uint64_t resident_bytes() {
+    std::FILE* f = std::fopen("/proc/self/statm", "r");
+    if (f == nullptr) {
+        return 0;
+    }
+    unsigned long long size = 0;
+    unsigned long long resident = 0;
+    const int got = std::fscanf(f, "%llu %llu", &size, &resident);
+    std::fclose(f);
+    return got == 2 ? resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE)) : 0;
+}
+
+std::string seconds(const timeval& tv) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%ld.%06ld", static_cast<long>(tv.tv_sec), static_cast<long>(tv.tv_usec));
+    return buf;
+}
+
 void info_reply(std::span<const std::string_view> args, std::span<ShardShare* const> shares,
                 const ConnectionFacts& facts, std::string& out) {
     bool server = false;
+    bool clients = false;
     bool memory = false;
     bool stats = false;
+    bool cpu = false;
     bool keyspace = false;
     bool per_shard = false; // not redis-server's: only when asked by name
     if (args.size() == 1) {
-        server = memory = stats = keyspace = true;
+        server = clients = memory = stats = cpu = keyspace = true;
     }
     for (std::size_t i = 1; i < args.size(); ++i) {
         std::string_view s = args[i];
         if (equal_nocase(s, "default") || equal_nocase(s, "all") || equal_nocase(s, "everything")) {
-            server = memory = stats = keyspace = true;
+            server = clients = memory = stats = cpu = keyspace = true;
         } else if (equal_nocase(s, "server")) {
             server = true;
+        } else if (equal_nocase(s, "clients")) {
+            clients = true;
         } else if (equal_nocase(s, "memory")) {
             memory = true;
         } else if (equal_nocase(s, "stats")) {
             stats = true;
+        } else if (equal_nocase(s, "cpu")) {
+            cpu = true;
         } else if (equal_nocase(s, "keyspace")) {
             keyspace = true;
         } else if (equal_nocase(s, "shards")) {
@@ -448,16 +550,42 @@ void info_reply(std::span<const std::string_view> args, std::span<ShardShare* co
         field(text, "uptime_in_seconds", facts.uptime_s);
         field(text, "uptime_in_days", facts.uptime_s / 86400);
     }
+    if (clients) {
+        section("Clients");
+        field(text, "connected_clients", facts.counters != nullptr ? facts.counters->connected() : 0);
+    }
     if (memory) {
         section("Memory");
+        const std::uint64_t rss = resident_bytes();
         field(text, "used_memory", static_cast<std::int64_t>(total.memory));
+        field(text, "used_memory_human", human(total.memory));
+        field(text, "used_memory_rss", static_cast<std::int64_t>(rss));
+        field(text, "used_memory_rss_human", human(rss));
         field(text, "maxmemory", static_cast<std::int64_t>(facts.settings->max_memory));
+        field(text, "maxmemory_human", human(facts.settings->max_memory));
         field(text, "maxmemory_policy", policy_name(facts.settings->policy));
+        field(text, "mem_allocator", "libc");
     }
     if (stats) {
         section("Stats");
+        const ServerCounters* c = facts.counters;
+        field(text, "total_connections_received",
+              static_cast<std::int64_t>(c != nullptr ? c->connections() : 0));
+        field(text, "total_commands_processed", static_cast<std::int64_t>(c != nullptr ? c->commands() : 0));
         field(text, "expired_keys", static_cast<std::int64_t>(total.expired));
         field(text, "evicted_keys", static_cast<std::int64_t>(total.evicted));
+    }
+    if (cpu) {
+        // The whole process's, as gatiod's drivers serve every listener.
+        section("CPU");
+        rusage self{};
+        rusage children{};
+        ::getrusage(RUSAGE_SELF, &self);
+        ::getrusage(RUSAGE_CHILDREN, &children);
+        field(text, "used_cpu_sys", seconds(self.ru_stime));
+        field(text, "used_cpu_user", seconds(self.ru_utime));
+        field(text, "used_cpu_sys_children", seconds(children.ru_stime));
+        field(text, "used_cpu_user_children", seconds(children.ru_utime));
     }
     if (keyspace) {
         section("Keyspace");
@@ -559,6 +687,25 @@ void unknown_command_error(std::span<const std::string_view> args, std::string& 
     error_line(out, from);
 }
 
+void error_naming(std::string& out, std::string_view before, std::string_view arg, std::string_view after) {
+    const std::size_t from = out.size();
+    out.push_back('-');
+    out.append(before);
+    out.append(c_string(arg).substr(0, 128));
+    out.append(after);
+    error_line(out, from);
+}
+
+void unknown_subcommand(std::string_view sub, std::string_view container, std::string& out) {
+    error_naming(out, "ERR unknown subcommand '", sub,
+                 std::string("'. Try ").append(container).append(" HELP."));
+}
+
+void subcommand_syntax_error(std::string_view sub, std::string_view container, std::string& out) {
+    error_naming(out, "ERR unknown subcommand or wrong number of arguments for '", sub,
+                 std::string("'. Try ").append(container).append(" HELP."));
+}
+
 void arity_error(std::string_view name, std::string& out) {
     out.append("-ERR wrong number of arguments for '");
     out.append(name);
@@ -574,6 +721,8 @@ void ShardShare::clear() {
     expired = 0;
     oom = false;
     cursor = 0;
+    left = 0;
+    random = 0;
     db_keys.clear();
     db_expires.clear();
 }
@@ -614,6 +763,15 @@ LocalOutcome run_local(const CommandSpec& spec, std::span<const std::string_view
     case Cmd::hello:
         hello_command(args, facts, out);
         break;
+    case Cmd::function:
+        function_command(args, out);
+        break;
+    case Cmd::script:
+        script_command(args, out);
+        break;
+    case Cmd::client:
+        client_command(args, facts, out);
+        break;
     case Cmd::quit:
         reply::ok(out);
         return LocalOutcome::reply_then_close;
@@ -631,6 +789,9 @@ bool check_fanout(const CommandSpec& spec, std::span<const std::string_view> arg
             reply::error(out, reply::syntax_error);
             return false;
         }
+    }
+    if (spec.id == Cmd::scan) {
+        return scan_check(args, out);
     }
     return true;
 }
@@ -701,6 +862,12 @@ void gather(const CommandSpec& spec, std::span<const std::string_view> args,
         break;
     case Cmd::info:
         info_reply(args, shares, facts, out);
+        break;
+    case Cmd::scan:
+        scan_gather(args, shares, out);
+        break;
+    case Cmd::randomkey:
+        randomkey_gather(shares, out);
         break;
     default:
         assert(!"not a fan-out command");

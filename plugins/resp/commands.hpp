@@ -8,7 +8,9 @@
 // run a share on every shard. `multi` commands (LMOVE, RPOPLPUSH, LMPOP, ZMPOP, SMOVE, set algebra), whose
 // keys may live on several shards and must change them together, run whole on the connection's driver with
 // every shard involved locked (run_multi). The blocking commands are `multi` commands too, which the plugin
-// runs through its registry of waiters (blocking.hpp) and run_multi answers as inside MULTI.
+// runs through its registry of waiters (blocking.hpp) and run_multi answers as inside MULTI. `pubsub`
+// commands (SUBSCRIBE, PUBLISH, PUBSUB, RESET ...) run on the connection's driver and reach the other
+// drivers' subscriptions through tasks (pubsub.hpp).
 //
 // Replies and errors are those of redis-server 7.0, byte for byte, except where a difference
 // is inherent (RESP2 only, no ACL users). Every command of a key sees the connection's
@@ -18,8 +20,10 @@
 // key of another type answers WRONGTYPE, as redis-server does.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -172,6 +176,27 @@ enum class Cmd : std::uint8_t {
     // Databases: MOVE runs on the key's shard, SWAPDB on every shard at once (run_multi).
     move,
     swapdb,
+    // Transactions (transaction.hpp): answered by the connection's transaction state.
+    multi_start, // MULTI
+    exec,
+    discard,
+    watch,
+    unwatch,
+    // Keys, walked over every shard (scan_commands.cpp).
+    scan,
+    randomkey,
+    // Server (server_commands.cpp).
+    function,
+    script,
+    client,
+    // Pub/sub, on the connection's driver and, through tasks, every driver (pubsub.hpp).
+    subscribe,
+    unsubscribe,
+    psubscribe,
+    punsubscribe,
+    publish,
+    pubsub_query, // PUBSUB
+    reset,
     // ZMPOP and the blocking commands, whose keys may live on several shards (blocking.cpp).
     zmpop,
     blpop,
@@ -184,7 +209,7 @@ enum class Cmd : std::uint8_t {
     bzmpop,
 };
 
-enum class Route : std::uint8_t { connection, one_key, keys, all_shards, multi };
+enum class Route : std::uint8_t { connection, one_key, keys, all_shards, multi, pubsub };
 
 struct CommandSpec {
     std::string_view name; // lower case, as COMMAND lists it
@@ -210,6 +235,73 @@ bool arity_ok(const CommandSpec& spec, std::size_t argc);
 // redis-server's error lines for a request it cannot run (no '-', no CRLF).
 void unknown_command_error(std::span<const std::string_view> args, std::string& out);
 void arity_error(std::string_view name, std::string& out);
+// "unknown subcommand 'x'. Try CONTAINER HELP.", and the error of a known subcommand with
+// arguments it does not take.
+void unknown_subcommand(std::string_view sub, std::string_view container, std::string& out);
+void subcommand_syntax_error(std::string_view sub, std::string_view container, std::string& out);
+// An error line naming an argument as redis-server's printf names one: `before`, the argument
+// up to a NUL byte and at most 128 bytes of it, then `after`; CR and LF become spaces.
+void error_naming(std::string& out, std::string_view before, std::string_view arg, std::string_view after);
+// A listener's connections and commands over every driver, for INFO: each driver counts its
+// commands in its own slot (a plain store, no locked instruction), CONFIG RESETSTAT moves the
+// baseline.
+class ServerCounters {
+public:
+    explicit ServerCounters(std::size_t drivers) : commands_(drivers) {}
+    // On driver `driver`'s thread only.
+    void command(std::uint32_t driver) {
+        auto& n = commands_[driver].n;
+        n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
+    void opened() {
+        connected_.fetch_add(1, std::memory_order_relaxed);
+        connections_.fetch_add(1, std::memory_order_relaxed);
+    }
+    void closed() { connected_.fetch_sub(1, std::memory_order_relaxed); }
+    std::int64_t connected() const { return connected_.load(std::memory_order_relaxed); }
+    std::uint64_t connections() const {
+        return connections_.load(std::memory_order_relaxed) -
+               connections_base_.load(std::memory_order_relaxed);
+    }
+    std::uint64_t commands() const { return all_commands() - commands_base_.load(std::memory_order_relaxed); }
+    void reset() {
+        commands_base_.store(all_commands(), std::memory_order_relaxed);
+        connections_base_.store(connections_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    }
+
+private:
+    std::uint64_t all_commands() const {
+        std::uint64_t sum = 0;
+        for (const auto& c : commands_) {
+            sum += c.n.load(std::memory_order_relaxed);
+        }
+        return sum;
+    }
+    struct alignas(64) Slot {
+        std::atomic<std::uint64_t> n{0};
+    };
+    std::vector<Slot> commands_; // by driver
+    std::atomic<std::int64_t> connected_{0};
+    std::atomic<std::uint64_t> connections_{0};
+    std::atomic<std::uint64_t> commands_base_{0};
+    std::atomic<std::uint64_t> connections_base_{0};
+};
+
+// maxmemory-policy's name.
+std::string_view policy_name(EvictionPolicy p);
+struct ConnectionFacts;
+// CONFIG GET, SET and RESETSTAT (server_commands.cpp).
+void config_command(std::span<const std::string_view> args, const ConnectionFacts& facts, std::string& out);
+
+// FUNCTION and SCRIPT (server_commands.cpp): nothing is ever loaded, so FLUSH has nothing to
+// do and SCRIPT EXISTS finds nothing.
+void function_command(std::span<const std::string_view> args, std::string& out);
+void script_command(std::span<const std::string_view> args, std::string& out);
+// CLIENT ID, SETNAME and GETNAME of the connection itself (server_commands.cpp).
+void client_command(std::span<const std::string_view> args, const ConnectionFacts& facts, std::string& out);
+// Whether a client name is acceptable (no space, newline or other special character); false
+// with redis-server's error appended.
+bool client_name_ok(std::string_view name, std::string& out);
 
 // The settings commands report and obey; fixed for the life of a listener.
 struct ServerSettings {
@@ -219,7 +311,37 @@ struct ServerSettings {
     std::uint64_t max_memory = 0; // the whole keyspace's; each shard gets an equal share
     std::uint32_t databases = 16; // SELECT's range, fixed for the keyspace's life
     EvictionPolicy policy = EvictionPolicy::noeviction;
-    std::string_view version; // the plugin's own version, shown by INFO
+    std::uint32_t maxmemory_samples = 5; // keys sampled per allkeys-lru eviction
+    std::string_view version;            // the plugin's own version, shown by INFO
+};
+
+// The settings of a listener that CONFIG SET changes at run time, shared by its instances on
+// every driver (each adopts a new generation at its next receive, and the one that ran CONFIG
+// SET hands them to every shard); CONFIG RESETSTAT counts in `resets`.
+class RuntimeSettings {
+public:
+    explicit RuntimeSettings(const ServerSettings& s) : settings_(s) {}
+    ServerSettings get() const {
+        std::lock_guard hold(lock_);
+        return settings_;
+    }
+    void set(const ServerSettings& s) {
+        std::lock_guard hold(lock_);
+        settings_ = s;
+        generation_.fetch_add(1, std::memory_order_release);
+    }
+    std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+    void reset_stats() {
+        resets_.fetch_add(1, std::memory_order_release);
+        generation_.fetch_add(1, std::memory_order_release);
+    }
+    std::uint64_t resets() const { return resets_.load(std::memory_order_acquire); }
+
+private:
+    mutable std::mutex lock_;
+    ServerSettings settings_;
+    std::atomic<std::uint64_t> generation_{0};
+    std::atomic<std::uint64_t> resets_{0};
 };
 
 // ---- Shard side (runs on the shard's driver) ----
@@ -235,8 +357,10 @@ struct ShardShare {
     // INFO: keys and keys with an expiry in each database (sized by the shard, INFO alone).
     std::vector<std::int64_t> db_keys;
     std::vector<std::int64_t> db_expires;
-    bool oom = false;       // MSET: refused for lack of memory
-    std::size_t cursor = 0; // gather's read position in `out`
+    bool oom = false;         // MSET: refused for lack of memory
+    std::size_t cursor = 0;   // gather's read position in `out`
+    std::uint64_t left = 0;   // SCAN: positions of this shard still to walk (0: walked whole)
+    std::uint64_t random = 0; // RANDOMKEY: a number of the shard's random sequence
     void clear();
 };
 
@@ -276,6 +400,12 @@ protected:
 bool multi_keys(const CommandSpec& spec, std::span<const std::string_view> args,
                 std::vector<std::uint32_t>& keys);
 
+// The shards a `multi` command locks, ascending and each once: those of `keys` (from
+// multi_keys), and every one of the `count` for SWAPDB, which names no key.
+void multi_shards(const CommandSpec& spec, std::span<const std::string_view> args,
+                  std::span<const std::uint32_t> keys, std::uint32_t count,
+                  std::vector<std::uint32_t>& shards);
+
 // Runs a `multi` command whole. The caller makes every shard of `keys` (from multi_keys)
 // safe to touch from this thread for the duration (see resp.cpp).
 void run_multi(ShardsOf& shards, const CommandSpec& spec, std::span<const std::string_view> args,
@@ -312,10 +442,48 @@ std::vector<std::uint32_t> distinct_picks(Shard& shard, std::size_t size, std::s
 void run_hash(Shard& shard, const CommandSpec& spec, std::span<const std::string_view> args,
               std::int64_t now_ms, std::string& out);
 
+// How a keys or all_shards command splits over `count` shards: part(i) (a vector, empty on
+// entry) receives the argument positions of the keys shard i owns, ascending, and stays empty
+// when shard i is not involved; for an all_shards command every shard gets its index and
+// `count`, which SCAN's cursor needs. owner[a] is the shard of argument a's key. Returns how
+// many shards are involved. One split for the connection's fan-out, EXEC and the fuzz check.
+template <class PartOf>
+std::uint32_t split_fanout(const CommandSpec& spec, std::span<const std::string_view> args,
+                           std::uint32_t count, std::vector<std::uint32_t>& owner, PartOf&& part) {
+    if (spec.route == Route::all_shards) {
+        for (std::uint32_t i = 0; i < count; ++i) {
+            part(i).assign({i, count});
+        }
+        return count;
+    }
+    owner.resize(args.size());
+    std::uint32_t involved = 0;
+    for (std::size_t a = 1; a < args.size(); a += static_cast<std::size_t>(spec.step)) {
+        const std::uint32_t s = shard_index(args[a], count);
+        owner[a] = s;
+        std::vector<std::uint32_t>& keys = part(s);
+        involved += keys.empty() ? 1 : 0;
+        keys.push_back(static_cast<std::uint32_t>(a));
+    }
+    return involved;
+}
+
 // Runs a shard's share of a keys/all_shards command. `keys` are the argument positions of the
-// keys this shard owns, ascending (MSET: each key's value follows it).
+// keys this shard owns, ascending (MSET: each key's value follows it); for an all_shards
+// command, the shard's index and the number of shards.
 void run_part(Shard& shard, const CommandSpec& spec, std::span<const std::string_view> args,
               std::span<const std::uint32_t> keys, std::int64_t now_ms, ShardShare& share);
+
+// SCAN and RANDOMKEY (scan_commands.cpp): the options checked before the fan-out (false with
+// the error appended), each shard's share (shard `index` of `shards`), and the reply gathered
+// from every shard's share.
+bool scan_check(std::span<const std::string_view> args, std::string& out);
+void scan_part(Shard& shard, std::span<const std::string_view> args, std::uint32_t index,
+               std::uint32_t shards, std::int64_t now_ms, ShardShare& share);
+void scan_gather(std::span<const std::string_view> args, std::span<ShardShare* const> shares,
+                 std::string& out);
+void randomkey_part(Shard& shard, std::int64_t now_ms, ShardShare& share);
+void randomkey_gather(std::span<ShardShare* const> shares, std::string& out);
 
 // ---- Connection side ----
 
@@ -325,8 +493,11 @@ struct ConnectionFacts {
     std::uint64_t client_id = 0;
     std::uint16_t port = 0; // the listener's local port
     std::int64_t uptime_s = 0;
-    std::uint32_t* db = nullptr;     // the connection's selected database, which SELECT changes
-    std::size_t blocked_clients = 0; // requests waiting in a blocking command, every driver's
+    std::uint32_t* db = nullptr;        // the connection's selected database, which SELECT changes
+    RuntimeSettings* runtime = nullptr; // what CONFIG SET changes (nullptr: refused)
+    std::string* name = nullptr;        // the connection's name (CLIENT SETNAME, HELLO SETNAME)
+    ServerCounters* counters = nullptr; // INFO clients and stats (nullptr: reported as 0)
+    std::size_t blocked_clients = 0;    // requests waiting in a blocking command, every driver's
 };
 
 enum class LocalOutcome : std::uint8_t { reply, reply_then_close };

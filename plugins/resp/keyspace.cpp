@@ -7,7 +7,58 @@ namespace gatio::resp {
 
 Shard::Shard(const ShardLimits& limits, std::uint64_t seed, std::uint32_t databases)
     : limits_(limits), dbs_(std::max<std::uint32_t>(databases, 1)), cur_(dbs_.data()), seed_(seed | 1),
-      rng_(seed_) {}
+      rng_(seed_) {
+    watched_.resize(dbs_.size());
+}
+
+std::uint64_t Shard::watch(std::string_view key) {
+    WatchMap& m = watched_[selected()];
+    auto it = m.find(key);
+    if (it == m.end()) {
+        it = m.try_emplace(std::string(key)).first;
+        ++watching_;
+    }
+    ++it->second.watchers;
+    return it->second.version;
+}
+
+std::uint64_t Shard::version(std::uint32_t db, std::string_view key) const {
+    const WatchMap& m = watched_[db];
+    auto it = m.find(key);
+    assert(it != m.end());
+    // A key that is not watched reads as changed: EXEC then aborts rather than applies.
+    return it == m.end() ? ~std::uint64_t{0} : it->second.version;
+}
+
+void Shard::unwatch(std::uint32_t db, std::string_view key) {
+    WatchMap& m = watched_[db];
+    auto it = m.find(key);
+    assert(it != m.end() && it->second.watchers > 0);
+    if (it != m.end() && --it->second.watchers == 0) {
+        m.erase(it);
+        --watching_;
+    }
+}
+
+void Shard::bump(std::uint32_t db, std::string_view key) {
+    WatchMap& m = watched_[db];
+    if (auto it = m.find(key); it != m.end()) {
+        ++it->second.version;
+    }
+}
+
+void Shard::changed_all(std::uint32_t db, const Db* other) {
+    if (watching_ == 0) {
+        return;
+    }
+    const Db& d = dbs_[db];
+    for (auto& [key, w] : watched_[db]) {
+        if (d.map.find(key) != d.map.end() ||
+            (other != nullptr && other->map.find(key) != other->map.end())) {
+            ++w.version;
+        }
+    }
+}
 
 std::uint64_t Shard::next_random() {
     // xorshift64*: cheap, and eviction sampling needs no more than spread.
@@ -43,6 +94,7 @@ Shard::Entry& Shard::insert(std::string_view key, std::int64_t now_ms) {
     node.second.node = &node;
     cur_->all.push_back(&node);
     used_ += cost(node);
+    changed(selected(), key);
     return node.second;
 }
 
@@ -59,6 +111,9 @@ void Shard::drop_expire(Db& db, Entry& e) {
 }
 
 void Shard::set_expire(Entry& e, std::int64_t at_ms) {
+    if (at_ms != e.expire_at) {
+        changed(selected(), e.node->first);
+    }
     if (at_ms == 0) {
         drop_expire(*cur_, e);
         return;
@@ -72,6 +127,7 @@ void Shard::set_expire(Entry& e, std::int64_t at_ms) {
 
 void Shard::value_changed(Entry& e, std::size_t old_cost) {
     used_ = used_ - old_cost + value_cost(e);
+    changed(selected(), e.node->first);
 }
 
 void Shard::make_collection(Entry& e, Type t, std::unique_ptr<Collection> coll) {
@@ -109,6 +165,7 @@ std::string_view type_name(Type t) {
 }
 
 void Shard::remove(Db& db, Map::iterator it) {
+    changed(index_of(db), it->first);
     Entry& e = it->second;
     drop_expire(db, e);
     Node* last = db.all.back();
@@ -130,6 +187,7 @@ bool Shard::erase(std::string_view key) {
 
 void Shard::clear() {
     for (Db& db : dbs_) {
+        changed_all(index_of(db), nullptr);
         db.map.clear();
         db.all.clear();
         db.expiring.clear();
@@ -140,6 +198,7 @@ void Shard::clear() {
 }
 
 void Shard::clear_db() {
+    changed_all(selected(), nullptr);
     for (const Node* n : cur_->all) {
         used_ -= cost(*n);
     }
@@ -150,6 +209,10 @@ void Shard::clear_db() {
 }
 
 void Shard::swap_db(std::uint32_t a, std::uint32_t b) {
+    changed_all(a, &dbs_[b]);
+    if (a != b) {
+        changed_all(b, &dbs_[a]);
+    }
     std::swap(dbs_[a], dbs_[b]);
 }
 
@@ -165,6 +228,8 @@ bool Shard::move_key(std::string_view key, std::uint32_t to, std::int64_t now_ms
         remove(dst, it);
         ++expired_;
     }
+    changed(selected(), key);
+    changed(to, key);
     // The node itself moves, so the pointers to it (sampling and expiry slots) stay valid.
     auto it = cur_->map.find(key);
     Entry& e = it->second;

@@ -122,6 +122,21 @@ public:
         }
     }
 
+    // WATCH: a watcher of `key` in the selected database is registered, and the key's version
+    // returned; every change of the key (a write, its expiry, eviction, FLUSHDB, FLUSHALL,
+    // SWAPDB, MOVE) moves it on. Only registered keys have one, so a shard nobody watches pays
+    // one compare per change.
+    std::uint64_t watch(std::string_view key);
+    // The version of a key registered in database `db`.
+    std::uint64_t version(std::uint32_t db, std::string_view key) const;
+    // One watcher of `key` in database `db` is gone; the last one removes its version.
+    void unwatch(std::uint32_t db, std::string_view key);
+    // The selected database's keys by position, for SCAN and RANDOMKEY: 0 to positions() - 1.
+    // Inserting appends; a removal moves the last key into the removed one's position, so a key
+    // only ever moves down, and only from the last position.
+    std::size_t positions() const { return cur_->all.size(); }
+    const std::pair<const std::string, Entry>& at(std::size_t i) const { return *cur_->all[i]; }
+
     // A pseudo-random number of this shard's sequence (eviction samples, random members).
     std::uint64_t random() { return next_random(); }
 
@@ -134,6 +149,11 @@ public:
     std::uint64_t evicted() const { return evicted_; }
     std::uint64_t expired() const { return expired_; }
     const ShardLimits& limits() const { return limits_; }
+    // CONFIG RESETSTAT: the counters of expired and evicted keys start again from 0.
+    void reset_stats() {
+        evicted_ = 0;
+        expired_ = 0;
+    }
     // New limits (a reload changed maxmemory or its policy); they apply from the next command.
     void set_limits(const ShardLimits& limits) { limits_ = limits; }
 
@@ -160,7 +180,24 @@ private:
         std::vector<Node*> expiring; // entries with an expiry, for the active sweep
         std::size_t sweep_cursor = 0;
     };
+    struct Watched {
+        std::uint32_t watchers = 0;
+        std::uint64_t version = 0;
+    };
+    using WatchMap = std::unordered_map<std::string, Watched, Hash, std::equal_to<>>;
+
     void remove(Db& db, Map::iterator it);
+    std::uint32_t index_of(const Db& db) const { return static_cast<std::uint32_t>(&db - dbs_.data()); }
+    // A key of database `db` changed: its watchers see a new version.
+    void changed(std::uint32_t db, std::string_view key) {
+        if (watching_ != 0) {
+            bump(db, key);
+        }
+    }
+    void bump(std::uint32_t db, std::string_view key);
+    // FLUSHDB, FLUSHALL and SWAPDB: the watched keys of database `db` that exist in it (or in
+    // `other`) changed.
+    void changed_all(std::uint32_t db, const Db* other);
     void drop_expire(Db& db, Entry& e);
     std::uint64_t next_random();
     static std::uint32_t lru_clock(std::int64_t now_ms) { return static_cast<std::uint32_t>(now_ms / 1000); }
@@ -172,6 +209,9 @@ private:
     std::uint64_t evicted_ = 0;
     std::uint64_t expired_ = 0;
     std::size_t sweep_db_ = 0; // the database the next sweep starts in
+    // By database number: watchers watch a database, not the keys SWAPDB moves away from it.
+    std::vector<WatchMap> watched_;
+    std::size_t watching_ = 0; // keys registered across the databases
     std::uint64_t seed_;
     std::uint64_t rng_;
 };

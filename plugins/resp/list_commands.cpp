@@ -555,6 +555,23 @@ void swapdb(ShardsOf& shards, std::span<const std::string_view> args, std::strin
 
 } // namespace
 
+void multi_shards(const CommandSpec& spec, std::span<const std::string_view> args,
+                  std::span<const std::uint32_t> keys, std::uint32_t count,
+                  std::vector<std::uint32_t>& shards) {
+    shards.clear();
+    if (spec.id == Cmd::swapdb) {
+        for (std::uint32_t i = 0; i < count; ++i) {
+            shards.push_back(i);
+        }
+        return;
+    }
+    for (std::uint32_t k : keys) {
+        shards.push_back(shard_index(args[k], count));
+    }
+    std::sort(shards.begin(), shards.end());
+    shards.erase(std::unique(shards.begin(), shards.end()), shards.end());
+}
+
 void run_multi(ShardsOf& shards, const CommandSpec& spec, std::span<const std::string_view> args,
                std::span<const std::uint32_t> keys, std::int64_t now_ms, std::string& out) {
     if (spec.id == Cmd::zmpop || is_blocking(spec.id)) {

@@ -51,6 +51,8 @@ std::optional<std::int64_t> parse_int(std::string_view text);
 class Parser {
 public:
     explicit Parser(const ParserLimits& limits) : limits_(limits) {}
+    // New limits (CONFIG SET proto-max-bulk-len), from the next header read on.
+    void set_limits(const ParserLimits& limits) { limits_ = limits; }
 
     // Parses the request that starts at data[0]. After `incomplete`, call again with the same
     // bytes at the start followed by more; the bytes already examined are not examined again.

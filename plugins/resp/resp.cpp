@@ -43,8 +43,10 @@
 #include "commands.hpp"
 #include "keyspace.hpp"
 #include "parser.hpp"
+#include "pubsub.hpp"
 #include "reply.hpp"
 #include "settings.hpp"
+#include "transaction.hpp"
 
 namespace gatio::resp {
 namespace {
@@ -100,6 +102,7 @@ struct alignas(64) ShardState {
     std::int64_t last_sweep_ms = 0;
     BlockRegistry* blocking = nullptr; // the keyspace's
     Noted noted;                       // what a task run on this shard's driver wrote
+    std::uint64_t resets_seen = 0;     // the CONFIG RESETSTATs applied (RuntimeSettings::resets)
 };
 
 // The task asking one shard for an active expiry sweep, one per (instance driver, shard):
@@ -114,17 +117,20 @@ struct SweepJob {
 struct Keyspace {
     std::vector<std::uint32_t> drivers; // shard -> driver index
     std::vector<std::unique_ptr<ShardState>> shards;
-    std::vector<SweepJob> sweeps; // [driver * shards + shard]
-    // Requests blocked on keys, over every shard.
-    std::unique_ptr<BlockRegistry> blocking;
+    std::vector<SweepJob> sweeps;             // [driver * shards + shard]
+    std::unique_ptr<RuntimeSettings> runtime; // what CONFIG SET changes, for every instance
+    std::unique_ptr<ServerCounters> counters; // INFO's connections and commands, by driver
+    std::unique_ptr<PubSubHub> pubsub;
+    std::unique_ptr<BlockRegistry> blocking; // requests blocked on keys, over every shard
 
     std::uint32_t shard_of(std::string_view key) const { return shard_index(key, shards.size()); }
 };
 
 // What the keyspace handed over across reloads is: another layout is refused rather than
 // misread (gatio_services.listener_state).
-const std::string g_keyspace_layout = "gatio.resp.keyspace/4 keyspace=" + std::to_string(sizeof(Keyspace)) +
-                                      " shard=" + std::to_string(sizeof(ShardState)) + " " + __VERSION__;
+const std::string g_keyspace_layout = "gatio.resp.keyspace/6 keyspace=" + std::to_string(sizeof(Keyspace)) +
+                                      " shard=" + std::to_string(sizeof(ShardState)) +
+                                      " pubsub=" + std::to_string(sizeof(PubSubBoard)) + " " + __VERSION__;
 
 std::mutex g_orphans_mutex;
 
@@ -162,11 +168,14 @@ struct Slot {
     bool close_after = false;         // QUIT or a protocol error: close once it is written
     std::unique_ptr<Waiter> waiter;   // a blocking command's wait; made on first use
     gatio_timer block_timer = 0;      // its timeout
+    PubSubRequest pubsub;             // PUBLISH and PUBSUB waiting for other drivers
 };
 
 struct Conn {
     Conn(Resp& owner, const ParserLimits& limits, std::uint32_t max_pipeline)
-        : inst(&owner), parser(limits), pipeline(max_pipeline) {}
+        : inst(&owner), parser(limits), pipeline(max_pipeline) {
+        sub.owner = this;
+    }
 
     Conn(const Conn&) = delete;
     Conn& operator=(const Conn&) = delete;
@@ -193,8 +202,11 @@ struct Conn {
     std::vector<std::uint8_t> input; // bytes received but not yet taken into a slot
     std::size_t charged = 0;         // what `input` counts against max_partial_memory
     std::uint64_t client_id = 0;
+    Transaction tx;       // MULTI's queue and WATCH's keys
     std::uint32_t db = 0; // SELECT's
+    Subscriber sub;
     std::uint16_t port = 0;
+    std::string name; // CLIENT SETNAME's
     bool open = false;
     bool closing = false;  // no more requests are read
     bool eof = false;      // the peer is done sending: close once every reply is written
@@ -220,29 +232,39 @@ void run_sweep(void* arg);
 void sweep_done(gatio_host* host, void* arg);
 
 // maxmemory is split evenly: each shard enforces its share on its own.
-ShardLimits shard_limits(const PluginSettings& settings, std::size_t shards) {
+ShardLimits shard_limits(const ServerSettings& settings, std::size_t shards) {
     ShardLimits limits;
     limits.max_memory =
-        settings.server.max_memory == 0 ? 0 : std::max<std::uint64_t>(1, settings.server.max_memory / shards);
-    limits.policy = settings.server.policy;
+        settings.max_memory == 0 ? 0 : std::max<std::uint64_t>(1, settings.max_memory / shards);
+    limits.policy = settings.policy;
     limits.lru_samples = settings.maxmemory_samples;
     return limits;
 }
 
-// New settings for one shard, from an instance that took over a running keyspace.
+// Hands one shard the listener's current settings (after a reload's instance took over a
+// running keyspace, or a CONFIG SET or RESETSTAT). It reads them when it runs, so a later
+// change overtaking an earlier one's task is harmless.
 struct ShardConfig {
     ShardState* state = nullptr;
-    ShardLimits limits;
-    ServerSettings server;
+    RuntimeSettings* runtime = nullptr;
+    std::size_t shards = 0;
+    bool pending = false; // its task was refused for lack of a task slot: offered again
 };
 
 void run_configure(void* arg) {
     auto& c = *static_cast<ShardConfig*>(arg);
-    c.state->shard.set_limits(c.limits);
-    c.state->settings = c.server;
+    const ServerSettings s = c.runtime->get();
+    std::lock_guard hold(c.state->lock);
+    c.state->shard.set_limits(shard_limits(s, c.shards));
+    c.state->settings = s;
+    const std::uint64_t resets = c.runtime->resets();
+    if (resets != c.state->resets_seen) {
+        c.state->resets_seen = resets;
+        c.state->shard.reset_stats();
+    }
 }
 
-class Resp {
+class Resp final : PubSubSink {
 public:
     static bool init(const gatio_services&, std::string&) {
         g_start_ms = wall_ms();
@@ -291,9 +313,19 @@ public:
                 local_shard_ = static_cast<std::int64_t>(s);
             }
         }
+        configs_.resize(keyspace_->shards.size());
+        for (std::uint32_t s = 0; s < keyspace_->shards.size(); ++s) {
+            configs_[s] =
+                ShardConfig{keyspace_->shards[s].get(), keyspace_->runtime.get(), keyspace_->shards.size()};
+        }
         if (!origin.made) {
+            // A reload's options apply again, replacing what CONFIG SET had changed.
+            keyspace_->runtime->set(settings_.server);
             configure_shards();
         }
+        seen_generation_ = keyspace_->runtime->generation();
+        pubsub_ = std::make_unique<PubSubLocal>(host_, *keyspace_->pubsub, driver_,
+                                                static_cast<PubSubSink&>(*this));
     }
 
     Resp(Resp&& other) = delete;
@@ -334,6 +366,8 @@ public:
         k->id = c.id();
         k->open = true;
         k->client_id = ++g_client_ids;
+        keyspace_->counters->opened();
+        k->name.clear();
         k->db = 0;
         k->port = 0;
         if (info.local != nullptr && info.local->sa_family == AF_INET) {
@@ -356,6 +390,7 @@ public:
         }
         // Every request of this receive runs at this time, as redis-server caches its clock.
         now_ms_ = wall_ms();
+        adopt_settings();
         if (!k.input.empty()) {
             if (admit(k, k.input.size() + data.size())) {
                 k.input.insert(k.input.end(), data.begin(), data.end());
@@ -406,11 +441,14 @@ public:
 
     void on_close(gatio::Connection c, gatio_close_reason) {
         Conn& k = *c.user<Conn>();
+        keyspace_->counters->closed();
         k.open = false;
         k.closing = true;
         if (k.blocked != nullptr) {
             drop_block(k); // or, served already, its reply's arrival releases the connection
         }
+        k.tx.end(tx_keyspace_);
+        pubsub_->drop(k.sub);
         if (k.tasks == 0) {
             release(k);
         }
@@ -437,6 +475,53 @@ public:
             release(k);
         }
         submit_queued();
+    }
+
+    // Another driver answered the last share of a PUBLISH or PUBSUB.
+    static void pubsub_finished(void* ctx) {
+        Slot& s = *static_cast<Slot*>(ctx);
+        Conn& k = *s.conn;
+        Resp& self = *k.inst;
+        --k.tasks;
+        --k.busy;
+        s.ready = true;
+        if (k.open) {
+            self.advance(k);
+        } else if (k.tasks == 0) {
+            self.release(k);
+        }
+    }
+
+    // A message for a subscriber of this instance (PubSubSink). Behind replies not yet written
+    // it joins the newest request's reply (in the subscribed context every request is answered
+    // at once, so that slot is final), else it is sent. Either way the connection's unsent
+    // output is bounded by pubsub_output_limit, and a send the host refuses (send_buffer_limit,
+    // the driver's output memory) is as good as over it: the subscriber is closed.
+    bool deliver(Subscriber& sub, std::string_view frame) override {
+        Conn& k = *static_cast<Conn*>(sub.owner);
+        if (!k.open || k.closing) {
+            return false;
+        }
+        const auto& svc = host_.services();
+        std::size_t unsent = svc.pending_output(host_.handle(), k.id);
+        for (Slot* at = k.head; at != nullptr; at = at->next) {
+            unsent += at->reply.size();
+        }
+        unsent -= std::min(unsent, k.head_sent);
+        bool over = unsent + frame.size() > settings_.pubsub_output_limit;
+        if (!over && k.tail != nullptr) {
+            assert(k.tail->ready);
+            k.tail->reply.append(frame);
+            flush(k);
+            return true;
+        }
+        if (!over && svc.send(host_.handle(), k.id, frame.data(), frame.size()) == GATIO_OK) {
+            return true;
+        }
+        svc.close(host_.handle(), k.id, GATIO_CLOSE_ABORT);
+        k.closing = true;
+        pubsub_->count_slow(k.client_id, unsent, settings_.pubsub_output_limit);
+        return false;
     }
 
     void sweep(std::uint32_t shard) {
@@ -480,6 +565,9 @@ private:
             facts.port = k.port;
             facts.uptime_s = (now_ms - g_start_ms) / 1000;
             facts.blocked_clients = r.keyspace_->blocking->blocked();
+            facts.runtime = r.keyspace_->runtime.get();
+            facts.name = &k.name;
+            facts.counters = r.keyspace_->counters.get();
         }
         ConnectionFacts facts;
     };
@@ -497,7 +585,7 @@ private:
         const PluginSettings& settings = *origin.settings;
         auto ks = std::make_unique<Keyspace>();
         ks->drivers.assign(origin.exec.begin(), origin.exec.end());
-        const ShardLimits limits = shard_limits(settings, origin.exec.size());
+        const ShardLimits limits = shard_limits(settings.server, origin.exec.size());
         for (std::size_t s = 0; s < origin.exec.size(); ++s) {
             ks->shards.push_back(
                 std::make_unique<ShardState>(limits, settings.server, 0x9E3779B97F4A7C15ULL * (s + 1)));
@@ -511,6 +599,9 @@ private:
             st->blocking = ks->blocking.get();
         }
         ks->sweeps.resize(std::size_t{origin.driver_count} * origin.exec.size());
+        ks->runtime = std::make_unique<RuntimeSettings>(settings.server);
+        ks->counters = std::make_unique<ServerCounters>(origin.driver_count);
+        ks->pubsub = std::make_unique<PubSubHub>(origin.driver_count);
         for (std::size_t i = 0; i < ks->sweeps.size(); ++i) {
             SweepJob& j = ks->sweeps[i];
             j.state = ks->shards[i % origin.exec.size()].get();
@@ -523,21 +614,54 @@ private:
 
     static void free_keyspace(void* data) { delete static_cast<Keyspace*>(data); }
 
-    // A keyspace taken over from an earlier generation: each shard gets this instance's limits
-    // and settings on its own driver, in order with the commands queued there.
+    // New settings for every shard (a reload took over a running keyspace, or CONFIG SET):
+    // the local shard gets them at once, the others by a task on their own driver, in order
+    // with the commands of this driver queued there. A task refused for lack of a slot is
+    // offered again with the queued tasks.
     void configure_shards() {
-        const ShardLimits limits = shard_limits(settings_, keyspace_->shards.size());
-        configs_.resize(keyspace_->shards.size());
         for (std::uint32_t s = 0; s < keyspace_->shards.size(); ++s) {
-            configs_[s] = ShardConfig{keyspace_->shards[s].get(), limits, settings_.server};
+            configs_[s].pending = true;
+        }
+        configure_pending();
+    }
+
+    void configure_pending() {
+        for (std::uint32_t s = 0; s < keyspace_->shards.size(); ++s) {
+            if (!configs_[s].pending) {
+                continue;
+            }
+            if (static_cast<std::int64_t>(s) == local_shard_) {
+                run_configure(&configs_[s]);
+                configs_[s].pending = false;
+                continue;
+            }
             gatio_task t{sizeof(gatio_task),    GATIO_PLACE_DRIVER,
                          keyspace_->drivers[s], GATIO_PRIORITY_LATENCY,
                          &run_configure,        nullptr,
                          &configs_[s]};
-            if (host_.spawn(t) != GATIO_OK) {
-                host_.error("resp: no task slot to hand the new limits to shard " + std::to_string(s) +
-                            "; it keeps those it had until the next reload");
+            if (host_.spawn(t) == GATIO_OK) {
+                configs_[s].pending = false;
+            } else {
+                arm_retry_timer();
             }
+        }
+    }
+
+    // Settings a CONFIG SET on any driver changed since this instance last looked: its
+    // connections' parsers and its answers follow them.
+    void adopt_settings() {
+        const std::uint64_t generation = keyspace_->runtime->generation();
+        if (generation == seen_generation_) {
+            return;
+        }
+        seen_generation_ = generation;
+        const std::string_view version = settings_.server.version;
+        settings_.server = keyspace_->runtime->get();
+        settings_.server.version = version;
+        const ServerSettings& server = settings_.server;
+        parser_limits_ = ParserLimits{server.proto_max_bulk_len, server.max_multibulk, server.max_inline};
+        for (auto& k : conns_) {
+            k->parser.set_limits(parser_limits_);
         }
     }
 
@@ -564,6 +688,7 @@ private:
         self->retry_timer_ = 0;
         std::swap(self->unposted_, self->wakes_);
         self->post_wakes(self->wakes_);
+        self->configure_pending();
         self->submit_queued();
     }
 
@@ -825,6 +950,12 @@ private:
     void dispatch(Conn& k, std::span<const std::string_view> args) {
         Slot& s = take_slot(k);
         const CommandSpec* spec = find_command(args[0]);
+        if (transaction_request(k.tx.open(), spec)) {
+            FactsBuilder facts(*this, k, s.now_ms);
+            k.tx.handle(tx_keyspace_, spec, args, facts.facts, settings_.transaction, s.now_ms, s.reply);
+            s.ready = true;
+            return;
+        }
         if (spec == nullptr) {
             unknown_command_error(args, s.reply);
             s.ready = true;
@@ -835,12 +966,34 @@ private:
             s.ready = true;
             return;
         }
+        keyspace_->counters->command(driver_);
         s.spec = spec;
+        if (k.sub.active() && answer_subscribed(*spec, args, s.reply)) {
+            s.ready = true;
+            return;
+        }
+        if (spec->route == Route::pubsub) {
+            copy_args(s, args);
+            s.pubsub.finished = &pubsub_finished;
+            s.pubsub.ctx = &s;
+            if (pubsub_->command(k.sub, *spec, s.args, k.db, s.reply, s.pubsub) == PubSubOutcome::pending) {
+                ++k.busy;
+                ++k.tasks;
+                return;
+            }
+            s.ready = true;
+            return;
+        }
         if (spec->route == Route::connection) {
             FactsBuilder facts(*this, k, s.now_ms);
+            const std::uint64_t generation = keyspace_->runtime->generation();
             if (run_local(*spec, args, facts.facts, s.reply) == LocalOutcome::reply_then_close) {
                 s.close_after = true;
                 k.closing = true;
+            }
+            if (keyspace_->runtime->generation() != generation) {
+                adopt_settings(); // CONFIG SET or RESETSTAT: every shard follows
+                configure_shards();
             }
             s.ready = true;
             return;
@@ -891,25 +1044,11 @@ private:
         for (auto& j : s.jobs) {
             j.keys.clear();
         }
-        std::fill(s.shares.begin(), s.shares.end(), nullptr);
-        std::uint32_t involved = 0;
-        if (spec->route == Route::all_shards) {
-            for (std::uint32_t i = 0; i < shard_count; ++i) {
-                s.shares[i] = &s.jobs[i].share;
-            }
-            involved = static_cast<std::uint32_t>(shard_count);
-        } else {
-            s.owner.resize(args.size());
-            const auto step = static_cast<std::size_t>(spec->step);
-            for (std::size_t a = 1; a < args.size(); a += step) {
-                std::uint32_t shard = ks.shard_of(args[a]);
-                s.owner[a] = shard;
-                s.jobs[shard].keys.push_back(static_cast<std::uint32_t>(a));
-                if (s.shares[shard] == nullptr) {
-                    s.shares[shard] = &s.jobs[shard].share;
-                    ++involved;
-                }
-            }
+        const std::uint32_t involved =
+            split_fanout(*spec, args, static_cast<std::uint32_t>(shard_count), s.owner,
+                         [&](std::uint32_t i) -> std::vector<std::uint32_t>& { return s.jobs[i].keys; });
+        for (std::uint32_t i = 0; i < shard_count; ++i) {
+            s.shares[i] = s.jobs[i].keys.empty() ? nullptr : &s.jobs[i].share;
         }
         bool all_local =
             involved == 1 && local_shard_ >= 0 && s.shares[static_cast<std::size_t>(local_shard_)];
@@ -948,17 +1087,7 @@ private:
             const Keyspace& ks;
         } of(*keyspace_);
         multi_keys(spec, args, s.owner);
-        locked_.clear();
-        for (std::uint32_t k : s.owner) {
-            locked_.push_back(keyspace_->shard_of(args[k]));
-        }
-        if (spec.id == Cmd::swapdb) {
-            for (std::uint32_t i = 0; i < keyspace_->shards.size(); ++i) {
-                locked_.push_back(i);
-            }
-        }
-        std::sort(locked_.begin(), locked_.end());
-        locked_.erase(std::unique(locked_.begin(), locked_.end()), locked_.end());
+        multi_shards(spec, args, s.owner, static_cast<std::uint32_t>(keyspace_->shards.size()), locked_);
         for (std::uint32_t i : locked_) {
             keyspace_->shards[i]->lock.lock();
             keyspace_->shards[i]->shard.select(s.db);
@@ -1213,11 +1342,25 @@ private:
         }
     }
 
+    // The keyspace as transactions see it: each shard with its lock.
+    struct TxShards final : TxKeyspace {
+        explicit TxShards(Keyspace*& k) : ks(k) {}
+        std::uint32_t count() const override { return static_cast<std::uint32_t>(ks->shards.size()); }
+        std::uint32_t shard_of(std::string_view key) const override { return ks->shard_of(key); }
+        Shard& shard(std::uint32_t i) override { return ks->shards[i]->shard; }
+        const ServerSettings& settings(std::uint32_t i) const override { return ks->shards[i]->settings; }
+        void lock(std::uint32_t i) override { ks->shards[i]->lock.lock(); }
+        void unlock(std::uint32_t i) override { ks->shards[i]->lock.unlock(); }
+        Keyspace*& ks;
+    };
+
     gatio::Host host_;
     std::uint32_t driver_;
     PluginSettings settings_;
-    Keyspace* keyspace_ = nullptr;     // kept by gatiod for the listener name
-    std::vector<ShardConfig> configs_; // the tasks' arguments of configure_shards
+    Keyspace* keyspace_ = nullptr; // kept by gatiod for the listener name
+    TxShards tx_keyspace_{keyspace_};
+    std::vector<ShardConfig> configs_;  // the tasks' arguments of configure_shards, by shard
+    std::uint64_t seen_generation_ = 0; // the RuntimeSettings generation adopted
     ParserLimits parser_limits_;
     std::int64_t local_shard_ = -1;
     std::uint64_t partial_bytes_ = 0; // charged by every connection's unfinished input
@@ -1235,6 +1378,7 @@ private:
     std::vector<std::unique_ptr<Conn>> conns_; // every connection state this instance made
     gatio_timer sweep_timer_ = 0;
     gatio_timer retry_timer_ = 0;
+    std::unique_ptr<PubSubLocal> pubsub_; // this driver's subscriptions; goes first
 };
 
 void run_job(void* arg) {

@@ -9,12 +9,14 @@ namespace gatio::resp {
 namespace {
 
 constexpr std::array known{
-    std::string_view{"maxmemory"},          std::string_view{"maxmemory_policy"},
-    std::string_view{"maxmemory_samples"},  std::string_view{"proto_max_bulk_len"},
-    std::string_view{"max_multibulk"},      std::string_view{"max_inline"},
-    std::string_view{"max_pipeline"},       std::string_view{"active_expire_interval"},
-    std::string_view{"active_expire_keys"}, std::string_view{"max_partial_memory"},
-    std::string_view{"pooled_slots"},       std::string_view{"databases"},
+    std::string_view{"maxmemory"},           std::string_view{"maxmemory_policy"},
+    std::string_view{"maxmemory_samples"},   std::string_view{"proto_max_bulk_len"},
+    std::string_view{"max_multibulk"},       std::string_view{"max_inline"},
+    std::string_view{"max_pipeline"},        std::string_view{"active_expire_interval"},
+    std::string_view{"active_expire_keys"},  std::string_view{"max_partial_memory"},
+    std::string_view{"pooled_slots"},        std::string_view{"databases"},
+    std::string_view{"max_multi_commands"},  std::string_view{"max_multi_bytes"},
+    std::string_view{"pubsub_output_limit"},
 };
 
 [[noreturn]] void bad(std::string_view key, const std::string& why) {
@@ -66,7 +68,7 @@ PluginSettings read_settings(const gatio::Options& options) {
         bad("maxmemory_policy",
             "must be \"noeviction\" or \"allkeys-lru\", got \"" + std::string(policy) + "\"");
     }
-    s.maxmemory_samples = static_cast<std::uint32_t>(int_in(options, "maxmemory_samples", 5, 1, 64));
+    s.server.maxmemory_samples = static_cast<std::uint32_t>(int_in(options, "maxmemory_samples", 5, 1, 64));
     s.server.databases = static_cast<std::uint32_t>(int_in(options, "databases", 16, 1, 1024));
     s.server.proto_max_bulk_len = size_in(options, "proto_max_bulk_len", 512ull << 20, 1, 4ull << 30);
     s.server.max_multibulk =
@@ -82,6 +84,10 @@ PluginSettings read_settings(const gatio::Options& options) {
             "must be between 1ms and 60s, got " + std::to_string(s.active_expire_interval.count()) + "ms");
     }
     s.active_expire_keys = static_cast<std::uint32_t>(int_in(options, "active_expire_keys", 200, 1, 1 << 20));
+    s.transaction.max_commands =
+        static_cast<std::uint32_t>(int_in(options, "max_multi_commands", 65536, 1, 1 << 24));
+    s.transaction.max_bytes = size_in(options, "max_multi_bytes", 64ull << 20, 1024, 1ull << 36);
+    s.pubsub_output_limit = size_in(options, "pubsub_output_limit", 32ull << 20, 1024, 1ull << 30);
     return s;
 }
 

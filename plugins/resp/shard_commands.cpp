@@ -520,6 +520,12 @@ void run_part(Shard& shard, const CommandSpec& spec, std::span<const std::string
     case Cmd::flushdb:
         shard.clear_db();
         break;
+    case Cmd::scan:
+        scan_part(shard, args, keys[0], keys[1], now_ms, share);
+        break;
+    case Cmd::randomkey:
+        randomkey_part(shard, now_ms, share);
+        break;
     default:
         assert(!"not a fan-out command");
         break;

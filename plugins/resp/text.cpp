@@ -190,7 +190,7 @@ std::optional<std::uint64_t> parse_cursor(std::string_view text) {
 }
 
 bool parse_scan_options(std::span<const std::string_view> args, std::size_t from, ScanOptions& opts,
-                        std::string& out) {
+                        std::string& out, bool typed) {
     for (std::size_t i = from; i < args.size(); i += 2) {
         const bool has_value = i + 1 < args.size();
         if (is(args[i], "count") && has_value) {
@@ -207,6 +207,9 @@ bool parse_scan_options(std::span<const std::string_view> args, std::size_t from
         } else if (is(args[i], "match") && has_value) {
             opts.pattern = args[i + 1];
             opts.match = !(opts.pattern.size() == 1 && opts.pattern[0] == '*');
+        } else if (typed && is(args[i], "type") && has_value) {
+            opts.type = args[i + 1];
+            opts.typed = true;
         } else {
             reply::error(out, reply::syntax_error);
             return false;

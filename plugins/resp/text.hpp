@@ -37,15 +37,17 @@ void append_long_double(std::string& out, long double v);
 // allowed, a negative one wrapping, the empty text 0); nullopt when it is invalid.
 std::optional<std::uint64_t> parse_cursor(std::string_view text);
 
-// The MATCH and COUNT options of HSCAN/SSCAN/ZSCAN, from args[from]; on an error, appends its
-// reply and returns false.
+// The MATCH and COUNT options of HSCAN/SSCAN/ZSCAN, and SCAN's TYPE (`typed` allows it), from
+// args[from]; on an error, appends its reply and returns false.
 struct ScanOptions {
     std::string_view pattern; // empty: every item
     bool match = false;
     std::int64_t count = 10;
+    std::string_view type; // SCAN: only keys whose TYPE is this, in any letter case
+    bool typed = false;
 };
 bool parse_scan_options(std::span<const std::string_view> args, std::size_t from, ScanOptions& opts,
-                        std::string& out);
+                        std::string& out, bool typed = false);
 
 // The positions (to, from] an HSCAN/SSCAN call walks down over a table of `size` items: all of a
 // small (not indexed) one, which answers whole with cursor 0; else `count` below the cursor,

@@ -51,6 +51,10 @@ TEST_CASE("dump writes every default, sections in schema order", "[dump]") {
         "submit_batching = true\n",
         "cq_factor = 4\n",
         "single_send = true\n",
+        "min_wait = \"0us\"\n",
+        "wait_batch = 16\n",
+        "spin = \"0us\"\n",
+        "recv_bundle = false\n",
     };
     std::size_t at = 0;
     for (const std::string& expected : in_order) {

@@ -303,6 +303,15 @@ TEST_CASE("[io_uring] values", "[errors][io_uring]") {
     CHECK(box.errors("[io_uring]\ndefer_taskrun = \"yes\"\n") ==
           Errors{"2:17: io_uring: defer_taskrun: expected a boolean, got a string"});
     CHECK(box.errors("[io_uring]\nsqpoll = true\n") == Errors{"2:1: io_uring: unknown key 'sqpoll'"});
+    CHECK(box.errors("[io_uring]\nmin_wait = \"101ms\"\n") ==
+          Errors{"2:12: io_uring: min_wait: expected a duration of at most 100000us, got '101ms'"});
+    CHECK(box.errors("[io_uring]\nspin = \"20\"\n") ==
+          Errors{"2:8: io_uring: spin: expected a whole number followed by us, ms or s, such as '50us', got "
+                 "'20'"});
+    CHECK(box.errors("[io_uring]\nspin = 20\n") ==
+          Errors{"2:8: io_uring: spin: expected a duration such as '50us', got an integer"});
+    CHECK(box.errors("[io_uring]\nwait_batch = 1\n") ==
+          Errors{"2:14: io_uring: wait_batch: expected an integer from 2 to 4096, got 1"});
 }
 
 TEST_CASE("[network] values", "[errors][network]") {
@@ -324,6 +333,10 @@ TEST_CASE("[network] values", "[errors][network]") {
           Errors{"2:19: network: file_operations: expected an integer from 1 to 1048576, got 1048577"});
     CHECK(box.errors("[network]\nlent_buffers = 65537\n") ==
           Errors{"2:16: network: lent_buffers: expected an integer from 1 to 65536, got 65537"});
+    CHECK(box.errors("[network]\nreceive_holds = 65537\n") ==
+          Errors{"2:17: network: receive_holds: expected an integer from 0 to 65536, got 65537"});
+    CHECK(box.errors("[network]\nreceive_holds_per_connection = -1\n") ==
+          Errors{"2:32: network: receive_holds_per_connection: expected an integer from 0 to 65536, got -1"});
     CHECK(box.errors("[network]\nlent_buffer_size = \"1KiB\"\n") ==
           Errors{"2:20: network: lent_buffer_size: expected a size from 4KiB to 16MiB, got '1KiB'"});
 }

@@ -51,6 +51,8 @@ file_operations = 20
 lent_buffers = 4
 lent_buffer_size = "64KiB"
 drain_read_limit = "256KiB"
+receive_holds = 8
+receive_holds_per_connection = 0
 [[listener]]
 name = "web"
 address = "127.0.0.1:8080"
@@ -66,6 +68,8 @@ send_buffer_reserve = "16KiB"
                                       .file_operations = 20,
                                       .lent_buffers = 4,
                                       .lent_buffer_size = 64u << 10,
+                                      .receive_holds = 8,
+                                      .receive_holds_per_connection = 0,
                                       .drain_read_limit = 256u << 10});
     REQUIRE(c.listeners.size() == 1);
     CHECK(c.listeners[0].send_buffer_limit == 2u << 20);
@@ -73,7 +77,8 @@ send_buffer_reserve = "16KiB"
     const std::string text = dump(c);
     CHECK(text.find("[network]\noutput_memory = \"64MiB\"\ncarry_buffers = 16\nudp_reply_slots = 8\n"
                     "close_linger = \"0s\"\nopen_files = 10\nfile_operations = 20\nlent_buffers = 4\n"
-                    "lent_buffer_size = \"64KiB\"\ndrain_read_limit = \"256KiB\"\n") != std::string::npos);
+                    "lent_buffer_size = \"64KiB\"\ndrain_read_limit = \"256KiB\"\nreceive_holds = 8\n"
+                    "receive_holds_per_connection = 0\n") != std::string::npos);
     CHECK(text.find("send_buffer_limit = \"2MiB\"\nsend_buffer_reserve = \"16KiB\"\n") != std::string::npos);
 }
 
@@ -170,6 +175,10 @@ multishot_recv = false
 submit_batching = false
 cq_factor = 64
 single_send = false
+min_wait = "1ms"
+wait_batch = 4096
+spin = "250us"
+recv_bundle = true
 
 [[listener]]
 name = "echo-udp"
@@ -218,7 +227,8 @@ send_low_watermark = "1KiB"
     CHECK(t.tpcs[1].drivers[0].cpu == 4095);
     CHECK(t.tpcs[1].drivers[0].role == DriverRole::exec);
 
-    CHECK(c.io_uring == IoUringTuning{false, false, false, false, 64, false});
+    CHECK(c.io_uring == IoUringTuning{false, false, false, false, 64, false, std::chrono::microseconds(1000),
+                                      4096, std::chrono::microseconds(250), true});
 
     REQUIRE(c.listeners.size() == 1);
     const ListenerConfig& l = c.listeners[0];

@@ -58,6 +58,26 @@ TEST_CASE("format_duration picks the largest exact unit and inverts parse_durati
     }
 }
 
+TEST_CASE("parse_micros reads us, ms and s up to its bound, and format_micros inverts it", "[units]") {
+    const Micros max(100'000);
+    CHECK(parse_micros("50us", max).value == Micros(50));
+    CHECK(parse_micros("0us", max).value == Micros(0));
+    CHECK(parse_micros("2ms", max).value == Micros(2'000));
+    CHECK(parse_micros("100ms", max).value == max);
+    CHECK(parse_micros("101ms", max).error == "expected a duration of at most 100000us, got '101ms'");
+    CHECK(parse_micros("1s", max).error == "expected a duration of at most 100000us, got '1s'");
+    CHECK(parse_micros("50", max).error ==
+          "expected a whole number followed by us, ms or s, such as '50us', got '50'");
+    CHECK(parse_micros("-5us", max).error == "expected a non-negative duration, got '-5us'");
+    CHECK(format_micros(Micros(0)) == "0us");
+    CHECK(format_micros(Micros(1'500)) == "1500us");
+    CHECK(format_micros(Micros(2'000)) == "2ms");
+    CHECK(format_micros(Micros(1'000'000)) == "1s");
+    for (const auto us : {0LL, 1LL, 999LL, 20'000LL, 100'000LL}) {
+        CHECK(parse_micros(format_micros(Micros(us)), max).value == Micros(us));
+    }
+}
+
 TEST_CASE("parse_size accepts bytes, B, KiB, MiB and GiB", "[units]") {
     CHECK(parse_size("512").value == 512u);
     CHECK(parse_size("512B").value == 512u);

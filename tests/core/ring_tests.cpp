@@ -100,8 +100,13 @@ TEST_CASE("multishot recv, MSG_RING and single sends are used only where the ker
     CHECK_FALSE(none.multishot_recv);
     CHECK_FALSE(none.msg_ring);
     CHECK_FALSE(none.single_send);
+    CHECK_FALSE(none.min_wait);
+    CHECK_FALSE(none.recv_bundle);
 
-    Runtime with_probe(test::topology(1), test::machine(), {}, test::options_for(1));
+    config::IoUringTuning asked;
+    asked.min_wait = std::chrono::microseconds(50);
+    asked.recv_bundle = true;
+    Runtime with_probe(test::topology(1), test::machine(), asked, test::options_for(1));
     REQUIRE(with_probe.start().empty());
     RingFeatures found = with_probe.driver(0).features();
     with_probe.request_stop();
@@ -110,6 +115,8 @@ TEST_CASE("multishot recv, MSG_RING and single sends are used only where the ker
     CHECK(found.multishot_recv == probed.multishot_recv);
     CHECK(found.msg_ring == probed.msg_ring);
     CHECK(found.single_send == probed.send);
+    CHECK(found.min_wait == probed.min_timeout);
+    CHECK(found.recv_bundle == (probed.recv_bundle && probed.multishot_recv));
 }
 
 TEST_CASE("a probe ring is created exactly as asked, or names io_uring_setup's errno", "[ring]") {
@@ -180,6 +187,39 @@ TEST_CASE("with submit batching off every SQE is submitted on its own", "[ring]"
     rt.request_stop();
     rt.join();
     CHECK(counter.bad.load() == 0);
+}
+
+// [io_uring] min_wait and spin change only how a driver waits: work posted from outside and
+// completions of its own SQEs still arrive. A NOP queued by a task completes while the spin's
+// submission runs, so the spin finds it without sleeping; a driver with nothing to do blocks
+// with the minimum wait where the kernel has it.
+TEST_CASE("a driver with a minimum wait and a spin still takes every completion and message", "[ring]") {
+    config::IoUringTuning tuning;
+    tuning.min_wait = std::chrono::microseconds(200);
+    tuning.wait_batch = 8;
+    tuning.spin = std::chrono::microseconds(100);
+    Runtime rt(test::topology(1), test::machine(), tuning, test::options_for(1));
+    REQUIRE(rt.start().empty());
+    const RingFeatures f = rt.driver(0).features();
+    INFO(f.describe());
+    CHECK(f.min_wait == test::kernel().min_timeout);
+    NopCounter counter;
+    constexpr int rounds = 50;
+    for (int i = 0; i < rounds; ++i) {
+        REQUIRE(rt.post(0, [&](Driver& d) { io_uring_prep_nop(d.get_sqe(&counter, 0)); }));
+        REQUIRE(test::wait_until([&] { return counter.seen.load() == i + 1; }));
+    }
+    REQUIRE(test::wait_until([&] { return rt.counters(0).spin_hits >= 1; }));
+    const DriverCounters c = rt.counters(0);
+    rt.request_stop();
+    rt.join();
+    CHECK(counter.bad.load() == 0);
+    CHECK(f.taskrun_flag);
+    if (f.min_wait) {
+        CHECK(c.min_waits > 0);
+    } else {
+        CHECK(c.min_waits == 0);
+    }
 }
 
 namespace {

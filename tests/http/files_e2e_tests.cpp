@@ -2,10 +2,14 @@
 // every conditional and Range case, folders, refusals, files that change or shrink while
 // served, and 100 concurrent downloads with gatiod's memory bounded.
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -48,6 +52,14 @@ std::vector<Listener> listener(const fs::path& root, std::string_view more = "")
                  "[[listener.options.route]]\npath = \"/s/\"\nroot = \"" +
                  root.string() + "\"\n",
              0}};
+}
+
+// One driver's instance serves the listener, so that every request finds the same open-file
+// cache.
+std::vector<Listener> cached(const fs::path& root, std::string_view more) {
+    auto l = listener(root, "open_file_cache = " + std::string(more) + "\n");
+    l[0].extra = "drivers = [\"d0\"]";
+    return l;
 }
 
 // One request through curl: the response with its head, extra arguments in front of the URL.
@@ -252,6 +264,56 @@ TEST_CASE("missing files are 404, unreadable ones 403, and other methods 405", "
     CHECK(gatiod.stop() == 0);
 }
 
+TEST_CASE("a FIFO, a unix socket or a device under the root is 403 at once, and serving goes on",
+          "[e2e][files]") {
+    Site site;
+    // A FIFO nobody writes to: an open that waited for a writer would never answer. The kernel
+    // opens one it finds in its caches at once even so; one behind a symlink too long to live in
+    // its inode (ext4 keeps up to 60 bytes there) is opened by an io_uring worker, which waits.
+    REQUIRE(::mkfifo((site.www / "pipe").c_str(), 0644) == 0);
+    const std::string far(80, 'd');
+    fs::create_directories(site.www / far);
+    REQUIRE(::mkfifo((site.www / far / "pipe").c_str(), 0644) == 0);
+    fs::create_symlink(far + "/pipe", site.www / "far-pipe");
+    const fs::path sock = site.www / "sock";
+    const int listening = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(listening >= 0);
+    sockaddr_un sun{};
+    sun.sun_family = AF_UNIX;
+    REQUIRE(sock.string().size() < sizeof sun.sun_path);
+    std::memcpy(sun.sun_path, sock.c_str(), sock.string().size());
+    REQUIRE(::bind(listening, reinterpret_cast<const sockaddr*>(&sun), sizeof sun) == 0);
+    REQUIRE(::listen(listening, 4) == 0);
+    // A character device (the null device's numbers) where this test may make one: as root.
+    const bool device = ::mknod((site.www / "null").c_str(), S_IFCHR | 0644, ::makedev(1, 3)) == 0;
+    Gatiod gatiod(listener(site.www));
+    const std::uint16_t port = gatiod.port("web");
+    for (int round = 0; round < 3; ++round) {
+        CHECK(status(port, "/s/pipe") == 403);
+        CHECK(status(port, "/s/far-pipe") == 403);
+        CHECK(curl(port, "/s/far-pipe", {}, true).status == 403);
+        CHECK(status(port, "/s/sock") == 403);
+        if (device) {
+            CHECK(status(port, "/s/null") == 403);
+        }
+        CHECK(status(port, "/s/a.txt") == 200);
+    }
+    // Many at once, then the files beside them still answer.
+    const std::string script = "for i in $(seq 20); do curl -sS -o /dev/null -w '%{http_code}\\n' "
+                               "--max-time 20 " +
+                               url(port, "/s/far-pipe") + " & done; wait";
+    const CommandResult r = run_command({"sh", "-c", script}, 60s);
+    REQUIRE(r.status == 0);
+    std::size_t refused = 0;
+    for (std::size_t at = r.output.find("403"); at != std::string::npos; at = r.output.find("403", at + 1)) {
+        ++refused;
+    }
+    CHECK(refused == 20);
+    CHECK(curl(port, "/s/a.txt").body == "0123456789abcdefghij");
+    CHECK(gatiod.stop() == 0);
+    ::close(listening);
+}
+
 TEST_CASE("a file gatiod cannot open for want of a file slot is a 503 that the log explains",
           "[e2e][files]") {
     Site site;
@@ -309,6 +371,71 @@ TEST_CASE("a file changed after start is served as it is now", "[e2e][files]") {
     CHECK(curl(port, "/s/new.txt").body == "created after start\n");
     fs::remove(site.www / "new.txt");
     CHECK(status(port, "/s/new.txt") == 404);
+    CHECK(gatiod.stop() == 0);
+}
+
+TEST_CASE("the open-file cache answers from the file it opened until its validity is over",
+          "[e2e][files][cache]") {
+    Site site;
+    {
+        // A validity longer than the test: a file replaced or removed after its first answer is
+        // still answered from the descriptor the cache holds, which shows that nothing is opened.
+        Gatiod gatiod(cached(site.www, "8\nopen_file_cache_valid = \"1h\""));
+        const std::uint16_t port = gatiod.port("web");
+        const Response first = curl(port, "/s/a.txt");
+        CHECK(first.body == "0123456789abcdefghij");
+        site.dir.write("www/a.txt", "replaced"); // written to another name and renamed over it
+        const Response again = curl(port, "/s/a.txt");
+        CHECK(again.body == "0123456789abcdefghij");
+        CHECK(again.header("ETag") == first.header("ETag"));
+        CHECK(status(port, "/s/a.txt", {"-H", "If-None-Match: " + first.header("ETag")}) == 304);
+        CHECK(curl(port, "/s/a.txt", {"-H", "Range: bytes=2-4"}).body == "234");
+        CHECK(curl(port, "/s/a.txt", {}, true).header("Content-Length") == "20");
+        CHECK(curl(port, "/s/sub/").body == "<p>sub index</p>\n");
+        fs::remove(site.www / "sub" / "index.html");
+        CHECK(curl(port, "/s/sub/").body == "<p>sub index</p>\n"); // the index file, cached too
+        CHECK(gatiod.stop() == 0);
+    }
+    site.dir.write("www/a.txt", "0123456789abcdefghij");
+    site.dir.write("www/sub/index.html", "<p>sub index</p>\n");
+    {
+        // A short validity: once it is over, the file is opened again and served as it is now.
+        Gatiod gatiod(cached(site.www, "8\nopen_file_cache_valid = \"200ms\""));
+        const std::uint16_t port = gatiod.port("web");
+        CHECK(curl(port, "/s/a.txt").body == "0123456789abcdefghij");
+        CHECK(curl(port, "/s/bare/data.bin").body == std::string(100, 'x'));
+        site.dir.write("www/a.txt", "replaced");
+        fs::remove(site.www / "bare" / "data.bin");
+        std::this_thread::sleep_for(300ms);
+        CHECK(curl(port, "/s/a.txt").body == "replaced");
+        CHECK(status(port, "/s/bare/data.bin") == 404);
+        CHECK(gatiod.stop() == 0);
+    }
+}
+
+TEST_CASE("the open-file cache holds at most open_file_cache files, the least recently used giving way",
+          "[e2e][files][cache]") {
+    Site site;
+    Gatiod gatiod(cached(site.www, "1\nopen_file_cache_valid = \"1h\""));
+    const std::uint16_t port = gatiod.port("web");
+    CHECK(curl(port, "/s/a.txt").body == "0123456789abcdefghij");
+    site.dir.write("www/a.txt", "replaced");
+    CHECK(curl(port, "/s/a.txt").body == "0123456789abcdefghij"); // cached
+    CHECK(curl(port, "/s/style.css").body == "p{}\n");            // takes the one entry
+    CHECK(curl(port, "/s/a.txt").body == "replaced");             // opened again
+    // Many clients at once on files that take turns in the one entry: every answer whole.
+    const std::string script = "for i in $(seq 30); do curl -sS --max-time 20 " + url(port, "/s/a.txt") +
+                               " " + url(port, "/s/style.css") + " " + url(port, "/s/bare/data.bin") +
+                               " & done; wait";
+    const CommandResult r = run_command({"sh", "-c", script}, 60s);
+    REQUIRE(r.status == 0);
+    std::size_t replaced = 0;
+    for (std::size_t at = r.output.find("replaced"); at != std::string::npos;
+         at = r.output.find("replaced", at + 1)) {
+        ++replaced;
+    }
+    CHECK(replaced == 30);
+    CHECK(r.output.size() == 30 * (8 + 4 + 100));
     CHECK(gatiod.stop() == 0);
 }
 

@@ -189,6 +189,8 @@ TEST_CASE("a root route: a prefix path, an existing folder, an index file name",
     CHECK(s.max_open_files == 16);
     CHECK(s.read_ahead == 64 * 1024);
     CHECK(s.max_path == 512);
+    CHECK(s.open_file_cache == 0); // off unless asked for
+    CHECK(s.open_file_cache_valid == std::chrono::seconds(1));
     REQUIRE(s.routes.size() == 1);
     CHECK(s.routes[0].root == www.string()); // trailing slashes dropped
     CHECK(s.routes[0].index == "index.html");
@@ -230,4 +232,10 @@ TEST_CASE("a bad root route is refused with the option and the reason", "[settin
     CHECK(error_of("read_ahead = \"1KiB\"\n") ==
           "option \"read_ahead\": 1024 bytes is outside 4096..16777216");
     CHECK(error_of("max_path = 8\n") == "option \"max_path\": 8 bytes is outside 16..16384");
+    CHECK(error_of("open_file_cache = 70000\n") == "option \"open_file_cache\": 70000 is outside 0..65536");
+    CHECK(error_of("open_file_cache_valid = \"2h\"\n") ==
+          "option \"open_file_cache_valid\": 7200000 ms is outside 1..3600000 ms");
+    const Settings cached = read("open_file_cache = 100\nopen_file_cache_valid = \"30s\"\n");
+    CHECK(cached.open_file_cache == 100);
+    CHECK(cached.open_file_cache_valid == std::chrono::seconds(30));
 }

@@ -8,6 +8,8 @@
 //   burst N         queue N bytes of 'x', await the output drained, answer "\ndrained\n"
 //   hold data|sleep|spawn   answer "holding\n", then await data, a 60 s timer, or a task of
 //                   300 ms, counting a cancellation when the connection closes meanwhile
+//   absorb MS N     await a timer of MS, then read N raw bytes that follow the line: answer
+//                   "absorbed COUNT HASH" (FNV-1a over them, in order) once N came or the input ended
 //   keep            keep the connection open after the peer's FIN, answer "kept\n"
 //   throw           throw out of the coroutine
 //   nest            await a nested Task<int>, answer "nested 42"
@@ -24,6 +26,7 @@
 //   drop            let go of the upstream (closing it): "dropped"
 //   hold connect ADDR | hold up   answer "holding\n", then await a connect of 60 s or a line
 //                   from the upstream, counting a cancellation when the client goes meanwhile
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <chrono>
@@ -214,6 +217,27 @@ private:
             if (r.status() == GATIO_ERR_CLOSED) {
                 cancelled.fetch_add(1);
             }
+        } else if (l.starts_with("absorb ")) {
+            const std::string_view rest = l.substr(7);
+            const auto space = rest.find(' ');
+            co_await s.sleep(std::chrono::milliseconds(number(rest.substr(0, space))));
+            const std::uint64_t want = number(rest.substr(space + 1));
+            std::uint64_t count = 0;
+            std::uint64_t hash = 14695981039346656037ull;
+            while (count < want) {
+                gatio::coro::Received in = co_await s.next_data();
+                if (!in) {
+                    break;
+                }
+                const auto bytes = in.bytes().first(
+                    static_cast<std::size_t>(std::min<std::uint64_t>(in.size(), want - count)));
+                for (const std::uint8_t b : bytes) {
+                    hash = (hash ^ b) * 1099511628211ull;
+                }
+                in.consume(bytes.size());
+                count += bytes.size();
+            }
+            s.send("absorbed " + std::to_string(count) + " " + std::to_string(hash) + "\n");
         } else if (l == "keep") {
             s.keep_after_eof();
             s.send("kept\n");

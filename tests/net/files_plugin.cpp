@@ -5,6 +5,8 @@
 //                     file_read, and answers "open OK SIZE BYTES-READ MODE-OCT" or
 //                     "open ERR ERRNO-NAME" (an error of the open or of the first read).
 //   root PATH         opens PATH as the directory later "rb" opens are relative to: "root OK".
+//   mode FLAGS PATH   opens PATH as "open" does, stats it and closes it without reading:
+//                     "mode OK MODE-OCT" or "mode ERR ERRNO-NAME".
 //   write PATH TEXT   creates PATH with TEXT, fsyncs and closes it: "write OK N".
 //   send PATH         streams PATH to the client through lent buffers (file_read_lent and
 //                     lent_send, at most 4 reads in flight), then closes the connection.
@@ -82,6 +84,8 @@ const char* errno_name(std::int64_t result) {
         return "ELOOP";
     case ECANCELED:
         return "ECANCELED";
+    case ENXIO:
+        return "ENXIO";
     default:
         return "OTHER";
     }
@@ -204,6 +208,40 @@ void root_done(gatio_host*, void* arg, int result, gatio_file file) {
     }
     s->root = file;
     reply(*s, result == 0 ? "root OK" : std::string("root ERR ") + errno_name(result));
+}
+
+// ---- mode: open and stat only
+
+void mode_stated(gatio_host* host, void* arg, std::int64_t result) {
+    auto* s = static_cast<Session*>(arg);
+    if (!settle(s)) {
+        return;
+    }
+    svc->file_close(host, s->file, nullptr, nullptr);
+    s->file = 0;
+    char mode[16];
+    std::snprintf(mode, sizeof mode, "%o", s->st.mode);
+    reply(*s, result < 0 ? std::string("mode ERR ") + errno_name(result) : std::string("mode OK ") + mode);
+}
+
+void mode_opened(gatio_host* host, void* arg, int result, gatio_file file) {
+    auto* s = static_cast<Session*>(arg);
+    if (!settle(s)) {
+        if (file != 0) {
+            svc->file_close(host, file, nullptr, nullptr);
+        }
+        return;
+    }
+    if (result < 0) {
+        reply(*s, std::string("mode ERR ") + errno_name(result));
+        return;
+    }
+    s->file = file;
+    s->st = gatio_file_stat{};
+    s->st.struct_size = sizeof s->st;
+    if (svc->file_stat(host, file, &s->st, mode_stated, s) == GATIO_OK) {
+        ++s->busy;
+    }
 }
 
 // ---- send: lent reads streamed without a copy
@@ -491,6 +529,11 @@ void command(Session& s, std::string_view line) {
         const std::string path = rest.substr(sp + 1);
         const bool beneath = (flags & GATIO_FILE_BENEATH) != 0;
         start_open(s, beneath ? s.root : 0, flags, path, open_done);
+    } else if (word == "mode") {
+        const auto sp = rest.find(' ');
+        const std::uint32_t flags = parse_flags(std::string_view(rest).substr(0, sp));
+        start_open(s, (flags & GATIO_FILE_BENEATH) != 0 ? s.root : 0, flags, rest.substr(sp + 1),
+                   mode_opened);
     } else if (word == "root") {
         start_open(s, 0, GATIO_FILE_DIRECTORY, rest, root_done);
     } else if (word == "write") {

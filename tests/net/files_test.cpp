@@ -203,6 +203,39 @@ TEST_CASE("files: limits answer GATIO_ERR_LIMIT", "[files][gatiod]") {
     CHECK(ask(a, "lents 2 " + hello.string()) == "lents 2 LIMIT 0");
 }
 
+TEST_CASE("files: an open never waits for a FIFO's peer, and the descriptor blocks again once open",
+          "[files][gatiod]") {
+    Server server;
+    Socket s = server.a();
+    // The kernel opens a FIFO it finds in its caches without waiting even so; one behind a
+    // symlink too long for its inode (ext4 keeps up to 60 bytes there) is opened by an io_uring
+    // worker, where an open that waits for the FIFO's peer would wait for ever.
+    const fs::path fifo = server.dir() / "fifo";
+    REQUIRE(::mkfifo(fifo.c_str(), 0666) == 0);
+    ::chmod(fifo.c_str(), 0666);
+    const std::string far(80, 'd');
+    fs::create_directory(server.dir() / far);
+    ::chmod((server.dir() / far).c_str(), 0755);
+    REQUIRE(::mkfifo((server.dir() / far / "fifo").c_str(), 0666) == 0);
+    ::chmod((server.dir() / far / "fifo").c_str(), 0666);
+    const fs::path link = server.dir() / "far-fifo";
+    fs::create_symlink(far + "/fifo", link);
+    for (const fs::path& p : {fifo, link}) {
+        INFO(p);
+        // Without a writer: open for reading at once, and it is a FIFO.
+        CHECK(ask(s, "mode r " + p.string()) == "mode OK 10666");
+        // Without a reader: an open for writing fails at once.
+        CHECK(ask(s, "mode w " + p.string()) == "mode ERR ENXIO");
+    }
+    // A read of it waits for data like a socket's (O_NONBLOCK was for the open only), and is
+    // cancelled by the close.
+    CHECK(ask(s, "pend " + link.string()) == "pend OK");
+    CHECK(ask(s, "unpend") == "unpend -125 0");
+    // Regular files read as before.
+    const fs::path hello = server.file("hello.txt", "hello, files\n");
+    CHECK(ask(s, "open r " + hello.string()) == "open OK 13 13 100644");
+}
+
 TEST_CASE("files: file_close cancels a pending read once", "[files][gatiod]") {
     Server server;
     const fs::path fifo = server.dir() / "fifo";

@@ -90,8 +90,11 @@ TEST_CASE("the 1.0 descriptor layout is frozen", "[plugin]") {
     STATIC_REQUIRE(GATIO_SERVICES_SIZE_1_3 == 272);
     STATIC_REQUIRE(offsetof(gatio_services, file_open) == GATIO_SERVICES_SIZE_1_3);
     STATIC_REQUIRE(offsetof(gatio_services, shutdown_write) == GATIO_SERVICES_SIZE_1_3 + 10 * sizeof(void*));
-    STATIC_REQUIRE(offsetof(gatio_services, metric_set) + sizeof(void*) == sizeof(gatio_services));
-    STATIC_REQUIRE(sizeof(gatio_services) == 384);
+    STATIC_REQUIRE(GATIO_SERVICES_SIZE_1_4 == 384);
+    STATIC_REQUIRE(offsetof(gatio_services, metric_set) + sizeof(void*) == GATIO_SERVICES_SIZE_1_4);
+    // 1.5 appends send_received.
+    STATIC_REQUIRE(offsetof(gatio_services, send_received) == GATIO_SERVICES_SIZE_1_4);
+    STATIC_REQUIRE(offsetof(gatio_services, send_received) + sizeof(void*) == sizeof(gatio_services));
     STATIC_REQUIRE(offsetof(gatio_plugin, flags) == GATIO_PLUGIN_SIZE_1_3);
     STATIC_REQUIRE(sizeof(gatio_file_open_args) == 48);
     STATIC_REQUIRE(sizeof(gatio_file_stat) == 72);

@@ -4,11 +4,13 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <future>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <type_traits>
 #include <unistd.h>
@@ -43,6 +45,12 @@ public:
         }
         REQUIRE(loaded.config);
         config_ = std::move(*loaded.config);
+        // CTest runs this suite a second time with receive bundles on (tests/net/CMakeLists.txt),
+        // except where a test sets the switch itself.
+        const char* bundle = std::getenv("GATIO_TEST_RECV_BUNDLE");
+        if (bundle != nullptr && toml.find("recv_bundle") == std::string::npos) {
+            config_.io_uring.recv_bundle = std::string_view(bundle) == "on";
+        }
         machine_ = core::Machine::discover();
         auto resolved = core::resolve_topology(config_, machine_);
         for (const auto& e : resolved.errors) {

@@ -99,6 +99,41 @@ TEST_CASE("single-slice output goes out with IORING_OP_SEND, gathered output wit
     }
 }
 
+// With [io_uring] recv_bundle on, where the kernel has IORING_RECVSEND_BUNDLE, one receive
+// completion carries several provided buffers in ring order: a megabyte through 512-byte buffers
+// arrives faster than it is echoed, so receives find many buffers' worth queued. Each buffer
+// must reach the handler in order and go back to the ring; off, each completion carries one.
+TEST_CASE("receive bundles hand every buffer to the connection in order and recycle it", "[tcp]") {
+    static const bool have = gatio::core::probe_kernel().support.recv_bundle;
+    for (const bool bundle : {true, false}) {
+        INFO("recv_bundle = " << bundle);
+        auto port = free_port();
+        Server server(echo_config(
+            port, "",
+            fmt::format("buffer_size = 512\nbuffer_count = 64\n[io_uring]\nrecv_bundle = {}\n", bundle)));
+        std::mt19937_64 rng(3);
+        Socket s = Socket::tcp(port);
+        for (int round = 0; round < 4; ++round) {
+            // More than the 64 buffers hold at once: buffers must come back for the rest.
+            const std::string big = random_bytes(1 << 20, rng);
+            char written = 0;
+            std::thread writer([&] { written = s.try_send_all(big); });
+            CHECK(s.recv_exact(big.size()) == big);
+            writer.join();
+            CHECK(written == 1);
+        }
+        server.stop();
+        const auto& c = server.final_counters();
+        CHECK(c.bytes_sent == c.bytes_received);
+        CHECK(c.bytes_received == 4u << 20);
+        if (bundle && have) {
+            CHECK(c.recv_bundled > 0);
+        } else {
+            CHECK(c.recv_bundled == 0);
+        }
+    }
+}
+
 TEST_CASE("a listener served by every driver gets connections on each of them", "[tcp]") {
     auto port = free_port();
     Server server(echo_config(port));

@@ -184,8 +184,8 @@ TEST_CASE("wrk through the proxy: no errors, only 2xx", "[proxy][wrk]") {
 TEST_CASE("1 MiB random payloads come back byte for byte over 100 connections", "[proxy][echo]") {
     const int echo = free_port();
     Process backend(config_text(listener("echo", echo, "echo")));
-    const int front = free_port();
-    Process proxy(config_text(proxy_listener(front, {echo}, "max_buffered = \"64KiB\"")));
+    const int front = free_port(), admin = free_port();
+    Process proxy(config_text(proxy_listener(front, {echo}, "max_buffered = \"64KiB\""), admin));
 
     constexpr std::size_t connections = 100;
     constexpr std::size_t payload = 1 << 20;
@@ -243,6 +243,10 @@ TEST_CASE("1 MiB random payloads come back byte for byte over 100 connections", 
         REQUIRE(f.received.size() == payload);
         CHECK((f.received == f.sent));
     }
+    // Forwarded from the receive buffers (send_received), and every one of them back in the ring.
+    const std::string text = metrics(admin);
+    CHECK(sample_sum(text, "gatio_receive_holds_total") > 0);
+    CHECK(sample_sum(text, "gatio_buffer_ring_held_buffers") == 0);
     CHECK(proxy.gatiod->stop() == 0);
 }
 
@@ -554,6 +558,8 @@ TEST_CASE("a client that never reads keeps the proxy's memory bounded", "[proxy]
     const std::string text = metrics(admin);
     // Unsent output the proxy holds: max_buffered and what one receive brings on top of it.
     CHECK(sample_sum(text, "gatio_output_memory_bytes") <= 1 << 20);
+    // And the receive buffers its output sends from: one connection's share at most.
+    CHECK(sample_sum(text, "gatio_buffer_ring_held_buffers") <= 32);
     // The pair still works: the client reads, and everything the backend sent comes through.
     std::size_t got = 0;
     std::vector<char> buf(1 << 16);

@@ -197,7 +197,9 @@ TEST_CASE("connection commands", "[resp][commands]") {
     CHECK(s.run_line("config get appendonly") == "*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n");
     CHECK(s.run_line("config get nosuch") == "*0\r\n");
     CHECK(s.run_line("config get maxmemory*") ==
-          "*4\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n$16\r\nmaxmemory-policy\r\n$10\r\nnoeviction\r\n");
+          "*6\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n$16\r\nmaxmemory-policy\r\n$10\r\nnoeviction\r\n"
+          "$17\r\nmaxmemory-samples\r\n$1\r\n5\r\n");
+    CHECK(s.run_line("config get MAXMEMORY") == "*2\r\n$9\r\nMAXMEMORY\r\n$1\r\n0\r\n");
     CHECK(s.run_line("config get") == "-ERR wrong number of arguments for 'config|get' command\r\n");
     CHECK(s.run_line("config foo") == "-ERR unknown subcommand 'foo'. Try CONFIG HELP.\r\n");
     CHECK(s.run_line("command count") == ':' + std::to_string(command_table().size()) + "\r\n");

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "check.hpp"
+#include "keyspace.hpp"
 #include "tests/support/gatiod.hpp"
 
 namespace gatio::resp::test {
@@ -230,6 +231,23 @@ std::size_t resident_bytes(pid_t pid) {
     }
     FAIL("no VmRSS in /proc/" << pid << "/status");
     return 0;
+}
+
+std::string key_on(std::uint32_t shard, std::string_view prefix) {
+    for (int i = 0;; ++i) {
+        std::string k = numbered(prefix, static_cast<std::size_t>(i));
+        if (shard_index(k, 2) == shard) {
+            return k;
+        }
+    }
+}
+
+std::string numbered(std::string_view prefix, std::size_t n) {
+    return std::string(prefix).append(std::to_string(n));
+}
+
+std::string bulk_reply(std::string_view value) {
+    return numbered("$", value.size()).append("\r\n").append(value).append("\r\n");
 }
 
 std::string request(const std::vector<std::string>& args) {

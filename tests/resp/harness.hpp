@@ -107,6 +107,17 @@ private:
     std::string pending_; // bytes read past the replies returned so far
 };
 
+// The first key `prefix`0, `prefix`1, ... that lives on shard `shard` of a two-shard keyspace
+// (the tests' gatiod has two exec drivers).
+std::string key_on(std::uint32_t shard, std::string_view prefix);
+
+// `prefix` followed by `n` in decimal ("a" and 7 give "a7"). Built by append: GCC 12 warns
+// (-Wrestrict, its bug 105329) on a literal + std::string inlined into a release test.
+std::string numbered(std::string_view prefix, std::size_t n);
+
+// The bulk-string reply that carries `value`.
+std::string bulk_reply(std::string_view value);
+
 // A multibulk request.
 std::string request(const std::vector<std::string>& args);
 

@@ -111,3 +111,54 @@ TEST_CASE("noeviction refuses room instead of deleting", "[resp][keyspace]") {
     CHECK(s.size() == 10);
     CHECK(s.evicted() == 0);
 }
+
+TEST_CASE("a watched key's version moves with every change of it, and only then", "[resp][keyspace]") {
+    ShardLimits limits;
+    limits.max_memory = 100000;
+    limits.policy = EvictionPolicy::allkeys_lru;
+    Shard s(limits, 1, 4);
+    put(s, "a", "1", 0);
+    put(s, "b", "1", 0);
+    std::uint64_t a = s.watch("a");
+    std::uint64_t b = s.watch("b");
+    const std::uint64_t missing = s.watch("missing");
+    // Reads, another key's writes and deletes of what is not there are no change.
+    CHECK(s.find("a", 0) != nullptr);
+    put(s, "c", "1", 0);
+    CHECK_FALSE(s.erase("missing"));
+    CHECK(s.version(0, "a") == a);
+    CHECK(s.version(0, "missing") == missing);
+    // The active sweep.
+    s.set_expire(*s.find("a", 0), 10);
+    CHECK(s.version(0, "a") != a);
+    a = s.version(0, "a");
+    CHECK(s.sweep(20, 10) == 1);
+    CHECK(s.version(0, "a") != a);
+    // A key created where one was watched.
+    put(s, "missing", "now", 20);
+    CHECK(s.version(0, "missing") != missing);
+    // Eviction (here of every key).
+    limits.max_memory = 1;
+    s.set_limits(limits);
+    CHECK(s.make_room(20));
+    CHECK(s.size() == 0);
+    CHECK(s.version(0, "b") != b);
+    // FLUSHDB of a database without the key, SWAPDB with one that has it.
+    b = s.version(0, "b");
+    s.select(2);
+    s.clear_db();
+    s.select(0);
+    CHECK(s.version(0, "b") == b);
+    s.select(1);
+    put(s, "b", "in1", 20);
+    s.select(0);
+    CHECK(s.version(0, "b") == b);
+    s.swap_db(0, 1);
+    CHECK(s.version(0, "b") != b);
+    // The last watcher gone, the key is no longer versioned.
+    s.unwatch(0, "a");
+    s.unwatch(0, "b");
+    s.unwatch(0, "missing");
+    CHECK(s.watch("b") == 0);
+    s.unwatch(0, "b");
+}
