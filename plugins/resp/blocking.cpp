@@ -503,15 +503,32 @@ void BlockRegistry::note(Noted& noted, std::uint32_t shard, std::uint32_t db, st
     }
 }
 
-void BlockRegistry::note_one_key(Noted& noted, std::uint32_t shard, const CommandSpec& spec,
-                                 std::span<const std::string_view> args, std::uint32_t db) {
-    if (spec.id != Cmd::move) {
-        note(noted, shard, db, args[1]);
+void BlockRegistry::note_command(Noted& noted, const CommandSpec& spec,
+                                 std::span<const std::string_view> args, std::span<const std::uint32_t> keys,
+                                 std::uint32_t db) {
+    switch (spec.route) {
+    case Route::one_key: {
+        const std::uint32_t shard = shard_of(args[1]);
+        if (spec.id != Cmd::move) {
+            note(noted, shard, db, args[1]);
+            return;
+        }
+        auto to = parse_int(args[2]);
+        if (to && *to >= 0 && *to < static_cast<std::int64_t>(shards_[shard].shard->databases())) {
+            note(noted, shard, static_cast<std::uint32_t>(*to), args[1]);
+        }
         return;
     }
-    auto to = parse_int(args[2]);
-    if (to && *to >= 0 && *to < static_cast<std::int64_t>(shards_[shard].shard->databases())) {
-        note(noted, shard, static_cast<std::uint32_t>(*to), args[1]);
+    case Route::multi:
+        for (std::uint32_t k : keys) {
+            note(noted, shard_of(args[k]), db, args[k]);
+        }
+        if (spec.id == Cmd::swapdb) {
+            note_swap(noted, args);
+        }
+        return;
+    default:
+        return;
     }
 }
 

@@ -110,15 +110,13 @@ public:
     // A served waiter whose owner goes away before its wake: out of its mailbox.
     void forget(Waiter& w);
 
-    // A write to `key` of shard `shard` (held by the caller) in database `db`: remembered in
-    // `noted` when a request waits on it.
-    void note(Noted& noted, std::uint32_t shard, std::uint32_t db, std::string_view key);
-    // The same for a one-key command run in database `db`: its key, or MOVE's in the database it
-    // moved to.
-    void note_one_key(Noted& noted, std::uint32_t shard, const CommandSpec& spec,
-                      std::span<const std::string_view> args, std::uint32_t db);
-    // SWAPDB's: every key waited on in either database, on every shard (all held).
-    void note_swap(Noted& noted, std::span<const std::string_view> args);
+    // A command just run in database `db`, the shards of its keys still held by the caller: the
+    // keys it may have given data that a request waits on are remembered in `noted`. A one-key
+    // command's key (MOVE's in the database it moved to), a multi-shard command's keys (`keys`:
+    // multi_keys's positions) and, for SWAPDB, every key waited on in either database (every
+    // shard held). The other routes make no list or sorted set.
+    void note_command(Noted& noted, const CommandSpec& spec, std::span<const std::string_view> args,
+                      std::span<const std::uint32_t> keys, std::uint32_t db);
     // Serves the noted keys (the caller holds no shard); the drivers whose mailbox must be
     // posted are appended to `post_to`.
     void serve_ready(Noted& noted, std::int64_t now_ms, std::vector<std::uint32_t>& post_to);
@@ -137,6 +135,9 @@ private:
         std::unordered_map<std::string, std::deque<Waiter*>> keys; // db (4 bytes) + key
     };
     static std::string queue_key(std::uint32_t db, std::string_view key);
+    // A write to `key` of shard `shard` (held) in database `db`: noted when a request waits on it.
+    void note(Noted& noted, std::uint32_t shard, std::uint32_t db, std::string_view key);
+    void note_swap(Noted& noted, std::span<const std::string_view> args);
     void lock_sorted(std::vector<std::uint32_t>& shards);
     void unlock_sorted(const std::vector<std::uint32_t>& shards);
     // One step of serve_ready: serves the first live waiter of (shard, key) if the key has data.

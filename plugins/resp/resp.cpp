@@ -954,6 +954,7 @@ private:
             FactsBuilder facts(*this, k, s.now_ms);
             k.tx.handle(tx_keyspace_, spec, args, facts.facts, settings_.transaction, s.now_ms, s.reply);
             s.ready = true;
+            serve_blocked(s.now_ms); // what an EXEC wrote, once it let go of its shards
             return;
         }
         if (spec == nullptr) {
@@ -1030,7 +1031,7 @@ private:
                     ks.shards[shard]->shard.select(s.db);
                     run_one_key(ks.shards[shard]->shard, *spec, args, ks.shards[shard]->settings, s.now_ms,
                                 s.reply);
-                    ks.blocking->note_one_key(noted_, shard, *spec, args, s.db);
+                    ks.blocking->note_command(noted_, *spec, args, {}, s.db);
                 }
                 s.ready = true;
                 serve_blocked(s.now_ms);
@@ -1093,12 +1094,7 @@ private:
             keyspace_->shards[i]->shard.select(s.db);
         }
         run_multi(of, spec, args, s.owner, s.now_ms, s.reply);
-        for (std::uint32_t k : s.owner) {
-            keyspace_->blocking->note(noted_, keyspace_->shard_of(args[k]), s.db, args[k]);
-        }
-        if (spec.id == Cmd::swapdb) {
-            keyspace_->blocking->note_swap(noted_, args);
-        }
+        keyspace_->blocking->note_command(noted_, spec, args, s.owner, s.db);
         for (auto it = locked_.rbegin(); it != locked_.rend(); ++it) {
             keyspace_->shards[*it]->lock.unlock();
         }
@@ -1344,21 +1340,27 @@ private:
 
     // The keyspace as transactions see it: each shard with its lock.
     struct TxShards final : TxKeyspace {
-        explicit TxShards(Keyspace*& k) : ks(k) {}
+        TxShards(Keyspace*& k, Noted& n) : ks(k), noted(n) {}
         std::uint32_t count() const override { return static_cast<std::uint32_t>(ks->shards.size()); }
         std::uint32_t shard_of(std::string_view key) const override { return ks->shard_of(key); }
         Shard& shard(std::uint32_t i) override { return ks->shards[i]->shard; }
         const ServerSettings& settings(std::uint32_t i) const override { return ks->shards[i]->settings; }
         void lock(std::uint32_t i) override { ks->shards[i]->lock.lock(); }
         void unlock(std::uint32_t i) override { ks->shards[i]->lock.unlock(); }
+        void ran(const CommandSpec& spec, std::span<const std::string_view> args,
+                 std::span<const std::uint32_t> keys, std::uint32_t db) override {
+            ks->blocking->note_command(noted, spec, args, keys, db);
+        }
         Keyspace*& ks;
+        Noted& noted; // the instance's: EXEC runs on the connection's driver
     };
 
     gatio::Host host_;
     std::uint32_t driver_;
     PluginSettings settings_;
     Keyspace* keyspace_ = nullptr; // kept by gatiod for the listener name
-    TxShards tx_keyspace_{keyspace_};
+    Noted noted_;                  // what this driver's commands wrote
+    TxShards tx_keyspace_{keyspace_, noted_};
     std::vector<ShardConfig> configs_;  // the tasks' arguments of configure_shards, by shard
     std::uint64_t seen_generation_ = 0; // the RuntimeSettings generation adopted
     ParserLimits parser_limits_;
@@ -1372,7 +1374,6 @@ private:
 
     std::vector<std::uint32_t> wakes_;    // drivers to post served waiters to
     std::vector<std::uint32_t> unposted_; // those a post was refused for, retried
-    Noted noted_;                         // what this driver's commands wrote
     Job* queue_head_ = nullptr;
     Job* queue_tail_ = nullptr;
     std::vector<std::unique_ptr<Conn>> conns_; // every connection state this instance made
@@ -1391,7 +1392,7 @@ void run_job(void* arg) {
         if (s.spec->route == Route::one_key) {
             // The settings are immutable; the slot's arguments stay put until done.
             run_one_key(j.state->shard, *s.spec, s.args, j.state->settings, s.now_ms, s.reply);
-            blocking.note_one_key(j.state->noted, j.shard, *s.spec, s.args, s.db);
+            blocking.note_command(j.state->noted, *s.spec, s.args, {}, s.db);
         } else {
             run_part(j.state->shard, *s.spec, s.args, j.keys, s.now_ms, j.share);
         }
