@@ -553,6 +553,7 @@ void info_reply(std::span<const std::string_view> args, std::span<ShardShare* co
     if (clients) {
         section("Clients");
         field(text, "connected_clients", facts.counters != nullptr ? facts.counters->connected() : 0);
+        field(text, "blocked_clients", static_cast<std::int64_t>(facts.blocked_clients));
     }
     if (memory) {
         section("Memory");
@@ -614,7 +615,6 @@ void info_reply(std::span<const std::string_view> args, std::span<ShardShare* co
             reply::number(text, static_cast<std::int64_t>(shares[i]->memory));
             reply::crlf(text);
         }
-        field(text, "blocked_clients", static_cast<std::int64_t>(facts.blocked_clients));
     }
     reply::bulk(out, text);
 }

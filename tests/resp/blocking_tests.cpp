@@ -2,7 +2,7 @@
 // steer_to_cpu, so that a client whose thread runs on CPU n is served by driver n. A client
 // waits on one driver and is woken by a write another client makes on the other, whichever
 // shard the key lives on. Nothing is timed beyond generous bounds: a client knows another is
-// waiting by INFO shards' blocked_clients.
+// waiting by INFO clients' blocked_clients.
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <memory>
@@ -61,7 +61,7 @@ struct TwoDrivers {
 };
 
 std::size_t blocked_clients(Client& c) {
-    const std::string info = c.exchange(request({"info", "shards"}), 1);
+    const std::string info = c.exchange(request({"info", "clients"}), 1);
     const auto at = info.find("blocked_clients:");
     REQUIRE(at != std::string::npos);
     return std::stoul(info.substr(at + 16));
