@@ -22,16 +22,6 @@ using namespace gatio::resp::test;
 
 namespace {
 
-// A key of `shard` (of two): `base` followed by the first number that lands there.
-std::string key_on(int shard, const std::string& base) {
-    for (int i = 0;; ++i) {
-        std::string k = base + std::to_string(i);
-        if (gatio::resp::shard_index(k, 2) == static_cast<std::uint32_t>(shard)) {
-            return k;
-        }
-    }
-}
-
 // Whether this process may run on CPUs 0 and 1, where the two drivers are.
 bool two_cpus() {
     cpu_set_t set;
@@ -78,12 +68,8 @@ void wait_blocked(Client& c, std::size_t n) {
     FAIL("blocked_clients never reached " << n);
 }
 
-std::string bulk(const std::string& s) {
-    return "$" + std::to_string(s.size()) + "\r\n" + s + "\r\n";
-}
-
 std::string pair(const std::string& key, const std::string& value) {
-    return "*2\r\n" + bulk(key) + bulk(value);
+    return std::string("*2\r\n").append(bulk_reply(key)).append(bulk_reply(value));
 }
 
 } // namespace
@@ -212,7 +198,7 @@ TEST_CASE("a client that disconnects while it waits is forgotten", "[resp][block
         // Its wait ends with it: nobody takes what comes next.
         wait_blocked(*pusher, 0);
         CHECK(pusher->exchange(request({"rpush", k, "b"}) + request({"lrange", k, "0", "-1"}), 2) ==
-              ":1\r\n*1\r\n" + bulk("b"));
+              std::string(":1\r\n*1\r\n") + bulk_reply("b"));
     }
 }
 
@@ -232,16 +218,17 @@ TEST_CASE("BLMOVE moves across shards and its push wakes the destination's waite
     mover->send_all(request({"blmove", src, dst, "left", "right", "0"}));
     wait_blocked(*pusher, 2);
     CHECK(pusher->exchange(request({"rpush", src, "x", "y"}), 1) == ":2\r\n");
-    CHECK(mover->exchange("", 1) == bulk("x"));
+    CHECK(mover->exchange("", 1) == bulk_reply("x"));
     CHECK(popper->exchange("", 1) == pair(dst, "x"));
     CHECK(pusher->exchange(request({"lrange", src, "0", "-1"}) + request({"exists", dst}), 2) ==
-          "*1\r\n" + bulk("y") + ":0\r\n");
+          std::string("*1\r\n") + bulk_reply("y") + ":0\r\n");
     // BRPOPLPUSH the other way round, woken from the other driver.
     mover->send_all(request({"brpoplpush", dst, src, "0"}));
     wait_blocked(*pusher, 1);
     CHECK(popper->exchange(request({"lpush", dst, "z"}), 1) == ":1\r\n");
-    CHECK(mover->exchange("", 1) == bulk("z"));
-    CHECK(pusher->exchange(request({"lrange", src, "0", "-1"}), 1) == "*2\r\n" + bulk("z") + bulk("y"));
+    CHECK(mover->exchange("", 1) == bulk_reply("z"));
+    CHECK(pusher->exchange(request({"lrange", src, "0", "-1"}), 1) ==
+          std::string("*2\r\n") + bulk_reply("z") + bulk_reply("y"));
 }
 
 TEST_CASE("sorted-set waiters are woken by ZADD from the other driver", "[resp][blocking]") {
@@ -257,15 +244,17 @@ TEST_CASE("sorted-set waiters are woken by ZADD from the other driver", "[resp][
     waiter->send_all(request({"bzpopmin", z0, z1, "0"}));
     wait_blocked(*pusher, 1);
     CHECK(pusher->exchange(request({"zadd", z1, "2", "b", "1", "a"}), 1) == ":2\r\n");
-    CHECK(waiter->exchange("", 1) == "*3\r\n" + bulk(z1) + bulk("a") + bulk("1"));
+    CHECK(waiter->exchange("", 1) ==
+          std::string("*3\r\n") + bulk_reply(z1) + bulk_reply("a") + bulk_reply("1"));
     waiter->send_all(request({"bzmpop", "0", "1", z0, "max", "count", "5"}));
     wait_blocked(*pusher, 1);
     // A list under the name does not serve a sorted-set waiter; the sorted set does.
     CHECK(pusher->exchange(request({"rpush", z0, "l"}) + request({"del", z0}) +
                                request({"zadd", z0, "1", "m", "2", "n"}),
                            3) == ":1\r\n:1\r\n:2\r\n");
-    CHECK(waiter->exchange("", 1) ==
-          "*2\r\n" + bulk(z0) + "*2\r\n*2\r\n" + bulk("n") + bulk("2") + "*2\r\n" + bulk("m") + bulk("1"));
+    CHECK(waiter->exchange("", 1) == std::string("*2\r\n") + bulk_reply(z0) + "*2\r\n*2\r\n" +
+                                         bulk_reply("n") + bulk_reply("2") + "*2\r\n" + bulk_reply("m") +
+                                         bulk_reply("1"));
 }
 
 TEST_CASE("waiters and pushers on both drivers lose and duplicate nothing", "[resp][blocking]") {
@@ -378,7 +367,8 @@ TEST_CASE("MOVE and SWAPDB bring data to a waiter of another database", "[resp][
         wait_blocked(*pusher, 1);
         CHECK(pusher->exchange(request({"zadd", k, "1", "s"}) + request({"swapdb", "0", "2"}), 2) ==
               ":1\r\n+OK\r\n");
-        CHECK(waiter->exchange("", 1) == "*3\r\n" + bulk(k) + bulk("s") + bulk("1"));
+        CHECK(waiter->exchange("", 1) ==
+              std::string("*3\r\n") + bulk_reply(k) + bulk_reply("s") + bulk_reply("1"));
         CHECK(pusher->exchange(request({"flushall"}), 1) == "+OK\r\n");
     }
 }

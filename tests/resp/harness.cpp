@@ -258,6 +258,14 @@ std::string request(const std::vector<std::string>& args) {
     return out;
 }
 
+std::string requests(const std::vector<std::vector<std::string>>& script) {
+    std::string all;
+    for (const auto& args : script) {
+        all += request(args);
+    }
+    return all;
+}
+
 // Whether redis-benchmark's quiet output has "<label><number> requests per second".
 bool reports_rate(const std::string& out, const std::string& label) {
     for (std::size_t at = out.find(label); at != std::string::npos; at = out.find(label, at + 1)) {

@@ -120,6 +120,8 @@ std::string bulk_reply(std::string_view value);
 
 // A multibulk request.
 std::string request(const std::vector<std::string>& args);
+// Multibulk requests back to back, as one pipeline.
+std::string requests(const std::vector<std::vector<std::string>>& script);
 
 // Whether redis-benchmark's quiet output has "<label><number> requests per second".
 bool reports_rate(const std::string& out, const std::string& label);

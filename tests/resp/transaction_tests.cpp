@@ -20,14 +20,6 @@ namespace {
 
 using Script = std::vector<std::vector<std::string>>;
 
-std::string requests(const Script& script) {
-    std::string all;
-    for (const auto& args : script) {
-        all += request(args);
-    }
-    return all;
-}
-
 // The same script, sent whole, gets the same bytes from both servers.
 void same(Client& ours, Client& theirs, const Script& script) {
     const std::string all = requests(script);
