@@ -372,3 +372,53 @@ TEST_CASE("MOVE and SWAPDB bring data to a waiter of another database", "[resp][
         CHECK(pusher->exchange(request({"flushall"}), 1) == "+OK\r\n");
     }
 }
+
+TEST_CASE("a transaction's writes serve the requests waiting on their keys once EXEC is done",
+          "[resp][blocking][transaction]") {
+    if (!two_cpus()) {
+        GATIO_SKIP("CPUs 0 and 1 are not both ours: no two drivers to put clients on");
+    }
+    TwoDrivers t;
+    const auto port = t.gatiod.port();
+    for (int waiter_cpu : {0, 1}) {
+        for (std::uint32_t shard : {0u, 1u}) {
+            INFO("waiter on CPU " << waiter_cpu << ", key on shard " << shard);
+            const std::string k = key_on(shard, "txlist");
+            const std::string src = key_on(1 - shard, "txsrc");
+            const std::string z = key_on(shard, "txz");
+            auto waiter = client_on(port, waiter_cpu);
+            auto writer = client_on(port, 1 - waiter_cpu);
+            waiter->send_all(request({"blpop", k, "0"}) + request({"ping"}));
+            wait_blocked(*writer, 1);
+            // Pushed and popped by one EXEC: nothing is left for the waiter after it, as with
+            // redis-server, which serves waiters once EXEC is over.
+            CHECK(writer->exchange(requests({{"multi"}, {"rpush", k, "x"}, {"lpop", k}, {"exec"}}), 4) ==
+                  "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n:1\r\n$1\r\nx\r\n");
+            CHECK(blocked_clients(*writer) == 1);
+            // The waiter takes the element once EXEC lets go: inside it the list holds it, the
+            // writer's next command sees it empty.
+            CHECK(
+                writer->exchange(requests({{"multi"}, {"lpush", k, "v"}, {"llen", k}, {"exec"}, {"llen", k}}),
+                                 5) == "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n:1\r\n:1\r\n:0\r\n");
+            CHECK(waiter->exchange("", 2) == pair(k, "v") + "+PONG\r\n");
+            // A move inside EXEC from the other shard into the key waited on serves too.
+            waiter->send_all(request({"blpop", k, "0"}));
+            wait_blocked(*writer, 1);
+            CHECK(
+                writer->exchange(
+                    requests(
+                        {{"multi"}, {"rpush", src, "y"}, {"blmove", src, k, "left", "left", "0"}, {"exec"}}),
+                    4) == "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n:1\r\n$1\r\ny\r\n");
+            CHECK(waiter->exchange("", 1) == pair(k, "y"));
+            // And a ZADD inside EXEC a sorted-set waiter.
+            waiter->send_all(request({"bzpopmin", z, "0"}));
+            wait_blocked(*writer, 1);
+            CHECK(writer->exchange(requests({{"multi"}, {"zadd", z, "1", "m"}, {"exec"}}), 3) ==
+                  "+OK\r\n+QUEUED\r\n*1\r\n:1\r\n");
+            CHECK(waiter->exchange("", 1) ==
+                  std::string("*3\r\n") + bulk_reply(z) + bulk_reply("m") + bulk_reply("1"));
+            CHECK(blocked_clients(*writer) == 0);
+            CHECK(writer->exchange(request({"exists", k, src, z}), 1) == ":0\r\n");
+        }
+    }
+}
