@@ -5,6 +5,7 @@
 // waiting by INFO clients' blocked_clients.
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <sched.h>
@@ -13,7 +14,9 @@
 #include <thread>
 #include <vector>
 
+#include "blocking.hpp"
 #include "check.hpp"
+#include "commands.hpp"
 #include "harness.hpp"
 #include "keyspace.hpp"
 #include "tests/support/skip.hpp"
@@ -421,4 +424,97 @@ TEST_CASE("a transaction's writes serve the requests waiting on their keys once 
             CHECK(writer->exchange(request({"exists", k, src, z}), 1) == ":0\r\n");
         }
     }
+}
+
+namespace {
+
+// A BLMOVE served between other clients' WATCH and EXEC: the replies of a watcher of its
+// destination, of its source and of another key, each running MULTI, LLEN, EXEC afterwards.
+// `connect(i)` makes the i-th client.
+std::string watchers_of_a_served_move(const std::function<std::unique_ptr<Client>(int)>& connect,
+                                      const std::string& src, const std::string& dst) {
+    auto waiter = connect(0);
+    auto pusher = connect(1);
+    std::vector<std::unique_ptr<Client>> watchers;
+    for (const std::string& key : {dst, src, std::string("unrelated")}) {
+        watchers.push_back(connect(static_cast<int>(watchers.size())));
+        CHECK(watchers.back()->exchange(request({"watch", key}), 1) == "+OK\r\n");
+    }
+    waiter->send_all(request({"blmove", src, dst, "left", "right", "0"}));
+    wait_blocked(*pusher, 1);
+    CHECK(pusher->exchange(request({"rpush", src, "e"}), 1) == ":1\r\n");
+    std::string seen = waiter->exchange("", 1);
+    for (auto& w : watchers) {
+        seen += w->exchange(requests({{"multi"}, {"llen", dst}, {"exec"}}), 3);
+    }
+    seen += pusher->exchange(request({"del", dst}), 1);
+    return seen;
+}
+
+} // namespace
+
+TEST_CASE("a served blocking command changes the keys it pops from and pushes to for WATCH",
+          "[resp][blocking][transaction]") {
+    if (!two_cpus()) {
+        GATIO_SKIP("CPUs 0 and 1 are not both ours: no two drivers to put clients on");
+    }
+    TwoDrivers t;
+    RedisServer redis;
+    const std::string src = key_on(0, "wsrc");
+    const std::string dst = key_on(1, "wdst");
+    // The destination changes only by the served move; the source by the push and the pop.
+    const std::string aborted = "+OK\r\n+QUEUED\r\n*-1\r\n";
+    const std::string expected = bulk_reply("e") + aborted + aborted + "+OK\r\n+QUEUED\r\n*1\r\n:1\r\n:1\r\n";
+    for (int first_cpu : {0, 1}) {
+        INFO("the waiter on CPU " << first_cpu);
+        CHECK(
+            watchers_of_a_served_move([&](int i) { return client_on(t.gatiod.port(), (first_cpu + i) % 2); },
+                                      src, dst) == expected);
+    }
+    CHECK(watchers_of_a_served_move([&](int) { return std::make_unique<Client>(redis.port()); }, src, dst) ==
+          expected);
+}
+
+TEST_CASE("serving a waiter moves the WATCH version of the key it pops from",
+          "[resp][blocking][transaction]") {
+    using namespace gatio::resp;
+    std::mutex lock;
+    Shard shard(ShardLimits{});
+    BlockRegistry registry({BlockRegistry::ShardRef{&lock, &shard}}, 1);
+    const std::vector<std::string_view> blpop{"blpop", "k", "0"};
+    Waiter w;
+    w.spec = find_command("blpop");
+    REQUIRE(w.spec != nullptr);
+    w.args = blpop;
+    int woken = 0;
+    w.user = &woken;
+    w.wake = [](Waiter& x) { ++*static_cast<int*>(x.user); };
+    Noted noted;
+    std::string out;
+    REQUIRE(registry.block(w, 0, out, noted) == Attempt::block);
+    CHECK(registry.blocked() == 1);
+    const std::uint64_t watched = shard.watch("k");
+    const CommandSpec* rpush = find_command("rpush");
+    REQUIRE(rpush != nullptr);
+    const std::vector<std::string_view> push{"rpush", "k", "v"};
+    {
+        std::lock_guard hold(lock);
+        run_list(shard, *rpush, push, 0, out);
+        registry.note_command(noted, *rpush, push, {}, 0);
+    }
+    CHECK(out == ":1\r\n");
+    const std::uint64_t pushed = shard.version(0, "k");
+    CHECK(pushed != watched);
+    std::vector<std::uint32_t> post;
+    registry.serve_ready(noted, 0, post);
+    CHECK(post == std::vector<std::uint32_t>{0});
+    CHECK(w.reply == "*2\r\n$1\r\nk\r\n$1\r\nv\r\n");
+    // The pop is a change of its own: a WATCH taken after the push would see it.
+    CHECK(shard.version(0, "k") != pushed);
+    CHECK(shard.find("k", 0) == nullptr);
+    BlockRegistry::deliver(&registry.box(0));
+    CHECK(woken == 1);
+    registry.unlist(w);
+    CHECK(registry.blocked() == 0);
+    shard.unwatch(0, "k");
 }
