@@ -4,14 +4,14 @@
 //
 // A blocked request is a Waiter, owned by its connection's driver. It is listed, per key, in the
 // queue of the key's shard (oldest first), guarded by that shard's mutex. A command that writes a
-// key notes it while it still holds the key's shard (note); once it has let go of its shards it
-// serves the queues of the keys it noted (serve_ready): the first waiter still waiting whose key
-// holds data is claimed (an atomic state, since one waiter may be listed on several shards),
-// served under the shards it needs, taken in index order, and handed to its own driver's
-// mailbox (WakeBox). The caller then posts the mailbox's delivery to that driver (the resp
-// instance does: posting needs a host), where the waiter's `wake` writes the reply. Whoever
-// cancels a waiter (timeout, disconnect) and whoever serves it race on the same atomic state, so
-// exactly one of them answers it.
+// key notes it while it still holds the key's shard (note_command, into the writer's Noted); once
+// it has let go of its shards it serves the queues of the keys it noted (serve_ready): the first
+// waiter still waiting whose key holds data is claimed (an atomic state, since one waiter may be
+// listed on several shards), served under the shards it needs, taken in index order, and handed to
+// its own driver's mailbox (WakeBox). The caller then posts the mailbox's delivery to that driver
+// (the resp instance does: posting needs a host), where the waiter's `wake` writes the reply.
+// Whoever cancels a waiter (timeout, disconnect) and whoever serves it race on the same atomic
+// state, so exactly one of them answers it.
 #pragma once
 
 #include <atomic>
