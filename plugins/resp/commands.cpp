@@ -177,6 +177,15 @@ constexpr std::array table{
     CommandSpec{"publish", publish, 3, pubsub, 0, 0, 0, false, "pubsub loading stale fast", "@pubsub @fast"},
     CommandSpec{"pubsub", pubsub_query, -2, pubsub, 0, 0, 0, false, "", "@slow"},
     CommandSpec{"reset", reset, 1, pubsub, 0, 0, 0, false, "noscript loading stale fast no_auth allow_busy", "@fast @connection"},
+    CommandSpec{"zmpop", zmpop, -4, multi, 0, 0, 0, false, "write movablekeys", "@write @sortedset @slow"},
+    CommandSpec{"blpop", blpop, -3, multi, 1, -2, 1, false, "write noscript blocking", "@write @list @slow @blocking"},
+    CommandSpec{"brpop", brpop, -3, multi, 1, -2, 1, false, "write noscript blocking", "@write @list @slow @blocking"},
+    CommandSpec{"brpoplpush", brpoplpush, 4, multi, 1, 2, 1, true, "write denyoom noscript blocking", "@write @list @slow @blocking"},
+    CommandSpec{"blmove", blmove, 6, multi, 1, 2, 1, true, "write denyoom noscript blocking", "@write @list @slow @blocking"},
+    CommandSpec{"blmpop", blmpop, -5, multi, 0, 0, 0, false, "write blocking movablekeys", "@write @list @slow @blocking"},
+    CommandSpec{"bzpopmin", bzpopmin, -3, multi, 1, -2, 1, false, "write noscript blocking fast", "@write @sortedset @fast @blocking"},
+    CommandSpec{"bzpopmax", bzpopmax, -3, multi, 1, -2, 1, false, "write noscript blocking fast", "@write @sortedset @fast @blocking"},
+    CommandSpec{"bzmpop", bzmpop, -5, multi, 0, 0, 0, false, "write blocking movablekeys", "@write @sortedset @slow @blocking"},
 };
 // clang-format on
 
@@ -544,6 +553,7 @@ void info_reply(std::span<const std::string_view> args, std::span<ShardShare* co
     if (clients) {
         section("Clients");
         field(text, "connected_clients", facts.counters != nullptr ? facts.counters->connected() : 0);
+        field(text, "blocked_clients", static_cast<std::int64_t>(facts.blocked_clients));
     }
     if (memory) {
         section("Memory");

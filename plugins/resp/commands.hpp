@@ -5,11 +5,12 @@
 // shard that owns their key. `keys` commands (MGET, MSET, DEL, EXISTS) are split: each shard
 // runs its share over the keys it owns (run_part) and the connection's driver gathers the
 // shares in argument order (gather). `all_shards` commands (DBSIZE, FLUSHALL, FLUSHDB, INFO)
-// run a share on every shard. `multi` commands (LMOVE, RPOPLPUSH, LMPOP, SMOVE, set algebra), whose keys may
-// live on several shards and must change them together, run whole on the connection's driver
-// with every shard involved locked (run_multi). `pubsub` commands (SUBSCRIBE, PUBLISH, PUBSUB,
-// RESET ...) run on the connection's driver and reach the other drivers' subscriptions through
-// tasks (pubsub.hpp).
+// run a share on every shard. `multi` commands (LMOVE, RPOPLPUSH, LMPOP, ZMPOP, SMOVE, set algebra), whose
+// keys may live on several shards and must change them together, run whole on the connection's driver with
+// every shard involved locked (run_multi). The blocking commands are `multi` commands too, which the plugin
+// runs through its registry of waiters (blocking.hpp) and run_multi answers as inside MULTI. `pubsub`
+// commands (SUBSCRIBE, PUBLISH, PUBSUB, RESET ...) run on the connection's driver and reach the other
+// drivers' subscriptions through tasks (pubsub.hpp).
 //
 // Replies and errors are those of redis-server 7.0, byte for byte, except where a difference
 // is inherent (RESP2 only, no ACL users). Every command of a key sees the connection's
@@ -196,6 +197,16 @@ enum class Cmd : std::uint8_t {
     publish,
     pubsub_query, // PUBSUB
     reset,
+    // ZMPOP and the blocking commands, whose keys may live on several shards (blocking.cpp).
+    zmpop,
+    blpop,
+    brpop,
+    brpoplpush,
+    blmove,
+    blmpop,
+    bzpopmin,
+    bzpopmax,
+    bzmpop,
 };
 
 enum class Route : std::uint8_t { connection, one_key, keys, all_shards, multi, pubsub };
@@ -486,6 +497,7 @@ struct ConnectionFacts {
     RuntimeSettings* runtime = nullptr; // what CONFIG SET changes (nullptr: refused)
     std::string* name = nullptr;        // the connection's name (CLIENT SETNAME, HELLO SETNAME)
     ServerCounters* counters = nullptr; // INFO clients and stats (nullptr: reported as 0)
+    std::size_t blocked_clients = 0;    // requests waiting in a blocking command, every driver's
 };
 
 enum class LocalOutcome : std::uint8_t { reply, reply_then_close };

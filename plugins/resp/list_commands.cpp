@@ -8,6 +8,7 @@
 #include <optional>
 #include <vector>
 
+#include "blocking.hpp"
 #include "commands.hpp"
 #include "parser.hpp"
 #include "reply.hpp"
@@ -413,6 +414,9 @@ bool multi_keys(const CommandSpec& spec, std::span<const std::string_view> args,
     if (spec.id == Cmd::swapdb) {
         return true; // no key: every shard is involved
     }
+    if (spec.id == Cmd::zmpop || is_blocking(spec.id)) {
+        return blocking_keys(spec, args, keys);
+    }
     switch (spec.id) {
     case Cmd::lmove:
     case Cmd::rpoplpush:
@@ -570,6 +574,10 @@ void multi_shards(const CommandSpec& spec, std::span<const std::string_view> arg
 
 void run_multi(ShardsOf& shards, const CommandSpec& spec, std::span<const std::string_view> args,
                std::span<const std::uint32_t> keys, std::int64_t now_ms, std::string& out) {
+    if (spec.id == Cmd::zmpop || is_blocking(spec.id)) {
+        run_blocking_multi(shards, spec, args, now_ms, out); // checks memory in its own order
+        return;
+    }
     if (spec.denyoom) {
         for (std::uint32_t k : keys) {
             if (!shards(args[k]).make_room(now_ms)) {

@@ -39,6 +39,7 @@
 
 #include <gatio/plugin.hpp>
 
+#include "blocking.hpp"
 #include "commands.hpp"
 #include "keyspace.hpp"
 #include "parser.hpp"
@@ -99,7 +100,9 @@ struct alignas(64) ShardState {
     Shard shard;
     ServerSettings settings; // the newest instance's, set on the shard's driver
     std::int64_t last_sweep_ms = 0;
-    std::uint64_t resets_seen = 0; // the CONFIG RESETSTATs applied (RuntimeSettings::resets)
+    BlockRegistry* blocking = nullptr; // the keyspace's
+    Noted noted;                       // what a task run on this shard's driver wrote
+    std::uint64_t resets_seen = 0;     // the CONFIG RESETSTATs applied (RuntimeSettings::resets)
 };
 
 // The task asking one shard for an active expiry sweep, one per (instance driver, shard):
@@ -118,13 +121,14 @@ struct Keyspace {
     std::unique_ptr<RuntimeSettings> runtime; // what CONFIG SET changes, for every instance
     std::unique_ptr<ServerCounters> counters; // INFO's connections and commands, by driver
     std::unique_ptr<PubSubHub> pubsub;
+    std::unique_ptr<BlockRegistry> blocking; // requests blocked on keys, over every shard
 
     std::uint32_t shard_of(std::string_view key) const { return shard_index(key, shards.size()); }
 };
 
 // What the keyspace handed over across reloads is: another layout is refused rather than
 // misread (gatio_services.listener_state).
-const std::string g_keyspace_layout = "gatio.resp.keyspace/5 keyspace=" + std::to_string(sizeof(Keyspace)) +
+const std::string g_keyspace_layout = "gatio.resp.keyspace/6 keyspace=" + std::to_string(sizeof(Keyspace)) +
                                       " shard=" + std::to_string(sizeof(ShardState)) +
                                       " pubsub=" + std::to_string(sizeof(PubSubBoard)) + " " + __VERSION__;
 
@@ -142,6 +146,8 @@ struct Job {
     Job* next = nullptr;             // in the instance's queue of tasks waiting for a task slot
     std::vector<std::uint32_t> keys; // argument positions this shard owns (fan-out)
     ShardShare share;                // this shard's result (fan-out)
+
+    std::vector<std::uint32_t> wakes; // drivers whose blocked requests this task served
 };
 
 // One request of a connection, from parsing until its reply is written.
@@ -160,6 +166,8 @@ struct Slot {
     std::uint32_t waiting = 0;        // tasks not yet done
     bool ready = false;               // `reply` is final
     bool close_after = false;         // QUIT or a protocol error: close once it is written
+    std::unique_ptr<Waiter> waiter;   // a blocking command's wait; made on first use
+    gatio_timer block_timer = 0;      // its timeout
     PubSubRequest pubsub;             // PUBLISH and PUBSUB waiting for other drivers
 };
 
@@ -205,12 +213,14 @@ struct Conn {
     bool paused = false;   // we paused reading: input waits (see stalled)
     bool held = false;     // the next request is a multi-shard command held back (see process)
     bool draining = false; // gatiod is stopping: close once every request received is answered
+
+    Slot* blocked = nullptr; // a slot waiting on keys (blocking.hpp): nothing more is read
     Conn* next_free = nullptr;
 
     bool full() const { return used >= pipeline; }
     // Whether waiting input cannot be taken now: every slot is taken, or a multi-shard command
     // waits for this connection's tasks in flight.
-    bool stalled() const { return full() || (held && busy > 0); }
+    bool stalled() const { return full() || (held && busy > 0) || blocked != nullptr; }
 };
 
 // Connections of destroyed instances that had tasks in flight; guarded by g_orphans_mutex.
@@ -323,6 +333,15 @@ public:
     Resp& operator=(const Resp&) = delete;
 
     ~Resp() {
+        // Nothing may wake a connection of this instance once it is gone.
+        for (auto& k : conns_) {
+            if (Slot* s = k->blocked; s != nullptr && !drop_block(*k)) {
+                keyspace_->blocking->forget(*s->waiter);
+                keyspace_->blocking->unlist(*s->waiter);
+                k->blocked = nullptr;
+                --k->tasks;
+            }
+        }
         std::lock_guard lock(g_orphans_mutex);
         for (auto& k : conns_) {
             if (k->tasks > 0) {
@@ -396,8 +415,9 @@ public:
     // Replies still being computed are written before the connection closes.
     gatio_eof_action on_eof(gatio::Connection c) {
         Conn& k = *c.user<Conn>();
-        // With no request in a slot, what input remains is an unfinished request.
-        if (k.used == 0) {
+        // With no request in a slot, what input remains is an unfinished request. A client gone
+        // while it waits on keys stops waiting, as redis-server frees it.
+        if (k.used == 0 || (k.blocked != nullptr && drop_block(k))) {
             return GATIO_EOF_CLOSE;
         }
         k.eof = true;
@@ -409,6 +429,12 @@ public:
     gatio_drain_action on_drain(gatio::Connection c) {
         Conn& k = *c.user<Conn>();
         k.draining = true;
+        if (Slot* s = k.blocked; s != nullptr && drop_block(k)) {
+            // A wait would hold the stop until its timeout: the connection closes after the
+            // replies before it, as redis-server drops its blocked clients when it stops.
+            s->ready = true;
+            s->close_after = true;
+        }
         advance(k);
         return GATIO_DRAIN_FINISH;
     }
@@ -418,6 +444,9 @@ public:
         keyspace_->counters->closed();
         k.open = false;
         k.closing = true;
+        if (k.blocked != nullptr) {
+            drop_block(k); // or, served already, its reply's arrival releases the connection
+        }
         k.tx.end(tx_keyspace_);
         pubsub_->drop(k.sub);
         if (k.tasks == 0) {
@@ -430,6 +459,7 @@ public:
     void job_finished(Job& job) {
         Slot& s = *job.slot;
         Conn& k = *s.conn;
+        post_wakes(job.wakes);
         --k.tasks;
         if (--s.waiting == 0) {
             if (s.spec->route != Route::one_key) {
@@ -534,6 +564,7 @@ private:
             facts.client_id = k.client_id;
             facts.port = k.port;
             facts.uptime_s = (now_ms - g_start_ms) / 1000;
+            facts.blocked_clients = r.keyspace_->blocking->blocked();
             facts.runtime = r.keyspace_->runtime.get();
             facts.name = &k.name;
             facts.counters = r.keyspace_->counters.get();
@@ -558,6 +589,14 @@ private:
         for (std::size_t s = 0; s < origin.exec.size(); ++s) {
             ks->shards.push_back(
                 std::make_unique<ShardState>(limits, settings.server, 0x9E3779B97F4A7C15ULL * (s + 1)));
+        }
+        std::vector<BlockRegistry::ShardRef> refs;
+        for (auto& st : ks->shards) {
+            refs.push_back(BlockRegistry::ShardRef{&st->lock, &st->shard});
+        }
+        ks->blocking = std::make_unique<BlockRegistry>(std::move(refs), origin.driver_count);
+        for (auto& st : ks->shards) {
+            st->blocking = ks->blocking.get();
         }
         ks->sweeps.resize(std::size_t{origin.driver_count} * origin.exec.size());
         ks->runtime = std::make_unique<RuntimeSettings>(settings.server);
@@ -647,6 +686,8 @@ private:
     static void on_retry_timer(gatio_host*, void* arg) {
         auto* self = static_cast<Resp*>(arg);
         self->retry_timer_ = 0;
+        std::swap(self->unposted_, self->wakes_);
+        self->post_wakes(self->wakes_);
         self->configure_pending();
         self->submit_queued();
     }
@@ -710,6 +751,7 @@ private:
         k.parser.reset();
         k.parser.release_large(retain_limit);
         k.closing = k.eof = k.paused = k.held = k.draining = false;
+        k.blocked = nullptr;
         k.next_free = free_;
         free_ = &k;
     }
@@ -869,7 +911,7 @@ private:
     // (the rest is an unfinished request, or waits for a slot).
     std::size_t process(Conn& k, std::span<const std::uint8_t> data) {
         std::size_t pos = 0;
-        while (pos < data.size() && !k.closing && !k.full()) {
+        while (pos < data.size() && !k.closing && !k.full() && k.blocked == nullptr) {
             ParseStatus st = k.parser.parse(data.subspan(pos));
             if (st == ParseStatus::incomplete) {
                 break;
@@ -912,6 +954,7 @@ private:
             FactsBuilder facts(*this, k, s.now_ms);
             k.tx.handle(tx_keyspace_, spec, args, facts.facts, settings_.transaction, s.now_ms, s.reply);
             s.ready = true;
+            serve_blocked(s.now_ms); // what an EXEC wrote, once it let go of its shards
             return;
         }
         if (spec == nullptr) {
@@ -956,6 +999,10 @@ private:
             s.ready = true;
             return;
         }
+        if (spec->route == Route::multi && is_blocking(spec->id)) {
+            block_here(k, s, *spec, args);
+            return;
+        }
         if (spec->route == Route::multi) {
             run_multi_here(s, *spec, args);
             return;
@@ -979,11 +1026,15 @@ private:
             std::uint32_t shard = ks.shard_of(args[1]);
             if (shard == local_shard_ && k.busy == 0) {
                 // Nothing of this connection is in flight, so running now keeps its order.
-                std::lock_guard hold(ks.shards[shard]->lock);
-                ks.shards[shard]->shard.select(s.db);
-                run_one_key(ks.shards[shard]->shard, *spec, args, ks.shards[shard]->settings, s.now_ms,
-                            s.reply);
+                {
+                    std::lock_guard hold(ks.shards[shard]->lock);
+                    ks.shards[shard]->shard.select(s.db);
+                    run_one_key(ks.shards[shard]->shard, *spec, args, ks.shards[shard]->settings, s.now_ms,
+                                s.reply);
+                    ks.blocking->note_command(noted_, *spec, args, {}, s.db);
+                }
                 s.ready = true;
+                serve_blocked(s.now_ms);
                 return;
             }
             copy_args(s, args);
@@ -1043,10 +1094,128 @@ private:
             keyspace_->shards[i]->shard.select(s.db);
         }
         run_multi(of, spec, args, s.owner, s.now_ms, s.reply);
+        keyspace_->blocking->note_command(noted_, spec, args, s.owner, s.db);
         for (auto it = locked_.rbegin(); it != locked_.rend(); ++it) {
             keyspace_->shards[*it]->lock.unlock();
         }
         s.ready = true;
+        serve_blocked(s.now_ms);
+    }
+
+    // ---- Blocking commands (blocking.hpp) ----
+
+    // Drivers whose mailbox of served waiters must be posted; those the runtime refused wait
+    // in unposted_ for the retry timer.
+    void post_wakes(std::vector<std::uint32_t>& drivers) {
+        for (std::uint32_t d : drivers) {
+            if (host_.post(d, &BlockRegistry::deliver, &keyspace_->blocking->box(d)) != GATIO_OK) {
+                unposted_.push_back(d);
+                arm_retry_timer();
+            }
+        }
+        drivers.clear();
+    }
+
+    // Serves the requests blocked on the keys this thread's command wrote.
+    void serve_blocked(std::int64_t now_ms) {
+        if (!noted_.empty()) {
+            keyspace_->blocking->serve_ready(noted_, now_ms, wakes_);
+            post_wakes(wakes_);
+        }
+    }
+
+    // A blocking command runs at once when a key has data; else its slot waits, unanswered,
+    // and the connection reads nothing more until it is served, times out or closes.
+    void block_here(Conn& k, Slot& s, const CommandSpec& spec, std::span<const std::string_view> args) {
+        copy_args(s, args);
+        if (!s.waiter) {
+            s.waiter = std::make_unique<Waiter>();
+        }
+        Waiter& w = *s.waiter;
+        w.spec = &spec;
+        w.args = s.args;
+        w.db = s.db;
+        w.driver = driver_;
+        w.wake = &on_served;
+        w.user = &s;
+        if (keyspace_->blocking->block(w, s.now_ms, s.reply, noted_) == Attempt::answered) {
+            s.ready = true;
+            serve_blocked(s.now_ms);
+            return;
+        }
+        k.blocked = &s;
+        ++k.tasks; // released only once the wait is over
+        if (w.deadline_ms != 0) {
+            arm_block_timer(s);
+        }
+    }
+
+    void arm_block_timer(Slot& s) {
+        const std::int64_t left = std::max<std::int64_t>(s.waiter->deadline_ms - wall_ms(), 0);
+        const auto delay = std::chrono::milliseconds(
+            std::min<std::int64_t>(left, static_cast<std::int64_t>(GATIO_TIMER_MAX_DELAY_MS)));
+        s.block_timer = host_.start_timer(delay, &on_block_timer, &s);
+        if (s.block_timer == 0) {
+            host_.warn("resp: connection " + std::to_string(s.conn->id) +
+                       ": no timer slot for a blocking command's timeout; it waits until served");
+        }
+    }
+
+    static void on_block_timer(gatio_host*, void* arg) {
+        Slot& s = *static_cast<Slot*>(arg);
+        s.block_timer = 0;
+        Resp& self = *s.conn->inst;
+        if (wall_ms() < s.waiter->deadline_ms) {
+            self.arm_block_timer(s); // longer than one timer reaches
+            return;
+        }
+        if (self.keyspace_->blocking->cancel(*s.waiter)) {
+            s.reply.append("*-1\r\n"); // redis-server's answer to every timed-out blocking command
+            self.end_block(s);
+        }
+    }
+
+    static void on_served(Waiter& w) {
+        Slot& s = *static_cast<Slot*>(w.user);
+        Resp& self = *s.conn->inst;
+        self.keyspace_->blocking->unlist(w);
+        s.reply.swap(w.reply);
+        self.end_block(s);
+    }
+
+    // The wait is over with its reply in the slot.
+    void end_block(Slot& s) {
+        Conn& k = *s.conn;
+        if (s.block_timer != 0) {
+            host_.cancel_timer(s.block_timer);
+            s.block_timer = 0;
+        }
+        s.waiter->state.store(Waiter::idle, std::memory_order_relaxed);
+        s.ready = true;
+        k.blocked = nullptr;
+        --k.tasks;
+        if (k.open) {
+            advance(k);
+        } else if (k.tasks == 0) {
+            release(k);
+        }
+    }
+
+    // The connection goes while it waits: true when the wait was cancelled (no reply will
+    // come), false when it was served and its reply is on the way.
+    bool drop_block(Conn& k) {
+        Slot& s = *k.blocked;
+        if (!keyspace_->blocking->cancel(*s.waiter)) {
+            return false;
+        }
+        if (s.block_timer != 0) {
+            host_.cancel_timer(s.block_timer);
+            s.block_timer = 0;
+        }
+        s.waiter->state.store(Waiter::idle, std::memory_order_relaxed);
+        k.blocked = nullptr;
+        --k.tasks;
+        return true;
     }
 
     void start(Conn& k, Slot& s, Job* job, std::uint32_t count) {
@@ -1171,21 +1340,27 @@ private:
 
     // The keyspace as transactions see it: each shard with its lock.
     struct TxShards final : TxKeyspace {
-        explicit TxShards(Keyspace*& k) : ks(k) {}
+        TxShards(Keyspace*& k, Noted& n) : ks(k), noted(n) {}
         std::uint32_t count() const override { return static_cast<std::uint32_t>(ks->shards.size()); }
         std::uint32_t shard_of(std::string_view key) const override { return ks->shard_of(key); }
         Shard& shard(std::uint32_t i) override { return ks->shards[i]->shard; }
         const ServerSettings& settings(std::uint32_t i) const override { return ks->shards[i]->settings; }
         void lock(std::uint32_t i) override { ks->shards[i]->lock.lock(); }
         void unlock(std::uint32_t i) override { ks->shards[i]->lock.unlock(); }
+        void ran(const CommandSpec& spec, std::span<const std::string_view> args,
+                 std::span<const std::uint32_t> keys, std::uint32_t db) override {
+            ks->blocking->note_command(noted, spec, args, keys, db);
+        }
         Keyspace*& ks;
+        Noted& noted; // the instance's: EXEC runs on the connection's driver
     };
 
     gatio::Host host_;
     std::uint32_t driver_;
     PluginSettings settings_;
     Keyspace* keyspace_ = nullptr; // kept by gatiod for the listener name
-    TxShards tx_keyspace_{keyspace_};
+    Noted noted_;                  // what this driver's commands wrote
+    TxShards tx_keyspace_{keyspace_, noted_};
     std::vector<ShardConfig> configs_;  // the tasks' arguments of configure_shards, by shard
     std::uint64_t seen_generation_ = 0; // the RuntimeSettings generation adopted
     ParserLimits parser_limits_;
@@ -1196,6 +1371,9 @@ private:
     std::size_t pooled_ = 0;
     std::int64_t now_ms_ = 0;           // the wall clock of the receive being handled
     std::vector<std::uint32_t> locked_; // the shards a multi-shard command holds
+
+    std::vector<std::uint32_t> wakes_;    // drivers to post served waiters to
+    std::vector<std::uint32_t> unposted_; // those a post was refused for, retried
     Job* queue_head_ = nullptr;
     Job* queue_tail_ = nullptr;
     std::vector<std::unique_ptr<Conn>> conns_; // every connection state this instance made
@@ -1207,13 +1385,22 @@ private:
 void run_job(void* arg) {
     Job& j = *static_cast<Job*>(arg);
     Slot& s = *j.slot;
-    std::lock_guard hold(j.state->lock);
-    j.state->shard.select(s.db);
-    if (s.spec->route == Route::one_key) {
-        // The settings are immutable; the slot's arguments stay put until done.
-        run_one_key(j.state->shard, *s.spec, s.args, j.state->settings, s.now_ms, s.reply);
-    } else {
-        run_part(j.state->shard, *s.spec, s.args, j.keys, s.now_ms, j.share);
+    BlockRegistry& blocking = *j.state->blocking;
+    {
+        std::lock_guard hold(j.state->lock);
+        j.state->shard.select(s.db);
+        if (s.spec->route == Route::one_key) {
+            // The settings are immutable; the slot's arguments stay put until done.
+            run_one_key(j.state->shard, *s.spec, s.args, j.state->settings, s.now_ms, s.reply);
+            blocking.note_command(j.state->noted, *s.spec, s.args, {}, s.db);
+        } else {
+            run_part(j.state->shard, *s.spec, s.args, j.keys, s.now_ms, j.share);
+        }
+    }
+    // Requests blocked on the key are served here, on the shard's driver; their drivers are
+    // posted from done, which has a host.
+    if (!j.state->noted.empty()) {
+        blocking.serve_ready(j.state->noted, s.now_ms, j.wakes);
     }
 }
 

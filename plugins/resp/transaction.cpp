@@ -210,6 +210,7 @@ void Transaction::run(TxKeyspace& ks, const CommandSpec& spec, std::span<const s
         Shard& shard = ks.shard(s);
         shard.select(db);
         run_one_key(shard, spec, args, ks.settings(s), now_ms, out);
+        ks.ran(spec, args, {}, db);
         return;
     }
     case Route::keys:
@@ -244,6 +245,7 @@ void Transaction::run(TxKeyspace& ks, const CommandSpec& spec, std::span<const s
         }
         Held held(ks);
         run_multi(held, spec, args, keys_, now_ms, out);
+        ks.ran(spec, args, keys_, db);
         return;
     }
     default:

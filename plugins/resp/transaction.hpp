@@ -35,6 +35,11 @@ public:
     virtual const ServerSettings& settings(std::uint32_t i) const = 0;
     virtual void lock(std::uint32_t i) = 0;
     virtual void unlock(std::uint32_t i) = 0;
+    // A queued command ran in database `db`, EXEC still holding its shards: what it wrote may
+    // serve blocked requests once EXEC lets go (`keys`: a multi-shard command's key positions).
+    // Where nothing can wait, nothing is to be done.
+    virtual void ran(const CommandSpec&, std::span<const std::string_view>, std::span<const std::uint32_t>,
+                     std::uint32_t) {}
 
 protected:
     ~TxKeyspace() = default;

@@ -4,6 +4,8 @@
 #include <catch2/catch.hpp>
 #include <cerrno>
 #include <fmt/format.h>
+#include <fstream>
+#include <sstream>
 #include <strings.h>
 
 namespace gatio::reload_test {
@@ -17,6 +19,20 @@ std::chrono::milliseconds left(std::chrono::steady_clock::time_point deadline) {
 }
 
 } // namespace
+
+bool mapped(pid_t pid, ino_t ino) {
+    std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+    std::string line;
+    while (std::getline(maps, line)) {
+        std::istringstream fields(line);
+        std::string range, perms, offset, device;
+        unsigned long inode = 0;
+        if (fields >> range >> perms >> offset >> device >> inode && inode == ino) {
+            return true;
+        }
+    }
+    return false;
+}
 
 std::string listener(std::string_view name, int port, std::string_view handler, std::string_view extra) {
     return fmt::format("[[listener]]\nname = \"{}\"\naddress = \"127.0.0.1:{}\"\nhandler = \"{}\"\n"

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <sys/types.h>
 #include <vector>
 
 #include "tests/support/gatiod.hpp"
@@ -89,6 +90,10 @@ public:
 private:
     ::gatio::test::Gatiod gatiod_;
 };
+
+// True when a mapping of process `pid` is of the file with inode `ino` (a handler object still
+// loaded, even once its file was replaced).
+bool mapped(pid_t pid, ino_t ino);
 
 // ---- Loopback TCP, every call bounded by `timeout` ----
 

@@ -7,7 +7,6 @@
 #include <fstream>
 #include <map>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <sys/stat.h>
 #include <thread>
@@ -66,21 +65,6 @@ std::optional<int> descriptor_on(pid_t pid, dev_t dev, ino_t ino) {
         }
     }
     return std::nullopt;
-}
-
-// True when a mapping of process `pid` is of the file with this inode.
-bool mapped(pid_t pid, ino_t ino) {
-    std::istringstream maps(read_all("/proc/" + std::to_string(pid) + "/maps"));
-    std::string line;
-    while (std::getline(maps, line)) {
-        std::istringstream fields(line);
-        std::string range, perms, offset, device;
-        unsigned long inode = 0;
-        if (fields >> range >> perms >> offset >> device >> inode && inode == ino) {
-            return true;
-        }
-    }
-    return false;
 }
 
 std::string answer(int port) {

@@ -6,13 +6,16 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <netinet/in.h>
 #include <sstream>
 #include <string>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
+#include <vector>
 
 #include "tests/daemon/process.hpp"
 #include "tests/reload/harness.hpp"
@@ -212,6 +215,77 @@ TEST_CASE("a resp listener whose handler file was replaced keeps its keyspace an
     CHECK(c.call({"DBSIZE"}) == ":1000");
     CHECK(c.call({"GET", "key:999"}) == "value:999");
     CHECK(c.call({"CONFIG", "GET", "maxmemory"}) == "maxmemory\n134217728");
+    CHECK(c.ok());
+    CHECK(g.stop() == 0);
+}
+
+TEST_CASE("a replacing resp object that served blocking commands is unloaded with its last connection",
+          "[reload][state]") {
+    // The plugin may own no thread-local object with a destructor: one made on a driver thread
+    // (by a served request, on either driver) would keep its object mapped until that thread
+    // exits. The object that made the keyspace stays loaded with it (listener_state), so the one
+    // watched is the second: it replaced the first and is replaced in turn.
+    TempDir dir;
+    const int port = free_port();
+    const auto handler = dir.path() / "kv.so";
+    std::filesystem::copy_file(plugin_dir + "/resp.so", handler);
+    const auto file = dir.write("gatio.toml", config_text(resp_listener(port, handler, "64MiB")));
+    Gatiod g(file);
+    replace_file(plugin_dir + "/resp.so", handler);
+    REQUIRE(g.reload());
+    INFO(g.log());
+    struct stat second {};
+    REQUIRE(::stat(handler.c_str(), &second) == 0);
+    std::vector<std::unique_ptr<Resp>> clients;
+    for (int i = 0; i < 4; ++i) {
+        clients.push_back(std::make_unique<Resp>(port));
+    }
+    auto wait_blocked = [&](Resp& c) {
+        for (int i = 0; i < 2000; ++i) {
+            if (c.call({"INFO", "clients"}).find("blocked_clients:1\r\n") != std::string::npos) {
+                return true;
+            }
+            std::this_thread::sleep_for(5ms);
+        }
+        return false;
+    };
+    for (std::size_t w = 0; w < clients.size(); ++w) {
+        Resp& waiter = *clients[w];
+        Resp& pusher = *clients[(w + 1) % clients.size()];
+        // Served at once, and ZMPOP.
+        CHECK(pusher.call({"RPUSH", "l", "a"}) == ":1");
+        CHECK(waiter.call({"BLPOP", "l", "0"}) == "l\na");
+        CHECK(pusher.call({"ZADD", "z", "1", "m", "2", "n"}) == ":2");
+        CHECK(waiter.call({"BZPOPMIN", "z", "0"}) == "z\nm\n1");
+        CHECK(waiter.call({"ZMPOP", "1", "z", "max"}) == "z\nn\n2");
+        // Served after a wait, by a push and by a served move.
+        waiter.send(command({"BLPOP", "w", "0"}));
+        REQUIRE(wait_blocked(pusher));
+        CHECK(pusher.call({"RPUSH", "w", "x"}) == ":1");
+        CHECK(waiter.reply() == "w\nx");
+        waiter.send(command({"BLMOVE", "src", "w", "LEFT", "RIGHT", "0"}));
+        REQUIRE(wait_blocked(pusher));
+        CHECK(pusher.call({"RPUSH", "src", "y"}) == ":1");
+        CHECK(waiter.reply() == "y");
+        CHECK(pusher.call({"RPOP", "w"}) == "y");
+    }
+    replace_file(plugin_dir + "/resp.so", handler);
+    REQUIRE(g.reload());
+    // The connections are the second object's: it stays while they do.
+    CHECK(clients[0]->call({"PING"}) == "+PONG");
+    CHECK(mapped(g.pid(), second.st_ino));
+    for (auto& c : clients) {
+        CHECK(c->ok());
+    }
+    clients.clear();
+    bool unloaded = false;
+    for (int i = 0; i < 200 && !unloaded; ++i) {
+        std::this_thread::sleep_for(50ms);
+        unloaded = !mapped(g.pid(), second.st_ino);
+    }
+    CHECK(unloaded);
+    Resp c(port);
+    CHECK(c.call({"SET", "after", "1"}) == "+OK");
     CHECK(c.ok());
     CHECK(g.stop() == 0);
 }

@@ -43,7 +43,8 @@ void wait_for_port(std::uint16_t port, Process& p, std::string_view what) {
 }
 
 std::filesystem::path write_config(const std::filesystem::path& dir, std::uint16_t port,
-                                   std::string_view options, int drivers = 2) {
+                                   std::string_view options, int drivers = 2,
+                                   std::string_view listener = "") {
     auto path = dir / "gatio.toml";
     std::ofstream conf(path);
     conf << "[daemon]\nlog_level = \"info\"\nshutdown_grace = \"2s\"\n"
@@ -54,6 +55,7 @@ std::filesystem::path write_config(const std::filesystem::path& dir, std::uint16
     }
     conf << "[[listener]]\nname = \"kv\"\ntransport = \"tcp\"\naddress = \"127.0.0.1:" << port << "\"\n"
          << "handler = \"resp\"\nmax_connections = 1024\n"
+         << listener << "\n"
          << "[listener.options]\n"
          << options << "\n";
     return path;
@@ -61,9 +63,10 @@ std::filesystem::path write_config(const std::filesystem::path& dir, std::uint16
 
 } // namespace
 
-Gatiod::Gatiod(std::string_view options, int drivers, const std::vector<std::string>& env)
+Gatiod::Gatiod(std::string_view options, int drivers, const std::vector<std::string>& env,
+               std::string_view listener)
     : port_(free_port()) {
-    auto config = write_config(dir_.path(), port_, options, drivers);
+    auto config = write_config(dir_.path(), port_, options, drivers, listener);
     std::vector<std::string> argv = ::gatio::test::gatiod_argv(config);
     if (!env.empty()) {
         // env(1) execs gatiod in its own process, so the pid stays gatiod's.
@@ -253,6 +256,14 @@ std::string request(const std::vector<std::string>& args) {
         out += '$' + std::to_string(a.size()) + "\r\n" + a + "\r\n";
     }
     return out;
+}
+
+std::string requests(const std::vector<std::vector<std::string>>& script) {
+    std::string all;
+    for (const auto& args : script) {
+        all += request(args);
+    }
+    return all;
 }
 
 // Whether redis-benchmark's quiet output has "<label><number> requests per second".

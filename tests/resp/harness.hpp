@@ -50,8 +50,10 @@ using TempDir = ::gatio::test::TempDir;
 // connections.
 class Gatiod {
 public:
-    // `env`: NAME=value settings added to gatiod's environment.
-    explicit Gatiod(std::string_view options = "", int drivers = 2, const std::vector<std::string>& env = {});
+    // `env`: NAME=value settings added to gatiod's environment; `listener`: TOML lines of the
+    // [[listener]] table itself (steer_to_cpu ...).
+    explicit Gatiod(std::string_view options = "", int drivers = 2, const std::vector<std::string>& env = {},
+                    std::string_view listener = "");
     std::uint16_t port() const { return port_; }
     Process& process() { return *process_; }
 
@@ -118,6 +120,8 @@ std::string bulk_reply(std::string_view value);
 
 // A multibulk request.
 std::string request(const std::vector<std::string>& args);
+// Multibulk requests back to back, as one pipeline.
+std::string requests(const std::vector<std::vector<std::string>>& script);
 
 // Whether redis-benchmark's quiet output has "<label><number> requests per second".
 bool reports_rate(const std::string& out, const std::string& label);

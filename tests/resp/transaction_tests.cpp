@@ -20,14 +20,6 @@ namespace {
 
 using Script = std::vector<std::vector<std::string>>;
 
-std::string requests(const Script& script) {
-    std::string all;
-    for (const auto& args : script) {
-        all += request(args);
-    }
-    return all;
-}
-
 // The same script, sent whole, gets the same bytes from both servers.
 void same(Client& ours, Client& theirs, const Script& script) {
     const std::string all = requests(script);
@@ -298,6 +290,60 @@ TEST_CASE("transactions answer as redis-server does", "[resp][transaction]") {
         same(ours, theirs, {{"multi"}, {"incr", a}, {"exec"}, {"get", a}, {"watch", a}});
         same(ours2, theirs2, {{"get", a}, {"set", "unrelated", "x"}});
         same(ours, theirs, {{"multi"}, {"incr", a}, {"exec"}});
+    }
+    SECTION("blocking commands inside MULTI answer at once, as if their timeout had passed") {
+        // redis-server never blocks inside a transaction: a blocking command finds data, fails
+        // or answers the null of its reply (a null array, a null bulk for the moves), whatever
+        // its timeout.
+        const std::string c = key_on(1, "c");
+        same(ours, theirs,
+             {{"multi"},
+              {"blpop", a, "0"},
+              {"brpop", a, b, "5"},
+              {"blmove", a, b, "left", "right", "0"},
+              {"brpoplpush", a, b, "0"},
+              {"blmpop", "0", "2", a, b, "left"},
+              {"bzpopmin", a, "0"},
+              {"bzpopmax", a, b, "0.5"},
+              {"bzmpop", "0", "1", a, "min"},
+              {"lmpop", "2", a, b, "right"},
+              {"zmpop", "1", a, "max"},
+              {"exec"},
+              {"multi"},
+              {"rpush", a, "1", "2", "3", "4"},
+              {"zadd", b, "1", "m", "2", "n", "3", "o"},
+              {"blpop", "none", a, "0"},
+              {"brpop", a, "0"},
+              {"blmove", a, c, "left", "left", "0"},
+              {"brpoplpush", c, a, "0"},
+              {"blmpop", "0", "1", a, "right", "count", "5"},
+              {"bzpopmin", b, "0"},
+              {"bzmpop", "0", "2", "none", b, "max", "count", "1"},
+              {"zmpop", "1", b, "min"},
+              {"exists", a, b, c},
+              {"exec"},
+              {"set", "s", "x"},
+              {"rpush", a, "v"},
+              {"multi"},
+              {"blpop", "s", "0"},
+              {"blpop", a, "-1"},
+              {"blpop", a, "x"},
+              {"blmove", a, c, "up", "left", "0"},
+              {"blmove", a, c, "left", "left", "-1"},
+              {"blmpop", "0", "0", a, "left"},
+              {"blmpop", "0", "1", a, "left", "count", "0"},
+              {"bzpopmin", "s", "0"},
+              {"bzmpop", "x", "1", b, "min"},
+              {"brpoplpush", "s", c, "0"},
+              {"brpoplpush", a, "s", "0"},
+              {"lrange", a, "0", "-1"},
+              {"exec"},
+              // A wrong arity is refused while queuing, and aborts EXEC.
+              {"multi"},
+              {"blpop", a},
+              {"blmove", a, c, "left", "left"},
+              {"exec"},
+              {"lrange", a, "0", "-1"}});
     }
     SECTION("a watched key that expires fails EXEC") {
         same(ours, theirs, {{"set", a, "1", "px", "300"}, {"watch", a}});
