@@ -80,11 +80,12 @@ std::vector<std::string> counter_lines(const Snapshot& s, const std::vector<std:
         std::string line = fmt::format(
             "counters: driver {}: loop_turns={} enter_calls={} cqes={} cq_overflows={} cq_dropped={} "
             "cqe_errors={} tasks_run={} messages_sent={} messages_received={} queue_full={} "
-            "spawn_refused={} wakeups_sent={} timers_fired={} busy_ms={} idle_ms={};",
+            "spawn_refused={} wakeups_sent={} timers_fired={} min_waits={} spin_hits={} busy_ms={} "
+            "idle_ms={};",
             i < names.size() ? names[i] : std::to_string(i), c.loop_turns, c.enter_calls, c.cqes,
             c.cq_overflows, c.cq_dropped, c.cqe_errors, c.tasks_run, c.messages_sent, c.messages_received,
-            c.queue_full, c.spawn_refused, c.wakeups_sent, c.timers_fired, c.busy_ns / 1'000'000,
-            c.idle_ns / 1'000'000);
+            c.queue_full, c.spawn_refused, c.wakeups_sent, c.timers_fired, c.min_waits, c.spin_hits,
+            c.busy_ns / 1'000'000, c.idle_ns / 1'000'000);
         append_net(line, s.net.at(i));
         lines.push_back(std::move(line));
     }

@@ -60,7 +60,7 @@ struct DriverMetric {
     std::uint64_t (*value)(const core::DriverCounters&);
 };
 
-constexpr std::array<DriverMetric, 8> driver_metrics{{
+constexpr std::array<DriverMetric, 10> driver_metrics{{
     {"gatio_driver_loop_turns_total", "counter", "Event loop turns.",
      [](const core::DriverCounters& c) { return c.loop_turns; }},
     {"gatio_driver_io_uring_enter_total", "counter", "io_uring_enter calls made by the event loop.",
@@ -77,6 +77,12 @@ constexpr std::array<DriverMetric, 8> driver_metrics{{
      [](const core::DriverCounters& c) { return c.messages_received; }},
     {"gatio_driver_timers_fired_total", "counter", "Timers that ran.",
      [](const core::DriverCounters& c) { return c.timers_fired; }},
+    {"gatio_driver_min_waits_total", "counter",
+     "Blocking waits that asked for wait_batch completions within min_wait.",
+     [](const core::DriverCounters& c) { return c.min_waits; }},
+    {"gatio_driver_spin_hits_total", "counter",
+     "Blocking waits that the spin over the completion queue ended.",
+     [](const core::DriverCounters& c) { return c.spin_hits; }},
 }};
 
 struct NetMetric {

@@ -162,6 +162,8 @@ TEST_CASE("/metrics parses as Prometheus text and its counters follow echo traff
                                "gatio_driver_messages_sent",
                                "gatio_driver_messages_received",
                                "gatio_driver_timers_fired",
+                               "gatio_driver_min_waits",
+                               "gatio_driver_spin_hits",
                                "gatio_driver_busy_seconds",
                                "gatio_driver_heartbeat_age_seconds",
                                "gatio_connections_open",
