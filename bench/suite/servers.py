@@ -113,12 +113,14 @@ def _toml_value(v):
 class Gatiod(Server):
     kind = "gatiod"
 
-    def __init__(self, name, workdir, placement, build, handler, max_connections, io_uring=None, www=None):
+    def __init__(self, name, workdir, placement, build, handler, max_connections, io_uring=None, www=None,
+                 file_cache=0):
         super().__init__(name, workdir, placement)
         self.build = build
         self.handler = handler
         self.io_uring = io_uring or {}
         self.www = www  # a folder served at FILES_PREFIX
+        self.file_cache = file_cache  # the http plugin's open_file_cache (0: off, its default)
         self.max_connections = max_connections
         self.config = self.dir / "gatiod.toml"
         self.config.write_text(self._config_text())
@@ -127,7 +129,8 @@ class Gatiod(Server):
         if self.handler == "http":
             files = (f"\n[[listener.options.route]]\npath = \"{FILES_PREFIX}\"\nroot = {_toml_string(str(self.www))}\n"
                      if self.www else "")
-            return (f"max_connections = {self.max_connections}\n\n[[listener.options.route]]\npath = \"/\"\n"
+            cache = f"open_file_cache = {self.file_cache}\n" if self.file_cache else ""
+            return (f"max_connections = {self.max_connections}\n{cache}\n[[listener.options.route]]\npath = \"/\"\n"
                     f"content_type = {_toml_string(HTTP_TYPE)}\nbody = {_toml_string(HTTP_BODY)}\n" + files)
         return ""
 
