@@ -101,9 +101,11 @@ void put(std::string& out, T value) {
 }
 
 // The events of one parse as bytes, for comparing parses without building text: what the fuzz
-// target compares on every input.
+// target compares on every input. on_request(args) sees each request as it is read.
+template <class OnRequest>
 void compact_trace(Parser& parser, std::vector<std::uint8_t>& buffer, const ParserLimits& limits,
-                   std::span<const std::uint8_t> input, const Cuts& cuts, std::string& out) {
+                   std::span<const std::uint8_t> input, const Cuts& cuts, std::string& out,
+                   OnRequest&& on_request) {
     out.clear();
     feed(
         parser, buffer, limits, input, cuts,
@@ -115,6 +117,7 @@ void compact_trace(Parser& parser, std::vector<std::uint8_t>& buffer, const Pars
                 put(out, a.size());
                 out.append(a);
             }
+            on_request(args);
         },
         [&](std::size_t at, const Parser& p) {
             out.push_back('e');
@@ -324,14 +327,18 @@ struct CaseState {
     std::string whole;
     std::string other;
     LocalServer server;
+    // False while the keyspace may hold what an input stored: set before the first request
+    // runs, back once reset. An input whose check threw leaves it false for the next.
+    bool server_clean = true;
     std::string reply;
 };
 
 } // namespace
 
-void run_case(std::span<const std::uint8_t> input) {
+CaseCounts run_case(std::span<const std::uint8_t> input) {
+    CaseCounts counts;
     if (input.empty()) {
-        return;
+        return counts;
     }
     static CaseState state;
     const std::uint8_t pick = input[0];
@@ -340,38 +347,51 @@ void run_case(std::span<const std::uint8_t> input) {
     const ParserLimits limits = small ? CaseState::small_limits() : ParserLimits{};
     Parser& parser = small ? state.small_parser : state.default_parser;
     const std::size_t piece = 1 + (pick >> 1) % 64;
-    compact_trace(parser, state.buffer, limits, rest, Cuts{{}, rest.size() + 1}, state.whole);
-    compact_trace(parser, state.buffer, limits, rest, Cuts{{}, piece}, state.other);
-    require(state.other == state.whole, "the events differ when the input is cut into pieces");
-    compact_trace(parser, state.buffer, limits, rest, Cuts{{}, 1}, state.other);
-    require(state.other == state.whole, "the events differ when the input arrives byte by byte");
-
-    // Run what was read: one well-formed reply per request.
     LocalServer& server = state.server;
-    server.reset();
-    parser.reset();
-    std::size_t pos = 0;
-    while (pos < rest.size()) {
-        auto st = parser.parse(rest.subspan(pos));
-        if (st != ParseStatus::command) {
-            break;
+    if (!state.server_clean) {
+        server.reset();
+        state.server_clean = true;
+    }
+
+    // The whole input in one receive gives the reference events, and each request it reads is
+    // run as it is read: exactly one well-formed reply per request.
+    const auto run = [&](std::span<const std::string_view> args) {
+        if (args.empty()) {
+            return;
         }
-        pos += parser.consumed();
-        if (parser.args().empty()) {
-            continue;
-        }
+        state.server_clean = false;
         state.reply.clear();
-        server.run(parser.args(), state.reply);
+        server.run(args, state.reply);
         if (state.reply.empty() || reply_length(state.reply) != state.reply.size()) {
             throw std::logic_error("not one well-formed reply: " + printable(state.reply.substr(0, 200)));
         }
         server.now_ms += 7;
+        ++counts.requests;
+    };
+    compact_trace(parser, state.buffer, limits, rest, Cuts{{}, rest.size() + 1}, state.whole, run);
+    ++counts.parses;
+    const auto ignore = [](std::span<const std::string_view>) {};
+    // Cut into pieces of one byte, or as large as the input, the parse is one made here already.
+    if (piece > 1 && piece < rest.size()) {
+        compact_trace(parser, state.buffer, limits, rest, Cuts{{}, piece}, state.other, ignore);
+        require(state.other == state.whole, "the events differ when the input is cut into pieces");
+        ++counts.parses;
     }
+    if (rest.size() > 1) {
+        compact_trace(parser, state.buffer, limits, rest, Cuts{{}, 1}, state.other, ignore);
+        require(state.other == state.whole, "the events differ when the input arrives byte by byte");
+        ++counts.parses;
+    }
+
     // What the input stored is freed with it (libFuzzer takes an input that frees less than it
     // allocated for a possible leak and checks it at length), and a large input leaves no
     // large buffers behind for the next ones.
-    server.reset();
+    if (!state.server_clean) {
+        server.reset();
+        state.server_clean = true;
+    }
     parser.release_large(64u << 10);
+    return counts;
 }
 
 } // namespace gatio::resp::check
