@@ -1,6 +1,7 @@
 #include "check.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 
 namespace gatio::resp::check {
@@ -259,51 +260,69 @@ void LocalServer::run(std::span<const std::string_view> args, std::string& out) 
 }
 
 std::size_t reply_length(std::string_view d) {
-    std::size_t cr = d.find("\r\n");
-    if (d.empty() || cr == std::string_view::npos) {
-        return 0;
-    }
-    const std::size_t header = cr + 2;
-    auto n = parse_int(d.substr(1, cr - 1));
-    switch (d[0]) {
-    case '+':
-    case '-':
-        return d.substr(1, cr - 1).find_first_of("\r\n") == std::string_view::npos ? header : 0;
-    case ':':
-        return n ? header : 0;
-    case '$':
-        if (!n || *n < -1) {
+    // One pass over the lines instead of a call per element: `pending` counts the replies still
+    // to read, the one asked for plus each element of every array read on the way. An element
+    // takes three bytes at least, so an array that announces more than the bytes left is not
+    // complete, and the count stays below the data's size.
+    std::uint64_t pending = 1;
+    std::size_t at = 0;
+    while (pending > 0) {
+        if (at >= d.size()) {
             return 0;
         }
-        if (*n == -1) {
-            return header;
-        }
-        if (d.size() < header + static_cast<std::size_t>(*n) + 2 ||
-            d.substr(header + static_cast<std::size_t>(*n), 2) != "\r\n") {
+        const char type = d[at];
+        const void* r = std::memchr(d.data() + at + 1, '\r', d.size() - at - 1);
+        if (r == nullptr) {
             return 0;
         }
-        return header + static_cast<std::size_t>(*n) + 2;
-    case '*': {
-        // "*-1": the nil array (LPOP with a count of a missing key, LMPOP finding nothing).
-        if (n && *n == -1) {
-            return header;
-        }
-        if (!n || *n < 0) {
+        const auto cr = static_cast<std::size_t>(static_cast<const char*>(r) - d.data());
+        if (cr + 1 >= d.size() || d[cr + 1] != '\n') {
             return 0;
         }
-        std::size_t at = header;
-        for (std::int64_t i = 0; i < *n; ++i) {
-            std::size_t len = reply_length(d.substr(at));
-            if (len == 0) {
+        const std::string_view line = d.substr(at + 1, cr - at - 1);
+        at = cr + 2;
+        --pending;
+        switch (type) {
+        case '+':
+        case '-':
+            if (line.find('\n') != std::string_view::npos) {
                 return 0;
             }
-            at += len;
+            break;
+        case ':':
+            if (!parse_int(line)) {
+                return 0;
+            }
+            break;
+        case '$': {
+            // "$-1": the nil bulk string.
+            const auto n = parse_int(line);
+            if (!n || *n < -1) {
+                return 0;
+            }
+            if (*n >= 0) {
+                const auto len = static_cast<std::size_t>(*n);
+                if (d.size() - at < len + 2 || d.substr(at + len, 2) != "\r\n") {
+                    return 0;
+                }
+                at += len + 2;
+            }
+            break;
         }
-        return at;
+        case '*': {
+            // "*-1": the nil array (LPOP with a count of a missing key, LMPOP finding nothing).
+            const auto n = parse_int(line);
+            if (!n || *n < -1 || (*n > 0 && static_cast<std::uint64_t>(*n) > d.size() - at)) {
+                return 0;
+            }
+            pending += *n > 0 ? static_cast<std::uint64_t>(*n) : 0;
+            break;
+        }
+        default:
+            return 0;
+        }
     }
-    default:
-        return 0;
-    }
+    return at;
 }
 
 namespace {

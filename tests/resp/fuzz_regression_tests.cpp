@@ -46,6 +46,14 @@ TEST_CASE("the resp fuzz check catches a parser that depends on the cuts", "[res
     CHECK(check::reply_length("$3\r\nab\r\n") == 0);
     CHECK(check::reply_length("*2\r\n:1\r\n") == 0);
     CHECK(check::reply_length("*2\r\n:1\r\n$-1\r\n") == 13);
+    CHECK(check::reply_length("*2\r\n*1\r\n+OK\r\n$2\r\nab\r\nrest") == 21);
+    CHECK(check::reply_length("*-1\r\n") == 5);
+    CHECK(check::reply_length("+O\nK\r\n") == 0);
+    CHECK(check::reply_length("+O\rK\r\n") == 0);
+    CHECK(check::reply_length(":1x\r\n") == 0);
+    CHECK(check::reply_length("*3\r\n:1\r\n:2\r\n") == 0);
+    // More elements than the bytes left could hold, however many arrays announce them.
+    CHECK(check::reply_length("*9223372036854775807\r\n*9223372036854775807\r\n:1\r\n") == 0);
 }
 
 TEST_CASE("the resp fuzz check parses in every cut it names and runs every request", "[resp][fuzz]") {
