@@ -1,6 +1,7 @@
 #include "check.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 
 namespace gatio::resp::check {
@@ -101,9 +102,11 @@ void put(std::string& out, T value) {
 }
 
 // The events of one parse as bytes, for comparing parses without building text: what the fuzz
-// target compares on every input.
+// target compares on every input. on_request(args) sees each request as it is read.
+template <class OnRequest>
 void compact_trace(Parser& parser, std::vector<std::uint8_t>& buffer, const ParserLimits& limits,
-                   std::span<const std::uint8_t> input, const Cuts& cuts, std::string& out) {
+                   std::span<const std::uint8_t> input, const Cuts& cuts, std::string& out,
+                   OnRequest&& on_request) {
     out.clear();
     feed(
         parser, buffer, limits, input, cuts,
@@ -115,6 +118,7 @@ void compact_trace(Parser& parser, std::vector<std::uint8_t>& buffer, const Pars
                 put(out, a.size());
                 out.append(a);
             }
+            on_request(args);
         },
         [&](std::size_t at, const Parser& p) {
             out.push_back('e');
@@ -256,51 +260,69 @@ void LocalServer::run(std::span<const std::string_view> args, std::string& out) 
 }
 
 std::size_t reply_length(std::string_view d) {
-    std::size_t cr = d.find("\r\n");
-    if (d.empty() || cr == std::string_view::npos) {
-        return 0;
-    }
-    const std::size_t header = cr + 2;
-    auto n = parse_int(d.substr(1, cr - 1));
-    switch (d[0]) {
-    case '+':
-    case '-':
-        return d.substr(1, cr - 1).find_first_of("\r\n") == std::string_view::npos ? header : 0;
-    case ':':
-        return n ? header : 0;
-    case '$':
-        if (!n || *n < -1) {
+    // One pass over the lines instead of a call per element: `pending` counts the replies still
+    // to read, the one asked for plus each element of every array read on the way. An element
+    // takes three bytes at least, so an array that announces more than the bytes left is not
+    // complete, and the count stays below the data's size.
+    std::uint64_t pending = 1;
+    std::size_t at = 0;
+    while (pending > 0) {
+        if (at >= d.size()) {
             return 0;
         }
-        if (*n == -1) {
-            return header;
-        }
-        if (d.size() < header + static_cast<std::size_t>(*n) + 2 ||
-            d.substr(header + static_cast<std::size_t>(*n), 2) != "\r\n") {
+        const char type = d[at];
+        const void* r = std::memchr(d.data() + at + 1, '\r', d.size() - at - 1);
+        if (r == nullptr) {
             return 0;
         }
-        return header + static_cast<std::size_t>(*n) + 2;
-    case '*': {
-        // "*-1": the nil array (LPOP with a count of a missing key, LMPOP finding nothing).
-        if (n && *n == -1) {
-            return header;
-        }
-        if (!n || *n < 0) {
+        const auto cr = static_cast<std::size_t>(static_cast<const char*>(r) - d.data());
+        if (cr + 1 >= d.size() || d[cr + 1] != '\n') {
             return 0;
         }
-        std::size_t at = header;
-        for (std::int64_t i = 0; i < *n; ++i) {
-            std::size_t len = reply_length(d.substr(at));
-            if (len == 0) {
+        const std::string_view line = d.substr(at + 1, cr - at - 1);
+        at = cr + 2;
+        --pending;
+        switch (type) {
+        case '+':
+        case '-':
+            if (line.find('\n') != std::string_view::npos) {
                 return 0;
             }
-            at += len;
+            break;
+        case ':':
+            if (!parse_int(line)) {
+                return 0;
+            }
+            break;
+        case '$': {
+            // "$-1": the nil bulk string.
+            const auto n = parse_int(line);
+            if (!n || *n < -1) {
+                return 0;
+            }
+            if (*n >= 0) {
+                const auto len = static_cast<std::size_t>(*n);
+                if (d.size() - at < len + 2 || d.substr(at + len, 2) != "\r\n") {
+                    return 0;
+                }
+                at += len + 2;
+            }
+            break;
         }
-        return at;
+        case '*': {
+            // "*-1": the nil array (LPOP with a count of a missing key, LMPOP finding nothing).
+            const auto n = parse_int(line);
+            if (!n || *n < -1 || (*n > 0 && static_cast<std::uint64_t>(*n) > d.size() - at)) {
+                return 0;
+            }
+            pending += *n > 0 ? static_cast<std::uint64_t>(*n) : 0;
+            break;
+        }
+        default:
+            return 0;
+        }
     }
-    default:
-        return 0;
-    }
+    return at;
 }
 
 namespace {
@@ -324,14 +346,18 @@ struct CaseState {
     std::string whole;
     std::string other;
     LocalServer server;
+    // False while the keyspace may hold what an input stored: set before the first request
+    // runs, back once reset. An input whose check threw leaves it false for the next.
+    bool server_clean = true;
     std::string reply;
 };
 
 } // namespace
 
-void run_case(std::span<const std::uint8_t> input) {
+CaseCounts run_case(std::span<const std::uint8_t> input) {
+    CaseCounts counts;
     if (input.empty()) {
-        return;
+        return counts;
     }
     static CaseState state;
     const std::uint8_t pick = input[0];
@@ -340,38 +366,51 @@ void run_case(std::span<const std::uint8_t> input) {
     const ParserLimits limits = small ? CaseState::small_limits() : ParserLimits{};
     Parser& parser = small ? state.small_parser : state.default_parser;
     const std::size_t piece = 1 + (pick >> 1) % 64;
-    compact_trace(parser, state.buffer, limits, rest, Cuts{{}, rest.size() + 1}, state.whole);
-    compact_trace(parser, state.buffer, limits, rest, Cuts{{}, piece}, state.other);
-    require(state.other == state.whole, "the events differ when the input is cut into pieces");
-    compact_trace(parser, state.buffer, limits, rest, Cuts{{}, 1}, state.other);
-    require(state.other == state.whole, "the events differ when the input arrives byte by byte");
-
-    // Run what was read: one well-formed reply per request.
     LocalServer& server = state.server;
-    server.reset();
-    parser.reset();
-    std::size_t pos = 0;
-    while (pos < rest.size()) {
-        auto st = parser.parse(rest.subspan(pos));
-        if (st != ParseStatus::command) {
-            break;
+    if (!state.server_clean) {
+        server.reset();
+        state.server_clean = true;
+    }
+
+    // The whole input in one receive gives the reference events, and each request it reads is
+    // run as it is read: exactly one well-formed reply per request.
+    const auto run = [&](std::span<const std::string_view> args) {
+        if (args.empty()) {
+            return;
         }
-        pos += parser.consumed();
-        if (parser.args().empty()) {
-            continue;
-        }
+        state.server_clean = false;
         state.reply.clear();
-        server.run(parser.args(), state.reply);
+        server.run(args, state.reply);
         if (state.reply.empty() || reply_length(state.reply) != state.reply.size()) {
             throw std::logic_error("not one well-formed reply: " + printable(state.reply.substr(0, 200)));
         }
         server.now_ms += 7;
+        ++counts.requests;
+    };
+    compact_trace(parser, state.buffer, limits, rest, Cuts{{}, rest.size() + 1}, state.whole, run);
+    ++counts.parses;
+    const auto ignore = [](std::span<const std::string_view>) {};
+    // Cut into pieces of one byte, or as large as the input, the parse is one made here already.
+    if (piece > 1 && piece < rest.size()) {
+        compact_trace(parser, state.buffer, limits, rest, Cuts{{}, piece}, state.other, ignore);
+        require(state.other == state.whole, "the events differ when the input is cut into pieces");
+        ++counts.parses;
     }
+    if (rest.size() > 1) {
+        compact_trace(parser, state.buffer, limits, rest, Cuts{{}, 1}, state.other, ignore);
+        require(state.other == state.whole, "the events differ when the input arrives byte by byte");
+        ++counts.parses;
+    }
+
     // What the input stored is freed with it (libFuzzer takes an input that frees less than it
     // allocated for a possible leak and checks it at length), and a large input leaves no
     // large buffers behind for the next ones.
-    server.reset();
+    if (!state.server_clean) {
+        server.reset();
+        state.server_clean = true;
+    }
     parser.release_large(64u << 10);
+    return counts;
 }
 
 } // namespace gatio::resp::check

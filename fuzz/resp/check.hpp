@@ -76,12 +76,19 @@ private:
 // The length of the complete RESP2 reply at the start of data, 0 when it is not one.
 std::size_t reply_length(std::string_view data);
 
+// What run_case did: the parses it compared (a cut that repeats one already made is left out)
+// and the requests it ran.
+struct CaseCounts {
+    std::size_t parses = 0;
+    std::size_t requests = 0;
+};
+
 // The fuzz target's whole check, also replayed by the tests over the saved inputs. The first
 // byte picks the limits (small ones reach every limit branch) and the size of the pieces the
 // rest is cut into; the rest must give the same parser events whole, in those pieces and byte
 // by byte, and each request must get exactly one well-formed reply. Throws std::logic_error
 // otherwise. What it needs is built on the first call and reset on each (not thread-safe).
-void run_case(std::span<const std::uint8_t> input);
+CaseCounts run_case(std::span<const std::uint8_t> input);
 
 inline std::span<const std::uint8_t> bytes(std::string_view s) {
     return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
