@@ -59,6 +59,9 @@ bool transaction_request(bool open, const CommandSpec* spec);
 class Transaction {
 public:
     bool open() const { return open_; }
+    // CLIENT LIST's multi= and multi-mem=: the commands queued and their arguments' bytes.
+    std::size_t queued() const { return queued_.size(); }
+    std::size_t queued_bytes() const { return bytes_.size(); }
 
     // Answers a request for which transaction_request() holds, appending its reply to `out`.
     // `spec` is null for an unknown command; `facts.db` is the connection's database, which
