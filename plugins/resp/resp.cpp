@@ -27,6 +27,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <functional>
 #include <iterator>
@@ -94,26 +95,36 @@ std::int64_t mono_us() {
     return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
 }
 
-// An address as CLIENT LIST shows it: "ip:port", "[ip6]:port".
-struct AddrText {
-    std::array<char, INET6_ADDRSTRLEN + 12> text{};
-    std::size_t len = 0;
-    std::string_view view() const { return {text.data(), len}; }
+// A connection's address, kept small (an idle connection's cost) and written out as CLIENT
+// LIST shows it, "ip:port" or "[ip6]:port", only when asked.
+struct Addr {
+    std::array<unsigned char, 16> ip{};
+    std::uint16_t port = 0;
+    std::uint8_t family = AF_UNSPEC; // AF_UNSPEC: unknown (direct descriptors)
     void set(const sockaddr* sa) {
-        len = 0;
-        std::array<char, INET6_ADDRSTRLEN> ip{};
-        int n = -1;
+        family = AF_UNSPEC;
         if (sa != nullptr && sa->sa_family == AF_INET) {
             const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
-            ::inet_ntop(AF_INET, &in->sin_addr, ip.data(), ip.size());
-            n = std::snprintf(text.data(), text.size(), "%s:%u", ip.data(), unsigned{ntohs(in->sin_port)});
+            std::memcpy(ip.data(), &in->sin_addr, sizeof in->sin_addr);
+            port = ntohs(in->sin_port);
+            family = AF_INET;
         } else if (sa != nullptr && sa->sa_family == AF_INET6) {
             const auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
-            ::inet_ntop(AF_INET6, &in6->sin6_addr, ip.data(), ip.size());
-            n = std::snprintf(text.data(), text.size(), "[%s]:%u", ip.data(),
-                              unsigned{ntohs(in6->sin6_port)});
+            std::memcpy(ip.data(), &in6->sin6_addr, sizeof in6->sin6_addr);
+            port = ntohs(in6->sin6_port);
+            family = AF_INET6;
         }
-        len = n > 0 ? std::min(static_cast<std::size_t>(n), text.size() - 1) : 0;
+    }
+    // Into `buf`, valid until it is written again; empty when unknown.
+    std::string_view text(std::array<char, INET6_ADDRSTRLEN + 12>& buf) const {
+        if (family == AF_UNSPEC) {
+            return {};
+        }
+        std::array<char, INET6_ADDRSTRLEN> name{};
+        ::inet_ntop(family, ip.data(), name.data(), name.size());
+        const int n = std::snprintf(buf.data(), buf.size(), family == AF_INET6 ? "[%s]:%u" : "%s:%u",
+                                    name.data(), unsigned{port});
+        return {buf.data(), n > 0 ? std::min(static_cast<std::size_t>(n), buf.size() - 1) : 0};
     }
 };
 
@@ -160,7 +171,7 @@ struct Keyspace {
 
 // What the keyspace handed over across reloads is: another layout is refused rather than
 // misread (gatio_services.listener_state).
-const std::string g_keyspace_layout = "gatio.resp.keyspace/6 keyspace=" + std::to_string(sizeof(Keyspace)) +
+const std::string g_keyspace_layout = "gatio.resp.keyspace/7 keyspace=" + std::to_string(sizeof(Keyspace)) +
                                       " shard=" + std::to_string(sizeof(ShardState)) +
                                       " pubsub=" + std::to_string(sizeof(PubSubBoard)) + " " + __VERSION__;
 
@@ -242,8 +253,8 @@ struct Conn {
     Subscriber sub;
     std::uint16_t port = 0;
     std::string name; // CLIENT SETNAME's
-    AddrText addr;    // the peer's and the local address, for CLIENT LIST
-    AddrText laddr;
+    Addr addr;        // the peer's and the local address, for CLIENT LIST
+    Addr laddr;
     std::int64_t opened_ms = 0;
     std::int64_t last_ms = 0;        // the last receive (CLIENT LIST's idle)
     std::size_t last_stat = no_stat; // the last command (CLIENT LIST's cmd); no_stat: none known
@@ -614,12 +625,13 @@ public:
         }
     }
 
-    // The connection as CLIENT LIST and CLIENT INFO show it.
+    // The connection as CLIENT LIST and CLIENT INFO show it, valid until the next view (its
+    // addresses are written into the instance's scratch).
     ClientView view(const Conn& k, std::int64_t now) const {
         ClientView v;
         v.id = k.client_id;
-        v.addr = k.addr.view();
-        v.laddr = k.laddr.view();
+        v.addr = k.addr.text(addr_text_);
+        v.laddr = k.laddr.text(laddr_text_);
         v.name = k.name;
         v.age_s = (now - k.opened_ms) / 1000;
         v.idle_s = (now - k.last_ms) / 1000;
@@ -1571,6 +1583,9 @@ private:
     std::size_t pooled_ = 0;
     std::int64_t now_ms_ = 0;           // the wall clock of the receive being handled
     std::vector<std::uint32_t> locked_; // the shards a multi-shard command holds
+    // The addresses of the last view().
+    mutable std::array<char, INET6_ADDRSTRLEN + 12> addr_text_{};
+    mutable std::array<char, INET6_ADDRSTRLEN + 12> laddr_text_{};
 
     std::vector<std::uint32_t> wakes_;    // drivers to post served waiters to
     std::vector<std::uint32_t> unposted_; // those a post was refused for, retried

@@ -131,7 +131,8 @@ std::vector<std::string> cmdstats(const std::string& info) {
 // Waits (bounded) until the listener has `n` connections: clients that client_on tried and let go
 // are closed by gatiod once it reads their end.
 void await_connected(Client& c, int n) {
-    const std::string want = "connected_clients:" + std::to_string(n) + "\r\n";
+    std::string want = numbered("connected_clients:", static_cast<std::size_t>(n));
+    want.append("\r\n");
     for (int i = 0; i < 2000; ++i) {
         if (one(c, {"info", "clients"}).find(want) != std::string::npos) {
             return;
@@ -294,7 +295,7 @@ TEST_CASE("CLIENT LIST and CLIENT KILL reach the clients of every driver", "[res
     // LADDR with SKIPME no: every client of the listener, the asking one after its reply.
     const std::string laddr =
         field(fields(client_lines(payload(one(*c1, {"client", "info"}))).at(0)), "laddr");
-    CHECK(laddr == "127.0.0.1:" + std::to_string(gatiod.port()));
+    CHECK(laddr == numbered("127.0.0.1:", gatiod.port()));
     CHECK(c1->exchange(request({"client", "kill", "laddr", laddr, "skipme", "no"}), 1) == ":2\r\n");
     c1->read_to_close();
     c0->read_to_close();
