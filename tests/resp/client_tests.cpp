@@ -175,9 +175,12 @@ TEST_CASE("CLIENT LIST, INFO and KILL answer as redis-server does", "[resp][clie
                 {"client", "nosuch"},
             }));
 
-    // One client on each server, then a subscriber and a client in MULTI.
+    // One client on each server, then a subscriber and a client in MULTI, each answered once
+    // before the next connects: gatiod numbers a connection as its driver opens it, and the two
+    // drivers may take connections made one after the other in either order.
     Client sub_ours(gatiod.port());
     Client sub_theirs(redis.port());
+    CHECK(one(sub_ours, {"ping"}) == "+PONG\r\n");
     Client tx_ours(gatiod.port());
     Client tx_theirs(redis.port());
     for (Client* c : {&ours, &theirs}) {
@@ -273,6 +276,11 @@ TEST_CASE("CLIENT LIST and CLIENT KILL reach the clients of every driver", "[res
         CHECK(!line_of(list, id0).empty());
         CHECK(!line_of(list, id1).empty());
     }
+    // redis-cli, a client of its own, lists them too, and itself.
+    const Ran cli = run({"/usr/bin/redis-cli", "-p", std::to_string(gatiod.port()), "client", "list"});
+    CHECK(cli.status == 0);
+    CHECK(cli.out.find("name=victim ") != std::string::npos);
+    CHECK(client_lines(cli.out).size() == 4);
     CHECK(field(fields(line_of(payload(one(*c0, {"client", "list"})), id0)), "cmd") == "client|list");
     CHECK(field(fields(line_of(payload(one(*c0, {"client", "list"})), id1)), "cmd") == "client|list");
     const auto by_id = client_lines(payload(one(*c0, {"client", "list", "id", victim_id, id0})));
