@@ -232,6 +232,15 @@ TEST_CASE("CLIENT LIST, INFO and KILL answer as redis-server does", "[resp][clie
         field(fields(client_lines(payload(one(theirs, {"client", "list", "type", "normal"}))).at(1)), "id");
     same_clients(one(ours, {"client", "list", "id", tx, me}),
                  one(theirs, {"client", "list", "id", tx_theirs_id, client_id(theirs)}));
+    // Inside MULTI, CLIENT INFO runs and CLIENT LIST is refused: EXEC cannot wait for other drivers.
+    CHECK(one(tx_ours, {"client", "info"}) == "+QUEUED\r\n");
+    CHECK(one(tx_ours, {"client", "list"}) == "+QUEUED\r\n");
+    const std::string exec = one(tx_ours, {"exec"});
+    CHECK(exec.rfind("*4\r\n+OK\r\n$1\r\nv\r\n$", 0) == 0);
+    CHECK(exec.find("cmd=exec user=default redir=-1 resp=2\n\r\n") != std::string::npos);
+    const std::string refused = "-ERR CLIENT LIST and CLIENT KILL cannot run inside MULTI on gatiod\r\n";
+    CHECK(exec.size() > refused.size());
+    CHECK(exec.substr(exec.size() - refused.size()) == refused);
     // KILL's filters: TYPE pubsub kills the subscriber, and the killed client's connection ends.
     CHECK(one(ours, {"client", "kill", "type", "pubsub"}) == ":1\r\n");
     CHECK(one(theirs, {"client", "kill", "type", "pubsub"}) == ":1\r\n");
