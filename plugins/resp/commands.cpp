@@ -470,6 +470,37 @@ std::uint64_t resident_bytes() {
     return got == 2 ? resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE)) : 0;
 }
 
+// Every command called, failed or refused since the last CONFIG RESETSTAT, in name order.
+void commandstats_lines(const ServerCounters& counters, std::string& text) {
+    std::vector<std::size_t> order(stat_count());
+    for (std::size_t i = 0; i < order.size(); ++i) {
+        order[i] = i;
+    }
+    std::sort(order.begin(), order.end(), [](auto x, auto y) { return stat_name(x) < stat_name(y); });
+    for (std::size_t i : order) {
+        const CommandTotals t = counters.totals(i);
+        if (t.calls == 0 && t.rejected == 0 && t.failed == 0) {
+            continue;
+        }
+        char per_call[32];
+        std::snprintf(per_call, sizeof per_call, "%.2f",
+                      t.calls == 0 ? 0.0 : static_cast<double>(t.usec) / static_cast<double>(t.calls));
+        text.append("cmdstat_");
+        text.append(stat_name(i));
+        text.append(":calls=");
+        reply::number(text, static_cast<std::int64_t>(t.calls));
+        text.append(",usec=");
+        reply::number(text, static_cast<std::int64_t>(t.usec));
+        text.append(",usec_per_call=");
+        text.append(per_call);
+        text.append(",rejected_calls=");
+        reply::number(text, static_cast<std::int64_t>(t.rejected));
+        text.append(",failed_calls=");
+        reply::number(text, static_cast<std::int64_t>(t.failed));
+        reply::crlf(text);
+    }
+}
+
 std::string seconds(const timeval& tv) {
     char buf[40];
     std::snprintf(buf, sizeof buf, "%ld.%06ld", static_cast<long>(tv.tv_sec), static_cast<long>(tv.tv_usec));
@@ -485,13 +516,18 @@ void info_reply(std::span<const std::string_view> args, std::span<ShardShare* co
     bool cpu = false;
     bool keyspace = false;
     bool per_shard = false; // not redis-server's: only when asked by name
+    bool commandstats = false;
     if (args.size() == 1) {
         server = clients = memory = stats = cpu = keyspace = true;
     }
     for (std::size_t i = 1; i < args.size(); ++i) {
         std::string_view s = args[i];
-        if (equal_nocase(s, "default") || equal_nocase(s, "all") || equal_nocase(s, "everything")) {
+        if (equal_nocase(s, "default")) {
             server = clients = memory = stats = cpu = keyspace = true;
+        } else if (equal_nocase(s, "all") || equal_nocase(s, "everything")) {
+            server = clients = memory = stats = cpu = keyspace = commandstats = true;
+        } else if (equal_nocase(s, "commandstats")) {
+            commandstats = true;
         } else if (equal_nocase(s, "server")) {
             server = true;
         } else if (equal_nocase(s, "clients")) {
@@ -588,6 +624,12 @@ void info_reply(std::span<const std::string_view> args, std::span<ShardShare* co
         field(text, "used_cpu_sys_children", seconds(children.ru_stime));
         field(text, "used_cpu_user_children", seconds(children.ru_utime));
     }
+    if (commandstats) {
+        section("Commandstats");
+        if (facts.counters != nullptr) {
+            commandstats_lines(*facts.counters, text);
+        }
+    }
     if (keyspace) {
         section("Keyspace");
         for (std::size_t d = 0; d < total.db_keys.size(); ++d) {
@@ -623,6 +665,65 @@ void info_reply(std::span<const std::string_view> args, std::span<ShardShare* co
 
 std::span<const CommandSpec> command_table() {
     return table;
+}
+
+namespace {
+
+// The subcommands INFO commandstats counts on their own, as redis-server 7.0 names them.
+struct Subcommand {
+    Cmd container;
+    std::string_view name; // "container|sub"
+};
+constexpr std::array subcommands{
+    Subcommand{client, "client|id"},
+    Subcommand{client, "client|setname"},
+    Subcommand{client, "client|getname"},
+    Subcommand{client, "client|list"},
+    Subcommand{client, "client|info"},
+    Subcommand{client, "client|kill"},
+    Subcommand{config, "config|get"},
+    Subcommand{config, "config|set"},
+    Subcommand{config, "config|resetstat"},
+    Subcommand{command, "command|count"},
+    Subcommand{command, "command|info"},
+    Subcommand{command, "command|docs"},
+    Subcommand{command, "command|list"},
+    Subcommand{command, "command|getkeys"},
+    Subcommand{pubsub_query, "pubsub|channels"},
+    Subcommand{pubsub_query, "pubsub|numsub"},
+    Subcommand{pubsub_query, "pubsub|numpat"},
+    Subcommand{function, "function|flush"},
+    Subcommand{script, "script|flush"},
+    Subcommand{script, "script|exists"},
+};
+
+bool is_container(Cmd id) {
+    return std::any_of(subcommands.begin(), subcommands.end(),
+                       [id](const Subcommand& s) { return s.container == id; });
+}
+
+} // namespace
+
+std::size_t stat_count() {
+    return table.size() + subcommands.size();
+}
+
+std::size_t stat_of(const CommandSpec& spec, std::span<const std::string_view> args) {
+    const auto base = static_cast<std::size_t>(&spec - table.data());
+    if (args.size() < 2 || !is_container(spec.id)) {
+        return base;
+    }
+    for (std::size_t i = 0; i < subcommands.size(); ++i) {
+        const Subcommand& sc = subcommands[i];
+        if (sc.container == spec.id && equal_nocase(sc.name.substr(sc.name.find('|') + 1), args[1])) {
+            return table.size() + i;
+        }
+    }
+    return no_stat;
+}
+
+std::string_view stat_name(std::size_t stat) {
+    return stat < table.size() ? table[stat].name : subcommands[stat - table.size()].name;
 }
 
 namespace {

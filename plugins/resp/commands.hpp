@@ -23,6 +23,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <span>
 #include <string>
@@ -242,16 +243,54 @@ void subcommand_syntax_error(std::string_view sub, std::string_view container, s
 // An error line naming an argument as redis-server's printf names one: `before`, the argument
 // up to a NUL byte and at most 128 bytes of it, then `after`; CR and LF become spaces.
 void error_naming(std::string& out, std::string_view before, std::string_view arg, std::string_view after);
+// INFO commandstats' entries: one per command of the table (in its order), then one per
+// subcommand of a container command ("client|list"), as redis-server 7.0 counts them.
+std::size_t stat_count();
+inline constexpr std::size_t no_stat = SIZE_MAX;
+// The entry of a request of `spec`: the subcommand's for a container command given one, no_stat
+// for a subcommand it does not know.
+std::size_t stat_of(const CommandSpec& spec, std::span<const std::string_view> args);
+std::string_view stat_name(std::size_t stat);
+
+// One command's counts in INFO commandstats.
+struct CommandTotals {
+    std::uint64_t calls = 0;
+    std::uint64_t usec = 0;
+    std::uint64_t rejected = 0;
+    std::uint64_t failed = 0;
+};
+
 // A listener's connections and commands over every driver, for INFO: each driver counts its
-// commands in its own slot (a plain store, no locked instruction), CONFIG RESETSTAT moves the
+// commands in its own slots (a plain store, no locked instruction), CONFIG RESETSTAT moves the
 // baseline.
 class ServerCounters {
 public:
-    explicit ServerCounters(std::size_t drivers) : commands_(drivers) {}
+    explicit ServerCounters(std::size_t drivers)
+        : commands_(drivers), stats_(drivers), stats_base_(std::make_unique<Stat[]>(stat_count())) {
+        for (auto& s : stats_) {
+            s = std::make_unique<Stat[]>(stat_count());
+        }
+    }
     // On driver `driver`'s thread only.
-    void command(std::uint32_t driver) {
-        auto& n = commands_[driver].n;
-        n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    void command(std::uint32_t driver) { bump(commands_[driver].n, 1); }
+    // A command of entry `stat` ran (failed: its reply is an error) or was refused before it
+    // ran (an arity error, a command not allowed in the subscribed context). On `driver`'s thread.
+    void called(std::uint32_t driver, std::size_t stat, std::uint64_t usec) {
+        Stat& s = stats_[driver][stat];
+        bump(s.calls, 1);
+        bump(s.usec, usec);
+    }
+    void failed(std::uint32_t driver, std::size_t stat) { bump(stats_[driver][stat].failed, 1); }
+    void rejected(std::uint32_t driver, std::size_t stat) { bump(stats_[driver][stat].rejected, 1); }
+    // Entry `stat` summed over every driver, since the last CONFIG RESETSTAT.
+    CommandTotals totals(std::size_t stat) const {
+        CommandTotals t = sum(stat);
+        const Stat& b = stats_base_[stat];
+        t.calls -= b.calls.load(std::memory_order_relaxed);
+        t.usec -= b.usec.load(std::memory_order_relaxed);
+        t.rejected -= b.rejected.load(std::memory_order_relaxed);
+        t.failed -= b.failed.load(std::memory_order_relaxed);
+        return t;
     }
     void opened() {
         connected_.fetch_add(1, std::memory_order_relaxed);
@@ -267,9 +306,36 @@ public:
     void reset() {
         commands_base_.store(all_commands(), std::memory_order_relaxed);
         connections_base_.store(connections_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+        for (std::size_t i = 0; i < stat_count(); ++i) {
+            const CommandTotals t = sum(i);
+            Stat& b = stats_base_[i];
+            b.calls.store(t.calls, std::memory_order_relaxed);
+            b.usec.store(t.usec, std::memory_order_relaxed);
+            b.rejected.store(t.rejected, std::memory_order_relaxed);
+            b.failed.store(t.failed, std::memory_order_relaxed);
+        }
     }
 
 private:
+    struct Stat {
+        std::atomic<std::uint64_t> calls{0};
+        std::atomic<std::uint64_t> usec{0};
+        std::atomic<std::uint64_t> rejected{0};
+        std::atomic<std::uint64_t> failed{0};
+    };
+    static void bump(std::atomic<std::uint64_t>& n, std::uint64_t by) {
+        n.store(n.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+    }
+    CommandTotals sum(std::size_t stat) const {
+        CommandTotals t;
+        for (const auto& d : stats_) {
+            t.calls += d[stat].calls.load(std::memory_order_relaxed);
+            t.usec += d[stat].usec.load(std::memory_order_relaxed);
+            t.rejected += d[stat].rejected.load(std::memory_order_relaxed);
+            t.failed += d[stat].failed.load(std::memory_order_relaxed);
+        }
+        return t;
+    }
     std::uint64_t all_commands() const {
         std::uint64_t sum = 0;
         for (const auto& c : commands_) {
@@ -285,6 +351,8 @@ private:
     std::atomic<std::uint64_t> connections_{0};
     std::atomic<std::uint64_t> commands_base_{0};
     std::atomic<std::uint64_t> connections_base_{0};
+    std::vector<std::unique_ptr<Stat[]>> stats_; // by driver, then entry
+    std::unique_ptr<Stat[]> stats_base_;         // the sums at the last CONFIG RESETSTAT
 };
 
 // maxmemory-policy's name.
@@ -299,6 +367,56 @@ void function_command(std::span<const std::string_view> args, std::string& out);
 void script_command(std::span<const std::string_view> args, std::string& out);
 // CLIENT ID, SETNAME and GETNAME of the connection itself (server_commands.cpp).
 void client_command(std::span<const std::string_view> args, const ConnectionFacts& facts, std::string& out);
+// What CLIENT LIST and CLIENT KILL select: each field set narrows the choice.
+struct ClientFilter {
+    enum class Type : std::uint8_t { any, normal, pubsub, none }; // none: replica, master (never here)
+    Type type = Type::any;
+    std::vector<std::uint64_t> ids; // LIST ID's, in argument order; KILL ID's one
+    std::string_view addr;          // into the request's arguments; empty: any
+    std::string_view laddr;
+    bool by_addr = false;
+    bool by_laddr = false;
+    bool skipme = true;
+    bool old_form = false;  // CLIENT KILL addr:port, answered OK or "No such client"
+    std::uint64_t self = 0; // the asking client's id
+    void clear() { *this = ClientFilter{}; }
+};
+
+// Parses CLIENT LIST's or CLIENT KILL's options (args from "CLIENT"); false with redis-server's
+// error appended.
+bool parse_client_list(std::span<const std::string_view> args, ClientFilter& f, std::string& out);
+bool parse_client_kill(std::span<const std::string_view> args, ClientFilter& f, std::string& out);
+
+// One connection as CLIENT LIST and CLIENT INFO show it (docs/plugins.md says what each field
+// means in gatiod).
+struct ClientView {
+    std::uint64_t id = 0;
+    std::string_view addr;
+    std::string_view laddr;
+    std::string_view name;
+    std::int64_t age_s = 0;
+    std::int64_t idle_s = 0;
+    bool pubsub = false;
+    bool multi = false;
+    bool blocked = false;
+    std::uint32_t db = 0;
+    std::size_t sub = 0;
+    std::size_t psub = 0;
+    std::int64_t queued = -1; // commands queued in MULTI; -1 outside one
+    std::size_t qbuf = 0;
+    std::size_t qbuf_free = 0;
+    std::size_t argv_mem = 0;
+    std::size_t multi_mem = 0;
+    std::size_t obl = 0;
+    std::size_t oll = 0;
+    std::size_t omem = 0;
+    std::string_view cmd; // empty: none yet ("NULL")
+};
+
+bool client_matches(const ClientFilter& f, const ClientView& c);
+// The client's line, ending in '\n'.
+void client_line(const ClientView& c, std::string& out);
+
 // Whether a client name is acceptable (no space, newline or other special character); false
 // with redis-server's error appended.
 bool client_name_ok(std::string_view name, std::string& out);
@@ -498,6 +616,7 @@ struct ConnectionFacts {
     std::string* name = nullptr;        // the connection's name (CLIENT SETNAME, HELLO SETNAME)
     ServerCounters* counters = nullptr; // INFO clients and stats (nullptr: reported as 0)
     std::size_t blocked_clients = 0;    // requests waiting in a blocking command, every driver's
+    const ClientView* self = nullptr;   // CLIENT INFO's (nullptr: an empty line)
 };
 
 enum class LocalOutcome : std::uint8_t { reply, reply_then_close };

@@ -362,9 +362,27 @@ void PubSubLocal::share_here(PubSubShare& share) {
             }
         }
         break;
+    case PubSubOp::client_list:
+    case PubSubOp::client_kill:
+        sink_.clients_here(share);
+        break;
     case PubSubOp::publish:
         break;
     }
+}
+
+PubSubOutcome PubSubLocal::clients(PubSubOp op, const ClientFilter& filter, std::string& out,
+                                   PubSubRequest& req) {
+    req.filter = &filter;
+    return fan_out(op, {}, out, req);
+}
+
+void PubSubLocal::client_opened() {
+    hub_.boards[driver_].clients.fetch_add(1, std::memory_order_release);
+}
+
+void PubSubLocal::client_closed() {
+    hub_.boards[driver_].clients.fetch_sub(1, std::memory_order_release);
 }
 
 // The part of this driver runs at once; every other driver holding subscriptions gets a
@@ -386,11 +404,19 @@ PubSubOutcome PubSubLocal::fan_out(PubSubOp op, std::span<const std::string_view
         share.driver = d;
         share.receivers = 0;
         share.names.clear();
+        share.lines.clear();
+        share.killed_self = false;
         share.subs.assign(op == PubSubOp::numsub ? args.size() - 2 : 0, 0);
     }
     run_share(&req.shares[driver_]);
+    // CLIENT LIST and KILL ask every driver with connections, the others those with subscriptions.
+    const bool clients = op == PubSubOp::client_list || op == PubSubOp::client_kill;
+    auto asked = [&](std::uint32_t d) {
+        return d != driver_ && (clients ? hub_.boards[d].clients.load(std::memory_order_acquire) > 0
+                                        : hub_.boards[d].subscriptions.load(std::memory_order_acquire) > 0);
+    };
     for (std::uint32_t d = 0; d < hub_.count; ++d) {
-        if (d != driver_ && hub_.boards[d].subscriptions.load(std::memory_order_acquire) > 0) {
+        if (asked(d)) {
             ++req.waiting;
         }
     }
@@ -399,7 +425,7 @@ PubSubOutcome PubSubLocal::fan_out(PubSubOp op, std::span<const std::string_view
         return PubSubOutcome::replied;
     }
     for (std::uint32_t d = 0; d < hub_.count; ++d) {
-        if (d != driver_ && hub_.boards[d].subscriptions.load(std::memory_order_acquire) > 0) {
+        if (asked(d)) {
             submit(req.shares[d]);
         }
     }
@@ -460,7 +486,53 @@ void PubSubLocal::finish(PubSubRequest& req) {
             reply::integer(out, n);
         }
         break;
+    case PubSubOp::client_list:
+        client_list_reply(req, out);
+        break;
+    case PubSubOp::client_kill: {
+        std::int64_t killed = 0;
+        for (const auto& share : req.shares) {
+            killed += share.receivers;
+        }
+        if (!req.filter->old_form) {
+            reply::integer(out, killed);
+        } else if (killed == 0) {
+            reply::error(out, "ERR No such client");
+        } else {
+            reply::ok(out);
+        }
+        break;
     }
+    }
+}
+
+// Clients in id order, as redis-server lists them (in the order they connected); with ID, in
+// the order of the ids asked, each as often as asked.
+void PubSubLocal::client_list_reply(PubSubRequest& req, std::string& out) {
+    auto& all = req.shares[driver_].lines;
+    for (std::uint32_t d = 0; d < hub_.count; ++d) {
+        if (d != driver_) {
+            auto& theirs = req.shares[d].lines;
+            all.insert(all.end(), std::make_move_iterator(theirs.begin()),
+                       std::make_move_iterator(theirs.end()));
+        }
+    }
+    std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::string text;
+    if (req.filter->ids.empty()) {
+        for (const auto& l : all) {
+            text.append(l.second);
+        }
+    } else {
+        for (std::uint64_t id : req.filter->ids) {
+            auto at = std::lower_bound(all.begin(), all.end(), id,
+                                       [](const auto& l, std::uint64_t v) { return l.first < v; });
+            if (at != all.end() && at->first == id) {
+                text.append(at->second);
+            }
+        }
+    }
+    reply::bulk(out, text);
 }
 
 bool PubSubLocal::try_spawn(PubSubShare& share) {

@@ -8,7 +8,8 @@
 // driver at once, and reaches every other driver holding subscriptions with a task placed there
 // (the runtime's lock-free mailboxes): the task's run delivers through that driver's instances
 // and counts receivers, its `done` brings the count back, and the reply is the sum. PUBSUB
-// CHANNELS, NUMSUB and NUMPAT gather each driver's answer the same way.
+// CHANNELS, NUMSUB and NUMPAT gather each driver's answer the same way, and so do CLIENT LIST and
+// CLIENT KILL, which reach the connections of every driver holding any (`clients`).
 //
 // A subscriber that does not read is bounded: a message that would take its unsent output over
 // pubsub_output_limit, or that the host refuses (send_buffer_limit, or its driver's output memory
@@ -23,6 +24,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <gatio/plugin.hpp>
@@ -39,7 +41,8 @@ class PubSubLocal;
 struct alignas(64) PubSubBoard {
     std::vector<PubSubLocal*> locals;
     std::atomic<std::uint64_t> subscriptions{0};
-    std::string frame; // the message being delivered on this driver
+    std::atomic<std::int64_t> clients{0}; // open connections of the driver's instances
+    std::string frame;                    // the message being delivered on this driver
 };
 
 struct PubSubHub {
@@ -59,7 +62,7 @@ struct Subscriber {
     bool active() const { return count() > 0; }
 };
 
-enum class PubSubOp : std::uint8_t { publish, channels, numsub, numpat };
+enum class PubSubOp : std::uint8_t { publish, channels, numsub, numpat, client_list, client_kill };
 
 struct PubSubRequest;
 
@@ -67,8 +70,11 @@ struct PubSubRequest;
 struct PubSubShare {
     PubSubRequest* request = nullptr;
     std::uint32_t driver = 0;
-    PubSubShare* next = nullptr;    // in the instance's queue of tasks waiting for a task slot
-    std::int64_t receivers = 0;     // PUBLISH
+    PubSubShare* next = nullptr; // in the instance's queue of tasks waiting for a task slot
+    std::int64_t receivers = 0;  // PUBLISH; CLIENT KILL: the clients killed
+    bool killed_self = false;    // CLIENT KILL: the asking client is among them
+    // CLIENT LIST: that driver's matching clients, by id.
+    std::vector<std::pair<std::uint64_t, std::string>> lines;
     std::vector<std::string> names; // CHANNELS and NUMPAT: that driver's distinct names
     std::vector<std::int64_t> subs; // NUMSUB: by channel asked
 };
@@ -80,6 +86,7 @@ struct PubSubRequest {
     PubSubHub* hub = nullptr;
     PubSubLocal* origin = nullptr;
     std::span<const std::string_view> args;
+    const ClientFilter* filter = nullptr; // CLIENT LIST and KILL: into the slot, like args
     std::string* reply = nullptr;
     std::vector<PubSubShare> shares; // by driver; sized on first use
     std::uint32_t waiting = 0;
@@ -91,6 +98,8 @@ struct PubSubRequest {
 // limit and is being closed.
 struct PubSubSink {
     virtual bool deliver(Subscriber& sub, std::string_view frame) = 0;
+    // CLIENT LIST and CLIENT KILL over this instance's connections (share.request->filter).
+    virtual void clients_here(PubSubShare& share) = 0;
 
 protected:
     ~PubSubSink() = default;
@@ -116,6 +125,11 @@ public:
                           std::uint32_t& db, std::string& out, PubSubRequest& req);
     // PING in the subscribed context.
     static void subscribed_ping(std::span<const std::string_view> args, std::string& out);
+    // CLIENT LIST or CLIENT KILL (op) over every driver's connections, as `command`.
+    PubSubOutcome clients(PubSubOp op, const ClientFilter& filter, std::string& out, PubSubRequest& req);
+    // A connection of this driver opened or closed (which drivers CLIENT LIST must ask).
+    void client_opened();
+    void client_closed();
     // The connection is gone: its subscriptions go too.
     void drop(Subscriber& sub);
     // A slow subscriber was closed at the limit: counted and logged (at most once a second).
@@ -136,6 +150,7 @@ private:
     PubSubOutcome fan_out(PubSubOp op, std::span<const std::string_view> args, std::string& out,
                           PubSubRequest& req);
     void finish(PubSubRequest& req);
+    void client_list_reply(PubSubRequest& req, std::string& out);
     void submit(PubSubShare& share);
     bool try_spawn(PubSubShare& share);
     void submit_queued();

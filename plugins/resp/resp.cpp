@@ -20,11 +20,14 @@
 // only freed when the plugin is unloaded, once every driver thread is gone: at shutdown a task
 // may be dropped without its `done`, so its arguments cannot be freed by it.
 #include <algorithm>
+#include <arpa/inet.h>
 #include <array>
 #include <atomic>
 #include <cassert>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <functional>
 #include <iterator>
@@ -85,6 +88,46 @@ bool trim(Buffer& b) {
     return false;
 }
 
+// INFO commandstats' clock.
+std::int64_t mono_us() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
+}
+
+// A connection's address, kept small (an idle connection's cost) and written out as CLIENT
+// LIST shows it, "ip:port" or "[ip6]:port", only when asked.
+struct Addr {
+    std::array<unsigned char, 16> ip{};
+    std::uint16_t port = 0;
+    std::uint8_t family = AF_UNSPEC; // AF_UNSPEC: unknown (direct descriptors)
+    void set(const sockaddr* sa) {
+        family = AF_UNSPEC;
+        if (sa != nullptr && sa->sa_family == AF_INET) {
+            const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
+            std::memcpy(ip.data(), &in->sin_addr, sizeof in->sin_addr);
+            port = ntohs(in->sin_port);
+            family = AF_INET;
+        } else if (sa != nullptr && sa->sa_family == AF_INET6) {
+            const auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
+            std::memcpy(ip.data(), &in6->sin6_addr, sizeof in6->sin6_addr);
+            port = ntohs(in6->sin6_port);
+            family = AF_INET6;
+        }
+    }
+    // Into `buf`, valid until it is written again; empty when unknown.
+    std::string_view text(std::array<char, INET6_ADDRSTRLEN + 12>& buf) const {
+        if (family == AF_UNSPEC) {
+            return {};
+        }
+        std::array<char, INET6_ADDRSTRLEN> name{};
+        ::inet_ntop(family, ip.data(), name.data(), name.size());
+        const int n = std::snprintf(buf.data(), buf.size(), family == AF_INET6 ? "[%s]:%u" : "%s:%u",
+                                    name.data(), unsigned{port});
+        return {buf.data(), n > 0 ? std::min(static_cast<std::size_t>(n), buf.size() - 1) : 0};
+    }
+};
+
 std::int64_t g_start_ms = 0;
 std::atomic<std::uint64_t> g_client_ids{0};
 
@@ -128,7 +171,7 @@ struct Keyspace {
 
 // What the keyspace handed over across reloads is: another layout is refused rather than
 // misread (gatio_services.listener_state).
-const std::string g_keyspace_layout = "gatio.resp.keyspace/6 keyspace=" + std::to_string(sizeof(Keyspace)) +
+const std::string g_keyspace_layout = "gatio.resp.keyspace/7 keyspace=" + std::to_string(sizeof(Keyspace)) +
                                       " shard=" + std::to_string(sizeof(ShardState)) +
                                       " pubsub=" + std::to_string(sizeof(PubSubBoard)) + " " + __VERSION__;
 
@@ -166,9 +209,12 @@ struct Slot {
     std::uint32_t waiting = 0;        // tasks not yet done
     bool ready = false;               // `reply` is final
     bool close_after = false;         // QUIT or a protocol error: close once it is written
+    std::size_t stat = no_stat;       // INFO commandstats' entry of a command that ran
+    std::uint64_t usec = 0;           // the time this driver spent starting and running it
     std::unique_ptr<Waiter> waiter;   // a blocking command's wait; made on first use
     gatio_timer block_timer = 0;      // its timeout
-    PubSubRequest pubsub;             // PUBLISH and PUBSUB waiting for other drivers
+    PubSubRequest pubsub;             // PUBLISH, PUBSUB, CLIENT LIST and KILL waiting for other drivers
+    ClientFilter clients;             // CLIENT LIST's and KILL's, which pubsub points to
 };
 
 struct Conn {
@@ -207,6 +253,11 @@ struct Conn {
     Subscriber sub;
     std::uint16_t port = 0;
     std::string name; // CLIENT SETNAME's
+    Addr addr;        // the peer's and the local address, for CLIENT LIST
+    Addr laddr;
+    std::int64_t opened_ms = 0;
+    std::int64_t last_ms = 0;        // the last receive (CLIENT LIST's idle)
+    std::size_t last_stat = no_stat; // the last command (CLIENT LIST's cmd); no_stat: none known
     bool open = false;
     bool closing = false;  // no more requests are read
     bool eof = false;      // the peer is done sending: close once every reply is written
@@ -367,7 +418,12 @@ public:
         k->open = true;
         k->client_id = ++g_client_ids;
         keyspace_->counters->opened();
+        pubsub_->client_opened();
         k->name.clear();
+        k->addr.set(info.peer);
+        k->laddr.set(info.local);
+        k->opened_ms = k->last_ms = wall_ms();
+        k->last_stat = no_stat;
         k->db = 0;
         k->port = 0;
         if (info.local != nullptr && info.local->sa_family == AF_INET) {
@@ -390,6 +446,7 @@ public:
         }
         // Every request of this receive runs at this time, as redis-server caches its clock.
         now_ms_ = wall_ms();
+        k.last_ms = now_ms_;
         adopt_settings();
         if (!k.input.empty()) {
             if (admit(k, k.input.size() + data.size())) {
@@ -442,6 +499,7 @@ public:
     void on_close(gatio::Connection c, gatio_close_reason) {
         Conn& k = *c.user<Conn>();
         keyspace_->counters->closed();
+        pubsub_->client_closed();
         k.open = false;
         k.closing = true;
         if (k.blocked != nullptr) {
@@ -477,7 +535,7 @@ public:
         submit_queued();
     }
 
-    // Another driver answered the last share of a PUBLISH or PUBSUB.
+    // Another driver answered the last share of a PUBLISH, PUBSUB, CLIENT LIST or CLIENT KILL.
     static void pubsub_finished(void* ctx) {
         Slot& s = *static_cast<Slot*>(ctx);
         Conn& k = *s.conn;
@@ -485,6 +543,7 @@ public:
         --k.tasks;
         --k.busy;
         s.ready = true;
+        close_if_killed(k, s);
         if (k.open) {
             self.advance(k);
         } else if (k.tasks == 0) {
@@ -522,6 +581,83 @@ public:
         k.closing = true;
         pubsub_->count_slow(k.client_id, unsent, settings_.pubsub_output_limit);
         return false;
+    }
+
+    // CLIENT LIST and CLIENT KILL over this instance's connections (PubSubSink), on its driver.
+    // A client killed here is closed at once, its unsent output dropped as redis-server's
+    // freeClient drops it; the asking client itself closes after its reply.
+    void clients_here(PubSubShare& share) override {
+        const PubSubRequest& req = *share.request;
+        const ClientFilter& f = *req.filter;
+        const std::int64_t now = wall_ms();
+        const auto& svc = host_.services();
+        for (auto& c : conns_) {
+            Conn& k = *c;
+            if (!k.open || k.closing) {
+                continue;
+            }
+            const ClientView v = view(k, now);
+            if (!client_matches(f, v)) {
+                continue;
+            }
+            if (req.op == PubSubOp::client_list) {
+                std::string line;
+                client_line(v, line);
+                share.lines.emplace_back(k.client_id, std::move(line));
+                continue;
+            }
+            ++share.receivers;
+            if (k.client_id == f.self) {
+                share.killed_self = true;
+                continue;
+            }
+            svc.close(host_.handle(), k.id, GATIO_CLOSE_ABORT);
+            k.closing = true;
+        }
+    }
+
+    // A CLIENT KILL that named its own client: the connection closes once its reply is written.
+    static void close_if_killed(Conn& k, Slot& s) {
+        if (s.spec != nullptr && s.spec->id == Cmd::client && s.pubsub.op == PubSubOp::client_kill &&
+            s.pubsub.shares.size() > k.inst->driver_ && s.pubsub.shares[k.inst->driver_].killed_self) {
+            s.close_after = true;
+            k.closing = true;
+        }
+    }
+
+    // The connection as CLIENT LIST and CLIENT INFO show it, valid until the next view (its
+    // addresses are written into the instance's scratch).
+    ClientView view(const Conn& k, std::int64_t now) const {
+        ClientView v;
+        v.id = k.client_id;
+        v.addr = k.addr.text(addr_text_);
+        v.laddr = k.laddr.text(laddr_text_);
+        v.name = k.name;
+        v.age_s = (now - k.opened_ms) / 1000;
+        v.idle_s = (now - k.last_ms) / 1000;
+        v.pubsub = k.sub.active();
+        v.multi = k.tx.open();
+        v.blocked = k.blocked != nullptr;
+        v.db = k.db;
+        v.sub = k.sub.channels.size();
+        v.psub = k.sub.patterns.size();
+        v.queued = k.tx.open() ? static_cast<std::int64_t>(k.tx.queued()) : -1;
+        v.multi_mem = k.tx.queued_bytes();
+        v.qbuf = k.input.size();
+        v.qbuf_free = k.input.capacity() - k.input.size();
+        for (const Slot* at = k.head; at != nullptr; at = at->next) {
+            v.argv_mem += at->bytes.size();
+            if (at->ready) {
+                v.obl += at->reply.size();
+                ++v.oll;
+            }
+        }
+        v.obl -= std::min(v.obl, k.head_sent);
+        v.omem = host_.services().pending_output(host_.handle(), k.id);
+        if (k.last_stat != no_stat) {
+            v.cmd = stat_name(k.last_stat);
+        }
+        return v;
     }
 
     void sweep(std::uint32_t shard) {
@@ -801,6 +937,7 @@ private:
         s->next = nullptr;
         s->now_ms = now_ms_;
         s->db = k.db;
+        s->stat = no_stat;
         s->reply.clear();
         (k.tail != nullptr ? k.tail->next : k.head) = s;
         k.tail = s;
@@ -947,31 +1084,89 @@ private:
         return k.closing ? data.size() : pos;
     }
 
+    // Runs one request and counts it in INFO commandstats: a call with the time this driver
+    // spent on it, or a refusal.
     void dispatch(Conn& k, std::span<const std::string_view> args) {
         Slot& s = take_slot(k);
         const CommandSpec* spec = find_command(args[0]);
+        const std::size_t stat = spec != nullptr ? stat_of(*spec, args) : no_stat;
+        k.last_stat = stat;
+        const std::int64_t start = mono_us();
+        const bool ran = run_request(k, s, spec, args);
+        if (stat == no_stat) {
+            return;
+        }
+        if (!ran) {
+            keyspace_->counters->rejected(driver_, stat);
+            return;
+        }
+        s.stat = stat;
+        s.usec = static_cast<std::uint64_t>(mono_us() - start);
+    }
+
+    // CLIENT LIST and CLIENT KILL: every driver's connections, through the pub/sub fan-out.
+    // False when the request was not one of them.
+    bool clients_request(Conn& k, Slot& s, std::span<const std::string_view> args) {
+        const bool list = is(args[1], "list");
+        if (!list && !is(args[1], "kill")) {
+            return false;
+        }
+        if (!list && args.size() < 3) {
+            arity_error("client|kill", s.reply);
+            s.ready = true;
+            return true;
+        }
+        copy_args(s, args);
+        const bool ok = list ? parse_client_list(s.args, s.clients, s.reply)
+                             : parse_client_kill(s.args, s.clients, s.reply);
+        if (!ok) {
+            s.ready = true;
+            return true;
+        }
+        s.clients.self = k.client_id;
+        s.pubsub.finished = &pubsub_finished;
+        s.pubsub.ctx = &s;
+        const PubSubOp op = list ? PubSubOp::client_list : PubSubOp::client_kill;
+        if (pubsub_->clients(op, s.clients, s.reply, s.pubsub) == PubSubOutcome::pending) {
+            ++k.busy;
+            ++k.tasks;
+            return true;
+        }
+        s.ready = true;
+        close_if_killed(k, s);
+        return true;
+    }
+
+    // false: refused before it ran (arity, the subscribed context).
+    bool run_request(Conn& k, Slot& s, const CommandSpec* spec, std::span<const std::string_view> args) {
         if (transaction_request(k.tx.open(), spec)) {
             FactsBuilder facts(*this, k, s.now_ms);
+            ClientView self;
+            if (spec != nullptr && (spec->id == Cmd::exec || spec->id == Cmd::client)) {
+                self = view(k, s.now_ms);
+                facts.facts.self = &self;
+            }
             k.tx.handle(tx_keyspace_, spec, args, facts.facts, settings_.transaction, s.now_ms, s.reply);
             s.ready = true;
             serve_blocked(s.now_ms); // what an EXEC wrote, once it let go of its shards
-            return;
+            // A command MULTI refuses to queue for its arity is refused, as in redis-server.
+            return spec == nullptr || arity_ok(*spec, args.size());
         }
         if (spec == nullptr) {
             unknown_command_error(args, s.reply);
             s.ready = true;
-            return;
+            return true;
         }
         if (!arity_ok(*spec, args.size())) {
             arity_error(spec->name, s.reply);
             s.ready = true;
-            return;
+            return false;
         }
         keyspace_->counters->command(driver_);
         s.spec = spec;
         if (k.sub.active() && answer_subscribed(*spec, args, s.reply)) {
             s.ready = true;
-            return;
+            return spec->id == Cmd::ping;
         }
         if (spec->route == Route::pubsub) {
             copy_args(s, args);
@@ -980,13 +1175,21 @@ private:
             if (pubsub_->command(k.sub, *spec, s.args, k.db, s.reply, s.pubsub) == PubSubOutcome::pending) {
                 ++k.busy;
                 ++k.tasks;
-                return;
+                return true;
             }
             s.ready = true;
-            return;
+            return true;
+        }
+        if (spec->id == Cmd::client && clients_request(k, s, args)) {
+            return true;
         }
         if (spec->route == Route::connection) {
             FactsBuilder facts(*this, k, s.now_ms);
+            ClientView self;
+            if (spec->id == Cmd::client) {
+                self = view(k, s.now_ms);
+                facts.facts.self = &self;
+            }
             const std::uint64_t generation = keyspace_->runtime->generation();
             if (run_local(*spec, args, facts.facts, s.reply) == LocalOutcome::reply_then_close) {
                 s.close_after = true;
@@ -997,19 +1200,19 @@ private:
                 configure_shards();
             }
             s.ready = true;
-            return;
+            return true;
         }
         if (spec->route == Route::multi && is_blocking(spec->id)) {
             block_here(k, s, *spec, args);
-            return;
+            return true;
         }
         if (spec->route == Route::multi) {
             run_multi_here(s, *spec, args);
-            return;
+            return true;
         }
         if (spec->route != Route::one_key && !check_fanout(*spec, args, s.reply)) {
             s.ready = true;
-            return;
+            return true;
         }
         const Keyspace& ks = *keyspace_;
         const std::size_t shard_count = ks.shards.size();
@@ -1035,11 +1238,11 @@ private:
                 }
                 s.ready = true;
                 serve_blocked(s.now_ms);
-                return;
+                return true;
             }
             copy_args(s, args);
             start(k, s, &s.jobs[shard], 1);
-            return;
+            return true;
         }
         // Fan-out: which shards are involved, and which keys each owns.
         for (auto& j : s.jobs) {
@@ -1063,7 +1266,7 @@ private:
             FactsBuilder facts(*this, k, s.now_ms);
             gather(*spec, args, s.owner, s.shares, facts.facts, s.reply);
             s.ready = true;
-            return;
+            return true;
         }
         copy_args(s, args);
         s.waiting = involved;
@@ -1074,6 +1277,7 @@ private:
                 submit(s.jobs[i]);
             }
         }
+        return true;
     }
 
     // A multi-shard command runs here, on the connection's driver, with its shards locked.
@@ -1250,6 +1454,14 @@ private:
         }
         --k.used;
         k.head_sent = 0;
+        // A command that ran counts once its reply is out, as failed when it is an error
+        // (INFO commandstats), so that an INFO's reply does not count that INFO.
+        if (s->stat != no_stat) {
+            keyspace_->counters->called(driver_, s->stat, s->usec);
+            if (!s->reply.empty() && s->reply[0] == '-') {
+                keyspace_->counters->failed(driver_, s->stat);
+            }
+        }
         put_slot(s);
     }
 
@@ -1371,6 +1583,9 @@ private:
     std::size_t pooled_ = 0;
     std::int64_t now_ms_ = 0;           // the wall clock of the receive being handled
     std::vector<std::uint32_t> locked_; // the shards a multi-shard command holds
+    // The addresses of the last view().
+    mutable std::array<char, INET6_ADDRSTRLEN + 12> addr_text_{};
+    mutable std::array<char, INET6_ADDRSTRLEN + 12> laddr_text_{};
 
     std::vector<std::uint32_t> wakes_;    // drivers to post served waiters to
     std::vector<std::uint32_t> unposted_; // those a post was refused for, retried

@@ -1,5 +1,6 @@
 // Server commands answered on the connection's driver: CONFIG, and FUNCTION and SCRIPT, which
 // have nothing to hold (no scripting exists: EVAL, EVALSHA and FCALL are unknown commands).
+#include <algorithm>
 #include <array>
 #include <cstdlib>
 #include <optional>
@@ -349,6 +350,178 @@ bool client_name_ok(std::string_view name, std::string& out) {
     return true;
 }
 
+namespace {
+
+// CLIENT LIST's and KILL's TYPE; nullopt for a name redis-server does not know.
+std::optional<ClientFilter::Type> client_type(std::string_view name) {
+    if (is(name, "normal")) {
+        return ClientFilter::Type::normal;
+    }
+    if (is(name, "pubsub")) {
+        return ClientFilter::Type::pubsub;
+    }
+    if (is(name, "replica") || is(name, "slave") || is(name, "master")) {
+        return ClientFilter::Type::none;
+    }
+    return std::nullopt;
+}
+
+bool type_option(std::string_view name, ClientFilter& f, std::string& out) {
+    const auto t = client_type(name);
+    if (!t) {
+        error_naming(out, "ERR Unknown client type '", name, "'");
+        return false;
+    }
+    f.type = *t;
+    return true;
+}
+
+void number_field(std::string& out, std::string_view name, std::int64_t v) {
+    out.append(name);
+    reply::number(out, v);
+}
+
+} // namespace
+
+bool parse_client_list(std::span<const std::string_view> args, ClientFilter& f, std::string& out) {
+    f.clear();
+    f.skipme = false;
+    if (args.size() == 4 && is(args[2], "type")) {
+        return type_option(args[3], f, out);
+    }
+    if (args.size() > 3 && is(args[2], "id")) {
+        for (std::size_t i = 3; i < args.size(); ++i) {
+            const auto id = parse_int(args[i]);
+            if (!id) {
+                reply::error(out, "ERR Invalid client ID");
+                return false;
+            }
+            // No client has an id below 1; such an id lists nothing.
+            f.ids.push_back(*id > 0 ? static_cast<std::uint64_t>(*id) : 0);
+        }
+        return true;
+    }
+    if (args.size() != 2) {
+        reply::error(out, reply::syntax_error);
+        return false;
+    }
+    return true;
+}
+
+bool parse_client_kill(std::span<const std::string_view> args, ClientFilter& f, std::string& out) {
+    f.clear();
+    if (args.size() == 3) {
+        // The old form, which may kill the asking client itself.
+        f.old_form = true;
+        f.skipme = false;
+        f.addr = args[2];
+        f.by_addr = true;
+        return true;
+    }
+    for (std::size_t i = 2; i < args.size(); i += 2) {
+        const bool more = i + 1 < args.size();
+        const std::string_view opt = args[i];
+        if (more && is(opt, "id")) {
+            const auto id = parse_int(args[i + 1]);
+            if (!id || *id < 1) {
+                reply::error(out, "ERR client-id should be greater than 0");
+                return false;
+            }
+            f.ids.assign(1, static_cast<std::uint64_t>(*id));
+        } else if (more && is(opt, "type")) {
+            if (!type_option(args[i + 1], f, out)) {
+                return false;
+            }
+        } else if (more && is(opt, "addr")) {
+            f.addr = args[i + 1];
+            f.by_addr = true;
+        } else if (more && is(opt, "laddr")) {
+            f.laddr = args[i + 1];
+            f.by_laddr = true;
+        } else if (more && is(opt, "user")) {
+            // Every client is redis-server's passwordless "default" user.
+            if (args[i + 1] != "default") {
+                error_naming(out, "ERR No such user '", args[i + 1], "'");
+                return false;
+            }
+        } else if (more && is(opt, "skipme")) {
+            if (is(args[i + 1], "yes")) {
+                f.skipme = true;
+            } else if (is(args[i + 1], "no")) {
+                f.skipme = false;
+            } else {
+                reply::error(out, reply::syntax_error);
+                return false;
+            }
+        } else {
+            reply::error(out, reply::syntax_error);
+            return false;
+        }
+    }
+    return true;
+}
+
+bool client_matches(const ClientFilter& f, const ClientView& c) {
+    if (!f.ids.empty() && std::find(f.ids.begin(), f.ids.end(), c.id) == f.ids.end()) {
+        return false;
+    }
+    if ((f.type == ClientFilter::Type::normal && c.pubsub) ||
+        (f.type == ClientFilter::Type::pubsub && !c.pubsub) || f.type == ClientFilter::Type::none) {
+        return false;
+    }
+    // An address gatiod could not learn (direct descriptors) matches no ADDR or LADDR.
+    if ((f.by_addr && (c.addr.empty() || c.addr != f.addr)) ||
+        (f.by_laddr && (c.laddr.empty() || c.laddr != f.laddr))) {
+        return false;
+    }
+    return !(f.skipme && c.id == f.self);
+}
+
+// redis-server 7.0's fields in its order; what each means in gatiod is in docs/plugins.md.
+void client_line(const ClientView& c, std::string& out) {
+    number_field(out, "id=", static_cast<std::int64_t>(c.id));
+    out.append(" addr=");
+    out.append(c.addr);
+    out.append(" laddr=");
+    out.append(c.laddr);
+    out.append(" fd=-1 name=");
+    out.append(c.name);
+    number_field(out, " age=", c.age_s);
+    number_field(out, " idle=", c.idle_s);
+    out.append(" flags=");
+    const std::size_t flags = out.size();
+    if (c.pubsub) {
+        out.push_back('P');
+    }
+    if (c.multi) {
+        out.push_back('x');
+    }
+    if (c.blocked) {
+        out.push_back('b');
+    }
+    if (out.size() == flags) {
+        out.push_back('N');
+    }
+    number_field(out, " db=", c.db);
+    number_field(out, " sub=", static_cast<std::int64_t>(c.sub));
+    number_field(out, " psub=", static_cast<std::int64_t>(c.psub));
+    out.append(" ssub=0");
+    number_field(out, " multi=", c.queued);
+    number_field(out, " qbuf=", static_cast<std::int64_t>(c.qbuf));
+    number_field(out, " qbuf-free=", static_cast<std::int64_t>(c.qbuf_free));
+    number_field(out, " argv-mem=", static_cast<std::int64_t>(c.argv_mem));
+    number_field(out, " multi-mem=", static_cast<std::int64_t>(c.multi_mem));
+    out.append(" rbs=0 rbp=0");
+    number_field(out, " obl=", static_cast<std::int64_t>(c.obl));
+    number_field(out, " oll=", static_cast<std::int64_t>(c.oll));
+    number_field(out, " omem=", static_cast<std::int64_t>(c.omem));
+    number_field(out, " tot-mem=",
+                 static_cast<std::int64_t>(c.qbuf + c.qbuf_free + c.argv_mem + c.multi_mem + c.obl + c.omem));
+    out.append(c.obl > 0 || c.omem > 0 ? " events=rw cmd=" : " events=r cmd=");
+    out.append(c.cmd.empty() ? std::string_view{"NULL"} : c.cmd);
+    out.append(" user=default redir=-1 resp=2\n");
+}
+
 void client_command(std::span<const std::string_view> args, const ConnectionFacts& facts, std::string& out) {
     const std::string_view sub = args[1];
     if (is(sub, "id")) {
@@ -379,6 +552,24 @@ void client_command(std::span<const std::string_view> args, const ConnectionFact
         } else {
             reply::bulk(out, *facts.name);
         }
+    } else if (is(sub, "info")) {
+        if (args.size() != 2) {
+            arity_error("client|info", out);
+            return;
+        }
+        std::string line;
+        if (facts.self != nullptr) {
+            client_line(*facts.self, line);
+        }
+        reply::bulk(out, line);
+    } else if (is(sub, "list") || is(sub, "kill")) {
+        // Outside a transaction the plugin asks every driver (resp.cpp); EXEC runs its
+        // commands with the connection's shards held and cannot wait for other drivers.
+        if (is(sub, "kill") && args.size() < 3) {
+            arity_error("client|kill", out);
+            return;
+        }
+        reply::error(out, "ERR CLIENT LIST and CLIENT KILL cannot run inside MULTI on gatiod");
     } else {
         unknown_subcommand(sub, "CLIENT", out);
     }

@@ -171,22 +171,22 @@ void Transaction::watch(TxKeyspace& ks, std::span<const std::string_view> args, 
 void Transaction::involve(TxKeyspace& ks, const CommandSpec& spec, std::span<const std::string_view> args) {
     switch (spec.route) {
     case Route::one_key:
-        shards_.push_back(ks.shard_of(args[1]));
+        ks.scratch.shards.push_back(ks.shard_of(args[1]));
         break;
     case Route::keys:
         for (std::size_t a = 1; a < args.size(); a += static_cast<std::size_t>(spec.step)) {
-            shards_.push_back(ks.shard_of(args[a]));
+            ks.scratch.shards.push_back(ks.shard_of(args[a]));
         }
         break;
     case Route::all_shards:
         for (std::uint32_t i = 0; i < ks.count(); ++i) {
-            shards_.push_back(i);
+            ks.scratch.shards.push_back(i);
         }
         break;
     case Route::multi:
-        multi_keys(spec, args, keys_);
-        multi_shards(spec, args, keys_, ks.count(), locked_);
-        shards_.insert(shards_.end(), locked_.begin(), locked_.end());
+        multi_keys(spec, args, ks.scratch.keys);
+        multi_shards(spec, args, ks.scratch.keys, ks.count(), ks.scratch.locked);
+        ks.scratch.shards.insert(ks.scratch.shards.end(), ks.scratch.locked.begin(), ks.scratch.locked.end());
         break;
     default:
         break;
@@ -219,33 +219,33 @@ void Transaction::run(TxKeyspace& ks, const CommandSpec& spec, std::span<const s
             return;
         }
         const std::uint32_t count = ks.count();
-        shares_.resize(count);
-        parts_.resize(count);
-        share_of_.resize(count);
-        for (auto& p : parts_) {
+        ks.scratch.shares.resize(count);
+        ks.scratch.parts.resize(count);
+        ks.scratch.share_of.resize(count);
+        for (auto& p : ks.scratch.parts) {
             p.clear();
         }
-        split_fanout(spec, args, count, keys_,
-                     [&](std::uint32_t i) -> std::vector<std::uint32_t>& { return parts_[i]; });
+        split_fanout(spec, args, count, ks.scratch.keys,
+                     [&](std::uint32_t i) -> std::vector<std::uint32_t>& { return ks.scratch.parts[i]; });
         for (std::uint32_t i = 0; i < count; ++i) {
-            share_of_[i] = parts_[i].empty() ? nullptr : &shares_[i];
-            if (share_of_[i] != nullptr) {
+            ks.scratch.share_of[i] = ks.scratch.parts[i].empty() ? nullptr : &ks.scratch.shares[i];
+            if (ks.scratch.share_of[i] != nullptr) {
                 Shard& shard = ks.shard(i);
                 shard.select(db);
-                run_part(shard, spec, args, parts_[i], now_ms, shares_[i]);
+                run_part(shard, spec, args, ks.scratch.parts[i], now_ms, ks.scratch.shares[i]);
             }
         }
-        gather(spec, args, keys_, share_of_, facts, out);
+        gather(spec, args, ks.scratch.keys, ks.scratch.share_of, facts, out);
         return;
     }
     case Route::multi: {
-        multi_keys(spec, args, keys_);
-        for (std::uint32_t s : shards_) {
+        multi_keys(spec, args, ks.scratch.keys);
+        for (std::uint32_t s : ks.scratch.shards) {
             ks.shard(s).select(db);
         }
         Held held(ks);
-        run_multi(held, spec, args, keys_, now_ms, out);
-        ks.ran(spec, args, keys_, db);
+        run_multi(held, spec, args, ks.scratch.keys, now_ms, out);
+        ks.ran(spec, args, ks.scratch.keys, db);
         return;
     }
     default:
@@ -272,16 +272,17 @@ void Transaction::exec(TxKeyspace& ks, const ConnectionFacts& facts, std::int64_
     auto args_of = [&](const Queued& q) {
         return std::span<const std::string_view>(args_).subspan(q.first, q.argc);
     };
-    shards_.clear();
+    ks.scratch.shards.clear();
     for (const Queued& q : queued_) {
         involve(ks, *q.spec, args_of(q));
     }
     for (const Watch& w : watches_) {
-        shards_.push_back(w.shard);
+        ks.scratch.shards.push_back(w.shard);
     }
-    std::sort(shards_.begin(), shards_.end());
-    shards_.erase(std::unique(shards_.begin(), shards_.end()), shards_.end());
-    for (std::uint32_t s : shards_) {
+    std::sort(ks.scratch.shards.begin(), ks.scratch.shards.end());
+    ks.scratch.shards.erase(std::unique(ks.scratch.shards.begin(), ks.scratch.shards.end()),
+                            ks.scratch.shards.end());
+    for (std::uint32_t s : ks.scratch.shards) {
         ks.lock(s);
     }
     bool dirty = false;
@@ -301,7 +302,7 @@ void Transaction::exec(TxKeyspace& ks, const ConnectionFacts& facts, std::int64_
         }
     }
     unwatch_all(ks, true);
-    for (auto it = shards_.rbegin(); it != shards_.rend(); ++it) {
+    for (auto it = ks.scratch.shards.rbegin(); it != ks.scratch.shards.rend(); ++it) {
         ks.unlock(*it);
     }
     discard();

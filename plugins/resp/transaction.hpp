@@ -25,10 +25,23 @@
 
 namespace gatio::resp {
 
+// EXEC's scratch, kept for the next EXEC of any connection served by the same keyspace view
+// (EXEC runs whole on its connection's driver), so that an idle connection does not carry it.
+struct TxScratch {
+    std::vector<std::uint32_t> shards;
+    std::vector<std::uint32_t> locked; // one multi command's
+    std::vector<std::uint32_t> keys;
+    std::vector<ShardShare> shares;
+    std::vector<ShardShare*> share_of;
+    std::vector<std::vector<std::uint32_t>> parts;
+};
+
 // What a transaction needs of the keyspace: its shards, and the lock that makes each safe
 // to touch from the calling thread.
 class TxKeyspace {
 public:
+    TxScratch scratch;
+
     virtual std::uint32_t count() const = 0;
     virtual std::uint32_t shard_of(std::string_view key) const = 0;
     virtual Shard& shard(std::uint32_t i) = 0;
@@ -59,6 +72,9 @@ bool transaction_request(bool open, const CommandSpec* spec);
 class Transaction {
 public:
     bool open() const { return open_; }
+    // CLIENT LIST's multi= and multi-mem=: the commands queued and their arguments' bytes.
+    std::size_t queued() const { return queued_.size(); }
+    std::size_t queued_bytes() const { return bytes_.size(); }
 
     // Answers a request for which transaction_request() holds, appending its reply to `out`.
     // `spec` is null for an unknown command; `facts.db` is the connection's database, which
@@ -101,14 +117,7 @@ private:
     std::vector<std::uint32_t> lens_; // their lengths
     std::vector<Queued> queued_;
     std::vector<Watch> watches_;
-    // EXEC's scratch, kept for the next one.
-    std::vector<std::uint32_t> shards_;
-    std::vector<std::uint32_t> locked_; // one multi command's
-    std::vector<std::string_view> args_;
-    std::vector<std::uint32_t> keys_;
-    std::vector<ShardShare> shares_;
-    std::vector<ShardShare*> share_of_;
-    std::vector<std::vector<std::uint32_t>> parts_;
+    std::vector<std::string_view> args_; // EXEC's: into bytes_
 };
 
 } // namespace gatio::resp

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -125,5 +127,20 @@ std::string requests(const std::vector<std::vector<std::string>>& script);
 
 // Whether redis-benchmark's quiet output has "<label><number> requests per second".
 bool reports_rate(const std::string& out, const std::string& label);
+
+// Which driver serves a connection, learnt from gatiod's [admin] endpoint on `admin`:
+// `options` with that endpoint added; the /metrics text; the samples of `name` by driver name
+// ("d0", "d1") and their sum; a wait (bounded) until they satisfy `ok`, returning the last.
+std::string with_admin(std::uint16_t admin, std::string_view options = "");
+std::string metrics(std::uint16_t admin);
+std::map<std::string, long> by_driver(const std::string& text, const std::string& name);
+long total(const std::map<std::string, long>& m);
+std::map<std::string, long> await_metric(std::uint16_t admin, const std::string& name,
+                                         const std::function<bool(const std::map<std::string, long>&)>& ok);
+// The driver serving `c`: it subscribes to a probe channel, and the driver whose subscription
+// gauge rose by one is its own; then it leaves the channel again.
+std::string driver_of(Client& c, std::uint16_t admin);
+// Clients until one is served by `driver` (the kernel spreads connections over the drivers).
+std::unique_ptr<Client> client_on(std::uint16_t port, std::uint16_t admin, const std::string& driver);
 
 } // namespace gatio::resp::test

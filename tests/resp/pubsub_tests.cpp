@@ -3,7 +3,6 @@
 // own per-driver subscription gauge on the [admin] endpoint.
 #include <atomic>
 #include <catch2/catch.hpp>
-#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -14,87 +13,6 @@
 using namespace gatio::resp::test;
 
 namespace {
-
-// gatiod's resp listener with an [admin] endpoint on `admin`.
-std::string with_admin(std::uint16_t admin, std::string_view options = "") {
-    return std::string(options) + "\n[admin]\nlisten = \"127.0.0.1:" + std::to_string(admin) + "\"\n";
-}
-
-std::string metrics(std::uint16_t admin) {
-    Client c(admin);
-    c.send_all("GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n");
-    return c.read_to_close();
-}
-
-// The samples of `name` by driver name ("d0", "d1").
-std::map<std::string, long> by_driver(const std::string& text, const std::string& name) {
-    std::map<std::string, long> out;
-    std::size_t at = 0;
-    while ((at = text.find("\n" + name + "{", at)) != std::string::npos) {
-        const std::size_t close = text.find("} ", at);
-        const std::size_t end = text.find('\n', close);
-        const std::string labels = text.substr(at, close - at);
-        const std::size_t d = labels.find("driver=\"");
-        const std::string driver = labels.substr(d + 8, labels.find('"', d + 8) - d - 8);
-        out[driver] += std::stol(text.substr(close + 2, end - close - 2));
-        at = end;
-    }
-    return out;
-}
-
-long total(const std::map<std::string, long>& m) {
-    long n = 0;
-    for (const auto& [driver, v] : m) {
-        n += v;
-    }
-    return n;
-}
-
-// Waits (bounded) until `name` on the admin endpoint satisfies `ok`; returns the last samples.
-template <class Ok>
-std::map<std::string, long> await_metric(std::uint16_t admin, const std::string& name, Ok ok) {
-    std::map<std::string, long> m;
-    for (int i = 0; i < 2000; ++i) {
-        m = by_driver(metrics(admin), name);
-        if (ok(m)) {
-            return m;
-        }
-        std::this_thread::sleep_for(5ms);
-    }
-    return m;
-}
-
-// The driver serving `c`: it subscribes to a probe channel, and the driver whose subscription
-// gauge rose by one is its own; then it leaves the channel again.
-std::string driver_of(Client& c, std::uint16_t admin) {
-    const auto before = by_driver(metrics(admin), "resp_pubsub_subscriptions");
-    c.exchange(request({"subscribe", "__probe"}), 1);
-    const long want = total(before) + 1;
-    const auto after =
-        await_metric(admin, "resp_pubsub_subscriptions", [&](const auto& m) { return total(m) == want; });
-    std::string driver;
-    for (const auto& [d, v] : after) {
-        if (v == (before.count(d) ? before.at(d) : 0) + 1) {
-            driver = d;
-        }
-    }
-    c.exchange(request({"unsubscribe", "__probe"}), 1);
-    await_metric(admin, "resp_pubsub_subscriptions", [&](const auto& m) { return total(m) == want - 1; });
-    REQUIRE(!driver.empty());
-    return driver;
-}
-
-// Clients until one is served by `driver` (the kernel spreads connections over the drivers).
-std::unique_ptr<Client> client_on(std::uint16_t port, std::uint16_t admin, const std::string& driver) {
-    for (int i = 0; i < 200; ++i) {
-        auto c = std::make_unique<Client>(port);
-        if (driver_of(*c, admin) == driver) {
-            return c;
-        }
-    }
-    FAIL("no connection landed on driver " << driver);
-    return nullptr;
-}
 
 std::string message(const std::string& channel, const std::string& text) {
     return "*3\r\n$7\r\nmessage\r\n$" + std::to_string(channel.size()) + "\r\n" + channel + "\r\n$" +
