@@ -190,6 +190,10 @@ inline void* allocate_frame(std::size_t n) noexcept {
 struct PromiseBase {
     std::coroutine_handle<> continuation;
     std::exception_ptr error;
+    // Set while the awaiting coroutine starts this one from its await_suspend; the final
+    // suspend then only records that it finished there (see Task::await_suspend).
+    bool starting = false;
+    bool finished_while_starting = false;
 
     static void* operator new(std::size_t n) noexcept { return allocate_frame(n); }
     static void operator delete(void* p) noexcept { FramePool::release(p); }
@@ -199,8 +203,12 @@ struct PromiseBase {
         bool await_ready() noexcept { return false; }
         template <typename P>
         std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
-            auto next = h.promise().continuation;
-            return next ? next : std::noop_coroutine();
+            PromiseBase& p = h.promise();
+            if (p.starting) {
+                p.finished_while_starting = true;
+                return std::noop_coroutine(); // back into the starter's await_suspend
+            }
+            return p.continuation ? p.continuation : std::noop_coroutine();
         }
         void await_resume() noexcept {}
     };
@@ -265,9 +273,22 @@ public:
     std::coroutine_handle<promise_type> handle() const { return h_; }
 
     bool await_ready() const noexcept { return !h_; }
-    std::coroutine_handle<> await_suspend(std::coroutine_handle<> parent) noexcept {
-        h_.promise().continuation = parent;
-        return h_;
+    // Runs the task until it first suspends. One that finishes without suspending resumes the
+    // awaiting coroutine by returning false, on the same stack frame: a loop that awaits
+    // tasks finishing at once (staged input, answered inline) then runs in constant stack,
+    // which symmetric transfer guarantees only where the compiler makes its resume a tail
+    // call (not GCC at -O0, nor under ASan). One that suspends resumes its awaiter when it
+    // finishes.
+    bool await_suspend(std::coroutine_handle<> parent) noexcept {
+        auto& p = h_.promise();
+        p.continuation = parent;
+        p.starting = true;
+        h_.resume();
+        if (p.finished_while_starting) {
+            return false;
+        }
+        p.starting = false;
+        return true;
     }
     T await_resume() {
         if (!h_) {

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <sched.h>
 #include <string>
+#include <thread>
 
 #include "core/placement.hpp"
 #include "tests/net/client.hpp"
@@ -244,6 +245,37 @@ TEST_CASE("a burst that arrives while the coroutine awaits something else is sta
         REQUIRE(s.recv_line() == fmt::format("line{}", i));
     }
     CHECK(stats_until(s, idle) == idle);
+}
+
+TEST_CASE("a coroutine answering staged lines through nested tasks that finish at once keeps its stack",
+          "[coro]") {
+    auto port = free_port();
+    Server server(one_driver(port));
+    Socket s = Socket::tcp(port);
+    // Each line is answered by a task (command) that finishes without suspending; were each
+    // finish a call into the awaiting coroutine, 40,000 of them would nest that deep and
+    // overflow the driver's stack.
+    constexpr int count = 40000;
+    std::string lines;
+    for (int i = 0; i < count; ++i) {
+        lines += fmt::format("echo {}\n", i);
+    }
+    REQUIRE(lines.size() < (std::size_t{1} << 20)); // within the default coroutine_staging_limit
+    std::string want;
+    for (int i = 0; i < count; ++i) {
+        want += fmt::format("{}\n", i);
+    }
+    std::thread writer([&] { s.send_all("sleep 200\n" + lines); });
+    CHECK(s.recv_line() == "slept");
+    std::string got;
+    while (got.size() < want.size()) {
+        const std::string line = s.recv_line();
+        got += line;
+        got += '\n';
+    }
+    writer.join();
+    CHECK((got == want));
+    CHECK(ask(s, "echo still") == "still");
 }
 
 TEST_CASE("input staged beyond coroutine_staging_limit, or a message longer than a block, resets only its "
