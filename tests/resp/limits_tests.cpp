@@ -240,6 +240,11 @@ TEST_CASE("partly received requests are bounded per driver by max_partial_memory
 }
 
 TEST_CASE("an idle connection costs little", "[resp][limits]") {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    // Their allocators pad every allocation (redzones, shadow memory), which is what RSS would
+    // then measure: 2,490 bytes per connection under ASan where the plain build has 1,950.
+    GATIO_SKIP("the sanitizers' allocators pad every allocation, so RSS does not measure gatiod's");
+#else
     Gatiod gatiod;
     const pid_t pid = gatiod.process().pid();
     constexpr std::size_t count = 500;
@@ -264,6 +269,7 @@ TEST_CASE("an idle connection costs little", "[resp][limits]") {
     // issue 15 aims at.
     WARN("RSS per idle connection: " << per_connection << " bytes");
     CHECK(per_connection <= 2048);
+#endif
 }
 
 namespace {
