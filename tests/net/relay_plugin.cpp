@@ -19,27 +19,29 @@
 
 namespace {
 
-const gatio_services* svc = nullptr;
-
 enum class Mode { frame, close, check };
 
+// Each driver creates its own instance at once: the services live in it, not in a global
+// every create would write.
 struct Instance {
+    const gatio_services* svc = nullptr;
     gatio_host* host = nullptr;
     Mode mode = Mode::frame;
 };
 
 struct Late {
+    const gatio_services* svc;
     gatio_host* host;
     gatio_conn conn;
 };
 
 int create(gatio_host* host, const gatio_instance_info* info, void** instance, char* error, size_t size) {
-    svc = info->services;
+    const gatio_services* svc = info->services;
     if (svc->struct_size < offsetof(gatio_services, send_received) + sizeof(void*)) {
         std::snprintf(error, size, "send_received is missing");
         return 1;
     }
-    auto* in = new Instance{host, Mode::frame};
+    auto* in = new Instance{svc, host, Mode::frame};
     const char* mode = nullptr;
     if (const gatio_option* o = svc->option_get(info->options, "mode");
         o != nullptr && svc->option_string(o, &mode, nullptr) == GATIO_OK) {
@@ -56,15 +58,15 @@ void destroy(void* instance) {
 }
 
 bool text(Instance& in, gatio_conn conn, const std::string& s) {
-    return svc->send(in.host, conn, s.data(), s.size()) == GATIO_OK;
+    return in.svc->send(in.host, conn, s.data(), s.size()) == GATIO_OK;
 }
 
 void late(gatio_host* host, void* arg) {
     auto* l = static_cast<Late*>(arg);
     static const std::uint8_t byte = 'x';
-    const int r = svc->send_received(host, l->conn, &byte, 1);
+    const int r = l->svc->send_received(host, l->conn, &byte, 1);
     const std::string s = "late " + std::to_string(r) + "\n";
-    svc->send(host, l->conn, s.data(), s.size());
+    l->svc->send(host, l->conn, s.data(), s.size());
     delete l;
 }
 
@@ -73,23 +75,23 @@ std::int64_t on_data(void* instance, gatio_conn conn, void*, const std::uint8_t*
     switch (in.mode) {
     case Mode::frame: {
         const std::size_t half = len / 2;
-        const bool ok = text(in, conn, "<") && svc->send_received(in.host, conn, data, half) == GATIO_OK &&
+        const bool ok = text(in, conn, "<") && in.svc->send_received(in.host, conn, data, half) == GATIO_OK &&
                         text(in, conn, "|") &&
-                        svc->send_received(in.host, conn, data + half, len - half) == GATIO_OK &&
+                        in.svc->send_received(in.host, conn, data + half, len - half) == GATIO_OK &&
                         text(in, conn, ">");
         return ok ? static_cast<std::int64_t>(len) : GATIO_DATA_RESET;
     }
     case Mode::close:
-        if (svc->send_received(in.host, conn, data, len) != GATIO_OK) {
+        if (in.svc->send_received(in.host, conn, data, len) != GATIO_OK) {
             return GATIO_DATA_RESET;
         }
-        svc->close(in.host, conn, GATIO_CLOSE_ABORT);
+        in.svc->close(in.host, conn, GATIO_CLOSE_ABORT);
         return static_cast<std::int64_t>(len);
     case Mode::check: {
-        const int outside = svc->send_received(in.host, conn, data, len + 1);
-        const int empty = svc->send_received(in.host, conn, data + len, 0);
+        const int outside = in.svc->send_received(in.host, conn, data, len + 1);
+        const int empty = in.svc->send_received(in.host, conn, data + len, 0);
         text(in, conn, "check " + std::to_string(outside) + " " + std::to_string(empty) + "\n");
-        svc->timer_start(in.host, 1, late, new Late{in.host, conn});
+        in.svc->timer_start(in.host, 1, late, new Late{in.svc, in.host, conn});
         return static_cast<std::int64_t>(len);
     }
     }
