@@ -101,6 +101,7 @@ struct IoUringTuning {
     std::uint32_t wait_batch = 16; // 2..4096
     Micros spin{0};                // peek at the CQ this long before blocking; 0..max_spin
     bool recv_bundle = false;      // multishot receives fill several buffers per CQE (IORING_RECVSEND_BUNDLE)
+    bool pbuf_incremental = false; // receives take only the bytes they need of a buffer (IOU_PBUF_RING_INC)
     friend bool operator==(const IoUringTuning&, const IoUringTuning&) = default;
 };
 

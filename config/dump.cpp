@@ -191,6 +191,7 @@ std::string dump(const Config& c) {
     w.number("wait_batch", c.io_uring.wait_batch);
     w.quoted("spin", format_micros(c.io_uring.spin));
     w.boolean("recv_bundle", c.io_uring.recv_bundle);
+    w.boolean("pbuf_incremental", c.io_uring.pbuf_incremental);
 
     w.header("[network]");
     w.quoted("output_memory", format_size(c.network.output_memory));

@@ -82,7 +82,7 @@ AdminSection read_admin(const toml::table& table, SourcePos& listen_at, Reporter
 IoUringTuning read_io_uring(const toml::table& table, Reporter& out) {
     TableReader r(table, "io_uring",
                   {"defer_taskrun", "direct_descriptors", "multishot_recv", "submit_batching", "single_send",
-                   "cq_factor", "min_wait", "wait_batch", "spin", "recv_bundle"},
+                   "cq_factor", "min_wait", "wait_batch", "spin", "recv_bundle", "pbuf_incremental"},
                   out);
     IoUringTuning t;
     t.defer_taskrun = r.boolean("defer_taskrun").value_or(t.defer_taskrun);
@@ -97,6 +97,7 @@ IoUringTuning read_io_uring(const toml::table& table, Reporter& out) {
     t.wait_batch = static_cast<std::uint32_t>(r.integer("wait_batch", 2, 4096).value_or(t.wait_batch));
     t.spin = r.micros("spin", max_spin).value_or(t.spin);
     t.recv_bundle = r.boolean("recv_bundle").value_or(t.recv_bundle);
+    t.pbuf_incremental = r.boolean("pbuf_incremental").value_or(t.pbuf_incremental);
     r.finish();
     return t;
 }

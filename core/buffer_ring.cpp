@@ -7,6 +7,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "core/ring.hpp"
+
 namespace gatio::core {
 
 namespace {
@@ -22,8 +24,8 @@ struct PbufStatus {
 } // namespace
 
 BufferRing::BufferRing(io_uring& ring, Arena& arena, std::uint16_t group, std::uint32_t count,
-                       std::uint32_t size)
-    : group_(group), count_(count), size_(size) {
+                       std::uint32_t size, bool incremental)
+    : group_(group), count_(count), size_(size), incremental_(incremental) {
     if (count == 0 || count > 32768 || (count & (count - 1)) != 0) {
         throw std::invalid_argument("buffer group " + std::to_string(group) + ": count " +
                                     std::to_string(count) + " is not a power of two in 1..32768");
@@ -38,6 +40,10 @@ BufferRing::BufferRing(io_uring& ring, Arena& arena, std::uint16_t group, std::u
     order_ = static_cast<std::uint16_t*>(arena.allocate(2 * sizeof(std::uint16_t) * count, cache_line));
     position_ = static_cast<std::uint32_t*>(arena.allocate(sizeof(std::uint32_t) * count, cache_line));
     order_mask_ = 2 * count - 1;
+    offset_ = static_cast<std::uint32_t*>(arena.allocate(sizeof(std::uint32_t) * count, cache_line));
+    kept_ = static_cast<bool*>(arena.allocate(sizeof(bool) * count, cache_line));
+    std::fill_n(offset_, count, 0U);
+    std::fill_n(kept_, count, false);
 
     // The buffers are left untouched: the kernel's copy of a receive faults a page in like any
     // write, so a buffer costs memory once the kernel has picked it.
@@ -45,6 +51,7 @@ BufferRing::BufferRing(io_uring& ring, Arena& arena, std::uint16_t group, std::u
     reg.ring_addr = reinterpret_cast<std::uintptr_t>(br_);
     reg.ring_entries = count;
     reg.bgid = group;
+    reg.pad = incremental ? uapi::pbuf_ring_inc : 0; // the kernel's flags since 6.12; pad in older headers
     int ret = io_uring_register_buf_ring(&ring, &reg, 0);
     if (ret < 0) {
         throw std::runtime_error("registering buffer group " + std::to_string(group) + " (" +
@@ -58,9 +65,9 @@ BufferRing::BufferRing(io_uring& ring, Arena& arena, std::uint16_t group, std::u
 
 std::size_t BufferRing::memory_for(std::uint32_t count, std::uint32_t size) {
     const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-    const std::size_t per_buffer =
-        std::size_t{size} + sizeof(io_uring_buf) + 2 * sizeof(std::uint16_t) + sizeof(std::uint32_t);
-    return static_cast<std::size_t>(count) * per_buffer + page + 3 * cache_line;
+    const std::size_t per_buffer = std::size_t{size} + sizeof(io_uring_buf) + 2 * sizeof(std::uint16_t) +
+                                   2 * sizeof(std::uint32_t) + sizeof(bool);
+    return static_cast<std::size_t>(count) * per_buffer + page + 5 * cache_line;
 }
 
 void BufferRing::add(std::uint16_t id, int offset) {
@@ -89,7 +96,8 @@ bool BufferRing::grow() {
 BufferRing::~BufferRing() = default;
 
 void BufferRing::recycle(std::uint16_t id) {
-    assert(id < provided_);
+    assert(id < provided_ && !kept_[id]);
+    offset_[id] = 0;
     add(id, 0);
     io_uring_buf_ring_advance(br_, 1);
 }

@@ -8,6 +8,12 @@
 // resident. The ring is therefore provided a few buffers at first and more only when a receive
 // finds none left (grow(), doubling up to `count`): memory follows the most buffers ever in
 // use at once, not the ring's size.
+//
+// Registered incrementally consumed (IOU_PBUF_RING_INC, Linux 6.12), a receive takes only the
+// bytes it needs from the buffer at the ring's head, and the next receive, of any connection,
+// goes on where it ended: a completion then names a buffer the kernel may still be filling
+// (IORING_CQE_F_BUF_MORE), its data starting at that buffer's offset(), and the buffer goes back
+// only once a completion without that flag said the kernel is done with it.
 #pragma once
 
 #include <cassert>
@@ -25,7 +31,9 @@ public:
     // Registers the ring under `group` (io_uring_register_buf_ring). count: power of two,
     // 1..32768. Throws naming the group and errno text. The registration lasts as long as
     // the io_uring: unregistering would have to happen on the ring's own thread.
-    BufferRing(io_uring& ring, Arena& arena, std::uint16_t group, std::uint32_t count, std::uint32_t size);
+    // incremental: register with IOU_PBUF_RING_INC (the caller knows the kernel has it).
+    BufferRing(io_uring& ring, Arena& arena, std::uint16_t group, std::uint32_t count, std::uint32_t size,
+               bool incremental = false);
     ~BufferRing();
     BufferRing(const BufferRing&) = delete;
     BufferRing& operator=(const BufferRing&) = delete;
@@ -55,7 +63,20 @@ public:
         return {data(id), length};
     }
 
-    // Gives buffer `id` back to the kernel.
+    bool incremental() const { return incremental_; }
+    // Where the next completion naming `id` starts: 0 unless the ring is incremental.
+    std::uint32_t offset(std::uint16_t id) const { return offset_[id]; }
+    // A completion's `length` bytes of buffer `id`, from offset(id), are handled now; kernel_keeps:
+    // the kernel goes on filling the buffer (IORING_CQE_F_BUF_MORE on the completion's last).
+    void consumed(std::uint16_t id, std::uint32_t length, bool kernel_keeps) {
+        assert(offset_[id] + length <= size_);
+        offset_[id] += length;
+        kept_[id] = kernel_keeps;
+    }
+    // Whether the kernel still fills buffer `id`: then it must not be recycled.
+    bool kernel_keeps(std::uint16_t id) const { return kept_[id]; }
+
+    // Gives buffer `id` back to the kernel, whole.
     void recycle(std::uint16_t id);
 
     // A bundle's CQE (IORING_RECVSEND_BUNDLE) names its first buffer only: the kernel filled
@@ -90,6 +111,9 @@ private:
     std::uint32_t* position_ = nullptr; // [id]: where it was last added in order_
     std::uint32_t order_mask_ = 0;
     std::uint32_t added_ = 0;
+    bool incremental_;
+    std::uint32_t* offset_ = nullptr; // [id]: bytes of it handled since it was last provided
+    bool* kept_ = nullptr;            // [id]: the kernel still fills it
 };
 
 } // namespace gatio::core

@@ -281,6 +281,36 @@ public:
         return cap;
     }
 
+    // A second ring (group 1) registered with IOU_PBUF_RING_INC: kernels before 6.12 reject the
+    // flag with EINVAL. Registration is the whole difference a driver sees, so it is the probe.
+    Capability incremental() {
+        Capability cap{"incremental buffers", false, ""};
+        if (!registered_) {
+            cap.detail = "needs buffer rings";
+            return cap;
+        }
+        void* map = ::mmap(nullptr, map_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (map == MAP_FAILED) {
+            cap.detail = "mmap: " + errno_text(errno);
+            return cap;
+        }
+        io_uring_buf_ring_init(static_cast<io_uring_buf_ring*>(map));
+        io_uring_buf_reg reg{};
+        reg.ring_addr = reinterpret_cast<std::uint64_t>(map);
+        reg.ring_entries = entries;
+        reg.bgid = 1;
+        reg.pad = uapi::pbuf_ring_inc; // flags, which older headers call pad
+        const int ret = io_uring_register_buf_ring(ring_, &reg, 0);
+        if (ret == 0) {
+            cap.supported = true;
+            io_uring_unregister_buf_ring(ring_, 1);
+        } else if (ret != -EINVAL) {
+            cap.detail = "io_uring_register_buf_ring: " + errno_text(-ret);
+        }
+        ::munmap(map, map_size_);
+        return cap;
+    }
+
 private:
     void cancel_and_drain() {
         io_uring_sqe* cancel = io_uring_get_sqe(ring_);
@@ -405,6 +435,8 @@ void probe_rings(KernelReport& r) {
     // The opcode table cannot show the multishot flag of RECV: only a real submission can.
     r.features.push_back(buffers.multishot_recv());
     r.support.multishot_recv = r.features.back().supported;
+    r.features.push_back(buffers.incremental());
+    r.support.pbuf_incremental = r.features.back().supported;
 }
 
 void append_capabilities(std::string& out, const std::vector<Capability>& caps) {

@@ -29,6 +29,7 @@ struct KernelSupport {
     bool send = false;        // IORING_OP_SEND is in the kernel's opcode table
     bool min_timeout = false; // IORING_FEAT_MIN_TIMEOUT: a wait's min_wait_usec (6.12)
     bool recv_bundle = false; // IORING_FEAT_RECVSEND_BUNDLE: receives fill several buffers (6.10)
+    bool pbuf_incremental = false; // a buffer ring registered with IOU_PBUF_RING_INC (6.12)
 };
 
 struct KernelReport {

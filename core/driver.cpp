@@ -613,18 +613,21 @@ void Driver::arm_eventfd_read() {
 
 // ---------------------------------------------------------------- buffers and timers
 
-BufferRing& Driver::add_buffer_ring(std::uint16_t group) {
-    return add_buffer_ring(group, plan_.ring.buffer_count, plan_.ring.buffer_size);
+BufferRing& Driver::add_buffer_ring(std::uint16_t group, bool incremental) {
+    return add_buffer_ring(group, plan_.ring.buffer_count, plan_.ring.buffer_size, incremental);
 }
 
-BufferRing& Driver::add_buffer_ring(std::uint16_t group, std::uint32_t count, std::uint32_t size) {
+BufferRing& Driver::add_buffer_ring(std::uint16_t group, std::uint32_t count, std::uint32_t size,
+                                    bool incremental) {
+    assert(!incremental || features_.pbuf_incremental);
     assert(current() == this);
     if (buffer_ring(group) != nullptr) {
         throw std::invalid_argument("driver " + name() + ": buffer group " + std::to_string(group) +
                                     " is already registered");
     }
     try {
-        buffer_rings_.push_back(std::make_unique<BufferRing>(ring_->raw(), tpc_.arena(), group, count, size));
+        buffer_rings_.push_back(
+            std::make_unique<BufferRing>(ring_->raw(), tpc_.arena(), group, count, size, incremental));
     } catch (const std::exception& e) {
         throw std::runtime_error("driver " + name() + ": " + e.what());
     }
@@ -632,14 +635,16 @@ BufferRing& Driver::add_buffer_ring(std::uint16_t group, std::uint32_t count, st
 }
 
 BufferRing& Driver::add_buffer_ring(std::uint16_t group, std::uint32_t count, std::uint32_t size,
-                                    Arena& memory) {
+                                    Arena& memory, bool incremental) {
+    assert(!incremental || features_.pbuf_incremental);
     assert(current() == this);
     if (buffer_ring(group) != nullptr) {
         throw std::invalid_argument("driver " + name() + ": buffer group " + std::to_string(group) +
                                     " is already registered");
     }
     try {
-        buffer_rings_.push_back(std::make_unique<BufferRing>(ring_->raw(), memory, group, count, size));
+        buffer_rings_.push_back(
+            std::make_unique<BufferRing>(ring_->raw(), memory, group, count, size, incremental));
     } catch (const std::exception& e) {
         throw std::runtime_error("driver " + name() + ": " + e.what());
     }

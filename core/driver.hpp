@@ -143,12 +143,15 @@ public:
 
     // Registers a provided-buffer ring under `group` with buffers from the TPC arena
     // (DriverModule::start only). The first form uses ring_settings() (buffer_count x
-    // buffer_size). Throws std::runtime_error naming the driver and group on failure.
-    BufferRing& add_buffer_ring(std::uint16_t group);
-    BufferRing& add_buffer_ring(std::uint16_t group, std::uint32_t count, std::uint32_t size);
+    // buffer_size). incremental: consumed incrementally (IOU_PBUF_RING_INC, only where
+    // features().pbuf_incremental). Throws std::runtime_error naming the driver and group on failure.
+    BufferRing& add_buffer_ring(std::uint16_t group, bool incremental = false);
+    BufferRing& add_buffer_ring(std::uint16_t group, std::uint32_t count, std::uint32_t size,
+                                bool incremental = false);
     // For a module attached while running: the same, with the ring and buffers taken from
     // `memory`, which must stay mapped until remove_buffer_ring(group) has returned.
-    BufferRing& add_buffer_ring(std::uint16_t group, std::uint32_t count, std::uint32_t size, Arena& memory);
+    BufferRing& add_buffer_ring(std::uint16_t group, std::uint32_t count, std::uint32_t size, Arena& memory,
+                                bool incremental = false);
     BufferRing* buffer_ring(std::uint16_t group);
     // Unregisters `group` from the ring and forgets it; no receive that may still pick one of
     // its buffers may be in flight. Throws std::runtime_error naming the driver and group (the

@@ -44,6 +44,29 @@ std::string RingFeatures::describe() const {
     add(min_wait, "min_wait");
     add(recv_bundle, "recv_bundle");
     add(taskrun_flag, "taskrun_flag");
+    add(pbuf_incremental, "pbuf_incremental");
+    return out;
+}
+
+std::vector<std::string> unavailable_switches(const config::IoUringTuning& tuning,
+                                              const KernelSupport& kernel) {
+    std::vector<std::string> out;
+    if (tuning.recv_bundle && !(kernel.recv_bundle && kernel.multishot_recv && tuning.multishot_recv)) {
+        out.emplace_back(
+            "[io_uring] recv_bundle: receive bundles need IORING_FEAT_RECVSEND_BUNDLE (Linux 6.10) "
+            "and multishot receives; each receive takes one buffer");
+    }
+    if (tuning.pbuf_incremental &&
+        !(kernel.pbuf_incremental && kernel.multishot_recv && tuning.multishot_recv)) {
+        out.emplace_back(
+            "[io_uring] pbuf_incremental: incremental buffer consumption needs IOU_PBUF_RING_INC "
+            "(Linux 6.12) and multishot receives; each receive takes a whole buffer");
+    }
+    if (tuning.min_wait.count() > 0 && !kernel.min_timeout) {
+        out.emplace_back(
+            "[io_uring] min_wait: needs IORING_FEAT_MIN_TIMEOUT (Linux 6.12); blocking waits return "
+            "on the first completion");
+    }
     return out;
 }
 
@@ -118,6 +141,8 @@ Ring::Ring(const config::RingSettings& settings, const config::IoUringTuning& tu
     features_.single_send = tuning.single_send && kernel.send;
     features_.min_wait = tuning.min_wait.count() > 0 && kernel.min_timeout && features_.ext_arg;
     features_.recv_bundle = tuning.recv_bundle && kernel.recv_bundle && features_.multishot_recv;
+    features_.pbuf_incremental =
+        tuning.pbuf_incremental && kernel.pbuf_incremental && features_.multishot_recv;
 
     // A registered ring fd saves the fd lookup on every io_uring_enter; without it we still work.
     features_.registered_ring_fd = io_uring_register_ring_fd(&ring_) == 1;

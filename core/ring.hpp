@@ -10,6 +10,7 @@
 #include <liburing.h>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "config/config.hpp"
 #include "core/capabilities.hpp"
@@ -22,6 +23,8 @@ namespace uapi {
 inline constexpr std::uint32_t feat_recvsend_bundle = 1U << 14; // IORING_FEAT_RECVSEND_BUNDLE, 6.10
 inline constexpr std::uint32_t feat_min_timeout = 1U << 15;     // IORING_FEAT_MIN_TIMEOUT, 6.12
 inline constexpr std::uint16_t recvsend_bundle = 1U << 4;       // IORING_RECVSEND_BUNDLE in sqe->ioprio
+inline constexpr std::uint16_t pbuf_ring_inc = 2;               // IOU_PBUF_RING_INC in io_uring_buf_reg, 6.12
+inline constexpr std::uint32_t cqe_f_buf_more = 1U << 4;        // IORING_CQE_F_BUF_MORE
 // struct io_uring_getevents_arg as of 6.12: min_wait_usec took the place of pad.
 struct GeteventsArg {
     std::uint64_t sigmask;
@@ -55,10 +58,17 @@ struct RingFeatures {
     bool recv_bundle =
         false; // multishot receives take bundles ([io_uring] recv_bundle, FEAT_RECVSEND_BUNDLE)
     bool taskrun_flag = false; // the kernel flags pending task work in the SQ ring (IORING_SQ_TASKRUN)
+    // Receive buffer rings are consumed incrementally ([io_uring] pbuf_incremental, IOU_PBUF_RING_INC).
+    bool pbuf_incremental = false;
 
     // e.g. "sq=1024 cq=4096 single_issuer defer_taskrun ... -msg_ring"
     std::string describe() const;
 };
+
+// One message for each [io_uring] switch `tuning` turns on that `kernel` lacks, naming what the
+// drivers do instead: the daemon logs them once, where every ring would drop the switch alone.
+std::vector<std::string> unavailable_switches(const config::IoUringTuning& tuning,
+                                              const KernelSupport& kernel);
 
 // io_uring_setup refused a ring; error() is its errno.
 class RingSetupError : public std::runtime_error {

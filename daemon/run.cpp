@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/capabilities.hpp"
+#include "core/ring.hpp"
 #include "core/runtime.hpp"
 #include "daemon/commands.hpp"
 #include "daemon/exit_codes.hpp"
@@ -46,6 +47,9 @@ int run_loaded(const Options& options, Loaded& loaded, InheritedSockets& sockets
         log->warn("{}", missing);
     } else {
         log->info("io_uring: every feature gatiod uses is available on kernel {}", report.kernel_release);
+    }
+    for (const auto& fallback : core::unavailable_switches(loaded.config.io_uring, report.support)) {
+        log->warn("{}", fallback);
     }
     log->info("configuration {}: tpcs {}, drivers {}, listeners {}", loaded.config.file.string(),
               loaded.topology.tpcs.size(), loaded.topology.driver_count(), loaded.topology.listeners.size());

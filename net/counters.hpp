@@ -35,7 +35,8 @@ struct NetCounters {
     std::uint64_t partial_sends = 0;       // sends the kernel took only part of (continued)
     std::uint64_t single_sends = 0;        // sends of one slice through IORING_OP_SEND (no msghdr)
     std::uint64_t recv_bundled = 0;        // buffers a receive bundle carried after its first
-    std::uint64_t output_refused = 0;      // send calls refused: send_buffer_limit or the output budget
+    std::uint64_t recv_buffer_kept = 0; // receives whose buffer the kernel goes on filling (pbuf_incremental)
+    std::uint64_t output_refused = 0;   // send calls refused: send_buffer_limit or the output budget
     std::uint64_t output_admissions_refused = 0; // connections closed at once: no output reserve left
     std::uint64_t datagrams_received = 0;
     std::uint64_t datagrams_truncated = 0; // larger than a provided buffer; not delivered whole
@@ -68,7 +69,7 @@ struct CounterField {
 using NetCounterField = CounterField<NetCounters>;
 
 // Names and members, in declaration order.
-inline constexpr std::array<NetCounterField, 37> net_counter_fields{{
+inline constexpr std::array<NetCounterField, 38> net_counter_fields{{
     {"accepted", &NetCounters::accepted},
     {"rejected", &NetCounters::rejected},
     {"accept_errors", &NetCounters::accept_errors},
@@ -88,6 +89,7 @@ inline constexpr std::array<NetCounterField, 37> net_counter_fields{{
     {"partial_sends", &NetCounters::partial_sends},
     {"single_sends", &NetCounters::single_sends},
     {"recv_bundled", &NetCounters::recv_bundled},
+    {"recv_buffer_kept", &NetCounters::recv_buffer_kept},
     {"output_refused", &NetCounters::output_refused},
     {"output_admissions_refused", &NetCounters::output_admissions_refused},
     {"datagrams_received", &NetCounters::datagrams_received},

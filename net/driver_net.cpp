@@ -196,6 +196,11 @@ void DriverNet::carve(core::Driver& d) {
 
 void DriverNet::set_up(core::Driver& d) {
     const config::RingSettings& ring = d.ring_settings();
+    // A datagram's header must start aligned in its buffer, which incremental consumption cannot
+    // promise: a module serving UDP keeps whole buffers.
+    incremental_ = d.features().pbuf_incremental &&
+                   std::none_of(listeners_.begin(), listeners_.end(),
+                                [](const auto& l) { return l->config.transport == config::Transport::udp; });
     if (while_running_) {
         assert(memory_ != nullptr); // prepared off this thread
         // Its own buffer group, next to those already registered.
@@ -206,9 +211,9 @@ void DriverNet::set_up(core::Driver& d) {
             }
             ++group_;
         }
-        buffers_ = &d.add_buffer_ring(group_, ring.buffer_count, ring.buffer_size, *memory_);
+        buffers_ = &d.add_buffer_ring(group_, ring.buffer_count, ring.buffer_size, *memory_, incremental_);
     } else {
-        buffers_ = &d.add_buffer_ring(group_);
+        buffers_ = &d.add_buffer_ring(group_, incremental_);
         carve(d);
     }
     holds_->start(*buffers_, files_->lent());

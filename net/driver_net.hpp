@@ -176,6 +176,7 @@ private:
     bool direct_ = false;
     bool multishot_ = false;
     bool recv_bundle_ = false;
+    bool incremental_ = false; // the buffer ring is consumed incrementally (IOU_PBUF_RING_INC)
     bool single_send_ = false;
 
     bool while_running_ = false;

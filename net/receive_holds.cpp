@@ -31,7 +31,8 @@ void ReceiveHolds::begin(const void* endpoint, const std::uint8_t* data, std::si
     if (data >= base && data < base + static_cast<std::size_t>(ring_->count()) * size) {
         delivering_ = static_cast<std::uint32_t>(static_cast<std::size_t>(data - base) / size);
         assert(static_cast<std::size_t>(data - base) % size + len <= size);
-        assert(refs_[delivering_] == 0); // a held buffer is not in the ring to be received into
+        // A held buffer is not in the ring to be received into, unless the kernel still fills it.
+        assert(refs_[delivering_] == 0 || ring_->incremental());
     }
 }
 
@@ -68,8 +69,9 @@ void ReceiveHolds::released(void* self, std::uint32_t id) {
     assert(h.refs_[id] > 0);
     if (--h.refs_[id] == 0) {
         --h.buffers_held_;
-        // Dropped while its own on_data still runs (the target closed): the delivery recycles it.
-        if (id != h.delivering_) {
+        // Dropped while its own on_data still runs (the target closed): the delivery recycles it;
+        // while the kernel still fills it, the completion that ends it does.
+        if (id != h.delivering_ && !h.ring_->kernel_keeps(static_cast<std::uint16_t>(id))) {
             h.ring_->recycle(static_cast<std::uint16_t>(id));
         }
     }

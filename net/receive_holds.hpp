@@ -9,7 +9,8 @@
 // (counted in receive_copies): the records of the driver module ([network] receive_holds),
 // those of one connection's output ([network] receive_holds_per_connection), and the ring: at
 // most half of the buffers provided to the kernel are held, the ring growing towards its
-// buffer_count first, so that receives always find buffers left.
+// buffer_count first, so that receives always find buffers left. In an incrementally consumed
+// ring a held buffer may still be the one the kernel fills: it goes back once both are done.
 #pragma once
 
 #include <cstddef>
@@ -50,9 +51,10 @@ public:
     // A record for [data, data + len) of that slice on an output already holding `held`
     // records; LentPool::none when the bytes are to be copied.
     std::uint32_t hold(const std::uint8_t* data, std::uint32_t held);
-    // Buffer `id`'s completion is handled: back to the ring unless output holds it.
+    // Buffer `id`'s completion is handled: back to the ring unless output holds it or the kernel
+    // still fills it (an incremental ring).
     void recycle(std::uint16_t id) {
-        if (refs_[id] == 0) {
+        if (refs_[id] == 0 && !ring_->kernel_keeps(id)) {
             ring_->recycle(id);
         }
     }

@@ -823,7 +823,8 @@ void TcpEndpoint::recv_done(Connection& c, const io_uring_cqe& cqe) {
             abort(c, GATIO_CLOSE_RESET, true);
             return;
         }
-        take_received(c, id, static_cast<std::size_t>(cqe.res));
+        take_received(c, id, static_cast<std::size_t>(cqe.res),
+                      (cqe.flags & core::uapi::cqe_f_buf_more) != 0);
         if (!more && c.read == Connection::Read::idle) {
             if (multishot) {
                 ++net_.stats().recv_multishot_ends;
@@ -832,7 +833,8 @@ void TcpEndpoint::recv_done(Connection& c, const io_uring_cqe& cqe) {
         }
         return;
     }
-    if (has_buffer) {
+    // Without data an incremental ring's buffer was not consumed: it is still the kernel's.
+    if (has_buffer && !net_.buffers().incremental()) {
         net_.buffers().recycle(id);
     }
     if (cqe.res == 0) {
@@ -874,18 +876,25 @@ void TcpEndpoint::recv_done(Connection& c, const io_uring_cqe& cqe) {
     }
 }
 
-void TcpEndpoint::take_received(Connection& c, std::uint16_t id, std::size_t len) {
+void TcpEndpoint::take_received(Connection& c, std::uint16_t id, std::size_t len, bool kernel_keeps) {
     // A bundle (IORING_RECVSEND_BUNDLE) filled several buffers in ring order, each whole but the
     // last; any other receive fills one. Each goes to the handler while the connection is open,
-    // then back to the kernel unless output holds it.
+    // then back to the kernel unless output holds it. In an incremental ring the data starts
+    // where the buffer's previous completion, of any connection, ended, and the last buffer
+    // stays the kernel's when the completion says so (IORING_CQE_F_BUF_MORE).
     core::BufferRing& buffers = net_.buffers();
+    if (kernel_keeps) {
+        ++net_.stats().recv_buffer_kept;
+    }
     for (;;) {
-        const std::size_t n = std::min<std::size_t>(len, buffers.buffer_size());
+        const std::uint32_t at = buffers.offset(id);
+        const std::size_t n = std::min<std::size_t>(len, buffers.buffer_size() - at);
         len -= n;
         const std::uint16_t next = len > 0 ? buffers.next_in_ring(id) : 0;
+        buffers.consumed(id, static_cast<std::uint32_t>(n), len == 0 && kernel_keeps);
         if (c.phase == Connection::Phase::open) {
             c.last_active_ns = driver().now_ns();
-            deliver(c, reinterpret_cast<const std::uint8_t*>(buffers.data(id)), n);
+            deliver(c, reinterpret_cast<const std::uint8_t*>(buffers.data(id)) + at, n);
         }
         net_.holds().recycle(id);
         if (len == 0) {

@@ -185,7 +185,8 @@ private:
 
     void recv_done(Connection& c, const io_uring_cqe& cqe);
     void send_done(Connection& c, int res);
-    void take_received(Connection& c, std::uint16_t id, std::size_t len); // delivers, recycles
+    // Delivers and recycles; kernel_keeps: IORING_CQE_F_BUF_MORE (an incremental ring).
+    void take_received(Connection& c, std::uint16_t id, std::size_t len, bool kernel_keeps);
     void deliver(Connection& c, const std::uint8_t* data, std::size_t len);
     bool reading_wanted(const Connection& c) const;
     void update_reading(Connection& c);

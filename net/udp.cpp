@@ -63,6 +63,7 @@ void UdpEndpoint::on_completion(const io_uring_cqe& cqe, unsigned tag) {
     }
     if (core::BufferRing::has_buffer(cqe.flags)) {
         std::uint16_t id = core::BufferRing::buffer_id(cqe.flags);
+        assert(!net_.buffers().incremental()); // a module serving UDP keeps whole buffers
         if (cqe.res > 0 && !draining_) {
             datagram(id, cqe.res);
         }

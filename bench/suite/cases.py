@@ -26,6 +26,8 @@ ABLATION = [
     ("min_wait 100us", {"min_wait": "100us"}),
     ("spin 50us", {"spin": "50us"}),
     ("recv_bundle on", {"recv_bundle": True}),
+    ("pbuf_incremental on", {"pbuf_incremental": True}),
+    ("recv_bundle + pbuf_incremental on", {"recv_bundle": True, "pbuf_incremental": True}),
 ]
 
 # redis-benchmark's tests, each run at -P 1 and -P 16 on both servers: issue 15's list, and PING.

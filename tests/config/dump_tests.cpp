@@ -55,6 +55,7 @@ TEST_CASE("dump writes every default, sections in schema order", "[dump]") {
         "wait_batch = 16\n",
         "spin = \"0us\"\n",
         "recv_bundle = false\n",
+        "pbuf_incremental = false\n",
     };
     std::size_t at = 0;
     for (const std::string& expected : in_order) {

@@ -179,6 +179,7 @@ min_wait = "1ms"
 wait_batch = 4096
 spin = "250us"
 recv_bundle = true
+pbuf_incremental = true
 
 [[listener]]
 name = "echo-udp"
@@ -228,7 +229,7 @@ send_low_watermark = "1KiB"
     CHECK(t.tpcs[1].drivers[0].role == DriverRole::exec);
 
     CHECK(c.io_uring == IoUringTuning{false, false, false, false, 64, false, std::chrono::microseconds(1000),
-                                      4096, std::chrono::microseconds(250), true});
+                                      4096, std::chrono::microseconds(250), true, true});
 
     REQUIRE(c.listeners.size() == 1);
     const ListenerConfig& l = c.listeners[0];
@@ -237,7 +238,7 @@ send_low_watermark = "1KiB"
     CHECK(l.handler_path == box.dir() / "handlers" / "custom.so");
     CHECK_FALSE(l.all_drivers);
     CHECK(l.drivers == std::vector<std::string>{"d1", "node1"});
-    CHECK(c.positions.listener(0).drivers == SourcePos{59, 11});
+    CHECK(c.positions.listener(0).drivers == SourcePos{60, 11});
     CHECK(l.backlog == 1);
     CHECK(l.max_connections == 1048576);
     CHECK(l.idle_timeout == Duration(0));

@@ -87,7 +87,11 @@ TEST_CASE("multishot recv, MSG_RING and single sends are used only where the ker
     const KernelSupport& probed = test::kernel();
     RuntimeOptions o = test::options_for(2);
     o.kernel = KernelSupport{}; // a kernel that offers neither
-    Runtime rt(test::topology(2), test::machine(), {}, o);
+    // Asked for, the bundles and incremental buffers are still left out.
+    config::IoUringTuning wanted;
+    wanted.recv_bundle = true;
+    wanted.pbuf_incremental = true;
+    Runtime rt(test::topology(2), test::machine(), wanted, o);
     REQUIRE(rt.start().empty());
     RingFeatures none = rt.driver(0).features();
     // Without MSG_RING the drivers wake each other through their eventfds: messages still flow.
@@ -102,10 +106,12 @@ TEST_CASE("multishot recv, MSG_RING and single sends are used only where the ker
     CHECK_FALSE(none.single_send);
     CHECK_FALSE(none.min_wait);
     CHECK_FALSE(none.recv_bundle);
+    CHECK_FALSE(none.pbuf_incremental);
 
     config::IoUringTuning asked;
     asked.min_wait = std::chrono::microseconds(50);
     asked.recv_bundle = true;
+    asked.pbuf_incremental = true;
     Runtime with_probe(test::topology(1), test::machine(), asked, test::options_for(1));
     REQUIRE(with_probe.start().empty());
     RingFeatures found = with_probe.driver(0).features();
@@ -117,6 +123,41 @@ TEST_CASE("multishot recv, MSG_RING and single sends are used only where the ker
     CHECK(found.single_send == probed.send);
     CHECK(found.min_wait == probed.min_timeout);
     CHECK(found.recv_bundle == (probed.recv_bundle && probed.multishot_recv));
+    CHECK(found.pbuf_incremental == (probed.pbuf_incremental && probed.multishot_recv));
+}
+
+// The daemon logs each switch the kernel cannot honour once, from this list, before the drivers
+// quietly do without it.
+TEST_CASE("a switch the kernel lacks is named once, with what the drivers do instead", "[ring]") {
+    config::IoUringTuning asked;
+    asked.recv_bundle = true;
+    asked.pbuf_incremental = true;
+    asked.min_wait = std::chrono::microseconds(50);
+    KernelSupport all;
+    all.multishot_recv = true;
+    all.recv_bundle = true;
+    all.pbuf_incremental = true;
+    all.min_timeout = true;
+    CHECK(unavailable_switches(asked, all).empty());
+    CHECK(unavailable_switches(config::IoUringTuning{}, KernelSupport{}).empty());
+
+    KernelSupport no_inc = all;
+    no_inc.pbuf_incremental = false;
+    auto missing = unavailable_switches(asked, no_inc);
+    REQUIRE(missing.size() == 1);
+    CHECK(missing[0].find("pbuf_incremental") != std::string::npos);
+    CHECK(missing[0].find("IOU_PBUF_RING_INC") != std::string::npos);
+
+    // Without multishot receives neither buffer switch applies.
+    KernelSupport no_multishot = all;
+    no_multishot.multishot_recv = false;
+    missing = unavailable_switches(asked, no_multishot);
+    REQUIRE(missing.size() == 2);
+    CHECK(missing[0].find("recv_bundle") != std::string::npos);
+    CHECK(missing[1].find("pbuf_incremental") != std::string::npos);
+
+    missing = unavailable_switches(asked, KernelSupport{});
+    CHECK(missing.size() == 3);
 }
 
 TEST_CASE("a probe ring is created exactly as asked, or names io_uring_setup's errno", "[ring]") {

@@ -45,11 +45,16 @@ public:
         }
         REQUIRE(loaded.config);
         config_ = std::move(*loaded.config);
-        // CTest runs this suite a second time with receive bundles on (tests/net/CMakeLists.txt),
+        // CTest runs this suite again with receive bundles on (tests/net/CMakeLists.txt),
         // except where a test sets the switch itself.
         const char* bundle = std::getenv("GATIO_TEST_RECV_BUNDLE");
         if (bundle != nullptr && toml.find("recv_bundle") == std::string::npos) {
             config_.io_uring.recv_bundle = std::string_view(bundle) == "on";
+        }
+        // And with incremental buffer consumption, alone and with the bundles.
+        const char* incremental = std::getenv("GATIO_TEST_PBUF_INCREMENTAL");
+        if (incremental != nullptr && toml.find("pbuf_incremental") == std::string::npos) {
+            config_.io_uring.pbuf_incremental = std::string_view(incremental) == "on";
         }
         machine_ = core::Machine::discover();
         auto resolved = core::resolve_topology(config_, machine_);

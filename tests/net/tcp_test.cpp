@@ -136,6 +136,45 @@ TEST_CASE("receive bundles hand every buffer to the connection in order and recy
     }
 }
 
+// With [io_uring] pbuf_incremental on, where the kernel has IOU_PBUF_RING_INC, a receive takes
+// only the bytes it needs of the buffer at the ring's head and the next receive, of any
+// connection, goes on in the same buffer: three connections answering small messages in turn
+// share buffers, and each message must come back whole from where the last one ended. Off, or
+// on a kernel without it, no completion leaves its buffer with the kernel.
+TEST_CASE("incremental buffers hand each connection its bytes from where the buffer's last receive ended",
+          "[tcp]") {
+    static const bool have = gatio::core::probe_kernel().support.pbuf_incremental;
+    for (const bool incremental : {true, false}) {
+        INFO("pbuf_incremental = " << incremental);
+        auto port = free_port();
+        Server server(echo_config(
+            port, "",
+            fmt::format("buffer_size = 4096\nbuffer_count = 64\n[io_uring]\npbuf_incremental = {}\n",
+                        incremental)));
+        std::vector<Socket> clients;
+        for (int i = 0; i < 3; ++i) {
+            clients.push_back(Socket::tcp(port));
+        }
+        // 3 x 2,000 messages of 13 bytes: many times the 64 buffers' 256 KiB if each took one.
+        for (int i = 0; i < 2'000; ++i) {
+            for (std::size_t k = 0; k < clients.size(); ++k) {
+                const std::string msg = fmt::format("c{}-msg{:06}|", k, i);
+                REQUIRE(clients[k].try_send_all(msg.data(), msg.size()));
+                REQUIRE(clients[k].recv_exact(msg.size()) == msg);
+            }
+        }
+        server.stop();
+        const auto& c = server.final_counters();
+        CHECK(c.bytes_sent == c.bytes_received);
+        CHECK(c.bytes_received == 3u * 2'000u * 13u);
+        if (incremental && have) {
+            CHECK(c.recv_buffer_kept > 0);
+        } else {
+            CHECK(c.recv_buffer_kept == 0);
+        }
+    }
+}
+
 TEST_CASE("a listener served by every driver gets connections on each of them", "[tcp]") {
     auto port = free_port();
     Server server(echo_config(port));
