@@ -27,6 +27,11 @@ PROFILES = {
     "resp-p16": ("resp", "redis-benchmark -t get -P 16, 50 connections",
                  lambda pl, build, port, secs, rate: clients.redis_benchmark(pl, port, "get", 16, 50,
                                                                              int(secs * rate * 10))),
+    **{f"resp-p16-{test}": ("resp", f"redis-benchmark -t {test} -P 16, 50 connections",
+                            lambda pl, build, port, secs, rate, test=test: clients.redis_benchmark(
+                                pl, port, test, 16, 50, int(secs * rate * 10)))
+       for test in ("set", "incr", "lpush", "rpush", "lpop", "rpop", "sadd", "hset", "spop", "zadd", "lrange_100",
+                    "mset")},
     "echo": ("echo", "gatio-loadgen, 100 connections, 64 B, depth 1",
              lambda pl, build, port, secs, rate: clients.loadgen(pl, build, port, 100, 64, 1, secs)),
 }
@@ -131,9 +136,10 @@ def perf_pass(ctx, name, seconds, top):
     return lines
 
 
-def run_profile(ctx, name, seconds, top=20):
+def run_profile(ctx, name, seconds, top=20, perf=True):
     lines = callgrind_pass(ctx, name, seconds, top)
-    lines += perf_pass(ctx, name, seconds, top)
+    if perf:
+        lines += perf_pass(ctx, name, seconds, top)
     path = ctx.build.root / f"bench-profile-{name}.txt"
     path.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -697,10 +697,15 @@ constexpr std::array subcommands{
     Subcommand{script, "script|exists"},
 };
 
-bool is_container(Cmd id) {
-    return std::any_of(subcommands.begin(), subcommands.end(),
-                       [id](const Subcommand& s) { return s.container == id; });
-}
+// Whether a command counts its subcommands apart in INFO commandstats, by command id.
+constexpr std::size_t cmd_ids = 256; // Cmd's underlying type
+constexpr std::array<bool, cmd_ids> containers = [] {
+    std::array<bool, cmd_ids> c{};
+    for (const Subcommand& s : subcommands) {
+        c[static_cast<std::size_t>(s.container)] = true;
+    }
+    return c;
+}();
 
 } // namespace
 
@@ -710,7 +715,7 @@ std::size_t stat_count() {
 
 std::size_t stat_of(const CommandSpec& spec, std::span<const std::string_view> args) {
     const auto base = static_cast<std::size_t>(&spec - table.data());
-    if (args.size() < 2 || !is_container(spec.id)) {
+    if (args.size() < 2 || !containers[static_cast<std::size_t>(spec.id)]) {
         return base;
     }
     for (std::size_t i = 0; i < subcommands.size(); ++i) {
@@ -728,16 +733,38 @@ std::string_view stat_name(std::size_t stat) {
 
 namespace {
 
-// The table's positions in name order, for a binary search per request.
-constexpr std::array<std::uint8_t, table.size()> by_name = [] {
-    std::array<std::uint8_t, table.size()> order{};
-    for (std::size_t i = 0; i < order.size(); ++i) {
-        order[i] = static_cast<std::uint8_t>(i);
+// find_command runs once per request: the name is folded and hashed in one pass and looked up
+// in an open-addressing table built at compile time, so that a hit costs one comparison.
+constexpr std::size_t name_slots = 1024; // a power of two, over 4 x the commands
+static_assert(table.size() < 255 && table.size() * 4 < name_slots);
+constexpr std::uint8_t no_entry = 0xFF;
+
+constexpr std::uint32_t name_step(std::uint32_t h, char folded) {
+    return h * 31 + static_cast<unsigned char>(folded);
+}
+
+constexpr std::size_t name_slot(std::uint32_t h) {
+    return static_cast<std::size_t>((h * 0x9E3779B1u) >> 22) & (name_slots - 1);
+}
+
+constexpr std::array<std::uint8_t, name_slots> by_hash = [] {
+    std::array<std::uint8_t, name_slots> slots{};
+    for (auto& e : slots) {
+        e = no_entry;
     }
-    std::sort(order.begin(), order.end(), [](auto x, auto y) { return table[x].name < table[y].name; });
-    return order;
+    for (std::size_t i = 0; i < table.size(); ++i) {
+        std::uint32_t h = 0;
+        for (char c : table[i].name) {
+            h = name_step(h, c);
+        }
+        std::size_t at = name_slot(h);
+        while (slots[at] != no_entry) {
+            at = (at + 1) & (name_slots - 1);
+        }
+        slots[at] = static_cast<std::uint8_t>(i);
+    }
+    return slots;
 }();
-static_assert(table.size() <= 256);
 
 } // namespace
 
@@ -747,13 +774,18 @@ const CommandSpec* find_command(std::string_view name) {
         return nullptr;
     }
     char buf[longest];
+    std::uint32_t h = 0;
     for (std::size_t i = 0; i < name.size(); ++i) {
         buf[i] = lower(name[i]);
+        h = name_step(h, buf[i]);
     }
     const std::string_view folded(buf, name.size());
-    auto it = std::lower_bound(by_name.begin(), by_name.end(), folded,
-                               [](std::uint8_t i, std::string_view n) { return table[i].name < n; });
-    return it != by_name.end() && table[*it].name == folded ? &table[*it] : nullptr;
+    for (std::size_t at = name_slot(h); by_hash[at] != no_entry; at = (at + 1) & (name_slots - 1)) {
+        if (table[by_hash[at]].name == folded) {
+            return &table[by_hash[at]];
+        }
+    }
+    return nullptr;
 }
 
 bool arity_ok(const CommandSpec& spec, std::size_t argc) {

@@ -29,6 +29,32 @@ std::string_view view(std::span<const std::uint8_t> data, std::size_t from, std:
     return {reinterpret_cast<const char*>(data.data()) + from, to - from};
 }
 
+// The usual header, complete and plain, read in the pass that finds its end: `at` is its first
+// digit, and its '\r' must lie before `limit` (max_inline from the header's start). Returns the
+// position of that '\r' with the number in `value`, or npos for anything else (a header cut
+// short, a sign, a leading zero, over 18 digits, a line too long), which the general path
+// decides exactly as before.
+[[gnu::always_inline]] inline std::size_t quick_header(std::span<const std::uint8_t> data, std::size_t at,
+                                                       std::size_t limit, std::uint64_t& value) {
+    const std::size_t n = data.size();
+    if (at >= n || data[at] < '1' || data[at] > '9') {
+        return std::string_view::npos;
+    }
+    const std::size_t end = std::min({n, at + 18, limit});
+    std::uint64_t v = data[at] - '0';
+    std::size_t i = at + 1;
+    while (i < end && data[i] >= '0' && data[i] <= '9') {
+        v = v * 10 + (data[i] - '0');
+        ++i;
+    }
+    // Like the general path, the byte after '\r' must be there, unexamined.
+    if (i + 1 >= n || i >= limit || data[i] != '\r') {
+        return std::string_view::npos;
+    }
+    value = v;
+    return i;
+}
+
 } // namespace
 
 std::optional<std::int64_t> parse_int(std::string_view s) {
@@ -203,6 +229,18 @@ ParseStatus Parser::parse(std::span<const std::uint8_t> data) {
         return parse_inline(data);
     }
 
+    if (phase_ == Phase::multibulk_header && search_ == 0) {
+        std::uint64_t count = 0;
+        const std::size_t cr = quick_header(data, 1, limits_.max_inline, count);
+        if (cr != std::string_view::npos) {
+            if (count > limits_.max_multibulk) {
+                return fail(ProtocolError::invalid_multibulk_length);
+            }
+            pos_ = cr + 2;
+            remaining_ = count;
+            phase_ = Phase::bulk_header;
+        }
+    }
     if (phase_ == Phase::multibulk_header) {
         std::size_t cr = find_end(data, 0, '\r');
         if (cr == std::string_view::npos) {
@@ -227,6 +265,18 @@ ParseStatus Parser::parse(std::span<const std::uint8_t> data) {
     }
 
     while (remaining_ > 0) {
+        if (phase_ == Phase::bulk_header && search_ <= pos_ && pos_ < n && data[pos_] == '$') {
+            std::uint64_t len = 0;
+            const std::size_t cr = quick_header(data, pos_ + 1, pos_ + limits_.max_inline, len);
+            if (cr != std::string_view::npos) {
+                if (len > limits_.max_bulk_len) {
+                    return fail(ProtocolError::invalid_bulk_length);
+                }
+                bulk_len_ = len;
+                pos_ = cr + 2;
+                phase_ = Phase::bulk_data;
+            }
+        }
         if (phase_ == Phase::bulk_header) {
             std::size_t cr = find_end(data, pos_, '\r');
             if (cr == std::string_view::npos) {

@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -36,16 +37,36 @@ inline void error(std::string& out, std::string_view text) {
     crlf(out);
 }
 
-inline void integer(std::string& out, std::int64_t v) {
-    out.push_back(':');
-    number(out, v);
-    crlf(out);
+// A header line: `type`, the number, CRLF, written to `buf` for one append rather than four.
+// Returns its length.
+inline std::size_t header(char (&buf)[24], char type, std::int64_t v) {
+    buf[0] = type;
+    char* end = std::to_chars(buf + 1, buf + sizeof buf - 2, v).ptr;
+    end[0] = '\r';
+    end[1] = '\n';
+    return static_cast<std::size_t>(end + 2 - buf);
 }
 
+inline void integer(std::string& out, std::int64_t v) {
+    char buf[24];
+    out.append(buf, header(buf, ':', v));
+}
+
+// A short value goes out in one append with its header and CRLF (LRANGE's hundred elements
+// each cost one capacity check, not five).
 inline void bulk(std::string& out, std::string_view data) {
-    out.push_back('$');
-    number(out, static_cast<std::int64_t>(data.size()));
-    crlf(out);
+    constexpr std::size_t short_value = 64;
+    char buf[24];
+    const std::size_t n = header(buf, '$', static_cast<std::int64_t>(data.size()));
+    if (data.size() <= short_value) {
+        char whole[sizeof buf + short_value + 2];
+        std::memcpy(whole, buf, n);
+        std::memcpy(whole + n, data.data(), data.size());
+        std::memcpy(whole + n + data.size(), "\r\n", 2);
+        out.append(whole, n + data.size() + 2);
+        return;
+    }
+    out.append(buf, n);
     out.append(data);
     crlf(out);
 }
@@ -55,9 +76,8 @@ inline void nil(std::string& out) {
 }
 
 inline void array(std::string& out, std::size_t count) {
-    out.push_back('*');
-    number(out, static_cast<std::int64_t>(count));
-    crlf(out);
+    char buf[24];
+    out.append(buf, header(buf, '*', static_cast<std::int64_t>(count)));
 }
 
 // The messages redis-server uses, word for word, for errors more than one command can give.

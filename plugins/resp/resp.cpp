@@ -1079,8 +1079,10 @@ private:
             if (!args.empty()) {
                 dispatch(k, args);
             }
-            k.parser.release_large(retain_limit);
         }
+        // Once per receive rather than per request: what one large request grew goes back
+        // before the connection waits for more.
+        k.parser.release_large(retain_limit);
         return k.closing ? data.size() : pos;
     }
 

@@ -4,6 +4,7 @@
 // command checks its arguments, the key's type and its options is redis-server 7.0's, since
 // that order decides which error a malformed request gets.
 #include <algorithm>
+#include <array>
 #include <cassert>
 #include <cctype>
 #include <cerrno>
@@ -12,6 +13,7 @@
 #include <cstdlib>
 #include <memory>
 #include <optional>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
@@ -107,21 +109,19 @@ std::optional<LexRange> parse_lex_range(std::string_view min, std::string_view m
     return r;
 }
 
-void score_text(std::string& out, double d) {
+// Into `buf`, valid until it is written again.
+std::string_view score_chars(std::array<char, 32>& buf, double d) {
     if (std::isinf(d)) {
-        out.append(d > 0 ? "inf" : "-inf");
-        return;
+        return d > 0 ? "inf" : "-inf";
     }
-    char buf[32];
-    const int n = std::snprintf(buf, sizeof buf, "%.17g", d);
-    out.append(buf, static_cast<std::size_t>(n));
+    const int n = std::snprintf(buf.data(), buf.size(), "%.17g", d);
+    return {buf.data(), static_cast<std::size_t>(n)};
 }
 
-// A score as redis-server replies one (%.17g; "inf" and "-inf").
+// A score as redis-server replies one (%.17g; "inf" and "-inf"), without a string of its own.
 void score_reply(std::string& out, double d) {
-    std::string text;
-    score_text(text, d);
-    reply::bulk(out, text);
+    std::array<char, 32> buf;
+    reply::bulk(out, score_chars(buf, d));
 }
 
 void nodes_reply(std::string& out, const std::vector<const ZNode*>& nodes, bool withscores) {
@@ -190,15 +190,23 @@ void zadd(Shard& shard, std::span<const std::string_view> args, bool zincrby, st
         reply::error(out, "ERR INCR option supports a single increment-element pair");
         return;
     }
-    std::vector<double> scores;
-    scores.reserve(elements / 2);
-    for (std::size_t i = at; i < args.size(); i += 2) {
+    // Every score is checked before anything changes. A few pairs, the usual ZADD, keep theirs
+    // on the stack rather than in an allocation per request.
+    constexpr std::size_t few = 8;
+    std::array<double, few> few_scores;
+    std::vector<double> many_scores;
+    if (elements / 2 > few) {
+        many_scores.resize(elements / 2);
+    }
+    const std::span<double> scores = elements / 2 > few ? std::span<double>(many_scores)
+                                                        : std::span<double>(few_scores.data(), elements / 2);
+    for (std::size_t i = at, k = 0; i < args.size(); i += 2, ++k) {
         auto s = parse_score(args[i]);
         if (!s) {
             reply::error(out, not_float);
             return;
         }
-        scores.push_back(*s);
+        scores[k] = *s;
     }
     bool wrong = false;
     Shard::Entry* e = find_typed(shard, Type::zset, args[1], now_ms, out, wrong);

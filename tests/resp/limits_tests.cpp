@@ -308,7 +308,80 @@ struct Calls {
     return calls;
 }
 
+// The allocator calls of a whole gatiod run that answers the 50 requests of `setup` once, then
+// `rounds` times the pipeline `round` of `replies` requests on one connection, none an error.
+[[maybe_unused]] unsigned long allocations_for(const std::string& setup, const std::string& round,
+                                               std::size_t replies, std::size_t rounds) {
+    TempDir dir;
+    const auto file = dir.path() / "count";
+    {
+        Gatiod gatiod("", 2,
+                      {std::string("LD_PRELOAD=") + GATIO_MALLOC_COUNT_PATH,
+                       "GATIO_MALLOC_COUNT_FILE=" + file.string()});
+        Client c(gatiod.port());
+        c.exchange(setup, 50);
+        for (std::size_t r = 0; r < rounds; ++r) {
+            REQUIRE(c.exchange(round, replies).find('-') == std::string::npos);
+        }
+        REQUIRE(gatiod.process().stop() == 0);
+    }
+    std::ifstream in(file);
+    Calls calls;
+    REQUIRE(in >> calls.allocations >> calls.clock_reads);
+    return calls.allocations;
+}
+
 } // namespace
+
+// The other commands redis-benchmark measures, on keys of both shards, where the keyspace does
+// not grow: a request itself takes nothing from the allocator.
+TEST_CASE("benchmarked commands that do not grow the keyspace allocate nothing", "[resp][limits]") {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    GATIO_SKIP("the sanitizers' allocator cannot be interposed by a preloaded library");
+#else
+    std::vector<std::string> hundred{"RPUSH", ""};
+    for (int i = 0; i < 100; ++i) {
+        hundred.push_back(numbered("e", static_cast<std::size_t>(i)));
+    }
+    struct Case {
+        const char* name;
+        std::vector<std::string> setup; // {}: the round's request; its [1] becomes key:i
+        std::vector<std::string> round; // [1] becomes key:i
+    };
+    const std::vector<Case> cases{
+        {"SET", {}, {"SET", "", "value"}},
+        {"INCR", {}, {"INCR", ""}},
+        {"HSET", {"HSET", "", "field", "value"}, {"HSET", "", "field", "value"}},
+        {"SADD", {"SADD", "", "member"}, {"SADD", "", "member"}},
+        {"ZADD", {"ZADD", "", "1", "member"}, {"ZADD", "", "1", "member"}},
+        {"LRANGE", hundred, {"LRANGE", "", "0", "99"}},
+        {"MSET", {}, {"MSET", "", "value", "other", "value"}},
+        {"LPUSH and LPOP", {}, {"LPUSH", "", "x"}},
+    };
+    for (const Case& t : cases) {
+        std::string setup;
+        std::string round;
+        for (std::size_t i = 0; i < 50; ++i) {
+            const std::string key = numbered("key:", i);
+            std::vector<std::string> r = t.round;
+            r[1] = key;
+            round += request(r);
+            std::vector<std::string> s = t.setup.empty() ? r : t.setup;
+            s[1] = key;
+            setup += request(s);
+            if (t.round[0] == "LPUSH") {
+                round += request({"LPOP", key});
+            }
+        }
+        const std::size_t per_round = t.round[0] == "LPUSH" ? 100 : 50;
+        const unsigned long few = allocations_for(setup, round, per_round, 20);
+        const unsigned long many = allocations_for(setup, round, per_round, 420);
+        const unsigned long more = many > few ? many - few : 0;
+        WARN(t.name << ": " << more << " allocator calls for " << 400 * per_round << " more requests");
+        CHECK(more < 200);
+    }
+#endif
+}
 
 TEST_CASE("GET allocates nothing and reads the clock once per receive", "[resp][limits]") {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
