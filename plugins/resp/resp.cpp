@@ -189,6 +189,7 @@ struct Job {
     Job* next = nullptr;             // in the instance's queue of tasks waiting for a task slot
     std::vector<std::uint32_t> keys; // argument positions this shard owns (fan-out)
     ShardShare share;                // this shard's result (fan-out)
+    std::uint64_t usec = 0;          // the time the task ran on the shard's driver (commandstats)
 
     std::vector<std::uint32_t> wakes; // drivers whose blocked requests this task served
 };
@@ -518,6 +519,7 @@ public:
         Slot& s = *job.slot;
         Conn& k = *s.conn;
         post_wakes(job.wakes);
+        s.usec += job.usec;
         --k.tasks;
         if (--s.waiting == 0) {
             if (s.spec->route != Route::one_key) {
@@ -938,6 +940,7 @@ private:
         s->now_ms = now_ms_;
         s->db = k.db;
         s->stat = no_stat;
+        s->usec = 0;
         s->reply.clear();
         (k.tail != nullptr ? k.tail->next : k.head) = s;
         k.tail = s;
@@ -1101,7 +1104,8 @@ private:
             return;
         }
         s.stat = stat;
-        s.usec = static_cast<std::uint64_t>(mono_us() - start);
+        // Tasks on other drivers add their run time as they come back (job_finished).
+        s.usec += static_cast<std::uint64_t>(mono_us() - start);
     }
 
     // CLIENT LIST and CLIENT KILL: every driver's connections, through the pub/sub fan-out.
@@ -1601,6 +1605,7 @@ void run_job(void* arg) {
     Job& j = *static_cast<Job*>(arg);
     Slot& s = *j.slot;
     BlockRegistry& blocking = *j.state->blocking;
+    const std::int64_t start = mono_us();
     {
         std::lock_guard hold(j.state->lock);
         j.state->shard.select(s.db);
@@ -1617,6 +1622,7 @@ void run_job(void* arg) {
     if (!j.state->noted.empty()) {
         blocking.serve_ready(j.state->noted, s.now_ms, j.wakes);
     }
+    j.usec = static_cast<std::uint64_t>(mono_us() - start);
 }
 
 void job_done(gatio_host*, void* arg) {

@@ -393,3 +393,40 @@ TEST_CASE("INFO commandstats counts every driver's commands as redis-server does
     CHECK(without_times(reset) ==
           "# Commandstats\r\ncmdstat_config|resetstat:calls=1,usec=T,rejected_calls=0,failed_calls=0\r\n");
 }
+
+// usec_per_call of `name` in an INFO commandstats reply (-1 when absent).
+double usec_per_call(const std::string& info, const std::string& name) {
+    const std::string label = std::string("cmdstat_").append(name).append(":");
+    const std::size_t at = info.find(label);
+    const std::string per = "usec_per_call=";
+    const std::size_t p = at == std::string::npos ? at : info.find(per, at);
+    return p == std::string::npos ? -1 : std::stod(info.substr(p + per.size()));
+}
+
+TEST_CASE("INFO commandstats counts a command handed to another driver's shard with its run there",
+          "[resp][client]") {
+    const std::uint16_t admin = free_port();
+    Gatiod gatiod(with_admin(admin));
+    auto c0 = client_on(gatiod.port(), admin, "d0");
+    // A long list on the other driver's shard: LRANGE over it runs long there, LLEN does not,
+    // and both take the same hand-over.
+    const std::string big = key_on(1, "big");
+    std::vector<std::string> push{"rpush", big};
+    for (std::size_t i = 0; i < 100000; ++i) {
+        push.push_back(numbered("element-", i));
+    }
+    CHECK(c0->exchange(request(push), 1) == ":100000\r\n");
+    CHECK(one(*c0, {"config", "resetstat"}) == "+OK\r\n");
+    for (int i = 0; i < 20; ++i) {
+        CHECK(one(*c0, {"llen", big}) == ":100000\r\n");
+    }
+    for (int i = 0; i < 3; ++i) {
+        CHECK(c0->exchange(request({"lrange", big, "0", "-1"}), 1).rfind("*100000\r\n", 0) == 0);
+    }
+    const std::string info = payload(one(*c0, {"info", "commandstats"}));
+    const double llen = usec_per_call(info, "llen");
+    const double lrange = usec_per_call(info, "lrange");
+    INFO(info);
+    REQUIRE(llen >= 0);
+    CHECK(lrange > 10 * std::max(llen, 1.0));
+}
