@@ -200,6 +200,12 @@ void LocalServer::run(std::span<const std::string_view> args, std::string& out) 
     const CommandSpec* spec = find_command(args[0]);
     if (transaction_request(tx_.open(), spec)) {
         tx_.handle(tx_shards_, spec, args, facts_, TxLimits{64, 1u << 20}, now_ms, out);
+        // What EXEC runs after its keyspace part needs the plugin's drivers (pub/sub, CLIENT).
+        while (tx_.executing()) {
+            const std::size_t from = out.size();
+            out.append("-ERR pub/sub runs in gatiod only\r\n");
+            tx_.place(out, from);
+        }
         return;
     }
     if (spec == nullptr) {

@@ -399,6 +399,7 @@ struct ClientView {
     bool pubsub = false;
     bool multi = false;
     bool blocked = false;
+    bool dirty = false; // a watched key changed since WATCH
     std::uint32_t db = 0;
     std::size_t sub = 0;
     std::size_t psub = 0;

@@ -189,6 +189,7 @@ struct Job {
     Job* next = nullptr;             // in the instance's queue of tasks waiting for a task slot
     std::vector<std::uint32_t> keys; // argument positions this shard owns (fan-out)
     ShardShare share;                // this shard's result (fan-out)
+    std::uint64_t usec = 0;          // the time the task ran on the shard's driver (commandstats)
 
     std::vector<std::uint32_t> wakes; // drivers whose blocked requests this task served
 };
@@ -215,6 +216,8 @@ struct Slot {
     gatio_timer block_timer = 0;      // its timeout
     PubSubRequest pubsub;             // PUBLISH, PUBSUB, CLIENT LIST and KILL waiting for other drivers
     ClientFilter clients;             // CLIENT LIST's and KILL's, which pubsub points to
+    bool exec_later = false;          // EXEC waits for one of its commands run after the keyspace part
+    std::size_t later_from = 0;       // where that command's reply starts in `reply`
 };
 
 struct Conn {
@@ -271,7 +274,7 @@ struct Conn {
     bool full() const { return used >= pipeline; }
     // Whether waiting input cannot be taken now: every slot is taken, or a multi-shard command
     // waits for this connection's tasks in flight.
-    bool stalled() const { return full() || (held && busy > 0) || blocked != nullptr; }
+    bool stalled() const { return full() || (held && busy > 0) || blocked != nullptr || tx.executing(); }
 };
 
 // Connections of destroyed instances that had tasks in flight; guarded by g_orphans_mutex.
@@ -518,6 +521,7 @@ public:
         Slot& s = *job.slot;
         Conn& k = *s.conn;
         post_wakes(job.wakes);
+        s.usec += job.usec;
         --k.tasks;
         if (--s.waiting == 0) {
             if (s.spec->route != Route::one_key) {
@@ -542,8 +546,17 @@ public:
         Resp& self = *k.inst;
         --k.tasks;
         --k.busy;
-        s.ready = true;
-        close_if_killed(k, s);
+        if (s.exec_later) {
+            s.exec_later = false;
+            // A closed connection's transaction is gone (on_close ended it): nothing to place.
+            if (k.open) {
+                later_placed(k, s);
+                self.run_later(k, s);
+            }
+        } else {
+            s.ready = true;
+            close_if_killed(k, s);
+        }
         if (k.open) {
             self.advance(k);
         } else if (k.tasks == 0) {
@@ -636,12 +649,16 @@ public:
         v.age_s = (now - k.opened_ms) / 1000;
         v.idle_s = (now - k.last_ms) / 1000;
         v.pubsub = k.sub.active();
-        v.multi = k.tx.open();
+        // Inside EXEC (its commands run after the keyspace part) the client is still in MULTI, as
+        // redis-server shows it while EXEC runs.
+        const bool multi = k.tx.open() || k.tx.executing();
+        v.multi = multi;
         v.blocked = k.blocked != nullptr;
+        v.dirty = k.tx.dirty(tx_keyspace_);
         v.db = k.db;
         v.sub = k.sub.channels.size();
         v.psub = k.sub.patterns.size();
-        v.queued = k.tx.open() ? static_cast<std::int64_t>(k.tx.queued()) : -1;
+        v.queued = multi ? static_cast<std::int64_t>(k.tx.queued()) : -1;
         v.multi_mem = k.tx.queued_bytes();
         v.qbuf = k.input.size();
         v.qbuf_free = k.input.capacity() - k.input.size();
@@ -895,6 +912,7 @@ private:
     // Empties a slot whose reply is written, releasing what a large request grew.
     static void recycle(Slot& s) {
         s.ready = false;
+        s.exec_later = false;
         s.close_after = false;
         bool large = trim(s.reply);
         large |= trim(s.bytes);
@@ -938,6 +956,7 @@ private:
         s->now_ms = now_ms_;
         s->db = k.db;
         s->stat = no_stat;
+        s->usec = 0;
         s->reply.clear();
         (k.tail != nullptr ? k.tail->next : k.head) = s;
         k.tail = s;
@@ -1048,7 +1067,7 @@ private:
     // (the rest is an unfinished request, or waits for a slot).
     std::size_t process(Conn& k, std::span<const std::uint8_t> data) {
         std::size_t pos = 0;
-        while (pos < data.size() && !k.closing && !k.full() && k.blocked == nullptr) {
+        while (pos < data.size() && !k.closing && !k.full() && k.blocked == nullptr && !k.tx.executing()) {
             ParseStatus st = k.parser.parse(data.subspan(pos));
             if (st == ParseStatus::incomplete) {
                 break;
@@ -1103,7 +1122,8 @@ private:
             return;
         }
         s.stat = stat;
-        s.usec = static_cast<std::uint64_t>(mono_us() - start);
+        // Tasks on other drivers add their run time as they come back (job_finished).
+        s.usec += static_cast<std::uint64_t>(mono_us() - start);
     }
 
     // CLIENT LIST and CLIENT KILL: every driver's connections, through the pub/sub fan-out.
@@ -1119,24 +1139,76 @@ private:
             return true;
         }
         copy_args(s, args);
-        const bool ok = list ? parse_client_list(s.args, s.clients, s.reply)
-                             : parse_client_kill(s.args, s.clients, s.reply);
-        if (!ok) {
-            s.ready = true;
-            return true;
-        }
-        s.clients.self = k.client_id;
-        s.pubsub.finished = &pubsub_finished;
-        s.pubsub.ctx = &s;
-        const PubSubOp op = list ? PubSubOp::client_list : PubSubOp::client_kill;
-        if (pubsub_->clients(op, s.clients, s.reply, s.pubsub) == PubSubOutcome::pending) {
-            ++k.busy;
-            ++k.tasks;
+        if (clients_fan_out(k, s, list) == PubSubOutcome::pending) {
             return true;
         }
         s.ready = true;
         close_if_killed(k, s);
         return true;
+    }
+
+    // CLIENT LIST (list) or KILL of the slot's copied arguments over every driver: replied (an
+    // error, or no other driver to ask) or pending until pubsub_finished.
+    PubSubOutcome clients_fan_out(Conn& k, Slot& s, bool list) {
+        const bool ok = list ? parse_client_list(s.args, s.clients, s.reply)
+                             : parse_client_kill(s.args, s.clients, s.reply);
+        if (!ok) {
+            return PubSubOutcome::replied;
+        }
+        s.clients.self = k.client_id;
+        s.pubsub.finished = &pubsub_finished;
+        s.pubsub.ctx = &s;
+        const PubSubOp op = list ? PubSubOp::client_list : PubSubOp::client_kill;
+        const PubSubOutcome o = pubsub_->clients(op, s.clients, s.reply, s.pubsub);
+        if (o == PubSubOutcome::pending) {
+            ++k.busy;
+            ++k.tasks;
+        }
+        return o;
+    }
+
+    // EXEC's commands that need other drivers (Transaction::executing), after its keyspace
+    // part, one after the other: each may wait for the other drivers (then pubsub_finished
+    // comes back here), and its reply takes its place in EXEC's array. The connection reads
+    // nothing meanwhile, so its next command sees them done, as after redis-server's EXEC.
+    void run_later(Conn& k, Slot& s) {
+        while (k.tx.executing()) {
+            const Transaction::Later c = k.tx.next_later();
+            s.later_from = s.reply.size();
+            copy_args(s, c.args);
+            // The slot's shares may tell of an earlier request's kill.
+            for (PubSubShare& share : s.pubsub.shares) {
+                share.killed_self = false;
+            }
+            PubSubOutcome o = PubSubOutcome::replied;
+            if (c.spec->id == Cmd::client) {
+                o = clients_fan_out(k, s, is(s.args[1], "list"));
+            } else {
+                s.pubsub.finished = &pubsub_finished;
+                s.pubsub.ctx = &s;
+                o = pubsub_->command(k.sub, *c.spec, s.args, k.db, s.reply, s.pubsub);
+                if (o == PubSubOutcome::pending) {
+                    ++k.busy;
+                    ++k.tasks;
+                }
+            }
+            if (o == PubSubOutcome::pending) {
+                s.exec_later = true;
+                return;
+            }
+            later_placed(k, s);
+        }
+        s.ready = true;
+    }
+
+    // The reply of EXEC's command run later is complete at the end of the slot's reply.
+    static void later_placed(Conn& k, Slot& s) {
+        k.tx.place(s.reply, s.later_from);
+        // A CLIENT KILL that named its own client: the connection closes after EXEC's reply.
+        if (s.pubsub.shares.size() > k.inst->driver_ && s.pubsub.shares[k.inst->driver_].killed_self) {
+            s.close_after = true;
+            k.closing = true;
+        }
     }
 
     // false: refused before it ran (arity, the subscribed context).
@@ -1149,8 +1221,13 @@ private:
                 facts.facts.self = &self;
             }
             k.tx.handle(tx_keyspace_, spec, args, facts.facts, settings_.transaction, s.now_ms, s.reply);
-            s.ready = true;
             serve_blocked(s.now_ms); // what an EXEC wrote, once it let go of its shards
+            if (k.tx.executing()) {
+                s.spec = spec;
+                run_later(k, s);
+            } else {
+                s.ready = true;
+            }
             // A command MULTI refuses to queue for its arity is refused, as in redis-server.
             return spec == nullptr || arity_ok(*spec, args.size());
         }
@@ -1171,6 +1248,11 @@ private:
             return spec->id == Cmd::ping;
         }
         if (spec->route == Route::pubsub) {
+            if (spec->id == Cmd::reset) {
+                // redis-server's RESET also ends MULTI, forgets the watched keys and the name.
+                k.tx.end(tx_keyspace_);
+                k.name.clear();
+            }
             copy_args(s, args);
             s.pubsub.finished = &pubsub_finished;
             s.pubsub.ctx = &s;
@@ -1572,11 +1654,11 @@ private:
     gatio::Host host_;
     std::uint32_t driver_;
     PluginSettings settings_;
-    Keyspace* keyspace_ = nullptr; // kept by gatiod for the listener name
-    Noted noted_;                  // what this driver's commands wrote
-    TxShards tx_keyspace_{keyspace_, noted_};
-    std::vector<ShardConfig> configs_;  // the tasks' arguments of configure_shards, by shard
-    std::uint64_t seen_generation_ = 0; // the RuntimeSettings generation adopted
+    Keyspace* keyspace_ = nullptr;                    // kept by gatiod for the listener name
+    Noted noted_;                                     // what this driver's commands wrote
+    mutable TxShards tx_keyspace_{keyspace_, noted_}; // CLIENT LIST's view() locks shards too
+    std::vector<ShardConfig> configs_;                // the tasks' arguments of configure_shards, by shard
+    std::uint64_t seen_generation_ = 0;               // the RuntimeSettings generation adopted
     ParserLimits parser_limits_;
     std::int64_t local_shard_ = -1;
     std::uint64_t partial_bytes_ = 0; // charged by every connection's unfinished input
@@ -1603,6 +1685,7 @@ void run_job(void* arg) {
     Job& j = *static_cast<Job*>(arg);
     Slot& s = *j.slot;
     BlockRegistry& blocking = *j.state->blocking;
+    const std::int64_t start = mono_us();
     {
         std::lock_guard hold(j.state->lock);
         j.state->shard.select(s.db);
@@ -1619,6 +1702,7 @@ void run_job(void* arg) {
     if (!j.state->noted.empty()) {
         blocking.serve_ready(j.state->noted, s.now_ms, j.wakes);
     }
+    j.usec = static_cast<std::uint64_t>(mono_us() - start);
 }
 
 void job_done(gatio_host*, void* arg) {

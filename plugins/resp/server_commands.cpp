@@ -499,6 +499,9 @@ void client_line(const ClientView& c, std::string& out) {
     if (c.blocked) {
         out.push_back('b');
     }
+    if (c.dirty) {
+        out.push_back('d');
+    }
     if (out.size() == flags) {
         out.push_back('N');
     }
@@ -563,13 +566,13 @@ void client_command(std::span<const std::string_view> args, const ConnectionFact
         }
         reply::bulk(out, line);
     } else if (is(sub, "list") || is(sub, "kill")) {
-        // Outside a transaction the plugin asks every driver (resp.cpp); EXEC runs its
-        // commands with the connection's shards held and cannot wait for other drivers.
+        // The plugin answers these over every driver (resp.cpp), inside EXEC too; only a caller
+        // without drivers (the fuzz check's in-process server) gets here.
         if (is(sub, "kill") && args.size() < 3) {
             arity_error("client|kill", out);
             return;
         }
-        reply::error(out, "ERR CLIENT LIST and CLIENT KILL cannot run inside MULTI on gatiod");
+        reply::error(out, "ERR CLIENT LIST and CLIENT KILL need the plugin's drivers");
     } else {
         unknown_subcommand(sub, "CLIENT", out);
     }

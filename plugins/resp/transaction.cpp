@@ -17,6 +17,38 @@ bool is_transaction_command(Cmd id) {
            id == Cmd::unwatch;
 }
 
+// The commands EXEC runs after its keyspace part: they need other drivers, which EXEC cannot
+// wait for while it holds its shards.
+bool runs_later(const CommandSpec& spec, std::span<const std::string_view> args) {
+    if (spec.id == Cmd::publish || spec.id == Cmd::pubsub_query) {
+        return true;
+    }
+    return spec.id == Cmd::client && args.size() > 1 &&
+           (equal_nocase(args[1], "list") || equal_nocase(args[1], "kill"));
+}
+
+// redis-server checks a subcommand's arity (and that it exists) before queuing it; what runs
+// later is checked the same way, since its refusal must doom the transaction. False with the
+// error appended.
+bool later_ok(const CommandSpec& spec, std::span<const std::string_view> args, std::string& out) {
+    if (spec.id == Cmd::pubsub_query) {
+        const std::string_view sub = args[1];
+        if (equal_nocase(sub, "numpat") && args.size() != 2) {
+            arity_error("pubsub|numpat", out);
+            return false;
+        }
+        if (!equal_nocase(sub, "channels") && !equal_nocase(sub, "numsub") && !equal_nocase(sub, "numpat")) {
+            unknown_subcommand(sub, "PUBSUB", out);
+            return false;
+        }
+    }
+    if (spec.id == Cmd::client && equal_nocase(args[1], "kill") && args.size() < 3) {
+        arity_error("client|kill", out);
+        return false;
+    }
+    return true;
+}
+
 // A `multi` command's view of the shards EXEC holds.
 class Held final : public ShardsOf {
 public:
@@ -35,12 +67,14 @@ bool transaction_request(bool open, const CommandSpec* spec) {
     if (spec != nullptr && is_transaction_command(spec->id)) {
         return true;
     }
-    return open && (spec == nullptr || spec->id != Cmd::quit);
+    // RESET, like QUIT, runs at once inside MULTI, and ends the transaction (resp.cpp).
+    return open && (spec == nullptr || (spec->id != Cmd::quit && spec->id != Cmd::reset));
 }
 
 void Transaction::handle(TxKeyspace& ks, const CommandSpec* spec, std::span<const std::string_view> args,
                          const ConnectionFacts& facts, const TxLimits& limits, std::int64_t now_ms,
                          std::string& out) {
+    assert(!executing());
     // redis-server refuses an unknown command or a wrong arity before anything else, and such
     // a refusal inside MULTI dooms the transaction.
     if (spec == nullptr) {
@@ -115,9 +149,13 @@ void Transaction::queue(const CommandSpec& spec, std::span<const std::string_vie
                         const TxLimits& limits, std::string& out) {
     // Only the routes EXEC knows how to run may be queued; redis-server refuses its no-multi
     // commands with these words.
-    if (spec.route != Route::connection && spec.route != Route::one_key && spec.route != Route::keys &&
-        spec.route != Route::all_shards && spec.route != Route::multi) {
+    const bool later = runs_later(spec, args);
+    if (spec.route == Route::pubsub && !later) {
         reply::error(out, "ERR Command not allowed inside a transaction");
+        failed_ = true;
+        return;
+    }
+    if (later && !later_ok(spec, args, out)) {
         failed_ = true;
         return;
     }
@@ -297,7 +335,12 @@ void Transaction::exec(TxKeyspace& ks, const ConnectionFacts& facts, std::int64_
         out.append("*-1\r\n", 5);
     } else {
         reply::array(out, queued_.size());
-        for (const Queued& q : queued_) {
+        for (std::size_t i = 0; i < queued_.size(); ++i) {
+            const Queued& q = queued_[i];
+            if (runs_later(*q.spec, args_of(q))) {
+                later_.push_back(Deferred{static_cast<std::uint32_t>(i), out.size()});
+                continue;
+            }
             run(ks, *q.spec, args_of(q), facts, now_ms, out);
         }
     }
@@ -305,7 +348,37 @@ void Transaction::exec(TxKeyspace& ks, const ConnectionFacts& facts, std::int64_
     for (auto it = ks.scratch.shards.rbegin(); it != ks.scratch.shards.rend(); ++it) {
         ks.unlock(*it);
     }
-    discard();
+    // What runs later needs the queue's arguments until its last reply is placed.
+    if (later_.empty()) {
+        discard();
+    }
+}
+
+Transaction::Later Transaction::next_later() const {
+    assert(executing());
+    const Queued& q = queued_[later_[next_].queued];
+    return Later{q.spec, std::span<const std::string_view>(args_).subspan(q.first, q.argc)};
+}
+
+void Transaction::place(std::string& out, std::size_t from) {
+    assert(executing() && from <= out.size());
+    const std::size_t at = later_[next_].at + shift_;
+    std::rotate(out.begin() + static_cast<std::ptrdiff_t>(at),
+                out.begin() + static_cast<std::ptrdiff_t>(from), out.end());
+    shift_ += out.size() - from;
+    if (++next_ == later_.size()) {
+        discard();
+    }
+}
+
+bool Transaction::dirty(TxKeyspace& ks) const {
+    bool moved = false;
+    for (const Watch& w : watches_) {
+        ks.lock(w.shard);
+        moved = moved || ks.shard(w.shard).version(w.db, w.key) != w.version;
+        ks.unlock(w.shard);
+    }
+    return moved;
 }
 
 void Transaction::unwatch_all(TxKeyspace& ks, bool locked) {
@@ -332,6 +405,9 @@ void Transaction::discard() {
     queued_.clear();
     lens_.clear();
     bytes_.clear();
+    later_.clear();
+    next_ = 0;
+    shift_ = 0;
 }
 
 void Transaction::release() {
@@ -339,6 +415,7 @@ void Transaction::release() {
     std::vector<std::uint32_t>().swap(lens_);
     std::vector<Queued>().swap(queued_);
     std::vector<std::string_view>().swap(args_);
+    std::vector<Deferred>().swap(later_);
 }
 
 void Transaction::end(TxKeyspace& ks) {

@@ -66,7 +66,7 @@ struct TxLimits {
 };
 
 // Whether a request is the transaction's business: a transaction command, or anything at
-// all while MULTI is open (QUIT excepted, which is answered at once as redis-server does).
+// all while MULTI is open (QUIT and RESET excepted, which run at once as redis-server runs them).
 bool transaction_request(bool open, const CommandSpec* spec);
 
 class Transaction {
@@ -75,6 +75,22 @@ public:
     // CLIENT LIST's multi= and multi-mem=: the commands queued and their arguments' bytes.
     std::size_t queued() const { return queued_.size(); }
     std::size_t queued_bytes() const { return bytes_.size(); }
+    // CLIENT LIST's d flag: a watched key changed since WATCH (its shard's version moved).
+    bool dirty(TxKeyspace& ks) const;
+
+    // EXEC runs its keyspace part with the shards held; the queued commands that need other
+    // drivers (PUBLISH, PUBSUB, CLIENT LIST and CLIENT KILL), which touch no key, run after it
+    // lets go, one after the other in queue order, each reply taking its place in EXEC's array.
+    // executing() holds until the last one is placed; the connection runs nothing else meanwhile.
+    bool executing() const { return next_ < later_.size(); }
+    struct Later {
+        const CommandSpec* spec;
+        std::span<const std::string_view> args; // into the queue, valid until place()
+    };
+    Later next_later() const;
+    // The reply of next_later()'s command was appended to `out` from `from` on: it moves to its
+    // place in EXEC's array, and the transaction ends after the last one.
+    void place(std::string& out, std::size_t from);
 
     // Answers a request for which transaction_request() holds, appending its reply to `out`.
     // `spec` is null for an unknown command; `facts.db` is the connection's database, which
@@ -90,6 +106,10 @@ private:
         const CommandSpec* spec;
         std::uint32_t first; // index of its first argument in lens_
         std::uint32_t argc;
+    };
+    struct Deferred {
+        std::uint32_t queued; // index in queued_
+        std::size_t at;       // where its reply goes in EXEC's reply, before earlier ones' placing
     };
     struct Watch {
         std::uint32_t db;
@@ -118,6 +138,9 @@ private:
     std::vector<Queued> queued_;
     std::vector<Watch> watches_;
     std::vector<std::string_view> args_; // EXEC's: into bytes_
+    std::vector<Deferred> later_;        // EXEC's commands that run after its keyspace part
+    std::size_t next_ = 0;               // the next of later_ to run
+    std::size_t shift_ = 0;              // bytes placed so far, which moved later_[next_].at on
 };
 
 } // namespace gatio::resp

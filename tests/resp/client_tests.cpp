@@ -268,15 +268,78 @@ TEST_CASE("CLIENT LIST, INFO and KILL answer as redis-server does", "[resp][clie
         field(fields(client_lines(payload(one(theirs, {"client", "list", "type", "normal"}))).at(1)), "id");
     same_clients(one(ours, {"client", "list", "id", tx, me}),
                  one(theirs, {"client", "list", "id", tx_theirs_id, client_id(theirs)}));
-    // Inside MULTI, CLIENT INFO runs and CLIENT LIST is refused: EXEC cannot wait for other drivers.
-    CHECK(one(tx_ours, {"client", "info"}) == "+QUEUED\r\n");
-    CHECK(one(tx_ours, {"client", "list"}) == "+QUEUED\r\n");
-    const std::string exec = one(tx_ours, {"exec"});
-    CHECK(exec.rfind("*4\r\n+OK\r\n$1\r\nv\r\n$", 0) == 0);
-    CHECK(exec.find("cmd=exec user=default redir=-1 resp=2\n\r\n") != std::string::npos);
-    const std::string refused = "-ERR CLIENT LIST and CLIENT KILL cannot run inside MULTI on gatiod\r\n";
-    CHECK(exec.size() > refused.size());
-    CHECK(exec.substr(exec.size() - refused.size()) == refused);
+    // Inside MULTI, CLIENT INFO, CLIENT LIST, CLIENT KILL, PUBLISH and PUBSUB are queued, and
+    // EXEC answers each at its place, the client still in MULTI while EXEC runs; the subscriber
+    // gets the message.
+    for (Client* c : {&tx_ours, &tx_theirs}) {
+        for (const std::vector<std::string>& cmd : {std::vector<std::string>{"client", "info"},
+                                                    {"client", "list"},
+                                                    {"publish", "a", "m"},
+                                                    {"client", "kill", "id", "987654"},
+                                                    {"pubsub", "numsub", "a", "b"},
+                                                    {"get", "k"}}) {
+            CHECK(one(*c, cmd) == "+QUEUED\r\n");
+        }
+    }
+    const auto exec_ours = elements(one(tx_ours, {"exec"}));
+    const auto exec_theirs = elements(one(tx_theirs, {"exec"}));
+    REQUIRE(exec_ours.size() == 8);
+    REQUIRE(exec_theirs.size() == 8);
+    for (std::size_t i : {0, 1, 4, 5, 6, 7}) {
+        INFO("element " << i);
+        CHECK(exec_ours[i] == exec_theirs[i]);
+    }
+    CHECK(exec_ours[4] == ":1\r\n");
+    same_clients(exec_ours[2], exec_theirs[2]);
+    same_clients(exec_ours[3], exec_theirs[3]);
+    CHECK(field(fields(line_of(payload(exec_ours[3]), tx)), "flags") == "x");
+    CHECK(field(fields(line_of(payload(exec_ours[3]), tx)), "cmd") == "exec");
+    const std::string message = "*3\r\n$7\r\nmessage\r\n$1\r\na\r\n$1\r\nm\r\n";
+    CHECK(sub_ours.exchange("", 1) == message);
+    CHECK(sub_theirs.exchange("", 1) == message);
+    // A queued command's refusal, PUBSUB's and CLIENT KILL's included, dooms the transaction,
+    // as redis-server checks a subcommand's arity before queuing it.
+    compare(tx_ours, tx_theirs,
+            steps({{"multi"},
+                   {"client", "kill"},
+                   {"exec"},
+                   {"multi"},
+                   {"pubsub", "numpat", "x"},
+                   {"exec"},
+                   {"multi"},
+                   {"pubsub", "nosuch"},
+                   {"exec"},
+                   {"multi"},
+                   {"pubsub", "numpat"},
+                   {"client", "kill", "nosuch", "x"},
+                   {"publish", "nobody", "m"},
+                   {"exec"},
+                   // RESET runs at once inside MULTI, ending it, and forgets the watched keys and the name.
+                   {"client", "setname", "x"},
+                   {"watch", "k"},
+                   {"multi"},
+                   {"set", "k", "2"},
+                   {"reset"},
+                   {"client", "getname"},
+                   {"exec"},
+                   {"set", "k", "3"},
+                   {"multi"},
+                   {"exec"}}));
+    // d: a key the client watches changed since WATCH (here by itself), until EXEC or UNWATCH.
+    for (Client* c : {&tx_ours, &tx_theirs}) {
+        CHECK(one(*c, {"watch", "wk"}) == "+OK\r\n");
+        CHECK(field(fields(client_lines(payload(one(*c, {"client", "info"}))).at(0)), "flags") == "N");
+        CHECK(one(*c, {"set", "wk", "1"}) == "+OK\r\n");
+    }
+    same_clients(one(tx_ours, {"client", "info"}), one(tx_theirs, {"client", "info"}));
+    CHECK(field(fields(client_lines(payload(one(tx_ours, {"client", "info"}))).at(0)), "flags") == "d");
+    CHECK(one(tx_ours, {"multi"}) == "+OK\r\n");
+    CHECK(one(tx_theirs, {"multi"}) == "+OK\r\n");
+    same_clients(one(ours, {"client", "list"}), one(theirs, {"client", "list"}));
+    CHECK(field(fields(line_of(payload(one(ours, {"client", "list"})), tx)), "flags") == "xd");
+    CHECK(one(tx_ours, {"exec"}) == "*-1\r\n");
+    CHECK(one(tx_theirs, {"exec"}) == "*-1\r\n");
+    same_clients(one(tx_ours, {"client", "info"}), one(tx_theirs, {"client", "info"}));
     // KILL's filters: TYPE pubsub kills the subscriber, and the killed client's connection ends.
     CHECK(one(ours, {"client", "kill", "type", "pubsub"}) == ":1\r\n");
     CHECK(one(theirs, {"client", "kill", "type", "pubsub"}) == ":1\r\n");
@@ -336,6 +399,43 @@ TEST_CASE("CLIENT LIST and CLIENT KILL reach the clients of every driver", "[res
     victim->read_to_close();
     CHECK(line_of(payload(one(*c0, {"client", "list"})), victim_id).empty());
     CHECK(one(*c0, {"client", "kill", "id", victim_id}) == ":0\r\n");
+    // Queued in MULTI, CLIENT LIST and KILL reach the other driver too, after the keyspace part.
+    auto victim3 = client_on(gatiod.port(), admin, "d1");
+    const std::string victim3_id = client_id(*victim3);
+    await_connected(*c0, 3);
+    const auto replies = split_replies(c0->exchange(requests({{"multi"},
+                                                              {"set", "x", "1"},
+                                                              {"client", "list"},
+                                                              {"client", "kill", "id", victim3_id},
+                                                              {"client", "list", "id", victim3_id},
+                                                              {"get", "x"},
+                                                              {"exec"}}),
+                                                    7));
+    REQUIRE(replies.size() == 7);
+    const auto exec = elements(replies[6]);
+    REQUIRE(exec.size() == 5);
+    CHECK(exec[0] == "+OK\r\n");
+    CHECK(client_lines(payload(exec[1])).size() == 3);
+    CHECK(!line_of(payload(exec[1]), victim3_id).empty());
+    CHECK(exec[2] == ":1\r\n");
+    CHECK(exec[3] == "$0\r\n\r\n");
+    CHECK(exec[4] == "$1\r\n1\r\n");
+    victim3->read_to_close();
+    // A subscriber on the other driver gets a PUBLISH of EXEC once EXEC's writes are in: what
+    // it reads on receipt is what EXEC wrote. A watcher there of the key EXEC wrote is dirty.
+    CHECK(one(*c1, {"watch", "x2"}) == "+OK\r\n");
+    auto sub = client_on(gatiod.port(), admin, "d1");
+    const std::string sub_id = client_id(*sub);
+    CHECK(sub->exchange(request({"subscribe", "news"}), 1) ==
+          "*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n");
+    CHECK(c0->exchange(requests({{"multi"}, {"set", "x2", "2"}, {"publish", "news", "in"}, {"exec"}}), 4) ==
+          "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n+OK\r\n:1\r\n");
+    CHECK(sub->exchange("", 1) == "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nin\r\n");
+    CHECK(field(fields(line_of(payload(one(*c0, {"client", "list"})), id1)), "flags") == "d");
+    CHECK(one(*c1, {"unwatch"}) == "+OK\r\n");
+    CHECK(field(fields(line_of(payload(one(*c0, {"client", "list"})), id1)), "flags") == "N");
+    CHECK(one(*c0, {"client", "kill", "id", sub_id}) == ":1\r\n");
+    sub->read_to_close();
     // The old form by address, across drivers.
     auto victim2 = client_on(gatiod.port(), admin, "d0");
     const std::string addr2 =
@@ -392,4 +492,41 @@ TEST_CASE("INFO commandstats counts every driver's commands as redis-server does
     const std::string reset = payload(one(*c0, {"info", "commandstats"}));
     CHECK(without_times(reset) ==
           "# Commandstats\r\ncmdstat_config|resetstat:calls=1,usec=T,rejected_calls=0,failed_calls=0\r\n");
+}
+
+// usec_per_call of `name` in an INFO commandstats reply (-1 when absent).
+double usec_per_call(const std::string& info, const std::string& name) {
+    const std::string label = std::string("cmdstat_").append(name).append(":");
+    const std::size_t at = info.find(label);
+    const std::string per = "usec_per_call=";
+    const std::size_t p = at == std::string::npos ? at : info.find(per, at);
+    return p == std::string::npos ? -1 : std::stod(info.substr(p + per.size()));
+}
+
+TEST_CASE("INFO commandstats counts a command handed to another driver's shard with its run there",
+          "[resp][client]") {
+    const std::uint16_t admin = free_port();
+    Gatiod gatiod(with_admin(admin));
+    auto c0 = client_on(gatiod.port(), admin, "d0");
+    // A long list on the other driver's shard: LRANGE over it runs long there, LLEN does not,
+    // and both take the same hand-over.
+    const std::string big = key_on(1, "big");
+    std::vector<std::string> push{"rpush", big};
+    for (std::size_t i = 0; i < 100000; ++i) {
+        push.push_back(numbered("element-", i));
+    }
+    CHECK(c0->exchange(request(push), 1) == ":100000\r\n");
+    CHECK(one(*c0, {"config", "resetstat"}) == "+OK\r\n");
+    for (int i = 0; i < 20; ++i) {
+        CHECK(one(*c0, {"llen", big}) == ":100000\r\n");
+    }
+    for (int i = 0; i < 3; ++i) {
+        CHECK(c0->exchange(request({"lrange", big, "0", "-1"}), 1).rfind("*100000\r\n", 0) == 0);
+    }
+    const std::string info = payload(one(*c0, {"info", "commandstats"}));
+    const double llen = usec_per_call(info, "llen");
+    const double lrange = usec_per_call(info, "lrange");
+    INFO(info);
+    REQUIRE(llen >= 0);
+    CHECK(lrange > 10 * std::max(llen, 1.0));
 }
