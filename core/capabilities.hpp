@@ -29,6 +29,7 @@ struct KernelSupport {
     bool send = false;        // IORING_OP_SEND is in the kernel's opcode table
     bool min_timeout = false; // IORING_FEAT_MIN_TIMEOUT: a wait's min_wait_usec (6.12)
     bool recv_bundle = false; // IORING_FEAT_RECVSEND_BUNDLE: receives fill several buffers (6.10)
+    bool zerocopy_send = false; // READ_FIXED and SEND_ZC: lent buffers read and sent as fixed buffers (6.0)
 };
 
 struct KernelReport {
