@@ -126,7 +126,8 @@ struct NetworkSection {
     std::uint32_t lent_buffer_size = 256u << 10; // bytes of each, 4KiB..16MiB
     // Lent buffers registered with the ring: read with READ_FIXED, and sent with SEND_ZC when
     // one slice is at least zerocopy_send_min (4KiB..16MiB); smaller slices are copied.
-    bool zerocopy_send = true;
+    // Off by default until bench/run has measured it in gatiod (docs/performance.md).
+    bool zerocopy_send = false;
     std::uint32_t zerocopy_send_min = 64u << 10;
     // Received slices output sends from their receive buffer (send_received, ABI 1.5), per
     // driver and per connection, 0..65536 (0: always copied).

@@ -201,11 +201,11 @@ std::string dump(const Config& c) {
     w.number("file_operations", c.network.file_operations);
     w.number("lent_buffers", c.network.lent_buffers);
     w.quoted("lent_buffer_size", format_size(c.network.lent_buffer_size));
-    w.boolean("zerocopy_send", c.network.zerocopy_send);
-    w.quoted("zerocopy_send_min", format_size(c.network.zerocopy_send_min));
     w.quoted("drain_read_limit", format_size(c.network.drain_read_limit));
     w.number("receive_holds", c.network.receive_holds);
     w.number("receive_holds_per_connection", c.network.receive_holds_per_connection);
+    w.boolean("zerocopy_send", c.network.zerocopy_send);
+    w.quoted("zerocopy_send_min", format_size(c.network.zerocopy_send_min));
 
     for (const ListenerConfig& l : c.listeners) {
         w.header("[[listener]]");

@@ -134,7 +134,7 @@ TEST_CASE("slices below zerocopy_send_min are sent with copies", "[e2e][files][z
     Site site;
     const std::uint16_t admin = free_port();
     // 8 KiB files stay below the threshold, a 1 MiB file's 256 KiB slices reach it.
-    Gatiod gatiod(listener(site.www), toml(admin, "zerocopy_send_min = \"16KiB\""));
+    Gatiod gatiod(listener(site.www), toml(admin, "zerocopy_send = true\nzerocopy_send_min = \"16KiB\""));
     const std::uint16_t port = gatiod.port("web");
     for (int i = 0; i < 5; ++i) {
         const CommandResult r =
