@@ -125,6 +125,11 @@ struct NetworkSection {
     std::uint32_t file_operations = 1024;        // file operations in flight at once, 1..1048576
     std::uint32_t lent_buffers = 64;             // buffers lent to reads, 1..65536
     std::uint32_t lent_buffer_size = 256u << 10; // bytes of each, 4KiB..16MiB
+    // Lent buffers registered with the ring: read with READ_FIXED, and sent with SEND_ZC when
+    // one slice is at least zerocopy_send_min (4KiB..16MiB); smaller slices are copied.
+    // Off by default until bench/run has measured it in gatiod (docs/performance.md).
+    bool zerocopy_send = false;
+    std::uint32_t zerocopy_send_min = 64u << 10;
     // Received slices output sends from their receive buffer (send_received, ABI 1.5), per
     // driver and per connection, 0..65536 (0: always copied).
     std::uint32_t receive_holds = 256;

@@ -205,6 +205,8 @@ std::string dump(const Config& c) {
     w.quoted("drain_read_limit", format_size(c.network.drain_read_limit));
     w.number("receive_holds", c.network.receive_holds);
     w.number("receive_holds_per_connection", c.network.receive_holds_per_connection);
+    w.boolean("zerocopy_send", c.network.zerocopy_send);
+    w.quoted("zerocopy_send_min", format_size(c.network.zerocopy_send_min));
 
     for (const ListenerConfig& l : c.listeners) {
         w.header("[[listener]]");

@@ -106,7 +106,7 @@ NetworkSection read_network(const toml::table& table, Reporter& out) {
     TableReader r(table, "network",
                   {"output_memory", "carry_buffers", "udp_reply_slots", "close_linger", "open_files",
                    "file_operations", "lent_buffers", "lent_buffer_size", "drain_read_limit", "receive_holds",
-                   "receive_holds_per_connection"},
+                   "receive_holds_per_connection", "zerocopy_send", "zerocopy_send_min"},
                   out);
     NetworkSection n;
     n.output_memory = r.size("output_memory", min_output_memory, max_output_memory).value_or(n.output_memory);
@@ -131,6 +131,10 @@ NetworkSection read_network(const toml::table& table, Reporter& out) {
         static_cast<std::uint32_t>(r.integer("lent_buffers", 1, max_lent_buffers).value_or(n.lent_buffers));
     n.lent_buffer_size = static_cast<std::uint32_t>(
         r.size("lent_buffer_size", min_lent_buffer_size, max_lent_buffer_size).value_or(n.lent_buffer_size));
+    n.zerocopy_send = r.boolean("zerocopy_send").value_or(n.zerocopy_send);
+    n.zerocopy_send_min =
+        static_cast<std::uint32_t>(r.size("zerocopy_send_min", min_zerocopy_send_min, max_zerocopy_send_min)
+                                       .value_or(n.zerocopy_send_min));
     n.receive_holds = static_cast<std::uint32_t>(
         r.integer("receive_holds", 0, max_receive_holds).value_or(n.receive_holds));
     n.receive_holds_per_connection =

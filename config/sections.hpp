@@ -27,6 +27,8 @@ inline constexpr std::int64_t max_file_count = 1 << 20; // open_files, file_oper
 inline constexpr std::int64_t max_lent_buffers = 1 << 16;
 inline constexpr std::uint64_t min_lent_buffer_size = 4u << 10;
 inline constexpr std::uint64_t max_lent_buffer_size = 16u << 20;
+inline constexpr std::uint64_t min_zerocopy_send_min = 4u << 10;
+inline constexpr std::uint64_t max_zerocopy_send_min = 16u << 20;
 inline constexpr std::int64_t max_receive_holds = 1 << 16;
 
 // Lexically normal, without a trailing separator (except for "/").

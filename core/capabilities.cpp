@@ -366,6 +366,8 @@ constexpr std::array opcodes_used{
     OpcodeName{IORING_OP_FILES_UPDATE, "FILES_UPDATE"},
     OpcodeName{IORING_OP_POLL_ADD, "POLL_ADD"},
     OpcodeName{IORING_OP_READ, "READ"},
+    OpcodeName{IORING_OP_READ_FIXED, "READ_FIXED"},
+    OpcodeName{IORING_OP_SEND_ZC, "SEND_ZC"},
     OpcodeName{IORING_OP_CONNECT, "CONNECT"},
     OpcodeName{IORING_OP_OPENAT, "OPENAT"},
     OpcodeName{IORING_OP_WRITE, "WRITE"},
@@ -403,6 +405,7 @@ void probe_rings(KernelReport& r) {
                       has(IORING_OP_ASYNC_CANCEL);
     r.support.openat2 = r.support.files && has(IORING_OP_OPENAT2);
     r.support.send = has(IORING_OP_SEND);
+    r.support.zerocopy_send = r.support.files && has(IORING_OP_READ_FIXED) && has(IORING_OP_SEND_ZC);
 
     r.features.push_back({"FEAT_FAST_POLL", (p.features & IORING_FEAT_FAST_POLL) != 0, ""});
     r.features.push_back({"FEAT_NODROP", (p.features & IORING_FEAT_NODROP) != 0, ""});
@@ -428,6 +431,14 @@ void probe_rings(KernelReport& r) {
     r.features.push_back(
         {"sparse files", ret == 0,
          ret == 0 || ret == -EINVAL ? "" : "io_uring_register_files_sparse: " + errno_text(-ret)});
+
+    // Lent buffers are registered into a sparse table one by one (zerocopy_send): the probe
+    // registers an empty one, which pins nothing.
+    ret = io_uring_register_buffers_sparse(raw, probe_entries);
+    r.features.push_back(
+        {"sparse buffers", ret == 0,
+         ret == 0 || ret == -EINVAL ? "" : "io_uring_register_buffers_sparse: " + errno_text(-ret)});
+    r.support.zerocopy_send = r.support.zerocopy_send && ret == 0;
 
     BufferRingProbe buffers(raw);
     r.features.push_back(buffers.register_ring());

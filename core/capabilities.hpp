@@ -30,6 +30,7 @@ struct KernelSupport {
     bool min_timeout = false; // IORING_FEAT_MIN_TIMEOUT: a wait's min_wait_usec (6.12)
     bool recv_bundle = false; // IORING_FEAT_RECVSEND_BUNDLE: receives fill several buffers (6.10)
     bool pbuf_incremental = false; // a buffer ring registered with IOU_PBUF_RING_INC (6.12)
+    bool zerocopy_send = false; // READ_FIXED and SEND_ZC: lent buffers read and sent as fixed buffers (6.0)
 };
 
 struct KernelReport {

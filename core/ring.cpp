@@ -43,6 +43,7 @@ std::string RingFeatures::describe() const {
     add(ext_arg, "ext_arg");
     add(min_wait, "min_wait");
     add(recv_bundle, "recv_bundle");
+    add(zerocopy_send, "zerocopy_send");
     add(taskrun_flag, "taskrun_flag");
     add(pbuf_incremental, "pbuf_incremental");
     return out;
@@ -137,6 +138,7 @@ Ring::Ring(const config::RingSettings& settings, const config::IoUringTuning& tu
     features_.connect = kernel.connect;
     features_.files = kernel.files;
     features_.openat2 = kernel.openat2;
+    features_.zerocopy_send = kernel.zerocopy_send;
     features_.multishot_recv = tuning.multishot_recv && kernel.multishot_recv;
     features_.single_send = tuning.single_send && kernel.send;
     features_.min_wait = tuning.min_wait.count() > 0 && kernel.min_timeout && features_.ext_arg;

@@ -51,6 +51,7 @@ struct RingFeatures {
     bool connect = false;        // KernelSupport::connect
     bool files = false;          // KernelSupport::files
     bool openat2 = false;        // KernelSupport::openat2
+    bool zerocopy_send = false;  // KernelSupport::zerocopy_send
     bool cqe_skip = false;       // IOSQE_CQE_SKIP_SUCCESS
     bool nodrop = false;         // the kernel keeps overflowed CQEs instead of dropping them
     bool ext_arg = false;

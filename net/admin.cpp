@@ -92,7 +92,7 @@ struct NetMetric {
     std::uint64_t (*value)(const NetCounters&);
 };
 
-constexpr std::array<NetMetric, 18> net_metrics{{
+constexpr std::array<NetMetric, 22> net_metrics{{
     {"gatio_connections_open", "gauge", "TCP connections open.",
      [](const NetCounters& c) { return c.accepted > c.closed ? c.accepted - c.closed : 0; }},
     {"gatio_connections_accepted_total", "counter", "TCP connections accepted.",
@@ -135,6 +135,17 @@ constexpr std::array<NetMetric, 18> net_metrics{{
     {"gatio_buffer_ring_held_buffers", "gauge",
      "Provided receive buffers kept out of the ring by output that sends from them.",
      [](const NetCounters& c) { return c.buffers_held; }},
+    {"gatio_driver_zerocopy_sends_total", "counter",
+     "Lent file slices sent with SEND_ZC from a registered buffer (at least zerocopy_send_min).",
+     [](const NetCounters& c) { return c.zerocopy_sends; }},
+    {"gatio_driver_zerocopy_fallbacks_total", "counter",
+     "Zero-copy sends the socket refused (EOPNOTSUPP), sent again with a copy.",
+     [](const NetCounters& c) { return c.zerocopy_fallbacks; }},
+    {"gatio_lent_buffers_out", "gauge", "Lent file buffers out of their pools (read, queued or being sent).",
+     [](const NetCounters& c) { return c.lent_out; }},
+    {"gatio_lent_buffers_registered", "gauge",
+     "Lent file buffers registered with the rings as fixed buffers (pinned memory).",
+     [](const NetCounters& c) { return c.lent_registered; }},
     {"gatio_plugin_errors_total", "counter",
      "Handler faults: on_data results out of range, instances that could not be created.",
      [](const NetCounters& c) { return c.plugin_errors; }},

@@ -56,6 +56,10 @@ struct NetCounters {
     std::uint64_t receive_holds = 0;      // send_received slices queued from their receive buffer
     std::uint64_t receive_copies = 0;     // ... copied instead (a bound reached, or carried input)
     std::uint64_t buffers_held = 0;       // gauge: receive buffers output holds right now
+    std::uint64_t zerocopy_sends = 0;     // lent slices sent with SEND_ZC from their fixed buffer
+    std::uint64_t zerocopy_fallbacks = 0; // ... refused by the socket (EOPNOTSUPP): sent with a copy
+    std::uint64_t lent_out = 0;           // gauge: lent buffers out of their pools right now
+    std::uint64_t lent_registered = 0;    // gauge: lent buffers registered with the ring (pinned)
 
     NetCounters& operator+=(const NetCounters& other);
 };
@@ -69,7 +73,7 @@ struct CounterField {
 using NetCounterField = CounterField<NetCounters>;
 
 // Names and members, in declaration order.
-inline constexpr std::array<NetCounterField, 38> net_counter_fields{{
+inline constexpr std::array<NetCounterField, 42> net_counter_fields{{
     {"accepted", &NetCounters::accepted},
     {"rejected", &NetCounters::rejected},
     {"accept_errors", &NetCounters::accept_errors},
@@ -108,6 +112,10 @@ inline constexpr std::array<NetCounterField, 38> net_counter_fields{{
     {"receive_holds", &NetCounters::receive_holds},
     {"receive_copies", &NetCounters::receive_copies},
     {"buffers_held", &NetCounters::buffers_held},
+    {"zerocopy_sends", &NetCounters::zerocopy_sends},
+    {"zerocopy_fallbacks", &NetCounters::zerocopy_fallbacks},
+    {"lent_out", &NetCounters::lent_out},
+    {"lent_registered", &NetCounters::lent_registered},
 }};
 static_assert(sizeof(NetCounters) == net_counter_fields.size() * sizeof(std::uint64_t),
               "every counter must be listed in net_counter_fields");

@@ -256,7 +256,7 @@ void DriverNet::start(core::Driver& d) {
     if (!while_running_) {
         set_up(d);
         shared_->members.push_back(this);
-        files_->start(d);
+        files_->start(d, shared_->fixed_buffers, options_.zerocopy_send);
         shared_->file_services.push_back(files_.get());
         for (auto& e : endpoints_) {
             e->start(d);
@@ -265,7 +265,7 @@ void DriverNet::start(core::Driver& d) {
         return;
     }
     shared_->members.push_back(this);
-    files_->start(d);
+    files_->start(d, shared_->fixed_buffers, options_.zerocopy_send);
     shared_->file_services.push_back(files_.get());
     try {
         set_up(d);
@@ -341,13 +341,17 @@ void DriverNet::release_retired() {
         // Whoever retired it holds a reference until it sees the count reach 0.
         generation->holders.fetch_sub(1, std::memory_order_release);
     }
-    if (while_running_ && endpoints_.empty()) {
+    // Zero-copy sends still in the kernel complete into the lent pool, which leaves with us.
+    if (while_running_ && endpoints_.empty() && files_->lent().in_kernel() == 0) {
         leave();
     }
 }
 
 void DriverNet::leave() {
     leaving_ = true;
+    if (files_) {
+        files_->release_fixed();
+    }
     if (buffers_ != nullptr) {
         try {
             driver_->remove_buffer_ring(group_);
@@ -377,7 +381,7 @@ bool DriverNet::poll(core::Driver&) {
         ++stats().output_relaxed;
     }
     flush();
-    if (retiring_ > 0 && !leaving_) {
+    if ((retiring_ > 0 || (while_running_ && endpoints_.empty())) && !leaving_) {
         release_retired();
     }
     publish();
@@ -389,7 +393,13 @@ void DriverNet::publish() {
     c.output_memory = 0;
     c.buffers = 0;
     c.buffers_held = 0;
+    c.lent_out = 0;
+    c.lent_registered = 0;
     for (const DriverNet* m : shared_->members) {
+        if (m->files_) {
+            c.lent_out += m->files_->lent().count() - m->files_->lent().available();
+            c.lent_registered += m->files_->lent().registered();
+        }
         if (m->holds_) {
             c.buffers_held += m->holds_->buffers_held();
         }

@@ -47,6 +47,7 @@ struct DriverNetShared {
     std::vector<DriverNet*> members; // the driver's thread only
     // The members' file services, which gatiod's stop reaps together (FileService::stop_all).
     std::vector<FileService*> file_services;
+    FixedTable fixed_buffers; // the ring's registered lent buffers, one member's at a time
     std::int64_t next_buffer_sample_ns = 0;
     // Direct-descriptor slots claimed on this driver, by listener name: a name claims its
     // max_connections (at most the table) once for all its generations, since they share one

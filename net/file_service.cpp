@@ -8,8 +8,11 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <new>
+#include <string>
+#include <sys/resource.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+#include <utility>
 
 #include "core/driver.hpp"
 #include "core/handle.hpp"
@@ -82,13 +85,64 @@ void fill_stat(gatio_file_stat& out, const struct statx& x) {
 LentPool::LentPool(core::Arena& arena, std::uint32_t count, std::uint32_t size, std::uint32_t external)
     : memory_(static_cast<std::byte*>(arena.allocate(static_cast<std::size_t>(count) * size, 4096))),
       state_(arena.allocate_array<State>(static_cast<std::size_t>(count) + external)), count_(count),
-      size_(size), available_(count), external_(external) {
+      size_(size), available_(count), external_(external),
+      zerocopy_(static_cast<ZeroCopy*>(arena.allocate(sizeof(ZeroCopy) * count, alignof(ZeroCopy)))) {
     // The arena's memory is zero: every state reads as free, with no owner.
+    for (std::uint32_t b = 0; b < count; ++b) {
+        new (&zerocopy_[b]) ZeroCopy();
+        zerocopy_[b].pool = this;
+        zerocopy_[b].buffer = b;
+    }
+}
+
+LentPool::~LentPool() {
+    for (std::uint32_t b = 0; b < count_; ++b) {
+        zerocopy_[b].~ZeroCopy();
+    }
 }
 
 std::size_t LentPool::memory_for(std::uint32_t count, std::uint32_t size, std::uint32_t external) {
-    return static_cast<std::size_t>(count) * (size + sizeof(State)) + sizeof(State) * external + 4096 +
-           core::alignment_slack(1);
+    return static_cast<std::size_t>(count) * (size + sizeof(State) + sizeof(ZeroCopy)) +
+           sizeof(State) * external + 4096 + core::alignment_slack(2);
+}
+
+core::Completion* LentPool::zerocopy_submit(std::uint32_t b, core::Completion* sender, unsigned tag) {
+    assert(registered(b) && state_[b].out && zerocopy_[b].sender == nullptr);
+    zerocopy_[b].sender = sender;
+    zerocopy_[b].tag = tag;
+    ++in_kernel_;
+    return &zerocopy_[b];
+}
+
+void LentPool::ZeroCopy::on_completion(const io_uring_cqe& cqe, unsigned) {
+    if ((cqe.flags & IORING_CQE_F_NOTIF) != 0) {
+        pool->notified(buffer);
+        return;
+    }
+    // The send's own completion: a notification follows when F_MORE says so.
+    State& s = pool->state_[buffer];
+    core::Completion* to = std::exchange(sender, nullptr);
+    assert(to != nullptr);
+    --pool->in_kernel_;
+    if ((cqe.flags & IORING_CQE_F_MORE) != 0) {
+        ++s.notifs;
+        ++pool->in_kernel_;
+    } else if (s.give_pending) {
+        s.give_pending = false;
+        pool->give(buffer);
+    }
+    to->on_completion(cqe, tag);
+}
+
+void LentPool::notified(std::uint32_t b) {
+    State& s = state_[b];
+    assert(s.notifs > 0 && in_kernel_ > 0);
+    --s.notifs;
+    --in_kernel_;
+    if (s.notifs == 0 && s.give_pending) {
+        s.give_pending = false;
+        give(b);
+    }
 }
 
 std::uint32_t LentPool::take_external(std::byte* data, std::uint32_t tag) {
@@ -132,7 +186,11 @@ std::uint32_t LentPool::take(const void* owner) {
 
 void LentPool::give(std::uint32_t b) {
     State& s = state_[b];
-    assert(s.out);
+    assert(s.out && !s.give_pending);
+    if (s.notifs > 0 || (!external(b) && zerocopy_[b].sender != nullptr)) {
+        s.give_pending = true; // the kernel may still read it: free once it says it is done
+        return;
+    }
     s.out = false;
     s.owner = nullptr;
     s.queued = Queued{};
@@ -242,10 +300,67 @@ std::size_t FileService::memory_for(const Limits& l) {
            core::alignment_slack(2);
 }
 
-void FileService::start(core::Driver& driver) {
+void FileService::start(core::Driver& driver, FixedTable& table, bool zerocopy) {
     driver_ = &driver;
     supported_ = driver.features().files;
     openat2_ = driver.features().openat2;
+    table_ = &table;
+    zerocopy_ = zerocopy && driver.features().zerocopy_send && lent_.count() > 0;
+}
+
+bool FileService::claim_fixed() {
+    if (table_->owner == this) {
+        return true;
+    }
+    if (table_->owner != nullptr) {
+        return false; // another module's, until it leaves
+    }
+    // Sparse: no page is pinned until a buffer is registered into it.
+    const int r = io_uring_register_buffers_sparse(&driver_->ring(), lent_.count());
+    if (r < 0) {
+        fixed_off("registering a sparse fixed-buffer table", r);
+        return false;
+    }
+    table_->owner = this;
+    return true;
+}
+
+void FileService::register_lent(std::uint32_t b) {
+    iovec iov{lent_.data(b), lent_.size()};
+    const __u64 tag = 0;
+    const int r = io_uring_register_buffers_update_tag(&driver_->ring(), b, &iov, &tag, 1);
+    if (r < 0) {
+        fixed_off("registering a lent buffer", r);
+        return;
+    }
+    lent_.set_registered(b);
+}
+
+void FileService::fixed_off(const char* what, int error) {
+    // Registration pins memory, charged to RLIMIT_MEMLOCK without CAP_IPC_LOCK: once refused,
+    // the plain path serves (buffers already registered stay so).
+    zerocopy_ = false;
+    rlimit lim{};
+    ::getrlimit(RLIMIT_MEMLOCK, &lim);
+    driver_->log().info("driver {}: files are sent with copies from now on: {} failed: {} "
+                        "(RLIMIT_MEMLOCK {} bytes, {} bytes per lent buffer)",
+                        driver_->name(), what, std::strerror(-error),
+                        lim.rlim_cur == RLIM_INFINITY ? std::string("unlimited")
+                                                      : std::to_string(lim.rlim_cur),
+                        lent_.size());
+}
+
+void FileService::release_fixed() {
+    if (table_ == nullptr || table_->owner != this) {
+        return;
+    }
+    assert(lent_.in_kernel() == 0);
+    const int r = io_uring_unregister_buffers(&driver_->ring());
+    if (r < 0) {
+        driver_->log().error("driver {}: unregistering the lent buffers failed: {}", driver_->name(),
+                             std::strerror(-r));
+    }
+    table_->owner = nullptr;
 }
 
 FileService::Slot* FileService::find_slot(const Endpoint& owner, gatio_file file) {
@@ -412,6 +527,9 @@ int FileService::read_lent(Endpoint& owner, gatio_file file, std::uint64_t offse
     if (b == LentPool::none) {
         return GATIO_ERR_LIMIT;
     }
+    if (zerocopy_ && !lent_.registered(b) && claim_fixed()) {
+        register_lent(b);
+    }
     Op* op = take_op(owner, *s);
     if (op == nullptr) {
         lent_.give(b);
@@ -421,7 +539,13 @@ int FileService::read_lent(Endpoint& owner, gatio_file file, std::uint64_t offse
     op->lent_done = done;
     op->arg = arg;
     op->lent = b;
-    io_uring_prep_read(driver_->get_sqe(op, 0), s->fd, lent_.data(b), static_cast<unsigned>(len), offset);
+    io_uring_sqe* sqe = driver_->get_sqe(op, 0);
+    if (lent_.registered(b)) {
+        io_uring_prep_read_fixed(sqe, s->fd, lent_.data(b), static_cast<unsigned>(len), offset,
+                                 static_cast<int>(b));
+    } else {
+        io_uring_prep_read(sqe, s->fd, lent_.data(b), static_cast<unsigned>(len), offset);
+    }
     return GATIO_OK;
 }
 

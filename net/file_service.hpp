@@ -12,6 +12,7 @@
 // -ECANCELED once its completion came back from the kernel, whatever the kernel's result.
 #pragma once
 
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <linux/openat2.h>
@@ -42,6 +43,7 @@ public:
     static constexpr std::uint32_t none = UINT32_MAX;
 
     LentPool(core::Arena& arena, std::uint32_t count, std::uint32_t size, std::uint32_t external = 0);
+    ~LentPool();
     LentPool(const LentPool&) = delete;
     LentPool& operator=(const LentPool&) = delete;
 
@@ -83,7 +85,36 @@ public:
     std::uint32_t count() const { return count_; }
     std::uint32_t available() const { return available_; }
 
+    // ---- Fixed buffers (zerocopy_send): buffer b is index b of the ring's registered table.
+    void set_registered(std::uint32_t b) {
+        assert(b < count_ && !state_[b].registered);
+        state_[b].registered = true;
+        ++registered_;
+    }
+    bool registered(std::uint32_t b) const { return b < count_ && state_[b].registered; }
+    std::uint32_t registered() const { return registered_; }
+    // A queued buffer whose slice is worth a zero-copy send.
+    bool zerocopy(std::uint32_t b, std::uint32_t min) const {
+        return min > 0 && registered(b) && state_[b].queued.len >= min;
+    }
+    // The request a zero-copy send of `b` completes into: its first completion goes on to
+    // `sender` with `tag`, its notification (the kernel let go of the pages) comes back here,
+    // and a buffer given back meanwhile goes to the free list only once every one came.
+    core::Completion* zerocopy_submit(std::uint32_t b, core::Completion* sender, unsigned tag);
+    std::uint64_t zerocopy_user_data(std::uint32_t b) { return core::encode_completion(&zerocopy_[b], 0); }
+    // Zero-copy sends whose first completion or notification is still to come.
+    std::uint32_t in_kernel() const { return in_kernel_; }
+
 private:
+    struct ZeroCopy final : core::Completion {
+        void on_completion(const io_uring_cqe& cqe, unsigned tag) override;
+        LentPool* pool = nullptr;
+        std::uint32_t buffer = 0;
+        core::Completion* sender = nullptr; // until the first completion
+        unsigned tag = 0;
+    };
+    void notified(std::uint32_t b);
+
     struct State {
         const void* owner = nullptr; // null while free or queued on a connection
         std::uint32_t generation = 0;
@@ -93,6 +124,9 @@ private:
         Queued queued;
         std::byte* external = nullptr; // an external record's memory, and its tag
         std::uint32_t tag = 0;
+        bool registered = false;   // in the ring's fixed-buffer table
+        bool give_pending = false; // given back while notifications were outstanding
+        std::uint32_t notifs = 0;  // zero-copy notifications still to come
     };
     std::byte* memory_;
     State* state_;
@@ -106,6 +140,15 @@ private:
     std::uint32_t external_fresh_ = 0; // external records from count_ + this on were never taken
     Release release_ = nullptr;
     void* release_context_ = nullptr;
+    ZeroCopy* zerocopy_; // one per buffer
+    std::uint32_t registered_ = 0;
+    std::uint32_t in_kernel_ = 0;
+};
+
+// The ring's fixed-buffer table, which the file services of one driver's modules share: one
+// of them holds it at a time (a reload's new module takes it once the old one has left).
+struct FixedTable {
+    const void* owner = nullptr;
 };
 
 class FileService {
@@ -126,7 +169,11 @@ public:
     static std::size_t memory_for(const Limits& limits);
 
     // On the driver thread before any service call: the ring and what its kernel supports.
-    void start(core::Driver& driver);
+    // With `zerocopy` (and the probe's zerocopy_send), the lent buffers are registered in
+    // `table` lazily: the table on the first lent read, each buffer when first lent.
+    void start(core::Driver& driver, FixedTable& table, bool zerocopy);
+    // Lets go of the fixed-buffer table (the module leaves; nothing may use it any more).
+    void release_fixed();
 
     // The services, for `owner`'s instance (plugin.h documents them).
     int open(Endpoint& owner, const gatio_file_open_args& args);
@@ -168,12 +215,17 @@ private:
     void cancel_ops_of(const Endpoint* owner, const Slot* slot);
     void cancel_request(std::uint64_t user_data);
     bool owns(std::uint64_t user_data) const;
+    bool claim_fixed();
+    void register_lent(std::uint32_t b);
+    void fixed_off(const char* what, int error);
     void dispatch(const io_uring_cqe& cqe);
 
     core::Driver* driver_ = nullptr;
     bool supported_ = false;
     bool openat2_ = false;
     bool stopping_ = false; // stop_all began: every call is refused
+    bool zerocopy_ = false; // wanted and supported; false again once registering failed
+    FixedTable* table_ = nullptr;
     Limits limits_;
     Slot* slots_;
     Op* ops_;

@@ -25,6 +25,8 @@ NetOptions net_options(const config::Config& config) {
     o.receive_holds = config.network.receive_holds;
     o.receive_holds_per_connection = config.network.receive_holds_per_connection;
     o.lent_buffer_size = config.network.lent_buffer_size;
+    o.zerocopy_send = config.network.zerocopy_send;
+    o.zerocopy_send_min = config.network.zerocopy_send_min;
     o.drain_read_limit = config.network.drain_read_limit;
     return o;
 }

@@ -53,6 +53,8 @@ struct NetOptions {
     std::uint32_t file_operations = 1024;                  // per driver: handlers' file operations in flight
     std::uint32_t lent_buffers = 64;                       // per driver: buffers lent to file reads
     std::uint32_t lent_buffer_size = 256u << 10;           // bytes of each
+    bool zerocopy_send = false;                            // lent buffers registered, sent with SEND_ZC
+    std::uint32_t zerocopy_send_min = 64u << 10;           // the smallest slice sent that way
     std::uint32_t receive_holds = 256;                     // per driver: received slices output holds
     std::uint32_t receive_holds_per_connection = 32;       // of those, on one connection's output
     // A reload waits this long for the drivers to start the instances of new listeners.

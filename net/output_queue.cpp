@@ -94,7 +94,16 @@ bool OutputQueue::append(ChunkPool& pool, const iovec* iov, std::size_t count, s
     return true;
 }
 
-std::size_t OutputQueue::gather(ChunkPool& pool, iovec* out, std::size_t max, std::size_t& bytes) const {
+std::uint32_t OutputQueue::zerocopy_front(std::uint32_t zerocopy_min) const {
+    if (lent_head_ == LentPool::none || lent_->queued(lent_head_).at != consumed_ ||
+        !lent_->zerocopy(lent_head_, zerocopy_min)) {
+        return LentPool::none;
+    }
+    return lent_head_;
+}
+
+std::size_t OutputQueue::gather(ChunkPool& pool, iovec* out, std::size_t max, std::size_t& bytes,
+                                std::uint32_t zerocopy_min) const {
     bytes = 0;
     std::size_t n = 0;
     std::uint32_t c = head_;
@@ -117,7 +126,7 @@ std::size_t OutputQueue::gather(ChunkPool& pool, iovec* out, std::size_t max, st
                 offset = 0;
             }
         }
-        if (at < limit || lent == LentPool::none || n == max) {
+        if (at < limit || lent == LentPool::none || n == max || lent_->zerocopy(lent, zerocopy_min)) {
             break;
         }
         const LentPool::Queued& q = lent_->queued(lent);

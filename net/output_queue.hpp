@@ -70,7 +70,12 @@ public:
 
     // Fills out[0..max) with the queued bytes from the head, returns the iovec count; `bytes`
     // gets their sum. Only called with no send in flight.
-    std::size_t gather(ChunkPool& pool, iovec* out, std::size_t max, std::size_t& bytes) const;
+    // With `zerocopy_min`, it stops before a lent buffer worth a zero-copy send
+    // (LentPool::zerocopy), which zerocopy_front then names once it is at the head.
+    std::size_t gather(ChunkPool& pool, iovec* out, std::size_t max, std::size_t& bytes,
+                       std::uint32_t zerocopy_min = 0) const;
+    // The lent buffer at the very head when it is worth a zero-copy send, else LentPool::none.
+    std::uint32_t zerocopy_front(std::uint32_t zerocopy_min) const;
 
     // The kernel took `bytes` from the head; frees the chunks they emptied.
     void consume(ChunkPool& pool, std::size_t bytes);

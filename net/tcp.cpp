@@ -982,6 +982,12 @@ void TcpEndpoint::send_done(Connection& c, int res) {
     const std::size_t sent = c.in_flight;
     c.send = Connection::Send::idle;
     c.in_flight = 0;
+    if (std::exchange(c.zerocopy, LentPool::none) != LentPool::none && res == -EOPNOTSUPP) {
+        // Not a socket that sends from user pages: nothing went out, the plain path sends it.
+        ++net_.stats().zerocopy_fallbacks;
+        c.zerocopy_refused = true;
+        res = 0;
+    }
     if (res > 0) {
         auto n = static_cast<std::size_t>(res);
         net_.stats().bytes_sent += n;
@@ -1088,7 +1094,11 @@ void TcpEndpoint::rearm_one(Connection& c) {
 
 void TcpEndpoint::cancel(Connection& c, unsigned tag) {
     io_uring_sqe* sqe = driver().get_sqe(&c, Connection::tag_cancel);
-    io_uring_prep_cancel64(sqe, core::encode_completion(&c, tag), 0);
+    // A zero-copy send completes into the lent pool (send_zerocopy).
+    const bool zerocopy = tag == Connection::tag_send && c.zerocopy != LentPool::none;
+    io_uring_prep_cancel64(
+        sqe, zerocopy ? net_.files().lent().zerocopy_user_data(c.zerocopy) : core::encode_completion(&c, tag),
+        0);
     ++c.side_ops;
 }
 
@@ -1117,11 +1127,35 @@ void TcpEndpoint::drop_output(Connection& c) {
 
 // ---------------------------------------------------------------- writing
 
+std::uint32_t TcpEndpoint::zerocopy_min(const Connection& c) const {
+    return c.zerocopy_refused || !net_.options().zerocopy_send ? 0 : net_.options().zerocopy_send_min;
+}
+
+void TcpEndpoint::send_zerocopy(Connection& c, std::uint32_t b) {
+    LentPool& lent = net_.files().lent();
+    const LentPool::Queued& q = lent.queued(b);
+    // Its completions go to the lent pool, which hands the first one on to the connection.
+    io_uring_sqe* sqe = driver().get_sqe(lent.zerocopy_submit(b, &c, Connection::tag_send), 0);
+    io_uring_prep_send_zc_fixed(sqe, c.fd, lent.data(b) + q.offset, q.len, MSG_NOSIGNAL, 0, b);
+    if (c.fixed) {
+        sqe->flags |= IOSQE_FIXED_FILE;
+    }
+    c.send = Connection::Send::in_flight;
+    c.in_flight = q.len;
+    c.zerocopy = b;
+    ++net_.stats().zerocopy_sends;
+}
+
 void TcpEndpoint::flush_one(Connection& c) {
+    const std::uint32_t zerocopy = zerocopy_min(c);
+    const std::uint32_t front = zerocopy > 0 ? c.out.zerocopy_front(zerocopy) : LentPool::none;
     if ((c.phase == Connection::Phase::open || c.phase == Connection::Phase::flushing) &&
-        c.send == Connection::Send::idle && c.out.pending() > 0) {
+        c.send == Connection::Send::idle && front != LentPool::none) {
+        send_zerocopy(c, front);
+    } else if ((c.phase == Connection::Phase::open || c.phase == Connection::Phase::flushing) &&
+               c.send == Connection::Send::idle && c.out.pending() > 0) {
         std::size_t bytes = 0;
-        std::size_t n = c.out.gather(net_.chunks(), c.iov, Connection::max_iov, bytes);
+        std::size_t n = c.out.gather(net_.chunks(), c.iov, Connection::max_iov, bytes, zerocopy);
         io_uring_sqe* sqe = driver().get_sqe(&c, Connection::tag_send);
         if (n == 1 && net_.single_send()) {
             // The common reply: one slice, sent without a msghdr for the kernel to import.

@@ -114,6 +114,10 @@ struct Connection final : core::Completion {
     void* drained_arg = nullptr;
     OutputQueue out;
     std::size_t in_flight = 0; // bytes of the send in flight
+    // The lent buffer the send in flight sends with SEND_ZC, else LentPool::none; a socket
+    // that refused one (EOPNOTSUPP) is sent to with copies from then on.
+    std::uint32_t zerocopy = UINT32_MAX;
+    bool zerocopy_refused = false;
     std::uint32_t carry = ChunkPool::none;
     std::uint32_t carry_len = 0;
     core::TimerId timer; // valid while armed
@@ -150,6 +154,8 @@ public:
     void on_connection(Connection& c, const io_uring_cqe& cqe, unsigned tag);
     // Deferred work queued on DriverNet.
     void flush_one(Connection& c);
+    std::uint32_t zerocopy_min(const Connection& c) const; // 0: no zero-copy send for c
+    void send_zerocopy(Connection& c, std::uint32_t buffer);
     void rearm_one(Connection& c);
     // The output budget became tight (DriverNet::tighten).
     void bound_reads(Connection& c);

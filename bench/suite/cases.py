@@ -185,10 +185,12 @@ def files_family(ctx):
         contents[name] = os.urandom(size)
         (www / name).write_bytes(contents[name])
     # gatiod as configured by default (every request opens its file, as nginx's default does),
-    # and with its open-file cache on.
+    # with its open-file cache on, and with lent buffers sent with SEND_ZC ([network] zerocopy_send).
     servers = [Gatiod("gatiod-files", ctx.workdir, pl, ctx.build, "http", s.max_connections, www=www),
                Gatiod("gatiod-files-cache", ctx.workdir, pl, ctx.build, "http", s.max_connections, www=www,
                       file_cache=64),
+               Gatiod("gatiod-files-zerocopy", ctx.workdir, pl, ctx.build, "http", s.max_connections, www=www,
+                      network={"zerocopy_send": True}),
                Nginx("nginx-files", ctx.workdir, pl, s.max_connections, s.fd_limit, www=www)]
     cases = []
     for name, size, label in STATIC_FILES:

@@ -339,6 +339,12 @@ TEST_CASE("[network] values", "[errors][network]") {
           Errors{"2:32: network: receive_holds_per_connection: expected an integer from 0 to 65536, got -1"});
     CHECK(box.errors("[network]\nlent_buffer_size = \"1KiB\"\n") ==
           Errors{"2:20: network: lent_buffer_size: expected a size from 4KiB to 16MiB, got '1KiB'"});
+    CHECK(box.errors("[network]\nzerocopy_send_min = \"2KiB\"\n") ==
+          Errors{"2:21: network: zerocopy_send_min: expected a size from 4KiB to 16MiB, got '2KiB'"});
+    CHECK(box.errors("[network]\nzerocopy_send_min = \"32MiB\"\n") ==
+          Errors{"2:21: network: zerocopy_send_min: expected a size from 4KiB to 16MiB, got '32MiB'"});
+    CHECK(box.errors("[network]\nzerocopy_send = \"yes\"\n") ==
+          Errors{"2:17: network: zerocopy_send: expected a boolean, got a string"});
 }
 
 TEST_CASE("[[listener]] send buffer limit and reserve", "[errors][listener]") {

@@ -53,6 +53,8 @@ lent_buffer_size = "64KiB"
 drain_read_limit = "256KiB"
 receive_holds = 8
 receive_holds_per_connection = 0
+zerocopy_send = true
+zerocopy_send_min = "128KiB"
 [[listener]]
 name = "web"
 address = "127.0.0.1:8080"
@@ -68,6 +70,8 @@ send_buffer_reserve = "16KiB"
                                       .file_operations = 20,
                                       .lent_buffers = 4,
                                       .lent_buffer_size = 64u << 10,
+                                      .zerocopy_send = true,
+                                      .zerocopy_send_min = 128u << 10,
                                       .receive_holds = 8,
                                       .receive_holds_per_connection = 0,
                                       .drain_read_limit = 256u << 10});
@@ -75,10 +79,12 @@ send_buffer_reserve = "16KiB"
     CHECK(c.listeners[0].send_buffer_limit == 2u << 20);
     CHECK(c.listeners[0].send_buffer_reserve == 16u << 10);
     const std::string text = dump(c);
-    CHECK(text.find("[network]\noutput_memory = \"64MiB\"\ncarry_buffers = 16\nudp_reply_slots = 8\n"
-                    "close_linger = \"0s\"\nopen_files = 10\nfile_operations = 20\nlent_buffers = 4\n"
-                    "lent_buffer_size = \"64KiB\"\ndrain_read_limit = \"256KiB\"\nreceive_holds = 8\n"
-                    "receive_holds_per_connection = 0\n") != std::string::npos);
+    CHECK(text.find(
+              "[network]\noutput_memory = \"64MiB\"\ncarry_buffers = 16\nudp_reply_slots = 8\n"
+              "close_linger = \"0s\"\nopen_files = 10\nfile_operations = 20\nlent_buffers = 4\n"
+              "lent_buffer_size = \"64KiB\"\ndrain_read_limit = \"256KiB\"\nreceive_holds = 8\n"
+              "receive_holds_per_connection = 0\nzerocopy_send = true\nzerocopy_send_min = \"128KiB\"\n") !=
+          std::string::npos);
     CHECK(text.find("send_buffer_limit = \"2MiB\"\nsend_buffer_reserve = \"16KiB\"\n") != std::string::npos);
 }
 

@@ -13,7 +13,8 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-Gatiod::Gatiod(std::vector<Listener> listeners, const std::string& more_toml)
+Gatiod::Gatiod(std::vector<Listener> listeners, const std::string& more_toml,
+               const std::vector<std::string>& wrapper)
     : listeners_(std::move(listeners)) {
     std::string config = "[daemon]\n"
                          "log_level = \"info\"\n" +
@@ -35,11 +36,13 @@ Gatiod::Gatiod(std::vector<Listener> listeners, const std::string& more_toml)
                   "\"\nhandler = \"http\"\n" + l.extra + "\n[listener.options]\n" + l.options + "\n";
     }
     const fs::path config_file = dir_.write("gatio.toml", config);
-    process_ = std::make_unique<::gatio::test::Child>(
-        ::gatio::test::Spawn{.argv = ::gatio::test::gatiod_argv(config_file),
-                             .env = ::gatio::test::gatiod_env(),
-                             .log = dir_.path() / "gatiod.log",
-                             .merge_output = true});
+    std::vector<std::string> argv = wrapper;
+    const std::vector<std::string> own = ::gatio::test::gatiod_argv(config_file);
+    argv.insert(argv.end(), own.begin(), own.end());
+    process_ = std::make_unique<::gatio::test::Child>(::gatio::test::Spawn{.argv = argv,
+                                                                           .env = ::gatio::test::gatiod_env(),
+                                                                           .log = dir_.path() / "gatiod.log",
+                                                                           .merge_output = true});
     ::gatio::test::wait_running(*process_);
 }
 

@@ -32,10 +32,12 @@ struct Listener {
 // gatiod with two drivers (CPUs 0 and 1) and the given http listeners, started by the
 // constructor, which returns once every listener accepts connections. `more_toml` follows the
 // [daemon] section's log_level: more [daemon] keys (user = "nobody"), then whole sections. The destructor
-// stops it with SIGTERM (SIGKILL after a bound) when stop() was not called.
+// stops it with SIGTERM (SIGKILL after a bound) when stop() was not called. `wrapper` goes in
+// front of gatiod's command line (prlimit --memlock=... --, say).
 class Gatiod {
 public:
-    explicit Gatiod(std::vector<Listener> listeners, const std::string& more_toml = "");
+    explicit Gatiod(std::vector<Listener> listeners, const std::string& more_toml = "",
+                    const std::vector<std::string>& wrapper = {});
     ~Gatiod();
     Gatiod(const Gatiod&) = delete;
     Gatiod& operator=(const Gatiod&) = delete;
