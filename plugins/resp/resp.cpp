@@ -1067,6 +1067,8 @@ private:
     // (the rest is an unfinished request, or waits for a slot).
     std::size_t process(Conn& k, std::span<const std::uint8_t> data) {
         std::size_t pos = 0;
+        // One clock read per request: each request's time runs from the previous one's end.
+        std::int64_t clock = mono_us();
         while (pos < data.size() && !k.closing && !k.full() && k.blocked == nullptr && !k.tx.executing()) {
             ParseStatus st = k.parser.parse(data.subspan(pos));
             if (st == ParseStatus::incomplete) {
@@ -1096,7 +1098,7 @@ private:
             k.held = false;
             pos += k.parser.consumed();
             if (!args.empty()) {
-                dispatch(k, args);
+                dispatch(k, args, clock);
             }
         }
         // Once per receive rather than per request: what one large request grew goes back
@@ -1106,14 +1108,15 @@ private:
     }
 
     // Runs one request and counts it in INFO commandstats: a call with the time this driver
-    // spent on it, or a refusal.
-    void dispatch(Conn& k, std::span<const std::string_view> args) {
+    // spent parsing and running it (from `clock`, which it moves to its own end), or a refusal.
+    void dispatch(Conn& k, std::span<const std::string_view> args, std::int64_t& clock) {
         Slot& s = take_slot(k);
         const CommandSpec* spec = find_command(args[0]);
         const std::size_t stat = spec != nullptr ? stat_of(*spec, args) : no_stat;
         k.last_stat = stat;
-        const std::int64_t start = mono_us();
+        const std::int64_t start = clock;
         const bool ran = run_request(k, s, spec, args);
+        clock = mono_us();
         if (stat == no_stat) {
             return;
         }
@@ -1123,7 +1126,7 @@ private:
         }
         s.stat = stat;
         // Tasks on other drivers add their run time as they come back (job_finished).
-        s.usec += static_cast<std::uint64_t>(mono_us() - start);
+        s.usec += static_cast<std::uint64_t>(clock - start);
     }
 
     // CLIENT LIST and CLIENT KILL: every driver's connections, through the pub/sub fan-out.
