@@ -16,6 +16,7 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -27,7 +28,10 @@
 
 namespace {
 
+// The host's one table of services, stored by the first create of any driver (the drivers
+// create their instances at the same time, so a plain store would race).
 const gatio_services* svc = nullptr;
+std::once_flag svc_once;
 
 // How bytes on_data was given go to the other side: send_received (ABI 1.5) sends them from the
 // receive buffer they arrived in, without a copy; an older gatiod copies them with send.
@@ -676,16 +680,21 @@ void connect_done(gatio_host* host, gatio_conn conn, void* user, int result) {
 
 int create(gatio_host* host, const gatio_instance_info* info, void** instance, char* error,
            size_t error_size) {
-    svc = info->services;
+    std::call_once(svc_once, [info] {
+        svc = info->services;
+        if (svc->struct_size >= offsetof(gatio_services, send_received) + sizeof(void*)) {
+            send_received = svc->send_received;
+        }
+    });
     const auto fail = [&](const std::string& why) {
         std::snprintf(error, error_size, "%s", why.c_str());
         return 1;
     };
+    if (svc != info->services) {
+        return fail("the proxy plugin was given a second table of services");
+    }
     if (svc->struct_size < offsetof(gatio_services, metric_set) + sizeof(void*)) {
         return fail("gatiod is older than the proxy plugin: it needs ABI 1.4 services");
-    }
-    if (svc->struct_size >= offsetof(gatio_services, send_received) + sizeof(void*)) {
-        send_received = svc->send_received;
     }
     try {
         auto in = std::make_unique<Instance>();
