@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cerrno>
+#include <cstring>
 #include <fcntl.h>
 #include <fstream>
 #include <memory>
 #include <poll.h>
+#include <sstream>
+#include <stdexcept>
 #include <thread>
 
 #include "check.hpp"
@@ -19,11 +22,27 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Clients also run on threads a test starts, where Catch2's assertions must not be used (they
+// race on its state): a client's failure is an exception, which Catch2 reports on the test's
+// own thread and which ends the test program on any other.
+template <typename... Parts>
+[[noreturn]] void client_failed(const Parts&... parts) {
+    std::ostringstream text;
+    (text << ... << parts);
+    throw std::runtime_error(text.str());
+}
+
+void client_check(bool ok, const char* what) {
+    if (!ok) {
+        client_failed(what, ": ", std::strerror(errno));
+    }
+}
+
 // poll(2) on one descriptor for at most `ms`, retried when a signal interrupts it; the result in
 // p.revents.
 void wait(pollfd& p, long ms) {
     while (::poll(&p, 1, static_cast<int>(std::min<long>(ms, 1000))) < 0) {
-        REQUIRE(errno == EINTR);
+        client_check(errno == EINTR, "poll");
     }
 }
 
@@ -108,7 +127,7 @@ Ran run(const std::vector<std::string>& argv, std::chrono::milliseconds limit,
 }
 
 Client::Client(std::uint16_t port) : socket_(::gatio::test::Socket::tcp(port)) {
-    REQUIRE(::fcntl(socket_.fd(), F_SETFL, O_NONBLOCK) == 0);
+    client_check(::fcntl(socket_.fd(), F_SETFL, O_NONBLOCK) == 0, "fcntl(O_NONBLOCK)");
 }
 
 std::string Client::exchange(std::string_view request, std::size_t replies, std::chrono::milliseconds limit) {
@@ -132,23 +151,23 @@ std::string Client::exchange(std::string_view request, std::size_t replies, std:
         }
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now()).count();
         if (left <= 0) {
-            FAIL("timed out with " << complete << " of " << replies << " replies and " << sent << " of "
-                                   << request.size() << " bytes sent");
+            client_failed("timed out with ", complete, " of ", replies, " replies and ", sent, " of ",
+                          request.size(), " bytes sent");
         }
         pollfd p{socket_.fd(), static_cast<short>(POLLIN | (sent < request.size() ? POLLOUT : 0)), 0};
         wait(p, left);
         if (p.revents & POLLOUT) {
             ssize_t w = ::gatio::test::send_some(socket_.fd(), request.data() + sent, request.size() - sent);
-            REQUIRE((w >= 0 || errno == EAGAIN));
+            client_check(w >= 0 || errno == EAGAIN, "send");
             sent += w > 0 ? static_cast<std::size_t>(w) : 0;
         }
         if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
             ssize_t r = ::gatio::test::receive(socket_.fd(), buf, sizeof buf);
             if (r == 0) {
-                FAIL("the server closed the connection after " << complete << " of " << replies
-                                                               << " replies");
+                client_failed("the server closed the connection after ", complete, " of ", replies,
+                              " replies");
             }
-            REQUIRE((r > 0 || errno == EAGAIN));
+            client_check(r > 0 || errno == EAGAIN, "receive");
             pending_.append(buf, r > 0 ? static_cast<std::size_t>(r) : 0);
         }
     }
@@ -165,7 +184,7 @@ std::string Client::receive(std::size_t bytes, std::chrono::milliseconds limit) 
     while (out.size() < bytes) {
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now()).count();
         if (left <= 0) {
-            FAIL("timed out with " << out.size() << " of " << bytes << " bytes received");
+            client_failed("timed out with ", out.size(), " of ", bytes, " bytes received");
         }
         pollfd p{socket_.fd(), POLLIN, 0};
         wait(p, left);
@@ -174,9 +193,9 @@ std::string Client::receive(std::size_t bytes, std::chrono::milliseconds limit) 
         }
         ssize_t r = ::gatio::test::receive(socket_.fd(), buf, std::min(sizeof buf, bytes - out.size()));
         if (r == 0) {
-            FAIL("the server closed the connection after " << out.size() << " of " << bytes << " bytes");
+            client_failed("the server closed the connection after ", out.size(), " of ", bytes, " bytes");
         }
-        REQUIRE((r > 0 || errno == EAGAIN));
+        client_check(r > 0 || errno == EAGAIN, "receive");
         out.append(buf, r > 0 ? static_cast<std::size_t>(r) : 0);
     }
     pending_ = out.substr(bytes);
@@ -188,11 +207,13 @@ void Client::send_all(std::string_view data) {
     std::size_t sent = 0;
     auto end = Clock::now() + 10s;
     while (sent < data.size()) {
-        REQUIRE(Clock::now() < end);
+        if (Clock::now() >= end) {
+            client_failed("timed out with ", sent, " of ", data.size(), " bytes sent");
+        }
         pollfd p{socket_.fd(), POLLOUT, 0};
         wait(p, 1000);
         ssize_t w = ::gatio::test::send_some(socket_.fd(), data.data() + sent, data.size() - sent);
-        REQUIRE((w >= 0 || errno == EAGAIN));
+        client_check(w >= 0 || errno == EAGAIN, "send");
         sent += w > 0 ? static_cast<std::size_t>(w) : 0;
     }
 }
@@ -205,7 +226,7 @@ std::string Client::read_to_close(std::chrono::milliseconds limit) {
     while (true) {
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now()).count();
         if (left <= 0) {
-            FAIL("the server did not close the connection; received so far: " << out);
+            client_failed("the server did not close the connection; received so far: ", out);
         }
         pollfd p{socket_.fd(), POLLIN, 0};
         wait(p, left);
@@ -216,7 +237,7 @@ std::string Client::read_to_close(std::chrono::milliseconds limit) {
         if (r == 0 || (r < 0 && errno == ECONNRESET)) {
             return out;
         }
-        REQUIRE((r > 0 || errno == EAGAIN));
+        client_check(r > 0 || errno == EAGAIN, "receive");
         out.append(buf, r > 0 ? static_cast<std::size_t>(r) : 0);
     }
 }
