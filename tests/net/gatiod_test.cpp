@@ -23,6 +23,7 @@
 #include "tests/net/process.hpp"
 #include "tests/net/temp_dir.hpp"
 #include "tests/support/gatiod.hpp"
+#include "tests/support/rss_scale.hpp"
 #include "tests/support/skip.hpp"
 
 using gatio::tests::free_port;
@@ -136,13 +137,7 @@ std::string random_bytes(std::size_t n, std::mt19937_64& rng) {
     return s;
 }
 
-// ThreadSanitizer gives every byte gatiod touches about five more (its shadow cells and the
-// meta shadow); a bound on gatiod's growth scales by it in a tsan build.
-#if defined(__SANITIZE_THREAD__)
-constexpr std::uint64_t rss_scale = 6;
-#else
-constexpr std::uint64_t rss_scale = 1;
-#endif
+using gatio::test::rss_scale;
 
 std::uint64_t rss_kib(pid_t pid) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/status");
