@@ -61,7 +61,9 @@ inline void bulk(std::string& out, std::string_view data) {
     if (data.size() <= short_value) {
         char whole[sizeof buf + short_value + 2];
         std::memcpy(whole, buf, n);
-        std::memcpy(whole + n, data.data(), data.size());
+        if (!data.empty()) { // an empty view's data() may be null, which memcpy may not take
+            std::memcpy(whole + n, data.data(), data.size());
+        }
         std::memcpy(whole + n + data.size(), "\r\n", 2);
         out.append(whole, n + data.size() + 2);
         return;
