@@ -619,19 +619,7 @@ BufferRing& Driver::add_buffer_ring(std::uint16_t group, bool incremental) {
 
 BufferRing& Driver::add_buffer_ring(std::uint16_t group, std::uint32_t count, std::uint32_t size,
                                     bool incremental) {
-    assert(!incremental || features_.pbuf_incremental);
-    assert(current() == this);
-    if (buffer_ring(group) != nullptr) {
-        throw std::invalid_argument("driver " + name() + ": buffer group " + std::to_string(group) +
-                                    " is already registered");
-    }
-    try {
-        buffer_rings_.push_back(
-            std::make_unique<BufferRing>(ring_->raw(), tpc_.arena(), group, count, size, incremental));
-    } catch (const std::exception& e) {
-        throw std::runtime_error("driver " + name() + ": " + e.what());
-    }
-    return *buffer_rings_.back();
+    return add_buffer_ring(group, count, size, tpc_.arena(), incremental);
 }
 
 BufferRing& Driver::add_buffer_ring(std::uint16_t group, std::uint32_t count, std::uint32_t size,
