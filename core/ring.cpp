@@ -18,6 +18,18 @@ std::string setup_failed(unsigned sq, unsigned cq, int negative_errno) {
            " CQ entries): " + errno_text(negative_errno);
 }
 
+// The [io_uring] switches a kernel allows, decided here for the rings and for the daemon's
+// one message per switch it must drop (unavailable_switches).
+bool multishot_recv_on(const config::IoUringTuning& t, const KernelSupport& k) {
+    return t.multishot_recv && k.multishot_recv;
+}
+bool recv_bundle_on(const config::IoUringTuning& t, const KernelSupport& k) {
+    return t.recv_bundle && k.recv_bundle && multishot_recv_on(t, k);
+}
+bool pbuf_incremental_on(const config::IoUringTuning& t, const KernelSupport& k) {
+    return t.pbuf_incremental && k.pbuf_incremental && multishot_recv_on(t, k);
+}
+
 } // namespace
 
 std::string RingFeatures::describe() const {
@@ -52,13 +64,12 @@ std::string RingFeatures::describe() const {
 std::vector<std::string> unavailable_switches(const config::IoUringTuning& tuning,
                                               const KernelSupport& kernel) {
     std::vector<std::string> out;
-    if (tuning.recv_bundle && !(kernel.recv_bundle && kernel.multishot_recv && tuning.multishot_recv)) {
+    if (tuning.recv_bundle && !recv_bundle_on(tuning, kernel)) {
         out.emplace_back(
             "[io_uring] recv_bundle: receive bundles need IORING_FEAT_RECVSEND_BUNDLE (Linux 6.10) "
             "and multishot receives; each receive takes one buffer");
     }
-    if (tuning.pbuf_incremental &&
-        !(kernel.pbuf_incremental && kernel.multishot_recv && tuning.multishot_recv)) {
+    if (tuning.pbuf_incremental && !pbuf_incremental_on(tuning, kernel)) {
         out.emplace_back(
             "[io_uring] pbuf_incremental: incremental buffer consumption needs IOU_PBUF_RING_INC "
             "(Linux 6.12) and multishot receives; each receive takes a whole buffer");
@@ -139,12 +150,11 @@ Ring::Ring(const config::RingSettings& settings, const config::IoUringTuning& tu
     features_.files = kernel.files;
     features_.openat2 = kernel.openat2;
     features_.zerocopy_send = kernel.zerocopy_send;
-    features_.multishot_recv = tuning.multishot_recv && kernel.multishot_recv;
+    features_.multishot_recv = multishot_recv_on(tuning, kernel);
     features_.single_send = tuning.single_send && kernel.send;
     features_.min_wait = tuning.min_wait.count() > 0 && kernel.min_timeout && features_.ext_arg;
-    features_.recv_bundle = tuning.recv_bundle && kernel.recv_bundle && features_.multishot_recv;
-    features_.pbuf_incremental =
-        tuning.pbuf_incremental && kernel.pbuf_incremental && features_.multishot_recv;
+    features_.recv_bundle = recv_bundle_on(tuning, kernel);
+    features_.pbuf_incremental = pbuf_incremental_on(tuning, kernel);
 
     // A registered ring fd saves the fd lookup on every io_uring_enter; without it we still work.
     features_.registered_ring_fd = io_uring_register_ring_fd(&ring_) == 1;
