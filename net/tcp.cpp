@@ -1147,36 +1147,41 @@ void TcpEndpoint::send_zerocopy(Connection& c, std::uint32_t b) {
 }
 
 void TcpEndpoint::flush_one(Connection& c) {
-    const std::uint32_t zerocopy = zerocopy_min(c);
-    const std::uint32_t front = zerocopy > 0 ? c.out.zerocopy_front(zerocopy) : LentPool::none;
     if ((c.phase == Connection::Phase::open || c.phase == Connection::Phase::flushing) &&
-        c.send == Connection::Send::idle && front != LentPool::none) {
-        send_zerocopy(c, front);
-    } else if ((c.phase == Connection::Phase::open || c.phase == Connection::Phase::flushing) &&
-               c.send == Connection::Send::idle && c.out.pending() > 0) {
-        std::size_t bytes = 0;
-        std::size_t n = c.out.gather(net_.chunks(), c.iov, Connection::max_iov, bytes, zerocopy);
-        io_uring_sqe* sqe = driver().get_sqe(&c, Connection::tag_send);
-        if (n == 1 && net_.single_send()) {
-            // The common reply: one slice, sent without a msghdr for the kernel to import.
-            io_uring_prep_send(sqe, c.fd, c.iov[0].iov_base, c.iov[0].iov_len, MSG_NOSIGNAL);
-            ++net_.stats().single_sends;
-        } else {
-            c.msg = msghdr{};
-            c.msg.msg_iov = c.iov;
-            c.msg.msg_iovlen = n;
-            io_uring_prep_sendmsg(sqe, c.fd, &c.msg, MSG_NOSIGNAL);
-        }
-        if (c.fixed) {
-            sqe->flags |= IOSQE_FIXED_FILE;
-        }
-        c.send = Connection::Send::in_flight;
-        c.in_flight = bytes;
+        c.send == Connection::Send::idle && c.out.pending() > 0) {
+        send_queued(c);
     }
     if (c.phase == Connection::Phase::flushing) {
         progress(c);
     }
     c.assert_invariants();
+}
+
+void TcpEndpoint::send_queued(Connection& c) {
+    const std::uint32_t zerocopy = zerocopy_min(c);
+    const std::uint32_t front = zerocopy > 0 ? c.out.zerocopy_front(zerocopy) : LentPool::none;
+    if (front != LentPool::none) {
+        send_zerocopy(c, front);
+        return;
+    }
+    std::size_t bytes = 0;
+    std::size_t n = c.out.gather(net_.chunks(), c.iov, Connection::max_iov, bytes, zerocopy);
+    io_uring_sqe* sqe = driver().get_sqe(&c, Connection::tag_send);
+    if (n == 1 && net_.single_send()) {
+        // The common reply: one slice, sent without a msghdr for the kernel to import.
+        io_uring_prep_send(sqe, c.fd, c.iov[0].iov_base, c.iov[0].iov_len, MSG_NOSIGNAL);
+        ++net_.stats().single_sends;
+    } else {
+        c.msg = msghdr{};
+        c.msg.msg_iov = c.iov;
+        c.msg.msg_iovlen = n;
+        io_uring_prep_sendmsg(sqe, c.fd, &c.msg, MSG_NOSIGNAL);
+    }
+    if (c.fixed) {
+        sqe->flags |= IOSQE_FIXED_FILE;
+    }
+    c.send = Connection::Send::in_flight;
+    c.in_flight = bytes;
 }
 
 // ---------------------------------------------------------------- closing

@@ -154,8 +154,6 @@ public:
     void on_connection(Connection& c, const io_uring_cqe& cqe, unsigned tag);
     // Deferred work queued on DriverNet.
     void flush_one(Connection& c);
-    std::uint32_t zerocopy_min(const Connection& c) const; // 0: no zero-copy send for c
-    void send_zerocopy(Connection& c, std::uint32_t buffer);
     void rearm_one(Connection& c);
     // The output budget became tight (DriverNet::tighten).
     void bound_reads(Connection& c);
@@ -180,6 +178,11 @@ public:
 
 private:
     enum Tag : unsigned { tag_accept = 0, tag_cancel_accept = 1, tag_reject = 2, tag_retry = 3 };
+
+    // Sends what c's output holds from its head, with no send in flight.
+    void send_queued(Connection& c);
+    std::uint32_t zerocopy_min(const Connection& c) const; // 0: no zero-copy send for c
+    void send_zerocopy(Connection& c, std::uint32_t buffer);
 
     void arm_accept();
     void cancel_accept();
