@@ -839,6 +839,19 @@ void subcommand_syntax_error(std::string_view sub, std::string_view container, s
                  std::string("'. Try ").append(container).append(" HELP."));
 }
 
+bool pubsub_subcommand_ok(std::span<const std::string_view> args, std::string& out) {
+    const std::string_view sub = args[1];
+    if (equal_nocase(sub, "numpat") && args.size() != 2) {
+        arity_error("pubsub|numpat", out);
+        return false;
+    }
+    if (!equal_nocase(sub, "channels") && !equal_nocase(sub, "numsub") && !equal_nocase(sub, "numpat")) {
+        unknown_subcommand(sub, "PUBSUB", out);
+        return false;
+    }
+    return true;
+}
+
 void arity_error(std::string_view name, std::string& out) {
     out.append("-ERR wrong number of arguments for '");
     out.append(name);

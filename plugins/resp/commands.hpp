@@ -240,6 +240,9 @@ void arity_error(std::string_view name, std::string& out);
 // arguments it does not take.
 void unknown_subcommand(std::string_view sub, std::string_view container, std::string& out);
 void subcommand_syntax_error(std::string_view sub, std::string_view container, std::string& out);
+// PUBSUB's subcommand (args[1]) and its arity, which redis-server checks before it runs the
+// command or queues it in MULTI: false with redis-server's error appended.
+bool pubsub_subcommand_ok(std::span<const std::string_view> args, std::string& out);
 // An error line naming an argument as redis-server's printf names one: `before`, the argument
 // up to a NUL byte and at most 128 bytes of it, then `after`; CR and LF become spaces.
 void error_naming(std::string& out, std::string_view before, std::string_view arg, std::string_view after);

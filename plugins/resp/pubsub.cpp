@@ -173,7 +173,10 @@ PubSubOutcome PubSubLocal::command(Subscriber& sub, const CommandSpec& spec,
     case Cmd::publish:
         return fan_out(PubSubOp::publish, args, out, req);
     case Cmd::pubsub_query: {
-        std::string_view what = args[1];
+        if (!pubsub_subcommand_ok(args, out)) {
+            break;
+        }
+        const std::string_view what = args[1];
         if (equal_nocase(what, "channels")) {
             if (args.size() > 3) {
                 subcommand_syntax_error(what, "PUBSUB", out);
@@ -181,18 +184,7 @@ PubSubOutcome PubSubLocal::command(Subscriber& sub, const CommandSpec& spec,
             }
             return fan_out(PubSubOp::channels, args, out, req);
         }
-        if (equal_nocase(what, "numsub")) {
-            return fan_out(PubSubOp::numsub, args, out, req);
-        }
-        if (equal_nocase(what, "numpat")) {
-            if (args.size() != 2) {
-                arity_error("pubsub|numpat", out);
-                break;
-            }
-            return fan_out(PubSubOp::numpat, args, out, req);
-        }
-        unknown_subcommand(what, "PUBSUB", out);
-        break;
+        return fan_out(equal_nocase(what, "numsub") ? PubSubOp::numsub : PubSubOp::numpat, args, out, req);
     }
     default:
         assert(!"not a pub/sub command");

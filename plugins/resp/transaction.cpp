@@ -31,16 +31,8 @@ bool runs_later(const CommandSpec& spec, std::span<const std::string_view> args)
 // later is checked the same way, since its refusal must doom the transaction. False with the
 // error appended.
 bool later_ok(const CommandSpec& spec, std::span<const std::string_view> args, std::string& out) {
-    if (spec.id == Cmd::pubsub_query) {
-        const std::string_view sub = args[1];
-        if (equal_nocase(sub, "numpat") && args.size() != 2) {
-            arity_error("pubsub|numpat", out);
-            return false;
-        }
-        if (!equal_nocase(sub, "channels") && !equal_nocase(sub, "numsub") && !equal_nocase(sub, "numpat")) {
-            unknown_subcommand(sub, "PUBSUB", out);
-            return false;
-        }
+    if (spec.id == Cmd::pubsub_query && !pubsub_subcommand_ok(args, out)) {
+        return false;
     }
     if (spec.id == Cmd::client && equal_nocase(args[1], "kill") && args.size() < 3) {
         arity_error("client|kill", out);
