@@ -1159,10 +1159,22 @@ private:
             return PubSubOutcome::replied;
         }
         s.clients.self = k.client_id;
+        const PubSubOp op = list ? PubSubOp::client_list : PubSubOp::client_kill;
+        return fan_out(k, s, [&] { return pubsub_->clients(op, s.clients, s.reply, s.pubsub); });
+    }
+
+    // A PUBLISH or PUBSUB of the slot's copied arguments over every driver.
+    PubSubOutcome pubsub_fan_out(Conn& k, Slot& s, const CommandSpec& spec) {
+        return fan_out(k, s, [&] { return pubsub_->command(k.sub, spec, s.args, k.db, s.reply, s.pubsub); });
+    }
+
+    // `start` asks the other drivers for the slot's request; a pending answer comes back in
+    // pubsub_finished, and counts as the connection's task in flight meanwhile.
+    template <typename Start>
+    static PubSubOutcome fan_out(Conn& k, Slot& s, Start&& start) {
         s.pubsub.finished = &pubsub_finished;
         s.pubsub.ctx = &s;
-        const PubSubOp op = list ? PubSubOp::client_list : PubSubOp::client_kill;
-        const PubSubOutcome o = pubsub_->clients(op, s.clients, s.reply, s.pubsub);
+        const PubSubOutcome o = start();
         if (o == PubSubOutcome::pending) {
             ++k.busy;
             ++k.tasks;
@@ -1183,18 +1195,8 @@ private:
             for (PubSubShare& share : s.pubsub.shares) {
                 share.killed_self = false;
             }
-            PubSubOutcome o = PubSubOutcome::replied;
-            if (c.spec->id == Cmd::client) {
-                o = clients_fan_out(k, s, is(s.args[1], "list"));
-            } else {
-                s.pubsub.finished = &pubsub_finished;
-                s.pubsub.ctx = &s;
-                o = pubsub_->command(k.sub, *c.spec, s.args, k.db, s.reply, s.pubsub);
-                if (o == PubSubOutcome::pending) {
-                    ++k.busy;
-                    ++k.tasks;
-                }
-            }
+            const PubSubOutcome o = c.spec->id == Cmd::client ? clients_fan_out(k, s, is(s.args[1], "list"))
+                                                              : pubsub_fan_out(k, s, *c.spec);
             if (o == PubSubOutcome::pending) {
                 s.exec_later = true;
                 return;
@@ -1257,14 +1259,9 @@ private:
                 k.name.clear();
             }
             copy_args(s, args);
-            s.pubsub.finished = &pubsub_finished;
-            s.pubsub.ctx = &s;
-            if (pubsub_->command(k.sub, *spec, s.args, k.db, s.reply, s.pubsub) == PubSubOutcome::pending) {
-                ++k.busy;
-                ++k.tasks;
-                return true;
+            if (pubsub_fan_out(k, s, *spec) == PubSubOutcome::replied) {
+                s.ready = true;
             }
-            s.ready = true;
             return true;
         }
         if (spec->id == Cmd::client && clients_request(k, s, args)) {
