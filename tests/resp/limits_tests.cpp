@@ -280,39 +280,11 @@ struct Calls {
     unsigned long clock_reads = 0; // of the wall clock
 };
 
-// The calls of a whole gatiod run that serves `rounds` pipelines of 50 GETs (keys on both
-// shards, so both the spot and the task path) on one connection.
-[[maybe_unused]] Calls calls_for_gets(std::size_t rounds) { // unused where the sanitizers skip its test
-    TempDir dir;
-    const auto file = dir.path() / "count";
-    {
-        Gatiod gatiod("", 2,
-                      {std::string("LD_PRELOAD=") + GATIO_MALLOC_COUNT_PATH,
-                       "GATIO_MALLOC_COUNT_FILE=" + file.string()});
-        Client c(gatiod.port());
-        std::string sets;
-        std::string gets;
-        for (int i = 0; i < 50; ++i) {
-            sets += request({"SET", "key:" + std::to_string(i), "value"});
-            gets += request({"GET", "key:" + std::to_string(i)});
-        }
-        c.exchange(sets, 50);
-        const std::string expected = repeat("$5\r\nvalue\r\n", 50);
-        for (std::size_t r = 0; r < rounds; ++r) {
-            REQUIRE(c.exchange(gets, 50) == expected);
-        }
-        REQUIRE(gatiod.process().stop() == 0);
-    }
-    std::ifstream in(file);
-    Calls calls;
-    REQUIRE(in >> calls.allocations >> calls.clock_reads);
-    return calls;
-}
-
-// The allocator calls of a whole gatiod run that answers the 50 requests of `setup` once, then
-// `rounds` times the pipeline `round` of `replies` requests on one connection, none an error.
-[[maybe_unused]] unsigned long allocations_for(const std::string& setup, const std::string& round,
-                                               std::size_t replies, std::size_t rounds) {
+// The allocator calls and wall-clock reads of a whole gatiod run (two drivers) that answers
+// the 50 requests of `setup` once, then `rounds` times the pipeline `round` of `replies`
+// requests on one connection: each round answered `expected`, or (when empty) with no error.
+[[maybe_unused]] Calls calls_for(const std::string& setup, const std::string& round, std::size_t replies,
+                                 std::size_t rounds, const std::string& expected = {}) {
     TempDir dir;
     const auto file = dir.path() / "count";
     {
@@ -322,14 +294,30 @@ struct Calls {
         Client c(gatiod.port());
         c.exchange(setup, 50);
         for (std::size_t r = 0; r < rounds; ++r) {
-            REQUIRE(c.exchange(round, replies).find('-') == std::string::npos);
+            const std::string got = c.exchange(round, replies);
+            if (expected.empty()) {
+                REQUIRE(got.find('-') == std::string::npos);
+            } else {
+                REQUIRE(got == expected);
+            }
         }
         REQUIRE(gatiod.process().stop() == 0);
     }
     std::ifstream in(file);
     Calls calls;
     REQUIRE(in >> calls.allocations >> calls.clock_reads);
-    return calls.allocations;
+    return calls;
+}
+
+// `rounds` pipelines of 50 GETs, on keys of both shards (both the spot and the task path).
+[[maybe_unused]] Calls calls_for_gets(std::size_t rounds) { // unused where the sanitizers skip its test
+    std::string sets;
+    std::string gets;
+    for (int i = 0; i < 50; ++i) {
+        sets += request({"SET", "key:" + std::to_string(i), "value"});
+        gets += request({"GET", "key:" + std::to_string(i)});
+    }
+    return calls_for(sets, gets, 50, rounds, repeat("$5\r\nvalue\r\n", 50));
 }
 
 } // namespace
@@ -375,8 +363,8 @@ TEST_CASE("benchmarked commands that do not grow the keyspace allocate nothing",
             }
         }
         const std::size_t per_round = t.round[0] == "LPUSH" ? 100 : 50;
-        const unsigned long few = allocations_for(setup, round, per_round, 20);
-        const unsigned long many = allocations_for(setup, round, per_round, 420);
+        const unsigned long few = calls_for(setup, round, per_round, 20).allocations;
+        const unsigned long many = calls_for(setup, round, per_round, 420).allocations;
         const unsigned long more = many > few ? many - few : 0;
         WARN(t.name << ": " << more << " allocator calls for " << 400 * per_round << " more requests");
         CHECK(more < 200);
