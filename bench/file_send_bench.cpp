@@ -27,23 +27,15 @@
 #include <unistd.h>
 #include <vector>
 
+#include "uring_bench.hpp"
+
 namespace {
 
+using gatio::bench::die;
+using gatio::bench::next_sqe;
+using gatio::bench::wait_one;
+
 constexpr std::size_t chunk = 256 * 1024;
-
-[[noreturn]] void fail(const char* what, int err) {
-    std::fprintf(stderr, "file_send_bench: %s: %s\n", what, std::strerror(err));
-    std::exit(1);
-}
-
-// The next submission entry; the ring is sized so that one is always free, so none is a bug.
-io_uring_sqe* next_sqe(io_uring& ring) {
-    io_uring_sqe* sqe = io_uring_get_sqe(&ring);
-    if (sqe == nullptr) {
-        fail("io_uring_get_sqe", EBUSY);
-    }
-    return sqe;
-}
 
 double cpu_us(int who) {
     rusage u{};
@@ -65,27 +57,16 @@ Link connect_pair() {
     socklen_t len = sizeof a;
     if (::bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(l, 1) != 0 ||
         ::getsockname(l, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-        fail("listen", errno);
+        die("listen", errno);
     }
     Link k;
     k.send_fd = ::socket(AF_INET, SOCK_STREAM, 0);
     if (::connect(k.send_fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-        fail("connect", errno);
+        die("connect", errno);
     }
     k.recv_fd = ::accept(l, nullptr, nullptr);
     ::close(l);
     return k;
-}
-
-io_uring_cqe wait_one(io_uring& ring) {
-    io_uring_cqe* cqe = nullptr;
-    int r = io_uring_wait_cqe(&ring, &cqe);
-    if (r < 0) {
-        fail("io_uring_wait_cqe", -r);
-    }
-    io_uring_cqe copy = *cqe;
-    io_uring_cqe_seen(&ring, cqe);
-    return copy;
 }
 
 // Sends all of buf[0..n) (partial sends continued); `fixed` uses SEND_ZC of registered buffer 0.
@@ -115,7 +96,7 @@ void send_all(io_uring& ring, int sock, const std::uint8_t* buf, std::size_t n, 
             }
         }
         if (sent <= 0) {
-            fail("send", -sent);
+            die("send", -sent);
         }
         off += static_cast<std::size_t>(sent);
     }
@@ -133,7 +114,7 @@ void read_send(io_uring& ring, int file, std::size_t size, int sock, std::uint8_
         io_uring_submit(&ring);
         io_uring_cqe c = wait_one(ring);
         if (c.res <= 0) {
-            fail("read", -c.res);
+            die("read", -c.res);
         }
         send_all(ring, sock, buf, static_cast<std::size_t>(c.res), fixed);
     }
@@ -152,7 +133,7 @@ void splice_send(io_uring& ring, int file, std::size_t size, int sock, const int
         io_uring_cqe a = wait_one(ring);
         io_uring_cqe b = wait_one(ring);
         if (a.res <= 0 || b.res <= 0) {
-            fail("splice", a.res <= 0 ? -a.res : -b.res);
+            die("splice", a.res <= 0 ? -a.res : -b.res);
         }
         // A short second splice leaves bytes in the pipe: drain them before going on.
         int left = a.res - b.res;
@@ -162,7 +143,7 @@ void splice_send(io_uring& ring, int file, std::size_t size, int sock, const int
             io_uring_submit(&ring);
             io_uring_cqe c = wait_one(ring);
             if (c.res <= 0) {
-                fail("splice", -c.res);
+                die("splice", -c.res);
             }
             left -= c.res;
         }
@@ -176,7 +157,7 @@ int main(int argc, char** argv) {
     const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
     io_uring ring{};
     if (int r = io_uring_queue_init(64, &ring, 0); r < 0) {
-        fail("io_uring_queue_init", -r);
+        die("io_uring_queue_init", -r);
     }
     std::vector<std::uint8_t> storage(chunk + 4096);
     auto* buf = reinterpret_cast<std::uint8_t*>((reinterpret_cast<std::uintptr_t>(storage.data()) + 4095) &
@@ -185,7 +166,7 @@ int main(int argc, char** argv) {
     const bool have_fixed = io_uring_register_buffers(&ring, &reg, 1) == 0;
     int pipe_fds[2];
     if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
-        fail("pipe", errno);
+        die("pipe", errno);
     }
     const int pipe_size = ::fcntl(pipe_fds[1], F_SETPIPE_SZ, static_cast<int>(chunk));
     const std::size_t pipe_bytes = pipe_size > 0 ? static_cast<std::size_t>(pipe_size) : 65536;
@@ -210,7 +191,7 @@ int main(int argc, char** argv) {
         ::unlink(path);
         std::vector<std::uint8_t> content(size, 'f');
         if (::pwrite(file, content.data(), size, 0) != static_cast<ssize_t>(size)) {
-            fail("pwrite", errno);
+            die("pwrite", errno);
         }
         const int rounds = (size == 4096 ? 20000 : 500) / (quick ? 10 : 1);
         for (const char* method : {"read+send", "splice", "fixed+zc"}) {

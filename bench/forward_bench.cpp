@@ -33,7 +33,14 @@
 #include <unistd.h>
 #include <vector>
 
+#include "uring_bench.hpp"
+
 namespace {
+
+using gatio::bench::cpu_seconds;
+using gatio::bench::die;
+using gatio::bench::next_sqe;
+using gatio::bench::pin;
 
 constexpr std::size_t chunk = 64 << 10;
 // The provided-buffer modes: buffers of gatiod's default size, enough of them for a bundle to
@@ -42,29 +49,6 @@ constexpr unsigned pbuf_size = 16 << 10;
 constexpr unsigned pbuf_count = 64;
 // Linux 6.10's bundle flag in sqe->ioprio, which Debian 12's headers predate.
 constexpr unsigned recvsend_bundle = 1u << 4;
-
-[[noreturn]] void die(const char* what, int err) {
-    std::fprintf(stderr, "forward_bench: %s: %s\n", what, std::strerror(err));
-    std::exit(1);
-}
-
-// The next submission entry; the ring is sized so that one is always free, so none is a bug.
-io_uring_sqe* next_sqe(io_uring& ring) {
-    io_uring_sqe* sqe = io_uring_get_sqe(&ring);
-    if (sqe == nullptr) {
-        die("io_uring_get_sqe", EBUSY);
-    }
-    return sqe;
-}
-
-void pin(int cpu) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    if (sched_setaffinity(0, sizeof set, &set) != 0) {
-        die("sched_setaffinity", errno);
-    }
-}
 
 // A connected loopback pair: [0] the accepted end, [1] the connecting end.
 void tcp_pair(int out[2]) {
@@ -296,13 +280,6 @@ bool forward_provided(bool bundle, int in, int out, std::uint64_t total) {
     io_uring_queue_exit(&ring);
     std::free(ring_mem);
     return ok;
-}
-
-double cpu_seconds() {
-    rusage u{};
-    ::getrusage(RUSAGE_SELF, &u);
-    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
 } // namespace

@@ -28,33 +28,19 @@
 #include <unistd.h>
 #include <vector>
 
+#include "uring_bench.hpp"
+
 namespace {
+
+using gatio::bench::cpu_seconds;
+using gatio::bench::die;
+using gatio::bench::pin;
+using gatio::bench::wait_one;
 
 // Linux 6.10's bundle flag in sqe->ioprio, which Debian 12's headers predate.
 constexpr unsigned recvsend_bundle = 1u << 4;
 constexpr unsigned ring_entries = 64; // buffer-ring entries: more than the slices of one send
 constexpr unsigned short group = 7;
-
-[[noreturn]] void die(const char* what, int err) {
-    std::fprintf(stderr, "send_bundle_bench: %s: %s\n", what, std::strerror(err));
-    std::exit(1);
-}
-
-void pin(int cpu) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    if (sched_setaffinity(0, sizeof set, &set) != 0) {
-        die("sched_setaffinity", errno);
-    }
-}
-
-double cpu_seconds() {
-    rusage u{};
-    getrusage(RUSAGE_SELF, &u);
-    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
 
 // A loopback connection: [0] the sender's end, [1] the sink's.
 void connect_pair(int fds[2]) {
@@ -92,17 +78,6 @@ pid_t drain(int fd, int other, int cpu) {
         _exit(0);
     }
     return pid;
-}
-
-int wait_one(io_uring& ring) {
-    io_uring_cqe* cqe = nullptr;
-    int ret = io_uring_wait_cqe(&ring, &cqe);
-    if (ret < 0) {
-        die("io_uring_wait_cqe", -ret);
-    }
-    int res = cqe->res;
-    io_uring_cqe_seen(&ring, cqe);
-    return res;
 }
 
 struct Result {
@@ -180,7 +155,7 @@ Result run(Mode mode, unsigned slices, unsigned slice_size, long sends, int cpu,
         if (int ret = io_uring_submit_and_wait(&ring, 1); ret < 0) {
             die("io_uring_submit_and_wait", -ret);
         }
-        const int res = wait_one(ring);
+        const int res = wait_one(ring).res;
         if (res < 0) {
             die(mode == Mode::sendmsg ? "sendmsg" : "send bundle", -res);
         }
