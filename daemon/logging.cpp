@@ -138,7 +138,12 @@ void stop_logging() {
         spdlog::warn("logging: {} messages dropped because the log queue ({} entries) was full", dropped,
                      queue_capacity);
     }
-    spdlog::default_logger()->flush();
+    // The last reference to the logger is this one, released after shutdown() has drained the
+    // queue and joined the writer: otherwise whichever of the writer and this thread lets go last
+    // deletes the logger, ordered only by an atomic count inside Debian's libspdlog, which
+    // ThreadSanitizer does not see. The join it does see.
+    const auto logger = spdlog::default_logger();
+    logger->flush();
     spdlog::shutdown();
 }
 
