@@ -197,6 +197,10 @@ std::string Runtime::start() {
         throw std::logic_error("Runtime::start called twice");
     }
     phase_ = Phase::starting;
+    // spdlog's registry is a function-local static inside its (uninstrumented) library: build it here, before
+    // any driver exists, so that the drivers' first log calls never race its construction (ThreadSanitizer
+    // saw two drivers do so when nothing had logged before start).
+    spdlog::default_logger_raw();
     const int n = static_cast<int>(drivers_.size());
     for (int i = 0; i < n; ++i) {
         Driver* d = drivers_[static_cast<std::size_t>(i)].get();
