@@ -7,13 +7,11 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <memory>
 #include <netinet/in.h>
 #include <optional>
 #include <sched.h>
-#include <sstream>
 #include <string>
 #include <sys/socket.h>
 #include <thread>
@@ -22,6 +20,7 @@
 
 #include "harness.hpp"
 #include "tests/support/skip.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace gatio::reload_test;
 
@@ -93,10 +92,7 @@ void let_probe(const Prober& p) {
 }
 
 std::string maps_of(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/maps");
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
+    return gatio::test::read_file("/proc/" + std::to_string(pid) + "/maps");
 }
 
 } // namespace

@@ -4,7 +4,6 @@
 #include <catch2/catch.hpp>
 #include <elf.h>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <string>
@@ -14,6 +13,7 @@
 
 #include "harness.hpp"
 #include "tests/support/skip.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace gatio::reload_test;
 
@@ -21,17 +21,10 @@ namespace {
 
 const std::string version_plugin_dir = VERSION_PLUGIN_DIR;
 
-std::string read_all(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
 // True when the 64-bit ELF object at `path` exports a symbol bound STB_GNU_UNIQUE (what
 // `readelf -Ws` shows as UNIQUE).
 bool has_gnu_unique_symbol(const std::filesystem::path& path) {
-    const std::string image = read_all(path);
+    const std::string image = gatio::test::read_file(path);
     if (image.size() < sizeof(Elf64_Ehdr) || image.compare(0, SELFMAG, ELFMAG) != 0 ||
         image[EI_CLASS] != ELFCLASS64) {
         return false;

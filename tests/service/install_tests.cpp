@@ -13,8 +13,10 @@
 #include "harness.hpp"
 #include "sdk.hpp"
 #include "tests/support/skip.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
+using gatio::test::read_file;
 using namespace gatio::service_test;
 
 namespace {
@@ -24,13 +26,6 @@ const std::string sbindir = GATIO_INSTALL_SBINDIR;
 const std::string sysconfdir = GATIO_INSTALL_SYSCONFDIR;
 const std::string libdir = GATIO_INSTALL_LIBDIR;
 const std::string plugindir = libdir + "/gatio/plugins";
-
-std::string read_file(const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
 
 // An executable found on PATH, or "".
 std::string on_path(const std::string& name) {

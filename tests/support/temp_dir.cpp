@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <stdlib.h>
 #include <string>
 #include <system_error>
@@ -37,6 +38,19 @@ std::filesystem::path TempDir::write(std::string_view name, std::string_view con
     }
     std::filesystem::rename(staging, target);
     return target;
+}
+
+std::string read_file(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        FAIL("opening " << path << ": " << std::strerror(errno));
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad()) {
+        FAIL("reading " << path);
+    }
+    return text.str();
 }
 
 } // namespace gatio::test

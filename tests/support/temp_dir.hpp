@@ -1,7 +1,8 @@
-// A private scratch folder for a test, removed with everything in it.
+// A private scratch folder for a test, removed with everything in it, and reading a file whole.
 #pragma once
 
 #include <filesystem>
+#include <string>
 #include <string_view>
 
 namespace gatio::test {
@@ -22,5 +23,9 @@ public:
 private:
     std::filesystem::path path_;
 };
+
+// The whole content of a file, byte for byte; fails the test, naming the file, when it cannot be
+// opened or read.
+std::string read_file(const std::filesystem::path& path);
 
 } // namespace gatio::test
