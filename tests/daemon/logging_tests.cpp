@@ -6,13 +6,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
-#include <fstream>
+#include <filesystem>
 #include <mutex>
 #include <optional>
 #include <spdlog/async.h>
 #include <spdlog/details/log_msg.h>
 #include <spdlog/sinks/base_sink.h>
-#include <sstream>
 #include <string>
 #include <sys/stat.h>
 #include <thread>
@@ -108,6 +107,35 @@ bool timestamped(const std::string& line, const std::string& rest) {
     return true;
 }
 
+// Standard error goes to `path` while it lives, and back where it was when it goes, a failed
+// REQUIRE or an exception included, so that Catch2's report reaches the console.
+class StderrTo {
+public:
+    explicit StderrTo(const std::filesystem::path& path)
+        : saved_(::dup(STDERR_FILENO)),
+          file_(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) {
+        REQUIRE(saved_ >= 0);
+        REQUIRE(file_ >= 0);
+        REQUIRE(::dup2(file_, STDERR_FILENO) == STDERR_FILENO);
+    }
+    StderrTo(const StderrTo&) = delete;
+    StderrTo& operator=(const StderrTo&) = delete;
+    ~StderrTo() {
+        std::fflush(stderr);
+        if (saved_ >= 0) {
+            ::dup2(saved_, STDERR_FILENO);
+            ::close(saved_);
+        }
+        if (file_ >= 0) {
+            ::close(file_);
+        }
+    }
+
+private:
+    int saved_;
+    int file_;
+};
+
 } // namespace
 
 TEST_CASE("JOURNAL_STREAM is compared with stderr's device and inode", "[logging]") {
@@ -168,8 +196,9 @@ TEST_CASE("a full log queue drops the oldest messages instead of blocking the ca
     CHECK(gatio::daemon::dropped_messages() >= sent - queue - 1);
     sink->release();
     logger->flush();
+    spdlog::shutdown(); // drains what is queued and joins the writer; then the logger goes, as in
+                        // stop_logging
     logger.reset();
-    spdlog::shutdown(); // drains what is queued and joins the writer
     CHECK(sink->written() >= 1);
     CHECK(sink->written() <= static_cast<int>(queue) + 1);
 }
@@ -182,26 +211,17 @@ TEST_CASE("stop_logging writes every message and deletes the logger after the wr
           "[logging]") {
     const gatio::test::TempDir dir("logging");
     const auto path = dir.path() / "stderr";
-    const int saved = ::dup(STDERR_FILENO);
-    const int file = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    REQUIRE(saved >= 0);
-    REQUIRE(file >= 0);
-    REQUIRE(::dup2(file, STDERR_FILENO) == STDERR_FILENO);
     constexpr int rounds = 20;
-    for (int i = 0; i < rounds; ++i) {
-        gatio::daemon::start_logging(gatio::daemon::LogTarget::console, gatio::config::LogLevel::info);
-        spdlog::info("round {}", i);
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        gatio::daemon::stop_logging();
+    {
+        const StderrTo redirect(path);
+        for (int i = 0; i < rounds; ++i) {
+            gatio::daemon::start_logging(gatio::daemon::LogTarget::console, gatio::config::LogLevel::info);
+            spdlog::info("round {}", i);
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            gatio::daemon::stop_logging();
+        }
     }
-    std::fflush(stderr);
-    ::dup2(saved, STDERR_FILENO);
-    ::close(saved);
-    ::close(file);
-    std::ifstream in(path);
-    std::ostringstream read;
-    read << in.rdbuf();
-    const std::string text = read.str();
+    const std::string text = gatio::test::read_file(path);
     for (int i = 0; i < rounds; ++i) {
         INFO(text);
         CHECK(text.find("round " + std::to_string(i) + "\n") != std::string::npos);
