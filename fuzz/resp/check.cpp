@@ -232,6 +232,7 @@ void LocalServer::run(std::span<const std::string_view> args, std::string& out) 
             Shard& operator()(std::string_view key) override { return *server.shards_[server.shard_of(key)]; }
             std::size_t count() override { return server.shards_.size(); }
             Shard& nth(std::size_t i) override { return *server.shards_[i]; }
+            const ServerSettings& settings() override { return server.settings; }
             LocalServer& server;
         } of(*this);
         multi_keys(*spec, args, owner_);

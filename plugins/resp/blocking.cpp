@@ -238,13 +238,16 @@ bool moves(Cmd id) {
 // Every shard of the registry, which the caller holds (those of the command's keys, at least).
 class Held final : public ShardsOf {
 public:
-    explicit Held(BlockRegistry& r) : r_(r) {}
+    // Blocking commands read no setting: the shard's own are given.
+    Held(BlockRegistry& r, std::uint32_t shard) : r_(r), shard_(shard) {}
     Shard& operator()(std::string_view key) override { return r_.shard(r_.shard_of(key)); }
     std::size_t count() override { return r_.shard_count(); }
     Shard& nth(std::size_t i) override { return r_.shard(i); }
+    const ServerSettings& settings() override { return r_.settings(shard_); }
 
 private:
     BlockRegistry& r_;
+    std::uint32_t shard_;
 };
 
 } // namespace
@@ -423,7 +426,7 @@ Attempt BlockRegistry::block(Waiter& w, std::int64_t now_ms, std::string& out, N
     for (std::uint32_t s : held) {
         shards_[s].shard->select(w.db);
     }
-    Held shards(*this);
+    Held shards(*this, held.empty() ? 0 : held.front());
     std::int64_t deadline = 0;
     const Attempt a = attempt_blocking(shards, *w.spec, w.args, now_ms, out, deadline);
     if (a == Attempt::answered) {
@@ -526,9 +529,23 @@ void BlockRegistry::note_command(Noted& noted, const CommandSpec& spec,
         if (spec.id == Cmd::swapdb) {
             note_swap(noted, args);
         }
+        if (spec.id == Cmd::copy) {
+            note_copy(noted, args, db);
+        }
         return;
     default:
         return;
+    }
+}
+
+void BlockRegistry::note_copy(Noted& noted, std::span<const std::string_view> args, std::uint32_t db) {
+    // A copy into another database (DB) may serve who waits for its key there.
+    std::uint32_t to = db;
+    bool replace = false;
+    std::string ignored;
+    const std::uint32_t shard = shard_of(args[2]);
+    if (copy_options(args, shards_[shard].shard->databases(), to, replace, ignored) && to != db) {
+        note(noted, shard, to, args[2]);
     }
 }
 
@@ -629,7 +646,7 @@ bool BlockRegistry::serve_one(Noted& noted, std::uint32_t shard, const std::stri
             at = k;
         }
     }
-    Held shards(*this);
+    Held shards(*this, shard);
     serve_key(shards, *w->spec, w->args, at, now_ms, w->reply);
     if (moves(w->spec->id)) {
         note(noted, shard_of(w->args[2]), db, w->args[2]);

@@ -92,6 +92,7 @@ public:
     struct ShardRef {
         std::mutex* lock;
         Shard* shard;
+        const ServerSettings* settings; // written under `lock`
     };
     BlockRegistry(std::vector<ShardRef> shards, std::uint32_t drivers);
     BlockRegistry(const BlockRegistry&) = delete;
@@ -127,6 +128,7 @@ public:
     std::uint32_t shard_of(std::string_view key) const { return shard_index(key, shards_.size()); }
     std::size_t shard_count() const { return shards_.size(); }
     Shard& shard(std::size_t i) { return *shards_[i].shard; }
+    const ServerSettings& settings(std::size_t i) const { return *shards_[i].settings; }
     // Requests blocked right now, over every shard (INFO-style reporting and tests).
     std::size_t blocked() const { return blocked_.load(std::memory_order_relaxed); }
 
@@ -138,6 +140,7 @@ private:
     // A write to `key` of shard `shard` (held) in database `db`: noted when a request waits on it.
     void note(Noted& noted, std::uint32_t shard, std::uint32_t db, std::string_view key);
     void note_swap(Noted& noted, std::span<const std::string_view> args);
+    void note_copy(Noted& noted, std::span<const std::string_view> args, std::uint32_t db);
     void lock_sorted(std::vector<std::uint32_t>& shards);
     void unlock_sorted(const std::vector<std::uint32_t>& shards);
     // One step of serve_ready: serves the first live waiter of (shard, key) if the key has data.

@@ -4,6 +4,7 @@
 #include <array>
 #include <cassert>
 #include <cstdio>
+#include <ctime>
 #include <optional>
 #include <sys/resource.h>
 #include <sys/utsname.h>
@@ -65,6 +66,9 @@ constexpr std::array table{
     CommandSpec{"keys", keys_matching, 2, all_shards, 0, 0, 0, false, "readonly", "@keyspace @read @slow @dangerous"},
     CommandSpec{"rename", rename, 3, multi, 1, 2, 1, false, "write", "@keyspace @write @slow"},
     CommandSpec{"renamenx", renamenx, 3, multi, 1, 2, 1, false, "write fast", "@keyspace @write @fast"},
+    CommandSpec{"copy", copy, -3, multi, 1, 2, 1, true, "write denyoom", "@keyspace @write @slow"},
+    CommandSpec{"lcs", lcs, -3, multi, 1, 2, 1, false, "readonly", "@read @string @slow"},
+    CommandSpec{"object", object, -2, multi, 0, 0, 0, false, "", "@slow"},
     CommandSpec{"setnx", setnx, 3, one_key, 1, 1, 1, true, "write denyoom fast", "@write @string @fast"},
     CommandSpec{"setex", setex, 4, one_key, 1, 1, 1, true, "write denyoom", "@write @string @slow"},
     CommandSpec{"psetex", psetex, 4, one_key, 1, 1, 1, true, "write denyoom", "@write @string @slow"},
@@ -74,6 +78,11 @@ constexpr std::array table{
     CommandSpec{"getrange", getrange, 4, one_key, 1, 1, 1, false, "readonly", "@read @string @slow"},
     CommandSpec{"substr", substr, 4, one_key, 1, 1, 1, false, "readonly", "@read @string @slow"},
     CommandSpec{"setrange", setrange, 4, one_key, 1, 1, 1, true, "write denyoom", "@write @string @slow"},
+    CommandSpec{"setbit", setbit, 4, one_key, 1, 1, 1, true, "write denyoom", "@write @bitmap @slow"},
+    CommandSpec{"getbit", getbit, 3, one_key, 1, 1, 1, false, "readonly fast", "@read @bitmap @fast"},
+    CommandSpec{"bitcount", bitcount, -2, one_key, 1, 1, 1, false, "readonly", "@read @bitmap @slow"},
+    CommandSpec{"bitpos", bitpos, -3, one_key, 1, 1, 1, false, "readonly", "@read @bitmap @slow"},
+    CommandSpec{"time", time_of_day, 1, connection, 0, 0, 0, false, "loading stale fast", "@fast"},
     CommandSpec{"hset", hset, -4, one_key, 1, 1, 1, true, "write denyoom fast", "@write @hash @fast"},
     CommandSpec{"hsetnx", hsetnx, 4, one_key, 1, 1, 1, true, "write denyoom fast", "@write @hash @fast"},
     CommandSpec{"hget", hget, 3, one_key, 1, 1, 1, false, "readonly fast", "@read @hash @fast"},
@@ -898,6 +907,14 @@ LocalOutcome run_local(const CommandSpec& spec, std::span<const std::string_view
             *facts.db = static_cast<std::uint32_t>(*db);
             reply::ok(out);
         }
+        break;
+    }
+    case Cmd::time_of_day: {
+        timespec now{};
+        ::clock_gettime(CLOCK_REALTIME, &now);
+        reply::array(out, 2);
+        reply::bulk(out, std::to_string(now.tv_sec));
+        reply::bulk(out, std::to_string(now.tv_nsec / 1000));
         break;
     }
     case Cmd::command:

@@ -76,6 +76,11 @@ enum class Cmd : std::uint8_t {
     getrange,
     substr,
     setrange,
+    // The bitmap commands (bit_commands.cpp), together (run_one_key hands them to run_bitmap).
+    setbit,
+    getbit,
+    bitcount,
+    bitpos,
     // The hash commands, together (run_one_key hands this range to run_hash).
     hset,
     hsetnx,
@@ -133,6 +138,9 @@ enum class Cmd : std::uint8_t {
     msetnx,
     rename,
     renamenx,
+    copy,
+    lcs,
+    object, // runs where its key (the third argument) lives, as a multi-shard command of one key
     // Keys.
     expireat,
     pexpireat,
@@ -187,6 +195,7 @@ enum class Cmd : std::uint8_t {
     scan,
     randomkey,
     // Server (server_commands.cpp).
+    time_of_day, // TIME
     function,
     script,
     client,
@@ -512,6 +521,9 @@ public:
     // Every shard, for SWAPDB (which the caller makes safe to touch, all of them).
     virtual std::size_t count() = 0;
     virtual Shard& nth(std::size_t i) = 0;
+    // The server settings the command runs under: its connection's, which a CONFIG SET on it
+    // changed for its next command already (LCS's bound, proto-max-bulk-len).
+    virtual const ServerSettings& settings() = 0;
 
 protected:
     ~ShardsOf() = default;
@@ -534,9 +546,25 @@ void run_multi(ShardsOf& shards, const CommandSpec& spec, std::span<const std::s
                std::span<const std::uint32_t> keys, std::int64_t now_ms, std::string& out);
 
 // The string commands of run_one_key from SETNX to SETRANGE, and MSETNX of run_multi.
+void run_bitmap(Shard& shard, const CommandSpec& spec, std::span<const std::string_view> args,
+                const ServerSettings& settings, std::int64_t now_ms, std::string& out);
 void run_string(Shard& shard, const CommandSpec& spec, std::span<const std::string_view> args,
                 const ServerSettings& settings, std::int64_t now_ms, std::string& out);
 void msetnx(ShardsOf& shards, std::span<const std::string_view> args, std::int64_t now_ms, std::string& out);
+// LCS of run_multi.
+void lcs_command(ShardsOf& shards, std::span<const std::string_view> args, std::int64_t now_ms,
+                 std::string& out);
+// COPY and OBJECT of run_multi (object_commands.cpp). copy_options reads COPY's options: the target
+// database (`db` unless DB names one) and REPLACE; false with the error appended. OBJECT's
+// subcommand and its arity, which redis-server checks before it runs the command or queues it in
+// MULTI: false with the error appended.
+void copy_command(ShardsOf& shards, std::span<const std::string_view> args, std::int64_t now_ms,
+                  std::string& out);
+bool copy_options(std::span<const std::string_view> args, std::uint32_t databases, std::uint32_t& db,
+                  bool& replace, std::string& out);
+void object_command(ShardsOf& shards, std::span<const std::string_view> args, std::int64_t now_ms,
+                    std::string& out);
+bool object_subcommand_ok(std::span<const std::string_view> args, std::string& out);
 // RENAME and RENAMENX (`nx`) of run_multi.
 void rename_command(ShardsOf& shards, std::span<const std::string_view> args, bool nx, std::int64_t now_ms,
                     std::string& out);

@@ -148,6 +148,14 @@ void Shard::make_string(Entry& e) {
     value_changed(e, before);
 }
 
+void Shard::set_string(Entry& e, std::string_view value, StringForm form) {
+    make_string(e);
+    const std::size_t before = e.value.capacity();
+    assign_string(e.value, value);
+    e.form = form;
+    value_changed(e, before);
+}
+
 std::string_view type_name(Type t) {
     switch (t) {
     case Type::string:

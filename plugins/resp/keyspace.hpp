@@ -9,6 +9,7 @@
 // passed in by the caller, which keeps the shard deterministic under test.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -39,6 +40,13 @@ std::string_view type_name(Type t);
 
 enum class EvictionPolicy : std::uint8_t { noeviction, allkeys_lru };
 
+// How redis-server 7.0 would hold a string, which OBJECT ENCODING and REFCOUNT tell: `chosen`
+// from its bytes when it was set whole (int, embstr or raw by length, small integers shared);
+// `raw` once changed in place (APPEND to an existing value, SETRANGE, SETBIT); `text` for a number
+// written as text (INCRBYFLOAT: embstr or raw, never int); `own_int` for an int that is not
+// shared (a COPY of one).
+enum class StringForm : std::uint8_t { chosen, raw, text, own_int };
+
 struct ShardLimits {
     std::uint64_t max_memory = 0; // this shard's share of maxmemory; 0 = unlimited
     EvictionPolicy policy = EvictionPolicy::noeviction;
@@ -51,10 +59,11 @@ public:
         std::string value;                // a string's bytes
         std::unique_ptr<Collection> coll; // any other type's container
         Type type = Type::string;
-        std::int64_t expire_at = 0;     // wall-clock ms; 0 = persistent
-        std::uint32_t all_index = 0;    // position in its database's `all`
-        std::uint32_t expire_index = 0; // position in its database's `expiring`, when expire_at != 0
-        std::uint32_t last_access = 0;  // LRU clock (seconds) of the last touch
+        StringForm form = StringForm::chosen; // a string's only
+        std::int64_t expire_at = 0;           // wall-clock ms; 0 = persistent
+        std::uint32_t all_index = 0;          // position in its database's `all`
+        std::uint32_t expire_index = 0;       // position in its database's `expiring`, when expire_at != 0
+        std::uint32_t last_access = 0;        // LRU clock (seconds) of the last touch
         std::pair<const std::string, Entry>* node = nullptr; // the map node holding this entry
     };
 
@@ -92,6 +101,10 @@ public:
     // keeping the memory its table grew.
     void reset();
 
+    // OBJECT IDLETIME: the seconds since the entry was last touched, at the LRU clock's resolution.
+    static std::int64_t idle_seconds(const Entry& e, std::int64_t now_ms) {
+        return std::max<std::int64_t>(0, static_cast<std::int64_t>(lru_clock(now_ms)) - e.last_access);
+    }
     // Sets or clears (0) the expiry of an entry returned by find/insert.
     void set_expire(Entry& e, std::int64_t at_ms);
     // What an entry's value costs (a string's capacity, a collection's account).
@@ -105,6 +118,8 @@ public:
     void make_collection(Entry& e, Type t, std::unique_ptr<Collection> coll);
     // Makes an entry hold a string (empty) instead of a collection.
     void make_string(Entry& e);
+    // Makes an entry (new, or of any type) hold the string `value`, set whole.
+    void set_string(Entry& e, std::string_view value, StringForm form = StringForm::chosen);
 
     // Before a command that may grow memory: under noeviction, whether memory is within the
     // limit; under allkeys-lru, evicts (approximately least recently used) until it is, and

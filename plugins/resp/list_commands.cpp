@@ -394,9 +394,15 @@ void run_list(Shard& shard, const CommandSpec& spec, std::span<const std::string
 bool multi_keys(const CommandSpec& spec, std::span<const std::string_view> args,
                 std::vector<std::uint32_t>& keys) {
     keys.clear();
-    if (spec.id == Cmd::rename || spec.id == Cmd::renamenx) {
+    if (spec.id == Cmd::rename || spec.id == Cmd::renamenx || spec.id == Cmd::copy || spec.id == Cmd::lcs) {
         keys.push_back(1);
         keys.push_back(2);
+        return true;
+    }
+    if (spec.id == Cmd::object) {
+        if (args.size() == 3) {
+            keys.push_back(2);
+        }
         return true;
     }
     if (spec.id == Cmd::msetnx) {
@@ -592,6 +598,18 @@ void run_multi(ShardsOf& shards, const CommandSpec& spec, std::span<const std::s
     }
     if (spec.id == Cmd::rename || spec.id == Cmd::renamenx) {
         rename_command(shards, args, spec.id == Cmd::renamenx, now_ms, out);
+        return;
+    }
+    if (spec.id == Cmd::copy) {
+        copy_command(shards, args, now_ms, out);
+        return;
+    }
+    if (spec.id == Cmd::lcs) {
+        lcs_command(shards, args, now_ms, out);
+        return;
+    }
+    if (spec.id == Cmd::object) {
+        object_command(shards, args, now_ms, out);
         return;
     }
     if (spec.id >= Cmd::smove && spec.id <= Cmd::sdiffstore) {

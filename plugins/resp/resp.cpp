@@ -745,7 +745,7 @@ private:
         }
         std::vector<BlockRegistry::ShardRef> refs;
         for (auto& st : ks->shards) {
-            refs.push_back(BlockRegistry::ShardRef{&st->lock, &st->shard});
+            refs.push_back(BlockRegistry::ShardRef{&st->lock, &st->shard, &st->settings});
         }
         ks->blocking = std::make_unique<BlockRegistry>(std::move(refs), origin.driver_count);
         for (auto& st : ks->shards) {
@@ -1369,12 +1369,14 @@ private:
     // overtake the connection's earlier commands.
     void run_multi_here(Slot& s, const CommandSpec& spec, std::span<const std::string_view> args) {
         struct Of final : ShardsOf {
-            explicit Of(const Keyspace& k) : ks(k) {}
+            Of(const Keyspace& k, const ServerSettings& s) : ks(k), server(s) {}
             Shard& operator()(std::string_view key) override { return ks.shards[ks.shard_of(key)]->shard; }
             std::size_t count() override { return ks.shards.size(); }
             Shard& nth(std::size_t i) override { return ks.shards[i]->shard; }
+            const ServerSettings& settings() override { return server; }
             const Keyspace& ks;
-        } of(*keyspace_);
+            const ServerSettings& server;
+        } of(*keyspace_, settings_.server);
         multi_keys(spec, args, s.owner);
         multi_shards(spec, args, s.owner, static_cast<std::uint32_t>(keyspace_->shards.size()), locked_);
         for (std::uint32_t i : locked_) {

@@ -45,15 +45,6 @@ void expire_time_error(std::string& out, std::string_view command) {
     out.append("' command\r\n");
 }
 
-// Replaces the value of a live entry (or a fresh one) of any type by a string, keeping the
-// memory account right.
-void assign(Shard& shard, Shard::Entry& e, std::string_view value) {
-    shard.make_string(e);
-    std::size_t before = e.value.capacity();
-    assign_string(e.value, value);
-    shard.value_changed(e, before);
-}
-
 Shard::Entry& find_or_insert(Shard& shard, std::string_view key, std::int64_t now_ms) {
     Shard::Entry* e = shard.find(key, now_ms);
     return e != nullptr ? *e : shard.insert(key, now_ms);
@@ -140,7 +131,7 @@ void set_command(Shard& shard, std::span<const std::string_view> args, std::int6
     if (e == nullptr) {
         e = &shard.insert(args[1], now_ms);
     }
-    assign(shard, *e, args[2]);
+    shard.set_string(*e, args[2]);
     if (expire_at != 0) {
         shard.set_expire(*e, expire_at);
     } else if (!(flags & keepttl)) {
@@ -198,7 +189,7 @@ void incr_command(Shard& shard, std::span<const std::string_view> args, Cmd id, 
         e = &shard.insert(args[1], now_ms);
     }
     // The expiry, if any, stays: INCR changes the value, not the key's lifetime.
-    assign(shard, *e, std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
+    shard.set_string(*e, std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
     reply::integer(out, now_value);
 }
 
@@ -328,6 +319,10 @@ void run_one_key(Shard& shard, const CommandSpec& spec, std::span<const std::str
         run_string(shard, spec, args, settings, now_ms, out);
         return;
     }
+    if (spec.id >= Cmd::setbit && spec.id <= Cmd::bitpos) {
+        run_bitmap(shard, spec, args, settings, now_ms, out);
+        return;
+    }
     if (spec.id >= Cmd::hset && spec.id <= Cmd::hscan) {
         run_hash(shard, spec, args, now_ms, out);
         return;
@@ -384,7 +379,7 @@ void run_one_key(Shard& shard, const CommandSpec& spec, std::span<const std::str
             reply::nil(out);
             e = &shard.insert(key, now_ms);
         }
-        assign(shard, *e, args[2]);
+        shard.set_string(*e, args[2]);
         shard.set_expire(*e, 0);
         break;
     }
@@ -400,10 +395,13 @@ void run_one_key(Shard& shard, const CommandSpec& spec, std::span<const std::str
             break;
         }
         if (e == nullptr) {
-            e = &shard.insert(key, now_ms);
+            shard.set_string(shard.insert(key, now_ms), args[2]); // a new value is set whole
+            reply::integer(out, static_cast<std::int64_t>(args[2].size()));
+            break;
         }
         std::size_t before = e->value.capacity();
         e->value.append(args[2]);
+        e->form = StringForm::raw;
         shard.value_changed(*e, before);
         reply::integer(out, static_cast<std::int64_t>(e->value.size()));
         break;
@@ -493,7 +491,7 @@ void run_part(Shard& shard, const CommandSpec& spec, std::span<const std::string
         }
         for (std::uint32_t k : keys) {
             Shard::Entry& e = find_or_insert(shard, args[k], now_ms);
-            assign(shard, e, args[k + 1]);
+            shard.set_string(e, args[k + 1]);
             shard.set_expire(e, 0);
         }
         break;
@@ -563,6 +561,7 @@ void rename_command(ShardsOf& shards, std::span<const std::string_view> args, bo
     to.value = std::move(from->value);
     to.coll = std::move(from->coll);
     to.type = from->type;
+    to.form = from->form;
     from->value = std::string();
     from->type = Type::string;
     to_shard.value_changed(to, to_before);

@@ -1,10 +1,11 @@
 // The string commands beyond SET/GET and the counters (shard_commands.cpp): SETNX, SETEX,
-// PSETEX, GETDEL, GETEX, INCRBYFLOAT, GETRANGE, SUBSTR, SETRANGE, and MSETNX, whose keys may
-// live on several shards.
+// PSETEX, GETDEL, GETEX, INCRBYFLOAT, GETRANGE, SUBSTR, SETRANGE, and MSETNX and LCS, whose keys
+// may live on several shards.
 #include <algorithm>
 #include <cassert>
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "commands.hpp"
 #include "parser.hpp"
@@ -46,13 +47,6 @@ std::optional<std::int64_t> expire_at(std::string_view arg, bool seconds, bool r
         ms += now_ms;
     }
     return ms;
-}
-
-void put(Shard& shard, Shard::Entry& e, std::string_view value) {
-    shard.make_string(e);
-    const std::size_t before = e.value.capacity();
-    assign_string(e.value, value);
-    shard.value_changed(e, before);
 }
 
 void getex(Shard& shard, std::span<const std::string_view> args, std::int64_t now_ms, std::string& out) {
@@ -138,7 +132,7 @@ void incrbyfloat(Shard& shard, std::span<const std::string_view> args, std::int6
     if (e == nullptr) {
         e = &shard.insert(args[1], now_ms);
     }
-    put(shard, *e, text);
+    shard.set_string(*e, text, StringForm::text);
     reply::bulk(out, text);
 }
 
@@ -215,6 +209,7 @@ void setrange(Shard& shard, std::span<const std::string_view> args, const Server
         e->value.resize(at + value.size(), '\0');
     }
     e->value.replace(at, value.size(), value);
+    e->form = StringForm::raw;
     shard.value_changed(*e, before);
     reply::integer(out, static_cast<std::int64_t>(e->value.size()));
 }
@@ -229,7 +224,7 @@ void run_string(Shard& shard, const CommandSpec& spec, std::span<const std::stri
             reply::integer(out, 0);
             return;
         }
-        put(shard, shard.insert(args[1], now_ms), args[2]);
+        shard.set_string(shard.insert(args[1], now_ms), args[2]);
         reply::integer(out, 1);
         return;
     }
@@ -244,7 +239,7 @@ void run_string(Shard& shard, const CommandSpec& spec, std::span<const std::stri
         if (e == nullptr) {
             e = &shard.insert(args[1], now_ms);
         }
-        put(shard, *e, args[3]);
+        shard.set_string(*e, args[3]);
         shard.set_expire(*e, *at);
         reply::ok(out);
         return;
@@ -292,9 +287,156 @@ void msetnx(ShardsOf& shards, std::span<const std::string_view> args, std::int64
     for (std::size_t i = 1; i + 1 < args.size(); i += 2) {
         Shard& shard = shards(args[i]);
         Shard::Entry* e = shard.find(args[i], now_ms);
-        put(shard, e != nullptr ? *e : shard.insert(args[i], now_ms), args[i + 1]);
+        shard.set_string(e != nullptr ? *e : shard.insert(args[i], now_ms), args[i + 1]);
     }
     reply::integer(out, 1);
+}
+
+namespace {
+
+// The table of LCS lengths of every pair of prefixes of a and b, row by row: cell (i, j) holds the
+// length of the longest common subsequence of a's first i bytes and b's first j.
+class LcsTable {
+public:
+    LcsTable(std::string_view a, std::string_view b)
+        : width_(b.size() + 1), cells_((a.size() + 1) * width_, 0) {
+        for (std::size_t i = 1; i <= a.size(); ++i) {
+            for (std::size_t j = 1; j <= b.size(); ++j) {
+                at(i, j) = a[i - 1] == b[j - 1] ? at(i - 1, j - 1) + 1 : std::max(at(i - 1, j), at(i, j - 1));
+            }
+        }
+    }
+    std::uint32_t operator()(std::size_t i, std::size_t j) const { return cells_[i * width_ + j]; }
+
+private:
+    std::uint32_t& at(std::size_t i, std::size_t j) { return cells_[i * width_ + j]; }
+    std::size_t width_;
+    std::vector<std::uint32_t> cells_;
+};
+
+// One run of bytes matched in both strings, as LCS IDX reports it (inclusive positions).
+struct LcsMatch {
+    std::size_t a_first, a_last, b_first, b_last;
+};
+
+void lcs_match_reply(std::string& out, const LcsMatch& m, bool with_length) {
+    reply::array(out, with_length ? 3 : 2);
+    reply::array(out, 2);
+    reply::integer(out, static_cast<std::int64_t>(m.a_first));
+    reply::integer(out, static_cast<std::int64_t>(m.a_last));
+    reply::array(out, 2);
+    reply::integer(out, static_cast<std::int64_t>(m.b_first));
+    reply::integer(out, static_cast<std::int64_t>(m.b_last));
+    if (with_length) {
+        reply::integer(out, static_cast<std::int64_t>(m.a_last - m.a_first + 1));
+    }
+}
+
+} // namespace
+
+void lcs_command(ShardsOf& shards, std::span<const std::string_view> args, std::int64_t now_ms,
+                 std::string& out) {
+    const Shard::Entry* ea = shards(args[1]).find(args[1], now_ms);
+    const Shard::Entry* eb = shards(args[2]).find(args[2], now_ms);
+    if ((ea != nullptr && ea->type != Type::string) || (eb != nullptr && eb->type != Type::string)) {
+        reply::error(out, "ERR The specified keys must contain string values");
+        return;
+    }
+    const std::string_view a = ea != nullptr ? std::string_view(ea->value) : std::string_view();
+    const std::string_view b = eb != nullptr ? std::string_view(eb->value) : std::string_view();
+    bool want_len = false;
+    bool want_idx = false;
+    bool with_length = false;
+    std::int64_t min_length = 0;
+    for (std::size_t j = 3; j < args.size(); ++j) {
+        if (is(args[j], "idx")) {
+            want_idx = true;
+        } else if (is(args[j], "len")) {
+            want_len = true;
+        } else if (is(args[j], "withmatchlen")) {
+            with_length = true;
+        } else if (is(args[j], "minmatchlen") && j + 1 < args.size()) {
+            auto v = parse_int(args[++j]);
+            if (!v) {
+                reply::error(out, reply::not_integer);
+                return;
+            }
+            min_length = std::max<std::int64_t>(*v, 0);
+        } else {
+            reply::error(out, reply::syntax_error);
+            return;
+        }
+    }
+    if (want_len && want_idx) {
+        reply::error(out, "ERR If you want both the length and indexes, please just use IDX.");
+        return;
+    }
+    // The table is transient but may be large: redis-server bounds it by proto-max-bulk-len.
+    if (a.size() >= UINT32_MAX - 1 || b.size() >= UINT32_MAX - 1) {
+        reply::error(out, "ERR String too long for LCS");
+        return;
+    }
+    const std::uint64_t row_bytes = (b.size() + 1ull) * sizeof(std::uint32_t);
+    if (a.size() + 1ull > shards.settings().proto_max_bulk_len / row_bytes) {
+        reply::error(out, "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
+        return;
+    }
+    const LcsTable table(a, b);
+    const std::uint32_t length = table(a.size(), b.size());
+    if (want_len) {
+        reply::integer(out, length);
+        return;
+    }
+    // Walks back from both ends along matches, collecting the subsequence from its end and each
+    // run of consecutive matches as one range, the last ranges first (redis-server's order).
+    std::string common(length, '\0');
+    std::vector<LcsMatch> matches;
+    std::size_t left = length;
+    std::size_t i = a.size();
+    std::size_t j = b.size();
+    bool open = false;
+    LcsMatch run{};
+    auto close = [&] {
+        if (open &&
+            (min_length == 0 || run.a_last - run.a_first + 1 >= static_cast<std::uint64_t>(min_length))) {
+            matches.push_back(run);
+        }
+        open = false;
+    };
+    while (i > 0 && j > 0) {
+        if (a[i - 1] == b[j - 1]) {
+            common[--left] = a[i - 1];
+            if (!open) {
+                run = {i - 1, i - 1, j - 1, j - 1};
+                open = true;
+            } else {
+                run.a_first = i - 1;
+                run.b_first = j - 1;
+            }
+            --i;
+            --j;
+        } else {
+            close();
+            if (table(i - 1, j) > table(i, j - 1)) {
+                --i;
+            } else {
+                --j;
+            }
+        }
+    }
+    close();
+    if (!want_idx) {
+        reply::bulk(out, common);
+        return;
+    }
+    reply::array(out, 4);
+    reply::bulk(out, "matches");
+    reply::array(out, matches.size());
+    for (const LcsMatch& m : matches) {
+        lcs_match_reply(out, m, with_length);
+    }
+    reply::bulk(out, "len");
+    reply::integer(out, length);
 }
 
 } // namespace gatio::resp

@@ -44,13 +44,15 @@ bool later_ok(const CommandSpec& spec, std::span<const std::string_view> args, s
 // A `multi` command's view of the shards EXEC holds.
 class Held final : public ShardsOf {
 public:
-    explicit Held(TxKeyspace& ks) : ks_(ks) {}
+    Held(TxKeyspace& ks, const ServerSettings& settings) : ks_(ks), settings_(settings) {}
     Shard& operator()(std::string_view key) override { return ks_.shard(ks_.shard_of(key)); }
     std::size_t count() override { return ks_.count(); }
     Shard& nth(std::size_t i) override { return ks_.shard(static_cast<std::uint32_t>(i)); }
+    const ServerSettings& settings() override { return settings_; }
 
 private:
     TxKeyspace& ks_;
+    const ServerSettings& settings_;
 };
 
 } // namespace
@@ -141,6 +143,10 @@ void Transaction::queue(const CommandSpec& spec, std::span<const std::string_vie
                         const TxLimits& limits, std::string& out) {
     // Only the routes EXEC knows how to run may be queued; redis-server refuses its no-multi
     // commands with these words.
+    if (spec.id == Cmd::object && !object_subcommand_ok(args, out)) {
+        failed_ = true;
+        return;
+    }
     const bool later = runs_later(spec, args);
     if (spec.route == Route::pubsub && !later) {
         reply::error(out, "ERR Command not allowed inside a transaction");
@@ -273,7 +279,7 @@ void Transaction::run(TxKeyspace& ks, const CommandSpec& spec, std::span<const s
         for (std::uint32_t s : ks.scratch.shards) {
             ks.shard(s).select(db);
         }
-        Held held(ks);
+        Held held(ks, *facts.settings);
         run_multi(held, spec, args, ks.scratch.keys, now_ms, out);
         ks.ran(spec, args, ks.scratch.keys, db);
         return;

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,18 +45,21 @@ public:
     Collection& operator=(const Collection&) = delete;
     virtual ~Collection() = default;
     std::size_t bytes() const { return bytes_; }
+    // A deep copy in the same form (small or indexed), accounted anew (COPY).
+    virtual std::unique_ptr<Collection> clone() const = 0;
 
 protected:
     std::size_t bytes_ = 0;
 };
 
-// Items in a vector, found by key; `KeyOf` gives an item's key.
-template <class Item, class KeyOf>
+// Items in a vector, found by key; `KeyOf` gives an item's key. While it holds at most
+// `SmallItems` items, none longer than `small_length`, it is small (searched linearly, deletes
+// keeping the order, like redis-server's listpack); beyond, it is indexed for good.
+template <class Item, class KeyOf, std::size_t SmallItems>
 class DenseTable {
 public:
-    // redis-server's listpack limits for hashes: beyond them the table is indexed.
-    static constexpr std::size_t small_items = 128;
-    static constexpr std::size_t small_length = 64;
+    static constexpr std::size_t small_items = SmallItems;
+    static constexpr std::size_t small_length = 64; // hash- and zset-max-listpack-value
     // A node of the index and its bucket slot, an estimate.
     static constexpr std::size_t index_cost = 32;
 
@@ -125,6 +129,16 @@ public:
         }
     }
 
+    // Becomes a copy of `other`, in its form.
+    void copy_from(const DenseTable& other) {
+        items_ = other.items_;
+        index_.clear();
+        indexed_ = false;
+        if (other.indexed_) {
+            make_indexed();
+        }
+    }
+
     // After append() on an indexed table: indexes the new item.
     void index_last() { index_.insert(static_cast<std::uint32_t>(items_.size() - 1)); }
 
@@ -181,7 +195,7 @@ struct FieldOf {
 class HashValue final : public Collection {
 public:
     using Field = std::pair<std::string, std::string>;
-    using Table = DenseTable<Field, FieldOf>;
+    using Table = DenseTable<Field, FieldOf, 512>; // hash-max-listpack-entries
     // A field's bookkeeping beyond its two strings' capacity: the vector slot.
     static constexpr std::size_t field_cost = sizeof(Field);
 
@@ -217,6 +231,18 @@ public:
             bytes_ += was_indexed ? Table::index_cost : table_.size() * Table::index_cost;
         }
         return true;
+    }
+
+    std::unique_ptr<Collection> clone() const override {
+        auto copy = std::make_unique<HashValue>();
+        copy->table_.copy_from(table_);
+        for (const Field& f : copy->table_.items()) {
+            copy->bytes_ += field_cost + f.first.capacity() + f.second.capacity();
+        }
+        if (copy->table_.indexed()) {
+            copy->bytes_ += copy->table_.size() * Table::index_cost;
+        }
+        return copy;
     }
 
     bool erase(std::string_view f) {
@@ -278,6 +304,14 @@ public:
         bytes_ -= item_cost + items_[i].capacity();
         items_.erase(items_.begin() + static_cast<std::ptrdiff_t>(i));
     }
+    std::unique_ptr<Collection> clone() const override {
+        auto copy = std::make_unique<ListValue>();
+        for (const std::string& item : items_) {
+            copy->push(false, item);
+        }
+        return copy;
+    }
+
     // Keeps the elements [from, to) only.
     void keep(std::size_t from, std::size_t to) {
         for (std::size_t i = 0; i < items_.size(); ++i) {
@@ -302,8 +336,8 @@ struct MemberOf {
 // redis-server answers in; otherwise they are an indexed table in no particular order.
 class SetValue final : public Collection {
 public:
-    using Table = DenseTable<std::string, MemberOf>;
-    static constexpr std::size_t int_members = 512; // set-max-intset-entries
+    using Table = DenseTable<std::string, MemberOf, 512>; // set-max-intset-entries
+    static constexpr std::size_t int_members = Table::small_items;
     static constexpr std::size_t member_cost = sizeof(std::string);
 
     const Table& members() const { return table_; }
@@ -341,6 +375,18 @@ public:
         bytes_ += member_cost + added.capacity() + Table::index_cost;
         table_.index_last();
         return true;
+    }
+
+    std::unique_ptr<Collection> clone() const override {
+        auto copy = std::make_unique<SetValue>();
+        copy->table_.copy_from(table_);
+        for (const std::string& m : copy->table_.items()) {
+            copy->bytes_ += member_cost + m.capacity();
+        }
+        if (copy->table_.indexed()) {
+            copy->bytes_ += copy->table_.size() * Table::index_cost;
+        }
+        return copy;
     }
 
     bool remove(std::string_view m) {

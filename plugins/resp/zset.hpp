@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <new>
 #include <string>
 #include <string_view>
@@ -89,7 +90,7 @@ struct NodeMember {
 
 class ZSetValue final : public Collection {
 public:
-    using Table = DenseTable<ZNode*, NodeMember>;
+    using Table = DenseTable<ZNode*, NodeMember, 128>; // zset-max-listpack-entries
     static constexpr std::uint32_t max_height = 32;
 
     // `scratch`: a result only replied, never stored, keeps -0 (a stored small set, like
@@ -134,6 +135,17 @@ public:
         if (table_.indexed()) {
             bytes_ += was_indexed ? Table::index_cost : table_.size() * Table::index_cost;
         }
+    }
+
+    std::unique_ptr<Collection> clone() const override {
+        auto copy = std::make_unique<ZSetValue>(scratch_);
+        if (!small()) {
+            copy->table_.make_indexed(); // a skip list stays one, as redis-server copies it
+        }
+        for (const ZNode* n = first(); n != nullptr; n = n->next()) {
+            copy->insert(n->score, n->member);
+        }
+        return copy;
     }
 
     // Moves a member to a new score.

@@ -484,7 +484,8 @@ TEST_CASE("serving a waiter moves the WATCH version of the key it pops from",
     using namespace gatio::resp;
     std::mutex lock;
     Shard shard(ShardLimits{});
-    BlockRegistry registry({BlockRegistry::ShardRef{&lock, &shard}}, 1);
+    const ServerSettings settings;
+    BlockRegistry registry({BlockRegistry::ShardRef{&lock, &shard, &settings}}, 1);
     const std::vector<std::string_view> blpop{"blpop", "k", "0"};
     Waiter w;
     w.spec = find_command("blpop");

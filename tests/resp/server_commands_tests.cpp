@@ -288,6 +288,39 @@ TEST_CASE("COMMAND describes each command as redis-server does", "[resp][server-
     }
 }
 
+TEST_CASE("TIME answers the wall clock in seconds and microseconds as redis-server does",
+          "[resp][server-commands]") {
+    Gatiod gatiod;
+    RedisServer redis;
+    Client ours(gatiod.port());
+    Client theirs(redis.port());
+    compare(ours, theirs, steps({{"time", "now"}, {"multi"}, {"time"}, {"discard"}}));
+    // Both clocks are this machine's: the two answers are microseconds apart, each in redis-server's form
+    // (two bulk strings of digits, the microseconds below a million and not padded).
+    auto micros = [](Client& c) {
+        auto parts = elements(one(c, {"time"}));
+        REQUIRE(parts.size() == 2);
+        std::int64_t value[2] = {0, 0};
+        for (std::size_t i = 0; i < 2; ++i) {
+            REQUIRE(parts[i][0] == '$');
+            std::string digits = parts[i].substr(parts[i].find("\r\n") + 2);
+            digits.resize(digits.size() - 2);
+            REQUIRE(!digits.empty());
+            CHECK(digits.find_first_not_of("0123456789") == std::string::npos);
+            CHECK((digits == "0" || digits[0] != '0'));
+            value[i] = std::stoll(digits);
+        }
+        CHECK(value[1] < 1'000'000);
+        return value[0] * 1'000'000 + value[1];
+    };
+    const std::int64_t a = micros(theirs);
+    const std::int64_t b = micros(ours);
+    const std::int64_t c = micros(theirs);
+    CHECK(a <= b);
+    CHECK(b <= c);
+    CHECK(c - a < 5'000'000);
+}
+
 TEST_CASE("SCAN returns every key present throughout while keys come and go on both shards",
           "[resp][server-commands]") {
     Gatiod gatiod;

@@ -177,9 +177,9 @@ TEST_CASE("hash commands answer as redis-server does", "[resp][types]") {
                 {"hexists", "bin", ""},
                 {"hscan", "bin", "0", "match", "a*"},
             }));
-    // Past 128 fields a hash is redis-server's hash table: the same contents, in its order.
+    // Past 512 fields a hash is redis-server's hash table: the same contents, in its order.
     std::vector<std::string> big{"hset", "large"};
-    for (int i = 0; i < 200; ++i) {
+    for (int i = 0; i < 600; ++i) {
         big.push_back("field:" + std::to_string(i));
         big.push_back(std::to_string(i * 7));
     }
@@ -188,7 +188,7 @@ TEST_CASE("hash commands answer as redis-server does", "[resp][types]") {
     large.push_back({{"hkeys", "large"}, Order::sorted});
     large.push_back({{"hvals", "large"}, Order::sorted});
     large.push_back({{"hgetall", "large"}, Order::pairs});
-    large.push_back({{"hrandfield", "large", "200"}, Order::sorted});
+    large.push_back({{"hrandfield", "large", "600"}, Order::sorted});
     large.push_back({{"hrandfield", "large", "1000", "withvalues"}, Order::pairs});
     large.push_back({{"hget", "large", "field:150"}});
     large.push_back({{"hmget", "large", "field:0", "field:199", "field:200"}});
@@ -847,6 +847,389 @@ TEST_CASE("more string commands answer as redis-server does", "[resp][types]") {
                 {"getrange", "k", "0"},
                 {"incrbyfloat", "k"},
             }));
+}
+
+TEST_CASE("bitmap commands answer as redis-server does", "[resp][types]") {
+    Gatiod gatiod;
+    RedisServer redis;
+    Client ours(gatiod.port());
+    Client theirs(redis.port());
+    compare(ours, theirs,
+            steps({
+                {"flushall"},
+                {"setbit", "b", "7", "1"},
+                {"setbit", "b", "7", "0"},
+                {"setbit", "b", "7", "1"},
+                {"get", "b"},
+                {"setbit", "b", "100", "1"},
+                {"strlen", "b"},
+                {"getbit", "b", "7"},
+                {"getbit", "b", "6"},
+                {"getbit", "b", "100"},
+                {"getbit", "b", "10000"},
+                {"getbit", "nokey", "0"},
+                {"setbit", "b", "-1", "1"},
+                {"setbit", "b", "x", "1"},
+                {"setbit", "b", "1", "2"},
+                {"setbit", "b", "1", "-1"},
+                {"setbit", "b", "1", "x"},
+                {"setbit", "b", "4294967296", "1"},
+                {"getbit", "b", "4294967296"},
+                {"getbit", "b", "-1"},
+                {"getbit", "b", "x"},
+                {"hset", "h", "f", "v"},
+                {"setbit", "h", "0", "1"},
+                {"getbit", "h", "0"},
+                {"bitcount", "h"},
+                {"bitpos", "h", "1"},
+                {"set", "s", "foobar"},
+                {"bitcount", "s"},
+                {"bitcount", "s", "0", "0"},
+                {"bitcount", "s", "1", "1"},
+                {"bitcount", "s", "1", "-2"},
+                {"bitcount", "s", "-2", "-1"},
+                {"bitcount", "s", "-1", "-2"},
+                {"bitcount", "s", "5", "30"},
+                {"bitcount", "s", "-100", "100"},
+                {"bitcount", "s", "5", "30", "bit"},
+                {"bitcount", "s", "1", "1", "byte"},
+                {"bitcount", "s", "-3", "-1", "BIT"},
+                {"bitcount", "s", "0", "0", "bits"},
+                {"bitcount", "s", "0"},
+                {"bitcount", "s", "x", "1"},
+                {"bitcount", "s", "0", "1", "bit", "x"},
+                {"bitcount", "nokey"},
+                {"bitcount", "nokey", "0", "1"},
+                {"bitcount", "nokey", "x", "1"},
+                {"bitcount", "nokey", "0"},
+                {"bitpos", "nokey", "1", "x"},
+                {"bitpos", "s", "1", "9223372036854775807", "-9223372036854775808"},
+                {"bitpos", "s", "0", "-9223372036854775808", "9223372036854775807", "bit"},
+                {"bitcount", "s", "9223372036854775807", "-9223372036854775808"},
+                {"bitcount", "s", "-9223372036854775808", "9223372036854775807", "bit"},
+                {"set", "p", std::string("\xff\xf0\x00", 3)},
+                {"bitpos", "p", "0"},
+                {"bitpos", "p", "1"},
+                {"bitpos", "p", "1", "2"},
+                {"bitpos", "p", "0", "1"},
+                {"bitpos", "p", "1", "1", "-1"},
+                {"bitpos", "p", "0", "0", "0"},
+                {"bitpos", "p", "1", "7", "15", "bit"},
+                {"bitpos", "p", "0", "7", "15", "bit"},
+                {"bitpos", "p", "0", "3", "5", "bit"},
+                {"bitpos", "p", "1", "12", "-1", "bit"},
+                {"bitpos", "p", "1", "-5", "-1", "bit"},
+                {"bitpos", "p", "0", "5", "2"},
+                {"bitpos", "p", "1", "0", "0", "x"},
+                {"bitpos", "p", "2"},
+                {"bitpos", "p", "x"},
+                {"bitpos", "p", "1", "x"},
+                {"bitpos", "p", "1", "0", "x"},
+                {"bitpos", "p", "1", "0", "1", "byte", "x"},
+                {"set", "ones", std::string("\xff\xff", 2)},
+                {"bitpos", "ones", "0"},
+                {"bitpos", "ones", "0", "1"},
+                {"bitpos", "ones", "0", "0", "-1"},
+                {"bitpos", "ones", "0", "0", "15", "bit"},
+                {"set", "empty", ""},
+                {"bitpos", "empty", "0"},
+                {"bitpos", "empty", "1"},
+                {"bitcount", "empty"},
+                {"bitpos", "nokey", "0"},
+                {"bitpos", "nokey", "1"},
+                {"bitpos", "nokey", "1", "5"},
+                {"bitpos", "nokey", "2"},
+                {"set", "n", "12345"},
+                {"bitcount", "n"},
+                {"setbit", "n", "0", "1"},
+                {"get", "n"},
+                {"setbit"},
+                {"getbit", "b"},
+                {"bitcount"},
+                {"bitpos", "b"},
+            }));
+}
+
+TEST_CASE("LCS answers as redis-server does, with keys on either shard", "[resp][types]") {
+    Gatiod gatiod;
+    RedisServer redis;
+    Client ours(gatiod.port());
+    Client theirs(redis.port());
+    const std::string a = key_on(0, "a");
+    const std::string b = key_on(1, "b");
+    std::vector<Step> script = steps({
+        {"flushall"},
+        {"set", a, "ohmytext"},
+        {"set", b, "mynewtext"},
+        {"lcs", a, b},
+        {"lcs", b, a},
+        {"lcs", a, b, "len"},
+        {"lcs", a, b, "idx"},
+        {"lcs", a, b, "IDX", "minmatchlen", "4"},
+        {"lcs", a, b, "idx", "minmatchlen", "4", "withmatchlen"},
+        {"lcs", a, b, "idx", "withmatchlen"},
+        {"lcs", a, b, "idx", "minmatchlen", "-5"},
+        {"lcs", a, b, "withmatchlen", "minmatchlen", "2"},
+        {"lcs", a, b, "len", "idx"},
+        {"lcs", a, b, "minmatchlen", "x"},
+        {"lcs", a, b, "minmatchlen"},
+        {"lcs", a, b, "foo"},
+        {"lcs", a, "nokey"},
+        {"lcs", "nokey", "nokey2", "idx"},
+        {"lcs", a, a, "idx", "withmatchlen"},
+        {"hset", "h", "f", "v"},
+        {"lcs", a, "h"},
+        {"lcs", "h", "nokey"},
+        {"lcs", a},
+        {"set", "bin1", binary_value},
+        {"set", "bin2", nul_field},
+        {"lcs", "bin1", "bin2", "idx", "withmatchlen"},
+        {"config", "set", "proto-max-bulk-len", "1mb"},
+        {"set", "long1", std::string(600, 'x')},
+        {"set", "long2", std::string(600, 'x')},
+        {"lcs", "long1", "long2", "len"},
+        {"lcs", "long1", "nokey", "len"},
+        {"config", "set", "proto-max-bulk-len", "512mb"},
+        {"lcs", "long1", "long2", "len"},
+    });
+    // Random strings over a small alphabet have many matches of every length.
+    std::uint64_t seed = 7;
+    auto next = [&seed] {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        return static_cast<std::uint32_t>(seed >> 33);
+    };
+    for (int round = 0; round < 20; ++round) {
+        std::string x(20 + next() % 60, ' ');
+        std::string y(20 + next() % 60, ' ');
+        for (char& c : x) {
+            c = static_cast<char>('a' + next() % 3);
+        }
+        for (char& c : y) {
+            c = static_cast<char>('a' + next() % 3);
+        }
+        script.push_back({{"set", a, x}});
+        script.push_back({{"set", b, y}});
+        script.push_back({{"lcs", a, b}});
+        script.push_back({{"lcs", a, b, "idx", "withmatchlen"}});
+        script.push_back({{"lcs", a, b, "idx", "minmatchlen", "3"}});
+    }
+    compare(ours, theirs, script);
+}
+
+TEST_CASE("COPY answers as redis-server does, across shards and databases", "[resp][types]") {
+    Gatiod gatiod;
+    RedisServer redis;
+    Client ours(gatiod.port());
+    Client theirs(redis.port());
+    const std::string a = key_on(0, "a");
+    const std::string b = key_on(1, "b");
+    const std::string c = key_on(0, "c");
+    compare(ours, theirs,
+            steps({
+                {"flushall"},
+                {"set", a, "v1"},
+                {"copy", a, b},
+                {"get", b},
+                {"copy", a, b},
+                {"set", a, "v2"},
+                {"copy", a, b, "replace"},
+                {"get", b},
+                {"copy", a, c, "REPLACE", "replace"},
+                {"copy", a, a},
+                {"copy", a, a, "db", "0"},
+                {"copy", a, a, "db", "1"},
+                {"copy", a, b, "db", "1", "db", "2"},
+                {"select", "1"},
+                {"get", a},
+                {"copy", a, b},
+                {"get", b},
+                {"select", "2"},
+                {"get", b},
+                {"select", "0"},
+                {"copy", a, b, "db", "16"},
+                {"copy", a, b, "db", "-1"},
+                {"copy", a, b, "db", "x"},
+                {"copy", a, b, "db", "99999999999"},
+                {"copy", a, b, "db"},
+                {"copy", a, b, "foo"},
+                {"copy", "nokey", b, "replace"},
+                {"copy", "nokey", b, "db", "99"},
+                {"set", "e", "v", "ex", "1000"},
+                {"copy", "e", "e2"},
+                {"ttl", "e2"},
+                {"hset", "h", "f", "v", "g", "w"},
+                {"copy", "h", b, "replace"},
+                {"type", b},
+                {"hset", "h", "f", "changed"},
+                {"hget", b, "f"},
+                {"rpush", "l", "1", "2", "3"},
+                {"copy", "l", c},
+                {"lpush", "l", "0"},
+                {"lrange", c, "0", "-1"},
+                {"sadd", "s", "3", "1", "2"},
+                {"copy", "s", "s2"},
+                {"smembers", "s2"},
+                {"zadd", "z", "1", "a", "2", "b", "-inf", "c"},
+                {"copy", "z", "z2", "db", "3"},
+                {"select", "3"},
+                {"zrange", "z2", "0", "-1", "withscores"},
+                {"select", "0"},
+                {"copy", "z", b, "replace"},
+                {"zrem", "z", "a"},
+                {"zrange", b, "0", "-1", "withscores"},
+                {"copy", "h", "h", "db", "1"},
+                {"select", "1"},
+                {"hgetall", "h"},
+                {"select", "0"},
+                {"copy"},
+                {"copy", a},
+            }));
+}
+
+TEST_CASE("OBJECT answers as redis-server does, following each value's form", "[resp][types]") {
+    Gatiod gatiod;
+    RedisServer redis;
+    Client ours(gatiod.port());
+    Client theirs(redis.port());
+    const std::string long_text(45, 'x');
+    const std::string long_field(65, 'f');
+    std::vector<Step> script = steps({
+        {"flushall"},
+        {"set", "i", "123"},
+        {"object", "encoding", "i"},
+        {"object", "refcount", "i"},
+        {"set", "i", "9999"},
+        {"object", "refcount", "i"},
+        {"set", "i", "10000"},
+        {"object", "refcount", "i"},
+        {"set", "i", "-5"},
+        {"object", "encoding", "i"},
+        {"object", "refcount", "i"},
+        {"set", "i", "-9223372036854775808"},
+        {"object", "encoding", "i"},
+        {"set", "i", "12345678901234567890"},
+        {"object", "encoding", "i"},
+        {"set", "i", "007"},
+        {"object", "encoding", "i"},
+        {"set", "i", "-0"},
+        {"object", "encoding", "i"},
+        {"set", "s", "hello"},
+        {"object", "encoding", "s"},
+        {"object", "refcount", "s"},
+        {"set", "s", long_text},
+        {"object", "encoding", "s"},
+        {"set", "s", std::string(44, 'y')},
+        {"object", "encoding", "s"},
+        {"append", "s", "z"},
+        {"object", "encoding", "s"},
+        {"set", "s", "5"},
+        {"append", "s", ""},
+        {"object", "encoding", "s"},
+        {"append", "fresh", "5"},
+        {"object", "encoding", "fresh"},
+        {"object", "refcount", "fresh"},
+        {"setrange", "r", "0", "12"},
+        {"object", "encoding", "r"},
+        {"set", "r", "12"},
+        {"setrange", "r", "0", ""},
+        {"object", "encoding", "r"},
+        {"setrange", "r", "0", "3"},
+        {"object", "encoding", "r"},
+        {"setbit", "bits", "3", "1"},
+        {"object", "encoding", "bits"},
+        {"set", "n", "5"},
+        {"incr", "n"},
+        {"object", "encoding", "n"},
+        {"object", "refcount", "n"},
+        {"incrby", "n", "100000"},
+        {"object", "refcount", "n"},
+        {"incrbyfloat", "n", "1"},
+        {"object", "encoding", "n"},
+        {"incrbyfloat", "f", "1.5"},
+        {"object", "encoding", "f"},
+        {"set", "g", "5"},
+        {"getset", "g", "6"},
+        {"object", "refcount", "g"},
+        {"setex", "g", "100", "7"},
+        {"object", "encoding", "g"},
+        {"mset", "m1", "1", "m2", long_text},
+        {"object", "encoding", "m1"},
+        {"object", "encoding", "m2"},
+        {"set", "cp", "42"},
+        {"copy", "cp", "cp2"},
+        {"object", "encoding", "cp2"},
+        {"object", "refcount", "cp2"},
+        {"object", "refcount", "cp"},
+        {"append", "cp", "x"},
+        {"copy", "cp", "cp3"},
+        {"object", "encoding", "cp3"},
+        {"rename", "cp", "cp4"},
+        {"object", "encoding", "cp4"},
+        {"hset", "h", "f", "v"},
+        {"object", "encoding", "h"},
+        {"object", "refcount", "h"},
+        {"hset", "h", "g", long_field},
+        {"object", "encoding", "h"},
+        {"hdel", "h", "g"},
+        {"object", "encoding", "h"},
+        {"copy", "h", "h2"},
+        {"object", "encoding", "h2"},
+        {"rpush", "l", "a"},
+        {"object", "encoding", "l"},
+        {"sadd", "si", "1", "2", "3"},
+        {"object", "encoding", "si"},
+        {"copy", "si", "si2"},
+        {"object", "encoding", "si2"},
+        {"sadd", "si", "x"},
+        {"object", "encoding", "si"},
+        {"srem", "si", "x"},
+        {"object", "encoding", "si"},
+        {"copy", "si", "si3"},
+        {"object", "encoding", "si3"},
+        {"zadd", "z", "1", "a"},
+        {"object", "encoding", "z"},
+        {"zadd", "z", "2", long_field},
+        {"object", "encoding", "z"},
+        {"zrem", "z", long_field},
+        {"copy", "z", "z2"},
+        {"object", "encoding", "z2"},
+        {"object", "freq", "i"},
+        {"object", "freq", "nokey"},
+        {"object", "encoding", "nokey"},
+        {"object", "refcount", "nokey"},
+        {"object", "idletime", "nokey"},
+        {"OBJECT", "ENCODING", "i"},
+        {"object"},
+        {"object", "foo"},
+        {"object", "foo", "i"},
+        {"object", "encoding"},
+        {"object", "encoding", "i", "j"},
+        {"object", "freq"},
+        {"multi"},
+        {"object", "encoding", "i"},
+        {"object", "encoding"},
+        {"exec"},
+        {"multi"},
+        {"object", "encoding", "h"},
+        {"object", "refcount", "i"},
+        {"exec"},
+    });
+    for (int i = 0; i < 600; ++i) {
+        script.push_back({{"sadd", "big", std::to_string(i)}});
+        script.push_back({{"zadd", "zbig", std::to_string(i), numbered("m", static_cast<std::size_t>(i))}});
+        script.push_back({{"hset", "hbig", numbered("f", static_cast<std::size_t>(i)), "v"}});
+        if (i == 127 || i == 128 || i == 511 || i == 512) {
+            script.push_back({{"object", "encoding", "big"}});
+            script.push_back({{"object", "encoding", "zbig"}});
+            script.push_back({{"object", "encoding", "hbig"}});
+        }
+    }
+    compare(ours, theirs, script);
+    // The idle time is in whole seconds of a clock that may tick between the two requests.
+    for (Client* client : {&ours, &theirs}) {
+        const std::string idle = client->exchange(request({"object", "idletime", "i"}), 1);
+        CHECK((idle == ":0\r\n" || idle == ":1\r\n"));
+    }
 }
 
 TEST_CASE("key commands answer as redis-server does", "[resp][types]") {
