@@ -84,32 +84,17 @@ void setbit(Shard& shard, std::span<const std::string_view> args, const ServerSe
 }
 
 // A range [first, last] of bits of a string of `len` bytes, from BITCOUNT's and BITPOS's start
-// and end (bytes, or bits with BIT), counted from the end when negative and clamped as
-// redis-server clamps them; empty (first > last) when nothing is left.
-struct BitRange {
-    std::int64_t first;
-    std::int64_t last;
-};
-
-BitRange clamp_range(std::int64_t start, std::int64_t end, std::int64_t len, bool in_bits) {
-    const std::int64_t total = in_bits ? len * 8 : len;
-    if (start < 0) {
-        start = total + start;
+// and end (bytes, or bits with BIT); empty (first > last) when nothing is left.
+IndexRange bit_range(std::int64_t start, std::int64_t end, std::int64_t len, bool in_bits) {
+    const IndexRange r = clamp_range(start, end, in_bits ? len * 8 : len);
+    if (in_bits || r.first > r.last) {
+        return r;
     }
-    if (end < 0) {
-        end = total + end;
-    }
-    start = std::max<std::int64_t>(start, 0);
-    end = std::max<std::int64_t>(end, 0);
-    end = std::min(end, total - 1);
-    if (start > end) {
-        return {1, 0};
-    }
-    return in_bits ? BitRange{start, end} : BitRange{start * 8, end * 8 + 7};
+    return {r.first * 8, r.last * 8 + 7};
 }
 
 // The set bits of s in [first, last]: whole bytes by popcount, the partial edges bit by bit.
-std::int64_t count_bits(std::string_view s, BitRange r) {
+std::int64_t count_bits(std::string_view s, IndexRange r) {
     std::int64_t count = 0;
     std::int64_t i = r.first;
     for (; i <= r.last && (i & 7) != 0; ++i) {
@@ -125,7 +110,7 @@ std::int64_t count_bits(std::string_view s, BitRange r) {
 }
 
 // The first bit equal to `bit` in [first, last], or -1.
-std::int64_t find_bit(std::string_view s, BitRange r, bool bit) {
+std::int64_t find_bit(std::string_view s, IndexRange r, bool bit) {
     const unsigned char skip = bit ? 0x00 : 0xff; // a byte with no bit sought
     std::int64_t i = r.first;
     while (i <= r.last) {
@@ -168,7 +153,7 @@ void bitcount(Shard& shard, std::span<const std::string_view> args, std::int64_t
     }
     const std::string_view s = e->value;
     const auto len = static_cast<std::int64_t>(s.size());
-    BitRange r{0, len * 8 - 1};
+    IndexRange r{0, len * 8 - 1};
     if (args.size() == 4 || args.size() == 5) {
         auto start = parse_int(args[2]);
         auto end = parse_int(args[3]);
@@ -184,7 +169,7 @@ void bitcount(Shard& shard, std::span<const std::string_view> args, std::int64_t
             reply::integer(out, 0);
             return;
         }
-        r = clamp_range(*start, *end, len, in_bits);
+        r = bit_range(*start, *end, len, in_bits);
     } else if (args.size() != 2) {
         reply::error(out, reply::syntax_error);
         return;
@@ -215,7 +200,7 @@ void bitpos(Shard& shard, std::span<const std::string_view> args, std::int64_t n
     }
     const std::string_view s = e->value;
     const auto len = static_cast<std::int64_t>(s.size());
-    BitRange r{0, len * 8 - 1};
+    IndexRange r{0, len * 8 - 1};
     const bool end_given = args.size() >= 5;
     if (args.size() >= 4 && args.size() <= 6) {
         auto start = parse_int(args[3]);
@@ -236,7 +221,7 @@ void bitpos(Shard& shard, std::span<const std::string_view> args, std::int64_t n
             }
             end = *given;
         }
-        r = clamp_range(*start, end, len, in_bits);
+        r = bit_range(*start, end, len, in_bits);
     } else if (args.size() != 3) {
         reply::error(out, reply::syntax_error);
         return;

@@ -546,6 +546,13 @@ void run_multi(ShardsOf& shards, const CommandSpec& spec, std::span<const std::s
                std::span<const std::uint32_t> keys, std::int64_t now_ms, std::string& out);
 
 // The string commands of run_one_key from SETNX to SETRANGE, and MSETNX of run_multi.
+// A range of inclusive indexes into `total` bytes (or bits), negative ones counting from the end,
+// clamped as GETRANGE and BITCOUNT clamp theirs: first > last when nothing is in it.
+struct IndexRange {
+    std::int64_t first;
+    std::int64_t last;
+};
+IndexRange clamp_range(std::int64_t start, std::int64_t end, std::int64_t total);
 void run_bitmap(Shard& shard, const CommandSpec& spec, std::span<const std::string_view> args,
                 const ServerSettings& settings, std::int64_t now_ms, std::string& out);
 void run_string(Shard& shard, const CommandSpec& spec, std::span<const std::string_view> args,

@@ -157,20 +157,13 @@ void getrange(Shard& shard, std::span<const std::string_view> args, std::int64_t
         reply::bulk(out, "");
         return;
     }
-    if (a < 0) {
-        a = len + a;
-    }
-    if (b < 0) {
-        b = len + b;
-    }
-    a = std::max<std::int64_t>(a, 0);
-    b = std::max<std::int64_t>(b, 0);
-    b = std::min(b, len - 1);
-    if (a > b || len == 0) {
+    const IndexRange r = clamp_range(a, b, len);
+    if (r.first > r.last) {
         reply::bulk(out, "");
         return;
     }
-    reply::bulk(out, v.substr(static_cast<std::size_t>(a), static_cast<std::size_t>(b - a + 1)));
+    reply::bulk(out,
+                v.substr(static_cast<std::size_t>(r.first), static_cast<std::size_t>(r.last - r.first + 1)));
 }
 
 void setrange(Shard& shard, std::span<const std::string_view> args, const ServerSettings& settings,
@@ -215,6 +208,16 @@ void setrange(Shard& shard, std::span<const std::string_view> args, const Server
 }
 
 } // namespace
+
+IndexRange clamp_range(std::int64_t start, std::int64_t end, std::int64_t total) {
+    if (start < 0) {
+        start = total + start;
+    }
+    if (end < 0) {
+        end = total + end;
+    }
+    return {std::max<std::int64_t>(start, 0), std::min(std::max<std::int64_t>(end, 0), total - 1)};
+}
 
 void run_string(Shard& shard, const CommandSpec& spec, std::span<const std::string_view> args,
                 const ServerSettings& settings, std::int64_t now_ms, std::string& out) {
