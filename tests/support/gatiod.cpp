@@ -61,6 +61,18 @@ Gatiod::Gatiod(const std::filesystem::path& config, const std::vector<std::strin
     wait_running(*this);
 }
 
+int Gatiod::stop(std::chrono::milliseconds grace) {
+    const int status = Child::stop(grace);
+    if (status != 0) {
+        constexpr std::size_t tail = 8000;
+        const std::string& text = err();
+        UNSCOPED_INFO("gatiod exited with status "
+                      << status << "; the end of its log:\n"
+                      << (text.size() > tail ? text.substr(text.size() - tail) : text));
+    }
+    return status;
+}
+
 bool Gatiod::reload(std::chrono::milliseconds timeout) {
     ++reloads_;
     signal(SIGHUP);

@@ -43,6 +43,9 @@ public:
     explicit Gatiod(const std::filesystem::path& config, const std::vector<std::string>& env = {},
                     const std::vector<std::string>& extra_args = {});
 
+    // Child::stop; when gatiod exits other than 0, the test's next assertion (the check of that
+    // status) carries the end of its log, so that a failure says why (a sanitizer's report...).
+    int stop(std::chrono::milliseconds grace = 20s);
     // SIGHUP, then waits until the reload has been handled (its result logged); true when it was.
     bool reload(std::chrono::milliseconds timeout = 30s);
     // Waits up to `timeout` until the log holds `needle` `times` times.
