@@ -392,7 +392,8 @@ void lcs_command(ShardsOf& shards, std::span<const std::string_view> args, std::
     }
     // Walks back from both ends along matches, collecting the subsequence from its end and each
     // run of consecutive matches as one range, the last ranges first (redis-server's order).
-    std::string common(length, '\0');
+    // IDX answers the ranges only: the subsequence itself is built for the plain reply alone.
+    std::string common(want_idx ? 0 : length, '\0');
     std::vector<LcsMatch> matches;
     std::size_t left = length;
     std::size_t i = a.size();
@@ -408,7 +409,9 @@ void lcs_command(ShardsOf& shards, std::span<const std::string_view> args, std::
     };
     while (i > 0 && j > 0) {
         if (a[i - 1] == b[j - 1]) {
-            common[--left] = a[i - 1];
+            if (!want_idx) {
+                common[--left] = a[i - 1];
+            }
             if (!open) {
                 run = {i - 1, i - 1, j - 1, j - 1};
                 open = true;
