@@ -116,10 +116,12 @@ TEST_CASE("send_received copies once a bound is reached, and the bytes are the s
 
 TEST_CASE("a connection closed while its output holds receive buffers gives them back", "[send_received]") {
     const auto port = free_port();
-    // The kernel's send buffer keeps growing after reading pauses and takes the oldest output;
-    // with the per-connection bound as high as the driver's, what was received last is still
-    // held when the output stalls, rather than copied behind records the kernel took since.
-    Server server(relay_config(port, "frame", "receive_holds_per_connection = 256"));
+    // The kernel's send buffer keeps growing after reading pauses and takes the oldest output.
+    // Were the bounds on records reached before the high watermark, the slices after them would
+    // be copied, and once the kernel took the held ones the stalled output would hold none (seen
+    // under load with 256 records). With bounds beyond what 1 MiB of output needs, every slice
+    // is held and the stalled output always holds some.
+    Server server(relay_config(port, "frame", "receive_holds = 8192\nreceive_holds_per_connection = 8192"));
     {
         // A small window and no reading: the echo piles up in the connection's output.
         Socket s = Socket::tcp(port, std::chrono::seconds(10), 4096);
