@@ -156,13 +156,17 @@ public:
         if (score == n->score) {
             return;
         }
-        const std::size_t i = table_.find(n->member);
-        ZNode* moved = link(score, n->member);
-        bytes_ += moved->bytes();
-        table_.at(i) = moved;
-        bytes_ -= n->bytes();
+        // Still between its neighbours: no link changes (the common case for small increments).
+        const ZNode* next = n->next();
+        if ((n->back == nullptr || before(n->back, score, n->member)) &&
+            (next == nullptr || after(next, score, n->member))) {
+            n->score = score;
+            return;
+        }
+        // The same node moves, so the table's slot, which points at it, stays as it is.
         unlink(n);
-        destroy(n);
+        n->score = score;
+        place(n);
     }
 
     // Removes a member; whether it was there.
@@ -277,6 +281,9 @@ private:
     static bool after(const ZNode* x, double score, std::string_view member) {
         return x->score > score || (x->score == score && std::string_view(x->member) > member);
     }
+    static bool before(const ZNode* x, double score, std::string_view member) {
+        return x->score < score || (x->score == score && std::string_view(x->member) < member);
+    }
     // A height of 1 + k with probability 4^-k, as redis-server draws its levels.
     std::uint32_t draw_height() {
         std::uint32_t h = 1;
@@ -293,6 +300,15 @@ private:
     }
 
     ZNode* link(double score, std::string_view member) {
+        ZNode* n = make(draw_height(), score, member);
+        place(n);
+        return n;
+    }
+
+    // Links a node that is in no list where its score and member put it.
+    void place(ZNode* n) {
+        const double score = n->score;
+        const std::string_view member = n->member;
         ZNode* update[max_height];
         std::size_t passed[max_height];
         ZNode* x = head_;
@@ -304,14 +320,13 @@ private:
             }
             update[i] = x;
         }
-        const std::uint32_t h = draw_height();
+        const std::uint32_t h = n->height;
         for (std::uint32_t i = height_; i < h; ++i) {
             passed[i] = 0;
             update[i] = head_;
             head_->links()[i] = {nullptr, length_};
         }
         height_ = std::max(height_, h);
-        ZNode* n = make(h, score, member);
         for (std::uint32_t i = 0; i < h; ++i) {
             ZNode::Link& prev = update[i]->links()[i];
             n->links()[i] = {prev.next, prev.span - (passed[0] - passed[i])};
@@ -327,7 +342,6 @@ private:
             tail_ = n;
         }
         ++length_;
-        return n;
     }
 
     void unlink(ZNode* n) {
