@@ -10,8 +10,8 @@ from typing import Callable
 from . import clients, probes
 from .common import log
 from .machine import Placement
-from .servers import (FILES_PREFIX, Gatiod, GatiodProxy, H2o, Haproxy, Nginx, NginxStream, Redis, check_files,
-                      check_http, check_resp)
+from .servers import (FILES_PREFIX, ExampleGatiod, Gatiod, GatiodProxy, H2o, Haproxy, Nginx, NginxStream, Redis,
+                      check_files, check_http, check_resp)
 
 # The io_uring switches of gatiod's [io_uring] table, each changed from its default in turn by
 # the ablation: those on by default turned off, the waits and bundles (off by default) turned on.
@@ -336,6 +336,23 @@ def idle_family(ctx):
                             "empty_rss_small_limit": small_empty, "small_limit": SMALL_LIMIT,
                             "reserved_per_slot": reserved})
     return records
+
+
+def example_start(ctx):
+    """Resident memory of gatiod just started on gatio.toml.example, as a newcomer's first run
+    starts it (issue 16's target: at most 32 MiB), over the idle case's repetitions."""
+    samples = []
+    for _ in range(ctx.settings.idle_reps):
+        server = ExampleGatiod("gatiod-example", ctx.workdir, ctx.build)
+        try:
+            server.start()
+            time.sleep(0.5)
+            samples.append(server.rss())
+        finally:
+            server.stop()
+    log(f"gatiod on gatio.toml.example: {statistics.median(samples) / 1048576:.1f} MiB at start")
+    return {"server": "gatiod-example", "rss": {"median": statistics.median(samples), "min": min(samples),
+                                                "max": max(samples)}}
 
 
 FAMILIES = {

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from . import probes
-from .common import BenchError, free_port, stop_process, wait_for_port
+from .common import REPO, BenchError, free_port, stop_process, wait_for_port
 from .machine import numa_node_of
 
 # The answer every HTTP server gives: same body, same type.
@@ -154,6 +154,32 @@ class Gatiod(Server):
 
     def command(self):
         return [self.build.gatiod, "-c", self.config, "--plugin-dir", self.build.plugins, "--log-target", "console"]
+
+
+class ExampleGatiod(Server):
+    """gatiod on gatio.toml.example as scripts/run-example starts it: its own topology and fixed
+    ports, unpinned; ready once the kv listener answers."""
+    kind = "gatiod"
+    example_port = 6380
+
+    def __init__(self, name, workdir, build):
+        super().__init__(name, workdir, None)
+        self.build = build
+        self.port = self.example_port
+
+    def command(self):
+        return [self.build.gatiod, "-c", REPO / "gatio.toml.example", "--plugin-dir", self.build.plugins,
+                "--log-target", "console"]
+
+    def start(self):
+        self._log = open(self.dir / "output.log", "w")
+        self.proc = subprocess.Popen([str(c) for c in self.command()], stdout=self._log, stderr=subprocess.STDOUT,
+                                     cwd=self.dir, start_new_session=True)
+        try:
+            wait_for_port(self.port, self.proc, self.name, self.start_timeout)
+        except BenchError as e:
+            self.stop()
+            raise BenchError(f"{e}\n--- {self.name} output ---\n{self.output()}") from None
 
 
 class Nginx(Server):
