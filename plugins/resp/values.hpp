@@ -4,7 +4,7 @@
 // A small hash keeps its fields in insertion order and is searched linearly, with an ordered
 // delete: the order redis-server's listpack encoding gives, so HGETALL, HKEYS, HSCAN and
 // HRANDFIELD of a small hash answer in redis-server's order. Past redis-server's thresholds
-// (more than 128 fields, or a field or value longer than 64 bytes) it gains a hash index and
+// (more than 512 fields, or a field or value longer than 64 bytes) it gains a hash index and
 // deletes by moving the last field into the hole, which keeps the fields dense (for random
 // picks and for SCAN cursors, see below) at a cost independent of the size. Like
 // redis-server, it never goes back to the small form.
@@ -18,7 +18,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -60,10 +59,10 @@ class DenseTable {
 public:
     static constexpr std::size_t small_items = SmallItems;
     static constexpr std::size_t small_length = 64; // hash- and zset-max-listpack-value
-    // A node of the index and its bucket slot, an estimate.
-    static constexpr std::size_t index_cost = 32;
+    // An item's share of the index: an 8-byte slot, the table between 7/16 and 7/8 full.
+    static constexpr std::size_t index_cost = 16;
 
-    DenseTable() : index_(0, IndexHash{&items_}, IndexEqual{&items_}) {}
+    DenseTable() = default;
     DenseTable(const DenseTable&) = delete;
     DenseTable& operator=(const DenseTable&) = delete;
 
@@ -77,8 +76,8 @@ public:
     // The position of the item with key k, or npos.
     std::size_t find(std::string_view k) const {
         if (indexed_) {
-            auto it = index_.find(k);
-            return it == index_.end() ? npos : *it;
+            const std::size_t slot = slot_of(k, hash(k));
+            return slot == npos ? npos : slots_[slot].position;
         }
         for (std::size_t i = 0; i < items_.size(); ++i) {
             if (KeyOf{}(items_[i]) == k) {
@@ -105,7 +104,7 @@ public:
         if (!indexed_ && (items_.size() > small_items || length > small_length)) {
             make_indexed();
         } else if (indexed_) {
-            index_.insert(static_cast<std::uint32_t>(items_.size() - 1));
+            index_last();
         }
     }
 
@@ -123,16 +122,18 @@ public:
             return;
         }
         indexed_ = true;
-        index_.reserve(items_.size());
-        for (std::size_t i = 0; i < items_.size(); ++i) {
-            index_.insert(static_cast<std::uint32_t>(i));
+        std::size_t capacity = 16;
+        while (capacity * 7 / 8 < items_.size() + 1) {
+            capacity *= 2;
         }
+        rebuild(capacity);
     }
 
     // Becomes a copy of `other`, in its form.
     void copy_from(const DenseTable& other) {
         items_ = other.items_;
-        index_.clear();
+        slots_.clear();
+        used_ = 0;
         indexed_ = false;
         if (other.indexed_) {
             make_indexed();
@@ -140,7 +141,13 @@ public:
     }
 
     // After append() on an indexed table: indexes the new item.
-    void index_last() { index_.insert(static_cast<std::uint32_t>(items_.size() - 1)); }
+    void index_last() {
+        if ((used_ + 1) * 8 > slots_.size() * 7) {
+            rebuild(slots_.size() * 2);
+        } else {
+            place(static_cast<std::uint32_t>(items_.size() - 1));
+        }
+    }
 
     // Removes the item at i: in order while small, by moving the last item into its place
     // once indexed.
@@ -150,41 +157,84 @@ public:
             return;
         }
         const auto last = static_cast<std::uint32_t>(items_.size() - 1);
-        index_.erase(index_.find(static_cast<std::uint32_t>(i)));
+        const std::string_view key = KeyOf{}(items_[i]);
+        remove_slot(slot_of(key, hash(key)));
         if (i != last) {
-            index_.erase(index_.find(last));
+            const std::string_view moved = KeyOf{}(items_[last]);
+            slots_[slot_of(moved, hash(moved))].position = static_cast<std::uint32_t>(i);
             items_[i] = std::move(items_[last]);
-            items_.pop_back();
-            index_.insert(static_cast<std::uint32_t>(i));
-        } else {
-            items_.pop_back();
         }
+        items_.pop_back();
     }
 
     static constexpr std::size_t npos = static_cast<std::size_t>(-1);
 
 private:
-    // The index holds positions; it hashes and compares the keys they point to, and is
-    // searched by key directly.
-    struct IndexHash {
-        using is_transparent = void;
-        const std::vector<Item>* items;
-        std::size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }
-        std::size_t operator()(std::uint32_t i) const { return (*this)(KeyOf{}((*items)[i])); }
+    // The index: open addressing with linear probing over a power-of-two array of slots, each
+    // an item's position and the low 32 bits of its key's hash (which also give its home slot,
+    // and spare most key comparisons). Deletion shifts the probe run back, so there are no
+    // tombstones. One flat array instead of a node per item: no allocation per insert, and a
+    // lookup touches the slot, the item and its key.
+    struct Slot {
+        std::uint32_t position;
+        std::uint32_t tag; // the hash's low 32 bits
     };
-    struct IndexEqual {
-        using is_transparent = void;
-        const std::vector<Item>* items;
-        std::string_view key(std::string_view k) const { return k; }
-        std::string_view key(std::uint32_t i) const { return KeyOf{}((*items)[i]); }
-        template <class A, class B>
-        bool operator()(const A& a, const B& b) const {
-            return key(a) == key(b);
+    static constexpr std::uint32_t vacant = static_cast<std::uint32_t>(-1);
+
+    static std::uint32_t hash(std::string_view k) {
+        return static_cast<std::uint32_t>(std::hash<std::string_view>{}(k));
+    }
+    std::size_t mask() const { return slots_.size() - 1; }
+
+    // The slot holding key k (whose hash is h), or npos.
+    std::size_t slot_of(std::string_view k, std::uint32_t h) const {
+        for (std::size_t i = h & mask();; i = (i + 1) & mask()) {
+            const Slot& s = slots_[i];
+            if (s.position == vacant) {
+                return npos;
+            }
+            if (s.tag == h && KeyOf{}(items_[s.position]) == k) {
+                return i;
+            }
         }
-    };
+    }
+
+    // Indexes the item at `position`, which is not indexed yet; the table has room.
+    void place(std::uint32_t position) {
+        const std::uint32_t h = hash(KeyOf{}(items_[position]));
+        std::size_t i = h & mask();
+        while (slots_[i].position != vacant) {
+            i = (i + 1) & mask();
+        }
+        slots_[i] = {position, h};
+        ++used_;
+    }
+
+    void rebuild(std::size_t capacity) {
+        slots_.assign(capacity, Slot{vacant, 0});
+        used_ = 0;
+        for (std::size_t i = 0; i < items_.size(); ++i) {
+            place(static_cast<std::uint32_t>(i));
+        }
+    }
+
+    // Empties slot i and moves back the entries after it that probing would no longer reach.
+    void remove_slot(std::size_t i) {
+        for (std::size_t j = (i + 1) & mask(); slots_[j].position != vacant; j = (j + 1) & mask()) {
+            const std::size_t home = slots_[j].tag & mask();
+            // j's entry may fill hole i unless its home lies cyclically within (i, j].
+            if (((j - home) & mask()) >= ((j - i) & mask())) {
+                slots_[i] = slots_[j];
+                i = j;
+            }
+        }
+        slots_[i] = Slot{vacant, 0};
+        --used_;
+    }
 
     std::vector<Item> items_;
-    std::unordered_set<std::uint32_t, IndexHash, IndexEqual> index_;
+    std::vector<Slot> slots_;
+    std::size_t used_ = 0;
     bool indexed_ = false;
 };
 
