@@ -18,23 +18,30 @@
 
 namespace gatio::resp {
 
+// The links of a node lie just before it, level 0 nearest, so that a search step, which reads
+// the next node's score and then its link at the level searched, mostly stays in one cache line.
 struct ZNode {
     struct Link {
         ZNode* next;
         std::size_t span; // elements from this node to `next`, counting `next`
     };
     double score;
-    std::string member;
     ZNode* back = nullptr;
     std::uint32_t height;
+    std::string member;
 
-    Link* links() { return reinterpret_cast<Link*>(this + 1); }
-    const Link* links() const { return reinterpret_cast<const Link*>(this + 1); }
-    ZNode* next() const { return links()[0].next; }
+    Link& link(std::uint32_t level) {
+        return *reinterpret_cast<Link*>(reinterpret_cast<std::byte*>(this) - (level + 1) * sizeof(Link));
+    }
+    const Link& link(std::uint32_t level) const {
+        return *reinterpret_cast<const Link*>(reinterpret_cast<const std::byte*>(this) -
+                                              (level + 1) * sizeof(Link));
+    }
+    ZNode* next() const { return link(0).next; }
     // What the node costs: itself, its links and its member's bytes.
     std::size_t bytes() const { return sizeof(ZNode) + height * sizeof(Link) + member.capacity(); }
 };
-static_assert(sizeof(ZNode) % alignof(ZNode::Link) == 0);
+static_assert(sizeof(ZNode::Link) % alignof(ZNode) == 0);
 
 // A score interval as ZRANGEBYSCORE reads one; `min_ex`/`max_ex`: the bound is excluded.
 struct ScoreRange {
@@ -98,7 +105,7 @@ public:
     explicit ZSetValue(bool scratch = false) : head_(make(max_height, 0, {})), scratch_(scratch) {
         bytes_ = head_->bytes();
         for (std::uint32_t i = 0; i < max_height; ++i) {
-            head_->links()[i] = {nullptr, 0};
+            head_->link(i) = {nullptr, 0};
         }
     }
     ~ZSetValue() override {
@@ -127,7 +134,7 @@ public:
             member.size() <= Table::small_length) {
             score = 0.0;
         }
-        ZNode* n = link(score, member);
+        ZNode* n = add_node(score, member);
         const bool was_indexed = table_.indexed();
         table_.append(n);
         table_.added(member.size());
@@ -188,9 +195,9 @@ public:
         std::size_t r = 0;
         const ZNode* x = head_;
         for (std::uint32_t i = height_; i-- > 0;) {
-            while (x->links()[i].next != nullptr && !after(x->links()[i].next, n->score, n->member)) {
-                r += x->links()[i].span;
-                x = x->links()[i].next;
+            while (x->link(i).next != nullptr && !after(x->link(i).next, n->score, n->member)) {
+                r += x->link(i).span;
+                x = x->link(i).next;
             }
         }
         return r - 1;
@@ -201,9 +208,9 @@ public:
         ZNode* x = head_;
         std::size_t passed = 0;
         for (std::uint32_t i = height_; i-- > 0;) {
-            while (x->links()[i].next != nullptr && passed + x->links()[i].span <= r + 1) {
-                passed += x->links()[i].span;
-                x = x->links()[i].next;
+            while (x->link(i).next != nullptr && passed + x->link(i).span <= r + 1) {
+                passed += x->link(i).span;
+                x = x->link(i).next;
             }
             if (passed == r + 1) {
                 return x;
@@ -219,8 +226,8 @@ public:
         }
         ZNode* x = head_;
         for (std::uint32_t i = height_; i-- > 0;) {
-            while (x->links()[i].next != nullptr && !r.above_min(x->links()[i].next->score)) {
-                x = x->links()[i].next;
+            while (x->link(i).next != nullptr && !r.above_min(x->link(i).next->score)) {
+                x = x->link(i).next;
             }
         }
         x = x->next();
@@ -232,8 +239,8 @@ public:
         }
         ZNode* x = head_;
         for (std::uint32_t i = height_; i-- > 0;) {
-            while (x->links()[i].next != nullptr && r.below_max(x->links()[i].next->score)) {
-                x = x->links()[i].next;
+            while (x->link(i).next != nullptr && r.below_max(x->link(i).next->score)) {
+                x = x->link(i).next;
             }
         }
         return r.above_min(x->score) ? x : nullptr;
@@ -244,8 +251,8 @@ public:
         }
         ZNode* x = head_;
         for (std::uint32_t i = height_; i-- > 0;) {
-            while (x->links()[i].next != nullptr && !r.above_min(x->links()[i].next->member)) {
-                x = x->links()[i].next;
+            while (x->link(i).next != nullptr && !r.above_min(x->link(i).next->member)) {
+                x = x->link(i).next;
             }
         }
         x = x->next();
@@ -257,8 +264,8 @@ public:
         }
         ZNode* x = head_;
         for (std::uint32_t i = height_; i-- > 0;) {
-            while (x->links()[i].next != nullptr && r.below_max(x->links()[i].next->member)) {
-                x = x->links()[i].next;
+            while (x->link(i).next != nullptr && r.below_max(x->link(i).next->member)) {
+                x = x->link(i).next;
             }
         }
         return r.above_min(x->member) ? x : nullptr;
@@ -269,13 +276,16 @@ private:
     static constexpr std::size_t slot_cost = sizeof(ZNode*);
 
     static ZNode* make(std::uint32_t height, double score, std::string_view member) {
-        void* raw = ::operator new(sizeof(ZNode) + height * sizeof(ZNode::Link));
-        auto* n = new (raw) ZNode{score, std::string(member), nullptr, height};
-        return n;
+        auto* raw = static_cast<std::byte*>(::operator new(height * sizeof(ZNode::Link) + sizeof(ZNode)));
+        for (std::uint32_t i = 0; i < height; ++i) {
+            new (raw + i * sizeof(ZNode::Link)) ZNode::Link{nullptr, 0};
+        }
+        return new (raw + height * sizeof(ZNode::Link)) ZNode{score, nullptr, height, std::string(member)};
     }
     static void destroy(ZNode* n) {
+        const std::uint32_t height = n->height;
         n->~ZNode();
-        ::operator delete(static_cast<void*>(n));
+        ::operator delete(static_cast<void*>(reinterpret_cast<std::byte*>(n) - height * sizeof(ZNode::Link)));
     }
     // Whether node x comes after (score, member) in the order.
     static bool after(const ZNode* x, double score, std::string_view member) {
@@ -299,7 +309,7 @@ private:
         return h;
     }
 
-    ZNode* link(double score, std::string_view member) {
+    ZNode* add_node(double score, std::string_view member) {
         ZNode* n = make(draw_height(), score, member);
         place(n);
         return n;
@@ -314,9 +324,9 @@ private:
         ZNode* x = head_;
         for (std::uint32_t i = height_; i-- > 0;) {
             passed[i] = i + 1 == height_ ? 0 : passed[i + 1];
-            while (x->links()[i].next != nullptr && !after(x->links()[i].next, score, member)) {
-                passed[i] += x->links()[i].span;
-                x = x->links()[i].next;
+            while (x->link(i).next != nullptr && !after(x->link(i).next, score, member)) {
+                passed[i] += x->link(i).span;
+                x = x->link(i).next;
             }
             update[i] = x;
         }
@@ -324,16 +334,16 @@ private:
         for (std::uint32_t i = height_; i < h; ++i) {
             passed[i] = 0;
             update[i] = head_;
-            head_->links()[i] = {nullptr, length_};
+            head_->link(i) = {nullptr, length_};
         }
         height_ = std::max(height_, h);
         for (std::uint32_t i = 0; i < h; ++i) {
-            ZNode::Link& prev = update[i]->links()[i];
-            n->links()[i] = {prev.next, prev.span - (passed[0] - passed[i])};
+            ZNode::Link& prev = update[i]->link(i);
+            n->link(i) = {prev.next, prev.span - (passed[0] - passed[i])};
             prev = {n, passed[0] - passed[i] + 1};
         }
         for (std::uint32_t i = h; i < height_; ++i) {
-            ++update[i]->links()[i].span;
+            ++update[i]->link(i).span;
         }
         n->back = update[0] == head_ ? nullptr : update[0];
         if (n->next() != nullptr) {
@@ -347,13 +357,13 @@ private:
     void unlink(ZNode* n) {
         ZNode* x = head_;
         for (std::uint32_t i = height_; i-- > 0;) {
-            while (x->links()[i].next != nullptr && x->links()[i].next != n &&
-                   !after(x->links()[i].next, n->score, n->member)) {
-                x = x->links()[i].next;
+            while (x->link(i).next != nullptr && x->link(i).next != n &&
+                   !after(x->link(i).next, n->score, n->member)) {
+                x = x->link(i).next;
             }
-            ZNode::Link& l = x->links()[i];
+            ZNode::Link& l = x->link(i);
             if (l.next == n) {
-                l = {n->links()[i].next, l.span + n->links()[i].span - 1};
+                l = {n->link(i).next, l.span + n->link(i).span - 1};
             } else if (l.span > 0) {
                 --l.span;
             }
@@ -363,7 +373,7 @@ private:
         } else {
             tail_ = n->back;
         }
-        while (height_ > 1 && head_->links()[height_ - 1].next == nullptr) {
+        while (height_ > 1 && head_->link(height_ - 1).next == nullptr) {
             --height_;
         }
         --length_;
