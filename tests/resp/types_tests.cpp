@@ -1334,6 +1334,11 @@ TEST_CASE("sorted-set commands answer as redis-server does", "[resp][types]") {
             {"zadd", "z", "0x10", "hex"},
             {"zadd", "z", "inf", "top", "-inf", "bottom", "+inf", "top2"},
             {"zadd", "z", "1.1", "frac", "1e17", "e17", "123456789012345678", "long"},
+            // Plain integers take a shorter way than strtod: at and past its 15 digits, signs
+            // and leading zeros, a lone sign.
+            {"zadd", "z", "999999999999999", "d15", "-999999999999999", "m15", "9999999999999999", "d16"},
+            {"zadd", "z", "007", "lead", "-0012", "mlead", "+5", "plus", "-", "sign"},
+            {"zadd", "z", "-0", "mzero", "00", "zeros", "-5x", "bad"},
             {"zrange", "z", "0", "-1", "withscores"},
             {"zadd", "z", "ch", "5", "a", "2", "b", "9", "new"},
             {"zadd", "z", "xx", "ch", "6", "a", "7", "absent"},
