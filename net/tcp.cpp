@@ -190,12 +190,29 @@ void TcpEndpoint::reject(int fd) {
     ++reject_ops_;
 }
 
+void TcpEndpoint::log_refusal(const char* limit) {
+    constexpr std::int64_t interval_ns = 10'000'000'000;
+    const std::int64_t now = driver().now_ns();
+    if (refusal_logged_ns_ != 0 && now - refusal_logged_ns_ < interval_ns) {
+        ++refusals_unlogged_;
+        return;
+    }
+    log().warn(
+        "{}: a new connection was closed at once: {}{}", describe_listener(config()), limit,
+        refusals_unlogged_ > 0
+            ? fmt::format(" ({} more refusals since the last record were only counted)", refusals_unlogged_)
+            : std::string());
+    refusal_logged_ns_ = now;
+    refusals_unlogged_ = 0;
+}
+
 void TcpEndpoint::accepted(int fd) {
     accept_error_logged_ = 0;
     ListenerShared& s = shared();
     if (draining_ || s.connections->fetch_add(1, std::memory_order_relaxed) >= config().max_connections) {
         if (!draining_) {
             s.connections->fetch_sub(1, std::memory_order_relaxed);
+            log_refusal("the listener's max_connections are open");
         }
         reject(fd);
         return;
@@ -204,6 +221,8 @@ void TcpEndpoint::accepted(int fd) {
         // Its reserve would eat into what connections already open were promised.
         s.connections->fetch_sub(1, std::memory_order_relaxed);
         ++net_.stats().output_admissions_refused;
+        log_refusal("the driver's output reserves are taken (each open connection holds its "
+                    "send_buffer_reserve of half of [network] output_memory)");
         reject(fd);
         return;
     }

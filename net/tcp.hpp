@@ -188,6 +188,8 @@ private:
     void cancel_accept();
     void accepted(int fd);
     void reject(int fd);
+    // A connection refused for a limit: logged at most once per 10 s, the rest counted.
+    void log_refusal(const char* limit);
     void dial_done(Connection& c, unsigned tag, int res);
     void submit_connect(Connection& c);
     void connected(Connection& c);
@@ -238,6 +240,8 @@ private:
     std::uint32_t host_drains_ = 0; // connections the host closes once the instance is idle
     std::uint32_t reject_ops_ = 0;
     std::uint64_t accept_error_logged_ = 0;
+    std::int64_t refusal_logged_ns_ = 0;  // when the last refusal was logged; 0: never
+    std::uint64_t refusals_unlogged_ = 0; // refusals since then that were only counted
 };
 
 } // namespace gatio::net
