@@ -10,6 +10,7 @@
 #include <map>
 #include <poll.h>
 #include <random>
+#include <sched.h>
 #include <set>
 #include <sstream>
 #include <string>
@@ -135,6 +136,14 @@ std::string random_bytes(std::size_t n, std::mt19937_64& rng) {
         c = static_cast<char>(rng());
     }
     return s;
+}
+
+std::size_t count_of(const std::string& text, const std::string& needle) {
+    std::size_t n = 0;
+    for (std::size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+        ++n;
+    }
+    return n;
 }
 
 using gatio::test::rss_scale;
@@ -536,6 +545,46 @@ TEST_CASE("gatiod enforces max_connections, idle_timeout, resets and half-closes
         auto c = server.stop();
         CHECK(total(c, "rejected") == 4);
         CHECK(total(c, "accepted") == 3);
+        // For the burst (within 10 s) one record per driver at most, naming the listener and
+        // the limit.
+        const std::string log = server.log();
+        const std::size_t records =
+            count_of(log, "a new connection was closed at once: the listener's max_connections are open");
+        CHECK(records >= 1);
+        CHECK(records <= std::thread::hardware_concurrency());
+        CHECK(log.find("listener \"e2e\"") != std::string::npos);
+    }
+    SECTION("output reserves") {
+        // Reserves take at most half of output_memory: 128 connections of 4 KiB in 1 MiB, on
+        // one driver.
+        cpu_set_t allowed;
+        REQUIRE(::sched_getaffinity(0, sizeof allowed, &allowed) == 0);
+        int cpu = 0;
+        while (!CPU_ISSET(cpu, &allowed)) {
+            ++cpu;
+        }
+        Gatiod server("tcp", "", fmt::format("cpus = \"{}\"\n[network]\noutput_memory = \"1MiB\"", cpu));
+        std::vector<Socket> kept;
+        std::size_t refused = 0;
+        for (int i = 0; i < 135; ++i) {
+            Socket s = Socket::tcp(server.port());
+            s.send_all("r");
+            char got = 0;
+            const ssize_t n = s.receive(&got, 1, std::chrono::steady_clock::now() + std::chrono::seconds(10));
+            if (n == 1 && got == 'r') {
+                kept.push_back(std::move(s));
+            } else {
+                CHECK(n <= 0); // closed at once: EOF or a reset
+                ++refused;
+            }
+        }
+        CHECK(kept.size() == 128);
+        CHECK(refused == 7);
+        kept.clear();
+        auto c = server.stop();
+        CHECK(total(c, "output_admissions_refused") == 7);
+        CHECK(count_of(server.log(),
+                       "a new connection was closed at once: the driver's output reserves are taken") == 1);
     }
     SECTION("idle_timeout") {
         Gatiod server("tcp", "idle_timeout = \"300ms\"");
