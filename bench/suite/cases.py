@@ -297,11 +297,18 @@ def idle_family(ctx):
     reserve memory for their connection limit up front hold it in the empty process already;
     a second fresh process with a small limit tells how much that is per slot."""
     s, pl = ctx.settings, ctx.placement
+
+    def gatiod(name, protocol, limit):
+        # Each open connection holds a 4 KiB output reserve from half of the driver's
+        # output_memory; the default 32 MiB holds 4,096, so the pool is sized for the limit.
+        network = {"output_memory": f"{(2 * limit * 4096 + (1 << 20) - 1) >> 20}MiB"}
+        return Gatiod(name, ctx.workdir, pl, ctx.build, protocol, limit, network=network)
+
     makers = [
-        ("gatiod-http", "http", lambda m: Gatiod("gatiod-http", ctx.workdir, pl, ctx.build, "http", m)),
+        ("gatiod-http", "http", lambda m: gatiod("gatiod-http", "http", m)),
         ("nginx", "http", lambda m: Nginx("nginx", ctx.workdir, pl, m, s.fd_limit)),
         ("h2o", "http", lambda m: H2o("h2o", ctx.workdir, pl, m)),
-        ("gatiod-resp", "resp", lambda m: Gatiod("gatiod-resp", ctx.workdir, pl, ctx.build, "resp", m)),
+        ("gatiod-resp", "resp", lambda m: gatiod("gatiod-resp", "resp", m)),
         ("redis-server", "resp", lambda m: Redis("redis-server", ctx.workdir, pl, m)),
     ]
     records = []

@@ -180,6 +180,10 @@ def markdown(results, chart_name):
                f"{m['syscall_seconds']:g} s runs ({results['syscall_counting']}). Load average before "
                f"{results['load_before'][0]}, after {results['load_after'][0]} (other work shared the machine "
                f"when above about 2). Figures are medians, (min-max) over the repetitions.")
+    for r in results.get("resumed", []):
+        out.append("")
+        out.append(f"The run stopped and was resumed on {r['date']} (`bench/run --resume`), at commit {r['source']}, "
+                   f"for: {', '.join(r['families']) or 'nothing'}.")
     v = results["versions"]
     out.append("")
     out.append(f"Versions: {v['gatiod']} (commit {results['source']}); {v['nginx']}; {v.get('h2o', 'h2o n/a')}; "

@@ -156,6 +156,12 @@ class Gatiod(Server):
         return [self.build.gatiod, "-c", self.config, "--plugin-dir", self.build.plugins, "--log-target", "console"]
 
 
+def _unplaced():
+    """Undoes the suite's own placement in a child: every CPU, ordinary scheduling."""
+    os.sched_setaffinity(0, range(os.cpu_count()))
+    os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+
+
 class ExampleGatiod(Server):
     """gatiod on gatio.toml.example as scripts/run-example starts it: its own topology and fixed
     ports, unpinned; ready once the kv listener answers."""
@@ -174,7 +180,7 @@ class ExampleGatiod(Server):
     def start(self):
         self._log = open(self.dir / "output.log", "w")
         self.proc = subprocess.Popen([str(c) for c in self.command()], stdout=self._log, stderr=subprocess.STDOUT,
-                                     cwd=self.dir, start_new_session=True)
+                                     cwd=self.dir, start_new_session=True, preexec_fn=_unplaced)
         try:
             wait_for_port(self.port, self.proc, self.name, self.start_timeout)
         except BenchError as e:
