@@ -37,7 +37,6 @@ spdlog::level::level_enum to_spdlog(int level) {
 
 // At most one record per listener and driver per interval: a handler that throws on every
 // request must not flood the log; the faults in between are counted and summed up next time.
-constexpr std::int64_t fault_log_interval_ns = 1'000'000'000;
 
 // What a task's run threw on the executing driver, carried back to the submitting one, where
 // the listener's counters and logger live.
@@ -166,23 +165,19 @@ void Endpoint::plugin_threw(const char* callback, const char* outcome, gatio_con
 void Endpoint::plugin_fault(const char* callback, const char* outcome, gatio_conn conn,
                             std::string_view what) noexcept {
     plugin_error();
-    const std::int64_t now = driver_->now_ns();
-    if (fault_logged_ns_ != 0 && now - fault_logged_ns_ < fault_log_interval_ns) {
-        ++faults_unlogged_;
+    std::uint64_t skipped = 0;
+    if (!fault_log_.admit(driver_->now_ns(), skipped)) {
         return;
     }
     try {
-        log_->error(
-            "{}: {}{} threw: {}; {}{}", describe_listener(config()), callback,
-            conn != 0 ? fmt::format(" of connection {}", conn) : std::string(), what, outcome,
-            faults_unlogged_ > 0
-                ? fmt::format(" ({} more faults since the last record were only counted)", faults_unlogged_)
-                : std::string());
+        log_->error("{}: {}{} threw: {}; {}{}", describe_listener(config()), callback,
+                    conn != 0 ? fmt::format(" of connection {}", conn) : std::string(), what, outcome,
+                    skipped > 0
+                        ? fmt::format(" ({} more faults since the last record were only counted)", skipped)
+                        : std::string());
     } catch (...) {
         // Out of memory while formatting: the fault stays counted.
     }
-    fault_logged_ns_ = now;
-    faults_unlogged_ = 0;
 }
 
 void Endpoint::foreign_thread(const char* service) {

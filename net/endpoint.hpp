@@ -19,6 +19,7 @@
 #include "core/driver.hpp"
 #include "net/counters.hpp"
 #include "net/listener_socket.hpp"
+#include "net/log_throttle.hpp"
 #include "net/plugin_host.hpp"
 #include "net/plugin_loader.hpp"
 
@@ -197,10 +198,9 @@ private:
     core::Driver* driver_ = nullptr;
     void* instance_ = nullptr;
     bool has_instance_ = false;
-    std::uint32_t timers_pending_ = 0;  // started by the instance, neither fired nor cancelled
-    std::uint32_t tasks_pending_ = 0;   // spawned or posted by the instance, not yet back
-    std::int64_t fault_logged_ns_ = 0;  // when the last fault record was written; 0: never
-    std::uint64_t faults_unlogged_ = 0; // faults since then that were only counted
+    std::uint32_t timers_pending_ = 0;     // started by the instance, neither fired nor cancelled
+    std::uint32_t tasks_pending_ = 0;      // spawned or posted by the instance, not yet back
+    LogThrottle fault_log_{1'000'000'000}; // a record per second at most
     std::atomic<bool> foreign_reported_{false};
 };
 

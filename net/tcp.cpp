@@ -191,19 +191,14 @@ void TcpEndpoint::reject(int fd) {
 }
 
 void TcpEndpoint::log_refusal(const char* limit) {
-    constexpr std::int64_t interval_ns = 10'000'000'000;
-    const std::int64_t now = driver().now_ns();
-    if (refusal_logged_ns_ != 0 && now - refusal_logged_ns_ < interval_ns) {
-        ++refusals_unlogged_;
+    std::uint64_t skipped = 0;
+    if (!refusal_log_.admit(driver().now_ns(), skipped)) {
         return;
     }
-    log().warn(
-        "{}: a new connection was closed at once: {}{}", describe_listener(config()), limit,
-        refusals_unlogged_ > 0
-            ? fmt::format(" ({} more refusals since the last record were only counted)", refusals_unlogged_)
-            : std::string());
-    refusal_logged_ns_ = now;
-    refusals_unlogged_ = 0;
+    log().warn("{}: a new connection was closed at once: {}{}", describe_listener(config()), limit,
+               skipped > 0
+                   ? fmt::format(" ({} more refusals since the last record were only counted)", skipped)
+                   : std::string());
 }
 
 void TcpEndpoint::accepted(int fd) {

@@ -240,8 +240,7 @@ private:
     std::uint32_t host_drains_ = 0; // connections the host closes once the instance is idle
     std::uint32_t reject_ops_ = 0;
     std::uint64_t accept_error_logged_ = 0;
-    std::int64_t refusal_logged_ns_ = 0;  // when the last refusal was logged; 0: never
-    std::uint64_t refusals_unlogged_ = 0; // refusals since then that were only counted
+    LogThrottle refusal_log_{10'000'000'000}; // a refused connection: a record per 10 s at most
 };
 
 } // namespace gatio::net
