@@ -35,9 +35,6 @@ spdlog::level::level_enum to_spdlog(int level) {
     }
 }
 
-// At most one record per listener and driver per interval: a handler that throws on every
-// request must not flood the log; the faults in between are counted and summed up next time.
-
 // What a task's run threw on the executing driver, carried back to the submitting one, where
 // the listener's counters and logger live.
 struct TaskOutcome {

@@ -198,9 +198,11 @@ private:
     core::Driver* driver_ = nullptr;
     void* instance_ = nullptr;
     bool has_instance_ = false;
-    std::uint32_t timers_pending_ = 0;     // started by the instance, neither fired nor cancelled
-    std::uint32_t tasks_pending_ = 0;      // spawned or posted by the instance, not yet back
-    LogThrottle fault_log_{1'000'000'000}; // a record per second at most
+    std::uint32_t timers_pending_ = 0; // started by the instance, neither fired nor cancelled
+    std::uint32_t tasks_pending_ = 0;  // spawned or posted by the instance, not yet back
+    // A handler that throws on every request must not flood the log: a record per second at
+    // most, the faults in between counted and summed up in the next.
+    LogThrottle fault_log_{1'000'000'000};
     std::atomic<bool> foreign_reported_{false};
 };
 

@@ -178,9 +178,16 @@ void TcpEndpoint::on_completion(const io_uring_cqe& cqe, unsigned tag) {
     }
 }
 
-void TcpEndpoint::reject(int fd) {
+void TcpEndpoint::reject(int fd, const char* limit) {
     ++net_.stats().rejected;
     ++counters().refused;
+    std::uint64_t skipped = 0;
+    if (limit != nullptr && refusal_log_.admit(driver().now_ns(), skipped)) {
+        log().warn("{}: a new connection was closed at once: {}{}", describe_listener(config()), limit,
+                   skipped > 0
+                       ? fmt::format(" ({} more refusals since the last record were only counted)", skipped)
+                       : std::string());
+    }
     if (!direct_) {
         ::close(fd);
         return;
@@ -190,42 +197,32 @@ void TcpEndpoint::reject(int fd) {
     ++reject_ops_;
 }
 
-void TcpEndpoint::log_refusal(const char* limit) {
-    std::uint64_t skipped = 0;
-    if (!refusal_log_.admit(driver().now_ns(), skipped)) {
-        return;
-    }
-    log().warn("{}: a new connection was closed at once: {}{}", describe_listener(config()), limit,
-               skipped > 0
-                   ? fmt::format(" ({} more refusals since the last record were only counted)", skipped)
-                   : std::string());
-}
-
 void TcpEndpoint::accepted(int fd) {
     accept_error_logged_ = 0;
+    if (draining_) {
+        reject(fd, nullptr); // stopping: taking none is the point, not a limit to report
+        return;
+    }
     ListenerShared& s = shared();
-    if (draining_ || s.connections->fetch_add(1, std::memory_order_relaxed) >= config().max_connections) {
-        if (!draining_) {
-            s.connections->fetch_sub(1, std::memory_order_relaxed);
-            log_refusal("the listener's max_connections are open");
-        }
-        reject(fd);
+    if (s.connections->fetch_add(1, std::memory_order_relaxed) >= config().max_connections) {
+        s.connections->fetch_sub(1, std::memory_order_relaxed);
+        reject(fd, "the listener's max_connections are open");
         return;
     }
     if (!net_.budget().admit(reserve_)) {
         // Its reserve would eat into what connections already open were promised.
         s.connections->fetch_sub(1, std::memory_order_relaxed);
         ++net_.stats().output_admissions_refused;
-        log_refusal("the driver's output reserves are taken (each open connection holds its "
-                    "send_buffer_reserve of half of [network] output_memory)");
-        reject(fd);
+        reject(fd, "the driver's output reserves are taken (each open connection holds its "
+                   "send_buffer_reserve of half of [network] output_memory)");
         return;
     }
     Connection* c = net_.create_connection(*this, fd, direct_);
     if (c == nullptr) {
         net_.budget().leave(reserve_);
         s.connections->fetch_sub(1, std::memory_order_relaxed);
-        reject(fd);
+        reject(fd, "every connection slot of the driver is in use (the max_connections and max_outbound of "
+                   "the listeners it serves)");
         return;
     }
     ++live_;

@@ -187,9 +187,9 @@ private:
     void arm_accept();
     void cancel_accept();
     void accepted(int fd);
-    void reject(int fd);
-    // A connection refused for a limit: logged at most once per 10 s, the rest counted.
-    void log_refusal(const char* limit);
+    // Closes a connection just accepted; `limit` names what refused it (logged at most once
+    // per 10 s, the rest counted), nullptr while draining.
+    void reject(int fd, const char* limit);
     void dial_done(Connection& c, unsigned tag, int res);
     void submit_connect(Connection& c);
     void connected(Connection& c);
