@@ -133,16 +133,16 @@ public:
     void copy_from(const DenseTable& other) {
         items_ = other.items_;
         slots_.clear();
-        used_ = 0;
         indexed_ = false;
         if (other.indexed_) {
             make_indexed();
         }
     }
 
-    // After append() on an indexed table: indexes the new item.
+    // After append() on an indexed table: indexes the new item. Every item has its slot, so
+    // the index is as full as the table is long.
     void index_last() {
-        if ((used_ + 1) * 8 > slots_.size() * 7) {
+        if (items_.size() * 8 > slots_.size() * 7) {
             rebuild(slots_.size() * 2);
         } else {
             place(static_cast<std::uint32_t>(items_.size() - 1));
@@ -207,12 +207,10 @@ private:
             i = (i + 1) & mask();
         }
         slots_[i] = {position, h};
-        ++used_;
     }
 
     void rebuild(std::size_t capacity) {
         slots_.assign(capacity, Slot{vacant, 0});
-        used_ = 0;
         for (std::size_t i = 0; i < items_.size(); ++i) {
             place(static_cast<std::uint32_t>(i));
         }
@@ -229,12 +227,10 @@ private:
             }
         }
         slots_[i] = Slot{vacant, 0};
-        --used_;
     }
 
     std::vector<Item> items_;
     std::vector<Slot> slots_;
-    std::size_t used_ = 0;
     bool indexed_ = false;
 };
 
