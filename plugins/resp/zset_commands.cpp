@@ -43,33 +43,16 @@ void drop_if_empty(Shard& shard, std::string_view key, Shard::Entry& e) {
     }
 }
 
-// A plain integer of at most 15 digits, the usual score: below 2^53, so exactly the double
-// strtod reads from it (-0 included), without strtod's cost.
-std::optional<double> integer_score(std::string_view text) {
-    const bool negative = text[0] == '-';
-    const std::size_t digits = text.size() - (negative ? 1 : 0);
-    if (digits == 0 || digits > 15) {
-        return std::nullopt;
-    }
-    std::uint64_t n = 0;
-    for (const char c : text.substr(negative ? 1 : 0)) {
-        const auto d = static_cast<unsigned>(c - '0');
-        if (d > 9) {
-            return std::nullopt;
-        }
-        n = n * 10 + d;
-    }
-    return negative ? -static_cast<double>(n) : static_cast<double>(n);
-}
-
 // A score as ZADD reads one (redis-server's string2d): the whole text, no leading space, no
 // NaN, no overflow and no underflow to zero.
 std::optional<double> parse_score(std::string_view text) {
     if (text.empty() || text.size() > 256 || std::isspace(static_cast<unsigned char>(text[0])) != 0) {
         return std::nullopt;
     }
-    if (const auto v = integer_score(text)) {
-        return v;
+    // A canonical integer, the usual score, is converted without strtod: both round to nearest,
+    // so the double is the same; "-0", leading zeros and the rest take strtod's way.
+    if (const auto n = parse_int(text)) {
+        return static_cast<double>(*n);
     }
     char buf[257];
     text.copy(buf, text.size());
