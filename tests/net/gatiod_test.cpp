@@ -138,14 +138,6 @@ std::string random_bytes(std::size_t n, std::mt19937_64& rng) {
     return s;
 }
 
-std::size_t count_of(const std::string& text, const std::string& needle) {
-    std::size_t n = 0;
-    for (std::size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
-        ++n;
-    }
-    return n;
-}
-
 using gatio::test::rss_scale;
 
 std::uint64_t rss_kib(pid_t pid) {
@@ -548,8 +540,8 @@ TEST_CASE("gatiod enforces max_connections, idle_timeout, resets and half-closes
         // For the burst (within 10 s) one record per driver at most, naming the listener and
         // the limit.
         const std::string log = server.log();
-        const std::size_t records =
-            count_of(log, "a new connection was closed at once: the listener's max_connections are open");
+        const std::size_t records = gatio::test::occurrences(
+            log, "a new connection was closed at once: the listener's max_connections are open");
         CHECK(records >= 1);
         CHECK(records <= std::thread::hardware_concurrency());
         CHECK(log.find("listener \"e2e\"") != std::string::npos);
@@ -583,8 +575,9 @@ TEST_CASE("gatiod enforces max_connections, idle_timeout, resets and half-closes
         kept.clear();
         auto c = server.stop();
         CHECK(total(c, "output_admissions_refused") == 7);
-        CHECK(count_of(server.log(),
-                       "a new connection was closed at once: the driver's output reserves are taken") == 1);
+        CHECK(gatio::test::occurrences(
+                  server.log(),
+                  "a new connection was closed at once: the driver's output reserves are taken") == 1);
     }
     SECTION("idle_timeout") {
         Gatiod server("tcp", "idle_timeout = \"300ms\"");
