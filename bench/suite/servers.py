@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import time
+import tomllib
 from pathlib import Path
 
 from . import probes
@@ -45,10 +46,15 @@ class Server(abc.ABC):
     def command(self):
         """The server's command line, without the CPU placement."""
 
+    def launch(self):
+        """The command line as started, and a function the child runs first (or None)."""
+        return self.placement.server(self.command()), None
+
     def start(self):
         self._log = open(self.dir / "output.log", "w")
-        self.proc = subprocess.Popen(self.placement.server(self.command()), stdout=self._log,
-                                     stderr=subprocess.STDOUT, cwd=self.dir, start_new_session=True)
+        argv, preexec = self.launch()
+        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, cwd=self.dir,
+                                     start_new_session=True, preexec_fn=preexec)
         try:
             wait_for_port(self.port, self.proc, self.name, self.start_timeout)
             self.wait_ready()
@@ -163,29 +169,22 @@ def _unplaced():
 
 
 class ExampleGatiod(Server):
-    """gatiod on gatio.toml.example as scripts/run-example starts it: its own topology and fixed
-    ports, unpinned; ready once the kv listener answers."""
+    """gatiod on gatio.toml.example as scripts/run-example starts it: its own topology and
+    ports, unpinned; ready once the example's last TCP listener answers."""
     kind = "gatiod"
-    example_port = 6380
+    example = REPO / "gatio.toml.example"
 
     def __init__(self, name, workdir, build):
         super().__init__(name, workdir, None)
         self.build = build
-        self.port = self.example_port
+        tcp = [l for l in tomllib.loads(self.example.read_text())["listener"] if l.get("transport", "tcp") == "tcp"]
+        self.port = int(tcp[-1]["address"].rsplit(":", 1)[1])
 
     def command(self):
-        return [self.build.gatiod, "-c", REPO / "gatio.toml.example", "--plugin-dir", self.build.plugins,
-                "--log-target", "console"]
+        return [self.build.gatiod, "-c", self.example, "--plugin-dir", self.build.plugins, "--log-target", "console"]
 
-    def start(self):
-        self._log = open(self.dir / "output.log", "w")
-        self.proc = subprocess.Popen([str(c) for c in self.command()], stdout=self._log, stderr=subprocess.STDOUT,
-                                     cwd=self.dir, start_new_session=True, preexec_fn=_unplaced)
-        try:
-            wait_for_port(self.port, self.proc, self.name, self.start_timeout)
-        except BenchError as e:
-            self.stop()
-            raise BenchError(f"{e}\n--- {self.name} output ---\n{self.output()}") from None
+    def launch(self):
+        return [str(c) for c in self.command()], _unplaced
 
 
 class Nginx(Server):
