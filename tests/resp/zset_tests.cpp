@@ -81,7 +81,9 @@ TEST_CASE("the sorted set's skip list keeps order, ranks and ranges through rand
                 z.insert(score, member);
                 scores.emplace(member, score);
             } else {
-                z.rescore(z.find(member), score);
+                ZNode* n = z.find(member);
+                REQUIRE(n != nullptr);
+                z.rescore(n, score);
                 model.erase({it->second, member});
                 it->second = score;
             }
