@@ -112,9 +112,11 @@ std::size_t DriverNet::arena_bytes(const NetOptions& o, const config::RingSettin
     std::size_t bytes = FileService::memory_for(file_limits(o)) + ReceiveHolds::memory_for(ring.buffer_count);
     std::uint32_t slots = tcp_slots(configs);
     if (slots > 0) {
-        // The connection slab's objects and free list, and the generation of each slot.
-        bytes += static_cast<std::size_t>(slots) * (sizeof(Connection) + 2 * sizeof(std::uint32_t)) +
-                 core::alignment_slack(3);
+        // The connection slab's objects and free list, the generation of each slot, and the
+        // request arguments' slab.
+        bytes += static_cast<std::size_t>(slots) * (sizeof(Connection) + 2 * sizeof(std::uint32_t) +
+                                                    sizeof(RequestArgs) + sizeof(std::uint32_t)) +
+                 core::alignment_slack(5);
         std::uint32_t chunks = chunks_for(o.output_memory, o.output_chunk_size) + floor_chunks(o, ring);
         bytes += ChunkPool::memory_for(chunks, o.output_chunk_size);
     }
@@ -173,6 +175,7 @@ void DriverNet::carve(core::Driver& d) {
     }
     slab_ = std::make_unique<core::Slab<Connection>>(memory(), capacity_);
     generations_ = memory().allocate_array<std::uint32_t>(capacity_);
+    args_ = std::make_unique<core::Slab<RequestArgs>>(memory(), capacity_);
     std::uint32_t floor = floor_chunks(options_, ring);
     std::uint32_t chunks = chunks_for(options_.output_memory, options_.output_chunk_size) + floor;
     chunks_ = std::make_unique<ChunkPool>(memory(), chunks, options_.output_chunk_size);
@@ -507,8 +510,27 @@ Connection* DriverNet::create_connection(TcpEndpoint& endpoint, int fd, bool fix
 }
 
 void DriverNet::destroy_connection(Connection& c) {
+    release_args(c); // a connect that was never submitted
     // The generation stays as the connection had it; the next one in the slot gets the next.
     slab_->destroy(&c);
+}
+
+RequestArgs& DriverNet::hold_args(Connection& c) {
+    assert(c.args == Connection::no_args);
+    RequestArgs* a = args_->create();
+    assert(a != nullptr); // one per connection slot
+    c.args = args_->index_of(a);
+    return *a;
+}
+
+RequestArgs& DriverNet::args_of(Connection& c) {
+    return *args_->at(c.args);
+}
+
+void DriverNet::release_args(Connection& c) {
+    if (c.args != Connection::no_args) {
+        args_->destroy(args_->at(std::exchange(c.args, Connection::no_args)));
+    }
 }
 
 Connection* DriverNet::find(std::uint32_t slot, std::uint32_t generation) {

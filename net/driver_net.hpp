@@ -32,6 +32,7 @@
 namespace gatio::net {
 
 struct Connection;
+struct RequestArgs;
 class DriverNet;
 class TcpEndpoint;
 
@@ -136,6 +137,11 @@ public:
     // The slots ever used: those above were never touched and hold no connection.
     std::uint32_t connection_slots() const { return slab_ ? slab_->high_water() : 0; }
     Connection* at_slot(std::uint32_t slot); // nullptr when free
+    // A connection's RequestArgs while its gathered send or its connect is in flight: at most
+    // one per connection slot, so holding one never fails.
+    RequestArgs& hold_args(Connection& c);
+    RequestArgs& args_of(Connection& c);
+    void release_args(Connection& c); // nothing when none is held
 
     // Deferred to this turn's poll (or the next flush): each is queued once.
     void queue_flush(Connection& c);
@@ -190,7 +196,8 @@ private:
 
     std::uint32_t capacity_ = 0; // connection slots
     std::unique_ptr<core::Slab<Connection>> slab_;
-    std::uint32_t* generations_ = nullptr; // per slot, survives reuse
+    std::unique_ptr<core::Slab<RequestArgs>> args_; // as many as connection slots
+    std::uint32_t* generations_ = nullptr;          // per slot, survives reuse
     std::unique_ptr<ChunkPool> chunks_;
     std::unique_ptr<OutputBudget> budget_; // of chunks_
     std::unique_ptr<FileService> files_;

@@ -1,6 +1,7 @@
 #include "net/tcp.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cassert>
 #include <cerrno>
 #include <cstddef>
@@ -80,6 +81,8 @@ void Connection::assert_invariants() const {
     assert(phase != Phase::connecting || (!reading() && send == Send::idle && out.pending() == 0));
     assert(dial == Dial::none || phase == Phase::connecting || phase == Phase::closing);
     assert((lists & ~(queued_flush | queued_rearm)) == 0);
+    // Request arguments are held only while the kernel may read them.
+    assert(args == no_args || send == Send::in_flight || dial != Dial::none);
 }
 
 // ---------------------------------------------------------------- listening socket
@@ -418,6 +421,7 @@ void TcpEndpoint::stop() {
         }
         drop_output(*c);
         c->dial = Connection::Dial::none; // a pending connect dies with the ring: done says -ECANCELED
+        net_.release_args(*c);            // nothing takes them again before the ring goes
         c->read = Connection::Read::idle;
         c->send = Connection::Send::idle;
         c->in_flight = 0;
@@ -665,7 +669,7 @@ int TcpEndpoint::connect(const gatio_connect_args& args, gatio_conn* conn) {
     c->user = args.user;
     c->connect_done = args.done;
     c->connect_result = -ECANCELED; // until the kernel or the timer says otherwise
-    std::memcpy(&c->connect_to, args.address, len);
+    std::memcpy(&net_.hold_args(*c).connect_to, args.address, len);
     c->connect_len = len;
     const std::uint64_t timeout_ms =
         args.timeout_ms != 0 ? args.timeout_ms : static_cast<std::uint64_t>(config().connect_timeout.count());
@@ -687,7 +691,8 @@ int TcpEndpoint::connect(const gatio_connect_args& args, gatio_conn* conn) {
 
 void TcpEndpoint::submit_connect(Connection& c) {
     io_uring_sqe* sqe = driver().get_sqe(&c, Connection::tag_connect);
-    io_uring_prep_connect(sqe, c.fd, reinterpret_cast<const sockaddr*>(&c.connect_to), c.connect_len);
+    io_uring_prep_connect(sqe, c.fd, reinterpret_cast<const sockaddr*>(&net_.args_of(c).connect_to),
+                          c.connect_len);
     if (c.fixed) {
         sqe->flags |= IOSQE_FIXED_FILE;
     }
@@ -707,9 +712,12 @@ void TcpEndpoint::dial_done(Connection& c, unsigned tag, int res) {
         } // else (the table is full): the plain descriptor serves, as without direct descriptors
         if (c.phase == Connection::Phase::connecting) {
             submit_connect(c);
+        } else {
+            net_.release_args(c); // closed meanwhile: the address is never sent
         }
         return;
     }
+    net_.release_args(c); // the connect is over: its address is not read again
     if (c.phase != Connection::Phase::connecting) {
         return; // closed meanwhile: the connect was cancelled
     }
@@ -990,6 +998,7 @@ void TcpEndpoint::release_carry(Connection& c) {
 }
 
 void TcpEndpoint::send_done(Connection& c, int res) {
+    net_.release_args(c); // a gathered send's
     const std::size_t sent = c.in_flight;
     c.send = Connection::Send::idle;
     c.in_flight = 0;
@@ -1176,17 +1185,20 @@ void TcpEndpoint::send_queued(Connection& c) {
         return;
     }
     std::size_t bytes = 0;
-    std::size_t n = c.out.gather(net_.chunks(), c.iov, Connection::max_iov, bytes, zerocopy);
+    std::array<iovec, RequestArgs::max_iov> slices; // until we know whether a msghdr is needed
+    const std::size_t n = c.out.gather(net_.chunks(), slices.data(), slices.size(), bytes, zerocopy);
     io_uring_sqe* sqe = driver().get_sqe(&c, Connection::tag_send);
     if (n == 1 && net_.single_send()) {
         // The common reply: one slice, sent without a msghdr for the kernel to import.
-        io_uring_prep_send(sqe, c.fd, c.iov[0].iov_base, c.iov[0].iov_len, MSG_NOSIGNAL);
+        io_uring_prep_send(sqe, c.fd, slices[0].iov_base, slices[0].iov_len, MSG_NOSIGNAL);
         ++net_.stats().single_sends;
     } else {
-        c.msg = msghdr{};
-        c.msg.msg_iov = c.iov;
-        c.msg.msg_iovlen = n;
-        io_uring_prep_sendmsg(sqe, c.fd, &c.msg, MSG_NOSIGNAL);
+        RequestArgs& a = net_.hold_args(c);
+        std::copy_n(slices.begin(), n, a.iov);
+        a.msg = msghdr{};
+        a.msg.msg_iov = a.iov;
+        a.msg.msg_iovlen = n;
+        io_uring_prep_sendmsg(sqe, c.fd, &a.msg, MSG_NOSIGNAL);
     }
     if (c.fixed) {
         sqe->flags |= IOSQE_FIXED_FILE;

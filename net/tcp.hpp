@@ -31,6 +31,18 @@ namespace gatio::net {
 
 class TcpEndpoint;
 
+// What the kernel reads from our memory while a request is in flight: a gathered send's msghdr
+// and slices, or a connect's address. A connection holds one (DriverNet::hold_args) only for
+// that time, so an idle connection carries none of these bytes.
+struct RequestArgs {
+    static constexpr std::size_t max_iov = 16;
+    msghdr msg{};
+    union {
+        iovec iov[max_iov]{};
+        sockaddr_storage connect_to;
+    };
+};
+
 struct Connection final : core::Completion {
     enum Tag : unsigned {
         tag_recv = 0,
@@ -63,7 +75,7 @@ struct Connection final : core::Completion {
     enum class Drain : std::uint8_t { none, notice, host, handler };
     // Which of DriverNet's deferred lists hold the connection (a set of bits).
     enum Queued : std::uint8_t { queued_flush = 1, queued_rearm = 2 };
-    static constexpr std::size_t max_iov = 16;
+    static constexpr std::uint32_t no_args = UINT32_MAX;
 
     Connection(TcpEndpoint& ep, std::uint32_t slot_index, std::uint32_t gen, int descriptor, bool direct)
         : endpoint(ep), slot(slot_index), generation(gen), fd(descriptor), fixed(direct) {}
@@ -127,12 +139,9 @@ struct Connection final : core::Completion {
     void (*connect_done)(gatio_host*, gatio_conn, void*, int) = nullptr;
     int connect_result = 0;
     int registered = -1;       // the registration's descriptor in, its table index out
-    socklen_t connect_len = 0; // of connect_to
-    msghdr msg{};
-    union {
-        iovec iov[max_iov]{};
-        sockaddr_storage connect_to; // while connecting, before any send can use iov
-    };
+    socklen_t connect_len = 0; // of the held connect_to
+    // The RequestArgs held while a gathered send or the connect is in flight, else no_args.
+    std::uint32_t args = no_args;
 };
 
 class TcpEndpoint final : public Endpoint, public core::Completion {
