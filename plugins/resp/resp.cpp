@@ -222,9 +222,7 @@ struct Slot {
 
 struct Conn {
     Conn(Resp& owner, const ParserLimits& limits, std::uint32_t max_pipeline)
-        : inst(&owner), parser(limits), pipeline(max_pipeline) {
-        sub.owner = this;
-    }
+        : inst(&owner), parser(limits), pipeline(max_pipeline) {}
 
     Conn(const Conn&) = delete;
     Conn& operator=(const Conn&) = delete;
@@ -251,9 +249,12 @@ struct Conn {
     std::vector<std::uint8_t> input; // bytes received but not yet taken into a slot
     std::size_t charged = 0;         // what `input` counts against max_partial_memory
     std::uint64_t client_id = 0;
-    Transaction tx;       // MULTI's queue and WATCH's keys
+    // MULTI's queue and WATCH's keys, and the subscriptions: made on first use and freed when
+    // the connection is released, since most connections take neither and an idle one should
+    // stay small.
+    std::unique_ptr<Transaction> tx;
+    std::unique_ptr<Subscriber> sub;
     std::uint32_t db = 0; // SELECT's
-    Subscriber sub;
     std::uint16_t port = 0;
     std::string name; // CLIENT SETNAME's
     Addr addr;        // the peer's and the local address, for CLIENT LIST
@@ -272,9 +273,25 @@ struct Conn {
     Conn* next_free = nullptr;
 
     bool full() const { return used >= pipeline; }
+    Transaction& transaction() {
+        if (tx == nullptr) {
+            tx = std::make_unique<Transaction>();
+        }
+        return *tx;
+    }
+    Subscriber& subscriber() {
+        if (sub == nullptr) {
+            sub = std::make_unique<Subscriber>();
+            sub->owner = this;
+        }
+        return *sub;
+    }
+    bool in_multi() const { return tx != nullptr && tx->open(); }
+    bool executing() const { return tx != nullptr && tx->executing(); }
+    bool subscribed() const { return sub != nullptr && sub->active(); }
     // Whether waiting input cannot be taken now: every slot is taken, or a multi-shard command
     // waits for this connection's tasks in flight.
-    bool stalled() const { return full() || (held && busy > 0) || blocked != nullptr || tx.executing(); }
+    bool stalled() const { return full() || (held && busy > 0) || blocked != nullptr || executing(); }
 };
 
 // Connections of destroyed instances that had tasks in flight; guarded by g_orphans_mutex.
@@ -508,8 +525,12 @@ public:
         if (k.blocked != nullptr) {
             drop_block(k); // or, served already, its reply's arrival releases the connection
         }
-        k.tx.end(tx_keyspace_);
-        pubsub_->drop(k.sub);
+        if (k.tx != nullptr) {
+            k.tx->end(tx_keyspace_);
+        }
+        if (k.sub != nullptr) {
+            pubsub_->drop(*k.sub);
+        }
         if (k.tasks == 0) {
             release(k);
         }
@@ -648,18 +669,22 @@ public:
         v.name = k.name;
         v.age_s = (now - k.opened_ms) / 1000;
         v.idle_s = (now - k.last_ms) / 1000;
-        v.pubsub = k.sub.active();
+        v.pubsub = k.subscribed();
         // Inside EXEC (its commands run after the keyspace part) the client is still in MULTI, as
         // redis-server shows it while EXEC runs.
-        const bool multi = k.tx.open() || k.tx.executing();
+        const bool multi = k.in_multi() || k.executing();
         v.multi = multi;
         v.blocked = k.blocked != nullptr;
-        v.dirty = k.tx.dirty(tx_keyspace_);
+        if (k.tx != nullptr) {
+            v.dirty = k.tx->dirty(tx_keyspace_);
+            v.multi_mem = k.tx->queued_bytes();
+        }
         v.db = k.db;
-        v.sub = k.sub.channels.size();
-        v.psub = k.sub.patterns.size();
-        v.queued = multi ? static_cast<std::int64_t>(k.tx.queued()) : -1;
-        v.multi_mem = k.tx.queued_bytes();
+        if (k.sub != nullptr) {
+            v.sub = k.sub->channels.size();
+            v.psub = k.sub->patterns.size();
+        }
+        v.queued = multi ? static_cast<std::int64_t>(k.tx->queued()) : -1;
         v.qbuf = k.input.size();
         v.qbuf_free = k.input.capacity() - k.input.size();
         for (const Slot* at = k.head; at != nullptr; at = at->next) {
@@ -887,6 +912,8 @@ private:
     }
 
     void release(Conn& k) {
+        k.tx.reset();  // on_close ended it
+        k.sub.reset(); // and dropped its subscriptions
         if (k.drain_timer != 0) {
             host_.cancel_timer(k.drain_timer);
             k.drain_timer = 0;
@@ -1069,7 +1096,7 @@ private:
         std::size_t pos = 0;
         // One clock read per request: each request's time runs from the previous one's end.
         std::int64_t clock = mono_us();
-        while (pos < data.size() && !k.closing && !k.full() && k.blocked == nullptr && !k.tx.executing()) {
+        while (pos < data.size() && !k.closing && !k.full() && k.blocked == nullptr && !k.executing()) {
             ParseStatus st = k.parser.parse(data.subspan(pos));
             if (st == ParseStatus::incomplete) {
                 break;
@@ -1165,7 +1192,8 @@ private:
 
     // A PUBLISH or PUBSUB of the slot's copied arguments over every driver.
     PubSubOutcome pubsub_fan_out(Conn& k, Slot& s, const CommandSpec& spec) {
-        return fan_out(k, s, [&] { return pubsub_->command(k.sub, spec, s.args, k.db, s.reply, s.pubsub); });
+        return fan_out(
+            k, s, [&] { return pubsub_->command(k.subscriber(), spec, s.args, k.db, s.reply, s.pubsub); });
     }
 
     // `start` asks the other drivers for the slot's request; a pending answer comes back in
@@ -1187,8 +1215,8 @@ private:
     // comes back here), and its reply takes its place in EXEC's array. The connection reads
     // nothing meanwhile, so its next command sees them done, as after redis-server's EXEC.
     void run_later(Conn& k, Slot& s) {
-        while (k.tx.executing()) {
-            const Transaction::Later c = k.tx.next_later();
+        while (k.executing()) {
+            const Transaction::Later c = k.tx->next_later();
             s.later_from = s.reply.size();
             copy_args(s, c.args);
             // The slot's shares may tell of an earlier request's kill.
@@ -1208,7 +1236,7 @@ private:
 
     // The reply of EXEC's command run later is complete at the end of the slot's reply.
     static void later_placed(Conn& k, Slot& s) {
-        k.tx.place(s.reply, s.later_from);
+        k.tx->place(s.reply, s.later_from);
         // A CLIENT KILL that named its own client: the connection closes after EXEC's reply.
         if (s.pubsub.shares.size() > k.inst->driver_ && s.pubsub.shares[k.inst->driver_].killed_self) {
             s.close_after = true;
@@ -1218,16 +1246,17 @@ private:
 
     // false: refused before it ran (arity, the subscribed context).
     bool run_request(Conn& k, Slot& s, const CommandSpec* spec, std::span<const std::string_view> args) {
-        if (transaction_request(k.tx.open(), spec)) {
+        if (transaction_request(k.in_multi(), spec)) {
             FactsBuilder facts(*this, k, s.now_ms);
             ClientView self;
             if (spec != nullptr && (spec->id == Cmd::exec || spec->id == Cmd::client)) {
                 self = view(k, s.now_ms);
                 facts.facts.self = &self;
             }
-            k.tx.handle(tx_keyspace_, spec, args, facts.facts, settings_.transaction, s.now_ms, s.reply);
+            k.transaction().handle(tx_keyspace_, spec, args, facts.facts, settings_.transaction, s.now_ms,
+                                   s.reply);
             serve_blocked(s.now_ms); // what an EXEC wrote, once it let go of its shards
-            if (k.tx.executing()) {
+            if (k.executing()) {
                 s.spec = spec;
                 run_later(k, s);
             } else {
@@ -1248,14 +1277,16 @@ private:
         }
         keyspace_->counters->command(driver_);
         s.spec = spec;
-        if (k.sub.active() && answer_subscribed(*spec, args, s.reply)) {
+        if (k.subscribed() && answer_subscribed(*spec, args, s.reply)) {
             s.ready = true;
             return spec->id == Cmd::ping;
         }
         if (spec->route == Route::pubsub) {
             if (spec->id == Cmd::reset) {
                 // redis-server's RESET also ends MULTI, forgets the watched keys and the name.
-                k.tx.end(tx_keyspace_);
+                if (k.tx != nullptr) {
+                    k.tx->end(tx_keyspace_);
+                }
                 k.name.clear();
             }
             copy_args(s, args);

@@ -248,8 +248,14 @@ TEST_CASE("an idle connection costs little", "[resp][limits]") {
 #else
     Gatiod gatiod;
     const pid_t pid = gatiod.process().pid();
-    constexpr std::size_t count = 500;
     std::vector<std::unique_ptr<Client>> idle;
+    // A reply shows the connection is open on the plugin's side.
+    auto open = [&](std::size_t n) {
+        for (std::size_t i = 0; i < n; ++i) {
+            idle.push_back(std::make_unique<Client>(gatiod.port()));
+            REQUIRE(idle.back()->exchange(request({"PING"}), 1) == "+PONG\r\n");
+        }
+    };
     {
         // Enough receives to cycle the provided-buffer ring, whose pages are committed as buffers
         // are first used: that memory is bounded by the ring, not by the connections.
@@ -258,18 +264,17 @@ TEST_CASE("an idle connection costs little", "[resp][limits]") {
             REQUIRE(warm.exchange(request({"PING"}), 1) == "+PONG\r\n");
         }
     }
+    // The first connections also commit what any number of them needs once (the allocator's
+    // heap, the first pages of each table): the cost of one more is measured after them.
+    open(200);
     const std::size_t baseline = settled_rss(pid);
-    for (std::size_t i = 0; i < count; ++i) {
-        idle.push_back(std::make_unique<Client>(gatiod.port()));
-        // A reply shows the connection is open on the plugin's side.
-        REQUIRE(idle.back()->exchange(request({"PING"}), 1) == "+PONG\r\n");
-    }
+    constexpr std::size_t count = 800; // with the 200, within the listener's max_connections
+    open(count);
     const std::size_t per_connection = grown_since(pid, baseline) / count;
-    // Printed for the record. The bound covers gatiod's connection slot (committed on use, about
-    // 470 bytes) and the plugin's own state; about 1.5 KiB is measured, above the 1 KiB that
-    // issue 15 aims at.
+    // Printed for the record. The bound is issue 15's target; it covers gatiod's connection slot
+    // (committed on use, about 220 bytes) and the plugin's own state.
     WARN("RSS per idle connection: " << per_connection << " bytes");
-    CHECK(per_connection <= 2048);
+    CHECK(per_connection <= 1024);
 #endif
 }
 
