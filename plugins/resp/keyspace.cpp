@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstring>
+#include <new>
 
 namespace gatio::resp {
 
@@ -9,6 +11,36 @@ Shard::Shard(const ShardLimits& limits, std::uint64_t seed, std::uint32_t databa
     : limits_(limits), dbs_(std::max<std::uint32_t>(databases, 1)), cur_(dbs_.data()), seed_(seed | 1),
       rng_(seed_) {
     watched_.resize(dbs_.size());
+}
+
+Shard::~Shard() {
+    for (Db& db : dbs_) {
+        free_all(db);
+    }
+}
+
+Shard::Node* Shard::make_node(std::string_view key) {
+    void* memory = ::operator new(sizeof(Node) + key.size());
+    Node* n = ::new (memory) Node{};
+    n->size = static_cast<std::uint32_t>(key.size());
+    std::memcpy(static_cast<char*>(memory) + sizeof(Node), key.data(), key.size());
+    n->entry.node = n;
+    return n;
+}
+
+void Shard::free_node(Node* n) {
+    n->~Node();
+    ::operator delete(n);
+}
+
+void Shard::free_all(Db& db) {
+    for (Node* n : db.all) {
+        free_node(n);
+    }
+    db.all.clear();
+    db.keys.clear();
+    db.expiring.clear();
+    db.sweep_cursor = 0;
 }
 
 std::uint64_t Shard::watch(std::string_view key) {
@@ -53,8 +85,8 @@ void Shard::changed_all(std::uint32_t db, const Db* other) {
     }
     const Db& d = dbs_[db];
     for (auto& [key, w] : watched_[db]) {
-        if (d.map.find(key) != d.map.end() ||
-            (other != nullptr && other->map.find(key) != other->map.end())) {
+        const std::uint64_t h = key_hash(key);
+        if (d.keys.find(key, h) != nullptr || (other != nullptr && other->keys.find(key, h) != nullptr)) {
             ++w.version;
         }
     }
@@ -69,13 +101,14 @@ std::uint64_t Shard::next_random() {
 }
 
 Shard::Entry* Shard::find(std::string_view key, std::int64_t now_ms, bool touch) {
-    auto it = cur_->map.find(key);
-    if (it == cur_->map.end()) {
+    const std::uint64_t h = key_hash(key);
+    Node* n = cur_->keys.find(key, h);
+    if (n == nullptr) {
         return nullptr;
     }
-    Entry& e = it->second;
+    Entry& e = n->entry;
     if (e.expire_at != 0 && e.expire_at <= now_ms) {
-        remove(*cur_, it);
+        remove(*cur_, *n, h);
         ++expired_;
         return nullptr;
     }
@@ -86,16 +119,14 @@ Shard::Entry* Shard::find(std::string_view key, std::int64_t now_ms, bool touch)
 }
 
 Shard::Entry& Shard::insert(std::string_view key, std::int64_t now_ms) {
-    auto [it, inserted] = cur_->map.try_emplace(std::string(key));
-    assert(inserted);
-    Node& node = *it;
-    node.second.all_index = static_cast<std::uint32_t>(cur_->all.size());
-    node.second.last_access = lru_clock(now_ms);
-    node.second.node = &node;
-    cur_->all.push_back(&node);
-    used_ += cost(node);
+    Node* node = make_node(key);
+    cur_->keys.insert(node, key_hash(key));
+    node->entry.all_index = static_cast<std::uint32_t>(cur_->all.size());
+    node->entry.last_access = lru_clock(now_ms);
+    cur_->all.push_back(node);
+    used_ += cost(*node);
     changed(selected(), key);
-    return node.second;
+    return node->entry;
 }
 
 void Shard::drop_expire(Db& db, Entry& e) {
@@ -105,14 +136,14 @@ void Shard::drop_expire(Db& db, Entry& e) {
     assert(e.expire_index < db.expiring.size());
     Node* last = db.expiring.back();
     db.expiring[e.expire_index] = last;
-    last->second.expire_index = e.expire_index;
+    last->entry.expire_index = e.expire_index;
     db.expiring.pop_back();
     e.expire_at = 0;
 }
 
 void Shard::set_expire(Entry& e, std::int64_t at_ms) {
     if (at_ms != e.expire_at) {
-        changed(selected(), e.node->first);
+        changed(selected(), e.node->key());
     }
     if (at_ms == 0) {
         drop_expire(*cur_, e);
@@ -127,7 +158,7 @@ void Shard::set_expire(Entry& e, std::int64_t at_ms) {
 
 void Shard::value_changed(Entry& e, std::size_t old_cost) {
     used_ = used_ - old_cost + value_cost(e);
-    changed(selected(), e.node->first);
+    changed(selected(), e.node->key());
 }
 
 void Shard::make_collection(Entry& e, Type t, std::unique_ptr<Collection> coll) {
@@ -172,34 +203,37 @@ std::string_view type_name(Type t) {
     return "none";
 }
 
-void Shard::remove(Db& db, Map::iterator it) {
-    changed(index_of(db), it->first);
-    Entry& e = it->second;
+void Shard::unlink(Db& db, Node& n, std::uint64_t h) {
+    Entry& e = n.entry;
     drop_expire(db, e);
     Node* last = db.all.back();
     db.all[e.all_index] = last;
-    last->second.all_index = e.all_index;
+    last->entry.all_index = e.all_index;
     db.all.pop_back();
-    used_ -= cost(*it);
-    db.map.erase(it);
+    db.keys.erase(n.key(), h);
+}
+
+void Shard::remove(Db& db, Node& n, std::uint64_t h) {
+    changed(index_of(db), n.key());
+    used_ -= cost(n);
+    unlink(db, n, h);
+    free_node(&n);
 }
 
 bool Shard::erase(std::string_view key) {
-    auto it = cur_->map.find(key);
-    if (it == cur_->map.end()) {
+    const std::uint64_t h = key_hash(key);
+    Node* n = cur_->keys.find(key, h);
+    if (n == nullptr) {
         return false;
     }
-    remove(*cur_, it);
+    remove(*cur_, *n, h);
     return true;
 }
 
 void Shard::clear() {
     for (Db& db : dbs_) {
         changed_all(index_of(db), nullptr);
-        db.map.clear();
-        db.all.clear();
-        db.expiring.clear();
-        db.sweep_cursor = 0;
+        free_all(db);
     }
     used_ = 0;
     sweep_db_ = 0;
@@ -210,10 +244,7 @@ void Shard::clear_db() {
     for (const Node* n : cur_->all) {
         used_ -= cost(*n);
     }
-    cur_->map.clear();
-    cur_->all.clear();
-    cur_->expiring.clear();
-    cur_->sweep_cursor = 0;
+    free_all(*cur_);
 }
 
 void Shard::swap_db(std::uint32_t a, std::uint32_t b) {
@@ -225,36 +256,31 @@ void Shard::swap_db(std::uint32_t a, std::uint32_t b) {
 }
 
 bool Shard::move_key(std::string_view key, std::uint32_t to, std::int64_t now_ms) {
-    if (find(key, now_ms, false) == nullptr) {
+    Entry* e = find(key, now_ms, false);
+    if (e == nullptr) {
         return false;
     }
+    const std::uint64_t h = key_hash(key);
     Db& dst = dbs_[to];
-    if (auto it = dst.map.find(key); it != dst.map.end()) {
-        if (it->second.expire_at == 0 || it->second.expire_at > now_ms) {
+    if (Node* there = dst.keys.find(key, h); there != nullptr) {
+        if (there->entry.expire_at == 0 || there->entry.expire_at > now_ms) {
             return false;
         }
-        remove(dst, it);
+        remove(dst, *there, h);
         ++expired_;
     }
     changed(selected(), key);
     changed(to, key);
-    // The node itself moves, so the pointers to it (sampling and expiry slots) stay valid.
-    auto it = cur_->map.find(key);
-    Entry& e = it->second;
-    const std::int64_t expire_at = e.expire_at;
-    drop_expire(*cur_, e);
-    Node* last = cur_->all.back();
-    cur_->all[e.all_index] = last;
-    last->second.all_index = e.all_index;
-    cur_->all.pop_back();
-    auto handle = cur_->map.extract(it);
-    auto placed = dst.map.insert(std::move(handle));
-    Node& node = *placed.position;
-    node.second.all_index = static_cast<std::uint32_t>(dst.all.size());
+    // The node itself moves, so the entry returned by find stays valid.
+    Node& node = *e->node;
+    const std::int64_t expire_at = node.entry.expire_at;
+    unlink(*cur_, node, h);
+    dst.keys.insert(&node, h);
+    node.entry.all_index = static_cast<std::uint32_t>(dst.all.size());
     dst.all.push_back(&node);
     if (expire_at != 0) {
-        node.second.expire_at = expire_at;
-        node.second.expire_index = static_cast<std::uint32_t>(dst.expiring.size());
+        node.entry.expire_at = expire_at;
+        node.entry.expire_index = static_cast<std::uint32_t>(dst.expiring.size());
         dst.expiring.push_back(&node);
     }
     return true;
@@ -302,17 +328,17 @@ bool Shard::make_room(std::int64_t now_ms) {
         Node* victim = all[next_random() % all.size()];
         for (std::uint32_t i = 1; i < limits_.lru_samples; ++i) {
             Node* candidate = all[next_random() % all.size()];
-            if (candidate->second.last_access < victim->second.last_access) {
+            if (candidate->entry.last_access < victim->entry.last_access) {
                 victim = candidate;
             }
         }
         // An already expired victim counts as expired, not evicted.
-        if (victim->second.expire_at != 0 && victim->second.expire_at <= now_ms) {
+        if (victim->entry.expire_at != 0 && victim->entry.expire_at <= now_ms) {
             ++expired_;
         } else {
             ++evicted_;
         }
-        remove(*db, db->map.find(std::string_view(victim->first)));
+        remove(*db, *victim);
     }
     return used_ <= limits_.max_memory;
 }
@@ -329,9 +355,9 @@ std::size_t Shard::sweep(std::int64_t now_ms, std::size_t budget) {
                 db.sweep_cursor = 0;
             }
             Node* node = db.expiring[db.sweep_cursor];
-            if (node->second.expire_at <= now_ms) {
+            if (node->entry.expire_at <= now_ms) {
                 // The last entry moves into this position, so the cursor stays to examine it.
-                remove(db, db.map.find(std::string_view(node->first)));
+                remove(db, *node);
                 ++expired_;
                 ++deleted;
             } else {

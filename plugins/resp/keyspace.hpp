@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "key_table.hpp"
 #include "values.hpp"
 
 namespace gatio::resp {
@@ -55,6 +56,7 @@ struct ShardLimits {
 
 class Shard {
 public:
+    struct Node;
     struct Entry {
         std::string value;                // a string's bytes
         std::unique_ptr<Collection> coll; // any other type's container
@@ -64,12 +66,20 @@ public:
         std::uint32_t all_index = 0;          // position in its database's `all`
         std::uint32_t expire_index = 0;       // position in its database's `expiring`, when expire_at != 0
         std::uint32_t last_access = 0;        // LRU clock (seconds) of the last touch
-        std::pair<const std::string, Entry>* node = nullptr; // the map node holding this entry
+        Node* node = nullptr;                 // the node holding this entry
+    };
+    // A key and its entry in one allocation, the key's bytes right after the struct: finding a
+    // key reads its index slot and this node, and nothing else.
+    struct Node {
+        Entry entry;
+        std::uint32_t size = 0; // of the key
+        std::string_view key() const { return {reinterpret_cast<const char*>(this + 1), size}; }
     };
 
     explicit Shard(const ShardLimits& limits, std::uint64_t seed = 1, std::uint32_t databases = 16);
     Shard(const Shard&) = delete;
     Shard& operator=(const Shard&) = delete;
+    ~Shard();
 
     // The live entry for key, or nullptr (an expired entry is deleted on the way: lazy expiry).
     // `touch` refreshes its LRU clock.
@@ -134,8 +144,8 @@ public:
     template <class F>
     void for_each(std::int64_t now_ms, F&& f) const {
         for (const Node* n : cur_->all) {
-            if (n->second.expire_at == 0 || n->second.expire_at > now_ms) {
-                f(std::string_view(n->first));
+            if (n->entry.expire_at == 0 || n->entry.expire_at > now_ms) {
+                f(n->key());
             }
         }
     }
@@ -153,15 +163,15 @@ public:
     // Inserting appends; a removal moves the last key into the removed one's position, so a key
     // only ever moves down, and only from the last position.
     std::size_t positions() const { return cur_->all.size(); }
-    const std::pair<const std::string, Entry>& at(std::size_t i) const { return *cur_->all[i]; }
+    const Node& at(std::size_t i) const { return *cur_->all[i]; }
 
     // A pseudo-random number of this shard's sequence (eviction samples, random members).
     std::uint64_t random() { return next_random(); }
 
     // Keys and keys with an expiry in the selected database, or in database `db`.
-    std::size_t size() const { return cur_->map.size(); }
+    std::size_t size() const { return cur_->keys.size(); }
     std::size_t expiring() const { return cur_->expiring.size(); }
-    std::size_t size(std::uint32_t db) const { return dbs_[db].map.size(); }
+    std::size_t size(std::uint32_t db) const { return dbs_[db].keys.size(); }
     std::size_t expiring(std::uint32_t db) const { return dbs_[db].expiring.size(); }
     std::uint64_t used_memory() const { return used_; }
     std::uint64_t evicted() const { return evicted_; }
@@ -180,20 +190,18 @@ private:
         using is_transparent = void;
         std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
     };
-    using Map = std::unordered_map<std::string, Entry, Hash, std::equal_to<>>;
-    using Node = Map::value_type;
-    // What an entry costs beyond its key and value bytes: the map node (key, entry, the next
-    // pointer and cached hash), the allocator's header, the bucket slot and the sampling slot.
-    // An estimate, used for maxmemory and INFO, not a measurement.
+    // What an entry costs beyond its key and value bytes: the node, the allocator's header, its
+    // share of the index (a 16-byte slot, the table between 3/8 and 3/4 full) and the sampling
+    // slot. An estimate, used for maxmemory and INFO, not a measurement.
     static constexpr std::size_t entry_overhead = sizeof(Node) + 6 * sizeof(void*);
 
-    static std::uint64_t cost(const Node& n) {
-        return entry_overhead + n.first.capacity() + value_cost(n.second);
-    }
-    // One database's part: its keys, all of them for sampling, those with an expiry for the
-    // sweep, and the sweep's position.
+    static std::uint64_t cost(const Node& n) { return entry_overhead + n.size + value_cost(n.entry); }
+    static Node* make_node(std::string_view key);
+    static void free_node(Node* n);
+    // One database's part: its keys, all of them for sampling (they own the nodes), those with
+    // an expiry for the sweep, and the sweep's position.
     struct Db {
-        Map map;
+        KeyTable<Node> keys;
         std::vector<Node*> all;      // every entry, for random sampling (eviction)
         std::vector<Node*> expiring; // entries with an expiry, for the active sweep
         std::size_t sweep_cursor = 0;
@@ -204,7 +212,12 @@ private:
     };
     using WatchMap = std::unordered_map<std::string, Watched, Hash, std::equal_to<>>;
 
-    void remove(Db& db, Map::iterator it);
+    // Deletes a node of `db`, whose key hashes to h.
+    void remove(Db& db, Node& n, std::uint64_t h);
+    void remove(Db& db, Node& n) { remove(db, n, key_hash(n.key())); }
+    // Takes a node out of `db` without freeing it (MOVE).
+    void unlink(Db& db, Node& n, std::uint64_t h);
+    void free_all(Db& db);
     std::uint32_t index_of(const Db& db) const { return static_cast<std::uint32_t>(&db - dbs_.data()); }
     // A key of database `db` changed: its watchers see a new version.
     void changed(std::uint32_t db, std::string_view key) {

@@ -48,7 +48,9 @@ void scan_part(Shard& shard, std::span<const std::string_view> args, std::uint32
     }
     const std::size_t to = from - std::min<std::size_t>(from, static_cast<std::size_t>(opts.count));
     for (std::size_t i = from; i > to; --i) {
-        const auto& [key, e] = shard.at(i - 1);
+        const Shard::Node& node = shard.at(i - 1);
+        const std::string_view key = node.key();
+        const Shard::Entry& e = node.entry;
         // Expired keys not yet swept are skipped, not deleted: deleting would move a key.
         if (e.expire_at != 0 && e.expire_at <= now_ms) {
             continue;
@@ -94,8 +96,8 @@ void randomkey_part(Shard& shard, std::int64_t now_ms, ShardShare& share) {
     // An expired key picked is deleted and another picked, as redis-server does.
     while (shard.positions() > 0) {
         const auto& node = shard.at(shard.random() % shard.positions());
-        if (shard.find(node.first, now_ms, false) != nullptr) {
-            reply::bulk(share.out, node.first);
+        if (shard.find(node.key(), now_ms, false) != nullptr) {
+            reply::bulk(share.out, node.key());
             break;
         }
     }
