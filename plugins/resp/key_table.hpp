@@ -48,6 +48,26 @@ public:
         }
     }
 
+    // Prefetching for a batch of lookups: first each key's home slot, then, once those have
+    // arrived, the node of the first slot with the key's hash (both of its cache lines).
+    void prefetch_slot(std::uint64_t h) const {
+        if (!slots_.empty()) {
+            __builtin_prefetch(&slots_[h & mask()]);
+        }
+    }
+    void prefetch_node(std::uint64_t h) const {
+        if (slots_.empty()) {
+            return;
+        }
+        for (std::size_t i = h & mask(); slots_[i].node != nullptr; i = (i + 1) & mask()) {
+            if (slots_[i].hash == h) {
+                __builtin_prefetch(slots_[i].node);
+                __builtin_prefetch(reinterpret_cast<const char*>(slots_[i].node) + 64);
+                return;
+            }
+        }
+    }
+
     // Adds a node whose key is not in the table.
     void insert(Node* node, std::uint64_t h) {
         assert(node != nullptr && find(node->key(), h) == nullptr);

@@ -1,6 +1,7 @@
 #include "keyspace.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cassert>
 #include <cstring>
 #include <new>
@@ -116,6 +117,18 @@ Shard::Entry* Shard::find(std::string_view key, std::int64_t now_ms, bool touch)
         e.last_access = lru_clock(now_ms);
     }
     return &e;
+}
+
+void Shard::prefetch(std::span<const std::string_view> keys) const {
+    std::array<std::uint64_t, max_prefetch> hashes;
+    const std::size_t n = std::min(keys.size(), max_prefetch);
+    for (std::size_t i = 0; i < n; ++i) {
+        hashes[i] = key_hash(keys[i]);
+        cur_->keys.prefetch_slot(hashes[i]);
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+        cur_->keys.prefetch_node(hashes[i]);
+    }
 }
 
 Shard::Entry& Shard::insert(std::string_view key, std::int64_t now_ms) {

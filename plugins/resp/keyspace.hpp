@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -91,6 +92,11 @@ public:
         wrong = e != nullptr && e->type != t;
         return wrong ? nullptr : e;
     }
+    // Before a batch of commands on the selected database: starts loading what finding these
+    // keys will read, so that the batch's cache misses overlap instead of following one
+    // another. At most max_prefetch keys are taken.
+    static constexpr std::size_t max_prefetch = 16;
+    void prefetch(std::span<const std::string_view> keys) const;
     // Inserts an empty persistent entry (the key must not exist) and returns it.
     Entry& insert(std::string_view key, std::int64_t now_ms);
     bool erase(std::string_view key);

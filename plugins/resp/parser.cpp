@@ -102,6 +102,37 @@ std::optional<std::int64_t> parse_int(std::string_view s) {
     return static_cast<std::int64_t>(v);
 }
 
+std::size_t peek_keys(std::span<const std::uint8_t> data, std::span<std::string_view> keys) {
+    const std::size_t n = data.size();
+    std::size_t at = 0;
+    std::size_t found = 0;
+    while (found < keys.size() && at < n && data[at] == '*') {
+        std::uint64_t count = 0;
+        std::size_t cr = quick_header(data, at + 1, n, count);
+        if (cr == std::string_view::npos) {
+            break;
+        }
+        at = cr + 2;
+        std::string_view key;
+        for (std::uint64_t i = 0; i < count; ++i) {
+            std::uint64_t len = 0;
+            if (at >= n || data[at] != '$') {
+                return found;
+            }
+            cr = quick_header(data, at + 1, n, len);
+            if (cr == std::string_view::npos || n - (cr + 2) < len + 2) {
+                return found;
+            }
+            if (i == 1) {
+                key = view(data, cr + 2, cr + 2 + len);
+            }
+            at = cr + 2 + len + 2;
+        }
+        keys[found++] = key;
+    }
+    return found;
+}
+
 void Parser::reset() {
     phase_ = Phase::start;
     pos_ = 0;

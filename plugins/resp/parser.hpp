@@ -48,6 +48,12 @@ enum class ParseStatus : std::uint8_t {
 // within int64. Used for protocol lengths and for every integer argument and value.
 std::optional<std::int64_t> parse_int(std::string_view text);
 
+// The second argument (a command's key) of each complete multibulk request at the start of
+// `data`, up to keys.size() of them, stopping at the first request cut short or of any other
+// shape than plain headers; a request with one argument gives an empty key. A hint for
+// prefetching only: the parser alone decides what the requests are.
+std::size_t peek_keys(std::span<const std::uint8_t> data, std::span<std::string_view> keys);
+
 class Parser {
 public:
     explicit Parser(const ParserLimits& limits) : limits_(limits) {}

@@ -1096,7 +1096,14 @@ private:
         std::size_t pos = 0;
         // One clock read per request: each request's time runs from the previous one's end.
         std::int64_t clock = mono_us();
+        std::size_t ahead = 0; // requests from `pos` on whose keys were prefetched, or looked at
+        bool peek = true;
         while (pos < data.size() && !k.closing && !k.full() && k.blocked == nullptr && !k.executing()) {
+            if (ahead == 0 && peek) {
+                ahead = prefetch_keys(k, data.subspan(pos));
+                peek = ahead > 0;
+            }
+            ahead -= ahead > 0 ? 1 : 0;
             ParseStatus st = k.parser.parse(data.subspan(pos));
             if (st == ParseStatus::incomplete) {
                 break;
@@ -1132,6 +1139,28 @@ private:
         // before the connection waits for more.
         k.parser.release_large(retain_limit);
         return k.closing ? data.size() : pos;
+    }
+
+    // A pipeline's next requests: the keys this driver's shard holds start loading into the cache
+    // together (Shard::prefetch). Returns how many requests were looked at.
+    std::size_t prefetch_keys(const Conn& k, std::span<const std::uint8_t> data) {
+        std::array<std::string_view, Shard::max_prefetch> keys;
+        const std::size_t n = peek_keys(data, keys);
+        if (n < 2 || local_shard_ < 0) {
+            return n; // one request has nothing to overlap with
+        }
+        const Keyspace& ks = *keyspace_;
+        std::size_t local = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            if (!keys[i].empty() && ks.shard_of(keys[i]) == local_shard_) {
+                keys[local++] = keys[i];
+            }
+        }
+        ShardState& state = *ks.shards[static_cast<std::size_t>(local_shard_)];
+        std::lock_guard hold(state.lock);
+        state.shard.select(k.db);
+        state.shard.prefetch(std::span(keys).first(local));
+        return n;
     }
 
     // Runs one request and counts it in INFO commandstats: a call with the time this driver

@@ -1,6 +1,8 @@
 // The shard's expiry, memory account and eviction.
+#include <array>
 #include <catch2/catch.hpp>
 #include <string>
+#include <string_view>
 
 #include "keyspace.hpp"
 
@@ -21,6 +23,19 @@ void put(Shard& s, const std::string& key, const std::string& value, std::int64_
 }
 
 } // namespace
+
+TEST_CASE("prefetching keys changes nothing a lookup finds", "[resp][keyspace]") {
+    Shard s(ShardLimits{});
+    const std::array<std::string_view, 3> keys{"a", "b", "missing"};
+    s.prefetch(keys); // an empty table has no slots yet
+    put(s, "a", "1", 1000);
+    put(s, "b", "2", 1000);
+    s.prefetch(keys);
+    CHECK(s.find("a", 1000)->value == "1");
+    CHECK(s.find("b", 1000)->value == "2");
+    CHECK(s.find("missing", 1000) == nullptr);
+    CHECK(s.size() == 2);
+}
 
 TEST_CASE("expired keys vanish on access and are counted", "[resp][keyspace]") {
     Shard s(ShardLimits{});

@@ -1,4 +1,5 @@
 // The RESP request parser against the byte sequences redis-server accepts and refuses.
+#include <array>
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <span>
@@ -164,4 +165,23 @@ TEST_CASE("a large argument arriving in small pieces is assembled whole", "[resp
     auto out = run(input, 1024);
     REQUIRE(out.commands.size() == 1);
     CHECK(out.commands[0][1].size() == size);
+}
+
+TEST_CASE("peek_keys reads the keys of the complete plain requests ahead", "[resp][parser]") {
+    using gatio::resp::peek_keys;
+    std::array<std::string_view, 4> keys;
+    const std::string two = "*2\r\n$3\r\nGET\r\n$3\r\nk:1\r\n*3\r\n$3\r\nSET\r\n$2\r\nk2\r\n$1\r\nv\r\n";
+    REQUIRE(peek_keys(bytes(two), keys) == 2);
+    CHECK(keys[0] == "k:1");
+    CHECK(keys[1] == "k2");
+    // A request without a key gives an empty one; the count stops at keys.size().
+    const std::string five = "*1\r\n$4\r\nPING\r\n" + two + two;
+    REQUIRE(peek_keys(bytes(five), keys) == 4);
+    CHECK(keys[0].empty());
+    CHECK(keys[3] == "k:1");
+    // A request cut short, an inline one, or an unusual header ends the look ahead.
+    CHECK(peek_keys(bytes(two.substr(0, two.size() - 1)), keys) == 1);
+    CHECK(peek_keys(bytes("GET k\r\n" + two), keys) == 0);
+    CHECK(peek_keys(bytes("*2\r\n$3\r\nGET\r\n$0\r\n\r\n" + two), keys) == 0);
+    CHECK(peek_keys(bytes(""), keys) == 0);
 }
