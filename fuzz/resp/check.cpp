@@ -1,6 +1,7 @@
 #include "check.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <stdexcept>
 
@@ -379,9 +380,19 @@ CaseCounts run_case(std::span<const std::uint8_t> input) {
         state.server_clean = true;
     }
 
+    // The look ahead that prefetches keys reads the key the parser reads, for every request it
+    // reports.
+    std::array<std::string_view, 16> peeked;
+    const std::size_t peeked_count = peek_keys(rest, peeked);
+    std::size_t parsed = 0;
     // The whole input in one receive gives the reference events, and each request it reads is
     // run as it is read: exactly one well-formed reply per request.
     const auto run = [&](std::span<const std::string_view> args) {
+        if (parsed < peeked_count) {
+            require(peeked[parsed] == (args.size() > 1 ? args[1] : std::string_view{}),
+                    "peek_keys and the parser read different keys");
+        }
+        ++parsed;
         if (args.empty()) {
             return;
         }
