@@ -109,7 +109,7 @@ std::size_t peek_keys(std::span<const std::uint8_t> data, std::span<std::string_
     while (found < keys.size() && at < n && data[at] == '*') {
         std::uint64_t count = 0;
         std::size_t cr = quick_header(data, at + 1, n, count);
-        if (cr == std::string_view::npos) {
+        if (cr == std::string_view::npos || count > max_peek_arguments) {
             break;
         }
         at = cr + 2;

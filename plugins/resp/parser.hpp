@@ -49,9 +49,12 @@ enum class ParseStatus : std::uint8_t {
 std::optional<std::int64_t> parse_int(std::string_view text);
 
 // The second argument (a command's key) of each complete multibulk request at the start of
-// `data`, up to keys.size() of them, stopping at the first request cut short or of any other
-// shape than plain headers; a request with one argument gives an empty key. A hint for
-// prefetching only: the parser alone decides what the requests are.
+// `data`, up to keys.size() of them, stopping at the first request cut short, of more than
+// max_peek_arguments arguments, or of any other shape than plain headers; a request with one
+// argument gives an empty key. A hint for prefetching only: the parser alone decides what the
+// requests are. The bound keeps it cheap: a request of a million arguments still arriving would
+// otherwise be walked again on every receive.
+inline constexpr std::uint64_t max_peek_arguments = 64;
 std::size_t peek_keys(std::span<const std::uint8_t> data, std::span<std::string_view> keys);
 
 class Parser {
