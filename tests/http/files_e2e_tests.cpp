@@ -18,6 +18,7 @@
 
 #include "date.hpp"
 #include "gatiod.hpp"
+#include "tests/support/child.hpp"
 
 using namespace gatio::http::test;
 using namespace std::chrono_literals;
@@ -84,18 +85,6 @@ Response curl(std::uint16_t port, std::string_view path, const std::vector<std::
 
 int status(std::uint16_t port, std::string_view path, const std::vector<std::string>& extra = {}) {
     return curl(port, path, extra).status;
-}
-
-std::uint64_t vm_kib(pid_t pid, std::string_view field) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(in, line)) {
-        if (line.rfind(field, 0) == 0) {
-            return std::stoull(line.substr(field.size()));
-        }
-    }
-    FAIL("no " << field << " in /proc/" << pid << "/status");
-    return 0;
 }
 
 } // namespace
@@ -526,14 +515,14 @@ TEST_CASE("100 concurrent downloads of a 64 MiB file are whole, with gatiod's me
     Gatiod gatiod(listener(site.www));
     const std::uint16_t port = gatiod.port("web");
     CHECK(curl(port, "/s/a.txt").status == 200);
-    const std::uint64_t rss_before = vm_kib(gatiod.pid(), "VmRSS:");
+    const std::uint64_t rss_before = gatio::test::status_kib(gatiod.pid(), "VmRSS:");
 
     // Each download hashes what it received; all 100 run at once.
     const std::string script = "for i in $(seq 100); do (curl -sS --max-time 300 " + url(port, "/s/big.bin") +
                                " | sha256sum > " + (site.dir.path() / "sum.").string() + "$i) & done; wait";
     const CommandResult r = run_command({"sh", "-c", script}, 600s);
     REQUIRE(r.status == 0);
-    const std::uint64_t peak = vm_kib(gatiod.pid(), "VmHWM:");
+    const std::uint64_t peak = gatio::test::status_kib(gatiod.pid(), "VmHWM:");
     int whole = 0;
     for (int i = 1; i <= 100; ++i) {
         std::ifstream in(site.dir.path() / ("sum." + std::to_string(i)));

@@ -115,20 +115,6 @@ std::string sha256_of(const fs::path& p) {
     return out.substr(0, out.find(' '));
 }
 
-// VmHWM of a process, in KiB: the most resident memory it ever had.
-long peak_rss_kib(pid_t pid) {
-    std::ifstream in(fmt::format("/proc/{}/status", pid));
-    std::string key;
-    while (in >> key) {
-        if (key == "VmHWM:") {
-            long kib = 0;
-            in >> kib;
-            return kib;
-        }
-    }
-    return -1;
-}
-
 } // namespace
 
 TEST_CASE("files: errors come back as the negative errno", "[files][gatiod]") {
@@ -298,7 +284,7 @@ TEST_CASE("files: a large file streamed from lent buffers arrives whole, with me
         }
     }
     ::chmod(big.c_str(), 0644);
-    const long before = peak_rss_kib(server.gatiod().pid());
+    const std::uint64_t before = gatio::test::status_kib(server.gatiod().pid(), "VmHWM:");
     REQUIRE(before > 0);
     Socket a = server.a();
     a.send_all("send " + big.string() + "\n");
@@ -310,8 +296,9 @@ TEST_CASE("files: a large file streamed from lent buffers arrives whole, with me
     CHECK(sha256_of(copy) == sha256_of(big));
     // The lent pool (64 x 256 KiB) and the handler's 4 MiB of queued output bound it, far
     // below the file's 96 MiB.
-    const long after = peak_rss_kib(server.gatiod().pid());
-    INFO("VmHWM before " << before << " KiB, after " << after << " KiB");
+    const std::uint64_t after = gatio::test::status_kib(server.gatiod().pid(), "VmHWM:");
+    INFO("VmHWM (the most resident memory gatiod ever had) before " << before << " KiB, after " << after
+                                                                    << " KiB");
     CHECK(after - before < 40 * 1024);
 }
 

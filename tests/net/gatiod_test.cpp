@@ -140,17 +140,6 @@ std::string random_bytes(std::size_t n, std::mt19937_64& rng) {
 
 using gatio::test::rss_scale;
 
-std::uint64_t rss_kib(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(in, line)) {
-        if (line.rfind("VmRSS:", 0) == 0) {
-            return std::stoull(line.substr(6));
-        }
-    }
-    return 0;
-}
-
 } // namespace
 
 TEST_CASE("gatiod echoes 1,000 concurrent connections of 1 B to 1 MiB intact", "[gatiod]") {
@@ -333,12 +322,12 @@ TEST_CASE("gatiod holds a client that never reads at the watermark, then resumes
     Socket s = Socket::tcp(server.port());
     s.send_all("warm");
     REQUIRE(s.recv_exact(4) == "warm");
-    const std::uint64_t rss_before = rss_kib(server.pid());
+    const std::uint64_t rss_before = gatio::test::status_kib(server.pid(), "VmRSS:");
     std::mt19937_64 rng(12);
     const std::string pattern = random_bytes(1 << 20, rng);
     const std::size_t attempt = 256u << 20;
     const std::size_t written = s.send_until_stalled(pattern, attempt);
-    const std::uint64_t rss_blocked = rss_kib(server.pid());
+    const std::uint64_t rss_blocked = gatio::test::status_kib(server.pid(), "VmRSS:");
     INFO("written " << written << " bytes; gatiod RSS " << rss_before << " KiB -> " << rss_blocked << " KiB");
     CHECK(written < attempt);
     CHECK(rss_blocked < rss_before + rss_scale * 16 * 1024);
@@ -802,7 +791,7 @@ TEST_CASE("gatiod on the example's shape starts small and grows little per idle 
 
     // Before, every slot, pool and the http plugin's parser table were touched at start-up:
     // about 230 MiB. Now what start-up itself writes, about 13 MiB in a debug build.
-    const std::uint64_t start = rss_kib(gatiod.pid());
+    const std::uint64_t start = gatio::test::status_kib(gatiod.pid(), "VmRSS:");
     CHECK(start < start_rss_limit_kib);
 
     // Half of them on the echo listener, half on the http one (which gives each a parser slot).
@@ -819,7 +808,7 @@ TEST_CASE("gatiod on the example's shape starts small and grows little per idle 
     Socket last_web = Socket::tcp(web);
     last_web.send_all("GET / HTTP/1.1\r\nHost: test\r\n\r\n");
     CHECK(last_web.recv_line() == "HTTP/1.1 200 OK\r");
-    const std::uint64_t now = rss_kib(gatiod.pid());
+    const std::uint64_t now = gatio::test::status_kib(gatiod.pid(), "VmRSS:");
     const std::uint64_t grown = now > start ? now - start : 0;
     INFO("start " << start << " KiB, grown " << grown << " KiB for " << idle << " idle connections");
     CHECK(grown * 1024 / idle <= idle_connection_limit_bytes);

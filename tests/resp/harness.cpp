@@ -243,15 +243,7 @@ std::string Client::read_to_close(std::chrono::milliseconds limit) {
 }
 
 std::size_t resident_bytes(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(in, line)) {
-        if (line.rfind("VmRSS:", 0) == 0) {
-            return std::stoull(line.substr(6)) * 1024; // "VmRSS:   1234 kB"
-        }
-    }
-    FAIL("no VmRSS in /proc/" << pid << "/status");
-    return 0;
+    return gatio::test::status_kib(pid, "VmRSS:") * 1024;
 }
 
 std::string key_on(std::uint32_t shard, std::string_view prefix) {

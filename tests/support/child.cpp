@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <fstream>
 #include <signal.h>
 #include <sys/wait.h>
 #include <thread>
@@ -264,6 +265,18 @@ std::string find_program(std::string_view name) {
         dirs = colon == std::string_view::npos ? std::string_view{} : dirs.substr(colon + 1);
     }
     return {};
+}
+
+std::uint64_t status_kib(pid_t pid, std::string_view field) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind(field, 0) == 0) {
+            return std::stoull(line.substr(field.size())); // "VmRSS:   1234 kB"
+        }
+    }
+    FAIL("no " << field << " in /proc/" << pid << "/status");
+    return 0;
 }
 
 } // namespace gatio::test

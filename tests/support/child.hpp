@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -87,5 +88,8 @@ RunResult run(const std::vector<std::string>& argv, const std::vector<std::strin
 
 // The path of executable `name` from PATH ("" when there is none).
 std::string find_program(std::string_view name);
+
+// A field of /proc/PID/status in KiB ("VmRSS:", "VmHWM:"); the test fails when it is missing.
+std::uint64_t status_kib(pid_t pid, std::string_view field);
 
 } // namespace gatio::test
