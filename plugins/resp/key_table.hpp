@@ -26,12 +26,11 @@ inline std::uint64_t key_hash(std::string_view key) {
 template <class Node>
 class KeyTable {
 public:
-    // At most 3/4 full before it doubles: linear probing's runs stay short at that load.
+    // The first allocation's slots; from then on the table doubles before it is over 3/4 full,
+    // a load at which linear probing's runs stay short.
     static constexpr std::size_t min_slots = 16;
 
     std::size_t size() const { return size_; }
-    // The slots' bytes, for the memory account.
-    std::size_t bytes() const { return slots_.capacity() * sizeof(Slot); }
 
     Node* find(std::string_view key, std::uint64_t h) const {
         if (slots_.empty()) {

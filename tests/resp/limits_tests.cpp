@@ -272,7 +272,7 @@ TEST_CASE("an idle connection costs little", "[resp][limits]") {
     open(count);
     const std::size_t per_connection = grown_since(pid, baseline) / count;
     // Printed for the record. The bound is issue 15's target; it covers gatiod's connection slot
-    // (committed on use, about 220 bytes) and the plugin's own state.
+    // (committed on use, 208 bytes) and the plugin's own state.
     WARN("RSS per idle connection: " << per_connection << " bytes");
     CHECK(per_connection <= 1024);
 #endif
