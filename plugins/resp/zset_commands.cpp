@@ -397,17 +397,23 @@ bool rank_window(std::int64_t& start, std::int64_t& end, std::size_t size) {
 std::vector<const ZNode*> select(const ZSetValue& z, RangeQuery q) {
     std::vector<const ZNode*> picked;
     const bool rev = q.dir == Dir::reverse;
-    const auto step = [rev](const ZNode* n) -> const ZNode* { return rev ? n->back : n->next(); };
+    const auto step = [rev](ZSetValue::Cursor& c) {
+        if (rev) {
+            --c;
+        } else {
+            ++c;
+        }
+    };
     if (q.by == By::rank) {
         if (!rank_window(q.start, q.end, z.size())) {
             return picked;
         }
         const auto count = static_cast<std::size_t>(q.end - q.start + 1);
         const auto first = static_cast<std::size_t>(q.start);
-        const ZNode* n = z.at_rank(rev ? z.size() - 1 - first : first);
+        ZSetValue::Cursor c = z.at_rank(rev ? z.size() - 1 - first : first);
         picked.reserve(count);
-        for (std::size_t i = 0; i < count && n != nullptr; ++i, n = step(n)) {
-            picked.push_back(n);
+        for (std::size_t i = 0; i < count && c; ++i, step(c)) {
+            picked.push_back(*c);
         }
         return picked;
     }
@@ -415,12 +421,13 @@ std::vector<const ZNode*> select(const ZSetValue& z, RangeQuery q) {
     if (q.offset < 0 || (q.offset > 0 && static_cast<std::uint64_t>(q.offset) >= z.size())) {
         return picked;
     }
-    const ZNode* n = q.by == By::score ? (rev ? z.last_in(q.scores) : z.first_in(q.scores))
-                                       : (rev ? z.last_in(q.lex) : z.first_in(q.lex));
-    for (std::int64_t i = 0; i < q.offset && n != nullptr; ++i) {
-        n = step(n);
+    ZSetValue::Cursor c = q.by == By::score ? (rev ? z.last_in(q.scores) : z.first_in(q.scores))
+                                            : (rev ? z.last_in(q.lex) : z.first_in(q.lex));
+    for (std::int64_t i = 0; i < q.offset && c; ++i) {
+        step(c);
     }
-    for (; n != nullptr && q.limit != 0; n = step(n), --q.limit) {
+    for (; c && q.limit != 0; step(c), --q.limit) {
+        const ZNode* n = *c;
         const bool inside = q.by == By::score
                                 ? (rev ? q.scores.above_min(n->score) : q.scores.below_max(n->score))
                                 : (rev ? q.lex.above_min(n->member) : q.lex.below_max(n->member));
@@ -479,10 +486,10 @@ void zcount(Shard& shard, std::span<const std::string_view> args, bool lex, std:
     std::int64_t n = 0;
     if (e != nullptr) {
         const ZSetValue& z = zset_of(*e);
-        const ZNode* first = lex ? z.first_in(*members) : z.first_in(*scores);
-        if (first != nullptr) {
-            const ZNode* last = lex ? z.last_in(*members) : z.last_in(*scores);
-            n = static_cast<std::int64_t>(z.rank(last) - z.rank(first) + 1);
+        const ZSetValue::Cursor first = lex ? z.first_in(*members) : z.first_in(*scores);
+        if (first) {
+            const ZSetValue::Cursor last = lex ? z.last_in(*members) : z.last_in(*scores);
+            n = static_cast<std::int64_t>(z.rank(*last) - z.rank(*first) + 1);
         }
     }
     reply::integer(out, n);
@@ -578,7 +585,7 @@ void zpop(Shard& shard, std::span<const std::string_view> args, bool max, std::i
     const std::size_t cost = Shard::value_cost(*e);
     reply::array(out, 2 * take);
     for (std::size_t i = 0; i < take; ++i) {
-        const ZNode* n = max ? z.last() : z.first();
+        const ZNode* n = max ? z.back() : z.front();
         reply::bulk(out, n->member);
         score_reply(out, n->score);
         z.erase(std::string(n->member));
@@ -649,8 +656,8 @@ void zrandmember(Shard& shard, std::span<const std::string_view> args, std::int6
     if (static_cast<std::uint64_t>(*count) >= z.size()) {
         // The whole set, from the highest score down, as redis-server walks it.
         reply::array(out, z.size() * per);
-        for (const ZNode* n = z.last(); n != nullptr; n = n->back) {
-            emit(n);
+        for (ZSetValue::Cursor c = z.last(); c; --c) {
+            emit(*c);
         }
         return;
     }
@@ -678,9 +685,9 @@ void zscan(Shard& shard, std::span<const std::string_view> args, std::int64_t no
     };
     std::vector<const ZNode*> picked;
     if (z.small()) {
-        for (const ZNode* n = z.first(); n != nullptr; n = n->next()) {
-            if (keep(n)) {
-                picked.push_back(n);
+        for (ZSetValue::Cursor c = z.first(); c; ++c) {
+            if (keep(*c)) {
+                picked.push_back(*c);
             }
         }
     } else {
@@ -886,8 +893,8 @@ struct Source {
     template <class F>
     void each(F&& f) const {
         if (zset != nullptr) {
-            for (const ZNode* n = zset->last(); n != nullptr; n = n->back) {
-                f(std::string_view(n->member), n->score);
+            for (ZSetValue::Cursor c = zset->last(); c; --c) {
+                f(std::string_view(c->member), c->score);
             }
         } else if (set != nullptr) {
             for (const auto& m : set->members().items()) {
@@ -1068,8 +1075,8 @@ void zsetop(ShardsOf& shards, const CommandSpec& spec, std::span<const std::stri
     }
     std::vector<const ZNode*> all;
     all.reserve(result->size());
-    for (const ZNode* x = result->first(); x != nullptr; x = x->next()) {
-        all.push_back(x);
+    for (ZSetValue::Cursor c = result->first(); c; ++c) {
+        all.push_back(*c);
     }
     nodes_reply(out, all, withscores);
 }

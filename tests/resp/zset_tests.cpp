@@ -1,6 +1,7 @@
-// The sorted set's skip list against a plain ordered model: ranks, elements at a rank, score
-// and member ranges, and the memory account, through random inserts, score changes and
-// removals that cross the small form's limit.
+// The sorted set's B+ tree against a plain ordered model: ranks, elements at a rank, score and
+// member ranges, the tree's own invariants and the memory account, through random inserts,
+// score changes and removals that cross the small form's limit and grow and shrink the tree by
+// several levels.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
@@ -23,24 +24,31 @@ namespace {
 using Model = std::set<std::pair<double, std::string>>;
 
 void check_against(const ZSetValue& z, const Model& model) {
+    REQUIRE(z.valid());
     REQUIRE(z.size() == model.size());
     std::size_t r = 0;
-    const ZNode* prev = nullptr;
-    const ZNode* n = z.first();
+    ZSetValue::Cursor c = z.first();
+    ZSetValue::Cursor prev;
     for (const auto& [score, member] : model) {
-        REQUIRE(n != nullptr);
-        CHECK(n->score == score);
-        CHECK(n->member == member);
-        CHECK(n->back == prev);
-        CHECK(z.rank(n) == r);
-        CHECK(z.at_rank(r) == n);
-        CHECK(z.find(member) == n);
-        prev = n;
-        n = n->next();
+        REQUIRE(c);
+        CHECK(c->score == score);
+        CHECK(c->member == member);
+        CHECK(z.rank(*c) == r);
+        CHECK(z.at_rank(r) == c);
+        CHECK(z.find(member) == *c);
+        if (prev) {
+            ZSetValue::Cursor back = c;
+            CHECK(--back == prev);
+        }
+        prev = c;
+        ++c;
         ++r;
     }
-    CHECK(n == nullptr);
+    CHECK(!c);
     CHECK(z.last() == prev);
+    if (prev) {
+        CHECK(!--z.first());
+    }
 }
 
 // The model's elements within a range, for comparison with first_in/last_in.
@@ -58,9 +66,9 @@ model_range(const Model& model, Inside inside) {
     return {first, last};
 }
 
-} // namespace
-
-TEST_CASE("the sorted set's skip list keeps order, ranks and ranges through random changes", "[resp][zset]") {
+// Random inserts, score changes and removals over `members` names with `scores` distinct
+// scores (few: many ties, ordered by member), checked against the model every `every` steps.
+void exercise(std::uint64_t members, std::uint64_t scores_count, int steps, int every) {
     ZSetValue z;
     Model model;
     std::map<std::string, double> scores;
@@ -70,13 +78,13 @@ TEST_CASE("the sorted set's skip list keeps order, ranks and ranges through rand
         return rng >> 33;
     };
     const std::size_t empty_bytes = z.bytes();
-    for (int step = 0; step < 3000; ++step) {
-        const std::string member = 'm' + std::to_string(next() % 400);
-        const double score = static_cast<double>(next() % 50) / 2;
+    for (int step = 0; step < steps; ++step) {
+        const std::string member = 'm' + std::to_string(next() % members);
+        const double score = static_cast<double>(next() % scores_count) / 2;
         auto it = scores.find(member);
-        switch (next() % 3) {
-        case 0:
-        case 1:
+        // Growing for the first half, shrinking for the second: the tree gains and loses levels.
+        const std::uint64_t removal_odds = step < steps / 2 ? 3 : 1;
+        if (next() % 4 >= removal_odds) {
             if (it == scores.end()) {
                 z.insert(score, member);
                 scores.emplace(member, score);
@@ -88,28 +96,26 @@ TEST_CASE("the sorted set's skip list keeps order, ranks and ranges through rand
                 it->second = score;
             }
             model.insert({score, member});
-            break;
-        default:
+        } else {
             CHECK(z.erase(member) == (it != scores.end()));
             if (it != scores.end()) {
                 model.erase({it->second, member});
                 scores.erase(it);
             }
-            break;
         }
-        if (step % 97 == 0) {
+        if (step % every == 0) {
             check_against(z, model);
-            const double lo = static_cast<double>(next() % 50) / 2;
+            const double lo = static_cast<double>(next() % scores_count) / 2;
             const double hi = lo + static_cast<double>(next() % 10);
             for (int ex = 0; ex < 4; ++ex) {
                 ScoreRange r{lo, hi, (ex & 1) != 0, (ex & 2) != 0};
                 auto [first, last] = model_range(
                     model, [&](const auto& e) { return r.above_min(e.first) && r.below_max(e.first); });
-                const ZNode* f = z.first_in(r);
-                const ZNode* l = z.last_in(r);
-                CHECK((f == nullptr) == (first == nullptr));
-                CHECK((l == nullptr) == (last == nullptr));
-                if (f != nullptr && first != nullptr) {
+                const ZSetValue::Cursor f = z.first_in(r);
+                const ZSetValue::Cursor l = z.last_in(r);
+                REQUIRE(static_cast<bool>(f) == (first != nullptr));
+                REQUIRE(static_cast<bool>(l) == (last != nullptr));
+                if (f) {
                     CHECK(f->member == first->second);
                     CHECK(l->member == last->second);
                 }
@@ -122,10 +128,25 @@ TEST_CASE("the sorted set's skip list keeps order, ranks and ranges through rand
         CHECK(z.erase(member));
     }
     CHECK(z.size() == 0);
-    CHECK(z.first() == nullptr);
-    CHECK(z.last() == nullptr);
+    CHECK(z.valid());
+    CHECK(!z.first());
+    CHECK(!z.last());
     CHECK(z.table().indexed());
     CHECK(z.bytes() == empty_bytes);
+}
+
+} // namespace
+
+TEST_CASE("the sorted set's tree keeps order, ranks and ranges through random changes", "[resp][zset]") {
+    SECTION("a few hundred members, crossing the small form's limit") {
+        exercise(400, 50, 3000, 97);
+    }
+    SECTION("twenty thousand members, three levels deep") {
+        exercise(40000, 20000, 120000, 9973);
+    }
+    SECTION("one score for all: the order is the members'") {
+        exercise(5000, 1, 20000, 1999);
+    }
 }
 
 TEST_CASE("lex ranges over members of one score", "[resp][zset]") {
@@ -135,10 +156,10 @@ TEST_CASE("lex ranges over members of one score", "[resp][zset]") {
     }
     const auto members = [&](const LexRange& r) {
         std::string out;
-        const ZNode* l = z.last_in(r);
-        for (const ZNode* n = z.first_in(r); n != nullptr; n = n->next()) {
-            out += n->member;
-            if (n == l) {
+        const ZSetValue::Cursor l = z.last_in(r);
+        for (ZSetValue::Cursor c = z.first_in(r); c; ++c) {
+            out += c->member;
+            if (c == l) {
                 break;
             }
         }
