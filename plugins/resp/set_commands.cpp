@@ -51,7 +51,7 @@ void spop(Shard& shard, std::span<const std::string_view> args, std::int64_t now
             return;
         }
         SetValue& s = set_of(*e);
-        const std::string m = s.members().at(shard.random() % s.size());
+        const InlineString m = s.members().at(shard.random() % s.size());
         const std::size_t cost = Shard::value_cost(*e);
         s.remove(m);
         shard.value_changed(*e, cost);
@@ -79,7 +79,7 @@ void spop(Shard& shard, std::span<const std::string_view> args, std::int64_t now
         return;
     }
     auto picks = distinct_picks(shard, s.size(), static_cast<std::size_t>(*count));
-    std::vector<std::string> gone;
+    std::vector<InlineString> gone;
     gone.reserve(picks.size());
     for (auto i : picks) {
         gone.push_back(s.members().at(i));
@@ -162,7 +162,7 @@ void sscan(Shard& shard, std::span<const std::string_view> args, std::int64_t no
     }
     const auto& members = set_of(*e).members();
     const auto [from, to] = scan_window(members.size(), members.indexed(), cursor, opts, out);
-    const auto keep = [&](const std::string& m) { return !opts.match || glob_match(opts.pattern, m, false); };
+    const auto keep = [&](std::string_view m) { return !opts.match || glob_match(opts.pattern, m, false); };
     std::size_t n = 0;
     for (std::size_t i = from; i > to; --i) {
         n += keep(members.at(i - 1)) ? 1 : 0;

@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "inline_string.hpp"
 #include "parser.hpp"
 
 namespace gatio::resp {
@@ -374,7 +375,7 @@ private:
 };
 
 struct MemberOf {
-    std::string_view operator()(const std::string& m) const { return m; }
+    std::string_view operator()(const InlineString& m) const { return m; }
 };
 
 // A set. While every member is an integer in canonical form and there are at most 512 of them
@@ -382,9 +383,9 @@ struct MemberOf {
 // redis-server answers in; otherwise they are an indexed table in no particular order.
 class SetValue final : public Collection {
 public:
-    using Table = DenseTable<std::string, MemberOf, 512>; // set-max-intset-entries
+    using Table = DenseTable<InlineString, MemberOf, 512>; // set-max-intset-entries
     static constexpr std::size_t int_members = Table::small_items;
-    static constexpr std::size_t member_cost = sizeof(std::string);
+    static constexpr std::size_t member_cost = sizeof(InlineString);
 
     const Table& members() const { return table_; }
     std::size_t size() const { return table_.size(); }
@@ -404,8 +405,8 @@ public:
                 if (found) {
                     return false;
                 }
-                table_.insert_small(at, std::string(m));
-                bytes_ += member_cost + table_.at(at).capacity();
+                table_.insert_small(at, InlineString(m));
+                bytes_ += member_cost + table_.at(at).heap_bytes();
                 return true;
             }
             if (contains(m)) {
@@ -417,8 +418,8 @@ public:
         if (table_.find(m) != Table::npos) {
             return false;
         }
-        const std::string& added = table_.append(std::string(m));
-        bytes_ += member_cost + added.capacity() + Table::index_cost;
+        const InlineString& added = table_.append(InlineString(m));
+        bytes_ += member_cost + added.heap_bytes() + Table::index_cost;
         table_.index_last();
         return true;
     }
@@ -426,8 +427,8 @@ public:
     std::unique_ptr<Collection> clone() const override {
         auto copy = std::make_unique<SetValue>();
         copy->table_.copy_from(table_);
-        for (const std::string& m : copy->table_.items()) {
-            copy->bytes_ += member_cost + m.capacity();
+        for (const InlineString& m : copy->table_.items()) {
+            copy->bytes_ += member_cost + m.heap_bytes();
         }
         if (copy->table_.indexed()) {
             copy->bytes_ += copy->table_.size() * Table::index_cost;
@@ -441,7 +442,7 @@ public:
         if (i == Table::npos) {
             return false;
         }
-        bytes_ -= member_cost + table_.at(i).capacity() + (table_.indexed() ? Table::index_cost : 0);
+        bytes_ -= member_cost + table_.at(i).heap_bytes() + (table_.indexed() ? Table::index_cost : 0);
         table_.erase_at(i);
         return true;
     }
