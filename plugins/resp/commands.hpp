@@ -32,6 +32,7 @@
 
 #include "keyspace.hpp"
 #include "text.hpp"
+#include "tick_clock.hpp"
 
 namespace gatio::resp {
 
@@ -287,21 +288,23 @@ public:
     void command(std::uint32_t driver) { bump(commands_[driver].n, 1); }
     // A command of entry `stat` ran (failed: its reply is an error) or was refused before it
     // ran (an arity error, a command not allowed in the subscribed context). On `driver`'s thread.
-    void called(std::uint32_t driver, std::size_t stat, std::uint64_t usec) {
+    // `ticks` of tick_clock: the time it took.
+    void called(std::uint32_t driver, std::size_t stat, std::uint64_t ticks) {
         Stat& s = stats_[driver][stat];
         bump(s.calls, 1);
-        bump(s.usec, usec);
+        bump(s.ticks, ticks);
     }
     void failed(std::uint32_t driver, std::size_t stat) { bump(stats_[driver][stat].failed, 1); }
     void rejected(std::uint32_t driver, std::size_t stat) { bump(stats_[driver][stat].rejected, 1); }
     // Entry `stat` summed over every driver, since the last CONFIG RESETSTAT.
     CommandTotals totals(std::size_t stat) const {
-        CommandTotals t = sum(stat);
+        const Sum n = sum(stat);
         const Stat& b = stats_base_[stat];
-        t.calls -= b.calls.load(std::memory_order_relaxed);
-        t.usec -= b.usec.load(std::memory_order_relaxed);
-        t.rejected -= b.rejected.load(std::memory_order_relaxed);
-        t.failed -= b.failed.load(std::memory_order_relaxed);
+        CommandTotals t;
+        t.calls = n.calls - b.calls.load(std::memory_order_relaxed);
+        t.usec = tick_clock::to_us(n.ticks - b.ticks.load(std::memory_order_relaxed));
+        t.rejected = n.rejected - b.rejected.load(std::memory_order_relaxed);
+        t.failed = n.failed - b.failed.load(std::memory_order_relaxed);
         return t;
     }
     void opened() {
@@ -319,10 +322,10 @@ public:
         commands_base_.store(all_commands(), std::memory_order_relaxed);
         connections_base_.store(connections_.load(std::memory_order_relaxed), std::memory_order_relaxed);
         for (std::size_t i = 0; i < stat_count(); ++i) {
-            const CommandTotals t = sum(i);
+            const Sum t = sum(i);
             Stat& b = stats_base_[i];
             b.calls.store(t.calls, std::memory_order_relaxed);
-            b.usec.store(t.usec, std::memory_order_relaxed);
+            b.ticks.store(t.ticks, std::memory_order_relaxed);
             b.rejected.store(t.rejected, std::memory_order_relaxed);
             b.failed.store(t.failed, std::memory_order_relaxed);
         }
@@ -331,18 +334,24 @@ public:
 private:
     struct Stat {
         std::atomic<std::uint64_t> calls{0};
-        std::atomic<std::uint64_t> usec{0};
+        std::atomic<std::uint64_t> ticks{0};
         std::atomic<std::uint64_t> rejected{0};
         std::atomic<std::uint64_t> failed{0};
+    };
+    struct Sum {
+        std::uint64_t calls = 0;
+        std::uint64_t ticks = 0;
+        std::uint64_t rejected = 0;
+        std::uint64_t failed = 0;
     };
     static void bump(std::atomic<std::uint64_t>& n, std::uint64_t by) {
         n.store(n.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
     }
-    CommandTotals sum(std::size_t stat) const {
-        CommandTotals t;
+    Sum sum(std::size_t stat) const {
+        Sum t;
         for (const auto& d : stats_) {
             t.calls += d[stat].calls.load(std::memory_order_relaxed);
-            t.usec += d[stat].usec.load(std::memory_order_relaxed);
+            t.ticks += d[stat].ticks.load(std::memory_order_relaxed);
             t.rejected += d[stat].rejected.load(std::memory_order_relaxed);
             t.failed += d[stat].failed.load(std::memory_order_relaxed);
         }

@@ -88,13 +88,6 @@ bool trim(Buffer& b) {
     return false;
 }
 
-// INFO commandstats' clock.
-std::int64_t mono_us() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
-}
-
 // A connection's address, kept small (an idle connection's cost) and written out as CLIENT
 // LIST shows it, "ip:port" or "[ip6]:port", only when asked.
 struct Addr {
@@ -189,7 +182,7 @@ struct Job {
     Job* next = nullptr;             // in the instance's queue of tasks waiting for a task slot
     std::vector<std::uint32_t> keys; // argument positions this shard owns (fan-out)
     ShardShare share;                // this shard's result (fan-out)
-    std::uint64_t usec = 0;          // the time the task ran on the shard's driver (commandstats)
+    std::uint64_t ticks = 0;         // the time the task ran on the shard's driver (commandstats)
 
     std::vector<std::uint32_t> wakes; // drivers whose blocked requests this task served
 };
@@ -211,7 +204,7 @@ struct Slot {
     bool ready = false;               // `reply` is final
     bool close_after = false;         // QUIT or a protocol error: close once it is written
     std::size_t stat = no_stat;       // INFO commandstats' entry of a command that ran
-    std::uint64_t usec = 0;           // the time this driver spent starting and running it
+    std::uint64_t ticks = 0;          // the time this driver spent starting and running it
     std::unique_ptr<Waiter> waiter;   // a blocking command's wait; made on first use
     gatio_timer block_timer = 0;      // its timeout
     PubSubRequest pubsub;             // PUBLISH, PUBSUB, CLIENT LIST and KILL waiting for other drivers
@@ -542,7 +535,7 @@ public:
         Slot& s = *job.slot;
         Conn& k = *s.conn;
         post_wakes(job.wakes);
-        s.usec += job.usec;
+        s.ticks += job.ticks;
         --k.tasks;
         if (--s.waiting == 0) {
             if (s.spec->route != Route::one_key) {
@@ -983,7 +976,7 @@ private:
         s->now_ms = now_ms_;
         s->db = k.db;
         s->stat = no_stat;
-        s->usec = 0;
+        s->ticks = 0;
         s->reply.clear();
         (k.tail != nullptr ? k.tail->next : k.head) = s;
         k.tail = s;
@@ -1095,7 +1088,7 @@ private:
     std::size_t process(Conn& k, std::span<const std::uint8_t> data) {
         std::size_t pos = 0;
         // One clock read per request: each request's time runs from the previous one's end.
-        std::int64_t clock = mono_us();
+        std::uint64_t clock = tick_clock::now();
         std::size_t ahead = 0; // requests from `pos` on whose keys were prefetched, or looked at
         bool peek = true;
         while (pos < data.size() && !k.closing && !k.full() && k.blocked == nullptr && !k.executing()) {
@@ -1165,14 +1158,14 @@ private:
 
     // Runs one request and counts it in INFO commandstats: a call with the time this driver
     // spent parsing and running it (from `clock`, which it moves to its own end), or a refusal.
-    void dispatch(Conn& k, std::span<const std::string_view> args, std::int64_t& clock) {
+    void dispatch(Conn& k, std::span<const std::string_view> args, std::uint64_t& clock) {
         Slot& s = take_slot(k);
         const CommandSpec* spec = find_command(args[0]);
         const std::size_t stat = spec != nullptr ? stat_of(*spec, args) : no_stat;
         k.last_stat = stat;
-        const std::int64_t start = clock;
+        const std::uint64_t start = clock;
         const bool ran = run_request(k, s, spec, args);
-        clock = mono_us();
+        clock = tick_clock::now();
         if (stat == no_stat) {
             return;
         }
@@ -1182,7 +1175,7 @@ private:
         }
         s.stat = stat;
         // Tasks on other drivers add their run time as they come back (job_finished).
-        s.usec += static_cast<std::uint64_t>(clock - start);
+        s.ticks += clock - start;
     }
 
     // CLIENT LIST and CLIENT KILL: every driver's connections, through the pub/sub fan-out.
@@ -1603,7 +1596,7 @@ private:
         // A command that ran counts once its reply is out, as failed when it is an error
         // (INFO commandstats), so that an INFO's reply does not count that INFO.
         if (s->stat != no_stat) {
-            keyspace_->counters->called(driver_, s->stat, s->usec);
+            keyspace_->counters->called(driver_, s->stat, s->ticks);
             if (!s->reply.empty() && s->reply[0] == '-') {
                 keyspace_->counters->failed(driver_, s->stat);
             }
@@ -1747,7 +1740,7 @@ void run_job(void* arg) {
     Job& j = *static_cast<Job*>(arg);
     Slot& s = *j.slot;
     BlockRegistry& blocking = *j.state->blocking;
-    const std::int64_t start = mono_us();
+    const std::uint64_t start = tick_clock::now();
     {
         std::lock_guard hold(j.state->lock);
         j.state->shard.select(s.db);
@@ -1764,7 +1757,7 @@ void run_job(void* arg) {
     if (!j.state->noted.empty()) {
         blocking.serve_ready(j.state->noted, s.now_ms, j.wakes);
     }
-    j.usec = static_cast<std::uint64_t>(mono_us() - start);
+    j.ticks = tick_clock::now() - start;
 }
 
 void job_done(gatio_host*, void* arg) {
