@@ -254,7 +254,7 @@ def proxy_family(ctx):
     worker), each on the server CPU in front of the same backends: gatiod http and echo
     listeners on the load generator's CPU, so that the proxy alone is measured on its CPU."""
     s, pl = ctx.settings, ctx.placement
-    backend_cpu = Placement(pl.client_cpu, pl.client_cpu, pl.fifo)
+    backend_cpu = Placement(pl.client_cpu, pl.client_cpu, pl.realtime)
     http = Gatiod("proxy-backend-http", ctx.workdir, backend_cpu, ctx.build, "http", s.max_connections)
     echo = Gatiod("proxy-backend-echo", ctx.workdir, backend_cpu, ctx.build, "echo", s.max_connections)
     http.start()

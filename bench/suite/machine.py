@@ -20,14 +20,17 @@ class Placement:
 
     server_cpu: int
     client_cpu: int
-    fifo: bool  # both sides run SCHED_FIFO priority 1, see prefix()
+    realtime: bool  # both sides run SCHED_RR priority 1, see prefix()
 
     def prefix(self, cpu):
         # On a machine shared with other work, a plain-priority server waits behind whatever
-        # else is runnable on its CPU and its throughput measures the neighbours. SCHED_FIFO
-        # gives both the server and the load generator their CPU whenever they are runnable;
-        # the kernel still lends 5 % of each CPU to ordinary tasks, which shows in p99.
-        sched = ["chrt", "-f", "1"] if self.fifo else []
+        # else is runnable on its CPU and its throughput measures the neighbours. A real-time
+        # class gives both the server and the load generator their CPU whenever they are
+        # runnable; the kernel still lends 5 % of each CPU to ordinary tasks, which shows in p99.
+        # Round-robin rather than FIFO: threads of one priority on one CPU take turns every
+        # time slice, so wrk's main thread, which ends the run, is not starved by its own
+        # worker when the server answers so fast that the worker never waits.
+        sched = ["chrt", "-r", "1"] if self.realtime else []
         return sched + ["taskset", "-c", str(cpu)]
 
     def server(self, cmd):
@@ -48,13 +51,13 @@ def choose_placement(server_cpu, client_cpu, sched):
             raise BenchError(f"--{name}-cpu {cpu} is not among the CPUs this process may use ({allowed})")
     if server == client:
         raise BenchError(f"server and client must use different CPUs, both are {server}")
-    fifo = sched == "fifo"
-    if fifo and subprocess.run(["chrt", "-f", "1", "true"], capture_output=True).returncode != 0:
-        log("SCHED_FIFO is not permitted here; running server and client at normal priority")
-        fifo = False
+    realtime = sched == "rr"
+    if realtime and subprocess.run(["chrt", "-r", "1", "true"], capture_output=True).returncode != 0:
+        log("SCHED_RR is not permitted here; running server and client at normal priority")
+        realtime = False
     # The orchestrator itself stays off the server's CPU.
     os.sched_setaffinity(0, {client})
-    return Placement(server, client, fifo)
+    return Placement(server, client, realtime)
 
 
 def raise_fd_limit():

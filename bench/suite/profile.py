@@ -55,7 +55,7 @@ class ProfiledGatiod(Gatiod):
 
 def callgrind_pass(ctx, name, seconds, top):
     handler, what, load = PROFILES[name]
-    placement = replace(ctx.placement, fifo=False)  # valgrind runs one thread at a time anyway
+    placement = replace(ctx.placement, realtime=False)  # valgrind runs one thread at a time anyway
     out = ctx.build.root / f"bench-callgrind-{name}.out"
     server = ProfiledGatiod(f"callgrind-{name}", ctx.workdir, placement, ctx.build, handler,
                             ctx.settings.max_connections, out=out)

@@ -175,7 +175,7 @@ def markdown(results, chart_name):
     out.append(f"Run of {results['date']} ({'quick' if results['quick'] else 'full'} mode), "
                f"`{results['file']}`: {host['cpu_model']}, {host['cpus_online']} CPUs, kernel "
                f"{host['kernel']}. Server on CPU {m['server_cpu']}, load generator on CPU {m['client_cpu']}, "
-               f"{'SCHED_FIFO priority 1' if m['fifo'] else 'normal priority'}; {m['reps']} repetitions of "
+               f"{m['sched']}; {m['reps']} repetitions of "
                f"{m['seconds']:g} s per case and server after a warm-up; system calls counted in separate "
                f"{m['syscall_seconds']:g} s runs ({results['syscall_counting']}). Load average before "
                f"{results['load_before'][0]}, after {results['load_after'][0]} (other work shared the machine "
