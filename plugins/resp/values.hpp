@@ -236,12 +236,13 @@ private:
 };
 
 struct FieldOf {
-    std::string_view operator()(const std::pair<std::string, std::string>& f) const { return f.first; }
+    std::string_view operator()(const std::pair<InlineString, std::string>& f) const { return f.first; }
 };
 
 class HashValue final : public Collection {
 public:
-    using Field = std::pair<std::string, std::string>;
+    // Fields inline up to 31 bytes (InlineString), as set members are; values stay strings.
+    using Field = std::pair<InlineString, std::string>;
     using Table = DenseTable<Field, FieldOf, 512>; // hash-max-listpack-entries
     // A field's bookkeeping beyond its two strings' capacity: the vector slot.
     static constexpr std::size_t field_cost = sizeof(Field);
@@ -272,7 +273,7 @@ public:
         }
         const bool was_indexed = table_.indexed();
         Field& added = table_.append(Field(f, v));
-        bytes_ += field_cost + added.first.capacity() + added.second.capacity();
+        bytes_ += field_cost + added.first.heap_bytes() + added.second.capacity();
         table_.added(std::max(f.size(), v.size()));
         if (table_.indexed()) {
             bytes_ += was_indexed ? Table::index_cost : table_.size() * Table::index_cost;
@@ -284,7 +285,7 @@ public:
         auto copy = std::make_unique<HashValue>();
         copy->table_.copy_from(table_);
         for (const Field& f : copy->table_.items()) {
-            copy->bytes_ += field_cost + f.first.capacity() + f.second.capacity();
+            copy->bytes_ += field_cost + f.first.heap_bytes() + f.second.capacity();
         }
         if (copy->table_.indexed()) {
             copy->bytes_ += copy->table_.size() * Table::index_cost;
@@ -298,7 +299,7 @@ public:
             return false;
         }
         const Field& gone = table_.at(i);
-        bytes_ -= field_cost + gone.first.capacity() + gone.second.capacity();
+        bytes_ -= field_cost + gone.first.heap_bytes() + gone.second.capacity();
         if (table_.indexed()) {
             bytes_ -= Table::index_cost;
         }

@@ -176,6 +176,13 @@ TEST_CASE("hash commands answer as redis-server does", "[resp][types]") {
                 {"hstrlen", "bin", nul_field},
                 {"hexists", "bin", ""},
                 {"hscan", "bin", "0", "match", "a*"},
+                // Field names on either side of the 31 bytes kept inside a field's slot.
+                {"hset", "edge", std::string(31, 'f'), "in", std::string(32, 'g'), "out"},
+                {"hget", "edge", std::string(31, 'f')},
+                {"hget", "edge", std::string(32, 'g')},
+                {"hset", "edge", std::string(32, 'g'), "again"},
+                {"hdel", "edge", std::string(31, 'f')},
+                {"hgetall", "edge"},
             }));
     // Past 512 fields a hash is redis-server's hash table: the same contents, in its order.
     std::vector<std::string> big{"hset", "large"};
